@@ -1,0 +1,5 @@
+export * from './primitives.ts';
+export * from './load-balancer.ts';
+export * from './origin.ts';
+export * from './edge.ts';
+export * from './views.ts';

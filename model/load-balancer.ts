@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { DnsName, IpAddress, Name, Port } from './primitives.ts';
+
+export const Policy = z.enum(['latency', 'balance', 'weighted', 'failover']).describe(
+  'latency: nearest origin with capacity, spill to the next; balance: even utilisation first, latency second; weighted: static weights; failover: ordered by priority',
+);
+export type Policy = z.infer<typeof Policy>;
+
+export const DnsEntry = z.strictObject({
+  zone: DnsName.describe('the zone sluice dns is authoritative for, e.g. example.com'),
+  hostname: DnsName.describe('the name answered, inside the zone, e.g. app.example.com'),
+  ttl: z.number().int().min(1).max(86_400).default(30),
+  answers: z.number().int().min(1).max(8).default(1).describe('how many addresses one answer carries'),
+});
+
+export const Listener = z.strictObject({
+  vip: IpAddress.describe('the virtual (anycast) address edges listen on'),
+  port: Port,
+  protocol: z.enum(['tcp', 'udp', 'http', 'https']).default('tcp'),
+});
+export type Listener = z.infer<typeof Listener>;
+
+const loadBalancerFields = {
+  name: Name,
+  dns: DnsEntry.optional(),
+  listeners: z.array(Listener).max(64).default([]),
+  policy: Policy.default('latency'),
+  max_latency_ms: z.number().positive().max(10_000).default(500).describe('pairs above this RTT are never used'),
+  min_samples: z.number().int().min(1).max(1_000_000).default(5).describe('learned RTT with fewer samples is ignored'),
+  max_shift: z.number().positive().max(1).default(0.02).describe('largest change of one weight per scheduler cycle'),
+  deadband: z.number().min(0).max(0.5).default(0.005).describe('weight moves smaller than this are skipped'),
+  enabled: z.boolean().default(true),
+};
+
+function dnsHostnameInZone(lb: { dns?: { zone: string; hostname: string } | undefined }, ctx: z.RefinementCtx): void {
+  if (lb.dns && lb.dns.hostname !== lb.dns.zone && !lb.dns.hostname.endsWith(`.${lb.dns.zone}`)) {
+    ctx.addIssue({ code: 'custom', path: ['dns', 'hostname'], message: `must be inside zone ${lb.dns.zone}` });
+  }
+}
+
+/** What a client sends to create (or fully replace) a load balancer. */
+export const LoadBalancerInput = z
+  .strictObject(loadBalancerFields)
+  .superRefine((lb, ctx) => {
+    if (!lb.dns && lb.listeners.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['listeners'], message: 'a load balancer needs a dns entry and/or at least one listener' });
+    }
+    dnsHostnameInZone(lb, ctx);
+  });
+export type LoadBalancerInput = z.input<typeof LoadBalancerInput>;
+export type LoadBalancerSpec = z.output<typeof LoadBalancerInput>;
+
+/** PATCH body: any subset of the fields; the merged result is validated as a whole. */
+export const LoadBalancerPatch = z.strictObject(loadBalancerFields).partial();
+
+export const LoadBalancer = z.strictObject({
+  id: z.string(),
+  ...loadBalancerFields,
+  dns: DnsEntry.optional(),
+  revision: z.number().int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type LoadBalancer = z.output<typeof LoadBalancer>;

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { IpAddress, Location, Name, Port, Region } from './primitives.ts';
+
+export const HealthCheck = z
+  .strictObject({
+    type: z.enum(['http', 'https', 'tcp']).default('tcp'),
+    path: z.string().startsWith('/').max(1024).default('/'),
+    interval_ms: z.number().int().min(100).max(3_600_000).default(5_000),
+    timeout_ms: z.number().int().min(10).max(60_000).default(2_000),
+    rise: z.number().int().min(1).max(100).default(2).describe('consecutive passes before an origin is healthy again'),
+    fall: z.number().int().min(1).max(100).default(2).describe('consecutive failures before an origin is unhealthy'),
+    expect_status: z.array(z.number().int().min(100).max(599)).max(32).default([200, 204]),
+  })
+  .refine((h) => h.timeout_ms <= h.interval_ms, { path: ['timeout_ms'], message: 'must not exceed interval_ms' });
+
+export const AdminState = z.enum(['active', 'drain', 'disabled']).describe(
+  'active: scheduled; drain: share walks down to 0 at the damping rate; disabled: 0 at once',
+);
+export type AdminState = z.infer<typeof AdminState>;
+
+const originFields = {
+  name: Name,
+  region: Region,
+  addresses: z.array(IpAddress).min(1).max(16),
+  port: Port,
+  location: Location,
+  target_rps: z.number().positive().describe('soft capacity: the scheduler plans to stay at or under it'),
+  max_rps: z.number().positive().describe('hard capacity: never planned above it; overflow beyond target spills by headroom'),
+  health_check: HealthCheck.optional(),
+  admin_state: AdminState.default('active'),
+  static_weight: z.number().min(0).max(1000).default(1).describe('used by the weighted policy and as the last fallback'),
+  priority: z.number().int().min(0).max(1000).default(0).describe('failover order: lower first'),
+};
+
+function targetNotAboveMax(o: { target_rps?: number; max_rps?: number }, ctx: z.RefinementCtx): void {
+  if (o.target_rps !== undefined && o.max_rps !== undefined && o.target_rps > o.max_rps) {
+    ctx.addIssue({ code: 'custom', path: ['target_rps'], message: `target_rps (${o.target_rps}) must not exceed max_rps (${o.max_rps})` });
+  }
+}
+
+export const OriginInput = z.strictObject(originFields).superRefine(targetNotAboveMax);
+export type OriginInput = z.input<typeof OriginInput>;
+export type OriginSpec = z.output<typeof OriginInput>;
+
+export const OriginPatch = z.strictObject(originFields).partial();
+
+export const Origin = z.strictObject({
+  id: z.string(),
+  load_balancer_id: z.string(),
+  ...originFields,
+  health_check: HealthCheck.optional(),
+  revision: z.number().int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type Origin = z.output<typeof Origin>;
+
+export { targetNotAboveMax };

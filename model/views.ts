@@ -1,0 +1,134 @@
+// Read-only views: written by the scheduler (and the control plane's health checker), read by the API,
+// DNS and edges.
+import { z } from 'zod';
+import { Cidr, Location, Share } from './primitives.ts';
+import { Policy } from './load-balancer.ts';
+import { AdminState } from './origin.ts';
+
+/** origin id -> share (0..1). Shares of one source sum to 1 (or the map is empty: nothing usable). */
+export const WeightMap = z.record(z.string(), Share);
+export type WeightMap = z.infer<typeof WeightMap>;
+
+export const WeightsInput = z.strictObject({
+  edges: z.record(z.string(), WeightMap).default({}).describe('edge id -> origin shares'),
+  subnets: z.record(Cidr, WeightMap).default({}).describe('client subnet -> origin shares (DNS)'),
+});
+export type WeightsInput = z.input<typeof WeightsInput>;
+
+export const LoadBalancerWeights = z.strictObject({
+  load_balancer_id: z.string(),
+  version: z.number().int().describe('global, monotonically increasing across all load balancers'),
+  published_at: z.string(),
+  edges: z.record(z.string(), WeightMap),
+  subnets: z.record(z.string(), WeightMap),
+});
+export type LoadBalancerWeights = z.infer<typeof LoadBalancerWeights>;
+
+export const LatencyEntry = z.strictObject({
+  subnet: Cidr,
+  origin_id: z.string(),
+  rtt_ms: z.number().nonnegative(),
+  samples: z.number().int().nonnegative(),
+  last_updated: z.string(),
+});
+export type LatencyEntry = z.infer<typeof LatencyEntry>;
+
+export const DecisionReason = z.enum(['optimize', 'health', 'drain', 'override', 'hold']);
+export type DecisionReason = z.infer<typeof DecisionReason>;
+
+export const WeightChange = z.strictObject({
+  source: z.string(),
+  origin_id: z.string(),
+  from: z.number(),
+  to: z.number(),
+});
+export type WeightChange = z.infer<typeof WeightChange>;
+
+export const DecisionInput = z.strictObject({
+  load_balancer_id: z.string(),
+  reason: DecisionReason,
+  detail: z.string().default(''),
+  objective: z.number().nullable().default(null),
+  inputs: z.record(z.string(), z.unknown()).default({}).describe('summary of what the scheduler read'),
+  predicted_load_rps: z.record(z.string(), z.number()).default({}),
+  overload_rps: z.number().nonnegative().default(0),
+  diff: z.array(WeightChange).default([]),
+});
+export type DecisionInput = z.input<typeof DecisionInput>;
+
+export const Decision = z.strictObject({
+  id: z.number().int(),
+  load_balancer_id: z.string(),
+  weights_version: z.number().int().nullable(),
+  created_at: z.string(),
+  reason: DecisionReason,
+  detail: z.string(),
+  objective: z.number().nullable(),
+  inputs: z.record(z.string(), z.unknown()),
+  predicted_load_rps: z.record(z.string(), z.number()),
+  overload_rps: z.number(),
+  diff: z.array(WeightChange),
+});
+export type Decision = z.infer<typeof Decision>;
+
+export const OriginHealth = z.strictObject({
+  origin_id: z.string(),
+  healthy: z.boolean(),
+  since: z.string(),
+  detail: z.string(),
+});
+export type OriginHealth = z.infer<typeof OriginHealth>;
+
+/** An origin as a data plane sees it: enough to route, nothing else. */
+export const OriginView = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  region: z.string(),
+  addresses: z.array(z.string()),
+  port: z.number().int(),
+  location: Location,
+  admin_state: AdminState,
+  healthy: z.boolean().describe('false once the health check has failed `fall` times; true when no check is configured'),
+  static_weight: z.number(),
+  priority: z.number().int(),
+});
+export type OriginView = z.infer<typeof OriginView>;
+
+/** GET /api/v1/edges/{id}/config: everything one edge needs. */
+export const EdgeConfig = z.strictObject({
+  edge: z.strictObject({ id: z.string(), name: z.string(), region: z.string(), address: z.string() }),
+  version: z.string().describe('content hash; the ETag'),
+  weights_version: z.number().int().nullable(),
+  listeners: z.array(
+    z.strictObject({
+      load_balancer_id: z.string(),
+      load_balancer: z.string(),
+      vip: z.string(),
+      port: z.number().int(),
+      protocol: z.string(),
+      policy: Policy,
+      origins: z.array(OriginView.extend({ weight: Share.describe('this edge\'s share for the origin, 0..1') })),
+    }),
+  ),
+});
+export type EdgeConfig = z.infer<typeof EdgeConfig>;
+
+/** GET /api/v1/dns/view: everything `sluice dns` needs to answer without calling the API per query. */
+export const DnsRecordView = z.strictObject({
+  load_balancer_id: z.string(),
+  hostname: z.string(),
+  ttl: z.number().int(),
+  answers: z.number().int(),
+  policy: Policy,
+  max_latency_ms: z.number(),
+  origins: z.array(OriginView),
+  subnets: z.record(z.string(), WeightMap).describe('learned per-subnet shares; absent subnet -> geolocation'),
+});
+export type DnsRecordView = z.infer<typeof DnsRecordView>;
+
+export const DnsView = z.strictObject({
+  version: z.string(),
+  weights_version: z.number().int().nullable(),
+  zones: z.array(z.strictObject({ zone: z.string(), records: z.array(DnsRecordView) })),
+});
+export type DnsView = z.infer<typeof DnsView>;
