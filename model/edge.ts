@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { patchSchema } from './patch.ts';
 import { IpAddress, Location, Name, Region } from './primitives.ts';
 
 const edgeFields = {
@@ -8,9 +9,9 @@ const edgeFields = {
   location: Location,
 };
 
-export const EdgeInput = z.strictObject(edgeFields);
+export const EdgeInput = z.strictObject(edgeFields).meta({ id: 'EdgeSpec' });
 export type EdgeInput = z.input<typeof EdgeInput>;
-export const EdgePatch = z.strictObject(edgeFields).partial();
+export const EdgePatch = patchSchema(edgeFields);
 
 export const Edge = z.strictObject({
   id: z.string(),
@@ -18,5 +19,5 @@ export const Edge = z.strictObject({
   revision: z.number().int(),
   created_at: z.string(),
   updated_at: z.string(),
-});
+}).meta({ id: 'Edge' });
 export type Edge = z.output<typeof Edge>;

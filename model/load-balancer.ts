@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { patchSchema } from './patch.ts';
 import { DnsName, IpAddress, Name, Port } from './primitives.ts';
 
 export const Policy = z.enum(['latency', 'balance', 'weighted', 'failover']).describe(
@@ -33,8 +34,10 @@ const loadBalancerFields = {
 };
 
 function dnsHostnameInZone(lb: { dns?: { zone: string; hostname: string } | undefined }, ctx: z.RefinementCtx): void {
-  if (lb.dns && lb.dns.hostname !== lb.dns.zone && !lb.dns.hostname.endsWith(`.${lb.dns.zone}`)) {
-    ctx.addIssue({ code: 'custom', path: ['dns', 'hostname'], message: `must be inside zone ${lb.dns.zone}` });
+  const zone = lb.dns?.zone.toLowerCase().replace(/\.$/, '');
+  const host = lb.dns?.hostname.toLowerCase().replace(/\.$/, '');
+  if (zone !== undefined && host !== zone && !host?.endsWith(`.${zone}`)) {
+    ctx.addIssue({ code: 'custom', path: ['dns', 'hostname'], message: `must be inside zone ${zone}` });
   }
 }
 
@@ -46,12 +49,13 @@ export const LoadBalancerInput = z
       ctx.addIssue({ code: 'custom', path: ['listeners'], message: 'a load balancer needs a dns entry and/or at least one listener' });
     }
     dnsHostnameInZone(lb, ctx);
-  });
+  })
+  .meta({ id: 'LoadBalancerSpec' });
 export type LoadBalancerInput = z.input<typeof LoadBalancerInput>;
 export type LoadBalancerSpec = z.output<typeof LoadBalancerInput>;
 
 /** PATCH body: any subset of the fields; the merged result is validated as a whole. */
-export const LoadBalancerPatch = z.strictObject(loadBalancerFields).partial();
+export const LoadBalancerPatch = patchSchema(loadBalancerFields);
 
 export const LoadBalancer = z.strictObject({
   id: z.string(),
@@ -60,5 +64,5 @@ export const LoadBalancer = z.strictObject({
   revision: z.number().int(),
   created_at: z.string(),
   updated_at: z.string(),
-});
+}).meta({ id: 'LoadBalancer' });
 export type LoadBalancer = z.output<typeof LoadBalancer>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { patchSchema } from './patch.ts';
 import { IpAddress, Location, Name, Port, Region } from './primitives.ts';
 
 export const HealthCheck = z
@@ -38,11 +39,11 @@ function targetNotAboveMax(o: { target_rps?: number; max_rps?: number }, ctx: z.
   }
 }
 
-export const OriginInput = z.strictObject(originFields).superRefine(targetNotAboveMax);
+export const OriginInput = z.strictObject(originFields).superRefine(targetNotAboveMax).meta({ id: 'OriginSpec' });
 export type OriginInput = z.input<typeof OriginInput>;
 export type OriginSpec = z.output<typeof OriginInput>;
 
-export const OriginPatch = z.strictObject(originFields).partial();
+export const OriginPatch = patchSchema(originFields);
 
 export const Origin = z.strictObject({
   id: z.string(),
@@ -52,7 +53,7 @@ export const Origin = z.strictObject({
   revision: z.number().int(),
   created_at: z.string(),
   updated_at: z.string(),
-});
+}).meta({ id: 'Origin' });
 export type Origin = z.output<typeof Origin>;
 
 export { targetNotAboveMax };

@@ -19,12 +19,12 @@ export const Cidr = z.string().refine((s) => parseCidr(s) !== null, 'expected a 
 
 export const Port = z.number().int().min(1).max(65535);
 
+/** A DNS name; compared case-insensitively (no transform, so it also serves response schemas). */
 export const DnsName = z
   .string()
   .min(1)
   .max(253)
-  .transform((s) => s.toLowerCase().replace(/\.$/, ''))
-  .pipe(z.string().regex(/^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*$/, 'expected a DNS name such as app.example.com'));
+  .regex(/^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*\.?$/i, 'expected a DNS name such as app.example.com');
 
 export const Location = z.strictObject({
   lat: z.number().min(-90).max(90),

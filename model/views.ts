@@ -21,7 +21,7 @@ export const LoadBalancerWeights = z.strictObject({
   published_at: z.string(),
   edges: z.record(z.string(), WeightMap),
   subnets: z.record(z.string(), WeightMap),
-});
+}).meta({ id: 'LoadBalancerWeights' });
 export type LoadBalancerWeights = z.infer<typeof LoadBalancerWeights>;
 
 export const LatencyEntry = z.strictObject({
@@ -30,7 +30,7 @@ export const LatencyEntry = z.strictObject({
   rtt_ms: z.number().nonnegative(),
   samples: z.number().int().nonnegative(),
   last_updated: z.string(),
-});
+}).meta({ id: 'LatencyEntry' });
 export type LatencyEntry = z.infer<typeof LatencyEntry>;
 
 export const DecisionReason = z.enum(['optimize', 'health', 'drain', 'override', 'hold']);
@@ -68,7 +68,7 @@ export const Decision = z.strictObject({
   predicted_load_rps: z.record(z.string(), z.number()),
   overload_rps: z.number(),
   diff: z.array(WeightChange),
-});
+}).meta({ id: 'Decision' });
 export type Decision = z.infer<typeof Decision>;
 
 export const OriginHealth = z.strictObject({
@@ -76,7 +76,7 @@ export const OriginHealth = z.strictObject({
   healthy: z.boolean(),
   since: z.string(),
   detail: z.string(),
-});
+}).meta({ id: 'OriginHealth' });
 export type OriginHealth = z.infer<typeof OriginHealth>;
 
 /** An origin as a data plane sees it: enough to route, nothing else. */
@@ -91,7 +91,7 @@ export const OriginView = z.strictObject({
   healthy: z.boolean().describe('false once the health check has failed `fall` times; true when no check is configured'),
   static_weight: z.number(),
   priority: z.number().int(),
-});
+}).meta({ id: 'OriginView' });
 export type OriginView = z.infer<typeof OriginView>;
 
 /** GET /api/v1/edges/{id}/config: everything one edge needs. */
@@ -110,7 +110,7 @@ export const EdgeConfig = z.strictObject({
       origins: z.array(OriginView.extend({ weight: Share.describe('this edge\'s share for the origin, 0..1') })),
     }),
   ),
-});
+}).meta({ id: 'EdgeConfig' });
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 
 /** GET /api/v1/dns/view: everything `sluice dns` needs to answer without calling the API per query. */
@@ -123,12 +123,12 @@ export const DnsRecordView = z.strictObject({
   max_latency_ms: z.number(),
   origins: z.array(OriginView),
   subnets: z.record(z.string(), WeightMap).describe('learned per-subnet shares; absent subnet -> geolocation'),
-});
+}).meta({ id: 'DnsRecordView' });
 export type DnsRecordView = z.infer<typeof DnsRecordView>;
 
 export const DnsView = z.strictObject({
   version: z.string(),
   weights_version: z.number().int().nullable(),
   zones: z.array(z.strictObject({ zone: z.string(), records: z.array(DnsRecordView) })),
-});
+}).meta({ id: 'DnsView' });
 export type DnsView = z.infer<typeof DnsView>;

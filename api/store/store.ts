@@ -60,6 +60,9 @@ export interface Store {
   replaceLoadBalancer(id: string, spec: LoadBalancerSpec, ifRevision?: number): Promise<LoadBalancer>;
   deleteLoadBalancer(id: string, ifRevision?: number): Promise<void>;
 
+  /** Every load balancer, in creation order (views need the whole set). */
+  allLoadBalancers(): Promise<LoadBalancer[]>;
+
   // Origins, always inside one load balancer.
   createOrigin(lbId: string, spec: OriginSpec): Promise<Origin>;
   getOrigin(lbId: string, id: string): Promise<Origin>;
@@ -67,12 +70,17 @@ export interface Store {
   replaceOrigin(lbId: string, id: string, spec: OriginSpec, ifRevision?: number): Promise<Origin>;
   deleteOrigin(lbId: string, id: string, ifRevision?: number): Promise<void>;
 
+  /** Every origin of one load balancer, or of all when lbId is omitted. */
+  allOrigins(lbId?: string): Promise<Origin[]>;
+
   // Edge nodes.
   createEdge(spec: EdgeSpec): Promise<Edge>;
   getEdge(id: string): Promise<Edge>;
   listEdges(page: PageRequest): Promise<Page<Edge>>;
   replaceEdge(id: string, spec: EdgeSpec, ifRevision?: number): Promise<Edge>;
   deleteEdge(id: string, ifRevision?: number): Promise<void>;
+
+  allEdges(): Promise<Edge[]>;
 
   // Scheduler's write side.
   /** Publishes a new weights version for one load balancer together with its decision record, atomically. */

@@ -1,0 +1,43 @@
+// One subscription to the store's change feed, shared by every long-poll waiter (thousands of edges
+// may be waiting at once; the store is told about one listener).
+import type { Store } from './store/store.ts';
+
+export class ChangeHub {
+  private waiters = new Set<() => void>();
+  private readonly unsubscribe: () => void;
+
+  constructor(store: Store) {
+    this.unsubscribe = store.onChange(() => {
+      const woken = this.waiters;
+      this.waiters = new Set();
+      for (const wake of woken) wake();
+    });
+  }
+
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  /** Resolves true on the next change, false after `timeoutMs` or when `signal` aborts. */
+  next(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (changed: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        signal?.removeEventListener('abort', abort);
+        resolve(changed);
+      };
+      const wake = () => done(true);
+      const abort = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.waiters.add(wake);
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  close(): void {
+    this.unsubscribe();
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
+  }
+}

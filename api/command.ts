@@ -1,0 +1,62 @@
+// `sluice control-plane`: the API, the store, active health checks (and, when configured, the
+// scheduler loop) in one process.
+import { validateConfig, loadConfigFile } from '../lib/config-file.ts';
+import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
+import { createLogger } from '../lib/log.ts';
+import { parseHostPort } from '../model/primitives.ts';
+import { assertSafeBind, authEnabled, tokenSets } from './auth.ts';
+import { ControlPlaneConfig } from './config.ts';
+import { HealthChecker } from './health/checker.ts';
+import { buildServer } from './server.ts';
+import { openSqliteStore } from './store/sqlite.ts';
+
+const USAGE = `usage: sluice control-plane [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
+
+Runs the REST API (with OpenAPI at /openapi.json and Swagger UI at /docs), the SQLite store and the
+origins' active health checks. With no --config the embedded defaults apply: 127.0.0.1:8080, ./data,
+no tokens (loopback only).`;
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommandLine(argv, { config: { type: 'string', short: 'c' }, listen: { type: 'string' }, 'data-dir': { type: 'string' } }, USAGE);
+  if (!args) return 0;
+  const config = args.values.config ? loadConfigFile(ControlPlaneConfig, args.values.config) : validateConfig(ControlPlaneConfig, {}, '(embedded defaults)');
+  if (args.values.listen) {
+    const hp = parseHostPort(args.values.listen);
+    if (!hp) throw new UsageError(`--listen: expected HOST:PORT such as 127.0.0.1:8080, got "${args.values.listen}"`);
+    config.listen = hp;
+  }
+  if (args.values['data-dir']) config.data_dir = args.values['data-dir'];
+
+  const log = createLogger('control-plane', config.log_level);
+  const tokens = tokenSets(config.auth);
+  assertSafeBind(config.listen.host, tokens);
+  if (!authEnabled(tokens)) log.warn('no auth tokens configured: the API is open to anyone who can reach it, so it listens on loopback only');
+
+  const store = openSqliteStore(config.data_dir);
+  const app = await buildServer({
+    store,
+    tokens,
+    bodyLimitBytes: config.api.body_limit_bytes,
+    longPollMaxMs: config.api.long_poll_max,
+    docs: config.api.docs,
+    logger: log,
+  });
+  const health = config.health_checks.enabled ? new HealthChecker(store, log) : undefined;
+  await health?.start();
+
+  const address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  log.info({ address, data_dir: config.data_dir }, 'control plane listening');
+  // Tests and scripts read this line to learn the port when --listen asked for port 0.
+  process.stdout.write(`sluice control-plane listening on ${address}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  log.info('shutting down');
+  await health?.stop();
+  await app.close();
+  await store.close();
+  return 0;
+}

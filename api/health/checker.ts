@@ -1,0 +1,98 @@
+// Active health checks for every origin that configures one. rise/fall hysteresis: an origin becomes
+// unhealthy after `fall` consecutive failures and healthy again after `rise` consecutive passes, and
+// only transitions are written to the store (which wakes every long-poll, so edges and DNS drop a
+// failed origin at once, before the scheduler's next cycle).
+import type { Logger } from 'pino';
+import type { Origin } from '../../model/origin.ts';
+import type { Store } from '../store/store.ts';
+import { probe, type ProbeResult } from './probe.ts';
+
+interface Tracked {
+  origin: Origin;
+  healthy: boolean;
+  passes: number;
+  fails: number;
+  timer: NodeJS.Timeout;
+  inFlight: boolean;
+}
+
+export class HealthChecker {
+  private readonly tracked = new Map<string, Tracked>();
+  private unsubscribe: (() => void) | undefined;
+  private syncing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+    private readonly probeFn: (o: Origin) => Promise<ProbeResult> = defaultProbe,
+  ) {}
+
+  async start(): Promise<void> {
+    const known = new Map((await this.store.listOriginHealth()).map((h) => [h.origin_id, h.healthy]));
+    await this.sync(known);
+    this.unsubscribe = this.store.onChange(() => {
+      this.syncing = this.syncing.then(() => this.sync(new Map())).catch((err: unknown) => this.log.error({ err }, 'health checker: reading origins failed'));
+    });
+  }
+
+  /** Starts checks for new origins, restarts changed ones, stops removed ones. */
+  private async sync(known: Map<string, boolean>): Promise<void> {
+    const origins = (await this.store.allOrigins()).filter((o) => o.health_check && o.admin_state !== 'disabled');
+    const seen = new Set<string>();
+    for (const origin of origins) {
+      seen.add(origin.id);
+      const current = this.tracked.get(origin.id);
+      if (current && current.origin.revision === origin.revision) continue;
+      if (current) clearInterval(current.timer);
+      const healthy = current?.healthy ?? known.get(origin.id) ?? true;
+      const entry: Tracked = { origin, healthy, passes: 0, fails: 0, inFlight: false, timer: setInterval(() => void this.check(entry), origin.health_check!.interval_ms) };
+      entry.timer.unref();
+      this.tracked.set(origin.id, entry);
+      void this.check(entry);
+    }
+    for (const [id, entry] of this.tracked) {
+      if (!seen.has(id)) {
+        clearInterval(entry.timer);
+        this.tracked.delete(id);
+      }
+    }
+  }
+
+  private async check(entry: Tracked): Promise<void> {
+    if (entry.inFlight || this.tracked.get(entry.origin.id) !== entry) return;
+    entry.inFlight = true;
+    try {
+      const result = await this.probeFn(entry.origin);
+      const hc = entry.origin.health_check!;
+      if (result.ok) {
+        entry.passes++;
+        entry.fails = 0;
+      } else {
+        entry.fails++;
+        entry.passes = 0;
+      }
+      const flipTo = !entry.healthy && entry.passes >= hc.rise ? true : entry.healthy && entry.fails >= hc.fall ? false : null;
+      if (flipTo !== null && this.tracked.get(entry.origin.id) === entry) {
+        entry.healthy = flipTo;
+        this.log.warn({ origin: entry.origin.name, origin_id: entry.origin.id, healthy: flipTo, detail: result.detail }, flipTo ? 'origin healthy again' : 'origin unhealthy');
+        await this.store.setOriginHealth(entry.origin.id, flipTo, result.detail);
+      }
+    } catch (err) {
+      this.log.error({ err, origin_id: entry.origin.id }, 'health check could not record its result');
+    } finally {
+      entry.inFlight = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    for (const entry of this.tracked.values()) clearInterval(entry.timer);
+    this.tracked.clear();
+    await this.syncing;
+  }
+}
+
+function defaultProbe(o: Origin): Promise<ProbeResult> {
+  const hc = o.health_check!;
+  return probe({ type: hc.type, address: o.addresses[0]!, port: o.port, path: hc.path, timeoutMs: hc.timeout_ms, expectStatus: hc.expect_status });
+}

@@ -1,0 +1,82 @@
+// Schema migrations, applied in order inside one transaction each; PRAGMA user_version records how far
+// a data dir has come. Never edit a shipped migration: add the next one.
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  INSERT INTO meta (key, value) VALUES ('change_seq', 0), ('weights_version', 0);
+
+  CREATE TABLE load_balancers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+
+  CREATE TABLE origins (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    load_balancer_id TEXT NOT NULL REFERENCES load_balancers(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (load_balancer_id, name)
+  );
+
+  CREATE TABLE edges (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+
+  CREATE TABLE weights (
+    load_balancer_id TEXT PRIMARY KEY REFERENCES load_balancers(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    published_at TEXT NOT NULL,
+    body TEXT NOT NULL
+  );
+
+  -- The audit log outlives what it describes: no foreign key.
+  CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    load_balancer_id TEXT NOT NULL,
+    weights_version INTEGER,
+    created_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX decisions_by_lb ON decisions (load_balancer_id, id);
+
+  CREATE TABLE latency (
+    subnet TEXT NOT NULL,
+    origin_id TEXT NOT NULL,
+    rtt_ms REAL NOT NULL,
+    samples INTEGER NOT NULL,
+    last_updated TEXT NOT NULL,
+    PRIMARY KEY (subnet, origin_id)
+  );
+  CREATE INDEX latency_by_origin ON latency (origin_id);
+  CREATE INDEX latency_by_age ON latency (last_updated);
+
+  CREATE TABLE origin_health (
+    origin_id TEXT PRIMARY KEY REFERENCES origins(id) ON DELETE CASCADE,
+    healthy INTEGER NOT NULL,
+    since TEXT NOT NULL,
+    detail TEXT NOT NULL
+  );
+
+  CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  `,
+];

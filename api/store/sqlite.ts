@@ -1,0 +1,350 @@
+// The embedded store: one SQLite file in the data dir. WAL with synchronous=FULL, so an acknowledged
+// write survives kill -9 and power loss; foreign keys on; every write one transaction.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  Decision as DecisionSchema,
+  DecisionInput as DecisionInputSchema,
+  WeightsInput as WeightsInputSchema,
+  type Decision,
+  type DecisionInput,
+  type Edge,
+  type LatencyEntry,
+  type LoadBalancer,
+  type LoadBalancerSpec,
+  type LoadBalancerWeights,
+  type Origin,
+  type OriginHealth,
+  type OriginSpec,
+  type WeightsInput,
+} from '../../model/index.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { decodeCursor, encodeCursor, ResourceTable, type ResourceRow } from './resource-table.ts';
+import { StoreError, type DecisionFilter, type EdgeSpec, type LatencyFilter, type Page, type PageRequest, type Store } from './store.ts';
+
+const CHANGE_POLL_MS = 200;
+
+export function openSqliteStore(dataDir: string): SqliteStore {
+  mkdirSync(dataDir, { recursive: true });
+  return new SqliteStore(join(dataDir, 'sluice.db'));
+}
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly listeners = new Set<() => void>();
+  private lastDataVersion = -1;
+  private lastSeq = -1;
+  private watcher: NodeJS.Timeout | undefined;
+  private readonly lbs: ResourceTable<LoadBalancerSpec, LoadBalancer>;
+  private readonly origins: ResourceTable<OriginSpec, Origin>;
+  private readonly edges: ResourceTable<EdgeSpec, Edge>;
+
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const bump = () => this.bumpChangeSeq();
+    const meta = (row: ResourceRow) => ({ id: row.id, revision: row.revision, created_at: row.created_at, updated_at: row.updated_at });
+    this.lbs = new ResourceTable(this.db, { table: 'load_balancers', idPrefix: 'lb', noun: 'load balancer' }, (row, spec) => ({ ...spec, ...meta(row) }), bump);
+    this.origins = new ResourceTable(
+      this.db,
+      { table: 'origins', idPrefix: 'or', noun: 'origin', parentColumn: 'load_balancer_id' },
+      (row, spec) => ({ ...spec, ...meta(row), load_balancer_id: row.parent! }),
+      bump,
+    );
+    this.edges = new ResourceTable(this.db, { table: 'edges', idPrefix: 'ed', noun: 'edge' }, (row, spec) => ({ ...spec, ...meta(row) }), bump);
+  }
+
+  private migrate(): void {
+    const applied = this.db.pragma('user_version', { simple: true }) as number;
+    if (applied > MIGRATIONS.length) {
+      throw new Error(`${this.path} was written by a newer sluice (schema ${applied}, this one knows ${MIGRATIONS.length}); refusing to open it`);
+    }
+    MIGRATIONS.slice(applied).forEach((sql, i) => {
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.pragma(`user_version = ${applied + i + 1}`);
+      })();
+    });
+  }
+
+  private tx<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(this.db.transaction(fn)());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private read<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private bumpChangeSeq(): void {
+    this.db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'change_seq'`).run();
+    queueMicrotask(() => this.notify());
+  }
+
+  private nextWeightsVersion(): number {
+    return (this.db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'weights_version' RETURNING value`).get() as { value: number }).value;
+  }
+
+  // ---- load balancers, origins, edges ----
+
+  createLoadBalancer(spec: LoadBalancerSpec) { return this.tx(() => this.lbs.create(spec)); }
+  getLoadBalancer(id: string) { return this.read(() => this.lbs.get(id)); }
+  listLoadBalancers(page: PageRequest) { return this.read(() => this.lbs.list(page)); }
+  replaceLoadBalancer(id: string, spec: LoadBalancerSpec, ifRevision?: number) { return this.tx(() => this.lbs.replace(id, spec, ifRevision)); }
+  deleteLoadBalancer(id: string, ifRevision?: number) { return this.tx(() => this.lbs.delete(id, ifRevision)); }
+  allLoadBalancers() { return this.read(() => this.lbs.all()); }
+
+  createOrigin(lbId: string, spec: OriginSpec) {
+    return this.tx(() => {
+      this.lbs.get(lbId);
+      return this.origins.create(spec, lbId);
+    });
+  }
+  getOrigin(lbId: string, id: string) { return this.read(() => this.origins.get(id, lbId)); }
+  listOrigins(lbId: string, page: PageRequest) {
+    return this.read(() => {
+      this.lbs.get(lbId);
+      return this.origins.list(page, lbId);
+    });
+  }
+  replaceOrigin(lbId: string, id: string, spec: OriginSpec, ifRevision?: number) { return this.tx(() => this.origins.replace(id, spec, ifRevision, lbId)); }
+  deleteOrigin(lbId: string, id: string, ifRevision?: number) { return this.tx(() => this.origins.delete(id, ifRevision, lbId)); }
+  allOrigins(lbId?: string) { return this.read(() => this.origins.all(lbId)); }
+
+  createEdge(spec: EdgeSpec) { return this.tx(() => this.edges.create(spec)); }
+  getEdge(id: string) { return this.read(() => this.edges.get(id)); }
+  listEdges(page: PageRequest) { return this.read(() => this.edges.list(page)); }
+  replaceEdge(id: string, spec: EdgeSpec, ifRevision?: number) { return this.tx(() => this.edges.replace(id, spec, ifRevision)); }
+  deleteEdge(id: string, ifRevision?: number) { return this.tx(() => this.edges.delete(id, ifRevision)); }
+  allEdges() { return this.read(() => this.edges.all()); }
+
+  // ---- scheduler's write side ----
+
+  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput): Promise<{ version: number; decision: Decision }> {
+    return this.tx(() => {
+      const checked = WeightsInputSchema.safeParse(weights);
+      if (!checked.success) {
+        const issue = checked.error.issues[0]!;
+        throw new StoreError('invalid', `weights rejected: ${issue.path.join('.')}: ${issue.message}`, issue.path.join('.'));
+      }
+      const parsed = checked.data;
+      this.lbs.get(lbId);
+      this.assertKnownOrigins(lbId, parsed);
+      const version = this.nextWeightsVersion();
+      const now = new Date().toISOString();
+      this.db
+        .prepare(
+          `INSERT INTO weights (load_balancer_id, version, published_at, body) VALUES (?, ?, ?, ?)
+           ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body`,
+        )
+        .run(lbId, version, now, JSON.stringify(parsed));
+      const recorded = this.insertDecision({ ...decision, load_balancer_id: lbId }, version);
+      this.bumpChangeSeq();
+      return { version, decision: recorded };
+    });
+  }
+
+  /** A share for an origin that does not exist would be published to DNS and edges: refuse it. */
+  private assertKnownOrigins(lbId: string, weights: { edges: Record<string, Record<string, number>>; subnets: Record<string, Record<string, number>> }): void {
+    const known = new Set(this.origins.all(lbId).map((o) => o.id));
+    for (const [kind, table] of [['edges', weights.edges], ['subnets', weights.subnets]] as const) {
+      for (const [source, shares] of Object.entries(table)) {
+        for (const originId of Object.keys(shares)) {
+          if (!known.has(originId)) throw new StoreError('invalid', `${kind}.${source} names origin ${originId}, which is not in load balancer ${lbId}`, `${kind}.${source}`);
+        }
+      }
+    }
+  }
+
+  recordDecision(decision: DecisionInput): Promise<Decision> {
+    return this.tx(() => {
+      const recorded = this.insertDecision(decision, null);
+      this.bumpChangeSeq();
+      return recorded;
+    });
+  }
+
+  private insertDecision(input: DecisionInput, weightsVersion: number | null): Decision {
+    const d = DecisionInputSchema.parse(input);
+    const now = new Date().toISOString();
+    const body = { detail: d.detail, objective: d.objective, inputs: d.inputs, predicted_load_rps: d.predicted_load_rps, overload_rps: d.overload_rps, diff: d.diff };
+    const id = Number(
+      this.db
+        .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, created_at, reason, body) VALUES (?, ?, ?, ?, ?)`)
+        .run(d.load_balancer_id, weightsVersion, now, d.reason, JSON.stringify(body)).lastInsertRowid,
+    );
+    return DecisionSchema.parse({ id, load_balancer_id: d.load_balancer_id, weights_version: weightsVersion, created_at: now, reason: d.reason, ...body });
+  }
+
+  getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
+    return this.read(() => {
+      const row = this.db.prepare(`SELECT version, published_at, body FROM weights WHERE load_balancer_id = ?`).get(lbId) as
+        | { version: number; published_at: string; body: string }
+        | undefined;
+      if (!row) return null;
+      const body = JSON.parse(row.body) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
+      return { load_balancer_id: lbId, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets };
+    });
+  }
+
+  listDecisions(filter: DecisionFilter): Promise<Page<Decision>> {
+    return this.read(() => {
+      // Newest first: the cursor is the smallest id already returned.
+      const before = filter.cursor ? decodeCursor(filter.cursor) : Number.MAX_SAFE_INTEGER;
+      const byLb = filter.load_balancer_id !== undefined;
+      const rows = this.db
+        .prepare(`SELECT id, load_balancer_id, weights_version, created_at, reason, body FROM decisions WHERE id < ?${byLb ? ' AND load_balancer_id = ?' : ''} ORDER BY id DESC LIMIT ?`)
+        .all(...(byLb ? [before, filter.load_balancer_id, filter.limit + 1] : [before, filter.limit + 1])) as {
+        id: number;
+        load_balancer_id: string;
+        weights_version: number | null;
+        created_at: string;
+        reason: Decision['reason'];
+        body: string;
+      }[];
+      const more = rows.length > filter.limit;
+      const items = rows.slice(0, filter.limit).map((r) => ({ id: r.id, load_balancer_id: r.load_balancer_id, weights_version: r.weights_version, created_at: r.created_at, reason: r.reason, ...(JSON.parse(r.body) as object) }) as Decision);
+      return { items, next_cursor: more ? encodeCursor(items[items.length - 1]!.id) : null };
+    });
+  }
+
+  upsertLatency(entries: LatencyEntry[]): Promise<void> {
+    return this.tx(() => {
+      const stmt = this.db.prepare(
+        `INSERT INTO latency (subnet, origin_id, rtt_ms, samples, last_updated) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (subnet, origin_id) DO UPDATE SET rtt_ms = excluded.rtt_ms, samples = excluded.samples, last_updated = excluded.last_updated`,
+      );
+      for (const e of entries) {
+        if (!Number.isFinite(e.rtt_ms) || e.rtt_ms < 0) throw new StoreError('invalid', `rtt_ms for ${e.subnet} -> ${e.origin_id} is not a finite non-negative number`, 'rtt_ms');
+        stmt.run(e.subnet, e.origin_id, e.rtt_ms, e.samples, e.last_updated);
+      }
+      if (entries.length > 0) this.bumpChangeSeq();
+    });
+  }
+
+  expireLatency(before: string): Promise<number> {
+    return this.tx(() => {
+      const n = this.db.prepare(`DELETE FROM latency WHERE last_updated < ?`).run(before).changes;
+      if (n > 0) this.bumpChangeSeq();
+      return n;
+    });
+  }
+
+  listLatency(filter: LatencyFilter): Promise<Page<LatencyEntry>> {
+    return this.read(() => {
+      const after = decodeCursor(filter.cursor);
+      const where: string[] = ['rowid > ?'];
+      const args: unknown[] = [after];
+      if (filter.subnet) { where.push('subnet = ?'); args.push(filter.subnet); }
+      if (filter.origin_id) { where.push('origin_id = ?'); args.push(filter.origin_id); }
+      const rows = this.db
+        .prepare(`SELECT rowid AS seq, subnet, origin_id, rtt_ms, samples, last_updated FROM latency WHERE ${where.join(' AND ')} ORDER BY rowid LIMIT ?`)
+        .all(...args, filter.limit + 1) as (LatencyEntry & { seq: number })[];
+      const more = rows.length > filter.limit;
+      const page = rows.slice(0, filter.limit);
+      return { items: page.map(({ seq: _seq, ...e }) => e), next_cursor: more ? encodeCursor(page[page.length - 1]!.seq) : null };
+    });
+  }
+
+  setOriginHealth(originId: string, healthy: boolean, detail: string): Promise<OriginHealth> {
+    return this.tx(() => {
+      const prev = this.db.prepare(`SELECT healthy, since FROM origin_health WHERE origin_id = ?`).get(originId) as { healthy: number; since: string } | undefined;
+      const since = prev && Boolean(prev.healthy) === healthy ? prev.since : new Date().toISOString();
+      try {
+        this.db
+          .prepare(`INSERT INTO origin_health (origin_id, healthy, since, detail) VALUES (?, ?, ?, ?) ON CONFLICT (origin_id) DO UPDATE SET healthy = excluded.healthy, since = excluded.since, detail = excluded.detail`)
+          .run(originId, healthy ? 1 : 0, since, detail);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreError('not_found', `no origin with id ${originId}`, 'origin_id');
+        throw err;
+      }
+      if (!prev || Boolean(prev.healthy) !== healthy) this.bumpChangeSeq();
+      return { origin_id: originId, healthy, since, detail };
+    });
+  }
+
+  listOriginHealth(): Promise<OriginHealth[]> {
+    return this.read(() =>
+      (this.db.prepare(`SELECT origin_id, healthy, since, detail FROM origin_health`).all() as { origin_id: string; healthy: number; since: string; detail: string }[]).map((r) => ({
+        ...r,
+        healthy: Boolean(r.healthy),
+      })),
+    );
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.tx(() => {
+      const now = Date.now();
+      const row = this.db.prepare(`SELECT holder, expires_at FROM leases WHERE name = ?`).get(name) as { holder: string; expires_at: number } | undefined;
+      if (row && row.holder !== holder && row.expires_at > now) return false;
+      this.db
+        .prepare(`INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`)
+        .run(name, holder, now + ttlMs);
+      return true;
+    });
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.tx(() => {
+      this.db.prepare(`DELETE FROM leases WHERE name = ? AND holder = ?`).run(name, holder);
+    });
+  }
+
+  // ---- change notification ----
+
+  changeSeq(): Promise<number> {
+    return this.read(() => (this.db.prepare(`SELECT value FROM meta WHERE key = 'change_seq'`).get() as { value: number }).value);
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    this.ensureWatcher();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.watcher) {
+        clearInterval(this.watcher);
+        this.watcher = undefined;
+      }
+    };
+  }
+
+  /** Another process's commit changes PRAGMA data_version; our own commits notify directly. */
+  private ensureWatcher(): void {
+    if (this.watcher) return;
+    this.lastDataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    this.watcher = setInterval(() => {
+      const v = this.db.pragma('data_version', { simple: true }) as number;
+      if (v !== this.lastDataVersion) {
+        this.lastDataVersion = v;
+        this.notify();
+      }
+    }, CHANGE_POLL_MS);
+    this.watcher.unref();
+  }
+
+  private notify(): void {
+    const seq = (this.db.prepare(`SELECT value FROM meta WHERE key = 'change_seq'`).get() as { value: number }).value;
+    if (seq === this.lastSeq) return;
+    this.lastSeq = seq;
+    for (const l of this.listeners) l();
+  }
+
+  close(): Promise<void> {
+    if (this.watcher) clearInterval(this.watcher);
+    this.listeners.clear();
+    this.db.close();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,92 @@
+// Pure builders for the views data planes poll: an edge's config and the DNS view. Both carry a content
+// hash as their version, so an unchanged view keeps its ETag and long-polls stay asleep.
+import { createHash } from 'node:crypto';
+import type { DnsView, Edge, EdgeConfig, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, OriginView } from '../../model/index.ts';
+import { effectiveShares } from '../../model/shares.ts';
+
+export interface WorldSnapshot {
+  loadBalancers: LoadBalancer[];
+  origins: Origin[];
+  health: OriginHealth[];
+  weights: Map<string, LoadBalancerWeights>;
+}
+
+export function contentVersion(body: unknown): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 20);
+}
+
+function originView(o: Origin, health: Map<string, OriginHealth>): OriginView {
+  // Health comes from the control plane's active checks or from the scheduler's Prometheus health
+  // input; an origin nobody has judged yet is healthy.
+  const h = health.get(o.id);
+  return {
+    id: o.id,
+    name: o.name,
+    region: o.region,
+    addresses: o.addresses,
+    port: o.port,
+    location: o.location,
+    admin_state: o.admin_state,
+    healthy: h?.healthy ?? true,
+    static_weight: o.static_weight,
+    priority: o.priority,
+  };
+}
+
+function originsByLb(world: WorldSnapshot): Map<string, OriginView[]> {
+  const health = new Map(world.health.map((h) => [h.origin_id, h]));
+  const out = new Map<string, OriginView[]>();
+  for (const o of world.origins) {
+    const list = out.get(o.load_balancer_id) ?? [];
+    list.push(originView(o, health));
+    out.set(o.load_balancer_id, list);
+  }
+  return out;
+}
+
+function maxWeightsVersion(world: WorldSnapshot): number | null {
+  let v: number | null = null;
+  for (const w of world.weights.values()) v = Math.max(v ?? 0, w.version);
+  return v;
+}
+
+/** Every enabled load balancer with listeners is served by every edge (anycast VIPs). */
+export function buildEdgeConfig(edge: Edge, world: WorldSnapshot): EdgeConfig {
+  const byLb = originsByLb(world);
+  const listeners = world.loadBalancers
+    .filter((lb) => lb.enabled && lb.listeners.length > 0)
+    .flatMap((lb) => {
+      const origins = byLb.get(lb.id) ?? [];
+      const { shares } = effectiveShares(world.weights.get(lb.id)?.edges[edge.id], origins);
+      const withWeights = origins.map((o) => ({ ...o, weight: shares[o.id] ?? 0 }));
+      return lb.listeners.map((l) => ({ load_balancer_id: lb.id, load_balancer: lb.name, vip: l.vip, port: l.port, protocol: l.protocol, policy: lb.policy, origins: withWeights }));
+    });
+  const body = {
+    edge: { id: edge.id, name: edge.name, region: edge.region, address: edge.address },
+    weights_version: maxWeightsVersion(world),
+    listeners,
+  };
+  return { ...body, version: contentVersion(body) };
+}
+
+export function buildDnsView(world: WorldSnapshot): DnsView {
+  const byLb = originsByLb(world);
+  const zones = new Map<string, DnsView['zones'][number]>();
+  for (const lb of world.loadBalancers) {
+    if (!lb.enabled || !lb.dns) continue;
+    const zone = zones.get(lb.dns.zone) ?? { zone: lb.dns.zone, records: [] };
+    zone.records.push({
+      load_balancer_id: lb.id,
+      hostname: lb.dns.hostname,
+      ttl: lb.dns.ttl,
+      answers: lb.dns.answers,
+      policy: lb.policy,
+      max_latency_ms: lb.max_latency_ms,
+      origins: byLb.get(lb.id) ?? [],
+      subnets: world.weights.get(lb.id)?.subnets ?? {},
+    });
+    zones.set(lb.dns.zone, zone);
+  }
+  const body = { weights_version: maxWeightsVersion(world), zones: [...zones.values()] };
+  return { ...body, version: contentVersion(body) };
+}
