@@ -7,13 +7,15 @@ import { parseHostPort } from '../model/primitives.ts';
 import { assertSafeBind, authEnabled, tokenSets } from './auth.ts';
 import { ControlPlaneConfig } from './config.ts';
 import { HealthChecker } from './health/checker.ts';
+import { createApiMetrics } from './metrics.ts';
 import { buildServer } from './server.ts';
+import { startScheduler } from '../scheduler/loop/start.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 
 const USAGE = `usage: sluice control-plane [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
 
 Runs the REST API (with OpenAPI at /openapi.json and Swagger UI at /docs), the SQLite store and the
-origins' active health checks. With no --config the embedded defaults apply: 127.0.0.1:8080, ./data,
+origins' active health checks and the scheduler loop. With no --config the embedded defaults apply: 127.0.0.1:8080, ./data,
 no tokens (loopback only).`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -33,8 +35,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!authEnabled(tokens)) log.warn('no auth tokens configured: the API is open to anyone who can reach it, so it listens on loopback only');
 
   const store = openSqliteStore(config.data_dir);
+  const metrics = createApiMetrics();
   const app = await buildServer({
     store,
+    metrics,
     tokens,
     bodyLimitBytes: config.api.body_limit_bytes,
     longPollMaxMs: config.api.long_poll_max,
@@ -43,6 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const health = config.health_checks.enabled ? new HealthChecker(store, log) : undefined;
   await health?.start();
+  const scheduler = config.scheduler.enabled ? await startScheduler(config.scheduler, store, metrics.registry, log) : undefined;
 
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   log.info({ address, data_dir: config.data_dir }, 'control plane listening');
@@ -55,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
   });
   log.info('shutting down');
+  await scheduler?.stop();
   await health?.stop();
   await app.close();
   await store.close();

@@ -1,6 +1,7 @@
 // The control plane's YAML config. Command-line --listen and --data-dir override the file.
 import { z } from 'zod';
 import { Duration, HostPort } from '../model/primitives.ts';
+import { SchedulerConfig } from '../scheduler/config.ts';
 
 const Token = z
   .string()
@@ -29,5 +30,6 @@ export const ControlPlaneConfig = z.strictObject({
       enabled: z.boolean().default(true),
     })
     .default({ enabled: true }),
+  scheduler: SchedulerConfig.default(SchedulerConfig.parse({})),
 });
 export type ControlPlaneConfig = z.output<typeof ControlPlaneConfig>;

@@ -1,0 +1,50 @@
+// The scheduler's part of the control plane config (`scheduler:`).
+import { z } from 'zod';
+import { Cidr, Duration, Location } from '../model/primitives.ts';
+
+const QueryOverrides = z
+  .strictObject({
+    edge_demand: z.string().min(1).nullable().optional(),
+    edge_rtt: z.string().min(1).nullable().optional(),
+    subnet_demand: z.string().min(1).nullable().optional(),
+    subnet_rtt: z.string().min(1).nullable().optional(),
+    subnet_samples: z.string().min(1).nullable().optional(),
+    origin_load: z.string().min(1).nullable().optional(),
+    origin_health: z.string().min(1).nullable().optional(),
+  })
+  .default({});
+
+export const SchedulerConfig = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    interval: Duration.default(15_000).refine((ms) => ms >= 200, 'must be at least 200ms'),
+    input_timeout: Duration.default(5_000).describe('a read slower than this holds the weights for the cycle'),
+    lease_ttl: Duration.optional().describe('scheduler lease; default 3 x interval'),
+    hold_cycles: z.number().int().min(0).max(1000).default(8).describe('cycles a source missing from the inputs keeps its weights'),
+    latency_ttl: Duration.default(168 * 3_600_000).describe('learned latency rows older than this are dropped'),
+    prometheus: z
+      .strictObject({
+        url: z.url(),
+        timeout: Duration.default(5_000),
+        window: Duration.default(60_000).describe('rate() window'),
+        stale: Duration.default(120_000).describe('gauges older than this count as absent'),
+        headers: z.record(z.string(), z.string()).default({}),
+        queries: QueryOverrides,
+        load_balancers: z.record(z.string(), z.strictObject({ queries: QueryOverrides })).default({}),
+      })
+      .optional(),
+    scrape: z
+      .strictObject({
+        targets: z.array(z.url()).default([]).describe('agent and edge-sync base URLs, scraped when no Prometheus is configured'),
+        timeout: Duration.default(2_000),
+      })
+      .default({ targets: [], timeout: 2_000 }),
+    geoip: z
+      .strictObject({
+        database: z.string().optional().describe('MaxMind City .mmdb for client subnet locations'),
+        cidr_mappings: z.array(z.strictObject({ cidr: Cidr, location: Location })).default([]),
+      })
+      .default({ cidr_mappings: [] }),
+  })
+  .refine((c) => !(c.prometheus && c.scrape.targets.length > 0), { path: ['scrape', 'targets'], message: 'set either prometheus.url or scrape.targets, not both' });
+export type SchedulerConfig = z.output<typeof SchedulerConfig>;

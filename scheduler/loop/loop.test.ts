@@ -1,0 +1,196 @@
+// The live loop on a real SQLite store and the real decision core; only the metrics backend is
+// scripted (the I/O boundary), so each test decides exactly what the scheduler reads.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteStore, type SqliteStore } from '../../api/store/sqlite.ts';
+import type { LoadBalancer, Origin } from '../../model/index.ts';
+import { waitFor } from '../../test/helpers/wait.ts';
+import { decide } from '../core/index.ts';
+import { emptyInputs, InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
+import { SchedulerLoop } from './loop.ts';
+import { createSchedulerMetrics } from './metrics.ts';
+
+const silent = pino({ level: 'silent' });
+
+class ScriptedReader implements InputReader {
+  next: () => LbInputs = () => emptyInputs();
+  async read(): Promise<LbInputs> {
+    return this.next();
+  }
+}
+
+function edgeInputs(edge: string, demand: number, rtt: Record<string, number>): LbInputs {
+  const i = emptyInputs();
+  i.edgeDemand.set(edge, demand);
+  i.edgeRtt.set(edge, new Map(Object.entries(rtt)));
+  return i;
+}
+
+let dir: string;
+let store: SqliteStore;
+let lb: LoadBalancer;
+let us: Origin;
+let eu: Origin;
+let edgeId: string;
+let registry: Registry;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-loop-'));
+  store = openSqliteStore(dir);
+  lb = await store.createLoadBalancer({ name: 'app', listeners: [{ vip: '192.0.2.10', port: 443, protocol: 'tcp' }], policy: 'latency', max_latency_ms: 500, min_samples: 5, max_shift: 0.02, deadband: 0.001, enabled: true });
+  const base = { port: 443, admin_state: 'active' as const, static_weight: 1, priority: 0 };
+  us = await store.createOrigin(lb.id, { ...base, name: 'us', region: 'us', addresses: ['198.51.100.1'], location: { lat: 37.4, lon: -122 }, target_rps: 200, max_rps: 200 });
+  eu = await store.createOrigin(lb.id, { ...base, name: 'eu', region: 'eu', addresses: ['198.51.100.2'], location: { lat: 50.1, lon: 8.7 }, target_rps: 1000, max_rps: 1000 });
+  edgeId = (await store.createEdge({ name: 'sfo', region: 'us-west', address: '203.0.113.5', location: { lat: 37.6, lon: -122.4 } })).id;
+  registry = new Registry();
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function makeLoop(reader: InputReader, holder = 'test-a', metricsRegistry = registry) {
+  return new SchedulerLoop({
+    store,
+    reader,
+    solve: async (p) => ({ decision: decide(p), solve_ms: 0 }),
+    log: silent,
+    metrics: createSchedulerMetrics(metricsRegistry),
+    intervalMs: 60_000,
+    inputTimeoutMs: 1_000,
+    leaseTtlMs: 300,
+    holdCycles: 2,
+    latencyTtlMs: 3_600_000,
+    locate: () => undefined,
+    holder,
+  });
+}
+
+async function metricValue(name: string, labels: Record<string, string>): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
+  const v = (m?.values ?? []).find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
+  return v?.value ?? 0;
+}
+
+describe('SchedulerLoop', () => {
+  it('publishes damped weights each cycle and converges to the capacity split (write-up experiment)', async () => {
+    const reader = new ScriptedReader();
+    reader.next = () => edgeInputs('sfo', 300, { us: 20, eu: 140 });
+    const loop = makeLoop(reader);
+    const first = await loop.cycle();
+    expect(first.results[0]!.outcome).toBe('published');
+    // A new source gets the plan at once: 200 of 300 to the US.
+    let w = (await store.getWeights(lb.id))!;
+    expect(w.edges[edgeId]![us.id]).toBeCloseTo(2 / 3, 4);
+    expect(w.edges[edgeId]![eu.id]).toBeCloseTo(1 / 3, 4);
+
+    // Demand rises to 400: the US share may only fall by max_shift per cycle.
+    reader.next = () => edgeInputs('sfo', 400, { us: 20, eu: 140 });
+    const versions: number[] = [];
+    let previous = w.edges[edgeId]![us.id]!;
+    for (let cycle = 0; cycle < 30; cycle++) {
+      await loop.cycle();
+      w = (await store.getWeights(lb.id))!;
+      const share = w.edges[edgeId]![us.id] ?? 0;
+      expect(previous - share).toBeLessThanOrEqual(0.02 + 1e-6);
+      previous = share;
+      versions.push(w.version);
+    }
+    // Settles on the capacity split, short of it by no more than the deadband (smaller moves are skipped).
+    expect(Math.abs(previous - 0.5)).toBeLessThanOrEqual(lb.deadband + 1e-6);
+    // Once converged, cycles stop publishing new versions (weights unchanged).
+    expect(versions.at(-1)).toBe(versions.at(-5));
+    const decisions = (await store.listDecisions({ limit: 100, load_balancer_id: lb.id })).items;
+    expect(decisions[0]!.predicted_load_rps[us.id]).toBeCloseTo(200, 0);
+  });
+
+  it('holds the weights in force when inputs are unavailable, records why and counts it', async () => {
+    const reader = new ScriptedReader();
+    reader.next = () => edgeInputs('sfo', 300, { us: 20, eu: 140 });
+    const loop = makeLoop(reader);
+    await loop.cycle();
+    const before = await store.getWeights(lb.id);
+    reader.next = () => {
+      throw new InputsUnavailable('backend_down', 'Prometheus at http://127.0.0.1:1 failed: ECONNREFUSED');
+    };
+    const report = await loop.cycle();
+    expect(report.results[0]).toMatchObject({ outcome: 'held' });
+    expect(await store.getWeights(lb.id)).toEqual(before);
+    const last = (await store.listDecisions({ limit: 1 })).items[0]!;
+    expect(last).toMatchObject({ reason: 'hold', detail: expect.stringContaining('ECONNREFUSED') });
+    expect(await metricValue('sluice_scheduler_held_cycles_total', { reason: 'backend_down' })).toBe(1);
+
+    // All series absent (stale or gone): hold too, never an all-zero answer.
+    reader.next = () => emptyInputs();
+    await loop.cycle();
+    expect(await store.getWeights(lb.id)).toEqual(before);
+    expect(await metricValue('sluice_scheduler_held_cycles_total', { reason: 'no_data' })).toBe(1);
+  });
+
+  it('a slow backend is cut off at input_timeout and the cycle holds', async () => {
+    const reader: InputReader = { read: () => new Promise(() => undefined) };
+    const loop = makeLoop(reader);
+    const started = Date.now();
+    const report = await loop.cycle();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(report.results[0]).toMatchObject({ outcome: 'held', detail: expect.stringContaining('not read within') });
+  });
+
+  it('an origin failing its health check gets share 0 in the cycle its failure triggers, undamped', async () => {
+    const reader = new ScriptedReader();
+    reader.next = () => edgeInputs('sfo', 150, { us: 20, eu: 140 });
+    const loop = makeLoop(reader);
+    await loop.cycle();
+    expect((await store.getWeights(lb.id))!.edges[edgeId]![us.id]).toBeCloseTo(1, 6);
+    loop.start();
+    try {
+      await store.setOriginHealth(us.id, false, 'connect refused');
+      const w = await waitFor(async () => {
+        const cur = await store.getWeights(lb.id);
+        return cur && (cur.edges[edgeId]![us.id] ?? 0) === 0 ? cur : null;
+      }, { timeoutMs: 5000, what: 'US share to drop to 0' });
+      expect(w.edges[edgeId]![eu.id]).toBe(1);
+      const d = (await store.listDecisions({ limit: 1 })).items[0]!;
+      expect(d.reason).toBe('health');
+    } finally {
+      await loop.stop();
+    }
+  });
+
+  it('only the lease holder publishes; the other takes over when it stops', async () => {
+    const reader = new ScriptedReader();
+    reader.next = () => edgeInputs('sfo', 100, { us: 20, eu: 140 });
+    const a = makeLoop(reader, 'a');
+    const b = makeLoop(reader, 'b', new Registry());
+    expect((await a.cycle()).leader).toBe(true);
+    expect((await b.cycle()).leader).toBe(false);
+    await a.stop();
+    expect((await b.cycle()).leader).toBe(true);
+  });
+
+  it('a source missing from the inputs keeps its weights for hold_cycles, then is dropped', async () => {
+    const reader = new ScriptedReader();
+    const edge2 = (await store.createEdge({ name: 'nyc', region: 'us-east', address: '203.0.113.6', location: { lat: 40.7, lon: -74 } })).id;
+    reader.next = () => {
+      const i = edgeInputs('sfo', 100, { us: 20, eu: 140 });
+      i.edgeDemand.set('nyc', 50);
+      i.edgeRtt.set('nyc', new Map([['us', 70], ['eu', 80]]));
+      return i;
+    };
+    const loop = makeLoop(reader);
+    await loop.cycle();
+    expect(Object.keys((await store.getWeights(lb.id))!.edges).sort()).toEqual([edgeId, edge2].sort());
+    reader.next = () => edgeInputs('sfo', 120, { us: 20, eu: 140 });
+    for (let i = 0; i < 2; i++) {
+      await loop.cycle();
+      expect((await store.getWeights(lb.id))!.edges[edge2]).toBeDefined();
+    }
+    await loop.cycle();
+    await loop.cycle();
+    expect((await store.getWeights(lb.id))!.edges[edge2]).toBeUndefined();
+  });
+});

@@ -1,0 +1,217 @@
+// The closed loop: every interval, for each enabled load balancer, read inputs, build the problem,
+// decide in the solver worker, and publish a new weights version with its decision record — or hold
+// the weights in force and say why. Only the lease holder acts; a second control plane on the same
+// store waits and takes over when the first stops renewing.
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { LoadBalancer } from '../../model/index.ts';
+import type { Store } from '../../api/store/store.ts';
+import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
+import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
+import { buildProblem, splitWeights, type Locate } from './problem.ts';
+import type { SchedulerMetrics } from './metrics.ts';
+
+export type Solve = (p: SchedulingProblem) => Promise<{ decision: SchedulingDecision; solve_ms: number }>;
+
+export interface LoopOptions {
+  store: Store;
+  reader: InputReader;
+  solve: Solve;
+  log: Logger;
+  metrics: SchedulerMetrics;
+  intervalMs: number;
+  inputTimeoutMs: number;
+  leaseTtlMs: number;
+  holdCycles: number;
+  latencyTtlMs: number;
+  locate: Locate;
+  holder?: string;
+  now?: () => number;
+}
+
+export const LEASE_NAME = 'scheduler';
+
+export interface CycleReport {
+  leader: boolean;
+  results: { load_balancer: string; outcome: 'published' | 'unchanged' | 'held'; detail: string; decision?: SchedulingDecision }[];
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new InputsUnavailable('timeout', `inputs not read within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+export class SchedulerLoop {
+  readonly holder: string;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<CycleReport> | undefined;
+  private stopped = false;
+  private readonly missing = new Map<string, Map<string, number>>();
+  private unsubscribe: (() => void) | undefined;
+  private lastUnhealthy = '';
+
+  constructor(private readonly o: LoopOptions) {
+    this.holder = o.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  }
+
+  start(): void {
+    this.stopped = false;
+    const tick = () => {
+      if (this.stopped) return;
+      void this.cycle().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs);
+      });
+    };
+    tick();
+    // A health transition is acted on now, not at the next tick: the failed origin's share goes to 0
+    // in this very cycle and its traffic is re-planned onto the others.
+    this.unsubscribe = this.o.store.onChange(() => void this.onStoreChange());
+  }
+
+  private async onStoreChange(): Promise<void> {
+    const unhealthy = (await this.o.store.listOriginHealth()).filter((h) => !h.healthy).map((h) => h.origin_id).sort().join(',');
+    if (unhealthy === this.lastUnhealthy) return;
+    this.lastUnhealthy = unhealthy;
+    if (!this.stopped) void this.cycle();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+    await this.o.store.releaseLease(LEASE_NAME, this.holder).catch(() => undefined);
+    this.o.metrics.leader.set(0);
+  }
+
+  /** One cycle over every enabled load balancer. Cycles never overlap: a second call joins the first. */
+  cycle(): Promise<CycleReport> {
+    this.running ??= this.runCycle().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async runCycle(): Promise<CycleReport> {
+    const end = this.o.metrics.cycleDuration.startTimer();
+    try {
+      const leader = await this.o.store.acquireLease(LEASE_NAME, this.holder, this.o.leaseTtlMs);
+      this.o.metrics.leader.set(leader ? 1 : 0);
+      if (!leader) return { leader, results: [] };
+      const lbs = (await this.o.store.allLoadBalancers()).filter((lb) => lb.enabled);
+      const edges = await this.o.store.allEdges();
+      const health = await this.o.store.listOriginHealth();
+      const results: CycleReport['results'] = [];
+      for (const lb of lbs) {
+        try {
+          results.push(await this.cycleFor(lb, edges, health));
+        } catch (err) {
+          this.o.log.error({ err, load_balancer: lb.name }, 'scheduling cycle failed; the weights in force stay');
+          this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'error' });
+          await this.hold(lb, 'error', `cycle failed: ${(err as Error).message}`);
+          results.push({ load_balancer: lb.name, outcome: 'held', detail: (err as Error).message });
+        }
+      }
+      await this.o.store.expireLatency(new Date((this.o.now ?? Date.now)() - this.o.latencyTtlMs).toISOString());
+      this.o.metrics.lastCycle.set(Date.now() / 1000);
+      return { leader, results };
+    } finally {
+      end();
+    }
+  }
+
+  private async hold(lb: LoadBalancer, kind: string, detail: string): Promise<void> {
+    await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: { hold: kind } });
+  }
+
+  private async cycleFor(lb: LoadBalancer, allEdges: Awaited<ReturnType<Store['allEdges']>>, health: Awaited<ReturnType<Store['listOriginHealth']>>): Promise<CycleReport['results'][number]> {
+    const origins = await this.o.store.allOrigins(lb.id);
+    const ctx = { lb, origins, edges: allEdges };
+    let inputs: LbInputs;
+    try {
+      inputs = await withTimeout(this.o.reader.read(ctx), this.o.inputTimeoutMs);
+    } catch (err) {
+      if (!(err instanceof InputsUnavailable)) throw err;
+      this.o.metrics.held.inc({ load_balancer: lb.name, reason: err.kind });
+      this.o.log.warn({ load_balancer: lb.name, reason: err.kind, detail: err.message }, 'inputs unavailable: holding the weights in force');
+      await this.hold(lb, err.kind, err.message);
+      return { load_balancer: lb.name, outcome: 'held', detail: err.message };
+    }
+    for (const [name, load] of inputs.originLoad) this.o.metrics.measuredLoad.set({ load_balancer: lb.name, origin: name }, load);
+
+    const current = await this.o.store.getWeights(lb.id);
+    const missing = this.missing.get(lb.id) ?? new Map<string, number>();
+    this.missing.set(lb.id, missing);
+    const built = buildProblem({ lb, origins, edges: allEdges, health, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate });
+    const summary = {
+      sources: built.problem.sources.length,
+      carried_sources: Object.keys(built.carried).length,
+      dropped_sources: built.dropped,
+      total_demand_rps: built.problem.sources.reduce((s, x) => s + x.demand_rps, 0),
+      measured_load_rps: Object.fromEntries(inputs.originLoad),
+      unhealthy_origins: built.problem.origins.filter((o) => !o.healthy).map((o) => o.id),
+      learned_subnets: inputs.subnetRtt.size,
+    };
+
+    await this.recordLatency(inputs, origins);
+
+    if (built.problem.sources.length === 0) {
+      const detail = current ? 'no demand series for any source (absent or stale): holding the weights in force' : 'no demand measured yet: edges and DNS use static weights';
+      this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_data' });
+      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: summary });
+      return { load_balancer: lb.name, outcome: 'held', detail };
+    }
+
+    const { decision, solve_ms } = await this.o.solve(built.problem);
+    this.o.metrics.solveDuration.observe({ load_balancer: lb.name }, solve_ms / 1000);
+    if (decision.status === 'no_usable_origin') {
+      this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_usable_origin' });
+      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail: decision.notes.join('; '), inputs: summary });
+      return { load_balancer: lb.name, outcome: 'held', detail: 'no usable origin', decision };
+    }
+
+    this.observe(lb, origins, decision, built.problem);
+    const record = {
+      load_balancer_id: lb.id,
+      reason: decision.reason,
+      detail: decision.notes.join('; '),
+      objective: decision.objective,
+      inputs: { ...summary, solve_ms, step: decision.step, solver: decision.solver },
+      predicted_load_rps: decision.origin_load_rps,
+      overload_rps: decision.overload_rps,
+      diff: decision.diff,
+    };
+    if (decision.diff.length === 0 && built.dropped.length === 0 && current) {
+      await this.o.store.recordDecision(record);
+      return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
+    }
+    const { version } = await this.o.store.publishWeights(lb.id, splitWeights(decision.weights, built.carried), record);
+    this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });
+    this.o.log.info({ load_balancer: lb.name, version, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
+    return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
+  }
+
+  private observe(lb: LoadBalancer, origins: { id: string; name: string }[], d: SchedulingDecision, p: SchedulingProblem): void {
+    const m = this.o.metrics;
+    m.objective.set({ load_balancer: lb.name }, d.objective);
+    m.overload.set({ load_balancer: lb.name }, d.overload_rps);
+    const total = p.sources.reduce((s, x) => s + x.demand_rps, 0);
+    for (const o of origins) {
+      const load = d.origin_load_rps[o.id] ?? 0;
+      m.predictedLoad.set({ load_balancer: lb.name, origin: o.name }, load);
+      m.weight.set({ load_balancer: lb.name, origin: o.name }, total > 0 ? load / total : 0);
+    }
+  }
+
+  private async recordLatency(inputs: LbInputs, origins: { id: string; name: string }[]): Promise<void> {
+    const byName = new Map(origins.map((o) => [o.name, o.id]));
+    const now = new Date((this.o.now ?? Date.now)()).toISOString();
+    const rows = [...inputs.subnetRtt].flatMap(([subnet, row]) =>
+      [...row].flatMap(([name, r]) => (byName.has(name) ? [{ subnet, origin_id: byName.get(name)!, rtt_ms: Math.round(r.ms * 1000) / 1000, samples: Math.round(r.samples), last_updated: now }] : [])),
+    );
+    if (rows.length > 0) await this.o.store.upsertLatency(rows);
+  }
+}

@@ -1,0 +1,22 @@
+// The scheduler's metrics, registered on the control plane's registry.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function createSchedulerMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    cycleDuration: new Histogram({ name: 'sluice_scheduler_cycle_duration_seconds', help: 'one scheduling cycle over all load balancers', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    solveDuration: new Histogram({ name: 'sluice_scheduler_solve_duration_seconds', help: 'decide() in the solver worker, per load balancer', labelNames: ['load_balancer'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers }),
+    objective: new Gauge({ name: 'sluice_scheduler_objective', help: 'demand-weighted RTT of the published weights (ms x rps)', labelNames: ['load_balancer'], registers }),
+    predictedLoad: new Gauge({ name: 'sluice_scheduler_predicted_load_rps', help: 'load the published weights put on each origin', labelNames: ['load_balancer', 'origin'], registers }),
+    measuredLoad: new Gauge({ name: 'sluice_scheduler_measured_load_rps', help: 'load measured at each origin (input)', labelNames: ['load_balancer', 'origin'], registers }),
+    weight: new Gauge({ name: 'sluice_scheduler_origin_share', help: 'demand-weighted share of each origin in the published weights', labelNames: ['load_balancer', 'origin'], registers }),
+    overload: new Gauge({ name: 'sluice_scheduler_overload_rps', help: 'planned load above max_rps (demand beyond total capacity)', labelNames: ['load_balancer'], registers }),
+    held: new Counter({ name: 'sluice_scheduler_held_cycles_total', help: 'cycles that kept the last weights, by why', labelNames: ['load_balancer', 'reason'], registers }),
+    published: new Counter({ name: 'sluice_scheduler_published_total', help: 'weights versions published', labelNames: ['load_balancer', 'reason'], registers }),
+    rejected: new Counter({ name: 'sluice_scheduler_input_rejected_total', help: 'input values dropped (NaN, Inf, negative, out of range, unknown label)', labelNames: ['input', 'reason'], registers }),
+    scrapeErrors: new Counter({ name: 'sluice_scheduler_scrape_errors_total', help: 'embedded-mode scrapes that failed', labelNames: ['target'], registers }),
+    leader: new Gauge({ name: 'sluice_scheduler_leader', help: '1 while this process holds the scheduler lease', registers }),
+    lastCycle: new Gauge({ name: 'sluice_scheduler_last_cycle_timestamp_seconds', help: 'end of the last completed cycle', registers }),
+  };
+}
+export type SchedulerMetrics = ReturnType<typeof createSchedulerMetrics>;

@@ -1,0 +1,140 @@
+// Builds one load balancer's scheduling problem from what was read, and splits a decision back into
+// the per-edge and per-subnet weights the store publishes. Sources are named "edge:<id>" and
+// "subnet:<cidr>" inside the problem so both kinds share one origin capacity.
+import type { LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, Edge, WeightMap } from '../../model/index.ts';
+import { parseCidr, ipToBytes, maskBytes } from '../../model/primitives.ts';
+import type { OriginState, SchedulingProblem, SourceState, Weights } from '../core/index.ts';
+import type { LbInputs } from '../inputs/types.ts';
+
+export type Locate = (subnet: string) => { lat: number; lon: number } | undefined;
+
+export interface BuiltProblem {
+  problem: SchedulingProblem;
+  /** Sources in force but missing from this cycle's inputs: their weights are carried over. */
+  carried: Weights;
+  /** Sources in force, missing for more than hold_cycles: dropped from the weights this cycle. */
+  dropped: string[];
+}
+
+const EDGE = 'edge:';
+const SUBNET = 'subnet:';
+
+function subnetContains(cidr: string, address: string): boolean {
+  const net = parseCidr(cidr);
+  const bytes = ipToBytes(address);
+  if (!net || !bytes || bytes.length !== net.bytes.length) return false;
+  return maskBytes(bytes, net.prefix).every((b, i) => b === net.bytes[i]);
+}
+
+export function currentAsProblemWeights(w: LoadBalancerWeights | null): Weights {
+  const out: Weights = {};
+  if (!w) return out;
+  for (const [id, shares] of Object.entries(w.edges)) out[`${EDGE}${id}`] = shares;
+  for (const [cidr, shares] of Object.entries(w.subnets)) out[`${SUBNET}${cidr}`] = shares;
+  return out;
+}
+
+export function buildProblem(args: {
+  lb: LoadBalancer;
+  origins: Origin[];
+  edges: Edge[];
+  health: OriginHealth[];
+  inputs: LbInputs;
+  current: LoadBalancerWeights | null;
+  /** Consecutive cycles each source has been missing (updated in place). */
+  missing: Map<string, number>;
+  holdCycles: number;
+  locate: Locate;
+}): BuiltProblem {
+  const { lb, origins, edges, inputs } = args;
+  const byName = new Map(origins.map((o) => [o.name, o.id]));
+  const storeHealth = new Map(args.health.map((h) => [h.origin_id, h.healthy]));
+  const originStates: OriginState[] = origins.map((o) => ({
+    id: o.id,
+    target_rps: o.target_rps,
+    max_rps: o.max_rps,
+    healthy: (storeHealth.get(o.id) ?? true) && (inputs.originHealth.get(o.name) ?? true),
+    admin_state: o.admin_state,
+    static_weight: o.static_weight,
+    priority: o.priority,
+    location: o.location,
+  }));
+  const rttByName = (row: Map<string, number> | undefined): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const [name, ms] of row ?? []) {
+      const id = byName.get(name);
+      if (id) out[id] = ms;
+    }
+    return out;
+  };
+
+  const sources: SourceState[] = [];
+  if (lb.listeners.length > 0) {
+    for (const edge of edges) {
+      const demand = inputs.edgeDemand.get(edge.name);
+      if (demand === undefined) continue;
+      sources.push({ id: `${EDGE}${edge.id}`, demand_rps: demand, rtt_ms: rttByName(inputs.edgeRtt.get(edge.name)), location: edge.location });
+    }
+  }
+  if (lb.dns) {
+    // Connections from an edge's own subnet are edge traffic, already counted as the edge's demand.
+    const edgeAddresses = edges.map((e) => e.address);
+    for (const [subnet, demand] of inputs.subnetDemand) {
+      if (edgeAddresses.some((a) => subnetContains(subnet, a))) continue;
+      const rtt: Record<string, number> = {};
+      for (const [name, r] of inputs.subnetRtt.get(subnet) ?? []) {
+        const id = byName.get(name);
+        if (id) rtt[id] = r.ms;
+      }
+      sources.push({ id: `${SUBNET}${subnet}`, demand_rps: demand, rtt_ms: rtt, location: args.locate(subnet) });
+    }
+  }
+
+  const current = currentAsProblemWeights(args.current);
+  const present = new Set(sources.map((s) => s.id));
+  const carried: Weights = {};
+  const dropped: string[] = [];
+  for (const id of args.missing.keys()) if (present.has(id) || !(id in current)) args.missing.delete(id);
+  for (const [id, shares] of Object.entries(current)) {
+    if (present.has(id)) continue;
+    const cycles = (args.missing.get(id) ?? 0) + 1;
+    args.missing.set(id, cycles);
+    if (cycles <= args.holdCycles) carried[id] = shares;
+    else dropped.push(id);
+  }
+
+  return {
+    problem: {
+      policy: lb.policy,
+      max_shift: lb.max_shift,
+      deadband: lb.deadband,
+      max_latency_ms: lb.max_latency_ms,
+      origins: originStates,
+      sources,
+      current,
+    },
+    carried,
+    dropped,
+  };
+}
+
+/** Shares below this are noise from the solver; they are dropped and the rest renormalised. */
+const PUBLISH_EPSILON = 1e-6;
+
+function clean(shares: Record<string, number>): WeightMap {
+  const kept = Object.entries(shares).filter(([, v]) => Number.isFinite(v) && v > PUBLISH_EPSILON);
+  const total = kept.reduce((s, [, v]) => s + v, 0);
+  return Object.fromEntries(kept.map(([k, v]) => [k, Math.round((v / total) * 1e6) / 1e6]));
+}
+
+export function splitWeights(weights: Weights, carried: Weights): { edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> } {
+  const edges: Record<string, WeightMap> = {};
+  const subnets: Record<string, WeightMap> = {};
+  for (const [id, shares] of Object.entries({ ...carried, ...weights })) {
+    const cleaned = clean(shares);
+    if (Object.keys(cleaned).length === 0) continue;
+    if (id.startsWith(EDGE)) edges[id.slice(EDGE.length)] = cleaned;
+    else if (id.startsWith(SUBNET)) subnets[id.slice(SUBNET.length)] = cleaned;
+  }
+  return { edges, subnets };
+}

@@ -1,0 +1,72 @@
+// Wires the live loop from config: the input reader (Prometheus, or embedded scraping), the solver
+// worker, the subnet locator and metrics.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Store } from '../../api/store/store.ts';
+import type { SchedulerConfig } from '../config.ts';
+import type { RejectReason } from '../inputs/guard.ts';
+import { PromqlInputReader } from '../inputs/promql.ts';
+import { ScrapeInputReader } from '../inputs/scrape.ts';
+import type { InputReader } from '../inputs/types.ts';
+import { DecisionWorker } from '../solver/client.ts';
+import { createLocator } from './locate.ts';
+import { SchedulerLoop } from './loop.ts';
+import { createSchedulerMetrics } from './metrics.ts';
+
+export interface RunningScheduler {
+  loop: SchedulerLoop;
+  stop(): Promise<void>;
+}
+
+export async function startScheduler(config: SchedulerConfig, store: Store, registry: Registry, log: Logger, reader?: InputReader): Promise<RunningScheduler> {
+  const metrics = createSchedulerMetrics(registry);
+  const counter = {
+    reject(input: string, reason: RejectReason) {
+      metrics.rejected.inc({ input, reason });
+    },
+    scrapeFailed(target: string, detail: string) {
+      metrics.scrapeErrors.inc({ target });
+      log.warn({ target, detail }, 'scrape failed');
+    },
+  };
+  const inputs: InputReader =
+    reader ??
+    (config.prometheus
+      ? new PromqlInputReader(
+          {
+            url: config.prometheus.url,
+            timeoutMs: config.prometheus.timeout,
+            windowSeconds: Math.round(config.prometheus.window / 1000),
+            staleSeconds: Math.round(config.prometheus.stale / 1000),
+            headers: config.prometheus.headers,
+            queries: config.prometheus.queries,
+            perLoadBalancer: Object.fromEntries(Object.entries(config.prometheus.load_balancers).map(([k, v]) => [k, v.queries])),
+          },
+          counter,
+        )
+      : new ScrapeInputReader({ targets: config.scrape.targets, timeoutMs: config.scrape.timeout, minIntervalMs: Math.max(100, config.interval / 2) }, counter));
+  const solver = new DecisionWorker();
+  const loop = new SchedulerLoop({
+    store,
+    reader: inputs,
+    solve: (p) => solver.decide(p),
+    log,
+    metrics,
+    intervalMs: config.interval,
+    inputTimeoutMs: config.input_timeout,
+    leaseTtlMs: config.lease_ttl ?? 3 * config.interval,
+    holdCycles: config.hold_cycles,
+    latencyTtlMs: config.latency_ttl,
+    locate: await createLocator(config.geoip),
+  });
+  loop.start();
+  log.info({ mode: reader ? 'custom' : config.prometheus ? `prometheus ${config.prometheus.url}` : `scrape ${config.scrape.targets.length} target(s)`, interval_ms: config.interval, holder: loop.holder }, 'scheduler started');
+  return {
+    loop,
+    async stop() {
+      await loop.stop();
+      await inputs.close?.();
+      await solver.close();
+    },
+  };
+}
