@@ -22,6 +22,7 @@ export const SchedulerConfig = z
     lease_ttl: Duration.optional().describe('scheduler lease; default 3 x interval'),
     hold_cycles: z.number().int().min(0).max(1000).default(8).describe('cycles a source missing from the inputs keeps its weights'),
     latency_ttl: Duration.default(168 * 3_600_000).describe('learned latency rows older than this are dropped'),
+    decision_retention: Duration.default(30 * 86_400_000).describe('decision records older than this are pruned'),
     prometheus: z
       .strictObject({
         url: z.url(),

@@ -48,6 +48,8 @@ describe('SqliteStore', () => {
     const p3 = await store.listDecisions({ limit: 2, load_balancer_id: a.id, cursor: p2.next_cursor! });
     expect([...p1.items, ...p2.items, ...p3.items].map((d) => d.detail)).toEqual(['cycle 4', 'cycle 3', 'cycle 2', 'cycle 1', 'cycle 0']);
     expect(p3.next_cursor).toBeNull();
+    expect(await store.pruneDecisions(new Date(Date.now() + 1000).toISOString())).toBe(6);
+    expect((await store.listDecisions({ limit: 10 })).items).toEqual([]);
   });
 
   it('upserts latency by (subnet, origin) and expires old rows', async () => {

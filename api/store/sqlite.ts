@@ -220,6 +220,11 @@ export class SqliteStore implements Store {
     });
   }
 
+  pruneDecisions(before: string): Promise<number> {
+    // Not a change anyone long-polls for: no change_seq bump.
+    return this.tx(() => this.db.prepare(`DELETE FROM decisions WHERE created_at < ?`).run(before).changes);
+  }
+
   upsertLatency(entries: LatencyEntry[]): Promise<void> {
     return this.tx(() => {
       const stmt = this.db.prepare(

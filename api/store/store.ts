@@ -89,6 +89,8 @@ export interface Store {
   recordDecision(decision: DecisionInput): Promise<Decision>;
   getWeights(lbId: string): Promise<LoadBalancerWeights | null>;
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>>;
+  /** Removes decision records created before `before` (ISO time); returns how many. */
+  pruneDecisions(before: string): Promise<number>;
   /** Upserts learned latency rows keyed by (subnet, origin_id). */
   upsertLatency(entries: LatencyEntry[]): Promise<void>;
   /** Removes latency rows not updated since `before` (ISO time); returns how many. */

@@ -24,6 +24,7 @@ export interface LoopOptions {
   leaseTtlMs: number;
   holdCycles: number;
   latencyTtlMs: number;
+  decisionRetentionMs?: number;
   locate: Locate;
   holder?: string;
   now?: () => number;
@@ -115,7 +116,9 @@ export class SchedulerLoop {
           results.push({ load_balancer: lb.name, outcome: 'held', detail: (err as Error).message });
         }
       }
-      await this.o.store.expireLatency(new Date((this.o.now ?? Date.now)() - this.o.latencyTtlMs).toISOString());
+      const now = (this.o.now ?? Date.now)();
+      await this.o.store.expireLatency(new Date(now - this.o.latencyTtlMs).toISOString());
+      if (this.o.decisionRetentionMs) await this.o.store.pruneDecisions(new Date(now - this.o.decisionRetentionMs).toISOString());
       this.o.metrics.lastCycle.set(Date.now() / 1000);
       return { leader, results };
     } finally {

@@ -57,6 +57,7 @@ export async function startScheduler(config: SchedulerConfig, store: Store, regi
     leaseTtlMs: config.lease_ttl ?? 3 * config.interval,
     holdCycles: config.hold_cycles,
     latencyTtlMs: config.latency_ttl,
+    decisionRetentionMs: config.decision_retention,
     locate: await createLocator(config.geoip),
   });
   loop.start();
