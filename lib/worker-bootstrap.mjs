@@ -1,0 +1,7 @@
+// Worker bootstrap in plain JavaScript. A worker does not inherit the main thread's tsx loader, and on
+// Node 20 `--import tsx` in a worker's execArgv is not honoured, so the worker registers tsx itself and
+// then loads the TypeScript module named in its argv (workerData stays the caller's).
+import { register } from 'tsx/esm/api';
+
+register();
+await import(process.argv[process.argv.length - 1]);
