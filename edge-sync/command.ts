@@ -1,0 +1,83 @@
+// `sluice edge-sync --config FILE [--dry-run] [--once]`
+import { parseCommandLine } from '../lib/cli-args.ts';
+import { createLogger } from '../lib/log.ts';
+import { createDataPlane, createSource } from './build.ts';
+import { loadEdgeSyncConfig } from './config.ts';
+import { isNoop } from './dataplane.ts';
+import { SyncLoop } from './loop.ts';
+import { EdgeMetrics, serveMetrics } from './metrics.ts';
+import { describeChange } from './plan/diff.ts';
+
+const USAGE = `usage: sluice edge-sync --config FILE [--dry-run] [--once]
+
+Keeps this edge's data planes (HAProxy runtime API + haproxy.cfg, nginx upstreams, IPVS via ipvsadm)
+equal to the control plane's EdgeConfig, and exports edge demand on /metrics.
+
+  --config FILE   edge-sync YAML (see examples/edge-sync.yaml)
+  --dry-run       fetch the config once, print the changes that would be made, change nothing
+                  (exit 1 when a data plane cannot be read or a listener cannot be applied)
+  --once          fetch and apply once, then exit (0 = the data planes match, 1 = something failed)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommandLine(argv, { config: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean' }, once: { type: 'boolean' } }, USAGE);
+  if (!args) return 0;
+  const file = args.values.config;
+  if (!file) {
+    process.stderr.write(`sluice edge-sync: --config FILE is required\n\n${USAGE}\n`);
+    return 2;
+  }
+  const cfg = loadEdgeSyncConfig(file);
+  const log = createLogger('edge-sync');
+  const source = createSource(cfg, file);
+  const dataplanes = cfg.dataplane.map(createDataPlane);
+
+  if (args.values['dry-run']) {
+    const got = await source.next({ wait: false });
+    if (got.kind !== 'config') throw new Error('the control plane answered 304 to a request without If-None-Match');
+    let failed = false;
+    for (const dp of dataplanes) {
+      try {
+        const plan = await dp.plan(got.config);
+        process.stdout.write(`# ${dp.type} "${dp.name}": ${isNoop(plan) ? 'no changes' : `${plan.changes.length} change(s), ${plan.files.length} file(s)`} for config ${got.config.version}\n`);
+        for (const c of plan.changes) process.stdout.write(`#   ${describeChange(c)}\n`);
+        for (const line of plan.preview) process.stdout.write(`${line}\n`);
+        for (const h of plan.held) process.stdout.write(`# held ${h.pool}: ${h.reason}\n`);
+        for (const p of plan.problems) process.stdout.write(`# PROBLEM: ${p}\n`);
+        if (plan.problems.length > 0) failed = true;
+      } catch (err) {
+        failed = true;
+        process.stdout.write(`# ${dp.type} "${dp.name}": cannot read its state: ${(err as Error).message}\n`);
+      }
+    }
+    return failed ? 1 : 0;
+  }
+
+  const metrics = new EdgeMetrics(cfg.edge ?? cfg.api?.edge_id ?? 'edge', { processMetrics: !args.values.once });
+  const loop = new SyncLoop({ source, dataplanes, metrics, log, retry: cfg.retry, dryRun: cfg.dry_run, edgeLabelFixed: cfg.edge !== undefined, ...(cfg.state_file ? { stateFile: cfg.state_file } : {}) });
+
+  if (args.values.once) {
+    const got = await source.next({ wait: false });
+    if (got.kind !== 'config') return 1;
+    if (!cfg.edge) metrics.setEdge(got.config.edge.name);
+    return (await loop.syncOnce(got.config)) ? 0 : 1;
+  }
+
+  const server = cfg.metrics.enabled ? await serveMetrics(metrics.registry, cfg.metrics.listen.host, cfg.metrics.listen.port, () => loop.status()) : null;
+  log.info({ source: source.describe(), dataplanes: dataplanes.map((d) => `${d.type}:${d.name}`), metrics: cfg.metrics.enabled ? `${cfg.metrics.listen.host}:${cfg.metrics.listen.port}` : 'off', dry_run: cfg.dry_run }, 'edge-sync started');
+  loop.start();
+  let collecting = false;
+  const statsTimer = setInterval(() => {
+    if (collecting) return;
+    collecting = true;
+    loop.collectStats().finally(() => (collecting = false));
+  }, cfg.metrics.poll_interval);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info('stopping; the data planes keep the weights in force');
+  clearInterval(statsTimer);
+  await loop.stop();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  return 0;
+}

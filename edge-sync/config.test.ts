@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../lib/config-file.ts';
+import { EdgeConfig } from '../model/views.ts';
+import { readFileSync } from 'node:fs';
+import { loadEdgeSyncConfig } from './config.ts';
+
+const examples = fileURLToPath(new URL('../examples/', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'slc-edge-cfg-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function load(yaml: string) {
+  const file = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, yaml);
+  return loadEdgeSyncConfig(file);
+}
+
+function problems(yaml: string): string {
+  try {
+    load(yaml);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('edge-sync config', () => {
+  it('the examples load, and the sample EdgeConfig matches the API contract', () => {
+    const c = loadEdgeSyncConfig(join(examples, 'edge-sync.yaml'));
+    expect(c.dataplane.map((d) => d.type)).toEqual(['haproxy', 'ipvs']);
+    expect(c.api?.wait).toBe(30_000);
+    expect(c.metrics.listen).toEqual({ host: '0.0.0.0', port: 9310 });
+    expect(loadEdgeSyncConfig(join(examples, 'edge-sync-dry-run.yaml')).dataplane[0]!.type).toBe('nginx');
+    expect(EdgeConfig.safeParse(JSON.parse(readFileSync(join(examples, 'edge-config.json'), 'utf8'))).success).toBe(true);
+  });
+
+  it('defaults: one data plane object is a list of one; haproxy scale 256, ipvs wrr/masq', () => {
+    const c = load('config_file: x.json\ndataplane:\n  type: haproxy\n  admin_socket: /run/h.sock\n');
+    expect(c.dataplane[0]).toMatchObject({ type: 'haproxy', weight_total: 256, backend_name: '{load_balancer}_{port}', validate: true });
+    expect(load('config_file: x.json\ndataplane: [{type: ipvs}]\n').dataplane[0]).toMatchObject({ scheduler: 'wrr', forwarding: 'masq', ipvsadm: ['ipvsadm'], weight_total: 1000 });
+  });
+
+  it('bad configs name the key and what was expected', () => {
+    expect(problems('dataplane:\n  type: haproxy\n  admin_socket: /s\n')).toMatch(/: api: set exactly one of api .* or config_file/);
+    expect(problems('config_file: x\ndataplane:\n  type: f5\n')).toMatch(/dataplane\[0\]\.type: /);
+    expect(problems('config_file: x\ndataplane:\n  type: haproxy\n')).toMatch(/dataplane\[0\]\.admin_socket: /);
+    expect(problems('config_file: x\ndataplane:\n  type: haproxy\n  admin_socket: /s\n  weight_total: 1000\n')).toMatch(/dataplane\[0\]\.weight_total: .*256/);
+    expect(problems('api:\n  url: http://cp:8080\n  edge_id: e1\ndataplane: {type: ipvs}\n')).toMatch(/api\.token: set api\.token or api\.token_file/);
+    expect(problems('config_file: x\ndataplane: {type: ipvs, scheduler: fastest}\n')).toMatch(/dataplane\[0\]\.scheduler: /);
+    expect(problems('config_file: x\ndataplane: {type: ipvs}\nretry: {initial: 10s, max: 1s}\n')).toMatch(/retry\.max: must be >= retry\.initial/);
+    expect(problems('config_file: x\ndataplane: [{type: ipvs}, {type: ipvs}]\n')).toMatch(/two data planes are named "ipvs"/);
+    expect(problems('config_file: x\ndataplane: {type: ipvs}\nmetrics: {listen: nowhere}\n')).toMatch(/metrics\.listen: expected HOST:PORT/);
+    expect(problems('config_file: x\ndataplane: {type: ipvs}\nbogus: 1\n')).toMatch(/unknown key\(s\) "bogus"/);
+  });
+});
