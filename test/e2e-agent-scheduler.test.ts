@@ -1,7 +1,7 @@
 // The loop end to end on real parts, on loopback: two real agents (the `sluice agent` CLI reading the
-// kernel's TCP table) in front of two origin servers, a real Prometheus scraping them, and the real
-// control plane process whose scheduler reads Prometheus and publishes per-subnet weights into the API.
-// Everything is read back over HTTP.
+// kernel's TCP table) in front of two origin servers, and the real control plane process whose
+// scheduler reads them — through a real Prometheus, or (the embedded default) by scraping the agents
+// itself — and publishes per-subnet weights into the API. Everything is read back over HTTP.
 import { writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { startPrometheus, type RunningPrometheus } from './helpers/prometheus.ts
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
 
-const skip = unavailable({ tools: { prometheus: 'prometheus' } });
+const skip = unavailable({ tools: { prometheus: 'prometheus' } }) !== null;
 
 /** A TCP echo server standing in for an origin's service. */
 async function echoServer(): Promise<{ server: Server; port: number }> {
@@ -25,11 +25,11 @@ async function echoServer(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as { port: number }).port };
 }
 
-describe.skipIf(skip)('agents -> Prometheus -> scheduler -> API', () => {
+describe.skipIf(skip).each(['prometheus', 'scrape'] as const)('agents -> %s -> scheduler -> API', (mode) => {
   const dir = tempDir();
   const origins: { name: string; server: Server; port: number; agentPort: number; agent?: SluiceProcess }[] = [];
   const clients: Socket[] = [];
-  let prom: RunningPrometheus;
+  let prom: RunningPrometheus | undefined;
   let cp: Awaited<ReturnType<typeof startControlPlaneProcess>>;
 
   beforeAll(async () => {
@@ -42,15 +42,18 @@ describe.skipIf(skip)('agents -> Prometheus -> scheduler -> API', () => {
       origins.push({ name, server, port, agentPort, agent });
     }
     for (const o of origins) await waitFor(async () => (await fetch(`http://127.0.0.1:${o.agentPort}/healthz`)).ok, { timeoutMs: 20_000, what: `${o.name} agent; ${o.agent!.output()}` });
-    prom = await startPrometheus([
-      { job: 'sluice-agent', targets: origins.map((o) => `127.0.0.1:${o.agentPort}`) },
-      { job: 'sluice-agent-subnets', metricsPath: '/metrics/subnets', targets: origins.map((o) => `127.0.0.1:${o.agentPort}`) },
-    ]);
+    let inputs: string[];
+    if (mode === 'prometheus') {
+      prom = await startPrometheus([
+        { job: 'sluice-agent', targets: origins.map((o) => `127.0.0.1:${o.agentPort}`) },
+        { job: 'sluice-agent-subnets', metricsPath: '/metrics/subnets', targets: origins.map((o) => `127.0.0.1:${o.agentPort}`) },
+      ]);
+      inputs = ['  prometheus:', `    url: ${prom.url}`, '    window: 10s', '    stale: 10s'];
+    } else {
+      inputs = ['  scrape:', '    targets:', ...origins.map((o) => `      - http://127.0.0.1:${o.agentPort}`)];
+    }
     const cfg = join(dir.path, 'control-plane.yaml');
-    writeFileSync(
-      cfg,
-      ['scheduler:', '  interval: 1s', '  prometheus:', `    url: ${prom.url}`, '    window: 10s', '    stale: 10s', 'health_checks:', '  enabled: false'].join('\n'),
-    );
+    writeFileSync(cfg, ['scheduler:', '  interval: 1s', ...inputs, 'health_checks:', '  enabled: false'].join('\n'));
     cp = await startControlPlaneProcess(['--config', cfg, '--data-dir', join(dir.path, 'data')]);
   }, 90_000);
 
@@ -78,16 +81,17 @@ describe.skipIf(skip)('agents -> Prometheus -> scheduler -> API', () => {
       ids[o.name] = res.json.id;
     }
 
-    // Clients from two loopback /24s keep connections open to both origins and keep opening new ones
-    // (demand), bounded in count.
+    // Clients from two loopback /24s keep connections to both origins busy (the agent samples a
+    // connection's RTT only when an ACK arrived since its last poll) and keep opening new ones (demand);
+    // bounded in count.
     const subnets = ['127.0.41', '127.0.42'];
     let opened = 0;
-    const openSome = () => {
+    const tick = () => {
+      for (const c of clients) if (!c.destroyed && c.writable) c.write('ping');
       for (const prefix of subnets) {
         for (const o of origins) {
-          if (opened >= 400) return;
+          if (opened >= 200) return;
           const s = connect({ host: '127.0.0.1', port: o.port, localAddress: `${prefix}.${1 + (opened % 50)}` });
-          s.on('connect', () => s.write('ping'));
           s.on('data', () => undefined);
           s.on('error', () => undefined);
           clients.push(s);
@@ -95,7 +99,7 @@ describe.skipIf(skip)('agents -> Prometheus -> scheduler -> API', () => {
         }
       }
     };
-    const timer = setInterval(openSome, 200);
+    const timer = setInterval(tick, 100);
     try {
       const weights = await waitFor(
         async () => {

@@ -65,11 +65,20 @@ export class PromqlInputReader implements InputReader {
 
   async read(ctx: ReadContext): Promise<LbInputs> {
     const queries = this.queriesFor(ctx);
-    const entries = await Promise.all(
-      (Object.keys(queries) as QueryName[]).map(async (name) => [name, queries[name] === null ? null : await this.run(name, queries[name]!)] as const),
+    const run = async (name: QueryName): Promise<Series[] | null> => (queries[name] === null ? null : this.run(name, queries[name]!));
+    const [edgeDemand, edgeRtt, subnetDemand, subnetRtt, subnetSamples, originLoad, originHealth] = await Promise.all(
+      (['edge_demand', 'edge_rtt', 'subnet_demand', 'subnet_rtt', 'subnet_samples', 'origin_load', 'origin_health'] as const).map(run),
     );
-    const raw = Object.fromEntries(entries) as unknown as RawInputs;
-    for (const name of Object.keys(QUERY_LABELS) as QueryName[]) if (raw[name] === null && name !== 'origin_health') raw[name] = [] as never;
+    // A query switched off (null) reads as no series; only health distinguishes "not configured".
+    const raw: RawInputs = {
+      edge_demand: edgeDemand ?? [],
+      edge_rtt: edgeRtt ?? [],
+      subnet_demand: subnetDemand ?? [],
+      subnet_rtt: subnetRtt ?? [],
+      subnet_samples: subnetSamples ?? [],
+      origin_load: originLoad ?? [],
+      origin_health: originHealth ?? null,
+    };
     return assembleInputs(raw, ctx, this.counter);
   }
 
@@ -77,7 +86,15 @@ export class PromqlInputReader implements InputReader {
     try {
       const res = await this.driver.instantQuery(query);
       if (res.resultType !== 'vector') throw new InputsUnavailable('no_data', `${name}: expected an instant vector from "${query}", got ${res.resultType}`);
-      return (res.result as { metric: { labels: Record<string, string> }; value: { value: number } }[]).map((r) => ({ labels: r.metric.labels, value: Number(r.value.value) }));
+      const series = (res.result as { metric: { labels: Record<string, string> }; value: { value: number } }[]).map((r) => ({ labels: r.metric.labels, value: Number(r.value.value) }));
+      // An overridden query that drops a label the mapping needs is a configuration mistake: count
+      // every such series instead of guessing what it meant.
+      const needed = QUERY_LABELS[name];
+      return series.filter((s) => {
+        const ok = needed.every((l) => s.labels[l] !== undefined && s.labels[l] !== '');
+        if (!ok) this.counter.reject(name, 'unknown_label');
+        return ok;
+      });
     } catch (err) {
       if (err instanceof InputsUnavailable) throw err;
       const e = err as { message?: string; code?: string; status?: number; error?: string; errorType?: string };
