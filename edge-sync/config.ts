@@ -63,7 +63,7 @@ export type DataPlaneConfig = z.output<typeof DataPlaneConfig>;
 
 export const ApiConfig = z.strictObject({
   url: z.string().url().describe('control plane base URL, e.g. http://cp.example.net:8080'),
-  token: z.string().min(1).optional(),
+  token: z.string().min(1).optional().describe('omit only for a control plane without tokens (it then listens on loopback only)'),
   token_file: z.string().min(1).optional().describe('read the bearer token from this file (preferred over token)'),
   edge_id: z.string().min(1),
   wait: Duration.default(30_000).describe('long-poll wait sent as ?wait=<seconds>'),
@@ -98,7 +98,6 @@ export const EdgeSyncConfig = z
   })
   .superRefine((c, ctx) => {
     if (!c.api === !c.config_file) ctx.addIssue({ code: 'custom', path: ['api'], message: 'set exactly one of api (control plane) or config_file (static EdgeConfig JSON)' });
-    if (c.api && !c.api.token && !c.api.token_file) ctx.addIssue({ code: 'custom', path: ['api', 'token'], message: 'set api.token or api.token_file (Authorization: Bearer)' });
     if (c.retry.max < c.retry.initial) ctx.addIssue({ code: 'custom', path: ['retry', 'max'], message: 'must be >= retry.initial' });
     const names = c.dataplane.map((d) => d.name);
     const dup = names.find((n, i) => names.indexOf(n) !== i);

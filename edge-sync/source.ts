@@ -59,7 +59,7 @@ export class ApiSource implements ConfigSource {
     const base = this.opts.url.replace(/\/+$/, '');
     const waitS = wait && this.etag ? Math.ceil(this.opts.waitMs / 1000) : 0;
     const url = `${base}/api/v1/edges/${encodeURIComponent(this.opts.edgeId)}/config${waitS > 0 ? `?wait=${waitS}` : ''}`;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.opts.token}`, accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) };
     if (this.etag) headers['if-none-match'] = this.etag;
     const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? this.opts.waitMs + 15_000);
     let res: Response;
