@@ -1,0 +1,101 @@
+variable "name" {
+  description = "Edge name: the control plane's edge.name, edge-sync's `edge` label and the agent's `node` label."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9._-]{0,62}$", var.name))
+    error_message = "name must be 1-63 lower-case letters, digits, '.', '_' or '-'."
+  }
+}
+
+variable "private_ip" {
+  description = "The host's private address: agent and edge-sync metrics listen on it."
+  type        = string
+}
+
+variable "sluice_package" {
+  description = "What deploy/install.sh installs: an https URL of a tarball made by `npm pack`, an npm spec or a git URL."
+  type        = string
+}
+
+variable "sluice_package_sha256" {
+  description = "SHA-256 of the tarball in sluice_package (empty: not checked)."
+  type        = string
+  default     = ""
+}
+
+variable "node_version" {
+  description = "Node.js version install.sh downloads when the image has no Node >= 20."
+  type        = string
+  default     = "20.18.1"
+}
+
+variable "api_url" {
+  description = "Control plane base URL reachable from the edge, e.g. http://10.10.1.10:8080."
+  type        = string
+}
+
+variable "read_token" {
+  description = "Read-only bearer token edge-sync uses to long-poll its config."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.read_token) >= 16
+    error_message = "read_token must be at least 16 characters."
+  }
+}
+
+variable "edge_id" {
+  description = "The edge's id in the control plane. Empty: found by name at boot (deploy/resolve-edge-id.sh waits until the edge is registered)."
+  type        = string
+  default     = ""
+}
+
+variable "dataplane" {
+  description = "haproxy (L7/L4 proxy, runtime API) or ipvs (LVS, kernel L4; needs the VIP configured on the host)."
+  type        = string
+  default     = "haproxy"
+
+  validation {
+    condition     = contains(["haproxy", "ipvs"], var.dataplane)
+    error_message = "dataplane must be \"haproxy\" or \"ipvs\"."
+  }
+}
+
+variable "load_balancer" {
+  description = "Name of the load balancer this edge serves (HAProxy backends are named <load_balancer>_<port>)."
+  type        = string
+}
+
+variable "listeners" {
+  description = "The load balancer's listeners on this edge: port and HAProxy mode (http or tcp)."
+  type = list(object({
+    port = number
+    mode = string
+  }))
+  default = [{ port = 80, mode = "http" }]
+
+  validation {
+    condition     = alltrue([for l in var.listeners : contains(["http", "tcp"], l.mode)])
+    error_message = "listener mode must be http or tcp."
+  }
+}
+
+variable "upstreams" {
+  description = "Origin addresses as IP:PORT: the agent on the edge exports its RTT to each (edge -> origin cost)."
+  type        = list(string)
+  default     = []
+}
+
+variable "agent_port" {
+  description = "Port of the agent's metrics."
+  type        = number
+  default     = 9465
+}
+
+variable "metrics_port" {
+  description = "Port of edge-sync's metrics (edge demand, weights in force)."
+  type        = number
+  default     = 9310
+}
