@@ -104,6 +104,8 @@ describe('SchedulerLoop', () => {
     expect(Math.abs(previous - 0.5)).toBeLessThanOrEqual(lb.deadband + 1e-6);
     // Once converged, cycles stop publishing new versions (weights unchanged).
     expect(versions.at(-1)).toBe(versions.at(-5));
+    expect(await metricValue('sluice_scheduler_origin_capacity_rps', { origin: 'us', bound: 'max' })).toBe(200);
+    expect(await metricValue('sluice_scheduler_predicted_load_rps', { origin: 'us' })).toBeCloseTo(200, 0);
     const decisions = (await store.listDecisions({ limit: 100, load_balancer_id: lb.id })).items;
     expect(decisions[0]!.predicted_load_rps[us.id]).toBeCloseTo(200, 0);
   });

@@ -197,7 +197,7 @@ export class SchedulerLoop {
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
   }
 
-  private observe(lb: LoadBalancer, origins: { id: string; name: string }[], d: SchedulingDecision, p: SchedulingProblem): void {
+  private observe(lb: LoadBalancer, origins: { id: string; name: string; target_rps: number; max_rps: number }[], d: SchedulingDecision, p: SchedulingProblem): void {
     const m = this.o.metrics;
     m.objective.set({ load_balancer: lb.name }, d.objective);
     m.overload.set({ load_balancer: lb.name }, d.overload_rps);
@@ -205,6 +205,8 @@ export class SchedulerLoop {
     for (const o of origins) {
       const load = d.origin_load_rps[o.id] ?? 0;
       m.predictedLoad.set({ load_balancer: lb.name, origin: o.name }, load);
+      m.capacity.set({ load_balancer: lb.name, origin: o.name, bound: 'target' }, o.target_rps);
+      m.capacity.set({ load_balancer: lb.name, origin: o.name, bound: 'max' }, o.max_rps);
       m.weight.set({ load_balancer: lb.name, origin: o.name }, total > 0 ? load / total : 0);
     }
   }

@@ -9,6 +9,7 @@ export function createSchedulerMetrics(registry: Registry) {
     objective: new Gauge({ name: 'sluice_scheduler_objective', help: 'demand-weighted RTT of the published weights (ms x rps)', labelNames: ['load_balancer'], registers }),
     predictedLoad: new Gauge({ name: 'sluice_scheduler_predicted_load_rps', help: 'load the published weights put on each origin', labelNames: ['load_balancer', 'origin'], registers }),
     measuredLoad: new Gauge({ name: 'sluice_scheduler_measured_load_rps', help: 'load measured at each origin (input)', labelNames: ['load_balancer', 'origin'], registers }),
+    capacity: new Gauge({ name: 'sluice_scheduler_origin_capacity_rps', help: 'origin capacity as configured: bound="target" (soft) or "max" (hard)', labelNames: ['load_balancer', 'origin', 'bound'], registers }),
     weight: new Gauge({ name: 'sluice_scheduler_origin_share', help: 'demand-weighted share of each origin in the published weights', labelNames: ['load_balancer', 'origin'], registers }),
     overload: new Gauge({ name: 'sluice_scheduler_overload_rps', help: 'planned load above max_rps (demand beyond total capacity)', labelNames: ['load_balancer'], registers }),
     held: new Counter({ name: 'sluice_scheduler_held_cycles_total', help: 'cycles that kept the last weights, by why', labelNames: ['load_balancer', 'reason'], registers }),
