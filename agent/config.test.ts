@@ -1,0 +1,59 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../lib/config-file.ts';
+import { loadAgentConfig } from './config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-agent-config-'));
+function load(yaml: string) {
+  const f = join(dir, `c${Math.random()}.yaml`);
+  writeFileSync(f, yaml);
+  return loadAgentConfig(f);
+}
+function problem(yaml: string): string {
+  try {
+    load(yaml);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('agent config', () => {
+  it('loads examples/agent.yaml with every key', () => {
+    const c = loadAgentConfig(new URL('../examples/agent.yaml', import.meta.url).pathname);
+    expect(c).toMatchObject({
+      node: 'origin-eu-1',
+      listen: { host: '127.0.0.1', port: 9465 },
+      service_ports: [80, 443],
+      upstreams: [{ host: '192.0.2.10', port: 443 }, { host: '2001:db8::10', port: 443 }],
+      poll_interval: 10_000,
+      min_connection_age: 5000,
+      ipv4_prefix: 24,
+      ipv6_prefix: 48,
+      ewma_alpha: 0.3,
+      max_subnets: 100_000,
+      subnet_ttl: 168 * 3_600_000,
+      min_samples: 5,
+      subnet_series_budget: 1000,
+    });
+  });
+
+  it('defaults to the documented values', () => {
+    const c = load('service_ports: [443]\n');
+    expect(c).toMatchObject({ poll_interval: 10_000, min_connection_age: 5000, ipv4_prefix: 24, ipv6_prefix: 48, ewma_alpha: 0.3, max_subnets: 100_000, subnet_ttl: 604_800_000, min_samples: 5, include_loopback: false });
+  });
+
+  it('names the file, the key and the expectation for bad values', () => {
+    expect(problem('service_ports: [443]\newma_alpha: 1.5\n')).toMatch(/ewma_alpha: .*<= ?1/);
+    expect(problem('service_ports: [443]\nipv4_prefix: 33\n')).toMatch(/ipv4_prefix/);
+    expect(problem('service_ports: [443]\npoll_interval: soon\n')).toMatch(/poll_interval: expected a duration/);
+    expect(problem('service_ports: [70000]\n')).toMatch(/service_ports\[0\]/);
+    expect(problem('upstreams: [origin.example.com:443]\n')).toMatch(/upstreams\[0\]: an upstream must be an IP address/);
+    expect(problem('service_ports: [443]\nmax_subnet: 5\n')).toMatch(/unknown key.*max_subnet/);
+    expect(problem('node: x\n')).toMatch(/nothing to learn/);
+    expect(problem('service_ports: [443]\nmin_samples: 0\n')).toMatch(/min_samples/);
+  });
+});

@@ -1,0 +1,49 @@
+// `sluice agent` configuration (YAML, validated with zod). Every key is used; unknown keys are errors.
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { Duration, HostPort, Name, Port } from '../model/primitives.ts';
+import { loadConfigFile } from '../lib/config-file.ts';
+
+const Upstream = HostPort.refine((hp) => isIP(hp.host) !== 0, {
+  message: 'an upstream must be an IP address and port (the kernel reports addresses, not names), e.g. 192.0.2.10:443 or [2001:db8::10]:443',
+});
+
+const positiveDuration = (min: number, what: string) => Duration.refine((ms) => ms >= min, { message: `must be at least ${what}` });
+
+export const AgentConfig = z
+  .strictObject({
+    /** Value of the `node` label on every series: the scheduler maps it to an origin or edge name. */
+    node: Name.default(() => hostname().toLowerCase().replace(/[^a-z0-9._-]/g, '-').slice(0, 63) || 'agent'),
+    /** Where /metrics, /metrics/subnets, /api/v1/latency and /healthz are served. */
+    listen: HostPort.default({ host: '0.0.0.0', port: 9465 }),
+    /** Local ports of the service this host runs: connections to them are clients (inbound). */
+    service_ports: z.array(Port).default([]),
+    /** Addresses this host connects to whose RTT is wanted (e.g. origins seen from an edge). */
+    upstreams: z.array(Upstream).default([]),
+    /** Learn from loopback peers too (127.0.0.0/8, ::1). Off in production; tests on one host turn it on. */
+    include_loopback: z.boolean().default(false),
+    poll_interval: positiveDuration(50, '50ms').default(10_000),
+    /** Connections younger than this give no RTT sample (their srtt is still the handshake's). */
+    min_connection_age: Duration.default(5_000),
+    ipv4_prefix: z.number().int().min(1).max(32).default(24),
+    ipv6_prefix: z.number().int().min(1).max(128).default(48),
+    ewma_alpha: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').default(0.3),
+    max_subnets: z.number().int().min(1).max(10_000_000).default(100_000),
+    subnet_ttl: positiveDuration(1000, '1s').default(168 * 3_600_000),
+    min_samples: z.number().int().min(1).default(5),
+    /** At most this many subnets get series on /metrics/subnets (the busiest ones). */
+    subnet_series_budget: z.number().int().min(0).max(1_000_000).default(1000),
+    /** Which OS interface reads the TCP table; auto picks by platform. */
+    collector: z.enum(['auto', 'linux', 'windows']).default('auto'),
+  })
+  .refine((c) => c.service_ports.length > 0 || c.upstreams.length > 0, {
+    message: 'nothing to learn: set service_ports (client RTT and demand) and/or upstreams (upstream RTT)',
+    path: ['service_ports'],
+  });
+
+export type AgentConfig = z.output<typeof AgentConfig>;
+
+export function loadAgentConfig(file: string): AgentConfig {
+  return loadConfigFile(AgentConfig, file);
+}

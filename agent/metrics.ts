@@ -1,0 +1,153 @@
+// Prometheus exposition (prom-client). Two registries: the main one stays small whatever the traffic;
+// the per-subnet one holds at most `subnet_series_budget` subnets (the busiest), rebuilt from each poll
+// so that a subnet leaving the top N (or expiring) loses its series at once.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PollReport } from './poller.ts';
+
+export interface ChurnState {
+  kernelPassiveOpens: number;
+  countedInbound: number;
+  agentHttpAccepts: number;
+  /** The latest estimate kernel - counted - own; may dip transiently when an own accept is seen early. */
+  gap: number;
+  /** The exported counter: the running maximum of `gap` (monotonic, so it never overshoots). */
+  uncounted: number;
+}
+
+export class AgentMetrics {
+  readonly main = new Registry();
+  readonly subnets = new Registry();
+  private readonly connections: Counter<'port'>;
+  private readonly upstreamRtt: Gauge<'upstream'>;
+  private readonly upstreamMinRtt: Gauge<'upstream'>;
+  private readonly upstreamConnections: Counter<'upstream'>;
+  private readonly pollDuration: Histogram;
+  private readonly polls: Counter<'result'>;
+  private readonly sockets: Gauge<'direction'>;
+  private readonly tracked: Gauge;
+  private readonly evicted: Counter;
+  private readonly expired: Counter;
+  private readonly errors: Counter<'kind'>;
+  private readonly passiveOpens: Counter;
+  private readonly uncounted: Counter;
+  private readonly lastPoll: Gauge;
+  private readonly clientRtt: Gauge<'subnet'>;
+  private readonly clientMinRtt: Gauge<'subnet'>;
+  private readonly clientSamples: Gauge<'subnet'>;
+  private readonly subnetConnections: Counter<'subnet'>;
+
+  /** Cumulative values already exported, to turn the worker's totals into counter increments. */
+  private prev = { evicted: 0, expired: 0, ports: new Map<string, number>(), errors: new Map<string, number>(), upstreams: new Map<string, number>() };
+  private baseline: { passive: number; counted: number; http: number } | null = null;
+  /** The previous poll's kernel and agent counts, evaluated at the next poll (see applyChurn). */
+  private pending: { passive: number; counted: number } | null = null;
+  readonly churn: ChurnState = { kernelPassiveOpens: 0, countedInbound: 0, agentHttpAccepts: 0, gap: 0, uncounted: 0 };
+
+  constructor(node: string) {
+    this.main.setDefaultLabels({ node });
+    this.subnets.setDefaultLabels({ node });
+    const m = [this.main];
+    this.connections = new Counter({ name: 'sluice_agent_connections_total', help: 'New inbound connections per service port, counted once when first seen (demand).', labelNames: ['port'], registers: m });
+    this.upstreamRtt = new Gauge({ name: 'sluice_agent_upstream_rtt_seconds', help: 'Smoothed (EWMA) RTT of connections to an upstream.', labelNames: ['upstream'], registers: m });
+    this.upstreamMinRtt = new Gauge({ name: 'sluice_agent_upstream_min_rtt_seconds', help: 'Minimum RTT seen to an upstream.', labelNames: ['upstream'], registers: m });
+    this.upstreamConnections = new Counter({ name: 'sluice_agent_upstream_connections_total', help: 'New connections to an upstream, counted once when first seen.', labelNames: ['upstream'], registers: m });
+    this.pollDuration = new Histogram({ name: 'sluice_agent_poll_duration_seconds', help: 'Time to dump, parse and learn from the TCP table once.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: m });
+    this.polls = new Counter({ name: 'sluice_agent_polls_total', help: 'Polls by result: ok, partial (a dump did not finish), failed (no answer from the collector).', labelNames: ['result'], registers: m });
+    this.sockets = new Gauge({ name: 'sluice_agent_sockets', help: 'TCP sockets on a service or upstream port in the last poll, by direction (inbound: clients on a service port; outbound: to an upstream; other: ignored, e.g. loopback peers or another host on an upstream port).', labelNames: ['direction'], registers: m });
+    this.tracked = new Gauge({ name: 'sluice_agent_subnets_tracked', help: 'Client subnets in the learning table.', registers: m });
+    this.evicted = new Counter({ name: 'sluice_agent_subnets_evicted_total', help: 'Subnets evicted because the table reached max_subnets (least recently seen first).', registers: m });
+    this.expired = new Counter({ name: 'sluice_agent_subnets_expired_total', help: 'Subnets dropped after subnet_ttl without traffic.', registers: m });
+    this.errors = new Counter({ name: 'sluice_agent_collector_errors_total', help: 'Collector errors by kind (malformed netlink data, syscalls, timeouts, worker failures).', labelNames: ['kind'], registers: m });
+    this.passiveOpens = new Counter({ name: 'sluice_agent_kernel_passive_opens_total', help: 'Connections the kernel accepted in this network namespace since the agent started (Tcp PassiveOpens).', registers: m });
+    this.uncounted = new Counter({ name: 'sluice_agent_uncounted_connections_total', help: 'Accepted connections the agent did not count as service demand (kernel PassiveOpens minus counted minus the agent\'s own HTTP accepts): an upper bound on demand missed between polls.', registers: m });
+    this.lastPoll = new Gauge({ name: 'sluice_agent_last_poll_timestamp_seconds', help: 'When the last complete poll finished (Unix time).', registers: m });
+    for (const direction of ['inbound', 'outbound', 'other']) this.sockets.set({ direction }, 0);
+    this.tracked.set(0);
+
+    const s = [this.subnets];
+    this.clientRtt = new Gauge({ name: 'sluice_agent_client_rtt_seconds', help: 'EWMA RTT of clients in the subnet (subnets with at least min_samples samples).', labelNames: ['subnet'], registers: s });
+    this.clientMinRtt = new Gauge({ name: 'sluice_agent_client_min_rtt_seconds', help: 'Minimum RTT seen from the subnet.', labelNames: ['subnet'], registers: s });
+    this.clientSamples = new Gauge({ name: 'sluice_agent_client_rtt_samples', help: 'RTT samples folded for the subnet (at most one per connection per poll).', labelNames: ['subnet'], registers: s });
+    this.subnetConnections = new Counter({ name: 'sluice_agent_subnet_connections_total', help: 'New connections from the subnet, counted once when first seen (demand per client subnet).', labelNames: ['subnet'], registers: s });
+  }
+
+  pollFailed(): void {
+    this.polls.inc({ result: 'failed' });
+  }
+
+  countError(kind: string, n = 1): void {
+    this.errors.inc({ kind }, n);
+  }
+
+  /**
+   * Folds one poll report. `httpBefore`: connections the agent's HTTP server had accepted when the poll
+   * was requested; `httpNow`: accepted by now (after the report arrived). Used for churn accounting.
+   */
+  apply(r: PollReport, httpBefore: number, httpNow: number = httpBefore, nowMs = Date.now()): void {
+    this.polls.inc({ result: r.complete ? 'ok' : 'partial' });
+    this.pollDuration.observe(r.durationSeconds);
+    if (r.complete) this.lastPoll.set(nowMs / 1000);
+    for (const [direction, n] of Object.entries(r.sockets)) this.sockets.set({ direction }, n);
+    this.tracked.set(r.subnetsTracked);
+    this.evicted.inc(Math.max(0, r.evictedTotal - this.prev.evicted));
+    this.prev.evicted = r.evictedTotal;
+    this.expired.inc(Math.max(0, r.expiredTotal - this.prev.expired));
+    this.prev.expired = r.expiredTotal;
+    incDeltas(this.prev.ports, r.connectionsByPort, (port, d) => this.connections.inc({ port }, d));
+    incDeltas(this.prev.errors, r.errors, (kind, d) => this.errors.inc({ kind }, d));
+    incDeltas(this.prev.upstreams, Object.fromEntries(r.upstreams.map((u) => [u.upstream, u.connections])), (upstream, d) => this.upstreamConnections.inc({ upstream }, d));
+    for (const u of r.upstreams) {
+      if (u.rttSeconds === undefined) continue;
+      this.upstreamRtt.set({ upstream: u.upstream }, u.rttSeconds);
+      this.upstreamMinRtt.set({ upstream: u.upstream }, u.minRttSeconds ?? u.rttSeconds);
+    }
+    this.applyChurn(r, httpBefore, httpNow);
+
+    this.clientRtt.reset();
+    this.clientMinRtt.reset();
+    this.clientSamples.reset();
+    this.subnetConnections.reset();
+    for (const e of r.topSubnets) {
+      const l = { subnet: e.subnet };
+      this.clientRtt.set(l, e.rttSeconds);
+      this.clientMinRtt.set(l, e.minRttSeconds);
+      this.clientSamples.set(l, e.samples);
+      this.subnetConnections.inc(l, e.connections);
+    }
+  }
+
+  /**
+   * uncounted = ΔPassiveOpens − Δcounted − Δown HTTP accepts. The kernel counter is read in the worker,
+   * the HTTP accepts are counted on this thread when node gets to them, so the two are never read at the
+   * same instant. The error must only ever make `uncounted` low (it is a monotonic counter: an overshoot
+   * would stick): the baseline takes the accepts seen *before* the poll was requested, and each poll's
+   * kernel value is settled one poll later, against every accept seen by then.
+   */
+  private applyChurn(r: PollReport, httpBefore: number, httpNow: number): void {
+    if (r.passiveOpens === null) return;
+    if (!this.baseline) {
+      // Connections alive at start-up were opened before we looked: count from the first poll on.
+      this.baseline = { passive: r.passiveOpens, counted: r.countedInbound, http: httpBefore };
+      this.pending = { passive: r.passiveOpens, counted: r.countedInbound };
+      return;
+    }
+    const settle = this.pending ?? { passive: r.passiveOpens, counted: r.countedInbound };
+    this.pending = { passive: r.passiveOpens, counted: r.countedInbound };
+    const kernel = settle.passive - this.baseline.passive;
+    const counted = settle.counted - this.baseline.counted;
+    const own = httpNow - this.baseline.http;
+    this.passiveOpens.inc(Math.max(0, kernel - this.churn.kernelPassiveOpens));
+    const gap = kernel - counted - own;
+    const uncounted = Math.max(this.churn.uncounted, gap);
+    this.uncounted.inc(uncounted - this.churn.uncounted);
+    Object.assign(this.churn, { kernelPassiveOpens: Math.max(kernel, this.churn.kernelPassiveOpens), countedInbound: counted, agentHttpAccepts: own, gap, uncounted });
+  }
+}
+
+function incDeltas(prev: Map<string, number>, now: Record<string, number>, inc: (key: string, delta: number) => void): void {
+  for (const [key, total] of Object.entries(now)) {
+    const d = total - (prev.get(key) ?? 0);
+    if (d > 0) inc(key, d);
+    prev.set(key, total);
+  }
+}

@@ -1,0 +1,246 @@
+// `npm run bench -- agent`: the agent's kernel poll against `ss -tin` on the same sockets.
+//
+// In a private network namespace, a holder process keeps N established loopback connections (10k, 50k;
+// 2N sockets in the table). Then, alternately, 5 times each:
+//   - `sluice agent --once` (whole process: node + tsx start-up, netlink dump of both families, parse,
+//     classify, learn) vs `ss -tin` (whole process) — wall time, ratio sluice/ss;
+//   - the poll alone inside this process (dump + parse + learn, what runs every poll_interval in the
+//     worker) vs the same `ss -tin`.
+// Then the running agent (worker-thread collector, 250 ms polls) is scraped back to back for 5 s: /metrics
+// latency while polls run shows the dump stays off the event loop. Finally the learning table's memory at
+// 100k subnets (synthetic feed, no kernel involved).
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { recordResult } from './lib/results.ts';
+import { AgentConfig } from '../agent/config.ts';
+import { Poller } from '../agent/poller.ts';
+import { SockDiagCollector } from '../agent/netlink/sock-diag.ts';
+import { Learner } from '../agent/learning/learner.ts';
+import { buildClassifyConfig } from '../agent/classify.ts';
+import { TCP_STATE, WANTED_STATES } from '../agent/netlink/constants.ts';
+import { portFilterFor } from '../agent/collectors.ts';
+import type { SocketRecord } from '../agent/collector.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const HOLD = join(ROOT, 'test/delay-line/tcp-hold.mjs');
+const SLUICE = join(ROOT, 'bin/sluice.js');
+const PORT = 18080;
+const RUNS = 5;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+function timeProcess(cmd: string, args: string[]): number {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 30 });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr?.toString().slice(0, 500)}`);
+  return ms;
+}
+
+/**
+ * One process can hold only ~9k connections here (both ends: 2 fds each; RLIMIT_NOFILE is 20000 and the
+ * container lacks CAP_SYS_RESOURCE to raise it), so N connections are spread over holders of at most
+ * PER_HOLDER connections, each on its own service port.
+ */
+const PER_HOLDER = 4000;
+
+async function startHolders(n: number, ns: string): Promise<ChildProcess[]> {
+  const holders: ChildProcess[] = [];
+  for (let i = 0, left = n; left > 0; i++, left -= PER_HOLDER) {
+    const count = Math.min(PER_HOLDER, left);
+    const h = spawn('ip', ['netns', 'exec', ns, process.execPath, HOLD, String(count), String(PORT + i), '50'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    holders.push(h);
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`holder ${i} did not reach ${count} connections in 60 s: ${err}`)), 60_000);
+      h.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      h.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      h.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`holder ${i} exited ${code}: ${err}`));
+      });
+    });
+  }
+  return holders;
+}
+
+async function stopHolders(holders: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    holders.map(async (h) => {
+      if (h.exitCode !== null || h.signalCode !== null) return;
+      const exited = new Promise((r) => h.once('exit', r));
+      h.kill('SIGTERM');
+      await exited;
+    }),
+  );
+}
+
+/** One namespace, N connections held; always torn down. */
+async function measureAt(n: number, ns: string, dir: string): Promise<Record<string, number>> {
+  const cfgFile = join(dir, `agent-${n}.yaml`);
+  const ports = Array.from({ length: Math.ceil(n / PER_HOLDER) }, (_, i) => PORT + i);
+  // JSON is valid YAML: the same file serves the CLI and the in-process child.
+  writeFileSync(cfgFile, JSON.stringify({ node: 'bench', service_ports: ports, include_loopback: true, min_connection_age: 0, min_samples: 1 }));
+  let holders: ChildProcess[] = [];
+  try {
+    holders = await startHolders(n, ns);
+    // The in-process poll runs in a child started inside the namespace (this file, --poll-in-process).
+    const ssMs: number[] = [];
+    const sluiceMs: number[] = [];
+    const pollMs: number[] = [];
+    let sockets = 0;
+    for (let i = 0; i < RUNS; i++) {
+      ssMs.push(timeProcess('ip', ['netns', 'exec', ns, 'ss', '-tin']));
+      sluiceMs.push(timeProcess('ip', ['netns', 'exec', ns, process.execPath, SLUICE, 'agent', '--config', cfgFile, '--once']));
+      const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--poll-in-process', cfgFile], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (r.status !== 0) throw new Error(`in-process poll failed: ${r.stderr}`);
+      const m = JSON.parse(r.stdout) as { poll_ms: number; sockets: number };
+      pollMs.push(m.poll_ms);
+      sockets = m.sockets;
+    }
+    // The baseline cost of `ip netns exec` + process start, to see what the tools themselves cost.
+    const emptyMs = median(Array.from({ length: RUNS }, () => timeProcess('ip', ['netns', 'exec', ns, 'true'])));
+    // What `sluice agent` costs before it touches the kernel (node + tsx + module loading): --help.
+    const startupMs = median(Array.from({ length: RUNS }, () => timeProcess('ip', ['netns', 'exec', ns, process.execPath, SLUICE, 'agent', '--help'])));
+    const scrape = await scrapeWhilePolling(ns, cfgFile);
+    return { connections: n, sockets_in_table: 2 * n, sockets_parsed: sockets, ss_ms: median(ssMs), sluice_once_ms: median(sluiceMs), sluice_poll_ms: median(pollMs), sluice_startup_ms: startupMs, netns_exec_ms: emptyMs, ...scrape };
+  } finally {
+    await stopHolders(holders);
+  }
+}
+
+/**
+ * The running agent (worker-thread collector, 250 ms polls over all N connections) while a client scrapes
+ * /metrics back to back for 5 s: if the dump ran on the event loop, the slowest scrape would take as long
+ * as a poll.
+ */
+async function scrapeWhilePolling(ns: string, cfgFile: string): Promise<Record<string, number>> {
+  const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+  const live = cfgFile.replace(/\.yaml$/, '-live.yaml');
+  writeFileSync(live, JSON.stringify({ ...cfg, listen: '127.0.0.1:9465', poll_interval: '250ms' }));
+  const agent = spawn('ip', ['netns', 'exec', ns, process.execPath, SLUICE, 'agent', '--config', live], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    const script = `
+      const lat = []; let polls0 = null; const until = Date.now() + 20000;
+      const get = async (p) => { const t = performance.now(); const r = await fetch('http://127.0.0.1:9465' + p); const b = await r.text(); return { ms: performance.now() - t, ok: r.ok, b }; };
+      (async () => {
+        for (;;) { try { if ((await get('/healthz')).ok) break; } catch {} if (Date.now() > until) process.exit(2); await new Promise((r) => setTimeout(r, 100)); }
+        const count = (b) => Number(/sluice_agent_poll_duration_seconds_count\\{[^}]*\\} (\\d+)/.exec(b)?.[1] ?? 0);
+        const sum = (b) => Number(/sluice_agent_poll_duration_seconds_sum\\{[^}]*\\} ([\\d.e-]+)/.exec(b)?.[1] ?? 0);
+        const first = await get('/metrics'); const end = Date.now() + 5000;
+        let last = first;
+        while (Date.now() < end) { last = await get('/metrics'); lat.push(last.ms); }
+        lat.sort((a, b) => a - b);
+        const polls = count(last.b) - count(first.b);
+        process.stdout.write(JSON.stringify({ scrapes: lat.length, scrape_p50_ms: lat[lat.length >> 1], scrape_p99_ms: lat[Math.floor(lat.length * 0.99)], scrape_max_ms: lat[lat.length - 1], polls_during: polls, mean_poll_ms: polls ? (1000 * (sum(last.b) - sum(first.b))) / polls : 0 }));
+      })();`;
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`scrape client failed (${r.status}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, number>;
+  } finally {
+    const exited = new Promise((res) => agent.once('exit', res));
+    agent.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** Child mode: warm up, then time one poll (dump + parse + learn) in this process. */
+function pollInProcess(cfgFile: string): void {
+  const cfg = AgentConfig.parse(JSON.parse(readFileSync(cfgFile, 'utf8')));
+  const collector = new SockDiagCollector(WANTED_STATES, portFilterFor(cfg));
+  const poller = new Poller(cfg, collector);
+  poller.poll(); // warm-up: JIT, first-seen tracking
+  const r = poller.poll();
+  collector.close();
+  process.stdout.write(JSON.stringify({ poll_ms: r.durationSeconds * 1000, sockets: r.sockets.inbound + r.sockets.outbound + r.sockets.other }));
+  // (the port filter keeps only the server ends: n of the 2n sockets are parsed and learned)
+}
+
+function memoryAt100kSubnets(): Record<string, number> {
+  setFlagsFromString('--expose_gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const learner = new Learner({
+    classify: buildClassifyConfig({ servicePorts: [443], upstreams: [], includeLoopback: false }),
+    ipv4Prefix: 24,
+    ipv6Prefix: 48,
+    alpha: 0.3,
+    minConnectionAgeMs: 0,
+    maxSubnets: 100_000,
+    subnetTtlMs: 168 * 3_600_000,
+    minSamples: 5,
+  });
+  // 100k distinct /24s, fed in polls of 10k connections, each subnet seen 6 times (so it is exportable).
+  let id = 1;
+  const t = performance.now();
+  for (let round = 0; round < 6; round++) {
+    for (let batch = 0; batch < 10; batch++) {
+      const sockets: SocketRecord[] = [];
+      for (let k = 0; k < 10_000; k++) {
+        const s = batch * 10_000 + k;
+        sockets.push({ id: id++, family: 4, state: TCP_STATE.ESTABLISHED, localAddr: '192.0.2.1', localPort: 443, remoteAddr: `${10 + (s >> 16)}.${(s >> 8) & 255}.${s & 255}.7`, remotePort: 40000, rttUs: 20_000 + (s % 1000) * 100, minRttUs: 20_000, lastAckRecvMs: 0 });
+      }
+      learner.ingest(sockets, round * 10_000 + batch * 1000);
+    }
+  }
+  const feedMs = performance.now() - t;
+  const t2 = performance.now();
+  const top = learner.topSubnets(1000);
+  const topMs = performance.now() - t2;
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  if (learner.table.size !== 100_000 || top.length !== 1000) throw new Error(`table has ${learner.table.size} subnets, top ${top.length}`);
+  return { subnets: learner.table.size, heap_mb: (after - before) / 1048576, bytes_per_subnet: (after - before) / learner.table.size, feed_600k_sockets_ms: feedMs, top_1000_ms: topMs };
+}
+
+export async function main(args: string[]): Promise<void> {
+  const sizes = args.length ? args.map(Number) : [10_000, 50_000];
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-agent-bench-'));
+  const results: Record<string, number>[] = [];
+  try {
+    for (const n of sizes) {
+      // A fresh namespace per size: no TIME_WAIT sockets left over from the previous size.
+      const ns = `slc-${process.pid}-bench-${n}`;
+      execFileSync('ip', ['netns', 'add', ns]);
+      try {
+        execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+        const r = await measureAt(n, ns, dir);
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+        results.push(r);
+      } finally {
+        execFileSync('ip', ['netns', 'del', ns]);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const mem = memoryAt100kSubnets();
+  process.stdout.write(`${JSON.stringify(mem)}\n`);
+  const ratios: Record<string, number> = {};
+  for (const r of results) {
+    const k = `${r.connections! / 1000}k`;
+    ratios[`once_process_vs_ss_${k}`] = r.sluice_once_ms! / r.ss_ms!;
+    ratios[`poll_vs_ss_process_${k}`] = r.sluice_poll_ms! / r.ss_ms!;
+    ratios[`scrape_p99_vs_poll_${k}`] = r.scrape_p99_ms! / r.mean_poll_ms!;
+  }
+  const fmt = (x: number) => x.toFixed(2);
+  const summary = results
+    .map((r) => `${r.connections! / 1000}k conns (${r.sockets_in_table} sockets): sluice --once ${r.sluice_once_ms!.toFixed(0)} ms vs ss -tin ${r.ss_ms!.toFixed(0)} ms (x${fmt(r.sluice_once_ms! / r.ss_ms!)}), poll alone ${r.sluice_poll_ms!.toFixed(0)} ms (x${fmt(r.sluice_poll_ms! / r.ss_ms!)}; start-up is ${r.sluice_startup_ms!.toFixed(0)} ms), /metrics p99 ${r.scrape_p99_ms!.toFixed(1)} ms max ${r.scrape_max_ms!.toFixed(1)} ms during ${r.polls_during} polls of ${r.mean_poll_ms!.toFixed(0)} ms`)
+    .join('; ');
+  recordResult('agent', { comparison: 'sluice agent kernel poll (netlink sock_diag via koffi) vs ss -tin on the same sockets', ratios, details: { runs: RUNS, results, memory_100k_subnets: mem } }, `${summary}; 100k subnets: ${mem.heap_mb!.toFixed(1)} MiB heap (${mem.bytes_per_subnet!.toFixed(0)} B/subnet)`);
+}
+
+if (process.argv[2] === '--poll-in-process' && process.argv[1] === fileURLToPath(import.meta.url)) pollInProcess(process.argv[3]!);

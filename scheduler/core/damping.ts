@@ -1,0 +1,155 @@
+// Damping: how far to move from the weights in force towards the plan this cycle.
+//
+// 1. Shares on removed origins (unhealthy, disabled, undeclared) are freed at once — never damped —
+//    and re-planned immediately: x⁰_s = kept_s + freed_s · x*_s. A new source (nothing in force) is
+//    all "freed": it gets its plan at once.
+// 2. Every source whose plan differs from x⁰ by at least the deadband somewhere moves the same
+//    fraction α of the way: x = x⁰ + α(x* − x⁰), with α = min(1, max_shift / max|x* − x⁰|). So no
+//    weight moves more than max_shift, every source's shares still sum to 1, and — the point of a
+//    single α — every origin's load moves along the straight line between its load now and its
+//    planned load: L(α) = (1 − α)L(x⁰) + αL(x*). An origin is never pushed above both, i.e. damping
+//    itself can never overload an origin the plan keeps within max. (Clamping each weight on its own
+//    does not have this property: one source moving fast onto an origin that another source is only
+//    slowly leaving overshoots it.) All sources reach the plan in the same cycle, which is also when a
+//    per-weight clamp would finish, because the largest move sets the pace either way.
+// 3. Capacity protection beats damping for health events: if re-planning freed shares (step 1)
+//    would put an origin above max(max_rps, its load before the event, its planned load), α is raised
+//    to the smallest value that brings every origin back under that ceiling. Demand growth alone never
+//    triggers it — the write-up's experiment (all traffic on one origin, demand jumps above its max)
+//    walks at max_shift, as it should — but an origin failing never overloads its neighbours because
+//    of damping.
+// 4. Proportional band (gain): α ≤ gain. Far from the plan the step is max_shift (α = max_shift/gap);
+//    within max_shift/gain of it the loop closes a fixed fraction of the remaining gap per cycle instead
+//    of jumping onto it. Why: the plan moves with the demand it causes (the write-up's clients send
+//    fewer requests when sent farther) and is measured one cycle late. A pure rate limiter lands on the
+//    target every time and, wherever that feedback's local gain |g'| exceeds 1, bangs around it for
+//    ever with amplitude ~max_shift (the write-up's damped curve, at elasticity 0.5: ±3 % of US load).
+//    With a proportional band the loop near the set point is x ← x + κ(g(x) − x), stable for
+//    κ < 2/(1 + |g'|); κ = 0.5 tolerates |g'| < 3. max_shift = 1 turns all damping off (gain included).
+// Sources within the deadband keep x⁰ (no flapping on sub-deadband gains); if holding them would
+// keep an origin above its ceiling, the deadband is ignored for that cycle. A share left below the
+// deadband on an origin the plan gives nothing is dropped (and the source renormalised), so a source
+// that moves off an origin leaves it completely instead of trickling on with a 0.25 % share.
+import type { StepInfo } from './types.ts';
+
+export interface DampingInput {
+  rows: number;
+  /** Number of declared origins (dense index). */
+  cols: number;
+  demand: Float64Array;
+  /** Where this cycle walks to, rows × cols, rows sum to 1 (the plan x*, with shares still draining
+   * pinned where they are: draining is paced separately). */
+  plan: Float64Array;
+  /** Where freed shares go at once (the plan x*); defaults to `plan`. */
+  refill?: Float64Array;
+  /** Weights in force on kept origins (destination or draining), normalised; rows × cols. */
+  kept: Float64Array;
+  /** Share per row that was on removed origins (or 1 for a new source). */
+  freed: Float64Array;
+  maxShift: number;
+  /** Fraction of the remaining gap closed per cycle near the plan (≤ 1); ignored when maxShift = 1. */
+  gain: number;
+  deadband: number;
+  maxRps: Float64Array;
+}
+
+export interface DampingResult {
+  weights: Float64Array;
+  step: StepInfo;
+}
+
+export function damp(input: DampingInput): DampingResult {
+  const { rows: n, cols: K, demand, plan, kept, freed, maxShift, deadband, maxRps } = input;
+  const refill = input.refill ?? plan;
+  const gain = maxShift >= 1 ? 1 : Math.min(1, Math.max(input.gain, 1e-3));
+  const x0 = new Float64Array(n * K);
+  const baseLoad = new Float64Array(K);
+  const planLoad = new Float64Array(K);
+  const gap = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const f = freed[i]!;
+    const d = demand[i]!;
+    let g = 0;
+    for (let j = 0; j < K; j++) {
+      const idx = i * K + j;
+      const k = kept[idx]!;
+      baseLoad[j]! += d * k;
+      planLoad[j]! += d * plan[idx]!;
+      const v = k + f * refill[idx]!;
+      x0[idx] = v;
+      const delta = Math.abs(plan[idx]! - v);
+      if (delta > g) g = delta;
+    }
+    gap[i] = g;
+  }
+  const ceiling = Float64Array.from(maxRps, (m, j) => Math.max(m, baseLoad[j]!, planLoad[j]!));
+
+  const solveAlpha = (useDeadband: boolean): { alpha: number; alphaShift: number; maxGap: number; held: number; fits: boolean; overMax: boolean } => {
+    const A = new Float64Array(K);
+    const B = new Float64Array(K);
+    let maxGap = 0;
+    let held = 0;
+    for (let i = 0; i < n; i++) {
+      const moving = gap[i]! > 0 && (!useDeadband || gap[i]! >= deadband);
+      if (!moving && gap[i]! > 0) held++;
+      if (moving && gap[i]! > maxGap) maxGap = gap[i]!;
+      const d = demand[i]!;
+      if (d === 0) continue;
+      for (let j = 0; j < K; j++) {
+        const idx = i * K + j;
+        A[j]! += d * x0[idx]!;
+        if (moving) B[j]! += d * (plan[idx]! - x0[idx]!);
+      }
+    }
+    // Every remaining gap below the deadband (we only get here when holding them would leave an origin
+    // above max): finish the move, it is smaller than max_shift anyway.
+    const finishing = !useDeadband && maxGap < deadband;
+    const alphaShift = maxGap > 0 ? Math.min(1, maxShift / maxGap, finishing ? 1 : gain) : 1;
+    let alpha = alphaShift;
+    let fits = true;
+    let overMax = false;
+    for (let j = 0; j < K; j++) {
+      if (A[j]! + alpha * B[j]! <= ceiling[j]! * (1 + 1e-12)) continue;
+      if (B[j]! < 0) alpha = Math.min(1, Math.max(alpha, (A[j]! - ceiling[j]!) / -B[j]!));
+      if (A[j]! + alpha * B[j]! > ceiling[j]! * (1 + 1e-9)) fits = false;
+    }
+    for (let j = 0; j < K; j++) {
+      if (A[j]! + alpha * B[j]! > maxRps[j]! * (1 + 1e-9) + 1e-9 && planLoad[j]! <= maxRps[j]! * (1 + 1e-9) + 1e-9) overMax = true;
+    }
+    return { alpha, alphaShift, maxGap, held, fits, overMax };
+  };
+  // The deadband never keeps an origin above its max (or its ceiling) that the plan would relieve.
+  let r = solveAlpha(true);
+  if ((!r.fits || r.overMax) && r.held > 0) r = solveAlpha(false);
+  const useDeadband = r.held > 0 && r.fits && !r.overMax;
+
+  const weights = x0; // computed in place: x0 is not needed afterwards
+  for (let i = 0; i < n; i++) {
+    const moving = gap[i]! > 0 && (!useDeadband || gap[i]! >= deadband);
+    let sum = 0;
+    for (let j = 0; j < K; j++) {
+      const idx = i * K + j;
+      let v = moving ? x0[idx]! + r.alpha * (plan[idx]! - x0[idx]!) : x0[idx]!;
+      if (v < 1e-12 || (moving && plan[idx]! === 0 && v < deadband)) v = 0;
+      weights[idx] = v;
+      sum += v;
+    }
+    if (sum > 0 && sum !== 1) for (let j = 0; j < K; j++) weights[i * K + j]! /= sum;
+  }
+  // Cycles to the plan at this pace: linear at max_shift, then geometric at `gain` until the deadband.
+  let remaining = (1 - r.alpha) * r.maxGap;
+  let cycles = 0;
+  while (remaining >= Math.max(deadband, 1e-9) && cycles < 10_000) {
+    remaining -= Math.min(maxShift, gain * remaining);
+    cycles++;
+  }
+  return {
+    weights,
+    step: {
+      fraction: r.alpha,
+      limited_by: r.alpha > r.alphaShift ? 'capacity' : r.alpha >= 1 ? 'none' : 'max_shift',
+      held_sources: useDeadband ? r.held : 0,
+      cycles_to_plan: cycles,
+    },
+  };
+}

@@ -1,0 +1,142 @@
+// The undamped plan x*: per source, the share of each destination origin that minimises the policy's
+// objective this cycle. Optimisation policies reduce to the transportation LP (solver/transport.ts) on
+// merged rows; `weighted` is a water-filled static mix.
+import { mergeIdenticalRows } from '../solver/merge.ts';
+import { solveTransport } from '../solver/transport.ts';
+import { planCapacity } from './capacity.ts';
+import { aboveTargetPenalty, type CostMatrix } from './costs.ts';
+import type { OriginState, Policy, SolverInfo } from './types.ts';
+
+export interface Plan {
+  /** rows × cols shares; each row sums to 1. */
+  share: Float64Array;
+  /** Capacity dual per column (0 for weighted). */
+  price: Float64Array;
+  notes: string[];
+  solver: SolverInfo;
+}
+
+export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array): Plan {
+  if (policy === 'weighted') return weightedPlan(columns, costs, demand);
+  const { rows: n, cols: K, cost } = costs;
+  const merged = mergeIdenticalRows(cost, n, K);
+  const m = merged.groups;
+  // Nothing merged: use the rows as they are (no copies of n × K arrays).
+  const same = m === n;
+  let mCost = cost;
+  let mDemand = demand;
+  if (!same) {
+    mCost = new Float64Array(m * K);
+    mDemand = new Float64Array(m);
+    for (let g = 0; g < m; g++) mCost.set(cost.subarray(merged.representative[g]! * K, merged.representative[g]! * K + K), g * K);
+    for (let i = 0; i < n; i++) mDemand[merged.groupOf[i]!]! += demand[i]!;
+  }
+
+  const caps = planCapacity(policy, columns, mCost, mDemand, m);
+  const penalty = aboveTargetPenalty(mCost, K);
+  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty });
+
+  // Shares per merged row: flow / demand; a row without demand takes its cheapest column at the
+  // final prices (where one more unit would go), so new or idle sources get a sensible answer too.
+  const mShare = new Float64Array(m * K);
+  for (let g = 0; g < m; g++) {
+    const d = mDemand[g]!;
+    if (d > 0) {
+      let sum = 0;
+      for (let j = 0; j < K; j++) sum += sol.flow[g * K + j]!;
+      for (let j = 0; j < K; j++) mShare[g * K + j] = sol.flow[g * K + j]! / sum;
+    } else {
+      let best = 0;
+      let bestCost = Infinity;
+      for (let j = 0; j < K; j++) {
+        const c = mCost[g * K + j]! + sol.price[j]!;
+        if (c < bestCost) {
+          bestCost = c;
+          best = j;
+        }
+      }
+      mShare[g * K + best] = 1;
+    }
+  }
+  let share = mShare;
+  if (!same) {
+    share = new Float64Array(n * K);
+    for (let i = 0; i < n; i++) share.set(mShare.subarray(merged.groupOf[i]! * K, merged.groupOf[i]! * K + K), i * K);
+  }
+  const notes = [...caps.notes];
+  if (sol.unplaced > 1e-9 * Math.max(1, mDemand.reduce((a, b) => a + b, 0))) notes.push(`${sol.unplaced.toFixed(3)} rps could not be placed within capacity; left on the nearest origins`);
+  return {
+    share,
+    price: sol.price,
+    notes,
+    solver: { method: 'transport-ssp', sources: n, merged_rows: m, columns: K, augmentations: sol.augmentations, lp_objective: sol.objective },
+  };
+}
+
+/**
+ * weighted: every source gets the same mix, proportional to static_weight, water-filled so no origin is
+ * planned above max_rps while the others have room (the excess of a full origin goes to the rest in
+ * proportion to their weights); beyond total max, overflow by headroom. Pairs above the latency ceiling
+ * are dropped per source and its remaining shares renormalised.
+ */
+function weightedPlan(columns: OriginState[], costs: CostMatrix, demand: Float64Array): Plan {
+  const { rows: n, cols: K, cost } = costs;
+  const D = demand.reduce((a, b) => a + b, 0);
+  let w = columns.map((o) => Math.max(0, o.static_weight));
+  if (w.every((x) => x === 0)) w = columns.map(() => 1);
+  const notes: string[] = [];
+  const mix = waterFill(w, columns, D, notes);
+  const share = new Float64Array(n * K);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let j = 0; j < K; j++) if (cost[i * K + j] !== Infinity) sum += mix[j]!;
+    if (sum > 0) {
+      for (let j = 0; j < K; j++) if (cost[i * K + j] !== Infinity) share[i * K + j] = mix[j]! / sum;
+    } else {
+      // None of the weighted origins is allowed for this source: split evenly over what is allowed.
+      let allowed = 0;
+      for (let j = 0; j < K; j++) if (cost[i * K + j] !== Infinity) allowed++;
+      for (let j = 0; j < K; j++) if (cost[i * K + j] !== Infinity) share[i * K + j] = 1 / allowed;
+    }
+  }
+  return { share, price: new Float64Array(K), notes, solver: { method: 'weighted', sources: n, merged_rows: n, columns: K, augmentations: 0, lp_objective: 0 } };
+}
+
+/** Mix (fractions summing to 1) ∝ weights, capped at max_rps with the excess re-spread by weight. */
+export function waterFill(weights: number[], columns: OriginState[], D: number, notes: string[]): number[] {
+  const K = columns.length;
+  const W = weights.reduce((a, b) => a + b, 0);
+  if (D <= 0) return weights.map((x) => x / W);
+  const max = columns.map((o) => o.max_rps);
+  const active = weights.map((x) => x > 0);
+  const totalMax = max.reduce((a, m, j) => a + (active[j] ? m : 0), 0);
+  if (totalMax < D) {
+    const headroom = columns.map((o, j) => (active[j] && Number.isFinite(o.max_rps) ? o.max_rps - o.target_rps : 0));
+    const H = headroom.reduce((a, b) => a + b, 0);
+    const spread = H > 0 ? headroom : max.map((m, j) => (active[j] ? m : 0));
+    const S = spread.reduce((a, b) => a + b, 0);
+    notes.push(`demand ${D.toFixed(2)} rps above the weighted origins' total max: overflow spread by ${H > 0 ? 'headroom' : 'max'}`);
+    return max.map((m, j) => (active[j] ? (m + ((D - totalMax) * spread[j]!) / S) / D : 0));
+  }
+  const load = new Array<number>(K).fill(0);
+  let left = D;
+  const open = new Set(weights.map((_, j) => j).filter((j) => active[j]));
+  let capped = false;
+  while (left > 1e-12 * D && open.size > 0) {
+    const wOpen = [...open].reduce((a, j) => a + weights[j]!, 0);
+    const over = [...open].filter((j) => (left * weights[j]!) / wOpen > max[j]!);
+    if (over.length === 0) {
+      for (const j of open) load[j] = (left * weights[j]!) / wOpen;
+      left = 0;
+      break;
+    }
+    for (const j of over) {
+      left -= max[j]!;
+      load[j] = max[j]!;
+      open.delete(j);
+    }
+    capped = true;
+  }
+  if (capped) notes.push('weighted: an origin would exceed max_rps at its weight; its excess goes to the others by weight');
+  return load.map((l) => l / D);
+}
