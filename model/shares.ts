@@ -34,7 +34,11 @@ export function effectiveShares(published: WeightMap | undefined, origins: Share
     const fromPublished = normalise(usable.map((o) => [o.id, published[o.id] ?? 0]));
     if (fromPublished) return { shares: fromPublished, basis: 'published' };
   }
-  const fromStatic = normalise(usable.filter((o) => o.admin_state === 'active').map((o) => [o.id, o.static_weight]));
+  // Static weights of healthy active origins; if the only healthy ones are draining, they still beat
+  // sending traffic to origins known to be down.
+  const fromStatic =
+    normalise(usable.filter((o) => o.admin_state === 'active').map((o) => [o.id, o.static_weight])) ??
+    normalise(usable.map((o) => [o.id, o.static_weight > 0 ? o.static_weight : 1]));
   if (fromStatic) return { shares: fromStatic, basis: 'static' };
   const enabled = origins.filter((o) => o.admin_state !== 'disabled');
   const failOpen = normalise(enabled.map((o) => [o.id, o.static_weight > 0 ? o.static_weight : 1]));

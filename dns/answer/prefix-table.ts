@@ -1,0 +1,129 @@
+// Longest-prefix match over IPv4 and IPv6 networks. One hash map per prefix length in use, probed
+// from the longest length down: views carry a handful of lengths (/24, /48, /56…), so a lookup is one
+// or two map probes. IPv4 keys are uint32 numbers (no allocation per query); IPv6 keys are the
+// masked bytes as a short latin1 string.
+export interface PrefixMatch<T> {
+  value: T;
+  prefix: number;
+}
+
+class Family<K, T> {
+  readonly byLength = new Map<number, Map<K, T>>();
+  /** Prefix lengths present, longest first. */
+  lengths: number[] = [];
+  add(prefix: number, key: K, value: T): void {
+    let m = this.byLength.get(prefix);
+    if (!m) {
+      m = new Map();
+      this.byLength.set(prefix, m);
+      this.lengths = [...this.byLength.keys()].sort((a, b) => b - a);
+    }
+    m.set(key, value);
+  }
+}
+
+export function maskV4(addr: number, prefix: number): number {
+  return prefix === 0 ? 0 : (addr & (0xffffffff << (32 - prefix))) >>> 0;
+}
+
+export function v6Key(bytes: Uint8Array, prefix: number): string {
+  const n = (prefix + 7) >> 3;
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    let b = bytes[i]!;
+    if (i === n - 1 && prefix & 7) b &= (0xff << (8 - (prefix & 7))) & 0xff;
+    s += String.fromCharCode(b);
+  }
+  return s;
+}
+
+export function bytesToV4(bytes: Uint8Array): number {
+  return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+}
+
+export class PrefixTable<T> {
+  private readonly v4 = new Family<number, T>();
+  private readonly v6 = new Family<string, T>();
+  private readonly entries: { bytes: Uint8Array; prefix: number }[] = [];
+  size = 0;
+
+  /** `bytes` is 4 or 16 bytes long. */
+  insert(bytes: Uint8Array, prefix: number, value: T): void {
+    if (bytes.length === 4) this.v4.add(prefix, maskV4(bytesToV4(bytes), prefix), value);
+    else this.v6.add(prefix, v6Key(bytes, prefix), value);
+    this.entries.push({ bytes, prefix });
+    this.size++;
+  }
+
+  /** The value stored for exactly this network, if any. */
+  getExact(bytes: Uint8Array, prefix: number): T | undefined {
+    return bytes.length === 4
+      ? this.v4.byLength.get(prefix)?.get(maskV4(bytesToV4(bytes), prefix))
+      : this.v6.byLength.get(prefix)?.get(v6Key(bytes, prefix));
+  }
+
+  /**
+   * For every stored network that contains longer stored networks, the longest such prefix. An
+   * answer taken from a covering network is not valid across all of it (the nested networks answer
+   * differently), so its ECS scope must be at least this long.
+   */
+  nestedLongest(): Map<T, number> {
+    const out = new Map<T, number>();
+    for (const { bytes, prefix } of this.entries) {
+      const lengths = bytes.length === 4 ? this.v4.lengths : this.v6.lengths;
+      for (const p of lengths) {
+        if (p >= prefix) continue;
+        const covering = this.getExact(bytes, p);
+        if (covering !== undefined) out.set(covering, Math.max(out.get(covering) ?? 0, prefix));
+      }
+    }
+    return out;
+  }
+
+  /** Longest prefix of length <= maxPrefix in the family of `bytes`. */
+  lookup(bytes: Uint8Array, maxPrefix: number): PrefixMatch<T> | null {
+    return bytes.length === 4 ? this.lookup4(bytesToV4(bytes), maxPrefix) : this.lookup6(bytes, maxPrefix);
+  }
+
+  lookup4(addr: number, maxPrefix: number): PrefixMatch<T> | null {
+    for (const p of this.v4.lengths) {
+      if (p > maxPrefix) continue;
+      const v = this.v4.byLength.get(p)!.get(maskV4(addr, p));
+      if (v !== undefined) return { value: v, prefix: p };
+    }
+    return null;
+  }
+
+  lookup6(bytes: Uint8Array, maxPrefix: number): PrefixMatch<T> | null {
+    for (const p of this.v6.lengths) {
+      if (p > maxPrefix) continue;
+      const v = this.v6.byLength.get(p)!.get(v6Key(bytes, p));
+      if (v !== undefined) return { value: v, prefix: p };
+    }
+    return null;
+  }
+
+  /** Allocation-free variants for the query path (the value carries its own prefix if needed). */
+  find4(addr: number, maxPrefix: number): T | undefined {
+    for (const p of this.v4.lengths) {
+      if (p > maxPrefix) continue;
+      const v = this.v4.byLength.get(p)!.get(maskV4(addr, p));
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  find6(bytes: Uint8Array, maxPrefix: number): T | undefined {
+    for (const p of this.v6.lengths) {
+      if (p > maxPrefix) continue;
+      const v = this.v6.byLength.get(p)!.get(v6Key(bytes, p));
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  /** Longest prefix length stored for the family (0 when empty). */
+  longest(family: 4 | 6): number {
+    return (family === 4 ? this.v4.lengths[0] : this.v6.lengths[0]) ?? 0;
+  }
+}

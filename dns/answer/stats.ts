@@ -1,0 +1,86 @@
+// Query accounting on the hot path: plain typed-array increments, no label hashing per query. The
+// metrics module turns these into prom-client counters at scrape time. Nothing here is per subnet.
+import { REASONS } from './choose.ts';
+import { RCODE } from '../wire/constants.ts';
+
+export const QTYPE_LABELS = ['A', 'AAAA', 'SOA', 'NS', 'ANY', 'OTHER', 'NONE'] as const;
+export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS'] as const;
+export const RESPONSE_REASONS = [...REASONS, 'authority', 'nodata', 'nxdomain', 'refused', 'malformed', 'badvers', 'notimp', 'no_view'] as const;
+export type ResponseReason = (typeof RESPONSE_REASONS)[number];
+
+export const REASON_INDEX: Record<ResponseReason, number> = Object.fromEntries(RESPONSE_REASONS.map((r, i) => [r, i])) as Record<ResponseReason, number>;
+
+/** Seconds; fixed buckets so an observation is one comparison loop and one increment. */
+export const DURATION_BUCKETS = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01] as const;
+
+export function qtypeIndex(qtype: number): number {
+  switch (qtype) {
+    case 1: return 0;
+    case 28: return 1;
+    case 6: return 2;
+    case 2: return 3;
+    case 255: return 4;
+    default: return 5;
+  }
+}
+
+export function rcodeIndex(rcode: number): number {
+  switch (rcode) {
+    case RCODE.NOERROR: return 0;
+    case RCODE.FORMERR: return 1;
+    case RCODE.SERVFAIL: return 2;
+    case RCODE.NXDOMAIN: return 3;
+    case RCODE.NOTIMP: return 4;
+    case RCODE.REFUSED: return 5;
+    default: return 6;
+  }
+}
+
+const NQ = QTYPE_LABELS.length;
+const NR = RCODE_LABELS.length;
+const NS = RESPONSE_REASONS.length;
+
+export class DnsStats {
+  /** [qtype][rcode][reason] answered queries. */
+  readonly queries = new Float64Array(NQ * NR * NS);
+  /** Packets we could not read: dropped (no usable header) or answered FORMERR. */
+  malformedDropped = 0;
+  malformedFormerr = 0;
+  truncated = 0;
+  readonly durationBuckets = new Float64Array(DURATION_BUCKETS.length + 1);
+  durationSum = 0;
+  durationCount = 0;
+
+  count(qtypeIdx: number, rcode: number, reason: ResponseReason): void {
+    this.queries[(qtypeIdx * NR + rcodeIndex(rcode)) * NS + REASON_INDEX[reason]]! += 1;
+  }
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+    this.durationBuckets[i]! += 1;
+    this.durationSum += seconds;
+    this.durationCount++;
+  }
+
+  /** Non-zero query counters with their labels. */
+  *entries(): Generator<{ qtype: string; rcode: string; reason: string; value: number }> {
+    for (let q = 0; q < NQ; q++)
+      for (let r = 0; r < NR; r++)
+        for (let s = 0; s < NS; s++) {
+          const v = this.queries[(q * NR + r) * NS + s]!;
+          if (v > 0) yield { qtype: QTYPE_LABELS[q]!, rcode: RCODE_LABELS[r]!, reason: RESPONSE_REASONS[s]!, value: v };
+        }
+  }
+
+  total(filter: { qtype?: string; rcode?: string; reason?: string } = {}): number {
+    let sum = 0;
+    for (const e of this.entries()) {
+      if (filter.qtype && e.qtype !== filter.qtype) continue;
+      if (filter.rcode && e.rcode !== filter.rcode) continue;
+      if (filter.reason && e.reason !== filter.reason) continue;
+      sum += e.value;
+    }
+    return sum;
+  }
+}

@@ -1,0 +1,292 @@
+// `sluice dns --config FILE`: the authoritative DNS server. One process (workers: 1) or a node:cluster
+// primary with N serving workers; see dns/README.md for the worker model.
+import cluster, { type Worker } from 'node:cluster';
+import http from 'node:http';
+import { availableParallelism } from 'node:os';
+import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+type metric = MetricObjectWithValues<MetricValue<string>>;
+import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import type { DnsView } from '../model/views.ts';
+import { loadDnsConfig, type DnsConfig } from './config.ts';
+import { registerServingMetrics, registerViewMetrics, type ViewMetrics } from './metrics.ts';
+import { createResponder, indexView, openGeo } from './server/engine.ts';
+import { startListeners } from './server/listeners.ts';
+import { ApiViewSource, FileViewSource, readViewFile, type ViewSource } from './view-source.ts';
+import { ConfigError } from '../lib/config-file.ts';
+import { readFileSync } from 'node:fs';
+
+const USAGE = `usage: sluice dns --config FILE
+
+Authoritative DNS for the load balancers' hostnames: per-client-subnet weighted answers (EDNS Client
+Subnet), geolocation when nothing is learned, static weights last. See dns/README.md.
+
+options:
+  -c, --config FILE   YAML config (see examples/dns.yaml)
+  -h, --help          this text`;
+
+type Msg =
+  | { type: 'sluice-dns-view'; view: DnsView }
+  | { type: 'sluice-dns-metrics-request'; id: number }
+  | { type: 'sluice-dns-metrics'; id: number; metrics: metric[] }
+  | { type: 'sluice-dns-ready'; bound: string[] }
+  | { type: 'sluice-dns-hello' }
+  | { type: 'sluice-dns-no-view' };
+
+/** How long a starting server waits for its first view before it listens anyway (answering SERVFAIL). */
+const FIRST_VIEW_WAIT_MS = 10_000;
+
+/** Resolves when `hasView()` turns true or after `ms`; polls cheaply (startup only). */
+async function firstView(hasView: () => boolean, ms: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!hasView() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  if (!hasView()) log.warn({ waited_ms: ms }, 'no view yet; listening anyway and answering SERVFAIL until one arrives');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommandLine(argv, { config: { type: 'string', short: 'c' } }, USAGE);
+  if (!args) return 0;
+  const file = args.values.config;
+  if (!file) throw new UsageError(`--config FILE is required\n\n${USAGE}`);
+  const config = loadDnsConfig(file);
+  const log = createLogger(cluster.isWorker ? `dns-worker-${cluster.worker?.id}` : 'dns', config.log_level);
+  if (cluster.isWorker) return runWorker(config, file, log);
+  if (config.view_file) {
+    // A static view that cannot be read at start is a config error: fail before listening.
+    try {
+      readViewFile(config.view_file);
+    } catch (err) {
+      throw new ConfigError(file, [{ key: 'view_file', message: (err as Error).message }]);
+    }
+  }
+  const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+  return workers <= 1 ? runSingle(config, file, log) : runPrimary(config, file, log, workers);
+}
+
+function untilSignal(onHup?: () => void): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (sig: string) => {
+      process.off('SIGHUP', hup);
+      resolve(sig);
+    };
+    const hup = () => onHup?.();
+    process.once('SIGTERM', () => done('SIGTERM'));
+    process.once('SIGINT', () => done('SIGINT'));
+    process.on('SIGHUP', hup);
+  });
+}
+
+function makeSource(config: DnsConfig, onView: (v: DnsView) => void, metrics: ViewMetrics, log: Logger): ViewSource & { reload?: () => void } {
+  if (config.view_file) return new FileViewSource(config.view_file, onView, metrics, log);
+  const api = config.api!;
+  const token = api.token ?? (api.token_file ? readFileSync(api.token_file, 'utf8').trim() : undefined);
+  return new ApiViewSource(api, token, onView, metrics, log);
+}
+
+function startMetricsServer(config: DnsConfig, log: Logger, render: () => Promise<{ text: string; contentType: string }>): Promise<http.Server | null> {
+  if (!config.metrics) return Promise.resolve(null);
+  const server = http.createServer((req, res) => {
+    if (req.url === '/metrics' || req.url?.startsWith('/metrics?')) {
+      render().then(
+        ({ text, contentType }) => res.writeHead(200, { 'content-type': contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(`metrics unavailable: ${err.message}\n`),
+      );
+    } else if (req.url === '/healthz') res.writeHead(200).end('ok\n');
+    else res.writeHead(404).end('not found\n');
+  });
+  const { host, port } = config.metrics.listen;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      log.info({ metrics: `http://${host}:${(server.address() as { port: number }).port}/metrics` }, 'metrics listening');
+      resolve(server);
+    });
+  });
+}
+
+/** One process does everything: fetch views, answer, serve metrics. */
+async function runSingle(config: DnsConfig, file: string, log: Logger): Promise<number> {
+  const geo = openGeo(config, file);
+  const responder = createResponder(config, geo, log);
+  const registry = new Registry();
+  registerServingMetrics(registry, responder.stats, () => responder.index);
+  const viewMetrics = registerViewMetrics(registry);
+  const source = makeSource(config, (view) => responder.setIndex(indexView(view, config, log, true)), viewMetrics, log);
+  // Listen only once there is something to answer from (bounded wait): no SERVFAIL burst on restart.
+  source.start();
+  await firstView(() => responder.index !== null, FIRST_VIEW_WAIT_MS, log);
+  let listeners;
+  try {
+    listeners = await startListeners(config.listen, responder, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message, listen: config.listen }, 'cannot listen');
+    source.stop();
+    return 1;
+  }
+  const metricsServer = await startMetricsServer(config, log, async () => ({ text: await registry.metrics(), contentType: registry.contentType }));
+  log.info({ listen: listeners.bound, workers: 1 }, 'sluice dns ready');
+  const sig = await untilSignal(() => source.reload?.());
+  log.info({ signal: sig }, 'shutting down');
+  source.stop();
+  metricsServer?.close();
+  await listeners.close();
+  return 0;
+}
+
+/** A serving worker: sockets shared through the primary, views and metric requests over IPC. */
+async function runWorker(config: DnsConfig, file: string, log: Logger): Promise<number> {
+  const geo = openGeo(config, file);
+  const responder = createResponder(config, geo, log);
+  const registry = new Registry();
+  registerServingMetrics(registry, responder.stats, () => responder.index);
+  let primaryHasNoView = false;
+  process.on('message', (m: Msg) => {
+    if (m.type === 'sluice-dns-no-view') primaryHasNoView = true;
+    else if (m.type === 'sluice-dns-view') {
+      try {
+        responder.setIndex(indexView(m.view, config, log, false));
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'cannot index the view; keeping the last good one');
+      }
+    } else if (m.type === 'sluice-dns-metrics-request') {
+      void registry.getMetricsAsJSON().then((metrics) => process.send?.({ type: 'sluice-dns-metrics', id: m.id, metrics } satisfies Msg));
+    }
+  });
+  // Ask for the current view and bind only once it is indexed, so a fresh worker never answers
+  // SERVFAIL while its siblings answer from the view.
+  process.send?.({ type: 'sluice-dns-hello' } satisfies Msg);
+  await firstView(() => responder.index !== null || primaryHasNoView, FIRST_VIEW_WAIT_MS, log);
+  let listeners;
+  try {
+    listeners = await startListeners(config.listen, responder, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message, listen: config.listen }, 'cannot listen');
+    leaveCluster();
+    return 1;
+  }
+  process.send?.({ type: 'sluice-dns-ready', bound: listeners.bound } satisfies Msg);
+  await new Promise<void>((resolve) => {
+    process.once('disconnect', () => resolve()); // the primary went away
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  await listeners.close();
+  leaveCluster();
+  return 0;
+}
+
+/** A worker's IPC channel keeps its event loop alive: close it so the process can end. */
+function leaveCluster(): void {
+  if (cluster.worker?.isConnected()) cluster.worker.disconnect();
+}
+
+/** The primary: fetches views, hands them to workers, restarts workers, merges their metrics. */
+async function runPrimary(config: DnsConfig, file: string, log: Logger, count: number): Promise<number> {
+  openGeo(config, file); // fail fast on a bad database, before forking
+  const registry = new Registry();
+  const viewMetrics = registerViewMetrics(registry);
+  let latest: DnsView | null = null;
+  let stopping = false;
+  const workers = new Set<Worker>();
+  const ready = new Set<number>();
+  let nextRequest = 1;
+  const waiting = new Map<number, { got: metric[][]; need: number; done: (m: metric[][]) => void }>();
+
+  // A worker that dies before it ever listened (port taken, bad address) would die again: give up
+  // after a few in a row instead of restarting forever.
+  let earlyExits = 0;
+  let giveUp: ((code: number) => void) | null = null;
+  const gaveUp = new Promise<number>((resolve) => (giveUp = resolve));
+  const broadcast = (view: DnsView) => {
+    for (const w of workers) if (w.isConnected()) w.send({ type: 'sluice-dns-view', view } satisfies Msg);
+  };
+  const fork = () => {
+    const w = cluster.fork();
+    workers.add(w);
+    w.on('message', (m: Msg) => {
+      if (m.type === 'sluice-dns-hello') {
+        w.send((latest ? { type: 'sluice-dns-view', view: latest } : { type: 'sluice-dns-no-view' }) satisfies Msg);
+      } else if (m.type === 'sluice-dns-ready') {
+        ready.add(w.id);
+        earlyExits = 0;
+        if (ready.size === count) log.info({ listen: m.bound, workers: count }, 'sluice dns ready');
+      } else if (m.type === 'sluice-dns-metrics') {
+        const req = waiting.get(m.id);
+        if (req) {
+          req.got.push(m.metrics);
+          if (req.got.length >= req.need) req.done(req.got);
+        }
+      }
+    });
+    w.on('exit', (code, signal) => {
+      workers.delete(w);
+      const wasReady = ready.delete(w.id);
+      if (stopping) return;
+      if (!wasReady && ++earlyExits >= 3) {
+        log.fatal({ worker: w.id, code, signal }, 'DNS workers keep exiting before they listen; giving up');
+        giveUp?.(1);
+        return;
+      }
+      log.error({ worker: w.id, code, signal }, 'DNS worker exited; starting a new one');
+      setTimeout(() => !stopping && fork(), 500);
+    });
+  };
+
+  const source = makeSource(
+    config,
+    (view) => {
+      indexView(view, config, log, true); // validate + log once here; workers index their own copy
+      latest = view;
+      broadcast(view);
+    },
+    viewMetrics,
+    log,
+  );
+  source.start();
+  await firstView(() => latest !== null, FIRST_VIEW_WAIT_MS, log);
+  for (let i = 0; i < count; i++) fork();
+
+  const render = async () => {
+    const live = [...workers].filter((w) => w.isConnected());
+    const id = nextRequest++;
+    const fromWorkers = await new Promise<metric[][]>((resolve) => {
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        resolve(got);
+      }, 2000);
+      const got: metric[][] = [];
+      waiting.set(id, {
+        got,
+        need: live.length,
+        done: (m) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve(m);
+        },
+      });
+      for (const w of live) w.send({ type: 'sluice-dns-metrics-request', id } satisfies Msg);
+      if (live.length === 0) resolve([]);
+    });
+    const merged = AggregatorRegistry.aggregate([...fromWorkers, await registry.getMetricsAsJSON()]);
+    return { text: await merged.metrics(), contentType: merged.contentType };
+  };
+  const metricsServer = await startMetricsServer(config, log, render);
+
+  const outcome = await Promise.race([untilSignal(() => (source as { reload?: () => void }).reload?.()), gaveUp]);
+  if (typeof outcome === 'string') log.info({ signal: outcome }, 'shutting down');
+  stopping = true;
+  source.stop();
+  metricsServer?.close();
+  await Promise.all(
+    [...workers].map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(() => (w.process.kill('SIGKILL'), resolve()), 3000);
+          w.once('exit', () => (clearTimeout(t), resolve()));
+          w.process.kill('SIGTERM');
+        }),
+    ),
+  );
+  return typeof outcome === 'number' ? outcome : 0;
+}

@@ -1,0 +1,95 @@
+// `sluice dns` configuration (YAML, validated with zod). Relative paths (view_file, geoip.database)
+// are resolved against the config file's directory, so an example config works from any cwd.
+import { isIP } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { loadConfigFile, ConfigError } from '../lib/config-file.ts';
+import { Cidr, DnsName, Duration, HostPort, IpAddress, Location, Region } from '../model/primitives.ts';
+
+const Listen = z
+  .array(HostPort.refine((h) => isIP(h.host) !== 0, 'expected an IP address and port such as 127.0.0.1:53 or [::1]:53 (not a host name)'))
+  .min(1)
+  .max(16)
+  .describe('each address is served over both UDP and TCP');
+
+export const CidrMapping = z.union([
+  z.strictObject({ cidr: Cidr, location: Location }),
+  z.strictObject({ cidr: Cidr, region: Region.describe('origins in this region are preferred (nearest first among them)') }),
+]);
+export type CidrMapping = z.infer<typeof CidrMapping>;
+
+export const NameServer = z.strictObject({
+  name: DnsName,
+  addresses: z.array(IpAddress).max(8).default([]).describe('glue: answered as A/AAAA when the name is inside a served zone'),
+});
+
+export const DnsConfig = z
+  .strictObject({
+    listen: Listen.default([{ host: '127.0.0.1', port: 5353 }]),
+    api: z
+      .strictObject({
+        url: z.url().describe('control-plane base URL, e.g. http://127.0.0.1:8080'),
+        token: z.string().min(1).optional().describe('bearer token (a read-only token is enough)'),
+        token_file: z.string().min(1).optional().describe('file holding the bearer token (instead of token)'),
+        wait: Duration.default(30_000).describe('long-poll wait sent as ?wait=SECONDS'),
+        retry: Duration.default(2_000).describe('pause after a failed poll (doubles up to 30s)'),
+        timeout: Duration.default(10_000).describe('extra time allowed beyond `wait` before a poll is abandoned'),
+      })
+      .optional(),
+    view_file: z.string().min(1).optional().describe('a static DnsView (JSON or YAML) instead of the API'),
+    authority: z
+      .strictObject({
+        primary_ns: DnsName.optional().describe('SOA MNAME; default ns1.<zone>'),
+        hostmaster: z.string().min(1).optional().describe('SOA RNAME as a mailbox (hostmaster@example.com) or a name; default hostmaster.<zone>'),
+        nameservers: z.array(NameServer).max(13).default([]).describe('NS set at every apex; default [primary_ns]'),
+        soa_ttl: z.number().int().min(0).max(86_400).default(3600),
+        ns_ttl: z.number().int().min(0).max(604_800).default(3600),
+        negative_ttl: z.number().int().min(0).max(86_400).default(30).describe('SOA MINIMUM: how long resolvers cache NXDOMAIN/NODATA'),
+        refresh: z.number().int().min(1).default(3600),
+        retry: z.number().int().min(1).default(600),
+        expire: z.number().int().min(1).default(1_209_600),
+      })
+      .prefault({}),
+    geoip: z
+      .strictObject({
+        database: z.string().min(1).optional().describe('MaxMind City database (.mmdb)'),
+        cidr_mappings: z.array(CidrMapping).max(100_000).default([]).describe('used when the database has no location for the client'),
+        cache_size: z.number().int().min(0).max(10_000_000).default(100_000).describe('located subnets kept in memory'),
+      })
+      .prefault({}),
+    ecs: z
+      .strictObject({
+        ipv4_scope_max: z.number().int().min(0).max(32).default(24).describe('finest granularity answers are tailored to (and hashed at)'),
+        ipv6_scope_max: z.number().int().min(0).max(128).default(56),
+      })
+      .prefault({}),
+    udp_payload_size: z.number().int().min(512).max(4096).default(1232).describe('our EDNS UDP size (DNS flag day 2020: 1232)'),
+    workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1).describe('processes serving DNS; "auto" = one per CPU'),
+    metrics: z.strictObject({ listen: HostPort }).optional(),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.api === !c.view_file) {
+      ctx.addIssue({ code: 'custom', path: c.api ? ['view_file'] : ['api'], message: 'set exactly one of `api` (control plane) or `view_file` (static view)' });
+    }
+    if (c.api && c.api.token && c.api.token_file) ctx.addIssue({ code: 'custom', path: ['api', 'token_file'], message: 'set token or token_file, not both' });
+  });
+export type DnsConfig = z.output<typeof DnsConfig>;
+
+/** Loads and validates the config; relative paths become absolute (relative to the file). */
+export function loadDnsConfig(file: string): DnsConfig {
+  const config = loadConfigFile(DnsConfig, file);
+  return resolvePaths(config, dirname(resolve(file)));
+}
+
+export function resolvePaths(config: DnsConfig, baseDir: string): DnsConfig {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  return {
+    ...config,
+    ...(config.view_file ? { view_file: abs(config.view_file) } : {}),
+    ...(config.api?.token_file ? { api: { ...config.api, token_file: abs(config.api.token_file) } } : {}),
+    geoip: { ...config.geoip, ...(config.geoip.database ? { database: abs(config.geoip.database) } : {}) },
+  };
+}
+
+export { ConfigError };

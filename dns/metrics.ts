@@ -1,0 +1,112 @@
+// Prometheus metrics for `sluice dns`. The query path only bumps typed arrays (DnsStats); prom-client
+// objects are filled from them at scrape time, so a scrape costs the scraper, not the queries.
+// Nothing is labelled per subnet or per origin address: cardinality is qtype x rcode x reason.
+//
+// With workers (node:cluster) every worker keeps its own registry; the primary asks each worker for
+// its metrics as JSON over the cluster IPC channel, adds its own (view fetching), and merges them
+// with prom-client's AggregatorRegistry.aggregate (counters summed, the served view version as min:
+// the oldest view any worker still answers from).
+import { Counter, Gauge, Registry, type MetricValue } from 'prom-client';
+import { DURATION_BUCKETS, type DnsStats } from './answer/stats.ts';
+import type { ViewIndex } from './answer/view-index.ts';
+
+/** Metrics of a serving process (a worker, or the only process). */
+export function registerServingMetrics(registry: Registry, stats: DnsStats, currentIndex: () => ViewIndex | null): void {
+  new Counter({
+    name: 'sluice_dns_queries_total',
+    help: 'DNS responses sent, by question type, response code and steering reason',
+    labelNames: ['qtype', 'rcode', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const e of stats.entries()) this.inc({ qtype: e.qtype, rcode: e.rcode, reason: e.reason }, e.value);
+    },
+  });
+  new Counter({
+    name: 'sluice_dns_malformed_total',
+    help: 'Packets that could not be read as a query: dropped (no usable header, or a response) or answered FORMERR',
+    labelNames: ['action'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ action: 'drop' }, stats.malformedDropped);
+      this.inc({ action: 'formerr' }, stats.malformedFormerr);
+    },
+  });
+  new Counter({
+    name: 'sluice_dns_truncated_total',
+    help: 'UDP responses sent with TC=1 because the answer exceeded the requester\'s size',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats.truncated);
+    },
+  });
+  registry.registerMetric(durationHistogram(stats) as never);
+  new Gauge({
+    name: 'sluice_dns_view_version',
+    help: 'weights_version of the DNS view being served (-1: none yet); across workers, the oldest',
+    registers: [registry],
+    aggregator: 'min',
+    collect() {
+      const index = currentIndex();
+      this.set(index ? (index.weightsVersion ?? 0) : -1);
+    },
+  });
+}
+
+/** Metrics of the process that fetches views (the primary, or the only process). */
+export interface ViewMetrics {
+  updates: Counter;
+  errors: Counter;
+  lastUpdate: Gauge;
+}
+
+export function registerViewMetrics(registry: Registry): ViewMetrics {
+  return {
+    updates: new Counter({ name: 'sluice_dns_view_updates_total', help: 'New DNS views received and installed', registers: [registry] }),
+    errors: new Counter({
+      name: 'sluice_dns_view_errors_total',
+      help: 'Failed view fetches or invalid views (the last good view keeps answering)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    lastUpdate: new Gauge({
+      name: 'sluice_dns_view_last_update_timestamp_seconds',
+      help: 'When the current view was installed (unix time)',
+      registers: [registry],
+      aggregator: 'max',
+    }),
+  };
+}
+
+/**
+ * A real Prometheus histogram (buckets, _sum, _count) read from DnsStats' fixed bucket array: the
+ * query path does one comparison loop and one increment instead of prom-client's observe().
+ */
+function durationHistogram(stats: DnsStats) {
+  const name = 'sluice_dns_query_duration_seconds';
+  const help = 'Time from reading a query to handing the response to the socket';
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset(): void {},
+    get() {
+      const values: MetricValue<string>[] = [];
+      let cumulative = 0;
+      DURATION_BUCKETS.forEach((le, i) => {
+        cumulative += stats.durationBuckets[i]!;
+        values.push({ labels: { le }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
+      });
+      cumulative += stats.durationBuckets[DURATION_BUCKETS.length]!;
+      values.push({ labels: { le: '+Inf' }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
+      values.push({ labels: {}, value: stats.durationSum, metricName: `${name}_sum` } as MetricValue<string>);
+      values.push({ labels: {}, value: stats.durationCount, metricName: `${name}_count` } as MetricValue<string>);
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+}
+
+export { Registry };

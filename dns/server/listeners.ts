@@ -1,0 +1,159 @@
+// UDP and TCP sockets around a Responder. Each configured address gets both (RFC 7766: TCP is not
+// optional). In a cluster worker the same calls share the primary's sockets (see dns/README.md).
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { ipToBytes } from '../../model/primitives.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Remote, Responder } from '../answer/respond.ts';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface Listeners {
+  /** Actual bound addresses (port 0 resolved), "udp host:port" / "tcp host:port". */
+  bound: string[];
+  close(): Promise<void>;
+}
+
+const TCP_IDLE_MS = 10_000;
+const TCP_MAX_CONNECTIONS = 2_000;
+
+/** Parses rinfo.address quickly (IPv4 dotted quad without allocation). */
+export function remoteOf(address: string, family: string | number): Remote {
+  if (family === 'IPv4' || family === 4) {
+    let v = 0;
+    let part = 0;
+    for (let i = 0; i < address.length; i++) {
+      const c = address.charCodeAt(i);
+      if (c === 46) {
+        v = (v * 256 + part) >>> 0;
+        part = 0;
+      } else part = part * 10 + (c - 48);
+    }
+    return { family: 4, v4: (v * 256 + part) >>> 0, v6: EMPTY_V6 };
+  }
+  const pct = address.indexOf('%');
+  const bytes = ipToBytes(pct >= 0 ? address.slice(0, pct) : address) ?? EMPTY_V6;
+  return { family: 6, v4: 0, v6: bytes };
+}
+const EMPTY_V6 = new Uint8Array(16);
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+function literalLookup(address: string, family: unknown, callback: LookupCallback): void {
+  callback(null, address, family === 6 ? 6 : 4);
+}
+
+export async function startListeners(addresses: ListenAddress[], responder: Responder, log: Logger): Promise<Listeners> {
+  const udp: dgram.Socket[] = [];
+  const tcp: net.Server[] = [];
+  const bound: string[] = [];
+  const stats = responder.stats;
+  try {
+    for (const a of addresses) {
+      const v6 = net.isIPv6(a.host);
+      const sock = dgram.createSocket({
+        type: v6 ? 'udp6' : 'udp4',
+        ipv6Only: v6,
+        recvBufferSize: 4 << 20,
+        sendBufferSize: 4 << 20,
+        // We only ever send to the address a query came from (an IP literal). dgram would still run
+        // it through dns.lookup, which defers every send by a nextTick; answer synchronously instead.
+        lookup: literalLookup,
+      });
+      sock.on('message', (msg, rinfo) => {
+        const t0 = performance.now();
+        let out: Buffer | null;
+        try {
+          out = responder.respond(msg, 'udp', remoteOf(rinfo.address, rinfo.family));
+        } catch (err) {
+          // A bug must cost one answer, never the server.
+          log.error({ err }, 'unexpected error answering a UDP query');
+          stats.malformedDropped++;
+          return;
+        }
+        if (out) sock.send(out, rinfo.port, rinfo.address);
+        stats.observe((performance.now() - t0) / 1000);
+      });
+      sock.on('error', (err) => log.error({ err: err.message }, 'UDP socket error'));
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind({ port: a.port, address: a.host }, () => {
+          sock.off('error', reject);
+          resolve();
+        });
+      });
+      udp.push(sock);
+      const ua = sock.address();
+      bound.push(`udp ${ua.address}:${ua.port}`);
+
+      const server = net.createServer((conn) => serveTcp(conn, responder, log));
+      server.maxConnections = TCP_MAX_CONNECTIONS;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        // Same port as UDP (port 0 in tests: take the one the kernel gave UDP).
+        server.listen({ port: ua.port, host: a.host, ipv6Only: v6 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', (err) => log.error({ err: err.message }, 'TCP server error'));
+      tcp.push(server);
+      const ta = server.address() as net.AddressInfo;
+      bound.push(`tcp ${ta.address}:${ta.port}`);
+    }
+  } catch (err) {
+    for (const s of udp) s.close();
+    for (const s of tcp) s.close();
+    throw err;
+  }
+  return {
+    bound,
+    async close() {
+      await Promise.all([
+        ...udp.map((s) => new Promise<void>((r) => s.close(() => r()))),
+        ...tcp.map((s) => new Promise<void>((r) => s.close(() => r()))),
+      ]);
+    },
+  };
+}
+
+/** RFC 7766: 2-byte length framing, several queries per connection (answered in order), idle timeout. */
+function serveTcp(conn: net.Socket, responder: Responder, log: Logger): void {
+  const remote = remoteOf(conn.remoteAddress ?? '0.0.0.0', conn.remoteFamily ?? 'IPv4');
+  let pending: Buffer = Buffer.alloc(0);
+  conn.setNoDelay(true);
+  conn.setTimeout(TCP_IDLE_MS, () => conn.destroy());
+  conn.on('error', () => conn.destroy());
+  conn.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 2) {
+      const len = pending.readUInt16BE(0);
+      if (len === 0) {
+        conn.destroy();
+        return;
+      }
+      if (pending.length < 2 + len) break;
+      const msg = pending.subarray(2, 2 + len);
+      pending = pending.subarray(2 + len);
+      const t0 = performance.now();
+      let out: Buffer | null = null;
+      try {
+        out = responder.respond(msg, 'tcp', remote);
+      } catch (err) {
+        log.error({ err }, 'unexpected error answering a TCP query');
+        conn.destroy();
+        return;
+      }
+      if (out) {
+        const framed = Buffer.allocUnsafe(2 + out.length);
+        framed.writeUInt16BE(out.length, 0);
+        out.copy(framed, 2);
+        conn.write(framed);
+      }
+      responder.stats.observe((performance.now() - t0) / 1000);
+    }
+  });
+}

@@ -1,0 +1,56 @@
+// Small builders for DnsView fixtures used by tests and the benchmark.
+import type { DnsRecordView, DnsView, OriginView, WeightMap } from '../../model/views.ts';
+
+/** Places with their coordinates (origins in tests sit in real cities so geo answers are checkable). */
+export const PLACES = {
+  london: { lat: 51.5074, lon: -0.1278 },
+  ashburn: { lat: 39.0438, lon: -77.4874 },
+  seattle: { lat: 47.6062, lon: -122.3321 },
+  tokyo: { lat: 35.6762, lon: 139.6503 },
+  frankfurt: { lat: 50.1109, lon: 8.6821 },
+} as const;
+
+export function origin(id: string, addresses: string[], location: { lat: number; lon: number }, extra: Partial<OriginView> = {}): OriginView {
+  return {
+    id,
+    name: id,
+    region: extra.region ?? id,
+    addresses,
+    port: 443,
+    location,
+    admin_state: 'active',
+    healthy: true,
+    static_weight: 1,
+    priority: 0,
+    ...extra,
+  };
+}
+
+export function record(hostname: string, origins: OriginView[], extra: Partial<DnsRecordView> & { subnets?: Record<string, WeightMap> } = {}): DnsRecordView {
+  return {
+    load_balancer_id: `lb-${hostname.split('.')[0]}`,
+    hostname,
+    ttl: 30,
+    answers: 1,
+    policy: 'latency',
+    max_latency_ms: 500,
+    origins,
+    subnets: {},
+    ...extra,
+  };
+}
+
+export function view(zone: string, records: DnsRecordView[], version = '1', weightsVersion: number | null = 1): DnsView {
+  return { version, weights_version: weightsVersion, zones: [{ zone, records }] };
+}
+
+/** Three origins on three continents' edges: London, Ashburn (US east), Seattle (US west). */
+export function threeOrigins(): OriginView[] {
+  return [
+    origin('eu-london', ['192.0.2.10', '2001:db8:10::10'], PLACES.london, { region: 'eu-west' }),
+    origin('us-east', ['203.0.113.30', '2001:db8:30::30'], PLACES.ashburn, { region: 'us-east' }),
+    origin('us-west', ['198.51.100.20', '2001:db8:20::20'], PLACES.seattle, { region: 'us-west' }),
+  ];
+}
+
+export const GEOIP_TEST_DB = new URL('../../../shared/data/geoip/GeoIP2-City-Test.mmdb', import.meta.url);

@@ -1,0 +1,38 @@
+// Random and mutated DNS packets for fuzz tests (deterministic: seeded PRNG).
+import { buildQuery } from './packets.ts';
+
+/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function fuzzPacket(rand: () => number, seeds: Buffer[]): Buffer {
+  const r = rand();
+  if (r < 0.2) {
+    const b = Buffer.alloc(Math.floor(rand() * 80));
+    for (let i = 0; i < b.length; i++) b[i] = Math.floor(rand() * 256);
+    return b;
+  }
+  const base = Buffer.from(seeds[Math.floor(rand() * seeds.length)]!);
+  if (r < 0.35) return base.subarray(0, Math.floor(rand() * base.length)); // truncated
+  const flips = 1 + Math.floor(rand() * 4);
+  for (let i = 0; i < flips; i++) base[Math.floor(rand() * base.length)] = Math.floor(rand() * 256);
+  if (r > 0.9) return Buffer.concat([base, Buffer.from([Math.floor(rand() * 256), 0, 41])]);
+  return base;
+}
+
+export const FUZZ_SEEDS = [
+  buildQuery({ name: 'app.example.com' }),
+  buildQuery({ name: 'app.example.com', qtype: 28, edns: { ecs: { address: '2001:db8:aaaa:5600::', source: 56 } } }),
+  buildQuery({ name: 'app.example.com', edns: { udpSize: 512, ecs: { address: '10.1.2.0', source: 24 } } }),
+  buildQuery({ name: 'example.com', qtype: 6, edns: {} }),
+  buildQuery({ name: 'nope.example.com', qtype: 2 }),
+];
+

@@ -1,0 +1,44 @@
+// The example config loads, and bad configs stop `sluice dns` before it listens with a message that
+// names the file, the key and what was expected.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadDnsConfig } from '../dns/config.ts';
+import { readViewFile } from '../dns/view-source.ts';
+import { REPO_ROOT, runSluice } from './helpers/sluice-process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-dns-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('dns config', () => {
+  it('loads examples/dns.yaml, resolving relative paths against the file, and its sample view', () => {
+    const c = loadDnsConfig(join(REPO_ROOT, 'examples/dns.yaml'));
+    expect(c.listen).toEqual([{ host: '127.0.0.1', port: 5353 }]);
+    expect(c.view_file).toBe(join(REPO_ROOT, 'examples/dns-view.json'));
+    expect(c.geoip.database).toBe(join(REPO_ROOT, '../shared/data/geoip/GeoIP2-City-Test.mmdb'));
+    expect(c.ecs).toEqual({ ipv4_scope_max: 24, ipv6_scope_max: 56 });
+    const v = readViewFile(c.view_file!);
+    expect(v.zones[0]!.records.map((r) => r.hostname)).toEqual(['app.example.com', 'static.example.com']);
+  });
+
+  it.each([
+    ['listen: ["localhost"]\nview_file: v.json\n', /dns\.yaml: listen\[0\]: expected HOST:PORT/],
+    ['listen: ["localhost:53"]\nview_file: v.json\n', /dns\.yaml: listen\[0\]: expected an IP address and port/],
+    ['listen: ["127.0.0.1:53"]\n', /dns\.yaml: api: set exactly one of `api` \(control plane\) or `view_file`/],
+    ['view_file: v.json\necs: { ipv4_scope_max: 33 }\n', /dns\.yaml: ecs\.ipv4_scope_max: .*32/],
+    ['view_file: v.json\nworkres: 2\n', /unknown key\(s\) "workres"/],
+    ['api: { url: "not a url" }\n', /dns\.yaml: api\.url:/],
+    ['view_file: v.json\ngeoip: { database: /nonexistent/City.mmdb }\n', /dns\.yaml: geoip\.database: cannot open the MaxMind database/],
+    ['view_file: missing.json\n', /dns\.yaml: view_file: .*missing\.json/],
+    ['view_file: bad.json\n', /dns\.yaml: view_file: .*bad\.json: not a DnsView: zones/],
+  ])('rejects %j with a clear message and exit code 2', async (yaml, message) => {
+    const file = join(dir, 'dns.yaml');
+    writeFileSync(file, yaml);
+    writeFileSync(join(dir, 'v.json'), JSON.stringify({ version: '1', weights_version: 1, zones: [] }));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ version: '1', weights_version: 1, zones: 'nope' }));
+    const r = await runSluice(['dns', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+});
