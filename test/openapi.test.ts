@@ -20,6 +20,25 @@ describe('openapi/openapi.json', () => {
     expect(result.valid).toBe(true);
   });
 
+  it('is served at /openapi.json and browsable at /docs (Swagger UI)', async () => {
+    const { tokenSets } = await import('../api/auth.ts');
+    const { buildServer } = await import('../api/server.ts');
+    const { SqliteStore } = await import('../api/store/sqlite.ts');
+    const store = new SqliteStore(':memory:');
+    const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: [] }), docs: true });
+    try {
+      const spec = await app.inject({ method: 'GET', url: '/openapi.json' });
+      expect(spec.statusCode).toBe(200);
+      expect(`${JSON.stringify(spec.json(), null, 2)}\n`).toBe(checkedIn);
+      const ui = await app.inject({ method: 'GET', url: '/docs/' });
+      expect(ui.statusCode).toBe(200);
+      expect(ui.body).toContain('swagger-ui');
+    } finally {
+      await app.close();
+      await store.close();
+    }
+  });
+
   it('documents every resource and view route', () => {
     const paths = Object.keys(JSON.parse(checkedIn).paths);
     for (const p of ['/api/v1/load-balancers', '/api/v1/load-balancers/{lbId}/origins/{id}', '/api/v1/edges/{id}/config', '/api/v1/dns/view', '/api/v1/latency', '/api/v1/decisions', '/api/v1/load-balancers/{id}/weights']) {

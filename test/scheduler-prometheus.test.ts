@@ -27,6 +27,7 @@ describe.skipIf(skip)('scheduler on a real Prometheus', () => {
   let dir: string;
   const started = Date.now();
   let rttUsText = '0.020';
+  let usUp = 1;
 
   beforeAll(async () => {
     exporter = createServer((req, res) => {
@@ -39,6 +40,9 @@ describe.skipIf(skip)('scheduler on a real Prometheus', () => {
         '# TYPE sluice_agent_upstream_rtt_seconds gauge',
         `sluice_agent_upstream_rtt_seconds{node="sfo",upstream="198.51.100.1:443"} ${rttUsText}`,
         `sluice_agent_upstream_rtt_seconds{node="sfo",upstream="198.51.100.2:443"} 0.140`,
+        '# TYPE sluice_origin_up gauge',
+        `sluice_origin_up{node="us"} ${usUp}`,
+        `sluice_origin_up{node="eu"} 1`,
         '',
       ].join('\n');
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(req.url === '/metrics' ? body : '');
@@ -71,7 +75,14 @@ describe.skipIf(skip)('scheduler on a real Prometheus', () => {
     // 1 s scrapes the test overrides the demand query for this load balancer with irate(), which also
     // exercises the per-load-balancer override.
     const reader = new PromqlInputReader(
-      { url: prom.url, timeoutMs: 2000, windowSeconds: 5, staleSeconds: 4, queries: {}, perLoadBalancer: { app: { edge_demand: 'sum by (edge) (irate(sluice_edge_requests_total{load_balancer="$lb"}[$window]))' } } },
+      { url: prom.url, timeoutMs: 2000, windowSeconds: 5, staleSeconds: 4, queries: {}, perLoadBalancer: {
+          app: {
+            edge_demand: 'sum by (edge) (irate(sluice_edge_requests_total{load_balancer="$lb"}[$window]))',
+            // Health from Prometheus (e.g. an exporter's or blackbox's up), on top of the active checks.
+            origin_health: 'last_over_time(sluice_origin_up[$stale])',
+          },
+        },
+      },
       counter as never,
     );
     const loop = new SchedulerLoop({ store, reader, solve: async (p) => ({ decision: decide(p), solve_ms: 0 }), log: pino({ level: 'silent' }), metrics, intervalMs: 60_000, inputTimeoutMs: 5000, leaseTtlMs: 60_000, holdCycles: 0, latencyTtlMs: 3_600_000, locate: () => undefined });
@@ -92,6 +103,15 @@ describe.skipIf(skip)('scheduler on a real Prometheus', () => {
     // Undamped: the US takes exactly its capacity of the measured demand.
     expect(w.edges[edge.id]![us.id]! * demand).toBeGreaterThan(190);
     expect(w.edges[edge.id]![us.id]! * demand).toBeLessThan(210);
+
+    // Prometheus says the US origin is down: the next cycle takes its share to 0 (undamped) and says so.
+    usUp = 0;
+    await waitFor(async () => {
+      await loop.cycle();
+      return ((await store.getWeights(lb.id))!.edges[edge.id]![us.id] ?? 0) === 0;
+    }, { timeoutMs: 15_000, intervalMs: 300, what: 'US share to drop on Prometheus health' });
+    expect((await store.listDecisions({ limit: 5 })).items.some((d) => d.reason === 'health')).toBe(true);
+    usUp = 1;
 
     // NaN from the exporter: the value is dropped and counted, never planned with.
     rttUsText = 'NaN';
