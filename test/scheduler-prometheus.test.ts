@@ -10,6 +10,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
 import { decide } from '../scheduler/core/index.ts';
+import type { RejectionCounter } from '../scheduler/inputs/guard.ts';
 import { PromqlInputReader } from '../scheduler/inputs/promql.ts';
 import { SchedulerLoop } from '../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
@@ -70,7 +71,7 @@ describe.skipIf(skip)('scheduler on a real Prometheus', () => {
 
     const registry = new Registry();
     const metrics = createSchedulerMetrics(registry);
-    const counter = { reject: (input: string, reason: string) => metrics.rejected.inc({ input, reason }) };
+    const counter: RejectionCounter = { reject: (input, reason) => metrics.rejected.inc({ input, reason }) };
     // rate() over a window a few scrapes wide under-reads (it extrapolates to the window edges): with
     // 1 s scrapes the test overrides the demand query for this load balancer with irate(), which also
     // exercises the per-load-balancer override.
@@ -83,7 +84,7 @@ describe.skipIf(skip)('scheduler on a real Prometheus', () => {
           },
         },
       },
-      counter as never,
+      counter,
     );
     const loop = new SchedulerLoop({ store, reader, solve: async (p) => ({ decision: decide(p), solve_ms: 0 }), log: pino({ level: 'silent' }), metrics, intervalMs: 60_000, inputTimeoutMs: 5000, leaseTtlMs: 60_000, holdCycles: 0, latencyTtlMs: 3_600_000, locate: () => undefined });
     const ctx = { lb, origins: [us, eu], edges: [edge] };
