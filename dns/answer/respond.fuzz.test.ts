@@ -3,7 +3,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeResponse } from '../testing/packets.ts';
-import { FUZZ_SEEDS, fuzzPacket, prng } from '../testing/fuzz.ts';
+import { seededRandom } from '../../lib/prng.ts';
+import { FUZZ_SEEDS, fuzzPacket } from '../testing/fuzz.ts';
 import { GEOIP_TEST_DB, record, threeOrigins, view } from '../testing/fixtures.ts';
 import { GeoLocator } from './geo.ts';
 import { Responder } from './respond.ts';
@@ -16,7 +17,7 @@ describe('respond() under random and mutated input', () => {
     r.setIndex(buildViewIndex(view('example.com', [record('app.example.com', threeOrigins(), { subnets: { '10.0.0.0/8': { 'eu-london': 0.5, 'us-west': 0.5 } } })]), {
       primaryNs: undefined, hostmaster: undefined, nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 1, retry: 1, expire: 1,
     }));
-    const rand = prng(0x5eed);
+    const rand = seededRandom(0x5eed);
     let answered = 0;
     for (let i = 0; i < 50_000; i++) {
       const pkt = fuzzPacket(rand, FUZZ_SEEDS);

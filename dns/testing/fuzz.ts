@@ -1,17 +1,6 @@
-// Random and mutated DNS packets for fuzz tests (deterministic: seeded PRNG).
+// Random and mutated DNS packets for fuzz tests (deterministic: feed them lib/prng.ts's seededRandom).
 import { buildQuery } from './packets.ts';
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function fuzzPacket(rand: () => number, seeds: Buffer[]): Buffer {
   const r = rand();

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom as rng } from '../../lib/prng.ts';
 import { apportion } from './rounding.ts';
 
-/** Deterministic PRNG (mulberry32) so a failure is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('apportion (largest remainder, floor 1 for positive shares)', () => {
   it('maps shares onto each data plane scale', () => {
