@@ -3,7 +3,20 @@
 // collector (classification, learning, metrics) is platform-independent.
 import type { ErrorCounts } from './errors.ts';
 
-export interface SocketRecord {
+/** The TCP statistics of one socket that the agent reads (a subset of Linux tcp_info / Windows EStats). */
+export interface TcpStats {
+  /** Smoothed RTT in microseconds; absent when the OS gave none (e.g. TIME_WAIT), 0 = no sample yet. */
+  rttUs?: number;
+  rttVarUs?: number;
+  minRttUs?: number;
+  /** Milliseconds since the last ACK was received: tells whether srtt moved since the last poll. */
+  lastAckRecvMs?: number;
+  bytesAcked?: number;
+  bytesReceived?: number;
+  totalRetrans?: number;
+}
+
+export interface SocketRecord extends TcpStats {
   /**
    * Identity for the socket's whole life. Linux: the kernel's 64-bit socket cookie (as a number; it is a
    * counter, far below 2^53). Windows: "local|remote|pid" (no cookie exists there).
@@ -19,15 +32,6 @@ export interface SocketRecord {
   remotePort: number;
   uid?: number;
   inode?: number;
-  /** Smoothed RTT in microseconds; absent when the OS gave none (e.g. TIME_WAIT), 0 = no sample yet. */
-  rttUs?: number;
-  rttVarUs?: number;
-  minRttUs?: number;
-  /** Milliseconds since the last ACK was received: tells whether srtt moved since the last poll. */
-  lastAckRecvMs?: number;
-  bytesAcked?: number;
-  bytesReceived?: number;
-  totalRetrans?: number;
 }
 
 export interface CollectResult {

@@ -2,6 +2,7 @@
 // kernel versions (104 bytes in 2.6, 232+ today); the kernel sends its own size and the attribute length
 // says how much arrived. A field is read only when it lies entirely inside that length: fields an
 // older kernel does not have are `undefined`, never garbage read past the attribute.
+import type { TcpStats } from '../collector.ts';
 
 export interface TcpInfo {
   /** Bytes of tcp_info the kernel sent. */
@@ -96,15 +97,7 @@ export function parseTcpInfo(buf: Buffer, start: number, len: number): TcpInfo |
 }
 
 /** The fields the agent needs, copied straight into a socket record (the per-poll hot path). */
-export interface TcpInfoTarget {
-  rttUs?: number;
-  rttVarUs?: number;
-  minRttUs?: number;
-  lastAckRecvMs?: number;
-  bytesAcked?: number;
-  bytesReceived?: number;
-  totalRetrans?: number;
-}
+export type TcpInfoTarget = TcpStats;
 
 /** Same bounds rules as parseTcpInfo, without building an intermediate object. False if < 8 bytes. */
 export function readTcpInfoInto(rec: TcpInfoTarget, buf: Buffer, start: number, len: number): boolean {
