@@ -9,6 +9,7 @@ import type { ChangeHub } from '../change-hub.ts';
 import { ApiError, ProblemSchema } from '../errors.ts';
 import { noneMatch, PageQuery, pageOf } from '../http.ts';
 import type { Store } from '../store/store.ts';
+import type { Edge } from '../../model/edge.ts';
 import { buildDnsView, buildEdgeConfig, type WorldSnapshot } from '../views/build.ts';
 
 const problems = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
@@ -19,24 +20,57 @@ export interface ViewDeps {
   longPollMaxMs: number;
 }
 
-/** Reads everything the views are built from, once per store change (cached by change sequence). */
-export function snapshotReader(store: Store): () => Promise<WorldSnapshot> {
-  let cached: { seq: number; world: Promise<WorldSnapshot> } | undefined;
-  return async () => {
-    const seq = await store.changeSeq();
-    if (cached?.seq === seq) return cached.world;
-    const world = (async () => {
-      const loadBalancers = await store.allLoadBalancers();
-      const [origins, health, weights] = await Promise.all([
-        store.allOrigins(),
-        store.listOriginHealth(),
-        Promise.all(loadBalancers.map((lb) => store.getWeights(lb.id))),
-      ]);
-      return { loadBalancers, origins, health, weights: new Map(weights.filter((w) => w !== null).map((w) => [w.load_balancer_id, w])) };
-    })();
-    cached = { seq, world };
-    world.catch(() => (cached = undefined));
-    return world;
+/** A view rendered once: its version (the ETag) and its JSON, shared by every request until the store changes. */
+export interface RenderedView {
+  version: string;
+  json: string;
+}
+
+/**
+ * Reads what the views are built from once per store change, and renders each view (the DNS view, one
+ * edge's config) once per change: with 100k learned subnets the DNS view is megabytes, and every DNS
+ * server and edge long-polling must not rebuild and re-serialise it.
+ */
+export function viewCache(store: Store) {
+  let seq = -1;
+  let world: Promise<WorldSnapshot> | undefined;
+  let rendered = new Map<string, Promise<RenderedView>>();
+
+  async function current(): Promise<{ world: Promise<WorldSnapshot>; rendered: Map<string, Promise<RenderedView>> }> {
+    const now = await store.changeSeq();
+    if (now !== seq || !world) {
+      seq = now;
+      rendered = new Map();
+      world = (async () => {
+        const loadBalancers = await store.allLoadBalancers();
+        const [origins, health, weights] = await Promise.all([store.allOrigins(), store.listOriginHealth(), Promise.all(loadBalancers.map((lb) => store.getWeights(lb.id)))]);
+        return { loadBalancers, origins, health, weights: new Map(weights.filter((w) => w !== null).map((w) => [w.load_balancer_id, w])) };
+      })();
+      const mine = world;
+      world.catch(() => {
+        if (world === mine) world = undefined;
+      });
+    }
+    return { world, rendered };
+  }
+
+  async function render(key: string, build: (w: WorldSnapshot) => { version: string }): Promise<RenderedView> {
+    const { world: w, rendered: cache } = await current();
+    let view = cache.get(key);
+    if (!view) {
+      view = w.then((snapshot) => {
+        const body = build(snapshot);
+        return { version: body.version, json: JSON.stringify(body) };
+      });
+      cache.set(key, view);
+      view.catch(() => cache.delete(key));
+    }
+    return view;
+  }
+
+  return {
+    dnsView: () => render('dns', buildDnsView),
+    edgeConfig: (edge: Edge) => render(`edge:${edge.id}`, (w) => buildEdgeConfig(edge, w)),
   };
 }
 
@@ -49,23 +83,24 @@ const WaitQuery = z.strictObject({
  * request until the view changes (answers 200 within one store-change notification) or N seconds pass
  * (304). A change that leaves this view as it was (another edge's weights) keeps it waiting.
  */
-async function longPoll<T extends { version: string }>(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps, waitSeconds: number, compute: () => Promise<T>): Promise<FastifyReply> {
+async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps, waitSeconds: number, compute: () => Promise<RenderedView>): Promise<FastifyReply> {
   const deadline = Date.now() + Math.min(waitSeconds * 1000, deps.longPollMaxMs);
   const closed = new AbortController();
   reply.raw.once('close', () => closed.abort());
-  let body = await compute();
-  while (noneMatch(req.headers['if-none-match'], `"${body.version}"`)) {
+  let view = await compute();
+  while (noneMatch(req.headers['if-none-match'], `"${view.version}"`)) {
     const left = deadline - Date.now();
-    if (left <= 0 || closed.signal.aborted) return reply.code(304).header('etag', `"${body.version}"`).send();
+    if (left <= 0 || closed.signal.aborted) return reply.code(304).header('etag', `"${view.version}"`).send();
     await deps.changes.next(left, closed.signal);
-    body = await compute();
+    view = await compute();
   }
-  return reply.header('etag', `"${body.version}"`).header('cache-control', 'no-cache').send(body);
+  // Already rendered (and built from schema-typed data): sent as is, not re-validated per request.
+  return reply.header('etag', `"${view.version}"`).header('cache-control', 'no-cache').type('application/json; charset=utf-8').serializer((x) => x as string).send(view.json);
 }
 
 export function viewRoutes(deps: ViewDeps) {
   const { store } = deps;
-  const snapshot = snapshotReader(store);
+  const views = viewCache(store);
   return async function register(app: FastifyInstance): Promise<void> {
     const r = app.withTypeProvider<ZodTypeProvider>();
 
@@ -79,8 +114,8 @@ export function viewRoutes(deps: ViewDeps) {
         response: { 200: EdgeConfig, 304: z.null().describe('not modified'), ...problems },
       },
       handler: async (req, reply) => {
-        const edge = await store.getEdge(req.params.id);
-        return longPoll(req, reply, deps, req.query.wait, async () => buildEdgeConfig(edge, await snapshot()));
+        // Re-read per wake-up: an edge renamed or deleted while a request waits is answered as it is now.
+        return longPoll(req, reply, deps, req.query.wait, async () => views.edgeConfig(await store.getEdge(req.params.id)));
       },
     });
 
@@ -92,7 +127,7 @@ export function viewRoutes(deps: ViewDeps) {
         querystring: WaitQuery,
         response: { 200: DnsView, 304: z.null().describe('not modified'), ...problems },
       },
-      handler: async (req, reply) => longPoll(req, reply, deps, req.query.wait, async () => buildDnsView(await snapshot())),
+      handler: async (req, reply) => longPoll(req, reply, deps, req.query.wait, () => views.dnsView()),
     });
 
     r.get('/api/v1/load-balancers/:id/weights', {
