@@ -2,7 +2,8 @@
 // the same LPs — solve time and objective as ratios (sluice / HiGHS) at 100×10, 1k×20 and 10k×20 — with
 // javascript-lp-solver as a second peer where its dense tableau still fits; then 100k×20 on its own
 // (HiGHS needs over 12 minutes and 2 GB there): the solver alone, the whole decision core (costs,
-// capacity plan, solve, damping, weights) in-process, and through the worker thread.
+// capacity plan, solve, damping, weights) in-process for a first and a next cycle, and through the
+// worker thread.
 //
 // Instances look like the real thing: sources at random places on land-ish latitudes, 20 origins at
 // real metro locations, RTT from great-circle distance with ±15 % noise, log-normal demand, capacities
@@ -10,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { decide } from '../scheduler/core/decide.ts';
 import { estimateRttMs } from '../scheduler/core/geo.ts';
-import type { OriginState, SchedulingProblem } from '../scheduler/core/types.ts';
+import type { OriginState, SchedulingProblem, Weights } from '../scheduler/core/types.ts';
 import { DecisionWorker } from '../scheduler/solver/client.ts';
 import { solveWithHighs } from '../scheduler/solver/highs-reference.ts';
 import { solveWithLpSolver } from '../scheduler/solver/lp-solver.ts';
@@ -119,23 +120,23 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(`${label}: sluice ${oursMs.toFixed(1)} ms, HiGHS ${highs.ms.toFixed(0)} ms${jsLp ? `, javascript-lp-solver ${jsLp.ms.toFixed(0)} ms` : ''}; objective ratio ${(oursObj / highs.value.objective).toPrecision(12)}\n`);
   }
 
-  // 100k × 20 on its own.
+  // 100k × 20 on its own: the first cycle (every source new) and the next one (the live loop's usual
+  // case: the first decision's weights in force, demand drifted by up to ±10 %).
   const n = quick ? 20_000 : 100_000;
   const big = benchProblem(n, 20, 7);
   const tp = transportOf(big);
   const solo = Array.from({ length: 5 }, () => time(() => solveTransport(tp)));
-  const core = Array.from({ length: 3 }, () => time(() => decide(big)));
+  const core = Array.from({ length: 5 }, () => time(() => decide(big)));
+  const next = nextCycle(big, core[0]!.value.weights);
+  const coreNext = Array.from({ length: 5 }, () => time(() => decide(next)));
   const worker = new DecisionWorker();
   await worker.decide(benchProblem(10, 3, 1)); // start the thread outside the timing
-  let stall = 0;
-  let last = performance.now();
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    stall = Math.max(stall, now - last);
-    last = now;
-  }, 5);
-  const viaWorker = await timeAsync(() => worker.decide(big));
-  clearInterval(ticker);
+  const viaWorker: { ms: number; solve_ms: number; stall: number }[] = [];
+  const viaWorkerNext: typeof viaWorker = [];
+  for (let k = 0; k < 3; k++) {
+    viaWorker.push(await roundTrip(worker, big));
+    viaWorkerNext.push(await roundTrip(worker, next));
+  }
   await worker.close();
   const label = `${n / 1000}k x 20`;
   const big100 = {
@@ -145,26 +146,55 @@ export async function main(args: string[]): Promise<void> {
     solver_ms_min: round(Math.min(...solo.map((s) => s.ms))),
     decide_ms: round(median(core.map((c) => c.ms))),
     decide_ms_min: round(Math.min(...core.map((c) => c.ms))),
-    worker_round_trip_ms: round(viaWorker.ms),
-    worker_solve_ms: round(viaWorker.value.solve_ms),
-    /** Longest gap between 5 ms timer ticks on the caller's thread during the worker round trip
-     * (packing the problem, unpacking the decision): what the live loop's event loop feels. */
-    caller_longest_stall_ms: round(stall),
+    /** decide() for the next cycle (weights in force, ±10 % demand drift). */
+    decide_next_cycle_ms: round(median(coreNext.map((c) => c.ms))),
+    worker_round_trip_ms: round(median(viaWorker.map((w) => w.ms))),
+    worker_solve_ms: round(median(viaWorker.map((w) => w.solve_ms))),
+    worker_next_cycle_round_trip_ms: round(median(viaWorkerNext.map((w) => w.ms))),
+    /** Longest gap between 5 ms timer ticks on the caller's thread during a worker round trip
+     * (packing the problem, unpacking the decision), median of the runs: what the live loop's event
+     * loop feels. */
+    caller_longest_stall_ms: round(median([...viaWorker, ...viaWorkerNext].map((w) => w.stall))),
     objective: solo[0]!.value.objective,
     decide_lp_objective: core[0]!.value.solver.lp_objective,
     augmentations: solo[0]!.value.augmentations,
     sources_above_cheapest: countSpilled(tp, solo[0]!.value.flow),
     peers: 'HiGHS: >12 min and 2 GB at this size (not run); javascript-lp-solver: dense tableau, collapses near 40k variables (not run)',
   };
-  process.stdout.write(`${label}: solver ${big100.solver_ms} ms (min ${big100.solver_ms_min}), whole decide() ${big100.decide_ms} ms (min ${big100.decide_ms_min}), via worker ${big100.worker_round_trip_ms} ms round trip (caller's longest stall ${big100.caller_longest_stall_ms} ms)\n`);
+  process.stdout.write(
+    `${label}: solver ${big100.solver_ms} ms (min ${big100.solver_ms_min}), whole decide() ${big100.decide_ms} ms (min ${big100.decide_ms_min}), next cycle ${big100.decide_next_cycle_ms} ms; ` +
+      `via worker ${big100.worker_round_trip_ms} ms round trip, next cycle ${big100.worker_next_cycle_round_trip_ms} ms (caller's longest stall ${big100.caller_longest_stall_ms} ms)\n`,
+  );
   ratios[`solver_ms_${n / 1000}k`] = big100.solver_ms;
+  ratios[`decide_ms_${n / 1000}k`] = big100.decide_ms;
 
   const r = (k: string) => ratios[k]!;
   const summary =
     `time sluice/HiGHS ${sizes.map(([a, b]) => `${a >= 1000 ? `${a / 1000}k` : a}x${b} ${r(`time_${a >= 1000 ? `${a / 1000}k` : a}x${b}`).toPrecision(2)}`).join(', ')}; ` +
     `objective ratio ${Math.max(...sizes.map(([a, b]) => Math.abs(r(`objective_${a >= 1000 ? `${a / 1000}k` : a}x${b}`) - 1))).toExponential(1)} from 1; ` +
-    `${label}: solver ${big100.solver_ms} ms median (${big100.solver_ms_min} min), decide() ${big100.decide_ms} ms median (${big100.decide_ms_min} min)`;
+    `${label}: solver ${big100.solver_ms} ms median (${big100.solver_ms_min} min), decide() ${big100.decide_ms} ms median (${big100.decide_ms_min} min), next cycle ${big100.decide_next_cycle_ms} ms; ` +
+    `worker round trip ${big100.worker_round_trip_ms} ms (caller stall ${big100.caller_longest_stall_ms} ms)`;
   recordResult('solver', { comparison: 'sluice transportation SSP vs HiGHS (and javascript-lp-solver) on the same LP', ratios, details: { sizes: rows, large: big100 } }, summary);
+}
+
+/** The live loop's next cycle: `weights` in force, every source's demand drifted by up to ±10 %. */
+function nextCycle(p: SchedulingProblem, weights: Weights): SchedulingProblem {
+  const r = rng(3);
+  return { ...p, sources: p.sources.map((s) => ({ ...s, demand_rps: s.demand_rps * (0.9 + 0.2 * r()) })), current: weights };
+}
+
+/** One decision through the worker, with the longest stall of the caller's event loop meanwhile. */
+async function roundTrip(worker: DecisionWorker, p: SchedulingProblem): Promise<{ ms: number; solve_ms: number; stall: number }> {
+  let stall = 0;
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    stall = Math.max(stall, now - last);
+    last = now;
+  }, 5);
+  const t = await timeAsync(() => worker.decide(p));
+  clearInterval(ticker);
+  return { ms: t.ms, solve_ms: t.value.solve_ms, stall };
 }
 
 function countSpilled(tp: TransportProblem, flow: Float64Array): number {

@@ -10,6 +10,8 @@
 // penalty is larger still, so headroom is used only when every target is full, again by priority);
 // latency stays the tie-break within one priority level.
 import { DEFAULT_RTT_MODEL, estimateRttMs } from './geo.ts';
+import type { DenseProblem } from './input.ts';
+import { scratch } from './scratch.ts';
 import type { OriginState, SchedulingProblem, SourceState } from './types.ts';
 
 export interface CostMatrix {
@@ -33,61 +35,50 @@ export function latencyOf(problem: SchedulingProblem, s: SourceState, o: OriginS
   return { ms: problem.max_latency_ms, kind: 'unknown' };
 }
 
-export function buildCosts(problem: SchedulingProblem, columns: OriginState[]): CostMatrix {
-  const n = problem.sources.length;
+/**
+ * One row per source, one column per destination; `originOf[c]` is column c's index among the declared
+ * origins (the dense RTT rows). The arrays are scratch space (see scratch.ts): valid until the next call.
+ */
+export function buildCosts(problem: DenseProblem, columns: OriginState[], originOf: ArrayLike<number>): CostMatrix {
+  const { settings, rtt, hasLocation, lat, lon } = problem;
+  const n = problem.sourceIds.length;
   const K = columns.length;
-  const latency = new Float64Array(n * K);
-  const cost = new Float64Array(n * K);
+  const declared = settings.origins.length;
+  const ceiling = settings.max_latency_ms;
+  const latency = scratch.f64('costs.latency', n * K);
+  const cost = scratch.f64('costs.cost', n * K);
   const fallbacks: string[] = [];
   let estimated = 0;
   let unknown = 0;
-  const model = problem.rtt_model ?? DEFAULT_RTT_MODEL;
-  const colOf = new Map(columns.map((o, j) => [o.id, j]));
-  // Reading 2M RTTs by key is slow (megamorphic keyed loads); sources built the same way share their
-  // key order, so map key positions to columns once per distinct key list and read values by position.
-  let lastKeys: string[] = [];
-  let position = new Int32Array(0);
+  const model = settings.rtt_model ?? DEFAULT_RTT_MODEL;
   for (let i = 0; i < n; i++) {
-    const s = problem.sources[i]!;
-    const keys = Object.keys(s.rtt_ms);
-    let same = keys.length === lastKeys.length;
-    for (let t = 0; same && t < keys.length; t++) same = keys[t] === lastKeys[t];
-    if (!same) {
-      lastKeys = keys;
-      position = Int32Array.from(keys, (k) => colOf.get(k) ?? -1);
-    }
-    const values = Object.values(s.rtt_ms);
-    latency.fill(NaN, i * K, i * K + K);
-    for (let t = 0; t < values.length; t++) {
-      const j = position[t]!;
-      if (j >= 0) latency[i * K + j] = values[t]!;
-    }
+    const row = i * K;
     let allowed = 0;
     let nearest = 0;
     for (let j = 0; j < K; j++) {
-      let ms = latency[i * K + j]!;
+      let ms = rtt[i * declared + originOf[j]!]!;
       if (!(ms >= 0) || ms === Infinity) {
         const o = columns[j]!;
-        if (s.location && o.location) {
-          ms = estimateRttMs(s.location, o.location, model);
+        if (hasLocation[i] && o.location) {
+          ms = estimateRttMs({ lat: lat[i]!, lon: lon[i]! }, o.location, model);
           estimated++;
         } else {
-          ms = problem.max_latency_ms;
+          ms = ceiling;
           unknown++;
         }
-        latency[i * K + j] = ms;
       }
-      const ok = ms <= problem.max_latency_ms;
-      cost[i * K + j] = ok ? ms : Infinity;
+      latency[row + j] = ms;
+      const ok = ms <= ceiling;
+      cost[row + j] = ok ? ms : Infinity;
       if (ok) allowed++;
-      if (ms < latency[i * K + nearest]!) nearest = j;
+      if (ms < latency[row + nearest]!) nearest = j;
     }
     if (allowed === 0 && K > 0) {
-      cost[i * K + nearest] = latency[i * K + nearest]!;
-      fallbacks.push(s.id);
+      cost[row + nearest] = latency[row + nearest]!;
+      fallbacks.push(problem.sourceIds[i]!);
     }
   }
-  if (problem.policy === 'failover') applyPriorityRanks(cost, n, columns);
+  if (settings.policy === 'failover') applyPriorityRanks(cost, n, columns);
   return { rows: n, cols: K, latency, cost, fallbacks, estimated, unknown };
 }
 
@@ -103,7 +94,8 @@ function applyPriorityRanks(cost: Float64Array, n: number, columns: OriginState[
 export function finiteRange(values: Float64Array): { min: number; max: number } {
   let min = Infinity;
   let max = -Infinity;
-  for (const v of values) {
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k]!;
     if (v === Infinity) continue;
     if (v < min) min = v;
     if (v > max) max = v;

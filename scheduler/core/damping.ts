@@ -30,6 +30,7 @@
 // keep an origin above its ceiling, the deadband is ignored for that cycle. A share left below the
 // deadband on an origin the plan gives nothing is dropped (and the source renormalised), so a source
 // that moves off an origin leaves it completely instead of trickling on with a 0.25 % share.
+import { scratch } from './scratch.ts';
 import type { StepInfo } from './types.ts';
 
 export interface DampingInput {
@@ -54,6 +55,7 @@ export interface DampingInput {
 }
 
 export interface DampingResult {
+  /** rows × cols; scratch space (scratch.ts): valid until the next call. */
   weights: Float64Array;
   step: StepInfo;
 }
@@ -62,7 +64,7 @@ export function damp(input: DampingInput): DampingResult {
   const { rows: n, cols: K, demand, plan, kept, freed, maxShift, deadband, maxRps } = input;
   const refill = input.refill ?? plan;
   const gain = maxShift >= 1 ? 1 : Math.min(1, Math.max(input.gain, 1e-3));
-  const x0 = new Float64Array(n * K);
+  const x0 = scratch.f64('damp.weights', n * K);
   const baseLoad = new Float64Array(K);
   const planLoad = new Float64Array(K);
   const gap = new Float64Array(n);

@@ -2,12 +2,19 @@
 // live loop, the simulator, `sluice solve`, the tests and the benchmark all run exactly this.
 //
 //   classify origins → cost matrix → capacity plan → transportation LP (the plan x*) → damping → outcome
+//
+// It runs on flat typed arrays (input.ts in, output.ts out; sources × origins, row-major): at 100k
+// sources × 20 origins the records are built once at each end, and the worker thread (solver/worker.ts)
+// runs decideDense() on the flat forms directly. Work arrays are reused from call to call (scratch.ts).
 import type { DecisionReason } from '../../model/views.ts';
 import { buildCosts } from './costs.ts';
 import { damp } from './damping.ts';
-import { classifyOrigins } from './origins.ts';
+import { densify, type DenseProblem } from './input.ts';
+import { classifyOrigins, type OriginRole } from './origins.ts';
+import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff } from './output.ts';
 import { makePlan } from './plan.ts';
-import type { OriginOutcome, SchedulingDecision, SchedulingProblem, Weights } from './types.ts';
+import { scratch } from './scratch.ts';
+import type { OriginOutcome, OriginState, SchedulingDecision, SchedulingProblem } from './types.ts';
 
 /** Proportional band of the damping (damping.ts). */
 export const DEFAULT_GAIN = 0.5;
@@ -16,20 +23,27 @@ export const DEFAULT_GAIN = 0.5;
 const MIN_SHARE = 1e-9;
 
 export function decide(problem: SchedulingProblem): SchedulingDecision {
-  const origins = problem.origins;
+  return toDecision(decideDense(densify(problem, scratch)));
+}
+
+/** decide() on the flat form of the problem, returning the flat form of the decision (output.ts): what
+ * the worker thread runs, so neither side builds records the other would only flatten again. */
+export function decideDense(problem: DenseProblem): DenseDecision {
+  const { settings, demand } = problem;
+  const origins = settings.origins;
   const K = origins.length;
-  const n = problem.sources.length;
+  const n = problem.sourceIds.length;
   const index = new Map(origins.map((o, j) => [o.id, j]));
   const roles = classifyOrigins(origins);
+  const roleOf = origins.map((o) => roles.role.get(o.id)!);
   const notes = [...roles.notes];
   const originNotes: string[][] = origins.map(() => []);
   for (const o of origins) {
     const notesFor = originNotes[index.get(o.id)!]!;
     if (roles.role.get(o.id) === 'removed') notesFor.push(o.admin_state === 'disabled' ? 'disabled: share 0 at once' : 'unhealthy: share 0 at once (not damped)');
-    if (roles.role.get(o.id) === 'draining') notesFor.push(`draining: share walks to 0 at ${problem.max_shift} per cycle`);
+    if (roles.role.get(o.id) === 'draining') notesFor.push(`draining: share walks to 0 at ${settings.max_shift} per cycle`);
   }
 
-  const demand = Float64Array.from(problem.sources, (s) => (Number.isFinite(s.demand_rps) && s.demand_rps > 0 ? s.demand_rps : 0));
   if (roles.destinations.length === 0 || n === 0) {
     return emptyDecision(problem, roles.destinations.length === 0 ? 'no_usable_origin' : 'ok', [
       ...notes,
@@ -40,140 +54,69 @@ export function decide(problem: SchedulingProblem): SchedulingDecision {
   // Plan over destination columns, then spread onto the dense index of declared origins.
   const columns = roles.destinations;
   const C = columns.length;
-  const costs = buildCosts(problem, columns);
+  const colToOrigin = columns.map((o) => index.get(o.id)!);
+  const costs = buildCosts(problem, columns, colToOrigin);
   if (costs.fallbacks.length > 0) {
     const shown = costs.fallbacks.slice(0, 5).join(', ');
-    notes.push(`${costs.fallbacks.length} source(s) have no origin within max_latency_ms ${problem.max_latency_ms}: sent to their nearest origin (${shown}${costs.fallbacks.length > 5 ? ', …' : ''})`);
+    notes.push(`${costs.fallbacks.length} source(s) have no origin within max_latency_ms ${settings.max_latency_ms}: sent to their nearest origin (${shown}${costs.fallbacks.length > 5 ? ', …' : ''})`);
   }
   if (costs.estimated > 0) notes.push(`${costs.estimated} pair(s) without learned RTT: estimated from great-circle distance`);
   if (costs.unknown > 0) notes.push(`${costs.unknown} pair(s) with neither RTT nor locations: priced at max_latency_ms`);
-  const plan = makePlan(problem.policy, columns, costs, demand);
+  const plan = makePlan(settings.policy, columns, costs, demand);
   notes.push(...plan.notes);
-  const colToOrigin = columns.map((o) => index.get(o.id)!);
   // Dense over declared origins (the same array when every origin is a destination, in order).
   const identity = C === K && colToOrigin.every((j, c) => j === c);
-  let planDense = plan.share;
-  if (!identity) {
-    planDense = new Float64Array(n * K);
-    for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) planDense[i * K + colToOrigin[c]!] = plan.share[i * C + c]!;
-  }
+  const planDense = identity ? plan.share : spreadColumns(plan.share, n, C, K, colToOrigin, 'decide.plan', 0);
 
-  // What is in force, split into kept (destination/draining origins) and freed (removed/undeclared).
-  const kept = new Float64Array(n * K);
-  const drainingIdx = origins.flatMap((o, j) => (roles.role.get(o.id) === 'draining' ? [j] : []));
-  const freed = new Float64Array(n);
-  let freedByHealth = 0;
-  let drainShare = 0;
-  let anyCurrent = false;
-  for (const _ in problem.current) {
-    anyCurrent = true;
-    break;
-  }
-  for (let i = 0; i < n; i++) {
-    const cur = anyCurrent ? problem.current[problem.sources[i]!.id] : undefined;
-    let total = 0;
-    if (cur) for (const v of Object.values(cur)) if (Number.isFinite(v) && v > 0) total += v;
-    if (!cur || total <= 0) {
-      freed[i] = 1;
-      continue;
-    }
-    let keptSum = 0;
-    for (const [id, v] of Object.entries(cur)) {
-      if (!(Number.isFinite(v) && v > 0)) continue;
-      const j = index.get(id);
-      const role = j === undefined ? 'removed' : roles.role.get(id);
-      if (role === 'removed') {
-        if (j !== undefined) freedByHealth += (v / total) * demand[i]!;
-        continue;
-      }
-      let share = v / total;
-      if (role === 'draining') {
-        // Draining: released at max_shift per cycle (exactly linear), re-planned like a freed share.
-        drainShare += share;
-        share = Math.max(0, share - problem.max_shift);
-        if (share < problem.deadband) share = 0;
-      }
-      kept[i * K + j!] = share;
-      keptSum += share;
-    }
-    freed[i] = Math.max(0, 1 - keptSum);
-  }
-
-  // This cycle walks towards the plan with what is still draining pinned in place (draining is paced
-  // by the release above, not by the damping fraction, so it is exactly linear).
-  const walkTo = drainingIdx.length > 0 ? planDense.slice() : planDense;
-  for (let i = 0; i < n && drainingIdx.length > 0; i++) {
-    let pinned = 0;
-    for (const j of drainingIdx) pinned += kept[i * K + j]!;
-    if (pinned === 0) continue;
-    for (let j = 0; j < K; j++) walkTo[i * K + j] = planDense[i * K + j]! * (1 - pinned);
-    for (const j of drainingIdx) walkTo[i * K + j] = kept[i * K + j]!;
-  }
+  const inForce = splitCurrent(problem, roleOf);
+  const drainingIdx = roleOf.flatMap((role, j) => (role === 'draining' ? [j] : []));
+  const walkTo = pinDraining(planDense, inForce.kept, drainingIdx, n, K);
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
-  const { weights: w, step } = damp({ rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept, freed, maxShift: problem.max_shift, gain: problem.gain ?? DEFAULT_GAIN, deadband: problem.deadband, maxRps });
+  const { weights: w, step } = damp({ rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps });
   if (step.limited_by === 'capacity') notes.push(`capacity protection: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan (more than max_shift allows) so re-planned shares do not overload an origin`);
-  else if (step.limited_by === 'max_shift') notes.push(`damped: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan; ${step.cycles_to_plan} more cycle(s) at max_shift ${problem.max_shift}`);
-  if (step.held_sources > 0) notes.push(`${step.held_sources} source(s) within the deadband ${problem.deadband}: kept as they are`);
+  else if (step.limited_by === 'max_shift') notes.push(`damped: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan; ${step.cycles_to_plan} more cycle(s) at max_shift ${settings.max_shift}`);
+  if (step.held_sources > 0) notes.push(`${step.held_sources} source(s) within the deadband ${settings.deadband}: kept as they are`);
 
-  // Latency per (source, declared origin) for objectives: learned, estimated or max_latency_ms.
-  let latencyDense = costs.latency;
-  if (!identity) {
-    latencyDense = new Float64Array(n * K).fill(problem.max_latency_ms);
-    for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) latencyDense[i * K + colToOrigin[c]!] = costs.latency[i * C + c]!;
-  }
-  for (const o of origins) {
-    const j = index.get(o.id)!;
-    if (roles.role.get(o.id) !== 'destination') {
-      for (let i = 0; i < n; i++) {
-        const l = problem.sources[i]!.rtt_ms[o.id];
-        if (l !== undefined && Number.isFinite(l) && l >= 0) latencyDense[i * K + j] = l;
-      }
-    }
-  }
+  const latencyDense = objectiveLatency(problem, costs.latency, identity, colToOrigin, roleOf);
 
-  // Published shares: drop dust below MIN_SHARE, renormalise (dense, then one record per source).
+  // Published shares: drop dust below MIN_SHARE, renormalise.
   cleanRows(w, n, K);
   cleanRows(planDense, n, K);
-  const weights: Weights = {};
-  const planWeights: Weights = {};
-  const load = new Float64Array(K);
-  const planLoad = new Float64Array(K);
-  let objective = 0;
-  let planObjective = 0;
-  const diff: SchedulingDecision['diff'] = [];
-  for (let i = 0; i < n; i++) {
-    const s = problem.sources[i]!;
-    const rec = toRecord(w, i, K, origins);
-    weights[s.id] = rec;
-    planWeights[s.id] = toRecord(planDense, i, K, origins);
-    const d = demand[i]!;
-    for (let j = 0; j < K; j++) {
-      const x = w[i * K + j]!;
-      const p = planDense[i * K + j]!;
-      load[j]! += d * x;
-      planLoad[j]! += d * p;
-      objective += d * x * latencyDense[i * K + j]!;
-      planObjective += d * p * latencyDense[i * K + j]!;
-    }
-    // Diff against what is in force (including shares on origins that no longer exist).
-    const cur = anyCurrent ? problem.current[s.id] : undefined;
-    if (cur) {
-      for (const id in cur) {
-        const v = cur[id]!;
-        const from = Number.isFinite(v) ? v : 0;
-        const to = rec[id] ?? 0;
-        if (Math.abs(to - from) > 1e-9) diff.push({ source: s.id, origin_id: id, from, to });
-      }
-    }
-    for (const id in rec) {
-      if (cur && cur[id] !== undefined) continue;
-      diff.push({ source: s.id, origin_id: id, from: 0, to: rec[id]! });
-    }
-  }
+  const totals = loadsAndObjectives(w, planDense, latencyDense, demand, n, K);
 
+  const outcomes = originOutcomes(origins, columns, roleOf, originNotes, totals, plan.price);
+  if (outcomes.planOverload > 0) notes.push(`overload: ${fmt(outcomes.planOverload)} rps above max_rps in total (demand exceeds capacity)`);
+
+  const reason: DecisionReason = inForce.freedByHealth > 0 ? 'health' : inForce.drainShare > 0 ? 'drain' : 'optimize';
+  const weights = sparseRows(w, n, K);
+  return {
+    rest: {
+      status: 'ok',
+      reason,
+      objective: totals.objective,
+      plan_objective: totals.planObjective,
+      origin_load_rps: Object.fromEntries(origins.map((o, j) => [o.id, totals.load[j]!])),
+      overload_rps: outcomes.overload,
+      plan_overload_rps: outcomes.planOverload,
+      origins: outcomes.byId,
+      notes,
+      step,
+      solver: plan.solver,
+    },
+    originIds: origins.map((o) => o.id),
+    sourceIds: problem.sourceIds,
+    weights,
+    plan: sparseRows(planDense, n, K),
+    diff: diffAgainstCurrent(problem, w, weights.origin.length),
+  };
+}
+
+/** Per origin: predicted and planned load, capacity, price and notes; and the load above max in total. */
+function originOutcomes(origins: OriginState[], columns: OriginState[], roleOf: OriginRole[], originNotes: string[][], totals: { load: Float64Array; planLoad: Float64Array }, price: Float64Array) {
+  const { load, planLoad } = totals;
   let overload = 0;
   let planOverload = 0;
-  const outcome: Record<string, OriginOutcome> = {};
+  const byId: Record<string, OriginOutcome> = {};
   origins.forEach((o, j) => {
     const over = Math.max(0, load[j]! - o.max_rps);
     const planOver = Math.max(0, planLoad[j]! - o.max_rps);
@@ -184,36 +127,181 @@ export function decide(problem: SchedulingProblem): SchedulingDecision {
     if (planOver > 1e-9 * o.max_rps) notesFor.push(`planned ${fmt(planOver)} rps above max_rps: total demand exceeds what the usable origins can take`);
     else if (over > 1e-9 * o.max_rps) notesFor.push(`${fmt(over)} rps above max_rps until damping reaches the plan`);
     const c = columns.findIndex((col) => col.id === o.id);
-    outcome[o.id] = {
+    byId[o.id] = {
       load_rps: load[j]!,
       planned_rps: planLoad[j]!,
       target_rps: o.target_rps,
       max_rps: o.max_rps,
       utilisation: Number.isFinite(o.max_rps) && o.max_rps > 0 ? load[j]! / o.max_rps : 0,
-      price: c >= 0 ? plan.price[c]! : 0,
-      usable: roles.role.get(o.id) === 'destination',
+      price: c >= 0 ? price[c]! : 0,
+      usable: roleOf[j] === 'destination',
       notes: notesFor,
     };
   });
-  if (planOverload > 0) notes.push(`overload: ${fmt(planOverload)} rps above max_rps in total (demand exceeds capacity)`);
+  return { byId, overload, planOverload };
+}
 
-  const reason: DecisionReason = freedByHealth > 0 ? 'health' : drainShare > 0 ? 'drain' : 'optimize';
-  return {
-    status: 'ok',
-    reason,
-    weights,
-    plan: planWeights,
-    objective,
-    plan_objective: planObjective,
-    origin_load_rps: Object.fromEntries(origins.map((o, j) => [o.id, load[j]!])),
-    overload_rps: overload,
-    plan_overload_rps: planOverload,
-    origins: outcome,
-    notes,
-    diff,
-    step,
-    solver: plan.solver,
+/**
+ * Latency per (source, declared origin) for the objectives: the cost matrix's (learned, estimated or
+ * max_latency_ms) on destinations; elsewhere the learned RTT, or max_latency_ms.
+ */
+function objectiveLatency(problem: DenseProblem, byColumn: Float64Array, identity: boolean, colToOrigin: number[], roleOf: OriginRole[]): Float64Array {
+  const n = problem.sourceIds.length;
+  const K = roleOf.length;
+  const C = colToOrigin.length;
+  const latency = identity ? byColumn : spreadColumns(byColumn, n, C, K, colToOrigin, 'decide.latency', problem.settings.max_latency_ms);
+  for (let j = 0; j < K; j++) {
+    if (roleOf[j] === 'destination') continue;
+    for (let i = 0; i < n; i++) {
+      const l = problem.rtt[i * K + j]!;
+      if (Number.isFinite(l) && l >= 0) latency[i * K + j] = l;
+    }
+  }
+  return latency;
+}
+
+/** rows × C columns → rows × K declared origins (scratch space named `name`; other origins `fill`). */
+function spreadColumns(byColumn: Float64Array, n: number, C: number, K: number, colToOrigin: number[], name: string, fill: number): Float64Array {
+  const dense = scratch.f64(name, n * K, fill);
+  for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) dense[i * K + colToOrigin[c]!] = byColumn[i * C + c]!;
+  return dense;
+}
+
+interface InForce {
+  /** Normalised shares in force on destination and draining origins (rows × declared origins). */
+  kept: Float64Array;
+  /** Share per source that was on removed or undeclared origins (1 for a new source). */
+  freed: Float64Array;
+  /** Demand that was on removed (declared) origins: a health event. */
+  freedByHealth: number;
+  drainShare: number;
+}
+
+/** What is in force, split into kept (destination/draining origins) and freed (removed/undeclared). */
+function splitCurrent(problem: DenseProblem, roleOf: OriginRole[]): InForce {
+  const { settings, demand, current } = problem;
+  const n = problem.sourceIds.length;
+  const K = roleOf.length;
+  const kept = scratch.f64('decide.kept', n * K);
+  const freed = new Float64Array(n);
+  let freedByHealth = 0;
+  let drainShare = 0;
+  const { start, origin, share: given } = current;
+  for (let i = 0; i < n; i++) {
+    const first = start[i]!;
+    const end = start[i + 1]!;
+    let total = 0;
+    for (let e = first; e < end; e++) {
+      const v = given[e]!;
+      if (Number.isFinite(v) && v > 0) total += v;
+    }
+    if (!current.has[i] || total <= 0) {
+      freed[i] = 1;
+      continue;
+    }
+    let keptSum = 0;
+    for (let e = first; e < end; e++) {
+      const v = given[e]!;
+      if (!(Number.isFinite(v) && v > 0)) continue;
+      const j = origin[e]!;
+      const role = j < 0 ? 'removed' : roleOf[j]!;
+      if (role === 'removed') {
+        if (j >= 0) freedByHealth += (v / total) * demand[i]!;
+        continue;
+      }
+      let share = v / total;
+      if (role === 'draining') {
+        // Draining: released at max_shift per cycle (exactly linear), re-planned like a freed share.
+        drainShare += share;
+        share = Math.max(0, share - settings.max_shift);
+        if (share < settings.deadband) share = 0;
+      }
+      kept[i * K + j] = share;
+      keptSum += share;
+    }
+    freed[i] = Math.max(0, 1 - keptSum);
+  }
+  return { kept, freed, freedByHealth, drainShare };
+}
+
+/**
+ * Where this cycle walks to: the plan, with what is still draining pinned in place (draining is paced
+ * by the release in splitCurrent, not by the damping fraction, so it is exactly linear).
+ */
+function pinDraining(planDense: Float64Array, kept: Float64Array, drainingIdx: number[], n: number, K: number): Float64Array {
+  if (drainingIdx.length === 0) return planDense;
+  const walkTo = scratch.f64('decide.walkTo', n * K);
+  walkTo.set(planDense);
+  for (let i = 0; i < n; i++) {
+    let pinned = 0;
+    for (const j of drainingIdx) pinned += kept[i * K + j]!;
+    if (pinned === 0) continue;
+    for (let j = 0; j < K; j++) walkTo[i * K + j] = planDense[i * K + j]! * (1 - pinned);
+    for (const j of drainingIdx) walkTo[i * K + j] = kept[i * K + j]!;
+  }
+  return walkTo;
+}
+
+/** Predicted load per origin and Σ demand × rtt × share, for the weights and for the plan (one pass). */
+function loadsAndObjectives(w: Float64Array, plan: Float64Array, latency: Float64Array, demand: Float64Array, n: number, K: number) {
+  const load = new Float64Array(K);
+  const planLoad = new Float64Array(K);
+  let objective = 0;
+  let planObjective = 0;
+  for (let i = 0; i < n; i++) {
+    const d = demand[i]!;
+    for (let j = 0; j < K; j++) {
+      const x = w[i * K + j]!;
+      const p = plan[i * K + j]!;
+      load[j]! += d * x;
+      planLoad[j]! += d * p;
+      objective += d * x * latency[i * K + j]!;
+      planObjective += d * p * latency[i * K + j]!;
+    }
+  }
+  return { load, planLoad, objective, planObjective };
+}
+
+/**
+ * The changes against what is in force, per source: first every origin its record names (in its order,
+ * including shares on origins that no longer exist), then the origins it gets that it did not name.
+ */
+function diffAgainstCurrent(problem: DenseProblem, w: Float64Array, weightEntries: number): FlatDiff {
+  const { current } = problem;
+  const n = problem.sourceIds.length;
+  const K = problem.settings.origins.length;
+  const capacity = current.origin.length + weightEntries;
+  const source = new Int32Array(capacity);
+  const originCode = new Int32Array(capacity);
+  const from = new Float64Array(capacity);
+  const to = new Float64Array(capacity);
+  let count = 0;
+  const push = (i: number, o: number, f: number, t: number): void => {
+    source[count] = i;
+    originCode[count] = o;
+    from[count] = f;
+    to[count++] = t;
   };
+  // named[j] === i + 1: source i's record names declared origin j.
+  const named = new Int32Array(K);
+  for (let i = 0; i < n; i++) {
+    const row = i * K;
+    if (current.has[i]) {
+      for (let e = current.start[i]!; e < current.start[i + 1]!; e++) {
+        const j = current.origin[e]!;
+        const v = current.share[e]!;
+        const f = Number.isFinite(v) ? v : 0;
+        const t = j >= 0 ? w[row + j]! : 0;
+        if (j >= 0) named[j] = i + 1;
+        if (Math.abs(t - f) > 1e-9) push(i, j, f, t);
+      }
+    }
+    for (let j = 0; j < K; j++) {
+      const t = w[row + j]!;
+      if (t > 0 && named[j] !== i + 1) push(i, j, 0, t);
+    }
+  }
+  return { source: source.slice(0, count), origin: originCode.slice(0, count), from: from.slice(0, count), to: to.slice(0, count), extraIds: current.extraIds };
 }
 
 /** Zeroes shares below MIN_SHARE and renormalises each row (rows of all zeros stay zero). */
@@ -232,34 +320,30 @@ function cleanRows(dense: Float64Array, n: number, K: number): void {
   }
 }
 
-function toRecord(dense: Float64Array, i: number, K: number, origins: { id: string }[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (let j = 0; j < K; j++) {
-    const v = dense[i * K + j]!;
-    if (v > 0) out[origins[j]!.id] = v;
-  }
-  return out;
-}
-
 function fmt(x: number): string {
   return (Math.round(x * 100) / 100).toString();
 }
 
-function emptyDecision(problem: SchedulingProblem, status: SchedulingDecision['status'], notes: string[]): SchedulingDecision {
+function emptyDecision(problem: DenseProblem, status: SchedulingDecision['status'], notes: string[]): DenseDecision {
+  const origins = problem.settings.origins;
   return {
-    status,
-    reason: 'hold',
-    weights: {},
-    plan: {},
-    objective: 0,
-    plan_objective: 0,
-    origin_load_rps: Object.fromEntries(problem.origins.map((o) => [o.id, 0])),
-    overload_rps: 0,
-    plan_overload_rps: 0,
-    origins: {},
-    notes,
-    diff: [],
-    step: { fraction: 0, limited_by: 'none', held_sources: 0, cycles_to_plan: 0 },
-    solver: { method: 'none', sources: problem.sources.length, merged_rows: 0, columns: 0, augmentations: 0, lp_objective: 0 },
+    rest: {
+      status,
+      reason: 'hold',
+      objective: 0,
+      plan_objective: 0,
+      origin_load_rps: Object.fromEntries(origins.map((o) => [o.id, 0])),
+      overload_rps: 0,
+      plan_overload_rps: 0,
+      origins: {},
+      notes,
+      step: { fraction: 0, limited_by: 'none', held_sources: 0, cycles_to_plan: 0 },
+      solver: { method: 'none', sources: problem.sourceIds.length, merged_rows: 0, columns: 0, augmentations: 0, lp_objective: 0 },
+    },
+    originIds: origins.map((o) => o.id),
+    sourceIds: problem.sourceIds,
+    weights: emptyShares(),
+    plan: emptyShares(),
+    diff: emptyDiff(),
   };
 }

@@ -5,6 +5,7 @@ import { mergeIdenticalRows } from '../solver/merge.ts';
 import { solveTransport } from '../solver/transport.ts';
 import { planCapacity } from './capacity.ts';
 import { aboveTargetPenalty, type CostMatrix } from './costs.ts';
+import { scratch } from './scratch.ts';
 import type { OriginState, Policy, SolverInfo } from './types.ts';
 
 export interface Plan {
@@ -26,7 +27,7 @@ export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatr
   let mCost = cost;
   let mDemand = demand;
   if (!same) {
-    mCost = new Float64Array(m * K);
+    mCost = scratch.f64('plan.mergedCost', m * K);
     mDemand = new Float64Array(m);
     for (let g = 0; g < m; g++) mCost.set(cost.subarray(merged.representative[g]! * K, merged.representative[g]! * K + K), g * K);
     for (let i = 0; i < n; i++) mDemand[merged.groupOf[i]!]! += demand[i]!;
@@ -34,33 +35,13 @@ export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatr
 
   const caps = planCapacity(policy, columns, mCost, mDemand, m);
   const penalty = aboveTargetPenalty(mCost, K);
-  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty });
+  const flow = scratch.f64('plan.flow', m * K);
+  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty }, { flow });
 
-  // Shares per merged row: flow / demand; a row without demand takes its cheapest column at the
-  // final prices (where one more unit would go), so new or idle sources get a sensible answer too.
-  const mShare = new Float64Array(m * K);
-  for (let g = 0; g < m; g++) {
-    const d = mDemand[g]!;
-    if (d > 0) {
-      let sum = 0;
-      for (let j = 0; j < K; j++) sum += sol.flow[g * K + j]!;
-      for (let j = 0; j < K; j++) mShare[g * K + j] = sol.flow[g * K + j]! / sum;
-    } else {
-      let best = 0;
-      let bestCost = Infinity;
-      for (let j = 0; j < K; j++) {
-        const c = mCost[g * K + j]! + sol.price[j]!;
-        if (c < bestCost) {
-          bestCost = c;
-          best = j;
-        }
-      }
-      mShare[g * K + best] = 1;
-    }
-  }
+  const mShare = sharesOf(sol.flow, mCost, mDemand, sol.price, m, K);
   let share = mShare;
   if (!same) {
-    share = new Float64Array(n * K);
+    share = scratch.f64('plan.share', n * K);
     for (let i = 0; i < n; i++) share.set(mShare.subarray(merged.groupOf[i]! * K, merged.groupOf[i]! * K + K), i * K);
   }
   const notes = [...caps.notes];
@@ -71,6 +52,36 @@ export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatr
     notes,
     solver: { method: 'transport-ssp', sources: n, merged_rows: m, columns: K, augmentations: sol.augmentations, lp_objective: sol.objective },
   };
+}
+
+/**
+ * Shares per merged row: flow / demand, computed in place over the flows (they are not needed after).
+ * A row without demand takes its cheapest column at the final prices (where one more unit would go),
+ * so new or idle sources get a sensible answer too.
+ */
+function sharesOf(flow: Float64Array, cost: Float64Array, demand: Float64Array, price: Float64Array, m: number, K: number): Float64Array {
+  const share = flow;
+  for (let g = 0; g < m; g++) {
+    const row = g * K;
+    if (demand[g]! > 0) {
+      let sum = 0;
+      for (let j = 0; j < K; j++) sum += flow[row + j]!;
+      for (let j = 0; j < K; j++) share[row + j] = flow[row + j]! / sum;
+    } else {
+      share.fill(0, row, row + K);
+      let best = 0;
+      let bestCost = Infinity;
+      for (let j = 0; j < K; j++) {
+        const c = cost[row + j]! + price[j]!;
+        if (c < bestCost) {
+          bestCost = c;
+          best = j;
+        }
+      }
+      share[row + best] = 1;
+    }
+  }
+  return share;
 }
 
 /**
@@ -86,7 +97,7 @@ function weightedPlan(columns: OriginState[], costs: CostMatrix, demand: Float64
   if (w.every((x) => x === 0)) w = columns.map(() => 1);
   const notes: string[] = [];
   const mix = waterFill(w, columns, D, notes);
-  const share = new Float64Array(n * K);
+  const share = scratch.f64('plan.share', n * K); // the same array as the LP path's: only one runs per call
   for (let i = 0; i < n; i++) {
     let sum = 0;
     for (let j = 0; j < K; j++) if (cost[i * K + j] !== Infinity) sum += mix[j]!;

@@ -17,7 +17,7 @@ type Reply = { id: number; decision: PackedDecision; solve_ms: number } | { id: 
 export class DecisionWorker {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: TimedDecision) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (v: TimedDecision) => void; reject: (e: Error) => void; sourceIds: string[] }>();
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
@@ -27,7 +27,7 @@ export class DecisionWorker {
       if (!p) return;
       this.pending.delete(reply.id);
       if ('error' in reply) p.reject(new Error(`solver worker: ${reply.error}`));
-      else p.resolve({ decision: unpackDecision(reply.decision), solve_ms: reply.solve_ms });
+      else p.resolve({ decision: unpackDecision(reply.decision, p.sourceIds), solve_ms: reply.solve_ms });
     });
     const fail = (err: Error): void => {
       if (this.worker === w) this.worker = undefined;
@@ -44,15 +44,14 @@ export class DecisionWorker {
     const w = this.ensure();
     const id = this.nextId++;
     return new Promise<TimedDecision>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
       let message;
       try {
         message = packProblem(problem);
       } catch (err) {
-        this.pending.delete(id);
         reject(new Error(`solver worker: cannot pack the problem: ${(err as Error).message}`));
         return;
       }
+      this.pending.set(id, { resolve, reject, sourceIds: message.packed.sourceIds });
       w.postMessage({ id, problem: message.packed }, message.transfer);
     });
   }

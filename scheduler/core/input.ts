@@ -1,0 +1,149 @@
+// The problem's per-source data as flat typed arrays, read from the source objects in one pass.
+//
+// Why: at 100k sources × 20 origins the problem holds 2M RTTs in 100k small records. Everything after
+// this point (costs, damping, objectives, diff) runs over typed arrays indexed by (source, origin), and
+// this is also the form the worker thread receives (solver/packing.ts): its buffers are transferred
+// without copying, and the worker never rebuilds the source objects it would only read back.
+import type { Scratch } from './scratch.ts';
+import type { SchedulingProblem, SourceState } from './types.ts';
+
+/** Weights in force, per source, in the order the source's record lists them (CSR rows). */
+export interface CurrentShares {
+  /** 1 when the source has a record in `current` (possibly empty); 0 = a new source. */
+  has: Uint8Array;
+  /** Source i's entries are start[i] .. start[i+1] − 1. Length sources + 1. */
+  start: Int32Array;
+  /** Declared origin index (≥ 0), or −(1 + e) for `extraIds[e]`, an origin that is not declared. */
+  origin: Int32Array;
+  /** The share as given (not validated: the core decides what a NaN or negative share means). */
+  share: Float64Array;
+  extraIds: string[];
+}
+
+export interface DenseProblem {
+  settings: Omit<SchedulingProblem, 'sources' | 'current'>;
+  sourceIds: string[];
+  /** Demand per source; non-finite or negative demand is 0. */
+  demand: Float64Array;
+  /** sources × declared origins; NaN where nothing is given (RTTs to undeclared origins are ignored). */
+  rtt: Float64Array;
+  /** 1 when the source has a location (then lat/lon hold it). */
+  hasLocation: Uint8Array;
+  lat: Float64Array;
+  lon: Float64Array;
+  current: CurrentShares;
+}
+
+/** Index of an origin id among the declared origins. */
+export type OriginIndex = Map<string, number>;
+
+/**
+ * The flat form of a problem. With `space`, the large RTT matrix is scratch space (valid until the next
+ * call: decide() in-process); without, every array is the result's own (it is transferred to the worker).
+ */
+export function densify(problem: SchedulingProblem, space?: Scratch): DenseProblem {
+  const { sources, current, ...settings } = problem;
+  const n = sources.length;
+  const K = settings.origins.length;
+  const index: OriginIndex = new Map(settings.origins.map((o, j) => [o.id, j]));
+  const sourceIds = new Array<string>(n);
+  const demand = new Float64Array(n);
+  const rtt = space ? space.f64('input.rtt', n * K, NaN) : new Float64Array(n * K).fill(NaN);
+  const hasLocation = new Uint8Array(n);
+  const lat = new Float64Array(n);
+  const lon = new Float64Array(n);
+  const reader = new KeyColumnCache(index);
+  for (let i = 0; i < n; i++) {
+    const s = sources[i]!;
+    sourceIds[i] = s.id;
+    const d = s.demand_rps;
+    demand[i] = Number.isFinite(d) && d > 0 ? d : 0;
+    readRtts(s, rtt, i * K, reader);
+    if (s.location) {
+      hasLocation[i] = 1;
+      lat[i] = s.location.lat;
+      lon[i] = s.location.lon;
+    }
+  }
+  return { settings, sourceIds, demand, rtt, hasLocation, lat, lon, current: readCurrent(current, sourceIds, index) };
+}
+
+/**
+ * Maps the keys of successive records to origin indexes. Records built the same way list the same keys
+ * in the same order, so comparing a key with the one seen at that position last time (interned strings:
+ * a pointer compare) replaces a hash lookup per RTT; a differing key falls back to the Map.
+ */
+class KeyColumnCache {
+  private readonly keys: string[] = [];
+  private readonly columns: number[] = [];
+
+  constructor(private readonly index: OriginIndex) {}
+
+  column(position: number, key: string): number {
+    if (this.keys[position] === key) return this.columns[position]!;
+    const j = this.index.get(key) ?? -1;
+    this.keys[position] = key;
+    this.columns[position] = j;
+    return j;
+  }
+}
+
+/** Copies a source's RTTs into its row (for-in: no per-source key/value arrays are allocated). */
+function readRtts(s: SourceState, rtt: Float64Array, base: number, cache: KeyColumnCache): void {
+  const record = s.rtt_ms;
+  let position = 0;
+  for (const key in record) {
+    const j = cache.column(position++, key);
+    if (j >= 0) rtt[base + j] = record[key]!;
+  }
+}
+
+function readCurrent(current: SchedulingProblem['current'], sourceIds: string[], index: OriginIndex): CurrentShares {
+  const n = sourceIds.length;
+  const has = new Uint8Array(n);
+  const start = new Int32Array(n + 1);
+  // Grown by doubling: JS arrays of numbers and TypedArray.from() cost ~2× more at 100k entries.
+  let origin = new Int32Array(Math.max(16, n));
+  let share = new Float64Array(origin.length);
+  let count = 0;
+  const extraIds: string[] = [];
+  const extraIndex = new Map<string, number>();
+  // No "is `current` empty" test first: for-in on a 100k-key object lists every key before the first
+  // one (~50 ms), the lookups themselves cost less. (An inherited name such as "constructor" finds no
+  // shares either way: the source counts as new.)
+  const inForce: SchedulingProblem['current'] = current ?? {}; // absent: every source is new
+  for (let i = 0; i < n; i++) {
+    start[i] = count;
+    const record = inForce[sourceIds[i]!];
+    if (!record) continue;
+    has[i] = 1;
+    for (const key in record) {
+      if (count === origin.length) {
+        origin = grown(origin, new Int32Array(2 * count));
+        share = grown(share, new Float64Array(2 * count));
+      }
+      // Records in force list one to three origins in varying order: a lookup per entry, no cache.
+      let j = index.get(key);
+      if (j === undefined) {
+        let e = extraIndex.get(key);
+        if (e === undefined) extraIndex.set(key, (e = extraIds.push(key) - 1));
+        j = -(1 + e);
+      }
+      origin[count] = j;
+      share[count++] = record[key]!;
+    }
+  }
+  start[n] = count;
+  return { has, start, origin: origin.slice(0, count), share: share.slice(0, count), extraIds };
+}
+
+function grown<T extends Int32Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+/** The buffers of a dense problem, for a transfer list. */
+export function denseBuffers(p: DenseProblem): ArrayBuffer[] {
+  const c = p.current;
+  return [p.demand, p.rtt, p.hasLocation, p.lat, p.lon, c.has, c.start, c.origin, c.share].map((a) => a.buffer as ArrayBuffer);
+}

@@ -1,0 +1,112 @@
+// A decision in flat form, and its conversion to the SchedulingDecision records callers read.
+//
+// Why a flat form: at 100k sources the weights, plan and diff are ~350k small objects. The decision core
+// produces them as typed arrays (cheap to build, transferable to another thread without copying), and
+// the records are built once, by whoever needs them: decide() at once, the worker client on the
+// caller's side (solver/client.ts) — never twice, never in the worker only to be flattened again.
+import type { WeightChange } from '../../model/views.ts';
+import type { SchedulingDecision, Weights } from './types.ts';
+
+/** Non-zero shares per source (CSR): row i is entries start[i] .. start[i+1] − 1. */
+export interface SparseShares {
+  /** Sources with a row (0 when the decision has no weights, e.g. no usable origin). */
+  rows: number;
+  start: Int32Array;
+  /** Declared origin index. */
+  origin: Int32Array;
+  share: Float64Array;
+}
+
+export interface FlatDiff {
+  source: Int32Array;
+  /** Declared origin index (≥ 0), or −(1 + e) for `extraIds[e]` (an origin only `current` names). */
+  origin: Int32Array;
+  from: Float64Array;
+  to: Float64Array;
+  extraIds: string[];
+}
+
+export interface DenseDecision {
+  rest: Omit<SchedulingDecision, 'weights' | 'plan' | 'diff'>;
+  originIds: string[];
+  sourceIds: string[];
+  weights: SparseShares;
+  plan: SparseShares;
+  diff: FlatDiff;
+}
+
+/** Rows of a dense sources × origins matrix, keeping the entries > 0 (in origin order). */
+export function sparseRows(dense: Float64Array, rows: number, K: number): SparseShares {
+  let count = 0;
+  for (let idx = 0; idx < rows * K; idx++) if (dense[idx]! > 0) count++;
+  const start = new Int32Array(rows + 1);
+  const origin = new Int32Array(count);
+  const share = new Float64Array(count);
+  let e = 0;
+  for (let i = 0; i < rows; i++) {
+    start[i] = e;
+    for (let j = 0; j < K; j++) {
+      const v = dense[i * K + j]!;
+      if (v > 0) {
+        origin[e] = j;
+        share[e++] = v;
+      }
+    }
+  }
+  start[rows] = e;
+  return { rows, start, origin, share };
+}
+
+export function emptyShares(): SparseShares {
+  return { rows: 0, start: new Int32Array(1), origin: new Int32Array(0), share: new Float64Array(0) };
+}
+
+export function emptyDiff(): FlatDiff {
+  return { source: new Int32Array(0), origin: new Int32Array(0), from: new Float64Array(0), to: new Float64Array(0), extraIds: [] };
+}
+
+export function toDecision(d: DenseDecision): SchedulingDecision {
+  const { rest } = d;
+  // The key order of the original object literal, so JSON output reads the same.
+  return {
+    status: rest.status,
+    reason: rest.reason,
+    weights: toWeights(d.weights, d.sourceIds, d.originIds),
+    plan: toWeights(d.plan, d.sourceIds, d.originIds),
+    objective: rest.objective,
+    plan_objective: rest.plan_objective,
+    origin_load_rps: rest.origin_load_rps,
+    overload_rps: rest.overload_rps,
+    plan_overload_rps: rest.plan_overload_rps,
+    origins: rest.origins,
+    notes: rest.notes,
+    diff: toChanges(d.diff, d.sourceIds, d.originIds),
+    step: rest.step,
+    solver: rest.solver,
+  };
+}
+
+function toWeights(s: SparseShares, sourceIds: string[], originIds: string[]): Weights {
+  const out: Weights = {};
+  for (let i = 0; i < s.rows; i++) {
+    const rec: Record<string, number> = {};
+    for (let e = s.start[i]!; e < s.start[i + 1]!; e++) rec[originIds[s.origin[e]!]!] = s.share[e]!;
+    out[sourceIds[i]!] = rec;
+  }
+  return out;
+}
+
+function toChanges(diff: FlatDiff, sourceIds: string[], originIds: string[]): WeightChange[] {
+  const out = new Array<WeightChange>(diff.source.length);
+  for (let k = 0; k < out.length; k++) {
+    const o = diff.origin[k]!;
+    out[k] = { source: sourceIds[diff.source[k]!]!, origin_id: o >= 0 ? originIds[o]! : diff.extraIds[-o - 1]!, from: diff.from[k]!, to: diff.to[k]! };
+  }
+  return out;
+}
+
+/** The buffers of a dense decision, for a transfer list. */
+export function decisionBuffers(d: DenseDecision): ArrayBuffer[] {
+  const { weights: w, plan: p, diff } = d;
+  return [w.start, w.origin, w.share, p.start, p.origin, p.share, diff.source, diff.origin, diff.from, diff.to].map((a) => a.buffer as ArrayBuffer);
+}
