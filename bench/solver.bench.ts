@@ -18,6 +18,7 @@ import { solveWithLpSolver } from '../scheduler/solver/lp-solver.ts';
 import { solveTransport, type TransportProblem } from '../scheduler/solver/transport.ts';
 import { aboveTargetPenalty } from '../scheduler/core/costs.ts';
 import { recordResult } from './lib/results.ts';
+import { seededRandom as rng } from '../lib/prng.ts';
 
 const METROS: [string, number, number][] = [
   ['iad', 38.95, -77.45], ['ord', 41.98, -87.9], ['dfw', 32.9, -97.04], ['sjc', 37.36, -121.93], ['sea', 47.45, -122.3],
@@ -25,11 +26,6 @@ const METROS: [string, number, number][] = [
   ['cdg', 49.01, 2.55], ['mad', 40.47, -3.56], ['waw', 52.17, 20.97], ['jnb', -26.14, 28.25], ['bom', 19.09, 72.87],
   ['sin', 1.36, 103.99], ['hkg', 22.31, 113.92], ['nrt', 35.77, 140.39], ['icn', 37.46, 126.44], ['syd', -33.94, 151.18],
 ];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 
 export function benchProblem(n: number, K: number, seed = 1): SchedulingProblem {
   const r = rng(seed);

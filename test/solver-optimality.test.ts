@@ -7,11 +7,7 @@ import { solveWithLpSolver } from '../scheduler/solver/lp-solver.ts';
 import { solveTransport, type TransportProblem } from '../scheduler/solver/transport.ts';
 import { decide } from '../scheduler/core/decide.ts';
 import type { SchedulingProblem } from '../scheduler/core/types.ts';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
+import { seededRandom as rng } from '../lib/prng.ts';
 
 interface Shape {
   n: number;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from './decide.ts';
 import { estimateRttMs, greatCircleKm } from './geo.ts';
 import type { OriginState, SchedulingDecision, SchedulingProblem, SourceState, Weights } from './types.ts';
+import { seededRandom as rng } from '../../lib/prng.ts';
 
 function origin(id: string, max: number, extra: Partial<OriginState> = {}): OriginState {
   return { id, target_rps: extra.target_rps ?? max, max_rps: max, healthy: true, admin_state: 'active', static_weight: 1, priority: 0, ...extra };
@@ -290,10 +291,6 @@ describe('other policies', () => {
 });
 
 describe('properties on random problems', () => {
-  function rng(seed: number): () => number {
-    let s = seed >>> 0;
-    return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  }
   it('shares sum to 1, no share for an unknown origin, damping never pushes an origin above both its load now and its plan', () => {
     for (let seed = 1; seed <= 30; seed++) {
       const r = rng(seed);
