@@ -30,6 +30,7 @@ const loadBalancerFields = {
   min_samples: z.number().int().min(1).max(1_000_000).default(5).describe('learned RTT with fewer samples is ignored'),
   max_shift: z.number().positive().max(1).default(0.02).describe('largest change of one weight per scheduler cycle'),
   deadband: z.number().min(0).max(0.5).default(0.005).describe('weight moves smaller than this are skipped'),
+  gain: z.number().positive().max(1).default(0.5).describe('near the plan, the fraction of the remaining gap closed per cycle (lower settles demand that reacts to RTT)'),
   enabled: z.boolean().default(true),
 };
 

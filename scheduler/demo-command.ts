@@ -24,6 +24,7 @@ import { toCsv } from './simulate/csv.ts';
 import { Scenario } from './simulate/scenario.ts';
 import { summarise } from './simulate/summary.ts';
 import { toSvg } from './simulate/svg.ts';
+import { DEFAULT_GAIN } from './core/index.ts';
 import { DecisionWorker } from './solver/client.ts';
 
 const DEFAULT_SCENARIO = fileURLToPath(new URL('../examples/demo.yaml', import.meta.url));
@@ -88,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
       min_samples: 1,
       max_shift: s.max_shift,
       deadband: s.deadband,
+      gain: s.gain ?? DEFAULT_GAIN,
       enabled: true,
     });
     // Documentation addresses (RFC 5737): the demo never sends a packet.

@@ -63,7 +63,7 @@ describe.skipIf(skip)('scheduler on a real Prometheus', () => {
   });
 
   it('publishes from real PromQL, drops NaN and counts it, holds when stale, holds when Prometheus is down', async () => {
-    const lb = await store.createLoadBalancer({ name: 'app', listeners: [{ vip: '192.0.2.10', port: 443, protocol: 'tcp' }], policy: 'latency', max_latency_ms: 500, min_samples: 5, max_shift: 1, deadband: 0, enabled: true });
+    const lb = await store.createLoadBalancer({ name: 'app', listeners: [{ vip: '192.0.2.10', port: 443, protocol: 'tcp' }], policy: 'latency', max_latency_ms: 500, min_samples: 5, max_shift: 1, deadband: 0, gain: 0.5, enabled: true });
     const base = { port: 443, admin_state: 'active' as const, static_weight: 1, priority: 0 };
     const us = await store.createOrigin(lb.id, { ...base, name: 'us', region: 'us', addresses: ['198.51.100.1'], location: { lat: 37.4, lon: -122 }, target_rps: 200, max_rps: 200 });
     const eu = await store.createOrigin(lb.id, { ...base, name: 'eu', region: 'eu', addresses: ['198.51.100.2'], location: { lat: 50.1, lon: 8.7 }, target_rps: 1000, max_rps: 1000 });

@@ -35,7 +35,7 @@ describe('HealthChecker', () => {
   });
 
   it('follows rise/fall on a real HTTP origin and writes only transitions', async () => {
-    const lb = await store.createLoadBalancer({ name: 'app', listeners: [{ vip: '192.0.2.1', port: 80, protocol: 'http' }], policy: 'latency', max_latency_ms: 500, min_samples: 5, max_shift: 0.02, deadband: 0.005, enabled: true });
+    const lb = await store.createLoadBalancer({ name: 'app', listeners: [{ vip: '192.0.2.1', port: 80, protocol: 'http' }], policy: 'latency', max_latency_ms: 500, min_samples: 5, max_shift: 0.02, deadband: 0.005, gain: 0.5, enabled: true });
     const origin = await store.createOrigin(lb.id, {
       name: 'local',
       region: 'lo',

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/helpers/wait.ts';
 import { openSqliteStore, SqliteStore } from './sqlite.ts';
 
-const LB = { name: 'app', listeners: [{ vip: '192.0.2.1', port: 443, protocol: 'tcp' as const }], policy: 'latency' as const, max_latency_ms: 500, min_samples: 5, max_shift: 0.02, deadband: 0.005, enabled: true };
+const LB = { name: 'app', listeners: [{ vip: '192.0.2.1', port: 443, protocol: 'tcp' as const }], policy: 'latency' as const, max_latency_ms: 500, min_samples: 5, max_shift: 0.02, deadband: 0.005, gain: 0.5, enabled: true };
 const ORIGIN = { region: 'r', addresses: ['192.0.2.10'], port: 443, location: { lat: 0, lon: 0 }, target_rps: 10, max_rps: 20, admin_state: 'active' as const, static_weight: 1, priority: 0 };
 
 let dir: string;

@@ -108,6 +108,7 @@ export function buildProblem(args: {
       policy: lb.policy,
       max_shift: lb.max_shift,
       deadband: lb.deadband,
+      gain: lb.gain,
       max_latency_ms: lb.max_latency_ms,
       origins: originStates,
       sources,
