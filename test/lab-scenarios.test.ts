@@ -1,0 +1,89 @@
+// The end-to-end lab in CI: each shipped scenario runs through the real CLI (`sluice lab up`), on real
+// parts in network namespaces (HAProxy, Prometheus, control plane, agents, edge-sync, sluice dns, the
+// TUN delay line), and the test asserts the scenario's checks — every one computed from measurements
+// (the origins' own request counters, the clients' DNS answers, the kernels' RTTs), not from what the
+// scheduler claims — plus the headline numbers, and that nothing was left behind.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { unavailable } from './helpers/env.ts';
+import { REPO_ROOT, SLUICE_BIN } from './helpers/sluice-process.ts';
+import type { ScenarioResult } from './lab/measure.ts';
+import { leftovers, readState } from './lab/state.ts';
+
+const skip = unavailable({ root: true, tools: { haproxy: 'haproxy', prometheus: 'prometheus', dig: 'dnsutils', ip: 'iproute2' } });
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-lab-test-'));
+
+async function labUp(scenario: string, timeoutMs: number): Promise<{ code: number | string; result: ScenarioResult; output: string; stateDir: string }> {
+  const stateDir = join(dir, scenario, 'state');
+  const outDir = join(dir, scenario, 'out');
+  const child = spawn(process.execPath, [SLUICE_BIN, 'lab', 'up', '--scenario', join(REPO_ROOT, 'test/lab/scenarios', `${scenario}.yaml`), '--state', stateDir, '--out', outDir], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  // Bounded: SIGTERM makes the lab tear itself down; SIGKILL after that.
+  const term = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+  const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 20_000);
+  const code = await new Promise<number | string>((resolve) => child.once('exit', (c, s) => resolve(c ?? s ?? -1)));
+  clearTimeout(term);
+  clearTimeout(kill);
+  const file = join(outDir, 'result.json');
+  if (!existsSync(file)) throw new Error(`no result.json (exit ${code}):\n${output.slice(-4000)}`);
+  process.stderr.write(`${output.split('\n').filter((l) => /^(PASS|FAIL|\[|built)/.test(l)).join('\n')}\n`);
+  return { code, result: JSON.parse(readFileSync(file, 'utf8')) as ScenarioResult, output, stateDir };
+}
+
+function expectAllChecks(r: ScenarioResult, output: string): void {
+  const failed = r.checks.filter((c) => !c.pass);
+  expect(failed, `${failed.map((c) => `${c.name}: ${c.detail}`).join('\n')}\n--- lab output ---\n${output.slice(-3000)}`).toEqual([]);
+  expect(r.checks.length).toBeGreaterThan(3);
+}
+
+describe.skipIf(skip).sequential('sluice lab scenarios (real parts, network namespaces)', () => {
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('capacity spill: US settles at <= 200 rps +2 % within the damped cycles, EU takes the rest; a failed US gets nothing', async () => {
+    const { code, result, output, stateDir } = await labUp('capacity-spill', 150_000);
+    expectAllChecks(result, output);
+    expect(code).toBe(0);
+    const n = result.numbers;
+    expect(Number(n.us_rps_settled)).toBeLessThanOrEqual(204);
+    expect(Number(n.us_rps_settled)).toBeGreaterThan(180); // spilling, not starving the near origin
+    expect(Number(n.eu_rps_settled)).toBeGreaterThan(80);
+    expect(Number(n.cycles_to_settle_measured)).toBeLessThanOrEqual(Number(n.cycles_allowed));
+    expect(Number(n.cycles_allowed)).toBe(Number(n.cycles_damping_law) + 1);
+    expect(Number(n.client_errors_per_s_after_failover)).toBe(0);
+    expect(existsSync(result.files.chart!)).toBe(true);
+    expect(readFileSync(result.files.chart!, 'utf8')).toContain('<svg');
+    expect(leftovers(readState(stateDir)!)).toEqual([]);
+  }, 200_000);
+
+  it('passive latency learning: RTTs within ±10 %, dig answers the nearest origin, geolocation first after a cold start', async () => {
+    const { code, result, output, stateDir } = await labUp('latency-learning', 120_000);
+    expectAllChecks(result, output);
+    expect(code).toBe(0);
+    const rtt = (k: string) => Number(result.numbers[k]);
+    expect(Math.abs(rtt('rtt_ms eastus 10.91.1.0/24 -> west-europe') - 85)).toBeLessThanOrEqual(8.5);
+    expect(Math.abs(rtt('rtt_ms eastus 10.91.1.0/24 -> southeast-asia') - 220)).toBeLessThanOrEqual(22);
+    expect(Number(result.numbers.answers_geo_after_restart)).toBeGreaterThan(0);
+    expect(Number(result.numbers.answers_learned_after_restart)).toBeGreaterThan(0);
+    expect(readFileSync(result.files.rtt!, 'utf8')).toContain('| eastus 10.91.1.0/24 | west-europe | 85 |');
+    expect(leftovers(readState(stateDir)!)).toEqual([]);
+  }, 160_000);
+
+  it('failover through DNS: gone within a cycle of detection, back paced after recovery', async () => {
+    const { code, result, output, stateDir } = await labUp('dns-failover', 120_000);
+    expectAllChecks(result, output);
+    expect(code).toBe(0);
+    expect(Number(result.numbers.cycles_recovery_to_all_back)).toBeGreaterThanOrEqual(2);
+    expect(leftovers(readState(stateDir)!)).toEqual([]);
+  }, 160_000);
+});

@@ -1,0 +1,100 @@
+// The lab's pure parts (no root needed): the scenario files load, the damping-law cycle bound, bin
+// arithmetic, DNS reason parsing, the chart, and the state file's identity checks.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './helpers/sluice-process.ts';
+import { renderChart } from './lab/chart.ts';
+import { loadScenario, rttBetween } from './lab/scenario.ts';
+import { dampedCycles } from './lab/scripts/capacity-spill.ts';
+import { reasonCounts, subnetOf } from './lab/scripts/latency-learning.ts';
+import { isSameProcess, leftovers, procRecord, readState, teardown, writeState, type LabState } from './lab/state.ts';
+import { rateOf } from './lab/world.ts';
+
+const SCENARIOS = join(REPO_ROOT, 'test/lab/scenarios');
+
+describe('lab scenarios', () => {
+  it('every shipped scenario file is valid and names only declared namespaces', () => {
+    const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.yaml'));
+    expect(files.sort()).toEqual(['capacity-spill.yaml', 'dns-failover.yaml', 'idle.yaml', 'latency-learning.yaml']);
+    for (const f of files) expect(() => loadScenario(join(SCENARIOS, f)), f).not.toThrow();
+  });
+
+  it('the latency scenario emulates the walkthrough RTTs', () => {
+    const s = loadScenario(join(SCENARIOS, 'latency-learning.yaml'));
+    expect(rttBetween(s, 'eastus', 'westeu')).toBe(85);
+    expect(rttBetween(s, 'seaorigin', 'eastus')).toBe(220);
+    expect(rttBetween(s, 'seaclients', 'seaorigin')).toBe(2);
+    expect(rttBetween(s, 'core', 'eastus')).toBe(2);
+  });
+
+  it('a scenario naming an undeclared namespace is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-lab-unit-'));
+    try {
+      const f = join(dir, 'bad.yaml');
+      writeFileSync(f, 'name: bad\nkind: idle\nnamespaces: { core: { address: 10.1.0.1 } }\nload_balancer: { name: x }\norigins: [{ name: o, namespace: nowhere, region: r, location: { lat: 0, lon: 0 }, target_rps: 1, max_rps: 1 }]\n');
+      expect(() => loadScenario(f)).toThrow(/namespace "nowhere"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('damping-law cycle bound', () => {
+  it('without the proportional band it is the write-up formula ceil(gap / max_shift)', () => {
+    expect(dampedCycles(1 - 200 / 300, 0.02, 1, 0)).toBe(17);
+    expect(dampedCycles(1 - 200 / 300, 0.05, 1, 0)).toBe(7);
+  });
+  it('with the band (gain 0.5) the tail is geometric: 8 cycles to within 2 % of 200/300 at max_shift 0.05', () => {
+    expect(dampedCycles(1 / 3, 0.05, 0.5, 204 / 300 - 200 / 300)).toBe(8);
+    expect(dampedCycles(0, 0.05, 0.5, 0.01)).toBe(0);
+  });
+});
+
+describe('measurement arithmetic', () => {
+  const bins = [0, 250, 500, 750, 1000, 1250].map((t) => ({ t, served: 10 }));
+  it('rates count whole bins only', () => {
+    expect(rateOf(bins, 'served', 0, 1000)).toBe(40);
+    expect(rateOf(bins, 'served', 100, 1100)).toBe(40); // snapped to [250, 1000): 3 bins over 750 ms
+    expect(rateOf(bins, 'served', 0, 100)).toBe(0);
+  });
+  it('DNS reasons are summed over qtype and rcode', () => {
+    const text = ['# TYPE sluice_dns_queries_total counter', 'sluice_dns_queries_total{qtype="A",rcode="NOERROR",reason="learned_latency"} 5', 'sluice_dns_queries_total{qtype="AAAA",rcode="NOERROR",reason="learned_latency"} 2', 'sluice_dns_queries_total{qtype="A",rcode="NOERROR",reason="cidr_mapping"} 3'].join('\n');
+    expect(reasonCounts(text)).toEqual({ learned_latency: 7, cidr_mapping: 3 });
+    expect(subnetOf('10.91.1.2')).toBe('10.91.1.0/24');
+  });
+  it('the chart has a line per series and keeps a far-away capacity off the scale', () => {
+    const svg = renderChart({
+      title: 't',
+      yLabel: 'rps',
+      series: [{ label: 'a', colour: '#000', points: [[0, 100], [1, 200]] }],
+      capacities: [{ label: 'cap a', colour: '#000', points: [[0, 150]] }, { label: 'cap b', colour: '#111', points: [[0, 5000]] }],
+      events: [{ t: 0.5, label: 'event' }],
+    });
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('cap b (off scale)');
+    expect(svg).not.toContain('cap a (off scale)');
+    expect(svg.match(/<path /g)?.length).toBe(2); // the series and cap a; cap b is not drawn
+  });
+});
+
+describe('state file identity', () => {
+  it('a PID counts as the lab\'s only with the recorded start time', async () => {
+    const me = procRecord('me', process.pid);
+    expect(isSameProcess(me)).toBe(true);
+    expect(isSameProcess({ ...me, start: '1' })).toBe(false);
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-lab-unit-'));
+    try {
+      const state: LabState = { version: 1, scenario: 'x', lab: { ...me, start: '1' }, created_at: '', state_dir: dir, tun: 'slc-none0', namespaces: [{ label: 'a', name: `slc-${process.pid}-unit-none`, inode: 1 }], processes: [{ name: 'gone', pid: 2 ** 22 + 1, start: '5' }], sockets: {}, urls: {}, token: '', origins: [], clients: [], status: 'stopped' };
+      writeState(state);
+      expect(readState(dir)).toEqual(state);
+      // Nothing of it exists: nothing left, and teardown touches nothing (not even this process).
+      expect(leftovers(state)).toEqual([]);
+      expect(await teardown(state)).toEqual([]);
+      expect(isSameProcess(me)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,88 @@
+// The scenario file (test/lab/scenarios/*.yaml): the world (namespaces, RTTs, load balancer, origins,
+// edges, DNS, client subnet locations), the loop's timing, and the kind of script to run with its
+// parameters. Validated with zod; errors name the file and key (lib/config-file.ts).
+import { z } from 'zod';
+import { loadConfigFile } from '../../lib/config-file.ts';
+import { Cidr, Duration, IpAddress, Location, Name, Port } from '../../model/primitives.ts';
+
+const Label = z.string().regex(/^[a-z0-9]{1,12}$/, 'a namespace label: [a-z0-9]{1,12}');
+
+const HealthCheck = z.strictObject({
+  interval_ms: z.number().int().min(100).default(500),
+  timeout_ms: z.number().int().min(10).default(400),
+  fall: z.number().int().min(1).default(2),
+  rise: z.number().int().min(1).default(2),
+});
+
+export const ScenarioSpec = z.strictObject({
+  name: Name,
+  description: z.string().default(''),
+  kind: z.enum(['capacity-spill', 'latency-learning', 'dns-failover', 'idle']),
+  timing: z
+    .strictObject({
+      scheduler_interval: Duration.default(1000),
+      rate_window: Duration.default(6000).describe('PromQL rate() window'),
+      stale: Duration.default(10_000),
+      agent_poll: Duration.default(500),
+      min_connection_age: Duration.default(500),
+      scrape_interval: Duration.default(1000),
+    })
+    .prefault({}),
+  /** label -> first address (the namespace's own) and extra addresses (VIPs, more client subnets). */
+  namespaces: z.record(Label, z.strictObject({ address: IpAddress, extra: z.array(IpAddress).default([]) })),
+  rtt_ms: z
+    .strictObject({
+      default: z.number().min(0).max(2000).default(2),
+      pairs: z.array(z.tuple([Label, Label, z.number().min(0).max(2000)])).default([]),
+    })
+    .prefault({}),
+  load_balancer: z.strictObject({
+    name: Name,
+    listeners: z.array(z.strictObject({ vip: IpAddress, port: Port, protocol: z.enum(['tcp', 'http']).default('http') })).default([]),
+    dns: z.strictObject({ zone: z.string(), hostname: z.string(), ttl: z.number().int().min(1).default(1) }).optional(),
+    policy: z.enum(['latency', 'balance']).default('latency'),
+    max_shift: z.number().positive().max(1).default(0.02),
+    deadband: z.number().min(0).max(0.5).default(0.005),
+    max_latency_ms: z.number().positive().default(1000),
+    min_samples: z.number().int().min(1).default(3),
+  }),
+  origins: z
+    .array(
+      z.strictObject({
+        name: Name,
+        namespace: Label,
+        region: z.string(),
+        port: Port.default(8080),
+        location: Location,
+        target_rps: z.number().positive(),
+        max_rps: z.number().positive(),
+        static_weight: z.number().min(0).default(1),
+      }),
+    )
+    .min(1),
+  health_check: HealthCheck.prefault({}),
+  edges: z.array(z.strictObject({ name: Name, namespace: Label, region: z.string(), location: Location })).default([]),
+  core: Label.default('core'),
+  /** Hosts ACK at once (ip route ... quickack 1): srtt is the path RTT, not RTT + delayed ACK. */
+  quickack: z.boolean().default(true),
+  /** Where each client subnet is (MaxMind knows no private address): DNS and scheduler geolocation. */
+  client_locations: z.array(z.strictObject({ cidr: Cidr, location: Location })).default([]),
+  /** Kind-specific parameters; each script validates its own. */
+  params: z.record(z.string(), z.unknown()).default({}),
+});
+export type ScenarioSpec = z.output<typeof ScenarioSpec>;
+
+export function loadScenario(file: string): ScenarioSpec {
+  const spec = loadConfigFile(ScenarioSpec, file);
+  const labels = new Set(Object.keys(spec.namespaces));
+  const need = [spec.core, ...spec.origins.map((o) => o.namespace), ...spec.edges.map((e) => e.namespace), ...spec.rtt_ms.pairs.flatMap(([a, b]) => [a, b])];
+  for (const l of need) if (!labels.has(l)) throw new Error(`${file}: namespace "${l}" is used but not declared under namespaces`);
+  return spec;
+}
+
+/** Round-trip time between two namespaces (ms). */
+export function rttBetween(spec: ScenarioSpec, a: string, b: string): number {
+  if (a === b) return 0;
+  const pair = spec.rtt_ms.pairs.find(([x, y]) => (x === a && y === b) || (x === b && y === a));
+  return pair ? pair[2] : spec.rtt_ms.default;
+}

@@ -1,0 +1,633 @@
+// Builds the lab's world from a scenario: network namespaces joined by the TUN delay line (the kernels'
+// TCP RTTs are the emulated ones), and in them real processes — origin HTTP servers with a sluice agent
+// each, HAProxy edges with edge-sync and an agent, Prometheus, the control plane (API + scheduler) and
+// sluice dns in the core namespace, and client load generators. Every namespace and process is written
+// to the state file the moment it exists (state.ts), so `sluice lab down` can remove it all even after
+// a crash.
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { setPriority } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DelayLine } from '../delay-line/index.ts';
+import { SLUICE_BIN, REPO_ROOT } from '../helpers/sluice-process.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { rttBetween, type ScenarioSpec } from './scenario.ts';
+import { isSameProcess, netnsInode, procRecord, teardown, writeState, type LabState } from './state.ts';
+import { LabApi, unixRequest } from './unix-http.ts';
+
+const PROCS = fileURLToPath(new URL('./procs/', import.meta.url));
+export const PORTS = { controlPlane: 8080, prometheus: 9090, dns: 53, dnsMetrics: 9153, agent: 9465, edgeSync: 9310 } as const;
+
+export interface Bin {
+  t: number;
+  [k: string]: unknown;
+}
+
+interface Running {
+  name: string;
+  child: ChildProcess;
+  log: string;
+}
+
+export interface Ids {
+  lb: { id: string; name: string };
+  origins: Record<string, string>;
+  edges: Record<string, string>;
+}
+
+export class World {
+  readonly procs = new Map<string, Running>();
+  ids: Ids | null = null;
+  private cpGeneration = 0;
+  private destroyed = false;
+
+  private constructor(
+    readonly spec: ScenarioSpec,
+    readonly line: DelayLine,
+    readonly state: LabState,
+    readonly api: LabApi,
+    readonly log: (line: string) => void,
+  ) {}
+
+  get dir(): string {
+    return this.state.state_dir;
+  }
+
+  addr(label: string): string {
+    const ns = this.spec.namespaces[label];
+    if (!ns) throw new Error(`no namespace ${label}`);
+    return ns.address;
+  }
+
+  get coreAddr(): string {
+    return this.addr(this.spec.core);
+  }
+
+  static async build(spec: ScenarioSpec, opts: { stateDir: string; scenarioFile: string; log?: (line: string) => void }): Promise<World> {
+    const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+    const dir = opts.stateDir;
+    for (const sub of ['logs', 'stats', 'etc', 'ctl']) mkdirSync(join(dir, sub), { recursive: true });
+    const token = randomBytes(24).toString('hex');
+    const state: LabState = {
+      version: 1,
+      scenario: opts.scenarioFile,
+      lab: procRecord('lab', process.pid),
+      created_at: new Date().toISOString(),
+      state_dir: dir,
+      tun: 'slc0',
+      namespaces: [],
+      processes: [],
+      sockets: {},
+      urls: {},
+      token,
+      origins: [],
+      clients: [],
+      status: 'building',
+    };
+    writeState(state);
+
+    const labels = Object.keys(spec.namespaces);
+    const delayMs: Record<string, Record<string, number>> = {};
+    for (const a of labels) {
+      delayMs[a] = {};
+      for (const b of labels) if (a !== b) delayMs[a]![b] = rttBetween(spec, a, b) / 2;
+    }
+    const line = await DelayLine.create({
+      namespaces: labels.map((label) => {
+        const ns = spec.namespaces[label]!;
+        return { label, addresses: [ns.address, ...ns.extra].map((a) => `${a}/24`) };
+      }),
+      delayMs,
+    });
+    for (const label of labels) {
+      const name = line.ns(label);
+      state.namespaces.push({ label, name, inode: netnsInode(name) ?? -1 });
+      // Every lab host ACKs at once (route attribute quickack): without it a request/response client's
+      // delayed ACK (up to 40 ms) lands in the server's srtt, and the agents would learn RTT + delayed
+      // ACK instead of the emulated path RTT. Real clients do delay ACKs; the agent README says so.
+      if (spec.quickack) execFileSync('ip', ['-n', name, 'route', 'replace', '10.0.0.0/8', 'dev', 'slc0', 'quickack', '1']);
+    }
+    // The forwarder is the delay line's own child; it also exits by itself when the lab dies (stdin).
+    const fwd = (line as unknown as { forwarder: ChildProcess | null }).forwarder;
+    if (fwd?.pid) {
+      state.processes.push(procRecord('delay-line-forwarder', fwd.pid));
+      raisePriority(fwd.pid);
+    }
+    writeState(state);
+    log(`namespaces: ${state.namespaces.map((n) => `${n.label}=${n.name}`).join(' ')}`);
+
+    const socks = { control_plane: join(dir, 'cp.sock'), prometheus: join(dir, 'prom.sock'), dns_metrics: join(dir, 'dns-metrics.sock') };
+    state.sockets = socks;
+    const world = new World(spec, line, state, new LabApi(socks.control_plane, token), log);
+    try {
+      await world.startAll();
+    } catch (err) {
+      log(`building the lab failed: ${(err as Error).message}`);
+      await world.destroy();
+      throw err;
+    }
+    return world;
+  }
+
+  /** Starts a process inside a namespace, logging to logs/<name>.log, recorded in the state file. */
+  spawn(name: string, label: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, opts: { instrument?: boolean } = {}): ChildProcess {
+    const logFile = join(this.dir, 'logs', `${name}.log`);
+    const fd = openSync(logFile, 'a');
+    const child = this.line.spawn(label, cmd, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env }, cwd: REPO_ROOT });
+    closeSync(fd);
+    if (!child.pid) throw new Error(`could not start ${name}`);
+    if (opts.instrument) raisePriority(child.pid);
+    this.procs.set(name, { name, child, log: logFile });
+    this.state.processes = this.state.processes.filter((p) => p.name !== name);
+    this.state.processes.push(procRecord(name, child.pid, label));
+    writeState(this.state);
+    child.once('exit', (code, sig) => {
+      if (!this.destroyed && this.procs.get(name)?.child === child) this.log(`process ${name} exited (${code ?? sig}); log: ${logFile}`);
+    });
+    return child;
+  }
+
+  spawnSluice(name: string, label: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    return this.spawn(name, label, process.execPath, [SLUICE_BIN, ...args], env);
+  }
+
+  logOf(name: string): string {
+    const p = this.procs.get(name);
+    return p && existsSync(p.log) ? readFileSync(p.log, 'utf8') : '';
+  }
+
+  async stopProcess(name: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
+    p.child.kill(signal);
+    const t = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  private etc(file: string, text: string): string {
+    const path = join(this.dir, 'etc', file);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  private async startAll(): Promise<void> {
+    const { spec } = this;
+    const core = this.coreAddr;
+    this.spawn('bridge', spec.core, process.execPath, [
+      join(PROCS, 'bridge.mjs'),
+      JSON.stringify([
+        { sock: this.state.sockets.control_plane, host: core, port: PORTS.controlPlane },
+        { sock: this.state.sockets.prometheus, host: core, port: PORTS.prometheus },
+        { sock: this.state.sockets.dns_metrics, host: core, port: PORTS.dnsMetrics },
+      ]),
+    ]);
+    // Origins: a counting HTTP server and an agent each.
+    for (const o of spec.origins) {
+      const address = this.addr(o.namespace);
+      const stats = join(this.dir, 'stats', `origin-${o.name}.jsonl`);
+      writeFileSync(stats, '');
+      this.spawn(`origin-${o.name}`, o.namespace, process.execPath, [join(PROCS, 'origin-server.mjs'), JSON.stringify({ name: o.name, host: address, port: o.port, stats })], {}, { instrument: true });
+      this.state.origins.push({ name: o.name, address, port: o.port, stats, max_rps: o.max_rps, target_rps: o.target_rps });
+      const cfg = this.etc(
+        `agent-${o.name}.yaml`,
+        [
+          `node: ${o.name}`,
+          `listen: ${address}:${PORTS.agent}`,
+          `service_ports: [${o.port}]`,
+          `poll_interval: ${spec.timing.agent_poll}ms`,
+          `min_connection_age: ${spec.timing.min_connection_age}ms`,
+          'min_samples: 3',
+        ].join('\n'),
+      );
+      this.spawnSluice(`agent-${o.name}`, o.namespace, ['agent', '--config', cfg], { SLUICE_LOG_LEVEL: 'warn' });
+    }
+    // Edges: HAProxy (edge-sync comes once the edge exists in the control plane) and an agent.
+    for (const e of spec.edges) {
+      const address = this.addr(e.namespace);
+      const sock = join(this.dir, `haproxy-${e.name}.sock`);
+      const listeners = spec.load_balancer.listeners;
+      const cfg = this.etc(
+        `haproxy-${e.name}.cfg`,
+        [
+          'global',
+          `    stats socket ${sock} mode 600 level admin`,
+          '    maxconn 4000',
+          'defaults',
+          '    mode http',
+          '    timeout connect 2s',
+          '    timeout client 10s',
+          '    timeout server 10s',
+          '    retries 1',
+          ...listeners.flatMap((l) => [
+            '',
+            `frontend ${spec.load_balancer.name}_${l.port}`,
+            `    mode ${l.protocol === 'tcp' ? 'tcp' : 'http'}`,
+            `    bind ${l.vip}:${l.port}`,
+            `    default_backend ${spec.load_balancer.name}_${l.port}`,
+            '',
+            `backend ${spec.load_balancer.name}_${l.port}`,
+            `    mode ${l.protocol === 'tcp' ? 'tcp' : 'http'}`,
+            '    balance roundrobin',
+            // Reuse idle server connections across client sessions (the default "safe" opens one per
+            // client session): long-lived edge -> origin connections, whose RTT the edge's agent learns.
+            ...(l.protocol === 'tcp' ? [] : ['    http-reuse always']),
+          ]),
+          '',
+        ].join('\n'),
+      );
+      this.spawn(`haproxy-${e.name}`, e.namespace, 'haproxy', ['-W', '-db', '-f', cfg]);
+      await waitFor(async () => (await haproxyCommand(sock, 'show info')).includes('Pid:'), { timeoutMs: 10_000, what: `haproxy ${e.name} admin socket (see ${this.dir}/logs/haproxy-${e.name}.log)` });
+      const agentCfg = this.etc(
+        `agent-${e.name}.yaml`,
+        [
+          `node: ${e.name}`,
+          `listen: ${address}:${PORTS.agent}`,
+          `service_ports: [${[...new Set(listeners.map((l) => l.port))].join(', ')}]`,
+          `upstreams: [${spec.origins.map((o) => `'${this.addr(o.namespace)}:${o.port}'`).join(', ')}]`,
+          `poll_interval: ${spec.timing.agent_poll}ms`,
+          `min_connection_age: ${spec.timing.min_connection_age}ms`,
+          'min_samples: 3',
+        ].join('\n'),
+      );
+      this.spawnSluice(`agent-${e.name}`, e.namespace, ['agent', '--config', agentCfg], { SLUICE_LOG_LEVEL: 'warn' });
+    }
+    await this.startPrometheus();
+    await this.startControlPlane();
+    this.ids = await this.createResources();
+    for (const e of spec.edges) this.startEdgeSync(e.name);
+    if (spec.load_balancer.dns) await this.startDns();
+    await this.waitForTargets();
+    this.state.status = 'running';
+    writeState(this.state);
+  }
+
+  private async startPrometheus(): Promise<void> {
+    const { spec } = this;
+    const agents = [...spec.origins.map((o) => this.addr(o.namespace)), ...spec.edges.map((e) => this.addr(e.namespace))].map((a) => `${a}:${PORTS.agent}`);
+    const originAgents = spec.origins.map((o) => `${this.addr(o.namespace)}:${PORTS.agent}`);
+    const edgeSyncs = spec.edges.map((e) => `${this.addr(e.namespace)}:${PORTS.edgeSync}`);
+    const interval = `${spec.timing.scrape_interval}ms`;
+    const job = (name: string, path: string, targets: string[]) =>
+      targets.length === 0 ? [] : [`  - job_name: ${name}`, `    metrics_path: ${path}`, `    static_configs: [{ targets: ${JSON.stringify(targets)} }]`];
+    const cfg = this.etc(
+      'prometheus.yml',
+      [
+        'global:',
+        `  scrape_interval: ${interval}`,
+        `  scrape_timeout: ${Math.max(100, Math.floor(spec.timing.scrape_interval * 0.8))}ms`,
+        `  evaluation_interval: ${interval}`,
+        'scrape_configs:',
+        ...job('agents', '/metrics', agents),
+        ...job('agent-subnets', '/metrics/subnets', originAgents),
+        ...job('edge-sync', '/metrics', edgeSyncs),
+        ...(spec.load_balancer.dns ? job('dns', '/metrics', [`${this.coreAddr}:${PORTS.dnsMetrics}`]) : []),
+      ].join('\n'),
+    );
+    this.spawn('prometheus', spec.core, 'prometheus', [
+      `--config.file=${cfg}`,
+      `--storage.tsdb.path=${join(this.dir, 'prometheus-data')}`,
+      `--web.listen-address=${this.coreAddr}:${PORTS.prometheus}`,
+      '--storage.tsdb.retention.time=2h',
+    ]);
+    this.state.urls.prometheus = `http://${this.coreAddr}:${PORTS.prometheus}`;
+    await waitFor(async () => (await unixRequest(this.state.sockets.prometheus!, '/-/ready', { timeoutMs: 2000 })).status === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      what: `prometheus ready (see ${this.dir}/logs/prometheus.log)`,
+    });
+  }
+
+  /** (Re)starts the control plane with a fresh data directory (an empty store and latency table). */
+  async startControlPlane(): Promise<void> {
+    const { spec } = this;
+    const gen = ++this.cpGeneration;
+    const dataDir = join(this.dir, `cp-data-${gen}`);
+    const cfg = this.etc(
+      `control-plane-${gen}.yaml`,
+      [
+        `listen: ${this.coreAddr}:${PORTS.controlPlane}`,
+        `data_dir: ${dataDir}`,
+        'log_level: info',
+        'auth:',
+        `  admin_tokens: ["${this.state.token}"]`,
+        'api:',
+        '  docs: false',
+        '  long_poll_max: 60s',
+        'scheduler:',
+        `  interval: ${spec.timing.scheduler_interval}ms`,
+        `  input_timeout: ${Math.max(500, Math.min(5000, spec.timing.scheduler_interval))}ms`,
+        '  prometheus:',
+        `    url: http://${this.coreAddr}:${PORTS.prometheus}`,
+        '    timeout: 2s',
+        `    window: ${spec.timing.rate_window}ms`,
+        `    stale: ${spec.timing.stale}ms`,
+        '  geoip:',
+        '    cidr_mappings:',
+        ...spec.client_locations.map((m) => `      - { cidr: ${m.cidr}, location: { lat: ${m.location.lat}, lon: ${m.location.lon} } }`),
+        ...(spec.client_locations.length === 0 ? ['      []'] : []),
+      ].join('\n'),
+    );
+    const name = 'control-plane';
+    this.spawnSluice(name, spec.core, ['control-plane', '--config', cfg]);
+    this.state.urls.control_plane = `http://${this.coreAddr}:${PORTS.controlPlane}`;
+    await waitFor(
+      async () => {
+        const p = this.procs.get(name)!;
+        if (p.child.exitCode !== null) throw new Error(`control plane exited: ${this.logOf(name).slice(-1500)}`);
+        return (await unixRequest(this.state.sockets.control_plane!, '/api/v1/health', { headers: { authorization: `Bearer ${this.state.token}` }, timeoutMs: 2000 })).status === 200;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the control plane to answer' },
+    );
+  }
+
+  async restartControlPlane(): Promise<void> {
+    await this.stopProcess('control-plane');
+    await this.startControlPlane();
+    const oldIds = this.ids;
+    this.ids = await this.createResources();
+    if (oldIds && this.spec.edges.length > 0) {
+      // Edge ids changed: edge-sync must follow the new ones.
+      for (const e of this.spec.edges) {
+        await this.stopProcess(`edge-sync-${e.name}`);
+        this.startEdgeSync(e.name);
+      }
+    }
+  }
+
+  /** Creates the load balancer, its origins (with health checks) and the edges through the REST API. */
+  async createResources(): Promise<Ids> {
+    const { spec } = this;
+    const lbSpec = spec.load_balancer;
+    const lb = await this.api.post<{ id: string; name: string }>('/api/v1/load-balancers', {
+      name: lbSpec.name,
+      listeners: lbSpec.listeners,
+      ...(lbSpec.dns ? { dns: { zone: lbSpec.dns.zone, hostname: lbSpec.dns.hostname, ttl: lbSpec.dns.ttl } } : {}),
+      policy: lbSpec.policy,
+      max_shift: lbSpec.max_shift,
+      deadband: lbSpec.deadband,
+      max_latency_ms: lbSpec.max_latency_ms,
+      min_samples: lbSpec.min_samples,
+    });
+    const hc = spec.health_check;
+    const origins: Record<string, string> = {};
+    for (const o of spec.origins) {
+      const created = await this.api.post<{ id: string }>(`/api/v1/load-balancers/${lb.id}/origins`, {
+        name: o.name,
+        region: o.region,
+        addresses: [this.addr(o.namespace)],
+        port: o.port,
+        location: o.location,
+        target_rps: o.target_rps,
+        max_rps: o.max_rps,
+        static_weight: o.static_weight,
+        health_check: { type: 'http', path: '/health', interval_ms: hc.interval_ms, timeout_ms: hc.timeout_ms, fall: hc.fall, rise: hc.rise },
+      });
+      origins[o.name] = created.id;
+    }
+    const edges: Record<string, string> = {};
+    for (const e of spec.edges) {
+      const created = await this.api.post<{ id: string }>('/api/v1/edges', { name: e.name, region: e.region, address: this.addr(e.namespace), location: e.location });
+      edges[e.name] = created.id;
+    }
+    this.state.load_balancer = { id: lb.id, name: lb.name };
+    for (const o of this.state.origins) {
+      const id = origins[o.name];
+      if (id) o.id = id;
+    }
+    writeState(this.state);
+    return { lb: { id: lb.id, name: lb.name }, origins, edges };
+  }
+
+  private startEdgeSync(edgeName: string): void {
+    const e = this.spec.edges.find((x) => x.name === edgeName)!;
+    const address = this.addr(e.namespace);
+    const cfg = this.etc(
+      `edge-sync-${e.name}.yaml`,
+      [
+        `edge: ${e.name}`,
+        'api:',
+        `  url: http://${this.coreAddr}:${PORTS.controlPlane}`,
+        `  token: ${this.state.token}`,
+        `  edge_id: ${this.ids!.edges[e.name]}`,
+        '  wait: 20s',
+        'dataplane:',
+        '  type: haproxy',
+        `  admin_socket: ${join(this.dir, `haproxy-${e.name}.sock`)}`,
+        `  config_file: ${join(this.dir, 'etc', `haproxy-${e.name}.cfg`)}`,
+        // Servers added at runtime keep no idle connections unless told (idle_lim 0): every request
+        // would open a new origin connection too short for the edge's agent to learn its RTT.
+        '  server_options: "pool-max-conn 100 pool-purge-delay 30s"',
+        'metrics:',
+        `  listen: ${address}:${PORTS.edgeSync}`,
+        '  poll_interval: 100ms',
+        'retry:',
+        '  initial: 300ms',
+        '  max: 3s',
+      ].join('\n'),
+    );
+    this.spawnSluice(`edge-sync-${e.name}`, e.namespace, ['edge-sync', '--config', cfg], { SLUICE_LOG_LEVEL: 'info' });
+  }
+
+  async restartDns(): Promise<void> {
+    await this.stopProcess('dns');
+    await this.startDns();
+  }
+
+  private async startDns(): Promise<void> {
+    const { spec } = this;
+    const cfg = this.etc(
+      'dns.yaml',
+      [
+        `listen: ["${this.coreAddr}:${PORTS.dns}"]`,
+        'api:',
+        `  url: http://${this.coreAddr}:${PORTS.controlPlane}`,
+        `  token: ${this.state.token}`,
+        '  wait: 20s',
+        '  retry: 300ms',
+        'geoip:',
+        '  cidr_mappings:',
+        ...spec.client_locations.map((m) => `    - { cidr: ${m.cidr}, location: { lat: ${m.location.lat}, lon: ${m.location.lon} } }`),
+        ...(spec.client_locations.length === 0 ? ['    []'] : []),
+        'metrics:',
+        `  listen: ${this.coreAddr}:${PORTS.dnsMetrics}`,
+        'log_level: debug',
+      ].join('\n'),
+    );
+    this.spawnSluice('dns', spec.core, ['dns', '--config', cfg]);
+    this.state.urls.dns = `${this.coreAddr}:${PORTS.dns}`;
+    await waitFor(async () => (await unixRequest(this.state.sockets.dns_metrics!, '/metrics', { timeoutMs: 2000 })).status === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      what: `sluice dns metrics (see ${this.dir}/logs/dns.log)`,
+    });
+  }
+
+  /** Every scrape target up in Prometheus: agents, edge-syncs (and DNS) are serving. */
+  private async waitForTargets(): Promise<void> {
+    await waitFor(
+      async () => {
+        const res = await unixRequest(this.state.sockets.prometheus!, '/api/v1/targets?state=active');
+        const targets = (res.json as { data: { activeTargets: { health: string; scrapeUrl: string; lastError: string }[] } }).data.activeTargets;
+        const down = targets.filter((t) => t.health !== 'up');
+        if (targets.length > 0 && down.length === 0) return true;
+        throw new Error(down.map((t) => `${t.scrapeUrl}: ${t.health} ${t.lastError}`).join('; '));
+      },
+      { timeoutMs: 45_000, intervalMs: 300, what: 'every Prometheus target up' },
+    );
+  }
+
+  /** PromQL instant query through the bridge. */
+  async promQuery(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+    const res = await unixRequest(this.state.sockets.prometheus!, `/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = res.json as { status: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string };
+    if (body?.status !== 'success') throw new Error(`PromQL ${expr}: ${res.text.slice(0, 300)}`);
+    return body.data!.result;
+  }
+
+  async dnsMetrics(): Promise<string> {
+    return (await unixRequest(this.state.sockets.dns_metrics!, '/metrics')).text;
+  }
+
+  /** Starts a load-client.mjs in a namespace; returns its stats file. */
+  startClient(name: string, label: string, config: Record<string, unknown>): { stats: string; ctl: string; child: ChildProcess } {
+    const stats = join(this.dir, 'stats', `client-${name}.jsonl`);
+    const ctl = join(this.dir, 'ctl', `client-${name}.json`);
+    writeFileSync(stats, '');
+    const child = this.spawn(`client-${name}`, label, process.execPath, [join(PROCS, 'load-client.mjs'), JSON.stringify({ name, stats, ctl, ...config })], {}, { instrument: true });
+    this.state.clients.push({ name, stats, subnets: [] });
+    writeState(this.state);
+    return { stats, ctl, child };
+  }
+
+  setClientRate(ctl: string, rate: number): void {
+    // write + rename: the client never reads a half-written file
+    writeFileSync(`${ctl}.tmp`, JSON.stringify({ rate }));
+    renameSync(`${ctl}.tmp`, ctl);
+    this.log(`client rate -> ${rate}/s`);
+  }
+
+  /** Switches an origin's mode: up (SIGUSR2), down (SIGUSR1: 503 to everything), unhealthy (SIGHUP: /health 503). */
+  setOriginMode(origin: string, mode: 'up' | 'down' | 'unhealthy'): number {
+    const p = this.procs.get(`origin-${origin}`);
+    if (!p) throw new Error(`no origin ${origin}`);
+    const now = Date.now();
+    p.child.kill(mode === 'up' ? 'SIGUSR2' : mode === 'down' ? 'SIGUSR1' : 'SIGHUP');
+    this.log(`origin ${origin} -> ${mode}`);
+    return now;
+  }
+
+  originStats(name: string): Bin[] {
+    const o = this.state.origins.find((x) => x.name === name);
+    return o ? readBins(o.stats) : [];
+  }
+
+  async destroy(): Promise<string[]> {
+    if (this.destroyed) return [];
+    this.destroyed = true;
+    this.state.status = 'stopping';
+    writeState(this.state);
+    // Stop the loop before its parts: edge-sync and DNS keep what they have.
+    for (const name of [...this.procs.keys()].filter((n) => n.startsWith('client-'))) await this.stopProcess(name);
+    await this.line.destroy();
+    const left = await teardown({ ...this.state, lab: { ...this.state.lab, pid: process.pid } }, this.log);
+    this.state.status = 'stopped';
+    writeState(this.state);
+    return left;
+  }
+
+  /** For a failed script: the processes that died, the last errors logged, the last decision. */
+  async diagnose(): Promise<string> {
+    const out: string[] = [];
+    for (const [name, p] of this.procs) if (p.child.exitCode !== null && !name.startsWith('client-')) out.push(`${name} exited ${p.child.exitCode}`);
+    for (const name of ['control-plane', ...this.spec.edges.map((e) => `edge-sync-${e.name}`), 'dns']) {
+      const errors = this.logOf(name)
+        .split('\n')
+        .filter((l) => /"level":(50|60)/.test(l))
+        .slice(-2)
+        .map((l) => l.slice(0, 300));
+      if (errors.length > 0) out.push(`${name} logged errors: ${errors.join(' | ')}`);
+    }
+    if (this.ids) {
+      const last = await this.api.get<{ items: { reason: string; detail: string }[] }>(`/api/v1/decisions?load_balancer_id=${this.ids.lb.id}&limit=1`).catch(() => null);
+      if (last?.items[0]) out.push(`last decision: ${last.items[0].reason}: ${last.items[0].detail.slice(0, 300)}`);
+    }
+    return out.join('; ');
+  }
+
+  alive(name: string): boolean {
+    const rec = this.state.processes.find((p) => p.name === name);
+    return rec ? isSameProcess(rec) : false;
+  }
+}
+
+/**
+ * The lab's instruments (origin counters, load generators) and its WAN (the delay line's forwarder) run
+ * at a higher CPU priority than the system under test: on two cores a starved counter would shift
+ * requests between 250 ms bins and a starved forwarder would add jitter to every RTT.
+ */
+function raisePriority(pid: number): void {
+  try {
+    setPriority(pid, -10);
+  } catch {
+    // not permitted: measurements are just noisier
+  }
+}
+
+export function readBins(file: string): Bin[] {
+  if (!existsSync(file)) return [];
+  const out: Bin[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line) as Bin);
+    } catch {
+      // a line being written
+    }
+  }
+  return out;
+}
+
+/**
+ * "Now" for measurements: bins are written when they close (250 ms, plus up to 50 ms), so a window
+ * ending at Date.now() would miss the newest bin. Aligned to the bin grid.
+ */
+export function settledNow(binMs = 250): number {
+  return Math.floor((Date.now() - 320) / binMs) * binMs;
+}
+
+/**
+ * A numeric field of the 250 ms bins as a rate per second over [from, to), both snapped inwards to the
+ * bin grid so a window never counts a partial bin as a whole one (or divides by time it did not count).
+ */
+export function rateOf(bins: Bin[], field: string, from: number, to: number, binMs = 250): number {
+  const a = Math.ceil(from / binMs) * binMs;
+  const b = Math.floor(to / binMs) * binMs;
+  if (b <= a) return 0;
+  let sum = 0;
+  for (const x of bins) if (x.t >= a && x.t < b && typeof x[field] === 'number') sum += x[field] as number;
+  return (sum * 1000) / (b - a);
+}
+
+/** One command on HAProxy's admin socket (one command per connection). */
+export function haproxyCommand(sock: string, command: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(sock);
+    let out = '';
+    const t = setTimeout(() => c.destroy(new Error(`haproxy ${command}: timeout`)), timeoutMs);
+    c.on('connect', () => c.write(`${command}\n`));
+    c.on('data', (d) => (out += d.toString()));
+    c.on('close', () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+    c.on('error', (err) => {
+      clearTimeout(t);
+      reject(err);
+    });
+  });
+}
