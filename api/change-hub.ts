@@ -5,6 +5,8 @@ import type { Store } from './store/store.ts';
 export class ChangeHub {
   private waiters = new Set<() => void>();
   private readonly unsubscribe: () => void;
+  /** Set at shutdown: waiters are released and new waits end at once, so held requests let the server close. */
+  closed = false;
 
   constructor(store: Store) {
     this.unsubscribe = store.onChange(() => {
@@ -20,6 +22,7 @@ export class ChangeHub {
 
   /** Resolves true on the next change, false after `timeoutMs` or when `signal` aborts. */
   next(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
       const done = (changed: boolean) => {
         clearTimeout(timer);
@@ -36,6 +39,7 @@ export class ChangeHub {
   }
 
   close(): void {
+    this.closed = true;
     this.unsubscribe();
     for (const wake of this.waiters) wake();
     this.waiters.clear();

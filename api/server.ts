@@ -35,7 +35,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   const metrics = opts.metrics ?? createApiMetrics();
   const changes = new ChangeHub(opts.store);
-  app.addHook('onClose', async () => changes.close());
+  // preClose, not onClose: the server waits for in-flight requests before onClose, and long-polls would
+  // hold it for up to long_poll_max. Released, they answer 304 and the clients poll the next instance.
+  app.addHook('preClose', async () => changes.close());
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -180,3 +180,18 @@ async function sha256(text: string): Promise<string> {
   const { createHash } = await import('node:crypto');
   return createHash('sha256').update(text).digest('hex');
 }
+
+describe('shutdown', () => {
+  it('releases held long-polls so the server closes promptly', async () => {
+    const cp = await startInProcess();
+    const edgeId = (await http(`${cp.url}/api/v1/edges`, { method: 'POST', body: SAMPLE.edges[0] })).json.id;
+    const url = `${cp.url}/api/v1/edges/${edgeId}/config`;
+    const etag = (await http(url)).headers.get('etag')!;
+    const held = http(`${url}?wait=50`, { headers: { 'if-none-match': etag } });
+    await new Promise((r) => setTimeout(r, 200)); // let the request be parked before closing
+    const started = Date.now();
+    await cp.close();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect((await held).status).toBe(304);
+  });
+});

@@ -90,7 +90,7 @@ async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps
   let view = await compute();
   while (noneMatch(req.headers['if-none-match'], `"${view.version}"`)) {
     const left = deadline - Date.now();
-    if (left <= 0 || closed.signal.aborted) return reply.code(304).header('etag', `"${view.version}"`).send();
+    if (left <= 0 || closed.signal.aborted || deps.changes.closed) return reply.code(304).header('etag', `"${view.version}"`).send();
     await deps.changes.next(left, closed.signal);
     view = await compute();
   }
