@@ -34,6 +34,15 @@ describe('agent metrics', () => {
     expect(text).toContain('sluice_agent_subnet_connections_total{subnet="10.0.2.0/24",node="n1"} 4');
   });
 
+  it('exports demand for a busy subnet that has no RTT yet, and no RTT series for it', async () => {
+    const m = new AgentMetrics('n1');
+    m.apply(report({ topSubnets: [{ subnet: '10.0.9.0/24', connections: 12 }, sub('10.0.1.0/24', 5)] }), 0);
+    const text = await m.subnets.metrics();
+    expect(text).toContain('sluice_agent_subnet_connections_total{subnet="10.0.9.0/24",node="n1"} 12');
+    expect(text).not.toMatch(/sluice_agent_client_(min_)?rtt_seconds\{subnet="10\.0\.9\.0\/24"/);
+    expect(text).toContain('sluice_agent_client_rtt_seconds{subnet="10.0.1.0/24",node="n1"} 0.04');
+  });
+
   it('turns the worker\'s cumulative totals into counter increments (and survives a worker restart)', async () => {
     const m = new AgentMetrics('n1');
     m.apply(report({ connectionsByPort: { '443': 10 }, errors: { bad_attribute: 2 }, evictedTotal: 3 }), 0);

@@ -109,10 +109,11 @@ export class AgentMetrics {
     this.subnetConnections.reset();
     for (const e of r.topSubnets) {
       const l = { subnet: e.subnet };
-      this.clientRtt.set(l, e.rttSeconds);
-      this.clientMinRtt.set(l, e.minRttSeconds);
-      this.clientSamples.set(l, e.samples);
       this.subnetConnections.inc(l, e.connections);
+      if (e.rttSeconds === undefined) continue; // demand only: not yet min_samples RTT samples
+      this.clientRtt.set(l, e.rttSeconds);
+      this.clientMinRtt.set(l, e.minRttSeconds ?? e.rttSeconds);
+      this.clientSamples.set(l, e.samples ?? 0);
     }
   }
 

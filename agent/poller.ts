@@ -31,7 +31,8 @@ export interface PollReport {
   /** Kernel Tcp PassiveOpens now, or null when unreadable. */
   passiveOpens: number | null;
   upstreams: ({ upstream: string } & Partial<RttSeries> & { connections: number })[];
-  topSubnets: ({ subnet: string } & RttSeries)[];
+  /** The busiest subnets (demand); RTT fields only where at least min_samples samples were learned. */
+  topSubnets: ({ subnet: string; connections: number } & Partial<RttSeries>)[];
 }
 
 export interface TableRow {
@@ -108,7 +109,7 @@ export class Poller {
         samples: u.samples,
         ...(u.ewmaUs !== undefined ? { rttSeconds: u.ewmaUs / 1e6, minRttSeconds: (u.minRttUs ?? u.ewmaUs) / 1e6 } : {}),
       })),
-      topSubnets: l.topSubnets(this.cfg.subnet_series_budget).map(toSeries),
+      topSubnets: l.busiestSubnets(this.cfg.subnet_series_budget).map((e) => toSeries(e, this.cfg.min_samples)),
     };
   }
 
@@ -143,8 +144,13 @@ export class Poller {
   }
 }
 
-function toSeries(e: SubnetEntry): { subnet: string } & RttSeries {
-  return { subnet: e.subnet, rttSeconds: e.ewmaUs! / 1e6, minRttSeconds: (e.minRttUs ?? e.ewmaUs!) / 1e6, samples: e.samples, connections: e.connections };
+function toSeries(e: SubnetEntry, minSamples: number): PollReport['topSubnets'][number] {
+  const learned = e.ewmaUs !== undefined && e.samples >= minSamples;
+  return {
+    subnet: e.subnet,
+    connections: e.connections,
+    ...(learned ? { rttSeconds: e.ewmaUs! / 1e6, minRttSeconds: (e.minRttUs ?? e.ewmaUs!) / 1e6, samples: e.samples } : {}),
+  };
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;

@@ -152,6 +152,8 @@ describe('min_samples gate', () => {
     l.ingest([c], 0);
     l.ingest([c], 1000);
     expect(l.topSubnets(10)).toEqual([]);
+    // Its demand is exported all the same.
+    expect(l.busiestSubnets(10).map((e) => [e.subnet, e.connections])).toEqual([['198.51.100.0/24', 1]]);
     l.ingest([c], 2000);
     expect(l.topSubnets(10).map((e) => e.subnet)).toEqual(['198.51.100.0/24']);
   });

@@ -144,8 +144,18 @@ export class Learner {
     return summary;
   }
 
+  /** The busiest subnets with an RTT worth exporting (at least min_samples samples). */
   topSubnets(limit: number): SubnetEntry[] {
     return this.table.top(limit, this.opts.minSamples);
+  }
+
+  /**
+   * The busiest subnets, learned RTT or not: demand is exported for these. Clients whose connections
+   * all close before min_connection_age give no RTT sample, but they are still demand the scheduler
+   * must see.
+   */
+  busiestSubnets(limit: number): SubnetEntry[] {
+    return this.table.top(limit, 0);
   }
 }
 

@@ -87,11 +87,11 @@ export class SubnetTable {
 
   /**
    * The `limit` subnets with the most traffic (connections, then samples) among those with at least
-   * `minSamples` samples: the ones worth a Prometheus series.
+   * `minSamples` samples (and an RTT, when minSamples > 0): the ones worth a Prometheus series.
    */
   top(limit: number, minSamples: number): SubnetEntry[] {
     const eligible: SubnetEntry[] = [];
-    for (const e of this.entries.values()) if (e.samples >= minSamples && e.ewmaUs !== undefined) eligible.push(e);
+    for (const e of this.entries.values()) if (e.samples >= minSamples && (minSamples === 0 || e.ewmaUs !== undefined)) eligible.push(e);
     const byTraffic = (a: SubnetEntry, b: SubnetEntry) => b.connections - a.connections || b.samples - a.samples || (a.subnet < b.subnet ? -1 : 1);
     if (eligible.length <= limit) return eligible.sort(byTraffic);
     return eligible.sort(byTraffic).slice(0, limit);
