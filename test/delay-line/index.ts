@@ -171,6 +171,11 @@ export class DelayLine {
   }
 
   /** Idempotent. Kills tracked children and the forwarder by PID, deletes the namespaces by name. */
+  /** PID of the forwarder process (for supervisors that record what to clean up after a crash). */
+  get forwarderPid(): number | undefined {
+    return this.forwarder?.pid;
+  }
+
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;

@@ -111,10 +111,10 @@ export class World {
       if (spec.quickack) execFileSync('ip', ['-n', name, 'route', 'replace', '10.0.0.0/8', 'dev', 'slc0', 'quickack', '1']);
     }
     // The forwarder is the delay line's own child; it also exits by itself when the lab dies (stdin).
-    const fwd = (line as unknown as { forwarder: ChildProcess | null }).forwarder;
-    if (fwd?.pid) {
-      state.processes.push(procRecord('delay-line-forwarder', fwd.pid));
-      raisePriority(fwd.pid);
+    const fwdPid = line.forwarderPid;
+    if (fwdPid) {
+      state.processes.push(procRecord('delay-line-forwarder', fwdPid));
+      raisePriority(fwdPid);
     }
     writeState(state);
     log(`namespaces: ${state.namespaces.map((n) => `${n.label}=${n.name}`).join(' ')}`);
