@@ -3,6 +3,7 @@
 // for the first run, other dash patterns for the next), total demand in grey. No dependencies, readable
 // in a browser or an image viewer.
 import type { RunResult } from './run.ts';
+import { escapeXml, niceCeil, ticks } from '../../lib/svg-axes.ts';
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 const RUN_DASH = ['', '7 4', '2 3', '10 3 2 3'];
@@ -37,7 +38,7 @@ export function toSvg(runs: RunResult[], opts: ChartOptions): string {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="${m.left}" y="24" font-size="16" font-weight="bold">${esc(opts.title)}</text>`);
+  out.push(`<text x="${m.left}" y="24" font-size="16" font-weight="bold">${escapeXml(opts.title)}</text>`);
   // Axes and grid.
   const yTicks = ticks(yMax);
   for (const v of yTicks) {
@@ -73,7 +74,7 @@ export function toSvg(runs: RunResult[], opts: ChartOptions): string {
       const maxPts: [number, number][] = first.cycles.filter((c) => Number.isFinite(c.origins[id]?.max_rps)).map((c) => [c.t_s, c.origins[id]!.max_rps]);
       if (maxPts.length > 0 && maxPts.some(([, v]) => v <= yMax)) out.push(`<path d="${stepPath(maxPts)}" fill="none" stroke="${colour}" stroke-width="7" opacity="0.25"/>`);
         const [, lastMax] = maxPts[maxPts.length - 1]!;
-        if (lastMax <= yMax) out.push(`<text x="${(m.left + pw - 4).toFixed(1)}" y="${(y(lastMax) - 5).toFixed(1)}" text-anchor="end" fill="${colour}" font-weight="bold" stroke="#fff" stroke-width="3" paint-order="stroke">${esc(id)} max_rps ${fmt(lastMax)}</text>`);
+        if (lastMax <= yMax) out.push(`<text x="${(m.left + pw - 4).toFixed(1)}" y="${(y(lastMax) - 5).toFixed(1)}" text-anchor="end" fill="${colour}" font-weight="bold" stroke="#fff" stroke-width="3" paint-order="stroke">${escapeXml(id)} max_rps ${fmt(lastMax)}</text>`);
       const tgtPts: [number, number][] = first.cycles.filter((c) => Number.isFinite(c.origins[id]?.target_rps)).map((c) => [c.t_s, c.origins[id]!.target_rps]);
       if (tgtPts.some(([t, v]) => v !== maxPts.find(([tm]) => tm === t)?.[1]) && tgtPts.some(([, v]) => v <= yMax)) {
         out.push(`<path d="${stepPath(tgtPts)}" fill="none" stroke="${colour}" stroke-width="1" stroke-dasharray="1 3" opacity="0.8"/>`);
@@ -92,19 +93,19 @@ export function toSvg(runs: RunResult[], opts: ChartOptions): string {
   const lx = m.left + pw + 16;
   const legend = (dash: string, colour: string, width: number, label: string): void => {
     out.push(`<line x1="${lx}" x2="${lx + 28}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="${width}" ${dash ? `stroke-dasharray="${dash}"` : ''}/>`);
-    out.push(`<text x="${lx + 36}" y="${ly + 4}">${esc(label)}</text>`);
+    out.push(`<text x="${lx + 36}" y="${ly + 4}">${escapeXml(label)}</text>`);
     ly += 18;
   };
   const legendBand = (colour: string, label: string): void => {
     out.push(`<line x1="${lx}" x2="${lx + 28}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="7" opacity="0.25"/>`);
-    out.push(`<text x="${lx + 36}" y="${ly + 4}">${esc(label)}</text>`);
+    out.push(`<text x="${lx + 36}" y="${ly + 4}">${escapeXml(label)}</text>`);
     ly += 18;
   };
   runs.forEach((r, ri) => {
     const dash = RUN_DASH[ri % RUN_DASH.length]!;
-    out.push(`<text x="${lx}" y="${ly + 4}" font-weight="bold">${esc(r.name)}</text>`);
+    out.push(`<text x="${lx}" y="${ly + 4}" font-weight="bold">${escapeXml(r.name)}</text>`);
     ly += 16;
-    out.push(`<text x="${lx}" y="${ly + 4}" fill="#555">${esc(`${r.settings.policy}, max_shift ${r.settings.max_shift}`)}</text>`);
+    out.push(`<text x="${lx}" y="${ly + 4}" fill="#555">${escapeXml(`${r.settings.policy}, max_shift ${r.settings.max_shift}`)}</text>`);
     ly += 18;
     originIds.forEach((id, k) => legend(dash, COLOURS[k % COLOURS.length]!, 2, `${id} load`));
     legend(dash, '#999', 1, 'total demand');
@@ -123,25 +124,7 @@ export function toSvg(runs: RunResult[], opts: ChartOptions): string {
   return `${out.join('\n')}\n`;
 }
 
-function niceCeil(v: number): number {
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const f of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (f * p >= v) return f * p;
-  return 10 * p;
-}
-
-function ticks(max: number): number[] {
-  const raw = max / 6;
-  const p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((f) => f * p).find((s) => s >= raw) ?? 10 * p;
-  const out: number[] = [];
-  for (let v = 0; v <= max + 1e-9; v += step) out.push(Math.round(v * 1e6) / 1e6);
-  return out;
-}
-
 function fmt(v: number): string {
   return Math.abs(v) >= 1000 ? `${Math.round(v / 100) / 10}k` : String(Math.round(v * 100) / 100);
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}

@@ -1,6 +1,7 @@
 // A small SVG line chart for lab runs: measured load per origin over time (from the origins' own
 // counters), each origin's capacity as a translucent band, offered load in grey, and the script's
 // events as labelled vertical lines. No dependencies; opens in any browser.
+import { escapeXml, niceCeil, ticks } from '../../lib/svg-axes.ts';
 
 export interface Series {
   label: string;
@@ -44,8 +45,8 @@ export function renderChart(c: ChartSpec): string {
   o.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   o.push(`<defs><clipPath id="plot"><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}"/></clipPath></defs>`);
   const yRaw = (v: number) => m.top + ph - (v / yMax) * ph;
-  o.push(`<text x="${m.left}" y="22" font-size="16" font-weight="bold">${esc(c.title)}</text>`);
-  if (c.subtitle) o.push(`<text x="${m.left}" y="40" fill="#555">${esc(c.subtitle)}</text>`);
+  o.push(`<text x="${m.left}" y="22" font-size="16" font-weight="bold">${escapeXml(c.title)}</text>`);
+  if (c.subtitle) o.push(`<text x="${m.left}" y="40" fill="#555">${escapeXml(c.subtitle)}</text>`);
   for (const v of ticks(yMax)) {
     o.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e8e8e8"/>`);
     o.push(`<text x="${m.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`);
@@ -56,7 +57,7 @@ export function renderChart(c: ChartSpec): string {
   }
   o.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   o.push(`<text x="${m.left + pw / 2}" y="${H - 12}" text-anchor="middle">time (s)</text>`);
-  o.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(c.yLabel)}</text>`);
+  o.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(c.yLabel)}</text>`);
   for (const k of c.capacities) {
     const pts = [...k.points, [tMax, k.points[k.points.length - 1]?.[1] ?? 0] as [number, number]];
     const d = pts.map(([t, v], i) => (i === 0 ? `M${x(t).toFixed(1)},${yRaw(v).toFixed(1)}` : `H${x(t).toFixed(1)} V${yRaw(v).toFixed(1)}`)).join(' ');
@@ -64,7 +65,7 @@ export function renderChart(c: ChartSpec): string {
   }
   c.events.forEach((e, i) => {
     o.push(`<line x1="${x(e.t).toFixed(1)}" x2="${x(e.t).toFixed(1)}" y1="${m.top}" y2="${m.top + ph}" stroke="#888" stroke-dasharray="3 3"/>`);
-    o.push(`<text x="${(x(e.t) + 3).toFixed(1)}" y="${m.top + 12 + (i % 5) * 13}" fill="#555" font-size="11" clip-path="url(#plot)">${esc(e.label.length > 34 ? `${e.label.slice(0, 33)}…` : e.label)}</text>`);
+    o.push(`<text x="${(x(e.t) + 3).toFixed(1)}" y="${m.top + 12 + (i % 5) * 13}" fill="#555" font-size="11" clip-path="url(#plot)">${escapeXml(e.label.length > 34 ? `${e.label.slice(0, 33)}…` : e.label)}</text>`);
   });
   for (const s of c.series) {
     if (s.points.length === 0) continue;
@@ -75,38 +76,20 @@ export function renderChart(c: ChartSpec): string {
   const lx = m.left + pw + 14;
   for (const s of c.series) {
     o.push(`<line x1="${lx}" x2="${lx + 26}" y1="${ly}" y2="${ly}" stroke="${s.colour}" stroke-width="${s.width ?? 2}"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
-    o.push(`<text x="${lx + 32}" y="${ly + 4}">${esc(s.label)}</text>`);
+    o.push(`<text x="${lx + 32}" y="${ly + 4}">${escapeXml(s.label)}</text>`);
     ly += 18;
   }
   for (const k of c.capacities) {
     const off = !k.points.some(([, v]) => onScale(v));
     o.push(`<line x1="${lx}" x2="${lx + 26}" y1="${ly}" y2="${ly}" stroke="${k.colour}" stroke-width="8" opacity="0.2"/>`);
-    o.push(`<text x="${lx + 32}" y="${ly + 4}">${esc(k.label)}${off ? ' (off scale)' : ''}</text>`);
+    o.push(`<text x="${lx + 32}" y="${ly + 4}">${escapeXml(k.label)}${off ? ' (off scale)' : ''}</text>`);
     ly += 18;
   }
   o.push('</svg>');
   return `${o.join('\n')}\n`;
 }
 
-function niceCeil(v: number): number {
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const f of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (f * p >= v) return f * p;
-  return 10 * p;
-}
-
-function ticks(max: number): number[] {
-  const raw = max / 6;
-  const p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((f) => f * p).find((s) => s >= raw) ?? 10 * p;
-  const out: number[] = [];
-  for (let v = 0; v <= max + 1e-9; v += step) out.push(Math.round(v * 1e6) / 1e6);
-  return out;
-}
-
 function fmt(v: number): string {
   return String(Math.round(v * 100) / 100);
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
