@@ -32,7 +32,7 @@ describe('ScrapeInputReader', () => {
     let now = 1_000_000;
     const failures: string[] = [];
     const rejected: string[] = [];
-    const reader = new ScrapeInputReader({ targets: [url], timeoutMs: 1000, minIntervalMs: 0 }, { reject: (i, r) => rejected.push(`${i}:${r}`), scrapeFailed: (t, d) => failures.push(d) }, () => now);
+    const reader = new ScrapeInputReader({ targets: [url], timeoutMs: 1000, minIntervalMs: 0 }, { reject: (i, r) => rejected.push(`${i}:${r}`), scrapeFailed: (_target, d) => failures.push(d) }, () => now);
     const page = (requests: number, load: number, rtt: string) =>
       [
         `sluice_edge_requests_total{edge="sfo",load_balancer="app",listener="192.0.2.1:443"} ${requests}`,
