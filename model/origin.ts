@@ -56,4 +56,3 @@ export const Origin = z.strictObject({
 }).meta({ id: 'Origin' });
 export type Origin = z.output<typeof Origin>;
 
-export { targetNotAboveMax };

@@ -12,7 +12,6 @@ export const Name = z
 export const Region = z.string().min(1).max(63).regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" or "-"');
 
 export const IpAddress = z.string().refine((s) => isIP(s) !== 0, 'expected an IPv4 or IPv6 address');
-export const Ipv4Address = z.string().refine((s) => isIP(s) === 4, 'expected an IPv4 address');
 
 /** A CIDR with no host bits set ("81.2.69.0/24", "2001:db8::/48"). */
 export const Cidr = z.string().refine((s) => parseCidr(s) !== null, 'expected a CIDR such as 192.0.2.0/24 or 2001:db8::/48 with no host bits set');
