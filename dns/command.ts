@@ -61,7 +61,9 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
-  return workers <= 1 ? runSingle(config, file, log) : runPrimary(config, file, log, workers);
+  // With a metrics listener, even one serving worker runs beside a primary: rendering metrics and
+  // parsing views (megabytes with 100k learned subnets) then never stall the loop that answers queries.
+  return workers <= 1 && !config.metrics ? runSingle(config, file, log) : runPrimary(config, file, log, workers);
 }
 
 function untilSignal(onHup?: () => void): Promise<string> {
@@ -105,7 +107,7 @@ function startMetricsServer(config: DnsConfig, log: Logger, render: () => Promis
   });
 }
 
-/** One process does everything: fetch views, answer, serve metrics. */
+/** One process does everything: fetch views and answer (no metrics listener configured). */
 async function runSingle(config: DnsConfig, file: string, log: Logger): Promise<number> {
   const geo = openGeo(config, file);
   const responder = createResponder(config, geo, log);
