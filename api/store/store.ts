@@ -17,6 +17,7 @@ import type {
 } from '../../model/index.ts';
 import type { z } from 'zod';
 import type { EdgeInput as EdgeInputSchema } from '../../model/edge.ts';
+import type { SchedulerStore } from '../../scheduler/loop/store.ts';
 
 export type EdgeSpec = z.output<typeof EdgeInputSchema>;
 export type { EdgeInput };
@@ -52,16 +53,14 @@ export interface DecisionFilter extends PageRequest {
   load_balancer_id?: string | undefined;
 }
 
-export interface Store {
+/** Everything the API serves; the scheduler's part is `SchedulerStore`, declared beside the loop. */
+export interface Store extends SchedulerStore {
   // Load balancers. `ifRevision`: the caller's If-Match; a different current revision -> precondition_failed.
   createLoadBalancer(spec: LoadBalancerSpec): Promise<LoadBalancer>;
   getLoadBalancer(id: string): Promise<LoadBalancer>;
   listLoadBalancers(page: PageRequest): Promise<Page<LoadBalancer>>;
   replaceLoadBalancer(id: string, spec: LoadBalancerSpec, ifRevision?: number): Promise<LoadBalancer>;
   deleteLoadBalancer(id: string, ifRevision?: number): Promise<void>;
-
-  /** Every load balancer, in creation order (views need the whole set). */
-  allLoadBalancers(): Promise<LoadBalancer[]>;
 
   // Origins, always inside one load balancer.
   createOrigin(lbId: string, spec: OriginSpec): Promise<Origin>;
@@ -70,9 +69,6 @@ export interface Store {
   replaceOrigin(lbId: string, id: string, spec: OriginSpec, ifRevision?: number): Promise<Origin>;
   deleteOrigin(lbId: string, id: string, ifRevision?: number): Promise<void>;
 
-  /** Every origin of one load balancer, or of all when lbId is omitted. */
-  allOrigins(lbId?: string): Promise<Origin[]>;
-
   // Edge nodes.
   createEdge(spec: EdgeSpec): Promise<Edge>;
   getEdge(id: string): Promise<Edge>;
@@ -80,32 +76,12 @@ export interface Store {
   replaceEdge(id: string, spec: EdgeSpec, ifRevision?: number): Promise<Edge>;
   deleteEdge(id: string, ifRevision?: number): Promise<void>;
 
-  allEdges(): Promise<Edge[]>;
-
-  // Scheduler's write side.
-  /** Publishes a new weights version for one load balancer together with its decision record, atomically. */
-  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput): Promise<{ version: number; decision: Decision }>;
-  /** Records a cycle that changed nothing (hold) or only explained itself. */
-  recordDecision(decision: DecisionInput): Promise<Decision>;
-  getWeights(lbId: string): Promise<LoadBalancerWeights | null>;
+  // Views of what the scheduler and the health checks wrote.
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>>;
-  /** Removes decision records created before `before` (ISO time); returns how many. */
-  pruneDecisions(before: string): Promise<number>;
-  /** Upserts learned latency rows keyed by (subnet, origin_id). */
-  upsertLatency(entries: LatencyEntry[]): Promise<void>;
-  /** Removes latency rows not updated since `before` (ISO time); returns how many. */
-  expireLatency(before: string): Promise<number>;
   listLatency(filter: LatencyFilter): Promise<Page<LatencyEntry>>;
   setOriginHealth(originId: string, healthy: boolean, detail: string): Promise<OriginHealth>;
-  listOriginHealth(): Promise<OriginHealth[]>;
-
-  /** Scheduler lease: true when `holder` holds it (acquired or renewed) until now + ttlMs. */
-  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
-  releaseLease(name: string, holder: string): Promise<void>;
 
   /** Increases on every committed write, by this process or another on the same store. */
   changeSeq(): Promise<number>;
-  /** Calls `listener` soon after any committed change; returns an unsubscribe function. */
-  onChange(listener: () => void): () => void;
   close(): Promise<void>;
 }

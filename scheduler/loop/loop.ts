@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { LoadBalancer } from '../../model/index.ts';
-import type { Store } from '../../api/store/store.ts';
+import type { SchedulerStore } from './store.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
 import { buildProblem, splitWeights, type Locate } from './problem.ts';
@@ -14,7 +14,7 @@ import type { SchedulerMetrics } from './metrics.ts';
 export type Solve = (p: SchedulingProblem) => Promise<{ decision: SchedulingDecision; solve_ms: number }>;
 
 export interface LoopOptions {
-  store: Store;
+  store: SchedulerStore;
   reader: InputReader;
   solve: Solve;
   log: Logger;
@@ -130,7 +130,7 @@ export class SchedulerLoop {
     await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: { hold: kind } });
   }
 
-  private async cycleFor(lb: LoadBalancer, allEdges: Awaited<ReturnType<Store['allEdges']>>, health: Awaited<ReturnType<Store['listOriginHealth']>>): Promise<CycleReport['results'][number]> {
+  private async cycleFor(lb: LoadBalancer, allEdges: Awaited<ReturnType<SchedulerStore['allEdges']>>, health: Awaited<ReturnType<SchedulerStore['listOriginHealth']>>): Promise<CycleReport['results'][number]> {
     const origins = await this.o.store.allOrigins(lb.id);
     const ctx = { lb, origins, edges: allEdges };
     let inputs: LbInputs;

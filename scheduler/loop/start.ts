@@ -2,7 +2,7 @@
 // worker, the subnet locator and metrics.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Store } from '../../api/store/store.ts';
+import type { SchedulerStore } from './store.ts';
 import type { SchedulerConfig } from '../config.ts';
 import type { RejectReason } from '../inputs/guard.ts';
 import { PromqlInputReader } from '../inputs/promql.ts';
@@ -18,7 +18,7 @@ export interface RunningScheduler {
   stop(): Promise<void>;
 }
 
-export async function startScheduler(config: SchedulerConfig, store: Store, registry: Registry, log: Logger, reader?: InputReader): Promise<RunningScheduler> {
+export async function startScheduler(config: SchedulerConfig, store: SchedulerStore, registry: Registry, log: Logger, reader?: InputReader): Promise<RunningScheduler> {
   const metrics = createSchedulerMetrics(registry);
   const counter = {
     reject(input: string, reason: RejectReason) {

@@ -1,6 +1,6 @@
 // One frame of the demo's terminal view: per origin load against capacity, its share of demand, and a
 // bar; then the cycle's decision.
-import type { CycleRecord } from '../simulate/run.ts';
+import type { CycleRecord } from '../../scheduler/simulate/run.ts';
 
 const BAR = 36;
 

@@ -18,14 +18,14 @@ import type { Edge, Origin } from '../model/index.ts';
 import { parseDuration, parseHostPort } from '../model/primitives.ts';
 import { renderFrame } from './demo/render.ts';
 import { SimulatedReader } from './demo/simulated-reader.ts';
-import { SchedulerLoop } from './loop/loop.ts';
-import { createSchedulerMetrics } from './loop/metrics.ts';
-import { toCsv } from './simulate/csv.ts';
-import { Scenario } from './simulate/scenario.ts';
-import { summarise } from './simulate/summary.ts';
-import { toSvg } from './simulate/svg.ts';
-import { DEFAULT_GAIN } from './core/index.ts';
-import { DecisionWorker } from './solver/client.ts';
+import { SchedulerLoop } from '../scheduler/loop/loop.ts';
+import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
+import { toCsv } from '../scheduler/simulate/csv.ts';
+import { Scenario } from '../scheduler/simulate/scenario.ts';
+import { summarise } from '../scheduler/simulate/summary.ts';
+import { toSvg } from '../scheduler/simulate/svg.ts';
+import { DEFAULT_GAIN } from '../scheduler/core/index.ts';
+import { DecisionWorker } from '../scheduler/solver/client.ts';
 
 const DEFAULT_SCENARIO = fileURLToPath(new URL('../examples/demo.yaml', import.meta.url));
 

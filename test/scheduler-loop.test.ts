@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore, type SqliteStore } from '../../api/store/sqlite.ts';
-import type { LoadBalancer, Origin } from '../../model/index.ts';
-import { waitFor } from '../../test/helpers/wait.ts';
-import { decide } from '../core/index.ts';
-import { emptyInputs, InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
-import { SchedulerLoop } from './loop.ts';
-import { createSchedulerMetrics } from './metrics.ts';
+import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
+import type { LoadBalancer, Origin } from '../model/index.ts';
+import { waitFor } from './helpers/wait.ts';
+import { decide } from '../scheduler/core/index.ts';
+import { emptyInputs, InputsUnavailable, type InputReader, type LbInputs } from '../scheduler/inputs/types.ts';
+import { SchedulerLoop } from '../scheduler/loop/loop.ts';
+import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 
 const silent = pino({ level: 'silent' });
 

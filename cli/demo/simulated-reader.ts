@@ -6,11 +6,11 @@
 import type { Store } from '../../api/store/store.ts';
 import type { Edge, Origin } from '../../model/index.ts';
 import { effectiveShares } from '../../model/shares.ts';
-import type { Weights } from '../core/types.ts';
-import { emptyInputs, type InputReader, type LbInputs, type ReadContext } from '../inputs/types.ts';
-import type { CycleRecord, RunResult } from '../simulate/run.ts';
-import type { Scenario } from '../simulate/scenario.ts';
-import { World } from '../simulate/world.ts';
+import type { Weights } from '../../scheduler/core/types.ts';
+import { emptyInputs, type InputReader, type LbInputs, type ReadContext } from '../../scheduler/inputs/types.ts';
+import type { CycleRecord, RunResult } from '../../scheduler/simulate/run.ts';
+import type { Scenario } from '../../scheduler/simulate/scenario.ts';
+import { World } from '../../scheduler/simulate/world.ts';
 
 export class SimulatedReader implements InputReader {
   readonly world: World;
