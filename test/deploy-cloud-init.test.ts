@@ -8,7 +8,7 @@
 // HAProxy started from the rendered haproxy.cfg, and sluice dns answers dig from the rendered
 // config, steering a client subnet by the geo mapping the module rendered. (The tests of that
 // block run in order: each uses what the previous one registered or wrote.)
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -473,15 +473,27 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const bootstrap = () => spawnSync('bash', [join(DEPLOY, 'bootstrap-topology.sh'), api, join(dir, 'admin.token'), join(dir, 'topology.json')], { encoding: 'utf8', env: { ...process.env, BOOTSTRAP_WAIT: '20' } });
+  // The origins above answer from this very process: a script run with spawnSync would freeze them, the
+  // control plane's health checks would time out, and under load they would be marked down. Scripts
+  // therefore run asynchronously, and so does dig below.
+  const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('close', (status) => resolve({ status, stdout, stderr }));
+    });
+  const bootstrap = () => run('bash', [join(DEPLOY, 'bootstrap-topology.sh'), api, join(dir, 'admin.token'), join(dir, 'topology.json')], { BOOTSTRAP_WAIT: '20' });
 
   it('bootstrap-topology.sh registers the load balancer, origins and edge through the API, idempotently', async () => {
-    const first = bootstrap();
+    const first = await bootstrap();
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/created load balancer web \(\S+\)/);
     expect(first.stdout).toContain('created origin origin-weu');
     expect(first.stdout).toContain('created edge edge-eus');
-    const second = bootstrap();
+    const second = await bootstrap();
     expect(second.status, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/load balancer web exists/);
     expect(second.stdout).not.toContain('created');
@@ -491,9 +503,9 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
     expect(registered.items.map((o) => o.name).sort()).toEqual(['origin-sea', 'origin-weu']);
   });
 
-  it('bootstrap-topology.sh fails loudly with a token the API refuses', () => {
+  it('bootstrap-topology.sh fails loudly with a token the API refuses', async () => {
     writeFileSync(join(dir, 'wrong.token'), 'not-the-admin-token-at-all');
-    const r = spawnSync('bash', [join(DEPLOY, 'bootstrap-topology.sh'), api, join(dir, 'wrong.token'), join(dir, 'topology.json')], { encoding: 'utf8' });
+    const r = await run('bash', [join(DEPLOY, 'bootstrap-topology.sh'), api, join(dir, 'wrong.token'), join(dir, 'topology.json')]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/HTTP 401/);
   });
@@ -503,7 +515,7 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
     const id = edges.items.find((e) => e.name === 'edge-eus')!.id;
     const file = join(dir, 'edge-sync.yaml');
     writeFileSync(file, renderEdge('haproxy', '').edgeSyncConfig);
-    const r = spawnSync('bash', [join(DEPLOY, 'resolve-edge-id.sh'), api, join(dir, 'read.token'), 'edge-eus', file], { encoding: 'utf8', env: { ...process.env, RESOLVE_WAIT: '10' } });
+    const r = await run('bash', [join(DEPLOY, 'resolve-edge-id.sh'), api, join(dir, 'read.token'), 'edge-eus', file], { RESOLVE_WAIT: '10' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(`edge edge-eus is ${id}`);
     const config = validateConfig(EdgeSyncConfig, parseYaml(read(file)), file);
@@ -529,13 +541,23 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
       sync.dataplane[0]!.config_file = cfgPath;
       sync.metrics.listen = `127.0.0.1:${await freePort()}`;
       writeFileSync(join(dir, 'edge-sync-run.yaml'), stringifyYaml(sync));
+      // What follows asserts that both origins serve; that holds once the control plane sees both healthy
+      // (an origin it has marked down is rightly given weight 0).
+      await waitFor(
+        async () => {
+          const res = await fetch(`${api}/api/v1/health`, { headers: { authorization: `Bearer ${READ_TOKEN}` }, signal: AbortSignal.timeout(5000) });
+          const items = ((await res.json()) as { items: { healthy: boolean }[] }).items;
+          return items.every((h) => h.healthy);
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: `both origins healthy in the control plane (${cp!.output().split('\n').filter((l) => l.includes('healthy')).slice(-4).join(' | ')})` },
+      );
       const once = await runSluice(['edge-sync', '--config', join(dir, 'edge-sync-run.yaml'), '--once']);
       expect(once.code, once.stderr).toBe(0);
       // No weights are published yet (no Prometheus here), so the origins' static weights apply: both serve.
       const seen = new Set<string>();
       await waitFor(
         async () => {
-          const res = await fetch(`http://127.0.0.1:${fePort}/`);
+          const res = await fetch(`http://127.0.0.1:${fePort}/`, { signal: AbortSignal.timeout(5000) });
           seen.add((await res.text()).trim());
           return seen.has('origin-weu') && seen.has('origin-sea');
         },
@@ -555,10 +577,10 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
     dnsDoc.metrics.listen = `127.0.0.1:${await freePort()}`;
     writeFileSync(join(dir, 'dns.yaml'), stringifyYaml(dnsDoc));
     dns = startSluice(['dns', '--config', join(dir, 'dns.yaml')]);
-    const dig = (subnet: string) => spawnSync('dig', ['@127.0.0.1', '-p', String(dnsPort), 'app.sluice.internal', 'A', '+short', '+time=1', '+tries=1', `+subnet=${subnet}`], { encoding: 'utf8' }).stdout.trim();
+    const dig = async (subnet: string) => (await run('dig', ['@127.0.0.1', '-p', String(dnsPort), 'app.sluice.internal', 'A', '+short', '+time=1', '+tries=1', `+subnet=${subnet}`])).stdout.trim();
     // Origins become healthy after `rise` checks; until then there is nothing to answer.
     // East US clients (10.10.1.0/24): West Europe is nearer than Singapore. Singapore clients: Singapore.
-    await waitFor(() => dig('10.10.1.0/24') === '127.0.0.2', { timeoutMs: 30_000, intervalMs: 250, what: `east-us answer; dns output: ${dns!.output().slice(-2000)}` });
-    await waitFor(() => dig('10.30.1.0/24') === '127.0.0.3', { timeoutMs: 10_000, intervalMs: 250, what: 'singapore answer' });
+    await waitFor(async () => (await dig('10.10.1.0/24')) === '127.0.0.2', { timeoutMs: 30_000, intervalMs: 250, what: `east-us answer; dns output: ${dns!.output().slice(-2000)}` });
+    await waitFor(async () => (await dig('10.30.1.0/24')) === '127.0.0.3', { timeoutMs: 10_000, intervalMs: 250, what: 'singapore answer' });
   });
 });
