@@ -57,4 +57,17 @@ describe('edge-sync config', () => {
     expect(problems('config_file: x\ndataplane: {type: ipvs}\nmetrics: {listen: nowhere}\n')).toMatch(/metrics\.listen: expected HOST:PORT/);
     expect(problems('config_file: x\ndataplane: {type: ipvs}\nbogus: 1\n')).toMatch(/unknown key\(s\) "bogus"/);
   });
+
+  it('bad configs name the line and column of the key (or of the object missing it)', () => {
+    const cases: [yaml: string, expected: RegExp][] = [
+      ['config_file: x\ndataplane:\n  type: haproxy\n  admin_socket: /s\n  weight_total: 1000\n', /\.yaml:5:3: dataplane\[0\]\.weight_total: /],
+      ['config_file: x\ndataplane: {type: ipvs}\nbogus: 1\n', /\.yaml:3:1: unknown key\(s\) "bogus"/],
+      ['config_file: x\ndataplane:\n  - type: ipvs\n  - type: f5\n', /\.yaml:4:5: dataplane\[1\]\.type: /],
+      ['config_file: x\ndataplane:\n  type: haproxy\n', /\.yaml:2:1: dataplane\[0\]\.admin_socket: /],
+      ['config_file: x\ndataplane: [\n', /\.yaml:3:1: not valid YAML: (?!.*at line)/],
+      // A problem of the whole file has no line to give.
+      ['dataplane:\n  type: haproxy\n  admin_socket: /s\n', /\.yaml: api: set exactly one/],
+    ];
+    for (const [yaml, expected] of cases) expect(problems(yaml)).toMatch(expected);
+  });
 });

@@ -22,7 +22,7 @@ describe('sluice agent command', () => {
     const f = file('bad.yaml', 'service_ports: [443]\newma_alpha: 2\n');
     const r = await runSluice(['agent', '--config', f]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${f}: ewma_alpha:`);
+    expect(r.stderr).toContain(`${f}:2:1: ewma_alpha:`);
     const missing = await runSluice(['agent']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--config is required');

@@ -15,9 +15,9 @@ describe('sluice control-plane start-up', () => {
     writeFileSync(file, 'listen: somewhere\napi:\n  long_poll_max: forever\n  colour: blue\n');
     const res = await runSluice(['control-plane', '--config', file, '--data-dir', dir.path]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`${file}: listen: expected HOST:PORT`);
-    expect(res.stderr).toContain(`${file}: api.long_poll_max: expected a duration`);
-    expect(res.stderr).toContain(`${file}: api: unknown key(s) "colour"`);
+    expect(res.stderr).toContain(`${file}:1:1: listen: expected HOST:PORT`);
+    expect(res.stderr).toContain(`${file}:3:3: api.long_poll_max: expected a duration`);
+    expect(res.stderr).toContain(`${file}:4:3: api: unknown key(s) "colour"`);
     expect(res.stdout).not.toContain('listening');
   });
 
@@ -26,7 +26,7 @@ describe('sluice control-plane start-up', () => {
     writeFileSync(file, 'listen: [unclosed\n');
     const res = await runSluice(['control-plane', '--config', file]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`${file}: not valid YAML`);
+    expect(res.stderr).toMatch(/broken\.yaml:\d+:\d+: not valid YAML/);
   });
 
   it('refuses to listen beyond loopback with no tokens configured, and says why', async () => {

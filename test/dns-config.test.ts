@@ -23,12 +23,12 @@ describe('dns config', () => {
   });
 
   it.each([
-    ['listen: ["localhost"]\nview_file: v.json\n', /dns\.yaml: listen\[0\]: expected HOST:PORT/],
-    ['listen: ["localhost:53"]\nview_file: v.json\n', /dns\.yaml: listen\[0\]: expected an IP address and port/],
+    ['listen: ["localhost"]\nview_file: v.json\n', /dns\.yaml:1:10: listen\[0\]: expected HOST:PORT/],
+    ['listen: ["localhost:53"]\nview_file: v.json\n', /dns\.yaml:1:10: listen\[0\]: expected an IP address and port/],
     ['listen: ["127.0.0.1:53"]\n', /dns\.yaml: api: set exactly one of `api` \(control plane\) or `view_file`/],
-    ['view_file: v.json\necs: { ipv4_scope_max: 33 }\n', /dns\.yaml: ecs\.ipv4_scope_max: .*32/],
+    ['view_file: v.json\necs: { ipv4_scope_max: 33 }\n', /dns\.yaml:2:8: ecs\.ipv4_scope_max: .*32/],
     ['view_file: v.json\nworkres: 2\n', /unknown key\(s\) "workres"/],
-    ['api: { url: "not a url" }\n', /dns\.yaml: api\.url:/],
+    ['api: { url: "not a url" }\n', /dns\.yaml:1:8: api\.url:/],
     ['view_file: v.json\ngeoip: { database: /nonexistent/City.mmdb }\n', /dns\.yaml: geoip\.database: cannot open the MaxMind database/],
     ['view_file: missing.json\n', /dns\.yaml: view_file: .*missing\.json/],
     ['view_file: bad.json\n', /dns\.yaml: view_file: .*bad\.json: not a DnsView: zones/],
