@@ -1,25 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../lib/config-file.ts';
+import { configProblem, loadYaml } from '../test/helpers/config-cases.ts';
 import { loadAgentConfig } from './config.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'sluice-agent-config-'));
-function load(yaml: string) {
-  const f = join(dir, `c${Math.random()}.yaml`);
-  writeFileSync(f, yaml);
-  return loadAgentConfig(f);
-}
-function problem(yaml: string): string {
-  try {
-    load(yaml);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a config error');
-}
+const load = (yaml: string) => loadYaml(loadAgentConfig, yaml);
+const problem = (yaml: string) => configProblem(loadAgentConfig, yaml);
 
 describe('agent config', () => {
   it('loads examples/agent.yaml with every key', () => {

@@ -1,32 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../lib/config-file.ts';
+import { describe, expect, it } from 'vitest';
 import { EdgeConfig } from '../model/views.ts';
-import { readFileSync } from 'node:fs';
+import { configProblem, loadYaml } from '../test/helpers/config-cases.ts';
 import { loadEdgeSyncConfig } from './config.ts';
 
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'slc-edge-cfg-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function load(yaml: string) {
-  const file = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(file, yaml);
-  return loadEdgeSyncConfig(file);
-}
-
-function problems(yaml: string): string {
-  try {
-    load(yaml);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const load = (yaml: string) => loadYaml(loadEdgeSyncConfig, yaml);
+const problems = (yaml: string) => configProblem(loadEdgeSyncConfig, yaml);
 
 describe('edge-sync config', () => {
   it('the examples load, and the sample EdgeConfig matches the API contract', () => {
@@ -50,7 +32,7 @@ describe('edge-sync config', () => {
     expect(problems('config_file: x\ndataplane:\n  type: haproxy\n')).toMatch(/dataplane\[0\]\.admin_socket: /);
     expect(problems('config_file: x\ndataplane:\n  type: haproxy\n  admin_socket: /s\n  weight_total: 1000\n')).toMatch(/dataplane\[0\]\.weight_total: .*256/);
     // No token is valid: a control plane without tokens answers on loopback (it refuses to bind elsewhere).
-    expect(() => problems('api:\n  url: http://127.0.0.1:8080\n  edge_id: e1\ndataplane: {type: ipvs}\n')).toThrow('expected a ConfigError');
+    expect(() => problems('api:\n  url: http://127.0.0.1:8080\n  edge_id: e1\ndataplane: {type: ipvs}\n')).toThrow('expected a config error');
     expect(problems('config_file: x\ndataplane: {type: ipvs, scheduler: fastest}\n')).toMatch(/dataplane\[0\]\.scheduler: /);
     expect(problems('config_file: x\ndataplane: {type: ipvs}\nretry: {initial: 10s, max: 1s}\n')).toMatch(/retry\.max: must be >= retry\.initial/);
     expect(problems('config_file: x\ndataplane: [{type: ipvs}, {type: ipvs}]\n')).toMatch(/two data planes are named "ipvs"/);

@@ -1,0 +1,42 @@
+// The control plane's config, key by key: what loads, what each default is, and what each mistake says.
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../lib/config-file.ts';
+import { configProblem, loadYaml } from '../test/helpers/config-cases.ts';
+import { ControlPlaneConfig } from './config.ts';
+
+describe('control plane config', () => {
+  it('loads examples/control-plane.yaml', () => {
+    const c = loadConfigFile(ControlPlaneConfig, fileURLToPath(new URL('../examples/control-plane.yaml', import.meta.url)));
+    expect(c).toMatchObject({ listen: { host: '127.0.0.1', port: 8080 }, data_dir: './data', api: { long_poll_max: 60_000 }, health_checks: { enabled: true } });
+  });
+
+  it('an empty file is the embedded defaults: loopback, ./data, no tokens, the scheduler on', () => {
+    expect(loadYaml(ControlPlaneConfig, '')).toMatchObject({
+      listen: { host: '127.0.0.1', port: 8080 },
+      data_dir: './data',
+      auth: { admin_tokens: [], read_tokens: [] },
+      api: { body_limit_bytes: 1024 * 1024, long_poll_max: 60_000, docs: true },
+      health_checks: { enabled: true },
+      scheduler: { enabled: true, interval: 15_000, hold_cycles: 8 },
+    });
+  });
+
+  it.each([
+    ['listen: somewhere\n', /:1:1: listen: expected HOST:PORT/],
+    ['auth:\n  admin_tokens: [short]\n', /:2:18: auth\.admin_tokens\[0\]: tokens must be at least 16 characters/],
+    ['auth:\n  read_tokens: ["sha256:abc"]\n', /auth\.read_tokens\[0\]: expected "sha256:" followed by 64 lower-case hex digits/],
+    ['api:\n  body_limit_bytes: 10\n', /:2:3: api\.body_limit_bytes: /],
+    ['api:\n  long_poll_max: forever\n', /api\.long_poll_max: expected a duration/],
+    ['api:\n  colour: blue\n', /:2:3: api: unknown key\(s\) "colour"/],
+    ['log_level: loud\n', /:1:1: log_level: /],
+    ['scheduler:\n  interval: 50ms\n', /:2:3: scheduler\.interval: must be at least 200ms/],
+    ['scheduler:\n  hold_cycles: -1\n', /scheduler\.hold_cycles: /],
+    ['scheduler:\n  prometheus: {url: "not a url"}\n', /scheduler\.prometheus\.url: /],
+    ['scheduler:\n  prometheus: {url: "http://127.0.0.1:9090"}\n  scrape: {targets: ["http://127.0.0.1:9465"]}\n', /scheduler\.scrape\.targets: set either prometheus\.url or scrape\.targets, not both/],
+    ['scheduler:\n  geoip: {cidr_mappings: [{cidr: 10.0.0.0/33, location: {lat: 0, lon: 0}}]}\n', /scheduler\.geoip\.cidr_mappings\[0\]\.cidr: /],
+    ['health_checks: {enabled: maybe}\n', /health_checks\.enabled: /],
+  ])('rejects %j: %s', (yaml, expected) => {
+    expect(configProblem(ControlPlaneConfig, yaml)).toMatch(expected);
+  });
+});

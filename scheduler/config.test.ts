@@ -1,0 +1,34 @@
+// The scheduler's section of the control plane config (`scheduler:`), key by key.
+import { describe, expect, it } from 'vitest';
+import { configProblem, loadYaml } from '../test/helpers/config-cases.ts';
+import { SchedulerConfig } from './config.ts';
+
+describe('scheduler config', () => {
+  it('defaults: 15 s cycles, 5 s input timeout, 8 hold cycles, a week of latency, embedded scraping', () => {
+    const c = loadYaml(SchedulerConfig, '');
+    expect(c).toMatchObject({ enabled: true, interval: 15_000, input_timeout: 5_000, hold_cycles: 8, latency_ttl: 168 * 3_600_000, scrape: { targets: [], timeout: 2_000 } });
+    expect(c.prometheus).toBeUndefined();
+    expect(c.lease_ttl).toBeUndefined(); // the loop then uses 3 x interval
+  });
+
+  it('a Prometheus section takes its defaults and per-load-balancer query overrides', () => {
+    const c = loadYaml(SchedulerConfig, 'prometheus:\n  url: http://127.0.0.1:9090\n  load_balancers:\n    web: {queries: {origin_load: "sum(rate(x[1m])) by (origin)"}}\n');
+    expect(c.prometheus).toMatchObject({ url: 'http://127.0.0.1:9090', timeout: 5_000, window: 60_000, stale: 120_000 });
+    expect(c.prometheus!.load_balancers.web!.queries.origin_load).toContain('rate(x[1m])');
+  });
+
+  it.each([
+    ['interval: 100ms\n', /:1:1: interval: must be at least 200ms/],
+    ['interval: 2 minutes\n', /interval: expected a duration/],
+    ['hold_cycles: 1.5\n', /hold_cycles: /],
+    ['hold_cycles: 5000\n', /hold_cycles: /],
+    ['prometheus: {url: localhost}\n', /prometheus\.url: /],
+    ['prometheus:\n  url: http://p:9090\n  queries: {edge_demands: x}\n', /:3:13: prometheus\.queries: unknown key\(s\) "edge_demands"/],
+    ['prometheus:\n  url: http://p:9090\n  queries: {origin_load: ""}\n', /prometheus\.queries\.origin_load: /],
+    ['scrape: {targets: [127.0.0.1:9465]}\n', /scrape\.targets\[0\]: /],
+    ['prometheus: {url: "http://p:9090"}\nscrape: {targets: ["http://a:9465"]}\n', /scrape\.targets: set either prometheus\.url or scrape\.targets, not both/],
+    ['geoip:\n  cidr_mappings:\n    - {cidr: 10.0.0.0/8, location: {lat: 91, lon: 0}}\n', /geoip\.cidr_mappings\[0\]\.location\.lat: /],
+  ])('rejects %j: %s', (yaml, expected) => {
+    expect(configProblem(SchedulerConfig, yaml)).toMatch(expected);
+  });
+});
