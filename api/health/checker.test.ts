@@ -71,6 +71,40 @@ describe('HealthChecker', () => {
     }
   });
 
+  it('a check that throws is a failed check: logged, counted as "error", and the origin goes unhealthy', async () => {
+    const { Registry, Counter } = await import('prom-client');
+    const registry = new Registry();
+    const checks = new Counter({ name: 'checks_total', help: 'h', labelNames: ['result'], registers: [registry] });
+    const lines: string[] = [];
+    const log = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
+    const lb = await store.createLoadBalancer({ name: 'throws', listeners: [{ vip: '192.0.2.2', port: 80, protocol: 'http' }], policy: 'latency', max_latency_ms: 500, min_samples: 5, max_shift: 0.02, deadband: 0.005, gain: 0.5, enabled: true });
+    const origin = await store.createOrigin(lb.id, {
+      name: 'bad-path',
+      region: 'lo',
+      addresses: ['127.0.0.1'],
+      port,
+      location: { lat: 0, lon: 0 },
+      target_rps: 10,
+      max_rps: 10,
+      admin_state: 'active',
+      static_weight: 1,
+      priority: 0,
+      // Stored before paths were validated: Node refuses to send it, so every probe throws.
+      health_check: { type: 'http', path: '/health\r\nX-Injected: 1', interval_ms: 100, timeout_ms: 80, rise: 2, fall: 2, expect_status: [200] },
+    });
+    const checker = new HealthChecker(store, log, undefined, checks);
+    await checker.start();
+    try {
+      const down = await waitFor(async () => (await store.listOriginHealth()).find((h) => h.origin_id === origin.id && !h.healthy), { timeoutMs: 5000, what: 'unhealthy after probes that throw' });
+      expect(down.detail).toMatch(/could not run/);
+      const errors = (await checks.get()).values.find((v) => v.labels.result === 'error')?.value ?? 0;
+      expect(errors).toBeGreaterThanOrEqual(2);
+      expect(lines.join('')).toMatch(/health check could not run/);
+    } finally {
+      await checker.stop();
+    }
+  });
+
   it('a TCP check against a closed port fails', async () => {
     const { probe } = await import('./probe.ts');
     const closed = await new Promise<number>((resolve) => {
