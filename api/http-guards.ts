@@ -117,11 +117,12 @@ export function notFoundOrNotAllowed(methods: MethodTable) {
 }
 
 /**
- * Guards every request before its route runs: a URI over `maxUriBytes` (414, RFC 9110 §15.5.15: a
- * server must not be made to interpret arbitrarily long URIs), and any request while the server is
- * closing (503, so a load balancer moves the client to another instance).
+ * Guards every request before its route runs (and before its body is read): any request while the
+ * server is closing (503, so a load balancer moves the client to another instance), a URI over
+ * `maxUriBytes` (414, RFC 9110 §15.5.15: a server need not interpret arbitrarily long URIs), and a
+ * request no route takes (404 or 405).
  */
-export function registerRequestGuards(app: FastifyInstance, opts: { maxUriBytes: number; closing: () => boolean }): void {
+export function registerRequestGuards(app: FastifyInstance, opts: { maxUriBytes: number; closing: () => boolean; notFound: (request: FastifyRequest, reply: FastifyReply) => FastifyReply }): void {
   app.addHook('onRequest', async (request, reply) => {
     if (opts.closing()) {
       reply.header('connection', 'close').header('retry-after', '1');
@@ -131,6 +132,8 @@ export function registerRequestGuards(app: FastifyInstance, opts: { maxUriBytes:
     if (length > opts.maxUriBytes) {
       return sendProblem(request, reply, 'uri_too_long', `the URI is ${length} bytes; this server interprets at most ${opts.maxUriBytes}`, [fieldError('url', 'too long', 'path')]);
     }
+    // No route: say so before the body is read, so a bad body cannot turn a 404/405 into a 415 or 400.
+    if (request.is404) return opts.notFound(request, reply);
     return undefined;
   });
 }

@@ -79,8 +79,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(problemErrorHandler);
-  app.setNotFoundHandler(notFoundOrNotAllowed(methods));
-  registerRequestGuards(app, { maxUriBytes: o.maxUriBytes, closing: () => closing });
+  const notFound = notFoundOrNotAllowed(methods);
+  app.setNotFoundHandler(notFound);
+  registerRequestGuards(app, { maxUriBytes: o.maxUriBytes, closing: () => closing, notFound });
   // The API speaks JSON only (merge-patch bodies are JSON too); anything else is a 415.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));

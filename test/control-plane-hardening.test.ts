@@ -6,47 +6,8 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE, http, startInProcess, type InProcessControlPlane } from './helpers/control-plane.ts';
 import { contractViolations } from './helpers/openapi-contract.ts';
+import { parseRawResponse as parseRaw, rawExchange } from './helpers/raw-http.ts';
 import { waitFor } from './helpers/wait.ts';
-
-/** A raw HTTP/1.1 exchange, for what fetch refuses to send (bad escapes, huge request lines, trickles). */
-function rawExchange(baseUrl: string, request: string | Buffer): Promise<{ head: string; status: number; headers: Headers; body: string }> {
-  const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: hostname, port: Number(port) });
-    const chunks: Buffer[] = [];
-    sock.on('data', (d: Buffer) => chunks.push(d));
-    sock.on('error', (err) => (chunks.length > 0 ? undefined : reject(err)));
-    sock.on('close', () => resolve(parseRaw(Buffer.concat(chunks).toString('utf8'))));
-    sock.on('connect', () => sock.end(request));
-  });
-}
-
-function parseRaw(text: string): { head: string; status: number; headers: Headers; body: string } {
-  const split = text.indexOf('\r\n\r\n');
-  const head = split < 0 ? text : text.slice(0, split);
-  const lines = head.split('\r\n');
-  const headers = new Headers();
-  for (const l of lines.slice(1)) {
-    const i = l.indexOf(':');
-    if (i > 0) headers.append(l.slice(0, i).trim(), l.slice(i + 1).trim());
-  }
-  let body = split < 0 ? '' : text.slice(split + 4);
-  if (/chunked/i.test(headers.get('transfer-encoding') ?? '')) body = dechunk(body);
-  return { head, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0), headers, body };
-}
-
-function dechunk(body: string): string {
-  let out = '';
-  let rest = body;
-  for (;;) {
-    const nl = rest.indexOf('\r\n');
-    if (nl < 0) return out;
-    const size = parseInt(rest.slice(0, nl), 16);
-    if (!size) return out;
-    out += rest.slice(nl + 2, nl + 2 + size);
-    rest = rest.slice(nl + 2 + size + 2);
-  }
-}
 
 function expectProblem(r: { status: number; headers: Headers; body?: string; text?: string }, status: number, field?: string): Record<string, unknown> {
   expect(r.headers.get('content-type') ?? '').toMatch(/^application\/problem\+json/);
