@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     return failed ? 1 : 0;
   }
 
-  const metrics = new EdgeMetrics(cfg.edge ?? cfg.api?.edge_id ?? 'edge', { processMetrics: !args.values.once });
+  const metrics = new EdgeMetrics(cfg.edge ?? cfg.api?.edge_id ?? 'edge');
   const loop = new SyncLoop({ source, dataplanes, metrics, log, retry: cfg.retry, dryRun: cfg.dry_run, edgeLabelFixed: cfg.edge !== undefined, ...(cfg.state_file ? { stateFile: cfg.state_file } : {}) });
 
   if (args.values.once) {
