@@ -164,7 +164,7 @@ describe('sluice edge-sync (the CLI process)', () => {
     writeFileSync(file, 'config_file: x.json\ndataplane:\n  type: haproxy\n  admin_socket: /s\n  weight_total: 300\n');
     const res = await runSluice(['edge-sync', '--config', file]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`${file}: dataplane[0].weight_total:`);
+    expect(res.stderr).toContain(`${file}:5:3: dataplane[0].weight_total:`);
   });
 
   it('long-running: long-polls the API, applies, serves /metrics, stops cleanly on SIGTERM', async () => {
