@@ -5,6 +5,7 @@ import { createLogger } from '../lib/log.ts';
 import { parseHostPort } from '../model/primitives.ts';
 import { Agent } from './agent.ts';
 import { loadAgentConfig, type AgentConfig } from './config.ts';
+import type { Collector } from './collector.ts';
 import { createCollector, portFilterFor } from './collectors.ts';
 import { Poller } from './poller.ts';
 
@@ -49,15 +50,32 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** `--once`: one dump + learn in this process (for a quick look, and for the benchmark against ss). */
+/**
+ * `--once`: one dump + learn in this process (for a quick look, and for the benchmark against ss). A
+ * collector that cannot open or dump (netlink refused, no such interface on this OS) is one line on
+ * stderr and exit 1, as the daemon reports it, not a stack trace.
+ */
 async function pollOnce(config: AgentConfig): Promise<number> {
-  const collector = await createCollector(config.collector, portFilterFor(config));
+  let collector: Collector;
+  try {
+    collector = await createCollector(config.collector, portFilterFor(config));
+  } catch (err) {
+    process.stderr.write(`sluice agent: cannot read the TCP table with the ${config.collector} collector: ${oneLine(err)}\n`);
+    return 1;
+  }
   try {
     const poller = new Poller(config, collector);
     const r = poller.poll();
     process.stdout.write(`${JSON.stringify({ node: config.node, complete: r.complete, poll_ms: r.durationSeconds * 1000, sockets: r.sockets, subnets_tracked: r.subnetsTracked, connections_by_port: r.connectionsByPort, errors: r.errors })}\n`);
     return r.complete ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`sluice agent: the poll failed (${collector.name}): ${oneLine(err)}\n`);
+    return 1;
   } finally {
     collector.close();
   }
+}
+
+function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
 }

@@ -40,4 +40,15 @@ describe('agent config', () => {
     expect(problem('node: x\n')).toMatch(/nothing to learn/);
     expect(problem('service_ports: [443]\nmin_samples: 0\n')).toMatch(/min_samples/);
   });
+
+  it('bounds durations to what a timer can hold, wants a unit, and says what it expected', () => {
+    // 30 days overflows Node's timers (2^31-1 ms): setTimeout would fire at once and the agent spin.
+    expect(problem('service_ports: [443]\npoll_interval: 30d\n')).toMatch(/poll_interval: "30d" is longer than a timer can wait: at most 24\.8 days/);
+    expect(problem('service_ports: [443]\npoll_interval: 10000\n')).toMatch(/poll_interval: a bare number is ambiguous; write the unit, e.g. "10000ms" or "10s"/);
+    expect(problem('service_ports: [443]\npoll_interval: 1e400\n')).toMatch(/poll_interval: expected a duration: a number with a unit such as "500ms".*got Infinity/);
+    expect(problem('service_ports: [443]\nmin_connection_age: .inf\n')).toMatch(/min_connection_age: expected a duration/);
+    expect(problem('service_ports: [443]\npoll_interval: "1e400s"\n')).toMatch(/poll_interval: expected a duration such as/);
+    // A time-to-live is compared with timestamps, never scheduled: a month is fine.
+    expect(load('service_ports: [443]\nsubnet_ttl: 30d\nmin_connection_age: 0\n')).toMatchObject({ subnet_ttl: 30 * 86_400_000, min_connection_age: 0 });
+  });
 });

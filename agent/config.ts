@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { Duration, HostPort, Name, Port } from '../model/primitives.ts';
+import { AgeDuration, Duration, HostPort, Name, Port } from '../model/primitives.ts';
 import { loadConfigFile } from '../lib/config-file.ts';
 
 const Upstream = HostPort.refine((hp) => isIP(hp.host) !== 0, {
@@ -30,7 +30,8 @@ export const AgentConfig = z
     ipv6_prefix: z.number().int().min(1).max(128).default(48),
     ewma_alpha: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').default(0.3),
     max_subnets: z.number().int().min(1).max(10_000_000).default(100_000),
-    subnet_ttl: positiveDuration(1000, '1s').default(168 * 3_600_000),
+    /** Compared with last-seen times, never scheduled: may exceed a timer's 24.8 days. */
+    subnet_ttl: AgeDuration.refine((ms) => ms >= 1000, { message: 'must be at least 1s' }).default(168 * 3_600_000),
     min_samples: z.number().int().min(1).default(5),
     /** At most this many subnets get series on /metrics/subnets (the busiest ones). */
     subnet_series_budget: z.number().int().min(0).max(1_000_000).default(1000),

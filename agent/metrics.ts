@@ -2,6 +2,7 @@
 // the per-subnet one holds at most `subnet_series_budget` subnets (the busiest), rebuilt from each poll
 // so that a subnet leaving the top N (or expiring) loses its series at once.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../lib/process-metrics.ts';
 import type { PollReport } from './poller.ts';
 
 export interface ChurnState {
@@ -33,7 +34,7 @@ export class AgentMetrics {
   private readonly lastPoll: Gauge;
   private readonly clientRtt: Gauge<'subnet'>;
   private readonly clientMinRtt: Gauge<'subnet'>;
-  private readonly clientSamples: Gauge<'subnet'>;
+  private readonly clientSamples: Counter<'subnet'>;
   private readonly subnetConnections: Counter<'subnet'>;
 
   /** Cumulative values already exported, to turn the worker's totals into counter increments. */
@@ -46,6 +47,7 @@ export class AgentMetrics {
   constructor(node: string) {
     this.main.setDefaultLabels({ node });
     this.subnets.setDefaultLabels({ node });
+    collectProcessMetrics(this.main);
     const m = [this.main];
     this.connections = new Counter({ name: 'sluice_agent_connections_total', help: 'New inbound connections per service port, counted once when first seen (demand).', labelNames: ['port'], registers: m });
     this.upstreamRtt = new Gauge({ name: 'sluice_agent_upstream_rtt_seconds', help: 'Smoothed (EWMA) RTT of connections to an upstream.', labelNames: ['upstream'], registers: m });
@@ -67,7 +69,9 @@ export class AgentMetrics {
     const s = [this.subnets];
     this.clientRtt = new Gauge({ name: 'sluice_agent_client_rtt_seconds', help: 'EWMA RTT of clients in the subnet (subnets with at least min_samples samples).', labelNames: ['subnet'], registers: s });
     this.clientMinRtt = new Gauge({ name: 'sluice_agent_client_min_rtt_seconds', help: 'Minimum RTT seen from the subnet.', labelNames: ['subnet'], registers: s });
-    this.clientSamples = new Gauge({ name: 'sluice_agent_client_rtt_samples', help: 'RTT samples folded for the subnet (at most one per connection per poll).', labelNames: ['subnet'], registers: s });
+    // A running count (it only grows while the subnet is tracked; a subnet that returns starts again
+    // at 0, which Prometheus reads as a counter reset): a counter, like subnet_connections_total.
+    this.clientSamples = new Counter({ name: 'sluice_agent_client_rtt_samples_total', help: 'RTT samples folded for the subnet (at most one per connection per poll).', labelNames: ['subnet'], registers: s });
     this.subnetConnections = new Counter({ name: 'sluice_agent_subnet_connections_total', help: 'New connections from the subnet, counted once when first seen (demand per client subnet).', labelNames: ['subnet'], registers: s });
   }
 
@@ -113,7 +117,7 @@ export class AgentMetrics {
       if (e.rttSeconds === undefined) continue; // demand only: not yet min_samples RTT samples
       this.clientRtt.set(l, e.rttSeconds);
       this.clientMinRtt.set(l, e.minRttSeconds ?? e.rttSeconds);
-      this.clientSamples.set(l, e.samples ?? 0);
+      this.clientSamples.inc(l, e.samples ?? 0);
     }
   }
 

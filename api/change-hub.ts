@@ -8,10 +8,12 @@ export class ChangeHub {
   /** Set at shutdown: waiters are released and new waits end at once, so held requests let the server close. */
   closed = false;
 
-  constructor(store: Store) {
+  /** `onWake(n)`: told how many waiters each change woke (the wake-up metric). */
+  constructor(store: Pick<Store, 'onChange'>, private readonly onWake: (n: number) => void = () => {}) {
     this.unsubscribe = store.onChange(() => {
       const woken = this.waiters;
       this.waiters = new Set();
+      if (woken.size > 0) this.onWake(woken.size);
       for (const wake of woken) wake();
     });
   }

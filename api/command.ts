@@ -42,10 +42,13 @@ export async function run(argv: string[]): Promise<number> {
     tokens,
     bodyLimitBytes: config.api.body_limit_bytes,
     longPollMaxMs: config.api.long_poll_max,
+    longPollsPerClient: config.api.long_poll_per_client,
+    headerTimeoutMs: config.api.header_timeout,
+    requestTimeoutMs: config.api.request_timeout,
     docs: config.api.docs,
     logger: log,
   });
-  const health = config.health_checks.enabled ? new HealthChecker(store, log) : undefined;
+  const health = config.health_checks.enabled ? new HealthChecker(store, log, undefined, metrics.healthChecks) : undefined;
   await health?.start();
   const scheduler = config.scheduler.enabled ? await startScheduler(config.scheduler, store, metrics.registry, log) : undefined;
 

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { Duration, HostPort } from '../model/primitives.ts';
 import { SchedulerConfig } from '../scheduler/config.ts';
+import { SERVER_DEFAULTS } from './server.ts';
 
 const Token = z
   .string()
@@ -20,11 +21,15 @@ export const ControlPlaneConfig = z.strictObject({
     .default({ admin_tokens: [], read_tokens: [] }),
   api: z
     .strictObject({
-      body_limit_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-      long_poll_max: Duration.default(60_000).describe('longest ?wait= a client may ask for'),
+      body_limit_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(SERVER_DEFAULTS.bodyLimitBytes),
+      long_poll_max: Duration.default(SERVER_DEFAULTS.longPollMaxMs).describe('longest ?wait= a client may ask for'),
+      long_poll_per_client: z.number().int().min(1).max(100_000).default(SERVER_DEFAULTS.longPollsPerClient).describe('long-polls one client address may hold at once; beyond it, 429'),
+      header_timeout: Duration.refine((ms) => ms >= 100, 'must be at least 100ms').default(SERVER_DEFAULTS.headerTimeoutMs).describe('request line and headers must arrive within this (slowloris)'),
+      request_timeout: Duration.refine((ms) => ms >= 100, 'must be at least 100ms').default(SERVER_DEFAULTS.requestTimeoutMs).describe('the whole request, body included, must arrive within this; held long-polls are not affected'),
       docs: z.boolean().default(true).describe('serve Swagger UI at /docs'),
     })
-    .default({ body_limit_bytes: 1024 * 1024, long_poll_max: 60_000, docs: true }),
+    .refine((a) => a.header_timeout <= a.request_timeout, { path: ['header_timeout'], message: 'must not exceed api.request_timeout (the headers are part of the request)' })
+    .prefault({}),
   health_checks: z
     .strictObject({
       enabled: z.boolean().default(true),

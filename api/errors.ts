@@ -10,15 +10,20 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 export const PROBLEMS = {
   validation_failed: { status: 400, title: 'The request is not valid' },
   invalid_json: { status: 400, title: 'The body is not valid JSON' },
+  bad_request: { status: 400, title: 'The HTTP request could not be read' },
   unauthorized: { status: 401, title: 'A bearer token is required' },
   forbidden: { status: 403, title: 'This token may not do that' },
   not_found: { status: 404, title: 'No such resource' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
+  request_timeout: { status: 408, title: 'The request did not arrive in time' },
   conflict: { status: 409, title: 'Conflicts with an existing resource' },
   precondition_failed: { status: 412, title: 'The resource changed since you read it' },
   payload_too_large: { status: 413, title: 'The body is too large' },
+  uri_too_long: { status: 414, title: 'The URI is too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   unprocessable: { status: 422, title: 'The request cannot be applied' },
+  too_many_requests: { status: 429, title: 'Too many requests from this client' },
+  header_too_large: { status: 431, title: 'The request headers are too large' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Not ready' },
 } as const;
@@ -74,17 +79,23 @@ export function zodFieldErrors(issues: readonly z.core.$ZodIssue[], where = 'bod
   });
 }
 
-function render(request: FastifyRequest, code: ProblemCode, detail: string, errors: FieldError[]): Problem {
+/** The problem document for `code`; `instance` is the request target (path and query). */
+export function renderProblem(instance: string, code: ProblemCode, detail: string, errors: FieldError[] = []): Problem {
   const { status, title } = PROBLEMS[code];
   return {
     type: `https://sluice.dev/problems/${code.replace(/_/g, '-')}`,
     title,
     status,
     detail,
-    instance: request.url,
+    instance,
     code,
     ...(errors.length > 0 ? { field: errors[0]!.field, errors } : {}),
   };
+}
+
+function render(request: FastifyRequest, code: ProblemCode, detail: string, errors: FieldError[]): Problem {
+  // A URI too long to interpret is not echoed back whole.
+  return renderProblem(request.url.length > 512 ? `${request.url.slice(0, 512)}…` : request.url, code, detail, errors);
 }
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, code: ProblemCode, detail: string, errors: FieldError[] = []): FastifyReply {
@@ -97,6 +108,8 @@ const VALIDATION_PARTS: Record<string, string> = { body: 'body', querystring: 'q
 export function problemErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof ApiError) return sendProblem(request, reply, error.code, error.message, error.errors);
   if (error instanceof StoreError) {
+    // A cursor the store cannot read is a bad query parameter, not an unprocessable request.
+    if (error.kind === 'invalid' && error.field === 'cursor') return sendProblem(request, reply, 'validation_failed', error.message, [fieldError('cursor', error.message, 'query')]);
     const code: ProblemCode = error.kind === 'invalid' ? 'unprocessable' : error.kind;
     return sendProblem(request, reply, code, error.message, error.field ? [fieldError(error.field, error.message, error.kind === 'precondition_failed' ? 'headers' : 'body')] : []);
   }
@@ -117,8 +130,9 @@ export function problemErrorHandler(error: FastifyError, request: FastifyRequest
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return sendProblem(request, reply, 'payload_too_large', error.message, [fieldError('', error.message)]);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return sendProblem(request, reply, 'unsupported_media_type', `${error.message}; send application/json`, [fieldError('content-type', error.message, 'headers')]);
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return sendProblem(request, reply, 'bad_request', `${error.message}: the body is not as long as Content-Length says`, [fieldError('content-length', error.message, 'headers')]);
     default:
       break;
   }
@@ -128,3 +142,24 @@ export function problemErrorHandler(error: FastifyError, request: FastifyRequest
   request.log.error({ err: error }, 'unhandled error');
   return sendProblem(request, reply, 'internal', 'internal error; see the control plane log');
 }
+
+/**
+ * OpenAPI responses for the given problem codes, declared as application/problem+json (what
+ * sendProblem sends). Codes sharing a status are described together.
+ */
+export function problemResponses(codes: readonly ProblemCode[]): Record<number, { description: string; content: { [PROBLEM_CONTENT_TYPE]: { schema: typeof ProblemSchema } } }> {
+  const byStatus = new Map<number, string[]>();
+  for (const code of codes) {
+    const { status, title } = PROBLEMS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), `${title} (${code})`]);
+  }
+  return Object.fromEntries(
+    [...byStatus].sort(([a], [b]) => a - b).map(([status, titles]) => [status, { description: [...new Set(titles)].join('; '), content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } }]),
+  );
+}
+
+/**
+ * What any request may be answered whatever its route: connection-level limits (a request line or
+ * headers too large, a client too slow to send them), an internal error, and 503 while shutting down.
+ */
+export const ANY_REQUEST: readonly ProblemCode[] = ['bad_request', 'request_timeout', 'uri_too_long', 'header_too_large', 'internal', 'unavailable'];

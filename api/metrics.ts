@@ -1,11 +1,18 @@
 // The control plane's own metrics. A registry per server instance, so tests can run several.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../lib/process-metrics.ts';
 
 export interface ApiMetrics {
   registry: Registry;
   requests: Counter<'method' | 'route' | 'status'>;
   duration: Histogram<'method' | 'route'>;
   longPollWaiters: Gauge;
+  /** Waiting long-polls woken by a store change (each then re-checks its view). */
+  longPollWakeups: Counter;
+  /** Long-polls refused because their client address already held long_poll_per_client. */
+  longPollRefused: Counter;
+  /** Active health checks by result: pass, fail, or error (the check itself threw; counted as a fail). */
+  healthChecks: Counter<'result'>;
   /** Where the long-poll gauge reads its value; the server points it at its change hub. */
   waitersSource: { current: () => number };
 }
@@ -13,7 +20,7 @@ export interface ApiMetrics {
 export function createApiMetrics(): ApiMetrics {
   const registry = new Registry();
   const waitersSource = { current: () => 0 };
-  collectDefaultMetrics({ register: registry, prefix: 'sluice_api_' });
+  collectProcessMetrics(registry);
   return {
     registry,
     requests: new Counter({ name: 'sluice_api_requests_total', help: 'HTTP requests by method, route and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
@@ -32,6 +39,9 @@ export function createApiMetrics(): ApiMetrics {
         this.set(waitersSource.current());
       },
     }),
+    longPollWakeups: new Counter({ name: 'sluice_api_long_poll_wakeups_total', help: 'held long-polls woken by a store change (a change that leaves a view as it was keeps it waiting)', registers: [registry] }),
+    longPollRefused: new Counter({ name: 'sluice_api_long_polls_refused_total', help: 'long-polls answered 429 because their client address already held api.long_poll_per_client', registers: [registry] }),
+    healthChecks: new Counter({ name: 'sluice_api_health_checks_total', help: 'active health checks by result: pass, fail, error (the check could not run; counted as a fail)', labelNames: ['result'], registers: [registry] }),
     waitersSource,
   };
 }

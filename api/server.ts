@@ -2,12 +2,16 @@
 // problem+json errors, bearer auth, metrics. Encapsulated plugins, one per concern.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { registerAuth, type TokenSets } from './auth.ts';
 import { ChangeHub } from './change-hub.ts';
-import { problemErrorHandler, sendProblem } from './errors.ts';
+import { PerClientLimit } from './client-limit.ts';
+import { problemErrorHandler } from './errors.ts';
+import { clientErrorHandler, frameworkErrorHandler, MethodTable, notFoundOrNotAllowed, registerRequestGuards } from './http-guards.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
+import { docsPath } from './routes/docs.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { viewRoutes } from './routes/views.ts';
@@ -20,29 +24,64 @@ export interface ServerOptions {
   tokens: TokenSets;
   bodyLimitBytes?: number;
   longPollMaxMs?: number;
+  /** Long-polls one client address may hold at once; beyond it, 429. */
+  longPollsPerClient?: number;
+  /** The whole request line and headers must arrive within this (slowloris). */
+  headerTimeoutMs?: number;
+  /** The whole request, body included, must arrive within this. A held long-poll is not affected. */
+  requestTimeoutMs?: number;
+  /** Longest request target (path and query) interpreted; longer ones get 414. */
+  maxUriBytes?: number;
   docs?: boolean;
   logger?: FastifyBaseLogger;
   metrics?: ApiMetrics;
 }
 
+export const SERVER_DEFAULTS = {
+  bodyLimitBytes: 1024 * 1024,
+  longPollMaxMs: 60_000,
+  longPollsPerClient: 64,
+  headerTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  // What nginx (large_client_header_buffers 8k) and Apache (LimitRequestLine 8190) interpret.
+  maxUriBytes: 8192,
+} as const;
+
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const o = { ...SERVER_DEFAULTS, ...withoutUndefined(opts) };
   const app: FastifyInstance = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
-    bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
+    bodyLimit: o.bodyLimitBytes,
     // Long-polls hold requests open for up to a minute; keep idle sockets a little longer than that.
     keepAliveTimeout: 65_000,
-    return503OnClosing: true,
+    // Slow clients: Node cuts a connection whose headers (or whole request) do not arrive in time, and
+    // checks for that every connectionsCheckingInterval (30 s by default: far too coarse here). A held
+    // long-poll has a complete request, so these never cut it.
+    requestTimeout: o.requestTimeoutMs,
+    http: { headersTimeout: o.headerTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(o.headerTimeoutMs / 4))) },
+    clientErrorHandler: clientErrorHandler as (err: Error, socket: Socket) => void,
+    frameworkErrors: frameworkErrorHandler,
+    // Answered by the request guard instead, as a problem.
+    return503OnClosing: false,
   });
   const metrics = opts.metrics ?? createApiMetrics();
-  const changes = new ChangeHub(opts.store);
+  const changes = new ChangeHub(opts.store, (n) => metrics.longPollWakeups.inc(n));
+  let closing = false;
   // preClose, not onClose: the server waits for in-flight requests before onClose, and long-polls would
   // hold it for up to long_poll_max. Released, they answer 304 and the clients poll the next instance.
-  app.addHook('preClose', async () => changes.close());
+  app.addHook('preClose', async () => {
+    closing = true;
+    changes.close();
+  });
+  const methods = new MethodTable();
+  app.addHook('onRoute', (route) => methods.add(route.url, route.method));
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(problemErrorHandler);
-  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  const notFound = notFoundOrNotAllowed(methods);
+  app.setNotFoundHandler(notFound);
+  registerRequestGuards(app, { maxUriBytes: o.maxUriBytes, closing: () => closing, notFound });
   // The API speaks JSON only (merge-patch bodies are JSON too); anything else is a 415.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
@@ -54,6 +93,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   metrics.waitersSource.current = () => changes.waiting;
 
+  const docs = opts.docs ?? true;
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -67,15 +107,23 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    // Swagger UI registers its routes hidden; /docs is declared here, open like the spec itself.
+    transformObject: (doc) => {
+      const out = jsonSchemaTransformObject(doc);
+      return docs ? ({ ...out, paths: { ...(out as { paths?: object }).paths, ...docsPath } } as typeof out) : out;
+    },
   });
-  if (opts.docs ?? true) await app.register(swaggerUi, { routePrefix: '/docs' });
+  if (docs) await app.register(swaggerUi, { routePrefix: '/docs' });
 
   registerAuth(app, opts.tokens);
-  await app.register(opsRoutes(opts.store, metrics));
+  await app.register(opsRoutes(opts.store, metrics, () => app.swagger()));
   await app.register(resourceRoutes(opts.store));
-  await app.register(viewRoutes({ store: opts.store, changes, longPollMaxMs: opts.longPollMaxMs ?? 60_000 }));
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  const longPolls = new PerClientLimit(o.longPollsPerClient);
+  await app.register(viewRoutes({ store: opts.store, changes, longPollMaxMs: o.longPollMaxMs, longPolls, onRefused: () => metrics.longPollRefused.inc() }));
   await app.ready();
   return app;
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -7,11 +7,13 @@
 // with prom-client's AggregatorRegistry.aggregate (counters summed, the served view version as min:
 // the oldest view any worker still answers from).
 import { Counter, Gauge, Registry, type MetricValue } from 'prom-client';
+import { collectProcessMetrics } from '../lib/process-metrics.ts';
 import { DURATION_BUCKETS, type DnsStats } from './answer/stats.ts';
 import type { ViewIndex } from './answer/view-index.ts';
 
 /** Metrics of a serving process (a worker, or the only process). */
 export function registerServingMetrics(registry: Registry, stats: DnsStats, currentIndex: () => ViewIndex | null): void {
+  collectProcessMetrics(registry);
   new Counter({
     name: 'sluice_dns_queries_total',
     help: 'DNS responses sent, by question type, response code and steering reason',
@@ -63,6 +65,7 @@ export interface ViewMetrics {
 }
 
 export function registerViewMetrics(registry: Registry): ViewMetrics {
+  collectProcessMetrics(registry);
   return {
     updates: new Counter({ name: 'sluice_dns_view_updates_total', help: 'New DNS views received and installed', registers: [registry] }),
     errors: new Counter({

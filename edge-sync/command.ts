@@ -4,9 +4,11 @@ import { createLogger } from '../lib/log.ts';
 import { createDataPlane, createSource } from './build.ts';
 import { loadEdgeSyncConfig } from './config.ts';
 import { isNoop } from './dataplane.ts';
-import { SyncLoop } from './loop.ts';
+import { readStateFile, SyncLoop } from './loop.ts';
 import { EdgeMetrics, serveMetrics } from './metrics.ts';
 import { describeChange } from './plan/diff.ts';
+import { type ConfigSource, SourceError } from './source.ts';
+import type { EdgeConfig } from '../model/views.ts';
 
 const USAGE = `usage: sluice edge-sync --config FILE [--dry-run] [--once]
 
@@ -14,9 +16,27 @@ Keeps this edge's data planes (HAProxy runtime API + haproxy.cfg, nginx upstream
 equal to the control plane's EdgeConfig, and exports edge demand on /metrics.
 
   --config FILE   edge-sync YAML (see examples/edge-sync.yaml)
-  --dry-run       fetch the config once, print the changes that would be made, change nothing
-                  (exit 1 when a data plane cannot be read or a listener cannot be applied)
+  --dry-run       fetch the config once, print the changes that would be made (deletions of
+                  listeners gone since the state_file's config included), change nothing
+                  (exit 1 when the config is invalid, a data plane cannot be read or a listener
+                  cannot be applied)
   --once          fetch and apply once, then exit (0 = the data planes match, 1 = something failed)`;
+
+/**
+ * One fetch for --once and --dry-run. A config that cannot be fetched or is invalid (truncated JSON, a
+ * negative weight, a port out of range) is one line on stderr, and nothing is touched.
+ */
+async function fetchOnce(source: ConfigSource): Promise<EdgeConfig | null> {
+  try {
+    const got = await source.next({ wait: false });
+    if (got.kind === 'config') return got.config;
+    process.stderr.write(`sluice edge-sync: ${source.describe()} answered 304 to a request without If-None-Match\n`);
+  } catch (err) {
+    if (!(err instanceof SourceError)) throw err;
+    process.stderr.write(`sluice edge-sync: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
+  }
+  return null;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, { config: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean' }, once: { type: 'boolean' } }, USAGE);
@@ -32,13 +52,15 @@ export async function run(argv: string[]): Promise<number> {
   const dataplanes = cfg.dataplane.map(createDataPlane);
 
   if (args.values['dry-run']) {
-    const got = await source.next({ wait: false });
-    if (got.kind !== 'config') throw new Error('the control plane answered 304 to a request without If-None-Match');
+    const config = await fetchOnce(source);
+    if (!config) return 1;
+    // What the loop would remove: listeners of the last applied config (state_file) that are gone.
+    const previous = cfg.state_file ? readStateFile(cfg.state_file, log) : null;
     let failed = false;
     for (const dp of dataplanes) {
       try {
-        const plan = await dp.plan(got.config);
-        process.stdout.write(`# ${dp.type} "${dp.name}": ${isNoop(plan) ? 'no changes' : `${plan.changes.length} change(s), ${plan.files.length} file(s)`} for config ${got.config.version}\n`);
+        const plan = await dp.plan(config, previous);
+        process.stdout.write(`# ${dp.type} "${dp.name}": ${isNoop(plan) ? 'no changes' : `${plan.changes.length} change(s), ${plan.files.length} file(s)`} for config ${config.version}\n`);
         for (const c of plan.changes) process.stdout.write(`#   ${describeChange(c)}\n`);
         for (const line of plan.preview) process.stdout.write(`${line}\n`);
         for (const h of plan.held) process.stdout.write(`# held ${h.pool}: ${h.reason}\n`);
@@ -52,14 +74,14 @@ export async function run(argv: string[]): Promise<number> {
     return failed ? 1 : 0;
   }
 
-  const metrics = new EdgeMetrics(cfg.edge ?? cfg.api?.edge_id ?? 'edge', { processMetrics: !args.values.once });
+  const metrics = new EdgeMetrics(cfg.edge ?? cfg.api?.edge_id ?? 'edge');
   const loop = new SyncLoop({ source, dataplanes, metrics, log, retry: cfg.retry, dryRun: cfg.dry_run, edgeLabelFixed: cfg.edge !== undefined, ...(cfg.state_file ? { stateFile: cfg.state_file } : {}) });
 
   if (args.values.once) {
-    const got = await source.next({ wait: false });
-    if (got.kind !== 'config') return 1;
-    if (!cfg.edge) metrics.setEdge(got.config.edge.name);
-    return (await loop.syncOnce(got.config)) ? 0 : 1;
+    const config = await fetchOnce(source);
+    if (!config) return 1;
+    if (!cfg.edge) metrics.setEdge(config.edge.name);
+    return (await loop.syncOnce(config)) ? 0 : 1;
   }
 
   const server = cfg.metrics.enabled ? await serveMetrics(metrics.registry, cfg.metrics.listen.host, cfg.metrics.listen.port, () => loop.status()) : null;

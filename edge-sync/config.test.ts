@@ -38,6 +38,10 @@ describe('edge-sync config', () => {
     expect(problems('config_file: x\ndataplane: [{type: ipvs}, {type: ipvs}]\n')).toMatch(/two data planes are named "ipvs"/);
     expect(problems('config_file: x\ndataplane: {type: ipvs}\nmetrics: {listen: nowhere}\n')).toMatch(/metrics\.listen: expected HOST:PORT/);
     expect(problems('config_file: x\ndataplane: {type: ipvs}\nbogus: 1\n')).toMatch(/unknown key\(s\) "bogus"/);
+    // A per-request timeout shorter than the long-poll wait would abandon every poll.
+    expect(problems('api: {url: "http://127.0.0.1:8080", edge_id: e1, wait: 30s, timeout: 10s}\ndataplane: {type: ipvs}\n')).toMatch(/api\.timeout: must be longer than api\.wait \(30000ms\)/);
+    expect(problems('api: {url: "http://127.0.0.1:8080", edge_id: e1, wait: 30s, timeout: 30s}\ndataplane: {type: ipvs}\n')).toMatch(/api\.timeout: must be longer than api\.wait/);
+    expect(load('api: {url: "http://127.0.0.1:8080", edge_id: e1, wait: 30s, timeout: 35s}\ndataplane: {type: ipvs}\n').api?.timeout).toBe(35_000);
   });
 
   it('bad configs name the line and column of the key (or of the object missing it)', () => {

@@ -99,6 +99,10 @@ export const EdgeSyncConfig = z
   .superRefine((c, ctx) => {
     if (!c.api === !c.config_file) ctx.addIssue({ code: 'custom', path: ['api'], message: 'set exactly one of api (control plane) or config_file (static EdgeConfig JSON)' });
     if (c.retry.max < c.retry.initial) ctx.addIssue({ code: 'custom', path: ['retry', 'max'], message: 'must be >= retry.initial' });
+    // The control plane holds a long poll for up to `wait`: a shorter timeout abandons every poll.
+    if (c.api?.timeout !== undefined && c.api.timeout <= c.api.wait) {
+      ctx.addIssue({ code: 'custom', path: ['api', 'timeout'], message: `must be longer than api.wait (${c.api.wait}ms): a long poll is held for up to wait, so a shorter timeout abandons every poll (default: wait + 15s)` });
+    }
     const names = c.dataplane.map((d) => d.name);
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) ctx.addIssue({ code: 'custom', path: ['dataplane'], message: `two data planes are named "${dup}"; give each a distinct name` });

@@ -50,13 +50,7 @@ export class SyncLoop {
   private running: Promise<void> | null = null;
 
   constructor(private readonly o: LoopOptions) {
-    if (o.stateFile) {
-      try {
-        this.previous = parseEdgeConfig(JSON.parse(readFileSync(o.stateFile, 'utf8')), o.stateFile);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') o.log.warn({ err: (err as Error).message }, 'state file unreadable; ignoring it');
-      }
-    }
+    if (o.stateFile) this.previous = readStateFile(o.stateFile, o.log);
   }
 
   status(): SyncStatus {
@@ -141,20 +135,24 @@ export class SyncLoop {
     }
   }
 
-  /** Plans and applies one config on every data plane; true when all of them now match it. */
+  /**
+   * Plans and applies one config on every data plane; true when all of them now match it. Every data
+   * plane is planned (its state read, the desired state checked) before any of them is changed.
+   */
   async syncOnce(config: EdgeConfig): Promise<boolean> {
     const edge = this.o.metrics.edge;
     let allOk = true;
     let anyChange = false;
+    const planned: { dp: DataPlane; plan: Plan }[] = [];
     for (const dp of this.o.dataplanes) {
-      let plan: Plan;
       try {
-        plan = await dp.plan(config, this.applied ?? this.previous);
+        planned.push({ dp, plan: await dp.plan(config, this.applied ?? this.previous) });
       } catch (err) {
         allOk = false;
         this.fail(dp, err, 'cannot read the data plane state');
-        continue;
       }
+    }
+    for (const { dp, plan } of planned) {
       this.pools.set(dp.name, plan.pools);
       this.o.metrics.held.set({ edge, dataplane: dp.name }, plan.held.length);
       for (const h of plan.held) this.o.log.warn({ dataplane: dp.name, pool: h.pool, reason: h.reason }, 'listener held');
@@ -166,6 +164,7 @@ export class SyncLoop {
         for (const line of plan.preview) this.o.log.info({ dataplane: dp.name }, `would run: ${line}`);
         continue;
       }
+      const timer = this.o.metrics.applyDuration.startTimer({ edge, dataplane: dp.name });
       try {
         const out = await dp.apply(plan);
         this.o.metrics.changes.inc({ edge, dataplane: dp.name }, out.applied.length);
@@ -173,6 +172,8 @@ export class SyncLoop {
         allOk = false;
         if (err instanceof ApplyError) this.o.metrics.changes.inc({ edge, dataplane: dp.name }, err.applied.length);
         this.fail(dp, err, 'apply failed');
+      } finally {
+        timer();
       }
     }
     if (this.o.dryRun) return true; // nothing applied, nothing counted
@@ -217,6 +218,16 @@ export class SyncLoop {
         this.o.log.warn({ dataplane: dp.name, err: (err as Error).message }, 'cannot read data-plane statistics');
       }
     }
+  }
+}
+
+/** The EdgeConfig last applied, from the state file; null when there is none (or it is unreadable). */
+export function readStateFile(path: string, log: Logger): EdgeConfig | null {
+  try {
+    return parseEdgeConfig(JSON.parse(readFileSync(path, 'utf8')), path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err: (err as Error).message }, 'state file unreadable; ignoring it');
+    return null;
   }
 }
 

@@ -1,7 +1,8 @@
 // edge-sync's /metrics (prom-client, own registry). Names are fixed by the metric contract between
 // agent, edge-sync and scheduler; extra series are additions, never renames.
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../lib/process-metrics.ts';
 import type { DemandStats } from './dataplane.ts';
 
 /**
@@ -27,6 +28,13 @@ export class EdgeMetrics {
   readonly originRequests = new Counter({ name: 'sluice_edge_origin_requests_total', help: 'requests (HTTP) or connections (TCP) sent to each origin', labelNames: ['edge', 'load_balancer', 'origin'], registers: [this.registry] });
   readonly applies = new Counter({ name: 'sluice_edge_applies_total', help: 'apply attempts by result (ok|error)', labelNames: ['edge', 'result'], registers: [this.registry] });
   readonly applyErrors = new Counter({ name: 'sluice_edge_apply_errors_total', help: 'failed applies per data plane', labelNames: ['edge', 'dataplane'], registers: [this.registry] });
+  readonly applyDuration = new Histogram({
+    name: 'sluice_edge_apply_duration_seconds',
+    help: 'time to carry out one plan on a data plane (runtime API commands, ipvsadm -R, file rewrite and check), failed ones included',
+    labelNames: ['edge', 'dataplane'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly configVersion = new Gauge({ name: 'sluice_edge_config_version', help: 'weights_version of the EdgeConfig in force', labelNames: ['edge'], registers: [this.registry] });
   readonly weight = new Gauge({ name: 'sluice_edge_weight', help: 'share in force per origin (0..1; 0 when quiesced as unhealthy/disabled)', labelNames: ['edge', 'load_balancer', 'origin'], registers: [this.registry] });
   // Additions beyond the contract.
@@ -38,9 +46,8 @@ export class EdgeMetrics {
   readonly lastApply = new Gauge({ name: 'sluice_edge_last_apply_timestamp_seconds', help: 'when the data planes last matched the control plane', labelNames: ['edge'], registers: [this.registry] });
   private readonly tracker = new CounterTracker();
 
-  constructor(private edgeLabel: string, opts: { processMetrics?: boolean } = {}) {
-    // process_* / nodejs_* (CPU, memory, event-loop lag) for the long-running command only.
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
+  constructor(private edgeLabel: string) {
+    collectProcessMetrics(this.registry);
   }
 
   get edge(): string {

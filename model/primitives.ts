@@ -44,19 +44,60 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export function parseDuration(text: string): number | null {
   const m = DURATION.exec(text.trim());
   if (!m) return null;
-  return Number(m[1]) * UNIT_MS[m[2]!]!;
+  const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
+  return Number.isFinite(ms) ? ms : null;
 }
 
-/** A duration in YAML ("15s") or a number of milliseconds; always milliseconds once parsed. */
-export const Duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v;
-  const ms = parseDuration(v);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as "500ms", "15s", "5m" or "168h", got "${v}"` });
-    return z.NEVER;
-  }
-  return ms;
-});
+/**
+ * The longest delay Node's timers hold: 2^31-1 ms (about 24.8 days). A longer one overflows and fires
+ * after 1 ms, so a loop scheduled with it would spin instead of wait.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Ages and retention periods are compared with timestamps, never scheduled; ten years is plenty. */
+export const MAX_AGE_MS = 3650 * 86_400_000;
+
+const EXAMPLES = '"500ms", "15s", "5m" or "168h"';
+
+function humanDays(ms: number): string {
+  const days = ms / 86_400_000;
+  return `${Number.isInteger(days) ? days : (Math.floor(days * 10) / 10).toFixed(1)} days`;
+}
+
+/**
+ * A duration as configs write it: a number and a unit ("500ms", "15s", "5m", "168h", "7d"), or 0;
+ * milliseconds once parsed. A bare number is refused: "timeout: 30" means 30 s to one reader and
+ * 30 ms to another. `maxMs` bounds it (MAX_TIMER_MS for anything scheduled).
+ */
+export function durationSchema(maxMs: number, why: string) {
+  return z.unknown().transform((v, ctx): number => {
+    let ms: number | null;
+    if (typeof v === 'number') {
+      if (v === 0) return 0;
+      const message = Number.isFinite(v) && v > 0
+        ? `a bare number is ambiguous; write the unit, e.g. "${v}ms" or "${v / 1000}s"`
+        : `expected a duration: a number with a unit such as ${EXAMPLES}, got ${String(v)}`;
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    if (typeof v === 'string') ms = parseDuration(v);
+    else ms = null;
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as ${EXAMPLES}, got ${typeof v === 'string' ? `"${v}"` : String(v)}` });
+      return z.NEVER;
+    }
+    if (!(ms <= maxMs)) {
+      ctx.addIssue({ code: 'custom', message: `"${String(v).trim()}" is longer than ${why}: at most ${humanDays(maxMs)} (${maxMs}ms)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** Anything the runtime schedules (intervals, timeouts, waits): at most MAX_TIMER_MS. */
+export const Duration = durationSchema(MAX_TIMER_MS, 'a timer can wait');
+
+/** A retention period or time-to-live (compared with timestamps, never scheduled): at most ten years. */
+export const AgeDuration = durationSchema(MAX_AGE_MS, 'a retention period may be');
 
 /** "host:port" or "[v6]:port". */
 export const HostPort = z.string().transform((v, ctx) => {

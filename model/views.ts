@@ -1,7 +1,7 @@
 // Read-only views: written by the scheduler (and the control plane's health checker), read by the API,
 // DNS and edges.
 import { z } from 'zod';
-import { Cidr, Location, Share } from './primitives.ts';
+import { Cidr, IpAddress, Location, Port, Share } from './primitives.ts';
 import { Policy } from './load-balancer.ts';
 import { AdminState } from './origin.ts';
 
@@ -79,13 +79,17 @@ export const OriginHealth = z.strictObject({
 }).meta({ id: 'OriginHealth' });
 export type OriginHealth = z.infer<typeof OriginHealth>;
 
-/** An origin as a data plane sees it: enough to route, nothing else. */
+/**
+ * An origin as a data plane sees it: enough to route, nothing else. Addresses and ports are validated
+ * as what they become on the data plane, so a hand-written config_file with port 70000 is refused
+ * whole before any data plane is touched (HAProxy's runtime API would wrap it silently).
+ */
 export const OriginView = z.strictObject({
   id: z.string(),
   name: z.string(),
   region: z.string(),
-  addresses: z.array(z.string()),
-  port: z.number().int(),
+  addresses: z.array(IpAddress),
+  port: Port,
   location: Location,
   admin_state: AdminState,
   healthy: z.boolean().describe('false once the health check has failed `fall` times; true when no check is configured'),
@@ -103,8 +107,8 @@ export const EdgeConfig = z.strictObject({
     z.strictObject({
       load_balancer_id: z.string(),
       load_balancer: z.string(),
-      vip: z.string(),
-      port: z.number().int(),
+      vip: IpAddress,
+      port: Port,
       protocol: z.string(),
       policy: Policy,
       origins: z.array(OriginView.extend({ weight: Share.describe('this edge\'s share for the origin, 0..1') })),

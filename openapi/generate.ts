@@ -10,7 +10,7 @@ export const OPENAPI_FILE = fileURLToPath(new URL('./openapi.json', import.meta.
 
 export async function generateOpenApi(): Promise<string> {
   const store = new SqliteStore(':memory:');
-  const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: [] }), docs: false });
+  const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: [] }), docs: true });
   try {
     return `${JSON.stringify(app.swagger(), null, 2)}\n`;
   } finally {

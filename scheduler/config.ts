@@ -1,6 +1,6 @@
 // The scheduler's part of the control plane config (`scheduler:`).
 import { z } from 'zod';
-import { Cidr, Duration, Location } from '../model/primitives.ts';
+import { AgeDuration, Cidr, Duration, Location } from '../model/primitives.ts';
 
 const QueryOverrides = z
   .strictObject({
@@ -21,8 +21,8 @@ export const SchedulerConfig = z
     input_timeout: Duration.default(5_000).describe('a read slower than this holds the weights for the cycle'),
     lease_ttl: Duration.optional().describe('scheduler lease; default 3 x interval'),
     hold_cycles: z.number().int().min(0).max(1000).default(8).describe('cycles a source missing from the inputs keeps its weights'),
-    latency_ttl: Duration.default(168 * 3_600_000).describe('learned latency rows older than this are dropped'),
-    decision_retention: Duration.default(30 * 86_400_000).describe('decision records older than this are pruned'),
+    latency_ttl: AgeDuration.default(168 * 3_600_000).describe('learned latency rows older than this are dropped'),
+    decision_retention: AgeDuration.default(30 * 86_400_000).describe('decision records older than this are pruned'),
     prometheus: z
       .strictObject({
         url: z.url(),

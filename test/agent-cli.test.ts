@@ -53,4 +53,19 @@ describe('sluice agent command', () => {
     expect(out.poll_ms).toBeGreaterThan(0);
     expect(out.errors).toEqual({});
   });
+
+  it('--once reports a collector that cannot start as one clear line and exit 1, like the daemon', async () => {
+    // On Linux the Windows collector cannot load iphlpapi.dll: a collector failure any host can produce
+    // (as netlink denied by a seccomp policy would be), without privileges.
+    const f = file('no-collector.yaml', 'service_ports: [443]\ncollector: windows\n');
+    const once = await runSluice(['agent', '--config', f, '--once']);
+    expect(once.code, once.stderr).toBe(1);
+    expect(once.stdout).toBe('');
+    expect(once.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^sluice agent: cannot read the TCP table with the windows collector: .*runs only on Windows$/)]);
+    // The daemon: the same failure is one log line and exit 1.
+    const daemon = await runSluice(['agent', '--config', f, '--listen', '127.0.0.1:0']);
+    expect(daemon.code).toBe(1);
+    expect(`${daemon.stdout}${daemon.stderr}`).toMatch(/agent failed to start/);
+    expect(`${daemon.stdout}${daemon.stderr}`, 'no stack trace').not.toMatch(/^\s+at /m);
+  });
 });

@@ -126,6 +126,8 @@ describe('long-poll views', () => {
     const etag = (await http(url)).headers.get('etag')!;
     const started = Date.now();
     const waiting = http(`${url}?wait=1`, { headers: { 'if-none-match': etag } });
+    // Another edge's creation wakes the waiter, which finds its own view unchanged and waits on.
+    await cp.store.createEdge({ ...SAMPLE.edges[1], name: 'unrelated' });
     await cp.store.upsertLatency([{ subnet: '81.2.69.0/24', origin_id: originIds[0]!, rtt_ms: 12, samples: 9, last_updated: new Date().toISOString() }]);
     const res = await waiting;
     expect(res.status).toBe(304);

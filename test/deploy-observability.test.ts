@@ -27,7 +27,7 @@ async function exportedMetricNames(): Promise<Set<string>> {
   const api = createApiMetrics();
   createSchedulerMetrics(api.registry);
   const agent = new AgentMetrics('node-a');
-  const edge = new EdgeMetrics('edge-a', { processMetrics: true });
+  const edge = new EdgeMetrics('edge-a');
   const dns = new Registry();
   registerServingMetrics(dns, new DnsStats(), () => null);
   registerViewMetrics(dns);

@@ -203,6 +203,26 @@ backend fixed_${feStatic}
     await expect(adapter.apply(plan)).rejects.toThrow(/static-rr/);
   });
 
+  it('an EdgeConfig with an origin port out of range is refused whole: one line, exit 1, runtime and haproxy.cfg untouched', async () => {
+    // HAProxy's runtime API would take "set server … port 70000" and silently wrap it (to 4464); only
+    // the rewritten haproxy.cfg would then fail its check, leaving runtime and file disagreeing.
+    const bad = JSON.parse(JSON.stringify(split({ a: 0.6, b: 0.4 }))) as ReturnType<typeof split>;
+    bad.listeners[0]!.origins[0]!.port = 70_000;
+    const edgeFile = join(dir, 'edge-bad-port.json');
+    writeFileSync(edgeFile, JSON.stringify(bad));
+    const yaml = join(dir, 'bad-port.yaml');
+    writeFileSync(yaml, `config_file: ${edgeFile}\ndataplane:\n  type: haproxy\n  admin_socket: ${sock}\n  config_file: ${cfgPath}\nmetrics:\n  enabled: false\n`);
+    const fileBefore = readFileSync(cfgPath, 'utf8');
+    const stateBefore = await haproxy.runtime.send('show servers state');
+    const res = await runSluice(['edge-sync', '--config', yaml, '--once'], { env: { SLUICE_LOG_LEVEL: 'silent' } });
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^sluice edge-sync: .*edge-bad-port\.json: not a valid EdgeConfig: listeners\[0\]\.origins\[0\]\.port: /)]);
+    expect(readFileSync(cfgPath, 'utf8')).toBe(fileBefore);
+    expect(await runtimeWeights()).toEqual({ 'origin-a': 77, 'origin-b': 179 });
+    const addr = (text: string) => parseServersState(text).filter((s) => s.backend === `web_${feWeb}`).map((s) => `${s.server}=${s.address}:${s.port}`).sort();
+    expect(addr(await haproxy.runtime.send('show servers state'))).toEqual(addr(stateBefore));
+  });
+
   it('API down: errors are counted and the weights in force stay', async () => {
     const errorsBefore = (await metrics.apiErrors.get()).values.reduce((s, v) => s + v.value, 0);
     await api.close();

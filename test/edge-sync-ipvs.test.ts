@@ -4,6 +4,11 @@
 // plumbing runs against a FAKE ipvsadm (a shell script that serves the table and records stdin) — it
 // is a fake because the real one cannot run here, and says so.
 //
+// Every table written here is one the kernel could hold: a real server added with direct routing
+// (-g, "Route") or tunnelling (-i, "Tunnel") sits on the service's port, because ipvsadm stores it
+// there whatever port is asked (those methods forward the packet unchanged). Only masquerading
+// ("Masq") maps VIP:80 to origin:8080.
+//
 // On a host with ip_vs, `SLUICE_IPVS_REAL=1 npx vitest run test/edge-sync-ipvs.test.ts` (as root)
 // also applies the same configs for real with ipvsadm inside a network namespace the test creates.
 import { execFileSync } from 'node:child_process';
@@ -11,10 +16,12 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IpvsDataPlane } from '../edge-sync/config.ts';
+import { IpvsDataPlane, type IpvsDataPlane as IpvsDataPlaneConfig } from '../edge-sync/config.ts';
 import { isNoop } from '../edge-sync/dataplane.ts';
 import { IpvsAdapter } from '../edge-sync/ipvs/adapter.ts';
-import { planIpvs, restoreFile } from '../edge-sync/ipvs/commands.ts';
+import { loadEdgeSyncConfig } from '../edge-sync/config.ts';
+import { planIpvs, refuseUnmappablePorts, restoreFile } from '../edge-sync/ipvs/commands.ts';
+import { parseEdgeConfig } from '../edge-sync/source.ts';
 import { parseIpvsList, parseIpvsStats } from '../edge-sync/ipvs/parse.ts';
 import { desiredPools } from '../edge-sync/plan/desired.ts';
 import { edgeConfig } from '../edge-sync/testing/fixtures.ts';
@@ -123,26 +130,53 @@ describe('IPVS: generated commands and restore file', () => {
     expect(planIpvs(pools, parseIpvsList(APPLIED), opts, removable)).toEqual({ changes: [], commands: [] });
   });
 
-  it('edits the forwarding method and persistence when they drift', () => {
-    const table = `TCP  ${VIP}:80 wrr\n  -> 10.1.0.1:8080 Route 750 0 0\n  -> 10.2.0.1:8080 Masq 250 0 0\n`;
-    const webOnly = pools.filter((p) => p.port === 80);
-    const { commands } = planIpvs(webOnly, parseIpvsList(table), { ...opts, persistence: 300 }, new Set());
-    expect(commands).toEqual([`-E -t ${VIP}:80 -s wrr -p 300`, `-e -t ${VIP}:80 -r 10.1.0.1:8080 -m -w 750`]);
+  it('edits the forwarding method and persistence when they drift (same port: route -> masq is an edit)', () => {
+    // The dns listener's origins serve the VIP's port (53), so a real server added with -g is stored
+    // on :53 like the masq one wanted: only the forwarding flag differs.
+    const table = `UDP  [${VIP6}]:53 wrr\n  -> [2001:db8:1::1]:53 Route 1000 0 0\n  -> [2001:db8:2::1]:53 Masq 0 0 0\n`;
+    const dnsOnly = pools.filter((p) => p.port === 53);
+    const { commands } = planIpvs(dnsOnly, parseIpvsList(table), { ...opts, persistence: 300 }, new Set());
+    expect(commands).toEqual([`-E -u [${VIP6}]:53 -s wrr -p 300`, `-e -u [${VIP6}]:53 -r [2001:db8:1::1]:53 -m -w 1000`]);
   });
 
-  it('writes a complete ipvsadm-restore file of the managed services', () => {
-    expect(restoreFile(pools, parseIpvsList(TABLE), { ...opts, forwarding: 'tunnel' })).toBe(
+  it('moving from route to masq with mapped ports adds the origin-port reals, then removes the VIP-port ones', () => {
+    // What the kernel holds after `-a -t VIP:80 -r 10.1.0.1:8080 -g`: the real server on :80.
+    const table = `TCP  ${VIP}:80 wrr\n  -> 10.1.0.1:80 Route 750 0 0\n  -> 10.2.0.1:80 Route 250 0 0\n`;
+    const webOnly = pools.filter((p) => p.port === 80);
+    expect(planIpvs(webOnly, parseIpvsList(table), opts, new Set()).commands).toEqual([
+      `-a -t ${VIP}:80 -r 10.1.0.1:8080 -m -w 750`,
+      `-a -t ${VIP}:80 -r 10.2.0.1:8080 -m -w 250`,
+      `-d -t ${VIP}:80 -r 10.1.0.1:80`,
+      `-d -t ${VIP}:80 -r 10.2.0.1:80`,
+    ]);
+  });
+
+  it.each(['route', 'tunnel'] as const)('refuses a listener %s cannot map (origin port != VIP port), saying why, and plans the rest', (forwarding) => {
+    const { pools: checked, problems } = refuseUnmappablePorts(pools, forwarding);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^TCP ${VIP}:80: IPVS ${forwarding} \\(-${forwarding === 'route' ? 'g' : 'i'}\\) forwards packets unchanged, so it cannot map listener port 80 to eu \\(port 8080\\), us \\(port 8080\\).*use forwarding: masq`));
+    const { commands } = planIpvs(checked, parseIpvsList(TABLE), { ...opts, forwarding }, new Set());
+    expect(commands.filter((c) => c.includes(`${VIP}:80 `))).toEqual([]);
+    expect(commands).toContain(`-a -u [${VIP6}]:53 -r [2001:db8:1::1]:53 ${forwarding === 'route' ? '-g' : '-i'} -w 1000`);
+    expect(refuseUnmappablePorts(pools, 'masq').problems).toEqual([]);
+  });
+
+  it('writes a complete ipvsadm-restore file of the managed services (a refused listener as the kernel has it)', () => {
+    const { pools: checked } = refuseUnmappablePorts(pools, 'tunnel');
+    expect(restoreFile(checked, parseIpvsList(TABLE), { ...opts, forwarding: 'tunnel' })).toBe(
       [
         '# Managed by sluice edge-sync: the IPVS services of this edge. Load with: ipvsadm -R < this-file',
-        `-A -t ${VIP}:80 -s wrr`,
-        `-a -t ${VIP}:80 -r 10.1.0.1:8080 -i -w 750`,
-        `-a -t ${VIP}:80 -r 10.2.0.1:8080 -i -w 250`,
+        // Refused (tunnel cannot map 80 -> 8080): kept exactly as the kernel holds it.
+        `-A -t ${VIP}:80 -s wlc`,
+        `-a -t ${VIP}:80 -r 10.1.0.1:8080 -m -w 500`,
+        `-a -t ${VIP}:80 -r 10.9.9.9:8080 -m -w 100`,
         `-A -u [${VIP6}]:53 -s wrr`,
         `-a -u [${VIP6}]:53 -r [2001:db8:1::1]:53 -i -w 1000`,
         `-a -u [${VIP6}]:53 -r [2001:db8:2::1]:53 -i -w 0`,
         '',
       ].join('\n'),
     );
+    expect(restoreFile(pools, parseIpvsList(TABLE), opts)).toContain(`-a -t ${VIP}:80 -r 10.2.0.1:8080 -m -w 250`);
   });
 });
 
@@ -170,6 +204,46 @@ describe('IPVS adapter process plumbing (FAKE ipvsadm: this kernel has no ip_vs)
     const again = await adapter.plan(cfg, cfg);
     expect(again.preview).toEqual([]);
     expect(isNoop(again)).toBe(true);
+  });
+});
+
+describe('IPVS refusal through the adapter (FAKE ipvsadm: this kernel has no ip_vs)', () => {
+  let dir: string;
+  const fakeFor = (table: string) => {
+    writeFileSync(join(dir, 'table.txt'), table);
+    const fake = join(dir, 'fake-ipvsadm');
+    writeFileSync(fake, `#!/bin/sh\n# FAKE ipvsadm for tests: serves a table, records what -R receives.\ncase "$*" in\n  "-Ln") cat ${dir}/table.txt ;;\n  "-R") cat > ${dir}/applied.txt ;;\n  *) echo "fake ipvsadm: unexpected $*" >&2; exit 2 ;;\nesac\n`);
+    chmodSync(fake, 0o755);
+    return fake;
+  };
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'slc-edge-ipvs-refuse-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a tunnel listener with mapped ports is held and reported; the others are applied; apply fails saying why', async () => {
+    const adapter = new IpvsAdapter(IpvsDataPlane.parse({ type: 'ipvs', ipvsadm: fakeFor(''), forwarding: 'tunnel' }));
+    const plan = await adapter.plan(cfg);
+    expect(plan.problems.join()).toMatch(/cannot map listener port 80/);
+    expect(plan.held.map((h) => h.pool)).toEqual([`TCP ${VIP}:80`]);
+    await expect(adapter.apply(plan)).rejects.toThrow(/forwards packets unchanged/);
+    const sent = readFileSync(join(dir, 'applied.txt'), 'utf8');
+    expect(sent).toContain(`-A -u [${VIP6}]:53 -s wrr`);
+    expect(sent).not.toContain(`${VIP}:80`);
+  });
+
+  it('examples/edge-sync.yaml applies the sample EdgeConfig without a problem (no unmappable forwarding)', async () => {
+    const example = loadEdgeSyncConfig(new URL('../examples/edge-sync.yaml', import.meta.url).pathname);
+    const ipvs = example.dataplane.find((d) => d.type === 'ipvs');
+    expect(ipvs).toBeDefined();
+    const sample = parseEdgeConfig(JSON.parse(readFileSync(new URL('../examples/edge-config.json', import.meta.url), 'utf8')), 'examples/edge-config.json');
+    // The sample maps VIP port 80 to origin port 8080: exactly what route/tunnel cannot do.
+    expect(sample.listeners.some((l) => l.origins.some((o) => o.port !== l.port))).toBe(true);
+    const adapter = new IpvsAdapter({ ...(ipvs as IpvsDataPlaneConfig), ipvsadm: [fakeFor('')], restore_file: undefined });
+    const plan = await adapter.plan(sample);
+    expect(plan.problems).toEqual([]);
+    expect(plan.held).toEqual([]);
+    expect(plan.preview.length).toBeGreaterThan(0);
   });
 });
 

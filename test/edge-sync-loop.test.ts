@@ -88,6 +88,20 @@ describe('control-plane protocol (API double)', () => {
     expect((err as SourceError).kind).toBe('unreachable');
     expect(() => parseEdgeConfig({ ...cfgA, listeners: [{ port: 'x' }] }, 'GET /x')).toThrow(/GET \/x: not a valid EdgeConfig: listeners\[0\]/);
   });
+
+  it('the whole EdgeConfig is validated before any data plane sees it: ports, addresses, shares', () => {
+    const bad = (edit: (c: EdgeConfig) => void) => {
+      const c = structuredClone(cfgA);
+      edit(c);
+      return () => parseEdgeConfig(c, 'edge.json');
+    };
+    expect(bad((c) => (c.listeners[0]!.origins[1]!.port = 70_000))).toThrow(/listeners\[0\]\.origins\[1\]\.port: .*65535/);
+    expect(bad((c) => (c.listeners[0]!.origins[0]!.port = 0))).toThrow(/listeners\[0\]\.origins\[0\]\.port/);
+    expect(bad((c) => (c.listeners[0]!.port = 65_536))).toThrow(/listeners\[0\]\.port/);
+    expect(bad((c) => (c.listeners[0]!.vip = '192.0.2.300'))).toThrow(/listeners\[0\]\.vip: expected an IPv4 or IPv6 address/);
+    expect(bad((c) => (c.listeners[0]!.origins[0]!.addresses = ['origin.example.com']))).toThrow(/listeners\[0\]\.origins\[0\]\.addresses\[0\]: expected an IPv4 or IPv6 address/);
+    expect(bad((c) => (c.listeners[0]!.origins[0]!.weight = -0.2))).toThrow(/listeners\[0\]\.origins\[0\]\.weight/);
+  });
 });
 
 describe('SyncLoop', () => {
@@ -105,6 +119,9 @@ describe('SyncLoop', () => {
       expect(await sum(metrics.applies, { result: 'error' })).toBe(2);
       expect(await sum(metrics.applies, { result: 'ok' })).toBe(1);
       expect(await sum(metrics.configVersion)).toBe(7);
+      // Every apply is timed per data plane, failed ones included.
+      const timed = (await metrics.applyDuration.get()).values.find((v) => v.metricName === 'sluice_edge_apply_duration_seconds_count' && v.labels.dataplane === 'dp1');
+      expect(timed?.value).toBe(3);
       expect(metrics.edge).toBe('test'); // label from the EdgeConfig's edge name
       // A quiet poll (304) re-plans, finds nothing to do, and does not apply again.
       await waitFor(() => api.notModified >= 1, { timeoutMs: 5000, what: 'a 304' });
@@ -147,7 +164,7 @@ describe('sluice edge-sync (the CLI process)', () => {
     writeFileSync(file, 'config_file: x.json\ndataplane:\n  type: haproxy\n  admin_socket: /s\n  weight_total: 300\n');
     const res = await runSluice(['edge-sync', '--config', file]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`${file}: dataplane[0].weight_total:`);
+    expect(res.stderr).toContain(`${file}:5:3: dataplane[0].weight_total:`);
   });
 
   it('long-running: long-polls the API, applies, serves /metrics, stops cleanly on SIGTERM', async () => {
@@ -179,5 +196,57 @@ describe('sluice edge-sync (the CLI process)', () => {
       expect(await proc.stop()).toBe(0);
       await api.close();
     }
+  });
+
+  /** A FAKE ipvsadm (this kernel has no IPVS) serving `table` and recording what -R receives. */
+  function fakeIpvsadm(name: string, table: string): { bin: string; applied: string } {
+    const tableFile = join(dir, `${name}.table`);
+    writeFileSync(tableFile, table);
+    const applied = join(dir, `${name}.applied`);
+    const bin = join(dir, `${name}-ipvsadm`);
+    writeFileSync(bin, `#!/bin/sh\n# FAKE ipvsadm for tests\ncase "$*" in\n  "-Ln") cat ${tableFile} ;;\n  "-R") cat >> ${applied} ;;\n  *) exit 2 ;;\nesac\n`);
+    chmodSync(bin, 0o755);
+    return { bin, applied };
+  }
+
+  it.each([
+    ['truncated JSON', (text: string) => text.slice(0, 60), /: not JSON: /],
+    ['a negative weight', (text: string) => text.replace('"weight":0.8', '"weight":-0.8'), /listeners\[0\]\.origins\[0\]\.weight: /],
+    ['a port out of range', (text: string) => text.replace('"port":1,', '"port":70000,'), /listeners\[0\]\.origins\[0\]\.port: /],
+  ])('--once and --dry-run report an invalid config_file (%s) as one line, exit 1, and touch nothing', async (what, corrupt, message) => {
+    const edgeFile = join(dir, `bad-${what.replace(/\W/g, '-')}.json`);
+    const text = JSON.stringify(cfgA);
+    const corrupted = corrupt(text);
+    expect(corrupted).not.toBe(text);
+    writeFileSync(edgeFile, corrupted);
+    const ipvs = fakeIpvsadm(`bad-${what.replace(/\W/g, '-')}`, '');
+    const yaml = join(dir, `bad-${what.replace(/\W/g, '-')}.yaml`);
+    writeFileSync(yaml, `config_file: ${edgeFile}\ndataplane:\n  type: ipvs\n  ipvsadm: ${ipvs.bin}\nmetrics:\n  enabled: false\n`);
+    for (const mode of ['--once', '--dry-run']) {
+      const res = await runSluice(['edge-sync', '--config', yaml, mode], { env: { SLUICE_LOG_LEVEL: 'silent' } });
+      expect(res.code, `${mode}: ${res.stderr}`).toBe(1);
+      const lines = res.stderr.trim().split('\n');
+      expect(lines, mode).toHaveLength(1);
+      expect(lines[0], mode).toMatch(new RegExp(`^sluice edge-sync: ${edgeFile.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}`));
+      expect(lines[0], mode).toMatch(message);
+    }
+    expect(() => readFileSync(ipvs.applied, 'utf8')).toThrow(/ENOENT/);
+  });
+
+  it('--dry-run shows the deletions the loop would make (services of listeners that left the config)', async () => {
+    // The state file says sluice applied a listener on :8443 before; the config no longer has it.
+    const previous = edgeConfig([...cfgA.listeners.map((l) => ({ lb: l.load_balancer, port: l.port, protocol: 'tcp', origins: [{ name: 'a', port: 1, weight: 0.8 }, { name: 'b', port: 2, weight: 0.2 }] })), { lb: 'old', port: 8443, protocol: 'tcp', origins: [{ name: 'a', port: 8443, weight: 1 }] }]);
+    const state = join(dir, 'dry-state.json');
+    writeFileSync(state, JSON.stringify(previous));
+    const edgeFile = join(dir, 'dry-a.json');
+    writeFileSync(edgeFile, JSON.stringify(cfgA));
+    const ipvs = fakeIpvsadm('dry', 'TCP  127.0.0.1:80 wrr\n  -> 127.0.0.1:1 Masq 800 0 0\n  -> 127.0.0.1:2 Masq 200 0 0\nTCP  127.0.0.1:8443 wrr\n  -> 127.0.0.1:8443 Masq 1000 0 0\n');
+    const yaml = join(dir, 'dry.yaml');
+    writeFileSync(yaml, `config_file: ${edgeFile}\nstate_file: ${state}\ndataplane:\n  type: ipvs\n  ipvsadm: ${ipvs.bin}\nmetrics:\n  enabled: false\n`);
+    const res = await runSluice(['edge-sync', '--config', yaml, '--dry-run']);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    expect(res.stdout).toContain('remove pool TCP 127.0.0.1:8443');
+    expect(res.stdout).toContain(`${ipvs.bin} -D -t 127.0.0.1:8443`);
+    expect(() => readFileSync(ipvs.applied, 'utf8')).toThrow(/ENOENT/);
   });
 });

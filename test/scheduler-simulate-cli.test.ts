@@ -32,7 +32,7 @@ describe('sluice simulate', () => {
     writeFileSync(file, 'name: bad\ncycles: 10\norigins: [{ id: a, max_rps: -5 }]\nsources: [{ id: s, demand_rps: 1 }]\n');
     const r = await runSluice(['simulate', '--scenario', file, '--out', dir]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/bad\.yaml: origins\[0\]\.max_rps: /);
+    expect(r.stderr).toMatch(/bad\.yaml:3:20: origins\[0\]\.max_rps: /);
   });
 
   it('failures, drain and demand curves: one SVG with the unhealthy period shaded', async () => {

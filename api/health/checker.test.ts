@@ -34,9 +34,10 @@ describe('HealthChecker', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('follows rise/fall on a real HTTP origin and writes only transitions', async () => {
-    const lb = await store.createLoadBalancer({ name: 'app', listeners: [{ vip: '192.0.2.1', port: 80, protocol: 'http' }], policy: 'latency', max_latency_ms: 500, min_samples: 5, max_shift: 0.02, deadband: 0.005, gain: 0.5, enabled: true });
-    const origin = await store.createOrigin(lb.id, {
+  /** A load balancer named `lbName` with one origin on the local server, checked over HTTP every 100 ms. */
+  async function checkedOrigin(lbName: string, check: { path: string; fall: number }) {
+    const lb = await store.createLoadBalancer({ name: lbName, listeners: [{ vip: '192.0.2.1', port: 80, protocol: 'http' }], policy: 'latency', max_latency_ms: 500, min_samples: 5, max_shift: 0.02, deadband: 0.005, gain: 0.5, enabled: true });
+    return store.createOrigin(lb.id, {
       name: 'local',
       region: 'lo',
       addresses: ['127.0.0.1'],
@@ -47,8 +48,12 @@ describe('HealthChecker', () => {
       admin_state: 'active',
       static_weight: 1,
       priority: 0,
-      health_check: { type: 'http', path: '/health', interval_ms: 100, timeout_ms: 80, rise: 2, fall: 3, expect_status: [200] },
+      health_check: { type: 'http', path: check.path, interval_ms: 100, timeout_ms: 80, rise: 2, fall: check.fall, expect_status: [200] },
     });
+  }
+
+  it('follows rise/fall on a real HTTP origin and writes only transitions', async () => {
+    const origin = await checkedOrigin('app', { path: '/health', fall: 3 });
     const checker = new HealthChecker(store, pino({ level: 'silent' }));
     await checker.start();
     try {
@@ -66,6 +71,27 @@ describe('HealthChecker', () => {
       expect(up.detail).toContain('http 200');
       // rise = 2: at least two checks after the origin recovered.
       expect(hits - hitsAtFlip).toBeGreaterThanOrEqual(2);
+    } finally {
+      await checker.stop();
+    }
+  });
+
+  it('a check that throws is a failed check: logged, counted as "error", and the origin goes unhealthy', async () => {
+    const { Registry, Counter } = await import('prom-client');
+    const registry = new Registry();
+    const checks = new Counter({ name: 'checks_total', help: 'h', labelNames: ['result'], registers: [registry] });
+    const lines: string[] = [];
+    const log = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
+    // Stored before paths were validated: Node refuses to send it, so every probe throws.
+    const origin = await checkedOrigin('throws', { path: '/health\r\nX-Injected: 1', fall: 2 });
+    const checker = new HealthChecker(store, log, undefined, checks);
+    await checker.start();
+    try {
+      const down = await waitFor(async () => (await store.listOriginHealth()).find((h) => h.origin_id === origin.id && !h.healthy), { timeoutMs: 5000, what: 'unhealthy after probes that throw' });
+      expect(down.detail).toMatch(/could not run/);
+      const errors = (await checks.get()).values.find((v) => v.labels.result === 'error')?.value ?? 0;
+      expect(errors).toBeGreaterThanOrEqual(2);
+      expect(lines.join('')).toMatch(/health check could not run/);
     } finally {
       await checker.stop();
     }

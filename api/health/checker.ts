@@ -2,7 +2,12 @@
 // unhealthy after `fall` consecutive failures and healthy again after `rise` consecutive passes, and
 // only transitions are written to the store (which wakes every long-poll, so edges and DNS drop a
 // failed origin at once, before the scheduler's next cycle).
+//
+// A check that cannot even run (the probe throws: a path Node refuses to send, an address it cannot
+// use) is a FAILED check, logged and counted as result "error": skipping it would leave the origin
+// healthy forever, a failover that silently never happens.
 import type { Logger } from 'pino';
+import type { Counter } from 'prom-client';
 import type { Origin } from '../../model/origin.ts';
 import type { Store } from '../store/store.ts';
 import { probe, type ProbeResult } from './probe.ts';
@@ -25,6 +30,8 @@ export class HealthChecker {
     private readonly store: Store,
     private readonly log: Logger,
     private readonly probeFn: (o: Origin) => Promise<ProbeResult> = defaultProbe,
+    /** Counts checks by result: pass, fail, error. */
+    private readonly checks?: Counter<'result'>,
   ) {}
 
   async start(): Promise<void> {
@@ -62,7 +69,7 @@ export class HealthChecker {
     if (entry.inFlight || this.tracked.get(entry.origin.id) !== entry) return;
     entry.inFlight = true;
     try {
-      const result = await this.probeFn(entry.origin);
+      const result = await this.probeOnce(entry.origin);
       const hc = entry.origin.health_check!;
       if (result.ok) {
         entry.passes++;
@@ -81,6 +88,20 @@ export class HealthChecker {
       this.log.error({ err, origin_id: entry.origin.id }, 'health check could not record its result');
     } finally {
       entry.inFlight = false;
+    }
+  }
+
+  /** Runs the probe; an exception is a failed check (result "error"), never a skipped one. */
+  private async probeOnce(origin: Origin): Promise<ProbeResult> {
+    try {
+      const result = await this.probeFn(origin);
+      this.checks?.inc({ result: result.ok ? 'pass' : 'fail' });
+      return result;
+    } catch (err) {
+      this.checks?.inc({ result: 'error' });
+      const detail = `health check could not run: ${(err as Error).message}`;
+      this.log.error({ origin: origin.name, origin_id: origin.id, err: (err as Error).message }, 'health check could not run; counted as a failure');
+      return { ok: false, detail };
     }
   }
 

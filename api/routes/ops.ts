@@ -1,22 +1,49 @@
-// Liveness, readiness and metrics.
+// Liveness, readiness, metrics and the OpenAPI document. /healthz, /readyz and /openapi.json are open
+// (probes and tooling have no token; auth.ts lets them through) and declared without security.
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { ApiMetrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
-import { sendProblem } from '../errors.ts';
+import { ANY_REQUEST, problemResponses, sendProblem } from '../errors.ts';
 
-export function opsRoutes(store: Store, metrics: ApiMetrics) {
+const open = { security: [] as never[] };
+
+export function opsRoutes(store: Store, metrics: ApiMetrics, spec: () => unknown) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is alive' } }, async () => ({ status: 'ok' }));
-    app.get('/readyz', { schema: { tags: ['ops'], summary: 'The store answers' } }, async (req, reply) => {
+    app.get('/healthz', {
+      schema: { tags: ['ops'], summary: 'The process is alive', ...open, response: { 200: z.object({ status: z.literal('ok') }), ...problemResponses(ANY_REQUEST) } },
+    }, async () => ({ status: 'ok' as const }));
+    app.get('/readyz', {
+      schema: {
+        tags: ['ops'],
+        summary: 'The store answers',
+        ...open,
+        response: { 200: z.object({ status: z.literal('ready'), change_seq: z.number().int() }), ...problemResponses(ANY_REQUEST) },
+      },
+    }, async (req, reply) => {
       try {
-        return { status: 'ready', change_seq: await store.changeSeq() };
+        return { status: 'ready' as const, change_seq: await store.changeSeq() };
       } catch (err) {
         return sendProblem(req, reply, 'unavailable', `store not answering: ${(err as Error).message}`);
       }
     });
-    app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
-      reply.type(metrics.registry.contentType);
+    app.get('/metrics', {
+      schema: {
+        tags: ['ops'],
+        summary: 'Prometheus metrics',
+        response: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: z.string() } } }, ...problemResponses(['unauthorized', ...ANY_REQUEST]) },
+      },
+    }, async (_req, reply) => {
+      reply.type(metrics.registry.contentType).serializer((x) => x as string);
       return metrics.registry.metrics();
     });
+    app.get('/openapi.json', {
+      schema: {
+        tags: ['ops'],
+        summary: 'This OpenAPI document',
+        ...open,
+        response: { 200: z.looseObject({ openapi: z.string() }).describe('OpenAPI 3.1'), ...problemResponses(ANY_REQUEST) },
+      },
+    }, async () => spec());
   };
 }

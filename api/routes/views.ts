@@ -6,18 +6,25 @@ import { z } from 'zod';
 import { Cidr } from '../../model/primitives.ts';
 import { Decision, DnsView, EdgeConfig, LatencyEntry, LoadBalancerWeights, OriginHealth } from '../../model/views.ts';
 import type { ChangeHub } from '../change-hub.ts';
-import { ApiError, ProblemSchema } from '../errors.ts';
+import type { PerClientLimit } from '../client-limit.ts';
+import { ANY_REQUEST, ApiError, problemResponses, sendProblem, type ProblemCode } from '../errors.ts';
 import { noneMatch, PageQuery, pageOf } from '../http.ts';
 import type { Store } from '../store/store.ts';
 import type { Edge } from '../../model/edge.ts';
 import { buildDnsView, buildEdgeConfig, type WorldSnapshot } from '../views/build.ts';
 
-const problems = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
+const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', ...ANY_REQUEST];
+const LONG_POLL: ProblemCode[] = [...READ, 'too_many_requests'];
+/** What a refused long-poll is told to wait before trying again. */
+const LONG_POLL_RETRY_AFTER_S = 5;
 
 export interface ViewDeps {
   store: Store;
   changes: ChangeHub;
   longPollMaxMs: number;
+  /** Bounds the long-polls one client address holds at once. */
+  longPolls: PerClientLimit;
+  onRefused?: () => void;
 }
 
 /** A view rendered once: its version (the ETag) and its JSON, shared by every request until the store changes. */
@@ -88,11 +95,27 @@ async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps
   const closed = new AbortController();
   reply.raw.once('close', () => closed.abort());
   let view = await compute();
-  while (noneMatch(req.headers['if-none-match'], `"${view.version}"`)) {
-    const left = deadline - Date.now();
-    if (left <= 0 || closed.signal.aborted || deps.changes.closed) return reply.code(304).header('etag', `"${view.version}"`).send();
-    await deps.changes.next(left, closed.signal);
-    view = await compute();
+  // Only a request that is about to be held counts against its client's bound.
+  let release: (() => void) | null = null;
+  try {
+    while (noneMatch(req.headers['if-none-match'], `"${view.version}"`)) {
+      const left = deadline - Date.now();
+      if (left <= 0 || closed.signal.aborted || deps.changes.closed) return reply.code(304).header('etag', `"${view.version}"`).send();
+      if (!release) {
+        release = deps.longPolls.acquire(req.ip);
+        if (!release) {
+          deps.onRefused?.();
+          reply.header('retry-after', String(LONG_POLL_RETRY_AFTER_S));
+          return sendProblem(req, reply, 'too_many_requests', `${req.ip} already holds ${deps.longPolls.max} long-polls (api.long_poll_per_client); finish one, or poll without If-None-Match`, [
+            { field: 'wait', pointer: '#/wait', in: 'query', detail: 'too many held at once from this address' },
+          ]);
+        }
+      }
+      await deps.changes.next(left, closed.signal);
+      view = await compute();
+    }
+  } finally {
+    release?.();
   }
   // Already rendered (and built from schema-typed data): sent as is, not re-validated per request.
   return reply.header('etag', `"${view.version}"`).header('cache-control', 'no-cache').type('application/json; charset=utf-8').serializer((x) => x as string).send(view.json);
@@ -111,7 +134,7 @@ export function viewRoutes(deps: ViewDeps) {
         description: 'ETag is the content version. Send If-None-Match with ?wait=30 to long-poll: the answer comes within a second of a change, or 304 after the wait.',
         params: z.object({ id: z.string().min(1).max(64) }),
         querystring: WaitQuery,
-        response: { 200: EdgeConfig, 304: z.null().describe('not modified'), ...problems },
+        response: { 200: EdgeConfig, 304: z.null().describe('not modified'), ...problemResponses(LONG_POLL) },
       },
       handler: async (req, reply) => {
         // Re-read per wake-up: an edge renamed or deleted while a request waits is answered as it is now.
@@ -125,7 +148,7 @@ export function viewRoutes(deps: ViewDeps) {
         summary: 'Everything sluice dns needs: zones, records, origins, per-subnet weights',
         description: 'Long-poll like the edge config: If-None-Match plus ?wait=N.',
         querystring: WaitQuery,
-        response: { 200: DnsView, 304: z.null().describe('not modified'), ...problems },
+        response: { 200: DnsView, 304: z.null().describe('not modified'), ...problemResponses(LONG_POLL) },
       },
       handler: async (req, reply) => longPoll(req, reply, deps, req.query.wait, () => views.dnsView()),
     });
@@ -135,7 +158,7 @@ export function viewRoutes(deps: ViewDeps) {
         tags: ['views'],
         summary: 'The weights the scheduler last published for a load balancer',
         params: z.object({ id: z.string().min(1).max(64) }),
-        response: { 200: LoadBalancerWeights, ...problems },
+        response: { 200: LoadBalancerWeights, ...problemResponses(READ) },
       },
       handler: async (req) => {
         await store.getLoadBalancer(req.params.id);
@@ -150,7 +173,7 @@ export function viewRoutes(deps: ViewDeps) {
         tags: ['views'],
         summary: 'Learned latency per client subnet and origin',
         querystring: PageQuery.extend({ subnet: Cidr.optional(), origin_id: z.string().max(64).optional() }),
-        response: { 200: pageOf(LatencyEntry), ...problems },
+        response: { 200: pageOf(LatencyEntry), ...problemResponses(READ) },
       },
       handler: async (req) => store.listLatency(req.query),
     });
@@ -160,13 +183,13 @@ export function viewRoutes(deps: ViewDeps) {
         tags: ['views'],
         summary: 'The audit log: one record per scheduler cycle, newest first',
         querystring: PageQuery.extend({ load_balancer_id: z.string().max(64).optional() }),
-        response: { 200: pageOf(Decision), ...problems },
+        response: { 200: pageOf(Decision), ...problemResponses(READ) },
       },
       handler: async (req) => store.listDecisions(req.query),
     });
 
     r.get('/api/v1/health', {
-      schema: { tags: ['views'], summary: 'Origin health as the control plane sees it', response: { 200: z.object({ items: z.array(OriginHealth) }), ...problems } },
+      schema: { tags: ['views'], summary: 'Origin health as the control plane sees it', response: { 200: z.object({ items: z.array(OriginHealth) }), ...problemResponses(['unauthorized', ...ANY_REQUEST]) } },
       handler: async () => ({ items: await store.listOriginHealth() }),
     });
   };

@@ -1,6 +1,8 @@
 // One table of versioned resources (load balancers, origins, edges): the spec is stored as JSON, the
 // name is unique within its scope, and every update checks the caller's revision inside the
-// transaction, so two writers holding the same ETag cannot both win.
+// transaction, so two writers holding the same ETag cannot both win. A write that names a revision
+// (If-Match) of a row that no longer exists fails its precondition (412), like any stale write: the
+// loser of two DELETEs with the same ETag is told its ETag is stale, not that there was nothing.
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { StoreError, type Page, type PageRequest } from './store.ts';
@@ -118,8 +120,20 @@ export class ResourceTable<Spec extends { name: string }, Out extends Resource> 
     return this.get(id, parent);
   }
 
+  /** The row a conditional write applies to: gone with a revision asked for -> stale, not not-found. */
+  private current(id: string, ifRevision: number | undefined, parent?: string): Out {
+    try {
+      return this.get(id, parent);
+    } catch (err) {
+      if (ifRevision !== undefined && err instanceof StoreError && err.kind === 'not_found') {
+        throw new StoreError('precondition_failed', `${this.shape.noun} ${id} no longer exists (If-Match gave revision ${ifRevision}); read it again`, 'If-Match');
+      }
+      throw err;
+    }
+  }
+
   replace(id: string, spec: Spec, ifRevision: number | undefined, parent?: string): Out {
-    const current = this.get(id, parent);
+    const current = this.current(id, ifRevision, parent);
     if (ifRevision !== undefined && current.revision !== ifRevision) throw this.stale(id, current.revision, ifRevision);
     let changes: number;
     try {
@@ -135,7 +149,7 @@ export class ResourceTable<Spec extends { name: string }, Out extends Resource> 
   }
 
   delete(id: string, ifRevision: number | undefined, parent?: string): void {
-    const current = this.get(id, parent);
+    const current = this.current(id, ifRevision, parent);
     if (ifRevision !== undefined && current.revision !== ifRevision) throw this.stale(id, current.revision, ifRevision);
     this.db.prepare(`DELETE FROM ${this.shape.table} WHERE id = ?`).run(id);
     this.bump();

@@ -110,4 +110,40 @@ describe('SqliteStore', () => {
     expect(() => openSqliteStore(dir)).toThrow(/newer sluice/);
     store = openSqliteStore(mkdtempSync(join(tmpdir(), 'sluice-store-')));
   });
+
+  it('a conditional write (ifRevision) to a row that is gone fails its precondition; an unconditional one is not_found', async () => {
+    const lb = await store.createLoadBalancer(LB);
+    await store.deleteLoadBalancer(lb.id, 1);
+    await expect(store.deleteLoadBalancer(lb.id, 1)).rejects.toMatchObject({ kind: 'precondition_failed' });
+    await expect(store.replaceLoadBalancer(lb.id, LB, 1)).rejects.toMatchObject({ kind: 'precondition_failed' });
+    await expect(store.deleteLoadBalancer(lb.id)).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(store.replaceLoadBalancer(lb.id, LB)).rejects.toMatchObject({ kind: 'not_found' });
+  });
+
+  it('change_seq moves only for what long-polled views are built from, and only those changes notify', async () => {
+    let notified = 0;
+    const off = store.onChange(() => notified++);
+    try {
+      const lb = await store.createLoadBalancer(LB);
+      const origin = await store.createOrigin(lb.id, { ...ORIGIN, name: 'o' });
+      await waitFor(() => notified >= 1, { what: 'notification of the resource writes' });
+      const seq = await store.changeSeq();
+      const seen = notified;
+      // A cycle that changes nothing: decisions, latency, leases, pruning.
+      await store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail: 'stale inputs' });
+      await store.upsertLatency([{ subnet: '10.0.0.0/24', origin_id: origin.id, rtt_ms: 5, samples: 3, last_updated: new Date().toISOString() }]);
+      await store.expireLatency(new Date(Date.now() + 60_000).toISOString());
+      await store.acquireLease('scheduler', 'me', 1000);
+      await store.releaseLease('scheduler', 'me');
+      await store.pruneDecisions(new Date(Date.now() + 60_000).toISOString());
+      expect(await store.changeSeq()).toBe(seq);
+      // A view-changing write is the barrier: one notification for it, none for the writes before.
+      await store.setOriginHealth(origin.id, false, 'down');
+      await waitFor(() => notified > seen, { what: 'notification of the health transition' });
+      expect(notified).toBe(seen + 1);
+      expect(await store.changeSeq()).toBe(seq + 1);
+    } finally {
+      off();
+    }
+  });
 });

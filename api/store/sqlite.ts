@@ -1,5 +1,15 @@
 // The embedded store: one SQLite file in the data dir. WAL with synchronous=FULL, so an acknowledged
 // write survives kill -9 and power loss; foreign keys on; every write one transaction.
+//
+// Several processes may open one data dir (a restart overlapping the old process, or two control
+// planes by mistake): SQLite serialises their writes. Every write transaction is BEGIN IMMEDIATE, so
+// it takes the write lock before it reads and waits up to BUSY_TIMEOUT_MS for it. A deferred
+// transaction would read first and then fail to upgrade ("database is locked", SQLITE_BUSY, which
+// no busy timeout can wait out) whenever another process committed in between.
+//
+// change_seq counts the commits that can change a long-polled view (load balancers, origins, edges,
+// published weights, origin health transitions); decisions, latency rows and leases do not bump it,
+// so a scheduler cycle that changes nothing wakes no long-poller.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -24,6 +34,8 @@ import { decodeCursor, encodeCursor, ResourceTable, type ResourceRow } from './r
 import { StoreError, type DecisionFilter, type EdgeSpec, type LatencyFilter, type Page, type PageRequest, type Store } from './store.ts';
 
 const CHANGE_POLL_MS = 200;
+/** How long a write waits for another process's write lock before failing. */
+const BUSY_TIMEOUT_MS = 5000;
 
 export function openSqliteStore(dataDir: string): SqliteStore {
   mkdirSync(dataDir, { recursive: true });
@@ -41,11 +53,11 @@ export class SqliteStore implements Store {
   private readonly edges: ResourceTable<EdgeSpec, Edge>;
 
   constructor(readonly path: string) {
-    this.db = new Database(path);
+    // The busy timeout is set at open: switching to WAL and migrating take locks another process may hold.
+    this.db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
     this.migrate();
     const bump = () => this.bumpChangeSeq();
     const meta = (row: ResourceRow) => ({ id: row.id, revision: row.revision, created_at: row.created_at, updated_at: row.updated_at });
@@ -65,16 +77,21 @@ export class SqliteStore implements Store {
       throw new Error(`${this.path} was written by a newer sluice (schema ${applied}, this one knows ${MIGRATIONS.length}); refusing to open it`);
     }
     MIGRATIONS.slice(applied).forEach((sql, i) => {
-      this.db.transaction(() => {
-        this.db.exec(sql);
-        this.db.pragma(`user_version = ${applied + i + 1}`);
-      })();
+      this.db
+        .transaction(() => {
+          // Another process may have migrated while we waited for the lock.
+          if ((this.db.pragma('user_version', { simple: true }) as number) > applied + i) return;
+          this.db.exec(sql);
+          this.db.pragma(`user_version = ${applied + i + 1}`);
+        })
+        .immediate();
     });
   }
 
+  /** One write transaction, holding the write lock from its first statement (BEGIN IMMEDIATE). */
   private tx<T>(fn: () => T): Promise<T> {
     try {
-      return Promise.resolve(this.db.transaction(fn)());
+      return Promise.resolve(this.db.transaction(fn).immediate());
     } catch (err) {
       return Promise.reject(err);
     }
@@ -169,11 +186,8 @@ export class SqliteStore implements Store {
   }
 
   recordDecision(decision: DecisionInput): Promise<Decision> {
-    return this.tx(() => {
-      const recorded = this.insertDecision(decision, null);
-      this.bumpChangeSeq();
-      return recorded;
-    });
+    // The audit log is in no long-polled view: a cycle that only explains itself wakes nobody.
+    return this.tx(() => this.insertDecision(decision, null));
   }
 
   private insertDecision(input: DecisionInput, weightsVersion: number | null): Decision {
@@ -235,16 +249,12 @@ export class SqliteStore implements Store {
         if (!Number.isFinite(e.rtt_ms) || e.rtt_ms < 0) throw new StoreError('invalid', `rtt_ms for ${e.subnet} -> ${e.origin_id} is not a finite non-negative number`, 'rtt_ms');
         stmt.run(e.subnet, e.origin_id, e.rtt_ms, e.samples, e.last_updated);
       }
-      if (entries.length > 0) this.bumpChangeSeq();
+      // Latency reaches DNS and edges only through published weights: no change_seq bump.
     });
   }
 
   expireLatency(before: string): Promise<number> {
-    return this.tx(() => {
-      const n = this.db.prepare(`DELETE FROM latency WHERE last_updated < ?`).run(before).changes;
-      if (n > 0) this.bumpChangeSeq();
-      return n;
-    });
+    return this.tx(() => this.db.prepare(`DELETE FROM latency WHERE last_updated < ?`).run(before).changes);
   }
 
   listLatency(filter: LatencyFilter): Promise<Page<LatencyEntry>> {

@@ -55,7 +55,8 @@ export interface DecisionFilter extends PageRequest {
 
 /** Everything the API serves; the scheduler's part is `SchedulerStore`, declared beside the loop. */
 export interface Store extends SchedulerStore {
-  // Load balancers. `ifRevision`: the caller's If-Match; a different current revision -> precondition_failed.
+  // Load balancers. `ifRevision`: the caller's If-Match; a different current revision, or no row at
+  // all, -> precondition_failed (without ifRevision a missing row is not_found).
   createLoadBalancer(spec: LoadBalancerSpec): Promise<LoadBalancer>;
   getLoadBalancer(id: string): Promise<LoadBalancer>;
   listLoadBalancers(page: PageRequest): Promise<Page<LoadBalancer>>;
@@ -81,7 +82,11 @@ export interface Store extends SchedulerStore {
   listLatency(filter: LatencyFilter): Promise<Page<LatencyEntry>>;
   setOriginHealth(originId: string, healthy: boolean, detail: string): Promise<OriginHealth>;
 
-  /** Increases on every committed write, by this process or another on the same store. */
+  /**
+   * Increases on every committed write that can change a long-polled view (load balancers, origins,
+   * edges, published weights, origin health transitions), by this process or another on the same
+   * store. Decisions, latency rows and leases do not move it.
+   */
   changeSeq(): Promise<number>;
   close(): Promise<void>;
 }

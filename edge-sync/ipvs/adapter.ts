@@ -8,7 +8,7 @@ import { ApplyError, type ApplyOutcome, type DataPlane, type DemandStats, type P
 import { describeFailure, execTool } from '../exec.ts';
 import { readTextOrEmpty, writeAtomic } from '../fs-atomic.ts';
 import { type DesiredPool, desiredPools } from '../plan/desired.ts';
-import { type IpvsOptions, planIpvs, restoreFile, serviceKey } from './commands.ts';
+import { type IpvsOptions, planIpvs, refuseUnmappablePorts, restoreFile, serviceKey } from './commands.ts';
 import { parseIpvsList, parseIpvsStats } from './parse.ts';
 
 interface IpvsDetail {
@@ -38,7 +38,7 @@ export class IpvsAdapter implements DataPlane {
   }
 
   async plan(config: EdgeConfig, previous?: EdgeConfig | null): Promise<Plan> {
-    const pools = this.pools(config);
+    const { pools, problems } = refuseUnmappablePorts(this.pools(config), this.cfg.forwarding);
     const services = parseIpvsList(await this.ipvsadm(['-Ln']));
     const current = new Set(pools.map((p) => serviceKey(p)));
     // Only services sluice applied before (and that left the config) may be deleted: an edge often
@@ -58,10 +58,17 @@ export class IpvsAdapter implements DataPlane {
     const held = pools.filter((p) => p.hold).map((p) => ({ pool: serviceKey(p), reason: p.hold! }));
     const preview = [...commands.map((c) => `${this.cfg.ipvsadm.join(' ')} ${c}`), ...(restore ? [`write ${restore.path} (${restore.text.split('\n').length - 2} rules)`] : [])];
     const detail: IpvsDetail = { commands, restore };
-    return { dataplane: this.name, pools, changes, preview, files, held, problems: [], detail };
+    return { dataplane: this.name, pools, changes, preview, files, held, problems, detail };
   }
 
+  /** Applies what can be applied; listeners refused at planning are reported as a failure. */
   async apply(plan: Plan): Promise<ApplyOutcome> {
+    const applied = await this.applyCommands(plan);
+    if (plan.problems.length > 0) throw new ApplyError(plan.problems.join('; '), applied.applied);
+    return applied;
+  }
+
+  private async applyCommands(plan: Plan): Promise<ApplyOutcome> {
     const { commands, restore } = plan.detail as IpvsDetail;
     const applied: string[] = [];
     if (commands.length > 0) {

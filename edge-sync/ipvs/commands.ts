@@ -48,6 +48,27 @@ export function actualPools(services: readonly IpvsService[]): ActualPool[] {
     }));
 }
 
+/**
+ * Direct routing (-g) and tunnelling (-i) hand the client's packet to the real server unchanged, still
+ * addressed to VIP:port, so they cannot map ports: ipvsadm stores such a real server on the service's
+ * port whatever port is asked. A listener whose origins use another port would never converge (every
+ * pass would add origin:8080 and find :80 in the table), so it is refused and held with the reason;
+ * masquerading (NAT, -m) rewrites the destination and maps ports freely.
+ */
+export function refuseUnmappablePorts(pools: readonly DesiredPool[], forwarding: Forwarding): { pools: DesiredPool[]; problems: string[] } {
+  if (forwarding === 'masq') return { pools: [...pools], problems: [] };
+  const problems: string[] = [];
+  const out = pools.map((p) => {
+    const other = p.servers.filter((s) => s.port !== p.port);
+    if (other.length === 0 || p.hold) return p;
+    const names = [...new Set(other.map((s) => `${s.origin} (port ${s.port})`))].join(', ');
+    const reason = `IPVS ${forwarding} (${FORWARD_FLAG[forwarding]}) forwards packets unchanged, so it cannot map listener port ${p.port} to ${names}: the kernel would keep the real servers on port ${p.port} and the plan would never converge; give these origins port ${p.port} (they must serve the VIP's port), or use forwarding: masq`;
+    problems.push(`${serviceKey(p)}: ${reason}`);
+    return { ...p, hold: reason };
+  });
+  return { pools: out, problems };
+}
+
 function serviceArgs(key: string, opts: IpvsOptions): string {
   return `${serviceFlag(key)} -s ${opts.scheduler}${opts.persistence !== null ? ` -p ${opts.persistence}` : ''}`;
 }
@@ -121,9 +142,25 @@ export function planIpvs(pools: readonly DesiredPool[], services: readonly IpvsS
   return { changes, commands: [...adds, ...edits, ...deletes] };
 }
 
+/** The -m/-g/-i flag of a forwarding method as `ipvsadm -Ln` prints it ("Local" reals are added with -g). */
+function flagOfForward(forward: string | undefined, fallback: Forwarding): string {
+  switch (forward) {
+    case 'Masq':
+      return '-m';
+    case 'Route':
+    case 'Local':
+      return '-g';
+    case 'Tunnel':
+      return '-i';
+    default:
+      return FORWARD_FLAG[fallback];
+  }
+}
+
 /**
- * A complete ipvsadm-restore file for the managed services (held pools as they are now), so a host
- * that reboots comes up with the weights last applied: `ipvsadm -R < FILE`.
+ * A complete ipvsadm-restore file for the managed services, so a host that reboots comes up with the
+ * weights last applied: `ipvsadm -R < FILE`. A held pool is written as the kernel holds it now (its
+ * scheduler, persistence, and each real server's own forwarding method).
  */
 export function restoreFile(pools: readonly DesiredPool[], services: readonly IpvsService[], opts: IpvsOptions): string {
   const lines = ['# Managed by sluice edge-sync: the IPVS services of this edge. Load with: ipvsadm -R < this-file'];
@@ -132,8 +169,9 @@ export function restoreFile(pools: readonly DesiredPool[], services: readonly Ip
     if (p.hold) {
       const a = actual.get(p.name);
       if (!a) continue;
-      lines.push(`-A ${serviceArgs(p.name, opts)}`);
-      for (const s of a.servers) lines.push(`-a ${realArgs(p.name, s.address, s.port, s.weight, opts)}`);
+      const persistent = a.meta?.persistent ? Number(a.meta.persistent) : null;
+      lines.push(`-A ${serviceArgs(p.name, { ...opts, scheduler: a.meta?.scheduler ?? opts.scheduler, persistence: persistent })}`);
+      for (const s of a.servers) lines.push(`-a ${serviceFlag(p.name)} -r ${endpoint(s.address, s.port)} ${flagOfForward(s.meta?.forward, opts.forwarding)} -w ${s.weight}`);
       continue;
     }
     lines.push(`-A ${serviceArgs(p.name, opts)}`);

@@ -18,7 +18,7 @@ export const DEFAULT_QUERIES: Record<QueryName, string | null> = {
   edge_rtt: 'last_over_time(sluice_agent_upstream_rtt_seconds{node=~"$edges"}[$stale])',
   subnet_demand: 'sum by (subnet) (rate(sluice_agent_subnet_connections_total{node=~"$origins"}[$window]))',
   subnet_rtt: 'last_over_time(sluice_agent_client_rtt_seconds{node=~"$origins"}[$stale])',
-  subnet_samples: 'last_over_time(sluice_agent_client_rtt_samples{node=~"$origins"}[$stale])',
+  subnet_samples: 'last_over_time(sluice_agent_client_rtt_samples_total{node=~"$origins"}[$stale])',
   origin_load: 'sum by (node) (rate(sluice_agent_connections_total{node=~"$origins"}[$window]))',
   origin_health: null,
 };

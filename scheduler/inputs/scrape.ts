@@ -115,7 +115,7 @@ export class ScrapeInputReader implements InputReader {
       edge_rtt: this.gauges('sluice_agent_upstream_rtt_seconds').filter(byNode(edges)),
       subnet_demand: this.rates('sluice_agent_subnet_connections_total').filter(byNode(origins)),
       subnet_rtt: this.gauges('sluice_agent_client_rtt_seconds').filter(byNode(origins)),
-      subnet_samples: this.gauges('sluice_agent_client_rtt_samples').filter(byNode(origins)),
+      subnet_samples: this.gauges('sluice_agent_client_rtt_samples_total').filter(byNode(origins)),
       origin_load: this.rates('sluice_agent_connections_total').filter(byNode(origins)),
       origin_health: null,
     };

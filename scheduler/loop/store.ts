@@ -38,6 +38,9 @@ export interface SchedulerStore {
   /** Removes latency rows not updated since `before` (ISO time); returns how many. */
   expireLatency(before: string): Promise<number>;
 
-  /** Calls `listener` soon after any committed change; returns an unsubscribe function. */
+  /**
+   * Calls `listener` soon after a committed change that can alter a long-polled view (resources,
+   * weights, origin health), not after decisions, latency or leases; returns an unsubscribe function.
+   */
   onChange(listener: () => void): () => void;
 }

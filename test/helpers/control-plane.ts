@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { tokenSets } from '../../api/auth.ts';
-import { buildServer } from '../../api/server.ts';
+import { buildServer, type ServerOptions } from '../../api/server.ts';
 import { openSqliteStore, type SqliteStore } from '../../api/store/sqlite.ts';
+import { checkResponse, watchControlPlane } from './openapi-contract.ts';
 import { startSluice, type SluiceProcess } from './sluice-process.ts';
 import { waitFor } from './wait.ts';
 
@@ -22,7 +23,9 @@ export interface InProcessControlPlane {
   close(): Promise<void>;
 }
 
-export async function startInProcess(opts: { admin_tokens?: string[]; read_tokens?: string[]; bodyLimitBytes?: number } = {}): Promise<InProcessControlPlane> {
+export async function startInProcess(
+  opts: { admin_tokens?: string[]; read_tokens?: string[]; bodyLimitBytes?: number; server?: Partial<Omit<ServerOptions, 'store' | 'tokens'>> } = {},
+): Promise<InProcessControlPlane> {
   const dir = tempDir();
   const store = openSqliteStore(dir.path);
   const app = await buildServer({
@@ -30,13 +33,16 @@ export async function startInProcess(opts: { admin_tokens?: string[]; read_token
     tokens: tokenSets({ admin_tokens: opts.admin_tokens ?? [], read_tokens: opts.read_tokens ?? [] }),
     docs: false,
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
+    ...opts.server,
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const unwatch = watchControlPlane(url);
   return {
     app,
     store,
     url,
     async close() {
+      unwatch();
       await app.close();
       await store.close();
       dir.remove();
@@ -54,6 +60,7 @@ export async function startControlPlaneProcess(args: string[]): Promise<{ proc: 
     },
     { timeoutMs: 20_000, what: 'control plane to listen' },
   );
+  watchControlPlane(url);
   return { proc, url };
 }
 
@@ -76,6 +83,10 @@ export const SAMPLE = {
   ],
 } as const;
 
+/**
+ * One request with fetch. A response from a control plane these helpers started is checked against
+ * openapi/openapi.json (see openapi-contract.ts) and a violation fails the calling test.
+ */
 export async function http(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string>; rawBody?: string } = {}) {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   let body: string | undefined = init.rawBody;
@@ -85,6 +96,7 @@ export async function http(url: string, init: { method?: string; body?: unknown;
   }
   const res = await fetch(url, { method: init.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}) });
   const text = await res.text();
+  checkResponse(url, { method: init.method ?? 'GET', status: res.status, headers: res.headers, text });
   let json: unknown = undefined;
   try {
     json = text ? JSON.parse(text) : undefined;
