@@ -18,6 +18,7 @@ import { signAnswer, signedRecordLength, unsignedErrorRecord, type TsigKeyring, 
 import { MessageWriter, writeEcs } from '../wire/writer.ts';
 import { choose, newChoice, type Choice, type Client, type ScopeLimits } from './choose.ts';
 import type { GeoLocator } from './geo.ts';
+import { maskV4 } from './prefix-table.ts';
 import { DnsStats, qtypeIndex, type ResponseReason } from './stats.ts';
 import type { RecordIndex, ViewIndex, ZoneIndex } from './view-index.ts';
 
@@ -47,8 +48,11 @@ export interface ResponderOptions {
 const FLAG_QR = 0x8000;
 const FLAG_AA = 0x0400;
 const FLAG_TC = 0x0200;
-/** RD and CD are copied from the query (RFC 1035 §4.1.1, RFC 6840 §5.9). */
-const COPIED_FLAGS = 0x0100 | 0x0010;
+/**
+ * RD is copied from the query (RFC 1035 §4.1.1). CD is not: only a security-aware server copies it
+ * (RFC 4035 §3.1.6), and sluice serves no DNSSEC; knot and gdnsd clear it here too.
+ */
+const COPIED_FLAGS = 0x0100;
 
 export class Responder {
   index: ViewIndex | null = null;
@@ -74,7 +78,11 @@ export class Responder {
     if (q.status !== PARSE.OK) return this.reject(msg, q);
     // Zone transfers are not implemented: NOTIMP, as gdnsd answers (and knot for AXFR over UDP).
     if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return this.simple(msg, q, RCODE.NOTIMP, 'notimp', qtypeIndex(q.qtype), false);
-    if (q.tsig) return this.signed(msg, q, transport, remote);
+    if (q.tsig) {
+      // A name outside our zones is refused before the key is looked at, as knot does.
+      if (this.index && zoneKeyOfQuery(this.index, q) === null) return this.simple(msg, q, RCODE.REFUSED, 'refused', qtypeIndex(q.qtype), false);
+      return this.signed(msg, q, transport, remote);
+    }
     return this.answer(msg, q, transport, remote);
   }
 
@@ -129,14 +137,16 @@ export class Responder {
   private setClient(q: Query, remote: Remote): void {
     const c = this.client;
     if (q.ecs && q.ecsSource > 0) {
-      // RFC 7871 §7.1.2: the client subnet, not the resolver, decides.
+      // RFC 7871 §7.2.1: the client subnet, not the resolver, decides.
+      // Bits a client set beyond its source prefix are accepted (as knot and gdnsd do) but not used.
       const a = q.ecsAddr;
       if (q.ecsFamily === 1) {
         c.family = 4;
-        c.v4 = ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
+        c.v4 = maskV4(((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0, q.ecsSource);
       } else {
         c.family = 6;
         c.v6.set(a);
+        maskV6(c.v6, q.ecsSource);
       }
       c.prefix = q.ecsSource;
     } else {
@@ -238,7 +248,7 @@ export class Responder {
   private general(msg: Buffer, q: Query, index: ViewIndex | null, transport: Transport, remote: Remote): Buffer | null {
     const qi = qtypeIndex(q.qtype);
     if (!index) return this.simple(msg, q, RCODE.SERVFAIL, 'no_view', qi, false);
-    const zoneKey = isInternetClass(q.qclass) ? zoneKeyOf(index, q.nameKey) : null;
+    const zoneKey = zoneKeyOfQuery(index, q);
     // Not ours (or not class IN/ANY): REFUSED without AA, as an authority-only server should.
     if (zoneKey === null) return this.simple(msg, q, RCODE.REFUSED, 'refused', qi, false);
     const zone = index.zones.get(zoneKey)!;
@@ -332,6 +342,15 @@ export class Responder {
   }
 }
 
+/** Zeroes the bits of a 16-byte address beyond `prefix`, in place. */
+function maskV6(bytes: Uint8Array, prefix: number): void {
+  const full = prefix >> 3;
+  if (full < 16) {
+    if (prefix & 7) bytes[full] = bytes[full]! & (0xff << (8 - (prefix & 7)));
+    bytes.fill(0, (prefix + 7) >> 3);
+  }
+}
+
 /** The query's qname (at offset 12) equals a lower-case wire name, ASCII case-insensitively. */
 function sameName(msg: Buffer, key: Buffer): boolean {
   if (msg.length < HEADER_LEN + key.length) return false;
@@ -341,6 +360,11 @@ function sameName(msg: Buffer, key: Buffer): boolean {
     if (c !== key[i]) return false;
   }
   return true;
+}
+
+/** The zone a question belongs to: class IN (or *) and a name at or below one of our apexes; else null. */
+function zoneKeyOfQuery(index: ViewIndex, q: Query): string | null {
+  return isInternetClass(q.qclass) ? zoneKeyOf(index, q.nameKey) : null;
 }
 
 /** Closest enclosing zone of a wire key, or null (walks up label by label). */

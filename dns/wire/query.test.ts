@@ -121,21 +121,29 @@ describe('parseQuery', () => {
     expect(parseQuery(Buffer.concat([b, Buffer.from([0])])).status).toBe(PARSE.FORMERR);
   });
 
-  it('FORMERRs invalid ECS (RFC 7871 §6): wrong address length, bits beyond the prefix, bad family, a scope in the query', () => {
+  it('FORMERRs invalid ECS (RFC 7871 §6): wrong address length, bad family, a prefix too long for the family', () => {
     const base = (opt: Buffer) => buildQuery({ name: 'a.example.com', edns: { extraOptions: opt } });
-    const long = ecsOption('10.1.2.0', 24);
-    long.writeUInt16BE(6, 2); // claims 2 address bytes for a /24
-    expect(parseQuery(base(Buffer.concat([long.subarray(0, 6), long.subarray(8, 10)]))).status).toBe(PARSE.FORMERR);
-    const dirty = ecsOption('10.1.2.0', 23);
-    dirty[10] = 0x03; // bit 24 set although the prefix is /23
-    expect(parseQuery(base(dirty)).problem).toMatch(/beyond the source prefix/);
+    const short = Buffer.from('0008000600011800' + '0a01', 'hex'); // a /24 with 2 address bytes
+    expect(parseQuery(base(short)).problem).toMatch(/ECS address is 2 bytes, \/24 needs 3/);
+    const long = Buffer.concat([ecsOption('10.1.2.0', 24), Buffer.from([0])]);
+    long.writeUInt16BE(8, 2); // 4 address bytes for a /24: knot accepts it, gdnsd and the RFC (SHOULD) do not
+    expect(parseQuery(base(long)).status).toBe(PARSE.FORMERR);
     const fam = ecsOption('10.1.2.0', 24);
     fam.writeUInt16BE(3, 4);
     expect(parseQuery(base(fam)).status).toBe(PARSE.FORMERR);
+    const v4_33 = Buffer.from('000800090001210001020304' + '05', 'hex');
+    expect(parseQuery(base(v4_33)).problem).toMatch(/too long for the family/);
+  });
+
+  it('accepts what knot and gdnsd accept: bits beyond the source prefix, a scope in the query, a second ECS option', () => {
+    const base = (opt: Buffer) => buildQuery({ name: 'a.example.com', edns: { extraOptions: opt } });
+    const dirty = ecsOption('10.1.2.0', 23);
+    dirty[10] = 0x03; // bit 24 set although the prefix is /23: echoed as sent, masked for the choice
+    const d = parseQuery(base(dirty));
+    expect([d.status, d.ecsSource, d.ecsAddr[2]]).toEqual([PARSE.OK, 23, 3]);
     const scoped = ecsOption('10.1.2.0', 24);
-    scoped[7] = 24; // SCOPE PREFIX-LENGTH must be 0 in queries (gdnsd: FORMERR)
-    expect(parseQuery(base(scoped)).problem).toMatch(/scope \/24 in a query/);
-    // A second ECS option is ignored, as knot and gdnsd do: the first decides.
+    scoped[7] = 24;
+    expect(parseQuery(base(scoped)).status).toBe(PARSE.OK);
     const two = parseQuery(base(Buffer.concat([ecsOption('10.1.2.0', 24), ecsOption('10.1.3.0', 24)])));
     expect([two.status, two.ecsSource, two.ecsAddr[2]]).toEqual([PARSE.OK, 24, 2]);
   });

@@ -304,16 +304,14 @@ function parseEcs(q: Query, buf: Buffer, data: number, len: number): string | nu
   const maxBits = family === 1 ? 32 : family === 2 ? 128 : -1;
   if (maxBits < 0) return `ECS family ${family} unsupported`;
   if (source > maxBits) return `ECS source prefix /${source} too long for the family`;
-  // "SCOPE PREFIX-LENGTH … In queries, it MUST be set to 0" (§6); gdnsd answers FORMERR, so do we.
-  if (buf[data + 3] !== 0) return `ECS scope /${buf[data + 3]} in a query (must be 0)`;
+  // A non-zero SCOPE PREFIX-LENGTH in a query (§6: "MUST be set to 0") is ignored, as knot does.
   const addrLen = len - 4;
-  // §6: the address must be exactly as long as the source prefix needs, and bits beyond it zero.
+  // §6: the address must be exactly as long as the source prefix needs (knot accepts a longer one,
+  // gdnsd does not; the RFC says SHOULD FORMERR). Bits set beyond the prefix are accepted, as knot
+  // and gdnsd do (the RFC's SHOULD FORMERR again): they are echoed as sent and masked for the choice.
   if (addrLen !== (source + 7) >> 3) return `ECS address is ${addrLen} bytes, /${source} needs ${(source + 7) >> 3}`;
   q.ecsAddr.fill(0);
   for (let i = 0; i < addrLen; i++) q.ecsAddr[i] = buf[data + 4 + i]!;
-  if (source & 7 && addrLen > 0 && (q.ecsAddr[addrLen - 1]! & (0xff >> (source & 7))) !== 0) {
-    return 'ECS address has bits set beyond the source prefix';
-  }
   q.ecs = true;
   q.ecsFamily = family;
   q.ecsSource = source;

@@ -18,7 +18,7 @@ const CLASS_ANY = 255;
 /** "hmac-sha256." in wire format: the only algorithm implemented (RFC 8945 §6: mandatory). */
 export const HMAC_SHA256 = '\x0bhmac-sha256\x00';
 const SHA256_LEN = 32;
-/** Fudge we put in our own TSIG records (RFC 8945 §10 recommends 300 seconds). */
+/** Fudge we put in our own TSIG records (the 300 seconds RFC 8945 recommends). */
 const OUR_FUDGE = 300;
 
 export interface TsigKey {
