@@ -40,8 +40,8 @@ export const TcpLimits = z
       .describe('open connections per worker; at the limit a new client closes the least recently active idle one'),
     idle_timeout: boundedDuration(100, 3_600_000).default(10_000).describe('close a connection with no query in progress after this long (knot tcp-idle-timeout)'),
     message_timeout: boundedDuration(100, 600_000)
-      .default(2_000)
-      .describe('time allowed to receive the rest of a started query, or to take an answer the server is waiting to send'),
+      .default(500)
+      .describe('time allowed to receive the rest of a started query, or to take an answer the server is waiting to send (knot tcp-io-timeout)'),
     max_unsent: z
       .number()
       .int()
