@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { record, threeOrigins, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse, tcpExchange, udpExchange } from '../dns/testing/packets.ts';
 import { freePort } from './helpers/ports.ts';
-import { treeRssBytes } from './helpers/rss.ts';
+import { childPids, rssBytes, treeRssBytes } from './helpers/rss.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -144,6 +144,8 @@ describe('sluice dns over TCP, under abuse', () => {
       expect(last).toEqual({ open: IDLE_CLIENTS, closed: 0, failed: 0 });
       await waitFor(async () => (await server.metric('sluice_dns_tcp_connections')) >= IDLE_CLIENTS + 1, { timeoutMs: 30_000, what: 'the server to hold every connection' });
       const peak = treeRssBytes(server.proc.child.pid!);
+      const primary = server.proc.child.pid!;
+      const perProcess = [primary, ...childPids(primary)].map((pid) => `${pid === primary ? 'primary' : 'worker'} ${Math.round(rssBytes(pid) / 2 ** 20)} MB`).join(', ');
 
       // 3. New clients are served, over TCP and UDP, while all of that is held open.
       const d = decodeResponse(await tcpExchange(server.port, QUERY, { timeoutMs: 3_000 }));
@@ -153,7 +155,7 @@ describe('sluice dns over TCP, under abuse', () => {
 
       const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
       process.stdout.write(
-        `dns tcp abuse: RSS start ${mb(start)} MB, after a never-reading client (${mb(sent.bytes)} MB of queries written before the server stopped reading) ${mb(afterGreedy)} MB, with ${IDLE_CLIENTS} idle connections ${mb(peak)} MB (+${mb(peak - start)} MB)\n`,
+        `dns tcp abuse: RSS start ${mb(start)} MB, after a never-reading client (${mb(sent.bytes)} MB of queries written before the server stopped reading) ${mb(afterGreedy)} MB, with ${IDLE_CLIENTS} idle connections ${mb(peak)} MB (+${mb(peak - start)} MB; ${perProcess})\n`,
       );
       expect(peak - start).toBeLessThan(RSS_BOUND);
       greedy.destroy();
