@@ -8,8 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BATTERY, BATTERY_ZONE, type BatteryQuery } from '../dns/testing/battery.ts';
-import { origin, PLACES, record, view } from '../dns/testing/fixtures.ts';
+import { BATTERY, BATTERY_ZONE, batteryView, batteryZoneFile, type BatteryQuery } from '../dns/testing/battery.ts';
 import { buildQuery, decodeResponse, tcpExchange, udpExchange } from '../dns/testing/packets.ts';
 import { unavailable } from './helpers/env.ts';
 import { freePort } from './helpers/ports.ts';
@@ -101,21 +100,6 @@ async function ask(port: number, query: BatteryQuery): Promise<Buffer | null> {
   return null;
 }
 
-function zoneFile(): string {
-  const z = BATTERY_ZONE;
-  const lines = [
-    `$ORIGIN ${z.zone}.`,
-    `$TTL ${z.soa.ttl}`,
-    `@ SOA ${z.soa.mname}. ${z.soa.rname}. ${z.soa.serial} ${z.soa.refresh} ${z.soa.retry} ${z.soa.expire} ${z.soa.minimum}`,
-    `@ NS ${z.nameserver.name}.`,
-    `${z.nameserver.name}. A ${z.nameserver.address}`,
-  ];
-  for (const [host, addresses] of Object.entries(z.records)) {
-    for (const a of addresses) lines.push(`${host}. ${z.ttl} ${a.includes(':') ? 'AAAA' : 'A'} ${a}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
 describe.skipIf(skip)('sluice dns compared with knot and gdnsd', () => {
   let dir: string;
   let knot: ReferenceServer;
@@ -130,20 +114,11 @@ describe.skipIf(skip)('sluice dns compared with knot and gdnsd', () => {
     for (const d of ['knot', 'gdnsd', 'sluice']) mkdirSync(join(dir, d));
     const [knotPort, gdnsdPort] = [await freePort(), await freePort()];
     sluicePort = await freePort();
-    const records = Object.entries(z.records).map(([host, addresses]) => record(host, [origin(`o-${host.split('.')[0]}`, addresses, PLACES.london)], { ttl: z.ttl, answers: addresses.length }));
-    writeFileSync(join(dir, 'sluice', 'view.json'), JSON.stringify(view(z.zone, records, String(z.soa.serial), z.soa.serial)));
-    writeFileSync(
-      join(dir, 'sluice', 'dns.yaml'),
-      [
-        `listen: ["127.0.0.1:${sluicePort}"]`,
-        'view_file: view.json',
-        `authority: { primary_ns: ${z.soa.mname}, hostmaster: ${z.soa.rname}, nameservers: [{ name: ${z.nameserver.name}, addresses: [${z.nameserver.address}] }],`,
-        `  soa_ttl: ${z.soa.ttl}, ns_ttl: ${z.soa.ttl}, negative_ttl: ${z.soa.minimum}, refresh: ${z.soa.refresh}, retry: ${z.soa.retry}, expire: ${z.soa.expire} }`,
-        'log_level: warn',
-      ].join('\n'),
-    );
+    const { view, configLines } = batteryView();
+    writeFileSync(join(dir, 'sluice', 'view.json'), JSON.stringify(view));
+    writeFileSync(join(dir, 'sluice', 'dns.yaml'), [`listen: ["127.0.0.1:${sluicePort}"]`, 'view_file: view.json', ...configLines, 'log_level: warn'].join('\n'));
     sluice = startSluice(['dns', '--config', join(dir, 'sluice', 'dns.yaml')]);
-    [knot, gdnsd] = await Promise.all([startKnot(join(dir, 'knot'), knotPort, z.zone, zoneFile()), startGdnsd(join(dir, 'gdnsd'), gdnsdPort, z.zone, zoneFile())]);
+    [knot, gdnsd] = await Promise.all([startKnot(join(dir, 'knot'), knotPort, z.zone, batteryZoneFile()), startGdnsd(join(dir, 'gdnsd'), gdnsdPort, z.zone, batteryZoneFile())]);
     await waitFor(async () => decodeResponse(await udpExchange(sluicePort, buildQuery({ name: z.zone, qtype: 6 }), { timeoutMs: 300 })).aa, {
       timeoutMs: 20_000,
       what: `sluice dns to answer; output: ${sluice.output()}`,

@@ -1,18 +1,17 @@
 // DNS over TCP under abuse (RFC 7766 §6.2.3), against the real `sluice dns` process: a client that
 // pipelines queries and never reads, thousands of idle connections, the connection limit, idle and
 // trickling clients. Every limit is checked by what a client sees and by the sluice_dns_tcp_* metrics.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { record, threeOrigins, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse, tcpExchange, udpExchange } from '../dns/testing/packets.ts';
 import { freePort } from './helpers/ports.ts';
 import { childPids, rssBytes, treeRssBytes } from './helpers/rss.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
+import { closedWithin, connect, framed, pipelineWithoutReading, startIdleClients, type IdleClients } from './helpers/tcp-abuse.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const IDLE_CLIENTS = 5_000;
@@ -59,62 +58,16 @@ async function startServer(tcp: string): Promise<Server> {
 
 const QUERY = buildQuery({ name: 'app.example.com', edns: { ecs: { address: '10.1.2.0', source: 24 } } });
 
-function framed(msg: Buffer): Buffer {
-  const f = Buffer.alloc(2 + msg.length);
-  f.writeUInt16BE(msg.length, 0);
-  msg.copy(f, 2);
-  return f;
-}
-
-function connect(port: number, localAddress?: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) }, () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-function closedWithin(s: net.Socket, ms: number): Promise<number> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    if (s.destroyed) return resolve(0);
-    const timer = setTimeout(() => reject(new Error(`connection still open after ${ms} ms`)), ms);
-    s.once('close', () => {
-      clearTimeout(timer);
-      resolve(Date.now() - t0);
-    });
-  });
-}
-
-/** Writes framed queries as fast as the socket takes them and never reads; resolves when the server stops taking them. */
-async function pipelineWithoutReading(s: net.Socket, maxBytes: number, stalledMs: number): Promise<{ bytes: number; stalled: boolean }> {
-  const block = Buffer.concat(Array.from({ length: 2000 }, () => framed(QUERY)));
-  let bytes = 0;
-  while (bytes < maxBytes) {
-    bytes += block.length;
-    if (!s.write(block)) {
-      const drained = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), stalledMs);
-        s.once('drain', () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
-      });
-      if (!drained) return { bytes, stalled: true };
-    }
-  }
-  return { bytes, stalled: false };
-}
-
 describe('sluice dns over TCP, under abuse', () => {
   describe('memory: a client that never reads and 5,000 idle connections', () => {
     let server: Server;
-    let clients: ChildProcess | undefined;
+    let clients: IdleClients | undefined;
     beforeAll(async () => {
       // Long timeouts here: the point is what the connections cost while they are held open.
       server = await startServer('{ max_connections: 6000, idle_timeout: 120s, message_timeout: 120s, max_unsent: 16384 }');
     });
     afterAll(async () => {
-      clients?.stdin?.end();
+      clients?.stop();
       await server?.stop();
     });
 
@@ -127,21 +80,14 @@ describe('sluice dns over TCP, under abuse', () => {
       //    server would read all 64 MB of queries and queue ~100 MB of answers.
       const greedy = await connect(server.port);
       greedy.pause();
-      const sent = await pipelineWithoutReading(greedy, 64 << 20, 2_000);
+      const sent = await pipelineWithoutReading(greedy, QUERY, 64 << 20, 2_000);
       expect(sent.stalled).toBe(true); // the server stopped reading this connection
       expect(await server.metric('sluice_dns_tcp_backpressure_total')).toBeGreaterThanOrEqual(1);
       const afterGreedy = treeRssBytes(server.proc.child.pid!);
 
       // 2. 5,000 idle connections, from a child process whose open-files limit is raised.
-      clients = spawn('/bin/sh', ['-c', 'ulimit -n 16384 && exec "$0" "$@"', process.execPath, '--import', 'tsx', fileURLToPath(new URL('./helpers/idle-tcp-clients.ts', import.meta.url)), '127.0.0.1', String(server.port), String(IDLE_CLIENTS)], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
-      let last = { open: 0, closed: 0, failed: 0 };
-      clients.stdout!.on('data', (d: Buffer) => {
-        for (const line of d.toString().trim().split('\n')) last = JSON.parse(line) as typeof last;
-      });
-      await waitFor(() => last.open + last.failed >= IDLE_CLIENTS, { timeoutMs: 60_000, what: `${IDLE_CLIENTS} idle connections (last report ${JSON.stringify(last)})` });
-      expect(last).toEqual({ open: IDLE_CLIENTS, closed: 0, failed: 0 });
+      clients = await startIdleClients(server.port, IDLE_CLIENTS);
+      expect(clients.last()).toEqual({ open: IDLE_CLIENTS, closed: 0, failed: 0 });
       await waitFor(async () => (await server.metric('sluice_dns_tcp_connections')) >= IDLE_CLIENTS + 1, { timeoutMs: 30_000, what: 'the server to hold every connection' });
       const peak = treeRssBytes(server.proc.child.pid!);
       const primary = server.proc.child.pid!;
@@ -221,7 +167,7 @@ describe('sluice dns over TCP, under abuse', () => {
     it('closes a client that never takes its answers after message_timeout', async () => {
       const s = await connect(server.port);
       s.pause();
-      await pipelineWithoutReading(s, 16 << 20, 1_000);
+      await pipelineWithoutReading(s, QUERY, 16 << 20, 1_000);
       await closedWithin(s, 10_000);
       expect(await server.metric('sluice_dns_tcp_backpressure_total')).toBeGreaterThanOrEqual(1);
     });

@@ -2,7 +2,9 @@
 // ECS, TSIG and malformed queries, each sent to sluice and to reference servers serving the same zone
 // (BATTERY_ZONE). The fuzz tests use the same packets as seeds, so every path the battery reaches
 // (OPT on errors, TSIG, unknown opcodes) is also mutated at random.
+import type { DnsView } from '../../model/views.ts';
 import { TYPE } from '../wire/constants.ts';
+import { origin, PLACES, record, view } from './fixtures.ts';
 import { buildQuery, ecsOption, signQuery, withOpcode, type QuerySpec } from './packets.ts';
 
 export interface BatteryQuery {
@@ -24,6 +26,35 @@ export const BATTERY_ZONE = {
   } as Record<string, string[]>,
   ttl: 30,
 };
+
+/** BATTERY_ZONE as a master file, for knot and gdnsd. */
+export function batteryZoneFile(): string {
+  const z = BATTERY_ZONE;
+  const lines = [
+    `$ORIGIN ${z.zone}.`,
+    `$TTL ${z.soa.ttl}`,
+    `@ SOA ${z.soa.mname}. ${z.soa.rname}. ${z.soa.serial} ${z.soa.refresh} ${z.soa.retry} ${z.soa.expire} ${z.soa.minimum}`,
+    `@ NS ${z.nameserver.name}.`,
+    `${z.nameserver.name}. A ${z.nameserver.address}`,
+  ];
+  for (const [host, addresses] of Object.entries(z.records)) {
+    for (const a of addresses) lines.push(`${host}. ${z.ttl} ${a.includes(':') ? 'AAAA' : 'A'} ${a}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** BATTERY_ZONE as a sluice view (one origin per record, all its addresses answered) and the config lines for its SOA/NS. */
+export function batteryView(): { view: DnsView; configLines: string[] } {
+  const z = BATTERY_ZONE;
+  const records = Object.entries(z.records).map(([host, addresses]) => record(host, [origin(`o-${host.split('.')[0]}`, addresses, PLACES.london)], { ttl: z.ttl, answers: addresses.length }));
+  return {
+    view: view(z.zone, records, String(z.soa.serial), z.soa.serial),
+    configLines: [
+      `authority: { primary_ns: ${z.soa.mname}, hostmaster: ${z.soa.rname}, nameservers: [{ name: ${z.nameserver.name}, addresses: [${z.nameserver.address}] }],`,
+      `  soa_ttl: ${z.soa.ttl}, ns_ttl: ${z.soa.ttl}, negative_ttl: ${z.soa.minimum}, refresh: ${z.soa.refresh}, retry: ${z.soa.retry}, expire: ${z.soa.expire} }`,
+    ],
+  };
+}
 
 const ID = 0x5a5a;
 const q = (name: string, spec: Partial<QuerySpec> = {}): Buffer => buildQuery({ id: ID, name, ...spec });

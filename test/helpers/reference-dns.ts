@@ -14,8 +14,11 @@ export interface ReferenceServer {
   stop(): Promise<void>;
 }
 
-function launch(name: string, cmd: string, args: string[], port: number): ReferenceServer {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(name: string, cmd: string, args: string[], port: number, fdLimit?: number): ReferenceServer {
+  // A raised open-files limit is set by the shell, which then execs the server (same PID).
+  const child = fdLimit
+    ? spawn('/bin/sh', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
@@ -52,7 +55,7 @@ async function ready(s: ReferenceServer, zone: string): Promise<ReferenceServer>
  * knotd with ECS support on (as sluice has) and no identity/version/NSID (sluice discloses none), one
  * UDP and one TCP worker. Everything else is knot's default.
  */
-export async function startKnot(dir: string, port: number, zone: string, zoneText: string): Promise<ReferenceServer> {
+export async function startKnot(dir: string, port: number, zone: string, zoneText: string, opts: { fdLimit?: number } = {}): Promise<ReferenceServer> {
   mkdirSync(join(dir, 'db'), { recursive: true });
   writeFileSync(join(dir, `${zone}.zone`), zoneText);
   writeFileSync(
@@ -80,7 +83,7 @@ export async function startKnot(dir: string, port: number, zone: string, zoneTex
       '',
     ].join('\n'),
   );
-  return ready(launch('knot', 'knotd', ['-c', join(dir, 'knot.conf')], port), zone);
+  return ready(launch('knot', 'knotd', ['-c', join(dir, 'knot.conf')], port, opts.fdLimit), zone);
 }
 
 /** gdnsd 3 with one UDP and one TCP thread and the zone file as is. */
