@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { ipToBytes } from '../../model/primitives.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Remote, Responder } from '../answer/respond.ts';
-import { TcpConnections, TcpStats, type TcpLimits } from './tcp.ts';
+import { TcpConnections, type TcpLimits, type TcpStats } from './tcp.ts';
 
 export interface ListenAddress {
   host: string;
@@ -19,9 +19,6 @@ export interface Listeners {
   bound: string[];
   close(): Promise<void>;
 }
-
-/** Used when the caller passes no limits (tests of the UDP path); the config's defaults. */
-const DEFAULT_TCP_LIMITS: TcpLimits = { maxConnections: 2_000, idleTimeoutMs: 10_000, messageTimeoutMs: 500, maxUnsent: 16_384 };
 
 /** Parses rinfo.address quickly (IPv4 dotted quad without allocation). */
 export function remoteOf(address: string, family: string | number): Remote {
@@ -52,9 +49,9 @@ export async function startListeners(
   addresses: ListenAddress[],
   responder: Responder,
   log: Logger,
-  tcpOptions: { limits?: TcpLimits; stats?: TcpStats } = {},
+  tcpOptions: { limits: TcpLimits; stats: TcpStats },
 ): Promise<Listeners> {
-  const connections = new TcpConnections(responder, tcpOptions.limits ?? DEFAULT_TCP_LIMITS, tcpOptions.stats ?? new TcpStats(), log, remoteOf);
+  const connections = new TcpConnections(responder, tcpOptions.limits, tcpOptions.stats, log, remoteOf);
   const udp: dgram.Socket[] = [];
   const tcp: net.Server[] = [];
   const bound: string[] = [];
