@@ -11,8 +11,9 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerServingMetrics, registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { createResponder, indexView, openGeo } from './server/engine.ts';
+import { createResponder, indexView, openGeo, tcpLimitsOf } from './server/engine.ts';
 import { startListeners } from './server/listeners.ts';
+import { TcpStats } from './server/tcp.ts';
 import { ApiViewSource, FileViewSource, readViewFile, type ViewSource } from './view-source.ts';
 import { ConfigError } from '../lib/config-file.ts';
 import { readFileSync } from 'node:fs';
@@ -112,7 +113,8 @@ async function runSingle(config: DnsConfig, file: string, log: Logger): Promise<
   const geo = openGeo(config, file);
   const responder = createResponder(config, geo, log);
   const registry = new Registry();
-  registerServingMetrics(registry, responder.stats, () => responder.index);
+  const tcpStats = new TcpStats();
+  registerServingMetrics(registry, responder.stats, () => responder.index, tcpStats);
   const viewMetrics = registerViewMetrics(registry);
   const source = makeSource(config, (view) => responder.setIndex(indexView(view, config, log, true)), viewMetrics, log);
   // Listen only once there is something to answer from (bounded wait): no SERVFAIL burst on restart.
@@ -120,7 +122,7 @@ async function runSingle(config: DnsConfig, file: string, log: Logger): Promise<
   await firstView(() => responder.index !== null, FIRST_VIEW_WAIT_MS, log);
   let listeners;
   try {
-    listeners = await startListeners(config.listen, responder, log);
+    listeners = await startListeners(config.listen, responder, log, { limits: tcpLimitsOf(config), stats: tcpStats });
   } catch (err) {
     log.fatal({ err: (err as Error).message, listen: config.listen }, 'cannot listen');
     source.stop();
@@ -141,7 +143,8 @@ async function runWorker(config: DnsConfig, file: string, log: Logger): Promise<
   const geo = openGeo(config, file);
   const responder = createResponder(config, geo, log);
   const registry = new Registry();
-  registerServingMetrics(registry, responder.stats, () => responder.index);
+  const tcpStats = new TcpStats();
+  registerServingMetrics(registry, responder.stats, () => responder.index, tcpStats);
   let primaryHasNoView = false;
   process.on('message', (m: Msg) => {
     if (m.type === 'sluice-dns-no-view') primaryHasNoView = true;
@@ -161,7 +164,7 @@ async function runWorker(config: DnsConfig, file: string, log: Logger): Promise<
   await firstView(() => responder.index !== null || primaryHasNoView, FIRST_VIEW_WAIT_MS, log);
   let listeners;
   try {
-    listeners = await startListeners(config.listen, responder, log);
+    listeners = await startListeners(config.listen, responder, log, { limits: tcpLimitsOf(config), stats: tcpStats });
   } catch (err) {
     log.fatal({ err: (err as Error).message, listen: config.listen }, 'cannot listen');
     leaveCluster();

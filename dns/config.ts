@@ -23,6 +23,46 @@ export const NameServer = z.strictObject({
   addresses: z.array(IpAddress).max(8).default([]).describe('glue: answered as A/AAAA when the name is inside a served zone'),
 });
 
+/** A bounded duration in ms ("10s", "500ms"); the bounds keep Node's timers meaningful. */
+function boundedDuration(minMs: number, maxMs: number) {
+  return Duration.refine((ms) => ms >= minMs && ms <= maxMs, `expected a duration between ${minMs} ms and ${maxMs / 1000} s`);
+}
+
+/** RFC 7766 §6.2.3 resource limits for DNS over TCP, per serving process (defaults: knot's where it has one). */
+export const TcpLimits = z
+  .strictObject({
+    max_connections: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(2_000)
+      .describe('open connections per worker; at the limit a new client closes the least recently active idle one'),
+    idle_timeout: boundedDuration(100, 3_600_000).default(10_000).describe('close a connection with no query in progress after this long (knot tcp-idle-timeout)'),
+    message_timeout: boundedDuration(100, 600_000)
+      .default(500)
+      .describe('time allowed to receive the rest of a started query, or to take an answer the server is waiting to send (knot tcp-io-timeout)'),
+    max_unsent: z
+      .number()
+      .int()
+      .min(512)
+      .max(16 << 20)
+      .default(16_384)
+      .describe('bytes of answers queued for one connection before the server stops reading its queries (backpressure)'),
+  })
+  .prefault({});
+export type TcpLimits = z.output<typeof TcpLimits>;
+
+/** A TSIG key (RFC 8945): signed queries with it are verified and their answers signed. */
+export const TsigKeyConfig = z.strictObject({
+  name: DnsName.describe('key name as clients send it, e.g. transfer.example.com'),
+  algorithm: z.literal('hmac-sha256').default('hmac-sha256').describe('the one algorithm implemented (RFC 8945 §6: mandatory to implement)'),
+  secret: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'expected the secret in base64, as tsig-keygen or keymgr -t prints it')
+    .refine((v) => Buffer.from(v, 'base64').length >= 16, 'expected at least 16 bytes of secret (32 recommended for hmac-sha256)'),
+});
+
 export const DnsConfig = z
   .strictObject({
     listen: Listen.default([{ host: '127.0.0.1', port: 5353 }]),
@@ -64,6 +104,8 @@ export const DnsConfig = z
       })
       .prefault({}),
     udp_payload_size: z.number().int().min(512).max(4096).default(1232).describe('our EDNS UDP size (DNS flag day 2020: 1232)'),
+    tcp: TcpLimits,
+    tsig_keys: z.array(TsigKeyConfig).max(1000).default([]).describe('without keys a TSIG-signed query gets NOTAUTH/BADKEY'),
     workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1).describe('processes serving DNS; "auto" = one per CPU'),
     metrics: z.strictObject({ listen: HostPort }).optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -73,6 +115,12 @@ export const DnsConfig = z
       ctx.addIssue({ code: 'custom', path: c.api ? ['view_file'] : ['api'], message: 'set exactly one of `api` (control plane) or `view_file` (static view)' });
     }
     if (c.api && c.api.token && c.api.token_file) ctx.addIssue({ code: 'custom', path: ['api', 'token_file'], message: 'set token or token_file, not both' });
+    const seen = new Set<string>();
+    c.tsig_keys.forEach((k, i) => {
+      const name = k.name.toLowerCase().replace(/\.$/, '');
+      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['tsig_keys', i, 'name'], message: `key "${k.name}" is defined twice` });
+      seen.add(name);
+    });
   });
 export type DnsConfig = z.output<typeof DnsConfig>;
 

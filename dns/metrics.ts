@@ -8,11 +8,12 @@
 // the oldest view any worker still answers from).
 import { Counter, Gauge, Registry, type MetricValue } from 'prom-client';
 import { collectProcessMetrics } from '../lib/process-metrics.ts';
-import { DURATION_BUCKETS, type DnsStats } from './answer/stats.ts';
+import { DURATION_BUCKETS, TSIG_RESULTS, type DnsStats } from './answer/stats.ts';
 import type { ViewIndex } from './answer/view-index.ts';
+import { TCP_CLOSE_REASONS, TcpStats } from './server/tcp.ts';
 
 /** Metrics of a serving process (a worker, or the only process). */
-export function registerServingMetrics(registry: Registry, stats: DnsStats, currentIndex: () => ViewIndex | null): void {
+export function registerServingMetrics(registry: Registry, stats: DnsStats, currentIndex: () => ViewIndex | null, tcp: TcpStats = new TcpStats()): void {
   collectProcessMetrics(registry);
   new Counter({
     name: 'sluice_dns_queries_total',
@@ -44,6 +45,17 @@ export function registerServingMetrics(registry: Registry, stats: DnsStats, curr
       this.inc(stats.truncated);
     },
   });
+  new Counter({
+    name: 'sluice_dns_tsig_total',
+    help: 'TSIG-signed queries by outcome: verified (answer signed), badkey, badsig, badtime (NOTAUTH), formerr',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      TSIG_RESULTS.forEach((result, i) => this.inc({ result }, stats.tsig[i]!));
+    },
+  });
+  registerTcpMetrics(registry, tcp);
   registry.registerMetric(durationHistogram(stats) as never);
   new Gauge({
     name: 'sluice_dns_view_version',
@@ -53,6 +65,45 @@ export function registerServingMetrics(registry: Registry, stats: DnsStats, curr
     collect() {
       const index = currentIndex();
       this.set(index ? (index.weightsVersion ?? 0) : -1);
+    },
+  });
+}
+
+function registerTcpMetrics(registry: Registry, tcp: TcpStats): void {
+  new Gauge({
+    name: 'sluice_dns_tcp_connections',
+    help: 'TCP connections open now (summed over workers)',
+    registers: [registry],
+    collect() {
+      this.set(tcp.open);
+    },
+  });
+  new Counter({
+    name: 'sluice_dns_tcp_connections_total',
+    help: 'TCP connections accepted',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(tcp.accepted);
+    },
+  });
+  new Counter({
+    name: 'sluice_dns_tcp_closed_total',
+    help: 'TCP connections closed, by reason: client, idle_timeout, message_timeout, evicted (connection limit), malformed (zero length), error, shutdown',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      TCP_CLOSE_REASONS.forEach((reason, i) => this.inc({ reason }, tcp.closed[i]!));
+    },
+  });
+  new Counter({
+    name: 'sluice_dns_tcp_backpressure_total',
+    help: 'Times a TCP connection stopped being read because its unsent answers exceeded tcp.max_unsent',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(tcp.backpressure);
     },
   });
 }

@@ -1,5 +1,7 @@
 // Random and mutated packets against the real server (UDP and TCP) for a bounded time and count; it
-// must keep answering correct queries and count what it could not read.
+// must keep answering correct queries and count what it could not read. Over TCP, fuzzed frames are
+// interleaved with valid queries in streams cut at random places: every valid query is answered, in
+// order, on the same connection.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -79,5 +81,60 @@ describe('sluice dns under fuzzing', () => {
     const dropped = Number(/sluice_dns_malformed_total\{action="drop"\} (\d+)/.exec(text)?.[1]);
     const formerr = Number(/sluice_dns_malformed_total\{action="formerr"\} (\d+)/.exec(text)?.[1]);
     expect(dropped + formerr).toBeGreaterThan(sent / 10);
+  });
+
+  it('answers every valid query, in order, in TCP streams mixing fuzzed frames and cut at random places', async () => {
+    const rand = seededRandom(7);
+    const VALID_BASE = 0x7000; // fuzzed frames get IDs below this, so answers can be told apart
+    for (let c = 0; c < 10; c++) {
+      const frames: Buffer[] = [];
+      const expected: number[] = [];
+      for (let k = 0; k < 150; k++) {
+        let msg: Buffer;
+        if (rand() < 0.4) {
+          msg = buildQuery({ id: VALID_BASE + expected.length, name: 'app.example.com', edns: { ecs: { address: '10.9.9.0', source: 24 } } });
+          expected.push(msg.readUInt16BE(0));
+        } else {
+          msg = Buffer.from(fuzzPacket(rand, FUZZ_SEEDS));
+          if (msg.length === 0) continue; // a zero length closes the connection by design (tested in dns-tcp)
+          if (msg.length >= 2) msg.writeUInt16BE(Math.floor(rand() * VALID_BASE), 0);
+        }
+        const f = Buffer.alloc(2 + msg.length);
+        f.writeUInt16BE(msg.length, 0);
+        msg.copy(f, 2);
+        frames.push(f);
+      }
+      const stream = Buffer.concat(frames);
+      const got: number[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const conn = net.connect({ port, host: '127.0.0.1' });
+        let buf = Buffer.alloc(0);
+        const timer = setTimeout(() => reject(new Error(`connection ${c}: ${got.length} of ${expected.length} valid answers`)), 15_000);
+        conn.on('error', reject);
+        conn.on('data', (d: Buffer) => {
+          buf = Buffer.concat([buf, d]);
+          while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+            const id = buf.readUInt16BE(2);
+            if (id >= VALID_BASE) got.push(id);
+            buf = buf.subarray(2 + buf.readUInt16BE(0));
+          }
+          if (got.length === expected.length) {
+            clearTimeout(timer);
+            conn.destroy();
+            resolve();
+          }
+        });
+        conn.on('connect', async () => {
+          for (let off = 0; off < stream.length; ) {
+            const n = 1 + Math.floor(rand() * 300);
+            conn.write(stream.subarray(off, off + n));
+            off += n;
+            await new Promise((r) => setImmediate(r));
+          }
+        });
+      });
+      expect(got).toEqual(expected);
+    }
+    expect(proc.child.exitCode).toBeNull();
   });
 });

@@ -1,16 +1,24 @@
 // The whole server minus sockets: bytes of a query in, bytes of the answer out (or null: drop).
-// Pure apart from counters, so unit tests, the fuzz test and benchmarks run exactly the code that
-// serves traffic.
+// Pure apart from counters (and the clock, read only to check and sign TSIG), so unit tests, the fuzz
+// test and benchmarks run exactly the code that serves traffic, whichever socket code carries it.
+//
+// Order of decisions: the parser's verdict (drop / FORMERR / BADVERS / NOTIMP), then kinds of query we
+// do not implement (zone transfers: NOTIMP), then TSIG (a signed query is checked before anything is
+// looked up and its answer signed, or it gets NOTAUTH), then the answer itself. Every error answer
+// is built by simple(), which echoes the question when it was readable and adds OPT whenever the
+// query carried one (RFC 6891 §7), so no error path can forget either.
 //
 // Fast path: one question, class IN, type A/AAAA, a name that is one of our records, optional OPT
 // with optional ECS. The answer is header + the query's question bytes + a precomputed answer
 // section + OPT, written once into a right-sized buffer. Everything else (SOA, NS, negative answers,
 // errors) goes through MessageWriter, which compresses names.
-import { CLASSIC_UDP_MAX, CLASS_IN, HEADER_LEN, RCODE, TYPE } from '../wire/constants.ts';
-import { isAddressQuestion, PARSE, parseQuery, Query } from '../wire/query.ts';
+import { CLASSIC_UDP_MAX, HEADER_LEN, RCODE, TSIG_ERROR, TYPE } from '../wire/constants.ts';
+import { isAddressQuestion, isInternetClass, PARSE, parseQuery, Query } from '../wire/query.ts';
+import { signAnswer, signedRecordLength, unsignedErrorRecord, type TsigKeyring, type TsigVerdict } from '../wire/tsig.ts';
 import { MessageWriter, writeEcs } from '../wire/writer.ts';
 import { choose, newChoice, type Choice, type Client, type ScopeLimits } from './choose.ts';
 import type { GeoLocator } from './geo.ts';
+import { maskV4 } from './prefix-table.ts';
 import { DnsStats, qtypeIndex, type ResponseReason } from './stats.ts';
 import type { RecordIndex, ViewIndex, ZoneIndex } from './view-index.ts';
 
@@ -29,6 +37,10 @@ export interface ResponderOptions {
   /** Our EDNS UDP payload size. */
   udpPayloadSize: number;
   stats?: DnsStats;
+  /** Keys for TSIG-signed queries; without any, a signed query gets NOTAUTH/BADKEY (RFC 8945 §5.2.1). */
+  tsigKeys?: TsigKeyring;
+  /** Milliseconds since the epoch (TSIG time checks and signatures); Date.now by default. */
+  now?: () => number;
   /** Called for every steered answer when set (debug logging). */
   onDecision?: (q: Query, rec: RecordIndex, choice: Choice) => void;
 }
@@ -36,8 +48,11 @@ export interface ResponderOptions {
 const FLAG_QR = 0x8000;
 const FLAG_AA = 0x0400;
 const FLAG_TC = 0x0200;
-/** RD and CD are copied from the query (RFC 1035 §4.1.1, RFC 6840 §5.9). */
-const COPIED_FLAGS = 0x0100 | 0x0010;
+/**
+ * RD is copied from the query (RFC 1035 §4.1.1). CD is not: only a security-aware server copies it
+ * (RFC 4035 §3.1.6), and sluice serves no DNSSEC; knot and gdnsd clear it here too.
+ */
+const COPIED_FLAGS = 0x0100;
 
 export class Responder {
   index: ViewIndex | null = null;
@@ -46,6 +61,8 @@ export class Responder {
   private readonly choice = newChoice();
   private readonly query = new Query();
   private readonly client: Client = { family: 4, v4: 0, v6: new Uint8Array(16), prefix: 32 };
+  /** Bytes kept free below the size limit for the TSIG a signed answer will get. */
+  private reserve = 0;
 
   constructor(private readonly opts: ResponderOptions) {
     this.stats = opts.stats ?? new DnsStats();
@@ -59,6 +76,17 @@ export class Responder {
   respond(msg: Buffer, transport: Transport, remote: Remote): Buffer | null {
     const q = parseQuery(msg, this.query);
     if (q.status !== PARSE.OK) return this.reject(msg, q);
+    // Zone transfers are not implemented: NOTIMP, as gdnsd answers (and knot for AXFR over UDP).
+    if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return this.simple(msg, q, RCODE.NOTIMP, 'notimp', qtypeIndex(q.qtype), false);
+    if (q.tsig) {
+      // A name outside our zones is refused before the key is looked at, as knot does.
+      if (this.index && zoneKeyOfQuery(this.index, q) === null) return this.simple(msg, q, RCODE.REFUSED, 'refused', qtypeIndex(q.qtype), false);
+      return this.signed(msg, q, transport, remote);
+    }
+    return this.answer(msg, q, transport, remote);
+  }
+
+  private answer(msg: Buffer, q: Query, transport: Transport, remote: Remote): Buffer | null {
     const index = this.index;
     if (index && isAddressQuestion(q)) {
       const hit = index.byHash.get(q.nameHash);
@@ -68,24 +96,57 @@ export class Responder {
     return this.general(msg, q, index, transport, remote);
   }
 
+  /**
+   * A TSIG-signed query (RFC 8945 §5.2): BADKEY/BADSIG get an unsigned NOTAUTH; BADTIME a signed one;
+   * a verified query its ordinary answer, signed.
+   */
+  private signed(msg: Buffer, q: Query, transport: Transport, remote: Remote): Buffer | null {
+    const qi = qtypeIndex(q.qtype);
+    const now = Math.floor((this.opts.now ?? Date.now)() / 1000);
+    const verdict: TsigVerdict = this.opts.tsigKeys ? this.opts.tsigKeys.verify(msg, q, now) : { kind: 'unsigned_error', error: TSIG_ERROR.BADKEY };
+    switch (verdict.kind) {
+      case 'formerr':
+        this.stats.countTsig('formerr');
+        this.stats.malformedFormerr++;
+        return this.simple(msg, q, RCODE.FORMERR, 'malformed', qi, false);
+      case 'unsigned_error':
+        this.stats.countTsig(verdict.error === TSIG_ERROR.BADKEY ? 'badkey' : 'badsig');
+        return this.simple(msg, q, RCODE.NOTAUTH, 'tsig', qi, false, unsignedErrorRecord(q, verdict.error));
+      default: {
+        const error = verdict.kind === 'signed_error' ? verdict.error : 0;
+        this.stats.countTsig(error ? 'badtime' : 'verified');
+        this.reserve = signedRecordLength(q, error);
+        let out: Buffer | null;
+        try {
+          out = error ? this.simple(msg, q, RCODE.NOTAUTH, 'tsig', qi, false) : this.answer(msg, q, transport, remote);
+        } finally {
+          this.reserve = 0;
+        }
+        return out && signAnswer(out, msg, q, verdict.key, error, now);
+      }
+    }
+  }
+
   private limitFor(q: Query, transport: Transport): number {
-    if (transport === 'tcp') return 65_535;
-    if (!q.edns) return CLASSIC_UDP_MAX;
+    if (transport === 'tcp') return 65_535 - this.reserve;
+    if (!q.edns) return CLASSIC_UDP_MAX - this.reserve;
     // RFC 6891 §6.2.5: the requestor's size, but below 512 means 512; never above what we offer.
-    return Math.max(CLASSIC_UDP_MAX, Math.min(q.udpSize, this.opts.udpPayloadSize));
+    return Math.max(CLASSIC_UDP_MAX, Math.min(q.udpSize, this.opts.udpPayloadSize)) - this.reserve;
   }
 
   private setClient(q: Query, remote: Remote): void {
     const c = this.client;
     if (q.ecs && q.ecsSource > 0) {
-      // RFC 7871 §7.1.2: the client subnet, not the resolver, decides.
+      // RFC 7871 §7.2.1: the client subnet, not the resolver, decides.
+      // Bits a client set beyond its source prefix are accepted (as knot and gdnsd do) but not used.
       const a = q.ecsAddr;
       if (q.ecsFamily === 1) {
         c.family = 4;
-        c.v4 = ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
+        c.v4 = maskV4(((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0, q.ecsSource);
       } else {
         c.family = 6;
         c.v6.set(a);
+        maskV6(c.v6, q.ecsSource);
       }
       c.prefix = q.ecsSource;
     } else {
@@ -152,43 +213,45 @@ export class Responder {
   }
 
   private reject(msg: Buffer, q: Query): Buffer | null {
+    const qi = q.hasQuestion ? qtypeIndex(q.qtype) : 6;
     switch (q.status) {
       case PARSE.DROP:
         this.stats.malformedDropped++;
         return null;
       case PARSE.FORMERR:
         this.stats.malformedFormerr++;
-        return this.simple(msg, q, RCODE.FORMERR, 'malformed', q.hasQuestion ? qtypeIndex(q.qtype) : 6, false);
+        return this.simple(msg, q, RCODE.FORMERR, 'malformed', qi, false);
       case PARSE.NOTIMP:
-        // Unknown opcode: we cannot know the layout of its sections, so no question echo.
-        return this.simple(msg, q, RCODE.NOTIMP, 'notimp', 6, false, false);
+        return this.simple(msg, q, RCODE.NOTIMP, 'notimp', qi, false);
       default:
         // BADVERS (RFC 6891 §6.1.3): extended RCODE 16 = OPT's upper 8 bits 1, header RCODE 0.
-        return this.simple(msg, q, RCODE.BADVERS, 'badvers', qtypeIndex(q.qtype), false);
+        return this.simple(msg, q, RCODE.BADVERS, 'badvers', qi, false);
     }
   }
 
-  /** Header (+ the question when `echo`) (+ OPT): errors, REFUSED, SERVFAIL. */
-  private simple(msg: Buffer, q: Query, rcode: number, reason: ResponseReason, qi: number, aa: boolean, echo = true): Buffer {
+  /**
+   * The one builder of error answers (FORMERR, NOTIMP, BADVERS, REFUSED, SERVFAIL, NOTAUTH): header
+   * with the query's opcode, the question when it was readable (knot and gdnsd echo it for every
+   * code), OPT whenever the query carried one, then `trailer` (an unsigned TSIG) last.
+   */
+  private simple(msg: Buffer, q: Query, rcode: number, reason: ResponseReason, qi: number, aa: boolean, trailer?: Buffer): Buffer {
     const w = this.writer;
     w.reset();
-    const echoQuestion = echo && q.hasQuestion;
-    if (echoQuestion) w.question(msg, q);
-    // BADVERS keeps OPT (version 0, extended RCODE 1); after a broken OPT q.edns is false.
+    if (q.hasQuestion) w.question(msg, q);
     if (q.edns) w.opt(q, this.opts.udpPayloadSize, rcode >> 4, q.ecs ? 0 : null);
+    if (trailer) w.record(trailer);
     const flags = FLAG_QR | (q.opcode << 11) | (aa ? FLAG_AA : 0) | (q.flags & COPIED_FLAGS) | (rcode & 0xf);
     this.stats.count(qi, rcode, reason);
-    return w.finish(q.id, flags, echoQuestion ? 1 : 0);
+    return w.finish(q.id, flags, q.hasQuestion ? 1 : 0);
   }
 
   private general(msg: Buffer, q: Query, index: ViewIndex | null, transport: Transport, remote: Remote): Buffer | null {
     const qi = qtypeIndex(q.qtype);
     if (!index) return this.simple(msg, q, RCODE.SERVFAIL, 'no_view', qi, false);
-    const zoneKey = q.qclass === CLASS_IN ? zoneKeyOf(index, q.nameKey) : null;
-    // Not ours (or not class IN): REFUSED without AA, as an authority-only server should.
+    const zoneKey = zoneKeyOfQuery(index, q);
+    // Not ours (or not class IN/ANY): REFUSED without AA, as an authority-only server should.
     if (zoneKey === null) return this.simple(msg, q, RCODE.REFUSED, 'refused', qi, false);
     const zone = index.zones.get(zoneKey)!;
-    if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return this.simple(msg, q, RCODE.REFUSED, 'refused', qi, false);
     const rec = index.records.get(q.nameKey);
     if (q.qtype === TYPE.ANY && rec) {
       // RFC 8482: answer ANY with one RRset — the steered A (or AAAA when there is no IPv4).
@@ -224,7 +287,7 @@ export class Responder {
       return this.finishPositive(msg, q, transport, 'authority', qi);
     }
     const glue = zone.glue.get(q.nameKey);
-    if (glue && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA) && q.qclass === CLASS_IN) {
+    if (glue && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA)) {
       const list = q.qtype === TYPE.A ? glue.v4 : glue.v6;
       if (list.length > 0) {
         w.reset();
@@ -279,6 +342,15 @@ export class Responder {
   }
 }
 
+/** Zeroes the bits of a 16-byte address beyond `prefix`, in place. */
+function maskV6(bytes: Uint8Array, prefix: number): void {
+  const full = prefix >> 3;
+  if (full < 16) {
+    if (prefix & 7) bytes[full] = bytes[full]! & (0xff << (8 - (prefix & 7)));
+    bytes.fill(0, (prefix + 7) >> 3);
+  }
+}
+
 /** The query's qname (at offset 12) equals a lower-case wire name, ASCII case-insensitively. */
 function sameName(msg: Buffer, key: Buffer): boolean {
   if (msg.length < HEADER_LEN + key.length) return false;
@@ -288,6 +360,11 @@ function sameName(msg: Buffer, key: Buffer): boolean {
     if (c !== key[i]) return false;
   }
   return true;
+}
+
+/** The zone a question belongs to: class IN (or *) and a name at or below one of our apexes; else null. */
+function zoneKeyOfQuery(index: ViewIndex, q: Query): string | null {
+  return isInternetClass(q.qclass) ? zoneKeyOf(index, q.nameKey) : null;
 }
 
 /** Closest enclosing zone of a wire key, or null (walks up label by label). */

@@ -4,11 +4,15 @@ import { REASONS } from './choose.ts';
 import { RCODE } from '../wire/constants.ts';
 
 export const QTYPE_LABELS = ['A', 'AAAA', 'SOA', 'NS', 'ANY', 'OTHER', 'NONE'] as const;
-export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS'] as const;
-export const RESPONSE_REASONS = [...REASONS, 'authority', 'nodata', 'nxdomain', 'refused', 'malformed', 'badvers', 'notimp', 'no_view'] as const;
+export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'NOTAUTH', 'BADVERS'] as const;
+export const RESPONSE_REASONS = [...REASONS, 'authority', 'nodata', 'nxdomain', 'refused', 'malformed', 'badvers', 'notimp', 'tsig', 'no_view'] as const;
 export type ResponseReason = (typeof RESPONSE_REASONS)[number];
 
 export const REASON_INDEX: Record<ResponseReason, number> = Object.fromEntries(RESPONSE_REASONS.map((r, i) => [r, i])) as Record<ResponseReason, number>;
+
+/** Outcomes of checking a TSIG-signed query (RFC 8945 §5.2). */
+export const TSIG_RESULTS = ['verified', 'badkey', 'badsig', 'badtime', 'formerr'] as const;
+export type TsigResult = (typeof TSIG_RESULTS)[number];
 
 /** Seconds; fixed buckets so an observation is one comparison loop and one increment. */
 export const DURATION_BUCKETS = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01] as const;
@@ -32,7 +36,8 @@ export function rcodeIndex(rcode: number): number {
     case RCODE.NXDOMAIN: return 3;
     case RCODE.NOTIMP: return 4;
     case RCODE.REFUSED: return 5;
-    default: return 6;
+    case RCODE.NOTAUTH: return 6;
+    default: return 7;
   }
 }
 
@@ -47,12 +52,18 @@ export class DnsStats {
   malformedDropped = 0;
   malformedFormerr = 0;
   truncated = 0;
+  /** Signed queries by outcome, indexed like TSIG_RESULTS. */
+  readonly tsig = new Float64Array(TSIG_RESULTS.length);
   readonly durationBuckets = new Float64Array(DURATION_BUCKETS.length + 1);
   durationSum = 0;
   durationCount = 0;
 
   count(qtypeIdx: number, rcode: number, reason: ResponseReason): void {
     this.queries[(qtypeIdx * NR + rcodeIndex(rcode)) * NS + REASON_INDEX[reason]]! += 1;
+  }
+
+  countTsig(result: TsigResult): void {
+    this.tsig[TSIG_RESULTS.indexOf(result)]! += 1;
   }
 
   observe(seconds: number): void {

@@ -6,7 +6,9 @@ import { GeoLocator } from '../answer/geo.ts';
 import { Responder } from '../answer/respond.ts';
 import { buildViewIndex, type Authority, type ViewIndex } from '../answer/view-index.ts';
 import type { DnsConfig } from '../config.ts';
-import { qtypeName } from '../wire/constants.ts';
+import { nameToWireKey, qtypeName } from '../wire/constants.ts';
+import { HMAC_SHA256, TsigKeyring } from '../wire/tsig.ts';
+import type { TcpLimits } from './tcp.ts';
 
 export function authorityOf(config: DnsConfig): Authority {
   const a = config.authority;
@@ -39,6 +41,7 @@ export function createResponder(config: DnsConfig, geo: GeoLocator | null, log: 
     geo,
     limits: { ipv4: config.ecs.ipv4_scope_max, ipv6: config.ecs.ipv6_scope_max },
     udpPayloadSize: config.udp_payload_size,
+    tsigKeys: new TsigKeyring(config.tsig_keys.map((k) => ({ name: nameToWireKey(k.name), algorithm: HMAC_SHA256, secret: Buffer.from(k.secret, 'base64') }))),
     ...(debug
       ? {
           onDecision: (q, rec, choice) =>
@@ -56,6 +59,11 @@ export function createResponder(config: DnsConfig, geo: GeoLocator | null, log: 
         }
       : {}),
   });
+}
+
+export function tcpLimitsOf(config: DnsConfig): TcpLimits {
+  const t = config.tcp;
+  return { maxConnections: t.max_connections, idleTimeoutMs: t.idle_timeout, messageTimeoutMs: t.message_timeout, maxUnsent: t.max_unsent };
 }
 
 /** Builds the index for a view and logs what it skipped. */

@@ -1,11 +1,13 @@
 // UDP and TCP sockets around a Responder. Each configured address gets both (RFC 7766: TCP is not
 // optional). In a cluster worker the same calls share the primary's sockets (see dns/README.md).
+// TCP connections, their framing and their limits live in tcp.ts.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ipToBytes } from '../../model/primitives.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Remote, Responder } from '../answer/respond.ts';
+import { TcpConnections, type TcpLimits, type TcpStats } from './tcp.ts';
 
 export interface ListenAddress {
   host: string;
@@ -17,9 +19,6 @@ export interface Listeners {
   bound: string[];
   close(): Promise<void>;
 }
-
-const TCP_IDLE_MS = 10_000;
-const TCP_MAX_CONNECTIONS = 2_000;
 
 /** Parses rinfo.address quickly (IPv4 dotted quad without allocation). */
 export function remoteOf(address: string, family: string | number): Remote {
@@ -46,7 +45,13 @@ function literalLookup(address: string, family: unknown, callback: LookupCallbac
   callback(null, address, family === 6 ? 6 : 4);
 }
 
-export async function startListeners(addresses: ListenAddress[], responder: Responder, log: Logger): Promise<Listeners> {
+export async function startListeners(
+  addresses: ListenAddress[],
+  responder: Responder,
+  log: Logger,
+  tcpOptions: { limits: TcpLimits; stats: TcpStats },
+): Promise<Listeners> {
+  const connections = new TcpConnections(responder, tcpOptions.limits, tcpOptions.stats, log, remoteOf);
   const udp: dgram.Socket[] = [];
   const tcp: net.Server[] = [];
   const bound: string[] = [];
@@ -89,8 +94,7 @@ export async function startListeners(addresses: ListenAddress[], responder: Resp
       const ua = sock.address();
       bound.push(`udp ${ua.address}:${ua.port}`);
 
-      const server = net.createServer((conn) => serveTcp(conn, responder, log));
-      server.maxConnections = TCP_MAX_CONNECTIONS;
+      const server = net.createServer((conn) => connections.accept(conn));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         // Same port as UDP (port 0 in tests: take the one the kernel gave UDP).
@@ -112,48 +116,10 @@ export async function startListeners(addresses: ListenAddress[], responder: Resp
   return {
     bound,
     async close() {
-      await Promise.all([
-        ...udp.map((s) => new Promise<void>((r) => s.close(() => r()))),
-        ...tcp.map((s) => new Promise<void>((r) => s.close(() => r()))),
-      ]);
+      // Stop accepting first, then close the open connections (server.close waits for them).
+      const closed = [...udp.map((s) => new Promise<void>((r) => s.close(() => r()))), ...tcp.map((s) => new Promise<void>((r) => s.close(() => r())))];
+      connections.closeAll();
+      await Promise.all(closed);
     },
   };
-}
-
-/** RFC 7766: 2-byte length framing, several queries per connection (answered in order), idle timeout. */
-function serveTcp(conn: net.Socket, responder: Responder, log: Logger): void {
-  const remote = remoteOf(conn.remoteAddress ?? '0.0.0.0', conn.remoteFamily ?? 'IPv4');
-  let pending: Buffer = Buffer.alloc(0);
-  conn.setNoDelay(true);
-  conn.setTimeout(TCP_IDLE_MS, () => conn.destroy());
-  conn.on('error', () => conn.destroy());
-  conn.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 2) {
-      const len = pending.readUInt16BE(0);
-      if (len === 0) {
-        conn.destroy();
-        return;
-      }
-      if (pending.length < 2 + len) break;
-      const msg = pending.subarray(2, 2 + len);
-      pending = pending.subarray(2 + len);
-      const t0 = performance.now();
-      let out: Buffer | null = null;
-      try {
-        out = responder.respond(msg, 'tcp', remote);
-      } catch (err) {
-        log.error({ err }, 'unexpected error answering a TCP query');
-        conn.destroy();
-        return;
-      }
-      if (out) {
-        const framed = Buffer.allocUnsafe(2 + out.length);
-        framed.writeUInt16BE(out.length, 0);
-        out.copy(framed, 2);
-        conn.write(framed);
-      }
-      responder.stats.observe((performance.now() - t0) / 1000);
-    }
-  });
 }

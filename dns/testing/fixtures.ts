@@ -1,4 +1,7 @@
 // Small builders for DnsView fixtures used by tests and the benchmark.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import type { DnsRecordView, DnsView, OriginView, WeightMap } from '../../model/views.ts';
 
 /** Places with their coordinates (origins in tests sit in real cities so geo answers are checkable). */
@@ -53,4 +56,21 @@ export function threeOrigins(): OriginView[] {
   ];
 }
 
-export const GEOIP_TEST_DB = new URL('../../../shared/data/geoip/GeoIP2-City-Test.mmdb', import.meta.url);
+/**
+ * MaxMind's test database, in the `shared/` folder beside the repository. A git worktree checked out
+ * elsewhere finds it beside the main checkout instead (the parent of the common .git directory).
+ */
+export const GEOIP_TEST_DB = sharedFile('data/geoip/GeoIP2-City-Test.mmdb');
+
+function sharedFile(path: string): URL {
+  const beside = new URL(`../../../shared/${path}`, import.meta.url);
+  if (existsSync(beside)) return beside;
+  try {
+    const common = execFileSync('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: new URL('.', import.meta.url), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const main = new URL(`${pathToFileURL(common).href}/../../shared/${path}`);
+    if (existsSync(main)) return main;
+  } catch {
+    // not a git checkout: keep the path beside the repository (the error will name it)
+  }
+  return beside;
+}

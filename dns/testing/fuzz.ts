@@ -1,6 +1,8 @@
 // Random and mutated DNS packets for fuzz tests (deterministic: feed them lib/prng.ts's seededRandom).
+// The seeds are a few plain queries plus the whole differential battery, so mutations start from
+// every path it reaches: OPT on errors, TSIG, unknown opcodes, malformed OPT and ECS.
+import { BATTERY } from './battery.ts';
 import { buildQuery } from './packets.ts';
-
 
 export function fuzzPacket(rand: () => number, seeds: Buffer[]): Buffer {
   const r = rand();
@@ -23,5 +25,6 @@ export const FUZZ_SEEDS = [
   buildQuery({ name: 'app.example.com', edns: { udpSize: 512, ecs: { address: '10.1.2.0', source: 24 } } }),
   buildQuery({ name: 'example.com', qtype: 6, edns: {} }),
   buildQuery({ name: 'nope.example.com', qtype: 2 }),
+  ...BATTERY.map((q) => q.packet),
 ];
 

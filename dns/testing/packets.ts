@@ -1,6 +1,7 @@
 // Test and benchmark support: builds raw queries (including ones dns2 cannot build, such as an IPv6
 // ECS /56) and decodes responses independently of the server's writer, following compression
 // pointers, so tests check the bytes a resolver would see.
+import { createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { bytesToIp, ipToBytes } from '../../model/primitives.ts';
@@ -73,6 +74,106 @@ export function ecsOption(address: string, source: number): Buffer {
   return out;
 }
 
+/** Sets the header's OPCODE (NOTIFY = 4, UPDATE = 5, …) of a built query, in place. */
+export function withOpcode(msg: Buffer, opcode: number): Buffer {
+  msg.writeUInt16BE((msg.readUInt16BE(2) & ~0x7800) | (opcode << 11), 2);
+  return msg;
+}
+
+/** A dotted name in uncompressed wire format. */
+export function wireName(dotted: string): Buffer {
+  const labels = dotted.replace(/\.$/, '').split('.').filter(Boolean);
+  return Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')])), Buffer.from([0])]);
+}
+
+export interface TsigSpec {
+  keyName: string;
+  /** Base64 secret; omit to send a MAC of `macLength` arbitrary bytes (an unknown key). */
+  secret?: string;
+  algorithm?: string;
+  /** Seconds since the epoch; default now. */
+  timeSigned?: number;
+  fudge?: number;
+  macLength?: number;
+}
+
+/**
+ * Appends a TSIG record (RFC 8945 §4.2) and increments ARCOUNT. With a secret the MAC is computed
+ * here, independently of dns/wire/tsig.ts: HMAC-SHA256 over the message as it stands, then the
+ * TSIG variables (key name, class ANY, TTL 0, algorithm, time, fudge, error 0, other length 0).
+ */
+export function signQuery(msg: Buffer, t: TsigSpec): Buffer {
+  const key = wireName(t.keyName.toLowerCase());
+  const alg = wireName((t.algorithm ?? 'hmac-sha256').toLowerCase());
+  const time = Buffer.alloc(8);
+  const timeSigned = t.timeSigned ?? Math.floor(Date.now() / 1000);
+  time.writeUInt16BE(Math.floor(timeSigned / 2 ** 32), 0);
+  time.writeUInt32BE(timeSigned >>> 0, 2);
+  time.writeUInt16BE(t.fudge ?? 300, 6);
+  const classTtl = Buffer.from([0, 255, 0, 0, 0, 0]);
+  const errorOther = Buffer.alloc(4);
+  let mac: Buffer;
+  if (t.secret !== undefined) {
+    mac = createHmac('sha256', Buffer.from(t.secret, 'base64')).update(msg).update(key).update(classTtl).update(alg).update(time).update(errorOther).digest();
+    if (t.macLength !== undefined) mac = mac.subarray(0, t.macLength);
+  } else mac = Buffer.alloc(t.macLength ?? 32, 0x5a);
+  const macSize = Buffer.alloc(2);
+  macSize.writeUInt16BE(mac.length, 0);
+  const origId = msg.subarray(0, 2);
+  const rdata = Buffer.concat([alg, time, macSize, mac, origId, errorOther.subarray(0, 2), Buffer.alloc(2)]);
+  const head = Buffer.alloc(10);
+  head.writeUInt16BE(TYPE.TSIG, 0);
+  head.writeUInt16BE(255, 2);
+  head.writeUInt16BE(rdata.length, 8);
+  const out = Buffer.concat([msg, key, head, rdata]);
+  out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+  return out;
+}
+
+export interface DecodedTsig {
+  keyName: string;
+  algorithm: string;
+  timeSigned: number;
+  fudge: number;
+  mac: Buffer;
+  originalId: number;
+  error: number;
+  other: Buffer;
+  /** Offset of the TSIG record: the answer without it is [0, start). */
+  start: number;
+}
+
+/**
+ * Checks a signed answer's MAC (RFC 8945 §4.3.1, §5.3): HMAC over the request MAC (length first),
+ * the answer without its TSIG (ARCOUNT - 1), then the TSIG variables. Independent of the server's code.
+ */
+export function answerMacValid(answer: Buffer, requestMac: Buffer, secret: string): boolean {
+  const d = decodeResponse(answer);
+  const t = d.tsig!;
+  const body = Buffer.from(answer.subarray(0, t.start));
+  body.writeUInt16BE(body.readUInt16BE(10) - 1, 10);
+  const vars = Buffer.alloc(6 + 6 + 2 + 2 + 2);
+  vars.writeUInt16BE(255, 0);
+  vars.writeUInt16BE(Math.floor(t.timeSigned / 2 ** 32), 6);
+  vars.writeUInt32BE(t.timeSigned >>> 0, 8);
+  vars.writeUInt16BE(t.fudge, 12);
+  vars.writeUInt16BE(t.error, 14);
+  vars.writeUInt16BE(t.other.length, 16);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(requestMac.length, 0);
+  const expected = createHmac('sha256', Buffer.from(secret, 'base64'))
+    .update(len)
+    .update(requestMac)
+    .update(body)
+    .update(wireName(t.keyName))
+    .update(vars.subarray(0, 6))
+    .update(wireName(t.algorithm))
+    .update(vars.subarray(6))
+    .update(t.other)
+    .digest();
+  return expected.equals(t.mac);
+}
+
 export interface DecodedRr {
   name: string;
   type: number;
@@ -100,6 +201,8 @@ export interface Decoded {
   opt: { udpSize: number; version: number; extRcode: number; dnssecOk: boolean; ecs?: { family: number; source: number; scope: number; address: Buffer } } | null;
   /** OPT was the last record of the additional section (RFC 6891 does not require it; we do it). */
   optLast: boolean;
+  /** The TSIG record (kept out of `additional`); it must be the very last record. */
+  tsig: DecodedTsig | null;
 }
 
 export function readName(buf: Buffer, start: number): { name: string; end: number } {
@@ -139,8 +242,11 @@ export function decodeResponse(buf: Buffer): Decoded {
   const sections: DecodedRr[][] = [[], [], []];
   let opt: Decoded['opt'] = null;
   let optLast = false;
+  let tsig: DecodedTsig | null = null;
   for (let s = 0; s < 3; s++) {
     for (let i = 0; i < counts[s + 1]!; i++) {
+      if (tsig) throw new Error('TSIG is not the last record');
+      const start = off;
       const n = readName(buf, off);
       off = n.end;
       const type = buf.readUInt16BE(off);
@@ -167,7 +273,25 @@ export function decodeResponse(buf: Buffer): Decoded {
           if (code === 8) opt.ecs = { family: data.readUInt16BE(o + 4), source: data[o + 6]!, scope: data[o + 7]!, address: Buffer.from(data.subarray(o + 8, o + 4 + len)) };
           o += 4 + len;
         }
-        optLast = i === counts[3] - 1;
+        optLast = i === counts[3] - 1 || (i === counts[3] - 2 && isTsigAt(buf, off + 10 + rdlen));
+      } else if (type === TYPE.TSIG && s === 2) {
+        const alg = readName(buf, off + 10);
+        let o = alg.end;
+        const macLen = buf.readUInt16BE(o + 8);
+        const mac = Buffer.from(buf.subarray(o + 10, o + 10 + macLen));
+        o += 10 + macLen;
+        const otherLen = buf.readUInt16BE(o + 4);
+        tsig = {
+          keyName: n.name.toLowerCase(),
+          algorithm: alg.name.toLowerCase(),
+          timeSigned: buf.readUInt16BE(alg.end) * 2 ** 32 + buf.readUInt32BE(alg.end + 2),
+          fudge: buf.readUInt16BE(alg.end + 6),
+          mac,
+          originalId: buf.readUInt16BE(o),
+          error: buf.readUInt16BE(o + 2),
+          other: Buffer.from(buf.subarray(o + 6, o + 6 + otherLen)),
+          start,
+        };
       } else sections[s]!.push(rr);
       off += 10 + rdlen;
     }
@@ -188,7 +312,17 @@ export function decodeResponse(buf: Buffer): Decoded {
     additional: sections[2]!,
     opt,
     optLast,
+    tsig,
   };
+}
+
+function isTsigAt(buf: Buffer, off: number): boolean {
+  try {
+    const n = readName(buf, off);
+    return buf.readUInt16BE(n.end) === TYPE.TSIG;
+  } catch {
+    return false;
+  }
 }
 
 /** One UDP exchange; rejects after timeoutMs. */

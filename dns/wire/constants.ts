@@ -1,8 +1,12 @@
 // DNS wire constants (RFC 1035, 6891, 7871). Plain objects, not enums: they inline well and need no
 // runtime beyond a property read.
-export const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
+export const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, TKEY: 249, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 export const CLASS_IN = 1;
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 } as const;
+/** QCLASS * (RFC 1035 §3.2.5): answered like IN, as knot and gdnsd do. */
+export const CLASS_ANY = 255;
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, NOTAUTH: 9, BADVERS: 16 } as const;
+/** The TSIG RR's own ERROR field (RFC 8945 §3); the header then says NOTAUTH. */
+export const TSIG_ERROR = { BADSIG: 16, BADKEY: 17, BADTIME: 18, BADTRUNC: 22 } as const;
 export const OPT_CODE_ECS = 8;
 export const HEADER_LEN = 12;
 /** RFC 1035 §4.2.1: without EDNS a UDP answer is at most 512 bytes. */
@@ -35,6 +39,7 @@ export function rcodeName(rcode: number): string {
     case RCODE.NXDOMAIN: return 'NXDOMAIN';
     case RCODE.NOTIMP: return 'NOTIMP';
     case RCODE.REFUSED: return 'REFUSED';
+    case RCODE.NOTAUTH: return 'NOTAUTH';
     case RCODE.BADVERS: return 'BADVERS';
     default: return `RCODE${rcode}`;
   }

@@ -100,6 +100,13 @@ export class MessageWriter {
     this.ar++;
   }
 
+  /** Appends a finished record (the unsigned TSIG of a BADKEY answer) to the additional section. */
+  record(bytes: Buffer): void {
+    bytes.copy(this.buf, this.off);
+    this.off += bytes.length;
+    this.ar++;
+  }
+
   /** Writes the header (counts from this writer) and returns a copy of the message. */
   finish(id: number, flags: number, qdcount: number): Buffer {
     const b = this.buf;

@@ -14,8 +14,13 @@ export interface SluiceProcess {
   stop(graceMs?: number): Promise<number | string>;
 }
 
-export function startSluice(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}): SluiceProcess {
-  const child = spawn(process.execPath, [SLUICE_BIN, ...args], {
+export function startSluice(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; fdLimit?: number } = {}): SluiceProcess {
+  // A raised open-files limit (tests with thousands of sockets): set by the shell, which then execs
+  // node, so the child's PID is sluice's own.
+  const [cmd, argv] = opts.fdLimit
+    ? ['/bin/sh', ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, SLUICE_BIN, ...args]]
+    : [process.execPath, [SLUICE_BIN, ...args]];
+  const child = spawn(cmd, argv, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
