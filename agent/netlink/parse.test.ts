@@ -212,7 +212,10 @@ describe.skipIf(process.platform !== 'linux')('live dump through koffi (this ker
     const collector = new SockDiagCollector();
     try {
       await new Promise<void>((r) => c.once('connect', () => r()));
-      const dump = () => collector.collect(new ErrorCounts()).sockets.filter((s) => s.localPort === p);
+      // The server's side of this one connection: its local port alone could also match a socket left
+      // in TIME_WAIT by an earlier connection to a server that had the same ephemeral port.
+      const clientPort = c.localPort; // read now: a closed socket no longer has one
+      const dump = () => collector.collect(new ErrorCounts()).sockets.filter((s) => s.localPort === p && s.remotePort === clientPort);
       let first: SocketRecord[] = [];
       for (let i = 0; i < 100 && first.length === 0; i++) {
         first = dump();
