@@ -27,9 +27,10 @@ export interface ViewDeps {
   onRefused?: () => void;
 }
 
-/** A view rendered once: its version (the ETag) and its JSON, shared by every request until the store changes. */
+/** A view rendered once: its version (the ETag), the store seq it was read at, and its JSON, shared by every request until the store changes. */
 export interface RenderedView {
   version: string;
+  seq: number | null;
   json: string;
 }
 
@@ -48,11 +49,9 @@ export function viewCache(store: Store) {
     if (now !== seq || !world) {
       seq = now;
       rendered = new Map();
-      world = (async () => {
-        const loadBalancers = await store.allLoadBalancers();
-        const [origins, health, weights] = await Promise.all([store.allOrigins(), store.listOriginHealth(), Promise.all(loadBalancers.map((lb) => store.getWeights(lb.id)))]);
-        return { loadBalancers, origins, health, weights: new Map(weights.filter((w) => w !== null).map((w) => [w.load_balancer_id, w])) };
-      })();
+      // One snapshot: its seq labels exactly the content read (a later seq than `now` is fine: views
+      // only need seq never to run ahead of their content).
+      world = store.readWorld().then((w) => ({ ...w, weights: new Map(w.weights.map((x) => [x.load_balancer_id, x])) }));
       const mine = world;
       world.catch(() => {
         if (world === mine) world = undefined;
@@ -61,13 +60,13 @@ export function viewCache(store: Store) {
     return { world, rendered };
   }
 
-  async function render(key: string, build: (w: WorldSnapshot) => { version: string }): Promise<RenderedView> {
+  async function render(key: string, build: (w: WorldSnapshot) => { version: string; seq: number | null }): Promise<RenderedView> {
     const { world: w, rendered: cache } = await current();
     let view = cache.get(key);
     if (!view) {
       view = w.then((snapshot) => {
         const body = build(snapshot);
-        return { version: body.version, json: JSON.stringify(body) };
+        return { version: body.version, seq: body.seq, json: JSON.stringify(body) };
       });
       cache.set(key, view);
       view.catch(() => cache.delete(key));
@@ -100,7 +99,7 @@ async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps
   try {
     while (noneMatch(req.headers['if-none-match'], `"${view.version}"`)) {
       const left = deadline - Date.now();
-      if (left <= 0 || closed.signal.aborted || deps.changes.closed) return reply.code(304).header('etag', `"${view.version}"`).send();
+      if (left <= 0 || closed.signal.aborted || deps.changes.closed) return withSeq(reply.code(304), view).header('etag', `"${view.version}"`).send();
       if (!release) {
         release = deps.longPolls.acquire(req.ip);
         if (!release) {
@@ -118,7 +117,13 @@ async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps
     release?.();
   }
   // Already rendered (and built from schema-typed data): sent as is, not re-validated per request.
-  return reply.header('etag', `"${view.version}"`).header('cache-control', 'no-cache').type('application/json; charset=utf-8').serializer((x) => x as string).send(view.json);
+  return withSeq(reply, view).header('etag', `"${view.version}"`).header('cache-control', 'no-cache').type('application/json; charset=utf-8').serializer((x) => x as string).send(view.json);
+}
+
+/** The view's store seq as a header too, so a 304 also says how current the replica answering is. */
+export const SEQ_HEADER = 'sluice-change-seq';
+function withSeq(reply: FastifyReply, view: RenderedView): FastifyReply {
+  return view.seq === null ? reply : reply.header(SEQ_HEADER, String(view.seq));
 }
 
 export function viewRoutes(deps: ViewDeps) {
