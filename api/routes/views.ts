@@ -8,6 +8,7 @@ import { Decision, DnsView, EdgeConfig, LatencyEntry, LoadBalancerWeights, Origi
 import type { ChangeHub } from '../change-hub.ts';
 import type { PerClientLimit } from '../client-limit.ts';
 import { ANY_REQUEST, ApiError, problemResponses, sendProblem, type ProblemCode } from '../errors.ts';
+import type { Replica } from '../replica.ts';
 import { noneMatch, PageQuery, pageOf } from '../http.ts';
 import type { Store } from '../store/store.ts';
 import type { Edge } from '../../model/edge.ts';
@@ -18,8 +19,30 @@ const LONG_POLL: ProblemCode[] = [...READ, 'too_many_requests'];
 /** What a refused long-poll is told to wait before trying again. */
 const LONG_POLL_RETRY_AFTER_S = 5;
 
+const HealthView = z
+  .object({
+    items: z.array(OriginHealth).describe('effective health: what edges and DNS act on'),
+    observations: z
+      .array(z.object({ origin_id: z.string(), vantage: z.string().describe('the replica that probed'), healthy: z.boolean(), observed_at: z.string(), detail: z.string() }))
+      .describe("each replica's latest own probe result per origin"),
+    control_plane: z.object({
+      replica: z.string().describe('the replica that answered'),
+      store: z.enum(['sqlite', 'postgres']),
+      change_seq: z.number().int().describe("the store's change sequence as this replica last read it"),
+      scheduler: z.object({
+        leader: z.string().nullable().describe('holder of the unexpired scheduler lease; null while nobody leads'),
+        epoch: z.number().int().nullable().describe('the lease epoch (fencing token); grows on every change of leader'),
+        lease_age_seconds: z.number().nullable().describe('how long the leader has held this epoch'),
+        lease_expires_in_seconds: z.number().nullable(),
+        this_replica: z.boolean().describe('the answering replica is the leader'),
+      }),
+    }),
+  })
+  .meta({ id: 'HealthView' });
+
 export interface ViewDeps {
   store: Store;
+  replica: Replica;
   changes: ChangeHub;
   longPollMaxMs: number;
   /** Bounds the long-polls one client address holds at once. */
@@ -194,8 +217,15 @@ export function viewRoutes(deps: ViewDeps) {
     });
 
     r.get('/api/v1/health', {
-      schema: { tags: ['views'], summary: 'Origin health as the control plane sees it', response: { 200: z.object({ items: z.array(OriginHealth) }), ...problemResponses(['unauthorized', ...ANY_REQUEST]) } },
-      handler: async () => ({ items: await store.listOriginHealth() }),
+      schema: {
+        tags: ['views'],
+        summary: 'Origin health as the control plane sees it, each replica’s own observations, and this replica’s state (store, scheduler leader)',
+        response: { 200: HealthView, ...problemResponses(['unauthorized', ...ANY_REQUEST]) },
+      },
+      handler: async () => {
+        const [items, observations, scheduler] = await Promise.all([store.listOriginHealth(), store.listHealthObservations(), deps.replica.scheduler()]);
+        return { items, observations, control_plane: { replica: deps.replica.id, store: deps.replica.storeKind, change_seq: deps.replica.seq, scheduler } };
+      },
     });
   };
 }

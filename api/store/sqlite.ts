@@ -81,6 +81,11 @@ export class SqliteStore implements Store {
     this.edges = new ResourceTable(this.db, { table: 'edges', idPrefix: 'ed', noun: 'edge' }, (row, spec) => ({ ...spec, ...meta(row) }), bump);
   }
 
+  /** The schema version this file is at (after the migrations applied at open). */
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
   private migrate(): void {
     const applied = this.db.pragma('user_version', { simple: true }) as number;
     if (applied > MIGRATIONS.length) {
