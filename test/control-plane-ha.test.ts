@@ -301,6 +301,9 @@ describe.skipIf(skip)('control plane: several replicas on one PostgreSQL', () =>
       expect(acknowledged.filter((id) => !seen.has(id))).toEqual([]);
       // A leader again, publishing.
       await cluster.waitForLeader({ timeoutMs: 20_000 });
+    } catch (err) {
+      for (const r of cluster.replicas) if (r.proc.child.exitCode !== null) process.stderr.write(`${r.id} exited ${r.proc.child.exitCode}:\n${r.log().slice(-3000)}\n`);
+      throw err;
     } finally {
       await dns.stop();
       dir.remove();

@@ -130,9 +130,26 @@ export class PostgresStore implements Store {
 
   // ---- plumbing ----
 
+  /**
+   * A pooled connection with an 'error' listener while checked out: a connection dropped between two
+   * statements (a database restart) emits 'error' on the client, which would otherwise crash the
+   * process; the statement in flight rejects on its own and the pool discards the dead client.
+   */
+  private async checkout(): Promise<pg.PoolClient & { done(broken?: Error): void }> {
+    const c = await this.pool.connect();
+    const onError = (err: Error) => this.o.log.warn({ err: this.conn.redact(err.message) }, 'postgres: a connection in use failed');
+    c.on('error', onError);
+    return Object.assign(c, {
+      done(broken?: Error) {
+        c.off('error', onError);
+        c.release(broken);
+      },
+    });
+  }
+
   private async tx<T>(fn: (c: Q) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const c = await this.pool.connect();
+      const c = await this.checkout();
       let broken: Error | undefined;
       try {
         await c.query(begin);
@@ -147,17 +164,17 @@ export class PostgresStore implements Store {
         if (code && RETRYABLE.has(code) && attempt < 4) continue;
         throw err;
       } finally {
-        c.release(broken);
+        c.done(broken);
       }
     }
   }
 
   private async read<T>(fn: (c: Q) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
+    const c = await this.checkout();
     try {
       return await fn(c);
     } finally {
-      c.release();
+      c.done();
     }
   }
 
