@@ -1,7 +1,7 @@
 // `sluice control-plane`: the API, the store, active health checks (and, when configured, the
 // scheduler loop) in one process. Any number of these may run on one PostgreSQL database: each serves
 // the whole API, each runs health checks, and the scheduler lease makes one of them the scheduler.
-import { validateConfig, loadConfigFile } from '../lib/config-file.ts';
+import { ConfigError, validateConfig, loadConfigFile } from '../lib/config-file.ts';
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
 import { createLogger } from '../lib/log.ts';
 import { parseHostPort } from '../model/primitives.ts';
@@ -39,7 +39,18 @@ export async function run(argv: string[]): Promise<number> {
   const log = createLogger('control-plane', config.log_level);
   const configFile = args.values.config ?? '(embedded defaults)';
   const replicaId = config.replica_id ?? `${hostname()}:${config.listen.port || process.pid}`;
-  if (args.values['migrate-only']) return migrate(config, replicaId);
+  try {
+    if (args.values['migrate-only']) return await migrate(config, replicaId);
+    return await serve(config, configFile, replicaId, log);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) throw err;
+    // The store could not be opened (unreachable, refused credentials, a newer schema): one line, exit 1.
+    process.stderr.write(`sluice control-plane: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function serve(config: ControlPlaneConfig, configFile: string, replicaId: string, log: ReturnType<typeof createLogger>): Promise<number> {
   const tokens = tokenSets(config.auth);
   assertSafeBind(config.listen.host, tokens);
   if (!authEnabled(tokens)) log.warn('no auth tokens configured: the API is open to anyone who can reach it, so it listens on loopback only');

@@ -9,7 +9,7 @@ import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.
 import { api, Cluster, EdgeMetricsPage, ADMIN_TOKEN } from './helpers/ha-cluster.ts';
 import { freePort } from './helpers/ports.ts';
 import { postgresUnavailable, startPostgres, type RunningPostgres } from './helpers/postgres.ts';
-import { startSluice } from './helpers/sluice-process.ts';
+import { runSluice, startSluice } from './helpers/sluice-process.ts';
 import { tempDir } from './helpers/control-plane.ts';
 import { waitFor } from './helpers/wait.ts';
 import { writeFileSync } from 'node:fs';
@@ -65,6 +65,59 @@ describe.skipIf(skip)('control plane: several replicas on one PostgreSQL', () =>
       (await pg.query<{ created_at: string; weights_version: number | null }>('SELECT created_at, weights_version FROM decisions WHERE leader_epoch > $1 ORDER BY id LIMIT 1', [epoch], db))[0];
     return { cluster, metrics, lbId: lb.id, db, published, firstOfEpochAfter, async stop() { await cluster.stop(); await metrics.stop(); } };
   }
+
+  it('--migrate-only applies the schema once; a newer schema, a wrong password or no database stop the start with one line and no password', async () => {
+    const dbUrl = await pg.createDatabase();
+    const dir = tempDir('sluice-ha-migrate-');
+    try {
+      const cfg = (extra: string[], url = dbUrl) => {
+        const file = join(dir.path, `cp-${Math.random().toString(36).slice(2)}.yaml`);
+        writeFileSync(file, ['postgres:', `  url: ${url}`, ...extra, 'scheduler: {enabled: false}'].join('\n'));
+        return file;
+      };
+      const good = cfg([`  password_file: ${pg.passwordFile}`]);
+      const first = await runSluice(['control-plane', '--config', good, '--migrate-only']);
+      expect(first).toMatchObject({ code: 0 });
+      expect(first.stdout).toMatch(/schema version 1 \(applied 1\)/);
+      expect((await runSluice(['control-plane', '--config', good, '--migrate-only'])).stdout).toMatch(/schema version 1 \(up to date\)/);
+
+      const wrong = await runSluice(['control-plane', '--config', cfg(['  password_env: SLUICE_TEST_DB_PW']), '--migrate-only'], { env: { SLUICE_TEST_DB_PW: 'not-the-password-xyz' } });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/password authentication failed/);
+      expect(wrong.stderr + wrong.stdout).not.toContain('not-the-password-xyz');
+      const inUrl = new URL(dbUrl);
+      inUrl.password = 'in-url-secret-123';
+      const leaked = await runSluice(['control-plane', '--config', cfg([], inUrl.toString()), '--listen', '127.0.0.1:0']);
+      expect(leaked.code).toBe(1);
+      expect(leaked.stderr + leaked.stdout).not.toContain('in-url-secret-123');
+      const missingFile = await runSluice(['control-plane', '--config', cfg(['  password_file: /nonexistent/pw'])]);
+      expect(missingFile).toMatchObject({ code: 2 });
+      expect(missingFile.stderr).toMatch(/postgres\.password_file: cannot read \/nonexistent\/pw/);
+      const nobody = await runSluice(['control-plane', '--config', cfg([`  password_file: ${pg.passwordFile}`, '  connect_timeout: 1s'], `postgres://sluice@127.0.0.1:${await freePort()}/x`), '--migrate-only']);
+      expect(nobody.code).toBe(1);
+      expect(nobody.stderr).toMatch(/ECONNREFUSED/);
+
+      await pg.query('INSERT INTO sluice_schema (version) VALUES (99)', [], new URL(dbUrl).pathname.slice(1));
+      const newer = await runSluice(['control-plane', '--config', good, '--listen', '127.0.0.1:0']);
+      expect(newer.code).toBe(1);
+      expect(newer.stderr).toMatch(/written by a newer sluice \(schema 99, this one knows 1\)/);
+    } finally {
+      dir.remove();
+    }
+  }, 120_000);
+
+  it('replicas starting at once on an empty database migrate it once (advisory lock)', async () => {
+    const dbUrl = await pg.createDatabase();
+    const metrics = await new EdgeMetricsPage({ edge: 'sfo', lb: 'app', upstreams: ['198.51.100.1:443', '198.51.100.2:443'], demandRps: 100, flipMs: 1500 }).start();
+    const cluster = await Cluster.start({ pg, dbUrl, replicas: 3, intervalMs: INTERVAL_MS, leaseTtlMs: LEASE_TTL_MS, scrapeTargets: [metrics.url] });
+    try {
+      expect(await pg.query('SELECT version FROM sluice_schema', [], new URL(dbUrl).pathname.slice(1))).toEqual([{ version: 1 }]);
+      for (const r of cluster.replicas) expect((await api(r, 'GET', '/readyz')).status).toBe(200);
+    } finally {
+      await cluster.stop();
+      await metrics.stop();
+    }
+  }, 120_000);
 
   it('serves every write on every replica, and a long-poll on B wakes within 1 s of a write on A', async () => {
     const { cluster, lbId, stop } = await setup();
