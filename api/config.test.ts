@@ -11,6 +11,11 @@ describe('control plane config', () => {
     expect(c).toMatchObject({ listen: { host: '127.0.0.1', port: 8080 }, data_dir: './data', api: { long_poll_max: 60_000 }, health_checks: { enabled: true } });
   });
 
+  it('loads examples/control-plane-ha.yaml (a replica on PostgreSQL)', () => {
+    const c = loadConfigFile(ControlPlaneConfig, fileURLToPath(new URL('../examples/control-plane-ha.yaml', import.meta.url)));
+    expect(c).toMatchObject({ replica_id: 'cp-a', postgres: { password_file: '/etc/sluice/postgres.password', ssl: { mode: 'verify-full' } }, scheduler: { lease_ttl: 45_000 } });
+  });
+
   it('an empty file is the embedded defaults: loopback, ./data, no tokens, the scheduler on', () => {
     expect(loadYaml(ControlPlaneConfig, '')).toMatchObject({
       listen: { host: '127.0.0.1', port: 8080 },
