@@ -69,7 +69,7 @@ export const DnsConfig = z
     api: z
       .strictObject({
         url: z.url().optional().describe('control-plane base URL, e.g. http://127.0.0.1:8080'),
-        urls: z.array(z.url()).min(1).max(16).optional().describe('every control-plane replica; on failure the next is tried at once (instead of url)'),
+        urls: z.array(z.url()).min(1).max(16).optional().describe('every control-plane replica, nearest first; on failure the next is tried at once (instead of url)'),
         token: z.string().min(1).optional().describe('bearer token (a read-only token is enough)'),
         token_file: z.string().min(1).optional().describe('file holding the bearer token (instead of token)'),
         wait: Duration.default(30_000).describe('long-poll wait sent as ?wait=SECONDS'),

@@ -63,7 +63,7 @@ export type DataPlaneConfig = z.output<typeof DataPlaneConfig>;
 
 export const ApiConfig = z.strictObject({
   url: z.string().url().optional().describe('control plane base URL, e.g. http://cp.example.net:8080'),
-  urls: z.array(z.string().url()).min(1).max(16).optional().describe("every control-plane replica's base URL; on failure the next is tried at once (instead of url)"),
+  urls: z.array(z.string().url()).min(1).max(16).optional().describe("every control-plane replica's base URL, nearest first; on failure the next is tried at once (instead of url)"),
   token: z.string().min(1).optional().describe('omit only for a control plane without tokens (it then listens on loopback only)'),
   token_file: z.string().min(1).optional().describe('read the bearer token from this file (preferred over token)'),
   edge_id: z.string().min(1),

@@ -40,7 +40,7 @@ async function replica(view: View): Promise<Replica> {
   return r;
 }
 
-function client(urls: string[], first = 0) {
+function client(urls: string[]) {
   return new LongPollClient<View>({
     urls,
     path: '/view',
@@ -54,8 +54,6 @@ function client(urls: string[], first = 0) {
     version: (v) => v.version,
     seq: (v) => v.seq,
     backoff: { initial: 100, max: 1000, multiplier: 2, jitter: 0 },
-    // Start at urls[first].
-    random: () => first / urls.length,
   });
 }
 

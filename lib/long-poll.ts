@@ -3,10 +3,10 @@
 // `?wait=<s>`; the replica answers 200 with a new view as soon as one exists, or 304 when the wait runs
 // out. Every answer carries the store's change sequence (`Sluice-Change-Seq`, and `seq` in the view).
 //
-// Failover: the client is given every replica's URL. It stays on one until that one fails, then moves
-// to the next at once; only when every replica has failed in a row does it back off (exponential,
-// jittered, so a fleet does not come back in lock-step). It starts at a random replica so a fleet
-// spreads over them.
+// Failover: the client is given every replica's URL, in the order to try them (list the nearest
+// replica first; give different data planes different orders to spread them). It stays on one until
+// that one fails, then moves to the next at once; only when every replica has failed in a row does it
+// back off (exponential, jittered, so a fleet does not come back in lock-step).
 //
 // Never backwards: a view whose seq is lower than the one in force (a replica serving from an older
 // snapshot, a database restored from an older backup) is refused as `stale`, counted, and the next
@@ -77,7 +77,7 @@ export class LongPollClient<T> {
 
   constructor(private readonly o: LongPollOptions<T>) {
     if (o.urls.length === 0) throw new Error('LongPollClient: no URLs');
-    this.index = Math.floor((o.random ?? Math.random)() * o.urls.length) % o.urls.length;
+    this.index = 0;
   }
 
   /** The replica the next request goes to. */
