@@ -123,7 +123,7 @@ describe('metric names', () => {
     const byName = new Map(alerts.map((a) => [a.alert, a]));
     expect(byName.get('SluiceDemandAboveCapacity')?.expr).toContain('sluice_scheduler_overload_rps');
     // Control-plane HA (issue 12): no leader, database unreachable, split views.
-    expect(byName.get('SluiceNoSchedulerLeader')?.expr).toContain('sum(sluice_scheduler_leader)');
+    expect(byName.get('SluiceSchedulerNoLeader')?.expr).toContain('sum(sluice_scheduler_leader)');
     expect(byName.get('SluiceStoreUnreachable')?.expr).toContain('sluice_api_store_up == 0');
     expect(byName.get('SluiceReplicaViewBehind')?.expr).toContain('sluice_api_change_seq');
     expect(byName.get('SluiceDataPlaneViewBehind')?.expr).toContain('sluice_dns_view_seq');
