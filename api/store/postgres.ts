@@ -38,8 +38,6 @@ export interface PgStoreOptions {
   /** Shown in pg_stat_activity as application_name. */
   replica: string;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void; error(obj: object, msg: string): void };
-  /** Apply pending migrations at open (default); false: refuse a database that is not up to date. */
-  migrate?: boolean;
 }
 
 /** Connects, migrates (under the advisory lock) and starts the change feed. */
@@ -47,7 +45,7 @@ export async function openPostgresStore(o: PgStoreOptions): Promise<PostgresStor
   const conn = pgConnection(o.config, `sluice ${o.replica}`);
   const store = new PostgresStore(conn, o);
   try {
-    await store.init(o.migrate ?? true);
+    await store.init();
   } catch (err) {
     await store.close().catch(() => undefined);
     throw new Error(`PostgreSQL ${conn.display}: ${conn.redact((err as Error).message)}`);
@@ -102,16 +100,12 @@ export class PostgresStore implements Store {
     return this.feed?.listening ?? false;
   }
 
-  async init(migrate: boolean): Promise<void> {
+  /** Migrates (under the advisory lock; refuses a newer schema), then starts the change feed. */
+  async init(): Promise<void> {
     const client = new pg.Client({ ...this.conn.options, types: TYPES });
     try {
       await client.connect();
-      if (migrate) await migratePostgres(client, this.conn.display);
-      else await migratePostgres(client, this.conn.display, []).catch((err: Error) => {
-        if (!/newer sluice/.test(err.message)) throw err;
-      });
-      const applied = Number((await client.query<{ v: number | null }>('SELECT max(version) AS v FROM sluice_schema')).rows[0]!.v ?? 0);
-      if (applied < PG_MIGRATIONS.length) throw new Error(`schema ${applied} is older than this sluice (${PG_MIGRATIONS.length}): run sluice control-plane --migrate-only`);
+      await migratePostgres(client, this.conn.display);
     } finally {
       await client.end().catch(() => undefined);
     }

@@ -3,7 +3,6 @@
 // (store.contract.ts). Every method that writes is one transaction; what resolves has been committed.
 import type {
   Decision,
-  DecisionInput,
   Edge,
   EdgeInput,
   LatencyEntry,
@@ -13,7 +12,6 @@ import type {
   Origin,
   OriginHealth,
   OriginSpec,
-  WeightsInput,
 } from '../../model/index.ts';
 import type { z } from 'zod';
 import type { EdgeInput as EdgeInputSchema } from '../../model/edge.ts';

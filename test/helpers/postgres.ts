@@ -29,6 +29,24 @@ export function postgresUnavailable(): string | null {
   return reason;
 }
 
+/** Polls until the server answers SELECT 1 (`check` may throw to give up, e.g. when the process died). */
+export async function waitForPostgres(conn: { host: string; port: number; user: string; password: string }, check: () => void = () => undefined, what = 'postgres to accept connections'): Promise<void> {
+  await waitFor(
+    async () => {
+      check();
+      const probe = new pg.Client({ ...conn, database: 'postgres', connectionTimeoutMillis: 1000 });
+      try {
+        await probe.connect();
+        await probe.query('SELECT 1');
+        return true;
+      } finally {
+        await probe.end().catch(() => undefined);
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 100, what },
+  );
+}
+
 export interface RunningPostgres {
   host: string;
   port: number;
@@ -98,20 +116,9 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
     child = c;
     c.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await waitFor(
-      async () => {
-        if (c.exitCode !== null) throw new Error(`postgres exited: ${log.slice(-1500)}`);
-        const probe = new pg.Client({ host, port, user, password, database: 'postgres', connectionTimeoutMillis: 1000 });
-        try {
-          await probe.connect();
-          await probe.query('SELECT 1');
-          return true;
-        } finally {
-          await probe.end().catch(() => undefined);
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 100, what: 'postgres to accept connections' },
-    );
+    await waitForPostgres({ host, port, user, password }, () => {
+      if (c.exitCode !== null) throw new Error(`postgres exited: ${log.slice(-1500)}`);
+    });
   }
 
   async function stop(): Promise<void> {

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DelayLine } from '../delay-line/index.ts';
-import { postgresBinDir } from '../helpers/postgres.ts';
+import { postgresBinDir, waitForPostgres } from '../helpers/postgres.ts';
 import { SLUICE_BIN, REPO_ROOT } from '../helpers/sluice-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { rttBetween, type ScenarioSpec } from './scenario.ts';
@@ -345,19 +345,7 @@ export class World {
     this.state.dirs = [...(this.state.dirs ?? []), dir];
     writeState(this.state);
     this.spawn('postgres', this.spec.core, 'setpriv', [...AS_NOBODY, join(bin, 'postgres'), '-D', data, '-c', `listen_addresses=${this.coreAddr}`, '-c', `port=${PORTS.postgres}`, '-c', `unix_socket_directories=${dir}`, '-c', 'max_connections=100']);
-    await waitFor(
-      async () => {
-        const c = new pg.Client({ host: dir, port: PORTS.postgres, user: 'sluice', password, database: 'postgres', connectionTimeoutMillis: 1000 });
-        try {
-          await c.connect();
-          await c.query('SELECT 1');
-          return true;
-        } finally {
-          await c.end().catch(() => undefined);
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 200, what: `postgres in the core namespace (see ${this.dir}/logs/postgres.log)` },
-    );
+    await waitForPostgres({ host: dir, port: PORTS.postgres, user: 'sluice', password }, undefined, `postgres in the core namespace (see ${this.dir}/logs/postgres.log)`);
     const admin = new pg.Client({ host: dir, port: PORTS.postgres, user: 'sluice', password, database: 'postgres' });
     await admin.connect();
     await admin.query('CREATE DATABASE sluice');
