@@ -1,9 +1,8 @@
 // LongPollClient against real HTTP servers standing in for control-plane replicas (each answers the
 // long-poll contract: ETag, If-None-Match, 304, Sluice-Change-Seq).
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../test/helpers/ports.ts';
 import { LongPollClient, LongPollError } from './long-poll.ts';
 
 interface View {
@@ -40,6 +39,15 @@ async function replica(view: View): Promise<Replica> {
   return r;
 }
 
+/** A loopback port nothing listens on (lib/ may not import test helpers). */
+async function closedPort(): Promise<number> {
+  const srv = createTcpServer();
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((res) => srv.close(res));
+  return port;
+}
+
 function client(urls: string[]) {
   return new LongPollClient<View>({
     urls,
@@ -69,7 +77,7 @@ describe('LongPollClient', () => {
   });
 
   it('moves to the next replica at once when one is unreachable, and backs off only after all failed', async () => {
-    const dead = `http://127.0.0.1:${await freePort()}`;
+    const dead = `http://127.0.0.1:${await closedPort()}`;
     const b = await replica({ version: 'v1', seq: 3 });
     const c = client([dead, b.url]);
     const err = (await c.next().catch((e: unknown) => e)) as LongPollError;
