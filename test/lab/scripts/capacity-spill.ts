@@ -218,6 +218,9 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
     rec.number('seconds_break_to_detection', (detected - tDown) / 1000);
     await new Promise((r) => setTimeout(r, p.after_failover_s * 1000));
     const tEnd = settledNow();
+    // On a loaded machine an instrument may write its last bins later than settledNow() allows for; the
+    // window after failover is short (a few bins), so measure only once every file holds them.
+    await waitFor(() => [world.originStats(far.name), world.originStats(near.name), readBins(client.stats)].every((bins) => bins.some((x) => x.t >= tEnd - 250)), { timeoutMs: 5000, intervalMs: 50, what: 'the last bins of the failover window' }).catch(() => undefined);
     const after = detected + period;
     const bins = world.originStats(near.name).filter((b) => b.t >= Math.ceil(after / 250) * 250 && b.t < tEnd - 250);
     const got = bins.reduce((s, b) => s + ((b.served as number) ?? 0) + ((b.rejected as number) ?? 0), 0);
