@@ -1,6 +1,7 @@
 // `sluice control-plane`: the API, the store, active health checks (and, when configured, the
-// scheduler loop) in one process.
-import { validateConfig, loadConfigFile } from '../lib/config-file.ts';
+// scheduler loop) in one process. Any number of these may run on one PostgreSQL database: each serves
+// the whole API, each runs health checks, and the scheduler lease makes one of them the scheduler.
+import { ConfigError, validateConfig, loadConfigFile } from '../lib/config-file.ts';
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
 import { createLogger } from '../lib/log.ts';
 import { parseHostPort } from '../model/primitives.ts';
@@ -10,16 +11,22 @@ import { HealthChecker } from './health/checker.ts';
 import { createApiMetrics } from './metrics.ts';
 import { buildServer } from './server.ts';
 import { startScheduler } from '../scheduler/loop/start.ts';
+import { hostname } from 'node:os';
+import { Replica } from './replica.ts';
+import { openStore } from './store/open.ts';
+import { migrateOnly } from './store/postgres.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 
-const USAGE = `usage: sluice control-plane [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
+const USAGE = `usage: sluice control-plane [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--migrate-only]
 
-Runs the REST API (with OpenAPI at /openapi.json and Swagger UI at /docs), the SQLite store and the
-origins' active health checks and the scheduler loop. With no --config the embedded defaults apply: 127.0.0.1:8080, ./data,
-no tokens (loopback only).`;
+Runs the REST API (with OpenAPI at /openapi.json and Swagger UI at /docs), the store (SQLite in the
+data dir, or PostgreSQL with a postgres: block), the origins' active health checks and the scheduler
+loop. With no --config the embedded defaults apply: 127.0.0.1:8080, ./data, no tokens (loopback only).
+
+  --migrate-only   apply pending schema migrations to the configured store, print the schema version, exit`;
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseCommandLine(argv, { config: { type: 'string', short: 'c' }, listen: { type: 'string' }, 'data-dir': { type: 'string' } }, USAGE);
+  const args = parseCommandLine(argv, { config: { type: 'string', short: 'c' }, listen: { type: 'string' }, 'data-dir': { type: 'string' }, 'migrate-only': { type: 'boolean' } }, USAGE);
   if (!args) return 0;
   const config = args.values.config ? loadConfigFile(ControlPlaneConfig, args.values.config) : validateConfig(ControlPlaneConfig, {}, '(embedded defaults)');
   if (args.values.listen) {
@@ -30,12 +37,38 @@ export async function run(argv: string[]): Promise<number> {
   if (args.values['data-dir']) config.data_dir = args.values['data-dir'];
 
   const log = createLogger('control-plane', config.log_level);
+  const configFile = args.values.config ?? '(embedded defaults)';
+  const replicaId = config.replica_id ?? `${hostname()}:${config.listen.port || process.pid}`;
+  try {
+    if (args.values['migrate-only']) return await migrate(config, replicaId);
+    return await serve(config, configFile, replicaId, log);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) throw err;
+    // The store could not be opened (unreachable, refused credentials, a newer schema): one line, exit 1.
+    process.stderr.write(`sluice control-plane: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function serve(config: ControlPlaneConfig, configFile: string, replicaId: string, log: ReturnType<typeof createLogger>): Promise<number> {
   const tokens = tokenSets(config.auth);
   assertSafeBind(config.listen.host, tokens);
   if (!authEnabled(tokens)) log.warn('no auth tokens configured: the API is open to anyone who can reach it, so it listens on loopback only');
 
-  const store = openSqliteStore(config.data_dir);
+  const { store, kind, where } = await openStore(config, replicaId, log, configFile);
+  log.info({ replica: replicaId, store: kind, where }, 'store open');
   const metrics = createApiMetrics();
+  let scheduler: Awaited<ReturnType<typeof startScheduler>> | undefined;
+  const replica = new Replica({
+    id: replicaId,
+    store,
+    storeKind: kind,
+    log,
+    registry: metrics.registry,
+    schedulerHolder: () => scheduler?.loop.holder,
+    ...('listening' in store ? { listening: () => (store as { listening: boolean }).listening } : {}),
+  });
+  await replica.start();
   const app = await buildServer({
     store,
     metrics,
@@ -47,13 +80,14 @@ export async function run(argv: string[]): Promise<number> {
     requestTimeoutMs: config.api.request_timeout,
     docs: config.api.docs,
     logger: log,
+    replica,
   });
-  const health = config.health_checks.enabled ? new HealthChecker(store, log, undefined, metrics.healthChecks) : undefined;
+  const health = config.health_checks.enabled ? new HealthChecker(store, log, undefined, metrics.healthChecks, replicaId) : undefined;
   await health?.start();
-  const scheduler = config.scheduler.enabled ? await startScheduler(config.scheduler, store, metrics.registry, log) : undefined;
+  scheduler = config.scheduler.enabled ? await startScheduler(config.scheduler, store, metrics.registry, log, undefined, replicaId) : undefined;
 
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
-  log.info({ address, data_dir: config.data_dir }, 'control plane listening');
+  log.info({ address, replica: replicaId, store: kind, where }, 'control plane listening');
   // Tests and scripts read this line to learn the port when --listen asked for port 0.
   process.stdout.write(`sluice control-plane listening on ${address}\n`);
 
@@ -66,6 +100,20 @@ export async function run(argv: string[]): Promise<number> {
   await scheduler?.stop();
   await health?.stop();
   await app.close();
+  replica.stop();
+  await store.close();
+  return 0;
+}
+
+/** --migrate-only: bring the store's schema up to this binary's and exit (run once before a rolling upgrade). */
+async function migrate(config: ControlPlaneConfig, replicaId: string): Promise<number> {
+  if (config.postgres) {
+    const r = await migrateOnly(config.postgres, replicaId);
+    process.stdout.write(`${r.display}: schema version ${r.version}${r.applied.length > 0 ? ` (applied ${r.applied.join(', ')})` : ' (up to date)'}\n`);
+    return 0;
+  }
+  const store = openSqliteStore(config.data_dir);
+  process.stdout.write(`${store.path}: schema version ${store.schemaVersion} (up to date)\n`);
   await store.close();
   return 0;
 }

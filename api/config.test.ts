@@ -11,6 +11,11 @@ describe('control plane config', () => {
     expect(c).toMatchObject({ listen: { host: '127.0.0.1', port: 8080 }, data_dir: './data', api: { long_poll_max: 60_000 }, health_checks: { enabled: true } });
   });
 
+  it('loads examples/control-plane-ha.yaml (a replica on PostgreSQL)', () => {
+    const c = loadConfigFile(ControlPlaneConfig, fileURLToPath(new URL('../examples/control-plane-ha.yaml', import.meta.url)));
+    expect(c).toMatchObject({ replica_id: 'cp-a', postgres: { password_file: '/etc/sluice/postgres.password', ssl: { mode: 'verify-full' } }, scheduler: { lease_ttl: 45_000 } });
+  });
+
   it('an empty file is the embedded defaults: loopback, ./data, no tokens, the scheduler on', () => {
     expect(loadYaml(ControlPlaneConfig, '')).toMatchObject({
       listen: { host: '127.0.0.1', port: 8080 },
@@ -42,7 +47,31 @@ describe('control plane config', () => {
     ['scheduler:\n  prometheus: {url: "http://127.0.0.1:9090"}\n  scrape: {targets: ["http://127.0.0.1:9465"]}\n', /scheduler\.scrape\.targets: set either prometheus\.url or scrape\.targets, not both/],
     ['scheduler:\n  geoip: {cidr_mappings: [{cidr: 10.0.0.0/33, location: {lat: 0, lon: 0}}]}\n', /scheduler\.geoip\.cidr_mappings\[0\]\.cidr: /],
     ['health_checks: {enabled: maybe}\n', /health_checks\.enabled: /],
+    ['postgres: {url: "mysql://db/sluice"}\n', /postgres\.url: expected a URL such as postgres:\/\//],
+    ['postgres: {url: "postgres://s@db/sluice", password_file: /p, password_env: PW}\n', /postgres\.password_env: set password_file or password_env, not both/],
+    ['postgres: {url: "postgres://s:secret@db/sluice", password_file: /p}\n', /postgres\.url: the URL has a password and password_file\/password_env is set too/],
+    ['postgres: {url: "postgres://s@db/sluice?sslmode=require"}\n', /postgres\.url: set TLS with postgres\.ssl\.mode/],
+    ['postgres: {url: "postgres://s@db/sluice", ssl: {mode: verify-full}}\n', /postgres\.ssl\.ca_file: ssl\.mode verify-full needs the CA/],
+    ['postgres: {url: "postgres://s@db/sluice", ssl: {mode: sometimes}}\n', /postgres\.ssl\.mode: /],
+    ['postgres: {url: "postgres://s@db/sluice", pool_size: 1}\n', /postgres\.pool_size: /],
+    ['replica_id: "cp a"\n', /replica_id: letters, digits/],
   ])('rejects %j: %s', (yaml, expected) => {
     expect(configProblem(ControlPlaneConfig, yaml)).toMatch(expected);
+  });
+
+  it('a postgres block: defaults, and the password never in what is shown', async () => {
+    const { pgConnection, redactUrl } = await import('./store/pg-connection.ts');
+    const c = loadYaml(ControlPlaneConfig, 'postgres:\n  url: postgres://sluice@db.example.net:5433/sluice\n  password_env: SLUICE_TEST_PW\n');
+    expect(c.postgres).toMatchObject({ pool_size: 10, connect_timeout: 5000, statement_timeout: 10_000, idle_in_transaction_timeout: 5000, change_poll: 1000, ssl: { mode: 'disable' } });
+    const conn = pgConnection(c.postgres!, 'cp-a', { SLUICE_TEST_PW: 'hunter2-secret' });
+    expect(conn.options).toMatchObject({ host: 'db.example.net', port: 5433, database: 'sluice', user: 'sluice', password: 'hunter2-secret', max: 10, ssl: false });
+    expect(conn.display).not.toContain('hunter2');
+    expect(conn.redact('auth failed for hunter2-secret')).toBe('auth failed for ***');
+    expect(redactUrl('postgres://u:pw@h/db')).toBe('postgres://u:***@h/db');
+    expect(() => pgConnection(c.postgres!, 'cp-a', {})).toThrow(/postgres\.password_env: the environment variable SLUICE_TEST_PW is not set/);
+    const tls = loadYaml(ControlPlaneConfig, 'postgres:\n  url: postgres://sluice@db/sluice\n  ssl: {mode: require}\n');
+    expect(pgConnection(tls.postgres!, 'cp-a').options.ssl).toEqual({ rejectUnauthorized: false });
+    const missingCa = loadYaml(ControlPlaneConfig, 'postgres:\n  url: postgres://sluice@db/sluice\n  ssl: {mode: verify-ca, ca_file: /nonexistent/ca.pem}\n');
+    expect(() => pgConnection(missingCa.postgres!, 'cp-a')).toThrow(/postgres\.ssl\.ca_file: cannot read \/nonexistent\/ca\.pem: ENOENT/);
   });
 });

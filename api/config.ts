@@ -1,8 +1,11 @@
-// The control plane's YAML config. Command-line --listen and --data-dir override the file.
+// The control plane's YAML config. Command-line --listen and --data-dir override the file. With a
+// `postgres:` block the store is PostgreSQL (any number of replicas on one database); without it,
+// SQLite in data_dir (one machine).
 import { z } from 'zod';
 import { Duration, HostPort } from '../model/primitives.ts';
 import { SchedulerConfig } from '../scheduler/config.ts';
 import { SERVER_DEFAULTS } from './server.ts';
+import { PostgresConfig } from './store/pg-connection.ts';
 
 const Token = z
   .string()
@@ -12,6 +15,12 @@ const Token = z
 export const ControlPlaneConfig = z.strictObject({
   listen: HostPort.default({ host: '127.0.0.1', port: 8080 }),
   data_dir: z.string().min(1).default('./data'),
+  replica_id: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'letters, digits and . _ : - (at most 64)')
+    .optional()
+    .describe("this replica's name in /api/v1/health, the scheduler lease and health observations; default host:port"),
+  postgres: PostgresConfig.optional().describe('the store of several replicas; absent: SQLite in data_dir'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   auth: z
     .strictObject({

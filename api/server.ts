@@ -16,6 +16,7 @@ import { opsRoutes } from './routes/ops.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { viewRoutes } from './routes/views.ts';
 import type { Store } from './store/store.ts';
+import { Replica } from './replica.ts';
 
 export const API_VERSION = '1.0.0';
 
@@ -35,6 +36,8 @@ export interface ServerOptions {
   docs?: boolean;
   logger?: FastifyBaseLogger;
   metrics?: ApiMetrics;
+  /** This replica (id, store reachability, scheduler lease); a default one when absent. */
+  replica?: Replica;
 }
 
 export const SERVER_DEFAULTS = {
@@ -66,6 +69,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   const metrics = opts.metrics ?? createApiMetrics();
   const changes = new ChangeHub(opts.store, (n) => metrics.longPollWakeups.inc(n));
+  const replica = opts.replica ?? new Replica({ id: 'local', store: opts.store, storeKind: 'sqlite', log: app.log as never, registry: metrics.registry });
   let closing = false;
   // preClose, not onClose: the server waits for in-flight requests before onClose, and long-polls would
   // hold it for up to long_poll_max. Released, they answer 304 and the clients poll the next instance.
@@ -116,10 +120,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   if (docs) await app.register(swaggerUi, { routePrefix: '/docs' });
 
   registerAuth(app, opts.tokens);
-  await app.register(opsRoutes(opts.store, metrics, () => app.swagger()));
+  await app.register(opsRoutes(replica, metrics, () => app.swagger()));
   await app.register(resourceRoutes(opts.store));
   const longPolls = new PerClientLimit(o.longPollsPerClient);
-  await app.register(viewRoutes({ store: opts.store, changes, longPollMaxMs: o.longPollMaxMs, longPolls, onRefused: () => metrics.longPollRefused.inc() }));
+  await app.register(viewRoutes({ store: opts.store, changes, replica, longPollMaxMs: o.longPollMaxMs, longPolls, onRefused: () => metrics.longPollRefused.inc() }));
   await app.ready();
   return app;
 }

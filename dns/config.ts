@@ -68,11 +68,12 @@ export const DnsConfig = z
     listen: Listen.default([{ host: '127.0.0.1', port: 5353 }]),
     api: z
       .strictObject({
-        url: z.url().describe('control-plane base URL, e.g. http://127.0.0.1:8080'),
+        url: z.url().optional().describe('control-plane base URL, e.g. http://127.0.0.1:8080'),
+        urls: z.array(z.url()).min(1).max(16).optional().describe('every control-plane replica, nearest first; on failure the next is tried at once (instead of url)'),
         token: z.string().min(1).optional().describe('bearer token (a read-only token is enough)'),
         token_file: z.string().min(1).optional().describe('file holding the bearer token (instead of token)'),
         wait: Duration.default(30_000).describe('long-poll wait sent as ?wait=SECONDS'),
-        retry: Duration.default(2_000).describe('pause after a failed poll (doubles up to 30s)'),
+        retry: Duration.default(2_000).describe('pause after every replica failed (doubles up to 30s, jittered)'),
         timeout: Duration.default(10_000).describe('extra time allowed beyond `wait` before a poll is abandoned'),
       })
       .optional(),
@@ -114,6 +115,7 @@ export const DnsConfig = z
     if (!c.api === !c.view_file) {
       ctx.addIssue({ code: 'custom', path: c.api ? ['view_file'] : ['api'], message: 'set exactly one of `api` (control plane) or `view_file` (static view)' });
     }
+    if (c.api && !c.api.url === !c.api.urls) ctx.addIssue({ code: 'custom', path: ['api', 'url'], message: 'set api.url (one control plane) or api.urls (its replicas), not both' });
     if (c.api && c.api.token && c.api.token_file) ctx.addIssue({ code: 'custom', path: ['api', 'token_file'], message: 'set token or token_file, not both' });
     const seen = new Set<string>();
     c.tsig_keys.forEach((k, i) => {

@@ -112,7 +112,9 @@ function registerTcpMetrics(registry: Registry, tcp: TcpStats): void {
 export interface ViewMetrics {
   updates: Counter;
   errors: Counter;
+  failovers: Counter;
   lastUpdate: Gauge;
+  viewSeq: Gauge;
 }
 
 export function registerViewMetrics(registry: Registry): ViewMetrics {
@@ -120,10 +122,17 @@ export function registerViewMetrics(registry: Registry): ViewMetrics {
   return {
     updates: new Counter({ name: 'sluice_dns_view_updates_total', help: 'New DNS views received and installed', registers: [registry] }),
     errors: new Counter({
-      name: 'sluice_dns_view_errors_total',
-      help: 'Failed view fetches or invalid views (the last good view keeps answering)',
+      name: 'sluice_dns_api_errors_total',
+      help: 'Control-plane requests that failed, by kind: unreachable, http, auth, invalid, stale (the last good view keeps answering)',
       labelNames: ['kind'],
       registers: [registry],
+    }),
+    failovers: new Counter({ name: 'sluice_dns_api_failovers_total', help: 'Moves to the next control-plane replica after a failure', registers: [registry] }),
+    viewSeq: new Gauge({
+      name: 'sluice_dns_view_seq',
+      help: "Highest store change sequence a control-plane replica confirmed the view in force at (-1: none); behind the replicas' sluice_api_change_seq for long = a split view",
+      registers: [registry],
+      aggregator: 'max',
     }),
     lastUpdate: new Gauge({
       name: 'sluice_dns_view_last_update_timestamp_seconds',

@@ -7,6 +7,7 @@ import { DnsView } from '../model/views.ts';
 import type { Logger } from '../lib/log.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
+import { LongPollClient, sleep, type LongPollError } from '../lib/long-poll.ts';
 
 export type ViewListener = (view: DnsView) => void;
 
@@ -62,22 +63,36 @@ export class FileViewSource implements ViewSource {
 }
 
 /**
- * Long-polls the control plane. The first request fetches the current view; every later one sends
- * If-None-Match with the ETag we hold and ?wait=N, and the API answers 200 with a new view as soon as
- * one is published, or 304 after N seconds. Errors back off exponentially (retry .. 30 s).
+ * Long-polls the control plane replicas through lib/long-poll.ts: the first request fetches the
+ * current view; every later one sends If-None-Match and ?wait=N and gets a new view as soon as one is
+ * published, or 304 after N seconds. A failing replica is left for the next at once; when all fail,
+ * jittered backoff (retry .. 30 s). A view older than the one in force (lower store seq) is refused.
  */
 export class ApiViewSource implements ViewSource {
-  private etag: string | null = null;
   private stopped = false;
-  private controller: AbortController | null = null;
+  private readonly controller = new AbortController();
+  readonly client: LongPollClient<DnsView>;
 
   constructor(
-    private readonly api: NonNullable<DnsConfig['api']>,
-    private readonly token: string | undefined,
+    api: NonNullable<DnsConfig['api']>,
+    token: string | undefined,
     private readonly onView: ViewListener,
     private readonly metrics: ViewMetrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.client = new LongPollClient<DnsView>({
+      urls: apiUrls(api),
+      path: '/api/v1/dns/view',
+      token,
+      waitMs: api.wait,
+      timeoutMs: api.timeout,
+      parse: parseView,
+      version: (v) => v.version,
+      seq: (v) => v.seq,
+      backoff: { initial: api.retry, max: Math.max(api.retry, 30_000), multiplier: 2, jitter: 0.2 },
+      tokenHint: 'api.token / api.token_file',
+    });
+  }
 
   start(): void {
     void this.loop();
@@ -85,70 +100,38 @@ export class ApiViewSource implements ViewSource {
 
   stop(): void {
     this.stopped = true;
-    this.controller?.abort();
+    this.controller.abort();
   }
 
   private async loop(): Promise<void> {
-    let backoff = this.api.retry;
     while (!this.stopped) {
       try {
         await this.pollOnce();
-        backoff = this.api.retry;
       } catch (err) {
         if (this.stopped) return;
-        this.metrics.errors.inc({ kind: (err as { kind?: string }).kind ?? 'unreachable' });
-        this.log.warn({ err: (err as Error).message, retry_ms: backoff }, 'view fetch failed; answering from the last good view');
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 30_000);
+        const e = err as LongPollError;
+        this.metrics.errors.inc({ kind: e.kind });
+        if (e.failover) this.metrics.failovers.inc();
+        const delay = this.client.retryDelay(e);
+        this.log.warn({ err: e.message, kind: e.kind, next: this.client.url, retry_ms: delay }, e.failover ? 'view fetch failed; trying the next control-plane replica' : 'view fetch failed; answering from the last good view');
+        await sleep(delay, this.controller.signal);
       }
     }
   }
 
-  /** One request. Resolves after a 200 (installed) or 304; throws on anything else. */
+  /** One request. Resolves after a 200 (installed) or 304; throws LongPollError on anything else. */
   async pollOnce(): Promise<'updated' | 'unchanged'> {
-    const waitSeconds = Math.max(0, Math.round(this.api.wait / 1000));
-    const url = new URL('/api/v1/dns/view', this.api.url);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    if (this.etag) {
-      headers['if-none-match'] = this.etag;
-      url.searchParams.set('wait', String(waitSeconds));
-    }
-    this.controller = new AbortController();
-    const timer = setTimeout(() => this.controller?.abort(), (this.etag ? waitSeconds * 1000 : 0) + this.api.timeout);
-    try {
-      const res = await fetch(url, { headers, signal: this.controller.signal });
-      if (res.status === 304) {
-        await res.body?.cancel();
-        return 'unchanged';
-      }
-      if (res.status !== 200) {
-        const body = (await res.text()).slice(0, 200);
-        throw Object.assign(new Error(`GET ${url.pathname}: HTTP ${res.status} ${body}`), { kind: res.status === 401 || res.status === 403 ? 'auth' : 'http' });
-      }
-      let doc: unknown;
-      try {
-        doc = await res.json();
-      } catch (err) {
-        throw Object.assign(new Error(`GET ${url.pathname}: body is not JSON: ${(err as Error).message}`), { kind: 'invalid' });
-      }
-      let view: DnsView;
-      try {
-        view = parseView(doc, `GET ${url.pathname}`);
-      } catch (err) {
-        throw Object.assign(err as Error, { kind: 'invalid' });
-      }
-      this.etag = res.headers.get('etag') ?? `"${view.version}"`;
-      this.onView(view);
-      this.metrics.updates.inc();
-      this.metrics.lastUpdate.set(Date.now() / 1000);
-      return 'updated';
-    } finally {
-      clearTimeout(timer);
-    }
+    const r = await this.client.next({ wait: true, signal: this.controller.signal });
+    this.metrics.viewSeq.set(this.client.confirmedSeq ?? -1);
+    if (r.kind === 'unchanged') return 'unchanged';
+    this.onView(r.view);
+    this.metrics.updates.inc();
+    this.metrics.lastUpdate.set(Date.now() / 1000);
+    return 'updated';
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref?.());
+/** `api.urls`, or the one `api.url`. */
+export function apiUrls(api: { url?: string | undefined; urls?: string[] | undefined }): string[] {
+  return api.urls ?? (api.url ? [api.url] : []);
 }

@@ -31,5 +31,5 @@ export function createSource(cfg: EdgeSyncConfig, file: string): ConfigSource {
     }
     if (!token) throw new ConfigError(file, [{ key: 'api.token_file', message: `${api.token_file} is empty` }]);
   }
-  return new ApiSource({ url: api.url, token, edgeId: api.edge_id, waitMs: api.wait, ...(api.timeout !== undefined ? { timeoutMs: api.timeout } : {}) });
+  return new ApiSource({ urls: api.urls ?? [api.url!], token, edgeId: api.edge_id, waitMs: api.wait, retry: cfg.retry, ...(api.timeout !== undefined ? { timeoutMs: api.timeout } : {}) });
 }

@@ -62,7 +62,8 @@ export type IpvsDataPlane = z.output<typeof IpvsDataPlane>;
 export type DataPlaneConfig = z.output<typeof DataPlaneConfig>;
 
 export const ApiConfig = z.strictObject({
-  url: z.string().url().describe('control plane base URL, e.g. http://cp.example.net:8080'),
+  url: z.string().url().optional().describe('control plane base URL, e.g. http://cp.example.net:8080'),
+  urls: z.array(z.string().url()).min(1).max(16).optional().describe("every control-plane replica's base URL, nearest first; on failure the next is tried at once (instead of url)"),
   token: z.string().min(1).optional().describe('omit only for a control plane without tokens (it then listens on loopback only)'),
   token_file: z.string().min(1).optional().describe('read the bearer token from this file (preferred over token)'),
   edge_id: z.string().min(1),
@@ -98,6 +99,7 @@ export const EdgeSyncConfig = z
   })
   .superRefine((c, ctx) => {
     if (!c.api === !c.config_file) ctx.addIssue({ code: 'custom', path: ['api'], message: 'set exactly one of api (control plane) or config_file (static EdgeConfig JSON)' });
+    if (c.api && !c.api.url === !c.api.urls) ctx.addIssue({ code: 'custom', path: ['api', 'url'], message: 'set api.url (one control plane) or api.urls (its replicas), not both' });
     if (c.retry.max < c.retry.initial) ctx.addIssue({ code: 'custom', path: ['retry', 'max'], message: 'must be >= retry.initial' });
     // The control plane holds a long poll for up to `wait`: a shorter timeout abandons every poll.
     if (c.api?.timeout !== undefined && c.api.timeout <= c.api.wait) {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../lib/log.ts';
 import type { EdgeConfig } from '../model/views.ts';
-import { type BackoffOptions, backoffDelay } from './backoff.ts';
+import { type BackoffOptions, backoffDelay } from '../lib/backoff.ts';
 import { ApplyError, type DataPlane, type Plan, isNoop } from './dataplane.ts';
 import { writeAtomic } from './fs-atomic.ts';
 import type { EdgeMetrics } from './metrics.ts';
@@ -48,6 +48,8 @@ export class SyncLoop {
   private readonly pools = new Map<string, DesiredPool[]>();
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
+  /** The last fetch failed and the source moved to a replica not yet tried this round. */
+  private failingOver = false;
 
   constructor(private readonly o: LoopOptions) {
     if (o.stateFile) this.previous = readStateFile(o.stateFile, o.log);
@@ -107,8 +109,8 @@ export class SyncLoop {
       if (got === 'unchanged') await sleep(Math.max(0, MIN_POLL_INTERVAL_MS - (Date.now() - started)), this.signal);
       if (got === 'error') {
         attempt++;
-        const delay = backoffDelay(attempt, this.o.retry, this.o.random);
-        await sleep(delay, this.signal);
+        // Another replica not yet tried this round: at once; else backoff.
+        if (!this.failingOver) await sleep(backoffDelay(attempt, this.o.retry, this.o.random), this.signal);
       } else if (got === 'unchanged' && this.applied) {
         // Quiet poll: re-plan against the data plane to repair drift (a no-op plan changes nothing).
         this.pending = this.applied;
@@ -119,6 +121,9 @@ export class SyncLoop {
   private async fetch(wait: boolean): Promise<'config' | 'unchanged' | 'error'> {
     try {
       const r = await this.o.source.next({ wait, signal: this.signal });
+      this.failingOver = false;
+      const seq = this.o.source.confirmedSeq?.();
+      if (seq !== undefined && seq !== null) this.o.metrics.viewSeq.set({ edge: this.o.metrics.edge }, seq);
       if (r.kind === 'config') {
         this.pending = r.config;
         if (!this.o.edgeLabelFixed) this.o.metrics.setEdge(r.config.edge.name);
@@ -128,7 +133,9 @@ export class SyncLoop {
     } catch (err) {
       if (this.signal.aborted) return 'unchanged';
       const kind = err instanceof SourceError ? err.kind : 'unreachable';
+      this.failingOver = err instanceof SourceError && err.failover;
       this.o.metrics.apiErrors.inc({ edge: this.o.metrics.edge, kind });
+      if (this.failingOver) this.o.metrics.apiFailovers.inc({ edge: this.o.metrics.edge });
       this.lastError = (err as Error).message;
       this.o.log.warn({ err: (err as Error).message, source: this.o.source.describe() }, 'cannot get the edge config; the weights in force stay');
       return 'error';

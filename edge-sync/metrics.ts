@@ -39,7 +39,9 @@ export class EdgeMetrics {
   readonly weight = new Gauge({ name: 'sluice_edge_weight', help: 'share in force per origin (0..1; 0 when quiesced as unhealthy/disabled)', labelNames: ['edge', 'load_balancer', 'origin'], registers: [this.registry] });
   // Additions beyond the contract.
   readonly changes = new Counter({ name: 'sluice_edge_changes_total', help: 'individual changes made (weights, servers, pools, files)', labelNames: ['edge', 'dataplane'], registers: [this.registry] });
-  readonly apiErrors = new Counter({ name: 'sluice_edge_api_errors_total', help: 'control-plane requests that failed (the weights in force stay)', labelNames: ['edge', 'kind'], registers: [this.registry] });
+  readonly apiErrors = new Counter({ name: 'sluice_edge_api_errors_total', help: 'control-plane requests that failed, by kind: unreachable, http, auth, invalid, stale (the weights in force stay)', labelNames: ['edge', 'kind'], registers: [this.registry] });
+  readonly apiFailovers = new Counter({ name: 'sluice_edge_api_failovers_total', help: 'moves to the next control-plane replica after a failure', labelNames: ['edge'], registers: [this.registry] });
+  readonly viewSeq = new Gauge({ name: 'sluice_edge_view_seq', help: "highest store change sequence a control-plane replica confirmed the config in force at; behind the replicas' sluice_api_change_seq for long = a split view", labelNames: ['edge'], registers: [this.registry] });
   readonly held = new Gauge({ name: 'sluice_edge_held_listeners', help: 'listeners left as they are (every share 0, no origins...)', labelNames: ['edge', 'dataplane'], registers: [this.registry] });
   readonly statsErrors = new Counter({ name: 'sluice_edge_stats_errors_total', help: 'failed reads of data-plane statistics', labelNames: ['edge', 'dataplane'], registers: [this.registry] });
   readonly dataplaneRequests = new Counter({ name: 'sluice_edge_dataplane_requests_total', help: 'data-plane-wide requests where only a total exists (nginx stub_status)', labelNames: ['edge', 'dataplane'], registers: [this.registry] });

@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { EdgeConfig } from '../model/views.ts';
 import { formatPath } from '../lib/config-file.ts';
+import type { BackoffOptions } from '../lib/backoff.ts';
+import { LongPollClient, LongPollError, sleep } from '../lib/long-poll.ts';
 
 export type Fetched = { kind: 'config'; config: EdgeConfig } | { kind: 'unchanged' };
 
@@ -9,82 +11,71 @@ export interface ConfigSource {
   /** `wait`: long-poll (true) or answer at once (false). */
   next(opts: { wait: boolean; signal?: AbortSignal }): Promise<Fetched>;
   describe(): string;
+  /** The store seq the config in force is confirmed at (API sources). */
+  confirmedSeq?(): number | null;
 }
 
-export class SourceError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'unreachable' | 'http' | 'auth' | 'invalid',
-  ) {
-    super(message);
-    this.name = 'SourceError';
-  }
-}
+/** A failed fetch: unreachable | http | auth | invalid | stale (lib/long-poll.ts says which retry). */
+export { LongPollError as SourceError };
 
 export function parseEdgeConfig(doc: unknown, where: string): EdgeConfig {
   const r = EdgeConfig.safeParse(doc);
   if (r.success) return r.data;
   const issues = r.error.issues.slice(0, 5).map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`);
-  throw new SourceError(`${where}: not a valid EdgeConfig: ${issues.join('; ')}`, 'invalid');
+  throw new LongPollError(`${where}: not a valid EdgeConfig: ${issues.join('; ')}`, 'invalid');
 }
 
 export interface ApiSourceOptions {
-  url: string;
+  /** Every control-plane replica's base URL. */
+  urls: string[];
   token: string;
   edgeId: string;
   waitMs: number;
   timeoutMs?: number;
+  /** Backoff once every replica has failed in a row (default 1 s doubling to 60 s, ±20 %). */
+  retry?: BackoffOptions;
 }
 
 /**
- * GET {url}/api/v1/edges/{id}/config with `Authorization: Bearer`, `If-None-Match: "<version>"` and
- * `?wait=<s>`: the control plane answers 200 with a new config as soon as one exists, or 304 when the
- * wait runs out.
+ * GET {replica}/api/v1/edges/{id}/config with `Authorization: Bearer`, `If-None-Match: "<version>"` and
+ * `?wait=<s>` (lib/long-poll.ts): the control plane answers 200 with a new config as soon as one exists,
+ * or 304 when the wait runs out. A failing replica is left for the next; an older config (lower store
+ * seq) than the one in force is refused.
  */
 export class ApiSource implements ConfigSource {
-  private etag: string | null = null;
+  readonly client: LongPollClient<EdgeConfig>;
 
-  constructor(private readonly opts: ApiSourceOptions) {}
+  constructor(private readonly opts: ApiSourceOptions) {
+    this.client = new LongPollClient<EdgeConfig>({
+      urls: opts.urls,
+      path: `/api/v1/edges/${encodeURIComponent(opts.edgeId)}/config`,
+      token: opts.token,
+      waitMs: opts.waitMs,
+      timeoutMs: opts.timeoutMs ?? 15_000,
+      parse: parseEdgeConfig,
+      version: (c) => c.version,
+      seq: (c) => c.seq,
+      backoff: opts.retry ?? { initial: 1000, max: 60_000, multiplier: 2, jitter: 0.2 },
+      tokenHint: 'api.token / api.token_file',
+    });
+  }
 
   describe(): string {
-    return `${this.opts.url} (edge ${this.opts.edgeId})`;
+    return `${this.client.url} (edge ${this.opts.edgeId})`;
   }
 
   /** Forget the ETag so the next call returns the full config (used after a failed apply). */
   reset(): void {
-    this.etag = null;
+    this.client.reset();
+  }
+
+  confirmedSeq(): number | null {
+    return this.client.confirmedSeq;
   }
 
   async next({ wait, signal }: { wait: boolean; signal?: AbortSignal }): Promise<Fetched> {
-    const base = this.opts.url.replace(/\/+$/, '');
-    const waitS = wait && this.etag ? Math.ceil(this.opts.waitMs / 1000) : 0;
-    const url = `${base}/api/v1/edges/${encodeURIComponent(this.opts.edgeId)}/config${waitS > 0 ? `?wait=${waitS}` : ''}`;
-    const headers: Record<string, string> = { accept: 'application/json', ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) };
-    if (this.etag) headers['if-none-match'] = this.etag;
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? this.opts.waitMs + 15_000);
-    let res: Response;
-    try {
-      res = await fetch(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new SourceError(`GET ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, 'unreachable');
-    }
-    if (res.status === 304) {
-      await res.body?.cancel();
-      return { kind: 'unchanged' };
-    }
-    const body = await res.text().catch(() => '');
-    if (res.status === 401 || res.status === 403) throw new SourceError(`GET ${url}: HTTP ${res.status}: the token was refused (api.token / api.token_file)`, 'auth');
-    if (res.status !== 200) throw new SourceError(`GET ${url}: HTTP ${res.status}: ${body.slice(0, 200)}`, 'http');
-    let doc: unknown;
-    try {
-      doc = JSON.parse(body);
-    } catch {
-      throw new SourceError(`GET ${url}: the body is not JSON: ${body.slice(0, 120)}`, 'invalid');
-    }
-    const config = parseEdgeConfig(doc, `GET ${url}`);
-    this.etag = res.headers.get('etag') ?? `"${config.version}"`;
-    return { kind: 'config', config };
+    const r = await this.client.next({ wait, ...(signal ? { signal } : {}) });
+    return r.kind === 'update' ? { kind: 'config', config: r.view } : { kind: 'unchanged' };
   }
 }
 
@@ -105,27 +96,16 @@ export class FileSource implements ConfigSource {
     try {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
-      throw new SourceError(`${this.path}: ${(err as Error).message}`, 'unreachable');
+      throw new LongPollError(`${this.path}: ${(err as Error).message}`, 'unreachable');
     }
     let doc: unknown;
     try {
       doc = JSON.parse(text);
     } catch (err) {
-      throw new SourceError(`${this.path}: not JSON: ${(err as Error).message}`, 'invalid');
+      throw new LongPollError(`${this.path}: not JSON: ${(err as Error).message}`, 'invalid');
     }
     return { kind: 'config', config: parseEdgeConfig(doc, this.path) };
   }
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+export { sleep };

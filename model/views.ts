@@ -60,6 +60,7 @@ export const Decision = z.strictObject({
   id: z.number().int(),
   load_balancer_id: z.string(),
   weights_version: z.number().int().nullable(),
+  leader_epoch: z.number().int().nullable().describe('epoch of the scheduler lease it was written under (changes when leadership moves); null when written without one'),
   created_at: z.string(),
   reason: DecisionReason,
   detail: z.string(),
@@ -98,10 +99,20 @@ export const OriginView = z.strictObject({
 }).meta({ id: 'OriginView' });
 export type OriginView = z.infer<typeof OriginView>;
 
+/**
+ * The store's change sequence the view was read at (one snapshot). It only grows, across every
+ * control-plane replica on one database, so a data plane following several replicas installs a view
+ * only when its seq is at least the one in force: it never goes back to an older view. Not part of
+ * the content hash (the ETag): a change elsewhere in the store does not wake a long-poll. Absent in
+ * hand-written view files.
+ */
+export const ViewSeq = z.number().int().min(0).nullable().default(null).describe("the store's change sequence at the snapshot this view was built from; never decreases (also in the Sluice-Change-Seq header)");
+
 /** GET /api/v1/edges/{id}/config: everything one edge needs. */
 export const EdgeConfig = z.strictObject({
   edge: z.strictObject({ id: z.string(), name: z.string(), region: z.string(), address: z.string() }),
   version: z.string().describe('content hash; the ETag'),
+  seq: ViewSeq,
   weights_version: z.number().int().nullable(),
   listeners: z.array(
     z.strictObject({
@@ -132,6 +143,7 @@ export type DnsRecordView = z.infer<typeof DnsRecordView>;
 
 export const DnsView = z.strictObject({
   version: z.string(),
+  seq: ViewSeq,
   weights_version: z.number().int().nullable(),
   zones: z.array(z.strictObject({ zone: z.string(), records: z.array(DnsRecordView) })),
 }).meta({ id: 'DnsView' });

@@ -57,11 +57,17 @@ interface ControlPlaneInputs {
   agentTargets: string[];
   edgeTargets: string[];
   bootstrap: Value | null;
+  /** Several replicas on one PostgreSQL (null: SQLite). */
+  postgres?: { url: string; password: string; pool_size: number; ssl_mode: string; ca_pem: string } | null;
+  controlPlaneUrls?: string[];
 }
 
 function renderControlPlane(i: ControlPlaneInputs) {
   const geoLocations = i.geo.map((m) => ({ cidr: m.cidr, location: { lat: m.lat, lon: m.lon } }));
+  const pgIn = i.postgres ?? null;
   const controlPlaneConfig = renderTemplate(tpl('sluice-control-plane', 'control-plane.yaml.tftpl'), {
+    replica_id: 'sluice-cp',
+    postgres: pgIn === null ? null : { url: pgIn.url, pool_size: pgIn.pool_size, ssl_mode: pgIn.ssl_mode, has_ca: pgIn.ca_pem !== '' },
     api_port: i.apiPort,
     admin_token_sha256: sha256(ADMIN_TOKEN),
     read_token_sha256: sha256(READ_TOKEN),
@@ -72,7 +78,7 @@ function renderControlPlane(i: ControlPlaneInputs) {
   const dnsConfig = renderTemplate(tpl('sluice-control-plane', 'dns.yaml.tftpl'), {
     private_ip: i.privateIp,
     dns_port: i.dnsPort,
-    api_port: i.apiPort,
+    control_plane_urls: i.controlPlaneUrls && i.controlPlaneUrls.length > 0 ? i.controlPlaneUrls : [`http://127.0.0.1:${i.apiPort}`],
     dns_zone: i.zone,
     nameserver: `ns1.${i.zone}`,
     dns_cidr_mappings: geoLocations,
@@ -93,6 +99,8 @@ function renderControlPlane(i: ControlPlaneInputs) {
     dns_config: dnsConfig,
     read_token: READ_TOKEN,
     admin_token: ADMIN_TOKEN,
+    postgres_password: pgIn?.password ?? '',
+    postgres_ca_pem: pgIn?.ca_pem ?? '',
     prometheus_args: 'ARGS="--web.listen-address=127.0.0.1:9090 --storage.tsdb.retention.time=15d"\n',
     prometheus_config: read(join(DEPLOY, 'prometheus/prometheus.yml')),
     prometheus_recording_rules: read(join(DEPLOY, 'prometheus/rules/sluice-recording.yml')),
@@ -248,6 +256,24 @@ describe('control plane cloud-init', () => {
     ]);
   });
 
+  it('with postgres: every replica points at the database, the password only in a sluice-cp-readable file, DNS follows all replicas', () => {
+    const urls = ['http://10.10.1.10:8080', 'http://10.10.1.11:8080', 'http://10.10.1.12:8080'];
+    const ha = renderControlPlane({
+      privateIp: '10.10.1.11', apiPort: 8080, dnsPort: 53, zone: 'sluice.internal', useRecordingRules: true, geo: [], agentTargets: [], edgeTargets: [], bootstrap: null,
+      postgres: { url: 'postgres://sluice@db.internal:5432/sluice', password: 'pg-secret-xyz', pool_size: 10, ssl_mode: 'verify-full', ca_pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' },
+      controlPlaneUrls: urls,
+    });
+    const d = parseCloudConfig(ha.cloudInit);
+    const config = validateConfig(ControlPlaneConfig, parseYaml(fileAt(d, '/etc/sluice/control-plane.yaml').content), 'control-plane.yaml');
+    expect(config.replica_id).toBe('sluice-cp');
+    expect(config.postgres).toMatchObject({ url: 'postgres://sluice@db.internal:5432/sluice', password_file: '/etc/sluice/postgres.password', pool_size: 10, ssl: { mode: 'verify-full', ca_file: '/etc/sluice/postgres-ca.pem' } });
+    expect(ha.controlPlaneConfig).not.toContain('pg-secret-xyz');
+    expect(fileAt(d, '/etc/sluice/postgres.password')).toMatchObject({ owner: 'root:sluice-cp', permissions: '0640', content: 'pg-secret-xyz' });
+    expect(fileAt(d, '/etc/sluice/postgres-ca.pem').content).toContain('BEGIN CERTIFICATE');
+    const dnsConfig = validateConfig(DnsConfig, parseYaml(fileAt(d, '/etc/sluice/dns.yaml').content), 'dns.yaml');
+    expect(dnsConfig.api?.urls).toEqual(urls);
+  });
+
   it('without recording rules the scheduler keeps its default queries', () => {
     const plain = renderControlPlane({ privateIp: '10.10.1.10', apiPort: 8080, dnsPort: 53, zone: 'sluice.internal', useRecordingRules: false, geo: [], agentTargets: [], edgeTargets: [], bootstrap: null });
     const config = validateConfig(ControlPlaneConfig, parseYaml(plain.controlPlaneConfig), 'control-plane.yaml');
@@ -262,7 +288,7 @@ describe('control plane cloud-init', () => {
   it('renders a dns.yaml that DnsConfig accepts, bound to the private address (not 0.0.0.0: systemd-resolved holds 127.0.0.53:53)', () => {
     const config = validateConfig(DnsConfig, parseYaml(fileAt(doc, '/etc/sluice/dns.yaml').content), 'dns.yaml');
     expect(config.listen).toEqual([{ host: '10.10.1.10', port: 53 }]);
-    expect(config.api?.url).toBe('http://127.0.0.1:8080');
+    expect(config.api?.urls).toEqual(['http://127.0.0.1:8080']);
     expect(config.api?.token_file).toBe('/etc/sluice/dns.token');
     expect(fileAt(doc, '/etc/sluice/dns.token')).toMatchObject({ content: READ_TOKEN, owner: 'root:sluice-dns', permissions: '0640' });
     expect(config.geoip.cidr_mappings).toHaveLength(2);

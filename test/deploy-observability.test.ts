@@ -10,6 +10,9 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { AgentMetrics } from '../agent/metrics.ts';
+import { pino } from 'pino';
+import { Replica } from '../api/replica.ts';
+import type { Store } from '../api/store/store.ts';
 import { createApiMetrics } from '../api/metrics.ts';
 import { DnsStats } from '../dns/answer/stats.ts';
 import { registerServingMetrics, registerViewMetrics } from '../dns/metrics.ts';
@@ -26,6 +29,8 @@ const DASHBOARD = join(REPO_ROOT, 'deploy/grafana/sluice-dashboard.json');
 async function exportedMetricNames(): Promise<Set<string>> {
   const api = createApiMetrics();
   createSchedulerMetrics(api.registry);
+  // The replica's own gauges (store reachability, change seq, LISTEN) as a PostgreSQL replica registers them.
+  new Replica({ id: 'cp-a', store: {} as Store, storeKind: 'postgres', log: pino({ level: 'silent' }), registry: api.registry, listening: () => true });
   const agent = new AgentMetrics('node-a');
   const edge = new EdgeMetrics('edge-a');
   const dns = new Registry();
@@ -55,6 +60,7 @@ export function metricNamesIn(expr: string): string[] {
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, ' ')
     .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\boffset\s+-?\d+[smhdwy]+/g, ' ')
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
   const names: string[] = [];
   for (const m of stripped.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)) {
@@ -116,6 +122,11 @@ describe('metric names', () => {
     const alerts = rules.flatMap((r) => ('alert' in r ? [r] : []));
     const byName = new Map(alerts.map((a) => [a.alert, a]));
     expect(byName.get('SluiceDemandAboveCapacity')?.expr).toContain('sluice_scheduler_overload_rps');
+    // Control-plane HA (issue 12): no leader, database unreachable, split views.
+    expect(byName.get('SluiceSchedulerNoLeader')?.expr).toContain('sum(sluice_scheduler_leader)');
+    expect(byName.get('SluiceStoreUnreachable')?.expr).toContain('sluice_api_store_up == 0');
+    expect(byName.get('SluiceReplicaViewBehind')?.expr).toContain('sluice_api_change_seq');
+    expect(byName.get('SluiceDataPlaneViewBehind')?.expr).toContain('sluice_dns_view_seq');
     expect(byName.get('SluiceOriginOverTarget')?.expr).toContain('sluice:origin_capacity_rps{bound="target"}');
     expect(byName.get('SluiceSchedulerHoldingWeights')?.expr).toContain('increase(sluice_scheduler_held_cycles_total[5m])');
     expect(byName.get('SluiceAgentDown')?.expr).toBe('up{job="sluice-agent"} == 0');

@@ -149,9 +149,9 @@ describe('sluice dns following the control plane (long-poll)', () => {
   });
 
   it('keeps answering from the last good view while the API is down, and catches up when it returns', async () => {
-    const errorsBefore = (await metric(/sluice_dns_view_errors_total\{kind="unreachable"\} (\d+)/)) || 0;
+    const errorsBefore = (await metric(/sluice_dns_api_errors_total\{kind="unreachable"\} (\d+)/)) || 0;
     await api.kill();
-    await waitFor(async () => ((await metric(/sluice_dns_view_errors_total\{kind="unreachable"\} (\d+)/)) || 0) > errorsBefore, { what: 'a counted fetch error' });
+    await waitFor(async () => ((await metric(/sluice_dns_api_errors_total\{kind="unreachable"\} (\d+)/)) || 0) > errorsBefore, { what: 'a counted fetch error' });
     for (let i = 0; i < 20; i++) expect(await answer(`10.3.${i}.0`)).toBe('203.0.113.30');
     // Back, with a newer view, on the same port.
     api = new FakeViewApi(appView(3, { 'us-west': 1 }));
@@ -161,7 +161,7 @@ describe('sluice dns following the control plane (long-poll)', () => {
 
   it('an invalid view is counted and ignored; the last good view stays', async () => {
     api.publish({ ...appView(4, { 'eu-london': 1 }), zones: [{ zone: 'example.com', records: [{ hostname: 42 }] }] } as unknown as DnsView);
-    await waitFor(async () => ((await metric(/sluice_dns_view_errors_total\{kind="invalid"\} (\d+)/)) || 0) > 0, { what: 'an invalid-view error' });
+    await waitFor(async () => ((await metric(/sluice_dns_api_errors_total\{kind="invalid"\} (\d+)/)) || 0) > 0, { what: 'an invalid-view error' });
     expect(await answer()).toBe('198.51.100.20');
   });
 });

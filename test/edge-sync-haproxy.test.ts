@@ -104,7 +104,7 @@ backend fixed_${feStatic}
     await api.listen();
     metrics = new EdgeMetrics('test');
     loop = new SyncLoop({
-      source: new ApiSource({ url: api.url, token: 'test-token', edgeId: api.edgeId, waitMs: 2000 }),
+      source: new ApiSource({ urls: [api.url], token: 'test-token', edgeId: api.edgeId, waitMs: 2000 }),
       dataplanes: [adapter],
       metrics,
       log: createLogger('edge-sync-test', 'silent'),

@@ -61,7 +61,7 @@ describe('control-plane protocol (API double)', () => {
   afterAll(() => api.close());
 
   it('sends the bearer token; a refused token is a clear auth error', async () => {
-    const bad = new ApiSource({ url: api.url, token: 'wrong', edgeId: api.edgeId, waitMs: 1000 });
+    const bad = new ApiSource({ urls: [api.url], token: 'wrong', edgeId: api.edgeId, waitMs: 1000 });
     const err = await bad.next({ wait: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SourceError);
     expect((err as SourceError).kind).toBe('auth');
@@ -69,7 +69,7 @@ describe('control-plane protocol (API double)', () => {
   });
 
   it('first GET returns the config; then If-None-Match + wait gives 304 after the wait, or 200 at once on a change', async () => {
-    const src = new ApiSource({ url: api.url, token: 's3cret', edgeId: api.edgeId, waitMs: 1000 });
+    const src = new ApiSource({ urls: [api.url], token: 's3cret', edgeId: api.edgeId, waitMs: 1000 });
     expect(await src.next({ wait: true })).toEqual({ kind: 'config', config: cfgA });
     const t0 = Date.now();
     expect(await src.next({ wait: true })).toEqual({ kind: 'unchanged' });
@@ -84,7 +84,7 @@ describe('control-plane protocol (API double)', () => {
 
   it('an unreachable control plane and an invalid body are errors of their own kind', async () => {
     const closed = await freePort();
-    const err = await new ApiSource({ url: `http://127.0.0.1:${closed}`, token: 't', edgeId: 'e', waitMs: 1000 }).next({ wait: false }).catch((e: unknown) => e);
+    const err = await new ApiSource({ urls: [`http://127.0.0.1:${closed}`], token: 't', edgeId: 'e', waitMs: 1000 }).next({ wait: false }).catch((e: unknown) => e);
     expect((err as SourceError).kind).toBe('unreachable');
     expect(() => parseEdgeConfig({ ...cfgA, listeners: [{ port: 'x' }] }, 'GET /x')).toThrow(/GET \/x: not a valid EdgeConfig: listeners\[0\]/);
   });
@@ -110,7 +110,7 @@ describe('SyncLoop', () => {
     await api.listen();
     const dp = new ScriptedDataPlane('dp1', 2);
     const metrics = new EdgeMetrics('e');
-    const loop = new SyncLoop({ source: new ApiSource({ url: api.url, token: 't', edgeId: api.edgeId, waitMs: 1000 }), dataplanes: [dp], metrics, log: silent, retry: { initial: 50, max: 200, multiplier: 2, jitter: 0 } });
+    const loop = new SyncLoop({ source: new ApiSource({ urls: [api.url], token: 't', edgeId: api.edgeId, waitMs: 1000 }), dataplanes: [dp], metrics, log: silent, retry: { initial: 50, max: 200, multiplier: 2, jitter: 0 } });
     loop.start();
     try {
       await waitFor(() => loop.status().appliedVersion === cfgA.version, { timeoutMs: 5000, what: 'applied after retries' });
@@ -139,7 +139,7 @@ describe('SyncLoop', () => {
     const port = await freePort();
     const dp = new ScriptedDataPlane('dp1', 0);
     const metrics = new EdgeMetrics('e');
-    const loop = new SyncLoop({ source: new ApiSource({ url: `http://127.0.0.1:${port}`, token: 't', edgeId: 'e', waitMs: 1000 }), dataplanes: [dp], metrics, log: silent, retry: { initial: 20, max: 100, multiplier: 2, jitter: 0.2 } });
+    const loop = new SyncLoop({ source: new ApiSource({ urls: [`http://127.0.0.1:${port}`], token: 't', edgeId: 'e', waitMs: 1000 }), dataplanes: [dp], metrics, log: silent, retry: { initial: 20, max: 100, multiplier: 2, jitter: 0.2 } });
     loop.start();
     try {
       await waitFor(async () => (await sum(metrics.apiErrors, { kind: 'unreachable' })) >= 3, { timeoutMs: 5000, what: 'three failed polls' });

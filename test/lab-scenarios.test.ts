@@ -66,6 +66,21 @@ describe.skipIf(skip).sequential('sluice lab scenarios (real parts, network name
     expect(leftovers(readState(stateDir)!)).toEqual([]);
   }, 200_000);
 
+  it('capacity spill on three control-plane replicas (PostgreSQL), the scheduler leader killed mid-walk: the walk continues, DNS and edge-sync switch replicas without a gap', async () => {
+    const { code, result, output, stateDir } = await labUp('capacity-spill-ha', 240_000);
+    expectAllChecks(result, output);
+    expect(code).toBe(0);
+    const n = result.numbers;
+    expect(Number(n.us_rps_settled)).toBeLessThanOrEqual(204);
+    expect(Number(n.cycles_to_settle_measured)).toBeLessThanOrEqual(Number(n.cycles_allowed));
+    expect(Number(n.seconds_kill_to_next_decision)).toBeGreaterThan(0);
+    expect(Number(n.client_errors_around_kill)).toBe(0);
+    expect(Number(n.dns_answered_around_kill)).toBe(Number(n.dns_queries_around_kill));
+    expect(Number(n.edge_sync_failovers)).toBeGreaterThanOrEqual(1);
+    expect(Number(n.dns_failovers)).toBeGreaterThanOrEqual(1);
+    expect(leftovers(readState(stateDir)!)).toEqual([]);
+  }, 300_000);
+
   it('passive latency learning: RTTs within ±10 %, dig answers the nearest origin, geolocation first after a cold start', async () => {
     const { code, result, output, stateDir } = await labUp('latency-learning', 120_000);
     expectAllChecks(result, output);

@@ -17,7 +17,7 @@ const SCENARIOS = join(REPO_ROOT, 'test/lab/scenarios');
 describe('lab scenarios', () => {
   it('every shipped scenario file is valid and names only declared namespaces', () => {
     const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.yaml'));
-    expect(files.sort()).toEqual(['capacity-spill.yaml', 'dns-failover.yaml', 'idle.yaml', 'latency-learning.yaml']);
+    expect(files.sort()).toEqual(['capacity-spill-ha.yaml', 'capacity-spill.yaml', 'dns-failover.yaml', 'idle.yaml', 'latency-learning.yaml']);
     for (const f of files) expect(() => loadScenario(join(SCENARIOS, f)), f).not.toThrow();
   });
 

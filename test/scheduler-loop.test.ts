@@ -17,7 +17,7 @@ import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 const silent = pino({ level: 'silent' });
 
 class ScriptedReader implements InputReader {
-  next: () => LbInputs = () => emptyInputs();
+  next: () => LbInputs | Promise<LbInputs> = () => emptyInputs();
   async read(): Promise<LbInputs> {
     return this.next();
   }
@@ -53,7 +53,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function makeLoop(reader: InputReader, holder = 'test-a', metricsRegistry = registry) {
+function makeLoop(reader: InputReader, holder = 'test-a', metricsRegistry = registry, leaseTtlMs = 5_000) {
   return new SchedulerLoop({
     store,
     reader,
@@ -62,7 +62,7 @@ function makeLoop(reader: InputReader, holder = 'test-a', metricsRegistry = regi
     metrics: createSchedulerMetrics(metricsRegistry),
     intervalMs: 60_000,
     inputTimeoutMs: 1_000,
-    leaseTtlMs: 300,
+    leaseTtlMs,
     holdCycles: 2,
     latencyTtlMs: 3_600_000,
     locate: () => undefined,
@@ -172,6 +172,29 @@ describe('SchedulerLoop', () => {
     expect((await b.cycle()).leader).toBe(false);
     await a.stop();
     expect((await b.cycle()).leader).toBe(true);
+  });
+
+  it('a leader whose lease lapses mid-cycle (paused) and is taken over cannot publish: fenced, logged, counted', async () => {
+    const reader = new ScriptedReader();
+    reader.next = () => edgeInputs('sfo', 100, { us: 20, eu: 140 });
+    const a = makeLoop(reader, 'a', registry, 300);
+    const first = await a.cycle();
+    expect(first).toMatchObject({ leader: true, epoch: 1 });
+    const published = (await store.getWeights(lb.id))!.version;
+    // The next read stalls (a GC pause, SIGSTOP) until another replica has taken the lease over.
+    let takenOver = false;
+    reader.next = async () => {
+      const b = await waitFor(() => store.acquireLease('scheduler', 'b', 60_000), { timeoutMs: 3000, what: 'lease takeover' });
+      takenOver = b.epoch === 2;
+      return edgeInputs('sfo', 100, { us: 90, eu: 10 });
+    };
+    const report = await a.cycle();
+    expect(takenOver).toBe(true);
+    expect(report).toMatchObject({ leader: false, epoch: 1, fenced: true });
+    expect((await store.getWeights(lb.id))!.version).toBe(published);
+    expect((await store.listDecisions({ limit: 10 })).items.every((d) => d.leader_epoch === 1)).toBe(true);
+    expect(await metricValue('sluice_scheduler_fenced_writes_total', {})).toBe(1);
+    expect(await metricValue('sluice_scheduler_leader', {})).toBe(0);
   });
 
   it('a source missing from the inputs keeps its weights for hold_cycles, then is dropped', async () => {

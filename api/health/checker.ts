@@ -6,6 +6,11 @@
 // A check that cannot even run (the probe throws: a path Node refuses to send, an address it cannot
 // use) is a FAILED check, logged and counted as result "error": skipping it would leave the origin
 // healthy forever, a failover that silently never happens.
+//
+// Every replica runs these checks. Each also records its own raw probe result per origin whenever it
+// changes (a health observation with this replica as the vantage), so the effective health can
+// become a quorum of vantages; today the effective health is still the last transition any replica
+// wrote.
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { Origin } from '../../model/origin.ts';
@@ -19,6 +24,8 @@ interface Tracked {
   fails: number;
   timer: NodeJS.Timeout;
   inFlight: boolean;
+  /** This vantage's last raw probe result, recorded when it changes. */
+  observed?: boolean;
 }
 
 export class HealthChecker {
@@ -32,6 +39,7 @@ export class HealthChecker {
     private readonly probeFn: (o: Origin) => Promise<ProbeResult> = defaultProbe,
     /** Counts checks by result: pass, fail, error. */
     private readonly checks?: Counter<'result'>,
+    private readonly vantage = 'local',
   ) {}
 
   async start(): Promise<void> {
@@ -71,6 +79,16 @@ export class HealthChecker {
     try {
       const result = await this.probeOnce(entry.origin);
       const hc = entry.origin.health_check!;
+      if (entry.observed !== result.ok && this.tracked.get(entry.origin.id) === entry) {
+        entry.observed = result.ok;
+        // Not on the critical path: a failed write (store down) is retried with the next probe.
+        await this.store
+          .recordHealthObservation({ origin_id: entry.origin.id, vantage: this.vantage, healthy: result.ok, observed_at: new Date().toISOString(), detail: result.detail })
+          .catch((err: Error) => {
+            entry.observed = undefined;
+            this.log.warn({ origin_id: entry.origin.id, err: err.message }, 'cannot record this replica’s health observation');
+          });
+      }
       if (result.ok) {
         entry.passes++;
         entry.fails = 0;

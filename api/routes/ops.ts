@@ -1,14 +1,16 @@
 // Liveness, readiness, metrics and the OpenAPI document. /healthz, /readyz and /openapi.json are open
-// (probes and tooling have no token; auth.ts lets them through) and declared without security.
+// (probes and tooling have no token; auth.ts lets them through) and declared without security. Ready
+// means this replica reaches its store now: a replica cut off from the database answers 503 so load
+// balancers in front of the API stop sending it requests.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ApiMetrics } from '../metrics.ts';
-import type { Store } from '../store/store.ts';
+import type { Replica } from '../replica.ts';
 import { ANY_REQUEST, problemResponses, sendProblem } from '../errors.ts';
 
 const open = { security: [] as never[] };
 
-export function opsRoutes(store: Store, metrics: ApiMetrics, spec: () => unknown) {
+export function opsRoutes(replica: Replica, metrics: ApiMetrics, spec: () => unknown) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.get('/healthz', {
       schema: { tags: ['ops'], summary: 'The process is alive', ...open, response: { 200: z.object({ status: z.literal('ok') }), ...problemResponses(ANY_REQUEST) } },
@@ -16,16 +18,14 @@ export function opsRoutes(store: Store, metrics: ApiMetrics, spec: () => unknown
     app.get('/readyz', {
       schema: {
         tags: ['ops'],
-        summary: 'The store answers',
+        summary: 'This replica reaches its store',
         ...open,
-        response: { 200: z.object({ status: z.literal('ready'), change_seq: z.number().int() }), ...problemResponses(ANY_REQUEST) },
+        response: { 200: z.object({ status: z.literal('ready'), replica: z.string(), change_seq: z.number().int() }), ...problemResponses(ANY_REQUEST) },
       },
     }, async (req, reply) => {
-      try {
-        return { status: 'ready' as const, change_seq: await store.changeSeq() };
-      } catch (err) {
-        return sendProblem(req, reply, 'unavailable', `store not answering: ${(err as Error).message}`);
-      }
+      await replica.ping();
+      if (replica.ok) return { status: 'ready' as const, replica: replica.id, change_seq: replica.seq };
+      return sendProblem(req, reply, 'unavailable', `replica ${replica.id}: store not answering: ${replica.lastError}`);
     });
     app.get('/metrics', {
       schema: {

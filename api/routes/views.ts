@@ -8,6 +8,7 @@ import { Decision, DnsView, EdgeConfig, LatencyEntry, LoadBalancerWeights, Origi
 import type { ChangeHub } from '../change-hub.ts';
 import type { PerClientLimit } from '../client-limit.ts';
 import { ANY_REQUEST, ApiError, problemResponses, sendProblem, type ProblemCode } from '../errors.ts';
+import type { Replica } from '../replica.ts';
 import { noneMatch, PageQuery, pageOf } from '../http.ts';
 import type { Store } from '../store/store.ts';
 import type { Edge } from '../../model/edge.ts';
@@ -18,8 +19,30 @@ const LONG_POLL: ProblemCode[] = [...READ, 'too_many_requests'];
 /** What a refused long-poll is told to wait before trying again. */
 const LONG_POLL_RETRY_AFTER_S = 5;
 
+const HealthView = z
+  .object({
+    items: z.array(OriginHealth).describe('effective health: what edges and DNS act on'),
+    observations: z
+      .array(z.object({ origin_id: z.string(), vantage: z.string().describe('the replica that probed'), healthy: z.boolean(), observed_at: z.string(), detail: z.string() }))
+      .describe("each replica's latest own probe result per origin"),
+    control_plane: z.object({
+      replica: z.string().describe('the replica that answered'),
+      store: z.enum(['sqlite', 'postgres']),
+      change_seq: z.number().int().describe("the store's change sequence as this replica last read it"),
+      scheduler: z.object({
+        leader: z.string().nullable().describe('holder of the unexpired scheduler lease; null while nobody leads'),
+        epoch: z.number().int().nullable().describe('the lease epoch (fencing token); grows on every change of leader'),
+        lease_age_seconds: z.number().nullable().describe('how long the leader has held this epoch'),
+        lease_expires_in_seconds: z.number().nullable(),
+        this_replica: z.boolean().describe('the answering replica is the leader'),
+      }),
+    }),
+  })
+  .meta({ id: 'HealthView' });
+
 export interface ViewDeps {
   store: Store;
+  replica: Replica;
   changes: ChangeHub;
   longPollMaxMs: number;
   /** Bounds the long-polls one client address holds at once. */
@@ -27,9 +50,10 @@ export interface ViewDeps {
   onRefused?: () => void;
 }
 
-/** A view rendered once: its version (the ETag) and its JSON, shared by every request until the store changes. */
+/** A view rendered once: its version (the ETag), the store seq it was read at, and its JSON, shared by every request until the store changes. */
 export interface RenderedView {
   version: string;
+  seq: number | null;
   json: string;
 }
 
@@ -48,11 +72,9 @@ export function viewCache(store: Store) {
     if (now !== seq || !world) {
       seq = now;
       rendered = new Map();
-      world = (async () => {
-        const loadBalancers = await store.allLoadBalancers();
-        const [origins, health, weights] = await Promise.all([store.allOrigins(), store.listOriginHealth(), Promise.all(loadBalancers.map((lb) => store.getWeights(lb.id)))]);
-        return { loadBalancers, origins, health, weights: new Map(weights.filter((w) => w !== null).map((w) => [w.load_balancer_id, w])) };
-      })();
+      // One snapshot: its seq labels exactly the content read (a later seq than `now` is fine: views
+      // only need seq never to run ahead of their content).
+      world = store.readWorld().then((w) => ({ ...w, weights: new Map(w.weights.map((x) => [x.load_balancer_id, x])) }));
       const mine = world;
       world.catch(() => {
         if (world === mine) world = undefined;
@@ -61,13 +83,13 @@ export function viewCache(store: Store) {
     return { world, rendered };
   }
 
-  async function render(key: string, build: (w: WorldSnapshot) => { version: string }): Promise<RenderedView> {
+  async function render(key: string, build: (w: WorldSnapshot) => { version: string; seq: number | null }): Promise<RenderedView> {
     const { world: w, rendered: cache } = await current();
     let view = cache.get(key);
     if (!view) {
       view = w.then((snapshot) => {
         const body = build(snapshot);
-        return { version: body.version, json: JSON.stringify(body) };
+        return { version: body.version, seq: body.seq, json: JSON.stringify(body) };
       });
       cache.set(key, view);
       view.catch(() => cache.delete(key));
@@ -100,7 +122,7 @@ async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps
   try {
     while (noneMatch(req.headers['if-none-match'], `"${view.version}"`)) {
       const left = deadline - Date.now();
-      if (left <= 0 || closed.signal.aborted || deps.changes.closed) return reply.code(304).header('etag', `"${view.version}"`).send();
+      if (left <= 0 || closed.signal.aborted || deps.changes.closed) return withSeq(reply.code(304), view).header('etag', `"${view.version}"`).send();
       if (!release) {
         release = deps.longPolls.acquire(req.ip);
         if (!release) {
@@ -118,7 +140,13 @@ async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps
     release?.();
   }
   // Already rendered (and built from schema-typed data): sent as is, not re-validated per request.
-  return reply.header('etag', `"${view.version}"`).header('cache-control', 'no-cache').type('application/json; charset=utf-8').serializer((x) => x as string).send(view.json);
+  return withSeq(reply, view).header('etag', `"${view.version}"`).header('cache-control', 'no-cache').type('application/json; charset=utf-8').serializer((x) => x as string).send(view.json);
+}
+
+/** The view's store seq as a header too, so a 304 also says how current the replica answering is. */
+export const SEQ_HEADER = 'sluice-change-seq';
+function withSeq(reply: FastifyReply, view: RenderedView): FastifyReply {
+  return view.seq === null ? reply : reply.header(SEQ_HEADER, String(view.seq));
 }
 
 export function viewRoutes(deps: ViewDeps) {
@@ -189,8 +217,15 @@ export function viewRoutes(deps: ViewDeps) {
     });
 
     r.get('/api/v1/health', {
-      schema: { tags: ['views'], summary: 'Origin health as the control plane sees it', response: { 200: z.object({ items: z.array(OriginHealth) }), ...problemResponses(['unauthorized', ...ANY_REQUEST]) } },
-      handler: async () => ({ items: await store.listOriginHealth() }),
+      schema: {
+        tags: ['views'],
+        summary: 'Origin health as the control plane sees it, each replica’s own observations, and this replica’s state (store, scheduler leader)',
+        response: { 200: HealthView, ...problemResponses(['unauthorized', ...ANY_REQUEST]) },
+      },
+      handler: async () => {
+        const [items, observations, scheduler] = await Promise.all([store.listOriginHealth(), store.listHealthObservations(), deps.replica.scheduler()]);
+        return { items, observations, control_plane: { replica: deps.replica.id, store: deps.replica.storeKind, change_seq: deps.replica.seq, scheduler } };
+      },
     });
   };
 }

@@ -1,6 +1,7 @@
 // Schema migrations, applied in order inside one transaction each; PRAGMA user_version records how far
 // a data dir has come. Never edit a shipped migration: add the next one.
 export const MIGRATIONS: string[] = [
+  // 1: the initial schema.
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
   INSERT INTO meta (key, value) VALUES ('change_seq', 0), ('weights_version', 0);
@@ -79,4 +80,20 @@ export const MIGRATIONS: string[] = [
     expires_at INTEGER NOT NULL
   );
   `,
+  // 2: fenced scheduler leases (an epoch that survives release), the lease epoch on each decision, and
+  // every replica's own health observations.
+  `
+  ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE leases ADD COLUMN acquired_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE decisions ADD COLUMN leader_epoch INTEGER;
+
+  CREATE TABLE health_observations (
+    origin_id TEXT NOT NULL REFERENCES origins(id) ON DELETE CASCADE,
+    vantage TEXT NOT NULL,
+    healthy INTEGER NOT NULL,
+    observed_at TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (origin_id, vantage)
+  );
+`,
 ];

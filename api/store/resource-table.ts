@@ -23,7 +23,7 @@ export interface Resource {
   updated_at: string;
 }
 
-interface TableShape {
+export interface TableShape {
   table: string;
   idPrefix: string;
   /** Human name for errors: "load balancer". */
@@ -48,6 +48,21 @@ export function decodeCursor(cursor: string | undefined): number {
   return Number(seq[1]);
 }
 
+/** The errors a resource table raises, worded once for both stores. */
+export function resourceErrors(noun: string) {
+  return {
+    notFound: (id: string) => new StoreError('not_found', `no ${noun} with id ${id}`, 'id'),
+    duplicate: (name: string) => new StoreError('conflict', `a ${noun} named "${name}" already exists`, 'name'),
+    parentMissing: () => new StoreError('not_found', `the parent of this ${noun} does not exist`, 'id'),
+    /** A conditional write (If-Match) to a row that is gone: its precondition fails, like any stale write. */
+    gone: (id: string, ifRevision: number) => new StoreError('precondition_failed', `${noun} ${id} no longer exists (If-Match gave revision ${ifRevision}); read it again`, 'If-Match'),
+    stale(id: string, current: number | undefined, given: number | undefined): StoreError {
+      const now = current !== undefined ? ` (current revision ${current}, If-Match gave ${given})` : '';
+      return new StoreError('precondition_failed', `${noun} ${id} was changed by someone else${now}; read it again`, 'If-Match');
+    },
+  };
+}
+
 export class ResourceTable<Spec extends { name: string }, Out extends Resource> {
   constructor(
     private readonly db: Database,
@@ -69,12 +84,8 @@ export class ResourceTable<Spec extends { name: string }, Out extends Resource> 
     return this.toResource(row, JSON.parse(row.spec) as Spec);
   }
 
-  private notFound(id: string): StoreError {
-    return new StoreError('not_found', `no ${this.shape.noun} with id ${id}`, 'id');
-  }
-
-  private duplicate(name: string): StoreError {
-    return new StoreError('conflict', `a ${this.shape.noun} named "${name}" already exists`, 'name');
+  private get errors() {
+    return resourceErrors(this.shape.noun);
   }
 
   private scopeClause(parent: string | undefined): { sql: string; args: unknown[] } {
@@ -84,7 +95,7 @@ export class ResourceTable<Spec extends { name: string }, Out extends Resource> 
   get(id: string, parent?: string): Out {
     const scope = this.scopeClause(parent);
     const row = this.db.prepare(this.select(`WHERE id = ?${scope.sql}`)).get(id, ...scope.args) as ResourceRow | undefined;
-    if (!row) throw this.notFound(id);
+    if (!row) throw this.errors.notFound(id);
     return this.materialise(row);
   }
 
@@ -125,9 +136,7 @@ export class ResourceTable<Spec extends { name: string }, Out extends Resource> 
     try {
       return this.get(id, parent);
     } catch (err) {
-      if (ifRevision !== undefined && err instanceof StoreError && err.kind === 'not_found') {
-        throw new StoreError('precondition_failed', `${this.shape.noun} ${id} no longer exists (If-Match gave revision ${ifRevision}); read it again`, 'If-Match');
-      }
+      if (ifRevision !== undefined && err instanceof StoreError && err.kind === 'not_found') throw this.errors.gone(id, ifRevision);
       throw err;
     }
   }
@@ -156,14 +165,13 @@ export class ResourceTable<Spec extends { name: string }, Out extends Resource> 
   }
 
   private stale(id: string, current: number | undefined, given: number | undefined): StoreError {
-    const now = current !== undefined ? ` (current revision ${current}, If-Match gave ${given})` : '';
-    return new StoreError('precondition_failed', `${this.shape.noun} ${id} was changed by someone else${now}; read it again`, 'If-Match');
+    return this.errors.stale(id, current, given);
   }
 
   private translate(err: unknown, name: string): unknown {
     const code = (err as { code?: string }).code;
-    if (code === 'SQLITE_CONSTRAINT_UNIQUE') return this.duplicate(name);
-    if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return new StoreError('not_found', `the parent of this ${this.shape.noun} does not exist`, 'id');
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE') return this.errors.duplicate(name);
+    if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return this.errors.parentMissing();
     return err;
   }
 }

@@ -14,9 +14,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  Decision as DecisionSchema,
-  DecisionInput as DecisionInputSchema,
-  WeightsInput as WeightsInputSchema,
   type Decision,
   type DecisionInput,
   type Edge,
@@ -29,9 +26,22 @@ import {
   type OriginSpec,
   type WeightsInput,
 } from '../../model/index.ts';
+import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { assertKnownOrigins, checkLatency, checkWeights, decisionFromRow, decisionRow, type DecisionRow } from './records.ts';
 import { decodeCursor, encodeCursor, ResourceTable, type ResourceRow } from './resource-table.ts';
-import { StoreError, type DecisionFilter, type EdgeSpec, type LatencyFilter, type Page, type PageRequest, type Store } from './store.ts';
+import {
+  StoreError,
+  type DecisionFilter,
+  type EdgeSpec,
+  type HealthObservation,
+  type LatencyFilter,
+  type LeaseState,
+  type Page,
+  type PageRequest,
+  type Store,
+  type StoreSnapshot,
+} from './store.ts';
 
 const CHANGE_POLL_MS = 200;
 /** How long a write waits for another process's write lock before failing. */
@@ -69,6 +79,11 @@ export class SqliteStore implements Store {
       bump,
     );
     this.edges = new ResourceTable(this.db, { table: 'edges', idPrefix: 'ed', noun: 'edge' }, (row, spec) => ({ ...spec, ...meta(row) }), bump);
+  }
+
+  /** The schema version this file is at (after the migrations applied at open). */
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
   }
 
   private migrate(): void {
@@ -149,16 +164,12 @@ export class SqliteStore implements Store {
 
   // ---- scheduler's write side ----
 
-  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput): Promise<{ version: number; decision: Decision }> {
+  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision }> {
     return this.tx(() => {
-      const checked = WeightsInputSchema.safeParse(weights);
-      if (!checked.success) {
-        const issue = checked.error.issues[0]!;
-        throw new StoreError('invalid', `weights rejected: ${issue.path.join('.')}: ${issue.message}`, issue.path.join('.'));
-      }
-      const parsed = checked.data;
+      this.checkFence(fence);
+      const parsed = checkWeights(weights);
       this.lbs.get(lbId);
-      this.assertKnownOrigins(lbId, parsed);
+      assertKnownOrigins(lbId, new Set(this.origins.all(lbId).map((o) => o.id)), parsed);
       const version = this.nextWeightsVersion();
       const now = new Date().toISOString();
       this.db
@@ -167,50 +178,55 @@ export class SqliteStore implements Store {
            ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body`,
         )
         .run(lbId, version, now, JSON.stringify(parsed));
-      const recorded = this.insertDecision({ ...decision, load_balancer_id: lbId }, version);
+      const recorded = this.insertDecision({ ...decision, load_balancer_id: lbId }, version, fence);
       this.bumpChangeSeq();
       return { version, decision: recorded };
     });
   }
 
-  /** A share for an origin that does not exist would be published to DNS and edges: refuse it. */
-  private assertKnownOrigins(lbId: string, weights: { edges: Record<string, Record<string, number>>; subnets: Record<string, Record<string, number>> }): void {
-    const known = new Set(this.origins.all(lbId).map((o) => o.id));
-    for (const [kind, table] of [['edges', weights.edges], ['subnets', weights.subnets]] as const) {
-      for (const [source, shares] of Object.entries(table)) {
-        for (const originId of Object.keys(shares)) {
-          if (!known.has(originId)) throw new StoreError('invalid', `${kind}.${source} names origin ${originId}, which is not in load balancer ${lbId}`, `${kind}.${source}`);
-        }
-      }
-    }
-  }
-
-  recordDecision(decision: DecisionInput): Promise<Decision> {
+  recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision> {
     // The audit log is in no long-polled view: a cycle that only explains itself wakes nobody.
-    return this.tx(() => this.insertDecision(decision, null));
+    return this.tx(() => {
+      this.checkFence(fence);
+      return this.insertDecision(decision, null, fence);
+    });
   }
 
-  private insertDecision(input: DecisionInput, weightsVersion: number | null): Decision {
-    const d = DecisionInputSchema.parse(input);
-    const now = new Date().toISOString();
-    const body = { detail: d.detail, objective: d.objective, inputs: d.inputs, predicted_load_rps: d.predicted_load_rps, overload_rps: d.overload_rps, diff: d.diff };
+  private insertDecision(input: DecisionInput, weightsVersion: number | null, fence: Fence | undefined): Decision {
+    const row = decisionRow(input, weightsVersion, fence, new Date().toISOString());
     const id = Number(
       this.db
-        .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, created_at, reason, body) VALUES (?, ?, ?, ?, ?)`)
-        .run(d.load_balancer_id, weightsVersion, now, d.reason, JSON.stringify(body)).lastInsertRowid,
+        .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES (?, ?, ?, ?, ?, ?)`)
+        .run(row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body).lastInsertRowid,
     );
-    return DecisionSchema.parse({ id, load_balancer_id: d.load_balancer_id, weights_version: weightsVersion, created_at: now, reason: d.reason, ...body });
+    return decisionFromRow(id, row, true);
+  }
+
+  /**
+   * Inside the write's transaction (SQLite's write lock is held from the first statement): the lease
+   * still names this holder and epoch and has not expired. Else nothing of the write is applied.
+   */
+  private checkFence(fence: Fence | undefined): void {
+    if (!fence) return;
+    const row = this.db.prepare(`SELECT holder, epoch, expires_at FROM leases WHERE name = ?`).get(fence.name) as { holder: string; epoch: number; expires_at: number } | undefined;
+    if (!row) throw new LeaseLost(fence, 'no such lease');
+    if (row.epoch !== fence.epoch || row.holder !== fence.holder) throw new LeaseLost(fence, `the lease is at epoch ${row.epoch}, held by ${row.holder}`);
+    if (row.expires_at <= Date.now()) throw new LeaseLost(fence, `it expired at ${new Date(row.expires_at).toISOString()}`);
   }
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
-    return this.read(() => {
+    return this.read(() => this.weightsOf(lbId));
+  }
+
+  private weightsOf(lbId: string): LoadBalancerWeights | null {
+    {
       const row = this.db.prepare(`SELECT version, published_at, body FROM weights WHERE load_balancer_id = ?`).get(lbId) as
         | { version: number; published_at: string; body: string }
         | undefined;
       if (!row) return null;
       const body = JSON.parse(row.body) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
       return { load_balancer_id: lbId, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets };
-    });
+    }
   }
 
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>> {
@@ -219,17 +235,10 @@ export class SqliteStore implements Store {
       const before = filter.cursor ? decodeCursor(filter.cursor) : Number.MAX_SAFE_INTEGER;
       const byLb = filter.load_balancer_id !== undefined;
       const rows = this.db
-        .prepare(`SELECT id, load_balancer_id, weights_version, created_at, reason, body FROM decisions WHERE id < ?${byLb ? ' AND load_balancer_id = ?' : ''} ORDER BY id DESC LIMIT ?`)
-        .all(...(byLb ? [before, filter.load_balancer_id, filter.limit + 1] : [before, filter.limit + 1])) as {
-        id: number;
-        load_balancer_id: string;
-        weights_version: number | null;
-        created_at: string;
-        reason: Decision['reason'];
-        body: string;
-      }[];
+        .prepare(`SELECT id, load_balancer_id, weights_version, leader_epoch, created_at, reason, body FROM decisions WHERE id < ?${byLb ? ' AND load_balancer_id = ?' : ''} ORDER BY id DESC LIMIT ?`)
+        .all(...(byLb ? [before, filter.load_balancer_id, filter.limit + 1] : [before, filter.limit + 1])) as (DecisionRow & { id: number })[];
       const more = rows.length > filter.limit;
-      const items = rows.slice(0, filter.limit).map((r) => ({ id: r.id, load_balancer_id: r.load_balancer_id, weights_version: r.weights_version, created_at: r.created_at, reason: r.reason, ...(JSON.parse(r.body) as object) }) as Decision);
+      const items = rows.slice(0, filter.limit).map((r) => decisionFromRow(r.id, r));
       return { items, next_cursor: more ? encodeCursor(items[items.length - 1]!.id) : null };
     });
   }
@@ -239,14 +248,15 @@ export class SqliteStore implements Store {
     return this.tx(() => this.db.prepare(`DELETE FROM decisions WHERE created_at < ?`).run(before).changes);
   }
 
-  upsertLatency(entries: LatencyEntry[]): Promise<void> {
+  upsertLatency(entries: LatencyEntry[], fence?: Fence): Promise<void> {
     return this.tx(() => {
+      this.checkFence(fence);
+      checkLatency(entries);
       const stmt = this.db.prepare(
         `INSERT INTO latency (subnet, origin_id, rtt_ms, samples, last_updated) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (subnet, origin_id) DO UPDATE SET rtt_ms = excluded.rtt_ms, samples = excluded.samples, last_updated = excluded.last_updated`,
       );
       for (const e of entries) {
-        if (!Number.isFinite(e.rtt_ms) || e.rtt_ms < 0) throw new StoreError('invalid', `rtt_ms for ${e.subnet} -> ${e.origin_id} is not a finite non-negative number`, 'rtt_ms');
         stmt.run(e.subnet, e.origin_id, e.rtt_ms, e.samples, e.last_updated);
       }
       // Latency reaches DNS and edges only through published weights: no change_seq bump.
@@ -291,30 +301,91 @@ export class SqliteStore implements Store {
   }
 
   listOriginHealth(): Promise<OriginHealth[]> {
-    return this.read(() =>
-      (this.db.prepare(`SELECT origin_id, healthy, since, detail FROM origin_health`).all() as { origin_id: string; healthy: number; since: string; detail: string }[]).map((r) => ({
-        ...r,
-        healthy: Boolean(r.healthy),
-      })),
-    );
+    return this.read(() => this.healthRows());
   }
 
-  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+  private healthRows(): OriginHealth[] {
+    return (this.db.prepare(`SELECT origin_id, healthy, since, detail FROM origin_health`).all() as { origin_id: string; healthy: number; since: string; detail: string }[]).map((r) => ({
+      ...r,
+      healthy: Boolean(r.healthy),
+    }));
+  }
+
+  // One machine, one clock: SQLite's lease times are this host's (every process on the file shares it).
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
     return this.tx(() => {
       const now = Date.now();
-      const row = this.db.prepare(`SELECT holder, expires_at FROM leases WHERE name = ?`).get(name) as { holder: string; expires_at: number } | undefined;
-      if (row && row.holder !== holder && row.expires_at > now) return false;
+      const row = this.db.prepare(`SELECT holder, epoch, acquired_at, expires_at FROM leases WHERE name = ?`).get(name) as
+        | { holder: string; epoch: number; acquired_at: number; expires_at: number }
+        | undefined;
+      if (row && row.holder !== holder && row.expires_at > now) return null;
+      // A renewal keeps the epoch; a fresh acquisition (new holder, or our own lease had lapsed) is a new one.
+      const renewal = row !== undefined && row.holder === holder && row.expires_at > now;
+      const epoch = renewal ? row.epoch : (row?.epoch ?? 0) + 1;
+      const acquiredAt = renewal ? row.acquired_at : now;
       this.db
-        .prepare(`INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`)
-        .run(name, holder, now + ttlMs);
-      return true;
+        .prepare(
+          `INSERT INTO leases (name, holder, epoch, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, epoch = excluded.epoch, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
+        )
+        .run(name, holder, epoch, acquiredAt, now + ttlMs);
+      return { name, holder, epoch, acquired_at: new Date(acquiredAt).toISOString(), expires_at: new Date(now + ttlMs).toISOString() };
     });
   }
 
   releaseLease(name: string, holder: string): Promise<void> {
+    // Expire, never delete: the epoch counter must keep growing across holders.
     return this.tx(() => {
-      this.db.prepare(`DELETE FROM leases WHERE name = ? AND holder = ?`).run(name, holder);
+      this.db.prepare(`UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? AND expires_at > ?`).run(Date.now(), name, holder, Date.now());
     });
+  }
+
+  getLease(name: string): Promise<LeaseState | null> {
+    return this.read(() => {
+      const row = this.db.prepare(`SELECT holder, epoch, acquired_at, expires_at FROM leases WHERE name = ?`).get(name) as
+        | { holder: string; epoch: number; acquired_at: number; expires_at: number }
+        | undefined;
+      if (!row) return null;
+      const now = Date.now();
+      const iso = (ms: number) => new Date(ms).toISOString();
+      return { name, holder: row.holder, epoch: row.epoch, acquired_at: iso(row.acquired_at), expires_at: iso(row.expires_at), held: row.expires_at > now, now: iso(now) };
+    });
+  }
+
+  readWorld(): Promise<StoreSnapshot> {
+    // One read transaction: every SELECT sees the same WAL snapshot, so seq and content agree.
+    return this.tx(() => {
+      const seq = (this.db.prepare(`SELECT value FROM meta WHERE key = 'change_seq'`).get() as { value: number }).value;
+      const loadBalancers = this.lbs.all();
+      const weights = loadBalancers.map((lb) => this.weightsOf(lb.id)).filter((w) => w !== null);
+      return { seq, loadBalancers, origins: this.origins.all(), health: this.healthRows(), weights };
+    });
+  }
+
+  recordHealthObservation(obs: HealthObservation): Promise<void> {
+    // Not a change anyone long-polls for: no change_seq bump.
+    return this.tx(() => {
+      try {
+        this.db
+          .prepare(
+            `INSERT INTO health_observations (origin_id, vantage, healthy, observed_at, detail) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (origin_id, vantage) DO UPDATE SET healthy = excluded.healthy, observed_at = excluded.observed_at, detail = excluded.detail`,
+          )
+          .run(obs.origin_id, obs.vantage, obs.healthy ? 1 : 0, obs.observed_at, obs.detail);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreError('not_found', `no origin with id ${obs.origin_id}`, 'origin_id');
+        throw err;
+      }
+    });
+  }
+
+  listHealthObservations(): Promise<HealthObservation[]> {
+    return this.read(() =>
+      (this.db.prepare(`SELECT origin_id, vantage, healthy, observed_at, detail FROM health_observations ORDER BY origin_id, vantage`).all() as (Omit<HealthObservation, 'healthy'> & { healthy: number })[]).map((r) => ({
+        ...r,
+        healthy: Boolean(r.healthy),
+      })),
+    );
   }
 
   // ---- change notification ----

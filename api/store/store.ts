@@ -1,9 +1,8 @@
-// The control plane's source of truth, behind an interface: SQLite is the embedded default, and a
-// PostgreSQL implementation can take its place for several control-plane replicas. Every method that
-// writes is one transaction; what resolves has been committed.
+// The control plane's source of truth, behind an interface: SQLite is the embedded default (one
+// machine), PostgreSQL the store of several control-plane replicas. Both pass one contract suite
+// (store.contract.ts). Every method that writes is one transaction; what resolves has been committed.
 import type {
   Decision,
-  DecisionInput,
   Edge,
   EdgeInput,
   LatencyEntry,
@@ -13,11 +12,10 @@ import type {
   Origin,
   OriginHealth,
   OriginSpec,
-  WeightsInput,
 } from '../../model/index.ts';
 import type { z } from 'zod';
 import type { EdgeInput as EdgeInputSchema } from '../../model/edge.ts';
-import type { SchedulerStore } from '../../scheduler/loop/store.ts';
+import type { LeaseGrant, SchedulerStore } from '../../scheduler/loop/store.ts';
 
 export type EdgeSpec = z.output<typeof EdgeInputSchema>;
 export type { EdgeInput };
@@ -53,6 +51,33 @@ export interface DecisionFilter extends PageRequest {
   load_balancer_id?: string | undefined;
 }
 
+/** A lease as any replica reads it (who leads, since when), with the store's clock. */
+export interface LeaseState extends LeaseGrant {
+  /** false once expires_at has passed (by the store's clock): nobody leads until the next acquisition. */
+  held: boolean;
+  /** The store's clock when this was read: age = now - acquired_at without trusting the replica's clock. */
+  now: string;
+}
+
+/** What the views are built from, read in one snapshot, and the change sequence of that snapshot. */
+export interface StoreSnapshot {
+  seq: number;
+  loadBalancers: LoadBalancer[];
+  origins: Origin[];
+  health: OriginHealth[];
+  weights: LoadBalancerWeights[];
+}
+
+/** One replica's opinion of one origin (the effective health is still OriginHealth). */
+export interface HealthObservation {
+  origin_id: string;
+  /** The replica that probed (its replica id). */
+  vantage: string;
+  healthy: boolean;
+  observed_at: string;
+  detail: string;
+}
+
 /** Everything the API serves; the scheduler's part is `SchedulerStore`, declared beside the loop. */
 export interface Store extends SchedulerStore {
   // Load balancers. `ifRevision`: the caller's If-Match; a different current revision, or no row at
@@ -81,6 +106,14 @@ export interface Store extends SchedulerStore {
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>>;
   listLatency(filter: LatencyFilter): Promise<Page<LatencyEntry>>;
   setOriginHealth(originId: string, healthy: boolean, detail: string): Promise<OriginHealth>;
+  /** Records one vantage's view of an origin (upsert per origin and vantage); not a change long-pollers see. */
+  recordHealthObservation(obs: HealthObservation): Promise<void>;
+  listHealthObservations(): Promise<HealthObservation[]>;
+
+  /** The lease `name` as it stands (any replica may ask), or null when nobody ever held it. */
+  getLease(name: string): Promise<LeaseState | null>;
+  /** Load balancers, origins, health and weights as of one change sequence. */
+  readWorld(): Promise<StoreSnapshot>;
 
   /**
    * Increases on every committed write that can change a long-polled view (load balancers, origins,

@@ -1,10 +1,14 @@
 // Pure builders for the views data planes poll: an edge's config and the DNS view. Both carry a content
-// hash as their version, so an unchanged view keeps its ETag and long-polls stay asleep.
+// hash as their version, so an unchanged view keeps its ETag and long-polls stay asleep, and the
+// store's change sequence they were read at (`seq`, outside the hash), so a data plane following
+// several replicas can refuse to go back to an older view.
 import { createHash } from 'node:crypto';
 import type { DnsView, Edge, EdgeConfig, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, OriginView } from '../../model/index.ts';
 import { effectiveShares } from '../../model/shares.ts';
 
 export interface WorldSnapshot {
+  /** The store's change_seq of the snapshot; null for a world not read from a store. */
+  seq: number | null;
   loadBalancers: LoadBalancer[];
   origins: Origin[];
   health: OriginHealth[];
@@ -66,7 +70,7 @@ export function buildEdgeConfig(edge: Edge, world: WorldSnapshot): EdgeConfig {
     weights_version: maxWeightsVersion(world),
     listeners,
   };
-  return { ...body, version: contentVersion(body) };
+  return { ...body, version: contentVersion(body), seq: world.seq };
 }
 
 export function buildDnsView(world: WorldSnapshot): DnsView {
@@ -88,5 +92,5 @@ export function buildDnsView(world: WorldSnapshot): DnsView {
     zones.set(lb.dns.zone, zone);
   }
   const body = { weights_version: maxWeightsVersion(world), zones: [...zones.values()] };
-  return { ...body, version: contentVersion(body) };
+  return { ...body, version: contentVersion(body), seq: world.seq };
 }

@@ -44,7 +44,7 @@ export function record(hostname: string, origins: OriginView[], extra: Partial<D
 }
 
 export function view(zone: string, records: DnsRecordView[], version = '1', weightsVersion: number | null = 1): DnsView {
-  return { version, weights_version: weightsVersion, zones: [{ zone, records }] };
+  return { version, seq: null, weights_version: weightsVersion, zones: [{ zone, records }] };
 }
 
 /** Three origins on three continents' edges: London, Ashburn (US east), Seattle (US west). */

@@ -49,7 +49,7 @@ export function edgeConfig(listeners: ListenerSpec[], opts: { edge?: string; wei
     })),
   };
   const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
-  return { ...body, version };
+  return { ...body, version, seq: null };
 }
 
 /** An origin HTTP server that counts the requests it answers. */

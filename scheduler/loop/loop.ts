@@ -1,11 +1,14 @@
 // The closed loop: every interval, for each enabled load balancer, read inputs, build the problem,
 // decide in the solver worker, and publish a new weights version with its decision record — or hold
-// the weights in force and say why. Only the lease holder acts; a second control plane on the same
-// store waits and takes over when the first stops renewing.
+// the weights in force and say why. Only the lease holder acts; other replicas on the same store try
+// to acquire the lease every cycle and take over once the holder stops renewing (within the TTL).
+// Every write the leader makes carries its lease epoch (the fencing token, see store.ts): a write the
+// store refuses (LeaseLost) ends the cycle at once, is logged and counted, and this replica acts
+// again only once it holds the lease anew.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { LoadBalancer } from '../../model/index.ts';
-import type { SchedulerStore } from './store.ts';
+import { LeaseLost, type Fence, type LeaseGrant, type SchedulerStore } from './store.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
 import { buildProblem, splitWeights, type Locate } from './problem.ts';
@@ -34,6 +37,10 @@ export const LEASE_NAME = 'scheduler';
 
 export interface CycleReport {
   leader: boolean;
+  /** The lease epoch this cycle acted under (when leader). */
+  epoch?: number;
+  /** The cycle ended because the store refused a write: the lease was lost mid-cycle. */
+  fenced?: boolean;
   results: { load_balancer: string; outcome: 'published' | 'unchanged' | 'held'; detail: string; decision?: SchedulingDecision }[];
 }
 
@@ -55,6 +62,8 @@ export class SchedulerLoop {
   private readonly missing = new Map<string, Map<string, number>>();
   private unsubscribe: (() => void) | undefined;
   private lastUnhealthy = '';
+  /** The lease this cycle holds; every leader write carries it. */
+  private fence: Fence | undefined;
 
   constructor(private readonly o: LoopOptions) {
     this.holder = o.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
@@ -71,7 +80,9 @@ export class SchedulerLoop {
     tick();
     // A health transition is acted on now, not at the next tick: the failed origin's share goes to 0
     // in this very cycle and its traffic is re-planned onto the others.
-    this.unsubscribe = this.o.store.onChange(() => void this.onStoreChange());
+    this.unsubscribe = this.o.store.onChange(() => {
+      this.onStoreChange().catch((err: unknown) => this.o.log.warn({ err: (err as Error).message }, 'cannot read origin health after a store change'));
+    });
   }
 
   private async onStoreChange(): Promise<void> {
@@ -87,7 +98,7 @@ export class SchedulerLoop {
     if (this.timer) clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
     await this.o.store.releaseLease(LEASE_NAME, this.holder).catch(() => undefined);
-    this.o.metrics.leader.set(0);
+    this.setLeader(null);
   }
 
   /** One cycle over every enabled load balancer. Cycles never overlap: a second call joins the first. */
@@ -98,10 +109,25 @@ export class SchedulerLoop {
 
   private async runCycle(): Promise<CycleReport> {
     const end = this.o.metrics.cycleDuration.startTimer();
+    let grant: LeaseGrant | null;
     try {
-      const leader = await this.o.store.acquireLease(LEASE_NAME, this.holder, this.o.leaseTtlMs);
-      this.o.metrics.leader.set(leader ? 1 : 0);
-      if (!leader) return { leader, results: [] };
+      grant = await this.o.store.acquireLease(LEASE_NAME, this.holder, this.o.leaseTtlMs);
+    } catch (err) {
+      // The store is unreachable: we cannot know whether we still hold the lease, so we stop claiming
+      // it (our writes would be refused anyway once it expires) and try again next cycle.
+      this.setLeader(null);
+      this.o.metrics.storeErrors.inc();
+      this.o.log.error({ err: (err as Error).message }, 'cannot reach the store to renew the scheduler lease; not acting as leader');
+      end();
+      return { leader: false, results: [] };
+    }
+    this.setLeader(grant);
+    if (!grant) {
+      end();
+      return { leader: false, results: [] };
+    }
+    const leader = true;
+    try {
       const lbs = (await this.o.store.allLoadBalancers()).filter((lb) => lb.enabled);
       const edges = await this.o.store.allEdges();
       const health = await this.o.store.listOriginHealth();
@@ -110,6 +136,7 @@ export class SchedulerLoop {
         try {
           results.push(await this.cycleFor(lb, edges, health));
         } catch (err) {
+          if (err instanceof LeaseLost) throw err;
           this.o.log.error({ err, load_balancer: lb.name }, 'scheduling cycle failed; the weights in force stay');
           this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'error' });
           await this.hold(lb, 'error', `cycle failed: ${(err as Error).message}`);
@@ -120,14 +147,39 @@ export class SchedulerLoop {
       await this.o.store.expireLatency(new Date(now - this.o.latencyTtlMs).toISOString());
       if (this.o.decisionRetentionMs) await this.o.store.pruneDecisions(new Date(now - this.o.decisionRetentionMs).toISOString());
       this.o.metrics.lastCycle.set(Date.now() / 1000);
-      return { leader, results };
+      return { leader, epoch: grant.epoch, results };
+    } catch (err) {
+      if (!(err instanceof LeaseLost)) {
+        // The store failed under us (a database restart, a timeout): the weights in force stay.
+        this.o.metrics.storeErrors.inc();
+        this.o.log.error({ err: (err as Error).message, epoch: grant.epoch }, 'scheduling cycle failed: the store did not answer; the weights in force stay');
+        return { leader, epoch: grant.epoch, results: [] };
+      }
+      // Paused past the lease (GC, SIGSTOP, a partition) or taken over: the store refused the write.
+      this.o.metrics.fenced.inc();
+      this.o.log.error({ epoch: grant.epoch, holder: this.holder, detail: err.message }, 'lost the scheduler lease mid-cycle: the store refused this write (fenced); not acting until the lease is acquired again');
+      this.setLeader(null);
+      return { leader: false, epoch: grant.epoch, fenced: true, results: [] };
     } finally {
       end();
     }
   }
 
+  /** Leader gauges and the fence every write of this cycle carries. */
+  private setLeader(grant: LeaseGrant | null): void {
+    const m = this.o.metrics;
+    if (grant && this.fence?.epoch !== grant.epoch) this.o.log.info({ epoch: grant.epoch, holder: this.holder }, 'acquired the scheduler lease');
+    if (!grant && this.fence) this.o.log.warn({ epoch: this.fence.epoch, holder: this.holder }, 'no longer the scheduler leader');
+    this.fence = grant ? { name: grant.name, holder: grant.holder, epoch: grant.epoch } : undefined;
+    m.leader.set(grant ? 1 : 0);
+    if (grant) {
+      m.epoch.set(grant.epoch);
+      m.leaseAcquired.set(Date.parse(grant.acquired_at) / 1000);
+    }
+  }
+
   private async hold(lb: LoadBalancer, kind: string, detail: string): Promise<void> {
-    await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: { hold: kind } });
+    await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: { hold: kind } }, this.fence);
   }
 
   private async cycleFor(lb: LoadBalancer, allEdges: Awaited<ReturnType<SchedulerStore['allEdges']>>, health: Awaited<ReturnType<SchedulerStore['listOriginHealth']>>): Promise<CycleReport['results'][number]> {
@@ -164,7 +216,7 @@ export class SchedulerLoop {
     if (built.problem.sources.length === 0) {
       const detail = current ? 'no demand series for any source (absent or stale): holding the weights in force' : 'no demand measured yet: edges and DNS use static weights';
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_data' });
-      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: summary });
+      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: summary }, this.fence);
       return { load_balancer: lb.name, outcome: 'held', detail };
     }
 
@@ -172,7 +224,7 @@ export class SchedulerLoop {
     this.o.metrics.solveDuration.observe({ load_balancer: lb.name }, solve_ms / 1000);
     if (decision.status === 'no_usable_origin') {
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_usable_origin' });
-      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail: decision.notes.join('; '), inputs: summary });
+      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail: decision.notes.join('; '), inputs: summary }, this.fence);
       return { load_balancer: lb.name, outcome: 'held', detail: 'no usable origin', decision };
     }
 
@@ -188,12 +240,12 @@ export class SchedulerLoop {
       diff: decision.diff,
     };
     if (decision.diff.length === 0 && built.dropped.length === 0 && current) {
-      await this.o.store.recordDecision(record);
+      await this.o.store.recordDecision(record, this.fence);
       return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
     }
-    const { version } = await this.o.store.publishWeights(lb.id, splitWeights(decision.weights, built.carried), record);
+    const { version } = await this.o.store.publishWeights(lb.id, splitWeights(decision.weights, built.carried), record, this.fence);
     this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });
-    this.o.log.info({ load_balancer: lb.name, version, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
+    this.o.log.info({ load_balancer: lb.name, version, epoch: this.fence?.epoch, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
   }
 
@@ -217,6 +269,6 @@ export class SchedulerLoop {
     const rows = [...inputs.subnetRtt].flatMap(([subnet, row]) =>
       [...row].flatMap(([name, r]) => (byName.has(name) ? [{ subnet, origin_id: byName.get(name)!, rtt_ms: Math.round(r.ms * 1000) / 1000, samples: Math.round(r.samples), last_updated: now }] : [])),
     );
-    if (rows.length > 0) await this.o.store.upsertLatency(rows);
+    if (rows.length > 0) await this.o.store.upsertLatency(rows, this.fence);
   }
 }

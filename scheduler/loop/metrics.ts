@@ -17,6 +17,10 @@ export function createSchedulerMetrics(registry: Registry) {
     rejected: new Counter({ name: 'sluice_scheduler_input_rejected_total', help: 'input values dropped (NaN, Inf, negative, out of range, unknown label)', labelNames: ['input', 'reason'], registers }),
     scrapeErrors: new Counter({ name: 'sluice_scheduler_scrape_errors_total', help: 'embedded-mode scrapes that failed', labelNames: ['target'], registers }),
     leader: new Gauge({ name: 'sluice_scheduler_leader', help: '1 while this process holds the scheduler lease', registers }),
+    epoch: new Gauge({ name: 'sluice_scheduler_lease_epoch', help: 'epoch (fencing token) of the scheduler lease this process last held', registers }),
+    leaseAcquired: new Gauge({ name: 'sluice_scheduler_lease_acquired_timestamp_seconds', help: 'when this process acquired its current lease epoch (store clock); lease age = time() - this', registers }),
+    fenced: new Counter({ name: 'sluice_scheduler_fenced_writes_total', help: 'leader writes the store refused because the lease had been lost (paused past the TTL, or taken over)', registers }),
+    storeErrors: new Counter({ name: 'sluice_scheduler_store_errors_total', help: 'cycles that failed because the store did not answer (renewing the lease or writing); the weights in force stay', registers }),
     lastCycle: new Gauge({ name: 'sluice_scheduler_last_cycle_timestamp_seconds', help: 'end of the last completed cycle', registers }),
   };
 }

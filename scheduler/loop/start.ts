@@ -18,7 +18,7 @@ export interface RunningScheduler {
   stop(): Promise<void>;
 }
 
-export async function startScheduler(config: SchedulerConfig, store: SchedulerStore, registry: Registry, log: Logger, reader?: InputReader): Promise<RunningScheduler> {
+export async function startScheduler(config: SchedulerConfig, store: SchedulerStore, registry: Registry, log: Logger, reader?: InputReader, replicaId?: string): Promise<RunningScheduler> {
   const metrics = createSchedulerMetrics(registry);
   const counter = {
     reject(input: string, reason: RejectReason) {
@@ -59,6 +59,8 @@ export async function startScheduler(config: SchedulerConfig, store: SchedulerSt
     latencyTtlMs: config.latency_ttl,
     decisionRetentionMs: config.decision_retention,
     locate: await createLocator(config.geoip),
+    // Unique per process (a restarted replica is a new holder, so it gets a new epoch).
+    ...(replicaId ? { holder: `${replicaId}/${process.pid}/${Math.random().toString(36).slice(2, 8)}` } : {}),
   });
   loop.start();
   log.info({ mode: reader ? 'custom' : config.prometheus ? `prometheus ${config.prometheus.url}` : `scrape ${config.scrape.targets.length} target(s)`, interval_ms: config.interval, holder: loop.holder }, 'scheduler started');

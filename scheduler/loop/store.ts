@@ -1,6 +1,14 @@
 // What the scheduler loop needs from the source of truth, and nothing more (controller-runtime's
 // Reader/Writer split): the api's `Store` extends this interface, so the dependency runs api →
-// scheduler only and a loop can run on any store that offers these thirteen methods.
+// scheduler only and a loop can run on any store that offers these methods.
+//
+// Fencing (Kleppmann's fencing tokens; Kubernetes' leader election on etcd): one scheduler acts at a
+// time because it holds a lease in the store, and every write it makes as the leader carries the
+// lease's epoch. The epoch grows on every fresh acquisition (a new holder, or a holder whose lease had
+// lapsed), and the store checks, inside the same transaction as the write and against its own clock,
+// that the lease still names this holder and epoch and has not expired. A leader paused by a GC stall,
+// SIGSTOP or a partition past its lease therefore cannot publish when it resumes: the write fails with
+// `LeaseLost` and nothing of it is applied.
 import type {
   Decision,
   DecisionInput,
@@ -13,9 +21,38 @@ import type {
   WeightsInput,
 } from '../../model/index.ts';
 
+/** The fencing token a leader's writes carry. */
+export interface Fence {
+  name: string;
+  holder: string;
+  epoch: number;
+}
+
+/** A lease as the store holds it; times are the store's clock. */
+export interface LeaseGrant extends Fence {
+  /** When this epoch began (the holder acquired it). */
+  acquired_at: string;
+  expires_at: string;
+}
+
+/** Thrown by a fenced write whose lease is no longer held (expired, taken over, or a newer epoch). */
+export class LeaseLost extends Error {
+  constructor(
+    readonly fence: Fence,
+    detail: string,
+  ) {
+    super(`lease ${fence.name} epoch ${fence.epoch} is no longer held by ${fence.holder}: ${detail}; the write was not applied`);
+    this.name = 'LeaseLost';
+  }
+}
+
 export interface SchedulerStore {
-  /** Scheduler lease: true when `holder` holds it (acquired or renewed) until now + ttlMs. */
-  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Acquires or renews the lease `name` for `holder` until the store's now + ttlMs. Resolves with the
+   * grant (its epoch is the fencing token) or null while another holder's lease is unexpired.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null>;
+  /** Ends `holder`'s lease now (keeping the epoch counter), so the next candidate need not wait out the TTL. */
   releaseLease(name: string, holder: string): Promise<void>;
 
   /** Every load balancer, in creation order. */
@@ -26,15 +63,18 @@ export interface SchedulerStore {
   listOriginHealth(): Promise<OriginHealth[]>;
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null>;
-  /** Publishes a new weights version for one load balancer together with its decision record, atomically. */
-  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput): Promise<{ version: number; decision: Decision }>;
-  /** Records a cycle that changed nothing (hold) or only explained itself. */
-  recordDecision(decision: DecisionInput): Promise<Decision>;
+  /**
+   * Publishes a new weights version for one load balancer together with its decision record, atomically.
+   * With `fence`, only while that lease is held (else `LeaseLost`, nothing written).
+   */
+  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision }>;
+  /** Records a cycle that changed nothing (hold) or only explained itself; fenced like publishWeights. */
+  recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision>;
   /** Removes decision records created before `before` (ISO time); returns how many. */
   pruneDecisions(before: string): Promise<number>;
 
-  /** Upserts learned latency rows keyed by (subnet, origin_id). */
-  upsertLatency(entries: LatencyEntry[]): Promise<void>;
+  /** Upserts learned latency rows keyed by (subnet, origin_id); fenced like publishWeights. */
+  upsertLatency(entries: LatencyEntry[], fence?: Fence): Promise<void>;
   /** Removes latency rows not updated since `before` (ISO time); returns how many. */
   expireLatency(before: string): Promise<number>;
 

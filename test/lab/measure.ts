@@ -64,6 +64,8 @@ export interface Decision {
   created_at: string;
   reason: string;
   weights_version: number | null;
+  /** Epoch of the scheduler lease it was made under (changes when leadership moves). */
+  leader_epoch?: number | null;
   detail: string;
   diff: { source: string; origin_id: string; from: number; to: number }[];
   inputs: Record<string, unknown>;

@@ -43,7 +43,7 @@ export function describeWorld(world: World): string {
 
 function roles(world: World, label: string): string {
   const r: string[] = [];
-  if (label === world.spec.core) r.push(`control-plane:${PORTS.controlPlane} prometheus:${PORTS.prometheus}${world.spec.load_balancer.dns ? ` dns:${PORTS.dns}` : ''}`);
+  if (label === world.spec.core) r.push(`control-plane:${PORTS.controlPlane} prometheus:${PORTS.prometheus}${world.spec.load_balancer.dns || world.spec.dns_server ? ` dns:${PORTS.dns}` : ''}`);
   for (const o of world.spec.origins) if (o.namespace === label) r.push(`origin ${o.name}:${o.port} + agent:${PORTS.agent}`);
   for (const e of world.spec.edges) if (e.namespace === label) r.push(`edge ${e.name} (haproxy ${world.spec.load_balancer.listeners.map((l) => `${l.vip}:${l.port}`).join(',')}, edge-sync:${PORTS.edgeSync}, agent:${PORTS.agent})`);
   return r.join('; ') || 'clients';

@@ -63,6 +63,20 @@ export const ScenarioSpec = z.strictObject({
   health_check: HealthCheck.prefault({}),
   edges: z.array(z.strictObject({ name: Name, namespace: Label, region: z.string(), location: Location })).default([]),
   core: Label.default('core'),
+  /** Run sluice dns even when the load balancer has no DNS name (a script's own probe load balancer). */
+  dns_server: z.boolean().default(false),
+  /**
+   * The control plane in the core namespace: one replica on SQLite (default), or 2-3 replicas on a
+   * PostgreSQL the lab starts there too (issue 12: HA). Data planes then follow every replica.
+   */
+  control_plane: z
+    .strictObject({
+      replicas: z.number().int().min(1).max(3).default(1),
+      store: z.enum(['sqlite', 'postgres']).default('sqlite'),
+      lease_ttl: Duration.optional().describe('scheduler lease; default 3 x scheduler_interval'),
+    })
+    .prefault({})
+    .refine((c) => c.replicas === 1 || c.store === 'postgres', { message: 'several replicas need store: postgres', path: ['store'] }),
   /** Hosts ACK at once (ip route ... quickack 1): srtt is the path RTT, not RTT + delayed ACK. */
   quickack: z.boolean().default(true),
   /** Where each client subnet is (MaxMind knows no private address): DNS and scheduler geolocation. */

@@ -5,7 +5,7 @@
 // process is killed for being inside one of the lab's namespaces only if its /proc/PID/ns/net is that
 // namespace's recorded inode. Never a name pattern.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ProcRecord {
@@ -40,6 +40,8 @@ export interface LabState {
   load_balancer?: { id: string; name: string };
   clients: { name: string; stats: string; subnets: string[] }[];
   status: 'building' | 'running' | 'stopping' | 'stopped';
+  /** Directories the lab made outside its state dir (PostgreSQL's data), removed at teardown. */
+  dirs?: string[];
 }
 
 export const DEFAULT_STATE_DIR = '/tmp/sluice-lab';
@@ -180,6 +182,10 @@ export async function teardown(state: LabState, log: (line: string) => void = ()
     } catch (err) {
       log(`ip netns del ${ns.name}: ${(err as Error).message}`);
     }
+  }
+  for (const d of state.dirs ?? []) {
+    // Only what the lab made: temp dirs named sluice-lab-*.
+    if (/\/sluice-lab-[^/]+$/.test(d)) rmSync(d, { recursive: true, force: true });
   }
   return leftovers(state);
 }

@@ -6,12 +6,14 @@
 // a crash.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { setPriority } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
+import pg from 'pg';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DelayLine } from '../delay-line/index.ts';
+import { postgresBinDir, waitForPostgres } from '../helpers/postgres.ts';
 import { SLUICE_BIN, REPO_ROOT } from '../helpers/sluice-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { rttBetween, type ScenarioSpec } from './scenario.ts';
@@ -19,7 +21,16 @@ import { isSameProcess, netnsInode, procRecord, teardown, writeState, type LabSt
 import { LabApi, unixRequest } from './unix-http.ts';
 
 const PROCS = fileURLToPath(new URL('./procs/', import.meta.url));
-export const PORTS = { controlPlane: 8080, prometheus: 9090, dns: 53, dnsMetrics: 9153, agent: 9465, edgeSync: 9310 } as const;
+export const PORTS = { controlPlane: 8080, prometheus: 9090, dns: 53, dnsMetrics: 9153, agent: 9465, edgeSync: 9310, postgres: 5432 } as const;
+
+/** Control-plane replicas in the core namespace: process name, replica id, port (8080, 8081, ...). */
+export function replicaNames(replicas: number): { name: string; id: string; port: number }[] {
+  if (replicas === 1) return [{ name: 'control-plane', id: 'cp', port: PORTS.controlPlane }];
+  return Array.from({ length: replicas }, (_, i) => ({ name: `control-plane-${String.fromCharCode(97 + i)}`, id: `cp-${String.fromCharCode(97 + i)}`, port: PORTS.controlPlane + i }));
+}
+
+/** Runs a command as nobody (postgres refuses root). */
+const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups', '--'];
 
 export interface Bin {
   t: number;
@@ -43,6 +54,8 @@ export class World {
   ids: Ids | null = null;
   private cpGeneration = 0;
   private destroyed = false;
+  /** PostgreSQL in the core namespace (store: postgres). */
+  private pg: { url: string; passwordFile: string; dir: string } | null = null;
 
   private constructor(
     readonly spec: ScenarioSpec,
@@ -181,7 +194,8 @@ export class World {
     this.spawn('bridge', spec.core, process.execPath, [
       join(PROCS, 'bridge.mjs'),
       JSON.stringify([
-        { sock: this.state.sockets.control_plane, host: core, port: PORTS.controlPlane },
+        // Every replica, in order: each connection goes to the first that accepts it.
+        { sock: this.state.sockets.control_plane, targets: replicaNames(spec.control_plane.replicas).map((r) => ({ host: core, port: r.port })) },
         { sock: this.state.sockets.prometheus, host: core, port: PORTS.prometheus },
         { sock: this.state.sockets.dns_metrics, host: core, port: PORTS.dnsMetrics },
       ]),
@@ -257,10 +271,11 @@ export class World {
       this.spawnSluice(`agent-${e.name}`, e.namespace, ['agent', '--config', agentCfg], { SLUICE_LOG_LEVEL: 'warn' });
     }
     await this.startPrometheus();
+    if (spec.control_plane.store === 'postgres') await this.startPostgres();
     await this.startControlPlane();
     this.ids = await this.createResources();
     for (const e of spec.edges) this.startEdgeSync(e.name);
-    if (spec.load_balancer.dns) await this.startDns();
+    if (spec.load_balancer.dns || spec.dns_server) await this.startDns();
     await this.waitForTargets();
     this.state.status = 'running';
     writeState(this.state);
@@ -302,47 +317,110 @@ export class World {
     });
   }
 
-  /** (Re)starts the control plane with a fresh data directory (an empty store and latency table). */
+  /** Base URLs of the control-plane replicas, in the order data planes try them. */
+  get controlPlaneUrls(): string[] {
+    return replicaNames(this.spec.control_plane.replicas).map((r) => `http://${this.coreAddr}:${r.port}`);
+  }
+
+  /**
+   * PostgreSQL for the replicas, in the core namespace: initdb into a temp dir owned by nobody, the
+   * server as nobody on the core address (and a unix socket in that dir, which the lab process uses).
+   */
+  private async startPostgres(): Promise<void> {
+    const bin = postgresBinDir();
+    if (!bin) throw new Error('PostgreSQL not installed (apt-get install postgresql)');
+    // Its own temp dir: the lab's state dir may sit under a 0700 directory nobody cannot enter.
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-lab-pg-'));
+    chownSync(dir, 65534, 65534);
+    const password = randomBytes(12).toString('hex');
+    const initPw = join(dir, 'pw-initdb');
+    writeFileSync(initPw, password, { mode: 0o600 });
+    chownSync(initPw, 65534, 65534);
+    const passwordFile = this.etc('postgres.password', `${password}\n`);
+    const data = join(dir, 'data');
+    execFileSync('setpriv', [...AS_NOBODY, join(bin, 'initdb'), '-D', data, '-U', 'sluice', `--pwfile=${initPw}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '-N'], { stdio: 'pipe', cwd: dir });
+    // The replicas connect over the lab's own addresses (pg_hba allows only loopback by default).
+    appendFileSync(join(data, 'pg_hba.conf'), `host all sluice ${this.coreAddr}/32 scram-sha-256\n`);
+    this.pg = { url: `postgres://sluice@${this.coreAddr}:${PORTS.postgres}/sluice`, passwordFile, dir };
+    this.state.dirs = [...(this.state.dirs ?? []), dir];
+    writeState(this.state);
+    this.spawn('postgres', this.spec.core, 'setpriv', [...AS_NOBODY, join(bin, 'postgres'), '-D', data, '-c', `listen_addresses=${this.coreAddr}`, '-c', `port=${PORTS.postgres}`, '-c', `unix_socket_directories=${dir}`, '-c', 'max_connections=100']);
+    await waitForPostgres({ host: dir, port: PORTS.postgres, user: 'sluice', password }, undefined, `postgres in the core namespace (see ${this.dir}/logs/postgres.log)`);
+    const admin = new pg.Client({ host: dir, port: PORTS.postgres, user: 'sluice', password, database: 'postgres' });
+    await admin.connect();
+    await admin.query('CREATE DATABASE sluice');
+    await admin.end();
+    this.state.urls.postgres = this.pg.url;
+    writeState(this.state);
+  }
+
+  /**
+   * (Re)starts the control plane: one replica on a fresh SQLite data directory (an empty store and
+   * latency table), or the scenario's replicas on PostgreSQL — the first alone until it leads the
+   * scheduler, then the others, so the data planes' first URL is the leader's.
+   */
   async startControlPlane(): Promise<void> {
     const { spec } = this;
     const gen = ++this.cpGeneration;
-    const dataDir = join(this.dir, `cp-data-${gen}`);
-    const cfg = this.etc(
-      `control-plane-${gen}.yaml`,
-      [
-        `listen: ${this.coreAddr}:${PORTS.controlPlane}`,
-        `data_dir: ${dataDir}`,
-        'log_level: info',
-        'auth:',
-        `  admin_tokens: ["${this.state.token}"]`,
-        'api:',
-        '  docs: false',
-        '  long_poll_max: 60s',
-        'scheduler:',
-        `  interval: ${spec.timing.scheduler_interval}ms`,
-        `  input_timeout: ${Math.max(500, Math.min(5000, spec.timing.scheduler_interval))}ms`,
-        '  prometheus:',
-        `    url: http://${this.coreAddr}:${PORTS.prometheus}`,
-        '    timeout: 2s',
-        `    window: ${spec.timing.rate_window}ms`,
-        `    stale: ${spec.timing.stale}ms`,
-        '  geoip:',
-        '    cidr_mappings:',
-        ...spec.client_locations.map((m) => `      - { cidr: ${m.cidr}, location: { lat: ${m.location.lat}, lon: ${m.location.lon} } }`),
-        ...(spec.client_locations.length === 0 ? ['      []'] : []),
-      ].join('\n'),
-    );
-    const name = 'control-plane';
-    this.spawnSluice(name, spec.core, ['control-plane', '--config', cfg]);
-    this.state.urls.control_plane = `http://${this.coreAddr}:${PORTS.controlPlane}`;
-    await waitFor(
-      async () => {
-        const p = this.procs.get(name)!;
-        if (p.child.exitCode !== null) throw new Error(`control plane exited: ${this.logOf(name).slice(-1500)}`);
-        return (await unixRequest(this.state.sockets.control_plane!, '/api/v1/health', { headers: { authorization: `Bearer ${this.state.token}` }, timeoutMs: 2000 })).status === 200;
-      },
-      { timeoutMs: 30_000, intervalMs: 200, what: 'the control plane to answer' },
-    );
+    const replicas = replicaNames(spec.control_plane.replicas);
+    const ha = this.pg !== null;
+    const start = (r: (typeof replicas)[number]) => {
+      const cfg = this.etc(
+        `${r.name}-${gen}.yaml`,
+        [
+          `listen: ${this.coreAddr}:${r.port}`,
+          `data_dir: ${join(this.dir, `cp-data-${gen}`)}`,
+          'log_level: info',
+          ...(ha ? [`replica_id: ${r.id}`, 'postgres:', `  url: ${this.pg!.url}`, `  password_file: ${this.pg!.passwordFile}`, '  pool_size: 4'] : []),
+          'auth:',
+          `  admin_tokens: ["${this.state.token}"]`,
+          'api:',
+          '  docs: false',
+          '  long_poll_max: 60s',
+          'scheduler:',
+          `  interval: ${spec.timing.scheduler_interval}ms`,
+          ...(spec.control_plane.lease_ttl ? [`  lease_ttl: ${spec.control_plane.lease_ttl}ms`] : []),
+          `  input_timeout: ${Math.max(500, Math.min(5000, spec.timing.scheduler_interval))}ms`,
+          '  prometheus:',
+          `    url: http://${this.coreAddr}:${PORTS.prometheus}`,
+          '    timeout: 2s',
+          `    window: ${spec.timing.rate_window}ms`,
+          `    stale: ${spec.timing.stale}ms`,
+          '  geoip:',
+          '    cidr_mappings:',
+          ...spec.client_locations.map((m) => `      - { cidr: ${m.cidr}, location: { lat: ${m.location.lat}, lon: ${m.location.lon} } }`),
+          ...(spec.client_locations.length === 0 ? ['      []'] : []),
+        ].join('\n'),
+      );
+      this.spawnSluice(r.name, spec.core, ['control-plane', '--config', cfg]);
+    };
+    const answering = (r: (typeof replicas)[number]) =>
+      waitFor(
+        async () => {
+          const p = this.procs.get(r.name)!;
+          if (p.child.exitCode !== null) throw new Error(`${r.name} exited: ${this.logOf(r.name).slice(-1500)}`);
+          return (await unixRequest(this.state.sockets.control_plane!, '/api/v1/health', { headers: { authorization: `Bearer ${this.state.token}` }, timeoutMs: 2000 })).status === 200;
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: `${r.name} to answer` },
+      );
+    this.state.urls.control_plane = this.controlPlaneUrls.join(' ');
+    start(replicas[0]!);
+    await answering(replicas[0]!);
+    if (replicas.length > 1) {
+      await waitFor(async () => (await this.leader())?.name === replicas[0]!.name, { timeoutMs: 30_000, intervalMs: 200, what: `${replicas[0]!.name} to lead the scheduler` });
+      for (const r of replicas.slice(1)) start(r);
+      // The bridge reaches the first replica that accepts; ask each replica's own /readyz through its log line.
+      for (const r of replicas.slice(1)) await waitFor(() => this.logOf(r.name).includes('control plane listening'), { timeoutMs: 30_000, intervalMs: 200, what: `${r.name} to listen (see ${this.dir}/logs/${r.name}.log)` });
+    }
+  }
+
+  /** The replica whose scheduler holds the lease now, as /api/v1/health says. */
+  async leader(): Promise<{ name: string; epoch: number; holder: string } | null> {
+    const h = await this.api.get<{ control_plane: { scheduler: { leader: string | null; epoch: number | null } } }>('/api/v1/health').catch(() => null);
+    const holder = h?.control_plane.scheduler.leader;
+    if (!holder) return null;
+    const r = replicaNames(this.spec.control_plane.replicas).find((x) => holder.startsWith(`${x.id}/`) || this.spec.control_plane.replicas === 1);
+    return r ? { name: r.name, epoch: h!.control_plane.scheduler.epoch!, holder } : null;
   }
 
   async restartControlPlane(): Promise<void> {
@@ -411,7 +489,7 @@ export class World {
       [
         `edge: ${e.name}`,
         'api:',
-        `  url: http://${this.coreAddr}:${PORTS.controlPlane}`,
+        `  urls: ${JSON.stringify(this.controlPlaneUrls)}`,
         `  token: ${this.state.token}`,
         `  edge_id: ${this.ids!.edges[e.name]}`,
         '  wait: 20s',
@@ -445,7 +523,7 @@ export class World {
       [
         `listen: ["${this.coreAddr}:${PORTS.dns}"]`,
         'api:',
-        `  url: http://${this.coreAddr}:${PORTS.controlPlane}`,
+        `  urls: ${JSON.stringify(this.controlPlaneUrls)}`,
         `  token: ${this.state.token}`,
         '  wait: 20s',
         '  retry: 300ms',
@@ -504,6 +582,14 @@ export class World {
     return { stats, ctl, child };
   }
 
+  /** Starts procs/dns-probe.mjs in a namespace (queries the lab's DNS every interval); returns its stats file. */
+  startDnsProbe(name: string, label: string, config: { hostname: string; interval_ms: number; duration_ms: number }): string {
+    const stats = join(this.dir, 'stats', `probe-${name}.jsonl`);
+    writeFileSync(stats, '');
+    this.spawn(`probe-${name}`, label, process.execPath, [join(PROCS, 'dns-probe.mjs'), JSON.stringify({ server: this.coreAddr, stats, max_queries: Math.ceil(config.duration_ms / config.interval_ms) + 10, ...config })], {}, { instrument: true });
+    return stats;
+  }
+
   setClientRate(ctl: string, rate: number): void {
     // write + rename: the client never reads a half-written file
     writeFileSync(`${ctl}.tmp`, JSON.stringify({ rate }));
@@ -544,7 +630,7 @@ export class World {
   async diagnose(): Promise<string> {
     const out: string[] = [];
     for (const [name, p] of this.procs) if (p.child.exitCode !== null && !name.startsWith('client-')) out.push(`${name} exited ${p.child.exitCode}`);
-    for (const name of ['control-plane', ...this.spec.edges.map((e) => `edge-sync-${e.name}`), 'dns']) {
+    for (const name of [...replicaNames(this.spec.control_plane.replicas).map((r) => r.name), ...this.spec.edges.map((e) => `edge-sync-${e.name}`), 'dns']) {
       const errors = this.logOf(name)
         .split('\n')
         .filter((l) => /"level":(50|60)/.test(l))

@@ -6,7 +6,16 @@ locals {
   deploy_dir    = "${path.module}/../../../deploy"
   geo_locations = [for m in var.geo_cidr_mappings : { cidr = m.cidr, location = { lat = m.lat, lon = m.lon } }]
 
+  postgres = var.postgres == null ? null : {
+    url       = var.postgres.url
+    pool_size = var.postgres.pool_size
+    ssl_mode  = var.postgres.ssl_mode
+    has_ca    = var.postgres.ca_pem != ""
+  }
+
   control_plane_config = templatefile("${path.module}/templates/control-plane.yaml.tftpl", {
+    replica_id          = var.replica_id == "" ? var.name : var.replica_id
+    postgres            = local.postgres
     api_port            = var.api_port
     admin_token_sha256  = sha256(var.admin_token)
     read_token_sha256   = sha256(var.read_token)
@@ -16,12 +25,12 @@ locals {
   })
 
   dns_config = templatefile("${path.module}/templates/dns.yaml.tftpl", {
-    private_ip        = var.private_ip
-    dns_port          = var.dns_port
-    api_port          = var.api_port
-    dns_zone          = var.dns_zone
-    nameserver        = "ns1.${var.dns_zone}"
-    dns_cidr_mappings = concat(local.geo_locations, var.dns_cidr_mappings)
+    private_ip         = var.private_ip
+    dns_port           = var.dns_port
+    control_plane_urls = length(var.control_plane_urls) > 0 ? var.control_plane_urls : ["http://127.0.0.1:${var.api_port}"]
+    dns_zone           = var.dns_zone
+    nameserver         = "ns1.${var.dns_zone}"
+    dns_cidr_mappings  = concat(local.geo_locations, var.dns_cidr_mappings)
   })
 
   install_argv = concat(
@@ -43,6 +52,8 @@ locals {
     dns_config                 = local.dns_config
     read_token                 = var.read_token
     admin_token                = var.admin_token
+    postgres_password          = var.postgres == null ? "" : var.postgres.password
+    postgres_ca_pem            = var.postgres == null ? "" : var.postgres.ca_pem
     prometheus_args            = "ARGS=\"--web.listen-address=127.0.0.1:9090 --storage.tsdb.retention.time=${var.prometheus_retention}\"\n"
     prometheus_config          = file("${local.deploy_dir}/prometheus/prometheus.yml")
     prometheus_recording_rules = file("${local.deploy_dir}/prometheus/rules/sluice-recording.yml")

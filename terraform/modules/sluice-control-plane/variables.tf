@@ -122,3 +122,33 @@ variable "bootstrap" {
   })
   default = null
 }
+
+variable "replica_id" {
+  description = "This replica's name in /api/v1/health, the scheduler lease and health observations (letters, digits, . _ : -). Empty: the host name var.name."
+  type        = string
+  default     = ""
+}
+
+variable "postgres" {
+  description = "The PostgreSQL database several control-plane replicas share (null: SQLite on this host, one replica). url has no password; the password is written root:sluice-cp 0640 to /etc/sluice/postgres.password. ssl_mode: disable, require, verify-ca or verify-full (ca_pem then)."
+  type = object({
+    url       = string
+    password  = string
+    pool_size = optional(number, 10)
+    ssl_mode  = optional(string, "verify-full")
+    ca_pem    = optional(string, "")
+  })
+  default   = null
+  sensitive = true
+
+  validation {
+    condition     = var.postgres == null || can(regex("^postgres(ql)?://[^:@/]+@", var.postgres.url))
+    error_message = "postgres.url must be postgres://USER@HOST:PORT/DB, without a password (that goes in postgres.password)."
+  }
+}
+
+variable "control_plane_urls" {
+  description = "Every control-plane replica's API base URL, for this host's sluice dns to fail over between (empty: this host's own API only)."
+  type        = list(string)
+  default     = []
+}

@@ -3,24 +3,39 @@
 // state directory (unix sockets live in the filesystem, which namespaces share), so the root namespace
 // gets no address, route or link of the lab's.
 //   node bridge.mjs '[{"sock":"/tmp/lab/cp.sock","host":"10.90.0.1","port":8080}]'
+// A route may list several targets ("targets":[{host,port},...], e.g. control-plane replicas): each
+// connection goes to the first that accepts it, so the lab keeps reaching the API when one dies.
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 
 const routes = JSON.parse(process.argv[2] ?? '[]');
-const servers = routes.map(({ sock, host, port }) => {
-  rmSync(sock, { force: true });
-  const srv = net.createServer((c) => {
-    const u = net.connect({ host, port });
+
+function connectFirst(targets, i, c) {
+  const u = net.connect(targets[i]);
+  let connected = false;
+  u.once('connect', () => {
+    connected = true;
     c.pipe(u).pipe(c);
+    c.resume();
     const end = () => {
       c.destroy();
       u.destroy();
     };
-    c.on('error', end);
-    u.on('error', end);
-    c.on('close', end);
     u.on('close', end);
+    c.on('close', end);
+    c.on('error', end);
   });
+  u.on('error', () => {
+    u.destroy();
+    if (!connected && i + 1 < targets.length) connectFirst(targets, i + 1, c);
+    else c.destroy();
+  });
+}
+
+const servers = routes.map(({ sock, host, port, targets }) => {
+  rmSync(sock, { force: true });
+  const list = targets ?? [{ host, port }];
+  const srv = net.createServer({ pauseOnConnect: true }, (c) => connectFirst(list, 0, c));
   srv.listen(sock);
   return srv;
 });

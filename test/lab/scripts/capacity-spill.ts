@@ -5,6 +5,13 @@
 // at the damping's pace and stays there, EU takes the rest; then the US origin breaks and, within one
 // cycle after the control plane detects it, gets nothing.
 //
+// With several control-plane replicas (scenario control_plane.replicas, on PostgreSQL) and
+// kill_leader_after_moves, the scheduler leader is killed (-9) in the middle of the walk: measured at
+// the origins the near origin must not rise while nobody leads, the new leader's first move must start
+// from the share the old one left, the walk must still settle within the damping's cycles (+1, not
+// counting the cycles without a leader), and DNS (probed from the clients) and edge-sync must switch to
+// another replica without a gap in answers or client errors.
+//
 // Why cap a loaded origin rather than step the load up: the scheduler reads demand as rate() over a
 // window, so a load step is seen gradually and the first moves chase a plan that is still moving. With
 // the demand already known, the walk starts from share 1 towards 200/300 at once, which is exactly what
@@ -14,7 +21,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { waitFor } from '../../helpers/wait.ts';
 import { cyclePeriod, decisions, rttTable, writeLoadChart, type Decision, type Recorder } from '../measure.ts';
-import { rateOf, readBins, settledNow, type World } from '../world.ts';
+import { rateOf, readBins, settledNow, type Bin, type World } from '../world.ts';
 
 const Params = z.strictObject({
   clients: z.string(),
@@ -27,6 +34,14 @@ const Params = z.strictObject({
   hold_s: z.number().min(1).default(8),
   failover: z.boolean().default(true),
   after_failover_s: z.number().min(1).default(4),
+  /** Kill the scheduler leader (SIGKILL) after this many damped moves (needs 2+ control-plane replicas). */
+  kill_leader_after_moves: z.number().int().min(1).optional(),
+  /**
+   * Query sluice dns from the clients' namespace every 100 ms throughout (needs dns_server). The name
+   * belongs to a probe load balancer of its own: a DNS name on the spill's load balancer would make
+   * the health checks' subnet a DNS source of its own and change the walk.
+   */
+  dns_probe: z.boolean().default(false),
 });
 
 /**
@@ -83,6 +98,7 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   );
   rec.event(`warm: all ${p.load_rps} rps on ${near.name}`);
 
+  const probe = p.dns_probe ? await startProbe(world, far.name) : null;
   const tCap = Date.now();
   await world.api.patch(originPath, { target_rps: near.target_rps, max_rps: near.max_rps });
   rec.event(`operator caps ${near.name}: max_rps ${near.max_rps}`, tCap);
@@ -98,8 +114,10 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   rec.number('cycles_damping_law', law);
   rec.number('cycles_allowed', bound);
 
+  const kill = p.kill_leader_after_moves ? await killLeaderMidWalk(world, rec, p.kill_leader_after_moves, tStep, (d) => d.diff.some((c) => c.source.includes(edgeId) && c.origin_id === nearId && c.to < c.from)) : null;
+
   // Settled: the last 2 s at the near origin at or under max_rps + tolerance.
-  const settleDeadline = (bound + 12) * interval + 20_000;
+  const settleDeadline = (bound + 12) * interval + 20_000 + (kill ? 30_000 : 0);
   await waitFor(
     () => {
       // Under the ceiling while the full offered load is being served (not the warm-up's leftovers).
@@ -162,7 +180,9 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   for (let u = tSettle ?? tHoldEnd; u + 1000 <= tHoldEnd; u += 250) rawMax = Math.max(rawMax, rateOf(nearBins, 'served', u - 1000, u + 1000));
   rec.number(`${near.name}_raw_2s_max_after_settle`, rawMax);
   // The first move is cycle 1; its weights are in force (edge-sync long-polls) within milliseconds.
-  const cyclesTaken = firstMove && tSettle ? (tSettle - firstMove) / period + 1 : null;
+  // Cycles without a leader (between the kill and the new leader's first decision) are not the damping's.
+  const leaderless = kill ? leaderlessMs(ds, kill) : 0;
+  const cyclesTaken = firstMove && tSettle ? (tSettle - firstMove - (kill && kill.at < tSettle ? leaderless : 0)) / period + 1 : null;
   rec.number('cycles_to_settle_measured', cyclesTaken);
   rec.number('seconds_cap_to_settle', tSettle ? (tSettle - tCap) / 1000 : null);
   const holdFrom = tSettle ?? tHoldEnd - 4000;
@@ -179,6 +199,8 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
     cyclesTaken !== null && cyclesTaken <= bound + 1e-9,
     `${cyclesTaken?.toFixed(2) ?? '—'} cycles (of ${period} ms) from the first damped move, ${((firstMove ?? tCap) - tCap) / 1000} s after the cap; allowed ${bound} = ${law} (damping law: max_shift ${maxShift}, then the proportional band ${gain}, to within ${p.tolerance * 100} %) + 1; the write-up's ceil(gap/max_shift) = ${naive}`,
   );
+  if (kill) checkFailover(world, rec, { kill, ds, leaderless, period, nearId, edgeId, near: near.name, nearBins, farBins, clientBins, probe, tHoldEnd });
+  if (kill) await checkDataPlanesSwitched(world, rec, kill);
   rec.check('spill: the rest goes to the far origin', Math.abs(nearHold + farHold - offeredHold) <= 0.03 * offeredHold && farHold >= offeredHold - ceiling - 0.02 * offeredHold, `${far.name} ${farHold.toFixed(1)} rps; ${near.name} + ${far.name} = ${(nearHold + farHold).toFixed(1)} of ${offeredHold.toFixed(1)} offered`);
 
   if (p.failover) {
@@ -196,6 +218,9 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
     rec.number('seconds_break_to_detection', (detected - tDown) / 1000);
     await new Promise((r) => setTimeout(r, p.after_failover_s * 1000));
     const tEnd = settledNow();
+    // On a loaded machine an instrument may write its last bins later than settledNow() allows for; the
+    // window after failover is short (a few bins), so measure only once every file holds them.
+    await waitFor(() => [world.originStats(far.name), world.originStats(near.name), readBins(client.stats)].every((bins) => bins.some((x) => x.t >= tEnd - 250)), { timeoutMs: 5000, intervalMs: 50, what: 'the last bins of the failover window' }).catch(() => undefined);
     const after = detected + period;
     const bins = world.originStats(near.name).filter((b) => b.t >= Math.ceil(after / 250) * 250 && b.t < tEnd - 250);
     const got = bins.reduce((s, b) => s + ((b.served as number) ?? 0) + ((b.rejected as number) ?? 0), 0);
@@ -225,4 +250,101 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   });
   writeFileSync(join(outDir, 'rtt.md'), rttTable(rows));
   writeLoadChart(world, rec, outDir, 'load.svg', `Capacity spill: ${p.load_rps} rps offered, ${near.name} capped at max_rps ${near.max_rps}, max_shift ${maxShift}`, `measured at the origins (their own request counters); scheduler cycle ${interval} ms; HAProxy edge; ${near.name} breaks at the end`, readBins(client.stats), { [near.name]: [[0, p.initial_max_rps], [rec.rel(tCap), near.max_rps]] });
+}
+
+interface Kill {
+  at: number;
+  name: string;
+  epoch: number;
+  edgeVersionBefore: number | null;
+}
+
+/** Waits for `moves` damped moves since `since`, then SIGKILLs the scheduler leader. */
+async function killLeaderMidWalk(world: World, rec: Recorder, moves: number, since: number, isMove: (d: Decision) => boolean): Promise<Kill> {
+  await waitFor(async () => (await decisions(world)).filter((d) => Date.parse(d.created_at) >= since && isMove(d)).length >= moves, { timeoutMs: 120_000, intervalMs: 200, what: `${moves} damped moves before killing the leader` });
+  const leader = await waitFor(() => world.leader(), { timeoutMs: 10_000, what: 'the scheduler leader' });
+  const edgeVersionBefore = Number((await world.promQuery('max(sluice_edge_config_version)'))[0]?.value[1] ?? Number.NaN);
+  const at = Date.now();
+  await world.stopProcess(leader.name, 'SIGKILL');
+  rec.event(`scheduler leader ${leader.name} (epoch ${leader.epoch}) killed -9`, at);
+  return { at, name: leader.name, epoch: leader.epoch, edgeVersionBefore: Number.isFinite(edgeVersionBefore) ? edgeVersionBefore : null };
+}
+
+/** From the kill to the new leader's first decision, from the audit log (ms). */
+function leaderlessMs(ds: Decision[], kill: Kill): number {
+  const next = ds.find((d) => (d.leader_epoch ?? 0) > kill.epoch);
+  return next ? Date.parse(next.created_at) - kill.at : Number.POSITIVE_INFINITY;
+}
+
+function checkFailover(
+  world: World,
+  rec: Recorder,
+  o: { kill: Kill; ds: Decision[]; leaderless: number; period: number; nearId: string; edgeId: string; near: string; nearBins: Bin[]; farBins: Bin[]; clientBins: Bin[]; probe: string | null; tHoldEnd: number },
+): void {
+  const next = o.ds.find((d) => (d.leader_epoch ?? 0) > o.kill.epoch);
+  rec.number('seconds_kill_to_next_decision', Number.isFinite(o.leaderless) ? o.leaderless / 1000 : null);
+  if (next) rec.event(`new leader's first decision (epoch ${next.leader_epoch})`, Date.parse(next.created_at));
+  rec.check('leader killed: another replica decides within lease TTL + one cycle', next !== undefined && o.leaderless <= (world.spec.control_plane.lease_ttl ?? 3 * world.spec.timing.scheduler_interval) + o.period + 1000, `${(o.leaderless / 1000).toFixed(2)} s from kill -9 to epoch ${next?.leader_epoch ?? '—'}'s first decision (lease TTL ${(world.spec.control_plane.lease_ttl ?? 3 * world.spec.timing.scheduler_interval) / 1000} s, cycle ${o.period} ms)`);
+
+  // The walk continues where it left off: consecutive moves of the near origin's share chain up
+  // (each from = the previous to), across the change of leader too, and only go down.
+  const moves = o.ds.filter((d) => d.weights_version !== null).flatMap((d) => d.diff.filter((c) => c.source.includes(o.edgeId) && c.origin_id === o.nearId).map((c) => ({ epoch: d.leader_epoch ?? 0, from: c.from, to: c.to })));
+  // Published shares are rounded to 1e-6 (scheduler/loop/problem.ts); the diff is the solver's.
+  const breaks = moves.slice(1).filter((m, i) => Math.abs(m.from - moves[i]!.to) > 1e-4);
+  const firstNew = moves.findIndex((m) => m.epoch > o.kill.epoch);
+  const across = firstNew > 0 ? `epoch ${moves[firstNew - 1]!.epoch} left ${moves[firstNew - 1]!.to.toFixed(4)}, epoch ${moves[firstNew]!.epoch} moved ${moves[firstNew]!.from.toFixed(4)} -> ${moves[firstNew]!.to.toFixed(4)}` : 'no move by the new leader';
+  rec.check('leader killed: the walk continues where it left off (each move starts from the share the last one left)', firstNew > 0 && breaks.length === 0 && moves[firstNew]!.to <= moves[firstNew]!.from, `${moves.length} moves of ${o.near}'s share, ${breaks.length} discontinuities; ${across}`);
+
+  // Measured at the origins: the near origin does not rise while nobody leads (the edge keeps its weights).
+  const share = (t: number) => {
+    const n = rateOf(o.nearBins, 'served', t - 1000, t + 1000);
+    const f = rateOf(o.farBins, 'served', t - 1000, t + 1000);
+    return n + f > 0 ? n / (n + f) : 0;
+  };
+  const before = share(o.kill.at - 1000);
+  let peak = 0;
+  for (let t = o.kill.at; t <= o.kill.at + Math.min(o.leaderless, 30_000) + o.period && t + 1000 <= o.tHoldEnd; t += 250) peak = Math.max(peak, share(t));
+  rec.number(`${o.near}_share_before_kill`, before);
+  rec.number(`${o.near}_share_peak_while_leaderless`, peak);
+  rec.check(`leader killed: ${o.near} does not rise while nobody leads (measured at the origins)`, peak <= before + 0.03, `share of what both origins served: ${(before * 100).toFixed(1)} % before the kill, at most ${(peak * 100).toFixed(1)} % until the new leader's first move (2-s windows)`);
+
+  const from = o.kill.at - 2000;
+  const to = o.kill.at + Math.min(o.leaderless, 30_000) + 5000;
+  const errors = o.clientBins.filter((b) => b.t >= from && b.t < to).reduce((s, b) => s + ((b.err as number) ?? 0), 0);
+  const sent = o.clientBins.filter((b) => b.t >= from && b.t < to).reduce((s, b) => s + ((b.sent as number) ?? 0), 0);
+  rec.number('client_errors_around_kill', errors);
+  rec.check('leader killed: clients through the edge see no error', errors === 0 && sent > 0, `${sent} requests sent from 2 s before the kill to 5 s after the new leader's first decision, ${errors} errors`);
+  if (o.probe) {
+    const bins = readBins(o.probe).filter((b) => b.t >= from && b.t < to);
+    const asked = bins.reduce((s, b) => s + ((b.sent as number) ?? 0), 0);
+    const answered = bins.reduce((s, b) => s + ((b.answered as number) ?? 0), 0);
+    rec.number('dns_queries_around_kill', asked);
+    rec.number('dns_answered_around_kill', answered);
+    rec.check('leader killed: sluice dns answers every query (no gap)', asked > 0 && answered === asked, `${answered}/${asked} queries from the clients' namespace answered, 2 s before the kill to 5 s after the new leader's first decision`);
+  }
+}
+
+/** DNS and edge-sync followed the killed replica (their first URL) and moved to the next one. */
+async function checkDataPlanesSwitched(world: World, rec: Recorder, kill: Kill): Promise<void> {
+  const edgeFailovers = Number((await world.promQuery('sum(sluice_edge_api_failovers_total)'))[0]?.value[1] ?? 0);
+  const edgeVersion = Number((await world.promQuery('max(sluice_edge_config_version)'))[0]?.value[1] ?? Number.NaN);
+  rec.number('edge_sync_failovers', edgeFailovers);
+  rec.check('leader killed: edge-sync moved to another replica and applies newer weights from it', edgeFailovers >= 1 && kill.edgeVersionBefore !== null && edgeVersion > kill.edgeVersionBefore, `sluice_edge_api_failovers_total ${edgeFailovers}; weights version in force ${kill.edgeVersionBefore} at the kill, ${edgeVersion} now`);
+  if (world.spec.load_balancer.dns || world.spec.dns_server) {
+    const text = await world.dnsMetrics();
+    const dnsFailovers = Number(/^sluice_dns_api_failovers_total (\d+)/m.exec(text)?.[1] ?? 0);
+    const stale = Number(/^sluice_dns_api_errors_total\{kind="stale"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    rec.number('dns_failovers', dnsFailovers);
+    rec.check('leader killed: sluice dns moved to another replica, and never took an older view', dnsFailovers >= 1, `sluice_dns_api_failovers_total ${dnsFailovers}; stale views refused ${stale}`);
+  }
+}
+
+const PROBE_NAME = 'probe.lab.test';
+
+/** A load balancer with only a DNS name and one origin (no listeners, no demand), and the probe asking for it. */
+async function startProbe(world: World, originName: string): Promise<string> {
+  const o = world.spec.origins.find((x) => x.name === originName)!;
+  const lb = await world.api.post<{ id: string }>('/api/v1/load-balancers', { name: 'dns-probe', dns: { zone: 'lab.test', hostname: PROBE_NAME, ttl: 1 }, listeners: [], policy: 'latency' });
+  await world.api.post(`/api/v1/load-balancers/${lb.id}/origins`, { name: 'probe-origin', region: o.region, addresses: [world.addr(o.namespace)], port: o.port, location: o.location, target_rps: 1, max_rps: 1 });
+  return world.startDnsProbe('dns', world.spec.params.clients as string, { hostname: PROBE_NAME, interval_ms: 100, duration_ms: 200_000 });
 }

@@ -1,0 +1,463 @@
+// The store of several control-plane replicas: one PostgreSQL database, any number of replicas, each
+// serving the whole API. Same contract as the SQLite store (store.contract.ts runs against both):
+// - every write is one transaction (READ COMMITTED; retried on a serialization failure or deadlock);
+//   each that can change a long-polled view (resources, published weights, health transitions) bumps
+//   meta.change_seq and NOTIFYs it, so long-polls on every replica wake (pg-changes.ts); decisions,
+//   latency rows and leases do not, as in SQLite;
+// - weights versions come from one counter row updated inside the publishing transaction: its row
+//   lock orders publishers, so versions are strictly increasing and gap-free in commit order;
+// - leases and fencing use the database's clock (clock_timestamp()), never a replica's: a fenced
+//   write takes the lease row FOR SHARE and checks holder, epoch and expiry first, so a takeover
+//   (which must UPDATE that row) waits for the write to commit, or the write sees the takeover and
+//   is refused — there is no moment where both the old and the new leader can write;
+// - a session stuck inside a transaction (a paused replica) is ended by the server after
+//   idle_in_transaction_timeout, so it cannot hold the lease row or a counter row for long.
+import pg from 'pg';
+import type { Decision, DecisionInput, Edge, LatencyEntry, LoadBalancer, LoadBalancerSpec, LoadBalancerWeights, Origin, OriginHealth, OriginSpec, WeightsInput } from '../../model/index.ts';
+import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
+import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
+import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
+import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
+import { PgResourceTable } from './pg-resource-table.ts';
+import { assertKnownOrigins, checkLatency, checkWeights, decisionFromRow, decisionRow, type DecisionRow } from './records.ts';
+import { decodeCursor, encodeCursor, type ResourceRow } from './resource-table.ts';
+import { StoreError, type DecisionFilter, type EdgeSpec, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
+
+type Q = pg.ClientBase;
+
+/** BIGINT columns come back as numbers (versions, seqs and ids stay far below 2^53). */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
+};
+
+/** SQLSTATEs worth retrying the whole transaction for. */
+const RETRYABLE = new Set(['40001', '40P01']);
+
+export interface PgStoreOptions {
+  config: PostgresConfig;
+  /** Shown in pg_stat_activity as application_name. */
+  replica: string;
+  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+/** Connects, migrates (under the advisory lock) and starts the change feed. */
+export async function openPostgresStore(o: PgStoreOptions): Promise<PostgresStore> {
+  const conn = pgConnection(o.config, `sluice ${o.replica}`);
+  const store = new PostgresStore(conn, o);
+  try {
+    await store.init();
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw new Error(`PostgreSQL ${conn.display}: ${conn.redact((err as Error).message)}`);
+  }
+  return store;
+}
+
+/** `sluice control-plane --migrate-only`: applies pending migrations and returns what it did. */
+export async function migrateOnly(config: PostgresConfig, replica: string): Promise<{ applied: number[]; version: number; display: string }> {
+  const conn = pgConnection(config, `sluice ${replica} migrate`);
+  const client = new pg.Client({ ...conn.options, types: TYPES });
+  try {
+    await client.connect();
+    const applied = await migratePostgres(client, conn.display);
+    return { applied, version: PG_MIGRATIONS.length, display: conn.display };
+  } catch (err) {
+    throw new Error(`PostgreSQL ${conn.display}: ${conn.redact((err as Error).message)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+  private readonly listeners = new Set<() => void>();
+  private feed: PgChangeFeed | undefined;
+  private readonly lbs: PgResourceTable<LoadBalancerSpec, LoadBalancer>;
+  private readonly origins: PgResourceTable<OriginSpec, Origin>;
+  private readonly edges: PgResourceTable<EdgeSpec, Edge>;
+  private closed = false;
+
+  constructor(
+    private readonly conn: PgConnection,
+    private readonly o: PgStoreOptions,
+  ) {
+    this.pool = new pg.Pool({ ...conn.options, types: TYPES });
+    // An idle pooled connection dropped by the server (restart): the pool replaces it on next use.
+    this.pool.on('error', (err) => o.log.warn({ err: conn.redact(err.message) }, 'postgres: an idle connection failed; it will be replaced'));
+    const meta = (row: ResourceRow) => ({ id: row.id, revision: row.revision, created_at: row.created_at, updated_at: row.updated_at });
+    this.lbs = new PgResourceTable({ table: 'load_balancers', idPrefix: 'lb', noun: 'load balancer' }, (row, spec) => ({ ...spec, ...meta(row) }));
+    this.origins = new PgResourceTable({ table: 'origins', idPrefix: 'or', noun: 'origin', parentColumn: 'load_balancer_id' }, (row, spec) => ({ ...spec, ...meta(row), load_balancer_id: row.parent! }));
+    this.edges = new PgResourceTable({ table: 'edges', idPrefix: 'ed', noun: 'edge' }, (row, spec) => ({ ...spec, ...meta(row) }));
+  }
+
+  /** Where this store points, without the password. */
+  get display(): string {
+    return this.conn.display;
+  }
+
+  /** True while the LISTEN connection is up. */
+  get listening(): boolean {
+    return this.feed?.listening ?? false;
+  }
+
+  /** Migrates (under the advisory lock; refuses a newer schema), then starts the change feed. */
+  async init(): Promise<void> {
+    const client = new pg.Client({ ...this.conn.options, types: TYPES });
+    try {
+      await client.connect();
+      await migratePostgres(client, this.conn.display);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    this.feed = new PgChangeFeed({
+      connect: () => new pg.Client({ ...this.conn.options, types: TYPES, statement_timeout: 0 }),
+      readSeq: () => this.changeSeq(),
+      pollMs: this.o.config.change_poll,
+      onChange: () => {
+        for (const l of this.listeners) l();
+      },
+      log: this.o.log,
+      redact: this.conn.redact,
+    });
+    await this.feed.start();
+  }
+
+  // ---- plumbing ----
+
+  /**
+   * A pooled connection with an 'error' listener while checked out: a connection dropped between two
+   * statements (a database restart) emits 'error' on the client, which would otherwise crash the
+   * process; the statement in flight rejects on its own and the pool discards the dead client.
+   */
+  private async checkout(): Promise<pg.PoolClient & { done(broken?: Error): void }> {
+    const c = await this.pool.connect();
+    const onError = (err: Error) => this.o.log.warn({ err: this.conn.redact(err.message) }, 'postgres: a connection in use failed');
+    c.on('error', onError);
+    return Object.assign(c, {
+      done(broken?: Error) {
+        c.off('error', onError);
+        c.release(broken);
+      },
+    });
+  }
+
+  private async tx<T>(fn: (c: Q) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.checkout();
+      let broken: Error | undefined;
+      try {
+        await c.query(begin);
+        const out = await fn(c);
+        await c.query('COMMIT');
+        return out;
+      } catch (err) {
+        // A failed COMMIT over a dropped connection is ambiguous; the caller was not told it succeeded.
+        // A connection that cannot even roll back is discarded (the pool also drops unqueryable ones).
+        await c.query('ROLLBACK').catch((e: Error) => (broken = e));
+        const code = (err as { code?: string }).code;
+        if (code && RETRYABLE.has(code) && attempt < 4) continue;
+        throw err;
+      } finally {
+        c.done(broken);
+      }
+    }
+  }
+
+  private async read<T>(fn: (c: Q) => Promise<T>): Promise<T> {
+    const c = await this.checkout();
+    try {
+      return await fn(c);
+    } finally {
+      c.done();
+    }
+  }
+
+  /** Last statement of every transaction that changes what long-pollers see. */
+  private async bumpChangeSeq(c: Q): Promise<void> {
+    const seq = (await c.query<{ value: number }>(`UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value`)).rows[0]!.value;
+    await c.query(`SELECT pg_notify('${CHANGE_CHANNEL}', $1)`, [String(seq)]);
+  }
+
+  /** First statement of a fenced write: see the header. */
+  private async checkFence(c: Q, fence: Fence | undefined): Promise<void> {
+    if (!fence) return;
+    const { rows } = await c.query<{ holder: string; epoch: number; expires_at: Date; live: boolean }>(
+      `SELECT holder, epoch, expires_at, expires_at > clock_timestamp() AS live FROM leases WHERE name = $1 FOR SHARE`,
+      [fence.name],
+    );
+    const row = rows[0];
+    if (!row) throw new LeaseLost(fence, 'no such lease');
+    if (row.epoch !== fence.epoch || row.holder !== fence.holder) throw new LeaseLost(fence, `the lease is at epoch ${row.epoch}, held by ${row.holder}`);
+    if (!row.live) throw new LeaseLost(fence, `it expired at ${row.expires_at.toISOString()}`);
+  }
+
+  private write<T>(fn: (c: Q) => Promise<T>, opts: { bump?: boolean; fence?: Fence } = {}): Promise<T> {
+    return this.tx(async (c) => {
+      await this.checkFence(c, opts.fence);
+      const out = await fn(c);
+      if (opts.bump ?? true) await this.bumpChangeSeq(c);
+      return out;
+    });
+  }
+
+  // ---- load balancers, origins, edges ----
+
+  createLoadBalancer(spec: LoadBalancerSpec) { return this.write((c) => this.lbs.create(c, spec)); }
+  getLoadBalancer(id: string) { return this.read((c) => this.lbs.get(c, id)); }
+  listLoadBalancers(page: PageRequest) { return this.read((c) => this.lbs.list(c, page)); }
+  replaceLoadBalancer(id: string, spec: LoadBalancerSpec, ifRevision?: number) { return this.write((c) => this.lbs.replace(c, id, spec, ifRevision)); }
+  deleteLoadBalancer(id: string, ifRevision?: number) { return this.write((c) => this.lbs.delete(c, id, ifRevision)); }
+  allLoadBalancers() { return this.read((c) => this.lbs.all(c)); }
+
+  createOrigin(lbId: string, spec: OriginSpec) {
+    return this.write(async (c) => {
+      await this.lbs.get(c, lbId);
+      return this.origins.create(c, spec, lbId);
+    });
+  }
+  getOrigin(lbId: string, id: string) { return this.read((c) => this.origins.get(c, id, lbId)); }
+  listOrigins(lbId: string, page: PageRequest) {
+    return this.read(async (c) => {
+      await this.lbs.get(c, lbId);
+      return this.origins.list(c, page, lbId);
+    });
+  }
+  replaceOrigin(lbId: string, id: string, spec: OriginSpec, ifRevision?: number) { return this.write((c) => this.origins.replace(c, id, spec, ifRevision, lbId)); }
+  deleteOrigin(lbId: string, id: string, ifRevision?: number) { return this.write((c) => this.origins.delete(c, id, ifRevision, lbId)); }
+  allOrigins(lbId?: string) { return this.read((c) => this.origins.all(c, lbId)); }
+
+  createEdge(spec: EdgeSpec) { return this.write((c) => this.edges.create(c, spec)); }
+  getEdge(id: string) { return this.read((c) => this.edges.get(c, id)); }
+  listEdges(page: PageRequest) { return this.read((c) => this.edges.list(c, page)); }
+  replaceEdge(id: string, spec: EdgeSpec, ifRevision?: number) { return this.write((c) => this.edges.replace(c, id, spec, ifRevision)); }
+  deleteEdge(id: string, ifRevision?: number) { return this.write((c) => this.edges.delete(c, id, ifRevision)); }
+  allEdges() { return this.read((c) => this.edges.all(c)); }
+
+  // ---- scheduler's write side ----
+
+  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision }> {
+    return this.write(
+      async (c) => {
+        const parsed = checkWeights(weights);
+        await this.lbs.get(c, lbId);
+        assertKnownOrigins(lbId, new Set((await this.origins.all(c, lbId)).map((o) => o.id)), parsed);
+        const version = (await c.query<{ value: number }>(`UPDATE meta SET value = value + 1 WHERE key = 'weights_version' RETURNING value`)).rows[0]!.value;
+        await c.query(
+          `INSERT INTO weights (load_balancer_id, version, published_at, body) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body`,
+          [lbId, version, new Date().toISOString(), JSON.stringify(parsed)],
+        );
+        const recorded = await this.insertDecision(c, { ...decision, load_balancer_id: lbId }, version, fence);
+        return { version, decision: recorded };
+      },
+      { fence },
+    );
+  }
+
+  recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision> {
+    // The audit log is in no long-polled view: a cycle that only explains itself wakes nobody.
+    return this.write((c) => this.insertDecision(c, decision, null, fence), { fence, bump: false });
+  }
+
+  private async insertDecision(c: Q, input: DecisionInput, weightsVersion: number | null, fence: Fence | undefined): Promise<Decision> {
+    const row = decisionRow(input, weightsVersion, fence, new Date().toISOString());
+    const { rows } = await c.query<{ id: number }>(
+      `INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+      [row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body],
+    );
+    return decisionFromRow(rows[0]!.id, row, true);
+  }
+
+  getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
+    return this.read((c) => this.weightsOf(c, [lbId]).then((w) => w[0] ?? null));
+  }
+
+  private async weightsOf(c: Q, lbIds: string[]): Promise<LoadBalancerWeights[]> {
+    const { rows } = await c.query<{ load_balancer_id: string; version: number; published_at: string; body: string }>(
+      `SELECT load_balancer_id, version, published_at, body FROM weights WHERE load_balancer_id = ANY($1)`,
+      [lbIds],
+    );
+    const byId = new Map(rows.map((r) => [r.load_balancer_id, r]));
+    return lbIds.flatMap((id) => {
+      const row = byId.get(id);
+      if (!row) return [];
+      const body = JSON.parse(row.body) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
+      return [{ load_balancer_id: id, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets }];
+    });
+  }
+
+  listDecisions(filter: DecisionFilter): Promise<Page<Decision>> {
+    return this.read(async (c) => {
+      const before = filter.cursor ? decodeCursor(filter.cursor) : Number.MAX_SAFE_INTEGER;
+      const byLb = filter.load_balancer_id !== undefined;
+      const { rows } = await c.query<DecisionRow & { id: number }>(
+        `SELECT id, load_balancer_id, weights_version, leader_epoch, created_at, reason, body FROM decisions WHERE id < $1${byLb ? ' AND load_balancer_id = $3' : ''} ORDER BY id DESC LIMIT $2`,
+        byLb ? [before, filter.limit + 1, filter.load_balancer_id] : [before, filter.limit + 1],
+      );
+      const more = rows.length > filter.limit;
+      const items = rows.slice(0, filter.limit).map((r) => decisionFromRow(r.id, r));
+      return { items, next_cursor: more ? encodeCursor(items[items.length - 1]!.id) : null };
+    });
+  }
+
+  pruneDecisions(before: string): Promise<number> {
+    // Not a change anyone long-polls for: no change_seq bump.
+    return this.write(async (c) => (await c.query(`DELETE FROM decisions WHERE created_at < $1`, [before])).rowCount ?? 0, { bump: false });
+  }
+
+  upsertLatency(entries: LatencyEntry[], fence?: Fence): Promise<void> {
+    return this.write(
+      async (c) => {
+        checkLatency(entries);
+        // One statement per 1000 rows: unnest keeps the parameter count at five.
+        for (let i = 0; i < entries.length; i += 1000) {
+          const chunk = entries.slice(i, i + 1000);
+          await c.query(
+            `INSERT INTO latency (subnet, origin_id, rtt_ms, samples, last_updated)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[])
+             ON CONFLICT (subnet, origin_id) DO UPDATE SET rtt_ms = excluded.rtt_ms, samples = excluded.samples, last_updated = excluded.last_updated`,
+            [chunk.map((e) => e.subnet), chunk.map((e) => e.origin_id), chunk.map((e) => e.rtt_ms), chunk.map((e) => e.samples), chunk.map((e) => e.last_updated)],
+          );
+        }
+      },
+      // Latency reaches DNS and edges only through published weights: no change_seq bump.
+      { fence, bump: false },
+    );
+  }
+
+  expireLatency(before: string): Promise<number> {
+    return this.write(async (c) => (await c.query(`DELETE FROM latency WHERE last_updated < $1`, [before])).rowCount ?? 0, { bump: false });
+  }
+
+  listLatency(filter: LatencyFilter): Promise<Page<LatencyEntry>> {
+    return this.read(async (c) => {
+      const args: unknown[] = [decodeCursor(filter.cursor), filter.limit + 1];
+      const where = ['seq > $1'];
+      if (filter.subnet) where.push(`subnet = $${args.push(filter.subnet)}`);
+      if (filter.origin_id) where.push(`origin_id = $${args.push(filter.origin_id)}`);
+      const { rows } = await c.query<LatencyEntry & { seq: number }>(`SELECT seq, subnet, origin_id, rtt_ms, samples, last_updated FROM latency WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $2`, args);
+      const more = rows.length > filter.limit;
+      const page = rows.slice(0, filter.limit);
+      return { items: page.map(({ seq: _seq, ...e }) => e), next_cursor: more ? encodeCursor(page[page.length - 1]!.seq) : null };
+    });
+  }
+
+  // ---- health ----
+
+  setOriginHealth(originId: string, healthy: boolean, detail: string): Promise<OriginHealth> {
+    return this.tx(async (c) => {
+      const prev = (await c.query<{ healthy: boolean; since: string }>(`SELECT healthy, since FROM origin_health WHERE origin_id = $1 FOR UPDATE`, [originId])).rows[0];
+      const since = prev && prev.healthy === healthy ? prev.since : new Date().toISOString();
+      try {
+        await c.query(
+          `INSERT INTO origin_health (origin_id, healthy, since, detail) VALUES ($1, $2, $3, $4) ON CONFLICT (origin_id) DO UPDATE SET healthy = excluded.healthy, since = excluded.since, detail = excluded.detail`,
+          [originId, healthy, since, detail],
+        );
+      } catch (err) {
+        if ((err as { code?: string }).code === '23503') throw new StoreError('not_found', `no origin with id ${originId}`, 'origin_id');
+        throw err;
+      }
+      if (!prev || prev.healthy !== healthy) await this.bumpChangeSeq(c);
+      return { origin_id: originId, healthy, since, detail };
+    });
+  }
+
+  listOriginHealth(): Promise<OriginHealth[]> {
+    return this.read(async (c) => (await c.query<OriginHealth>(`SELECT origin_id, healthy, since, detail FROM origin_health ORDER BY origin_id`)).rows);
+  }
+
+  recordHealthObservation(obs: HealthObservation): Promise<void> {
+    return this.write(
+      async (c) => {
+        try {
+          await c.query(
+            `INSERT INTO health_observations (origin_id, vantage, healthy, observed_at, detail) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (origin_id, vantage) DO UPDATE SET healthy = excluded.healthy, observed_at = excluded.observed_at, detail = excluded.detail`,
+            [obs.origin_id, obs.vantage, obs.healthy, obs.observed_at, obs.detail],
+          );
+        } catch (err) {
+          if ((err as { code?: string }).code === '23503') throw new StoreError('not_found', `no origin with id ${obs.origin_id}`, 'origin_id');
+          throw err;
+        }
+      },
+      { bump: false },
+    );
+  }
+
+  listHealthObservations(): Promise<HealthObservation[]> {
+    return this.read(async (c) => (await c.query<HealthObservation>(`SELECT origin_id, vantage, healthy, observed_at, detail FROM health_observations ORDER BY origin_id, vantage`)).rows);
+  }
+
+  // ---- leases ----
+
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
+    // One statement, the database's clock: insert, renew (same holder, unexpired: same epoch), or take
+    // over an expired lease (epoch + 1). A live lease of another holder makes the WHERE false: no row.
+    return this.tx(async (c) => {
+      await c.query(`SET LOCAL lock_timeout = '2s'`);
+      const { rows } = await c.query<{ epoch: number; acquired_at: Date; expires_at: Date }>(
+        `INSERT INTO leases AS l (name, holder, epoch, acquired_at, expires_at)
+         VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp() + make_interval(secs => $3::float8 / 1000))
+         ON CONFLICT (name) DO UPDATE SET
+           holder = excluded.holder,
+           epoch = CASE WHEN l.holder = excluded.holder AND l.expires_at > clock_timestamp() THEN l.epoch ELSE l.epoch + 1 END,
+           acquired_at = CASE WHEN l.holder = excluded.holder AND l.expires_at > clock_timestamp() THEN l.acquired_at ELSE clock_timestamp() END,
+           expires_at = excluded.expires_at
+         WHERE l.holder = excluded.holder OR l.expires_at <= clock_timestamp()
+         RETURNING epoch, acquired_at, expires_at`,
+        [name, holder, ttlMs],
+      );
+      const r = rows[0];
+      return r ? { name, holder, epoch: r.epoch, acquired_at: r.acquired_at.toISOString(), expires_at: r.expires_at.toISOString() } : null;
+    });
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    // Expire, never delete: the epoch counter must keep growing across holders.
+    return this.tx(async (c) => {
+      await c.query(`UPDATE leases SET expires_at = clock_timestamp() WHERE name = $1 AND holder = $2 AND expires_at > clock_timestamp()`, [name, holder]);
+    });
+  }
+
+  getLease(name: string): Promise<LeaseState | null> {
+    return this.read(async (c) => {
+      const { rows } = await c.query<{ holder: string; epoch: number; acquired_at: Date; expires_at: Date; now: Date }>(
+        `SELECT holder, epoch, acquired_at, expires_at, clock_timestamp() AS now FROM leases WHERE name = $1`,
+        [name],
+      );
+      const r = rows[0];
+      if (!r) return null;
+      return { name, holder: r.holder, epoch: r.epoch, acquired_at: r.acquired_at.toISOString(), expires_at: r.expires_at.toISOString(), held: r.expires_at > r.now, now: r.now.toISOString() };
+    });
+  }
+
+  // ---- snapshots and change notification ----
+
+  readWorld(): Promise<StoreSnapshot> {
+    return this.tx(async (c) => {
+      const seq = (await c.query<{ value: number }>(`SELECT value FROM meta WHERE key = 'change_seq'`)).rows[0]!.value;
+      const loadBalancers = await this.lbs.all(c);
+      const origins = await this.origins.all(c);
+      const health = (await c.query<OriginHealth>(`SELECT origin_id, healthy, since, detail FROM origin_health ORDER BY origin_id`)).rows;
+      const weights = await this.weightsOf(c, loadBalancers.map((lb) => lb.id));
+      return { seq, loadBalancers, origins, health, weights };
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  }
+
+  changeSeq(): Promise<number> {
+    return this.read(async (c) => (await c.query<{ value: number }>(`SELECT value FROM meta WHERE key = 'change_seq'`)).rows[0]!.value);
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await this.feed?.stop();
+    await this.pool.end();
+  }
+}
