@@ -60,8 +60,9 @@ describe.skipIf(process.platform !== 'linux')('agent connection turnover (real k
       await waitFor(async () => (await metric('sluice_agent_connection_closes_total', { port: String(servicePort) })) === 4, { timeoutMs: 5000, intervalMs: 100, what: 'four closes' });
       const seconds = await metric('sluice_agent_connection_seconds_total', { port: String(servicePort) });
       // Each was first seen up to one poll (100 ms, plus scheduling) after it opened; its close counts
-      // half a poll. A loaded machine delays polls, never shortens what they measure.
-      expect(seconds / 4).toBeGreaterThan((lifeMs - 400) / 1000);
+      // half a poll. A loaded machine delays the agent's polls, so a connection may be first seen late
+      // (0.5 s late at load average 15 in a full run); nothing makes it count longer than it lived.
+      expect(seconds / 4).toBeGreaterThan((lifeMs - 900) / 1000);
       expect(seconds / 4).toBeLessThan((lifeMs + 300) / 1000);
       expect(await metric('sluice_agent_open_connections', { port: String(servicePort) })).toBe(0);
       // ~20 responses of 2 kB per connection, sent and acknowledged.
