@@ -92,23 +92,26 @@ function readConnections(sources: SourceState[], index: OriginIndex, K: number):
   if (any) {
     const nan = () => new Float64Array(n * K).fill(NaN);
     const c: DenseConnections = { effective: nan(), survival: new Float64Array(n * K), meanSurvival: nan(), pinnedEnd: nan(), pinnedMean: nan() };
-    const put = (target: Float64Array, base: number, rec: Record<string, number> | undefined, fillRow: number): void => {
+    // One key cache per field: each field's records list their origins in the same order source after source.
+    const caches = Array.from({ length: 5 }, () => new KeyColumnCache(index));
+    const put = (target: Float64Array, base: number, rec: Record<string, number> | undefined, cache: KeyColumnCache): void => {
       if (!rec) return;
-      target.fill(fillRow, base, base + K);
+      target.fill(0, base, base + K);
+      let position = 0;
       for (const key in rec) {
-        const j = index.get(key);
-        if (j !== undefined) target[base + j] = rec[key]!;
+        const j = cache.column(position++, key);
+        if (j >= 0) target[base + j] = rec[key]!;
       }
     };
     for (let i = 0; i < n; i++) {
       const conn = sources[i]!.connections;
       if (!conn) continue;
       const base = i * K;
-      put(c.effective, base, conn.effective, 0);
-      put(c.pinnedEnd, base, conn.pinned?.end, 0);
-      put(c.pinnedMean, base, conn.pinned?.mean, 0);
-      put(c.survival, base, conn.survival, 0);
-      put(c.meanSurvival, base, conn.mean_survival, 0);
+      put(c.effective, base, conn.effective, caches[0]!);
+      put(c.pinnedEnd, base, conn.pinned?.end, caches[1]!);
+      put(c.pinnedMean, base, conn.pinned?.mean, caches[2]!);
+      put(c.survival, base, conn.survival, caches[3]!);
+      put(c.meanSurvival, base, conn.mean_survival, caches[4]!);
     }
     out.connections = c;
   }
