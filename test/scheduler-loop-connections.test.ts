@@ -11,10 +11,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
 import type { LoadBalancer, Origin } from '../model/index.ts';
 import { decide, type SchedulingProblem } from '../scheduler/core/index.ts';
-import { emptyInputs, type InputReader, type LbInputs } from '../scheduler/inputs/types.ts';
+import { emptyInputs, type LbInputs } from '../scheduler/inputs/types.ts';
 import { survivalOver } from '../scheduler/loop/connection-sources.ts';
 import { dnsPick } from '../scheduler/loop/dns-pick.ts';
-import { SchedulerLoop } from '../scheduler/loop/loop.ts';
+import { LEASE_NAME, SchedulerLoop } from '../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 
 let dir: string;
@@ -53,28 +53,53 @@ function inputs(): LbInputs {
   return i;
 }
 
+function loopOf(holder: string, problems: SchedulingProblem[], registry = new Registry()): SchedulerLoop {
+  return new SchedulerLoop({
+    store,
+    reader: { read: async () => inputs() },
+    solve: async (p) => {
+      problems.push(structuredClone(p));
+      return { decision: decide(p), solve_ms: 0 };
+    },
+    log: pino({ level: 'silent' }),
+    metrics: createSchedulerMetrics(registry),
+    intervalMs: 2000,
+    inputTimeoutMs: 1000,
+    leaseTtlMs: 60_000,
+    holdCycles: 2,
+    latencyTtlMs: 3_600_000,
+    locate: () => undefined,
+    holder,
+  });
+}
+
 describe('SchedulerLoop with connection turnover', () => {
+  it('forgets the connection state it carried when another replica led in between (a new lease epoch)', async () => {
+    const a: SchedulingProblem[] = [];
+    const b: SchedulingProblem[] = [];
+    const loopA = loopOf('a', a);
+    await loopA.cycle();
+    await loopA.cycle();
+    const carried = a[1]!.sources.find((s) => s.id === `subnet:${subnets[39]}`)!;
+    expect(carried.connections!.effective![eu.id]).toBeCloseTo(0.02, 9); // a's own walk, carried
+    // a loses the lease (released here, as a pause past the TTL would); b leads for a cycle, then hands back.
+    await store.releaseLease(LEASE_NAME, 'a');
+    const loopB = loopOf('b', b);
+    expect((await loopB.cycle()).leader).toBe(true);
+    await loopB.stop();
+    expect((await loopA.cycle()).leader).toBe(true);
+    // a starts again from what the agents measure, not from the state it carried before b's epoch.
+    const after = a[2]!.sources.find((s) => s.id === `subnet:${subnets[39]}`)!;
+    expect(after.connections!.effective).toEqual({ [us.id]: 1 });
+    const [latest] = (await store.listDecisions({ load_balancer_id: lb.id, limit: 1 })).items;
+    expect(latest!.inputs.predicted_load_rps_for_this_cycle).toBeNull();
+    await loopA.stop();
+  });
+
   it('gives DNS subnets survival, their DNS point and the carried connection state; records units and the prediction', async () => {
-    const reader: InputReader = { read: async () => inputs() };
     const problems: SchedulingProblem[] = [];
     const registry = new Registry();
-    const loop = new SchedulerLoop({
-      store,
-      reader,
-      solve: async (p) => {
-        problems.push(structuredClone(p));
-        return { decision: decide(p), solve_ms: 0 };
-      },
-      log: pino({ level: 'silent' }),
-      metrics: createSchedulerMetrics(registry),
-      intervalMs: 2000,
-      inputTimeoutMs: 1000,
-      leaseTtlMs: 60_000,
-      holdCycles: 2,
-      latencyTtlMs: 3_600_000,
-      locate: () => undefined,
-      holder: 'a',
-    });
+    const loop = loopOf('a', problems, registry);
     expect((await loop.cycle()).results[0]!.outcome).toBe('published');
     const first = problems[0]!;
     const s0 = first.sources.find((s) => s.id === `subnet:${subnets[0]}`)!;
