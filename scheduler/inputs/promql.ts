@@ -3,8 +3,8 @@
 // globally or per load balancer, e.g. to read HAProxy's, nginx's or Envoy's exporters instead, as long
 // as the result carries the labels in QUERY_LABELS.
 import { PrometheusDriver } from 'prometheus-query';
-import { capacityUnitOf, type CapacityUnit } from '../../model/index.ts';
-import { assembleInputs, QUERY_LABELS, type QueryName, type RawInputs, type Series } from './assemble.ts';
+import { capacityUnitOf, type CapacityUnit, type LoadBalancer } from '../../model/index.ts';
+import { assembleInputs, edgeOriginUnitOf, QUERY_LABELS, type QueryName, type RawInputs, type Series } from './assemble.ts';
 import { toCapacityUnit } from './convert.ts';
 import type { RejectionCounter } from './guard.ts';
 import { InputsUnavailable, type InputReader, type LbInputs, type ReadContext } from './types.ts';
@@ -56,6 +56,19 @@ const UNUSED_IN: Record<CapacityUnit, QueryName[]> = {
   bytes: ['origin_requests', 'edge_origin_demand'],
 };
 
+/**
+ * Connection turnover a load balancer never uses, not queried (each cycle's queries cost the scheduler
+ * and Prometheus time): survivors and closes of DNS clients' connections without a DNS name, and of
+ * the edges' client connections when every listener is HTTP (HTTP edges balance every request: nothing
+ * is pinned there). subnet_connection_seconds stays: it also shares an origin's requests out.
+ */
+export function unusedTurnover(lb: Pick<LoadBalancer, 'dns' | 'listeners'>): QueryName[] {
+  return [
+    ...(lb.dns ? [] : (['subnet_closes', 'subnet_open', 'subnet_surviving', 'subnet_surviving_mean'] as const)),
+    ...(edgeOriginUnitOf(lb.listeners) === 'connections' ? [] : (['edge_connection_seconds', 'edge_closes', 'edge_open', 'edge_surviving', 'edge_surviving_mean'] as const)),
+  ];
+}
+
 /** The default queries for a capacity unit. */
 export function defaultQueries(unit: CapacityUnit): Record<QueryName, string | null> {
   const q: Record<QueryName, string | null> = { ...DEFAULT_QUERIES, edge_demand: EDGE_DEMAND_IN[unit] };
@@ -103,7 +116,8 @@ export class PromqlInputReader implements InputReader {
   }
 
   queriesFor(ctx: ReadContext): Record<QueryName, string | null> {
-    const merged = { ...defaultQueries(capacityUnitOf(ctx.lb)), ...withoutAlias(this.opts.queries), ...withoutAlias(this.opts.perLoadBalancer[ctx.lb.name] ?? {}) };
+    const merged: Record<QueryName, string | null> = { ...defaultQueries(capacityUnitOf(ctx.lb)), ...withoutAlias(this.opts.queries), ...withoutAlias(this.opts.perLoadBalancer[ctx.lb.name] ?? {}) };
+    for (const name of unusedTurnover(ctx.lb)) merged[name] = null;
     return Object.fromEntries(Object.entries(merged).map(([k, q]) => [k, q === null ? null : renderQuery(q, ctx, this.opts)])) as Record<QueryName, string | null>;
   }
 
