@@ -1,7 +1,7 @@
 // Decides what a socket is to the agent: a client connected to one of our service ports (inbound: its
 // RTT is client latency), a connection from us to a configured upstream (outbound: upstream latency),
 // or neither (ignored). Pure.
-import { bytesToIp, ipToBytes } from '../model/primitives.ts';
+import { bytesToIp, ipToBytes, maskBytes, parseCidr } from '../model/primitives.ts';
 import type { SocketRecord } from './collector.ts';
 
 export type Direction = 'inbound' | 'outbound' | 'other';
@@ -11,6 +11,8 @@ export interface ClassifyConfig {
   /** "addr|port" keys in canonical text form (see upstreamKey). */
   upstreams: ReadonlyMap<string, string>;
   includeLoopback: boolean;
+  /** Peers that are not clients (health checkers, monitoring): `ignore_peers`. Absent when none are configured. */
+  ignored?: (addr: string) => boolean;
 }
 
 /** Canonical key for an address and port, whatever way the address was written. */
@@ -33,13 +35,21 @@ export function isLoopback(addr: string): boolean {
   return addr.startsWith('127.') || addr === '::1';
 }
 
-export function buildClassifyConfig(opts: { servicePorts: number[]; upstreams: { host: string; port: number }[]; includeLoopback: boolean }): ClassifyConfig {
+export function buildClassifyConfig(opts: { servicePorts: number[]; upstreams: { host: string; port: number }[]; includeLoopback: boolean; ignorePeers?: string[] }): ClassifyConfig {
   const upstreams = new Map<string, string>();
   for (const u of opts.upstreams) {
     const key = upstreamKey(u.host, u.port);
     upstreams.set(key, upstreamLabel(key.slice(0, key.lastIndexOf('|')), u.port));
   }
-  return { servicePorts: new Set(opts.servicePorts), upstreams, includeLoopback: opts.includeLoopback };
+  const cfg: ClassifyConfig = { servicePorts: new Set(opts.servicePorts), upstreams, includeLoopback: opts.includeLoopback };
+  const nets = (opts.ignorePeers ?? []).map((c) => parseCidr(c)).filter((n) => n !== null);
+  if (nets.length > 0) {
+    cfg.ignored = (addr) => {
+      const bytes = ipToBytes(addr);
+      return bytes !== null && nets.some((n) => n.bytes.length === bytes.length && maskBytes(bytes, n.prefix).every((b, i) => b === n.bytes[i]));
+    };
+  }
+  return cfg;
 }
 
 export interface Classified {
@@ -53,7 +63,7 @@ const OTHER: Classified = { direction: 'other' };
 
 export function classify(s: SocketRecord, cfg: ClassifyConfig): Classified {
   if (!cfg.includeLoopback && isLoopback(s.remoteAddr)) return OTHER;
-  if (cfg.servicePorts.has(s.localPort)) return INBOUND;
+  if (cfg.servicePorts.has(s.localPort)) return cfg.ignored?.(s.remoteAddr) ? OTHER : INBOUND;
   if (cfg.upstreams.size > 0) {
     const label = cfg.upstreams.get(`${s.remoteAddr}|${s.remotePort}`);
     if (label) return { direction: 'outbound', upstream: label };

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { AgeDuration, Duration, HostPort, Name, Port } from '../model/primitives.ts';
+import { AgeDuration, Cidr, Duration, HostPort, Name, Port } from '../model/primitives.ts';
 import { loadConfigFile } from '../lib/config-file.ts';
 
 const Upstream = HostPort.refine((hp) => isIP(hp.host) !== 0, {
@@ -21,6 +21,11 @@ export const AgentConfig = z
     service_ports: z.array(Port).default([]),
     /** Addresses this host connects to whose RTT is wanted (e.g. origins seen from an edge). */
     upstreams: z.array(Upstream).default([]),
+    /**
+     * Peers on a service port that are not clients — health checkers, monitoring — whose connections
+     * would otherwise count as demand of their subnet: ignored entirely (no demand, no RTT, no turnover).
+     */
+    ignore_peers: z.array(Cidr).default([]),
     /** Learn from loopback peers too (127.0.0.0/8, ::1). Off in production; tests on one host turn it on. */
     include_loopback: z.boolean().default(false),
     poll_interval: positiveDuration(50, '50ms').default(10_000),
@@ -35,6 +40,16 @@ export const AgentConfig = z
     min_samples: z.number().int().min(1).default(5),
     /** At most this many subnets get series on /metrics/subnets (the busiest ones). */
     subnet_series_budget: z.number().int().min(0).max(1_000_000).default(1000),
+    /**
+     * The horizon open connections' survivors are expected over (sluice_agent_*_surviving): set it to
+     * the scheduler's cycle (scheduler.interval), which is what it predicts for.
+     */
+    survival_horizon: positiveDuration(100, '100ms').default(15_000),
+    /**
+     * …starting this long after the poll: how old the agent's numbers are when the scheduler reads them
+     * (about half the poll interval plus half the scrape interval). Default: the poll interval.
+     */
+    survival_offset: Duration.optional(),
     /** Which OS interface reads the TCP table; auto picks by platform. */
     collector: z.enum(['auto', 'linux', 'windows']).default('auto'),
   })

@@ -72,3 +72,24 @@ describe('agent metrics', () => {
     expect(text).toContain('sluice_agent_kernel_passive_opens_total{node="n1"} 31');
   });
 });
+
+describe('connection turnover series', () => {
+  it('exports open connections, closes, connection-seconds and bytes per port, and turnover per subnet', async () => {
+    const m = new AgentMetrics('n1');
+    const ports = (closes: number, seconds: number) => ({ '443': { open: 3, closes, connectionSeconds: seconds, bytesSent: 1000 * closes, bytesReceived: 10 * closes } });
+    m.apply(report({ ports: ports(2, 7.5), topSubnets: [{ subnet: '10.0.1.0/24', connections: 4, connectionSeconds: 7.5, closes: 2 }, { subnet: '10.0.2.0/24', connections: 9, connectionSeconds: 0, closes: 0 }] }), 0);
+    m.apply(report({ ports: ports(5, 20) }), 0);
+    const main = await m.main.metrics();
+    expect(main).toContain('sluice_agent_open_connections{port="443",node="n1"} 3');
+    expect(main).toContain('sluice_agent_connection_closes_total{port="443",node="n1"} 5');
+    expect(main).toContain('sluice_agent_connection_seconds_total{port="443",node="n1"} 20');
+    expect(main).toContain('sluice_agent_bytes_total{port="443",direction="sent",node="n1"} 5000');
+    const first = new AgentMetrics('n1');
+    first.apply(report({ topSubnets: [{ subnet: '10.0.1.0/24', connections: 4, connectionSeconds: 7.5, closes: 2 }, { subnet: '10.0.2.0/24', connections: 9, connectionSeconds: 0, closes: 0 }] }), 0);
+    const subnets = await first.subnets.metrics();
+    expect(subnets).toContain('sluice_agent_subnet_connection_seconds_total{subnet="10.0.1.0/24",node="n1"} 7.5');
+    expect(subnets).toContain('sluice_agent_subnet_connection_closes_total{subnet="10.0.1.0/24",node="n1"} 2');
+    // One-request connections only (never open at two polls): no turnover series, demand only.
+    expect(subnets).not.toMatch(/connection_seconds_total\{subnet="10.0.2.0\/24"/);
+  });
+});

@@ -36,9 +36,21 @@ export class AgentMetrics {
   private readonly clientMinRtt: Gauge<'subnet'>;
   private readonly clientSamples: Counter<'subnet'>;
   private readonly subnetConnections: Counter<'subnet'>;
+  // Connection turnover (learning/turnover.ts): what the scheduler fits connection lifetimes from.
+  private readonly openConnections: Gauge<'port'>;
+  private readonly closes: Counter<'port'>;
+  private readonly connectionSeconds: Counter<'port'>;
+  private readonly bytes: Counter<'port' | 'direction'>;
+  private readonly subnetConnectionSeconds: Counter<'subnet'>;
+  private readonly subnetCloses: Counter<'subnet'>;
+  private readonly surviving: Gauge<'port'>;
+  private readonly survivingMean: Gauge<'port'>;
+  private readonly subnetOpen: Gauge<'subnet'>;
+  private readonly subnetSurviving: Gauge<'subnet'>;
+  private readonly subnetSurvivingMean: Gauge<'subnet'>;
 
   /** Cumulative values already exported, to turn the worker's totals into counter increments. */
-  private prev = { evicted: 0, expired: 0, ports: new Map<string, number>(), errors: new Map<string, number>(), upstreams: new Map<string, number>() };
+  private prev = { evicted: 0, expired: 0, ports: new Map<string, number>(), errors: new Map<string, number>(), upstreams: new Map<string, number>(), turnover: new Map<string, number>() };
   private baseline: { passive: number; counted: number; http: number } | null = null;
   /** The previous poll's kernel and agent counts, evaluated at the next poll (see applyChurn). */
   private pending: { passive: number; counted: number } | null = null;
@@ -63,6 +75,12 @@ export class AgentMetrics {
     this.passiveOpens = new Counter({ name: 'sluice_agent_kernel_passive_opens_total', help: 'Connections the kernel accepted in this network namespace since the agent started (Tcp PassiveOpens).', registers: m });
     this.uncounted = new Counter({ name: 'sluice_agent_uncounted_connections_total', help: 'Accepted connections the agent did not count as service demand (kernel PassiveOpens minus counted minus the agent\'s own HTTP accepts): an upper bound on demand missed between polls.', registers: m });
     this.lastPoll = new Gauge({ name: 'sluice_agent_last_poll_timestamp_seconds', help: 'When the last complete poll finished (Unix time).', registers: m });
+    this.openConnections = new Gauge({ name: 'sluice_agent_open_connections', help: 'Inbound connections ESTABLISHED at the last poll, per service port.', labelNames: ['port'], registers: m });
+    this.closes = new Counter({ name: 'sluice_agent_connection_closes_total', help: 'Inbound connections seen ESTABLISHED that closed (seen closing, or gone from a complete dump), per service port.', labelNames: ['port'], registers: m });
+    this.connectionSeconds = new Counter({ name: 'sluice_agent_connection_seconds_total', help: 'Seconds inbound connections were observed open, summed over connections (its rate is the mean number open), per service port. With closes: the mean connection lifetime.', labelNames: ['port'], registers: m });
+    this.bytes = new Counter({ name: 'sluice_agent_bytes_total', help: 'Bytes on inbound connections (sent: tcpi_bytes_acked, received: tcpi_bytes_received), per service port.', labelNames: ['port', 'direction'], registers: m });
+    this.surviving = new Gauge({ name: 'sluice_agent_open_connections_surviving', help: 'Of the open inbound connections, how many are expected still open after survival_horizon (from their ages and the port\'s recent lifetimes), per service port.', labelNames: ['port'], registers: m });
+    this.survivingMean = new Gauge({ name: 'sluice_agent_open_connections_surviving_mean', help: 'Of the open inbound connections, how many are expected open on average over survival_horizon, per service port.', labelNames: ['port'], registers: m });
     for (const direction of ['inbound', 'outbound', 'other']) this.sockets.set({ direction }, 0);
     this.tracked.set(0);
 
@@ -73,6 +91,11 @@ export class AgentMetrics {
     // at 0, which Prometheus reads as a counter reset): a counter, like subnet_connections_total.
     this.clientSamples = new Counter({ name: 'sluice_agent_client_rtt_samples_total', help: 'RTT samples folded for the subnet (at most one per connection per poll).', labelNames: ['subnet'], registers: s });
     this.subnetConnections = new Counter({ name: 'sluice_agent_subnet_connections_total', help: 'New connections from the subnet, counted once when first seen (demand per client subnet).', labelNames: ['subnet'], registers: s });
+    this.subnetConnectionSeconds = new Counter({ name: 'sluice_agent_subnet_connection_seconds_total', help: 'Seconds the subnet\'s connections were observed open, summed over connections (its rate is the mean number open here).', labelNames: ['subnet'], registers: s });
+    this.subnetCloses = new Counter({ name: 'sluice_agent_subnet_connection_closes_total', help: 'The subnet\'s connections seen ESTABLISHED that closed.', labelNames: ['subnet'], registers: s });
+    this.subnetOpen = new Gauge({ name: 'sluice_agent_subnet_open_connections', help: 'The subnet\'s connections ESTABLISHED at the last poll.', labelNames: ['subnet'], registers: s });
+    this.subnetSurviving = new Gauge({ name: 'sluice_agent_subnet_open_connections_surviving', help: 'Of them, how many are expected still open after survival_horizon.', labelNames: ['subnet'], registers: s });
+    this.subnetSurvivingMean = new Gauge({ name: 'sluice_agent_subnet_open_connections_surviving_mean', help: 'Of them, how many are expected open on average over survival_horizon.', labelNames: ['subnet'], registers: s });
   }
 
   pollFailed(): void {
@@ -106,18 +129,56 @@ export class AgentMetrics {
       this.upstreamMinRtt.set({ upstream: u.upstream }, u.minRttSeconds ?? u.rttSeconds);
     }
     this.applyChurn(r, httpBefore, httpNow);
+    this.applyTurnover(r);
 
     this.clientRtt.reset();
     this.clientMinRtt.reset();
     this.clientSamples.reset();
     this.subnetConnections.reset();
+    this.subnetConnectionSeconds.reset();
+    this.subnetCloses.reset();
+    this.subnetOpen.reset();
+    this.subnetSurviving.reset();
+    this.subnetSurvivingMean.reset();
     for (const e of r.topSubnets) {
       const l = { subnet: e.subnet };
       this.subnetConnections.inc(l, e.connections);
+      // Turnover only for subnets that have had an open connection seen twice (turnover.ts).
+      if (e.connectionSeconds !== undefined && (e.connectionSeconds > 0 || (e.closes ?? 0) > 0)) {
+        this.subnetConnectionSeconds.inc(l, e.connectionSeconds);
+        this.subnetCloses.inc(l, e.closes ?? 0);
+      }
+      if (e.survivors) {
+        this.subnetOpen.set(l, e.survivors.open);
+        this.subnetSurviving.set(l, e.survivors.surviving);
+        this.subnetSurvivingMean.set(l, e.survivors.survivingMean);
+      }
       if (e.rttSeconds === undefined) continue; // demand only: not yet min_samples RTT samples
       this.clientRtt.set(l, e.rttSeconds);
       this.clientMinRtt.set(l, e.minRttSeconds ?? e.rttSeconds);
       this.clientSamples.inc(l, e.samples ?? 0);
+    }
+  }
+
+  /** Per service port: open connections now, and the cumulative turnover counters as increments. */
+  private applyTurnover(r: PollReport): void {
+    this.surviving.reset();
+    this.survivingMean.reset();
+    for (const [port, t] of Object.entries(r.ports ?? {})) {
+      this.openConnections.set({ port }, t.open);
+      this.surviving.set({ port }, t.survivors?.surviving ?? 0);
+      this.survivingMean.set({ port }, t.survivors?.survivingMean ?? 0);
+      const deltas: [string, number, (d: number) => void][] = [
+        [`closes|${port}`, t.closes, (d) => this.closes.inc({ port }, d)],
+        [`seconds|${port}`, t.connectionSeconds, (d) => this.connectionSeconds.inc({ port }, d)],
+        [`sent|${port}`, t.bytesSent, (d) => this.bytes.inc({ port, direction: 'sent' }, d)],
+        [`received|${port}`, t.bytesReceived, (d) => this.bytes.inc({ port, direction: 'received' }, d)],
+      ];
+      for (const [key, total, inc] of deltas) {
+        const d = total - (this.prev.turnover.get(key) ?? 0);
+        if (d > 0) inc(d);
+        this.prev.turnover.set(key, total);
+      }
     }
   }
 

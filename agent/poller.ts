@@ -8,6 +8,7 @@ import { classify } from './classify.ts';
 import { ErrorCounts } from './errors.ts';
 import { Learner } from './learning/learner.ts';
 import type { SubnetEntry } from './learning/subnet-table.ts';
+import { ConnectionTurnover, type PortTurnover, type Survivors } from './learning/turnover.ts';
 import { readPassiveOpens } from './snmp.ts';
 
 export interface RttSeries {
@@ -31,8 +32,10 @@ export interface PollReport {
   /** Kernel Tcp PassiveOpens now, or null when unreadable. */
   passiveOpens: number | null;
   upstreams: ({ upstream: string } & Partial<RttSeries> & { connections: number })[];
-  /** The busiest subnets (demand); RTT fields only where at least min_samples samples were learned. */
-  topSubnets: ({ subnet: string; connections: number } & Partial<RttSeries>)[];
+  /** The busiest subnets (demand, turnover); RTT fields only where at least min_samples samples were learned. */
+  topSubnets: ({ subnet: string; connections: number; connectionSeconds?: number; closes?: number; survivors?: Survivors } & Partial<RttSeries>)[];
+  /** Connection turnover per service port (cumulative, except `open` and `survivors`). */
+  ports?: Record<string, PortTurnover & { survivors?: Survivors }>;
 }
 
 export interface TableRow {
@@ -48,7 +51,7 @@ export interface TableRow {
 
 export function learnerFromConfig(cfg: AgentConfig): Learner {
   return new Learner({
-    classify: buildClassifyConfig({ servicePorts: cfg.service_ports, upstreams: cfg.upstreams, includeLoopback: cfg.include_loopback }),
+    classify: buildClassifyConfig({ servicePorts: cfg.service_ports, upstreams: cfg.upstreams, includeLoopback: cfg.include_loopback, ignorePeers: cfg.ignore_peers }),
     ipv4Prefix: cfg.ipv4_prefix,
     ipv6Prefix: cfg.ipv6_prefix,
     alpha: cfg.ewma_alpha,
@@ -59,10 +62,15 @@ export function learnerFromConfig(cfg: AgentConfig): Learner {
   });
 }
 
+/** Polls between drops of turnover counters for subnets the learning table no longer holds. */
+const PRUNE_EVERY = 20;
+
 export class Poller {
   readonly errors = new ErrorCounts();
   readonly learner: Learner;
+  readonly turnover: ConnectionTurnover;
   private lastSockets: readonly SocketRecord[] = [];
+  private polls = 0;
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -70,6 +78,7 @@ export class Poller {
     private readonly now: () => number = Date.now,
   ) {
     this.learner = learnerFromConfig(cfg);
+    this.turnover = new ConnectionTurnover({ pollSeconds: cfg.poll_interval / 1000, horizonSeconds: cfg.survival_horizon / 1000, offsetSeconds: (cfg.survival_offset ?? cfg.poll_interval) / 1000 });
   }
 
   poll(): PollReport {
@@ -85,7 +94,9 @@ export class Poller {
         const result = this.collector.collect(this.errors);
         complete = result.complete;
         this.lastSockets = result.sockets;
-        summary = this.learner.ingest(result.sockets, this.now(), result.complete).sockets;
+        const now = this.now();
+        summary = this.learner.ingest(result.sockets, now, result.complete).sockets;
+        this.ingestTurnover(result.sockets, now, result.complete);
       } catch {
         // Unexpected (the collector counts what it knows); keep the last learned state in force.
         this.errors.add('worker');
@@ -109,8 +120,22 @@ export class Poller {
         samples: u.samples,
         ...(u.ewmaUs !== undefined ? { rttSeconds: u.ewmaUs / 1e6, minRttSeconds: (u.minRttUs ?? u.ewmaUs) / 1e6 } : {}),
       })),
-      topSubnets: l.busiestSubnets(this.cfg.subnet_series_budget).map((e) => toSeries(e, this.cfg.min_samples)),
+      topSubnets: l.busiestSubnets(this.cfg.subnet_series_budget).map((e) => {
+        const survivors = this.turnover.survivors(e.subnet);
+        return { ...toSeries(e, this.cfg.min_samples), ...this.turnover.subnet(e.subnet), ...(survivors ? { survivors } : {}) };
+      }),
+      ports: Object.fromEntries([...this.turnover.ports].map(([p, t]) => {
+        const survivors = this.turnover.portSurvivors.get(p);
+        return [String(p), { ...t, ...(survivors ? { survivors } : {}) }];
+      })),
     };
+  }
+
+  private ingestTurnover(sockets: readonly SocketRecord[], nowMs: number, complete: boolean): void {
+    const cfg = this.learner.opts.classify;
+    const inbound = sockets.filter((s) => cfg.servicePorts.has(s.localPort) && classify(s, cfg).direction === 'inbound');
+    this.turnover.ingest(inbound, nowMs, complete, (s) => this.learner.subnetOf(s.remoteAddr, s.family));
+    if (++this.polls % PRUNE_EVERY === 0) this.turnover.prune((subnet) => this.learner.table.get(subnet) !== undefined);
   }
 
   /** The last poll's inbound and outbound sockets (debugging; compare with `ss -tin`). */

@@ -18,6 +18,7 @@ export const HaproxyDataPlane = z.strictObject({
   weight_total: z.number().int().min(1).max(256).default(256).describe('shares of one backend are apportioned over this many units (<= 256, so every server stays within 0..256)'),
   binary: z.string().min(1).default('haproxy'),
   validate: z.boolean().default(true).describe('check the rewritten haproxy.cfg with `haproxy -c` before it replaces the old one'),
+  hard_moves: z.boolean().default(false).describe('when a server goes to weight 0 (unhealthy, disabled, share 0) or is removed, also end its established sessions (`shutdown sessions server`): clients reconnect to the others at once instead of staying until they close'),
   timeout: Duration.default(5000),
 });
 
@@ -52,6 +53,8 @@ export const IpvsDataPlane = z.strictObject({
   forwarding: z.enum(['masq', 'route', 'tunnel']).default('masq').describe('masq = NAT (-m), route = direct routing (-g), tunnel = IPIP (-i)'),
   persistence: Duration.optional().describe('ipvsadm -p (seconds, rounded up)'),
   weight_total: z.number().int().min(1).max(65_535).default(1000),
+  hard_moves: z.boolean().default(false).describe('set net.ipv4.vs.expire_quiescent_template=1 (persistent clients leave a server at weight 0) and expire_nodest_conn=1 (connections to a removed server are dropped, so its clients reconnect)'),
+  sysctl_dir: z.string().min(1).default('/proc/sys/net/ipv4/vs').describe('where the IPVS sysctls are written (hard_moves)'),
   timeout: Duration.default(10_000),
 });
 

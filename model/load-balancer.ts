@@ -7,6 +7,20 @@ export const Policy = z.enum(['latency', 'balance', 'weighted', 'failover']).des
 );
 export type Policy = z.infer<typeof Policy>;
 
+/**
+ * The unit origin capacities (target_rps, max_rps) and every demand and load of this load balancer are
+ * counted in, per second. Every input is converted into it before it is planned with (scheduler/inputs/
+ * convert.ts); two units are never added.
+ */
+export const CapacityUnit = z.enum(['requests', 'connections', 'bytes']).describe(
+  'requests: HTTP requests per second (default); connections: new TCP connections per second (L4 capacity); bytes: bytes per second, in and out (bandwidth)',
+);
+export type CapacityUnit = z.infer<typeof CapacityUnit>;
+
+export function capacityUnitOf(lb: { capacity_unit?: CapacityUnit | undefined }): CapacityUnit {
+  return lb.capacity_unit ?? 'requests';
+}
+
 export const DnsEntry = z.strictObject({
   zone: DnsName.describe('the zone sluice dns is authoritative for, e.g. example.com'),
   hostname: DnsName.describe('the name answered, inside the zone, e.g. app.example.com'),
@@ -26,11 +40,15 @@ const loadBalancerFields = {
   dns: DnsEntry.optional(),
   listeners: z.array(Listener).max(64).default([]),
   policy: Policy.default('latency'),
+  // Optional rather than defaulted so that specs written before it existed (stored JSON, callers of the
+  // store) stay valid: absent means requests, everywhere it is read (capacityUnitOf).
+  capacity_unit: CapacityUnit.optional().describe("what origins' target_rps and max_rps count, per second (default requests); every input is converted into it"),
   max_latency_ms: z.number().positive().max(10_000).default(500).describe('pairs above this RTT are never used'),
   min_samples: z.number().int().min(1).max(1_000_000).default(5).describe('learned RTT with fewer samples is ignored'),
   max_shift: z.number().positive().max(1).default(0.02).describe('largest change of one weight per scheduler cycle'),
   deadband: z.number().min(0).max(0.5).default(0.005).describe('weight moves smaller than this are skipped'),
   gain: z.number().positive().max(1).default(0.5).describe('near the plan, the fraction of the remaining gap closed per cycle (lower settles demand that reacts to RTT)'),
+  stickiness_ms: z.number().min(0).max(1000).optional().describe('anti-flap band: moving load off an origin it is on must save at least this much latency (ms; default 0). A few ms keeps many near-identical DNS subnets from trading places on RTT noise'),
   enabled: z.boolean().default(true),
 };
 

@@ -2,15 +2,33 @@
 import { z } from 'zod';
 import { AgeDuration, Cidr, Duration, Location } from '../model/primitives.ts';
 
+const query = z.string().min(1).nullable().optional();
+
+// One key per scheduler input (scheduler/inputs/assemble.ts QUERY_LABELS); README "Inputs" says what
+// each must count.
 const QueryOverrides = z
   .strictObject({
-    edge_demand: z.string().min(1).nullable().optional(),
-    edge_rtt: z.string().min(1).nullable().optional(),
-    subnet_demand: z.string().min(1).nullable().optional(),
-    subnet_rtt: z.string().min(1).nullable().optional(),
-    subnet_samples: z.string().min(1).nullable().optional(),
-    origin_load: z.string().min(1).nullable().optional(),
-    origin_health: z.string().min(1).nullable().optional(),
+    edge_demand: query,
+    edge_origin_demand: query,
+    edge_rtt: query,
+    subnet_demand: query,
+    subnet_connection_seconds: query,
+    subnet_closes: query,
+    subnet_rtt: query,
+    subnet_samples: query,
+    origin_requests: query.describe("requests per second per origin from the origin's own server metrics (label node = origin name)"),
+    origin_connections: query,
+    origin_bytes: query,
+    edge_connection_seconds: query,
+    edge_closes: query,
+    subnet_open: query,
+    subnet_surviving: query,
+    subnet_surviving_mean: query,
+    edge_open: query,
+    edge_surviving: query,
+    edge_surviving_mean: query,
+    origin_load: query.describe('old name of origin_connections'),
+    origin_health: query,
   })
   .default({});
 

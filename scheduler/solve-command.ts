@@ -85,6 +85,7 @@ export function render(d: SchedulingDecision, full: boolean): Record<string, unk
         {
           ...o,
           load_rps: round(o.load_rps, 4),
+          pinned_rps: round(o.pinned_rps, 4),
           planned_rps: round(o.planned_rps, 4),
           utilisation: round(o.utilisation, 6),
           price: round(o.price, 6),

@@ -205,6 +205,23 @@ describe('IPVS adapter process plumbing (FAKE ipvsadm: this kernel has no ip_vs)
     expect(again.preview).toEqual([]);
     expect(isNoop(again)).toBe(true);
   });
+
+  it('hard_moves keeps the two IPVS sysctls at 1, like any other drift (sysctl files in a temp dir: no ip_vs here)', async () => {
+    const sysctls = join(dir, 'sys');
+    execFileSync('mkdir', ['-p', sysctls]);
+    writeFileSync(join(sysctls, 'expire_quiescent_template'), '0\n');
+    writeFileSync(join(sysctls, 'expire_nodest_conn'), '1\n');
+    const fake = join(dir, 'fake-ipvsadm');
+    const hard = new IpvsAdapter(IpvsDataPlane.parse({ type: 'ipvs', ipvsadm: fake, hard_moves: true, sysctl_dir: sysctls }));
+    const plan = await hard.plan(cfg, cfg);
+    expect(plan.preview).toEqual([`echo 1 > ${sysctls}/expire_quiescent_template`]);
+    expect(isNoop(plan)).toBe(false);
+    await hard.apply(plan);
+    expect(readFileSync(join(sysctls, 'expire_quiescent_template'), 'utf8').trim()).toBe('1');
+    expect(isNoop(await hard.plan(cfg, cfg))).toBe(true);
+    // Off by default: the sysctls are not even read.
+    expect(IpvsDataPlane.parse({ type: 'ipvs' }).hard_moves).toBe(false);
+  });
 });
 
 describe('IPVS refusal through the adapter (FAKE ipvsadm: this kernel has no ip_vs)', () => {

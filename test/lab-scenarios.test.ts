@@ -3,47 +3,18 @@
 // TUN delay line), and the test asserts the scenario's checks — every one computed from measurements
 // (the origins' own request counters, the clients' DNS answers, the kernels' RTTs), not from what the
 // scheduler claims — plus the headline numbers, and that nothing was left behind.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { unavailable } from './helpers/env.ts';
-import { REPO_ROOT, SLUICE_BIN } from './helpers/sluice-process.ts';
-import type { ScenarioResult } from './lab/measure.ts';
+import { expectAllChecks, labUp as labUpIn } from './helpers/lab.ts';
 import { leftovers, readState } from './lab/state.ts';
 
 const skip = unavailable({ root: true, tools: { haproxy: 'haproxy', prometheus: 'prometheus', dig: 'dnsutils', ip: 'iproute2' } });
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-lab-test-'));
-
-async function labUp(scenario: string, timeoutMs: number): Promise<{ code: number | string; result: ScenarioResult; output: string; stateDir: string }> {
-  const stateDir = join(dir, scenario, 'state');
-  const outDir = join(dir, scenario, 'out');
-  const child = spawn(process.execPath, [SLUICE_BIN, 'lab', 'up', '--scenario', join(REPO_ROOT, 'test/lab/scenarios', `${scenario}.yaml`), '--state', stateDir, '--out', outDir], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  // Bounded: SIGTERM makes the lab tear itself down; SIGKILL after that.
-  const term = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-  const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 20_000);
-  const code = await new Promise<number | string>((resolve) => child.once('exit', (c, s) => resolve(c ?? s ?? -1)));
-  clearTimeout(term);
-  clearTimeout(kill);
-  const file = join(outDir, 'result.json');
-  if (!existsSync(file)) throw new Error(`no result.json (exit ${code}):\n${output.slice(-4000)}`);
-  process.stderr.write(`${output.split('\n').filter((l) => /^(PASS|FAIL|\[|built)/.test(l)).join('\n')}\n`);
-  return { code, result: JSON.parse(readFileSync(file, 'utf8')) as ScenarioResult, output, stateDir };
-}
-
-function expectAllChecks(r: ScenarioResult, output: string): void {
-  const failed = r.checks.filter((c) => !c.pass);
-  expect(failed, `${failed.map((c) => `${c.name}: ${c.detail}`).join('\n')}\n--- lab output ---\n${output.slice(-3000)}`).toEqual([]);
-  expect(r.checks.length).toBeGreaterThan(3);
-}
+const labUp = (scenario: string, timeoutMs: number) => labUpIn(dir, scenario, timeoutMs);
 
 describe.skipIf(skip).sequential('sluice lab scenarios (real parts, network namespaces)', () => {
   afterAll(() => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/sluice-process.ts';
 import { renderChart } from './lab/chart.ts';
 import { loadScenario, rttBetween } from './lab/scenario.ts';
-import { dampedCycles } from './lab/scripts/capacity-spill.ts';
+import { dampedCycles } from './lab/settle.ts';
 import { reasonCounts, subnetOf } from './lab/scripts/latency-learning.ts';
 import { isSameProcess, leftovers, procRecord, readState, teardown, writeState, type LabState } from './lab/state.ts';
 import { rateOf } from './lab/world.ts';
@@ -17,7 +17,7 @@ const SCENARIOS = join(REPO_ROOT, 'test/lab/scenarios');
 describe('lab scenarios', () => {
   it('every shipped scenario file is valid and names only declared namespaces', () => {
     const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.yaml'));
-    expect(files.sort()).toEqual(['capacity-spill-ha.yaml', 'capacity-spill.yaml', 'dns-failover.yaml', 'idle.yaml', 'latency-learning.yaml']);
+    expect(files.sort()).toEqual(['capacity-spill-ha.yaml', 'capacity-spill.yaml', 'dns-failover.yaml', 'idle.yaml', 'keepalive-dns-long.yaml', 'keepalive-dns.yaml', 'keepalive-edge.yaml', 'latency-learning.yaml']);
     for (const f of files) expect(() => loadScenario(join(SCENARIOS, f)), f).not.toThrow();
   });
 

@@ -27,6 +27,17 @@ describe('solver worker', () => {
     expect(decision).toEqual(decide(p));
   });
 
+  it('with connection state and sources answered whole: the same answer too (the extra arrays cross the thread)', async () => {
+    const p = bigProblem(300, 4);
+    p.sources.forEach((src, i) => {
+      src.connections = { effective: { o0: 0.5, o1: 0.5 }, survival: { o0: 0.6, o1: 0.6, o2: 0.6, o3: 0.6 }, mean_survival: { o0: 0.8, o1: 0.8, o2: 0.8, o3: 0.8 } };
+      if (i % 2 === 0) src.pick = (i % 97) / 97;
+    });
+    const { decision } = await worker.decide(p);
+    expect(decision.connections).toBeDefined();
+    expect(decision).toEqual(decide(p));
+  });
+
   it('keeps the caller\'s event loop free during a 20k-source solve', async () => {
     const p = bigProblem(20_000, 20);
     let ticks = 0;

@@ -133,6 +133,13 @@ describe('demand counting', () => {
     expect(withLo.table.get('127.0.0.0/24')!.connections).toBe(1);
   });
 
+  it('ignores peers in ignore_peers (health checkers, monitoring): no demand, no RTT', () => {
+    const l = learner({ classify: buildClassifyConfig({ servicePorts: [PORT], upstreams: [], includeLoopback: false, ignorePeers: ['10.94.0.0/24', '2001:db8:cafe::/48'] }) });
+    l.ingest([sock('10.94.0.1', 2), sock('2001:db8:cafe::9', 2), sock('10.94.1.2', 2)], 0);
+    expect([...l.table.values()].map((e) => e.subnet)).toEqual(['10.94.1.0/24']);
+    expect(l.countedInbound).toBe(1);
+  });
+
   it('learns upstream RTT from outbound connections to a configured upstream', () => {
     const l = learner();
     const up = sock('192.0.2.50', 30, { localPort: 51000, remotePort: 8443 });

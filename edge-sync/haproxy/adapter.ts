@@ -25,7 +25,13 @@ interface HaproxyDetail {
   cfg: { path: string; before: string; after: string } | null;
 }
 
-export function commandsFor(changes: readonly Change[], serverOptions: string): HaproxyDetail['commands'] {
+/**
+ * Runtime commands for a plan. `hardMoves`: a server that goes to weight 0, or leaves, also has its
+ * established sessions shut down (the clients reconnect and are balanced onto the others at once);
+ * without it they continue until they close — HAProxy's weight only steers new sessions (and, in HTTP
+ * mode, each new request).
+ */
+export function commandsFor(changes: readonly Change[], serverOptions: string, hardMoves = false): HaproxyDetail['commands'] {
   const out: HaproxyDetail['commands'] = [];
   const wantsHealth = /(^|\s)check(\s|$)/.test(serverOptions);
   // Order matters for safety: bring new servers in before old ones go, so a backend is never empty.
@@ -42,13 +48,16 @@ export function commandsFor(changes: readonly Change[], serverOptions: string): 
     if (c.op === 'enable-server') out.push({ pool: c.pool, command: `enable server ${c.pool}/${c.server}`, expect: 'empty', removal: false });
   }
   for (const c of changes) {
-    if (c.op === 'set-weight') out.push({ pool: c.pool, command: `set server ${c.pool}/${c.server} weight ${c.to}`, expect: 'empty', removal: false });
+    if (c.op !== 'set-weight') continue;
+    out.push({ pool: c.pool, command: `set server ${c.pool}/${c.server} weight ${c.to}`, expect: 'empty', removal: false });
+    if (hardMoves && c.to === 0 && c.from > 0) out.push({ pool: c.pool, command: `shutdown sessions server ${c.pool}/${c.server}`, expect: 'empty', removal: false });
   }
   for (const c of changes) {
     if (c.op !== 'remove-server') continue;
     // `del server` requires maintenance first; it is refused while connections remain, and then is
     // retried on the next pass (the server takes no new traffic meanwhile).
     out.push({ pool: c.pool, command: `set server ${c.pool}/${c.server.name} state maint`, expect: 'empty', removal: true });
+    if (hardMoves) out.push({ pool: c.pool, command: `shutdown sessions server ${c.pool}/${c.server.name}`, expect: 'empty', removal: true });
     out.push({ pool: c.pool, command: `del server ${c.pool}/${c.server.name}`, expect: 'deleted', removal: true });
   }
   return out;
@@ -128,7 +137,7 @@ export class HaproxyAdapter implements DataPlane {
         problems.push(`HAProxy ${version.join('.')} cannot add or delete servers at runtime (needs 2.5 or later; 2.4 only with "experimental-mode on"): declare every origin's server line in haproxy.cfg, or upgrade`);
       }
     }
-    const commands = commandsFor(changes, this.cfg.server_options);
+    const commands = commandsFor(changes, this.cfg.server_options, this.cfg.hard_moves);
     let cfgChange: HaproxyDetail['cfg'] = null;
     if (this.cfg.config_file && cfgText !== null) {
       const wanted = new Map(usable.filter((p) => cfgBackends?.has(p.name)).map((p) => [p.name, p.servers]));

@@ -2,6 +2,13 @@
 // weights on the scheduler's scale. Weight 0 quiesces a real server: the kernel sends it no new
 // connections and keeps the existing ones (exactly the drain semantics sluice needs).
 // Changes are piped to one `ipvsadm -R` (one process per apply, not one per weight).
+//
+// hard_moves: IPVS cannot end the established connections of a quiesced server; what it offers is two
+// sysctls, kept at 1 here like any other drift: expire_quiescent_template (a persistent client's
+// template to a weight-0 server expires, so its next connection is balanced anew) and
+// expire_nodest_conn (packets of connections to a removed server are dropped and the entry expired, so
+// the client reconnects to the others at once).
+import { writeFileSync } from 'node:fs';
 import type { EdgeConfig } from '../../model/views.ts';
 import type { IpvsDataPlane } from '../config.ts';
 import { ApplyError, type ApplyOutcome, type DataPlane, type DemandStats, type Plan } from '../dataplane.ts';
@@ -14,7 +21,11 @@ import { parseIpvsList, parseIpvsStats } from './parse.ts';
 interface IpvsDetail {
   commands: string[];
   restore: { path: string; text: string } | null;
+  /** sysctl files to set to 1 (hard_moves). */
+  sysctls: string[];
 }
+
+export const HARD_MOVE_SYSCTLS = ['expire_quiescent_template', 'expire_nodest_conn'] as const;
 
 export class IpvsAdapter implements DataPlane {
   readonly type = 'ipvs' as const;
@@ -55,9 +66,23 @@ export class IpvsAdapter implements DataPlane {
         files.push({ path: this.cfg.restore_file, before, after: text });
       }
     }
+    const sysctls: string[] = [];
+    if (this.cfg.hard_moves) {
+      for (const name of HARD_MOVE_SYSCTLS) {
+        const path = `${this.cfg.sysctl_dir.replace(/\/$/, '')}/${name}`;
+        const before = readTextOrEmpty(path).trim();
+        if (before === '1') continue;
+        sysctls.push(path);
+        files.push({ path, before, after: '1' });
+      }
+    }
     const held = pools.filter((p) => p.hold).map((p) => ({ pool: serviceKey(p), reason: p.hold! }));
-    const preview = [...commands.map((c) => `${this.cfg.ipvsadm.join(' ')} ${c}`), ...(restore ? [`write ${restore.path} (${restore.text.split('\n').length - 2} rules)`] : [])];
-    const detail: IpvsDetail = { commands, restore };
+    const preview = [
+      ...commands.map((c) => `${this.cfg.ipvsadm.join(' ')} ${c}`),
+      ...(restore ? [`write ${restore.path} (${restore.text.split('\n').length - 2} rules)`] : []),
+      ...sysctls.map((p) => `echo 1 > ${p}`),
+    ];
+    const detail: IpvsDetail = { commands, restore, sysctls };
     return { dataplane: this.name, pools, changes, preview, files, held, problems, detail };
   }
 
@@ -69,8 +94,16 @@ export class IpvsAdapter implements DataPlane {
   }
 
   private async applyCommands(plan: Plan): Promise<ApplyOutcome> {
-    const { commands, restore } = plan.detail as IpvsDetail;
+    const { commands, restore, sysctls } = plan.detail as IpvsDetail;
     const applied: string[] = [];
+    for (const path of sysctls) {
+      try {
+        writeFileSync(path, '1\n');
+        applied.push(`echo 1 > ${path}`);
+      } catch (err) {
+        throw new ApplyError(`hard_moves: cannot set ${path} (needs root and the ip_vs module): ${(err as Error).message}`, applied);
+      }
+    }
     if (commands.length > 0) {
       // ipvsadm -R reads one command per line (the ipvsadm-save format) and stops at the first error;
       // the next pass re-reads the table and retries whatever is still missing.

@@ -30,6 +30,13 @@
 // keep an origin above its ceiling, the deadband is ignored for that cycle. A share left below the
 // deadband on an origin the plan gives nothing is dropped (and the source renormalised), so a source
 // that moves off an origin leaves it completely instead of trickling on with a 0.25 % share.
+//
+// Established connections (connections.ts): with connection state the walk is on the *effective*
+// shares e (where the load is), x⁰ = e_kept + freed·x*, and steps 1–5 hold for the load: the cycle's
+// target e' = x⁰ + α(x* − x⁰) is reached by new weights w = (e' − π)⁺/(1 − Σπ), π the share still
+// pinned on established connections at the end of the cycle. The capacity guard (step 3) therefore
+// judges the load the next cycle will really carry. A source whose target needs more to leave an origin
+// than its connections release there moves as far as they allow (counted in `pinnedSources`).
 import { scratch } from './scratch.ts';
 import type { StepInfo } from './types.ts';
 
@@ -52,41 +59,62 @@ export interface DampingInput {
   gain: number;
   deadband: number;
   maxRps: Float64Array;
+  /** Connection state (connections.ts): effective shares on kept origins and the freed rest; default kept/freed. */
+  keptEffective?: Float64Array | undefined;
+  freedEffective?: Float64Array | undefined;
+  /** π: share pinned on established connections at the end of the cycle (rows × cols); absent = none. */
+  pinned?: Float64Array | undefined;
 }
 
 export interface DampingResult {
   /** rows × cols; scratch space (scratch.ts): valid until the next call. */
   weights: Float64Array;
   step: StepInfo;
+  /** With connection state: the effective shares at the end of the cycle, π + (1 − Σπ)·w (scratch). */
+  next?: Float64Array | undefined;
+  /** Sources whose target needed more to leave an origin than its established connections release. */
+  pinnedSources: number;
 }
 
 export function damp(input: DampingInput): DampingResult {
-  const { rows: n, cols: K, demand, plan, kept, freed, maxShift, deadband, maxRps } = input;
+  const { rows: n, cols: K, demand, plan, kept, freed, maxShift, deadband, maxRps, pinned } = input;
   const refill = input.refill ?? plan;
+  const keptEff = input.keptEffective ?? kept;
+  const freedEff = input.freedEffective ?? freed;
   const gain = maxShift >= 1 ? 1 : Math.min(1, Math.max(input.gain, 1e-3));
+  // x0: the weights in force with freed shares re-planned (what a held source keeps publishing);
+  // e0: the same for the effective shares — the start of the walk (the same array without pinning).
   const x0 = scratch.f64('damp.weights', n * K);
+  const e0 = pinned ? scratch.f64('damp.effective', n * K) : x0;
+  // Per source, 1 − Σπ: the share new weights steer this cycle.
+  const steer = new Float64Array(n).fill(1);
   const baseLoad = new Float64Array(K);
   const planLoad = new Float64Array(K);
   const gap = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const f = freed[i]!;
+    const fe = freedEff[i]!;
     const d = demand[i]!;
     let g = 0;
+    let p = 0;
     for (let j = 0; j < K; j++) {
       const idx = i * K + j;
-      const k = kept[idx]!;
-      baseLoad[j]! += d * k;
+      baseLoad[j]! += d * keptEff[idx]!;
       planLoad[j]! += d * plan[idx]!;
-      const v = k + f * refill[idx]!;
-      x0[idx] = v;
-      const delta = Math.abs(plan[idx]! - v);
+      x0[idx] = kept[idx]! + f * refill[idx]!;
+      if (pinned) {
+        e0[idx] = keptEff[idx]! + fe * refill[idx]!;
+        p += pinned[idx]!;
+      }
+      const delta = Math.abs(plan[idx]! - e0[idx]!);
       if (delta > g) g = delta;
     }
     gap[i] = g;
+    steer[i] = Math.max(0, 1 - p);
   }
   const ceiling = Float64Array.from(maxRps, (m, j) => Math.max(m, baseLoad[j]!, planLoad[j]!));
 
-  const solveAlpha = (useDeadband: boolean): { alpha: number; alphaShift: number; maxGap: number; held: number; fits: boolean; overMax: boolean } => {
+  const solveAlpha = (useDeadband: boolean): { alpha: number; alphaShift: number; maxGap: number; held: number; fits: boolean; overMax: boolean; A: Float64Array; B: Float64Array } => {
     const A = new Float64Array(K);
     const B = new Float64Array(K);
     let maxGap = 0;
@@ -99,8 +127,9 @@ export function damp(input: DampingInput): DampingResult {
       if (d === 0) continue;
       for (let j = 0; j < K; j++) {
         const idx = i * K + j;
-        A[j]! += d * x0[idx]!;
-        if (moving) B[j]! += d * (plan[idx]! - x0[idx]!);
+        // A held source keeps its weights: what is pinned stays, the rest arrives by those weights.
+        A[j]! += d * (moving || !pinned ? e0[idx]! : pinned[idx]! + steer[i]! * x0[idx]!);
+        if (moving) B[j]! += d * (plan[idx]! - e0[idx]!);
       }
     }
     // Every remaining gap below the deadband (we only get here when holding them would leave an origin
@@ -118,26 +147,67 @@ export function damp(input: DampingInput): DampingResult {
     for (let j = 0; j < K; j++) {
       if (A[j]! + alpha * B[j]! > maxRps[j]! * (1 + 1e-9) + 1e-9 && planLoad[j]! <= maxRps[j]! * (1 + 1e-9) + 1e-9) overMax = true;
     }
-    return { alpha, alphaShift, maxGap, held, fits, overMax };
+    return { alpha, alphaShift, maxGap, held, fits, overMax, A, B };
   };
   // The deadband never keeps an origin above its max (or its ceiling) that the plan would relieve.
   let r = solveAlpha(true);
   if ((!r.fits || r.overMax) && r.held > 0) r = solveAlpha(false);
   const useDeadband = r.held > 0 && r.fits && !r.overMax;
+  const fraction = ownFractions(r, useDeadband);
 
-  const weights = x0; // computed in place: x0 is not needed afterwards
+  const weights = x0; // computed in place: each row reads its own x0 before writing it
+  const next = pinned ? scratch.f64('damp.next', n * K) : undefined;
+  let pinnedSources = 0;
   for (let i = 0; i < n; i++) {
     const moving = gap[i]! > 0 && (!useDeadband || gap[i]! >= deadband);
+    // Everything pinned: new weights steer nothing this cycle; keep them.
+    const steers = !pinned || steer[i]! > 1e-9;
     let sum = 0;
+    let limited = false;
     for (let j = 0; j < K; j++) {
       const idx = i * K + j;
-      let v = moving ? x0[idx]! + r.alpha * (plan[idx]! - x0[idx]!) : x0[idx]!;
+      let v = x0[idx]!;
+      if (moving && steers) {
+        const target = e0[idx]! + fraction[i]! * (plan[idx]! - e0[idx]!);
+        v = pinned ? target - pinned[idx]! : target;
+        if (v < -1e-12) limited = true;
+      }
       if (v < 1e-12 || (moving && plan[idx]! === 0 && v < deadband)) v = 0;
       weights[idx] = v;
       sum += v;
     }
+    if (limited) pinnedSources++;
     if (sum > 0 && sum !== 1) for (let j = 0; j < K; j++) weights[i * K + j]! /= sum;
+    if (next) for (let j = 0; j < K; j++) next[i * K + j] = pinned![i * K + j]! + steer[i]! * weights[i * K + j]!;
   }
+  /**
+   * Each source's own fraction: at least the common one (r.alpha, which the capacity guard may have
+   * raised), and as far as max_shift (or the band) lets *its* weights go. The common fraction is set
+   * by the source with the longest way to go; the others need not crawl along with it — a subnet the
+   * plan newly sends elsewhere (gap 1) would otherwise hold every subnet already walking to 5 % of its
+   * remaining way per cycle. Kept only if no origin then ends above what the common fraction gives or
+   * above its ceiling (the guarantee of step 2 holds either way); else the common fraction for all.
+   */
+  function ownFractions(common: ReturnType<typeof solveAlpha>, withDeadband: boolean): Float64Array {
+    const frac = new Float64Array(n).fill(common.alpha);
+    const load = Float64Array.from(common.A);
+    for (let i = 0; i < n; i++) {
+      const g = gap[i]!;
+      const moving = g > 0 && (!withDeadband || g >= deadband);
+      if (!moving) continue;
+      const finishing = !withDeadband && g < deadband;
+      frac[i] = Math.max(common.alpha, Math.min(1, maxShift / g, finishing ? 1 : gain));
+      const d = demand[i]!;
+      for (let j = 0; j < K; j++) load[j]! += d * frac[i]! * (plan[i * K + j]! - e0[i * K + j]!);
+    }
+    for (let j = 0; j < K; j++) {
+      const uniform = common.A[j]! + common.alpha * common.B[j]!;
+      const worse = load[j]! > uniform * (1 + 1e-9) + 1e-9;
+      if (worse && (load[j]! > ceiling[j]! * (1 + 1e-9) || load[j]! > maxRps[j]! * (1 + 1e-9) + 1e-9)) return frac.fill(common.alpha);
+    }
+    return frac;
+  }
+
   // Cycles to the plan at this pace: linear at max_shift, then geometric at `gain` until the deadband.
   let remaining = (1 - r.alpha) * r.maxGap;
   let cycles = 0;
@@ -147,6 +217,8 @@ export function damp(input: DampingInput): DampingResult {
   }
   return {
     weights,
+    next,
+    pinnedSources,
     step: {
       fraction: r.alpha,
       limited_by: r.alpha > r.alphaShift ? 'capacity' : r.alpha >= 1 ? 'none' : 'max_shift',

@@ -1,19 +1,23 @@
 // decide(problem) → decision: the whole scheduling step, pure (no I/O, no clock, no randomness), so the
 // live loop, the simulator, `sluice solve`, the tests and the benchmark all run exactly this.
 //
-//   classify origins → cost matrix → capacity plan → transportation LP (the plan x*) → damping → outcome
+//   classify origins → cost matrix (→ anti-flap band) → capacity plan → transportation LP (the plan x*)
+//     → in force (weights, and what established connections pin) → damping → prediction → outcome
 //
 // It runs on flat typed arrays (input.ts in, output.ts out; sources × origins, row-major): at 100k
 // sources × 20 origins the records are built once at each end, and the worker thread (solver/worker.ts)
 // runs decideDense() on the flat forms directly. Work arrays are reused from call to call (scratch.ts).
 import type { DecisionReason } from '../../model/views.ts';
+import { splitInForce } from './connections.ts';
 import { buildCosts } from './costs.ts';
 import { damp } from './damping.ts';
 import { densify, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
 import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff } from './output.ts';
 import { makePlan } from './plan.ts';
+import { predict } from './predict.ts';
 import { scratch } from './scratch.ts';
+import { preferCurrent } from './stickiness.ts';
 import type { OriginOutcome, OriginState, SchedulingDecision, SchedulingProblem } from './types.ts';
 
 /** Proportional band of the damping (damping.ts). */
@@ -56,6 +60,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const C = columns.length;
   const colToOrigin = columns.map((o) => index.get(o.id)!);
   const costs = buildCosts(problem, columns, colToOrigin);
+  preferCurrent(costs, problem, colToOrigin, settings.stickiness_ms ?? 0);
   if (costs.fallbacks.length > 0) {
     const shown = costs.fallbacks.slice(0, 5).join(', ');
     notes.push(`${costs.fallbacks.length} source(s) have no origin within max_latency_ms ${settings.max_latency_ms}: sent to their nearest origin (${shown}${costs.fallbacks.length > 5 ? ', …' : ''})`);
@@ -68,23 +73,29 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const identity = C === K && colToOrigin.every((j, c) => j === c);
   const planDense = identity ? plan.share : spreadColumns(plan.share, n, C, K, colToOrigin, 'decide.plan', 0);
 
-  const inForce = splitCurrent(problem, roleOf);
+  const inForce = splitInForce(problem, roleOf);
   const drainingIdx = roleOf.flatMap((role, j) => (role === 'draining' ? [j] : []));
-  const walkTo = pinDraining(planDense, inForce.kept, drainingIdx, n, K);
+  const walkTo = pinDraining(planDense, inForce.keptEffective, drainingIdx, n, K);
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
-  const { weights: w, step } = damp({ rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps });
+  const { weights: w, step, next, pinnedSources } = damp({
+    rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps,
+    ...(inForce.hasConnections ? { keptEffective: inForce.keptEffective, freedEffective: inForce.freedEffective, pinned: inForce.pinned } : {}),
+  });
   if (step.limited_by === 'capacity') notes.push(`capacity protection: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan (more than max_shift allows) so re-planned shares do not overload an origin`);
   else if (step.limited_by === 'max_shift') notes.push(`damped: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan; ${step.cycles_to_plan} more cycle(s) at max_shift ${settings.max_shift}`);
   if (step.held_sources > 0) notes.push(`${step.held_sources} source(s) within the deadband ${settings.deadband}: kept as they are`);
+  if (pinnedSources > 0) notes.push(`${pinnedSources} source(s) held back by established connections: their load cannot leave an origin faster than its connections close`);
 
   const latencyDense = objectiveLatency(problem, costs.latency, identity, colToOrigin, roleOf);
 
   // Published shares: drop dust below MIN_SHARE, renormalise.
   cleanRows(w, n, K);
   cleanRows(planDense, n, K);
-  const totals = loadsAndObjectives(w, planDense, latencyDense, demand, n, K);
+  // The load the next cycle will carry: pinned connections plus new traffic by these weights.
+  const prediction = predict(problem, w, roleOf, origins.map((o) => o.id));
+  const totals = loadsAndObjectives(prediction.share, planDense, latencyDense, demand, n, K);
 
-  const outcomes = originOutcomes(origins, columns, roleOf, originNotes, totals, plan.price);
+  const outcomes = originOutcomes(origins, columns, roleOf, originNotes, { ...totals, pinnedLoad: prediction.pinnedLoad }, plan.price);
   if (outcomes.planOverload > 0) notes.push(`overload: ${fmt(outcomes.planOverload)} rps above max_rps in total (demand exceeds capacity)`);
 
   const reason: DecisionReason = inForce.freedByHealth > 0 ? 'health' : inForce.drainShare > 0 ? 'drain' : 'optimize';
@@ -108,12 +119,13 @@ export function decideDense(problem: DenseProblem): DenseDecision {
     weights,
     plan: sparseRows(planDense, n, K),
     diff: diffAgainstCurrent(problem, w, weights.origin.length),
+    ...(inForce.hasConnections && next ? { connections: { effective: sparseRows(next, n, K) } } : {}),
   };
 }
 
 /** Per origin: predicted and planned load, capacity, price and notes; and the load above max in total. */
-function originOutcomes(origins: OriginState[], columns: OriginState[], roleOf: OriginRole[], originNotes: string[][], totals: { load: Float64Array; planLoad: Float64Array }, price: Float64Array) {
-  const { load, planLoad } = totals;
+function originOutcomes(origins: OriginState[], columns: OriginState[], roleOf: OriginRole[], originNotes: string[][], totals: { load: Float64Array; planLoad: Float64Array; pinnedLoad: Float64Array }, price: Float64Array) {
+  const { load, planLoad, pinnedLoad } = totals;
   let overload = 0;
   let planOverload = 0;
   const byId: Record<string, OriginOutcome> = {};
@@ -129,6 +141,7 @@ function originOutcomes(origins: OriginState[], columns: OriginState[], roleOf: 
     const c = columns.findIndex((col) => col.id === o.id);
     byId[o.id] = {
       load_rps: load[j]!,
+      pinned_rps: pinnedLoad[j]!,
       planned_rps: planLoad[j]!,
       target_rps: o.target_rps,
       max_rps: o.max_rps,
@@ -167,63 +180,6 @@ function spreadColumns(byColumn: Float64Array, n: number, C: number, K: number, 
   return dense;
 }
 
-interface InForce {
-  /** Normalised shares in force on destination and draining origins (rows × declared origins). */
-  kept: Float64Array;
-  /** Share per source that was on removed or undeclared origins (1 for a new source). */
-  freed: Float64Array;
-  /** Demand that was on removed (declared) origins: a health event. */
-  freedByHealth: number;
-  drainShare: number;
-}
-
-/** What is in force, split into kept (destination/draining origins) and freed (removed/undeclared). */
-function splitCurrent(problem: DenseProblem, roleOf: OriginRole[]): InForce {
-  const { settings, demand, current } = problem;
-  const n = problem.sourceIds.length;
-  const K = roleOf.length;
-  const kept = scratch.f64('decide.kept', n * K);
-  const freed = new Float64Array(n);
-  let freedByHealth = 0;
-  let drainShare = 0;
-  const { start, origin, share: given } = current;
-  for (let i = 0; i < n; i++) {
-    const first = start[i]!;
-    const end = start[i + 1]!;
-    let total = 0;
-    for (let e = first; e < end; e++) {
-      const v = given[e]!;
-      if (Number.isFinite(v) && v > 0) total += v;
-    }
-    if (!current.has[i] || total <= 0) {
-      freed[i] = 1;
-      continue;
-    }
-    let keptSum = 0;
-    for (let e = first; e < end; e++) {
-      const v = given[e]!;
-      if (!(Number.isFinite(v) && v > 0)) continue;
-      const j = origin[e]!;
-      const role = j < 0 ? 'removed' : roleOf[j]!;
-      if (role === 'removed') {
-        if (j >= 0) freedByHealth += (v / total) * demand[i]!;
-        continue;
-      }
-      let share = v / total;
-      if (role === 'draining') {
-        // Draining: released at max_shift per cycle (exactly linear), re-planned like a freed share.
-        drainShare += share;
-        share = Math.max(0, share - settings.max_shift);
-        if (share < settings.deadband) share = 0;
-      }
-      kept[i * K + j] = share;
-      keptSum += share;
-    }
-    freed[i] = Math.max(0, 1 - keptSum);
-  }
-  return { kept, freed, freedByHealth, drainShare };
-}
-
 /**
  * Where this cycle walks to: the plan, with what is still draining pinned in place (draining is paced
  * by the release in splitCurrent, not by the damping fraction, so it is exactly linear).
@@ -242,7 +198,7 @@ function pinDraining(planDense: Float64Array, kept: Float64Array, drainingIdx: n
   return walkTo;
 }
 
-/** Predicted load per origin and Σ demand × rtt × share, for the weights and for the plan (one pass). */
+/** Load per origin and Σ demand × rtt × share, for the predicted shares and for the plan (one pass). */
 function loadsAndObjectives(w: Float64Array, plan: Float64Array, latency: Float64Array, demand: Float64Array, n: number, K: number) {
   const load = new Float64Array(K);
   const planLoad = new Float64Array(K);

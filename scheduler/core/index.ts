@@ -12,6 +12,7 @@ export type {
   RttModel,
   SchedulingDecision,
   SchedulingProblem,
+  SourceConnections,
   SourceState,
   StepInfo,
   SolverInfo,

@@ -20,6 +20,18 @@ export interface CurrentShares {
   extraIds: string[];
 }
 
+/** Connection state per (source, declared origin); present only when some source has any. */
+export interface DenseConnections {
+  /** Effective shares now; a row of NaN = none given (the weights in force). */
+  effective: Float64Array;
+  /** S(Δ) and S̄ (0 where not given; S̄ NaN = as S). */
+  survival: Float64Array;
+  meanSurvival: Float64Array;
+  /** Measured pinned shares (end of the next cycle, mean over it); a row of NaN = not measured. */
+  pinnedEnd: Float64Array;
+  pinnedMean: Float64Array;
+}
+
 export interface DenseProblem {
   settings: Omit<SchedulingProblem, 'sources' | 'current'>;
   sourceIds: string[];
@@ -32,6 +44,9 @@ export interface DenseProblem {
   lat: Float64Array;
   lon: Float64Array;
   current: CurrentShares;
+  connections?: DenseConnections | undefined;
+  /** Sticky point per source (NaN = not answered whole); present only when some source has one. */
+  pick?: Float64Array | undefined;
 }
 
 /** Index of an origin id among the declared origins. */
@@ -65,7 +80,50 @@ export function densify(problem: SchedulingProblem, space?: Scratch): DenseProbl
       lon[i] = s.location.lon;
     }
   }
-  return { settings, sourceIds, demand, rtt, hasLocation, lat, lon, current: readCurrent(current, sourceIds, index) };
+  return { settings, sourceIds, demand, rtt, hasLocation, lat, lon, current: readCurrent(current, sourceIds, index), ...readConnections(sources, index, K) };
+}
+
+/** The sources' connection state and sticky points, when any source has them (else nothing is allocated). */
+function readConnections(sources: SourceState[], index: OriginIndex, K: number): Pick<DenseProblem, 'connections' | 'pick'> {
+  const n = sources.length;
+  const any = sources.some((s) => s.connections);
+  const anyPick = sources.some((s) => s.pick !== undefined);
+  const out: Pick<DenseProblem, 'connections' | 'pick'> = {};
+  if (any) {
+    const nan = () => new Float64Array(n * K).fill(NaN);
+    const c: DenseConnections = { effective: nan(), survival: new Float64Array(n * K), meanSurvival: nan(), pinnedEnd: nan(), pinnedMean: nan() };
+    // One key cache per field: each field's records list their origins in the same order source after source.
+    const caches = Array.from({ length: 5 }, () => new KeyColumnCache(index));
+    const put = (target: Float64Array, base: number, rec: Record<string, number> | undefined, cache: KeyColumnCache): void => {
+      if (!rec) return;
+      target.fill(0, base, base + K);
+      let position = 0;
+      for (const key in rec) {
+        const j = cache.column(position++, key);
+        if (j >= 0) target[base + j] = rec[key]!;
+      }
+    };
+    for (let i = 0; i < n; i++) {
+      const conn = sources[i]!.connections;
+      if (!conn) continue;
+      const base = i * K;
+      put(c.effective, base, conn.effective, caches[0]!);
+      put(c.pinnedEnd, base, conn.pinned?.end, caches[1]!);
+      put(c.pinnedMean, base, conn.pinned?.mean, caches[2]!);
+      put(c.survival, base, conn.survival, caches[3]!);
+      put(c.meanSurvival, base, conn.mean_survival, caches[4]!);
+    }
+    out.connections = c;
+  }
+  if (anyPick) {
+    const pick = new Float64Array(n).fill(NaN);
+    for (let i = 0; i < n; i++) {
+      const u = sources[i]!.pick;
+      if (u !== undefined) pick[i] = u;
+    }
+    out.pick = pick;
+  }
+  return out;
 }
 
 /**
@@ -145,5 +203,7 @@ function grown<T extends Int32Array | Float64Array>(from: T, to: T): T {
 /** The buffers of a dense problem, for a transfer list. */
 export function denseBuffers(p: DenseProblem): ArrayBuffer[] {
   const c = p.current;
-  return [p.demand, p.rtt, p.hasLocation, p.lat, p.lon, c.has, c.start, c.origin, c.share].map((a) => a.buffer as ArrayBuffer);
+  const k = p.connections;
+  const extra = [...(k ? [k.effective, k.survival, k.meanSurvival, k.pinnedEnd, k.pinnedMean] : []), ...(p.pick ? [p.pick] : [])];
+  return [p.demand, p.rtt, p.hasLocation, p.lat, p.lon, c.has, c.start, c.origin, c.share, ...extra].map((a) => a.buffer as ArrayBuffer);
 }

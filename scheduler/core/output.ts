@@ -27,12 +27,14 @@ export interface FlatDiff {
 }
 
 export interface DenseDecision {
-  rest: Omit<SchedulingDecision, 'weights' | 'plan' | 'diff'>;
+  rest: Omit<SchedulingDecision, 'weights' | 'plan' | 'diff' | 'connections'>;
   originIds: string[];
   sourceIds: string[];
   weights: SparseShares;
   plan: SparseShares;
   diff: FlatDiff;
+  /** Connection state at the end of the next cycle (only when the problem had some). */
+  connections?: { effective: SparseShares } | undefined;
 }
 
 /** Rows of a dense sources × origins matrix, keeping the entries > 0 (in origin order). */
@@ -83,6 +85,7 @@ export function toDecision(d: DenseDecision): SchedulingDecision {
     diff: toChanges(d.diff, d.sourceIds, d.originIds),
     step: rest.step,
     solver: rest.solver,
+    ...(d.connections ? { connections: { effective: toWeights(d.connections.effective, d.sourceIds, d.originIds) } } : {}),
   };
 }
 
@@ -108,5 +111,6 @@ function toChanges(diff: FlatDiff, sourceIds: string[], originIds: string[]): We
 /** The buffers of a dense decision, for a transfer list. */
 export function decisionBuffers(d: DenseDecision): ArrayBuffer[] {
   const { weights: w, plan: p, diff } = d;
-  return [w.start, w.origin, w.share, p.start, p.origin, p.share, diff.source, diff.origin, diff.from, diff.to].map((a) => a.buffer as ArrayBuffer);
+  const c = d.connections ? [d.connections.effective.start, d.connections.effective.origin, d.connections.effective.share] : [];
+  return [w.start, w.origin, w.share, p.start, p.origin, p.share, diff.source, diff.origin, diff.from, diff.to, ...c].map((a) => a.buffer as ArrayBuffer);
 }

@@ -32,11 +32,23 @@ const Origin = z
   })
   .transform((o) => ({ ...o, target_rps: o.target_rps ?? o.max_rps!, max_rps: o.max_rps ?? o.target_rps! }));
 
+const fraction = z.number({ error: 'expected a number in [0, 1]' }).min(0, { error: 'expected a number in [0, 1]' }).max(1, { error: 'expected a number in [0, 1]' });
+const perOrigin = (what: string) => z.record(z.string(), fraction, { error: `expected an object of origin id -> ${what} in [0, 1]` });
+
 const Source = z.strictObject({
   id,
   demand_rps: nonNegative(),
   rtt_ms: z.record(z.string(), nonNegative('a non-negative number (ms)'), { error: 'expected an object of origin id -> ms' }).default({}),
   location: GeoPoint.optional(),
+  connections: z
+    .strictObject({
+      effective: perOrigin('share').optional(),
+      survival: perOrigin('surviving fraction'),
+      mean_survival: perOrigin('surviving fraction').optional(),
+      pinned: z.strictObject({ end: perOrigin('pinned share'), mean: perOrigin('pinned share') }).optional(),
+    })
+    .optional(),
+  pick: z.number({ error: 'expected a number in [0, 1)' }).min(0, { error: 'expected a number in [0, 1)' }).lt(1, { error: 'expected a number in [0, 1)' }).optional(),
 });
 
 export const ProblemSchema = z
@@ -46,6 +58,7 @@ export const ProblemSchema = z
     gain: z.number({ error: 'expected a number in (0, 1]' }).gt(0, { error: 'expected a number in (0, 1]' }).max(1, { error: 'expected a number in (0, 1]' }).default(0.5),
     deadband: z.number({ error: 'expected a number in [0, 0.5]' }).min(0, { error: 'expected a number in [0, 0.5]' }).max(0.5, { error: 'expected a number in [0, 0.5]' }).default(0.005),
     max_latency_ms: positive('a positive number (ms)').default(500),
+    stickiness_ms: nonNegative('a non-negative number (ms)').default(0),
     origins: z.array(Origin, { error: 'expected an array of origins' }).min(1, { error: 'expected at least one origin' }),
     sources: z.array(Source, { error: 'expected an array of sources' }),
     current: z.record(z.string(), z.record(z.string(), nonNegative('a share in [0, 1]')), { error: 'expected an object of source id -> {origin id: share}' }).default({}),

@@ -29,11 +29,37 @@ export interface OriginState {
 export interface SourceState {
   /** An edge (listener) id or a client subnet. */
   id: string;
-  /** Requests (or new connections) per second, ≥ 0. */
+  /** Demand per second, ≥ 0, in the problem's capacity unit (requests by default; the caller converts). */
   demand_rps: number;
   /** Learned RTT per origin id (ms). Missing origins are estimated from locations. */
   rtt_ms: Record<string, number>;
   location?: GeoPoint | undefined;
+  /** Traffic on established connections that stays where it is (connections.ts). Absent: the source's
+   * traffic follows new weights at once (per-request balancing, one-request connections). */
+  connections?: SourceConnections | undefined;
+  /**
+   * The source is answered whole (a DNS answer per client subnet): all its new connections go to the
+   * origin whose interval on the cumulative line of its weights — origins with a share, in id order —
+   * contains this point u ∈ [0, 1). Used to predict its load exactly; the weights stay fractional.
+   */
+  pick?: number | undefined;
+}
+
+/** Connection state of a source (see connections.ts for the model). Shares are per origin id. */
+export interface SourceConnections {
+  /** Where its load is now, share per origin, as the damping walks it (default: the weights in force). */
+  effective?: Record<string, number> | undefined;
+  /** Per origin: the fraction of the load there still on its established connections at the end of the
+   * next cycle, S(Δ) ∈ [0, 1]. Missing: 0. */
+  survival: Record<string, number>;
+  /** The same averaged over the next cycle, S̄ ∈ [S(Δ), 1] — what the next cycle's measured load sees. Default: survival. */
+  mean_survival?: Record<string, number> | undefined;
+  /**
+   * Measured rather than modelled: the share of the source's demand its established connections keep
+   * on each origin over the next cycle (at its end, and on average), from the connections open now and
+   * their ages. The prediction uses it when given (else S̄ · effective); the damping walks `effective`.
+   */
+  pinned?: { end: Record<string, number>; mean: Record<string, number> } | undefined;
 }
 
 /** sourceId -> originId -> share (0..1). */
@@ -60,6 +86,8 @@ export interface SchedulingProblem {
   deadband: number;
   /** Pairs with a (learned or estimated) RTT above this are not used (unless nothing else is). */
   max_latency_ms: number;
+  /** Anti-flap band (stickiness.ts): moving load off an origin it is on must save at least this (ms). Default 0. */
+  stickiness_ms?: number | undefined;
   origins: OriginState[];
   sources: SourceState[];
   /** Weights in force now. Missing sources are new (they get the plan at once). */
@@ -68,8 +96,11 @@ export interface SchedulingProblem {
 }
 
 export interface OriginOutcome {
-  /** Predicted load with the weights decided (rps). */
+  /** Predicted load over the next cycle with the weights decided: traffic still on established
+   * connections (`pinned_rps`) plus new traffic by the new weights. */
   load_rps: number;
+  /** Of load_rps, what established connections keep here over the next cycle. */
+  pinned_rps: number;
   /** Load the undamped plan would put here (rps). */
   planned_rps: number;
   target_rps: number;
@@ -116,6 +147,7 @@ export interface SchedulingDecision {
   objective: number;
   /** The same for `plan`. */
   plan_objective: number;
+  /** Predicted load per origin over the next cycle (see OriginOutcome.load_rps). */
   origin_load_rps: Record<string, number>;
   /** Σ over origins of load above max_rps, with `weights`. */
   overload_rps: number;
@@ -127,4 +159,7 @@ export interface SchedulingDecision {
   diff: WeightChange[];
   step: StepInfo;
   solver: SolverInfo;
+  /** When the problem had connection state: each source's effective shares at the end of the next
+   * cycle, to pass back as `connections.effective` next time. */
+  connections?: { effective: Weights } | undefined;
 }

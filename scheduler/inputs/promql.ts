@@ -3,34 +3,90 @@
 // globally or per load balancer, e.g. to read HAProxy's, nginx's or Envoy's exporters instead, as long
 // as the result carries the labels in QUERY_LABELS.
 import { PrometheusDriver } from 'prometheus-query';
-import { assembleInputs, QUERY_LABELS, type RawInputs, type Series } from './assemble.ts';
+import { capacityUnitOf, type CapacityUnit, type LoadBalancer } from '../../model/index.ts';
+import { assembleInputs, edgeOriginUnitOf, QUERY_LABELS, type QueryName, type RawInputs, type Series } from './assemble.ts';
+import { toCapacityUnit } from './convert.ts';
 import type { RejectionCounter } from './guard.ts';
 import { InputsUnavailable, type InputReader, type LbInputs, type ReadContext } from './types.ts';
 
-export type QueryName = keyof RawInputs;
+export type { QueryName };
 
 /**
  * Placeholders: $lb (load balancer name), $origins (regex of its origin names), $edges (regex of edge
- * names), $window (rate window), $stale (how old a gauge may be).
+ * names), $ports (regex of its listener ports), $window (rate window), $stale (how old a gauge may be).
+ * Every query's unit is fixed (assemble.ts QUERY_LABELS, convert.ts): an override must count the same
+ * thing — origin_requests requests per second, subnet_demand new connections per second, and so on.
  */
 export const DEFAULT_QUERIES: Record<QueryName, string | null> = {
-  edge_demand: 'sum by (edge) (rate(sluice_edge_requests_total{load_balancer="$lb"}[$window]))',
+  edge_demand: 'sum by (edge, listener) (rate(sluice_edge_requests_total{load_balancer="$lb"}[$window]))',
+  edge_origin_demand: 'sum by (edge, origin) (rate(sluice_edge_origin_requests_total{load_balancer="$lb"}[$window]))',
   edge_rtt: 'last_over_time(sluice_agent_upstream_rtt_seconds{node=~"$edges"}[$stale])',
-  subnet_demand: 'sum by (subnet) (rate(sluice_agent_subnet_connections_total{node=~"$origins"}[$window]))',
+  subnet_demand: 'sum by (subnet, node) (rate(sluice_agent_subnet_connections_total{node=~"$origins"}[$window]))',
+  subnet_connection_seconds: 'sum by (subnet, node) (rate(sluice_agent_subnet_connection_seconds_total{node=~"$origins"}[$window]))',
+  subnet_closes: 'sum by (subnet, node) (rate(sluice_agent_subnet_connection_closes_total{node=~"$origins"}[$window]))',
   subnet_rtt: 'last_over_time(sluice_agent_client_rtt_seconds{node=~"$origins"}[$stale])',
   subnet_samples: 'last_over_time(sluice_agent_client_rtt_samples_total{node=~"$origins"}[$stale])',
-  origin_load: 'sum by (node) (rate(sluice_agent_connections_total{node=~"$origins"}[$window]))',
+  // The origins' own request counters have no name sluice could know: off until configured (README).
+  origin_requests: null,
+  origin_connections: 'sum by (node) (rate(sluice_agent_connections_total{node=~"$origins"}[$window]))',
+  origin_bytes: 'sum by (node) (rate(sluice_agent_bytes_total{node=~"$origins"}[$window]))',
+  edge_connection_seconds: 'sum by (node) (rate(sluice_agent_connection_seconds_total{node=~"$edges",port=~"$ports"}[$window]))',
+  edge_closes: 'sum by (node) (rate(sluice_agent_connection_closes_total{node=~"$edges",port=~"$ports"}[$window]))',
+  // Connections open now and their expected survivors over the agents' survival_horizon (gauges).
+  subnet_open: 'sum by (subnet, node) (last_over_time(sluice_agent_subnet_open_connections{node=~"$origins"}[$stale]))',
+  subnet_surviving: 'sum by (subnet, node) (last_over_time(sluice_agent_subnet_open_connections_surviving{node=~"$origins"}[$stale]))',
+  subnet_surviving_mean: 'sum by (subnet, node) (last_over_time(sluice_agent_subnet_open_connections_surviving_mean{node=~"$origins"}[$stale]))',
+  edge_open: 'sum by (node) (last_over_time(sluice_agent_open_connections{node=~"$edges",port=~"$ports"}[$stale]))',
+  edge_surviving: 'sum by (node) (last_over_time(sluice_agent_open_connections_surviving{node=~"$edges",port=~"$ports"}[$stale]))',
+  edge_surviving_mean: 'sum by (node) (last_over_time(sluice_agent_open_connections_surviving_mean{node=~"$edges",port=~"$ports"}[$stale]))',
   origin_health: null,
 };
+
+/** Edge demand in the other capacity units comes from the edge's agent, on this load balancer's listener ports. */
+const EDGE_DEMAND_IN: Record<CapacityUnit, string> = {
+  requests: DEFAULT_QUERIES.edge_demand!,
+  connections: 'sum by (edge) (label_replace(rate(sluice_agent_connections_total{node=~"$edges",port=~"$ports"}[$window]), "edge", "$1", "node", "(.*)"))',
+  bytes: 'sum by (edge) (label_replace(rate(sluice_agent_bytes_total{node=~"$edges",port=~"$ports"}[$window]), "edge", "$1", "node", "(.*)"))',
+};
+
+/** Inputs a capacity unit never reads (not queried unless overridden). */
+const UNUSED_IN: Record<CapacityUnit, QueryName[]> = {
+  requests: ['origin_bytes'],
+  connections: ['origin_requests', 'origin_bytes', 'edge_origin_demand'],
+  bytes: ['origin_requests', 'edge_origin_demand'],
+};
+
+/**
+ * Connection turnover a load balancer never uses, not queried (each cycle's queries cost the scheduler
+ * and Prometheus time): survivors and closes of DNS clients' connections without a DNS name, and of
+ * the edges' client connections when every listener is HTTP (HTTP edges balance every request: nothing
+ * is pinned there). subnet_connection_seconds stays: it also shares an origin's requests out.
+ */
+export function unusedTurnover(lb: Pick<LoadBalancer, 'dns' | 'listeners'>): QueryName[] {
+  return [
+    ...(lb.dns ? [] : (['subnet_closes', 'subnet_open', 'subnet_surviving', 'subnet_surviving_mean'] as const)),
+    ...(edgeOriginUnitOf(lb.listeners) === 'connections' ? [] : (['edge_connection_seconds', 'edge_closes', 'edge_open', 'edge_surviving', 'edge_surviving_mean'] as const)),
+  ];
+}
+
+/** The default queries for a capacity unit. */
+export function defaultQueries(unit: CapacityUnit): Record<QueryName, string | null> {
+  const q: Record<QueryName, string | null> = { ...DEFAULT_QUERIES, edge_demand: EDGE_DEMAND_IN[unit] };
+  for (const name of UNUSED_IN[unit]) q[name] = null;
+  return q;
+}
+
+/** Overrides as configured; `origin_load` is the old name of origin_connections (still accepted). */
+export type QueryOverrides = Partial<Record<QueryName | 'origin_load', string | null>>;
 
 export interface PromqlOptions {
   url: string;
   timeoutMs: number;
   windowSeconds: number;
   staleSeconds: number;
-  queries: Partial<Record<QueryName, string | null>>;
+  queries: QueryOverrides;
   /** Per load balancer name. */
-  perLoadBalancer: Record<string, Partial<Record<QueryName, string | null>>>;
+  perLoadBalancer: Record<string, QueryOverrides>;
   headers?: Record<string, string>;
 }
 
@@ -42,6 +98,7 @@ function regexOf(names: string[]): string {
 export function renderQuery(template: string, ctx: ReadContext, opts: Pick<PromqlOptions, 'windowSeconds' | 'staleSeconds'>): string {
   return template
     .replaceAll('$lb', ctx.lb.name)
+    .replaceAll('$ports', regexOf([...new Set(ctx.lb.listeners.map((l) => String(l.port)))]))
     .replaceAll('$origins', regexOf(ctx.origins.map((o) => o.name)))
     .replaceAll('$edges', regexOf(ctx.edges.map((e) => e.name)))
     .replaceAll('$window', `${opts.windowSeconds}s`)
@@ -59,27 +116,18 @@ export class PromqlInputReader implements InputReader {
   }
 
   queriesFor(ctx: ReadContext): Record<QueryName, string | null> {
-    const merged = { ...DEFAULT_QUERIES, ...this.opts.queries, ...(this.opts.perLoadBalancer[ctx.lb.name] ?? {}) };
+    const merged: Record<QueryName, string | null> = { ...defaultQueries(capacityUnitOf(ctx.lb)), ...withoutAlias(this.opts.queries), ...withoutAlias(this.opts.perLoadBalancer[ctx.lb.name] ?? {}) };
+    for (const name of unusedTurnover(ctx.lb)) merged[name] = null;
     return Object.fromEntries(Object.entries(merged).map(([k, q]) => [k, q === null ? null : renderQuery(q, ctx, this.opts)])) as Record<QueryName, string | null>;
   }
 
   async read(ctx: ReadContext): Promise<LbInputs> {
     const queries = this.queriesFor(ctx);
-    const run = async (name: QueryName): Promise<Series[] | null> => (queries[name] === null ? null : this.run(name, queries[name]!));
-    const [edgeDemand, edgeRtt, subnetDemand, subnetRtt, subnetSamples, originLoad, originHealth] = await Promise.all(
-      (['edge_demand', 'edge_rtt', 'subnet_demand', 'subnet_rtt', 'subnet_samples', 'origin_load', 'origin_health'] as const).map(run),
-    );
+    const names = Object.keys(QUERY_LABELS) as QueryName[];
+    const results = await Promise.all(names.map(async (name) => (queries[name] === null ? null : this.run(name, queries[name]!))));
     // A query switched off (null) reads as no series; only health distinguishes "not configured".
-    const raw: RawInputs = {
-      edge_demand: edgeDemand ?? [],
-      edge_rtt: edgeRtt ?? [],
-      subnet_demand: subnetDemand ?? [],
-      subnet_rtt: subnetRtt ?? [],
-      subnet_samples: subnetSamples ?? [],
-      origin_load: originLoad ?? [],
-      origin_health: originHealth ?? null,
-    };
-    return assembleInputs(raw, ctx, this.counter);
+    const raw = Object.fromEntries(names.map((name, i) => [name, results[i] ?? (name === 'origin_health' ? null : [])])) as unknown as RawInputs;
+    return toCapacityUnit(assembleInputs(raw, ctx, this.counter), ctx);
   }
 
   private async run(name: QueryName, query: string): Promise<Series[]> {
@@ -103,4 +151,10 @@ export class PromqlInputReader implements InputReader {
       throw new InputsUnavailable(kind, `${name}: Prometheus at ${this.opts.url} failed: ${detail}`);
     }
   }
+}
+
+/** origin_load (the old name) counts as origin_connections unless that is given too. */
+function withoutAlias(q: QueryOverrides): Partial<Record<QueryName, string | null>> {
+  const { origin_load: alias, ...rest } = q;
+  return alias !== undefined && rest.origin_connections === undefined ? { ...rest, origin_connections: alias } : rest;
 }

@@ -2,7 +2,9 @@
 // /metrics pages itself and computes the same inputs as the default PromQL (counter rates from the
 // last two scrapes, gauges as last seen, absent when a target stops answering).
 import { parsePromText, type PromSample } from '../../lib/prom-text.ts';
+import { capacityUnitOf } from '../../model/index.ts';
 import { assembleInputs, type RawInputs, type Series } from './assemble.ts';
+import { toCapacityUnit } from './convert.ts';
 import type { RejectionCounter } from './guard.ts';
 import { InputsUnavailable, type InputReader, type LbInputs, type ReadContext } from './types.ts';
 
@@ -107,18 +109,41 @@ export class ScrapeInputReader implements InputReader {
 
   async read(ctx: ReadContext): Promise<LbInputs> {
     await this.refresh();
+    const unit = capacityUnitOf(ctx.lb);
     const origins = new Set(ctx.origins.map((o) => o.name));
     const edges = new Set(ctx.edges.map((e) => e.name));
+    const ports = new Set(ctx.lb.listeners.map((l) => String(l.port)));
     const byNode = (set: Set<string>) => (s: Series) => set.has(s.labels.node ?? '');
+    const onListenerPort = (s: Series) => edges.has(s.labels.node ?? '') && ports.has(s.labels.port ?? '');
+    const asEdge = (s: Series): Series => ({ labels: { ...s.labels, edge: s.labels.node! }, value: s.value });
+    // The same inputs as the default PromQL queries (promql.ts defaultQueries), per capacity unit.
+    const edgeDemand =
+      unit === 'requests'
+        ? this.rates('sluice_edge_requests_total').filter((s) => s.labels.load_balancer === ctx.lb.name)
+        : this.rates(unit === 'bytes' ? 'sluice_agent_bytes_total' : 'sluice_agent_connections_total').filter(onListenerPort).map(asEdge);
     const raw: RawInputs = {
-      edge_demand: this.rates('sluice_edge_requests_total').filter((s) => s.labels.load_balancer === ctx.lb.name),
+      edge_demand: edgeDemand,
+      edge_origin_demand: unit === 'connections' ? [] : this.rates('sluice_edge_origin_requests_total').filter((s) => s.labels.load_balancer === ctx.lb.name),
       edge_rtt: this.gauges('sluice_agent_upstream_rtt_seconds').filter(byNode(edges)),
       subnet_demand: this.rates('sluice_agent_subnet_connections_total').filter(byNode(origins)),
+      subnet_connection_seconds: this.rates('sluice_agent_subnet_connection_seconds_total').filter(byNode(origins)),
+      subnet_closes: this.rates('sluice_agent_subnet_connection_closes_total').filter(byNode(origins)),
       subnet_rtt: this.gauges('sluice_agent_client_rtt_seconds').filter(byNode(origins)),
       subnet_samples: this.gauges('sluice_agent_client_rtt_samples_total').filter(byNode(origins)),
-      origin_load: this.rates('sluice_agent_connections_total').filter(byNode(origins)),
+      // An origin's own request counter has no name sluice knows: Prometheus with origin_requests only.
+      origin_requests: [],
+      origin_connections: this.rates('sluice_agent_connections_total').filter(byNode(origins)),
+      origin_bytes: unit === 'bytes' ? this.rates('sluice_agent_bytes_total').filter(byNode(origins)) : [],
+      edge_connection_seconds: this.rates('sluice_agent_connection_seconds_total').filter(onListenerPort),
+      edge_closes: this.rates('sluice_agent_connection_closes_total').filter(onListenerPort),
+      subnet_open: this.gauges('sluice_agent_subnet_open_connections').filter(byNode(origins)),
+      subnet_surviving: this.gauges('sluice_agent_subnet_open_connections_surviving').filter(byNode(origins)),
+      subnet_surviving_mean: this.gauges('sluice_agent_subnet_open_connections_surviving_mean').filter(byNode(origins)),
+      edge_open: this.gauges('sluice_agent_open_connections').filter(onListenerPort),
+      edge_surviving: this.gauges('sluice_agent_open_connections_surviving').filter(onListenerPort),
+      edge_surviving_mean: this.gauges('sluice_agent_open_connections_surviving_mean').filter(onListenerPort),
       origin_health: null,
     };
-    return assembleInputs(raw, ctx, this.counter);
+    return toCapacityUnit(assembleInputs(raw, ctx, this.counter), ctx);
   }
 }

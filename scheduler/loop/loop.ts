@@ -12,6 +12,7 @@ import { LeaseLost, type Fence, type LeaseGrant, type SchedulerStore } from './s
 import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
 import { buildProblem, splitWeights, type Locate } from './problem.ts';
+import { CarriedState, connectionSummary } from './connection-sources.ts';
 import type { SchedulerMetrics } from './metrics.ts';
 
 export type Solve = (p: SchedulingProblem) => Promise<{ decision: SchedulingDecision; solve_ms: number }>;
@@ -60,6 +61,8 @@ export class SchedulerLoop {
   private running: Promise<CycleReport> | undefined;
   private stopped = false;
   private readonly missing = new Map<string, Map<string, number>>();
+  /** Connection state and load prediction from one cycle to the next (connection-sources.ts). */
+  private readonly carried = new CarriedState();
   private unsubscribe: (() => void) | undefined;
   private lastUnhealthy = '';
   /** The lease this cycle holds; every leader write carries it. */
@@ -170,6 +173,9 @@ export class SchedulerLoop {
     const m = this.o.metrics;
     if (grant && this.fence?.epoch !== grant.epoch) this.o.log.info({ epoch: grant.epoch, holder: this.holder }, 'acquired the scheduler lease');
     if (!grant && this.fence) this.o.log.warn({ epoch: this.fence.epoch, holder: this.holder }, 'no longer the scheduler leader');
+    // The connection state carried between cycles describes weights this replica published: after a
+    // lost lease (or another leader's epoch in between) the weights in force may be someone else's.
+    if (!grant || this.fence?.epoch !== grant.epoch) this.carried.clear();
     this.fence = grant ? { name: grant.name, holder: grant.holder, epoch: grant.epoch } : undefined;
     m.leader.set(grant ? 1 : 0);
     if (grant) {
@@ -179,6 +185,7 @@ export class SchedulerLoop {
   }
 
   private async hold(lb: LoadBalancer, kind: string, detail: string): Promise<void> {
+    this.carried.forget(lb.id);
     await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: { hold: kind } }, this.fence);
   }
 
@@ -196,19 +203,26 @@ export class SchedulerLoop {
       return { load_balancer: lb.name, outcome: 'held', detail: err.message };
     }
     for (const [name, load] of inputs.originLoad) this.o.metrics.measuredLoad.set({ load_balancer: lb.name, origin: name }, load);
+    for (const [name, tau] of inputs.connections.originLifetimeS) this.o.metrics.connectionLifetime.set({ load_balancer: lb.name, origin: name }, tau);
 
     const current = await this.o.store.getWeights(lb.id);
     const missing = this.missing.get(lb.id) ?? new Map<string, number>();
     this.missing.set(lb.id, missing);
-    const built = buildProblem({ lb, origins, edges: allEdges, health, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate });
+    const cycleSeconds = this.o.intervalMs / 1000;
+    const built = buildProblem({ lb, origins, edges: allEdges, health, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds });
     const summary = {
       sources: built.problem.sources.length,
       carried_sources: Object.keys(built.carried).length,
       dropped_sources: built.dropped,
       total_demand_rps: built.problem.sources.reduce((s, x) => s + x.demand_rps, 0),
       measured_load_rps: Object.fromEntries(inputs.originLoad),
+      // What the last decision predicted for the cycle measured above (compare with measured_load_rps;
+      // both in `units.unit`; the measurement is a rate over the window, so it lags a shift).
+      predicted_load_rps_for_this_cycle: this.carried.predictionFor(lb.id) ?? null,
       unhealthy_origins: built.problem.origins.filter((o) => !o.healthy).map((o) => o.id),
       learned_subnets: inputs.subnetRtt.size,
+      units: inputs.conversions,
+      connections: connectionSummary(inputs, cycleSeconds, built.problem.sources, built.connections) ?? null,
     };
 
     await this.recordLatency(inputs, origins);
@@ -216,6 +230,7 @@ export class SchedulerLoop {
     if (built.problem.sources.length === 0) {
       const detail = current ? 'no demand series for any source (absent or stale): holding the weights in force' : 'no demand measured yet: edges and DNS use static weights';
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_data' });
+      this.carried.forget(lb.id);
       await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: summary }, this.fence);
       return { load_balancer: lb.name, outcome: 'held', detail };
     }
@@ -224,17 +239,19 @@ export class SchedulerLoop {
     this.o.metrics.solveDuration.observe({ load_balancer: lb.name }, solve_ms / 1000);
     if (decision.status === 'no_usable_origin') {
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_usable_origin' });
+      this.carried.forget(lb.id);
       await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail: decision.notes.join('; '), inputs: summary }, this.fence);
       return { load_balancer: lb.name, outcome: 'held', detail: 'no usable origin', decision };
     }
 
     this.observe(lb, origins, decision, built.problem);
+    this.carried.remember(lb.id, decision.connections, Object.fromEntries(origins.map((o) => [o.name, decision.origin_load_rps[o.id] ?? 0])));
     const record = {
       load_balancer_id: lb.id,
       reason: decision.reason,
       detail: decision.notes.join('; '),
       objective: decision.objective,
-      inputs: { ...summary, solve_ms, step: decision.step, solver: decision.solver },
+      inputs: { ...summary, solve_ms, step: decision.step, solver: decision.solver, pinned_load_rps: Object.fromEntries(origins.map((o) => [o.name, decision.origins[o.id]?.pinned_rps ?? 0])) },
       predicted_load_rps: decision.origin_load_rps,
       overload_rps: decision.overload_rps,
       diff: decision.diff,
@@ -257,6 +274,7 @@ export class SchedulerLoop {
     for (const o of origins) {
       const load = d.origin_load_rps[o.id] ?? 0;
       m.predictedLoad.set({ load_balancer: lb.name, origin: o.name }, load);
+      m.pinnedLoad.set({ load_balancer: lb.name, origin: o.name }, d.origins[o.id]?.pinned_rps ?? 0);
       m.capacity.set({ load_balancer: lb.name, origin: o.name, bound: 'target' }, o.target_rps);
       m.capacity.set({ load_balancer: lb.name, origin: o.name, bound: 'max' }, o.max_rps);
       m.weight.set({ load_balancer: lb.name, origin: o.name }, total > 0 ? load / total : 0);

@@ -2,8 +2,9 @@
 // the per-edge and per-subnet weights the store publishes. Sources are named "edge:<id>" and
 // "subnet:<cidr>" inside the problem so both kinds share one origin capacity.
 import type { LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, Edge, WeightMap } from '../../model/index.ts';
-import { parseCidr, ipToBytes, maskBytes } from '../../model/primitives.ts';
 import type { OriginState, SchedulingProblem, SourceState, Weights } from '../core/index.ts';
+import { subnetContains } from '../inputs/edge-subnets.ts';
+import { annotateSources, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnections, type ConnectionUse } from './connection-sources.ts';
 import type { LbInputs } from '../inputs/types.ts';
 
 export type Locate = (subnet: string) => { lat: number; lon: number } | undefined;
@@ -14,17 +15,12 @@ export interface BuiltProblem {
   carried: Weights;
   /** Sources in force, missing for more than hold_cycles: dropped from the weights this cycle. */
   dropped: string[];
+  /** What the connection model used (decision record). */
+  connections: ConnectionUse;
 }
 
-const EDGE = 'edge:';
-const SUBNET = 'subnet:';
-
-function subnetContains(cidr: string, address: string): boolean {
-  const net = parseCidr(cidr);
-  const bytes = ipToBytes(address);
-  if (!net || !bytes || bytes.length !== net.bytes.length) return false;
-  return maskBytes(bytes, net.prefix).every((b, i) => b === net.bytes[i]);
-}
+const EDGE = EDGE_PREFIX;
+const SUBNET = SUBNET_PREFIX;
 
 export function currentAsProblemWeights(w: LoadBalancerWeights | null): Weights {
   const out: Weights = {};
@@ -45,6 +41,10 @@ export function buildProblem(args: {
   missing: Map<string, number>;
   holdCycles: number;
   locate: Locate;
+  /** Connection state the last decision left for this load balancer (loop.ts carries it). */
+  carried?: CarriedConnections | undefined;
+  /** The cycle the prediction is for (the scheduler interval), seconds. */
+  cycleSeconds?: number;
 }): BuiltProblem {
   const { lb, origins, edges, inputs } = args;
   const byName = new Map(origins.map((o) => [o.name, o.id]));
@@ -90,6 +90,8 @@ export function buildProblem(args: {
     }
   }
 
+  const connections = annotateSources(sources, { lb, origins, edges, inputs, carried: args.carried, cycleSeconds: args.cycleSeconds ?? 15 });
+
   const current = currentAsProblemWeights(args.current);
   const present = new Set(sources.map((s) => s.id));
   const carried: Weights = {};
@@ -110,12 +112,14 @@ export function buildProblem(args: {
       deadband: lb.deadband,
       gain: lb.gain,
       max_latency_ms: lb.max_latency_ms,
+      stickiness_ms: lb.stickiness_ms ?? 0,
       origins: originStates,
       sources,
       current,
     },
     carried,
     dropped,
+    connections,
   };
 }
 

@@ -2,7 +2,7 @@
 // API) into rates, timelines, results and charts.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COLOURS, renderChart } from './chart.ts';
+import { COLOURS, renderChart, type Series as ChartSeries } from './chart.ts';
 import { rateOf, type Bin, type World } from './world.ts';
 
 export interface Check {
@@ -69,6 +69,8 @@ export interface Decision {
   detail: string;
   diff: { source: string; origin_id: string; from: number; to: number }[];
   inputs: Record<string, unknown>;
+  /** By origin id: the load the decision predicted for the cycle it starts. */
+  predicted_load_rps: Record<string, number>;
 }
 
 /** Every decision of the load balancer, oldest first (pages through the audit log). */
@@ -98,7 +100,7 @@ export function cyclePeriod(ds: Decision[], fallbackMs: number): number {
 }
 
 /** Load per origin (measured at the origins) vs capacity, offered load, events: SVG. */
-export function writeLoadChart(world: World, rec: Recorder, outDir: string, file: string, title: string, subtitle: string, offered?: Bin[], capacitySteps: Record<string, [number, number][]> = {}): string {
+export function writeLoadChart(world: World, rec: Recorder, outDir: string, file: string, title: string, subtitle: string, offered?: Bin[], capacitySteps: Record<string, [number, number][]> = {}, extra: ChartSeries[] = []): string {
   const end = Date.now();
   const chartSeries = world.state.origins.map((o, i) => ({
     label: `${o.name} served (measured)`,
@@ -106,6 +108,7 @@ export function writeLoadChart(world: World, rec: Recorder, outDir: string, file
     points: series(world.originStats(o.name), 'served', rec.t0, end, 500, 1000),
   }));
   if (offered) chartSeries.push({ label: 'offered by clients', colour: '#999', points: series(offered, 'sent', rec.t0, end, 500, 1000), width: 1, dash: '4 3' } as never);
+  chartSeries.push(...(extra as never[]));
   const svg = renderChart({
     title,
     subtitle,

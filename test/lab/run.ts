@@ -6,6 +6,7 @@ import { Recorder, type ScenarioResult } from './measure.ts';
 import { loadScenario, type ScenarioSpec } from './scenario.ts';
 import { capacitySpill } from './scripts/capacity-spill.ts';
 import { dnsFailover } from './scripts/dns-failover.ts';
+import { keepaliveSpill } from './scripts/keepalive-spill.ts';
 import { latencyLearning } from './scripts/latency-learning.ts';
 import { PORTS, World } from './world.ts';
 
@@ -24,6 +25,7 @@ const SCRIPTS: Record<ScenarioSpec['kind'], ((w: World, r: Recorder, out: string
   'capacity-spill': capacitySpill,
   'latency-learning': latencyLearning,
   'dns-failover': dnsFailover,
+  'keepalive-spill': keepaliveSpill,
   idle: null,
 };
 
@@ -53,7 +55,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const spec = loadScenario(opts.scenarioFile);
   mkdirSync(opts.outDir, { recursive: true });
-  for (const f of ['result.json', 'load.svg', 'rtt.md', 'decisions.json']) rmSync(join(opts.outDir, f), { force: true });
+  for (const f of ['result.json', 'load.svg', 'rtt.md', 'decisions.json', 'predictions.json']) rmSync(join(opts.outDir, f), { force: true });
   const started = Date.now();
   const world = await World.build(spec, { stateDir: resolve(opts.stateDir), scenarioFile: resolve(opts.scenarioFile), log });
   const rec = new Recorder(log);

@@ -17,7 +17,7 @@ const HealthCheck = z.strictObject({
 export const ScenarioSpec = z.strictObject({
   name: Name,
   description: z.string().default(''),
-  kind: z.enum(['capacity-spill', 'latency-learning', 'dns-failover', 'idle']),
+  kind: z.enum(['capacity-spill', 'latency-learning', 'dns-failover', 'keepalive-spill', 'idle']),
   timing: z
     .strictObject({
       scheduler_interval: Duration.default(1000),
@@ -28,8 +28,16 @@ export const ScenarioSpec = z.strictObject({
       scrape_interval: Duration.default(1000),
     })
     .prefault({}),
-  /** label -> first address (the namespace's own) and extra addresses (VIPs, more client subnets). */
-  namespaces: z.record(Label, z.strictObject({ address: IpAddress, extra: z.array(IpAddress).default([]) })),
+  /**
+   * label -> first address (the namespace's own) and extra addresses (VIPs, more client subnets);
+   * `subnets: N` adds N more client /24s after the first: a.b.c.d → a.b.(c+1).d … a.b.(c+N).d.
+   */
+  namespaces: z.record(
+    Label,
+    z
+      .strictObject({ address: IpAddress, extra: z.array(IpAddress).default([]), subnets: z.number().int().min(0).max(200).default(0) })
+      .transform(({ subnets, ...ns }) => ({ ...ns, extra: [...ns.extra, ...moreSubnets(ns.address, subnets)] })),
+  ),
   rtt_ms: z
     .strictObject({
       default: z.number().min(0).max(2000).default(2),
@@ -41,6 +49,8 @@ export const ScenarioSpec = z.strictObject({
     listeners: z.array(z.strictObject({ vip: IpAddress, port: Port, protocol: z.enum(['tcp', 'http']).default('http') })).default([]),
     dns: z.strictObject({ zone: z.string(), hostname: z.string(), ttl: z.number().int().min(1).default(1) }).optional(),
     policy: z.enum(['latency', 'balance']).default('latency'),
+    capacity_unit: z.enum(['requests', 'connections', 'bytes']).default('requests'),
+    stickiness_ms: z.number().min(0).optional(),
     max_shift: z.number().positive().max(1).default(0.02),
     deadband: z.number().min(0).max(0.5).default(0.005),
     max_latency_ms: z.number().positive().default(1000),
@@ -77,6 +87,12 @@ export const ScenarioSpec = z.strictObject({
     })
     .prefault({})
     .refine((c) => c.replicas === 1 || c.store === 'postgres', { message: 'several replicas need store: postgres', path: ['store'] }),
+  /**
+   * Origins export their own request counter (`http_requests_total` on a metrics port, scraped by
+   * Prometheus with node=<origin>) and the scheduler reads it as `origin_requests`: load in requests
+   * measured at the origin, the way an operator would point it at nginx's, HAProxy's or an app's.
+   */
+  origin_request_metrics: z.boolean().default(true),
   /** Hosts ACK at once (ip route ... quickack 1): srtt is the path RTT, not RTT + delayed ACK. */
   quickack: z.boolean().default(true),
   /** Where each client subnet is (MaxMind knows no private address): DNS and scheduler geolocation. */
@@ -99,4 +115,12 @@ export function rttBetween(spec: ScenarioSpec, a: string, b: string): number {
   if (a === b) return 0;
   const pair = spec.rtt_ms.pairs.find(([x, y]) => (x === a && y === b) || (x === b && y === a));
   return pair ? pair[2] : spec.rtt_ms.default;
+}
+
+/** a.b.c.d -> a.b.(c+1).d … a.b.(c+n).d (IPv4 only). */
+function moreSubnets(address: string, n: number): string[] {
+  const p = address.split('.').map(Number);
+  if (p.length !== 4 || n === 0) return [];
+  if (p[2]! + n > 255) throw new Error(`namespaces: ${n} more /24s after ${address} run past x.x.255.x`);
+  return Array.from({ length: n }, (_, k) => `${p[0]}.${p[1]}.${p[2]! + k + 1}.${p[3]}`);
 }

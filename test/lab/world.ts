@@ -21,7 +21,7 @@ import { isSameProcess, netnsInode, procRecord, teardown, writeState, type LabSt
 import { LabApi, unixRequest } from './unix-http.ts';
 
 const PROCS = fileURLToPath(new URL('./procs/', import.meta.url));
-export const PORTS = { controlPlane: 8080, prometheus: 9090, dns: 53, dnsMetrics: 9153, agent: 9465, edgeSync: 9310, postgres: 5432 } as const;
+export const PORTS = { controlPlane: 8080, prometheus: 9090, dns: 53, dnsMetrics: 9153, agent: 9465, edgeSync: 9310, postgres: 5432, originMetrics: 9100 } as const;
 
 /** Control-plane replicas in the core namespace: process name, replica id, port (8080, 8081, ...). */
 export function replicaNames(replicas: number): { name: string; id: string; port: number }[] {
@@ -31,6 +31,9 @@ export function replicaNames(replicas: number): { name: string; id: string; port
 
 /** Runs a command as nobody (postgres refuses root). */
 const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups', '--'];
+
+/** The scheduler's origin_requests query when origins export their own counter (origin_request_metrics). */
+export const ORIGIN_REQUESTS_QUERY = 'sum by (node) (rate(http_requests_total{job="origin-apps",code="200"}[$window]))';
 
 export interface Bin {
   t: number;
@@ -205,7 +208,8 @@ export class World {
       const address = this.addr(o.namespace);
       const stats = join(this.dir, 'stats', `origin-${o.name}.jsonl`);
       writeFileSync(stats, '');
-      this.spawn(`origin-${o.name}`, o.namespace, process.execPath, [join(PROCS, 'origin-server.mjs'), JSON.stringify({ name: o.name, host: address, port: o.port, stats })], {}, { instrument: true });
+      const metricsPort = spec.origin_request_metrics ? PORTS.originMetrics : undefined;
+      this.spawn(`origin-${o.name}`, o.namespace, process.execPath, [join(PROCS, 'origin-server.mjs'), JSON.stringify({ name: o.name, host: address, port: o.port, stats, metrics_port: metricsPort })], {}, { instrument: true });
       this.state.origins.push({ name: o.name, address, port: o.port, stats, max_rps: o.max_rps, target_rps: o.target_rps });
       const cfg = this.etc(
         `agent-${o.name}.yaml`,
@@ -216,6 +220,12 @@ export class World {
           `poll_interval: ${spec.timing.agent_poll}ms`,
           `min_connection_age: ${spec.timing.min_connection_age}ms`,
           'min_samples: 3',
+          // Survivors of open connections over the scheduler's cycle: what it predicts for.
+          `survival_horizon: ${spec.timing.scheduler_interval}ms`,
+          // The scheduler reads the survivors half a poll plus half a scrape after they were counted.
+          `survival_offset: ${Math.round(spec.timing.agent_poll / 2 + spec.timing.scrape_interval / 2)}ms`,
+          // The control plane's health checks come from the core namespace: not client demand.
+          `ignore_peers: ['${core24(this.coreAddr)}']`,
         ].join('\n'),
       );
       this.spawnSluice(`agent-${o.name}`, o.namespace, ['agent', '--config', cfg], { SLUICE_LOG_LEVEL: 'warn' });
@@ -266,6 +276,7 @@ export class World {
           `poll_interval: ${spec.timing.agent_poll}ms`,
           `min_connection_age: ${spec.timing.min_connection_age}ms`,
           'min_samples: 3',
+          `survival_horizon: ${spec.timing.scheduler_interval}ms`,
         ].join('\n'),
       );
       this.spawnSluice(`agent-${e.name}`, e.namespace, ['agent', '--config', agentCfg], { SLUICE_LOG_LEVEL: 'warn' });
@@ -300,6 +311,10 @@ export class World {
         ...job('agents', '/metrics', agents),
         ...job('agent-subnets', '/metrics/subnets', originAgents),
         ...job('edge-sync', '/metrics', edgeSyncs),
+        // The origins' own request counters, labelled with the origin's name as the agents are.
+        ...(spec.origin_request_metrics
+          ? ['  - job_name: origin-apps', '    static_configs:', ...spec.origins.map((o) => `      - { targets: ["${this.addr(o.namespace)}:${PORTS.originMetrics}"], labels: { node: "${o.name}" } }`)]
+          : []),
         ...(spec.load_balancer.dns ? job('dns', '/metrics', [`${this.coreAddr}:${PORTS.dnsMetrics}`]) : []),
       ].join('\n'),
     );
@@ -386,6 +401,7 @@ export class World {
           '    timeout: 2s',
           `    window: ${spec.timing.rate_window}ms`,
           `    stale: ${spec.timing.stale}ms`,
+          ...(spec.origin_request_metrics ? ['    queries:', `      origin_requests: '${ORIGIN_REQUESTS_QUERY}'`] : []),
           '  geoip:',
           '    cidr_mappings:',
           ...spec.client_locations.map((m) => `      - { cidr: ${m.cidr}, location: { lat: ${m.location.lat}, lon: ${m.location.lon} } }`),
@@ -446,6 +462,8 @@ export class World {
       listeners: lbSpec.listeners,
       ...(lbSpec.dns ? { dns: { zone: lbSpec.dns.zone, hostname: lbSpec.dns.hostname, ttl: lbSpec.dns.ttl } } : {}),
       policy: lbSpec.policy,
+      capacity_unit: lbSpec.capacity_unit,
+      ...(lbSpec.stickiness_ms !== undefined ? { stickiness_ms: lbSpec.stickiness_ms } : {}),
       max_shift: lbSpec.max_shift,
       deadband: lbSpec.deadband,
       max_latency_ms: lbSpec.max_latency_ms,
@@ -649,6 +667,11 @@ export class World {
     const rec = this.state.processes.find((p) => p.name === name);
     return rec ? isSameProcess(rec) : false;
   }
+}
+
+/** The /24 of an IPv4 address (the core namespace's health checks, ignored by the origins' agents). */
+function core24(address: string): string {
+  return `${address.split('.').slice(0, 3).join('.')}.0/24`;
 }
 
 /**

@@ -13,7 +13,16 @@
 //   dns       per source address: resolve `hostname` at the lab's DNS server (the query leaves from that
 //             source address), then GET the answered address from the same source; `rate` per source;
 //             `conn_ms` > 0 reuses a keep-alive connection to the same answer for that long.
-// Bins: {t, sent, ok, err, origins: {name: n}, answers: {ip: n}}.
+//   keepalive real clients: per source address `conns` keep-alive connections carrying `rate` requests/s
+//             in total (open loop: each connection sends every conns/rate s, queued on it while the last
+//             is out); a connection carries `per_conn` requests or lives `conn_ms`, whichever ends it
+//             first, then closes, and a new one opens — resolving `dns.hostname` from its source first
+//             (DNS-steered: only new connections follow a changed answer) or to `url` (an edge). The
+//             connections start staggered over one connection lifetime (the k-th after (k + u)/conns of
+//             it), so turnover is spread as with real clients, not synchronised — and every connection,
+//             the first too, lives its full life (the agents learn lifetimes from them). An error or a 503
+//             closes the connection (as a browser would retry on a new one).
+// Bins: {t, sent, ok, err, opened, origins: {name: n}, answers: {source>ip: n}}.
 import { appendFileSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { Resolver } from 'node:dns/promises';
@@ -28,7 +37,7 @@ let total = 0;
 let inFlight = 0;
 let stopping = false;
 
-const fresh = () => ({ sent: 0, ok: 0, err: 0, origins: {}, answers: {} });
+const fresh = () => ({ sent: 0, ok: 0, err: 0, opened: 0, origins: {}, answers: {} });
 let bin = fresh();
 let binStart = Math.floor(started / BIN_MS) * BIN_MS;
 function flush(now) {
@@ -78,10 +87,16 @@ function get(opts, onDone) {
     if (origin) bump(bin.origins, origin);
     onDone?.(ok);
   };
+  let response = null;
   const req = http.request({ method: 'GET', path: cfg.path ?? '/', timeout: cfg.timeout_ms ?? 5000, ...opts }, (res) => {
+    response = res;
     res.resume();
     res.on('end', () => end(res.statusCode === 200, res.headers['x-origin']));
     res.on('error', () => end(false));
+  });
+  // A keep-alive connection that breaks while the request waits for it (the origin went down).
+  req.on('close', () => {
+    if (!response?.complete) end(false);
   });
   req.on('timeout', () => req.destroy(new Error('timeout')));
   req.on('error', () => end(false));
@@ -186,6 +201,95 @@ if (cfg.mode === 'open') {
       const t = setInterval(() => (stopping ? clearInterval(t) : void one()), period);
     }, Math.random() * period);
   }
+} else if (cfg.mode === 'keepalive') {
+  const conns = cfg.conns ?? 1;
+  const perConn = cfg.per_conn ?? Infinity;
+  const connMs = cfg.conn_ms ?? Infinity;
+  const periodMs = (1000 * conns) / cfg.rate;
+  const target = cfg.url ? new URL(cfg.url) : null;
+  const resolvers = new Map();
+  if (cfg.dns) {
+    for (const source of cfg.sources) {
+      const r = new Resolver({ timeout: 1000, tries: 1 });
+      r.setServers([`${cfg.dns.host}:${cfg.dns.port ?? 53}`]);
+      r.setLocalAddress(source);
+      resolvers.set(source, r);
+    }
+  }
+  /** A new connection: where to (the DNS answer now, or the edge), and its budget of requests and time. */
+  const open = (source) => {
+    flush(Date.now());
+    bin.opened++;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const where = target
+      ? Promise.resolve({ host: target.hostname, port: Number(target.port || 80) })
+      : resolvers
+          .get(source)
+          .resolve4(cfg.dns.hostname)
+          .then((a) => {
+            flush(Date.now());
+            bump(bin.answers, `${source}>${a[0] ?? 'none'}`);
+            return a[0] ? { host: a[0], port: cfg.port } : null;
+          })
+          .catch(() => null);
+    return { agent, where, left: perConn, until: Date.now() + connMs, broken: false };
+  };
+  // One scheduler for every connection: each keeps its own next send time (previous + period), so a
+  // stalled event loop delays requests but does not line them up. (One setInterval per connection
+  // would: Node fires every expired timer of a period together after a stall, and from then on the
+  // clients send in synchronised bursts.)
+  const slots = [];
+  for (const source of cfg.sources) {
+    for (let k = 0; k < conns; k++) {
+      let c = null;
+      const tick = () => {
+        if (stopping) return;
+        if (!c) {
+          c = open(source);
+        }
+        const conn = c;
+        conn.left--;
+        const last = conn.left <= 0 || Date.now() >= conn.until;
+        if (last) c = null;
+        conn.where.then((to) => {
+          const done = () => {
+            if (last) conn.agent.destroy();
+          };
+          if (!to || conn.broken) {
+            if (!to) {
+              flush(Date.now());
+              bin.sent++;
+              bin.err++;
+            }
+            if (c === conn) c = null;
+            return done();
+          }
+          const sent = get({ host: to.host, port: to.port, agent: conn.agent, localAddress: source }, (ok) => {
+            if (!ok) {
+              // Broken (the origin went down) or refused: this connection is done; the next tick opens another.
+              conn.broken = true;
+              conn.agent.destroy();
+              if (c === conn) c = null;
+            }
+            done();
+          });
+          if (!sent) conn.agent.destroy();
+        });
+      };
+      slots.push({ tick, next: started + ((k + Math.random()) / conns) * Math.min(connMs, perConn * periodMs) });
+    }
+  }
+  const scheduler = setInterval(() => {
+    if (stopping) return clearInterval(scheduler);
+    const now = Date.now();
+    for (const s of slots) {
+      if (s.next > now) continue;
+      s.tick();
+      s.next += periodMs;
+      // Far behind (a long stall): drop the backlog rather than fire it at once.
+      if (s.next < now - periodMs) s.next = now + Math.random() * periodMs;
+    }
+  }, 5);
 } else {
   process.stderr.write(`load-client: unknown mode ${cfg.mode}\n`);
   process.exit(2);

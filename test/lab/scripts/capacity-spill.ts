@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { waitFor } from '../../helpers/wait.ts';
 import { cyclePeriod, decisions, rttTable, writeLoadChart, type Decision, type Recorder } from '../measure.ts';
+import { checkMeasuredInRequests, dampedCycles, firstMoveOff, settling } from '../settle.ts';
 import { rateOf, readBins, settledNow, type Bin, type World } from '../world.ts';
 
 const Params = z.strictObject({
@@ -44,21 +45,6 @@ const Params = z.strictObject({
   dns_probe: z.boolean().default(false),
 });
 
-/**
- * Cycles the damping needs to bring a source's share from `from` to within `tol` of `to`: linear at
- * max_shift, then the proportional band closes `gain` of the remaining gap per cycle (see
- * scheduler/core/damping.ts). With gain = 1 this is the write-up's ceil(gap / max_shift).
- */
-export function dampedCycles(gap: number, maxShift: number, gain: number, tol: number): number {
-  let g = gap;
-  let n = 0;
-  while (g > tol + 1e-12 && n < 10_000) {
-    g -= Math.min(maxShift, gain * g);
-    n++;
-  }
-  return n;
-}
-
 export async function capacitySpill(world: World, rec: Recorder, outDir: string): Promise<void> {
   const p = Params.parse(world.spec.params);
   const spec = world.spec;
@@ -73,6 +59,7 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
 
   const originPath = `/api/v1/load-balancers/${world.ids!.lb.id}/origins/${nearId}`;
   await world.api.patch(originPath, { target_rps: p.initial_max_rps, max_rps: p.initial_max_rps });
+  const tStart = Date.now();
   const client = world.startClient('load', p.clients, { mode: 'open', url: `http://${listener.vip}:${listener.port}/`, rate: p.load_rps, duration_ms: 240_000, max_requests: 120_000 });
   rec.event(`clients offer ${p.load_rps} rps; ${near.name} max_rps ${p.initial_max_rps}`);
   const nearShare = async (): Promise<number | null> => {
@@ -140,44 +127,18 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   const period = cyclePeriod(ds, interval);
   rec.number('cycle_period_ms', period);
   const moves = ds.filter((d) => Date.parse(d.created_at) >= tStep && d.diff.some((c) => c.source.includes(edgeId) && c.origin_id === nearId && c.to < c.from));
-  const firstMove = moves[0] ? Date.parse(moves[0].created_at) : null;
+  const firstMove = firstMoveOff(ds, tStep, nearId, (source) => source.includes(edgeId));
   if (firstMove) rec.event('first damped move', firstMove);
   rec.number('damped_moves', moves.length);
   rec.number('seconds_step_to_first_move', firstMove ? (firstMove - tStep) / 1000 : null);
 
-  // Measured settling: the near origin's share of what both origins served in 2-s windows (attributed to
-  // the window's middle: a centred moving average), times the total they served per second over the whole
-  // period. A CPU stall on this two-core machine shifts requests between bins at both origins alike: raw
-  // 2-s rates then jump by ±10 % while the share does not move. Settled = at or under the ceiling from
-  // then on. (The raw 2-s maximum is reported too.)
+  // Measured settling (settle.ts): the near origin's share of what both origins served in 2-s windows
+  // times their total rate; settled = at or under the ceiling from then on.
   const nearBins = world.originStats(near.name);
   const farBins = world.originStats(far.name);
-  const totalRate = firstMove ? rateOf(nearBins, 'served', firstMove, tHoldEnd) + rateOf(farBins, 'served', firstMove, tHoldEnd) : 0;
-  const centred = (t: number) => {
-    const n = rateOf(nearBins, 'served', t - 1000, t + 1000);
-    const f = rateOf(farBins, 'served', t - 1000, t + 1000);
-    return n + f > 0 ? (n / (n + f)) * totalRate : 0;
-  };
+  const { tSettle, totalRate, rawMax } = firstMove ? settling(nearBins, farBins, firstMove, tHoldEnd, ceiling) : { tSettle: null, totalRate: 0, rawMax: 0 };
   rec.number('total_served_rps_after_first_move', totalRate);
-  let tSettle: number | null = null;
-  if (firstMove) {
-    for (let t = firstMove; t + 1000 <= tHoldEnd; t += 250) {
-      let stays = true;
-      for (let u = t; u + 1000 <= tHoldEnd; u += 250) {
-        if (centred(u) > ceiling) {
-          stays = false;
-          break;
-        }
-      }
-      if (stays) {
-        tSettle = t;
-        break;
-      }
-    }
-  }
   if (tSettle) rec.event(`${near.name} settled <= ${ceiling.toFixed(0)} rps`, tSettle);
-  let rawMax = 0;
-  for (let u = tSettle ?? tHoldEnd; u + 1000 <= tHoldEnd; u += 250) rawMax = Math.max(rawMax, rateOf(nearBins, 'served', u - 1000, u + 1000));
   rec.number(`${near.name}_raw_2s_max_after_settle`, rawMax);
   // The first move is cycle 1; its weights are in force (edge-sync long-polls) within milliseconds.
   // Cycles without a leader (between the kill and the new leader's first decision) are not the damping's.
@@ -201,6 +162,11 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   );
   if (kill) checkFailover(world, rec, { kill, ds, leaderless, period, nearId, edgeId, near: near.name, nearBins, farBins, clientBins, probe, tHoldEnd });
   if (kill) await checkDataPlanesSwitched(world, rec, kill);
+  // The issue's finding at its root: HAProxy pools its connections to the origins, so counting new
+  // connections read ~2/s at the capped origin while it served 230 req/s. Without origin counters
+  // (origin_request_metrics: false in this scenario) the load comes from the edge's per-origin request
+  // counters.
+  checkMeasuredInRequests(rec, ds, nearBins, near.name, spec.timing.rate_window, tStart, tHoldEnd);
   rec.check('spill: the rest goes to the far origin', Math.abs(nearHold + farHold - offeredHold) <= 0.03 * offeredHold && farHold >= offeredHold - ceiling - 0.02 * offeredHold, `${far.name} ${farHold.toFixed(1)} rps; ${near.name} + ${far.name} = ${(nearHold + farHold).toFixed(1)} of ${offeredHold.toFixed(1)} offered`);
 
   if (p.failover) {

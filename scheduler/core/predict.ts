@@ -1,0 +1,104 @@
+// The next cycle's load per origin, as the data planes will really carry it: what established
+// connections keep where they are over the cycle — measured (`pinned`: the connections open now and
+// their ages), else modelled (S̄ · effective) — plus what is released and arrives on new connections by
+// the new weights, all of a source answered whole (`pick`, a DNS subnet) to the one origin its answer
+// names. Pure; without connection state and sticky points it is just Σ demand × weights, with no copies.
+import type { DenseProblem } from './input.ts';
+import { clamp01, rowTotal, shareIn } from './connections.ts';
+import type { OriginRole } from './origins.ts';
+import { scratch } from './scratch.ts';
+
+export interface Prediction {
+  /** Predicted mean share per (source, origin) over the next cycle (the weights themselves when nothing is pinned or picked). */
+  share: Float64Array;
+  /** Per origin: load on established connections over the next cycle. */
+  pinnedLoad: Float64Array;
+}
+
+/** Origin indexes in id order: the order of a DNS answer's cumulative line (dns/answer/view-index.ts). */
+export function pickOrder(ids: readonly string[]): number[] {
+  return ids.map((_, j) => j).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+}
+
+/**
+ * The origin a source answered whole sends its new connections to: among origins with a share, in id
+ * order, the one whose interval of the cumulative line contains u (as sluice dns picks, hash.ts).
+ */
+export function pickOrigin(w: Float64Array, row: number, order: readonly number[], u: number): number {
+  let total = 0;
+  for (const j of order) if (w[row + j]! > 0) total += w[row + j]!;
+  if (total <= 0) return -1;
+  let acc = 0;
+  let last = -1;
+  for (const j of order) {
+    const v = w[row + j]!;
+    if (!(v > 0)) continue;
+    acc += v / total;
+    last = j;
+    if (u < acc) return j;
+  }
+  return last;
+}
+
+export function predict(problem: DenseProblem, weights: Float64Array, roleOf: OriginRole[], originIds: readonly string[]): Prediction {
+  const n = problem.sourceIds.length;
+  const K = roleOf.length;
+  const conn = problem.connections;
+  const pick = problem.pick;
+  const pinnedLoad = new Float64Array(K);
+  if (!conn && !pick) return { share: weights, pinnedLoad };
+
+  const order = pickOrder(originIds);
+  const share = scratch.f64('predict.share', n * K);
+  const arrivals = new Float64Array(K);
+  for (let i = 0; i < n; i++) {
+    const row = i * K;
+    // Where new connections go: the weights, or all of them to the picked origin.
+    const u = pick ? pick[i]! : NaN;
+    const picked = Number.isFinite(u) ? pickOrigin(weights, row, order, u) : -2;
+    for (let j = 0; j < K; j++) arrivals[j] = picked === -2 ? weights[row + j]! : j === picked ? 1 : 0;
+    if (!conn) {
+      share.set(arrivals, row);
+      continue;
+    }
+    const pinnedShare = pinnedRow(problem, i, K);
+    let pinned = 0;
+    for (let j = 0; j < K; j++) {
+      // A removed origin's connections break: nothing stays pinned there.
+      const p = roleOf[j] === 'removed' ? 0 : pinnedShare(j);
+      share[row + j] = p;
+      pinnedLoad[j]! += problem.demand[i]! * p;
+      pinned += p;
+    }
+    for (let j = 0; j < K; j++) share[row + j]! += Math.max(0, 1 - pinned) * arrivals[j]!;
+  }
+  return { share, pinnedLoad };
+}
+
+/**
+ * The share of source i's demand its established connections keep on origin j over the next cycle:
+ * measured (`pinned.mean`) when given, else S̄ × where its load is (effective, else the weights in force).
+ */
+function pinnedRow(problem: DenseProblem, i: number, K: number): (j: number) => number {
+  const conn = problem.connections!;
+  const row = i * K;
+  if (!Number.isNaN(conn.pinnedMean[row]!)) return (j) => clamp01(conn.pinnedMean[row + j]!);
+  const meanSurvival = (j: number) => {
+    const sEnd = clamp01(conn.survival[row + j]!);
+    const m = conn.meanSurvival[row + j]!;
+    return Number.isNaN(m) ? sEnd : Math.max(sEnd, clamp01(m));
+  };
+  const effTotal = rowTotal(conn.effective, row, K);
+  if (effTotal > 0) return (j) => meanSurvival(j) * shareIn(conn.effective, row + j, effTotal);
+  const { start, origin, share } = problem.current;
+  const inForce = new Float64Array(K);
+  let total = 0;
+  for (let e = start[i]!; e < start[i + 1]!; e++) {
+    const v = share[e]!;
+    if (origin[e]! >= 0 && Number.isFinite(v) && v > 0) {
+      inForce[origin[e]!]! += v;
+      total += v;
+    }
+  }
+  return (j) => (total > 0 ? (meanSurvival(j) * inForce[j]!) / total : 0);
+}

@@ -1,0 +1,89 @@
+// How a capped origin settles, read from the origins' own counters: the damping law's cycle bound, the
+// first damped move in the audit log, and when the near origin went (and stayed) at or under its ceiling.
+// Shared by the spill scenarios (scripts/capacity-spill.ts, scripts/keepalive-spill.ts).
+import type { Decision, Recorder } from './measure.ts';
+import { rateOf, type Bin } from './world.ts';
+
+/**
+ * Cycles the damping needs to bring a source's share from `from` to within `tol` of `to`: linear at
+ * max_shift, then the proportional band closes `gain` of the remaining gap per cycle (see
+ * scheduler/core/damping.ts). With gain = 1 this is the write-up's ceil(gap / max_shift).
+ */
+export function dampedCycles(gap: number, maxShift: number, gain: number, tol: number): number {
+  let g = gap;
+  let n = 0;
+  while (g > tol + 1e-12 && n < 10_000) {
+    g -= Math.min(maxShift, gain * g);
+    n++;
+  }
+  return n;
+}
+
+/** The first decision at or after `from` that lowers `originId`'s share for a source matching `source`. */
+export function firstMoveOff(ds: Decision[], from: number, originId: string, source: (id: string) => boolean): number | null {
+  const d = ds.find((x) => Date.parse(x.created_at) >= from && x.diff.some((c) => source(c.source) && c.origin_id === originId && c.to < c.from));
+  return d ? Date.parse(d.created_at) : null;
+}
+
+export interface Settling {
+  /** When the near origin went and stayed at or under the ceiling (null: never within the hold). */
+  tSettle: number | null;
+  /** Both origins' served rate from the first move to the end. */
+  totalRate: number;
+  /** The near origin's largest raw 2-s rate after settling. */
+  rawMax: number;
+}
+
+/**
+ * Settled: from some time on, every 2-s window (centred, in 250 ms steps) of the near origin's load is at
+ * or under the ceiling — the load judged as the near origin's *share* of what both origins served in the
+ * window times their total rate over the whole period. A CPU stall on a shared two-core machine shifts
+ * requests between bins at both origins alike: raw 2-s rates then jump by ±10 % while the share does not
+ * move. (The raw 2-s maximum is reported too.)
+ */
+export function settling(nearBins: Bin[], farBins: Bin[], firstMove: number, tEnd: number, ceiling: number): Settling {
+  const totalRate = rateOf(nearBins, 'served', firstMove, tEnd) + rateOf(farBins, 'served', firstMove, tEnd);
+  const centred = (t: number) => {
+    const n = rateOf(nearBins, 'served', t - 1000, t + 1000);
+    const f = rateOf(farBins, 'served', t - 1000, t + 1000);
+    return n + f > 0 ? (n / (n + f)) * totalRate : 0;
+  };
+  let tSettle: number | null = null;
+  for (let t = firstMove; t + 1000 <= tEnd; t += 250) {
+    let stays = true;
+    for (let u = t; u + 1000 <= tEnd; u += 250) {
+      if (centred(u) > ceiling) {
+        stays = false;
+        break;
+      }
+    }
+    if (stays) {
+      tSettle = t;
+      break;
+    }
+  }
+  let rawMax = 0;
+  for (let u = tSettle ?? tEnd; u + 1000 <= tEnd; u += 250) rawMax = Math.max(rawMax, rateOf(nearBins, 'served', u - 1000, u + 1000));
+  return { tSettle, totalRate, rawMax };
+}
+
+/**
+ * The scheduler's own measurement of an origin's load (decision records, `inputs.measured_load_rps`)
+ * against the origin's request counter over the same window (each is a rate over the window before the
+ * decision): the load balancer's unit is requests, so the two must agree — whatever the data plane in
+ * between does with connections (HAProxy pools them; keep-alive clients reuse them).
+ */
+export function checkMeasuredInRequests(rec: Recorder, ds: Decision[], bins: Bin[], origin: string, windowMs: number, from: number, to: number): void {
+  const used = ds.filter((d) => Date.parse(d.created_at) >= from + windowMs + 2000 && Date.parse(d.created_at) <= to);
+  const ratios = used.flatMap((d) => {
+    const t = Date.parse(d.created_at);
+    const counted = rateOf(bins, 'served', t - windowMs, t);
+    const said = Number((d.inputs.measured_load_rps as Record<string, number> | undefined)?.[origin] ?? NaN);
+    return counted > 0 && Number.isFinite(said) ? [said / counted] : [];
+  });
+  ratios.sort((a, b) => a - b);
+  const median = ratios[Math.floor(ratios.length / 2)] ?? NaN;
+  rec.number('scheduler_measured_over_origin_counter', median);
+  const how = (used.at(-1)?.inputs.units as { origin_load?: Record<string, string> } | undefined)?.origin_load?.[origin] ?? '—';
+  rec.check(`units: the scheduler measures ${origin}'s load in requests, as its own counter does (within 5 %)`, Math.abs(median - 1) <= 0.05, `median of ${ratios.length} decisions: ${median.toFixed(3)} × the origin's served rate over the same ${windowMs / 1000} s; conversion: ${how}`);
+}
