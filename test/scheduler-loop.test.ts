@@ -11,7 +11,7 @@ import type { LoadBalancer, Origin } from '../model/index.ts';
 import { waitFor } from './helpers/wait.ts';
 import { decide } from '../scheduler/core/index.ts';
 import { emptyInputs, InputsUnavailable, type InputReader, type LbInputs } from '../scheduler/inputs/types.ts';
-import { SchedulerLoop } from '../scheduler/loop/loop.ts';
+import { SchedulerLoop, type LoopOptions } from '../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 
 const silent = pino({ level: 'silent' });
@@ -53,7 +53,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function makeLoop(reader: InputReader, holder = 'test-a', metricsRegistry = registry, leaseTtlMs = 5_000) {
+function makeLoop(reader: InputReader, holder = 'test-a', metricsRegistry = registry, leaseTtlMs = 5_000, more: Partial<LoopOptions> = {}) {
   return new SchedulerLoop({
     store,
     reader,
@@ -67,6 +67,7 @@ function makeLoop(reader: InputReader, holder = 'test-a', metricsRegistry = regi
     latencyTtlMs: 3_600_000,
     locate: () => undefined,
     holder,
+    ...more,
   });
 }
 
@@ -172,6 +173,39 @@ describe('SchedulerLoop', () => {
     expect((await b.cycle()).leader).toBe(false);
     await a.stop();
     expect((await b.cycle()).leader).toBe(true);
+  });
+
+  it('a cycle slower than the lease TTL keeps the lease: it is renewed on its own timer, so no standby takes over', async () => {
+    const slow = new ScriptedReader();
+    let stalled = false;
+    slow.next = async () => {
+      // Three TTLs, within input_timeout: a busy Prometheus, a loaded machine.
+      await new Promise((r) => setTimeout(r, 1800));
+      stalled = true;
+      return edgeInputs('sfo', 100, { us: 20, eu: 140 });
+    };
+    const more = { inputTimeoutMs: 5_000, renewEveryMs: 100 };
+    const a = makeLoop(slow, 'a', registry, 600, more);
+    const bRegistry = new Registry();
+    const b = makeLoop(new ScriptedReader(), 'b', bRegistry, 600, more);
+    a.start();
+    try {
+      // b starts once a's first grant would have lapsed without renewal, while a's cycle is still reading.
+      await new Promise((r) => setTimeout(r, 900));
+      expect(stalled).toBe(false);
+      b.start();
+      await waitFor(() => stalled, { timeoutMs: 3000, what: "a's slow read" });
+      const published = await waitFor(async () => (await store.getWeights(lb.id))?.version, { timeoutMs: 3000, what: "a's publish" });
+      expect(published).toBeGreaterThan(0);
+      const decisions = (await store.listDecisions({ limit: 10 })).items;
+      expect(decisions.map((d) => d.leader_epoch)).toEqual(decisions.map(() => 1));
+      const bLeader = (await bRegistry.getMetricsAsJSON()).find((m) => m.name === 'sluice_scheduler_leader')!.values[0]!.value;
+      expect(bLeader).toBe(0);
+      expect(await metricValue('sluice_scheduler_fenced_writes_total', {})).toBe(0);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
   });
 
   it('a leader whose lease lapses mid-cycle (paused) and is taken over cannot publish: fenced, logged, counted', async () => {

@@ -1,10 +1,15 @@
 // The closed loop: every interval, for each enabled load balancer, read inputs, build the problem,
 // decide in the solver worker, and publish a new weights version with its decision record — or hold
-// the weights in force and say why. Only the lease holder acts; other replicas on the same store try
-// to acquire the lease every cycle and take over once the holder stops renewing (within the TTL).
-// Every write the leader makes carries its lease epoch (the fencing token, see store.ts): a write the
-// store refuses (LeaseLost) ends the cycle at once, is logged and counted, and this replica acts
-// again only once it holds the lease anew.
+// the weights in force and say why. Cycles start at a fixed rate (start to start), so a slow cycle
+// does not stretch the period the damping law counts in.
+//
+// Only the lease holder acts. The lease is renewed on its own timer, several times per TTL and
+// whatever a cycle is doing (Kubernetes' leader election: a retry period well inside the lease), so a
+// cycle slower than TTL − interval cannot let it lapse; other replicas try to acquire it on the same
+// timer and take over within TTL + one renewal period once the holder stops renewing, running a cycle
+// at once. Every write the leader makes carries its lease epoch (the fencing token, see store.ts): a
+// write the store refuses (LeaseLost) ends the cycle at once, is logged and counted, and this replica
+// acts again only once it holds the lease anew.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { LoadBalancer } from '../../model/index.ts';
@@ -32,6 +37,8 @@ export interface LoopOptions {
   locate: Locate;
   holder?: string;
   now?: () => number;
+  /** How often the lease is renewed (or, by a standby, tried); default min(TTL / 3, interval). */
+  renewEveryMs?: number;
 }
 
 export const LEASE_NAME = 'scheduler';
@@ -67,6 +74,9 @@ export class SchedulerLoop {
   private lastUnhealthy = '';
   /** The lease this cycle holds; every leader write carries it. */
   private fence: Fence | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  /** One renewal at a time: the timer's and a cycle's join. */
+  private renewing: Promise<LeaseGrant | null> | undefined;
 
   constructor(private readonly o: LoopOptions) {
     this.holder = o.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
@@ -76,11 +86,20 @@ export class SchedulerLoop {
     this.stopped = false;
     const tick = () => {
       if (this.stopped) return;
+      const started = Date.now();
       void this.cycle().finally(() => {
-        if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs);
+        if (!this.stopped) this.timer = setTimeout(tick, Math.max(0, this.o.intervalMs - (Date.now() - started)));
       });
     };
     tick();
+    const every = this.o.renewEveryMs ?? Math.max(50, Math.min(this.o.leaseTtlMs / 3, this.o.intervalMs));
+    this.renewTimer = setInterval(() => {
+      const wasLeader = this.fence !== undefined;
+      void this.renew().then((grant) => {
+        // A standby that just took over acts now rather than at its next tick.
+        if (grant && !wasLeader && !this.stopped) void this.cycle();
+      });
+    }, every);
     // A health transition is acted on now, not at the next tick: the failed origin's share goes to 0
     // in this very cycle and its traffic is re-planned onto the others.
     this.unsubscribe = this.o.store.onChange(() => {
@@ -99,6 +118,8 @@ export class SchedulerLoop {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    await this.renewing?.catch(() => undefined);
     await this.running?.catch(() => undefined);
     await this.o.store.releaseLease(LEASE_NAME, this.holder).catch(() => undefined);
     this.setLeader(null);
@@ -110,21 +131,32 @@ export class SchedulerLoop {
     return this.running;
   }
 
+  /**
+   * Acquires or renews the lease and sets the fence every leader write carries. A store that does not
+   * answer ends leadership at once: we cannot know we still hold the lease (and the store would refuse
+   * our writes once it lapsed); the next renewal that reaches the store claims it again.
+   */
+  private renew(): Promise<LeaseGrant | null> {
+    this.renewing ??= (async () => {
+      try {
+        const grant = await this.o.store.acquireLease(LEASE_NAME, this.holder, this.o.leaseTtlMs);
+        this.setLeader(grant);
+        return grant;
+      } catch (err) {
+        this.setLeader(null);
+        this.o.metrics.storeErrors.inc();
+        this.o.log.error({ err: (err as Error).message }, 'cannot reach the store to renew the scheduler lease; not acting as leader');
+        return null;
+      } finally {
+        this.renewing = undefined;
+      }
+    })();
+    return this.renewing;
+  }
+
   private async runCycle(): Promise<CycleReport> {
     const end = this.o.metrics.cycleDuration.startTimer();
-    let grant: LeaseGrant | null;
-    try {
-      grant = await this.o.store.acquireLease(LEASE_NAME, this.holder, this.o.leaseTtlMs);
-    } catch (err) {
-      // The store is unreachable: we cannot know whether we still hold the lease, so we stop claiming
-      // it (our writes would be refused anyway once it expires) and try again next cycle.
-      this.setLeader(null);
-      this.o.metrics.storeErrors.inc();
-      this.o.log.error({ err: (err as Error).message }, 'cannot reach the store to renew the scheduler lease; not acting as leader');
-      end();
-      return { leader: false, results: [] };
-    }
-    this.setLeader(grant);
+    const grant = await this.renew();
     if (!grant) {
       end();
       return { leader: false, results: [] };
