@@ -1,17 +1,25 @@
-// `npm run bench -- dns [--duration SECONDS] [--rounds N]`: dnsperf against `sluice dns` and, in the same run on the
-// same machine, against gdnsd (weighted plugin) and PowerDNS Authoritative (LUA pickwrandom, shared
-// Lua state). All on loopback, random ports, temp dirs; every server started and stopped here by PID.
+// `npm run bench -- dns [--duration SECONDS] [--rounds N] [--latency-runs N] [--profile]`: dnsperf against `sluice dns` (on
+// both UDP paths: batched recvmmsg/sendmmsg threads, and node:dgram) and, in the same run on the same
+// machine, against gdnsd (weighted plugin) and PowerDNS Authoritative (LUA pickwrandom, shared Lua
+// state). All on loopback, random ports, temp dirs; every server started and stopped here by PID.
 //
 // Two measurements per server, each with and without an ECS option on every query:
-//   saturation: dnsperf with many outstanding queries, no rate limit -> queries per second;
+//   saturation: dnsperf with many outstanding queries, no rate limit -> queries per second, queries
+//     lost, datagrams dropped by the server's and by dnsperf's sockets, server CPU per query;
 //   fixed rate: dnsperf -Q 10000 -v -> per-query latencies -> p50 / p99.
+// Then: p99 at 10k qps in many short runs alternating sluice / gdnsd / sluice-dgram (medians, and the
+// median paired difference: load bursts from the shared machine hit runs, not servers); for sluice,
+// saturation while the view (50k subnets) is reloaded every 2 s (no query may be lost); with
+// --profile a `perf record` of the batched path at saturation (where the time goes).
 // dnsperf runs on the same 2-core machine as the servers, so saturation numbers are "what this box
-// does with client and server sharing it"; the ratios are what to compare.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// does with client and server sharing it"; the ratios are what to compare, with the load average.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dnsperf, medianOf, round3, type Measurement } from './lib/dnsperf.ts';
+import { load1 } from './lib/proc.ts';
 import { recordResult } from './lib/results.ts';
 import { GEOIP_TEST_DB, origin, PLACES, record, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
@@ -29,14 +37,6 @@ interface Server {
   log: () => string;
 }
 
-interface Measurement {
-  qps: number;
-  lost: number;
-  p50_ms?: number;
-  p99_ms?: number;
-  mean_ms?: number;
-}
-
 async function freeUdpTcpPort(): Promise<number> {
   const net = await import('node:net');
   return new Promise((resolve, reject) => {
@@ -49,8 +49,8 @@ async function freeUdpTcpPort(): Promise<number> {
   });
 }
 
-function start(name: string, cmd: string, args: string[], port: number): Server {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(name: string, cmd: string, args: string[], port: number, cwd?: string): Server {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
@@ -68,7 +68,7 @@ async function stop(s: Server): Promise<void> {
 
 /** Waits (bounded) until the server answers app.example.com with one A record. */
 async function ready(s: Server): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (s.child.exitCode !== null) throw new Error(`${s.name} exited: ${s.log()}`);
     try {
@@ -79,62 +79,13 @@ async function ready(s: Server): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${s.name} did not answer within 20 s: ${s.log()}`);
+  throw new Error(`${s.name} did not answer within 30 s: ${s.log()}`);
 }
 
-/** ECS option for dnsperf -E: code 8, family 1, /24, 10.1.2.0 (a learned subnet in sluice's view). */
-const ECS_HEX = '000118000a0102';
-
-async function dnsperf(port: number, queries: string, seconds: number, opts: { ecs: boolean; rate?: number }): Promise<Measurement> {
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-l', String(seconds), '-t', '2'];
-  if (opts.ecs) args.push('-E', `8:${ECS_HEX}`);
-  if (opts.rate) args.push('-Q', String(opts.rate), '-c', '4', '-q', '200', '-v');
-  else args.push('-c', '8', '-q', '1000');
-  // Output to a file, not a pipe: reading megabytes of -v lines while measuring would steal CPU
-  // from the servers on a 2-core machine.
-  const outFile = join(tmpdir(), `sluice-dnsperf-${process.pid}-${Date.now()}.txt`);
-  const fd = openSync(outFile, 'w');
-  const child = spawn('dnsperf', args, { stdio: ['ignore', fd, 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`dnsperf exited with ${code}`))));
-  });
-  closeSync(fd);
-  const stdout = readFileSync(outFile, 'utf8');
-  rmSync(outFile, { force: true });
-  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
-  const lost = Number(/Queries lost:\s+(\d+)/.exec(stdout)?.[1] ?? NaN);
-  const m: Measurement = { qps: Math.round(qps), lost };
-  if (opts.rate) {
-    const lat = [...stdout.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((x) => Number(x[1]) * 1000).sort((a, b) => a - b);
-    if (lat.length > 0) {
-      m.p50_ms = round3(lat[Math.floor(lat.length * 0.5)]!);
-      m.p99_ms = round3(lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]!);
-      m.mean_ms = round3(lat.reduce((a, b) => a + b, 0) / lat.length);
-    }
-  }
-  return m;
-}
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function medianOf(list: Measurement[]): Measurement {
-  const m: Measurement = { qps: median(list.map((x) => x.qps)), lost: median(list.map((x) => x.lost)) };
-  if (list[0]?.p99_ms !== undefined) {
-    m.p50_ms = median(list.map((x) => x.p50_ms!));
-    m.p99_ms = median(list.map((x) => x.p99_ms!));
-    m.mean_ms = median(list.map((x) => x.mean_ms!));
-  }
-  return m;
-}
+const target = (s: Server) => ({ port: s.port, pid: s.child.pid! });
 
 /** sluice's view: three origins and 50,000 learned /24s with varied weights (full per-subnet steering). */
-function sluiceView() {
+function sluiceView(version = 1) {
   const origins = [
     origin('eu-london', ['192.0.2.10'], PLACES.london),
     origin('us-east', ['203.0.113.30'], PLACES.ashburn),
@@ -147,7 +98,7 @@ function sluiceView() {
     subnets[`10.${(i >> 8) & 255}.${i & 255}.0/24`] = { 'eu-london': round3(a), 'us-east': round3(b), 'us-west': round3(1 - a - b) };
   }
   subnets['10.1.2.0/24'] = { 'eu-london': 0.5, 'us-east': 0.3, 'us-west': 0.2 };
-  return view('example.com', [record('app.example.com', origins, { subnets })], '1', 1);
+  return view('example.com', [record('app.example.com', origins, { subnets })], String(version), version);
 }
 
 /** The pure core alone (no sockets): ns per query on the fast path, same view as the server. */
@@ -171,33 +122,126 @@ function coreNsPerQuery(): Record<string, number> {
   return out;
 }
 
+/** Seconds between view reloads during the reload-under-load run (each one re-indexes 50k subnets on every thread). */
+const RELOAD_EVERY_MS = 2000;
+
+/**
+ * dnsperf at saturation (with ECS) while the view file is rewritten with a new version and the server
+ * sent SIGHUP every RELOAD_EVERY_MS: every reload is indexed by every serving thread while traffic
+ * flows. Reports the dnsperf measurement and how many views were installed meanwhile.
+ */
+async function reloadUnderLoad(s: Server, viewFile: string, metricsPort: number, queries: string, seconds: number): Promise<Measurement & { reloads: number; views_installed: number; view_version: number }> {
+  const scrape = async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+  const metric = (text: string, name: string) => Number(new RegExp(`^${name} (-?[\\d.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const before = metric(await scrape(), 'sluice_dns_view_updates_total');
+  let version = metric(await scrape(), 'sluice_dns_view_version');
+  let reloads = 0;
+  const run = dnsperf(target(s), queries, seconds, { ecs: true });
+  const timer = setInterval(() => {
+    writeFileSync(viewFile, JSON.stringify(sluiceView(++version)));
+    process.kill(s.child.pid!, 'SIGHUP');
+    reloads++;
+  }, RELOAD_EVERY_MS);
+  let m: Measurement;
+  try {
+    m = await run;
+  } finally {
+    clearInterval(timer);
+  }
+  // The last reload may still be indexing: wait (bounded) for the served version to catch up. (A
+  // worker busy indexing may miss the primary's 2 s metrics deadline: its gauge is then absent, NaN.)
+  const deadline = Date.now() + 20_000;
+  let text = await scrape();
+  while (!(metric(text, 'sluice_dns_view_version') >= version) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    text = await scrape();
+  }
+  return { ...m, reloads, views_installed: metric(text, 'sluice_dns_view_updates_total') - before, view_version: metric(text, 'sluice_dns_view_version') };
+}
+
+/**
+ * `perf record` of the sluice workers during one saturation run (with ECS), summarised by where the
+ * CPU went: the kernel (socket syscalls and loopback delivery), sluice's JavaScript (answering core,
+ * I/O loop), V8's garbage collector, koffi, the rest of node/V8. Needs perf and node's --perf-basic-prof.
+ */
+async function profile(s: Server, queries: string, seconds: number, dir: string): Promise<Record<string, unknown>> {
+  const workers = childPids(s.child.pid!);
+  const data = join(dir, 'perf.data');
+  const rec = spawn('perf', ['record', '-F', '999', '-g', '-o', data, '-p', workers.join(','), '--', 'sleep', String(Math.max(1, seconds - 1))], { stdio: 'ignore' });
+  const m = await dnsperf(target(s), queries, seconds, { ecs: true });
+  await new Promise((r) => rec.once('exit', r));
+  const maps = [s.child.pid!, ...workers].map((pid) => `/tmp/perf-${pid}.map`); // JIT symbols node wrote for perf: removed after the report
+  const report = spawnSync('perf', ['report', '-i', data, '--no-children', '--sort', 'dso,sym', '--stdio', '-g', 'none', '--percent-limit', '0'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+  const shares: Record<string, number> = { kernel: 0, sluice_answering_core: 0, sluice_io_loop: 0, v8_gc: 0, koffi: 0, node_v8_other: 0 };
+  const top: string[] = [];
+  for (const line of report.split('\n')) {
+    // "  1.30%  [JIT] tid 16682  [.] JS:*steer file:///…/dns/answer/respond.ts:1:1692" (a dso may contain spaces)
+    const mm = /^\s+([\d.]+)%\s+(.+?)\s+\[([.k])\]\s+(.*)$/.exec(line);
+    if (!mm) continue;
+    const pct = Number(mm[1]);
+    const [dso, kind, sym] = [mm[2]!, mm[3]!, mm[4]!.trim()];
+    let cat = 'node_v8_other';
+    if (kind === 'k') cat = 'kernel';
+    else if (/file:\/\/.*\/dns\/(answer|wire)\//.test(sym)) cat = 'sluice_answering_core';
+    else if (/file:\/\/.*\/(dns\/server|lib)\//.test(sym)) cat = 'sluice_io_loop';
+    else if (/v8::internal::(Heap|Scavenge|Mark|Concurrent|Sweep|Evacuat|MemoryAllocator|GC|Minor|Major|Young|Old|PagedSpace|Page|Mutable|Remembered|Slot)/.test(sym)) cat = 'v8_gc';
+    else if (dso.includes('koffi')) cat = 'koffi';
+    shares[cat] = round3(shares[cat]! + pct);
+    if (top.length < 30) top.push(`${pct.toFixed(2)}% ${dso.startsWith('[JIT]') ? '[JIT]' : dso} ${sym.slice(0, 120)}`);
+  }
+  for (const f of maps) rmSync(f, { force: true });
+  return { dnsperf: m, samples_pct_by_category: shares, top_symbols: top };
+}
+
+/** Child processes of `ppid` (the cluster workers of a sluice primary). */
+function childPids(ppid: number): number[] {
+  return spawnSync('pgrep', ['-P', String(ppid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+}
+
 export async function main(args: string[]): Promise<void> {
   const dIdx = args.indexOf('--duration');
   const seconds = dIdx >= 0 ? Number(args[dIdx + 1]) : 5;
   const rIdx = args.indexOf('--rounds');
   const roundsWanted = rIdx >= 0 ? Number(args[rIdx + 1]) : 3;
+  const wantProfile = args.includes('--profile');
+  const lIdx = args.indexOf('--latency-runs');
+  const latencyRuns = lIdx >= 0 ? Number(args[lIdx + 1]) : 9;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-dns-'));
   const servers: Server[] = [];
+  const loadSeen: number[] = [load1()];
   try {
     const queries = join(dir, 'queries.txt');
     writeFileSync(queries, 'app.example.com A\n'.repeat(1000));
-    const ports = { sluice: await freeUdpTcpPort(), gdnsd: await freeUdpTcpPort(), pdns: await freeUdpTcpPort() };
+    const ports = { gdnsd: await freeUdpTcpPort(), pdns: await freeUdpTcpPort() };
     const workers = availableParallelism();
 
-    // sluice dns
-    writeFileSync(join(dir, 'view.json'), JSON.stringify(sluiceView()));
-    writeFileSync(
-      join(dir, 'dns.yaml'),
-      `listen: ["127.0.0.1:${ports.sluice}"]\nview_file: view.json\ngeoip: { database: ${JSON.stringify(fileURLToPath(GEOIP_TEST_DB))} }\nworkers: ${workers}\nlog_level: warn\n`,
-    );
-    servers.push(start('sluice', process.execPath, [SLUICE_BIN, 'dns', '--config', join(dir, 'dns.yaml')], ports.sluice));
+    // sluice dns on each UDP path: batched recvmmsg/sendmmsg threads, and node:dgram (the fallback).
+    const sluice: Record<string, { server: Server; viewFile: string; metricsPort: number }> = {};
+    for (const [name, io] of [['sluice', 'recvmmsg'], ['sluice-dgram', 'dgram']] as const) {
+      const sd = join(dir, name);
+      mkdirSync(sd);
+      const port = await freeUdpTcpPort();
+      const metricsPort = await freeUdpTcpPort();
+      const viewFile = join(sd, 'view.json');
+      writeFileSync(viewFile, JSON.stringify(sluiceView()));
+      writeFileSync(
+        join(sd, 'dns.yaml'),
+        `listen: ["127.0.0.1:${port}"]\nview_file: view.json\ngeoip: { database: ${JSON.stringify(fileURLToPath(GEOIP_TEST_DB))} }\nworkers: ${workers}\nudp_io: ${io}\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\nlog_level: warn\n`,
+      );
+      const nodeArgs = wantProfile && io === 'recvmmsg' ? ['--perf-basic-prof'] : [];
+      // cwd: the temp dir, where --perf-basic-prof leaves its isolate logs.
+      const server = start(name, process.execPath, [...nodeArgs, SLUICE_BIN, 'dns', '--config', join(sd, 'dns.yaml')], port, sd);
+      servers.push(server);
+      sluice[name] = { server, viewFile, metricsPort };
+    }
 
-    // gdnsd, weighted plugin, one UDP thread per core
+    // gdnsd, weighted plugin, one UDP thread per core, its largest socket buffers (1 MiB; it leaves the
+    // OS default of ~200 KiB otherwise and drops at saturation)
     const gd = join(dir, 'gdnsd');
     mkdirSync(join(gd, 'zones'), { recursive: true });
     writeFileSync(
       join(gd, 'config'),
-      `options => {\n  listen => [ 127.0.0.1:${ports.gdnsd} ]\n  run_dir => ${gd}/run\n  state_dir => ${gd}/state\n  udp_threads => ${workers}\n  tcp_threads => 1\n}\nplugins => {\n  weighted => {\n    app => {\n      eu = [ 192.0.2.10, 50 ]\n      use = [ 203.0.113.30, 30 ]\n      usw = [ 198.51.100.20, 20 ]\n    }\n  }\n}\n`,
+      `options => {\n  listen => [ 127.0.0.1:${ports.gdnsd} ]\n  run_dir => ${gd}/run\n  state_dir => ${gd}/state\n  udp_threads => ${workers}\n  udp_rcvbuf => 1048576\n  udp_sndbuf => 1048576\n  tcp_threads => 1\n}\nplugins => {\n  weighted => {\n    app => {\n      eu = [ 192.0.2.10, 50 ]\n      use = [ 203.0.113.30, 30 ]\n      usw = [ 198.51.100.20, 20 ]\n    }\n  }\n}\n`,
     );
     writeFileSync(join(gd, 'zones', 'example.com'), '$TTL 3600\n@ SOA ns1 hostmaster 1 3600 600 1209600 30\n@ NS ns1\nns1 A 127.0.0.1\napp 30 DYNA weighted!app\n');
     servers.push(start('gdnsd', 'gdnsd', ['-c', gd, 'start'], ports.gdnsd));
@@ -237,18 +281,22 @@ export async function main(args: string[]): Promise<void> {
     // This machine is shared: load bursts from other work would land on whichever server happens to
     // be measured. So servers are measured in turn, round after round, and the median of the rounds
     // is reported (all rounds are kept in the details).
-    for (const s of servers) for (const ecs of [false, true]) await dnsperf(s.port, queries, 2, { ecs }); // warm-up (JIT, caches)
+    for (const s of servers) for (const ecs of [false, true]) await dnsperf(target(s), queries, 2, { ecs }); // warm-up (JIT, caches)
     const rounds: Record<string, Record<string, Measurement[]>> = {};
     for (let round = 0; round < roundsWanted; round++) {
       for (const ecs of [false, true]) {
         const tag = ecs ? 'ecs' : 'no_ecs';
         for (const s of servers) {
-          const sat = await dnsperf(s.port, queries, seconds, { ecs });
-          const fixed = await dnsperf(s.port, queries, seconds, { ecs, rate: 10_000 });
+          const sat = await dnsperf(target(s), queries, seconds, { ecs });
+          const fixed = await dnsperf(target(s), queries, seconds, { ecs, rate: 10_000 });
+          loadSeen.push(load1());
           const mine = (rounds[s.name] ??= {});
           (mine[`saturation_${tag}`] ??= []).push(sat);
           (mine[`fixed10k_${tag}`] ??= []).push(fixed);
-          process.stdout.write(`round ${round + 1} ${s.name} ${tag}: ${sat.qps} qps at saturation (lost ${sat.lost}); at 10k qps p50 ${fixed.p50_ms} ms p99 ${fixed.p99_ms} ms (lost ${fixed.lost})\n`);
+          process.stdout.write(
+            `round ${round + 1} ${s.name} ${tag}: ${sat.qps} qps at saturation (lost ${sat.lost}, dropped by server ${sat.server_drops} / by dnsperf ${sat.client_drops}; ` +
+              `CPU ${sat.cpu_us_per_query?.user}+${sat.cpu_us_per_query?.sys} µs/query user+sys); at 10k qps p50 ${fixed.p50_ms} ms p99 ${fixed.p99_ms} ms (lost ${fixed.lost}); load ${load1()}\n`,
+          );
         }
       }
     }
@@ -260,29 +308,77 @@ export async function main(args: string[]): Promise<void> {
     for (const [name, byKind] of Object.entries(results)) {
       process.stdout.write(`median ${name}: ${Object.entries(byKind).map(([k, m]) => `${k} ${m.qps} qps${m.p99_ms !== undefined ? ` p50 ${m.p50_ms} p99 ${m.p99_ms} ms` : ''}`).join('; ')}\n`);
     }
+
+    // Views replaced under load: no query may be lost while every thread re-indexes 50k subnets.
+    const reload: Record<string, unknown> = {};
+    for (const [name, x] of Object.entries(sluice)) {
+      const m = await reloadUnderLoad(x.server, x.viewFile, x.metricsPort, queries, 2 * seconds);
+      reload[name] = m;
+      process.stdout.write(`reload under load ${name}: ${m.qps} qps, lost ${m.lost} (server dropped ${m.server_drops}, dnsperf ${m.client_drops}); ${m.reloads} reloads sent, ${m.views_installed} installed, serving version ${m.view_version}\n`);
+    }
+    // Tail latency at 10k qps with ECS: short runs alternating sluice / gdnsd / sluice-dgram, many of
+    // them, so a burst of load elsewhere on the machine lands on one run, not on one server; the
+    // median over runs of each server's p99, and the median of the paired differences.
+    const latency: Record<string, number[]> = { sluice: [], gdnsd: [], 'sluice-dgram': [] };
+    for (let i = 0; i < latencyRuns; i++) {
+      for (const name of Object.keys(latency)) {
+        const s = servers.find((x) => x.name === name)!;
+        latency[name]!.push((await dnsperf(target(s), queries, 2, { ecs: true, rate: 10_000 })).p99_ms!);
+      }
+    }
+    const medianOfList = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const p99 = Object.fromEntries(Object.entries(latency).map(([k, xs]) => [k, medianOfList(xs)]));
+    const p99PairedExcess = round3(medianOfList(latency.sluice!.map((x, i) => x - latency.gdnsd![i]!)));
+    process.stdout.write(`p99 at 10k qps with ECS, median of ${latencyRuns} alternating 2 s runs: ${JSON.stringify(p99)} ms; sluice - gdnsd per pair, median: ${p99PairedExcess} ms\n`);
+
+    const prof = wantProfile ? await profile(sluice.sluice!.server, queries, seconds, dir) : undefined;
+    if (prof) process.stdout.write(`profile of sluice (recvmmsg) at saturation, % of samples: ${JSON.stringify(prof.samples_pct_by_category)}\n`);
+
     const core = coreNsPerQuery();
     process.stdout.write(`sluice core (no sockets): ${core.no_ecs} ns/query without ECS, ${core.ecs} ns/query with ECS\n`);
     const r = (a: number | undefined, b: number | undefined) => (a && b ? Math.round((a / b) * 100) / 100 : NaN);
     const sl = results.sluice!;
+    const sg = results['sluice-dgram']!;
     const gd2 = results.gdnsd!;
     const pd2 = results.pdns!;
     const ratios = {
       qps_vs_gdnsd_no_ecs: r(sl.saturation_no_ecs!.qps, gd2.saturation_no_ecs!.qps),
       qps_vs_gdnsd_ecs: r(sl.saturation_ecs!.qps, gd2.saturation_ecs!.qps),
+      dgram_qps_vs_gdnsd_ecs: r(sg.saturation_ecs!.qps, gd2.saturation_ecs!.qps),
+      qps_vs_dgram_ecs: r(sl.saturation_ecs!.qps, sg.saturation_ecs!.qps),
+      cpu_per_query_gdnsd_vs_sluice_ecs: r(gd2.saturation_ecs!.cpu_us_per_query!.user + gd2.saturation_ecs!.cpu_us_per_query!.sys, sl.saturation_ecs!.cpu_us_per_query!.user + sl.saturation_ecs!.cpu_us_per_query!.sys),
       qps_vs_pdns_lua_no_ecs: r(sl.saturation_no_ecs!.qps, pd2.saturation_no_ecs!.qps),
       qps_vs_pdns_lua_ecs: r(sl.saturation_ecs!.qps, pd2.saturation_ecs!.qps),
       p99_vs_gdnsd_10k_no_ecs: r(sl.fixed10k_no_ecs!.p99_ms, gd2.fixed10k_no_ecs!.p99_ms),
       p99_vs_gdnsd_10k_ecs: r(sl.fixed10k_ecs!.p99_ms, gd2.fixed10k_ecs!.p99_ms),
       p99_vs_pdns_lua_10k_ecs: r(sl.fixed10k_ecs!.p99_ms, pd2.fixed10k_ecs!.p99_ms),
     };
+    const cpu = (m: Measurement) => round3(m.cpu_us_per_query!.user + m.cpu_us_per_query!.sys);
+    const load = { min: Math.min(...loadSeen), max: Math.max(...loadSeen), median: [...loadSeen].sort((x, y) => x - y)[Math.floor(loadSeen.length / 2)]! };
+    const slReload = reload.sluice as Measurement & { reloads: number };
     recordResult(
       'dns',
       {
-        comparison: 'sluice dns (fast path, 50k learned /24s, workers per CPU) vs gdnsd weighted vs PowerDNS LUA pickwrandom (shared state, caches off); dnsperf on loopback',
+        comparison:
+          'sluice dns (fast path, 50k learned /24s, workers per CPU; UDP batched recvmmsg/sendmmsg threads, and node:dgram) vs gdnsd weighted vs PowerDNS LUA pickwrandom (shared state, caches off); dnsperf on loopback',
         ratios,
-        details: { seconds_per_run: seconds, rounds: roundsWanted, workers, median: results, all_rounds: rounds, sluice_core_ns_per_query: core },
+        details: {
+          seconds_per_run: seconds,
+          rounds: roundsWanted,
+          workers,
+          load_average_1m: load,
+          p99_10k_ecs_alternating: { runs: latencyRuns, seconds_per_run: 2, median_p99_ms: p99, sluice_minus_gdnsd_median_ms: p99PairedExcess, all_p99_ms: latency },
+          cpu_us_per_query_saturation_ecs: { sluice: cpu(sl.saturation_ecs!), 'sluice-dgram': cpu(sg.saturation_ecs!), gdnsd: cpu(gd2.saturation_ecs!), pdns: cpu(pd2.saturation_ecs!) },
+          median: results,
+          all_rounds: rounds,
+          reload_under_load: { every_ms: RELOAD_EVERY_MS, ...reload },
+          ...(prof ? { profile_sluice_recvmmsg: prof } : {}),
+          sluice_core_ns_per_query: core,
+        },
       },
-      `sluice ${sl.saturation_ecs!.qps} qps with ECS = ${ratios.qps_vs_gdnsd_ecs}x gdnsd (${gd2.saturation_ecs!.qps}), ${ratios.qps_vs_pdns_lua_ecs}x PowerDNS LUA (${pd2.saturation_ecs!.qps}); at 10k qps p99 ${sl.fixed10k_ecs!.p99_ms} ms (gdnsd ${gd2.fixed10k_ecs!.p99_ms} ms, PowerDNS ${pd2.fixed10k_ecs!.p99_ms} ms)`,
+      `sluice ${sl.saturation_ecs!.qps} qps with ECS = ${ratios.qps_vs_gdnsd_ecs}x gdnsd (${gd2.saturation_ecs!.qps}; node:dgram path ${ratios.dgram_qps_vs_gdnsd_ecs}x), ${ratios.qps_vs_pdns_lua_ecs}x PowerDNS LUA; ` +
+        `lost at saturation ${sl.saturation_ecs!.lost} (server drops ${sl.saturation_ecs!.server_drops}); at 10k qps p99 ${p99.sluice} ms (gdnsd ${p99.gdnsd} ms, paired ${p99PairedExcess >= 0 ? '+' : ''}${p99PairedExcess} ms); CPU ${cpu(sl.saturation_ecs!)} µs/query (gdnsd ${cpu(gd2.saturation_ecs!)}); ` +
+        `${slReload.reloads} view reloads under load: lost ${slReload.lost}; load ${load.min}-${load.max}`,
     );
   } finally {
     for (const s of servers) await stop(s).catch(() => undefined);

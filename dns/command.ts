@@ -10,10 +10,11 @@ import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
-import { registerServingMetrics, registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { createResponder, indexView, openGeo, tcpLimitsOf } from './server/engine.ts';
-import { startListeners } from './server/listeners.ts';
-import { TcpStats } from './server/tcp.ts';
+import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
+import { indexView, openGeo } from './server/engine.ts';
+import type { ListenAddress } from './server/listeners.ts';
+import { ServingProcess } from './server/serving.ts';
+import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
 import { ApiViewSource, FileViewSource, readViewFile, type ViewSource } from './view-source.ts';
 import { ConfigError } from '../lib/config-file.ts';
 import { readFileSync } from 'node:fs';
@@ -52,7 +53,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!file) throw new UsageError(`--config FILE is required\n\n${USAGE}`);
   const config = loadDnsConfig(file);
   const log = createLogger(cluster.isWorker ? `dns-worker-${cluster.worker?.id}` : 'dns', config.log_level);
-  if (cluster.isWorker) return runWorker(config, file, log);
+  const io = resolveUdpIo(config, file);
+  if (cluster.isWorker) return runWorker(config, file, log, io);
+  log.info({ udp_io: io, configured: config.udp_io }, 'UDP path');
   if (config.view_file) {
     // A static view that cannot be read at start is a config error: fail before listening.
     try {
@@ -64,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
   // With a metrics listener, even one serving worker runs beside a primary: rendering metrics and
   // parsing views (megabytes with 100k learned subnets) then never stall the loop that answers queries.
-  return workers <= 1 && !config.metrics ? runSingle(config, file, log) : runPrimary(config, file, log, workers);
+  return workers <= 1 && !config.metrics ? runSingle(config, file, log, io) : runPrimary(config, file, log, workers, io);
 }
 
 function untilSignal(onHup?: () => void): Promise<string> {
@@ -109,20 +112,19 @@ function startMetricsServer(config: DnsConfig, log: Logger, render: () => Promis
 }
 
 /** One process does everything: fetch views and answer (no metrics listener configured). */
-async function runSingle(config: DnsConfig, file: string, log: Logger): Promise<number> {
-  const geo = openGeo(config, file);
-  const responder = createResponder(config, geo, log);
+async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo): Promise<number> {
+  const serving = new ServingProcess(config, file, log, io);
   const registry = new Registry();
-  const tcpStats = new TcpStats();
-  registerServingMetrics(registry, responder.stats, () => responder.index, tcpStats);
+  serving.registerMetrics(registry);
   const viewMetrics = registerViewMetrics(registry);
-  const source = makeSource(config, (view) => responder.setIndex(indexView(view, config, log, true)), viewMetrics, log);
+  const source = makeSource(config, (view) => serving.install(view, true), viewMetrics, log);
   // Listen only once there is something to answer from (bounded wait): no SERVFAIL burst on restart.
   source.start();
-  await firstView(() => responder.index !== null, FIRST_VIEW_WAIT_MS, log);
+  await firstView(() => serving.hasView(), FIRST_VIEW_WAIT_MS, log);
   let listeners;
   try {
-    listeners = await startListeners(config.listen, responder, log, { limits: tcpLimitsOf(config), stats: tcpStats });
+    const addresses = io === 'recvmmsg' ? await claimUdpAddresses(config.listen) : config.listen;
+    listeners = await serving.listen(addresses, udpThreadDied(log));
   } catch (err) {
     log.fatal({ err: (err as Error).message, listen: config.listen }, 'cannot listen');
     source.stop();
@@ -138,19 +140,28 @@ async function runSingle(config: DnsConfig, file: string, log: Logger): Promise<
   return 0;
 }
 
-/** A serving worker: sockets shared through the primary, views and metric requests over IPC. */
-async function runWorker(config: DnsConfig, file: string, log: Logger): Promise<number> {
-  const geo = openGeo(config, file);
-  const responder = createResponder(config, geo, log);
+/** A process whose UDP thread died cannot answer UDP: exit non-zero (a cluster primary starts a new worker). */
+function udpThreadDied(log: Logger): (code: number) => void {
+  return (code) => {
+    log.fatal({ code }, 'the batched UDP thread ended unexpectedly; exiting');
+    process.exit(70);
+  };
+}
+
+/** Addresses a cluster primary claimed for the batched path, handed to its workers (see udp-io.ts). */
+const CLAIMED_ENV = 'SLUICE_DNS_CLAIMED_LISTEN';
+
+/** A serving worker: views and metric requests over IPC; UDP per `io` (see ServingProcess). */
+async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo): Promise<number> {
+  const serving = new ServingProcess(config, file, log, io);
   const registry = new Registry();
-  const tcpStats = new TcpStats();
-  registerServingMetrics(registry, responder.stats, () => responder.index, tcpStats);
+  serving.registerMetrics(registry);
   let primaryHasNoView = false;
   process.on('message', (m: Msg) => {
     if (m.type === 'sluice-dns-no-view') primaryHasNoView = true;
     else if (m.type === 'sluice-dns-view') {
       try {
-        responder.setIndex(indexView(m.view, config, log, false));
+        serving.install(m.view, false);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'cannot index the view; keeping the last good one');
       }
@@ -161,10 +172,11 @@ async function runWorker(config: DnsConfig, file: string, log: Logger): Promise<
   // Ask for the current view and bind only once it is indexed, so a fresh worker never answers
   // SERVFAIL while its siblings answer from the view.
   process.send?.({ type: 'sluice-dns-hello' } satisfies Msg);
-  await firstView(() => responder.index !== null || primaryHasNoView, FIRST_VIEW_WAIT_MS, log);
+  await firstView(() => serving.hasView() || primaryHasNoView, FIRST_VIEW_WAIT_MS, log);
   let listeners;
   try {
-    listeners = await startListeners(config.listen, responder, log, { limits: tcpLimitsOf(config), stats: tcpStats });
+    const claimed = process.env[CLAIMED_ENV];
+    listeners = await serving.listen(claimed ? (JSON.parse(claimed) as ListenAddress[]) : config.listen, udpThreadDied(log));
   } catch (err) {
     log.fatal({ err: (err as Error).message, listen: config.listen }, 'cannot listen');
     leaveCluster();
@@ -187,7 +199,7 @@ function leaveCluster(): void {
 }
 
 /** The primary: fetches views, hands them to workers, restarts workers, merges their metrics. */
-async function runPrimary(config: DnsConfig, file: string, log: Logger, count: number): Promise<number> {
+async function runPrimary(config: DnsConfig, file: string, log: Logger, count: number, io: UdpIo): Promise<number> {
   openGeo(config, file); // fail fast on a bad database, before forking
   const registry = new Registry();
   const viewMetrics = registerViewMetrics(registry);
@@ -206,8 +218,9 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   const broadcast = (view: DnsView) => {
     for (const w of workers) if (w.isConnected()) w.send({ type: 'sluice-dns-view', view } satisfies Msg);
   };
+  let claimed: ListenAddress[] | null = null;
   const fork = () => {
-    const w = cluster.fork();
+    const w = cluster.fork(claimed ? { [CLAIMED_ENV]: JSON.stringify(claimed) } : {});
     workers.add(w);
     w.on('message', (m: Msg) => {
       if (m.type === 'sluice-dns-hello') {
@@ -250,6 +263,17 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   );
   source.start();
   await firstView(() => latest !== null, FIRST_VIEW_WAIT_MS, log);
+  if (io === 'recvmmsg') {
+    // Every worker's thread binds its own SO_REUSEPORT socket: check once that no one else holds
+    // the ports, and fix port 0 to one port for all of them.
+    try {
+      claimed = await claimUdpAddresses(config.listen);
+    } catch (err) {
+      log.fatal({ err: (err as Error).message, listen: config.listen }, 'cannot listen');
+      source.stop();
+      return 1;
+    }
+  }
   for (let i = 0; i < count; i++) fork();
 
   const render = async () => {

@@ -26,6 +26,11 @@ const ROWS: [string, string, RegExp | ((c: DnsConfig) => void)][] = [
   ['workers: auto', `${BASE}workers: auto\n`, (c) => expect(c.workers).toBe('auto')],
   ['workers: 0', `${BASE}workers: 0\n`, /workers: /],
   ['a UDP payload below 512', `${BASE}udp_payload_size: 511\n`, /udp_payload_size: .*512/],
+  // udp_io (which UDP path serves; dns/server/udp-io.ts decides what auto means here)
+  ['udp_io default', BASE, (c) => expect(c.udp_io).toBe('auto')],
+  ['udp_io: dgram', `${BASE}udp_io: dgram\n`, (c) => expect(c.udp_io).toBe('dgram')],
+  ['udp_io: recvmmsg', `${BASE}udp_io: recvmmsg\n`, (c) => expect(c.udp_io).toBe('recvmmsg')],
+  ['an unknown udp_io', `${BASE}udp_io: sendmmsg\n`, /:2:1: udp_io: .*"auto"\|"recvmmsg"\|"dgram"/],
   // tcp (RFC 7766 §6.2.3 limits)
   ['tcp defaults (knot\'s timeouts)', BASE, (c) => expect(c.tcp).toEqual({ max_connections: 2000, idle_timeout: 10_000, message_timeout: 500, max_unsent: 16_384 })],
   ['tcp set', `${BASE}tcp: { max_connections: 50000, idle_timeout: 30s, message_timeout: 2s, max_unsent: 65536 }\n`, (c) => expect(c.tcp).toEqual({ max_connections: 50_000, idle_timeout: 30_000, message_timeout: 2_000, max_unsent: 65_536 })],

@@ -107,6 +107,10 @@ export const DnsConfig = z
     udp_payload_size: z.number().int().min(512).max(4096).default(1232).describe('our EDNS UDP size (DNS flag day 2020: 1232)'),
     tcp: TcpLimits,
     tsig_keys: z.array(TsigKeyConfig).max(1000).default([]).describe('without keys a TSIG-signed query gets NOTAUTH/BADKEY'),
+    udp_io: z
+      .enum(['auto', 'recvmmsg', 'dgram'])
+      .default('auto')
+      .describe('UDP path: recvmmsg = batched recvmmsg/sendmmsg in a thread per worker (Linux x64/arm64); dgram = node:dgram; auto = recvmmsg where available'),
     workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1).describe('processes serving DNS; "auto" = one per CPU'),
     metrics: z.strictObject({ listen: HostPort }).optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -12,9 +12,25 @@ import { DURATION_BUCKETS, TSIG_RESULTS, type DnsStats } from './answer/stats.ts
 import type { ViewIndex } from './answer/view-index.ts';
 import { TCP_CLOSE_REASONS, TcpStats } from './server/tcp.ts';
 
-/** Metrics of a serving process (a worker, or the only process). */
-export function registerServingMetrics(registry: Registry, stats: DnsStats, currentIndex: () => ViewIndex | null, tcp: TcpStats = new TcpStats()): void {
+/** weights_version of an index as the view-version gauge shows it (-1: no view yet). */
+export function servedVersionOf(index: ViewIndex | null): number {
+  return index ? (index.weightsVersion ?? 0) : -1;
+}
+
+/**
+ * Metrics of a serving process (a worker, or the only process). `stats`: every counter set of the
+ * process (its own loop's and, with the batched UDP path, its UDP thread's, shared memory), summed.
+ * `servedVersion`: the oldest weights_version any of them answers from (-1 or null before the first view).
+ */
+export function registerServingMetrics(
+  registry: Registry,
+  stats: DnsStats | readonly DnsStats[],
+  servedVersion: () => number | null,
+  tcp: TcpStats = new TcpStats(),
+): void {
   collectProcessMetrics(registry);
+  const all: readonly DnsStats[] = Array.isArray(stats) ? stats : [stats as DnsStats];
+  const sum = (f: (s: DnsStats) => number) => all.reduce((acc, s) => acc + f(s), 0);
   new Counter({
     name: 'sluice_dns_queries_total',
     help: 'DNS responses sent, by question type, response code and steering reason',
@@ -22,7 +38,7 @@ export function registerServingMetrics(registry: Registry, stats: DnsStats, curr
     registers: [registry],
     collect() {
       this.reset();
-      for (const e of stats.entries()) this.inc({ qtype: e.qtype, rcode: e.rcode, reason: e.reason }, e.value);
+      for (const s of all) for (const e of s.entries()) this.inc({ qtype: e.qtype, rcode: e.rcode, reason: e.reason }, e.value);
     },
   });
   new Counter({
@@ -32,8 +48,8 @@ export function registerServingMetrics(registry: Registry, stats: DnsStats, curr
     registers: [registry],
     collect() {
       this.reset();
-      this.inc({ action: 'drop' }, stats.malformedDropped);
-      this.inc({ action: 'formerr' }, stats.malformedFormerr);
+      this.inc({ action: 'drop' }, sum((s) => s.malformedDropped));
+      this.inc({ action: 'formerr' }, sum((s) => s.malformedFormerr));
     },
   });
   new Counter({
@@ -42,7 +58,7 @@ export function registerServingMetrics(registry: Registry, stats: DnsStats, curr
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(stats.truncated);
+      this.inc(sum((s) => s.truncated));
     },
   });
   new Counter({
@@ -52,19 +68,27 @@ export function registerServingMetrics(registry: Registry, stats: DnsStats, curr
     registers: [registry],
     collect() {
       this.reset();
-      TSIG_RESULTS.forEach((result, i) => this.inc({ result }, stats.tsig[i]!));
+      TSIG_RESULTS.forEach((result, i) => this.inc({ result }, sum((s) => s.tsig[i]!)));
+    },
+  });
+  new Counter({
+    name: 'sluice_dns_udp_send_errors_total',
+    help: 'UDP answers the kernel refused to send (or that found the send buffer full for a second): logged, the query is lost',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sum((s) => s.sendErrors));
     },
   });
   registerTcpMetrics(registry, tcp);
-  registry.registerMetric(durationHistogram(stats) as never);
+  registry.registerMetric(durationHistogram(all) as never);
   new Gauge({
     name: 'sluice_dns_view_version',
     help: 'weights_version of the DNS view being served (-1: none yet); across workers, the oldest',
     registers: [registry],
     aggregator: 'min',
     collect() {
-      const index = currentIndex();
-      this.set(index ? (index.weightsVersion ?? 0) : -1);
+      this.set(servedVersion() ?? -1);
     },
   });
 }
@@ -147,7 +171,7 @@ export function registerViewMetrics(registry: Registry): ViewMetrics {
  * A real Prometheus histogram (buckets, _sum, _count) read from DnsStats' fixed bucket array: the
  * query path does one comparison loop and one increment instead of prom-client's observe().
  */
-function durationHistogram(stats: DnsStats) {
+function durationHistogram(all: readonly DnsStats[]) {
   const name = 'sluice_dns_query_duration_seconds';
   const help = 'Time from reading a query to handing the response to the socket';
   return {
@@ -159,14 +183,15 @@ function durationHistogram(stats: DnsStats) {
     get() {
       const values: MetricValue<string>[] = [];
       let cumulative = 0;
+      const bucket = (i: number) => all.reduce((acc, s) => acc + s.durationBuckets[i]!, 0);
       DURATION_BUCKETS.forEach((le, i) => {
-        cumulative += stats.durationBuckets[i]!;
+        cumulative += bucket(i);
         values.push({ labels: { le }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
       });
-      cumulative += stats.durationBuckets[DURATION_BUCKETS.length]!;
+      cumulative += bucket(DURATION_BUCKETS.length);
       values.push({ labels: { le: '+Inf' }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
-      values.push({ labels: {}, value: stats.durationSum, metricName: `${name}_sum` } as MetricValue<string>);
-      values.push({ labels: {}, value: stats.durationCount, metricName: `${name}_count` } as MetricValue<string>);
+      values.push({ labels: {}, value: all.reduce((acc, s) => acc + s.durationSum, 0), metricName: `${name}_sum` } as MetricValue<string>);
+      values.push({ labels: {}, value: all.reduce((acc, s) => acc + s.durationCount, 0), metricName: `${name}_count` } as MetricValue<string>);
       return { name, help, type: 'histogram', aggregator: 'sum', values };
     },
   };

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
 import { api, Cluster, EdgeMetricsPage, ADMIN_TOKEN } from './helpers/ha-cluster.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
 import { postgresUnavailable, startPostgres, type RunningPostgres } from './helpers/postgres.ts';
 import { runSluice, startSluice } from './helpers/sluice-process.ts';
 import { tempDir } from './helpers/control-plane.ts';
@@ -275,7 +275,7 @@ describe.skipIf(skip)('control plane: several replicas on one PostgreSQL', () =>
   it('a database restart under load: replicas reconnect, nothing acknowledged is lost, sluice dns never stops answering', async () => {
     const { cluster, stop } = await setup();
     const dir = tempDir('sluice-ha-dns-');
-    const dnsPort = await freePort();
+    const dnsPort = await freeServerPort();
     const dnsCfg = join(dir.path, 'dns.yaml');
     writeFileSync(
       dnsCfg,

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DnsView } from '../model/views.ts';
 import { record, threeOrigins, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
+import { UDP_IO_PATHS } from './helpers/udp-io.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -88,7 +89,7 @@ function appView(version: number, weights: Record<string, number>): DnsView {
   return view('example.com', [record('app.example.com', threeOrigins(), { subnets: { '10.0.0.0/8': weights } })], String(version), version);
 }
 
-describe('sluice dns following the control plane (long-poll)', () => {
+describe.each(UDP_IO_PATHS)('sluice dns following the control plane (long-poll; udp_io: %s)', (io) => {
   let dir: string;
   let api: FakeViewApi;
   let apiPort: number;
@@ -109,7 +110,7 @@ describe('sluice dns following the control plane (long-poll)', () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-dns-api-'));
     api = new FakeViewApi(appView(1, { 'eu-london': 1 }));
     apiPort = await api.listen();
-    port = await freePort();
+    port = await freeServerPort();
     metricsPort = await freePort();
     writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
     writeFileSync(
@@ -118,11 +119,14 @@ describe('sluice dns following the control plane (long-poll)', () => {
         `listen: ["127.0.0.1:${port}"]`,
         `api: { url: "http://127.0.0.1:${apiPort}", token_file: token, wait: 30s, retry: 100ms }`,
         'workers: 2',
+        `udp_io: ${io}`,
         `metrics: { listen: "127.0.0.1:${metricsPort}" }`,
       ].join('\n'),
     );
     proc = startSluice(['dns', '--config', join(dir, 'dns.yaml')]);
     await waitFor(async () => (await answer()) === '192.0.2.10', { timeoutMs: 20_000, what: 'the first view to be served' });
+    // Every worker listening (the first answer may come from the first one ready).
+    await waitFor(() => proc.output().includes('sluice dns ready'), { timeoutMs: 20_000, what: 'all workers ready' });
   });
 
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unavailable } from './helpers/env.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
 import { GEOIP_TEST_DB, PLACES } from '../dns/testing/fixtures.ts';
@@ -43,7 +43,7 @@ describe.skipIf(skip)('sluice dns following the real control plane', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-dns-cp-'));
     apiPort = await freePort();
-    dnsPort = await freePort();
+    dnsPort = await freeServerPort();
     writeFileSync(
       join(dir, 'cp.yaml'),
       [

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BATTERY, BATTERY_ZONE, batteryView, batteryZoneFile, type BatteryQuery } from '../dns/testing/battery.ts';
 import { buildQuery, decodeResponse, tcpExchange, udpExchange } from '../dns/testing/packets.ts';
 import { unavailable } from './helpers/env.ts';
-import { freePort } from './helpers/ports.ts';
+import { freeServerPort } from './helpers/ports.ts';
 import { startGdnsd, startKnot, type ReferenceServer } from './helpers/reference-dns.ts';
 import { REPO_ROOT, startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -112,8 +112,9 @@ describe.skipIf(skip)('sluice dns compared with knot and gdnsd', () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-dns-diff-'));
     const z = BATTERY_ZONE;
     for (const d of ['knot', 'gdnsd', 'sluice']) mkdirSync(join(dir, d));
-    const [knotPort, gdnsdPort] = [await freePort(), await freePort()];
-    sluicePort = await freePort();
+    // Below the ephemeral range: all three bind with SO_REUSEPORT (see freeServerPort).
+    const [knotPort, gdnsdPort] = [await freeServerPort(), await freeServerPort()];
+    sluicePort = await freeServerPort();
     const { view, configLines } = batteryView();
     writeFileSync(join(dir, 'sluice', 'view.json'), JSON.stringify(view));
     writeFileSync(join(dir, 'sluice', 'dns.yaml'), [`listen: ["127.0.0.1:${sluicePort}"]`, 'view_file: view.json', ...configLines, 'log_level: warn'].join('\n'));

@@ -1,5 +1,6 @@
 // `sluice dns` as a real process (two cluster workers, UDP+TCP on 127.0.0.1 and ::1), queried with
-// dig from dnsutils. The view comes from a static file here; test/dns-api.test.ts covers the API.
+// dig from dnsutils, once per UDP path (batched recvmmsg threads, node:dgram). The view comes from a
+// static file here; test/dns-api.test.ts covers the API.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unavailable } from './helpers/env.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
+import { UDP_IO_PATHS } from './helpers/udp-io.ts';
 import { waitFor } from './helpers/wait.ts';
 import { GEOIP_TEST_DB, origin, PLACES, record, threeOrigins, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
@@ -20,7 +22,7 @@ const skip = unavailable({ tools: { dig: 'dnsutils' } });
 const WEIGHTS = { 'eu-london': 0.5, 'us-east': 0.3, 'us-west': 0.2 };
 const ADDR: Record<string, string> = { '192.0.2.10': 'eu-london', '203.0.113.30': 'us-east', '198.51.100.20': 'us-west' };
 
-describe.skipIf(skip)('sluice dns with dig', () => {
+describe.skipIf(skip).each(UDP_IO_PATHS)('sluice dns with dig (udp_io: %s)', (io) => {
   let dir: string;
   let port: number;
   let metricsPort: number;
@@ -30,7 +32,7 @@ describe.skipIf(skip)('sluice dns with dig', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-dns-dig-'));
-    port = await freePort();
+    port = await freeServerPort(['127.0.0.1', '::1']);
     metricsPort = await freePort();
     const many = Array.from({ length: 40 }, (_, i) => `2001:db8:99::${(i + 1).toString(16)}`);
     const v = view('example.com', [
@@ -49,6 +51,7 @@ describe.skipIf(skip)('sluice dns with dig', () => {
         // The MaxMind test database lives beside the repository (../shared from the repo root).
         `geoip: { database: ${JSON.stringify(fileURLToPath(GEOIP_TEST_DB))} }`,
         'workers: 2',
+        `udp_io: ${io}`,
         `metrics: { listen: "127.0.0.1:${metricsPort}" }`,
       ].join('\n'),
     );
@@ -61,6 +64,8 @@ describe.skipIf(skip)('sluice dns with dig', () => {
       },
       { timeoutMs: 20_000, what: `sluice dns to answer on port ${port}; output: ${proc?.output()}` },
     );
+    // Every worker listening (the first answer may come from the first one ready).
+    await waitFor(() => proc.output().includes('sluice dns ready'), { timeoutMs: 20_000, what: 'all workers ready' });
   });
 
   afterAll(async () => {
@@ -185,6 +190,10 @@ describe.skipIf(skip)('sluice dns with dig', () => {
     const before = childrenOf(primary);
     expect(before.length).toBe(2);
     process.kill(before[0]!, 'SIGKILL');
+    // With udp_io: recvmmsg every worker owns an SO_REUSEPORT socket, and queries already queued on
+    // the killed worker's socket die with it (a resolver retries them; the dgram path shares one
+    // socket held by the primary). Once the process is gone, the survivor gets every query.
+    await waitFor(() => !isRunning(before[0]!), { timeoutMs: 10_000, what: `worker ${before[0]} to be gone` });
     for (let i = 0; i < 20; i++) expect((await dig('cold.example.com', '+subnet=81.2.69.0/24', '+short')).trim()).toBe('192.0.2.10');
     await waitFor(() => {
       const now = childrenOf(primary);
@@ -193,6 +202,16 @@ describe.skipIf(skip)('sluice dns with dig', () => {
     expect(proc.child.exitCode).toBeNull();
   });
 });
+
+/** The process exists and is not a zombie (a zombie has closed its sockets). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 /** Cluster workers of `ppid`: its child processes running the sluice CLI (tsx's esbuild child is not one). */
 function childrenOf(ppid: number): number[] {

@@ -1,7 +1,7 @@
-// Random and mutated packets against the real server (UDP and TCP) for a bounded time and count; it
-// must keep answering correct queries and count what it could not read. Over TCP, fuzzed frames are
-// interleaved with valid queries in streams cut at random places: every valid query is answered, in
-// order, on the same connection.
+// Random and mutated packets against the real server (UDP and TCP) for a bounded time and count, on
+// each UDP path; it must keep answering correct queries and count what it could not read. Over TCP,
+// fuzzed frames are interleaved with valid queries in streams cut at random places: every valid
+// query is answered, in order, on the same connection.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -12,14 +12,15 @@ import { seededRandom } from '../lib/prng.ts';
 import { FUZZ_SEEDS, fuzzPacket } from '../dns/testing/fuzz.ts';
 import { record, threeOrigins, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse, tcpExchange, udpExchange } from '../dns/testing/packets.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
+import { UDP_IO_PATHS } from './helpers/udp-io.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const MAX_PACKETS = 40_000;
 const MAX_MS = 5_000;
 
-describe('sluice dns under fuzzing', () => {
+describe.each(UDP_IO_PATHS)('sluice dns under fuzzing (udp_io: %s)', (io) => {
   let dir: string;
   let port: number;
   let metricsPort: number;
@@ -27,10 +28,10 @@ describe('sluice dns under fuzzing', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-dns-fuzz-'));
-    port = await freePort();
+    port = await freeServerPort();
     metricsPort = await freePort();
     writeFileSync(join(dir, 'view.json'), JSON.stringify(view('example.com', [record('app.example.com', threeOrigins(), { subnets: { '10.0.0.0/8': { 'us-east': 1 } } })])));
-    writeFileSync(join(dir, 'dns.yaml'), `listen: ["127.0.0.1:${port}"]\nview_file: view.json\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\n`);
+    writeFileSync(join(dir, 'dns.yaml'), `listen: ["127.0.0.1:${port}"]\nview_file: view.json\nudp_io: ${io}\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\n`);
     proc = startSluice(['dns', '--config', join(dir, 'dns.yaml')]);
     await waitFor(async () => decodeResponse(await udpExchange(port, buildQuery({ name: 'app.example.com' }), { timeoutMs: 300 })).answers.length === 1, {
       timeoutMs: 20_000,

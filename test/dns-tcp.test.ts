@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { record, threeOrigins, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse, tcpExchange, udpExchange } from '../dns/testing/packets.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
 import { childPids, rssBytes, treeRssBytes } from './helpers/rss.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { closedWithin, connect, framed, pipelineWithoutReading, startIdleClients, type IdleClients } from './helpers/tcp-abuse.ts';
@@ -28,7 +28,7 @@ interface Server {
 
 async function startServer(tcp: string): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-dns-tcp-'));
-  const port = await freePort();
+  const port = await freeServerPort();
   const metricsPort = await freePort();
   writeFileSync(join(dir, 'view.json'), JSON.stringify(view('example.com', [record('app.example.com', threeOrigins(), { subnets: { '10.0.0.0/8': { 'us-east': 1 } } })])));
   writeFileSync(join(dir, 'dns.yaml'), `listen: ["127.0.0.1:${port}"]\nview_file: view.json\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\ntcp: ${tcp}\nlog_level: warn\n`);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { record, threeOrigins, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
 import { unavailable } from './helpers/env.ts';
-import { freePort } from './helpers/ports.ts';
+import { freeServerPort } from './helpers/ports.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -26,7 +26,7 @@ describe.skipIf(skip)('sluice dns TSIG with kdig and dig', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-dns-tsig-'));
-    port = await freePort();
+    port = await freeServerPort();
     writeFileSync(join(dir, 'view.json'), JSON.stringify(view('example.com', [record('app.example.com', threeOrigins(), { subnets: { '10.0.0.0/8': { 'us-east': 1 } } })])));
     writeFileSync(join(dir, 'dns.yaml'), `listen: ["127.0.0.1:${port}"]\nview_file: view.json\ntsig_keys: [{ name: transfer.example.com, secret: "${SECRET}" }]\n`);
     proc = startSluice(['dns', '--config', join(dir, 'dns.yaml')]);

@@ -1,15 +1,11 @@
 // Numbers from the Linux UAPI headers (linux/netlink.h, linux/sock_diag.h, linux/inet_diag.h,
 // net/tcp_states.h). They are ABI: stable across kernel versions.
-export const AF_INET = 2;
-export const AF_INET6 = 10;
+export { AF_INET, AF_INET6, SOCK_CLOEXEC, SOL_SOCKET, SO_RCVBUF } from '../../lib/socket-constants.ts';
 export const AF_NETLINK = 16;
 export const SOCK_RAW = 3;
-export const SOCK_CLOEXEC = 0o2000000;
 export const NETLINK_SOCK_DIAG = 4;
 export const IPPROTO_TCP = 6;
-export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20;
-export const SO_RCVBUF = 8;
 
 export const NLMSG_HDRLEN = 16;
 export const NLMSG_ERROR = 2;

@@ -5,7 +5,7 @@
 import type { Collector, CollectResult, PortFilter, SocketRecord } from '../collector.ts';
 import type { ErrorCounts } from '../errors.ts';
 import { AF_INET, AF_INET6, AF_NETLINK, NETLINK_SOCK_DIAG, SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET, SO_RCVBUF, SO_RCVTIMEO, WANTED_STATES } from './constants.ts';
-import { lastError, libc, type Libc } from './libc.ts';
+import { lastError, libc, type Libc } from '../../lib/libc.ts';
 import { parseDiagDatagram } from './parse.ts';
 import { buildDumpRequest } from './request.ts';
 

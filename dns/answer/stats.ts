@@ -45,18 +45,50 @@ const NQ = QTYPE_LABELS.length;
 const NR = RCODE_LABELS.length;
 const NS = RESPONSE_REASONS.length;
 
+/** Scalar counters, by slot in DnsStats' scalar array. */
+const SCALAR = { malformedDropped: 0, malformedFormerr: 1, truncated: 2, durationSum: 3, durationCount: 4, sendErrors: 5 } as const;
+const NSCALARS = 6;
+
+/**
+ * All counters live in one buffer of float64 slots, so a serving thread can count into a
+ * SharedArrayBuffer that its process reads at scrape time (dns/server/udp-batched): no message per
+ * scrape, nothing to ask a thread that is blocked in poll(). Counters only ever grow and a float64
+ * store is one aligned 8-byte write, so a reader sees each value either before or after a write.
+ */
 export class DnsStats {
+  static readonly BYTES = (NQ * NR * NS + DURATION_BUCKETS.length + 1 + TSIG_RESULTS.length + NSCALARS) * 8;
   /** [qtype][rcode][reason] answered queries. */
-  readonly queries = new Float64Array(NQ * NR * NS);
-  /** Packets we could not read: dropped (no usable header) or answered FORMERR. */
-  malformedDropped = 0;
-  malformedFormerr = 0;
-  truncated = 0;
+  readonly queries: Float64Array;
+  readonly durationBuckets: Float64Array;
   /** Signed queries by outcome, indexed like TSIG_RESULTS. */
-  readonly tsig = new Float64Array(TSIG_RESULTS.length);
-  readonly durationBuckets = new Float64Array(DURATION_BUCKETS.length + 1);
-  durationSum = 0;
-  durationCount = 0;
+  readonly tsig: Float64Array;
+  private readonly scalars: Float64Array;
+  /** The memory every counter lives in (hand a SharedArrayBuffer's to another thread). */
+  readonly buffer: ArrayBufferLike;
+
+  /** `buffer`: DnsStats.BYTES long, e.g. a SharedArrayBuffer shared with the thread that counts. */
+  constructor(buffer: ArrayBufferLike = new ArrayBuffer(DnsStats.BYTES)) {
+    if (buffer.byteLength < DnsStats.BYTES) throw new RangeError(`DnsStats needs ${DnsStats.BYTES} bytes, got ${buffer.byteLength}`);
+    this.buffer = buffer;
+    this.queries = new Float64Array(buffer, 0, NQ * NR * NS);
+    this.durationBuckets = new Float64Array(buffer, this.queries.byteLength, DURATION_BUCKETS.length + 1);
+    this.tsig = new Float64Array(buffer, this.queries.byteLength + this.durationBuckets.byteLength, TSIG_RESULTS.length);
+    this.scalars = new Float64Array(buffer, this.queries.byteLength + this.durationBuckets.byteLength + this.tsig.byteLength, NSCALARS);
+  }
+
+  /** Packets we could not read: dropped (no usable header, or a response). */
+  get malformedDropped(): number { return this.scalars[SCALAR.malformedDropped]!; }
+  set malformedDropped(v: number) { this.scalars[SCALAR.malformedDropped] = v; }
+  /** Packets answered FORMERR. */
+  get malformedFormerr(): number { return this.scalars[SCALAR.malformedFormerr]!; }
+  set malformedFormerr(v: number) { this.scalars[SCALAR.malformedFormerr] = v; }
+  get truncated(): number { return this.scalars[SCALAR.truncated]!; }
+  set truncated(v: number) { this.scalars[SCALAR.truncated] = v; }
+  get durationSum(): number { return this.scalars[SCALAR.durationSum]!; }
+  get durationCount(): number { return this.scalars[SCALAR.durationCount]!; }
+  /** UDP answers the kernel would not send (counted by the socket layer, not the responder). */
+  get sendErrors(): number { return this.scalars[SCALAR.sendErrors]!; }
+  set sendErrors(v: number) { this.scalars[SCALAR.sendErrors] = v; }
 
   count(qtypeIdx: number, rcode: number, reason: ResponseReason): void {
     this.queries[(qtypeIdx * NR + rcodeIndex(rcode)) * NS + REASON_INDEX[reason]]! += 1;
@@ -66,12 +98,13 @@ export class DnsStats {
     this.tsig[TSIG_RESULTS.indexOf(result)]! += 1;
   }
 
-  observe(seconds: number): void {
+  /** `count` queries that each took `seconds` (a batched path observes a whole batch at once). */
+  observe(seconds: number, count = 1): void {
     let i = 0;
     while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
-    this.durationBuckets[i]! += 1;
-    this.durationSum += seconds;
-    this.durationCount++;
+    this.durationBuckets[i]! += count;
+    this.scalars[SCALAR.durationSum]! += seconds * count;
+    this.scalars[SCALAR.durationCount]! += count;
   }
 
   /** Non-zero query counters with their labels. */

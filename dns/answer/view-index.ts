@@ -111,8 +111,15 @@ export interface ViewIndex {
 }
 
 const MAX_TTL = 0x7fffffff;
+/** Learned subnets indexed between two calls of the `pace` hook. */
+export const PACE_EVERY = 128;
 
-export function buildViewIndex(view: DnsView, authority: Authority, installedAt = Date.now()): ViewIndex {
+/**
+ * `pace`: called every PACE_EVERY learned subnets and after each record. A server that builds the
+ * index on the thread that answers queries (dns/server/udp-batched) answers what is queued meanwhile
+ * (from the index still installed), so a large view never holds queries back for the whole build.
+ */
+export function buildViewIndex(view: DnsView, authority: Authority, installedAt = Date.now(), pace?: () => void): ViewIndex {
   const warnings: string[] = [];
   const records = new Map<string, RecordIndex>();
   const zones = new Map<string, ZoneIndex>();
@@ -135,8 +142,9 @@ export function buildViewIndex(view: DnsView, authority: Authority, installedAt 
         warnings.push(`record ${host} appears twice; the first wins`);
         continue;
       }
-      records.set(key, buildRecord(rv, host, key, warnings));
+      records.set(key, buildRecord(rv, host, key, warnings, pace));
       addNameAndParents(z, host);
+      pace?.();
     }
   }
   const numeric = /^\d+$/.test(view.version) ? Number(view.version) : NaN;
@@ -189,7 +197,7 @@ function addNameAndParents(z: ZoneIndex, host: string): void {
   }
 }
 
-function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: string[]): RecordIndex {
+function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: string[], pace: (() => void) | undefined): RecordIndex {
   const origins: OriginEntry[] = rv.origins.map((o) => {
     const v4: Uint8Array[] = [];
     const v6: Uint8Array[] = [];
@@ -239,7 +247,12 @@ function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: str
   // Learned per-subnet shares. Identical weight maps (common: {"eu": 1}) share one precomputed choice.
   const shared = new Map<string, FamilySets>();
   if (rv.policy !== 'weighted' && rv.policy !== 'failover') {
+    let sincePace = 0;
     for (const [cidrText, weights] of Object.entries(rv.subnets)) {
+      if (pace && ++sincePace === PACE_EVERY) {
+        sincePace = 0;
+        pace();
+      }
       const cidr = parseCidr(cidrText);
       if (!cidr) {
         warnings.push(`${host}: subnet "${cidrText}" is not a CIDR with host bits clear; skipped`);

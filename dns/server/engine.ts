@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { DnsView } from '../../model/views.ts';
 import { GeoLocator } from '../answer/geo.ts';
 import { Responder } from '../answer/respond.ts';
+import type { DnsStats } from '../answer/stats.ts';
 import { buildViewIndex, type Authority, type ViewIndex } from '../answer/view-index.ts';
 import type { DnsConfig } from '../config.ts';
 import { nameToWireKey, qtypeName } from '../wire/constants.ts';
@@ -35,10 +36,12 @@ export function openGeo(config: DnsConfig, configFile: string): GeoLocator | nul
   }
 }
 
-export function createResponder(config: DnsConfig, geo: GeoLocator | null, log: Logger): Responder {
+/** `stats`: where to count (default: counters of its own); a batched UDP thread counts into shared memory. */
+export function createResponder(config: DnsConfig, geo: GeoLocator | null, log: Logger, stats?: DnsStats): Responder {
   const debug = log.isLevelEnabled('debug');
   return new Responder({
     geo,
+    ...(stats ? { stats } : {}),
     limits: { ipv4: config.ecs.ipv4_scope_max, ipv6: config.ecs.ipv6_scope_max },
     udpPayloadSize: config.udp_payload_size,
     tsigKeys: new TsigKeyring(config.tsig_keys.map((k) => ({ name: nameToWireKey(k.name), algorithm: HMAC_SHA256, secret: Buffer.from(k.secret, 'base64') }))),
@@ -66,9 +69,9 @@ export function tcpLimitsOf(config: DnsConfig): TcpLimits {
   return { maxConnections: t.max_connections, idleTimeoutMs: t.idle_timeout, messageTimeoutMs: t.message_timeout, maxUnsent: t.max_unsent };
 }
 
-/** Builds the index for a view and logs what it skipped. */
-export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSummary: boolean): ViewIndex {
-  const index = buildViewIndex(view, authorityOf(config));
+/** Builds the index for a view and logs what it skipped. `pace`: see buildViewIndex. */
+export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSummary: boolean, pace?: () => void): ViewIndex {
+  const index = buildViewIndex(view, authorityOf(config), Date.now(), pace);
   if (logSummary) {
     for (const w of index.warnings.slice(0, 20)) log.warn({ version: view.version }, `view: ${w}`);
     if (index.warnings.length > 20) log.warn(`view: ${index.warnings.length - 20} more problems not shown`);

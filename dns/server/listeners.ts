@@ -1,6 +1,7 @@
 // UDP and TCP sockets around a Responder. Each configured address gets both (RFC 7766: TCP is not
-// optional). In a cluster worker the same calls share the primary's sockets (see dns/README.md).
-// TCP connections, their framing and their limits live in tcp.ts.
+// optional). UDP is either node:dgram here (in a cluster worker the same calls share the primary's
+// sockets) or the batched path's threads (udp-batched/), whose ports TCP then listens on; see
+// dns/README.md. TCP connections, their framing and their limits live in tcp.ts.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -45,60 +46,92 @@ function literalLookup(address: string, family: unknown, callback: LookupCallbac
   callback(null, address, family === 6 ? 6 : 4);
 }
 
+/** One UDP query through the responder, for both UDP paths: a bug costs one answer (logged, counted as dropped), never the server. */
+export function answerDatagram(responder: Responder, msg: Buffer, remote: Remote, log: Logger): Buffer | null {
+  try {
+    return responder.respond(msg, 'udp', remote);
+  } catch (err) {
+    log.error({ err }, 'unexpected error answering a UDP query');
+    responder.stats.malformedDropped++;
+    return null;
+  }
+}
+
+/**
+ * UDP served elsewhere (the batched path's threads, dns/server/udp-batched): its sockets are
+ * already bound, and TCP listens on the same ports.
+ */
+export interface ExternalUdp {
+  /** Bound UDP port and label for a configured address. */
+  boundFor(a: ListenAddress): { port: number; label: string };
+  close(): Promise<void>;
+}
+
+/** `opts.udp`: absent for node:dgram sockets in this process, else the batched path already serving. */
 export async function startListeners(
   addresses: ListenAddress[],
   responder: Responder,
   log: Logger,
-  tcpOptions: { limits: TcpLimits; stats: TcpStats },
+  opts: { limits: TcpLimits; stats: TcpStats; udp?: ExternalUdp },
 ): Promise<Listeners> {
-  const connections = new TcpConnections(responder, tcpOptions.limits, tcpOptions.stats, log, remoteOf);
+  const connections = new TcpConnections(responder, opts.limits, opts.stats, log, remoteOf);
+  const external = opts.udp;
   const udp: dgram.Socket[] = [];
   const tcp: net.Server[] = [];
   const bound: string[] = [];
   const stats = responder.stats;
+  const onSent = (err: Error | null) => {
+    if (err) {
+      stats.sendErrors++;
+      log.warn({ err: err.message }, 'UDP answer not sent');
+    }
+  };
+  /** The node:dgram path: one socket per address, answered on this event loop; returns its port. */
+  const bindDgram = async (a: ListenAddress, v6: boolean): Promise<number> => {
+    const sock = dgram.createSocket({
+      type: v6 ? 'udp6' : 'udp4',
+      ipv6Only: v6,
+      recvBufferSize: 4 << 20,
+      sendBufferSize: 4 << 20,
+      // We only ever send to the address a query came from (an IP literal). dgram would still run
+      // it through dns.lookup, which defers every send by a nextTick; answer synchronously instead.
+      lookup: literalLookup,
+    });
+    sock.on('message', (msg, rinfo) => {
+      const t0 = performance.now();
+      const out = answerDatagram(responder, msg, remoteOf(rinfo.address, rinfo.family), log);
+      if (out) sock.send(out, rinfo.port, rinfo.address, onSent);
+      stats.observe((performance.now() - t0) / 1000);
+    });
+    sock.on('error', (err) => log.error({ err: err.message }, 'UDP socket error'));
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind({ port: a.port, address: a.host }, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    });
+    udp.push(sock);
+    const ua = sock.address();
+    bound.push(`udp ${ua.address}:${ua.port}`);
+    return ua.port;
+  };
   try {
     for (const a of addresses) {
       const v6 = net.isIPv6(a.host);
-      const sock = dgram.createSocket({
-        type: v6 ? 'udp6' : 'udp4',
-        ipv6Only: v6,
-        recvBufferSize: 4 << 20,
-        sendBufferSize: 4 << 20,
-        // We only ever send to the address a query came from (an IP literal). dgram would still run
-        // it through dns.lookup, which defers every send by a nextTick; answer synchronously instead.
-        lookup: literalLookup,
-      });
-      sock.on('message', (msg, rinfo) => {
-        const t0 = performance.now();
-        let out: Buffer | null;
-        try {
-          out = responder.respond(msg, 'udp', remoteOf(rinfo.address, rinfo.family));
-        } catch (err) {
-          // A bug must cost one answer, never the server.
-          log.error({ err }, 'unexpected error answering a UDP query');
-          stats.malformedDropped++;
-          return;
-        }
-        if (out) sock.send(out, rinfo.port, rinfo.address);
-        stats.observe((performance.now() - t0) / 1000);
-      });
-      sock.on('error', (err) => log.error({ err: err.message }, 'UDP socket error'));
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        sock.bind({ port: a.port, address: a.host }, () => {
-          sock.off('error', reject);
-          resolve();
-        });
-      });
-      udp.push(sock);
-      const ua = sock.address();
-      bound.push(`udp ${ua.address}:${ua.port}`);
-
+      let udpPort: number;
+      if (external) {
+        const b = external.boundFor(a);
+        udpPort = b.port;
+        bound.push(b.label);
+      } else {
+        udpPort = await bindDgram(a, v6);
+      }
       const server = net.createServer((conn) => connections.accept(conn));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         // Same port as UDP (port 0 in tests: take the one the kernel gave UDP).
-        server.listen({ port: ua.port, host: a.host, ipv6Only: v6 }, () => {
+        server.listen({ port: udpPort, host: a.host, ipv6Only: v6 }, () => {
           server.off('error', reject);
           resolve();
         });
@@ -111,13 +144,18 @@ export async function startListeners(
   } catch (err) {
     for (const s of udp) s.close();
     for (const s of tcp) s.close();
+    await external?.close();
     throw err;
   }
   return {
     bound,
     async close() {
       // Stop accepting first, then close the open connections (server.close waits for them).
-      const closed = [...udp.map((s) => new Promise<void>((r) => s.close(() => r()))), ...tcp.map((s) => new Promise<void>((r) => s.close(() => r())))];
+      const closed = [
+        ...(external ? [external.close()] : []),
+        ...udp.map((s) => new Promise<void>((r) => s.close(() => r()))),
+        ...tcp.map((s) => new Promise<void>((r) => s.close(() => r()))),
+      ];
       connections.closeAll();
       await Promise.all(closed);
     },

@@ -9,7 +9,7 @@
 // parent died), on SIGTERM, or on SIGINT; the TUN devices disappear with it (they are not persistent).
 import koffi from 'koffi';
 import { ipToBytes } from '../../model/primitives.ts';
-import { libc } from '../../agent/netlink/libc.ts';
+import { libc } from '../../lib/libc.ts';
 
 export interface ForwarderSpec {
   /** Network namespace names (as in /run/netns). */

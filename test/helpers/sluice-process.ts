@@ -14,13 +14,17 @@ export interface SluiceProcess {
   stop(graceMs?: number): Promise<number | string>;
 }
 
-export function startSluice(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; fdLimit?: number } = {}): SluiceProcess {
-  // A raised open-files limit (tests with thousands of sockets): set by the shell, which then execs
-  // node, so the child's PID is sluice's own.
-  const [cmd, argv] = opts.fdLimit
-    ? ['/bin/sh', ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, SLUICE_BIN, ...args]]
-    : [process.execPath, [SLUICE_BIN, ...args]];
-  const child = spawn(cmd, argv, {
+/**
+ * `fdLimit`: a raised open-files limit (tests with thousands of sockets), set by the shell, which then
+ * execs node. `netns`: run inside that network namespace (`ip netns exec` execs too). Either way the
+ * child's PID is sluice's own.
+ */
+export function startSluice(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; fdLimit?: number; netns?: string } = {}): SluiceProcess {
+  let argv = [process.execPath, SLUICE_BIN, ...args];
+  if (opts.fdLimit) argv = ['/bin/sh', '-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, ...argv];
+  if (opts.netns) argv = ['ip', 'netns', 'exec', opts.netns, ...argv];
+  const [cmd, ...rest] = argv;
+  const child = spawn(cmd!, rest, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

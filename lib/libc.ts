@@ -1,5 +1,10 @@
-// The handful of libc calls the agent needs, bound through koffi. Loaded lazily (and only on Linux) so
-// that importing the parser on another OS, or in a unit test, never touches libc.
+// The handful of libc calls sluice needs (the agent's netlink dump, the TUN delay line, the DNS server's
+// batched UDP path), bound through koffi. Loaded lazily (and only on Linux) so that importing a parser
+// on another OS, or in a unit test, never touches libc.
+//
+// Pointer arguments take either a Buffer (koffi hands the kernel the Buffer's own memory, no copy) or
+// a raw address as a bigint (`koffi.address(buffer)`): the batched UDP path passes addresses of
+// preallocated arenas so a call marshals nothing.
 import koffi from 'koffi';
 
 export interface Libc {
@@ -15,6 +20,14 @@ export interface Libc {
   ioctl(fd: number, request: number, arg: Buffer): number;
   fcntl(fd: number, cmd: number, arg: number): number;
   setns(fd: number, nstype: number): number;
+  getsockname(fd: number, addr: Buffer, len: Buffer): number;
+  getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
+  /** `vec` is the address of an `struct mmsghdr[vlen]`; no timeout (the socket is non-blocking). */
+  recvmmsg(fd: number, vec: bigint, vlen: number, flags: number): number;
+  sendmmsg(fd: number, vec: bigint, vlen: number, flags: number): number;
+  /** `fds` is the address of a `struct pollfd[nfds]`. */
+  poll(fds: bigint, nfds: number, timeoutMs: number): number;
+  eventfd(initval: number, flags: number): number;
   strerror(errnum: number): string;
   errno(): number;
 }
@@ -40,6 +53,12 @@ export function libc(): Libc {
     ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
     fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
     setns: lib.func('int setns(int fd, int nstype)'),
+    getsockname: lib.func('int getsockname(int fd, void *addr, void *len)'),
+    getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
+    recvmmsg: lib.func('int recvmmsg(int fd, void *vec, unsigned int vlen, int flags, void *timeout)'),
+    sendmmsg: lib.func('int sendmmsg(int fd, void *vec, unsigned int vlen, int flags)'),
+    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+    eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
     strerror: lib.func('const char *strerror(int errnum)'),
   };
   cached = {
@@ -55,6 +74,12 @@ export function libc(): Libc {
     ioctl: (fd, r, a) => fns.ioctl(fd, r, a) as number,
     fcntl: (fd, c, a) => fns.fcntl(fd, c, a) as number,
     setns: (fd, t) => fns.setns(fd, t) as number,
+    getsockname: (fd, a, l) => fns.getsockname(fd, a, l) as number,
+    getsockopt: (fd, lv, n, v, l) => fns.getsockopt(fd, lv, n, v, l) as number,
+    recvmmsg: (fd, v, n, f) => fns.recvmmsg(fd, v, n, f, null) as number,
+    sendmmsg: (fd, v, n, f) => fns.sendmmsg(fd, v, n, f) as number,
+    poll: (p, n, t) => fns.poll(p, n, t) as number,
+    eventfd: (v, f) => fns.eventfd(v, f) as number,
     strerror: (e) => fns.strerror(e) as string,
     errno: () => koffi.errno(),
   };

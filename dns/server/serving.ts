@@ -1,0 +1,86 @@
+// One serving process (the only process, or a cluster worker): its Responder, how its views are
+// installed, and its sockets. With the dgram path this event loop answers UDP and TCP; with the
+// batched path a thread of its own answers UDP (udp-batched/) and this loop keeps TCP, views and
+// metrics — so nothing here ever waits on a socket.
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../lib/log.ts';
+import type { DnsView } from '../../model/views.ts';
+import type { Responder } from '../answer/respond.ts';
+import { DnsStats } from '../answer/stats.ts';
+import type { DnsConfig } from '../config.ts';
+import { registerServingMetrics, servedVersionOf } from '../metrics.ts';
+import { createResponder, indexView, openGeo, tcpLimitsOf } from './engine.ts';
+import { startListeners, type ListenAddress, type Listeners } from './listeners.ts';
+import { TcpStats } from './tcp.ts';
+import { startBatchedUdp, type BatchedUdp } from './udp-batched/start.ts';
+import type { UdpIo } from './udp-io.ts';
+
+export class ServingProcess {
+  readonly responder: Responder;
+  /** The UDP thread's counters (shared memory), with the batched path. */
+  private readonly udpStats: DnsStats | null;
+  private readonly tcpStats = new TcpStats();
+  private latest: DnsView | null = null;
+  private udp: BatchedUdp | null = null;
+
+  constructor(
+    private readonly config: DnsConfig,
+    private readonly configFile: string,
+    private readonly log: Logger,
+    readonly io: UdpIo,
+  ) {
+    this.responder = createResponder(config, openGeo(config, configFile), log);
+    this.udpStats = io === 'recvmmsg' ? new DnsStats(new SharedArrayBuffer(DnsStats.BYTES)) : null;
+  }
+
+  registerMetrics(registry: Registry): void {
+    registerServingMetrics(registry, this.udpStats ? [this.responder.stats, this.udpStats] : this.responder.stats, () => this.servedVersion(), this.tcpStats);
+  }
+
+  /** The oldest weights_version this process answers from (the UDP thread may lag by one index build). */
+  servedVersion(): number {
+    const own = servedVersionOf(this.responder.index);
+    return this.udp ? Math.min(own, this.udp.servedVersion()) : own;
+  }
+
+  hasView(): boolean {
+    return this.responder.index !== null;
+  }
+
+  /**
+   * Indexes a view here (throws if it is invalid: the caller counts it and the last good view stays),
+   * then hands it to the UDP thread, which indexes its own copy.
+   */
+  install(view: DnsView, logSummary: boolean): void {
+    this.responder.setIndex(indexView(view, this.config, this.log, logSummary));
+    this.latest = view;
+    this.udp?.setView(view);
+  }
+
+  /**
+   * Binds UDP and TCP on `addresses` (for the batched path: ports already claimed, see udp-io.ts).
+   * `onUdpThreadExit`: the UDP thread died after it listened; the process cannot serve UDP any more.
+   */
+  async listen(addresses: ListenAddress[], onUdpThreadExit: (code: number) => void): Promise<Listeners> {
+    const tcp = { limits: tcpLimitsOf(this.config), stats: this.tcpStats };
+    if (this.io === 'dgram') return startListeners(addresses, this.responder, this.log, tcp);
+    const udp = startBatchedUdp({
+      addresses,
+      config: this.config,
+      configFile: this.configFile,
+      view: this.latest,
+      stats: this.udpStats!,
+      log: this.log,
+      onUnexpectedExit: onUdpThreadExit,
+    });
+    this.udp = udp;
+    try {
+      await udp.ready;
+    } catch (err) {
+      this.udp = null;
+      await udp.close();
+      throw err;
+    }
+    return startListeners(addresses, this.responder, this.log, { ...tcp, udp });
+  }
+}

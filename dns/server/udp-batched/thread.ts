@@ -1,0 +1,91 @@
+// Entry of a batched UDP serving thread (started by start.ts through lib/worker.ts). It builds its own
+// Responder (same config, same geolocation database), indexes the view it was given, binds its own
+// SO_REUSEPORT socket per address and serves in BatchedUdpLoop until told to stop.
+//
+// The thread never returns to its event loop while serving, so control messages are not events: the
+// owner posts them on `control` and writes the eventfd; the loop wakes and pulls them synchronously
+// with receiveMessageOnPort. Counters go to shared memory (DnsStats over a SharedArrayBuffer) that the
+// owner's metrics read; replies to the owner (ready, installed, stopped) go over parentPort.
+import { performance } from 'node:perf_hooks';
+import { parentPort, receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
+import { libc } from '../../../lib/libc.ts';
+import { createLogger } from '../../../lib/log.ts';
+import type { DnsView } from '../../../model/views.ts';
+import { DnsStats } from '../../answer/stats.ts';
+import type { DnsConfig } from '../../config.ts';
+import { servedVersionOf } from '../../metrics.ts';
+import { createResponder, indexView, openGeo } from '../engine.ts';
+import type { ListenAddress } from '../listeners.ts';
+import { BatchedUdpLoop } from './serve-loop.ts';
+import { openReusePortSocket, type BatchedSocket } from './socket.ts';
+import { ViewAssembly, type ViewPart } from './view-parts.ts';
+
+export interface ThreadData {
+  config: DnsConfig;
+  configFile: string;
+  addresses: ListenAddress[];
+  wakeFd: number;
+  stats: SharedArrayBuffer;
+  control: MessagePort;
+  view: DnsView | null;
+}
+
+/** A view arrives in parts (view-parts.ts); stop ends the loop. */
+export type ToThread = ViewPart | { type: 'stop' };
+export type FromThread =
+  | { type: 'ready'; bound: { host: string; port: number; label: string }[] }
+  | { type: 'failed'; message: string }
+  /** `ms`: how long indexing took (queries were answered meanwhile, from the previous index). */
+  | { type: 'installed'; version: number; ms: number }
+  | { type: 'stopped' };
+
+const data = workerData as ThreadData;
+const post = (m: FromThread) => parentPort!.postMessage(m);
+const log = createLogger(`dns-udp-${threadId}`, data.config.log_level, { sync: true });
+const c = libc();
+const responder = createResponder(data.config, openGeo(data.config, data.configFile), log, new DnsStats(data.stats));
+
+/** Once serving: answers what is queued while a new view is indexed (from the index still installed). */
+let pace: (() => void) | undefined;
+const install = (view: DnsView) => {
+  try {
+    const t0 = performance.now();
+    responder.setIndex(indexView(view, data.config, log, false, pace));
+    post({ type: 'installed', version: servedVersionOf(responder.index), ms: Math.round(performance.now() - t0) });
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'cannot index the view; keeping the last good one');
+  }
+};
+
+// Index first, bind second: a new thread never answers SERVFAIL while its siblings answer from the view.
+if (data.view) install(data.view);
+const sockets: BatchedSocket[] = [];
+try {
+  for (const a of data.addresses) sockets.push(openReusePortSocket(c, a.host, a.port, log));
+} catch (err) {
+  for (const s of sockets) c.close(s.fd);
+  post({ type: 'failed', message: (err as Error).message });
+  data.control.close();
+  process.exit(1);
+}
+post({ type: 'ready', bound: sockets.map((s, i) => ({ ...data.addresses[i]!, port: s.port, label: s.label })) });
+
+const loop = new BatchedUdpLoop(c, sockets, data.wakeFd, responder, log);
+pace = () => loop.serveQueued();
+const assembly = new ViewAssembly();
+try {
+  loop.run(() => {
+    for (let m; (m = receiveMessageOnPort(data.control)); ) {
+      const msg = m.message as ToThread;
+      if (msg.type === 'stop') return false;
+      const view = assembly.add(msg);
+      if (view) install(view);
+      loop.serveQueued(); // between two parts of a view, answer what came in meanwhile
+    }
+    return true;
+  });
+} finally {
+  loop.close();
+}
+post({ type: 'stopped' });
+data.control.close();

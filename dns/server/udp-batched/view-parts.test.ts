@@ -1,0 +1,38 @@
+// A view split into parts for a serving thread comes back whole, in order, whatever its size.
+import { describe, expect, it } from 'vitest';
+import { record, threeOrigins, view } from '../../testing/fixtures.ts';
+import { splitView, SUBNETS_PER_PART, ViewAssembly } from './view-parts.ts';
+
+function viewWith(n: number, m: number) {
+  const subnets = (count: number, base: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`10.${base}.${i >> 8}.${i & 255}/32`, { 'eu-london': (i % 5) + 1, 'us-east': 1 }]));
+  return view('example.com', [record('a.example.com', threeOrigins(), { subnets: subnets(n, 1) }), record('b.example.com', threeOrigins(), { subnets: subnets(m, 2) }), record('c.example.com', threeOrigins())], '9', 9);
+}
+
+describe('view parts', () => {
+  it.each([
+    [0, 0, 0],
+    [10, 0, 1],
+    [SUBNETS_PER_PART, 1, 2],
+    [2 * SUBNETS_PER_PART + 5, 3 * SUBNETS_PER_PART, 6],
+  ])('%i and %i subnets: %i subnet parts, reassembled to the same view (same subnet order)', (n, m, parts) => {
+    const v = viewWith(n, m);
+    const split = splitView(structuredClone(v));
+    expect(split.length).toBe(1 + parts);
+    expect(split[0]).toMatchObject({ type: 'view', parts });
+    const assembly = new ViewAssembly();
+    const results = split.map((p) => assembly.add(structuredClone(p)));
+    expect(results.slice(0, -1).every((r) => r === null)).toBe(true);
+    const whole = results.at(-1)!;
+    expect(whole).toEqual(v);
+    expect(Object.keys(whole.zones[0]!.records[0]!.subnets)).toEqual(Object.keys(v.zones[0]!.records[0]!.subnets));
+  });
+
+  it('a new view replaces one still arriving', () => {
+    const assembly = new ViewAssembly();
+    const first = splitView(viewWith(SUBNETS_PER_PART + 1, 0));
+    expect(assembly.add(first[0]!)).toBeNull();
+    const second = viewWith(3, 0);
+    const parts = splitView(second);
+    expect(parts.map((p) => assembly.add(p)).at(-1)).toEqual(second);
+  });
+});
