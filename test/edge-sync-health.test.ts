@@ -85,7 +85,7 @@ describe.skipIf(skip)('an edge as a health vantage point (real HAProxy, real con
     const cfg = join(dir.path, 'haproxy.cfg');
     writeFileSync(
       cfg,
-      ['global', `    stats socket ${sock} mode 600 level admin`, 'defaults', '    mode http', '    timeout connect 1s', '    timeout client 10s', '    timeout server 10s', 'frontend web', `    bind 127.0.0.1:${fe}`, `    default_backend web_${fe}`, `backend web_${fe}`, '    balance roundrobin', '    option httpchk GET /health', ''].join('\n'),
+      ['global', `    stats socket ${sock} mode 600 level admin`, 'defaults', '    mode http', '    timeout connect 1s', '    timeout client 10s', '    timeout server 10s', '    timeout check 1s', 'frontend web', `    bind 127.0.0.1:${fe}`, `    default_backend web_${fe}`, `backend web_${fe}`, '    balance roundrobin', '    option httpchk GET /health', ''].join('\n'),
     );
     haproxy = await startHaproxy(cfg, sock);
 
@@ -166,7 +166,7 @@ describe.skipIf(skip)('an edge as a health vantage point (real HAProxy, real con
     await waitFor(async () => (await runtimeWeights())['origin-b'] === 0, { timeoutMs: 10_000, what: `origin-b quiesced on this edge; edge-sync: ${edgeSync.output().slice(-1500)}` });
     const h = await health();
     expect(h.items.filter((i: { healthy: boolean }) => !i.healthy)).toEqual([]);
-    expect(h.edges).toEqual([expect.objectContaining({ edge_id: edgeId, origin_id: ids['origin-b'], reachable: false, reason: 'unreachable_from_edge' })]);
+    expect(h.edges.filter((e: { reachable: boolean }) => !e.reachable)).toEqual([expect.objectContaining({ edge_id: edgeId, origin_id: ids['origin-b'], reachable: false, reason: 'unreachable_from_edge' })]);
     const config = (await http(`${cp.url}/api/v1/edges/${edgeId}/config`, { headers: admin })).json;
     expect(config.listeners[0].origins.find((o: { id: string }) => o.id === ids['origin-b'])).toMatchObject({ healthy: true, reachable: false, weight: 0 });
     const counts = await sendRequests(fe, 200, { deadlineMs: 20_000 });
@@ -179,7 +179,7 @@ describe.skipIf(skip)('an edge as a health vantage point (real HAProxy, real con
     await waitFor(async () => (await runtimeWeights())['origin-b']! > 0, { timeoutMs: 15_000, what: 'origin-b back on this edge' });
     // HAProxy rise 2 × 200 ms, the report, then the 1.5 s hold-down.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
-    expect((await health()).edges).toEqual([expect.objectContaining({ origin_id: ids['origin-b'], reachable: true, reason: 'reachable_from_edge' })]);
+    expect((await health()).edges.find((e: { origin_id: string }) => e.origin_id === ids['origin-b'])).toMatchObject({ reachable: true, reason: 'reachable_from_edge' });
   }, 40_000);
 
   it('control plane unreachable: edge-sync drops what it sees down itself (local fallback), loudly', async () => {
