@@ -4,9 +4,12 @@
 // in turn until one accepts — whenever a verdict or a raw result changed, and otherwise every
 // `reportIntervalMs` (a heartbeat: a silent edge goes stale and stops counting).
 //
-// When no replica accepts the report, the control plane cannot know what this edge sees, so it cannot
-// exclude an origin for this edge: the local fallback (plan/local-fallback.ts) takes over — the
-// origins this edge sees down are dropped from its own weights until a report gets through again.
+// When no replica can be reached (connection refused, timeout, 5xx), the control plane cannot know what
+// this edge sees, so it cannot exclude an origin for this edge: the local fallback
+// (plan/local-fallback.ts) takes over — the origins this edge sees down are dropped from its own
+// weights until a report gets through again. A replica that answers 401/403 is reachable but refuses
+// this edge's token (a read token, or a report token bound to another edge): that is configuration,
+// not an outage — said once as an error, retried every REFUSED_RETRY_MS, and no local fallback.
 import type { Logger } from '../../lib/log.ts';
 import type { EdgeConfig } from '../../model/views.ts';
 import type { DataPlane } from '../dataplane.ts';
@@ -35,15 +38,20 @@ export interface ReporterOptions {
   now?: () => number;
 }
 
+/** After a 401/403: how long before trying again (an operator's fix is picked up, the log is not flooded). */
+const REFUSED_RETRY_MS = 60_000;
+
 export class HealthReporter {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private index = 0;
   private lastSent = new Map<string, string>();
   private lastSentAt = 0;
-  /** null until the first attempt; then whether the last report got through. */
+  /** null until the first attempt (or while the token is refused); then whether the last report got through. */
   private heard: boolean | null = null;
   private localDown: string | null = null;
+  /** Until when reports are not sent because a replica refused the token (401/403). */
+  private refusedUntil = 0;
   private readonly active: ActiveChecks;
   private readonly now: () => number;
 
@@ -80,7 +88,8 @@ export class HealthReporter {
     if (readings.length > 0 && this.o.urls.length > 0) {
       const key = (r: OriginReading) => `${r.healthy}/${r.result}`;
       const changed = readings.some((r) => this.lastSent.get(r.originId) !== key(r));
-      if (changed || this.now() - this.lastSentAt >= this.o.reportIntervalMs || this.heard === false) {
+      const due = changed || this.now() - this.lastSentAt >= this.o.reportIntervalMs || this.heard === false;
+      if (due && this.now() >= this.refusedUntil) {
         this.heard = await this.send(readings);
         if (this.heard) {
           this.lastSent = new Map(readings.map((r) => [r.originId, key(r)]));
@@ -123,8 +132,11 @@ export class HealthReporter {
     }
   }
 
-  /** POSTs the readings to the first replica that accepts them; false when none does. */
-  private async send(readings: OriginReading[]): Promise<boolean> {
+  /**
+   * POSTs the readings to the first replica that accepts them: true when one did, false when none
+   * could be reached, null when one refused the token (reachable: no local fallback).
+   */
+  private async send(readings: OriginReading[]): Promise<boolean | null> {
     const body = JSON.stringify({ reports: readings.map((r) => ({ origin_id: r.originId, healthy: r.healthy, result: r.result, latency_ms: r.latencyMs, detail: r.detail.slice(0, 300) })) });
     const errors: string[] = [];
     for (let tried = 0; tried < this.o.urls.length; tried++) {
@@ -140,9 +152,17 @@ export class HealthReporter {
         const text = await res.text();
         if (res.ok) {
           this.o.metrics.healthReports.inc({ edge: this.o.metrics.edge, result: 'ok' });
+          if (this.refusedUntil !== 0) this.o.log.warn('the control plane accepts this edge’s health reports again');
+          this.refusedUntil = 0;
           const ignored = (JSON.parse(text) as { ignored?: string[] }).ignored ?? [];
           if (ignored.length > 0) this.o.log.warn({ ignored }, 'the control plane ignored reports on origins it does not know');
           return true;
+        }
+        if (res.status === 401 || res.status === 403) {
+          this.o.metrics.healthReports.inc({ edge: this.o.metrics.edge, result: 'refused' });
+          if (this.refusedUntil === 0) this.o.log.error({ url, status: res.status, detail: text.slice(0, 300) }, 'the control plane refuses this edge’s health reports: give edge-sync a report token (auth.report_tokens, bound to this edge) or set health.report: false; retrying every minute');
+          this.refusedUntil = this.now() + REFUSED_RETRY_MS;
+          return null;
         }
         errors.push(`${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
       } catch (err) {
