@@ -11,6 +11,7 @@
 // - Every load balancer whose enabled origins are all down by quorum is reported as failing open:
 //   the views then answer with all of them (model/shares.ts, dns/answer/view-index.ts).
 import type { Edge, EdgeOriginHealth, HealthVote, LoadBalancer, Origin, OriginHealth } from '../../model/index.ts';
+import { groupBy } from '../../lib/group.ts';
 import type { HealthDecisionInput, HealthObservation } from '../store/store.ts';
 import { judgeEdge, judgeOrigin, type Counted, type HoldState, type QuorumPolicy, type Tally, type Vote } from './quorum.ts';
 
@@ -80,8 +81,7 @@ export function judgeWorld(world: HealthWorld, prev: HealthMemory, now: number, 
   const lbs = new Map(world.loadBalancers.map((lb) => [lb.id, lb]));
   const stored = new Map(world.health.map((h) => [h.origin_id, h]));
   const storedEdge = new Map(world.edgeHealth.map((h) => [`${h.edge_id} ${h.origin_id}`, h]));
-  const byOrigin = new Map<string, HealthObservation[]>();
-  for (const o of world.observations) byOrigin.set(o.origin_id, [...(byOrigin.get(o.origin_id) ?? []), o]);
+  const byOrigin = groupBy(world.observations, (o) => o.origin_id);
   const finalHealthy = new Map<string, boolean>();
 
   for (const origin of world.origins) {
@@ -113,9 +113,10 @@ export function judgeWorld(world: HealthWorld, prev: HealthMemory, now: number, 
 
     // Edge-local: every edge that reported on this origin, or has an exclusion to lift.
     const excludedBy: Edge[] = [];
+    const byEdge = new Map(observations.flatMap((o) => (o.edge_id === null ? [] : [[o.edge_id, o] as const])));
     for (const edge of world.edges) {
       const key = `${edge.id} ${origin.id}`;
-      const own = observations.find((o) => o.edge_id === edge.id);
+      const own = byEdge.get(edge.id);
       const storedRow = storedEdge.get(key);
       if (!own && !storedRow) continue;
       const e = judgeEdge(clockFor(prev.edges.get(key), storedRow ? { healthy: storedRow.reachable, since: storedRow.since } : undefined), own ? voteOf(own) : undefined, healthy, now, policy);

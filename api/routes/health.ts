@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EdgeOriginHealth, OriginHealth } from '../../model/views.ts';
+import { groupBy } from '../../lib/group.ts';
 import { requestPrincipal } from '../auth.ts';
 import { ANY_REQUEST, ApiError, problemResponses, type ProblemCode } from '../errors.ts';
 import { tally, type QuorumPolicy } from '../health/quorum.ts';
@@ -133,12 +134,13 @@ export function healthRoutes(deps: HealthRouteDeps) {
         ]);
         const t = now();
         const decided = new Map(items.map((h) => [h.origin_id, h]));
+        const byOrigin = groupBy(observations, (x) => x.origin_id);
         const perOrigin = origins
           .filter((o) => o.health_check)
           .map((o) => {
             const h = decided.get(o.id);
             const healthy = h?.healthy ?? true;
-            const mine = observations.filter((x) => x.origin_id === o.id);
+            const mine = byOrigin.get(o.id) ?? [];
             const { counted, tally: q } = tally(mine.map((x) => ({ vantage: x.vantage, healthy: x.healthy, received_ms: Date.parse(x.observed_at), x })), t, deps.policy);
             return {
               origin_id: o.id,
