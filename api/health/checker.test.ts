@@ -61,7 +61,10 @@ describe('HealthChecker', () => {
     await checker.start();
     try {
       await waitFor(() => hits >= 3, { timeoutMs: 5000, what: 'three passing checks' });
-      const first = (await observation(origin.id))!;
+      const first = await waitFor(async () => {
+        const o = await observation(origin.id);
+        return o?.result === 'pass' ? o : undefined;
+      }, { timeoutMs: 5000, what: 'a passing check recorded' });
       expect(first).toMatchObject({ kind: 'control_plane', edge_id: null, healthy: true, result: 'pass', detail: 'http 200' });
       expect(first.latency_ms).toBeGreaterThan(0);
       // Heartbeat: the same verdict is recorded again, so this vantage stays fresh.
