@@ -28,7 +28,7 @@ describe.skipIf(skip)('health by quorum across control-plane replicas', () => {
   });
 
   it('every replica votes, one decides (with the votes), all serve the same decision; the decider killed, another takes over', async () => {
-    const cluster = await Cluster.start({ pg, dbUrl: await pg.createDatabase(), replicas: 3, intervalMs: 1000, leaseTtlMs: 3000, scrapeTargets: [] });
+    const cluster = await Cluster.start({ pg, dbUrl: await pg.createDatabase(), replicas: 3, intervalMs: 1000, leaseTtlMs: 3000, scrapeTargets: [], fastHealth: true });
     try {
       const [a] = cluster.replicas as [NonNullable<(typeof cluster.replicas)[0]>];
       const lb = (await api(a, 'POST', '/api/v1/load-balancers', { name: 'app', listeners: [{ vip: '192.0.2.10', port: 80, protocol: 'http' }] })).json as { id: string };

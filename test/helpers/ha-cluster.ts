@@ -31,6 +31,8 @@ export interface ClusterOptions {
   leaseTtlMs: number;
   scrapeTargets: string[];
   inputTimeoutMs?: number;
+  /** Health by quorum on short clocks (the health quorum test); absent: the control plane's defaults. */
+  fastHealth?: boolean;
 }
 
 export class Cluster {
@@ -68,12 +70,7 @@ export class Cluster {
         '  connect_timeout: 2s',
         '  idle_in_transaction_timeout: 2s',
         // Health by quorum on short clocks: every replica checks and votes; one (the health lease) decides.
-        'health:',
-        '  evaluate_interval: 200ms',
-        '  lease_ttl: 1500ms',
-        '  stale_after: 3s',
-        '  hold_down: 1s',
-        '  report_interval: 500ms',
+        ...(o.fastHealth ? ['health:', '  evaluate_interval: 200ms', '  lease_ttl: 1500ms', '  stale_after: 3s', '  hold_down: 1s', '  report_interval: 500ms'] : []),
         'scheduler:',
         `  interval: ${o.intervalMs}ms`,
         `  lease_ttl: ${o.leaseTtlMs}ms`,

@@ -246,8 +246,8 @@ export class World {
           '    timeout connect 2s',
           '    timeout client 10s',
           '    timeout server 10s',
-          // A check gets the scenario's timeout, not HAProxy's default (inter).
-          `    timeout check ${spec.health_check.timeout_ms}ms`,
+          // The edges' checks may take their whole interval (HAProxy's default, explicit here).
+          `    timeout check ${spec.health_check.interval_ms}ms`,
           '    retries 1',
           // A request whose connection attempt fails is retried on another server, not failed.
           '    option redispatch',
