@@ -220,7 +220,7 @@ export class SyncLoop {
       }
     }
     if (this.o.dryRun) return true; // nothing applied, nothing counted
-    if (!anyChange && allOk && this.applied?.version === config.version && !local) return true;
+    if (!anyChange && allOk && this.applied?.version === config.version) return true;
     this.o.metrics.applies.inc({ edge, result: allOk ? 'ok' : 'error' });
     if (allOk && !this.o.dryRun) {
       this.inForce = sharesInForce(effective, this.inForce);
