@@ -31,7 +31,7 @@ async function expositions(): Promise<Record<string, string>> {
   // The control plane with its health-by-quorum series (as the health leader exports them).
   const api = createApiMetrics();
   const health = createHealthMetrics(api.registry);
-  health.vantageUp.set({ load_balancer: 'web', origin: 'weu', vantage: 'edge:ams-1' }, 1);
+  health.vantageOrigins.set({ vantage: 'edge:ams-1', view: 'up' }, 12);
   health.vantageDisagrees.set({ load_balancer: 'web', origin: 'weu', vantage: 'cp-a' }, 1);
   health.decisions.inc({ scope: 'edge', to: 'unhealthy' });
   edge.originUp.set({ edge: 'ams-1', load_balancer: 'web', origin: 'weu' }, 1);

@@ -170,6 +170,7 @@ export class HealthEvaluator {
   private export(r: HealthRound): void {
     const m = this.o.metrics;
     clearHealthSeries(m);
+    const perVantage = new Map<string, { up: number; down: number; stale: number; disagree: number; latency: number; timed: number; newest: number; oldest: number }>();
     for (const row of r.rows) {
       const o = { load_balancer: row.loadBalancer.name, origin: row.origin.name };
       m.originHealthy.set(o, row.healthy ? 1 : 0);
@@ -177,14 +178,33 @@ export class HealthEvaluator {
       m.downVotes.set(o, row.tally.down);
       m.requiredVotes.set(o, row.tally.required);
       for (const c of row.counted) {
-        const v = { ...o, vantage: c.vote.vantage };
-        m.vantageAge.set(v, c.age_ms / 1000);
-        if (!c.fresh) continue;
-        m.vantageUp.set(v, c.vote.healthy ? 1 : 0);
-        m.vantageDisagrees.set(v, c.vote.healthy !== row.healthy ? 1 : 0);
-        if (c.vote.obs.latency_ms !== null) m.vantageLatency.set(v, c.vote.obs.latency_ms / 1000);
+        let v = perVantage.get(c.vote.vantage);
+        if (!v) perVantage.set(c.vote.vantage, (v = { up: 0, down: 0, stale: 0, disagree: 0, latency: 0, timed: 0, newest: Infinity, oldest: 0 }));
+        v.newest = Math.min(v.newest, c.age_ms);
+        if (!c.fresh) {
+          v.stale++;
+          continue;
+        }
+        v.oldest = Math.max(v.oldest, c.age_ms);
+        if (c.vote.healthy) v.up++;
+        else v.down++;
+        if (c.vote.healthy !== row.healthy) {
+          v.disagree++;
+          m.vantageDisagrees.set({ ...o, vantage: c.vote.vantage }, 1);
+        }
+        if (c.vote.obs.latency_ms !== null) {
+          v.latency += c.vote.obs.latency_ms;
+          v.timed++;
+        }
       }
       for (const e of row.excludedBy) m.edgeExcluded.set({ ...o, edge: e.name }, 1);
+    }
+    for (const [vantage, v] of perVantage) {
+      for (const view of ['up', 'down', 'stale'] as const) m.vantageOrigins.set({ vantage, view }, v[view]);
+      m.vantageDisagreements.set({ vantage }, v.disagree);
+      if (v.timed > 0) m.vantageLatency.set({ vantage }, v.latency / v.timed / 1000);
+      m.vantageAge.set({ vantage, which: 'newest' }, v.newest / 1000);
+      if (v.up + v.down > 0) m.vantageAge.set({ vantage, which: 'oldest_fresh' }, v.oldest / 1000);
     }
     for (const lb of r.failOpen) m.failOpen.set({ load_balancer: lb.name }, 1);
   }

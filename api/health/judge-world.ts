@@ -59,8 +59,14 @@ export interface HealthRound {
   failOpen: LoadBalancer[];
 }
 
-function voteOf(obs: HealthObservation): ObservedVote {
-  return { vantage: obs.vantage, healthy: obs.healthy, received_ms: Date.parse(obs.observed_at), obs };
+/** Votes of one evaluation; the reports of one batch share a timestamp, so parse each once. */
+function voter(): (obs: HealthObservation) => ObservedVote {
+  const parsed = new Map<string, number>();
+  return (obs) => {
+    let ms = parsed.get(obs.observed_at);
+    if (ms === undefined) parsed.set(obs.observed_at, (ms = Date.parse(obs.observed_at)));
+    return { vantage: obs.vantage, healthy: obs.healthy, received_ms: ms, obs };
+  };
 }
 
 export function votesOf(counted: Counted<Vote>[]): HealthVote[] {
@@ -80,9 +86,11 @@ export function judgeWorld(world: HealthWorld, prev: HealthMemory, now: number, 
   const rows: OriginRow[] = [];
   const lbs = new Map(world.loadBalancers.map((lb) => [lb.id, lb]));
   const stored = new Map(world.health.map((h) => [h.origin_id, h]));
-  const storedEdge = new Map(world.edgeHealth.map((h) => [`${h.edge_id} ${h.origin_id}`, h]));
+  const storedEdge = groupBy(world.edgeHealth, (h) => h.origin_id);
+  const edgesById = new Map(world.edges.map((e) => [e.id, e]));
   const byOrigin = groupBy(world.observations, (o) => o.origin_id);
   const finalHealthy = new Map<string, boolean>();
+  const voteOf = voter();
 
   for (const origin of world.origins) {
     const lb = lbs.get(origin.load_balancer_id);
@@ -111,17 +119,24 @@ export function judgeWorld(world: HealthWorld, prev: HealthMemory, now: number, 
     }
     const healthy = finalHealthy.get(origin.id)!;
 
-    // Edge-local: every edge that reported on this origin, or has an exclusion to lift.
+    // Edge-local: every edge that reported on this origin, or has an exclusion (row or clock) to lift.
+    // An edge that sees the origin up and was never excluded has nothing to judge: skipped, so a
+    // thousand origins times a hundred edges costs what the few exclusions cost.
     const excludedBy: Edge[] = [];
-    const byEdge = new Map(observations.flatMap((o) => (o.edge_id === null ? [] : [[o.edge_id, o] as const])));
-    for (const edge of world.edges) {
-      const key = `${edge.id} ${origin.id}`;
-      const own = byEdge.get(edge.id);
-      const storedRow = storedEdge.get(key);
-      if (!own && !storedRow) continue;
-      const e = judgeEdge(clockFor(prev.edges.get(key), storedRow ? { healthy: storedRow.reachable, since: storedRow.since } : undefined), own ? voteOf(own) : undefined, healthy, now, policy);
+    const own = new Map<string, HealthObservation>();
+    for (const o of observations) if (o.edge_id !== null) own.set(o.edge_id, o);
+    const storedRows = new Map((storedEdge.get(origin.id) ?? []).map((h) => [h.edge_id, h]));
+    for (const edgeId of new Set([...own.keys(), ...storedRows.keys()])) {
+      const edge = edgesById.get(edgeId);
+      if (!edge) continue;
+      const key = `${edgeId} ${origin.id}`;
+      const vote = own.get(edgeId);
+      const storedRow = storedRows.get(edgeId);
+      const remembered = prev.edges.get(key);
+      if (vote?.healthy && (!storedRow || storedRow.reachable) && (!remembered || remembered.healthy)) continue;
+      const e = judgeEdge(clockFor(remembered, storedRow ? { healthy: storedRow.reachable, since: storedRow.since } : undefined), vote ? voteOf(vote) : undefined, healthy, now, policy);
       memory.edges.set(key, e.state);
-      if (e.changed) decisions.push({ load_balancer_id: lb.id, origin_id: origin.id, edge_id: edge.id, healthy: e.state.healthy, reason: e.reason, detail: e.detail, votes: votesOf(e.counted) });
+      if (e.changed) decisions.push({ load_balancer_id: lb.id, origin_id: origin.id, edge_id: edgeId, healthy: e.state.healthy, reason: e.reason, detail: e.detail, votes: votesOf(e.counted) });
       if (!e.state.healthy) excludedBy.push(edge);
     }
     rows.push({ loadBalancer: lb, origin, healthy, tally: j.tally, counted: j.counted, excludedBy });

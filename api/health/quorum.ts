@@ -79,8 +79,8 @@ export interface Judgement<V extends Vote> {
   state: HoldState;
   changed: boolean;
   reason: HealthReason;
-  /** One sentence naming the votes behind it, for logs and decision records. */
-  detail: string;
+  /** One sentence naming the votes behind it, for logs and decision records (built when read). */
+  readonly detail: string;
   tally: Tally;
   counted: Counted<V>[];
 }
@@ -141,23 +141,38 @@ export function judgeOrigin<V extends Vote>(prev: HoldState, votes: readonly V[]
   const { counted, tally: t } = tally(votes, now, p);
   const wantDown = t.fresh === 0 ? null : t.quorum_down;
   const { state, changed } = hold(prev, wantDown, now, p.hold_down_ms);
-  const why = describe(t, counted);
+  // The sentence is built only when someone reads it (a transition, a log line): an evaluation of
+  // thousands of steady origins does not join thousands of vantage names.
+  const why = () => describe(t, counted);
   let reason: HealthReason;
-  let detail: string;
+  let explain: () => string;
   if (t.fresh === 0) {
     reason = 'no_fresh_vote';
-    detail = `no fresh vantage point (stale after ${p.stale_after_ms} ms): the decision stays ${state.healthy ? 'healthy' : 'unhealthy'}`;
+    explain = () => `no fresh vantage point (stale after ${p.stale_after_ms} ms): the decision stays ${state.healthy ? 'healthy' : 'unhealthy'}`;
   } else if (t.quorum_down) {
     reason = 'quorum_down';
-    detail = `unhealthy by quorum: ${why}`;
+    explain = () => `unhealthy by quorum: ${why()}`;
   } else if (!state.healthy) {
     reason = 'holding_down';
-    detail = `no down quorum for ${now - (state.clear_since_ms ?? now)} ms of the ${p.hold_down_ms} ms hold-down: stays unhealthy; ${why}`;
+    explain = () => `no down quorum for ${now - (state.clear_since_ms ?? now)} ms of the ${p.hold_down_ms} ms hold-down: stays unhealthy; ${why()}`;
   } else {
     reason = changed ? 'quorum_up' : 'steady';
-    detail = `${changed ? `healthy again: no down quorum for the ${p.hold_down_ms} ms hold-down; ` : 'healthy: '}${why}`;
+    explain = () => `${changed ? `healthy again: no down quorum for the ${p.hold_down_ms} ms hold-down; ` : 'healthy: '}${why()}`;
   }
-  return { state, changed, reason, detail, tally: t, counted };
+  return judgement(state, changed, reason, explain, t, counted);
+}
+
+function judgement<V extends Vote>(state: HoldState, changed: boolean, reason: HealthReason, explain: () => string, tally: Tally, counted: Counted<V>[]): Judgement<V> {
+  return {
+    state,
+    changed,
+    reason,
+    get detail() {
+      return explain();
+    },
+    tally,
+    counted,
+  };
 }
 
 /**
@@ -171,16 +186,16 @@ export function judgeEdge<V extends Vote>(prev: HoldState, vote: V | undefined, 
   const wantDown = originHealthy && fresh && !vote!.healthy;
   const { state, changed } = hold(prev, wantDown, now, p.hold_down_ms);
   let reason: HealthReason;
-  let detail: string;
+  let explain: () => string;
   if (wantDown) {
     reason = 'unreachable_from_edge';
-    detail = `${vote!.vantage} sees it down while the quorum does not: excluded for this edge only`;
+    explain = () => `${vote!.vantage} sees it down while the quorum does not: excluded for this edge only`;
   } else if (!state.healthy) {
     reason = 'holding_down';
-    detail = `${vote ? vote.vantage : 'the edge'} ${!fresh ? 'has not reported lately' : originHealthy ? 'reaches it again' : 'is moot: the origin is down for everyone'}; excluded for this edge until the ${p.hold_down_ms} ms hold-down has passed`;
+    explain = () => `${vote ? vote.vantage : 'the edge'} ${!fresh ? 'has not reported lately' : originHealthy ? 'reaches it again' : 'is moot: the origin is down for everyone'}; excluded for this edge until the ${p.hold_down_ms} ms hold-down has passed`;
   } else {
     reason = changed ? 'reachable_from_edge' : 'steady';
-    detail = changed ? `${vote ? vote.vantage : 'the edge'}: exclusion lifted after the ${p.hold_down_ms} ms hold-down` : 'reachable';
+    explain = () => (changed ? `${vote ? vote.vantage : 'the edge'}: exclusion lifted after the ${p.hold_down_ms} ms hold-down` : 'reachable');
   }
-  return { state, changed, reason, detail, tally: t, counted };
+  return judgement(state, changed, reason, explain, t, counted);
 }
