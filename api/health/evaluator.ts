@@ -71,9 +71,12 @@ export class HealthEvaluator {
     loop();
   }
 
-  /** A report arrived: judge now rather than at the next interval (coalesced with a round in flight). */
+  /**
+   * A report arrived: judge now rather than at the next interval (coalesced with a round in flight).
+   * Only the leader does; another replica's wake-up would only be a lease attempt (a write) per report.
+   */
   wake(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.fence) return;
     if (this.running) this.again = true;
     else void this.tick();
   }
