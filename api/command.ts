@@ -63,7 +63,7 @@ async function serve(config: ControlPlaneConfig, configFile: string, replicaId: 
   const metrics = createApiMetrics();
   let scheduler: Awaited<ReturnType<typeof startScheduler>> | undefined;
   const hc = config.health;
-  const policy: QuorumPolicy = { quorum: hc.quorum, min_down: hc.min_down, stale_after_ms: hc.stale_after, hold_down_ms: hc.hold_down };
+  const policy: QuorumPolicy = { quorum: hc.quorum, min_down: hc.min_down, stale_after_ms: hc.stale_after, forget_after_ms: hc.forget_after, hold_down_ms: hc.hold_down };
   // Every replica runs one; the holder of the health lease decides (see health/evaluator.ts).
   const evaluator = new HealthEvaluator({
     store,

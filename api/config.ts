@@ -24,13 +24,15 @@ export const HealthConfig = z
       .describe('down votes that make an origin unhealthy: a majority of the vantage points that reported recently, or a fixed count'),
     min_down: z.number().int().min(1).max(1000).default(2).describe('and never fewer than this many down votes (while that many vantages report)'),
     stale_after: Duration.default(20_000).describe('a vantage that has not reported for this long counts neither way'),
+    forget_after: AgeDuration.default(600_000).describe('a vantage silent for this long no longer keeps the bar up (its vote was already stale): decommissioned replicas and edges'),
     hold_down: Duration.default(10_000).describe('an unhealthy origin comes back only after this long without a down quorum'),
     evaluate_interval: Duration.refine((ms) => ms >= 50, 'must be at least 50ms').default(1000).describe('how often the health leader re-judges (also at once on a report it receives)'),
     lease_ttl: Duration.optional().describe('the health lease; default 3 x evaluate_interval, at least 3s'),
     report_interval: Duration.refine((ms) => ms >= 100, 'must be at least 100ms').default(5000).describe("this replica's checks: an unchanged verdict is reported again after this long (heartbeat)"),
     observation_retention: AgeDuration.default(24 * 3600_000).describe('observations not renewed for this long are deleted (retired replicas and edges)'),
   })
-  .refine((h) => 2 * h.report_interval <= h.stale_after, { path: ['report_interval'], message: 'must be at most half of health.stale_after, or a vantage goes stale between two heartbeats' });
+  .refine((h) => 2 * h.report_interval <= h.stale_after, { path: ['report_interval'], message: 'must be at most half of health.stale_after, or a vantage goes stale between two heartbeats' })
+  .refine((h) => h.forget_after >= h.stale_after, { path: ['forget_after'], message: 'must be at least health.stale_after' });
 export type HealthConfig = z.output<typeof HealthConfig>;
 
 export const ControlPlaneConfig = z.strictObject({

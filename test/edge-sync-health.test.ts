@@ -69,7 +69,7 @@ describe.skipIf(skip)('an edge as a health vantage point (real HAProxy, real con
   const health = async () => (await http(`${cp.url}/api/v1/health`, { headers: admin })).json;
 
   beforeAll(async () => {
-    const policy = { quorum: 'majority' as const, min_down: 2, stale_after_ms: 4000, hold_down_ms: 1500 };
+    const policy = { quorum: 'majority' as const, min_down: 2, stale_after_ms: 4000, forget_after_ms: 60_000, hold_down_ms: 1500 };
     // The evaluator is created first so the report route can wake it; it needs the store, made below.
     let wake = () => {};
     cp = await startInProcess({ admin_tokens: [ADMIN], report_tokens: [{ token: REPORTER, edge: 'edge-lo' }], server: { health: { policy, onReport: () => wake() } } });

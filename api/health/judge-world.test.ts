@@ -7,7 +7,7 @@ import type { HealthObservation } from '../store/store.ts';
 import { emptyMemory, judgeWorld, type HealthWorld } from './judge-world.ts';
 import type { QuorumPolicy } from './quorum.ts';
 
-const P: QuorumPolicy = { quorum: 'majority', min_down: 2, stale_after_ms: 10_000, hold_down_ms: 5_000 };
+const P: QuorumPolicy = { quorum: 'majority', min_down: 2, stale_after_ms: 10_000, forget_after_ms: 60_000, hold_down_ms: 5_000 };
 const NOW = Date.parse('2026-01-01T00:01:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 

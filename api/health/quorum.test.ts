@@ -5,24 +5,28 @@ import { seededRandom } from '../../lib/prng.ts';
 import { initialRiseFall, riseFall, type RiseFallState } from '../../model/rise-fall.ts';
 import { hold, judgeEdge, judgeOrigin, requiredDown, type HoldState, type QuorumPolicy, type Vote } from './quorum.ts';
 
-const P: QuorumPolicy = { quorum: 'majority', min_down: 2, stale_after_ms: 10_000, hold_down_ms: 5_000 };
+const P: QuorumPolicy = { quorum: 'majority', min_down: 2, stale_after_ms: 10_000, forget_after_ms: 60_000, hold_down_ms: 5_000 };
 const UP: HoldState = { healthy: true, since_ms: 0, clear_since_ms: null };
 const vote = (vantage: string, healthy: boolean, received_ms: number): Vote => ({ vantage, healthy, received_ms });
 
-describe('requiredDown: a majority of the fresh votes, at least min_down, at most all of them', () => {
+describe('requiredDown: a majority of the fresh votes, at least min_down, at most the vantages known', () => {
   it.each([
-    [1, 'majority', 2, 1],
-    [2, 'majority', 2, 2],
-    [3, 'majority', 2, 2],
-    [4, 'majority', 2, 3],
-    [5, 'majority', 2, 3],
-    [9, 'majority', 2, 5],
-    [5, 1, 2, 2],
-    [5, 4, 2, 4],
-    [3, 4, 2, 3],
-    [6, 'majority', 5, 5],
-  ] as const)('%i fresh, quorum %s, min_down %i -> %i', (fresh, quorum, minDown, want) => {
-    expect(requiredDown(fresh, { ...P, quorum, min_down: minDown })).toBe(want);
+    [1, 1, 'majority', 2, 1],
+    [2, 2, 'majority', 2, 2],
+    [3, 3, 'majority', 2, 2],
+    [4, 4, 'majority', 2, 3],
+    [5, 5, 'majority', 2, 3],
+    [9, 9, 'majority', 2, 5],
+    [5, 5, 1, 2, 2],
+    [5, 5, 4, 2, 4],
+    [3, 3, 4, 2, 3],
+    [6, 6, 'majority', 5, 5],
+    // Silent vantages still known keep the bar: one fresh vote of two known cannot decide alone.
+    [1, 2, 'majority', 2, 2],
+    [2, 4, 'majority', 2, 2],
+    [3, 5, 'majority', 2, 2],
+  ] as const)('%i fresh of %i known, quorum %s, min_down %i -> %i', (fresh, known, quorum, minDown, want) => {
+    expect(requiredDown(fresh, { ...P, quorum, min_down: minDown }, known)).toBe(want);
   });
 });
 
@@ -61,10 +65,20 @@ describe('judgeOrigin', () => {
     expect(j.state.clear_since_ms).toBeNull();
   });
 
-  it('a single reporting vantage decides alone (and says so)', () => {
+  it('a single known vantage decides alone (and says so)', () => {
     const j = judgeOrigin(UP, [vote('cp', false, 0)], 100, P);
-    expect(j).toMatchObject({ changed: true, state: { healthy: false }, tally: { lone: true, required: 1 } });
-    expect(j.detail).toContain('only one reports');
+    expect(j).toMatchObject({ changed: true, state: { healthy: false }, tally: { lone: true, known: 1, required: 1 } });
+    expect(j.detail).toContain('only one is known');
+  });
+
+  it('a vantage that went silent keeps the bar: the other alone cannot fail the origin until the silent one is forgotten', () => {
+    // The edge last reported 15 s ago (stale, not counted), the control plane sees the origin down.
+    const silent = judgeOrigin(UP, [vote('cp', false, 14_900), vote('edge:a', true, 0)], 15_000, P);
+    expect(silent).toMatchObject({ changed: false, tally: { fresh: 1, known: 2, down: 1, required: 2, lone: false } });
+    expect(silent.detail).toContain('1 silent one(s) still known keep the bar');
+    // 60 s later the edge is forgotten (decommissioned): the control plane decides alone again.
+    const forgotten = judgeOrigin(UP, [vote('cp', false, 60_900), vote('edge:a', true, 0)], 61_000, P);
+    expect(forgotten).toMatchObject({ changed: true, state: { healthy: false }, tally: { known: 1, lone: true } });
   });
 
   it('back up only after hold_down without a down quorum, uninterrupted', () => {

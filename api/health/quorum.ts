@@ -7,9 +7,12 @@
 //    rise/fall (model/rise-fall.ts), stamped with the control plane's clock when it was received.
 //  - Fresh: received within `stale_after` of now. Stale (or missing) votes count neither way.
 //  - Quorum: of n fresh votes, `required` = max(quorum, min_down) down votes, where quorum is a
-//    majority (floor(n/2) + 1) or a fixed count; capped at n, so a deployment in which only one vantage
-//    reports still acts on it (flagged `lone`, shown in the decision and in a metric), as sluice did
-//    before there were several vantages. With the defaults: 2 of 2, 2 of 3, 3 of 4, 3 of 5.
+//    majority (floor(n/2) + 1) or a fixed count. With the defaults: 2 of 2, 2 of 3, 3 of 4, 3 of 5.
+//  - The bar is capped at the vantages *known* for the origin — those heard within `forget_after`, fresh
+//    or not — so a deployment with a single vantage still acts on it (flagged `lone`, in the decision,
+//    a metric and an alert), as sluice did before there were several. A vantage that merely went stale
+//    (a starved edge-sync, a report lost) votes neither way but keeps the bar where it was: one
+//    flapping checker left alone does not get to decide until the silent one is forgotten.
 //  - Hold-down: the decision goes down at once (share 0 in the same cycle, never damped), and back up
 //    only once no down quorum has been seen for `hold_down` without interruption. So every down period
 //    lasts at least hold_down: votes flapping faster than that — one checker, or several — leave the
@@ -28,11 +31,13 @@ export interface QuorumPolicy {
   /** And never fewer than this many (while that many vantages report). */
   min_down: number;
   stale_after_ms: number;
+  /** A vantage not heard for this long no longer counts towards the bar (decommissioned); ≥ stale_after. */
+  forget_after_ms: number;
   hold_down_ms: number;
 }
 
 /** The control plane's defaults (api/config.ts `health`). */
-export const DEFAULT_QUORUM_POLICY: QuorumPolicy = { quorum: 'majority', min_down: 2, stale_after_ms: 20_000, hold_down_ms: 10_000 };
+export const DEFAULT_QUORUM_POLICY: QuorumPolicy = { quorum: 'majority', min_down: 2, stale_after_ms: 20_000, forget_after_ms: 600_000, hold_down_ms: 10_000 };
 
 export interface Vote {
   vantage: string;
@@ -52,10 +57,12 @@ export interface Tally {
   stale: number;
   down: number;
   up: number;
+  /** Vantages heard within forget_after (fresh or stale): what caps the bar. */
+  known: number;
   /** Down votes a global failure needs now. */
   required: number;
   quorum_down: boolean;
-  /** Only one fresh vote: it decides alone. */
+  /** Only one vantage is known for this origin: it decides alone. */
   lone: boolean;
 }
 
@@ -85,10 +92,10 @@ export interface Judgement<V extends Vote> {
   counted: Counted<V>[];
 }
 
-export function requiredDown(fresh: number, p: QuorumPolicy): number {
-  if (fresh === 0) return 1;
+/** Down votes needed with `fresh` fresh votes among `known` vantages (known ≥ fresh). */
+export function requiredDown(fresh: number, p: QuorumPolicy, known = fresh): number {
   const quorum = p.quorum === 'majority' ? Math.floor(fresh / 2) + 1 : p.quorum;
-  return Math.min(fresh, Math.max(quorum, p.min_down, 1));
+  return Math.max(1, Math.min(Math.max(known, fresh), Math.max(quorum, p.min_down, 1)));
 }
 
 export function tally<V extends Vote>(votes: readonly V[], now: number, p: QuorumPolicy): { counted: Counted<V>[]; tally: Tally } {
@@ -98,11 +105,12 @@ export function tally<V extends Vote>(votes: readonly V[], now: number, p: Quoru
     return { vote, fresh: age <= p.stale_after_ms, age_ms: Math.max(0, age) };
   });
   const fresh = counted.filter((c) => c.fresh);
+  const known = counted.filter((c) => c.fresh || c.age_ms <= p.forget_after_ms).length;
   const down = fresh.filter((c) => !c.vote.healthy).length;
-  const required = requiredDown(fresh.length, p);
+  const required = requiredDown(fresh.length, p, known);
   return {
     counted,
-    tally: { fresh: fresh.length, stale: counted.length - fresh.length, down, up: fresh.length - down, required, quorum_down: fresh.length > 0 && down >= required, lone: fresh.length === 1 },
+    tally: { fresh: fresh.length, stale: counted.length - fresh.length, known, down, up: fresh.length - down, required, quorum_down: fresh.length > 0 && down >= required, lone: known === 1 },
   };
 }
 
@@ -130,7 +138,7 @@ function describe<V extends Vote>(t: Tally, counted: Counted<V>[]): string {
   const fresh = counted.filter((c) => c.fresh);
   const stale = counted.filter((c) => !c.fresh);
   return (
-    `${t.down} of ${t.fresh} fresh vantage point(s) see it down (${t.required} needed${t.lone ? '; only one reports, so it decides alone' : ''}): ` +
+    `${t.down} of ${t.fresh} fresh vantage point(s) see it down (${t.required} needed${t.lone ? '; only one is known, so it decides alone' : t.known > t.fresh ? `; ${t.known - t.fresh} silent one(s) still known keep the bar` : ''}): ` +
     `down ${names(fresh.filter((c) => !c.vote.healthy))}; up ${names(fresh.filter((c) => c.vote.healthy))}` +
     (stale.length > 0 ? `; stale, not counted: ${names(stale)}` : '')
   );

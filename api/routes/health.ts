@@ -46,7 +46,8 @@ const OriginVotes = z.object({
     fresh: z.number().int(),
     down: z.number().int(),
     required: z.number().int().describe('down votes that would make it unhealthy now'),
-    lone: z.boolean().describe('only one vantage reports: it decides alone'),
+    known: z.number().int().describe('vantages heard within health.forget_after: the bar is capped at this many'),
+    lone: z.boolean().describe('only one vantage is known: it decides alone'),
   }),
   vantages: z.array(VantageView),
   excluded_by_edges: z.array(z.string()).describe('edges (ids) that cannot reach it while the quorum can: it is out of their weights only'),
@@ -150,7 +151,7 @@ export function healthRoutes(deps: HealthRouteDeps) {
               reason: h?.reason ?? 'no_decision_yet',
               detail: h?.detail ?? 'healthy until a quorum of vantage points sees it down',
               since: h?.since ?? null,
-              quorum: { fresh: q.fresh, down: q.down, required: q.required, lone: q.lone },
+              quorum: { fresh: q.fresh, down: q.down, required: q.required, known: q.known, lone: q.lone },
               vantages: counted.map((c) => vantageView(c.vote.x, c.fresh, c.age_ms, healthy)),
               excluded_by_edges: edges.filter((e) => e.origin_id === o.id && !e.reachable).map((e) => e.edge_id),
             };
