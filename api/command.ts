@@ -8,6 +8,9 @@ import { parseHostPort } from '../model/primitives.ts';
 import { assertSafeBind, authEnabled, tokenSets } from './auth.ts';
 import { ControlPlaneConfig } from './config.ts';
 import { HealthChecker } from './health/checker.ts';
+import { HealthEvaluator } from './health/evaluator.ts';
+import { createHealthMetrics } from './health/metrics.ts';
+import type { QuorumPolicy } from './health/quorum.ts';
 import { createApiMetrics } from './metrics.ts';
 import { buildServer } from './server.ts';
 import { startScheduler } from '../scheduler/loop/start.ts';
@@ -59,6 +62,19 @@ async function serve(config: ControlPlaneConfig, configFile: string, replicaId: 
   log.info({ replica: replicaId, store: kind, where }, 'store open');
   const metrics = createApiMetrics();
   let scheduler: Awaited<ReturnType<typeof startScheduler>> | undefined;
+  const hc = config.health;
+  const policy: QuorumPolicy = { quorum: hc.quorum, min_down: hc.min_down, stale_after_ms: hc.stale_after, forget_after_ms: hc.forget_after, hold_down_ms: hc.hold_down };
+  // Every replica runs one; the holder of the health lease decides (see health/evaluator.ts).
+  const evaluator = new HealthEvaluator({
+    store,
+    log,
+    metrics: createHealthMetrics(metrics.registry),
+    holder: `${replicaId}/${process.pid}/${Math.random().toString(36).slice(2, 8)}`,
+    policy,
+    intervalMs: hc.evaluate_interval,
+    leaseTtlMs: hc.lease_ttl ?? Math.max(3000, 3 * hc.evaluate_interval),
+    retentionMs: hc.observation_retention,
+  });
   const replica = new Replica({
     id: replicaId,
     store,
@@ -66,6 +82,7 @@ async function serve(config: ControlPlaneConfig, configFile: string, replicaId: 
     log,
     registry: metrics.registry,
     schedulerHolder: () => scheduler?.loop.holder,
+    healthHolder: () => (evaluator.leading ? evaluator.holder : undefined),
     ...('listening' in store ? { listening: () => (store as { listening: boolean }).listening } : {}),
   });
   await replica.start();
@@ -81,9 +98,11 @@ async function serve(config: ControlPlaneConfig, configFile: string, replicaId: 
     docs: config.api.docs,
     logger: log,
     replica,
+    health: { policy, onReport: () => evaluator.wake() },
   });
-  const health = config.health_checks.enabled ? new HealthChecker(store, log, undefined, metrics.healthChecks, replicaId) : undefined;
+  const health = config.health_checks.enabled ? new HealthChecker({ store, log, checks: metrics.healthChecks, vantage: replicaId, reportIntervalMs: hc.report_interval, onVerdictChange: () => evaluator.wake() }) : undefined;
   await health?.start();
+  evaluator.start();
   scheduler = config.scheduler.enabled ? await startScheduler(config.scheduler, store, metrics.registry, log, undefined, replicaId) : undefined;
 
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
@@ -99,6 +118,7 @@ async function serve(config: ControlPlaneConfig, configFile: string, replicaId: 
   log.info('shutting down');
   await scheduler?.stop();
   await health?.stop();
+  await evaluator.stop();
   await app.close();
   replica.stop();
   await store.close();

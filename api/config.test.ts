@@ -16,6 +16,13 @@ describe('control plane config', () => {
     expect(c).toMatchObject({ replica_id: 'cp-a', postgres: { password_file: '/etc/sluice/postgres.password', ssl: { mode: 'verify-full' } }, scheduler: { lease_ttl: 45_000 } });
   });
 
+  it('health by quorum: a majority of at least two, 20 s stale, 10 s hold-down by default; report tokens bound or not', () => {
+    expect(loadYaml(ControlPlaneConfig, '').health).toEqual({ quorum: 'majority', min_down: 2, stale_after: 20_000, forget_after: 600_000, hold_down: 10_000, evaluate_interval: 1000, report_interval: 5000, observation_retention: 86_400_000 });
+    const c = loadYaml(ControlPlaneConfig, 'health:\n  quorum: 3\n  hold_down: 30s\nauth:\n  report_tokens: ["any-edge-token-0123456789", { token: "edge-a-token-0123456789", edge: edge-a }]\n');
+    expect(c.health).toMatchObject({ quorum: 3, hold_down: 30_000 });
+    expect(c.auth.report_tokens).toEqual(['any-edge-token-0123456789', { token: 'edge-a-token-0123456789', edge: 'edge-a' }]);
+  });
+
   it('an empty file is the embedded defaults: loopback, ./data, no tokens, the scheduler on', () => {
     expect(loadYaml(ControlPlaneConfig, '')).toMatchObject({
       listen: { host: '127.0.0.1', port: 8080 },
@@ -38,6 +45,12 @@ describe('control plane config', () => {
     ['api:\n  long_poll_max: 30d\n', /api\.long_poll_max: "30d" is longer than a timer can wait/],
     ['api:\n  long_poll_per_client: 0\n', /api\.long_poll_per_client: /],
     ['api:\n  header_timeout: 10ms\n', /api\.header_timeout: must be at least 100ms/],
+    ['auth:\n  report_tokens: [{ token: short, edge: e }]\n', /auth\.report_tokens\[0\]/],
+    ['health:\n  quorum: most\n', /health\.quorum: /],
+    ['health:\n  min_down: 0\n', /health\.min_down: /],
+    ['health:\n  report_interval: 15s\n', /health\.report_interval: must be at most half of health\.stale_after/],
+    ['health:\n  evaluate_interval: 10ms\n', /health\.evaluate_interval: must be at least 50ms/],
+    ['health:\n  forget_after: 5s\n', /health\.forget_after: must be at least health\.stale_after/],
     ['api:\n  header_timeout: 1m\n  request_timeout: 30s\n', /api\.header_timeout: must not exceed api\.request_timeout/],
     ['scheduler:\n  decision_retention: 40000d\n', /scheduler\.decision_retention: "40000d" is longer than a retention period may be: at most 3650 days/],
     ['log_level: loud\n', /:1:1: log_level: /],

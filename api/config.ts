@@ -2,7 +2,7 @@
 // `postgres:` block the store is PostgreSQL (any number of replicas on one database); without it,
 // SQLite in data_dir (one machine).
 import { z } from 'zod';
-import { Duration, HostPort } from '../model/primitives.ts';
+import { AgeDuration, Duration, HostPort } from '../model/primitives.ts';
 import { SchedulerConfig } from '../scheduler/config.ts';
 import { SERVER_DEFAULTS } from './server.ts';
 import { PostgresConfig } from './store/pg-connection.ts';
@@ -11,6 +11,29 @@ const Token = z
   .string()
   .min(16, 'tokens must be at least 16 characters (or "sha256:" and 64 hex digits)')
   .refine((t) => !t.startsWith('sha256:') || /^sha256:[0-9a-f]{64}$/.test(t), 'expected "sha256:" followed by 64 lower-case hex digits');
+
+/**
+ * Health by quorum (api/health/quorum.ts): how the votes of every vantage point (each replica's checks,
+ * each edge's reports) make one decision per origin, and how often this replica reports its own.
+ */
+export const HealthConfig = z
+  .strictObject({
+    quorum: z
+      .union([z.literal('majority'), z.number().int().min(1).max(1000)])
+      .default('majority')
+      .describe('down votes that make an origin unhealthy: a majority of the vantage points that reported recently, or a fixed count'),
+    min_down: z.number().int().min(1).max(1000).default(2).describe('and never fewer than this many down votes (while that many vantages report)'),
+    stale_after: Duration.default(20_000).describe('a vantage that has not reported for this long counts neither way'),
+    forget_after: AgeDuration.default(600_000).describe('a vantage silent for this long no longer keeps the bar up (its vote was already stale): decommissioned replicas and edges'),
+    hold_down: Duration.default(10_000).describe('an unhealthy origin comes back only after this long without a down quorum'),
+    evaluate_interval: Duration.refine((ms) => ms >= 50, 'must be at least 50ms').default(1000).describe('how often the health leader re-judges (also at once on a report it receives)'),
+    lease_ttl: Duration.optional().describe('the health lease; default 3 x evaluate_interval, at least 3s'),
+    report_interval: Duration.refine((ms) => ms >= 100, 'must be at least 100ms').default(5000).describe("this replica's checks: an unchanged verdict is reported again after this long (heartbeat)"),
+    observation_retention: AgeDuration.default(24 * 3600_000).describe('observations not renewed for this long are deleted (retired replicas and edges)'),
+  })
+  .refine((h) => 2 * h.report_interval <= h.stale_after, { path: ['report_interval'], message: 'must be at most half of health.stale_after, or a vantage goes stale between two heartbeats' })
+  .refine((h) => h.forget_after >= h.stale_after, { path: ['forget_after'], message: 'must be at least health.stale_after' });
+export type HealthConfig = z.output<typeof HealthConfig>;
 
 export const ControlPlaneConfig = z.strictObject({
   listen: HostPort.default({ host: '127.0.0.1', port: 8080 }),
@@ -26,8 +49,12 @@ export const ControlPlaneConfig = z.strictObject({
     .strictObject({
       admin_tokens: z.array(Token).default([]).describe('bearer tokens allowed to write; plain or "sha256:<hex>"'),
       read_tokens: z.array(Token).default([]).describe('bearer tokens allowed to read only'),
+      report_tokens: z
+        .array(z.union([Token, z.strictObject({ token: Token, edge: z.string().min(1).describe('the edge (by name) this token may report as') })]))
+        .default([])
+        .describe('edge-sync tokens: read, and send health reports (bound to one edge with {token, edge}); nothing else'),
     })
-    .default({ admin_tokens: [], read_tokens: [] }),
+    .default({ admin_tokens: [], read_tokens: [], report_tokens: [] }),
   api: z
     .strictObject({
       body_limit_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(SERVER_DEFAULTS.bodyLimitBytes),
@@ -44,6 +71,7 @@ export const ControlPlaneConfig = z.strictObject({
       enabled: z.boolean().default(true),
     })
     .default({ enabled: true }),
+  health: HealthConfig.prefault({}),
   scheduler: SchedulerConfig.default(SchedulerConfig.parse({})),
 });
 export type ControlPlaneConfig = z.output<typeof ControlPlaneConfig>;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { LeaseState, Store } from './store/store.ts';
 
 export const SCHEDULER_LEASE = 'scheduler';
+export const HEALTH_LEASE = 'health';
 
 export interface ReplicaOptions {
   id: string;
@@ -18,6 +19,8 @@ export interface ReplicaOptions {
   pingTimeoutMs?: number;
   /** The scheduler's lease holder id in this process, when it runs one. */
   schedulerHolder?: () => string | undefined;
+  /** The health evaluator's lease holder id in this process. */
+  healthHolder?: () => string | undefined;
   /** PostgreSQL: the LISTEN connection is up. */
   listening?: () => boolean;
 }
@@ -85,9 +88,17 @@ export class Replica {
     return this.pinging;
   }
 
-  async scheduler(): Promise<SchedulerStatus> {
-    const lease: LeaseState | null = await this.o.store.getLease(SCHEDULER_LEASE);
-    const mine = this.o.schedulerHolder?.();
+  scheduler(): Promise<SchedulerStatus> {
+    return this.leaseStatus(SCHEDULER_LEASE, this.o.schedulerHolder?.());
+  }
+
+  /** The health lease (api/health/evaluator.ts): which replica makes the health decisions. */
+  health(): Promise<SchedulerStatus> {
+    return this.leaseStatus(HEALTH_LEASE, this.o.healthHolder?.());
+  }
+
+  private async leaseStatus(name: string, mine: string | undefined): Promise<SchedulerStatus> {
+    const lease: LeaseState | null = await this.o.store.getLease(name);
     if (!lease || !lease.held) return { leader: null, epoch: lease?.epoch ?? null, lease_age_seconds: null, lease_expires_in_seconds: null, this_replica: false };
     const now = Date.parse(lease.now);
     return {

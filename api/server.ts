@@ -14,7 +14,9 @@ import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { docsPath } from './routes/docs.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { resourceRoutes } from './routes/resources.ts';
+import { healthRoutes } from './routes/health.ts';
 import { viewRoutes } from './routes/views.ts';
+import { DEFAULT_QUORUM_POLICY, type QuorumPolicy } from './health/quorum.ts';
 import type { Store } from './store/store.ts';
 import { Replica } from './replica.ts';
 
@@ -38,6 +40,8 @@ export interface ServerOptions {
   metrics?: ApiMetrics;
   /** This replica (id, store reachability, scheduler lease); a default one when absent. */
   replica?: Replica;
+  /** Health by quorum: the policy /api/v1/health judges freshness by, and what to call on an edge's report. */
+  health?: { policy?: QuorumPolicy; onReport?: () => void };
 }
 
 export const SERVER_DEFAULTS = {
@@ -124,6 +128,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   await app.register(resourceRoutes(opts.store));
   const longPolls = new PerClientLimit(o.longPollsPerClient);
   await app.register(viewRoutes({ store: opts.store, changes, replica, longPollMaxMs: o.longPollMaxMs, longPolls, onRefused: () => metrics.longPollRefused.inc() }));
+  await app.register(healthRoutes({ store: opts.store, replica, policy: opts.health?.policy ?? DEFAULT_QUORUM_POLICY, ...(opts.health?.onReport ? { onReport: opts.health.onReport } : {}) }));
   await app.ready();
   return app;
 }

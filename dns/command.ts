@@ -83,11 +83,29 @@ function untilSignal(onHup?: () => void): Promise<string> {
   });
 }
 
-function makeSource(config: DnsConfig, onView: (v: DnsView) => void, metrics: ViewMetrics, log: Logger): ViewSource & { reload?: () => void } {
+function makeSource(config: DnsConfig, install: (v: DnsView) => void, metrics: ViewMetrics, log: Logger): ViewSource & { reload?: () => void } {
+  const onView = (v: DnsView) => {
+    install(v);
+    logFailOpen(v, log);
+  };
   if (config.view_file) return new FileViewSource(config.view_file, onView, metrics, log);
   const api = config.api!;
   const token = api.token ?? (api.token_file ? readFileSync(api.token_file, 'utf8').trim() : undefined);
   return new ApiViewSource(api, token, onView, metrics, log);
+}
+
+let failingOpen = '';
+/**
+ * Names whose every enabled origin is down by quorum are answered with all of them (fail open,
+ * answer/view-index.ts), never with nothing: said loudly, once per change of which names.
+ */
+function logFailOpen(view: DnsView, log: Logger): void {
+  const names = view.zones.flatMap((z) => z.records.filter((r) => r.origins.some((o) => o.admin_state !== 'disabled') && r.origins.every((o) => o.admin_state === 'disabled' || !o.healthy)).map((r) => r.hostname));
+  const key = names.join(',');
+  if (key === failingOpen) return;
+  failingOpen = key;
+  if (names.length > 0) log.error({ names }, 'every origin of these names is down by quorum: answering with all of them (fail open), never with none');
+  else log.warn('fail-open over: every name has a healthy origin again');
 }
 
 function startMetricsServer(config: DnsConfig, log: Logger, render: () => Promise<{ text: string; contentType: string }>): Promise<http.Server | null> {

@@ -19,9 +19,10 @@ export function createDataPlane(cfg: DataPlaneConfig): DataPlane {
   }
 }
 
-export function createSource(cfg: EdgeSyncConfig, file: string): ConfigSource {
-  if (cfg.config_file) return new FileSource(cfg.config_file, cfg.resync_interval);
-  const api = cfg.api!;
+/** The bearer token from api.token or api.token_file ('' without api or token). */
+export function apiToken(cfg: EdgeSyncConfig, file: string): string {
+  const api = cfg.api;
+  if (!api) return '';
   let token = api.token ?? '';
   if (api.token_file) {
     try {
@@ -31,5 +32,12 @@ export function createSource(cfg: EdgeSyncConfig, file: string): ConfigSource {
     }
     if (!token) throw new ConfigError(file, [{ key: 'api.token_file', message: `${api.token_file} is empty` }]);
   }
+  return token;
+}
+
+export function createSource(cfg: EdgeSyncConfig, file: string): ConfigSource {
+  if (cfg.config_file) return new FileSource(cfg.config_file, cfg.resync_interval);
+  const api = cfg.api!;
+  const token = apiToken(cfg, file);
   return new ApiSource({ urls: api.urls ?? [api.url!], token, edgeId: api.edge_id, waitMs: api.wait, retry: cfg.retry, ...(api.timeout !== undefined ? { timeoutMs: api.timeout } : {}) });
 }

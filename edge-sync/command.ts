@@ -1,7 +1,8 @@
 // `sluice edge-sync --config FILE [--dry-run] [--once]`
 import { parseCommandLine } from '../lib/cli-args.ts';
 import { createLogger } from '../lib/log.ts';
-import { createDataPlane, createSource } from './build.ts';
+import { apiToken, createDataPlane, createSource } from './build.ts';
+import { HealthReporter } from './health/reporter.ts';
 import { loadEdgeSyncConfig } from './config.ts';
 import { isNoop } from './dataplane.ts';
 import { readStateFile, SyncLoop } from './loop.ts';
@@ -85,8 +86,27 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const server = cfg.metrics.enabled ? await serveMetrics(metrics.registry, cfg.metrics.listen.host, cfg.metrics.listen.port, () => loop.status()) : null;
-  log.info({ source: source.describe(), dataplanes: dataplanes.map((d) => `${d.type}:${d.name}`), metrics: cfg.metrics.enabled ? `${cfg.metrics.listen.host}:${cfg.metrics.listen.port}` : 'off', dry_run: cfg.dry_run }, 'edge-sync started');
+  // This edge as a health vantage point: reports to every replica in turn; the local fallback when none hears it.
+  const reporter =
+    cfg.api && cfg.health.report && !cfg.dry_run
+      ? new HealthReporter({
+          urls: cfg.api.urls ?? [cfg.api.url!],
+          token: apiToken(cfg, file),
+          edgeId: cfg.api.edge_id,
+          dataplanes,
+          config: () => loop.configInForce(),
+          pools: (name) => loop.poolsOf(name),
+          metrics,
+          log,
+          pollMs: cfg.health.poll_interval,
+          reportIntervalMs: cfg.health.report_interval,
+          timeoutMs: cfg.health.timeout,
+          ...(cfg.health.local_fallback ? { onLocalFallback: (down: ReadonlySet<string> | null) => loop.setLocalFallback(down) } : {}),
+        })
+      : null;
+  log.info({ source: source.describe(), dataplanes: dataplanes.map((d) => `${d.type}:${d.name}`), metrics: cfg.metrics.enabled ? `${cfg.metrics.listen.host}:${cfg.metrics.listen.port}` : 'off', dry_run: cfg.dry_run, health_reports: reporter !== null }, 'edge-sync started');
   loop.start();
+  reporter?.start();
   let collecting = false;
   const statsTimer = setInterval(() => {
     if (collecting) return;
@@ -99,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   log.info('stopping; the data planes keep the weights in force');
   clearInterval(statsTimer);
+  await reporter?.stop();
   await loop.stop();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   return 0;

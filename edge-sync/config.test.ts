@@ -26,6 +26,12 @@ describe('edge-sync config', () => {
     expect(load('config_file: x.json\ndataplane: [{type: ipvs}]\n').dataplane[0]).toMatchObject({ scheduler: 'wrr', forwarding: 'masq', ipvsadm: ['ipvsadm'], weight_total: 1000 });
   });
 
+  it('health reports: on, every second, heartbeat 5 s, local fallback on', () => {
+    expect(load('config_file: x.json\ndataplane: [{type: ipvs}]\n').health).toEqual({ report: true, poll_interval: 1000, report_interval: 5000, timeout: 3000, local_fallback: true });
+    expect(problems('config_file: x.json\ndataplane: [{type: ipvs}]\nhealth:\n  poll_interval: 1ms\n')).toMatch(/health\.poll_interval: must be at least 50ms/);
+    expect(problems('config_file: x.json\ndataplane: [{type: ipvs}]\nhealth:\n  vote: yes\n')).toMatch(/health: unknown key\(s\) "vote"/);
+  });
+
   it('bad configs name the key and what was expected', () => {
     expect(problems('dataplane:\n  type: haproxy\n  admin_socket: /s\n')).toMatch(/: api: set exactly one of api .* or config_file/);
     expect(problems('config_file: x\ndataplane:\n  type: f5\n')).toMatch(/dataplane\[0\]\.type: /);

@@ -97,6 +97,15 @@ export const EdgeSyncConfig = z
       })
       .prefault({}),
     retry: RetryConfig.prefault({}),
+    health: z
+      .strictObject({
+        report: z.boolean().default(true).describe("report what this edge sees of each origin to the control plane (a vote in its quorum, and this edge's own reachability); needs api"),
+        poll_interval: Duration.refine((ms) => ms >= 50, 'must be at least 50ms').default(1000).describe("how often the data planes' health state is read (and a changed verdict reported)"),
+        report_interval: Duration.default(5000).describe('an unchanged report is sent again after this long (heartbeat; keep it well under the control plane\'s health.stale_after)'),
+        timeout: Duration.default(3000).describe('per report request'),
+        local_fallback: z.boolean().default(true).describe('while no control-plane replica accepts reports, drop the origins this edge sees down from its own weights'),
+      })
+      .prefault({}),
     resync_interval: Duration.default(30_000).describe('with a static config_file: how often drift is checked and repaired'),
     dry_run: z.boolean().default(false),
   })

@@ -2,6 +2,7 @@
 // state and computes the changes without touching anything (that is all --dry-run runs); apply()
 // carries a plan out; readStats() returns the data plane's own cumulative counters.
 import type { EdgeConfig } from '../model/views.ts';
+import type { OriginReading } from './health/reading.ts';
 import type { DesiredPool } from './plan/desired.ts';
 import type { Change } from './plan/diff.ts';
 
@@ -47,6 +48,11 @@ export interface DataPlane {
   /** Throws ApplyError when anything failed; the loop retries with backoff. */
   apply(plan: Plan): Promise<ApplyOutcome>;
   readStats(pools: readonly DesiredPool[]): Promise<DemandStats>;
+  /**
+   * The data plane's own view of the origins' health (HAProxy's checks), for origins it checks; absent
+   * where the data plane keeps none (nginx OSS, IPVS): edge-sync then checks those origins itself.
+   */
+  readHealth?(pools: readonly DesiredPool[]): Promise<OriginReading[]>;
 }
 
 /** True when applying the plan would change nothing at all (the idempotency check). */

@@ -8,7 +8,8 @@ import { type BackoffOptions, backoffDelay } from '../lib/backoff.ts';
 import { ApplyError, type DataPlane, type Plan, isNoop } from './dataplane.ts';
 import { writeAtomic } from './fs-atomic.ts';
 import type { EdgeMetrics } from './metrics.ts';
-import type { DesiredPool } from './plan/desired.ts';
+import { failsOpen, type DesiredPool } from './plan/desired.ts';
+import { withLocalExclusions } from './plan/local-fallback.ts';
 import { describeChange } from './plan/diff.ts';
 import { type ConfigSource, SourceError, parseEdgeConfig, sleep } from './source.ts';
 
@@ -45,6 +46,10 @@ export class SyncLoop {
   private lastError: string | null = null;
   private lastApplyAt: string | null = null;
   private inForce: ShareInForce[] = [];
+  /** Origins dropped locally while the control plane cannot hear this edge (health/reporter.ts). */
+  private localDown: ReadonlySet<string> | null = null;
+  private localGen = 0;
+  private failOpenLogged = '';
   private readonly pools = new Map<string, DesiredPool[]>();
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
@@ -64,6 +69,24 @@ export class SyncLoop {
       pending: this.pending !== null,
     };
   }
+
+  /** The control plane's config in force (without local exclusions), or null before the first. */
+  configInForce(): EdgeConfig | null {
+    return this.applied;
+  }
+
+  /**
+   * The local fallback: drop these origins from this edge's weights (the control plane cannot be told
+   * that this edge sees them down), or go back to the control plane's weights (null). Re-applied at once.
+   */
+  setLocalFallback(down: ReadonlySet<string> | null): void {
+    this.localDown = down && down.size > 0 ? down : null;
+    this.localGen++;
+    if (this.applied && !this.pending) this.pending = this.applied;
+    this.wake?.();
+  }
+
+  private wake: (() => void) | undefined;
 
   /** Pools last planned per data plane (labels the statistics). */
   poolsOf(dataplane: string): DesiredPool[] {
@@ -87,11 +110,13 @@ export class SyncLoop {
     let attempt = 0;
     while (!this.signal.aborted) {
       if (this.pending) {
+        const gen = this.localGen;
         const ok = await this.syncOnce(this.pending);
         if (this.signal.aborted) break;
         if (ok) {
           attempt = 0;
-          this.pending = null;
+          // The local fallback changed while this was applied: apply again with the new one.
+          this.pending = this.localGen !== gen ? this.applied : null;
         } else {
           attempt++;
           const delay = backoffDelay(attempt, this.o.retry, this.o.random);
@@ -103,7 +128,12 @@ export class SyncLoop {
         continue;
       }
       const started = Date.now();
-      const got = await this.fetch(true);
+      // A long poll may be cut short to apply a change of the local fallback at once (setLocalFallback).
+      const woken = new AbortController();
+      this.wake = () => woken.abort();
+      const got = await this.fetch(true, AbortSignal.any([this.signal, woken.signal]));
+      this.wake = undefined;
+      if (got === 'woken') continue;
       if (got !== 'error') attempt = 0;
       // A control plane that ignores ?wait (instant 304s) must not turn this into a busy loop.
       if (got === 'unchanged') await sleep(Math.max(0, MIN_POLL_INTERVAL_MS - (Date.now() - started)), this.signal);
@@ -118,9 +148,9 @@ export class SyncLoop {
     }
   }
 
-  private async fetch(wait: boolean): Promise<'config' | 'unchanged' | 'error'> {
+  private async fetch(wait: boolean, signal: AbortSignal = this.signal): Promise<'config' | 'unchanged' | 'error' | 'woken'> {
     try {
-      const r = await this.o.source.next({ wait, signal: this.signal });
+      const r = await this.o.source.next({ wait, signal });
       this.failingOver = false;
       const seq = this.o.source.confirmedSeq?.();
       if (seq !== undefined && seq !== null) this.o.metrics.viewSeq.set({ edge: this.o.metrics.edge }, seq);
@@ -132,6 +162,7 @@ export class SyncLoop {
       return 'unchanged';
     } catch (err) {
       if (this.signal.aborted) return 'unchanged';
+      if (signal.aborted) return 'woken';
       const kind = err instanceof SourceError ? err.kind : 'unreachable';
       this.failingOver = err instanceof SourceError && err.failover;
       this.o.metrics.apiErrors.inc({ edge: this.o.metrics.edge, kind });
@@ -150,10 +181,14 @@ export class SyncLoop {
     const edge = this.o.metrics.edge;
     let allOk = true;
     let anyChange = false;
+    const local = this.localDown ? withLocalExclusions(config, this.localDown) : null;
+    for (const d of local?.dropped ?? []) this.o.log.warn({ listener: d.listener, load_balancer: d.loadBalancer, origin: d.origin }, 'local fallback: origin dropped from this edge’s weights (this edge sees it down; the control plane cannot be told)');
+    const effective = local?.config ?? config;
+    this.logFailOpen(effective);
     const planned: { dp: DataPlane; plan: Plan }[] = [];
     for (const dp of this.o.dataplanes) {
       try {
-        planned.push({ dp, plan: await dp.plan(config, this.applied ?? this.previous) });
+        planned.push({ dp, plan: await dp.plan(effective, this.applied ?? this.previous) });
       } catch (err) {
         allOk = false;
         this.fail(dp, err, 'cannot read the data plane state');
@@ -162,6 +197,7 @@ export class SyncLoop {
     for (const { dp, plan } of planned) {
       this.pools.set(dp.name, plan.pools);
       this.o.metrics.held.set({ edge, dataplane: dp.name }, plan.held.length);
+      this.o.metrics.failOpen.set({ edge, dataplane: dp.name }, plan.pools.filter((p) => p.failOpen).length);
       for (const h of plan.held) this.o.log.warn({ dataplane: dp.name, pool: h.pool, reason: h.reason }, 'listener held');
       if (isNoop(plan) && plan.problems.length === 0) continue;
       anyChange = true;
@@ -187,7 +223,7 @@ export class SyncLoop {
     if (!anyChange && allOk && this.applied?.version === config.version) return true;
     this.o.metrics.applies.inc({ edge, result: allOk ? 'ok' : 'error' });
     if (allOk && !this.o.dryRun) {
-      this.inForce = sharesInForce(config, this.inForce);
+      this.inForce = sharesInForce(effective, this.inForce);
       this.o.metrics.setWeights(this.inForce);
       this.applied = config;
       this.lastError = null;
@@ -198,6 +234,15 @@ export class SyncLoop {
       this.o.log.info({ version: config.version, weights_version: config.weights_version, changed: anyChange }, 'edge config in force');
     }
     return allOk;
+  }
+
+  /** Fail-open listeners are logged loudly, once per change of which ones. */
+  private logFailOpen(config: EdgeConfig): void {
+    const open = config.listeners.filter((l) => failsOpen(l.origins)).map((l) => `${l.load_balancer} ${l.vip}:${l.port}`);
+    const key = open.join(',');
+    if (key === this.failOpenLogged) return;
+    this.failOpenLogged = key;
+    if (open.length > 0) this.o.log.error({ listeners: open }, 'every origin of these listeners is down by quorum: serving all of them (fail open), never none');
   }
 
   private fail(dp: DataPlane, err: unknown, what: string): void {
@@ -251,8 +296,9 @@ export interface ShareInForce {
  */
 export function sharesInForce(config: EdgeConfig, previous: readonly ShareInForce[] = []): ShareInForce[] {
   const out: ShareInForce[] = [];
-  const effective = (o: EdgeConfig['listeners'][number]['origins'][number]) => (o.admin_state === 'disabled' || !o.healthy ? 0 : o.weight);
   for (const l of config.listeners) {
+    const open = failsOpen(l.origins);
+    const effective = (o: EdgeConfig['listeners'][number]['origins'][number]) => (o.admin_state === 'disabled' || (!open && (!o.healthy || !o.reachable)) ? 0 : o.weight);
     const held = l.origins.every((o) => effective(o) === 0);
     const rows = held ? previous.filter((r) => r.loadBalancer === l.load_balancer) : l.origins.map((o) => ({ loadBalancer: l.load_balancer, origin: o.name, share: effective(o) }));
     for (const r of rows) if (!out.some((x) => x.loadBalancer === r.loadBalancer && x.origin === r.origin)) out.push(r);

@@ -46,6 +46,12 @@ export class EdgeMetrics {
   readonly statsErrors = new Counter({ name: 'sluice_edge_stats_errors_total', help: 'failed reads of data-plane statistics', labelNames: ['edge', 'dataplane'], registers: [this.registry] });
   readonly dataplaneRequests = new Counter({ name: 'sluice_edge_dataplane_requests_total', help: 'data-plane-wide requests where only a total exists (nginx stub_status)', labelNames: ['edge', 'dataplane'], registers: [this.registry] });
   readonly lastApply = new Gauge({ name: 'sluice_edge_last_apply_timestamp_seconds', help: 'when the data planes last matched the control plane', labelNames: ['edge'], registers: [this.registry] });
+  // This edge as a health vantage point (issue 13).
+  readonly originUp = new Gauge({ name: 'sluice_edge_origin_up', help: "this edge's verdict on an origin (1 up, 0 down): its data plane's own checks (HAProxy), or edge-sync's where the data plane keeps none", labelNames: ['edge', 'load_balancer', 'origin'], registers: [this.registry] });
+  readonly originCheckLatency = new Gauge({ name: 'sluice_edge_origin_check_latency_seconds', help: 'how long the last passing check of the origin from this edge took', labelNames: ['edge', 'load_balancer', 'origin'], registers: [this.registry] });
+  readonly healthReports = new Counter({ name: 'sluice_edge_health_reports_total', help: 'health reports sent to the control plane, by result (ok: a replica accepted it; refused: 401/403, the token may not report; error: no replica could be reached)', labelNames: ['edge', 'result'], registers: [this.registry] });
+  readonly localFallback = new Gauge({ name: 'sluice_edge_local_fallback_origins', help: 'origins this edge drops from its own weights because it sees them down and cannot tell the control plane (local fallback)', labelNames: ['edge'], registers: [this.registry] });
+  readonly failOpen = new Gauge({ name: 'sluice_edge_fail_open_listeners', help: 'listeners whose every origin is down by quorum: served by all of them (fail open) rather than by none', labelNames: ['edge', 'dataplane'], registers: [this.registry] });
   private readonly tracker = new CounterTracker();
 
   constructor(private edgeLabel: string) {

@@ -105,6 +105,8 @@ export class LongPollClient<T> {
       this.failures = 0;
       return out;
     } catch (err) {
+      // The caller gave up (stopping, or woken for other work): not this replica's failure.
+      if (opts.signal?.aborted) throw new LongPollError(`${base}: request aborted by the caller`, 'unreachable', base, false);
       const e = err instanceof LongPollError ? err : new LongPollError(`${base}: ${(err as Error).message}`, 'unreachable', base);
       this.failures++;
       let failover = false;

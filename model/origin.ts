@@ -32,7 +32,7 @@ export const HealthCheck = z
  * A health check as stored and served. The path is any string here: data written before paths were
  * validated must still be readable (the checker counts a path it cannot send as a failed check).
  */
-const StoredHealthCheck = z.strictObject({ ...healthCheckFields, path: z.string() });
+export const StoredHealthCheck = z.strictObject({ ...healthCheckFields, path: z.string() }).meta({ id: 'StoredHealthCheck' });
 
 export const AdminState = z.enum(['active', 'drain', 'disabled']).describe(
   'active: scheduled; drain: share walks down to 0 at the damping rate; disabled: 0 at once',

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { Cidr, IpAddress, Location, Port, Share } from './primitives.ts';
 import { Policy } from './load-balancer.ts';
-import { AdminState } from './origin.ts';
+import { AdminState, StoredHealthCheck } from './origin.ts';
 
 /** origin id -> share (0..1). Shares of one source sum to 1 (or the map is empty: nothing usable). */
 export const WeightMap = z.record(z.string(), Share);
@@ -72,13 +72,38 @@ export const Decision = z.strictObject({
 }).meta({ id: 'Decision' });
 export type Decision = z.infer<typeof Decision>;
 
+/** One vantage point's vote as the health decision counted it. */
+export const HealthVote = z.strictObject({
+  vantage: z.string().describe('a control-plane replica id, or "edge:<edge name>"'),
+  healthy: z.boolean().describe("the vantage's verdict (after its own rise/fall)"),
+  fresh: z.boolean().describe('reported within health.stale_after; stale votes count neither way'),
+  age_ms: z.number().describe('how old the vote was when the decision was made'),
+}).meta({ id: 'HealthVote' });
+export type HealthVote = z.infer<typeof HealthVote>;
+
 export const OriginHealth = z.strictObject({
   origin_id: z.string(),
   healthy: z.boolean(),
   since: z.string(),
   detail: z.string(),
+  reason: z.string().describe('why: quorum_down, quorum_up, no_health_check, or set (written directly, e.g. by the demo)'),
+  votes: z.array(HealthVote).describe('the votes behind the last transition'),
 }).meta({ id: 'OriginHealth' });
 export type OriginHealth = z.infer<typeof OriginHealth>;
+
+/**
+ * Edge-local reachability: an origin the quorum calls healthy that one edge's own checks see down is
+ * excluded for that edge alone (its weights there are 0 and its share re-planned onto other origins).
+ */
+export const EdgeOriginHealth = z.strictObject({
+  edge_id: z.string(),
+  origin_id: z.string(),
+  reachable: z.boolean(),
+  since: z.string(),
+  reason: z.string().describe('unreachable_from_edge, or reachable_from_edge once lifted'),
+  detail: z.string(),
+}).meta({ id: 'EdgeOriginHealth' });
+export type EdgeOriginHealth = z.infer<typeof EdgeOriginHealth>;
 
 /**
  * An origin as a data plane sees it: enough to route, nothing else. Addresses and ports are validated
@@ -93,9 +118,10 @@ export const OriginView = z.strictObject({
   port: Port,
   location: Location,
   admin_state: AdminState,
-  healthy: z.boolean().describe('false once the health check has failed `fall` times; true when no check is configured'),
+  healthy: z.boolean().describe('false while a quorum of vantage points sees it down (the control plane\'s checks and the edges\' reports); true when no check is configured'),
   static_weight: z.number(),
   priority: z.number().int(),
+  health_check: StoredHealthCheck.nullable().default(null).describe('how vantage points check it: edge-sync runs this check itself where its data plane keeps no health state (nginx, IPVS)'),
 }).meta({ id: 'OriginView' });
 export type OriginView = z.infer<typeof OriginView>;
 
@@ -122,7 +148,12 @@ export const EdgeConfig = z.strictObject({
       port: Port,
       protocol: z.string(),
       policy: Policy,
-      origins: z.array(OriginView.extend({ weight: Share.describe('this edge\'s share for the origin, 0..1') })),
+      origins: z.array(
+        OriginView.extend({
+          weight: Share.describe('this edge\'s share for the origin, 0..1'),
+          reachable: z.boolean().default(true).describe("false when this edge's own checks see the origin down while the quorum does not: out of this edge's weights only"),
+        }),
+      ),
     }),
   ),
 }).meta({ id: 'EdgeConfig' });

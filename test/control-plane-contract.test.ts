@@ -83,6 +83,7 @@ describe('the validator', () => {
 describe('every documented operation, driven with auth on and validated', () => {
   const ADMIN = 'contract-admin-token-0123456789';
   const READER = 'contract-reader-token-0123456789';
+  const REPORTER = 'contract-report-token-0123456789';
   let cp: InProcessControlPlane;
   const exercised = new Map<string, Set<number>>();
   const call = async (method: string, path: string, init: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {}) => {
@@ -96,7 +97,7 @@ describe('every documented operation, driven with auth on and validated', () => 
     return res;
   };
 
-  beforeAll(async () => (cp = await startInProcess({ admin_tokens: [ADMIN], read_tokens: [READER], server: { docs: true } })));
+  beforeAll(async () => (cp = await startInProcess({ admin_tokens: [ADMIN], read_tokens: [READER], report_tokens: [{ token: REPORTER, edge: SAMPLE.edges[0]!.name }], server: { docs: true } })));
   afterAll(() => cp.close());
 
   it('answers every operation within its contract, successes and typical errors alike', async () => {
@@ -148,6 +149,16 @@ describe('every documented operation, driven with auth on and validated', () => 
     expect((await call('GET', '/api/v1/latency?cursor=bm90LWEtY3Vyc29y')).status).toBe(400);
     expect((await call('GET', '/api/v1/decisions?limit=5')).status).toBe(200);
     expect((await call('GET', '/api/v1/health')).status).toBe(200);
+    // Health reports: a report token bound to this edge may send them (and read), nothing else.
+    const report = { reports: [{ origin_id: origin.json.id, healthy: true, result: 'pass', latency_ms: 4.2 }, { origin_id: 'or_gone', healthy: false, result: 'fail' }] };
+    expect((await call('POST', `${edgePath}/health`, { body: report, token: REPORTER })).json).toEqual({ accepted: 1, ignored: ['or_gone'] });
+    expect((await call('POST', `${edgePath}/health`, { body: report, token: READER })).status).toBe(403);
+    expect((await call('POST', `${edgePath}/health`, { body: { reports: [] }, token: REPORTER })).status).toBe(400);
+    expect((await call('POST', '/api/v1/edges/ed_missing/health', { body: report })).status).toBe(404);
+    expect((await call('POST', '/api/v1/load-balancers', { body: { ...SAMPLE.loadBalancer, name: 'by-reporter' }, token: REPORTER })).status).toBe(403);
+    expect((await call('GET', `${edgePath}/config`, { token: REPORTER })).status).toBe(200);
+    const health = await call('GET', '/api/v1/health');
+    expect(health.json.observations).toEqual([expect.objectContaining({ origin_id: origin.json.id, vantage: `edge:${SAMPLE.edges[0]!.name}`, kind: 'edge', edge_id: edge.json.id, healthy: true, latency_ms: 4.2 })]);
 
     expect((await call('DELETE', edgePath, { headers: { 'if-match': '"99"' } })).status).toBe(412);
     expect((await call('DELETE', edgePath)).status).toBe(204);

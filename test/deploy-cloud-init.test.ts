@@ -39,6 +39,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const ADMIN_TOKEN = 'admin-0123456789abcdef0123456789abcdef';
 const READ_TOKEN = 'read-0123456789abcdef0123456789abcdef';
+const REPORT_TOKEN = 'report-0123456789abcdef0123456789abcd';
 const PACKAGE = 'https://example.com/releases/sluice-0.1.0.tgz';
 
 // ---- the modules' main.tf locals, for example inputs -------------------------------------------
@@ -71,6 +72,7 @@ function renderControlPlane(i: ControlPlaneInputs) {
     api_port: i.apiPort,
     admin_token_sha256: sha256(ADMIN_TOKEN),
     read_token_sha256: sha256(READ_TOKEN),
+    report_token_sha256: sha256(REPORT_TOKEN),
     scheduler_interval: '15s',
     use_recording_rules: i.useRecordingRules,
     geo_cidr_mappings: geoLocations,
@@ -154,7 +156,7 @@ function renderEdge(dataplane: 'haproxy' | 'ipvs', edgeId: string, listeners: { 
     agent_config: agentConfig,
     edge_sync_config: edgeSyncConfig,
     haproxy_config: haproxyConfig,
-    read_token: READ_TOKEN,
+    edge_token: REPORT_TOKEN,
     dataplane,
     api_url: apiUrl,
     name,
@@ -246,6 +248,8 @@ describe('control plane cloud-init', () => {
     expect(config.data_dir).toBe('/var/lib/sluice/control-plane');
     expect(config.auth.admin_tokens).toEqual([`sha256:${sha256(ADMIN_TOKEN)}`]);
     expect(config.auth.read_tokens).toEqual([`sha256:${sha256(READ_TOKEN)}`]);
+    expect(config.auth.report_tokens).toEqual([`sha256:${sha256(REPORT_TOKEN)}`]);
+    expect(rendered.controlPlaneConfig).not.toContain(REPORT_TOKEN);
     expect(rendered.controlPlaneConfig).not.toContain(ADMIN_TOKEN);
     expect(rendered.controlPlaneConfig).not.toContain(READ_TOKEN);
     expect(config.scheduler.prometheus?.url).toBe('http://127.0.0.1:9090');
@@ -374,6 +378,9 @@ describe('edge cloud-init', () => {
       const config = validateConfig(EdgeSyncConfig, parseYaml(fileAt(doc, '/etc/sluice/edge-sync.yaml').content), 'edge-sync.yaml');
       expect(config.edge).toBe('edge-eus');
       expect(config.api?.token_file).toBe('/etc/sluice/edge.token');
+      // The edge reports its health checks with the report token (a vote in the quorum).
+      expect(config.health.report).toBe(true);
+      expect(fileAt(doc, '/etc/sluice/edge.token')).toMatchObject({ content: REPORT_TOKEN, permissions: '0640' });
       expect(config.dataplane.map((d) => d.type)).toEqual([dataplane]);
       const agent = validateConfig(AgentConfig, parseYaml(fileAt(doc, '/etc/sluice/agent.yaml').content), 'agent.yaml');
       expect(agent.node).toBe('edge-eus');

@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { Replica } from '../api/replica.ts';
 import type { Store } from '../api/store/store.ts';
 import { createApiMetrics } from '../api/metrics.ts';
+import { createHealthMetrics } from '../api/health/metrics.ts';
 import { DnsStats } from '../dns/answer/stats.ts';
 import { registerServingMetrics, registerViewMetrics } from '../dns/metrics.ts';
 import { EdgeMetrics } from '../edge-sync/metrics.ts';
@@ -29,6 +30,7 @@ const DASHBOARD = join(REPO_ROOT, 'deploy/grafana/sluice-dashboard.json');
 async function exportedMetricNames(): Promise<Set<string>> {
   const api = createApiMetrics();
   createSchedulerMetrics(api.registry);
+  createHealthMetrics(api.registry);
   // The replica's own gauges (store reachability, change seq, LISTEN) as a PostgreSQL replica registers them.
   new Replica({ id: 'cp-a', store: {} as Store, storeKind: 'postgres', log: pino({ level: 'silent' }), registry: api.registry, listening: () => true });
   const agent = new AgentMetrics('node-a');
@@ -132,6 +134,12 @@ describe('metric names', () => {
     expect(byName.get('SluiceAgentDown')?.expr).toBe('up{job="sluice-agent"} == 0');
     expect(byName.get('SluiceSchedulerInputsStale')?.expr).toContain('no_data');
     expect(byName.get('SluiceDnsServfail')?.expr).toContain('SERVFAIL');
+    // Health by quorum (issue 13): a vantage point disagreeing with the quorum for long, fail-open, too few vantages.
+    expect(byName.get('SluiceHealthVantageDisagrees')?.expr).toContain('sluice_health_vantage_disagrees');
+    expect(byName.get('SluiceHealthVantageDisagrees')?.for).toBe('10m');
+    expect(byName.get('SluiceHealthFailOpen')?.expr).toContain('sluice_health_fail_open');
+    expect(byName.get('SluiceHealthLoneVantage')?.expr).toContain('sluice_health_fresh_vantages');
+    expect(byName.get('SluiceEdgeLocalFallback')?.expr).toContain('sluice_edge_local_fallback_origins');
     for (const a of alerts) expect(['critical', 'warning', 'info'], a.alert).toContain(a.labels?.severity);
   });
 });
@@ -197,6 +205,19 @@ describe.skipIf(unavailable({ tools: { promtool: 'prometheus' } }))('promtool', 
   it('the rule unit tests pass', () => {
     const r = promtool('test', 'rules', 'tests/sluice-rules.test.yml');
     expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
+  it('the health rule tests fail when the disagreement alert is broken', () => {
+    const file = join(dir, 'rules/sluice-alerts.yml');
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, original.replace('expr: max by (load_balancer, origin, vantage) (sluice_health_vantage_disagrees) == 1', 'expr: sluice_health_vantage_disagrees == 1'));
+    try {
+      const r = promtool('test', 'rules', 'tests/sluice-rules.test.yml');
+      expect(r.status).not.toBe(0);
+      expect(r.stdout + r.stderr).toContain('SluiceHealthVantageDisagrees');
+    } finally {
+      writeFileSync(file, original);
+    }
   });
 
   it('the rule unit tests fail when an alert is broken (they test something)', () => {

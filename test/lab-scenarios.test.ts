@@ -32,6 +32,7 @@ describe.skipIf(skip).sequential('sluice lab scenarios (real parts, network name
     expect(Number(n.cycles_to_settle_measured)).toBeLessThanOrEqual(Number(n.cycles_allowed));
     expect(Number(n.cycles_allowed)).toBe(Number(n.cycles_damping_law) + 1);
     expect(Number(n.client_errors_per_s_after_failover)).toBe(0);
+    expect(Number(n.false_failovers)).toBe(0);
     expect(existsSync(result.files.chart!)).toBe(true);
     expect(readFileSync(result.files.chart!, 'utf8')).toContain('<svg');
     expect(leftovers(readState(stateDir)!)).toEqual([]);
@@ -51,6 +52,31 @@ describe.skipIf(skip).sequential('sluice lab scenarios (real parts, network name
     expect(Number(n.dns_failovers)).toBeGreaterThanOrEqual(1);
     expect(leftovers(readState(stateDir)!)).toEqual([]);
   }, 300_000);
+
+  it('health seen from several places: a control-plane partition changes nothing, an edge partition moves only that edge, a real failure moves everyone', async () => {
+    const { code, result, output, stateDir } = await labUp('health-vantage', 150_000);
+    expectAllChecks(result, output);
+    expect(code).toBe(0);
+    const n = result.numbers;
+    expect(Number(n.vantage_points)).toBe(3);
+    expect(Number(n.main_rps_during_cp_partition)).toBeGreaterThanOrEqual(0.95 * Number(n.main_rps_before_cp_partition));
+    expect(Number(n['edge-a_sessions_to_main_after_detection'])).toBe(0);
+    expect(Number(n['edge-a_client_errors_sent_after_detection'])).toBe(0);
+    expect(Number(n['main_rps_from_edge-b_during'])).toBeGreaterThanOrEqual(0.9 * Number(n['main_rps_from_edge-b_before']));
+    expect(Number(n.client_errors_sent_after_quorum)).toBe(0);
+    expect(leftovers(readState(stateDir)!)).toEqual([]);
+  }, 200_000);
+
+  it('starved machine: the spill with EU 120 ms away and a CPU hog beside the control plane: no false failover, US settles <= 200 rps +2 %', async () => {
+    const { code, result, output, stateDir } = await labUp('capacity-spill-starved', 150_000);
+    expectAllChecks(result, output);
+    expect(code).toBe(0);
+    const n = result.numbers;
+    expect(Number(n.false_failovers)).toBe(0);
+    expect(Number(n.us_rps_settled)).toBeLessThanOrEqual(204);
+    expect(Number(n.us_rps_settled)).toBeGreaterThan(180);
+    expect(leftovers(readState(stateDir)!)).toEqual([]);
+  }, 200_000);
 
   it('passive latency learning: RTTs within ±10 %, dig answers the nearest origin, geolocation first after a cold start', async () => {
     const { code, result, output, stateDir } = await labUp('latency-learning', 120_000);

@@ -17,8 +17,17 @@ const SCENARIOS = join(REPO_ROOT, 'test/lab/scenarios');
 describe('lab scenarios', () => {
   it('every shipped scenario file is valid and names only declared namespaces', () => {
     const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.yaml'));
-    expect(files.sort()).toEqual(['capacity-spill-ha.yaml', 'capacity-spill.yaml', 'dns-failover.yaml', 'idle.yaml', 'keepalive-dns-long.yaml', 'keepalive-dns.yaml', 'keepalive-edge.yaml', 'latency-learning.yaml']);
+    expect(files.sort()).toEqual(['capacity-spill-ha.yaml', 'capacity-spill-starved.yaml', 'capacity-spill.yaml', 'dns-failover.yaml', 'health-vantage.yaml', 'idle.yaml', 'keepalive-dns-long.yaml', 'keepalive-dns.yaml', 'keepalive-edge.yaml', 'latency-learning.yaml']);
     for (const f of files) expect(() => loadScenario(join(SCENARIOS, f)), f).not.toThrow();
+  });
+
+  it('the starved spill has the far origin 120 ms away and a bounded CPU hog; the vantage scenario has two edges', () => {
+    const starved = loadScenario(join(SCENARIOS, 'capacity-spill-starved.yaml'));
+    expect(rttBetween(starved, 'core', 'eu')).toBe(120);
+    expect(starved.params.cpu_hog).toMatchObject({ workers: 2, nice: 0, max_s: 120 });
+    const vantage = loadScenario(join(SCENARIOS, 'health-vantage.yaml'));
+    expect(vantage.edges.map((e) => e.name)).toEqual(['edge-a', 'edge-b']);
+    expect(vantage.health).toMatchObject({ edge_checks: true, hold_down: 2000, stale_after: 5000 });
   });
 
   it('the latency scenario emulates the walkthrough RTTs', () => {

@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { AgentMetrics } from '../agent/metrics.ts';
 import { createApiMetrics } from '../api/metrics.ts';
+import { createHealthMetrics } from '../api/health/metrics.ts';
 import { DnsStats } from '../dns/answer/stats.ts';
 import { registerServingMetrics, registerViewMetrics } from '../dns/metrics.ts';
 import { EdgeMetrics } from '../edge-sync/metrics.ts';
@@ -27,8 +28,16 @@ async function expositions(): Promise<Record<string, string>> {
   const dnsSingle = new Registry();
   registerServingMetrics(dnsSingle, new DnsStats(), () => null);
   registerViewMetrics(dnsSingle);
+  // The control plane with its health-by-quorum series (as the health leader exports them).
+  const api = createApiMetrics();
+  const health = createHealthMetrics(api.registry);
+  health.vantageOrigins.set({ vantage: 'edge:ams-1', view: 'up' }, 12);
+  health.vantageDisagrees.set({ load_balancer: 'web', origin: 'weu', vantage: 'cp-a' }, 1);
+  health.decisions.inc({ scope: 'edge', to: 'unhealthy' });
+  edge.originUp.set({ edge: 'ams-1', load_balancer: 'web', origin: 'weu' }, 1);
+  edge.healthReports.inc({ edge: 'ams-1', result: 'ok' });
   return {
-    'control plane': await createApiMetrics().registry.metrics(),
+    'control plane': await api.registry.metrics(),
     'agent (main)': await agent.main.metrics(),
     'agent (subnets)': await agent.subnets.metrics(),
     'edge-sync': await edge.registry.metrics(),

@@ -164,6 +164,35 @@ describe('SchedulerLoop', () => {
     }
   });
 
+  it('an origin one edge cannot reach (edge-local decision) leaves that edge at once, the other edge keeps it', async () => {
+    const lax = await store.createEdge({ name: 'lax', region: 'us-west', address: '203.0.113.6', location: { lat: 33.9, lon: -118.4 } });
+    const reader = new ScriptedReader();
+    reader.next = () => {
+      const i = edgeInputs('sfo', 100, { us: 20, eu: 140 });
+      i.edgeDemand.set('lax', 50);
+      i.edgeRtt.set('lax', new Map(Object.entries({ us: 25, eu: 150 })));
+      return i;
+    };
+    const loop = makeLoop(reader);
+    await loop.cycle();
+    expect((await store.getWeights(lb.id))!.edges[edgeId]![us.id]).toBeCloseTo(1, 6);
+    loop.start();
+    try {
+      await store.recordHealthDecision({ load_balancer_id: lb.id, origin_id: us.id, edge_id: edgeId, healthy: false, reason: 'unreachable_from_edge', detail: 'edge:sfo sees it down while the quorum does not', votes: [] });
+      const w = await waitFor(async () => {
+        const cur = await store.getWeights(lb.id);
+        return cur && (cur.edges[edgeId]![us.id] ?? 0) === 0 ? cur : null;
+      }, { timeoutMs: 5000, what: "US share of edge sfo to drop to 0" });
+      expect(w.edges[edgeId]).toEqual({ [eu.id]: 1 });
+      expect(w.edges[lax.id]).toEqual({ [us.id]: 1 });
+      const d = (await store.listDecisions({ limit: 5 })).items.find((x) => x.weights_version !== null)!;
+      expect(d.reason).toBe('health');
+      expect(d.inputs.unreachable_from_edges).toEqual({ [`edge:${edgeId}`]: [us.id] });
+    } finally {
+      await loop.stop();
+    }
+  });
+
   it('only the lease holder publishes; the other takes over when it stops', async () => {
     const reader = new ScriptedReader();
     reader.next = () => edgeInputs('sfo', 100, { us: 20, eu: 140 });

@@ -38,6 +38,16 @@ describe('solver worker', () => {
     expect(decision).toEqual(decide(p));
   });
 
+  it('carries per-source excluded origins across the thread boundary', async () => {
+    const p = bigProblem(200, 4);
+    p.sources[0]!.excluded = ['o0', 'o1'];
+    p.sources[7]!.excluded = ['o3'];
+    const { decision } = await worker.decide(p);
+    expect(decision).toEqual(decide(p));
+    expect(decision.weights[p.sources[0]!.id]!.o0 ?? 0).toBe(0);
+    expect(decision.weights[p.sources[7]!.id]!.o3 ?? 0).toBe(0);
+  });
+
   it('keeps the caller\'s event loop free during a 20k-source solve', async () => {
     const p = bigProblem(20_000, 20);
     let ticks = 0;

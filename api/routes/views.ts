@@ -1,10 +1,10 @@
-// Read-only views: weights, learned latency, decisions, origin health, and the two long-polled views
-// data planes live on (an edge's config, the DNS view).
+// Read-only views: weights, learned latency, decisions, and the two long-polled views data planes live
+// on (an edge's config, the DNS view). Origin health has its own routes (health.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Cidr } from '../../model/primitives.ts';
-import { Decision, DnsView, EdgeConfig, LatencyEntry, LoadBalancerWeights, OriginHealth } from '../../model/views.ts';
+import { Decision, DnsView, EdgeConfig, LatencyEntry, LoadBalancerWeights } from '../../model/views.ts';
 import type { ChangeHub } from '../change-hub.ts';
 import type { PerClientLimit } from '../client-limit.ts';
 import { ANY_REQUEST, ApiError, problemResponses, sendProblem, type ProblemCode } from '../errors.ts';
@@ -18,27 +18,6 @@ const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', .
 const LONG_POLL: ProblemCode[] = [...READ, 'too_many_requests'];
 /** What a refused long-poll is told to wait before trying again. */
 const LONG_POLL_RETRY_AFTER_S = 5;
-
-const HealthView = z
-  .object({
-    items: z.array(OriginHealth).describe('effective health: what edges and DNS act on'),
-    observations: z
-      .array(z.object({ origin_id: z.string(), vantage: z.string().describe('the replica that probed'), healthy: z.boolean(), observed_at: z.string(), detail: z.string() }))
-      .describe("each replica's latest own probe result per origin"),
-    control_plane: z.object({
-      replica: z.string().describe('the replica that answered'),
-      store: z.enum(['sqlite', 'postgres']),
-      change_seq: z.number().int().describe("the store's change sequence as this replica last read it"),
-      scheduler: z.object({
-        leader: z.string().nullable().describe('holder of the unexpired scheduler lease; null while nobody leads'),
-        epoch: z.number().int().nullable().describe('the lease epoch (fencing token); grows on every change of leader'),
-        lease_age_seconds: z.number().nullable().describe('how long the leader has held this epoch'),
-        lease_expires_in_seconds: z.number().nullable(),
-        this_replica: z.boolean().describe('the answering replica is the leader'),
-      }),
-    }),
-  })
-  .meta({ id: 'HealthView' });
 
 export interface ViewDeps {
   store: Store;
@@ -214,18 +193,6 @@ export function viewRoutes(deps: ViewDeps) {
         response: { 200: pageOf(Decision), ...problemResponses(READ) },
       },
       handler: async (req) => store.listDecisions(req.query),
-    });
-
-    r.get('/api/v1/health', {
-      schema: {
-        tags: ['views'],
-        summary: 'Origin health as the control plane sees it, each replica’s own observations, and this replica’s state (store, scheduler leader)',
-        response: { 200: HealthView, ...problemResponses(['unauthorized', ...ANY_REQUEST]) },
-      },
-      handler: async () => {
-        const [items, observations, scheduler] = await Promise.all([store.listOriginHealth(), store.listHealthObservations(), deps.replica.scheduler()]);
-        return { items, observations, control_plane: { replica: deps.replica.id, store: deps.replica.storeKind, change_seq: deps.replica.seq, scheduler } };
-      },
     });
   };
 }

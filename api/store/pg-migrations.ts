@@ -104,6 +104,28 @@ export const PG_MIGRATIONS: string[] = [
     expires_at TIMESTAMPTZ NOT NULL
   );
   `,
+  // 2: health by quorum (issue 13), as SQLite's migration 3.
+  `
+  ALTER TABLE health_observations ADD COLUMN kind TEXT NOT NULL DEFAULT 'control_plane';
+  ALTER TABLE health_observations ADD COLUMN edge_id TEXT REFERENCES edges(id) ON DELETE CASCADE;
+  ALTER TABLE health_observations ADD COLUMN result TEXT NOT NULL DEFAULT '';
+  ALTER TABLE health_observations ADD COLUMN latency_ms DOUBLE PRECISION;
+  CREATE INDEX health_observations_by_age ON health_observations (observed_at);
+  CREATE INDEX health_observations_by_edge ON health_observations (edge_id);
+  ALTER TABLE origin_health ADD COLUMN reason TEXT NOT NULL DEFAULT 'set';
+  ALTER TABLE origin_health ADD COLUMN votes TEXT NOT NULL DEFAULT '[]';
+
+  CREATE TABLE origin_edge_health (
+    origin_id TEXT NOT NULL REFERENCES origins(id) ON DELETE CASCADE,
+    edge_id TEXT NOT NULL REFERENCES edges(id) ON DELETE CASCADE,
+    healthy BOOLEAN NOT NULL,
+    since TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (origin_id, edge_id)
+  );
+  CREATE INDEX origin_edge_health_by_edge ON origin_edge_health (edge_id);
+  `,
 ];
 
 export class SchemaTooNew extends Error {

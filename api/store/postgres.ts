@@ -13,15 +13,15 @@
 // - a session stuck inside a transaction (a paused replica) is ended by the server after
 //   idle_in_transaction_timeout, so it cannot hold the lease row or a counter row for long.
 import pg from 'pg';
-import type { Decision, DecisionInput, Edge, LatencyEntry, LoadBalancer, LoadBalancerSpec, LoadBalancerWeights, Origin, OriginHealth, OriginSpec, WeightsInput } from '../../model/index.ts';
+import type { Decision, DecisionInput, Edge, EdgeOriginHealth, LatencyEntry, LoadBalancer, LoadBalancerSpec, LoadBalancerWeights, Origin, OriginHealth, OriginSpec, WeightsInput } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
 import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
 import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
-import { assertKnownOrigins, checkLatency, checkWeights, decisionFromRow, decisionRow, type DecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow } from './records.ts';
 import { decodeCursor, encodeCursor, type ResourceRow } from './resource-table.ts';
-import { StoreError, type DecisionFilter, type EdgeSpec, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
+import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
 
 type Q = pg.ClientBase;
 
@@ -345,39 +345,88 @@ export class PostgresStore implements Store {
   // ---- health ----
 
   setOriginHealth(originId: string, healthy: boolean, detail: string): Promise<OriginHealth> {
-    return this.tx(async (c) => {
-      const prev = (await c.query<{ healthy: boolean; since: string }>(`SELECT healthy, since FROM origin_health WHERE origin_id = $1 FOR UPDATE`, [originId])).rows[0];
-      const since = prev && prev.healthy === healthy ? prev.since : new Date().toISOString();
-      try {
-        await c.query(
-          `INSERT INTO origin_health (origin_id, healthy, since, detail) VALUES ($1, $2, $3, $4) ON CONFLICT (origin_id) DO UPDATE SET healthy = excluded.healthy, since = excluded.since, detail = excluded.detail`,
-          [originId, healthy, since, detail],
-        );
-      } catch (err) {
-        if ((err as { code?: string }).code === '23503') throw new StoreError('not_found', `no origin with id ${originId}`, 'origin_id');
-        throw err;
-      }
-      if (!prev || prev.healthy !== healthy) await this.bumpChangeSeq(c);
-      return { origin_id: originId, healthy, since, detail };
-    });
+    return this.tx(async (c) => (await this.upsertOriginHealth(c, { origin_id: originId, healthy, detail, reason: 'set', votes: [] })).health);
+  }
+
+  /** Upserts the effective health; `since` moves and change_seq is bumped only on a transition (or a first row). */
+  private async upsertOriginHealth(c: Q, h: Omit<OriginHealth, 'since'>): Promise<{ health: OriginHealth; changed: boolean }> {
+    const prev = (await c.query<{ healthy: boolean; since: string }>(`SELECT healthy, since FROM origin_health WHERE origin_id = $1 FOR UPDATE`, [h.origin_id])).rows[0];
+    const changed = !prev || prev.healthy !== h.healthy;
+    const since = changed ? new Date().toISOString() : prev.since;
+    try {
+      await c.query(
+        `INSERT INTO origin_health (origin_id, healthy, since, detail, reason, votes) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (origin_id) DO UPDATE SET healthy = excluded.healthy, since = excluded.since, detail = excluded.detail, reason = excluded.reason, votes = excluded.votes`,
+        [h.origin_id, h.healthy, since, h.detail, h.reason, JSON.stringify(h.votes)],
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === '23503') throw new StoreError('not_found', `no origin with id ${h.origin_id}`, 'origin_id');
+      throw err;
+    }
+    if (changed) await this.bumpChangeSeq(c);
+    return { health: { ...h, since }, changed };
   }
 
   listOriginHealth(): Promise<OriginHealth[]> {
-    return this.read(async (c) => (await c.query<OriginHealth>(`SELECT origin_id, healthy, since, detail FROM origin_health ORDER BY origin_id`)).rows);
+    return this.read((c) => this.healthRows(c));
   }
 
-  recordHealthObservation(obs: HealthObservation): Promise<void> {
-    return this.write(
-      async (c) => {
+  private async healthRows(c: Q): Promise<OriginHealth[]> {
+    return (await c.query<Parameters<typeof originHealthFromRow>[0]>(`SELECT origin_id, healthy, since, detail, reason, votes FROM origin_health ORDER BY origin_id`)).rows.map(originHealthFromRow);
+  }
+
+  listEdgeHealth(): Promise<EdgeOriginHealth[]> {
+    return this.read((c) => this.edgeHealthRows(c));
+  }
+
+  private async edgeHealthRows(c: Q): Promise<EdgeOriginHealth[]> {
+    return (await c.query<Parameters<typeof edgeHealthFromRow>[0]>(`SELECT origin_id, edge_id, healthy, since, reason, detail FROM origin_edge_health ORDER BY origin_id, edge_id`)).rows.map(edgeHealthFromRow);
+  }
+
+  recordHealthDecision(d: HealthDecisionInput, fence?: Fence): Promise<{ changed: boolean }> {
+    return this.tx(async (c) => {
+      await this.checkFence(c, fence);
+      if (d.edge_id === null) {
+        const prev = (await c.query<{ healthy: boolean }>(`SELECT healthy FROM origin_health WHERE origin_id = $1 FOR UPDATE`, [d.origin_id])).rows[0];
+        // No row means healthy. Only transitions are written (with their votes) and logged.
+        if ((prev?.healthy ?? true) === d.healthy) return { changed: false };
+        await this.upsertOriginHealth(c, { origin_id: d.origin_id, healthy: d.healthy, detail: d.detail, reason: d.reason, votes: d.votes });
+      } else {
+        const prev = (await c.query<{ healthy: boolean }>(`SELECT healthy FROM origin_edge_health WHERE origin_id = $1 AND edge_id = $2 FOR UPDATE`, [d.origin_id, d.edge_id])).rows[0];
+        if ((prev?.healthy ?? true) === d.healthy) return { changed: false };
         try {
           await c.query(
-            `INSERT INTO health_observations (origin_id, vantage, healthy, observed_at, detail) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (origin_id, vantage) DO UPDATE SET healthy = excluded.healthy, observed_at = excluded.observed_at, detail = excluded.detail`,
-            [obs.origin_id, obs.vantage, obs.healthy, obs.observed_at, obs.detail],
+            `INSERT INTO origin_edge_health (origin_id, edge_id, healthy, since, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (origin_id, edge_id) DO UPDATE SET healthy = excluded.healthy, since = excluded.since, reason = excluded.reason, detail = excluded.detail`,
+            [d.origin_id, d.edge_id, d.healthy, new Date().toISOString(), d.reason, d.detail],
           );
         } catch (err) {
-          if ((err as { code?: string }).code === '23503') throw new StoreError('not_found', `no origin with id ${obs.origin_id}`, 'origin_id');
+          if ((err as { code?: string }).code === '23503') throw new StoreError('not_found', `no origin ${d.origin_id} or edge ${d.edge_id}`, 'origin_id');
           throw err;
+        }
+        await this.bumpChangeSeq(c);
+      }
+      await this.insertDecision(c, healthDecisionRecord(d, fence?.epoch ?? null), null, undefined);
+      return { changed: true };
+    });
+  }
+
+  recordHealthObservations(list: HealthObservation[]): Promise<void> {
+    return this.write(
+      async (c) => {
+        for (const obs of list) {
+          checkObservation(obs);
+          try {
+            await c.query(
+              `INSERT INTO health_observations (origin_id, vantage, kind, edge_id, healthy, result, latency_ms, observed_at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (origin_id, vantage) DO UPDATE SET kind = excluded.kind, edge_id = excluded.edge_id, healthy = excluded.healthy, result = excluded.result,
+                 latency_ms = excluded.latency_ms, observed_at = excluded.observed_at, detail = excluded.detail`,
+              [obs.origin_id, obs.vantage, obs.kind, obs.edge_id, obs.healthy, obs.result, obs.latency_ms, obs.observed_at, obs.detail],
+            );
+          } catch (err) {
+            if ((err as { code?: string }).code === '23503') throw new StoreError('not_found', `no origin with id ${obs.origin_id}${obs.edge_id ? ` or no edge ${obs.edge_id}` : ''}`, 'origin_id');
+            throw err;
+          }
         }
       },
       { bump: false },
@@ -385,7 +434,14 @@ export class PostgresStore implements Store {
   }
 
   listHealthObservations(): Promise<HealthObservation[]> {
-    return this.read(async (c) => (await c.query<HealthObservation>(`SELECT origin_id, vantage, healthy, observed_at, detail FROM health_observations ORDER BY origin_id, vantage`)).rows);
+    return this.read(
+      async (c) =>
+        (await c.query<HealthObservation>(`SELECT origin_id, vantage, kind, edge_id, healthy, result, latency_ms, observed_at, detail FROM health_observations ORDER BY origin_id, vantage`)).rows,
+    );
+  }
+
+  pruneHealthObservations(before: string): Promise<number> {
+    return this.write(async (c) => (await c.query(`DELETE FROM health_observations WHERE observed_at < $1`, [before])).rowCount ?? 0, { bump: false });
   }
 
   // ---- leases ----
@@ -438,9 +494,10 @@ export class PostgresStore implements Store {
       const seq = (await c.query<{ value: number }>(`SELECT value FROM meta WHERE key = 'change_seq'`)).rows[0]!.value;
       const loadBalancers = await this.lbs.all(c);
       const origins = await this.origins.all(c);
-      const health = (await c.query<OriginHealth>(`SELECT origin_id, healthy, since, detail FROM origin_health ORDER BY origin_id`)).rows;
+      const health = await this.healthRows(c);
+      const edgeHealth = await this.edgeHealthRows(c);
       const weights = await this.weightsOf(c, loadBalancers.map((lb) => lb.id));
-      return { seq, loadBalancers, origins, health, weights };
+      return { seq, loadBalancers, origins, health, edgeHealth, weights };
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
 

@@ -6,11 +6,14 @@ import {
   WeightsInput as WeightsInputSchema,
   type Decision,
   type DecisionInput,
+  type EdgeOriginHealth,
+  type HealthVote,
   type LatencyEntry,
+  type OriginHealth,
   type WeightsInput,
 } from '../../model/index.ts';
 import type { Fence } from '../../scheduler/loop/store.ts';
-import { StoreError } from './store.ts';
+import { StoreError, type HealthDecisionInput, type HealthObservation } from './store.ts';
 
 type ParsedWeights = { edges: Record<string, Record<string, number>>; subnets: Record<string, Record<string, number>> };
 
@@ -68,4 +71,34 @@ export function decisionFromRow(id: number, row: DecisionRow, validate = false):
     ...(JSON.parse(row.body) as object),
   } as Decision;
   return validate ? DecisionSchema.parse(d) : d;
+}
+
+/** A health observation is checked the same way by both stores before it is written. */
+export function checkObservation(o: HealthObservation): void {
+  if (o.latency_ms !== null && !(Number.isFinite(o.latency_ms) && o.latency_ms >= 0)) throw new StoreError('invalid', `latency_ms of ${o.vantage} for ${o.origin_id} is not a finite non-negative number`, 'latency_ms');
+  if ((o.kind === 'edge') !== (o.edge_id !== null)) throw new StoreError('invalid', `an observation has an edge_id exactly when it comes from an edge (${o.vantage})`, 'edge_id');
+}
+
+/** origin_health row -> OriginHealth (votes are stored as JSON text). */
+export function originHealthFromRow(r: { origin_id: string; healthy: boolean | number; since: string; detail: string; reason: string; votes: string }): OriginHealth {
+  return { origin_id: r.origin_id, healthy: Boolean(r.healthy), since: r.since, detail: r.detail, reason: r.reason, votes: JSON.parse(r.votes) as HealthVote[] };
+}
+
+export function edgeHealthFromRow(r: { origin_id: string; edge_id: string; healthy: boolean | number; since: string; reason: string; detail: string }): EdgeOriginHealth {
+  return { edge_id: r.edge_id, origin_id: r.origin_id, reachable: Boolean(r.healthy), since: r.since, reason: r.reason, detail: r.detail };
+}
+
+/**
+ * The decision-log record of a health transition: reason `health`, in the origin's load balancer's log,
+ * naming the scope and the votes. Its `leader_epoch` stays null (that column is the scheduler lease's);
+ * the health lease epoch it was written under is in inputs.health.lease_epoch.
+ */
+export function healthDecisionRecord(d: HealthDecisionInput, leaseEpoch: number | null): DecisionInput {
+  const what = d.edge_id === null ? `origin ${d.origin_id} ${d.healthy ? 'healthy' : 'unhealthy'}` : `origin ${d.origin_id} ${d.healthy ? 'reachable again' : 'unreachable'} from edge ${d.edge_id}`;
+  return {
+    load_balancer_id: d.load_balancer_id,
+    reason: 'health',
+    detail: `${what} (${d.reason}): ${d.detail}`,
+    inputs: { health: { scope: d.edge_id === null ? 'global' : 'edge', origin_id: d.origin_id, edge_id: d.edge_id, healthy: d.healthy, reason: d.reason, votes: d.votes, lease_epoch: leaseEpoch } },
+  };
 }

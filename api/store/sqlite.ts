@@ -17,6 +17,7 @@ import {
   type Decision,
   type DecisionInput,
   type Edge,
+  type EdgeOriginHealth,
   type LatencyEntry,
   type LoadBalancer,
   type LoadBalancerSpec,
@@ -28,12 +29,13 @@ import {
 } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { assertKnownOrigins, checkLatency, checkWeights, decisionFromRow, decisionRow, type DecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow } from './records.ts';
 import { decodeCursor, encodeCursor, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
   StoreError,
   type DecisionFilter,
   type EdgeSpec,
+  type HealthDecisionInput,
   type HealthObservation,
   type LatencyFilter,
   type LeaseState,
@@ -284,20 +286,27 @@ export class SqliteStore implements Store {
   }
 
   setOriginHealth(originId: string, healthy: boolean, detail: string): Promise<OriginHealth> {
-    return this.tx(() => {
-      const prev = this.db.prepare(`SELECT healthy, since FROM origin_health WHERE origin_id = ?`).get(originId) as { healthy: number; since: string } | undefined;
-      const since = prev && Boolean(prev.healthy) === healthy ? prev.since : new Date().toISOString();
-      try {
-        this.db
-          .prepare(`INSERT INTO origin_health (origin_id, healthy, since, detail) VALUES (?, ?, ?, ?) ON CONFLICT (origin_id) DO UPDATE SET healthy = excluded.healthy, since = excluded.since, detail = excluded.detail`)
-          .run(originId, healthy ? 1 : 0, since, detail);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreError('not_found', `no origin with id ${originId}`, 'origin_id');
-        throw err;
-      }
-      if (!prev || Boolean(prev.healthy) !== healthy) this.bumpChangeSeq();
-      return { origin_id: originId, healthy, since, detail };
-    });
+    return this.tx(() => this.upsertOriginHealth({ origin_id: originId, healthy, detail, reason: 'set', votes: [] }).health);
+  }
+
+  /** Upserts the effective health; `since` moves and change_seq is bumped only on a transition (or a first row). */
+  private upsertOriginHealth(h: Omit<OriginHealth, 'since'>): { health: OriginHealth; changed: boolean } {
+    const prev = this.db.prepare(`SELECT healthy, since FROM origin_health WHERE origin_id = ?`).get(h.origin_id) as { healthy: number; since: string } | undefined;
+    const changed = !prev || Boolean(prev.healthy) !== h.healthy;
+    const since = changed ? new Date().toISOString() : prev.since;
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO origin_health (origin_id, healthy, since, detail, reason, votes) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (origin_id) DO UPDATE SET healthy = excluded.healthy, since = excluded.since, detail = excluded.detail, reason = excluded.reason, votes = excluded.votes`,
+        )
+        .run(h.origin_id, h.healthy ? 1 : 0, since, h.detail, h.reason, JSON.stringify(h.votes));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreError('not_found', `no origin with id ${h.origin_id}`, 'origin_id');
+      throw err;
+    }
+    if (changed) this.bumpChangeSeq();
+    return { health: { ...h, since }, changed };
   }
 
   listOriginHealth(): Promise<OriginHealth[]> {
@@ -305,10 +314,46 @@ export class SqliteStore implements Store {
   }
 
   private healthRows(): OriginHealth[] {
-    return (this.db.prepare(`SELECT origin_id, healthy, since, detail FROM origin_health`).all() as { origin_id: string; healthy: number; since: string; detail: string }[]).map((r) => ({
-      ...r,
-      healthy: Boolean(r.healthy),
-    }));
+    return (this.db.prepare(`SELECT origin_id, healthy, since, detail, reason, votes FROM origin_health ORDER BY origin_id`).all() as Parameters<typeof originHealthFromRow>[0][]).map(originHealthFromRow);
+  }
+
+  listEdgeHealth(): Promise<EdgeOriginHealth[]> {
+    return this.read(() => this.edgeHealthRows());
+  }
+
+  private edgeHealthRows(): EdgeOriginHealth[] {
+    return (this.db.prepare(`SELECT origin_id, edge_id, healthy, since, reason, detail FROM origin_edge_health ORDER BY origin_id, edge_id`).all() as Parameters<typeof edgeHealthFromRow>[0][]).map(edgeHealthFromRow);
+  }
+
+  recordHealthDecision(d: HealthDecisionInput, fence?: Fence): Promise<{ changed: boolean }> {
+    return this.tx(() => {
+      this.checkFence(fence);
+      let changed: boolean;
+      if (d.edge_id === null) {
+        const prev = this.db.prepare(`SELECT healthy FROM origin_health WHERE origin_id = ?`).get(d.origin_id) as { healthy: number } | undefined;
+        // No row means healthy. Only transitions are written (with their votes) and logged.
+        if ((prev ? Boolean(prev.healthy) : true) === d.healthy) return { changed: false };
+        changed = this.upsertOriginHealth({ origin_id: d.origin_id, healthy: d.healthy, detail: d.detail, reason: d.reason, votes: d.votes }).changed;
+      } else {
+        const prev = this.db.prepare(`SELECT healthy FROM origin_edge_health WHERE origin_id = ? AND edge_id = ?`).get(d.origin_id, d.edge_id) as { healthy: number } | undefined;
+        changed = (prev ? Boolean(prev.healthy) : true) !== d.healthy;
+        if (!changed) return { changed };
+        try {
+          this.db
+            .prepare(
+              `INSERT INTO origin_edge_health (origin_id, edge_id, healthy, since, reason, detail) VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (origin_id, edge_id) DO UPDATE SET healthy = excluded.healthy, since = excluded.since, reason = excluded.reason, detail = excluded.detail`,
+            )
+            .run(d.origin_id, d.edge_id, d.healthy ? 1 : 0, new Date().toISOString(), d.reason, d.detail);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreError('not_found', `no origin ${d.origin_id} or edge ${d.edge_id}`, 'origin_id');
+          throw err;
+        }
+        this.bumpChangeSeq();
+      }
+      if (changed) this.insertDecision(healthDecisionRecord(d, fence?.epoch ?? null), null, undefined);
+      return { changed };
+    });
   }
 
   // One machine, one clock: SQLite's lease times are this host's (every process on the file shares it).
@@ -358,34 +403,41 @@ export class SqliteStore implements Store {
       const seq = (this.db.prepare(`SELECT value FROM meta WHERE key = 'change_seq'`).get() as { value: number }).value;
       const loadBalancers = this.lbs.all();
       const weights = loadBalancers.map((lb) => this.weightsOf(lb.id)).filter((w) => w !== null);
-      return { seq, loadBalancers, origins: this.origins.all(), health: this.healthRows(), weights };
+      return { seq, loadBalancers, origins: this.origins.all(), health: this.healthRows(), edgeHealth: this.edgeHealthRows(), weights };
     });
   }
 
-  recordHealthObservation(obs: HealthObservation): Promise<void> {
+  recordHealthObservations(list: HealthObservation[]): Promise<void> {
     // Not a change anyone long-polls for: no change_seq bump.
     return this.tx(() => {
-      try {
-        this.db
-          .prepare(
-            `INSERT INTO health_observations (origin_id, vantage, healthy, observed_at, detail) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (origin_id, vantage) DO UPDATE SET healthy = excluded.healthy, observed_at = excluded.observed_at, detail = excluded.detail`,
-          )
-          .run(obs.origin_id, obs.vantage, obs.healthy ? 1 : 0, obs.observed_at, obs.detail);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreError('not_found', `no origin with id ${obs.origin_id}`, 'origin_id');
-        throw err;
+      const stmt = this.db.prepare(
+        `INSERT INTO health_observations (origin_id, vantage, kind, edge_id, healthy, result, latency_ms, observed_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (origin_id, vantage) DO UPDATE SET kind = excluded.kind, edge_id = excluded.edge_id, healthy = excluded.healthy, result = excluded.result,
+           latency_ms = excluded.latency_ms, observed_at = excluded.observed_at, detail = excluded.detail`,
+      );
+      for (const obs of list) {
+        checkObservation(obs);
+        try {
+          stmt.run(obs.origin_id, obs.vantage, obs.kind, obs.edge_id, obs.healthy ? 1 : 0, obs.result, obs.latency_ms, obs.observed_at, obs.detail);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreError('not_found', `no origin with id ${obs.origin_id}${obs.edge_id ? ` or no edge ${obs.edge_id}` : ''}`, 'origin_id');
+          throw err;
+        }
       }
     });
   }
 
   listHealthObservations(): Promise<HealthObservation[]> {
     return this.read(() =>
-      (this.db.prepare(`SELECT origin_id, vantage, healthy, observed_at, detail FROM health_observations ORDER BY origin_id, vantage`).all() as (Omit<HealthObservation, 'healthy'> & { healthy: number })[]).map((r) => ({
+      (this.db.prepare(`SELECT origin_id, vantage, kind, edge_id, healthy, result, latency_ms, observed_at, detail FROM health_observations ORDER BY origin_id, vantage`).all() as (Omit<HealthObservation, 'healthy'> & { healthy: number })[]).map((r) => ({
         ...r,
         healthy: Boolean(r.healthy),
       })),
     );
+  }
+
+  pruneHealthObservations(before: string): Promise<number> {
+    return this.tx(() => this.db.prepare(`DELETE FROM health_observations WHERE observed_at < ?`).run(before).changes);
   }
 
   // ---- change notification ----

@@ -136,18 +136,66 @@ export function storeContract(label: string, harness: StoreHarness): void {
       const store = await harness.fresh();
       const lb = await store.createLoadBalancer(LB);
       const o = await store.createOrigin(lb.id, { ...ORIGIN, name: 'x' });
+      const edge = await store.createEdge(EDGE);
       const down = await store.setOriginHealth(o.id, false, 'timeout');
+      expect(down).toMatchObject({ healthy: false, reason: 'set', votes: [] });
       const again = await store.setOriginHealth(o.id, false, 'still down');
       expect(again).toMatchObject({ healthy: false, since: down.since, detail: 'still down' });
       await expect(store.setOriginHealth('or_missing', true, '')).rejects.toMatchObject({ kind: 'not_found' });
-      await store.recordHealthObservation({ origin_id: o.id, vantage: 'cp-a', healthy: false, observed_at: '2026-01-01T00:00:00.000Z', detail: 'timeout' });
-      await store.recordHealthObservation({ origin_id: o.id, vantage: 'cp-b', healthy: true, observed_at: '2026-01-01T00:00:01.000Z', detail: '200' });
-      await store.recordHealthObservation({ origin_id: o.id, vantage: 'cp-a', healthy: true, observed_at: '2026-01-01T00:00:02.000Z', detail: '200' });
-      expect(await store.listHealthObservations()).toEqual([
-        { origin_id: o.id, vantage: 'cp-a', healthy: true, observed_at: '2026-01-01T00:00:02.000Z', detail: '200' },
-        { origin_id: o.id, vantage: 'cp-b', healthy: true, observed_at: '2026-01-01T00:00:01.000Z', detail: '200' },
-      ]);
-      await expect(store.recordHealthObservation({ origin_id: 'or_missing', vantage: 'cp-a', healthy: true, observed_at: '2026-01-01T00:00:00.000Z', detail: '' })).rejects.toMatchObject({ kind: 'not_found' });
+      const cp = (vantage: string, healthy: boolean, at: string) => ({ origin_id: o.id, vantage, kind: 'control_plane' as const, edge_id: null, healthy, result: healthy ? ('pass' as const) : ('fail' as const), latency_ms: healthy ? 3.5 : null, observed_at: at, detail: healthy ? '200' : 'timeout' });
+      await store.recordHealthObservations([cp('cp-a', false, '2026-01-01T00:00:00.000Z'), cp('cp-b', true, '2026-01-01T00:00:01.000Z')]);
+      await store.recordHealthObservations([cp('cp-a', true, '2026-01-01T00:00:02.000Z')]);
+      const fromEdge = { origin_id: o.id, vantage: 'edge:e', kind: 'edge' as const, edge_id: edge.id, healthy: false, result: 'fail' as const, latency_ms: 120.25, observed_at: '2026-01-01T00:00:03.000Z', detail: 'L4TOUT' };
+      await store.recordHealthObservations([fromEdge]);
+      expect(await store.listHealthObservations()).toEqual([cp('cp-a', true, '2026-01-01T00:00:02.000Z'), cp('cp-b', true, '2026-01-01T00:00:01.000Z'), fromEdge]);
+      // A batch with one bad observation writes none of it.
+      await expect(store.recordHealthObservations([cp('cp-c', true, '2026-01-01T00:00:04.000Z'), { ...cp('cp-d', true, '2026-01-01T00:00:04.000Z'), origin_id: 'or_missing' }])).rejects.toMatchObject({ kind: 'not_found' });
+      await expect(store.recordHealthObservations([{ ...cp('cp-e', true, '2026-01-01T00:00:04.000Z'), latency_ms: Number.NaN }])).rejects.toMatchObject({ kind: 'invalid', field: 'latency_ms' });
+      expect((await store.listHealthObservations()).map((x) => x.vantage)).toEqual(['cp-a', 'cp-b', 'edge:e']);
+      // Observations go with their edge, and age out.
+      await store.deleteEdge(edge.id);
+      expect((await store.listHealthObservations()).map((x) => x.vantage)).toEqual(['cp-a', 'cp-b']);
+      expect(await store.pruneHealthObservations('2026-01-01T00:00:01.500Z')).toBe(1);
+      expect((await store.listHealthObservations()).map((x) => x.vantage)).toEqual(['cp-a']);
+    });
+
+    it('records health decisions with their votes: transitions only, global and edge-local, logged, fenced', async () => {
+      const store = await harness.fresh();
+      const lb = await store.createLoadBalancer(LB);
+      const o = await store.createOrigin(lb.id, { ...ORIGIN, name: 'x' });
+      const edge = await store.createEdge(EDGE);
+      const votes = [{ vantage: 'cp-a', healthy: false, fresh: true, age_ms: 120 }, { vantage: 'edge:e', healthy: false, fresh: true, age_ms: 40 }];
+      const grant = (await store.acquireLease('health', 'me', 5000))!;
+      const fence = { name: grant.name, holder: grant.holder, epoch: grant.epoch };
+      const decide = (healthy: boolean, edgeId: string | null = null, f = fence) =>
+        store.recordHealthDecision({ load_balancer_id: lb.id, origin_id: o.id, edge_id: edgeId, healthy, reason: healthy ? 'quorum_up' : 'quorum_down', detail: `test ${healthy}`, votes }, f);
+      const seq0 = await store.changeSeq();
+      // Healthy with no row: no transition, nothing written.
+      expect(await decide(true)).toEqual({ changed: false });
+      expect(await store.changeSeq()).toBe(seq0);
+      expect(await decide(false)).toEqual({ changed: true });
+      expect(await store.changeSeq()).toBe(seq0 + 1);
+      expect(await decide(false)).toEqual({ changed: false });
+      expect(await store.listOriginHealth()).toEqual([{ origin_id: o.id, healthy: false, since: expect.any(String), detail: 'test false', reason: 'quorum_down', votes }]);
+      // Edge-local: its own table, its own transitions, and the view's change sequence moves.
+      expect(await decide(false, edge.id)).toEqual({ changed: true });
+      expect(await store.changeSeq()).toBe(seq0 + 2);
+      expect(await store.listEdgeHealth()).toEqual([{ edge_id: edge.id, origin_id: o.id, reachable: false, since: expect.any(String), reason: 'quorum_down', detail: 'test false' }]);
+      expect((await store.readWorld()).edgeHealth).toHaveLength(1);
+      // Each transition is in the decision log, reason health, naming the votes.
+      const log = (await store.listDecisions({ limit: 10, load_balancer_id: lb.id })).items;
+      expect(log.map((d) => [d.reason, d.weights_version, (d.inputs.health as { scope: string }).scope])).toEqual([['health', null, 'edge'], ['health', null, 'global']]);
+      expect(log[1]!.detail).toContain('unhealthy (quorum_down): test false');
+      expect(log[1]!.inputs.health).toMatchObject({ healthy: false, votes, lease_epoch: grant.epoch });
+      // Fenced: another holder's lease refuses the write, and nothing of it lands.
+      await store.releaseLease('health', 'me');
+      const other = (await store.acquireLease('health', 'other', 5000))!;
+      await expect(decide(true, null, fence)).rejects.toBeInstanceOf(LeaseLost);
+      expect((await store.listOriginHealth())[0]!.healthy).toBe(false);
+      expect(await decide(true, null, { name: other.name, holder: other.holder, epoch: other.epoch })).toEqual({ changed: true });
+      // Deleting the edge removes its exclusions.
+      await store.deleteEdge(edge.id);
+      expect(await store.listEdgeHealth()).toEqual([]);
     });
 
     it('deleting a load balancer removes its origins, weights, health and observations, but keeps the audit log', async () => {
@@ -155,7 +203,7 @@ export function storeContract(label: string, harness: StoreHarness): void {
       const a = await store.createLoadBalancer(LB);
       const o = await store.createOrigin(a.id, { ...ORIGIN, name: 'x' });
       await store.setOriginHealth(o.id, false, 'down');
-      await store.recordHealthObservation({ origin_id: o.id, vantage: 'v', healthy: false, observed_at: new Date().toISOString(), detail: 'down' });
+      await store.recordHealthObservations([{ origin_id: o.id, vantage: 'v', kind: 'control_plane', edge_id: null, healthy: false, result: 'fail', latency_ms: null, observed_at: new Date().toISOString(), detail: 'down' }]);
       await store.publishWeights(a.id, { edges: { e: { [o.id]: 1 } } }, { load_balancer_id: a.id, reason: 'optimize' });
       await store.deleteLoadBalancer(a.id);
       expect(await store.allOrigins()).toEqual([]);
@@ -244,7 +292,7 @@ export function storeContract(label: string, harness: StoreHarness): void {
         off();
       }
       const world = await store.readWorld();
-      expect(world).toMatchObject({ seq: await store.changeSeq(), loadBalancers: [{ id: lb.id }], origins: [], health: [], weights: [] });
+      expect(world).toMatchObject({ seq: await store.changeSeq(), loadBalancers: [{ id: lb.id }], origins: [], health: [], edgeHealth: [], weights: [] });
     });
 
     it('a conditional write (ifRevision) to a row that is gone fails its precondition; an unconditional one is not_found', async () => {
@@ -272,7 +320,7 @@ export function storeContract(label: string, harness: StoreHarness): void {
         await store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail: 'stale inputs' }, fence);
         await store.upsertLatency([{ subnet: '10.0.0.0/24', origin_id: origin.id, rtt_ms: 5, samples: 3, last_updated: new Date().toISOString() }], fence);
         await store.expireLatency(new Date(Date.now() + 60_000).toISOString());
-        await store.recordHealthObservation({ origin_id: origin.id, vantage: 'v', healthy: true, observed_at: new Date().toISOString(), detail: '' });
+        await store.recordHealthObservations([{ origin_id: origin.id, vantage: 'v', kind: 'control_plane', edge_id: null, healthy: true, result: 'pass', latency_ms: 1, observed_at: new Date().toISOString(), detail: '' }]);
         await store.releaseLease('scheduler', 'me');
         await store.pruneDecisions(new Date(Date.now() + 60_000).toISOString());
         expect(await store.changeSeq()).toBe(seq);

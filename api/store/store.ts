@@ -5,6 +5,8 @@ import type {
   Decision,
   Edge,
   EdgeInput,
+  EdgeOriginHealth,
+  HealthVote,
   LatencyEntry,
   LoadBalancer,
   LoadBalancerSpec,
@@ -15,7 +17,7 @@ import type {
 } from '../../model/index.ts';
 import type { z } from 'zod';
 import type { EdgeInput as EdgeInputSchema } from '../../model/edge.ts';
-import type { LeaseGrant, SchedulerStore } from '../../scheduler/loop/store.ts';
+import type { Fence, LeaseGrant, SchedulerStore } from '../../scheduler/loop/store.ts';
 
 export type EdgeSpec = z.output<typeof EdgeInputSchema>;
 export type { EdgeInput };
@@ -65,17 +67,39 @@ export interface StoreSnapshot {
   loadBalancers: LoadBalancer[];
   origins: Origin[];
   health: OriginHealth[];
+  /** Edge-local exclusions (and lifted ones). */
+  edgeHealth: EdgeOriginHealth[];
   weights: LoadBalancerWeights[];
 }
 
-/** One replica's opinion of one origin (the effective health is still OriginHealth). */
+/**
+ * One vantage point's latest view of one origin (upserted per origin and vantage). `healthy` is the
+ * vantage's verdict after its own rise/fall; `result` and `latency_ms` describe its last raw check.
+ */
 export interface HealthObservation {
   origin_id: string;
-  /** The replica that probed (its replica id). */
+  /** A control-plane replica id, or "edge:<edge name>". */
   vantage: string;
+  kind: 'control_plane' | 'edge';
+  /** The reporting edge (kind edge): its observations go when it does. */
+  edge_id: string | null;
   healthy: boolean;
+  result: 'pass' | 'fail' | '';
+  latency_ms: number | null;
+  /** When the control plane received it, by the receiving replica's clock (staleness is judged on it). */
   observed_at: string;
   detail: string;
+}
+
+/** A health decision the evaluator makes: global (edge_id null) or edge-local. */
+export interface HealthDecisionInput {
+  load_balancer_id: string;
+  origin_id: string;
+  edge_id: string | null;
+  healthy: boolean;
+  reason: string;
+  detail: string;
+  votes: HealthVote[];
 }
 
 /** Everything the API serves; the scheduler's part is `SchedulerStore`, declared beside the loop. */
@@ -105,10 +129,19 @@ export interface Store extends SchedulerStore {
   // Views of what the scheduler and the health checks wrote.
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>>;
   listLatency(filter: LatencyFilter): Promise<Page<LatencyEntry>>;
+  /** Sets an origin's effective health directly (reason "set"; the demo, tests); health decisions go through recordHealthDecision. */
   setOriginHealth(originId: string, healthy: boolean, detail: string): Promise<OriginHealth>;
-  /** Records one vantage's view of an origin (upsert per origin and vantage); not a change long-pollers see. */
-  recordHealthObservation(obs: HealthObservation): Promise<void>;
+  /** Records vantages' views of origins (upsert per origin and vantage), in one transaction; not a change long-pollers see. */
+  recordHealthObservations(obs: HealthObservation[]): Promise<void>;
   listHealthObservations(): Promise<HealthObservation[]>;
+  /** Removes observations received before `before` (ISO time); returns how many. */
+  pruneHealthObservations(before: string): Promise<number>;
+  /**
+   * Records a health decision (global when edge_id is null, else edge-local) with the votes behind it,
+   * fenced by the health lease. A transition moves change_seq (views change at once) and adds a
+   * `health` record to the decision log; a decision that changes nothing writes nothing.
+   */
+  recordHealthDecision(d: HealthDecisionInput, fence?: Fence): Promise<{ changed: boolean }>;
 
   /** The lease `name` as it stands (any replica may ask), or null when nobody ever held it. */
   getLease(name: string): Promise<LeaseState | null>;

@@ -3,7 +3,7 @@
 // store's change sequence they were read at (`seq`, outside the hash), so a data plane following
 // several replicas can refuse to go back to an older view.
 import { createHash } from 'node:crypto';
-import type { DnsView, Edge, EdgeConfig, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, OriginView } from '../../model/index.ts';
+import type { DnsView, Edge, EdgeConfig, EdgeOriginHealth, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, OriginView } from '../../model/index.ts';
 import { effectiveShares } from '../../model/shares.ts';
 
 export interface WorldSnapshot {
@@ -12,6 +12,8 @@ export interface WorldSnapshot {
   loadBalancers: LoadBalancer[];
   origins: Origin[];
   health: OriginHealth[];
+  /** Edge-local exclusions: an origin one edge cannot reach while the quorum can. */
+  edgeHealth: EdgeOriginHealth[];
   weights: Map<string, LoadBalancerWeights>;
 }
 
@@ -34,6 +36,7 @@ function originView(o: Origin, health: Map<string, OriginHealth>): OriginView {
     healthy: h?.healthy ?? true,
     static_weight: o.static_weight,
     priority: o.priority,
+    health_check: o.health_check ?? null,
   };
 }
 
@@ -54,15 +57,28 @@ function maxWeightsVersion(world: WorldSnapshot): number | null {
   return v;
 }
 
-/** Every enabled load balancer with listeners is served by every edge (anycast VIPs). */
+/**
+ * Every enabled load balancer with listeners is served by every edge (anycast VIPs). An origin this edge
+ * cannot reach (edge-local exclusion) is out of this edge's shares at once, the rest renormalised,
+ * before the scheduler re-plans; if that would leave this edge nothing usable, its exclusions are
+ * ignored for that load balancer (global health still applies): better an origin the edge doubts than
+ * failing open onto origins everyone knows are down.
+ */
 export function buildEdgeConfig(edge: Edge, world: WorldSnapshot): EdgeConfig {
   const byLb = originsByLb(world);
+  const unreachable = new Set(world.edgeHealth.filter((h) => h.edge_id === edge.id && !h.reachable).map((h) => h.origin_id));
   const listeners = world.loadBalancers
     .filter((lb) => lb.enabled && lb.listeners.length > 0)
     .flatMap((lb) => {
       const origins = byLb.get(lb.id) ?? [];
-      const { shares } = effectiveShares(world.weights.get(lb.id)?.edges[edge.id], origins);
-      const withWeights = origins.map((o) => ({ ...o, weight: shares[o.id] ?? 0 }));
+      const published = world.weights.get(lb.id)?.edges[edge.id];
+      let excluded = (o: OriginView) => unreachable.has(o.id);
+      let { shares, basis } = effectiveShares(published, origins.map((o) => ({ ...o, healthy: o.healthy && !excluded(o) })));
+      if ((basis === 'fail_open' || basis === 'none') && origins.some(excluded)) {
+        excluded = () => false;
+        ({ shares } = effectiveShares(published, origins));
+      }
+      const withWeights = origins.map((o) => ({ ...o, weight: shares[o.id] ?? 0, reachable: !excluded(o) }));
       return lb.listeners.map((l) => ({ load_balancer_id: lb.id, load_balancer: lb.name, vip: l.vip, port: l.port, protocol: l.protocol, policy: lb.policy, origins: withWeights }));
     });
   const body = {

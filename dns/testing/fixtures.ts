@@ -25,6 +25,7 @@ export function origin(id: string, addresses: string[], location: { lat: number;
     healthy: true,
     static_weight: 1,
     priority: 0,
+    health_check: null,
     ...extra,
   };
 }

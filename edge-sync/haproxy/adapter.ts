@@ -16,6 +16,8 @@ import { type ActualPool, type Change, diffPools } from '../plan/diff.ts';
 import { lineDiff, readBackends, rewriteBackends, serverAddress } from './cfg.ts';
 import { isStaticAlgorithm, parseServersState, parseStatCsv } from './parse.ts';
 import { HaproxyRuntime } from './runtime.ts';
+import { haproxyHealth } from './health.ts';
+import type { OriginReading } from '../health/reading.ts';
 
 /** FMAINT (forced maintenance) or CMAINT (`disabled` in the config). */
 const MAINT_MASK = 0x01 | 0x04;
@@ -201,6 +203,11 @@ export class HaproxyAdapter implements DataPlane {
   async readStats(pools: readonly DesiredPool[]): Promise<DemandStats> {
     const rows = parseStatCsv(await this.runtime.send('show stat'));
     return haproxyDemand(rows, pools);
+  }
+
+  /** HAProxy's own server checks (servers with `check` in server_options): this edge's vote. */
+  async readHealth(pools: readonly DesiredPool[]): Promise<OriginReading[]> {
+    return haproxyHealth(parseStatCsv(await this.runtime.send('show stat')), pools);
   }
 }
 

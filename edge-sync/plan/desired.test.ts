@@ -34,6 +34,23 @@ describe('desiredPools', () => {
     expect(desiredPools(empty, { poolName: 'p', weightTotal: 256 })[0]!.hold).toMatch(/no origins/);
   });
 
+  it('an origin this edge cannot reach (edge-local exclusion) gets 0 whatever its share', () => {
+    const cfg = edgeConfig([{ lb: 'web', port: 80, origins: [{ name: 'a', port: 1, weight: 0.5, reachable: false }, { name: 'b', port: 2, weight: 0.5 }] }]);
+    expect(desiredPools(cfg, { poolName: 'p', weightTotal: 100 })[0]!.servers.map((s) => s.weight)).toEqual([0, 100]);
+  });
+
+  it('every enabled origin down by quorum: served by all of them at the control plane’s fail-open weights, never held empty', () => {
+    const cfg = edgeConfig([{ lb: 'web', port: 80, origins: [
+      { name: 'a', port: 1, weight: 0.5, healthy: false },
+      { name: 'b', port: 2, weight: 0.5, healthy: false, reachable: false },
+      { name: 'c', port: 3, weight: 0, healthy: false, admin_state: 'disabled' },
+    ] }]);
+    const [pool] = desiredPools(cfg, { poolName: 'p', weightTotal: 100 });
+    expect(pool!.servers.map((s) => s.weight)).toEqual([50, 50, 0]);
+    expect(pool!.hold).toBeUndefined();
+    expect(pool!.failOpen).toMatch(/fail open/);
+  });
+
   it('holds on server-name collisions rather than merging two origins', () => {
     const cfg = edgeConfig([{ lb: 'web', port: 80, origins: [{ name: 'a.b', port: 1, weight: 0.5 }, { name: 'a.b', port: 2, weight: 0.5 }] }]);
     expect(desiredPools(cfg, { poolName: 'p', weightTotal: 256 })[0]!.hold).toMatch(/same server name/);

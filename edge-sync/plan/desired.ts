@@ -33,6 +33,8 @@ export interface DesiredPool {
    * that would black-hole the listener; the weights in force stay until the control plane says more).
    */
   hold?: string;
+  /** Set when every origin is down by quorum and the pool is served by all of them anyway (fail open). */
+  failOpen?: string;
 }
 
 export interface NamingOptions {
@@ -59,10 +61,21 @@ export function renderName(template: string, vars: Record<string, string | numbe
  * Why an origin gets weight 0 regardless of its share: the data plane must not open new connections to
  * an origin the control plane knows to be unhealthy or disabled, even if a stale share says otherwise.
  */
-export function quiesceReason(origin: { healthy: boolean; admin_state: string }): string | null {
+export function quiesceReason(origin: { healthy: boolean; admin_state: string; reachable?: boolean }): string | null {
   if (origin.admin_state === 'disabled') return 'disabled';
   if (!origin.healthy) return 'unhealthy';
+  if (origin.reachable === false) return 'unreachable from this edge';
   return null;
+}
+
+/**
+ * Every enabled origin of the listener is down by quorum: the control plane's view then spreads the
+ * weights over all of them (fail open, as gdnsd and PowerDNS do), and so does the edge — an all-red
+ * board is more often the checkers' fault, and "no server" is a certain outage.
+ */
+export function failsOpen(origins: readonly { healthy: boolean; admin_state: string; weight: number }[]): boolean {
+  const enabled = origins.filter((o) => o.admin_state !== 'disabled');
+  return enabled.length > 0 && enabled.every((o) => !o.healthy) && enabled.some((o) => o.weight > 0);
 }
 
 export function desiredPools(config: EdgeConfig, naming: NamingOptions): DesiredPool[] {
@@ -72,8 +85,9 @@ export function desiredPools(config: EdgeConfig, naming: NamingOptions): Desired
     const name = renderName(naming.poolName, vars);
     // One server per (origin, address); an origin's share is split evenly over its addresses.
     const rows: { server: Omit<DesiredServer, 'weight'>; effective: number }[] = [];
+    const failOpen = failsOpen(l.origins);
     for (const o of l.origins) {
-      const quiesced = quiesceReason(o) !== null;
+      const quiesced = failOpen ? o.admin_state === 'disabled' : quiesceReason(o) !== null;
       o.addresses.forEach((address, idx) => {
         const serverName = safeName(o.addresses.length === 1 ? o.name : `${o.name}_${idx + 1}`);
         const effective = quiesced ? 0 : o.weight / o.addresses.length;
@@ -83,6 +97,7 @@ export function desiredPools(config: EdgeConfig, naming: NamingOptions): Desired
     const weights = apportion(rows.map((r) => r.effective), { total: naming.weightTotal });
     const servers = rows.map((r, i) => ({ ...r.server, weight: weights[i]! }));
     const pool: DesiredPool = { listener, loadBalancerId: l.load_balancer_id, loadBalancer: l.load_balancer, vip: l.vip, port: l.port, protocol: l.protocol, name, servers };
+    if (failOpen) pool.failOpen = 'every origin is down by quorum: serving all of them (fail open) rather than none';
     if (servers.length === 0) pool.hold = 'no origins in the config for this listener';
     else if (servers.every((s) => s.weight === 0)) pool.hold = 'every origin has share 0 or is unhealthy/disabled; keeping the weights in force rather than black-holing the listener';
     const dup = firstDuplicate(servers.map((s) => s.name));

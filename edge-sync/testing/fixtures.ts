@@ -11,7 +11,10 @@ export interface OriginSpec {
   port: number;
   weight: number;
   healthy?: boolean;
+  /** This edge cannot reach it (edge-local exclusion). */
+  reachable?: boolean;
   admin_state?: 'active' | 'drain' | 'disabled';
+  health_check?: EdgeConfig['listeners'][number]['origins'][number]['health_check'];
 }
 
 export interface ListenerSpec {
@@ -44,7 +47,9 @@ export function edgeConfig(listeners: ListenerSpec[], opts: { edge?: string; wei
         healthy: o.healthy ?? true,
         static_weight: 1,
         priority: 0,
+        health_check: o.health_check ?? null,
         weight: o.weight,
+        reachable: o.reachable ?? true,
       })),
     })),
   };

@@ -43,8 +43,12 @@ export interface InForce {
   hasConnections: boolean;
 }
 
-/** The weights in force split into kept and freed, and the connection state on top of them. */
-export function splitInForce(problem: DenseProblem, roleOf: OriginRole[]): InForce {
+/**
+ * The weights in force split into kept and freed, and the connection state on top of them. `banned`:
+ * pairs a source may not use (edge-local reachability): freed like an unhealthy origin's share, and
+ * its connections there count as broken.
+ */
+export function splitInForce(problem: DenseProblem, roleOf: OriginRole[], banned: Uint8Array | null = null): InForce {
   const { settings, demand, current } = problem;
   const n = problem.sourceIds.length;
   const K = roleOf.length;
@@ -70,7 +74,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[]): InFor
       const v = given[e]!;
       if (!(Number.isFinite(v) && v > 0)) continue;
       const j = origin[e]!;
-      const role = j < 0 ? 'removed' : roleOf[j]!;
+      const role = j < 0 || (banned !== null && banned[i * K + j] === 1) ? 'removed' : roleOf[j]!;
       if (role === 'removed') {
         if (j >= 0) freedByHealth += (v / total) * demand[i]!;
         continue;
@@ -102,7 +106,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[]): InFor
     } else {
       let sum = 0;
       for (let j = 0; j < K; j++) {
-        if (roleOf[j] === 'removed') continue;
+        if (roleOf[j] === 'removed' || (banned !== null && banned[row + j] === 1)) continue;
         const e = shareIn(conn.effective, row + j, total);
         pinned[row + j] = clamp01(conn.survival[row + j]!) * e;
         const share = roleOf[j] === 'draining' ? release(e, settings.max_shift, settings.deadband) : e;
@@ -112,7 +116,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[]): InFor
       freedEffective[i] = Math.max(0, 1 - sum);
       continue;
     }
-    for (let j = 0; j < K; j++) if (roleOf[j] !== 'removed') pinned[row + j] = clamp01(conn.survival[row + j]!) * kept[row + j]!;
+    for (let j = 0; j < K; j++) if (roleOf[j] !== 'removed' && !(banned !== null && banned[row + j] === 1)) pinned[row + j] = clamp01(conn.survival[row + j]!) * kept[row + j]!;
   }
   return { kept, freed, keptEffective, freedEffective, pinned, freedByHealth, drainShare, hasConnections: true };
 }

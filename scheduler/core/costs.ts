@@ -2,8 +2,10 @@
 //
 // Latency of a pair: the learned RTT when there is one (finite, ≥ 0), else the great-circle estimate
 // when both locations are known, else unknown — priced at max_latency_ms (usable, but last choice).
-// Pairs above max_latency_ms are excluded (+∞). A source left with no pair at all falls back to its
-// nearest destination rather than being dropped, and the decision says so.
+// Pairs above max_latency_ms are excluded (+∞), and so are banned pairs (a source that cannot reach
+// that origin: edge-local reachability). A source left with no pair within the ceiling falls back to
+// its nearest destination it may use rather than being dropped, and the decision says so; a banned
+// pair is never a fallback (decide() lifts a source's bans before they could leave it nothing).
 //
 // Policy transforms: failover adds rank(priority)·B to every cost, with B larger than any latency
 // saving, so a lower priority origin is used only once the higher ones are at target (the above-target
@@ -39,7 +41,7 @@ export function latencyOf(problem: SchedulingProblem, s: SourceState, o: OriginS
  * One row per source, one column per destination; `originOf[c]` is column c's index among the declared
  * origins (the dense RTT rows). The arrays are scratch space (see scratch.ts): valid until the next call.
  */
-export function buildCosts(problem: DenseProblem, columns: OriginState[], originOf: ArrayLike<number>): CostMatrix {
+export function buildCosts(problem: DenseProblem, columns: OriginState[], originOf: ArrayLike<number>, banned: Uint8Array | null = null): CostMatrix {
   const { settings, rtt, hasLocation, lat, lon } = problem;
   const n = problem.sourceIds.length;
   const K = columns.length;
@@ -54,8 +56,9 @@ export function buildCosts(problem: DenseProblem, columns: OriginState[], origin
   for (let i = 0; i < n; i++) {
     const row = i * K;
     let allowed = 0;
-    let nearest = 0;
+    let nearest = -1;
     for (let j = 0; j < K; j++) {
+      const ban = banned !== null && banned[i * declared + originOf[j]!] === 1;
       let ms = rtt[i * declared + originOf[j]!]!;
       if (!(ms >= 0) || ms === Infinity) {
         const o = columns[j]!;
@@ -68,12 +71,12 @@ export function buildCosts(problem: DenseProblem, columns: OriginState[], origin
         }
       }
       latency[row + j] = ms;
-      const ok = ms <= ceiling;
+      const ok = ms <= ceiling && !ban;
       cost[row + j] = ok ? ms : Infinity;
       if (ok) allowed++;
-      if (ms < latency[row + nearest]!) nearest = j;
+      if (!ban && (nearest < 0 || ms < latency[row + nearest]!)) nearest = j;
     }
-    if (allowed === 0 && K > 0) {
+    if (allowed === 0 && nearest >= 0) {
       cost[row + nearest] = latency[row + nearest]!;
       fallbacks.push(problem.sourceIds[i]!);
     }

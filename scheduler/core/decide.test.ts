@@ -165,6 +165,49 @@ describe('health, drain and admin state', () => {
   });
 });
 
+describe('edge-local reachability: per-source excluded origins', () => {
+  // Two edges near o1, o2 farther; edge a cannot reach o1 (its own checks), the quorum can.
+  const origins = [origin('o1', 1000), origin('o2', 1000)];
+  const sources = (excludedForA?: string[]) => [source('edge:a', 100, { o1: 10, o2: 40 }, excludedForA ? { excluded: excludedForA } : {}), source('edge:b', 100, { o1: 10, o2: 40 })];
+  const current = { 'edge:a': { o1: 1 }, 'edge:b': { o1: 1 } };
+
+  it('the excluded pair goes to 0 in this cycle (not damped), that source alone is re-planned, the rest unchanged', () => {
+    const d = decide(problem({ origins, sources: sources(['o1']), current, max_shift: 0.02 }));
+    expectShares(d.weights['edge:a'], { o2: 1 });
+    expectShares(d.weights['edge:b'], { o1: 1 });
+    expectShares(d.plan['edge:a'], { o2: 1 });
+    expect(d.reason).toBe('health');
+    expect(d.notes.join(' ')).toMatch(/1 source\/origin pair\(s\) unreachable from that source/);
+    expect(d.diff).toEqual([
+      { source: 'edge:a', origin_id: 'o1', from: 1, to: 0 },
+      { source: 'edge:a', origin_id: 'o2', from: 0, to: 1 },
+    ]);
+    // Next cycle, still excluded: nothing walks back onto it.
+    const next = decide(problem({ origins, sources: sources(['o1']), current: d.weights, max_shift: 0.02 }));
+    expectShares(next.weights['edge:a'], { o2: 1 });
+    expect(next.diff).toEqual([]);
+  });
+
+  it('capacity still holds: the excluded source’s load goes where there is room', () => {
+    const tight = [origin('o1', 1000), origin('o2', 60), origin('o3', 1000)];
+    const d = decide(problem({ origins: tight, sources: [source('edge:a', 100, { o1: 10, o2: 40, o3: 90 }, { excluded: ['o1'] })], current: { 'edge:a': { o1: 1 } }, max_shift: 0.02 }));
+    expectShares(d.weights['edge:a'], { o2: 0.6, o3: 0.4 });
+    expect(d.overload_rps).toBe(0);
+  });
+
+  it('lifted when a source can reach no usable origin (and said so); unknown or unhealthy ones do not count', () => {
+    const d = decide(problem({ origins: [origin('o1', 1000), origin('o2', 1000, { healthy: false })], sources: [source('edge:a', 100, { o1: 10, o2: 40 }, { excluded: ['o1', 'nope'] })], current: { 'edge:a': { o1: 1 } } }));
+    expectShares(d.weights['edge:a'], { o1: 1 });
+    expect(d.notes.join(' ')).toMatch(/can reach no usable origin; their exclusions are ignored \(edge:a\)/);
+  });
+
+  it('a banned pair is never the latency-ceiling fallback', () => {
+    // Both pairs are above max_latency_ms: the fallback is the nearest pair the source may use.
+    const d = decide(problem({ origins, sources: [source('edge:a', 100, { o1: 600, o2: 900 }, { excluded: ['o1'] })], max_latency_ms: 500 }));
+    expectShares(d.weights['edge:a'], { o2: 1 });
+  });
+});
+
 describe('damping', () => {
   it('moves no weight more than max_shift and walks all sources in step', () => {
     const d = decide(

@@ -59,7 +59,8 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const columns = roles.destinations;
   const C = columns.length;
   const colToOrigin = columns.map((o) => index.get(o.id)!);
-  const costs = buildCosts(problem, columns, colToOrigin);
+  const banned = bannedPairs(problem, roleOf, notes);
+  const costs = buildCosts(problem, columns, colToOrigin, banned);
   preferCurrent(costs, problem, colToOrigin, settings.stickiness_ms ?? 0);
   if (costs.fallbacks.length > 0) {
     const shown = costs.fallbacks.slice(0, 5).join(', ');
@@ -73,7 +74,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const identity = C === K && colToOrigin.every((j, c) => j === c);
   const planDense = identity ? plan.share : spreadColumns(plan.share, n, C, K, colToOrigin, 'decide.plan', 0);
 
-  const inForce = splitInForce(problem, roleOf);
+  const inForce = splitInForce(problem, roleOf, banned);
   const drainingIdx = roleOf.flatMap((role, j) => (role === 'draining' ? [j] : []));
   const walkTo = pinDraining(planDense, inForce.keptEffective, drainingIdx, n, K);
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
@@ -152,6 +153,36 @@ function originOutcomes(origins: OriginState[], columns: OriginState[], roleOf: 
     };
   });
   return { byId, overload, planOverload };
+}
+
+/**
+ * The pairs sources may not use (edge-local reachability), as a sources × declared-origins mask, or
+ * null when there are none. A source whose every destination is banned keeps them all (its bans are
+ * lifted and the decision says so): an edge that can reach nothing usable is better served by origins
+ * it doubts than by none.
+ */
+function bannedPairs(problem: DenseProblem, roleOf: OriginRole[], notes: string[]): Uint8Array | null {
+  const pairs = problem.excluded;
+  if (pairs.length === 0) return null;
+  const K = roleOf.length;
+  const mask = new Uint8Array(problem.sourceIds.length * K);
+  for (const p of pairs) mask[p] = 1;
+  const rows = [...new Set(Array.from(pairs, (p) => Math.floor(p / K)))];
+  const lifted: string[] = [];
+  let kept = 0;
+  for (const i of rows) {
+    let usable = 0;
+    for (let j = 0; j < K; j++) if (roleOf[j] === 'destination' && mask[i * K + j] === 0) usable++;
+    if (usable === 0) {
+      mask.fill(0, i * K, i * K + K);
+      lifted.push(problem.sourceIds[i]!);
+    } else {
+      for (let j = 0; j < K; j++) kept += mask[i * K + j]!;
+    }
+  }
+  if (kept > 0) notes.push(`${kept} source/origin pair(s) unreachable from that source (edge-local health): share 0 at once, re-planned onto the others`);
+  if (lifted.length > 0) notes.push(`${lifted.length} source(s) can reach no usable origin; their exclusions are ignored (${lifted.slice(0, 5).join(', ')}${lifted.length > 5 ? ', …' : ''})`);
+  return kept > 0 ? mask : null;
 }
 
 /**

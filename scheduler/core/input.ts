@@ -47,6 +47,8 @@ export interface DenseProblem {
   connections?: DenseConnections | undefined;
   /** Sticky point per source (NaN = not answered whole); present only when some source has one. */
   pick?: Float64Array | undefined;
+  /** Pairs a source must not use (SourceState.excluded), as i * origins + j, ascending; usually empty. */
+  excluded: Int32Array;
 }
 
 /** Index of an origin id among the declared origins. */
@@ -68,8 +70,13 @@ export function densify(problem: SchedulingProblem, space?: Scratch): DenseProbl
   const lat = new Float64Array(n);
   const lon = new Float64Array(n);
   const reader = new KeyColumnCache(index);
+  const excluded: number[] = [];
   for (let i = 0; i < n; i++) {
     const s = sources[i]!;
+    if (s.excluded) {
+      const js = s.excluded.map((id) => index.get(id) ?? -1).filter((j) => j >= 0).sort((a, b) => a - b);
+      for (let k = 0; k < js.length; k++) if (k === 0 || js[k] !== js[k - 1]) excluded.push(i * K + js[k]!);
+    }
     sourceIds[i] = s.id;
     const d = s.demand_rps;
     demand[i] = Number.isFinite(d) && d > 0 ? d : 0;
@@ -80,7 +87,7 @@ export function densify(problem: SchedulingProblem, space?: Scratch): DenseProbl
       lon[i] = s.location.lon;
     }
   }
-  return { settings, sourceIds, demand, rtt, hasLocation, lat, lon, current: readCurrent(current, sourceIds, index), ...readConnections(sources, index, K) };
+  return { settings, sourceIds, demand, rtt, hasLocation, lat, lon, current: readCurrent(current, sourceIds, index), excluded: Int32Array.from(excluded), ...readConnections(sources, index, K) };
 }
 
 /** The sources' connection state and sticky points, when any source has them (else nothing is allocated). */
@@ -205,5 +212,5 @@ export function denseBuffers(p: DenseProblem): ArrayBuffer[] {
   const c = p.current;
   const k = p.connections;
   const extra = [...(k ? [k.effective, k.survival, k.meanSurvival, k.pinnedEnd, k.pinnedMean] : []), ...(p.pick ? [p.pick] : [])];
-  return [p.demand, p.rtt, p.hasLocation, p.lat, p.lon, c.has, c.start, c.origin, c.share, ...extra].map((a) => a.buffer as ArrayBuffer);
+  return [p.demand, p.rtt, p.hasLocation, p.lat, p.lon, c.has, c.start, c.origin, c.share, p.excluded, ...extra].map((a) => a.buffer as ArrayBuffer);
 }

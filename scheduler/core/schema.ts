@@ -49,6 +49,7 @@ const Source = z.strictObject({
     })
     .optional(),
   pick: z.number({ error: 'expected a number in [0, 1)' }).min(0, { error: 'expected a number in [0, 1)' }).lt(1, { error: 'expected a number in [0, 1)' }).optional(),
+  excluded: z.array(id, { error: 'expected an array of origin ids' }).optional(),
 });
 
 export const ProblemSchema = z

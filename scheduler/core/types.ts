@@ -43,6 +43,12 @@ export interface SourceState {
    * contains this point u ∈ [0, 1). Used to predict its load exactly; the weights stay fractional.
    */
   pick?: number | undefined;
+  /**
+   * Origins this source must not use although they are healthy (edge-local reachability: this edge's
+   * own checks see them down while the quorum does not). Their share goes to 0 in this cycle, never
+   * damped, and is re-planned onto the others; ignored when it would leave the source no usable origin.
+   */
+  excluded?: string[] | undefined;
 }
 
 /** Connection state of a source (see connections.ts for the model). Shares are per origin id. */

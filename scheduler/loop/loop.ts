@@ -108,7 +108,9 @@ export class SchedulerLoop {
   }
 
   private async onStoreChange(): Promise<void> {
-    const unhealthy = (await this.o.store.listOriginHealth()).filter((h) => !h.healthy).map((h) => h.origin_id).sort().join(',');
+    // Global health and edge-local exclusions both re-plan at once.
+    const [health, edgeHealth] = await Promise.all([this.o.store.listOriginHealth(), this.o.store.listEdgeHealth()]);
+    const unhealthy = [...health.filter((h) => !h.healthy).map((h) => h.origin_id), ...edgeHealth.filter((h) => !h.reachable).map((h) => `${h.edge_id}/${h.origin_id}`)].sort().join(',');
     if (unhealthy === this.lastUnhealthy) return;
     this.lastUnhealthy = unhealthy;
     if (!this.stopped) void this.cycle();
@@ -166,10 +168,11 @@ export class SchedulerLoop {
       const lbs = (await this.o.store.allLoadBalancers()).filter((lb) => lb.enabled);
       const edges = await this.o.store.allEdges();
       const health = await this.o.store.listOriginHealth();
+      const edgeHealth = await this.o.store.listEdgeHealth();
       const results: CycleReport['results'] = [];
       for (const lb of lbs) {
         try {
-          results.push(await this.cycleFor(lb, edges, health));
+          results.push(await this.cycleFor(lb, edges, health, edgeHealth));
         } catch (err) {
           if (err instanceof LeaseLost) throw err;
           this.o.log.error({ err, load_balancer: lb.name }, 'scheduling cycle failed; the weights in force stay');
@@ -221,7 +224,12 @@ export class SchedulerLoop {
     await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: { hold: kind } }, this.fence);
   }
 
-  private async cycleFor(lb: LoadBalancer, allEdges: Awaited<ReturnType<SchedulerStore['allEdges']>>, health: Awaited<ReturnType<SchedulerStore['listOriginHealth']>>): Promise<CycleReport['results'][number]> {
+  private async cycleFor(
+    lb: LoadBalancer,
+    allEdges: Awaited<ReturnType<SchedulerStore['allEdges']>>,
+    health: Awaited<ReturnType<SchedulerStore['listOriginHealth']>>,
+    edgeHealth: Awaited<ReturnType<SchedulerStore['listEdgeHealth']>>,
+  ): Promise<CycleReport['results'][number]> {
     const origins = await this.o.store.allOrigins(lb.id);
     const ctx = { lb, origins, edges: allEdges };
     let inputs: LbInputs;
@@ -241,7 +249,8 @@ export class SchedulerLoop {
     const missing = this.missing.get(lb.id) ?? new Map<string, number>();
     this.missing.set(lb.id, missing);
     const cycleSeconds = this.o.intervalMs / 1000;
-    const built = buildProblem({ lb, origins, edges: allEdges, health, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds });
+    const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds });
+    const ours = new Set(origins.map((o) => o.id));
     const summary = {
       sources: built.problem.sources.length,
       carried_sources: Object.keys(built.carried).length,
@@ -252,6 +261,9 @@ export class SchedulerLoop {
       // both in `units.unit`; the measurement is a rate over the window, so it lags a shift).
       predicted_load_rps_for_this_cycle: this.carried.predictionFor(lb.id) ?? null,
       unhealthy_origins: built.problem.origins.filter((o) => !o.healthy).map((o) => o.id),
+      // Why: the health decisions in force (with their votes: GET /api/v1/health) and edge-local exclusions.
+      health: Object.fromEntries(health.filter((h) => ours.has(h.origin_id) && !h.healthy).map((h) => [h.origin_id, { reason: h.reason, detail: h.detail }])),
+      unreachable_from_edges: Object.fromEntries(built.problem.sources.filter((x) => x.excluded).map((x) => [x.id, x.excluded!])),
       learned_subnets: inputs.subnetRtt.size,
       units: inputs.conversions,
       connections: connectionSummary(inputs, cycleSeconds, built.problem.sources, built.connections) ?? null,

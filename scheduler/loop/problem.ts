@@ -1,7 +1,7 @@
 // Builds one load balancer's scheduling problem from what was read, and splits a decision back into
 // the per-edge and per-subnet weights the store publishes. Sources are named "edge:<id>" and
 // "subnet:<cidr>" inside the problem so both kinds share one origin capacity.
-import type { LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, Edge, WeightMap } from '../../model/index.ts';
+import type { LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, Edge, EdgeOriginHealth, WeightMap } from '../../model/index.ts';
 import type { OriginState, SchedulingProblem, SourceState, Weights } from '../core/index.ts';
 import { subnetContains } from '../inputs/edge-subnets.ts';
 import { annotateSources, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnections, type ConnectionUse } from './connection-sources.ts';
@@ -35,6 +35,8 @@ export function buildProblem(args: {
   origins: Origin[];
   edges: Edge[];
   health: OriginHealth[];
+  /** Edge-local exclusions: an edge's source does not use the origins it cannot reach. */
+  edgeHealth?: EdgeOriginHealth[];
   inputs: LbInputs;
   current: LoadBalancerWeights | null;
   /** Consecutive cycles each source has been missing (updated in place). */
@@ -69,11 +71,14 @@ export function buildProblem(args: {
   };
 
   const sources: SourceState[] = [];
+  const unreachable = new Map<string, string[]>();
+  for (const h of args.edgeHealth ?? []) if (!h.reachable) unreachable.set(h.edge_id, [...(unreachable.get(h.edge_id) ?? []), h.origin_id]);
   if (lb.listeners.length > 0) {
     for (const edge of edges) {
       const demand = inputs.edgeDemand.get(edge.name);
       if (demand === undefined) continue;
-      sources.push({ id: `${EDGE}${edge.id}`, demand_rps: demand, rtt_ms: rttByName(inputs.edgeRtt.get(edge.name)), location: edge.location });
+      const excluded = unreachable.get(edge.id);
+      sources.push({ id: `${EDGE}${edge.id}`, demand_rps: demand, rtt_ms: rttByName(inputs.edgeRtt.get(edge.name)), location: edge.location, ...(excluded ? { excluded } : {}) });
     }
   }
   if (lb.dns) {

@@ -13,6 +13,7 @@ import type {
   Decision,
   DecisionInput,
   Edge,
+  EdgeOriginHealth,
   LatencyEntry,
   LoadBalancer,
   LoadBalancerWeights,
@@ -61,6 +62,8 @@ export interface SchedulerStore {
   allOrigins(lbId?: string): Promise<Origin[]>;
   allEdges(): Promise<Edge[]>;
   listOriginHealth(): Promise<OriginHealth[]>;
+  /** Edge-local reachability decisions: an origin one edge cannot reach is out of that edge's plan. */
+  listEdgeHealth(): Promise<EdgeOriginHealth[]>;
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null>;
   /**

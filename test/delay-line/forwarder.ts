@@ -7,6 +7,10 @@
 //
 // Argument: JSON ForwarderSpec. Prints "ready" when every TUN is open. Exits when stdin closes (the
 // parent died), on SIGTERM, or on SIGINT; the TUN devices disappear with it (they are not persistent).
+//
+// Partitions, at run time: a line {"id": N, "drop": [[from, to], ...]} on stdin (namespace indexes)
+// replaces the set of directed pairs whose packets are dropped — on arrival, and any still queued
+// for that pair — and is acknowledged with {"ack": N} on stdout once in force.
 import koffi from 'koffi';
 import { ipToBytes } from '../../model/primitives.ts';
 import { libc } from '../../lib/libc.ts';
@@ -79,6 +83,9 @@ interface Queued {
 const queues = new Map<number, { items: Queued[]; head: number; timer: NodeJS.Timeout | null; to: number }>();
 let forwarded = 0;
 let unroutable = 0;
+let dropped = 0;
+/** Directed pairs (from * 1024 + to) whose packets are dropped: a partition. */
+let cut = new Set<number>();
 
 function destination(p: Buffer, n: number): number | undefined {
   const version = p[0]! >> 4;
@@ -93,6 +100,10 @@ function flush(key: number): void {
   const now = performance.now();
   while (q.head < q.items.length && q.items[q.head]!.due <= now) {
     const { packet } = q.items[q.head++]!;
+    if (cut.has(key)) {
+      dropped++; // cut while in flight
+      continue;
+    }
     c.write(fds[q.to]!, packet, packet.length); // a full TUN queue drops, as a real link would
     forwarded++;
   }
@@ -126,6 +137,10 @@ function drain(from: number): void {
       continue;
     }
     const key = from * 1024 + to;
+    if (cut.has(key)) {
+      dropped++;
+      continue;
+    }
     let q = queues.get(key);
     if (!q) queues.set(key, (q = { items: [], head: 0, timer: null, to }));
     const delay = spec.delayMs[from]?.[to] ?? 0;
@@ -139,12 +154,28 @@ const polls = fds.map((fd, i) => koffi.node.poll(fd, { readable: true }, () => d
 function shutdown(): void {
   for (const p of polls) p.close();
   for (const fd of fds) c.close(fd);
-  process.stderr.write(`delay-line forwarder: forwarded ${forwarded}, unroutable ${unroutable}\n`);
+  process.stderr.write(`delay-line forwarder: forwarded ${forwarded}, unroutable ${unroutable}, dropped ${dropped}\n`);
   process.exit(0);
 }
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
 process.stdin.on('end', shutdown);
 process.stdin.on('error', shutdown);
+let pendingInput = '';
+process.stdin.on('data', (d: Buffer) => {
+  pendingInput += d.toString();
+  for (let nl = pendingInput.indexOf('\n'); nl >= 0; nl = pendingInput.indexOf('\n')) {
+    const line = pendingInput.slice(0, nl).trim();
+    pendingInput = pendingInput.slice(nl + 1);
+    if (!line) continue;
+    try {
+      const cmd = JSON.parse(line) as { id: number; drop: [number, number][] };
+      cut = new Set(cmd.drop.map(([from, to]) => from * 1024 + to));
+      process.stdout.write(`${JSON.stringify({ ack: cmd.id })}\n`);
+    } catch (err) {
+      process.stderr.write(`delay-line forwarder: bad command ${JSON.stringify(line)}: ${(err as Error).message}\n`);
+    }
+  }
+});
 process.stdin.resume();
 process.stdout.write('ready\n');

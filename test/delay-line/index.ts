@@ -166,6 +166,40 @@ export class DelayLine {
     return JSON.parse(r.stdout) as { status: number; body: string };
   }
 
+  /**
+   * Partitions: drops every packet between each given pair of namespaces, both ways, until the next
+   * call (which replaces the set; [] heals everything). Resolves once the forwarder has it in force.
+   */
+  async setPartitions(pairs: [string, string][]): Promise<void> {
+    const fwd = this.forwarder;
+    if (!fwd?.stdin || fwd.exitCode !== null) throw new Error('delay line: the forwarder is not running');
+    const index = new Map(this.spec.namespaces.map((n, i) => [n.label, i]));
+    const at = (label: string) => {
+      const i = index.get(label);
+      if (i === undefined) throw new Error(`delay line: no namespace "${label}"`);
+      return i;
+    };
+    const drop = pairs.flatMap(([a, b]) => [[at(a), at(b)], [at(b), at(a)]]);
+    const id = ++this.commandId;
+    const acked = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`delay line: the forwarder did not acknowledge partitions ${JSON.stringify(pairs)}`)), 5000);
+      let buf = '';
+      const onData = (d: Buffer) => {
+        buf += d.toString();
+        if (buf.includes(`{"ack":${id}}`)) {
+          clearTimeout(timer);
+          fwd.stdout!.off('data', onData);
+          resolve();
+        }
+      };
+      fwd.stdout!.on('data', onData);
+    });
+    fwd.stdin.write(`${JSON.stringify({ id, drop })}\n`);
+    await acked;
+  }
+
+  private commandId = 0;
+
   forwarderOutput(): string {
     return this.forwarderLog;
   }

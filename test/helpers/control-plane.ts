@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { tokenSets } from '../../api/auth.ts';
+import { tokenSets, type ReportToken } from '../../api/auth.ts';
 import { buildServer, type ServerOptions } from '../../api/server.ts';
 import { openSqliteStore, type SqliteStore } from '../../api/store/sqlite.ts';
 import { checkResponse, watchControlPlane } from './openapi-contract.ts';
@@ -24,13 +24,13 @@ export interface InProcessControlPlane {
 }
 
 export async function startInProcess(
-  opts: { admin_tokens?: string[]; read_tokens?: string[]; bodyLimitBytes?: number; server?: Partial<Omit<ServerOptions, 'store' | 'tokens'>> } = {},
+  opts: { admin_tokens?: string[]; read_tokens?: string[]; report_tokens?: ReportToken[]; bodyLimitBytes?: number; server?: Partial<Omit<ServerOptions, 'store' | 'tokens'>> } = {},
 ): Promise<InProcessControlPlane> {
   const dir = tempDir();
   const store = openSqliteStore(dir.path);
   const app = await buildServer({
     store,
-    tokens: tokenSets({ admin_tokens: opts.admin_tokens ?? [], read_tokens: opts.read_tokens ?? [] }),
+    tokens: tokenSets({ admin_tokens: opts.admin_tokens ?? [], read_tokens: opts.read_tokens ?? [], report_tokens: opts.report_tokens ?? [] }),
     docs: false,
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
     ...opts.server,

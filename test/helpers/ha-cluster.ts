@@ -31,6 +31,8 @@ export interface ClusterOptions {
   leaseTtlMs: number;
   scrapeTargets: string[];
   inputTimeoutMs?: number;
+  /** Health by quorum on short clocks (the health quorum test); absent: the control plane's defaults. */
+  fastHealth?: boolean;
 }
 
 export class Cluster {
@@ -67,13 +69,15 @@ export class Cluster {
         '  change_poll: 1s',
         '  connect_timeout: 2s',
         '  idle_in_transaction_timeout: 2s',
+        // Health by quorum on short clocks: every replica checks and votes; one (the health lease) decides.
+        ...(o.fastHealth ? ['health:', '  evaluate_interval: 200ms', '  lease_ttl: 1500ms', '  stale_after: 3s', '  hold_down: 1s', '  report_interval: 500ms'] : []),
         'scheduler:',
         `  interval: ${o.intervalMs}ms`,
         `  lease_ttl: ${o.leaseTtlMs}ms`,
         `  input_timeout: ${o.inputTimeoutMs ?? 2000}ms`,
         '  scrape:',
         '    timeout: 1s',
-        '    targets:',
+        `    targets:${o.scrapeTargets.length === 0 ? ' []' : ''}`,
         ...o.scrapeTargets.map((t) => `      - ${t}`),
       ].join('\n'),
     );
@@ -105,6 +109,20 @@ export class Cluster {
     const fresh = await this.launch(id);
     this.replicas[i] = fresh;
     return fresh;
+  }
+
+  /** The replica holding the health lease now (it makes the health decisions). */
+  async healthLeader(): Promise<ReplicaProc | null> {
+    for (const r of this.alive()) {
+      try {
+        const h = (await api(r, 'GET', '/api/v1/health')).json as { control_plane: { health: { leader: string | null } } };
+        const holder = h.control_plane.health.leader;
+        return holder ? (this.replicas.find((x) => holder.startsWith(`${x.id}/${x.proc.child.pid}/`)) ?? null) : null;
+      } catch {
+        // try the next replica
+      }
+    }
+    return null;
   }
 
   /** The replica whose scheduler holds the lease now (asked of any live replica), with the epoch. */

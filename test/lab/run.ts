@@ -7,6 +7,7 @@ import { loadScenario, type ScenarioSpec } from './scenario.ts';
 import { capacitySpill } from './scripts/capacity-spill.ts';
 import { dnsFailover } from './scripts/dns-failover.ts';
 import { keepaliveSpill } from './scripts/keepalive-spill.ts';
+import { healthVantage } from './scripts/health-vantage.ts';
 import { latencyLearning } from './scripts/latency-learning.ts';
 import { PORTS, World } from './world.ts';
 
@@ -26,6 +27,7 @@ const SCRIPTS: Record<ScenarioSpec['kind'], ((w: World, r: Recorder, out: string
   'latency-learning': latencyLearning,
   'dns-failover': dnsFailover,
   'keepalive-spill': keepaliveSpill,
+  'health-vantage': healthVantage,
   idle: null,
 };
 

@@ -17,7 +17,7 @@ const HealthCheck = z.strictObject({
 export const ScenarioSpec = z.strictObject({
   name: Name,
   description: z.string().default(''),
-  kind: z.enum(['capacity-spill', 'latency-learning', 'dns-failover', 'keepalive-spill', 'idle']),
+  kind: z.enum(['capacity-spill', 'latency-learning', 'dns-failover', 'keepalive-spill', 'health-vantage', 'idle']),
   timing: z
     .strictObject({
       scheduler_interval: Duration.default(1000),
@@ -71,6 +71,20 @@ export const ScenarioSpec = z.strictObject({
     )
     .min(1),
   health_check: HealthCheck.prefault({}),
+  /**
+   * Health by quorum (the control plane's `health:` block) and the edges as vantage points: HAProxy
+   * checks every origin itself (option httpchk, the scenario's health_check) and edge-sync reports
+   * what it sees with a report token bound to its edge.
+   */
+  health: z
+    .strictObject({
+      stale_after: Duration.default(6000),
+      hold_down: Duration.default(3000),
+      evaluate_interval: Duration.default(250),
+      report_interval: Duration.default(1000),
+      edge_checks: z.boolean().default(true).describe('HAProxy health-checks the origins and edge-sync reports its view'),
+    })
+    .prefault({}),
   edges: z.array(z.strictObject({ name: Name, namespace: Label, region: z.string(), location: Location })).default([]),
   core: Label.default('core'),
   /** Run sluice dns even when the load balancer has no DNS name (a script's own probe load balancer). */

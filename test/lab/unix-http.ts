@@ -63,6 +63,13 @@ export class LabApi {
     return this.call<T>('GET', path);
   }
 
+  /** A non-JSON page (/metrics). */
+  async text(path: string): Promise<string> {
+    const res = await unixRequest(this.socket, path, { headers: { authorization: `Bearer ${this.token}` } });
+    if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}: ${res.text.slice(0, 500)}`);
+    return res.text;
+  }
+
   post<T>(path: string, body: unknown): Promise<T> {
     return this.call<T>('POST', path, body);
   }

@@ -5,7 +5,7 @@
 // to the state file the moment it exists (state.ts), so `sluice lab down` can remove it all even after
 // a crash.
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { setPriority, tmpdir } from 'node:os';
@@ -246,17 +246,24 @@ export class World {
           '    timeout connect 2s',
           '    timeout client 10s',
           '    timeout server 10s',
+          // The edges' checks may take their whole interval (HAProxy's default, explicit here).
+          `    timeout check ${spec.health_check.interval_ms}ms`,
           '    retries 1',
+          // A request whose connection attempt fails is retried on another server, not failed.
+          '    option redispatch',
           ...listeners.flatMap((l) => [
             '',
             `frontend ${spec.load_balancer.name}_${l.port}`,
             `    mode ${l.protocol === 'tcp' ? 'tcp' : 'http'}`,
-            `    bind ${l.vip}:${l.port}`,
+            // The VIP where this edge holds it; else the edge's own address (several edges, one VIP:
+            // the delay line routes an address to one namespace, so anycast is not emulated).
+            `    bind ${this.edgeBindAddress(e, l.vip)}:${l.port}`,
             `    default_backend ${spec.load_balancer.name}_${l.port}`,
             '',
             `backend ${spec.load_balancer.name}_${l.port}`,
             `    mode ${l.protocol === 'tcp' ? 'tcp' : 'http'}`,
             '    balance roundrobin',
+            ...(spec.health.edge_checks ? [l.protocol === 'tcp' ? '    option tcp-check' : '    option httpchk GET /health'] : []),
             // Reuse idle server connections across client sessions (the default "safe" opens one per
             // client session): long-lived edge -> origin connections, whose RTT the edge's agent learns.
             ...(l.protocol === 'tcp' ? [] : ['    http-reuse always']),
@@ -386,9 +393,17 @@ export class World {
           `listen: ${this.coreAddr}:${r.port}`,
           `data_dir: ${join(this.dir, `cp-data-${gen}`)}`,
           'log_level: info',
-          ...(ha ? [`replica_id: ${r.id}`, 'postgres:', `  url: ${this.pg!.url}`, `  password_file: ${this.pg!.passwordFile}`, '  pool_size: 4'] : []),
+          `replica_id: ${r.id}`,
+          ...(ha ? ['postgres:', `  url: ${this.pg!.url}`, `  password_file: ${this.pg!.passwordFile}`, '  pool_size: 4'] : []),
           'auth:',
           `  admin_tokens: ["${this.state.token}"]`,
+          '  report_tokens:',
+          ...(spec.edges.length === 0 ? ['    []'] : spec.edges.map((e) => `    - { token: "${this.reportToken(e.name)}", edge: ${e.name} }`)),
+          'health:',
+          `  stale_after: ${spec.health.stale_after}ms`,
+          `  hold_down: ${spec.health.hold_down}ms`,
+          `  evaluate_interval: ${spec.health.evaluate_interval}ms`,
+          `  report_interval: ${spec.health.report_interval}ms`,
           'api:',
           '  docs: false',
           '  long_poll_max: 60s',
@@ -500,7 +515,8 @@ export class World {
   }
 
   private startEdgeSync(edgeName: string): void {
-    const e = this.spec.edges.find((x) => x.name === edgeName)!;
+    const { spec } = this;
+    const e = spec.edges.find((x) => x.name === edgeName)!;
     const address = this.addr(e.namespace);
     const cfg = this.etc(
       `edge-sync-${e.name}.yaml`,
@@ -508,16 +524,22 @@ export class World {
         `edge: ${e.name}`,
         'api:',
         `  urls: ${JSON.stringify(this.controlPlaneUrls)}`,
-        `  token: ${this.state.token}`,
+        // Not the admin token: a report token bound to this edge (reads, and reports as this edge only).
+        `  token: ${this.reportToken(e.name)}`,
         `  edge_id: ${this.ids!.edges[e.name]}`,
         '  wait: 20s',
+        'health:',
+        `  report: ${spec.health.edge_checks}`,
+        '  poll_interval: 200ms',
+        `  report_interval: ${spec.health.report_interval}ms`,
+        '  timeout: 1s',
         'dataplane:',
         '  type: haproxy',
         `  admin_socket: ${join(this.dir, `haproxy-${e.name}.sock`)}`,
         `  config_file: ${join(this.dir, 'etc', `haproxy-${e.name}.cfg`)}`,
         // Servers added at runtime keep no idle connections unless told (idle_lim 0): every request
         // would open a new origin connection too short for the edge's agent to learn its RTT.
-        '  server_options: "pool-max-conn 100 pool-purge-delay 30s"',
+        `  server_options: "pool-max-conn 100 pool-purge-delay 30s${spec.health.edge_checks ? ` check inter ${spec.health_check.interval_ms}ms fall ${spec.health_check.fall} rise ${spec.health_check.rise}` : ''}"`,
         'metrics:',
         `  listen: ${address}:${PORTS.edgeSync}`,
         '  poll_interval: 100ms',
@@ -587,6 +609,41 @@ export class World {
 
   async dnsMetrics(): Promise<string> {
     return (await unixRequest(this.state.sockets.dns_metrics!, '/metrics')).text;
+  }
+
+  /** Where an edge's HAProxy binds a listener: the VIP if the edge's namespace holds it, else its own address. */
+  edgeBindAddress(e: ScenarioSpec['edges'][number], vip: string): string {
+    const ns = this.spec.namespaces[e.namespace]!;
+    return ns.address === vip || ns.extra.includes(vip) ? vip : ns.address;
+  }
+
+  /** The report token of one edge (derived from the lab's admin token: stable across control-plane restarts). */
+  reportToken(edge: string): string {
+    return createHash('sha256').update(`${this.state.token}/report/${edge}`).digest('hex').slice(0, 40);
+  }
+
+  /** Drops every packet between each pair of namespaces (both ways) until the next call; [] heals. */
+  async partition(pairs: [string, string][]): Promise<number> {
+    await this.line.setPartitions(pairs);
+    const now = Date.now();
+    this.log(pairs.length > 0 ? `partition: ${pairs.map(([a, b]) => `${a} <-x-> ${b}`).join(', ')}` : 'partitions healed');
+    return now;
+  }
+
+  /**
+   * A CPU hog beside the control plane: `workers` busy threads at `nice`, for at most `duration_ms`
+   * (it exits by itself; the lab kills it by PID before then when the script is done).
+   */
+  startCpuHog(label: string, o: { workers: number; nice: number; duration_ms: number }): string {
+    const name = 'cpu-hog';
+    const child = this.spawn(name, label, process.execPath, [join(PROCS, 'cpu-hog.mjs'), JSON.stringify(o)]);
+    try {
+      setPriority(child.pid!, o.nice);
+    } catch {
+      // cannot renice: it runs at the default priority (reported by the log line below)
+    }
+    this.log(`cpu hog: ${o.workers} busy thread(s) at nice ${o.nice} in ${label} for at most ${o.duration_ms} ms (pid ${child.pid})`);
+    return name;
   }
 
   /** Starts a load-client.mjs in a namespace; returns its stats file. */

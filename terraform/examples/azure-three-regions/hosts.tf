@@ -93,6 +93,7 @@ module "edge_role" {
   sluice_package_sha256 = var.sluice_package_sha256
   api_url               = "http://${local.cp_ip}:8080"
   read_token            = var.read_token
+  report_token          = var.report_token
   dataplane             = "haproxy"
   load_balancer         = "web"
   listeners             = [{ port = 80, mode = "http" }]
@@ -131,6 +132,7 @@ module "control_plane_role" {
   sluice_package_sha256 = var.sluice_package_sha256
   admin_token           = var.admin_token
   read_token            = var.read_token
+  report_token          = var.report_token
   dns_zone              = var.dns_zone
   agent_targets = concat(
     [for k, o in local.origins : module.origin_role[k].agent_target],

@@ -43,6 +43,13 @@ variable "read_token" {
   sensitive   = true
 }
 
+variable "report_token" {
+  description = "Bearer token edge-sync sends health reports with, so each edge is a vantage point in the origins' health quorum (openssl rand -hex 24). Set it with TF_VAR_report_token; empty: no edge reports."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
 variable "dns_zone" {
   description = "Zone sluice dns serves; the demo name is app.<zone>."
   type        = string

@@ -19,6 +19,7 @@ locals {
     api_port            = var.api_port
     admin_token_sha256  = sha256(var.admin_token)
     read_token_sha256   = sha256(var.read_token)
+    report_token_sha256 = var.report_token == "" ? "" : sha256(var.report_token)
     scheduler_interval  = var.scheduler_interval
     use_recording_rules = var.use_recording_rules
     geo_cidr_mappings   = local.geo_locations

@@ -53,6 +53,18 @@ variable "read_token" {
   }
 }
 
+variable "report_token" {
+  description = "Bearer token edge-sync sends health reports with (auth.report_tokens: read, and report as an edge, nothing else). Empty: edges cannot report, health is judged by the control plane's own checks."
+  type        = string
+  sensitive   = true
+  default     = ""
+
+  validation {
+    condition     = var.report_token == "" || length(var.report_token) >= 16
+    error_message = "report_token must be empty or at least 16 characters (openssl rand -hex 24)."
+  }
+}
+
 variable "scheduler_interval" {
   description = "Scheduler cycle (a sluice duration such as 15s)."
   type        = string

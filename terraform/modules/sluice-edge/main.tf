@@ -40,7 +40,7 @@ locals {
     agent_config     = local.agent_config
     edge_sync_config = local.edge_sync_config
     haproxy_config   = local.haproxy_config
-    read_token       = var.read_token
+    edge_token       = var.report_token != "" ? var.report_token : var.read_token
     dataplane        = var.dataplane
     api_url          = var.api_url
     name             = var.name

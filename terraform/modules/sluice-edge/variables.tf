@@ -46,6 +46,18 @@ variable "read_token" {
   }
 }
 
+variable "report_token" {
+  description = "The control plane's report token: edge-sync then reports what this edge sees of each origin's health (and reads its config with it). Empty: the read token (reports refused, said in edge-sync's log)."
+  type        = string
+  sensitive   = true
+  default     = ""
+
+  validation {
+    condition     = var.report_token == "" || length(var.report_token) >= 16
+    error_message = "report_token must be empty or at least 16 characters."
+  }
+}
+
 variable "edge_id" {
   description = "The edge's id in the control plane. Empty: found by name at boot (deploy/resolve-edge-id.sh waits until the edge is registered)."
   type        = string

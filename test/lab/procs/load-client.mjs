@@ -22,7 +22,9 @@
 //             it), so turnover is spread as with real clients, not synchronised — and every connection,
 //             the first too, lives its full life (the agents learn lifetimes from them). An error or a 503
 //             closes the connection (as a browser would retry on a new one).
-// Bins: {t, sent, ok, err, opened, origins: {name: n}, answers: {source>ip: n}}.
+// Bins: {t, sent, ok, err, err_by_sent: {bin t: n}, opened, origins: {name: n}, answers: {source>ip: n}}: err
+// counts a failure when it completes; err_by_sent files it under the bin its request was sent in (a
+// request sent before a failover may fail seconds later, on a timeout).
 import { appendFileSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { Resolver } from 'node:dns/promises';
@@ -37,7 +39,7 @@ let total = 0;
 let inFlight = 0;
 let stopping = false;
 
-const fresh = () => ({ sent: 0, ok: 0, err: 0, opened: 0, origins: {}, answers: {} });
+const fresh = () => ({ sent: 0, ok: 0, err: 0, err_by_sent: {}, opened: 0, origins: {}, answers: {} });
 let bin = fresh();
 let binStart = Math.floor(started / BIN_MS) * BIN_MS;
 function flush(now) {
@@ -76,6 +78,7 @@ function get(opts, onDone) {
   total++;
   inFlight++;
   bin.sent++;
+  const sentBin = Math.floor(Date.now() / BIN_MS) * BIN_MS;
   let done = false;
   const end = (ok, origin) => {
     if (done) return;
@@ -83,7 +86,10 @@ function get(opts, onDone) {
     inFlight--;
     flush(Date.now());
     if (ok) bin.ok++;
-    else bin.err++;
+    else {
+      bin.err++;
+      bump(bin.err_by_sent, sentBin);
+    }
     if (origin) bump(bin.origins, origin);
     onDone?.(ok);
   };

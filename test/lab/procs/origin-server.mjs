@@ -20,14 +20,15 @@ import http from 'node:http';
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const BIN_MS = cfg.bin_ms ?? 250;
 let mode = 'up';
-let bin = { served: 0, rejected: 0, health: 0, conns: 0 };
+// peers: requests (served or rejected, not health checks) per client address — which edge sent them.
+let bin = { served: 0, rejected: 0, health: 0, conns: 0, peers: {} };
 const totals = { 200: 0, 503: 0, connections: 0 };
 let binStart = Math.floor(Date.now() / BIN_MS) * BIN_MS;
 
 function flush(now) {
   while (now >= binStart + BIN_MS) {
     appendFileSync(cfg.stats, `${JSON.stringify({ t: binStart, ...bin })}\n`);
-    bin = { served: 0, rejected: 0, health: 0, conns: 0 };
+    bin = { served: 0, rejected: 0, health: 0, conns: 0, peers: {} };
     binStart += BIN_MS;
     // After a long stall (should not happen) do not write thousands of empty bins one by one.
     if (now - binStart > 60_000) binStart = Math.floor(now / BIN_MS) * BIN_MS;
@@ -54,6 +55,8 @@ const server = http.createServer((req, res) => {
     res.writeHead(mode === 'up' ? 200 : 503, { 'content-type': 'text/plain' }).end(mode === 'up' ? 'ok\n' : `${mode}\n`);
     return;
   }
+  const peer = req.socket.remoteAddress ?? '?';
+  bin.peers[peer] = (bin.peers[peer] ?? 0) + 1;
   if (mode === 'down') {
     bin.rejected++;
     totals[503]++;

@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { waitFor } from '../../helpers/wait.ts';
 import { cyclePeriod, decisions, rttTable, writeLoadChart, type Decision, type Recorder } from '../measure.ts';
 import { checkMeasuredInRequests, dampedCycles, firstMoveOff, settling } from '../settle.ts';
-import { rateOf, readBins, settledNow, type Bin, type World } from '../world.ts';
+import { rateOf, readBins, replicaNames, settledNow, type Bin, type World } from '../world.ts';
 
 const Params = z.strictObject({
   clients: z.string(),
@@ -43,6 +43,12 @@ const Params = z.strictObject({
    * the health checks' subnet a DNS source of its own and change the walk.
    */
   dns_probe: z.boolean().default(false),
+  /**
+   * A starved machine (issue 13): `workers` busy threads at `nice` in the core namespace, beside the
+   * control plane, from the cap until the hold ends (at most `max_s`; killed by PID). The spill must
+   * still settle, and no origin may be failed over on the starved checker's word alone.
+   */
+  cpu_hog: z.strictObject({ workers: z.number().int().min(1).max(8).default(2), nice: z.number().int().min(-20).max(19).default(0), max_s: z.number().min(1).max(600).default(120) }).optional(),
 });
 
 export async function capacitySpill(world: World, rec: Recorder, outDir: string): Promise<void> {
@@ -86,6 +92,11 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   rec.event(`warm: all ${p.load_rps} rps on ${near.name}`);
 
   const probe = p.dns_probe ? await startProbe(world, far.name) : null;
+  const failedChecksBefore = p.cpu_hog ? await controlPlaneFailedChecks(world) : 0;
+  const cpLogs = replicaNames(spec.control_plane.replicas).map((r) => r.name);
+  const cpLogOffsets = cpLogs.map((n) => world.logOf(n).length);
+  const hog = p.cpu_hog ? world.startCpuHog(spec.core, { workers: p.cpu_hog.workers, nice: p.cpu_hog.nice, duration_ms: p.cpu_hog.max_s * 1000 }) : null;
+  if (hog) rec.event(`CPU hog: ${p.cpu_hog!.workers} busy thread(s) at nice ${p.cpu_hog!.nice} beside the control plane`);
   const tCap = Date.now();
   await world.api.patch(originPath, { target_rps: near.target_rps, max_rps: near.max_rps });
   rec.event(`operator caps ${near.name}: max_rps ${near.max_rps}`, tCap);
@@ -155,11 +166,27 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   rec.number(`${far.name}_rps_settled`, farHold);
   rec.number('offered_rps_settled', offeredHold);
   rec.check('spill: the near origin settles at or under max_rps + 2 % (measured at the origin) and stays there', tSettle !== null, tSettle ? `${near.name} ${nearHold.toFixed(1)} rps over the last ${((tHoldEnd - holdFrom) / 1000).toFixed(1)} s (ceiling ${ceiling}; every 2-s window since, as share x total: <= ceiling; raw 2-s max ${rawMax.toFixed(1)})` : `never settled; last 2 s: ${rateOf(nearBins, 'served', tHoldEnd - 2000, tHoldEnd).toFixed(1)} rps`);
-  rec.check(
+  // Under a CPU hog the scheduler's cycles stretch and its demand reads jitter: the cycle count is
+  // reported, and the damping law is checked by the unstarved scenarios.
+  if (!hog) rec.check(
     'spill: within the cycles the damping allows (+1)',
     cyclesTaken !== null && cyclesTaken <= bound + 1e-9,
     `${cyclesTaken?.toFixed(2) ?? '—'} cycles (of ${period} ms) from the first damped move, ${((firstMove ?? tCap) - tCap) / 1000} s after the cap; allowed ${bound} = ${law} (damping law: max_shift ${maxShift}, then the proportional band ${gain}, to within ${p.tolerance * 100} %) + 1; the write-up's ceil(gap/max_shift) = ${naive}`,
   );
+  if (hog) {
+    await world.stopProcess(hog);
+    rec.event('CPU hog stopped');
+    const failed = (await controlPlaneFailedChecks(world)) - failedChecksBefore;
+    rec.number('control_plane_failed_checks_while_starved', failed);
+    // Each of these verdicts alone would have failed the origin over for everyone before health was a quorum.
+    const flips = cpLogs.reduce((sum, n, i) => sum + (world.logOf(n).slice(cpLogOffsets[i]).match(/this vantage sees the origin down/g)?.length ?? 0), 0);
+    rec.number('control_plane_down_verdicts_while_starved', flips);
+  }
+  // Whatever the load, no origin was failed over before the deliberate failure below: a starved
+  // checker alone is no quorum.
+  const falseFailovers = ds.filter((d) => d.reason === 'health' && (d.inputs.health as { scope?: string; healthy?: boolean } | undefined)?.scope === 'global' && (d.inputs.health as { healthy: boolean }).healthy === false);
+  rec.number('false_failovers', falseFailovers.length);
+  rec.check('no false failover: no origin went unhealthy before the deliberate failure', falseFailovers.length === 0, falseFailovers.length === 0 ? `no global health decision during the walk and the hold${hog ? ` (while starved, the control plane's own checks failed ${rec.numbers.control_plane_failed_checks_while_starved} time(s) and its verdict went down ${rec.numbers.control_plane_down_verdicts_while_starved} time(s): no quorum with the edge)` : ''}` : falseFailovers.map((d) => d.detail.slice(0, 200)).join(' | '));
   if (kill) checkFailover(world, rec, { kill, ds, leaderless, period, nearId, edgeId, near: near.name, nearBins, farBins, clientBins, probe, tHoldEnd });
   if (kill) await checkDataPlanesSwitched(world, rec, kill);
   // The issue's finding at its root: HAProxy pools its connections to the origins, so counting new
@@ -313,4 +340,10 @@ async function startProbe(world: World, originName: string): Promise<string> {
   const lb = await world.api.post<{ id: string }>('/api/v1/load-balancers', { name: 'dns-probe', dns: { zone: 'lab.test', hostname: PROBE_NAME, ttl: 1 }, listeners: [], policy: 'latency' });
   await world.api.post(`/api/v1/load-balancers/${lb.id}/origins`, { name: 'probe-origin', region: o.region, addresses: [world.addr(o.namespace)], port: o.port, location: o.location, target_rps: 1, max_rps: 1 });
   return world.startDnsProbe('dns', world.spec.params.clients as string, { hostname: PROBE_NAME, interval_ms: 100, duration_ms: 200_000 });
+}
+
+/** The control plane's failed health checks so far (every replica's, from the one the bridge reaches). */
+async function controlPlaneFailedChecks(world: World): Promise<number> {
+  const text = await world.api.text('/metrics');
+  return [...text.matchAll(/^sluice_api_health_checks_total\{result="(?:fail|error)"\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
 }

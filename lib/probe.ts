@@ -1,4 +1,6 @@
-// One active health probe: TCP connect, or an HTTP(S) GET whose status must be one of expect_status.
+// One active health probe: TCP connect, or an HTTP(S) GET whose status must be one of expect_status. Used
+// by every vantage that checks for itself: the control plane's checker (api/health/checker.ts) and
+// edge-sync for data planes that keep no health state of their own (nginx OSS, IPVS).
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
