@@ -158,14 +158,25 @@ export async function dnsFailover(world: World, rec: Recorder, outDir: string): 
   await new Promise((r) => setTimeout(r, 1500));
   const tEnd = settledNow();
   const bins = readBins(client.stats);
-  // Paced: the share of answers naming the recovered origin, per cycle after it became healthy.
+  // Paced, measured where it matters — at the origins: the recovered origin's share of the requests
+  // served, per cycle after it became healthy. Not the share of DNS answers: a client holds its
+  // connection for conn_ms, so the scheduler's connection-aware walk (scheduler/core/connections.ts)
+  // answers new connections ahead of the load it moves, and the answers lead the load by design.
   const steps: number[] = [];
+  const answerSteps: number[] = [];
+  const nearStats = world.originStats(near.name);
+  const farStats = world.originStats(far.name);
+  const served = (bs: Bin[], t: number) => bs.filter((b) => b.t >= t && b.t < t + period).reduce((s, b) => s + ((b.served as number) ?? 0), 0);
   for (let t = healthy; t + period <= (allBack ?? tEnd); t += period) {
+    const n = served(nearStats, t);
+    const tot = n + served(farStats, t);
+    steps.push(tot > 0 ? n / tot : 0);
     const a = answersByAddress(bins, t, t + period);
-    const tot = [...a.values()].reduce((x, y) => x + y, 0);
-    steps.push(tot > 0 ? (a.get(nearAddr) ?? 0) / tot : 0);
+    const answered = [...a.values()].reduce((x, y) => x + y, 0);
+    answerSteps.push(answered > 0 ? (a.get(nearAddr) ?? 0) / answered : 0);
   }
-  rec.number('near_answer_share_per_cycle_after_recovery', steps.map((s) => s.toFixed(2)).join(' '));
+  rec.number('near_load_share_per_cycle_after_recovery', steps.map((s) => s.toFixed(2)).join(' '));
+  rec.number('near_answer_share_per_cycle_after_recovery', answerSteps.map((s) => s.toFixed(2)).join(' '));
   const firstCycle = steps[0] ?? 0;
   const cyclesBack = allBack ? (allBack - healthy) / period : null;
   rec.number('cycles_recovery_to_all_back', cyclesBack);
@@ -176,7 +187,7 @@ export async function dnsFailover(world: World, rec: Recorder, outDir: string): 
   rec.check(
     `recovery: ${near.name} comes back paced, not at once`,
     allBack !== null && firstCycle < 0.5 && (cyclesBack ?? 0) >= 2,
-    `share of answers naming ${near.name} per ${period} ms cycle after it was healthy: ${steps.map((s) => s.toFixed(2)).join(' ')}; all back after ${cyclesBack?.toFixed(1) ?? '—'} cycles (max_shift ${spec.load_balancer.max_shift})`,
+    `${near.name}'s share of the requests served per ${period} ms cycle after it was healthy: ${steps.map((s) => s.toFixed(2)).join(' ')} (of DNS answers: ${answerSteps.map((s) => s.toFixed(2)).join(' ')}); all answers back after ${cyclesBack?.toFixed(1) ?? '—'} cycles (max_shift ${spec.load_balancer.max_shift})`,
   );
   rec.check('recovery: each subnet moves back once (no flapping)', allBack !== null && maxFlips === 1 && flippedBack === subnets.length, `${flippedBack}/${subnets.length} subnets went ${far.name} -> ${near.name} exactly once after the failover; most answer changes of one subnet: ${maxFlips}`);
   const nearFinal = rateOf(world.originStats(near.name), 'served', tEnd - 1500, tEnd);
