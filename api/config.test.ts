@@ -83,10 +83,10 @@ describe('control plane config', () => {
   it('TLS with client certificate roles loads; insecure is off by default', () => {
     const c = loadYaml(
       ControlPlaneConfig,
-      'listen: 0.0.0.0:8443\ntls:\n  cert_file: /etc/sluice/tls/cp.crt\n  key_file: /etc/sluice/tls/cp.key\n  client_ca_file: /etc/sluice/tls/ca.crt\n  client_auth_type: VerifyClientCertIfGiven\nauth:\n  client_certificates: {admin_ous: [sluice-admin], read_ous: [sluice-read]}\n',
+      'listen: 0.0.0.0:8443\ntls:\n  cert_file: /etc/sluice/tls/cp.crt\n  key_file: /etc/sluice/tls/cp.key\n  client_ca_file: /etc/sluice/tls/ca.crt\n  client_auth_type: VerifyClientCertIfGiven\nauth:\n  client_certificates: {admin_ous: [sluice-admin], report_ous: [sluice-report], read_ous: [sluice-read]}\n',
     );
     expect(c.tls).toEqual({ cert_file: '/etc/sluice/tls/cp.crt', key_file: '/etc/sluice/tls/cp.key', client_ca_file: '/etc/sluice/tls/ca.crt', client_auth_type: 'VerifyClientCertIfGiven', min_version: 'TLS12', reload_interval: 10_000 });
-    expect(c.auth.client_certificates).toEqual({ admin_ous: ['sluice-admin'], read_ous: ['sluice-read'] });
+    expect(c.auth.client_certificates).toEqual({ admin_ous: ['sluice-admin'], report_ous: ['sluice-report'], read_ous: ['sluice-read'] });
     expect(c.insecure).toBe(false);
   });
 
