@@ -105,9 +105,9 @@ function tokenCredential(request: FastifyRequest, tokens: TokenSets): Credential
   if (!m) return { principal: null, refused: 'token not recognised' };
   // What a client presents is always hashed: knowing a digest from the config is not enough.
   const digest = sha256(m[1]!);
-  if (tokens.admin.has(digest)) return { principal: { role: 'admin', edge: null }, who: 'admin token' };
-  if (tokens.read.has(digest)) return { principal: { role: 'read', edge: null }, who: 'read-only token' };
-  if (tokens.report.has(digest)) return { principal: { role: 'report', edge: tokens.report.get(digest)! }, who: 'report token' };
+  if (tokens.admin.has(digest)) return { principal: { role: 'admin', edge: null }, who: 'token' };
+  if (tokens.read.has(digest)) return { principal: { role: 'read', edge: null }, who: 'token' };
+  if (tokens.report.has(digest)) return { principal: { role: 'report', edge: tokens.report.get(digest)! }, who: 'token' };
   return { principal: null, refused: 'token not recognised' };
 }
 
@@ -116,7 +116,7 @@ function certificateCredential(request: FastifyRequest, roles: CertificateRoles 
   if (!subject || !roles) return null;
   const ous = subjectValues(subject, 'OU');
   const cn = subjectValues(subject, 'CN')[0];
-  const who = `client certificate CN=${cn ?? '?'}${ous.length > 0 ? `, OU=${ous.join('+')}` : ''}`;
+  const who = `client certificate (CN=${cn ?? '?'}${ous.length > 0 ? `, OU=${ous.join('+')}` : ''})`;
   if (ous.some((ou) => roles.admin.has(ou))) return { principal: { role: 'admin', edge: null }, who };
   // Bound to its CN: a certificate without one reports as no edge at all (edge "" matches none).
   if (ous.some((ou) => roles.report.has(ou))) return { principal: { role: 'report', edge: cn ?? '' }, who };
@@ -176,8 +176,8 @@ export function registerAuth(app: FastifyInstance, auth: TokenSets | AuthOptions
     (request as FastifyRequest & { sluicePrincipal?: Principal }).sluicePrincipal = principal;
     const reportScope = (request.routeOptions.config as { reportScope?: boolean } | undefined)?.reportScope === true;
     if (WRITE_METHODS.has(request.method) && principal.role !== 'admin' && !(reportScope && principal.role === 'report')) {
-      const what = principal.role === 'report' ? `a report credential (${winner.who}) may only send health reports` : `a read-only credential (${winner.who})`;
-      throw new ApiError('forbidden', `${what}: it cannot ${request.method} ${path}; use an admin token or certificate`, [{ field: 'authorization', pointer: '#/authorization', in: 'headers', detail: `${principal.role} ${winner.who?.startsWith('client') ? 'certificate' : 'token'}` }]);
+      const what = principal.role === 'report' ? `a report ${winner.who} may only send health reports` : `a read-only ${winner.who}`;
+      throw new ApiError('forbidden', `${what}: it cannot ${request.method} ${path}; use an admin token or certificate`, [{ field: 'authorization', pointer: '#/authorization', in: 'headers', detail: `${principal.role} ${winner.who === 'token' ? 'token' : 'client certificate'}` }]);
     }
   });
 }

@@ -83,7 +83,8 @@ describe.skipIf(skip)('every component over TLS: control plane ↔ DNS ↔ edge-
     c = standardCerts(pki);
     id = {
       dns: pki.issue('dns', { cn: 'dns-1', ou: 'sluice-read', usage: 'client' }),
-      edge: pki.issue('edge', { cn: 'edge-1', ou: 'sluice-read', usage: 'client' }),
+      // The edge's certificate is its report credential: OU sluice-report, CN its edge name.
+      edge: pki.issue('edge', { cn: 'edge-1', ou: 'sluice-report', usage: 'client' }),
       prometheus: pki.issue('prometheus', { cn: 'prometheus', ou: 'sluice-read', usage: 'client' }),
       scheduler: pki.issue('scheduler', { cn: 'scheduler', usage: 'client' }),
     };
@@ -132,7 +133,7 @@ describe.skipIf(skip)('every component over TLS: control plane ↔ DNS ↔ edge-
         '  client_auth_type: RequireAndVerifyClientCert',
         '  reload_interval: 300ms',
         'auth:',
-        '  client_certificates: { admin_ous: [sluice-admin], read_ous: [sluice-read] }',
+        '  client_certificates: { admin_ous: [sluice-admin], report_ous: [sluice-report], read_ous: [sluice-read] }',
         'health_checks: { enabled: false }',
         'scheduler:',
         '  interval: 1s',
@@ -147,8 +148,10 @@ describe.skipIf(skip)('every component over TLS: control plane ↔ DNS ↔ edge-
     await waitFor(async () => (await httpsRequest(`${cpUrl}/healthz`, admin())).status === 200, { timeoutMs: 30_000, what: `the control plane over TLS; ${procs.cp!.output()}` });
 
     lbId = (await api('POST', '/api/v1/load-balancers', { name: 'app', dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 5 }, listeners: [{ vip: '127.0.0.1', port: 18080, protocol: 'http' }], min_samples: 2 })).id;
+    // origin-a has a health check (the echo servers listen on 127.0.0.1 only, so origin-b's address
+    // would fail one): edge-sync runs it itself (nginx keeps no health state) and reports it.
     for (const [i, o] of origins.entries()) {
-      await api('POST', `/api/v1/load-balancers/${lbId}/origins`, { name: o.name, region: `r${i}`, addresses: [o.address], port: o.port, location: { lat: 0, lon: 0 }, target_rps: 1000, max_rps: 1000 });
+      await api('POST', `/api/v1/load-balancers/${lbId}/origins`, { name: o.name, region: `r${i}`, addresses: [o.address], port: o.port, location: { lat: 0, lon: 0 }, target_rps: 1000, max_rps: 1000, ...(i === 0 ? { health_check: { type: 'tcp', interval_ms: 500, timeout_ms: 400 } } : {}) });
     }
     const edgeId = (await api('POST', '/api/v1/edges', { name: 'edge-1', region: 'r0', address: '127.0.0.1', location: { lat: 0, lon: 0 } })).id;
 
@@ -171,6 +174,7 @@ describe.skipIf(skip)('every component over TLS: control plane ↔ DNS ↔ edge-
         '  poll_interval: 500ms',
         ...serverTls('  '),
         'retry: { initial: 100ms, max: 1s }',
+        'health: { poll_interval: 300ms, report_interval: 2s }',
       ].join('\n'),
     );
     procs.edge = startSluice(['edge-sync', '--config', join(dir.path, 'edge-sync.yaml')], { env: { SLUICE_LOG_LEVEL: 'info' } });
@@ -239,6 +243,20 @@ describe.skipIf(skip)('every component over TLS: control plane ↔ DNS ↔ edge-
       load.stop();
     }
   }, 120_000);
+
+  it('edge-sync reports its health checks over mTLS, its certificate the report credential (no token)', async () => {
+    const health = await waitFor(
+      async () => {
+        const h = await httpsRequest(`${cpUrl}/api/v1/health`, admin());
+        const fromEdge = (h.json.observations as { vantage: string; healthy: boolean }[]).filter((o) => o.vantage === 'edge:edge-1' && o.healthy);
+        return fromEdge.length > 0 ? fromEdge : null;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: `edge-1's health reports over mTLS; ${procs.edge!.output().slice(-800)}` },
+    );
+    expect(health).toEqual([expect.objectContaining({ kind: 'edge', result: 'pass' })]);
+    expect(metricValue(await scrape(`https://127.0.0.1:${ports.edgeMetrics}/metrics`), 'sluice_edge_health_reports_total{edge="edge-1",result="ok"}')).toBeGreaterThanOrEqual(1);
+    expect(procs.edge!.output()).not.toMatch(/refuses this edge/);
+  }, 45_000);
 
   it("the scheduler's readers fail closed: a wrong CA, or no client certificate where one is required", async () => {
     const counter = { reject: () => undefined };

@@ -79,7 +79,7 @@ describe.skipIf(skip)('control plane over TLS (VerifyClientCertIfGiven: certific
         'auth:',
         `  admin_tokens: [${ADMIN}]`,
         `  read_tokens: [${READ}]`,
-        '  client_certificates: { admin_ous: [sluice-admin], read_ous: [sluice-read] }',
+        '  client_certificates: { admin_ous: [sluice-admin], report_ous: [sluice-report], read_ous: [sluice-read] }',
         'scheduler: { enabled: false }',
         'health_checks: { enabled: false }',
       ].join('\n'),
@@ -125,7 +125,7 @@ describe.skipIf(skip)('control plane over TLS (VerifyClientCertIfGiven: certific
     expect((await httpsRequest(url, read)).status).toBe(200);
     const refused = await httpsRequest(url, read, { method: 'POST', body: SAMPLE.loadBalancer });
     expect(refused.status).toBe(403);
-    expect(refused.json.detail).toBe('a read-only client certificate (CN=dns-eu-1, OU=sluice-read) cannot POST /api/v1/load-balancers; use an admin token or certificate');
+    expect(refused.json.detail).toBe('a read-only client certificate (CN=dns-eu-1, OU=sluice-read): it cannot POST /api/v1/load-balancers; use an admin token or certificate');
     const created = await httpsRequest(url, admin, { method: 'POST', body: SAMPLE.loadBalancer });
     expect(created.status).toBe(201);
     // Tokens still work without a certificate (VerifyClientCertIfGiven); the higher role of the two counts.
@@ -138,6 +138,35 @@ describe.skipIf(skip)('control plane over TLS (VerifyClientCertIfGiven: certific
     expect(noRole.json.errors[0].detail).toBe('the client certificate (CN=someone, OU=elsewhere) has no OU in auth.client_certificates, and no token was sent');
     const nothing = await httpsRequest(url, { ca: pki.ca });
     expect(nothing.status).toBe(401);
+  });
+
+  it("an edge's report certificate (OU sluice-report) sends health reports as the edge its CN names, and nothing else", async () => {
+    const admin = { ca: pki.ca, cert: c.clientAdmin.cert, key: c.clientAdmin.key };
+    const edgeName = SAMPLE.edges[0]!.name;
+    const asEdge = pki.issue('client-report', { cn: edgeName, ou: 'sluice-report', usage: 'client' });
+    const asOther = pki.issue('client-report-other', { cn: 'some-other-edge', ou: 'sluice-report', usage: 'client' });
+    const reporter = { ca: pki.ca, cert: asEdge.cert, key: asEdge.key };
+    const lb = await httpsRequest(`${cp.url}/api/v1/load-balancers`, admin, { method: 'POST', body: { ...SAMPLE.loadBalancer, name: 'reported' } });
+    const origin = await httpsRequest(`${cp.url}/api/v1/load-balancers/${lb.json.id}/origins`, admin, { method: 'POST', body: SAMPLE.origins[0] });
+    const edge = await httpsRequest(`${cp.url}/api/v1/edges`, admin, { method: 'POST', body: SAMPLE.edges[0] });
+    expect([lb.status, origin.status, edge.status]).toEqual([201, 201, 201]);
+    const report = { reports: [{ origin_id: origin.json.id, healthy: false, result: 'fail', detail: 'connect: refused' }] };
+    const sent = await httpsRequest(`${cp.url}/api/v1/edges/${edge.json.id}/health`, reporter, { method: 'POST', body: report });
+    expect(sent.status).toBe(200);
+    expect(sent.json).toEqual({ accepted: 1, ignored: [] });
+    const health = await httpsRequest(`${cp.url}/api/v1/health`, reporter);
+    expect(health.json.observations).toEqual(expect.arrayContaining([expect.objectContaining({ origin_id: origin.json.id, vantage: `edge:${edgeName}`, kind: 'edge', healthy: false })]));
+    // Bound by its CN: another edge's certificate cannot vote as this one.
+    const foreign = await httpsRequest(`${cp.url}/api/v1/edges/${edge.json.id}/health`, { ca: pki.ca, cert: asOther.cert, key: asOther.key }, { method: 'POST', body: report });
+    expect(foreign.status).toBe(403);
+    expect(foreign.json.detail).toContain(`bound to edge "some-other-edge"`);
+    // A report credential writes nothing but reports.
+    const write = await httpsRequest(`${cp.url}/api/v1/load-balancers`, reporter, { method: 'POST', body: { ...SAMPLE.loadBalancer, name: 'by-reporter' } });
+    expect(write.status).toBe(403);
+    expect(write.json.detail).toBe(`a report client certificate (CN=${edgeName}, OU=sluice-report) may only send health reports: it cannot POST /api/v1/load-balancers; use an admin token or certificate`);
+    // A read-only certificate may not report.
+    const byReader = await httpsRequest(`${cp.url}/api/v1/edges/${edge.json.id}/health`, { ca: pki.ca, cert: c.clientRead.cert, key: c.clientRead.key }, { method: 'POST', body: report });
+    expect(byReader.status).toBe(403);
   });
 
   it('refuses a client certificate from another CA with a problem that says so, on every path', async () => {
