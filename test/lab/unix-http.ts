@@ -72,7 +72,7 @@ export class LabApi {
 
   /** A non-JSON page (/metrics). */
   async text(path: string): Promise<string> {
-    const res = await unixRequest(this.socket, path, { headers: { authorization: `Bearer ${this.token}` } });
+    const res = await unixRequest(this.socket, path, { headers: { authorization: `Bearer ${this.token}` }, tls: this.tls });
     if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}: ${res.text.slice(0, 500)}`);
     return res.text;
   }
