@@ -1,6 +1,7 @@
 // The running agent: collector worker + poll schedule + metrics + HTTP server. command.ts wires it to the
 // command line; tests may start it in-process.
 import type { Logger } from '../lib/log.ts';
+import type { ServerTls } from '../lib/tls.ts';
 import { CollectorClient } from './collector-client.ts';
 import type { AgentConfig } from './config.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -21,6 +22,8 @@ export class Agent {
   constructor(
     readonly config: AgentConfig,
     private readonly log: Logger,
+    /** config.tls, already loaded (lib/tls.ts): the endpoints are served over HTTPS. */
+    private readonly tls?: ServerTls,
   ) {
     this.metrics = new AgentMetrics(config.node);
     this.collector = new CollectorClient(config, log);
@@ -37,7 +40,7 @@ export class Agent {
       latency: async (limit) => this.latency(limit),
       sockets: async (limit) => this.collector.request({ type: 'sockets', limit }, 10_000),
       health: () => this.health(),
-    }, (err) => this.log.error({ err }, 'http handler failed'));
+    }, (err) => this.log.error({ err }, 'http handler failed'), this.tls && this.config.tls ? { config: this.config.tls, loaded: this.tls, prefix: 'tls', log: this.log, metrics: this.metrics.tls } : undefined);
     const addr = this.server.server.address();
     const bound = typeof addr === 'object' && addr ? { host, port: addr.port } : { host, port };
     await this.pollOnce();

@@ -1,6 +1,7 @@
 // `sluice agent --config FILE [--listen HOST:PORT]`: learn client RTT and demand from the kernel, serve
 // Prometheus metrics. SIGTERM/SIGINT stop it cleanly (server closed, worker and netlink socket released).
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
+import { loadingFilesOf, loadServerTls } from '../lib/tls.ts';
 import { createLogger } from '../lib/log.ts';
 import { parseHostPort } from '../model/primitives.ts';
 import { Agent } from './agent.ts';
@@ -31,7 +32,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (args.values.once) return pollOnce(config);
   const log = createLogger('agent');
-  const agent = new Agent(config, log);
+  const tls = config.tls ? loadingFilesOf(file, () => loadServerTls(config.tls!, 'tls')) : undefined;
+  const agent = new Agent(config, log, tls);
   let bound;
   try {
     bound = await agent.start();
@@ -40,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     await agent.stop().catch(() => {});
     return 1;
   }
-  log.info({ node: config.node, listen: `${bound.host}:${bound.port}`, service_ports: config.service_ports, upstreams: config.upstreams.length, poll_interval_ms: config.poll_interval }, 'agent started');
+  log.info({ node: config.node, listen: `${tls ? 'https' : 'http'}://${bound.host}:${bound.port}`, service_ports: config.service_ports, upstreams: config.upstreams.length, poll_interval_ms: config.poll_interval }, 'agent started');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

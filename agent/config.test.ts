@@ -41,6 +41,19 @@ describe('agent config', () => {
     expect(problem('service_ports: [443]\nmin_samples: 0\n')).toMatch(/min_samples/);
   });
 
+  it('tls: the endpoints over HTTPS, Prometheus web.config names', () => {
+    expect(load('service_ports: [443]\ntls: {cert_file: /a.crt, key_file: /a.key, client_ca_file: /ca.pem, client_auth_type: RequireAndVerifyClientCert}\n').tls).toEqual({
+      cert_file: '/a.crt',
+      key_file: '/a.key',
+      client_ca_file: '/ca.pem',
+      client_auth_type: 'RequireAndVerifyClientCert',
+      min_version: 'TLS12',
+      reload_interval: 10_000,
+    });
+    expect(problem('service_ports: [443]\ntls: {cert_file: /a.crt, key_file: /a.key, client_ca_file: /ca.pem}\n')).toMatch(/tls\.client_auth_type: client_ca_file is set but client_auth_type is NoClientCert/);
+    expect(problem('service_ports: [443]\ntls: {key_file: /a.key}\n')).toMatch(/tls\.cert_file: /);
+  });
+
   it('bounds durations to what a timer can hold, wants a unit, and says what it expected', () => {
     // 30 days overflows Node's timers (2^31-1 ms): setTimeout would fire at once and the agent spin.
     expect(problem('service_ports: [443]\npoll_interval: 30d\n')).toMatch(/poll_interval: "30d" is longer than a timer can wait: at most 24\.8 days/);

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { AgeDuration, Cidr, Duration, HostPort, Name, Port } from '../model/primitives.ts';
 import { loadConfigFile } from '../lib/config-file.ts';
+import { TlsServerConfig } from '../lib/tls.ts';
 
 const Upstream = HostPort.refine((hp) => isIP(hp.host) !== 0, {
   message: 'an upstream must be an IP address and port (the kernel reports addresses, not names), e.g. 192.0.2.10:443 or [2001:db8::10]:443',
@@ -17,6 +18,8 @@ export const AgentConfig = z
     node: Name.default(() => hostname().toLowerCase().replace(/[^a-z0-9._-]/g, '-').slice(0, 63) || 'agent'),
     /** Where /metrics, /metrics/subnets, /api/v1/latency and /healthz are served. */
     listen: HostPort.default({ host: '0.0.0.0', port: 9465 }),
+    /** Serve them over HTTPS (Prometheus scrape tls_config); with client_ca_file, client certificates only. */
+    tls: TlsServerConfig.optional(),
     /** Local ports of the service this host runs: connections to them are clients (inbound). */
     service_ports: z.array(Port).default([]),
     /** Addresses this host connects to whose RTT is wanted (e.g. origins seen from an edge). */

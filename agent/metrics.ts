@@ -2,6 +2,7 @@
 // the per-subnet one holds at most `subnet_series_budget` subnets (the busiest), rebuilt from each poll
 // so that a subnet leaving the top N (or expiring) loses its series at once.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerTlsMetrics } from '../lib/tls-metrics.ts';
 import { collectProcessMetrics } from '../lib/process-metrics.ts';
 import type { PollReport } from './poller.ts';
 
@@ -18,6 +19,8 @@ export interface ChurnState {
 export class AgentMetrics {
   readonly main = new Registry();
   readonly subnets = new Registry();
+  /** The endpoints' TLS certificate (config.tls): expiry and reloads. */
+  readonly tls = registerTlsMetrics(this.main, 'agent');
   private readonly connections: Counter<'port'>;
   private readonly upstreamRtt: Gauge<'upstream'>;
   private readonly upstreamMinRtt: Gauge<'upstream'>;

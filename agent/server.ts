@@ -4,7 +4,10 @@
 //   /api/v1/latency   the learning table as JSON (debugging), ?limit=N (default 1000)
 //   /api/v1/sockets   the last poll's inbound/outbound sockets with kernel RTT (debugging), ?limit=N (default 1000)
 //   /healthz          200 while polls succeed, 503 (with the reason) when the last one is too old
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+//   over HTTPS with a `tls` block (lib/tls-server.ts: Prometheus' tls_server_config, reloaded from disk)
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { createHttpServer, type TlsServing } from '../lib/tls-server.ts';
 
 export interface Handlers {
   mainMetrics(): Promise<{ contentType: string; body: string }>;
@@ -15,21 +18,21 @@ export interface Handlers {
 }
 
 export interface AgentServer {
-  server: Server;
+  server: Server | HttpsServer;
   /** Connections accepted so far (their passive opens are the agent's own, not demand). */
   accepted(): number;
   close(): Promise<void>;
 }
 
-export async function startServer(host: string, port: number, h: Handlers, onError: (err: Error) => void): Promise<AgentServer> {
+export async function startServer(host: string, port: number, h: Handlers, onError: (err: Error) => void, tls?: TlsServing): Promise<AgentServer> {
   let accepted = 0;
-  const server = createServer((req, res) => {
+  const server = createHttpServer((req, res) => {
     handle(req, res, h).catch((err: Error) => {
       onError(err);
       if (!res.headersSent) send(res, 500, 'text/plain', `internal error: ${err.message}\n`);
       else res.destroy();
     });
-  });
+  }, tls);
   server.on('connection', () => accepted++);
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {

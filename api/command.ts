@@ -5,7 +5,11 @@ import { ConfigError, validateConfig, loadConfigFile } from '../lib/config-file.
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
 import { createLogger } from '../lib/log.ts';
 import { parseHostPort } from '../model/primitives.ts';
-import { assertSafeBind, authEnabled, tokenSets } from './auth.ts';
+import { statSync } from 'node:fs';
+import type https from 'node:https';
+import { loadingFilesOf, loadServerTls, logCertificate, TlsReloader } from '../lib/tls.ts';
+import { observeCertificate, reloadObserver } from '../lib/tls-metrics.ts';
+import { assertSafeBind, authEnabled, tokenSets, type CertificateRoles } from './auth.ts';
 import { ControlPlaneConfig } from './config.ts';
 import { HealthChecker } from './health/checker.ts';
 import { HealthEvaluator } from './health/evaluator.ts';
@@ -13,7 +17,7 @@ import { createHealthMetrics } from './health/metrics.ts';
 import type { QuorumPolicy } from './health/quorum.ts';
 import { createApiMetrics } from './metrics.ts';
 import { buildServer } from './server.ts';
-import { startScheduler } from '../scheduler/loop/start.ts';
+import { loadInputsTls, startScheduler } from '../scheduler/loop/start.ts';
 import { hostname } from 'node:os';
 import { Replica } from './replica.ts';
 import { openStore } from './store/open.ts';
@@ -25,6 +29,8 @@ const USAGE = `usage: sluice control-plane [--config FILE] [--listen HOST:PORT] 
 Runs the REST API (with OpenAPI at /openapi.json and Swagger UI at /docs), the store (SQLite in the
 data dir, or PostgreSQL with a postgres: block), the origins' active health checks and the scheduler
 loop. With no --config the embedded defaults apply: 127.0.0.1:8080, ./data, no tokens (loopback only).
+Beyond loopback it needs auth tokens (or client certificate roles) and TLS (tls.cert_file, key_file),
+or insecure: true to serve plain HTTP knowingly.
 
   --migrate-only   apply pending schema migrations to the configured store, print the schema version, exit`;
 
@@ -55,8 +61,17 @@ export async function run(argv: string[]): Promise<number> {
 
 async function serve(config: ControlPlaneConfig, configFile: string, replicaId: string, log: ReturnType<typeof createLogger>): Promise<number> {
   const tokens = tokenSets(config.auth);
-  assertSafeBind(config.listen.host, tokens);
-  if (!authEnabled(tokens)) log.warn('no auth tokens configured: the API is open to anyone who can reach it, so it listens on loopback only');
+  const certificateRoles: CertificateRoles | undefined = config.auth.client_certificates
+    ? { admin: new Set(config.auth.client_certificates.admin_ous), report: new Set(config.auth.client_certificates.report_ous), read: new Set(config.auth.client_certificates.read_ous) }
+    : undefined;
+  const auth = { tokens, certificateRoles, clientAuth: config.tls?.client_auth_type };
+  const insecure = assertSafeBind(config.listen.host, auth, { tls: config.tls !== undefined, insecure: config.insecure });
+  if (!authEnabled(auth)) log.warn('no auth tokens configured: the API is open to anyone who can reach it, so it listens on loopback only');
+  if (insecure) log.warn(`INSECURE: serving plain HTTP on ${config.listen.host} (insecure: true): bearer tokens and views cross the network in clear; set tls.cert_file and tls.key_file`);
+  warnPlainTokensReadable(config, configFile, log);
+  const tls = config.tls ? loadingFilesOf(configFile, () => loadServerTls(config.tls!, 'tls')) : undefined;
+  const inputsTls = loadingFilesOf(configFile, () => loadInputsTls(config.scheduler, log));
+  if (tls) logCertificate(log, 'tls', tls.certificate);
 
   const { store, kind, where } = await openStore(config, replicaId, log, configFile);
   log.info({ replica: replicaId, store: kind, where }, 'store open');
@@ -99,11 +114,17 @@ async function serve(config: ControlPlaneConfig, configFile: string, replicaId: 
     logger: log,
     replica,
     health: { policy, onReport: () => evaluator.wake() },
+    https: tls?.options,
+    clientAuth: config.tls?.client_auth_type,
+    certificateRoles,
   });
+  // A renewed certificate on disk is served to the next connection; open ones (long-polls) keep theirs.
+  if (tls) observeCertificate(metrics.tls, config.tls!.cert_file, tls);
+  const reloader = config.tls ? new TlsReloader(config.tls, 'tls', (next) => (app.server as unknown as https.Server).setSecureContext(next.context), log, reloadObserver(metrics.tls, config.tls.cert_file)).start() : undefined;
   const health = config.health_checks.enabled ? new HealthChecker({ store, log, checks: metrics.healthChecks, vantage: replicaId, reportIntervalMs: hc.report_interval, onVerdictChange: () => evaluator.wake() }) : undefined;
   await health?.start();
   evaluator.start();
-  scheduler = config.scheduler.enabled ? await startScheduler(config.scheduler, store, metrics.registry, log, undefined, replicaId) : undefined;
+  scheduler = config.scheduler.enabled ? await startScheduler(config.scheduler, store, metrics.registry, log, undefined, replicaId, inputsTls) : undefined;
 
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   log.info({ address, replica: replicaId, store: kind, where }, 'control plane listening');
@@ -116,6 +137,7 @@ async function serve(config: ControlPlaneConfig, configFile: string, replicaId: 
     process.once('SIGINT', stop);
   });
   log.info('shutting down');
+  reloader?.stop();
   await scheduler?.stop();
   await health?.stop();
   await evaluator.stop();
@@ -123,6 +145,22 @@ async function serve(config: ControlPlaneConfig, configFile: string, replicaId: 
   replica.stop();
   await store.close();
   return 0;
+}
+
+/**
+ * Plain tokens in a config file others on the host can read are as good as published: say so (the
+ * file stays usable; "sha256:<hex>" digests are safe to leave readable).
+ */
+function warnPlainTokensReadable(config: ControlPlaneConfig, configFile: string, log: ReturnType<typeof createLogger>): void {
+  const plain = [...config.auth.admin_tokens, ...config.auth.read_tokens].filter((t) => !t.startsWith('sha256:')).length;
+  if (plain === 0) return;
+  let mode: number;
+  try {
+    mode = statSync(configFile).mode & 0o777;
+  } catch {
+    return; // embedded defaults or a vanished file: nothing to check
+  }
+  if (mode & 0o004) log.warn({ file: configFile, mode: `0${mode.toString(8)}`, plain_tokens: plain }, 'the config holds plain bearer tokens and every user on this host can read it: write them as "sha256:<hex>" (printf %s TOKEN | sha256sum) or chmod 0640');
 }
 
 /** --migrate-only: bring the store's schema up to this binary's and exit (run once before a rolling upgrade). */

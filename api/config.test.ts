@@ -68,8 +68,26 @@ describe('control plane config', () => {
     ['postgres: {url: "postgres://s@db/sluice", ssl: {mode: sometimes}}\n', /postgres\.ssl\.mode: /],
     ['postgres: {url: "postgres://s@db/sluice", pool_size: 1}\n', /postgres\.pool_size: /],
     ['replica_id: "cp a"\n', /replica_id: letters, digits/],
+    ['tls: {cert_file: a.pem}\n', /:1:1: tls\.key_file: /],
+    ['tls: {cert_file: a, key_file: b, client_ca_file: c}\n', /tls\.client_auth_type: client_ca_file is set but client_auth_type is NoClientCert/],
+    ['tls: {cert_file: a, key_file: b, min_version: TLS10}\n', /tls\.min_version: /],
+    ['tls: {cert_file: a, key_file: b}\ninsecure: true\n', /:2:1: insecure: insecure: true allows plain HTTP; it makes no sense with tls set/],
+    ['auth: {client_certificates: {read_ous: [sluice-read]}}\n', /:1:8: auth\.client_certificates: client certificate roles need tls\.client_ca_file/],
+    ['tls: {cert_file: a, key_file: b}\nauth: {client_certificates: {read_ous: [sluice-read]}}\n', /auth\.client_certificates: client certificate roles need tls\.client_ca_file/],
+    ['tls: {cert_file: a, key_file: b, client_ca_file: c, client_auth_type: VerifyClientCertIfGiven}\nauth: {client_certificates: {read_ous: [""]}}\n', /auth\.client_certificates\.read_ous\[0\]: /],
+    ['scheduler:\n  prometheus: {url: "http://p:9090", tls: {ca_file: /ca.pem}}\n', /scheduler\.prometheus\.url: prometheus\.tls is set, so Prometheus must be reached over https:\/\//],
   ])('rejects %j: %s', (yaml, expected) => {
     expect(configProblem(ControlPlaneConfig, yaml)).toMatch(expected);
+  });
+
+  it('TLS with client certificate roles loads; insecure is off by default', () => {
+    const c = loadYaml(
+      ControlPlaneConfig,
+      'listen: 0.0.0.0:8443\ntls:\n  cert_file: /etc/sluice/tls/cp.crt\n  key_file: /etc/sluice/tls/cp.key\n  client_ca_file: /etc/sluice/tls/ca.crt\n  client_auth_type: VerifyClientCertIfGiven\nauth:\n  client_certificates: {admin_ous: [sluice-admin], report_ous: [sluice-report], read_ous: [sluice-read]}\n',
+    );
+    expect(c.tls).toEqual({ cert_file: '/etc/sluice/tls/cp.crt', key_file: '/etc/sluice/tls/cp.key', client_ca_file: '/etc/sluice/tls/ca.crt', client_auth_type: 'VerifyClientCertIfGiven', min_version: 'TLS12', reload_interval: 10_000 });
+    expect(c.auth.client_certificates).toEqual({ admin_ous: ['sluice-admin'], report_ous: ['sluice-report'], read_ous: ['sluice-read'] });
+    expect(c.insecure).toBe(false);
   });
 
   it('a postgres block: defaults, and the password never in what is shown', async () => {

@@ -12,6 +12,7 @@ export const PROBLEMS = {
   invalid_json: { status: 400, title: 'The body is not valid JSON' },
   bad_request: { status: 400, title: 'The HTTP request could not be read' },
   unauthorized: { status: 401, title: 'A bearer token is required' },
+  client_certificate_refused: { status: 401, title: 'A valid client certificate is required' },
   forbidden: { status: 403, title: 'This token may not do that' },
   not_found: { status: 404, title: 'No such resource' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },

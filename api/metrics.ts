@@ -1,6 +1,7 @@
 // The control plane's own metrics. A registry per server instance, so tests can run several.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessMetrics } from '../lib/process-metrics.ts';
+import { registerTlsMetrics, type TlsMetrics } from '../lib/tls-metrics.ts';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -15,6 +16,8 @@ export interface ApiMetrics {
   healthChecks: Counter<'result'>;
   /** Where the long-poll gauge reads its value; the server points it at its change hub. */
   waitersSource: { current: () => number };
+  /** The API's TLS certificate: expiry and reloads (no series without TLS). */
+  tls: TlsMetrics;
 }
 
 export function createApiMetrics(): ApiMetrics {
@@ -43,5 +46,6 @@ export function createApiMetrics(): ApiMetrics {
     longPollRefused: new Counter({ name: 'sluice_api_long_polls_refused_total', help: 'long-polls answered 429 because their client address already held api.long_poll_per_client', registers: [registry] }),
     healthChecks: new Counter({ name: 'sluice_api_health_checks_total', help: 'active health checks by result: pass, fail, error (the check could not run; counted as a fail)', labelNames: ['result'], registers: [registry] }),
     waitersSource,
+    tls: registerTlsMetrics(registry, 'api'),
   };
 }

@@ -3,9 +3,10 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Socket } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { registerAuth, type TokenSets } from './auth.ts';
+import { registerAuth, type AuthOptions, type TokenSets } from './auth.ts';
 import { ChangeHub } from './change-hub.ts';
 import { PerClientLimit } from './client-limit.ts';
 import { problemErrorHandler } from './errors.ts';
@@ -25,6 +26,11 @@ export const API_VERSION = '1.0.0';
 export interface ServerOptions {
   store: Store;
   tokens: TokenSets;
+  /** Serve HTTPS with these options (lib/tls.ts loadServerTls); plain HTTP when absent. */
+  https?: TlsOptions | undefined;
+  /** Client certificate verification (with `https`) and the roles certificates' OUs give. */
+  clientAuth?: AuthOptions['clientAuth'];
+  certificateRoles?: AuthOptions['certificateRoles'];
   bodyLimitBytes?: number;
   longPollMaxMs?: number;
   /** Long-polls one client address may hold at once; beyond it, 429. */
@@ -56,7 +62,8 @@ export const SERVER_DEFAULTS = {
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const o = { ...SERVER_DEFAULTS, ...withoutUndefined(opts) };
-  const app: FastifyInstance = Fastify({
+  const httpTimeouts = { headersTimeout: o.headerTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(o.headerTimeoutMs / 4))) };
+  const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: o.bodyLimitBytes,
     // Long-polls hold requests open for up to a minute; keep idle sockets a little longer than that.
@@ -65,12 +72,15 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // checks for that every connectionsCheckingInterval (30 s by default: far too coarse here). A held
     // long-poll has a complete request, so these never cut it.
     requestTimeout: o.requestTimeoutMs,
-    http: { headersTimeout: o.headerTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(o.headerTimeoutMs / 4))) },
+    ...(opts.https
+      ? // A TLS handshake is held to the header timeout too (Node's default is 120 s: a slowloris at the TLS layer).
+        { https: { ...opts.https, ...httpTimeouts, handshakeTimeout: o.headerTimeoutMs } }
+      : { http: httpTimeouts }),
     clientErrorHandler: clientErrorHandler as (err: Error, socket: Socket) => void,
     frameworkErrors: frameworkErrorHandler,
     // Answered by the request guard instead, as a problem.
     return503OnClosing: false,
-  });
+  }) as unknown as FastifyInstance;
   const metrics = opts.metrics ?? createApiMetrics();
   const changes = new ChangeHub(opts.store, (n) => metrics.longPollWakeups.inc(n));
   const replica = opts.replica ?? new Replica({ id: 'local', store: opts.store, storeKind: 'sqlite', log: app.log as never, registry: metrics.registry });
@@ -111,8 +121,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         description: 'Source of truth for load balancers, origins and edges; the weights the scheduler publishes; learned latency; the audit log of decisions. Errors are RFC 9457 problem+json.',
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          // OpenAPI 3.1's mutualTLS scheme (the swagger plugin's types stop at 3.0's four kinds).
+          mutualTLS: { type: 'mutualTLS', description: 'a client certificate signed by tls.client_ca_file whose subject OU is in auth.client_certificates (admin_ous or read_ous)' } as unknown as { type: 'openIdConnect'; openIdConnectUrl: string },
+        },
+      },
+      security: [{ bearer: [] }, { mutualTLS: [] }],
     },
     transform: jsonSchemaTransform,
     // Swagger UI registers its routes hidden; /docs is declared here, open like the spec itself.
@@ -123,7 +139,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   if (docs) await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  registerAuth(app, opts.tokens);
+  registerAuth(app, { tokens: opts.tokens, certificateRoles: opts.certificateRoles, clientAuth: opts.https ? opts.clientAuth : 'NoClientCert' });
   await app.register(opsRoutes(replica, metrics, () => app.swagger()));
   await app.register(resourceRoutes(opts.store));
   const longPolls = new PerClientLimit(o.longPollsPerClient);

@@ -8,7 +8,8 @@
 #                 "origins": [<POST /api/v1/load-balancers/{id}/origins body>, ...],
 #                 "edges": [<POST /api/v1/edges body>, ...]}
 # TOKEN_FILE holds an admin token; it is passed to curl in a header file, never on the command line.
-# Waits up to BOOTSTRAP_WAIT seconds (default 180) for the control plane to become ready.
+# Waits up to BOOTSTRAP_WAIT seconds (default 180) for the control plane to become ready. An https:// API
+# is verified against CURL_CA_BUNDLE (the sluice CA: CURL_CA_BUNDLE=/etc/sluice/tls/ca.crt).
 set -euo pipefail
 
 die() {
@@ -16,7 +17,7 @@ die() {
   exit 1
 }
 
-[ $# -eq 3 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -eq 3 ] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 API="${1%/}"
 TOKEN_FILE="$2"
 TOPOLOGY="$3"

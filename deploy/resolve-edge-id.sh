@@ -6,7 +6,8 @@
 #   resolve-edge-id.sh API_URL TOKEN_FILE EDGE_NAME EDGE_SYNC_CONFIG
 #
 # Waits up to RESOLVE_WAIT seconds (default 600) for the edge to be registered. Only the
-# `edge_id:` line of the config is replaced (atomically); nothing else is touched.
+# `edge_id:` line of the config is replaced (atomically); nothing else is touched. An https:// API is
+# verified against CURL_CA_BUNDLE (the sluice CA: CURL_CA_BUNDLE=/etc/sluice/tls/ca.crt).
 set -euo pipefail
 
 die() {
@@ -14,7 +15,7 @@ die() {
   exit 1
 }
 
-[ $# -eq 4 ] || { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -eq 4 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 API="${1%/}"
 TOKEN_FILE="$2"
 EDGE_NAME="$3"

@@ -17,7 +17,11 @@ import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
 import { ApiViewSource, FileViewSource, readViewFile, type ViewSource } from './view-source.ts';
 import { ConfigError } from '../lib/config-file.ts';
-import { readFileSync } from 'node:fs';
+import type https from 'node:https';
+import { readSecretLine } from '../lib/secret-file.ts';
+import { loadingFilesOf, loadServerTls } from '../lib/tls.ts';
+import { clientTls, warnCleartextToken } from '../lib/tls-client.ts';
+import { createHttpServer, schemeOf, type TlsServing } from '../lib/tls-server.ts';
 
 const USAGE = `usage: sluice dns --config FILE
 
@@ -64,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
       throw new ConfigError(file, [{ key: 'view_file', message: (err as Error).message }]);
     }
   }
+  if (config.api) warnCleartextToken(log, config.api.urls ?? [config.api.url!], Boolean(config.api.token || config.api.token_file));
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
   // With a metrics listener, even one serving worker runs beside a primary: rendering metrics and
   // parsing views (megabytes with 100k learned subnets) then never stall the loop that answers queries.
@@ -83,15 +88,18 @@ function untilSignal(onHup?: () => void): Promise<string> {
   });
 }
 
-function makeSource(config: DnsConfig, install: (v: DnsView) => void, metrics: ViewMetrics, log: Logger): ViewSource & { reload?: () => void } {
+/** The token file (permissions checked) and TLS files are read here, before anything listens. */
+function makeSource(config: DnsConfig, file: string, install: (v: DnsView) => void, metrics: ViewMetrics, log: Logger): ViewSource & { reload?: () => void } {
   const onView = (v: DnsView) => {
     install(v);
     logFailOpen(v, log);
   };
   if (config.view_file) return new FileViewSource(config.view_file, onView, metrics, log);
   const api = config.api!;
-  const token = api.token ?? (api.token_file ? readFileSync(api.token_file, 'utf8').trim() : undefined);
-  return new ApiViewSource(api, token, onView, metrics, log);
+  return loadingFilesOf(file, () => {
+    const token = api.token_file ? readSecretLine('api.token_file', api.token_file) : api.token;
+    return new ApiViewSource(api, token, onView, metrics, log, clientTls(api.tls, 'api.tls', log));
+  });
 }
 
 let failingOpen = '';
@@ -108,9 +116,15 @@ function logFailOpen(view: DnsView, log: Logger): void {
   else log.warn('fail-open over: every name has a healthy origin again');
 }
 
-function startMetricsServer(config: DnsConfig, log: Logger, render: () => Promise<{ text: string; contentType: string }>): Promise<http.Server | null> {
+/** metrics.tls, loaded before anything listens (a bad file: exit 2 naming the key). */
+function metricsTls(config: DnsConfig, file: string, log: Logger, metrics: ViewMetrics): TlsServing | undefined {
+  const tls = config.metrics?.tls;
+  return tls ? { config: tls, loaded: loadingFilesOf(file, () => loadServerTls(tls, 'metrics.tls')), prefix: 'metrics.tls', log, metrics: metrics.tls } : undefined;
+}
+
+function startMetricsServer(config: DnsConfig, log: Logger, render: () => Promise<{ text: string; contentType: string }>, tls: TlsServing | undefined): Promise<http.Server | https.Server | null> {
   if (!config.metrics) return Promise.resolve(null);
-  const server = http.createServer((req, res) => {
+  const server = createHttpServer((req, res) => {
     if (req.url === '/metrics' || req.url?.startsWith('/metrics?')) {
       render().then(
         ({ text, contentType }) => res.writeHead(200, { 'content-type': contentType }).end(text),
@@ -118,12 +132,12 @@ function startMetricsServer(config: DnsConfig, log: Logger, render: () => Promis
       );
     } else if (req.url === '/healthz') res.writeHead(200).end('ok\n');
     else res.writeHead(404).end('not found\n');
-  });
+  }, tls);
   const { host, port } = config.metrics.listen;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
-      log.info({ metrics: `http://${host}:${(server.address() as { port: number }).port}/metrics` }, 'metrics listening');
+      log.info({ metrics: `${schemeOf(server)}://${host}:${(server.address() as { port: number }).port}/metrics` }, 'metrics listening');
       resolve(server);
     });
   });
@@ -135,7 +149,8 @@ async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo
   const registry = new Registry();
   serving.registerMetrics(registry);
   const viewMetrics = registerViewMetrics(registry);
-  const source = makeSource(config, (view) => serving.install(view, true), viewMetrics, log);
+  const tls = metricsTls(config, file, log, viewMetrics);
+  const source = makeSource(config, file, (view) => serving.install(view, true), viewMetrics, log);
   // Listen only once there is something to answer from (bounded wait): no SERVFAIL burst on restart.
   source.start();
   await firstView(() => serving.hasView(), FIRST_VIEW_WAIT_MS, log);
@@ -148,7 +163,7 @@ async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo
     source.stop();
     return 1;
   }
-  const metricsServer = await startMetricsServer(config, log, async () => ({ text: await registry.metrics(), contentType: registry.contentType }));
+  const metricsServer = await startMetricsServer(config, log, async () => ({ text: await registry.metrics(), contentType: registry.contentType }), tls);
   log.info({ listen: listeners.bound, workers: 1 }, 'sluice dns ready');
   const sig = await untilSignal(() => source.reload?.());
   log.info({ signal: sig }, 'shutting down');
@@ -221,6 +236,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   openGeo(config, file); // fail fast on a bad database, before forking
   const registry = new Registry();
   const viewMetrics = registerViewMetrics(registry);
+  const tls = metricsTls(config, file, log, viewMetrics); // and on a bad certificate
   let latest: DnsView | null = null;
   let stopping = false;
   const workers = new Set<Worker>();
@@ -271,6 +287,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
 
   const source = makeSource(
     config,
+    file,
     (view) => {
       indexView(view, config, log, true); // validate + log once here; workers index their own copy
       latest = view;
@@ -318,7 +335,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     const merged = AggregatorRegistry.aggregate([...fromWorkers, await registry.getMetricsAsJSON()]);
     return { text: await merged.metrics(), contentType: merged.contentType };
   };
-  const metricsServer = await startMetricsServer(config, log, render);
+  const metricsServer = await startMetricsServer(config, log, render, tls);
 
   const outcome = await Promise.race([untilSignal(() => (source as { reload?: () => void }).reload?.()), gaveUp]);
   if (typeof outcome === 'string') log.info({ signal: outcome }, 'shutting down');

@@ -3,7 +3,7 @@
 // That a bad file stops the real command with exit code 2 is checked in test/dns-config.test.ts.
 import { describe, expect, it } from 'vitest';
 import { configProblem, loadYaml } from '../test/helpers/config-cases.ts';
-import { DnsConfig } from './config.ts';
+import { DnsConfig, resolvePaths } from './config.ts';
 
 const BASE = 'view_file: v.json\n';
 const KEY = Buffer.alloc(32, 7).toString('base64');
@@ -21,6 +21,17 @@ const ROWS: [string, string, RegExp | ((c: DnsConfig) => void)][] = [
   ['token and token_file', 'api: { url: "http://127.0.0.1:8080", token: a, token_file: /t }\n', /api\.token_file: set token or token_file, not both/],
   ['api durations', 'api: { url: "http://127.0.0.1:8080", wait: 5s, retry: 500ms }\n', (c) => expect([c.api!.wait, c.api!.retry, c.api!.timeout]).toEqual([5_000, 500, 10_000])],
   ['a misspelt key', `${BASE}workres: 2\n`, /unknown key\(s\) "workres"/],
+  // TLS: the API client (Prometheus tls_config names) and the metrics listener (web.config names)
+  [
+    'api.tls, relative files resolved against the config file',
+    'api: { url: "https://cp.example.net:8443", token_file: t, tls: { ca_file: ca.pem, cert_file: dns.crt, key_file: dns.key, server_name: cp.example.net } }\n',
+    (c) => expect(c.api!.tls).toEqual({ ca_file: '/etc/sluice/ca.pem', cert_file: '/etc/sluice/dns.crt', key_file: '/etc/sluice/dns.key', server_name: 'cp.example.net', min_version: 'TLS12' }),
+  ],
+  ['api.tls with an http:// url', 'api: { url: "http://127.0.0.1:8080", tls: { ca_file: ca.pem } }\n', /api\.url: api\.tls is set, so the control plane must be reached over https:\/\//],
+  ['api.tls with one http:// replica', 'api: { urls: ["https://a:8443", "http://b:8080"], tls: { ca_file: ca.pem } }\n', /:1:\d+: api\.urls\[1\]: api\.tls is set/],
+  ['api.tls with a certificate but no key', 'api: { url: "https://a:8443", tls: { cert_file: dns.crt } }\n', /api\.tls\.key_file: set cert_file and key_file together/],
+  ['metrics.tls', `${BASE}metrics: { listen: "127.0.0.1:9153", tls: { cert_file: m.crt, key_file: m.key, client_ca_file: ca.pem, client_auth_type: RequireAndVerifyClientCert } }\n`, (c) => expect(c.metrics!.tls).toMatchObject({ cert_file: '/etc/sluice/m.crt', client_ca_file: '/etc/sluice/ca.pem', client_auth_type: 'RequireAndVerifyClientCert' })],
+  ['metrics.tls without a key', `${BASE}metrics: { listen: "127.0.0.1:9153", tls: { cert_file: m.crt } }\n`, /metrics\.tls\.key_file: /],
   // ecs, workers, payload
   ['an IPv4 ECS scope beyond 32', `${BASE}ecs: { ipv4_scope_max: 33 }\n`, /: ecs\.ipv4_scope_max: .*32/],
   ['workers: auto', `${BASE}workers: auto\n`, (c) => expect(c.workers).toBe('auto')],
@@ -53,6 +64,6 @@ const ROWS: [string, string, RegExp | ((c: DnsConfig) => void)][] = [
 describe('dns config', () => {
   it.each(ROWS)('%s', (_what, yaml, expected) => {
     if (expected instanceof RegExp) expect(configProblem(DnsConfig, yaml)).toMatch(expected);
-    else expected(loadYaml(DnsConfig, yaml));
+    else expected(resolvePaths(loadYaml(DnsConfig, yaml), '/etc/sluice'));
   });
 });

@@ -1,9 +1,12 @@
-// `sluice dns` configuration (YAML, validated with zod). Relative paths (view_file, geoip.database)
-// are resolved against the config file's directory, so an example config works from any cwd.
+// `sluice dns` configuration (YAML, validated with zod). Relative paths (view_file, geoip.database,
+// the token and TLS files) are resolved against the config file's directory, so an example config
+// works from any cwd.
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfigFile, ConfigError } from '../lib/config-file.ts';
+import { resolveTlsPaths, TlsClientConfig, TlsServerConfig } from '../lib/tls.ts';
+import { notHttps } from '../lib/tls-client.ts';
 import { Cidr, DnsName, Duration, HostPort, IpAddress, Location, Region } from '../model/primitives.ts';
 
 const Listen = z
@@ -71,7 +74,8 @@ export const DnsConfig = z
         url: z.url().optional().describe('control-plane base URL, e.g. http://127.0.0.1:8080'),
         urls: z.array(z.url()).min(1).max(16).optional().describe('every control-plane replica, nearest first; on failure the next is tried at once (instead of url)'),
         token: z.string().min(1).optional().describe('bearer token (a read-only token is enough)'),
-        token_file: z.string().min(1).optional().describe('file holding the bearer token (instead of token)'),
+        token_file: z.string().min(1).optional().describe('file holding the bearer token (instead of token); refused when group- or world-readable'),
+        tls: TlsClientConfig.optional().describe('for https:// URLs: CA bundle, server-name pin, client certificate (mTLS)'),
         wait: Duration.default(30_000).describe('long-poll wait sent as ?wait=SECONDS'),
         retry: Duration.default(2_000).describe('pause after every replica failed (doubles up to 30s, jittered)'),
         timeout: Duration.default(10_000).describe('extra time allowed beyond `wait` before a poll is abandoned'),
@@ -112,7 +116,12 @@ export const DnsConfig = z
       .default('auto')
       .describe('UDP path: recvmmsg = batched recvmmsg/sendmmsg in a thread per worker (Linux x64/arm64); dgram = node:dgram; auto = recvmmsg where available'),
     workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1).describe('processes serving DNS; "auto" = one per CPU'),
-    metrics: z.strictObject({ listen: HostPort }).optional(),
+    metrics: z
+      .strictObject({
+        listen: HostPort,
+        tls: TlsServerConfig.optional().describe('serve /metrics over HTTPS (Prometheus scrape tls_config); with client_ca_file, client certificates'),
+      })
+      .optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .superRefine((c, ctx) => {
@@ -121,6 +130,7 @@ export const DnsConfig = z
     }
     if (c.api && !c.api.url === !c.api.urls) ctx.addIssue({ code: 'custom', path: ['api', 'url'], message: 'set api.url (one control plane) or api.urls (its replicas), not both' });
     if (c.api && c.api.token && c.api.token_file) ctx.addIssue({ code: 'custom', path: ['api', 'token_file'], message: 'set token or token_file, not both' });
+    if (c.api?.tls) notHttps(c.api.url ? [c.api.url] : (c.api.urls ?? [])).forEach((i) => ctx.addIssue({ code: 'custom', path: ['api', ...(c.api!.url ? ['url'] : ['urls', i])], message: 'api.tls is set, so the control plane must be reached over https://' }));
     const seen = new Set<string>();
     c.tsig_keys.forEach((k, i) => {
       const name = k.name.toLowerCase().replace(/\.$/, '');
@@ -138,10 +148,12 @@ export function loadDnsConfig(file: string): DnsConfig {
 
 export function resolvePaths(config: DnsConfig, baseDir: string): DnsConfig {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const api = config.api && { ...config.api, ...(config.api.token_file ? { token_file: abs(config.api.token_file) } : {}), ...(config.api.tls ? { tls: resolveTlsPaths(config.api.tls, baseDir) } : {}) };
   return {
     ...config,
     ...(config.view_file ? { view_file: abs(config.view_file) } : {}),
-    ...(config.api?.token_file ? { api: { ...config.api, token_file: abs(config.api.token_file) } } : {}),
+    ...(api ? { api } : {}),
+    ...(config.metrics?.tls ? { metrics: { ...config.metrics, tls: resolveTlsPaths(config.metrics.tls, baseDir) } } : {}),
     geoip: { ...config.geoip, ...(config.geoip.database ? { database: abs(config.geoip.database) } : {}) },
   };
 }

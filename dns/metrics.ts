@@ -11,6 +11,7 @@ import { collectProcessMetrics } from '../lib/process-metrics.ts';
 import { DURATION_BUCKETS, TSIG_RESULTS, type DnsStats } from './answer/stats.ts';
 import type { ViewIndex } from './answer/view-index.ts';
 import { TCP_CLOSE_REASONS, TcpStats } from './server/tcp.ts';
+import { registerTlsMetrics, type TlsMetrics } from '../lib/tls-metrics.ts';
 
 /** weights_version of an index as the view-version gauge shows it (-1: no view yet). */
 export function servedVersionOf(index: ViewIndex | null): number {
@@ -139,15 +140,18 @@ export interface ViewMetrics {
   failovers: Counter;
   lastUpdate: Gauge;
   viewSeq: Gauge;
+  /** metrics.tls: the certificate's expiry and reloads (the process that serves /metrics). */
+  tls: TlsMetrics;
 }
 
 export function registerViewMetrics(registry: Registry): ViewMetrics {
   collectProcessMetrics(registry);
   return {
+    tls: registerTlsMetrics(registry, 'dns'),
     updates: new Counter({ name: 'sluice_dns_view_updates_total', help: 'New DNS views received and installed', registers: [registry] }),
     errors: new Counter({
       name: 'sluice_dns_api_errors_total',
-      help: 'Control-plane requests that failed, by kind: unreachable, http, auth, invalid, stale (the last good view keeps answering)',
+      help: 'Control-plane requests that failed, by kind: unreachable, http, auth, invalid, stale, tls (the last good view keeps answering)',
       labelNames: ['kind'],
       registers: [registry],
     }),

@@ -8,6 +8,7 @@ import type { Logger } from '../lib/log.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
 import { LongPollClient, sleep, type LongPollError } from '../lib/long-poll.ts';
+import type { ClientTls } from '../lib/tls-client.ts';
 
 export type ViewListener = (view: DnsView) => void;
 
@@ -79,6 +80,7 @@ export class ApiViewSource implements ViewSource {
     private readonly onView: ViewListener,
     private readonly metrics: ViewMetrics,
     private readonly log: Logger,
+    tls?: ClientTls,
   ) {
     this.client = new LongPollClient<DnsView>({
       urls: apiUrls(api),
@@ -91,6 +93,8 @@ export class ApiViewSource implements ViewSource {
       seq: (v) => v.seq,
       backoff: { initial: api.retry, max: Math.max(api.retry, 30_000), multiplier: 2, jitter: 0.2 },
       tokenHint: 'api.token / api.token_file',
+      tls,
+      tlsKey: 'api.tls',
     });
   }
 
@@ -101,6 +105,7 @@ export class ApiViewSource implements ViewSource {
   stop(): void {
     this.stopped = true;
     this.controller.abort();
+    this.client.close();
   }
 
   private async loop(): Promise<void> {

@@ -1,6 +1,8 @@
 // Config -> the running parts (data-plane adapters, config source). Shared by the command and tests.
-import { readFileSync } from 'node:fs';
-import { ConfigError } from '../lib/config-file.ts';
+import type { Logger } from '../lib/log.ts';
+import { readSecretLine } from '../lib/secret-file.ts';
+import { loadingFilesOf } from '../lib/tls.ts';
+import { clientTls, type ClientTls } from '../lib/tls-client.ts';
 import type { DataPlaneConfig, EdgeSyncConfig } from './config.ts';
 import type { DataPlane } from './dataplane.ts';
 import { HaproxyAdapter } from './haproxy/adapter.ts';
@@ -19,25 +21,29 @@ export function createDataPlane(cfg: DataPlaneConfig): DataPlane {
   }
 }
 
-/** The bearer token from api.token or api.token_file ('' without api or token). */
+/** The bearer token from api.token or api.token_file (permissions checked); '' without api or token. */
 export function apiToken(cfg: EdgeSyncConfig, file: string): string {
   const api = cfg.api;
   if (!api) return '';
-  let token = api.token ?? '';
-  if (api.token_file) {
-    try {
-      token = readFileSync(api.token_file, 'utf8').trim();
-    } catch (err) {
-      throw new ConfigError(file, [{ key: 'api.token_file', message: `cannot read the token: ${(err as Error).message}` }]);
-    }
-    if (!token) throw new ConfigError(file, [{ key: 'api.token_file', message: `${api.token_file} is empty` }]);
-  }
-  return token;
+  return loadingFilesOf(file, () => (api.token_file ? readSecretLine('api.token_file', api.token_file) : (api.token ?? '')));
 }
 
-export function createSource(cfg: EdgeSyncConfig, file: string): ConfigSource {
+/**
+ * api.tls loaded (CA bundle, pin, client certificate), for the long-poll and the health reporter;
+ * undefined without one. A bad file is a config error (exit 2) naming the key.
+ */
+export function apiTls(cfg: EdgeSyncConfig, file: string, log?: Logger): ClientTls | undefined {
+  return loadingFilesOf(file, () => clientTls(cfg.api?.tls, 'api.tls', log));
+}
+
+/**
+ * The config source; for the API, the token (token_file permission-checked) and the TLS files are read
+ * now, so a bad one is a config error (exit 2) naming the key, before anything is touched.
+ */
+export function createSource(cfg: EdgeSyncConfig, file: string, log?: Logger): ConfigSource {
   if (cfg.config_file) return new FileSource(cfg.config_file, cfg.resync_interval);
   const api = cfg.api!;
   const token = apiToken(cfg, file);
-  return new ApiSource({ urls: api.urls ?? [api.url!], token, edgeId: api.edge_id, waitMs: api.wait, retry: cfg.retry, ...(api.timeout !== undefined ? { timeoutMs: api.timeout } : {}) });
+  const tls = apiTls(cfg, file, log);
+  return new ApiSource({ urls: api.urls ?? [api.url!], token, edgeId: api.edge_id, waitMs: api.wait, retry: cfg.retry, tls, ...(api.timeout !== undefined ? { timeoutMs: api.timeout } : {}) });
 }

@@ -1,7 +1,9 @@
 // `sluice edge-sync --config FILE [--dry-run] [--once]`
 import { parseCommandLine } from '../lib/cli-args.ts';
+import { loadingFilesOf, loadServerTls } from '../lib/tls.ts';
+import { warnCleartextToken } from '../lib/tls-client.ts';
 import { createLogger } from '../lib/log.ts';
-import { apiToken, createDataPlane, createSource } from './build.ts';
+import { apiTls, apiToken, createDataPlane, createSource } from './build.ts';
 import { HealthReporter } from './health/reporter.ts';
 import { loadEdgeSyncConfig } from './config.ts';
 import { isNoop } from './dataplane.ts';
@@ -49,7 +51,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const cfg = loadEdgeSyncConfig(file);
   const log = createLogger('edge-sync');
-  const source = createSource(cfg, file);
+  const source = createSource(cfg, file, log);
+  const metricsTls = cfg.metrics.enabled && cfg.metrics.tls ? loadingFilesOf(file, () => loadServerTls(cfg.metrics.tls!, 'metrics.tls')) : undefined;
+  if (cfg.api) warnCleartextToken(log, cfg.api.urls ?? [cfg.api.url!], Boolean(cfg.api.token || cfg.api.token_file));
   const dataplanes = cfg.dataplane.map(createDataPlane);
 
   if (args.values['dry-run']) {
@@ -85,13 +89,16 @@ export async function run(argv: string[]): Promise<number> {
     return (await loop.syncOnce(config)) ? 0 : 1;
   }
 
-  const server = cfg.metrics.enabled ? await serveMetrics(metrics.registry, cfg.metrics.listen.host, cfg.metrics.listen.port, () => loop.status()) : null;
+  const server = cfg.metrics.enabled
+    ? await serveMetrics(metrics.registry, cfg.metrics.listen.host, cfg.metrics.listen.port, () => loop.status(), metricsTls ? { config: cfg.metrics.tls!, loaded: metricsTls, prefix: 'metrics.tls', log, metrics: metrics.tls } : undefined)
+    : null;
   // This edge as a health vantage point: reports to every replica in turn; the local fallback when none hears it.
   const reporter =
     cfg.api && cfg.health.report && !cfg.dry_run
       ? new HealthReporter({
           urls: cfg.api.urls ?? [cfg.api.url!],
           token: apiToken(cfg, file),
+          tls: apiTls(cfg, file, log),
           edgeId: cfg.api.edge_id,
           dataplanes,
           config: () => loop.configInForce(),
@@ -104,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
           ...(cfg.health.local_fallback ? { onLocalFallback: (down: ReadonlySet<string> | null) => loop.setLocalFallback(down) } : {}),
         })
       : null;
-  log.info({ source: source.describe(), dataplanes: dataplanes.map((d) => `${d.type}:${d.name}`), metrics: cfg.metrics.enabled ? `${cfg.metrics.listen.host}:${cfg.metrics.listen.port}` : 'off', dry_run: cfg.dry_run, health_reports: reporter !== null }, 'edge-sync started');
+  log.info({ source: source.describe(), dataplanes: dataplanes.map((d) => `${d.type}:${d.name}`), metrics: cfg.metrics.enabled ? `${metricsTls ? 'https' : 'http'}://${cfg.metrics.listen.host}:${cfg.metrics.listen.port}` : 'off', dry_run: cfg.dry_run, health_reports: reporter !== null }, 'edge-sync started');
   loop.start();
   reporter?.start();
   let collecting = false;

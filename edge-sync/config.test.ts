@@ -50,6 +50,16 @@ describe('edge-sync config', () => {
     expect(load('api: {url: "http://127.0.0.1:8080", edge_id: e1, wait: 30s, timeout: 35s}\ndataplane: {type: ipvs}\n').api?.timeout).toBe(35_000);
   });
 
+  it('TLS: api.tls (Prometheus tls_config names) needs https:// URLs; metrics.tls (web.config names)', () => {
+    const c = load('api: {urls: ["https://cp-a:8443", "https://cp-b:8443"], token_file: /t, edge_id: e1, tls: {ca_file: /ca.pem, cert_file: /e.crt, key_file: /e.key}}\ndataplane: {type: ipvs}\nmetrics: {tls: {cert_file: /m.crt, key_file: /m.key}}\n');
+    expect(c.api?.tls).toEqual({ ca_file: '/ca.pem', cert_file: '/e.crt', key_file: '/e.key', min_version: 'TLS12' });
+    expect(c.metrics.tls).toMatchObject({ cert_file: '/m.crt', client_auth_type: 'NoClientCert', reload_interval: 10_000 });
+    expect(problems('api: {url: "http://cp:8080", edge_id: e1, tls: {ca_file: /ca.pem}}\ndataplane: {type: ipvs}\n')).toMatch(/api\.url: api\.tls is set, so the control plane must be reached over https:\/\//);
+    expect(problems('api: {url: "https://cp:8443", edge_id: e1, tls: {key_file: /k}}\ndataplane: {type: ipvs}\n')).toMatch(/api\.tls\.cert_file: set cert_file and key_file together/);
+    expect(problems('api: {url: "https://cp:8443", edge_id: e1, token: abc, token_file: /t}\ndataplane: {type: ipvs}\n')).toMatch(/api\.token_file: set token or token_file, not both/);
+    expect(problems('config_file: x\ndataplane: {type: ipvs}\nmetrics: {tls: {cert_file: /m.crt, key_file: /m.key, client_auth_type: RequireAndVerifyClientCert}}\n')).toMatch(/metrics\.tls\.client_ca_file: client_auth_type RequireAndVerifyClientCert needs client_ca_file/);
+  });
+
   it('bad configs name the line and column of the key (or of the object missing it)', () => {
     const cases: [yaml: string, expected: RegExp][] = [
       ['config_file: x\ndataplane:\n  type: haproxy\n  admin_socket: /s\n  weight_total: 1000\n', /\.yaml:5:3: dataplane\[0\]\.weight_total: /],

@@ -3,6 +3,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { loadConfigFile } from '../lib/config-file.ts';
+import { TlsClientConfig, TlsServerConfig } from '../lib/tls.ts';
+import { notHttps } from '../lib/tls-client.ts';
 import { Duration, HostPort } from '../model/primitives.ts';
 
 const Command = z.array(z.string().min(1)).min(1).describe('argv, no shell: ["nginx", "-s", "reload"]');
@@ -68,7 +70,8 @@ export const ApiConfig = z.strictObject({
   url: z.string().url().optional().describe('control plane base URL, e.g. http://cp.example.net:8080'),
   urls: z.array(z.string().url()).min(1).max(16).optional().describe("every control-plane replica's base URL, nearest first; on failure the next is tried at once (instead of url)"),
   token: z.string().min(1).optional().describe('omit only for a control plane without tokens (it then listens on loopback only)'),
-  token_file: z.string().min(1).optional().describe('read the bearer token from this file (preferred over token)'),
+  token_file: z.string().min(1).optional().describe('read the bearer token from this file (preferred over token; refused when group- or world-readable)'),
+  tls: TlsClientConfig.optional().describe('for https:// URLs: CA bundle, server-name pin, client certificate (mTLS)'),
   edge_id: z.string().min(1),
   wait: Duration.default(30_000).describe('long-poll wait sent as ?wait=<seconds>'),
   timeout: Duration.optional().describe('per-request timeout; default wait + 15s'),
@@ -94,6 +97,7 @@ export const EdgeSyncConfig = z
         listen: HostPort.default({ host: '127.0.0.1', port: 9310 }),
         poll_interval: Duration.default(5000).describe('how often data-plane statistics are read'),
         enabled: z.boolean().default(true),
+        tls: TlsServerConfig.optional().describe('serve /metrics over HTTPS (Prometheus scrape tls_config); with client_ca_file, client certificates'),
       })
       .prefault({}),
     retry: RetryConfig.prefault({}),
@@ -112,6 +116,8 @@ export const EdgeSyncConfig = z
   .superRefine((c, ctx) => {
     if (!c.api === !c.config_file) ctx.addIssue({ code: 'custom', path: ['api'], message: 'set exactly one of api (control plane) or config_file (static EdgeConfig JSON)' });
     if (c.api && !c.api.url === !c.api.urls) ctx.addIssue({ code: 'custom', path: ['api', 'url'], message: 'set api.url (one control plane) or api.urls (its replicas), not both' });
+    if (c.api?.token && c.api.token_file) ctx.addIssue({ code: 'custom', path: ['api', 'token_file'], message: 'set token or token_file, not both' });
+    if (c.api?.tls) notHttps(c.api.url ? [c.api.url] : (c.api.urls ?? [])).forEach((i) => ctx.addIssue({ code: 'custom', path: ['api', ...(c.api!.url ? ['url'] : ['urls', i])], message: 'api.tls is set, so the control plane must be reached over https://' }));
     if (c.retry.max < c.retry.initial) ctx.addIssue({ code: 'custom', path: ['retry', 'max'], message: 'must be >= retry.initial' });
     // The control plane holds a long poll for up to `wait`: a shorter timeout abandons every poll.
     if (c.api?.timeout !== undefined && c.api.timeout <= c.api.wait) {

@@ -1,6 +1,9 @@
 // edge-sync's /metrics (prom-client, own registry). Names are fixed by the metric contract between
 // agent, edge-sync and scheduler; extra series are additions, never renames.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { createHttpServer, type TlsServing } from '../lib/tls-server.ts';
+import { registerTlsMetrics } from '../lib/tls-metrics.ts';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessMetrics } from '../lib/process-metrics.ts';
 import type { DemandStats } from './dataplane.ts';
@@ -24,6 +27,8 @@ export class CounterTracker {
 
 export class EdgeMetrics {
   readonly registry = new Registry();
+  /** metrics.tls: the certificate's expiry and reloads. */
+  readonly tls = registerTlsMetrics(this.registry, 'edge');
   readonly requests = new Counter({ name: 'sluice_edge_requests_total', help: 'requests (HTTP) or connections (TCP) accepted per listener, from the data plane\'s own statistics', labelNames: ['edge', 'load_balancer', 'listener'], registers: [this.registry] });
   readonly originRequests = new Counter({ name: 'sluice_edge_origin_requests_total', help: 'requests (HTTP) or connections (TCP) sent to each origin', labelNames: ['edge', 'load_balancer', 'origin'], registers: [this.registry] });
   readonly applies = new Counter({ name: 'sluice_edge_applies_total', help: 'apply attempts by result (ok|error)', labelNames: ['edge', 'result'], registers: [this.registry] });
@@ -39,7 +44,7 @@ export class EdgeMetrics {
   readonly weight = new Gauge({ name: 'sluice_edge_weight', help: 'share in force per origin (0..1; 0 when quiesced as unhealthy/disabled)', labelNames: ['edge', 'load_balancer', 'origin'], registers: [this.registry] });
   // Additions beyond the contract.
   readonly changes = new Counter({ name: 'sluice_edge_changes_total', help: 'individual changes made (weights, servers, pools, files)', labelNames: ['edge', 'dataplane'], registers: [this.registry] });
-  readonly apiErrors = new Counter({ name: 'sluice_edge_api_errors_total', help: 'control-plane requests that failed, by kind: unreachable, http, auth, invalid, stale (the weights in force stay)', labelNames: ['edge', 'kind'], registers: [this.registry] });
+  readonly apiErrors = new Counter({ name: 'sluice_edge_api_errors_total', help: 'control-plane requests that failed, by kind: unreachable, http, auth, invalid, stale, tls (the weights in force stay)', labelNames: ['edge', 'kind'], registers: [this.registry] });
   readonly apiFailovers = new Counter({ name: 'sluice_edge_api_failovers_total', help: 'moves to the next control-plane replica after a failure', labelNames: ['edge'], registers: [this.registry] });
   readonly viewSeq = new Gauge({ name: 'sluice_edge_view_seq', help: "highest store change sequence a control-plane replica confirmed the config in force at; behind the replicas' sluice_api_change_seq for long = a split view", labelNames: ['edge'], registers: [this.registry] });
   readonly held = new Gauge({ name: 'sluice_edge_held_listeners', help: 'listeners left as they are (every share 0, no origins...)', labelNames: ['edge', 'dataplane'], registers: [this.registry] });
@@ -87,8 +92,9 @@ export class EdgeMetrics {
   }
 }
 
-export async function serveMetrics(registry: Registry, host: string, port: number, health: () => unknown): Promise<Server> {
-  const server = createServer((req, res) => {
+/** /metrics and /healthz, over HTTPS when `tls` is given (metrics.tls). */
+export async function serveMetrics(registry: Registry, host: string, port: number, health: () => unknown, tls?: TlsServing): Promise<Server | HttpsServer> {
+  const server = createHttpServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
       registry
@@ -110,7 +116,7 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
     }
     res.writeHead(404);
     res.end('not found: try /metrics or /healthz\n');
-  });
+  }, tls);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

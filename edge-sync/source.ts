@@ -4,6 +4,7 @@ import { EdgeConfig } from '../model/views.ts';
 import { formatPath } from '../lib/config-file.ts';
 import type { BackoffOptions } from '../lib/backoff.ts';
 import { LongPollClient, LongPollError, sleep } from '../lib/long-poll.ts';
+import type { ClientTls } from '../lib/tls-client.ts';
 
 export type Fetched = { kind: 'config'; config: EdgeConfig } | { kind: 'unchanged' };
 
@@ -34,6 +35,8 @@ export interface ApiSourceOptions {
   timeoutMs?: number;
   /** Backoff once every replica has failed in a row (default 1 s doubling to 60 s, ±20 %). */
   retry?: BackoffOptions;
+  /** api.tls: CA bundle, server-name pin, client certificate. */
+  tls?: ClientTls | undefined;
 }
 
 /**
@@ -57,6 +60,8 @@ export class ApiSource implements ConfigSource {
       seq: (c) => c.seq,
       backoff: opts.retry ?? { initial: 1000, max: 60_000, multiplier: 2, jitter: 0.2 },
       tokenHint: 'api.token / api.token_file',
+      tls: opts.tls,
+      tlsKey: 'api.tls',
     });
   }
 

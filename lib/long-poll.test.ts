@@ -1,9 +1,14 @@
 // LongPollClient against real HTTP servers standing in for control-plane replicas (each answers the
 // long-poll contract: ETag, If-None-Match, 304, Sluice-Change-Seq).
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LongPollClient, LongPollError } from './long-poll.ts';
+import { makeTestPki, standardCerts, type StandardCerts, type TestPki } from './testing/pki.ts';
+import { TlsClientConfig } from './tls.ts';
+import { ClientTls } from './tls-client.ts';
 
 interface View {
   version: string;
@@ -23,18 +28,19 @@ afterEach(async () => {
   for (const r of replicas.splice(0)) await new Promise((res) => r.server.close(res));
 });
 
-async function replica(view: View): Promise<Replica> {
+async function replica(view: View, tls?: { cert: string; key: string }): Promise<Replica> {
   const r = { view, status: 200, requests: 0 } as Replica;
-  r.server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     r.requests++;
     if (r.status !== 200) return void res.writeHead(r.status).end('nope');
     const etag = `"${r.view.version}"`;
     const headers: Record<string, string> = { etag, ...(r.view.seq !== null ? { 'sluice-change-seq': String(r.view.seq) } : {}) };
     if (req.headers['if-none-match'] === etag) return void res.writeHead(304, headers).end();
     res.writeHead(200, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify(r.view));
-  });
+  };
+  r.server = tls ? (createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handler) as unknown as Server) : createServer(handler);
   await new Promise<void>((res) => r.server.listen(0, '127.0.0.1', () => res()));
-  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}`;
+  r.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(r.server.address() as AddressInfo).port}`;
   replicas.push(r);
   return r;
 }
@@ -48,9 +54,10 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function client(urls: string[]) {
+function client(urls: string[], tls?: ClientTls) {
   return new LongPollClient<View>({
     urls,
+    tls,
     path: '/view',
     token: 't',
     waitMs: 0,
@@ -125,5 +132,35 @@ describe('LongPollClient', () => {
     a.status = 200;
     a.view = { nope: true } as unknown as View;
     await expect(c.next()).rejects.toMatchObject({ kind: 'invalid', retryable: false });
+  });
+
+  describe('over TLS', () => {
+    let pki: TestPki;
+    let c: StandardCerts;
+    beforeAll(() => {
+      pki = makeTestPki();
+      c = standardCerts(pki);
+    });
+    afterAll(() => pki.remove());
+
+    it('fails closed on a replica with an expired certificate ("tls": the view in force stays), moves on to the next at once, and backs off the longest once all failed', async () => {
+      const expired = await replica({ version: 'v1', seq: 4 }, c.expired);
+      const good = await replica({ version: 'v1', seq: 4 }, c.server);
+      const tls = new ClientTls(TlsClientConfig.parse({ ca_file: pki.ca }), 'api.tls');
+      const cl = client([expired.url, good.url], tls);
+      const err = (await cl.next().catch((e: unknown) => e)) as LongPollError;
+      expect(err).toMatchObject({ kind: 'tls', url: expired.url, failover: true, retryable: false });
+      expect(err.message).toBe(`GET ${expired.url}/view: the server's certificate has expired (CERT_HAS_EXPIRED); the server must renew it`);
+      expect(expired.requests).toBe(0); // refused at the handshake: not one request reached it
+      expect(cl.retryDelay(err)).toBe(0);
+      expect(await cl.next()).toMatchObject({ kind: 'update', url: good.url });
+      good.status = 503;
+      await expect(cl.next()).rejects.toMatchObject({ kind: 'http', failover: true });
+      const last = (await cl.next().catch((e: unknown) => e)) as LongPollError;
+      expect(last).toMatchObject({ kind: 'tls', failover: false });
+      expect(cl.retryDelay(last)).toBe(1000);
+      expect(cl.seqInForce).toBe(4);
+      cl.close();
+    });
   });
 });

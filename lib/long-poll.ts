@@ -17,11 +17,20 @@
 // transient: another replica, or the same one shortly, may answer — `retryable`. `auth` (401/403) and
 // `invalid` (not JSON, not the schema) come from configuration or version skew and will not fix
 // themselves: they are still retried, so an operator's fix is picked up, but at the longest backoff.
+// `tls` (the replica's certificate did not verify: wrong CA, wrong name, expired; or it refused ours)
+// fails closed: the view in force stays. Another replica may hold a good certificate, so the client
+// moves on to it at once; once every replica has failed, it retries at the longest backoff.
+//
+// HTTPS: `tls` (lib/tls.ts ClientTls) gives the CA bundle, the server-name pin and the client
+// certificate; requests go through keep-alive agents (lib/http-get.ts), so a long-poll pays the
+// handshake once per connection.
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { HttpGetter, type GetResult } from './http-get.ts';
+import { describeTlsError, type ClientTls } from './tls-client.ts';
 
 export const SEQ_HEADER = 'sluice-change-seq';
 
-export type LongPollErrorKind = 'unreachable' | 'http' | 'auth' | 'invalid' | 'stale';
+export type LongPollErrorKind = 'unreachable' | 'http' | 'auth' | 'invalid' | 'stale' | 'tls';
 
 export class LongPollError extends Error {
   constructor(
@@ -36,9 +45,14 @@ export class LongPollError extends Error {
     this.name = 'LongPollError';
   }
 
-  /** Transient: retry soon (on another replica). False for auth/invalid: retry only at the longest backoff. */
+  /** Transient: retry soon (on another replica). False for auth/invalid/tls: retry only at the longest backoff. */
   get retryable(): boolean {
     return this.kind === 'unreachable' || this.kind === 'http' || this.kind === 'stale';
+  }
+
+  /** Another replica may answer where this one failed (a certificate is per replica, a token is not). */
+  get triesNextReplica(): boolean {
+    return this.retryable || this.kind === 'tls';
   }
 }
 
@@ -61,6 +75,10 @@ export interface LongPollOptions<T> {
   random?: () => number;
   /** Hint for the 'auth' message: which config keys hold the token. */
   tokenHint?: string;
+  /** CA bundle, server-name pin and client certificate for https:// replicas (else the system's CAs). */
+  tls?: ClientTls | undefined;
+  /** The config key of the TLS block, named in 'tls' errors (default "api.tls"). */
+  tlsKey?: string;
 }
 
 export type Polled<T> = { kind: 'update'; view: T; url: string } | { kind: 'unchanged'; url: string };
@@ -70,6 +88,7 @@ export class LongPollClient<T> {
   private index: number;
   /** Consecutive failures, across replicas. */
   private failures = 0;
+  private readonly http: HttpGetter;
   /** Seq of the view in force; views below it are refused. */
   seqInForce: number | null = null;
   /** Highest seq any replica has confirmed (a 200, or a 304's header): how current the view in force is known to be. */
@@ -78,6 +97,12 @@ export class LongPollClient<T> {
   constructor(private readonly o: LongPollOptions<T>) {
     if (o.urls.length === 0) throw new Error('LongPollClient: no URLs');
     this.index = 0;
+    this.http = new HttpGetter(o.tls);
+  }
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.http.close();
   }
 
   /** The replica the next request goes to. */
@@ -110,7 +135,7 @@ export class LongPollClient<T> {
       const e = err instanceof LongPollError ? err : new LongPollError(`${base}: ${(err as Error).message}`, 'unreachable', base);
       this.failures++;
       let failover = false;
-      if (e.retryable && this.o.urls.length > 1) {
+      if (e.triesNextReplica && this.o.urls.length > 1) {
         this.index = (this.index + 1) % this.o.urls.length;
         failover = this.failures < this.o.urls.length;
       }
@@ -125,27 +150,28 @@ export class LongPollClient<T> {
     if (this.o.token) headers.authorization = `Bearer ${this.o.token}`;
     if (this.etag) headers['if-none-match'] = this.etag;
     const timeout = AbortSignal.timeout(waitS * 1000 + this.o.timeoutMs);
-    let res: Response;
+    let res: GetResult;
     try {
-      res = await fetch(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      res = await this.http.get(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = timeout.aborted ? `no answer within ${waitS * 1000 + this.o.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (err as Error).message);
+      const tls = timeout.aborted ? null : describeTlsError(err, this.o.tlsKey ?? 'api.tls', this.o.tls?.presentsCertificate ?? false);
+      if (tls) throw new LongPollError(`GET ${url}: ${tls}`, 'tls', base);
+      const e = err as NodeJS.ErrnoException;
+      const why = timeout.aborted ? `no answer within ${waitS * 1000 + this.o.timeoutMs} ms` : e.code === 'ECONNRESET' && e.message ? `${e.message} (${e.code})` : (e.code ?? e.message);
       throw new LongPollError(`GET ${url}: ${why}`, 'unreachable', base);
     }
-    const headerSeq = Number(res.headers.get(SEQ_HEADER) ?? Number.NaN);
+    const headerSeq = Number(header(res, SEQ_HEADER) ?? Number.NaN);
     if (res.status === 304) {
-      await res.body?.cancel();
       if (Number.isFinite(headerSeq)) this.confirm(headerSeq);
       return { kind: 'unchanged', url: base };
     }
-    let body: string;
-    try {
-      body = await res.text();
-    } catch (err) {
-      throw new LongPollError(`GET ${url}: the answer broke off: ${(err as Error).message}`, 'unreachable', base);
+    const body = res.body;
+    if (res.status === 401 || res.status === 403) {
+      // The control plane says which credential it refused: a client certificate (mTLS), or the token.
+      const problem = parseProblem(body);
+      if (problem?.code === 'client_certificate_refused') throw new LongPollError(`GET ${url}: HTTP ${res.status}: ${problem.detail} (${this.o.tlsKey ?? 'api.tls'})`, 'auth', base);
+      throw new LongPollError(`GET ${url}: HTTP ${res.status}: the token was refused${this.o.tokenHint ? ` (${this.o.tokenHint})` : ''}`, 'auth', base);
     }
-    if (res.status === 401 || res.status === 403) throw new LongPollError(`GET ${url}: HTTP ${res.status}: the token was refused${this.o.tokenHint ? ` (${this.o.tokenHint})` : ''}`, 'auth', base);
     if (res.status !== 200) throw new LongPollError(`GET ${url}: HTTP ${res.status}: ${body.slice(0, 200)}`, 'http', base);
     let doc: unknown;
     try {
@@ -167,13 +193,27 @@ export class LongPollClient<T> {
       this.seqInForce = seq;
       this.confirm(seq);
     }
-    this.etag = res.headers.get('etag') ?? `"${this.o.version(view)}"`;
+    this.etag = header(res, 'etag') ?? `"${this.o.version(view)}"`;
     return { kind: 'update', view, url: base };
   }
 
   private confirm(seq: number): void {
     if (this.confirmedSeq === null || seq > this.confirmedSeq) this.confirmedSeq = seq;
   }
+}
+
+function parseProblem(body: string): { code?: string; detail?: string } | null {
+  try {
+    const doc = JSON.parse(body) as unknown;
+    return doc !== null && typeof doc === 'object' ? (doc as { code?: string; detail?: string }) : null;
+  } catch {
+    return null;
+  }
+}
+
+function header(res: GetResult, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /** Sleeps `ms`, or less when `signal` aborts. */

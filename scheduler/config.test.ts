@@ -17,6 +17,12 @@ describe('scheduler config', () => {
     expect(c.prometheus!.load_balancers.web!.queries.origin_load).toContain('rate(x[1m])');
   });
 
+  it('TLS for Prometheus and for scraping (Prometheus tls_config names)', () => {
+    const c = loadYaml(SchedulerConfig, 'prometheus:\n  url: https://prometheus:9090\n  tls: {ca_file: /ca.pem, cert_file: /s.crt, key_file: /s.key, server_name: prometheus.internal}\n');
+    expect(c.prometheus!.tls).toEqual({ ca_file: '/ca.pem', cert_file: '/s.crt', key_file: '/s.key', server_name: 'prometheus.internal', min_version: 'TLS12' });
+    expect(loadYaml(SchedulerConfig, 'scrape: {targets: ["https://a:9465"], tls: {ca_file: /ca.pem}}\n').scrape.tls).toMatchObject({ ca_file: '/ca.pem' });
+  });
+
   it.each([
     ['interval: 100ms\n', /:1:1: interval: must be at least 200ms/],
     ['interval: 2 minutes\n', /interval: expected a duration/],
@@ -28,6 +34,9 @@ describe('scheduler config', () => {
     ['scrape: {targets: [127.0.0.1:9465]}\n', /scrape\.targets\[0\]: /],
     ['prometheus: {url: "http://p:9090"}\nscrape: {targets: ["http://a:9465"]}\n', /scrape\.targets: set either prometheus\.url or scrape\.targets, not both/],
     ['geoip:\n  cidr_mappings:\n    - {cidr: 10.0.0.0/8, location: {lat: 91, lon: 0}}\n', /geoip\.cidr_mappings\[0\]\.location\.lat: /],
+    ['prometheus: {url: "http://p:9090", tls: {ca_file: /ca.pem}}\n', /prometheus\.url: prometheus\.tls is set, so Prometheus must be reached over https:\/\//],
+    ['scrape: {targets: ["https://a:9465", "http://b:9465"], tls: {ca_file: /ca.pem}}\n', /scrape\.targets\[1\]: scrape\.tls is set, so every target must be https:\/\//],
+    ['prometheus: {url: "https://p:9090", tls: {cert_file: /c.crt}}\n', /prometheus\.tls\.key_file: set cert_file and key_file together/],
   ])('rejects %j: %s', (yaml, expected) => {
     expect(configProblem(SchedulerConfig, yaml)).toMatch(expected);
   });

@@ -1,5 +1,7 @@
 // The scheduler's part of the control plane config (`scheduler:`).
 import { z } from 'zod';
+import { TlsClientConfig } from '../lib/tls.ts';
+import { notHttps } from '../lib/tls-client.ts';
 import { AgeDuration, Cidr, Duration, Location } from '../model/primitives.ts';
 
 const query = z.string().min(1).nullable().optional();
@@ -48,6 +50,7 @@ export const SchedulerConfig = z
         window: Duration.default(60_000).describe('rate() window'),
         stale: Duration.default(120_000).describe('gauges older than this count as absent'),
         headers: z.record(z.string(), z.string()).default({}),
+        tls: TlsClientConfig.optional().describe('for an https:// url: CA bundle, server-name pin, client certificate (Prometheus web.config)'),
         queries: QueryOverrides,
         load_balancers: z.record(z.string(), z.strictObject({ queries: QueryOverrides })).default({}),
       })
@@ -56,8 +59,9 @@ export const SchedulerConfig = z
       .strictObject({
         targets: z.array(z.url()).default([]).describe('agent and edge-sync base URLs, scraped when no Prometheus is configured'),
         timeout: Duration.default(2_000),
+        tls: TlsClientConfig.optional().describe("for https:// targets: CA bundle, server-name pin, client certificate (as Prometheus' scrape tls_config)"),
       })
-      .default({ targets: [], timeout: 2_000 }),
+      .prefault({}),
     geoip: z
       .strictObject({
         database: z.string().optional().describe('MaxMind City .mmdb for client subnet locations'),
@@ -65,5 +69,9 @@ export const SchedulerConfig = z
       })
       .default({ cidr_mappings: [] }),
   })
-  .refine((c) => !(c.prometheus && c.scrape.targets.length > 0), { path: ['scrape', 'targets'], message: 'set either prometheus.url or scrape.targets, not both' });
+  .superRefine((c, ctx) => {
+    if (c.prometheus && c.scrape.targets.length > 0) ctx.addIssue({ code: 'custom', path: ['scrape', 'targets'], message: 'set either prometheus.url or scrape.targets, not both' });
+    if (c.prometheus?.tls && notHttps([c.prometheus.url]).length > 0) ctx.addIssue({ code: 'custom', path: ['prometheus', 'url'], message: 'prometheus.tls is set, so Prometheus must be reached over https://' });
+    if (c.scrape.tls) for (const i of notHttps(c.scrape.targets)) ctx.addIssue({ code: 'custom', path: ['scrape', 'targets', i], message: 'scrape.tls is set, so every target must be https://' });
+  });
 export type SchedulerConfig = z.output<typeof SchedulerConfig>;

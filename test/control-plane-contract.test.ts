@@ -28,8 +28,8 @@ describe('openapi/openapi.json promises', () => {
     }
   });
 
-  it('declares the unauthenticated endpoints without security and everything else with the bearer scheme', () => {
-    expect(spec.security).toEqual([{ bearer: [] }]);
+  it('declares the unauthenticated endpoints without security and everything else with the bearer scheme or a client certificate', () => {
+    expect(spec.security).toEqual([{ bearer: [] }, { mutualTLS: [] }]);
     for (const { path, method, op } of operations) {
       if (OPEN.includes(path)) {
         expect(op.security, `${method} ${path}`).toEqual([]);

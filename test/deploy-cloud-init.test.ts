@@ -21,6 +21,11 @@ import { ControlPlaneConfig } from '../api/config.ts';
 import { DnsConfig } from '../dns/config.ts';
 import { EdgeSyncConfig } from '../edge-sync/config.ts';
 import { validateConfig } from '../lib/config-file.ts';
+import { HttpGetter } from '../lib/http-get.ts';
+import { secretModeProblem } from '../lib/secret-file.ts';
+import { makeTestPki } from '../lib/testing/pki.ts';
+import { TlsClientConfig } from '../lib/tls.ts';
+import { ClientTls } from '../lib/tls-client.ts';
 import { EdgeInput } from '../model/edge.ts';
 import { LoadBalancerInput } from '../model/load-balancer.ts';
 import { OriginInput } from '../model/origin.ts';
@@ -36,6 +41,13 @@ const DEPLOY = join(REPO_ROOT, 'deploy');
 const read = (p: string) => readFileSync(p, 'utf8');
 const tpl = (module: string, name: string) => read(join(MODULES, module, 'templates', name));
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+// The hosts' TLS material, made by openssl (lib/testing/pki.ts): rendered into every cloud-init, and
+// used for real when the rendered configs run on loopback (127.0.0.1 in the certificate).
+const PKI = makeTestPki();
+const HOST = PKI.issue('host', { cn: 'sluice-host', ou: 'sluice-read', sans: ['127.0.0.1', '10.10.1.10', '10.10.1.30'], usage: 'both' });
+const TLS = { tls_ca_pem: read(PKI.ca), tls_cert_pem: read(HOST.cert), tls_key_pem: read(HOST.key) };
+afterAll(() => PKI.remove());
 
 const ADMIN_TOKEN = 'admin-0123456789abcdef0123456789abcdef';
 const READ_TOKEN = 'read-0123456789abcdef0123456789abcdef';
@@ -80,7 +92,7 @@ function renderControlPlane(i: ControlPlaneInputs) {
   const dnsConfig = renderTemplate(tpl('sluice-control-plane', 'dns.yaml.tftpl'), {
     private_ip: i.privateIp,
     dns_port: i.dnsPort,
-    control_plane_urls: i.controlPlaneUrls && i.controlPlaneUrls.length > 0 ? i.controlPlaneUrls : [`http://127.0.0.1:${i.apiPort}`],
+    control_plane_urls: i.controlPlaneUrls && i.controlPlaneUrls.length > 0 ? i.controlPlaneUrls : [`https://${i.privateIp}:${i.apiPort}`],
     dns_zone: i.zone,
     nameserver: `ns1.${i.zone}`,
     dns_cidr_mappings: geoLocations,
@@ -96,7 +108,8 @@ function renderControlPlane(i: ControlPlaneInputs) {
   const cloudInit = renderTemplate(tpl('sluice-control-plane', 'cloud-init.yaml.tftpl'), {
     install_script: read(join(DEPLOY, 'install.sh')),
     install_argv: installArgv('control-plane,dns'),
-    api_port: i.apiPort,
+    api_url: `https://${i.privateIp}:${i.apiPort}`,
+    ...TLS,
     control_plane_config: controlPlaneConfig,
     dns_config: dnsConfig,
     read_token: READ_TOKEN,
@@ -108,8 +121,8 @@ function renderControlPlane(i: ControlPlaneInputs) {
     prometheus_recording_rules: read(join(DEPLOY, 'prometheus/rules/sluice-recording.yml')),
     prometheus_alert_rules: read(join(DEPLOY, 'prometheus/rules/sluice-alerts.yml')),
     prometheus_capacity_rules: capacityRules,
-    control_plane_targets: jsonencode([{ targets: [`127.0.0.1:${i.apiPort}`], labels: { host: 'sluice-cp' } }]),
-    dns_targets: jsonencode([{ targets: ['127.0.0.1:9153'], labels: { host: 'sluice-cp' } }]),
+    control_plane_targets: jsonencode([{ targets: [`${i.privateIp}:${i.apiPort}`], labels: { host: 'sluice-cp' } }]),
+    dns_targets: jsonencode([{ targets: [`${i.privateIp}:9153`], labels: { host: 'sluice-cp' } }]),
     agent_targets: jsonencode(i.agentTargets.map((t) => ({ targets: [t], labels: {} }))),
     edge_sync_targets: jsonencode(i.edgeTargets.map((t) => ({ targets: [t], labels: {} }))),
     bootstrap_script: read(join(DEPLOY, 'bootstrap-topology.sh')),
@@ -128,6 +141,7 @@ function renderOrigin(name: string, region: string, ip: string, demoApp: boolean
     install_script: read(join(DEPLOY, 'install.sh')),
     install_argv: installArgv('agent'),
     agent_config: agentConfig,
+    ...TLS,
     demo_app: demoApp,
     demo_page: `<!doctype html><title>${name}</title><h1>origin ${name} (${region})</h1>\n`,
     demo_site: `server {\n  listen 80 default_server;\n  root /var/www/html;\n  keepalive_timeout 0;\n  location / { add_header X-Sluice-Origin ${name} always; }\n}\n`,
@@ -138,7 +152,7 @@ function renderOrigin(name: string, region: string, ip: string, demoApp: boolean
 function renderEdge(dataplane: 'haproxy' | 'ipvs', edgeId: string, listeners: { port: number; mode: string }[] = [{ port: 80, mode: 'http' }]) {
   const name = 'edge-eus';
   const ip = '10.10.1.30';
-  const apiUrl = 'http://10.10.1.10:8080';
+  const apiUrl = 'https://10.10.1.10:8080';
   const agentConfig = renderAgent(name, ip, listeners.map((l) => l.port), ['10.20.1.10:80', '10.30.1.10:80']);
   const edgeSyncConfig = renderTemplate(tpl('sluice-edge', 'edge-sync.yaml.tftpl'), {
     name,
@@ -157,6 +171,7 @@ function renderEdge(dataplane: 'haproxy' | 'ipvs', edgeId: string, listeners: { 
     edge_sync_config: edgeSyncConfig,
     haproxy_config: haproxyConfig,
     edge_token: REPORT_TOKEN,
+    ...TLS,
     dataplane,
     api_url: apiUrl,
     name,
@@ -252,6 +267,10 @@ describe('control plane cloud-init', () => {
     expect(rendered.controlPlaneConfig).not.toContain(REPORT_TOKEN);
     expect(rendered.controlPlaneConfig).not.toContain(ADMIN_TOKEN);
     expect(rendered.controlPlaneConfig).not.toContain(READ_TOKEN);
+    // HTTPS with the host's certificate; client certificates (OU) map to roles beside the tokens.
+    expect(config.tls).toMatchObject({ cert_file: '/etc/sluice/tls/host.crt', key_file: '/etc/sluice/tls/control-plane.key', client_ca_file: '/etc/sluice/tls/ca.crt', client_auth_type: 'VerifyClientCertIfGiven' });
+    expect(config.auth.client_certificates).toEqual({ admin_ous: ['sluice-admin'], report_ous: ['sluice-report'], read_ous: ['sluice-read'] });
+    expect(config.insecure).toBe(false);
     expect(config.scheduler.prometheus?.url).toBe('http://127.0.0.1:9090');
     expect(config.scheduler.prometheus?.queries.edge_demand).toContain('sluice:edge_demand:rate1m');
     expect(config.scheduler.geoip.cidr_mappings).toEqual([
@@ -260,8 +279,27 @@ describe('control plane cloud-init', () => {
     ]);
   });
 
+  it('writes the CA, the host certificate and one key copy per service user, root-owned 0640 (what sluice\'s permission check accepts)', () => {
+    expect(fileAt(doc, '/etc/sluice/tls/ca.crt')).toMatchObject({ content: read(PKI.ca), permissions: '0644' });
+    expect(fileAt(doc, '/etc/sluice/tls/host.crt')).toMatchObject({ content: read(HOST.cert), permissions: '0644' });
+    for (const [path, owner] of [
+      ['/etc/sluice/tls/control-plane.key', 'root:sluice-cp'],
+      ['/etc/sluice/tls/dns.key', 'root:sluice-dns'],
+      ['/etc/prometheus/tls/prometheus.key', 'root:prometheus'],
+    ] as const) {
+      const f = fileAt(doc, path);
+      expect(f).toMatchObject({ content: read(HOST.key), owner, permissions: '0640', defer: true });
+      expect(secretModeProblem({ mode: 0o100000 | Number.parseInt(f.permissions!, 8), uid: 0, isFile: () => true }, 'linux'), path).toBeNull();
+    }
+    expect(fileAt(doc, '/etc/prometheus/tls/ca.crt').content).toBe(read(PKI.ca));
+    expect(fileAt(doc, '/etc/prometheus/tls/prometheus.crt').content).toBe(read(HOST.cert));
+    // Prometheus reaches the API and the DNS metrics where the certificate names them.
+    expect(JSON.parse(fileAt(doc, '/etc/prometheus/targets/control-plane.yml').content)[0].targets).toEqual(['10.10.1.10:8080']);
+    expect(JSON.parse(fileAt(doc, '/etc/prometheus/targets/dns.yml').content)[0].targets).toEqual(['10.10.1.10:9153']);
+  });
+
   it('with postgres: every replica points at the database, the password only in a sluice-cp-readable file, DNS follows all replicas', () => {
-    const urls = ['http://10.10.1.10:8080', 'http://10.10.1.11:8080', 'http://10.10.1.12:8080'];
+    const urls = ['https://10.10.1.10:8080', 'https://10.10.1.11:8080', 'https://10.10.1.12:8080'];
     const ha = renderControlPlane({
       privateIp: '10.10.1.11', apiPort: 8080, dnsPort: 53, zone: 'sluice.internal', useRecordingRules: true, geo: [], agentTargets: [], edgeTargets: [], bootstrap: null,
       postgres: { url: 'postgres://sluice@db.internal:5432/sluice', password: 'pg-secret-xyz', pool_size: 10, ssl_mode: 'verify-full', ca_pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' },
@@ -286,14 +324,16 @@ describe('control plane cloud-init', () => {
     const d = parseCloudConfig(plain.cloudInit);
     expect(d.write_files.map((f) => f.path)).not.toContain('/etc/sluice/admin.token');
     expect(d.write_files.map((f) => f.path)).not.toContain('/etc/prometheus/rules/sluice-capacity.yml');
-    expect(d.runcmd.some((c) => Array.isArray(c) && c[0] === '/usr/local/sbin/sluice-bootstrap')).toBe(false);
+    expect(d.runcmd.some((c) => Array.isArray(c) && c.includes('/usr/local/sbin/sluice-bootstrap'))).toBe(false);
   });
 
   it('renders a dns.yaml that DnsConfig accepts, bound to the private address (not 0.0.0.0: systemd-resolved holds 127.0.0.53:53)', () => {
     const config = validateConfig(DnsConfig, parseYaml(fileAt(doc, '/etc/sluice/dns.yaml').content), 'dns.yaml');
     expect(config.listen).toEqual([{ host: '10.10.1.10', port: 53 }]);
-    expect(config.api?.urls).toEqual(['http://127.0.0.1:8080']);
+    expect(config.api?.urls).toEqual(['https://10.10.1.10:8080']);
     expect(config.api?.token_file).toBe('/etc/sluice/dns.token');
+    expect(config.api?.tls).toMatchObject({ ca_file: '/etc/sluice/tls/ca.crt', cert_file: '/etc/sluice/tls/host.crt', key_file: '/etc/sluice/tls/dns.key' });
+    expect(config.metrics).toMatchObject({ listen: { host: '10.10.1.10', port: 9153 }, tls: { key_file: '/etc/sluice/tls/dns.key', client_auth_type: 'RequireAndVerifyClientCert' } });
     expect(fileAt(doc, '/etc/sluice/dns.token')).toMatchObject({ content: READ_TOKEN, owner: 'root:sluice-dns', permissions: '0640' });
     expect(config.geoip.cidr_mappings).toHaveLength(2);
   });
@@ -304,7 +344,7 @@ describe('control plane cloud-init', () => {
     expect(steps).toEqual([
       expect.stringContaining('/usr/local/sbin/sluice-install'),
       'systemctl enable --now sluice-control-plane.service',
-      '/usr/local/sbin/sluice-bootstrap http://127.0.0.1:8080 /etc/sluice/admin.token /etc/sluice/bootstrap.json',
+      'env CURL_CA_BUNDLE=/etc/sluice/tls/ca.crt /usr/local/sbin/sluice-bootstrap https://10.10.1.10:8080',
       'systemctl enable --now sluice-dns.service',
       'systemctl restart prometheus.service',
     ]);
@@ -356,6 +396,9 @@ describe('origin cloud-init', () => {
     expect(config.listen).toEqual({ host: '10.20.1.10', port: 9465 });
     expect(config.service_ports).toEqual([80]);
     expect(config.include_loopback).toBe(false);
+    expect(config.tls).toMatchObject({ cert_file: '/etc/sluice/tls/host.crt', key_file: '/etc/sluice/tls/agent.key', client_ca_file: '/etc/sluice/tls/ca.crt', client_auth_type: 'RequireAndVerifyClientCert' });
+    expect(fileAt(doc, '/etc/sluice/tls/agent.key')).toMatchObject({ content: read(HOST.key), owner: 'root:sluice-agent', permissions: '0640', defer: true });
+    expect(fileAt(doc, '/etc/sluice/tls/ca.crt').content).toBe(read(PKI.ca));
     checkCommon(doc, ['agent']);
     expect(doc.packages).toContain('nginx');
     expect(fileAt(doc, '/etc/nginx/sites-available/default').content).toContain('keepalive_timeout 0;');
@@ -381,6 +424,11 @@ describe('edge cloud-init', () => {
       // The edge reports its health checks with the report token (a vote in the quorum).
       expect(config.health.report).toBe(true);
       expect(fileAt(doc, '/etc/sluice/edge.token')).toMatchObject({ content: REPORT_TOKEN, permissions: '0640' });
+      expect(config.api?.url).toBe('https://10.10.1.10:8080');
+      expect(config.api?.tls).toMatchObject({ ca_file: '/etc/sluice/tls/ca.crt', cert_file: '/etc/sluice/tls/host.crt', key_file: '/etc/sluice/tls/edge-sync.key' });
+      expect(config.metrics.tls).toMatchObject({ key_file: '/etc/sluice/tls/edge-sync.key', client_auth_type: 'RequireAndVerifyClientCert' });
+      expect(fileAt(doc, '/etc/sluice/tls/edge-sync.key')).toMatchObject({ owner: 'root:sluice-edge', permissions: '0640' });
+      expect(fileAt(doc, '/etc/sluice/tls/agent.key')).toMatchObject({ owner: 'root:sluice-agent', permissions: '0640' });
       expect(config.dataplane.map((d) => d.type)).toEqual([dataplane]);
       const agent = validateConfig(AgentConfig, parseYaml(fileAt(doc, '/etc/sluice/agent.yaml').content), 'agent.yaml');
       expect(agent.node).toBe('edge-eus');
@@ -394,9 +442,11 @@ describe('edge cloud-init', () => {
       expect(doc.packages).toContain(dataplane === 'haproxy' ? 'haproxy' : 'ipvsadm');
       expect(doc.write_files.some((f) => f.path === '/etc/haproxy/haproxy.cfg')).toBe(dataplane === 'haproxy');
       // The id is found by name at boot, before edge-sync starts.
-      const steps = doc.runcmd.map((c) => (Array.isArray(c) ? c[0] : c));
-      expect(steps.indexOf('/usr/local/sbin/sluice-resolve-edge-id')).toBeGreaterThan(0);
-      expect(steps.indexOf('/usr/local/sbin/sluice-resolve-edge-id')).toBeLessThan(doc.runcmd.findIndex((c) => Array.isArray(c) && c[3] === 'sluice-edge-sync.service'));
+      // curl in the script verifies the control plane with the sluice CA.
+      const resolve = doc.runcmd.findIndex((c) => Array.isArray(c) && c.includes('/usr/local/sbin/sluice-resolve-edge-id'));
+      expect(resolve).toBeGreaterThan(0);
+      expect((doc.runcmd[resolve] as string[]).slice(0, 2)).toEqual(['env', 'CURL_CA_BUNDLE=/etc/sluice/tls/ca.crt']);
+      expect(resolve).toBeLessThan(doc.runcmd.findIndex((c) => Array.isArray(c) && c[3] === 'sluice-edge-sync.service'));
     });
   }
 
@@ -435,7 +485,8 @@ describe('traffic generator cloud-init (example)', () => {
     const text = renderTemplate(read(join(REPO_ROOT, 'terraform/examples/azure-three-regions/templates/traffic-generator.yaml.tftpl')), {
       dns_server: '10.10.1.10',
       hostname: 'app.sluice.internal',
-      api_url: 'http://10.10.1.10:8080',
+      api_url: 'https://10.10.1.10:8080',
+      ca_pem: read(PKI.ca),
       origins: AZURE_ORIGINS.map((o) => ({ name: o.name, ip: o.ip })),
     });
     const doc = parseCloudConfig(text, { runcmd: false });
@@ -467,10 +518,18 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
   // Loopback stand-ins for the Azure origins (health-checked for real), same names and locations.
   const LOCAL_ORIGINS = AZURE_ORIGINS.map((o, i) => ({ ...o, ip: `127.0.0.${i + 2}`, port: 0 }));
 
+  // The API is HTTPS (the rendered config's tls block, with the test PKI's files): verified with its CA.
+  const client = new HttpGetter(new ClientTls(TlsClientConfig.parse({ ca_file: PKI.ca }), 'test'));
   const getJson = async (path: string) => {
-    const res = await fetch(api + path, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
+    const res = await client.get(api + path, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
     expect(res.status, path).toBe(200);
-    return (await res.json()) as { items: { id: string; name: string }[] };
+    return JSON.parse(res.body) as { items: { id: string; name: string }[] };
+  };
+  /** The rendered TLS paths (/etc/sluice/tls/...) pointed at the test PKI's files (keys 0600). */
+  const localTls = (block: Record<string, string>) => {
+    const map: Record<string, string> = { '/etc/sluice/tls/ca.crt': PKI.ca, '/etc/sluice/tls/host.crt': HOST.cert };
+    for (const [k, v] of Object.entries(block)) if (typeof v === 'string' && v.startsWith('/etc/sluice/tls/')) block[k] = map[v] ?? HOST.key;
+    return block;
   };
 
   beforeAll(async () => {
@@ -483,23 +542,25 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
     }
     const apiPort = await freePort();
     dnsPort = await freePort();
-    api = `http://127.0.0.1:${apiPort}`;
+    api = `https://127.0.0.1:${apiPort}`;
     const rendered = renderControlPlane({ privateIp: '127.0.0.1', apiPort, dnsPort, zone: 'sluice.internal', useRecordingRules: true, geo: GEO, agentTargets: [], edgeTargets: [], bootstrap: null });
 
     // The rendered file, with only what differs on a test host: loopback listener, temp data dir.
     const cpDoc = parseYaml(rendered.controlPlaneConfig) as Record<string, unknown>;
     cpDoc.listen = `127.0.0.1:${apiPort}`;
     cpDoc.data_dir = join(dir, 'data');
+    localTls(cpDoc.tls as Record<string, string>);
     writeFileSync(join(dir, 'control-plane.yaml'), stringifyYaml(cpDoc));
     cp = startSluice(['control-plane', '--config', join(dir, 'control-plane.yaml')]);
     await waitFor(() => cp!.output().includes('listening on'), { timeoutMs: 20_000, what: `control plane start: ${cp.output()}` });
 
     writeFileSync(join(dir, 'admin.token'), ADMIN_TOKEN);
-    writeFileSync(join(dir, 'read.token'), READ_TOKEN);
+    writeFileSync(join(dir, 'read.token'), READ_TOKEN, { mode: 0o600 });
     writeFileSync(join(dir, 'topology.json'), JSON.stringify(exampleTopology(LOCAL_ORIGINS)));
   });
 
   afterAll(async () => {
+    client.close();
     await dns?.stop();
     await cp?.stop();
     for (const s of origins) await new Promise((r) => s.close(r));
@@ -518,7 +579,8 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.once('close', (status) => resolve({ status, stdout, stderr }));
     });
-  const bootstrap = () => run('bash', [join(DEPLOY, 'bootstrap-topology.sh'), api, join(dir, 'admin.token'), join(dir, 'topology.json')], { BOOTSTRAP_WAIT: '20' });
+  // As cloud-init runs them: curl trusts the sluice CA through CURL_CA_BUNDLE.
+  const bootstrap = () => run('bash', [join(DEPLOY, 'bootstrap-topology.sh'), api, join(dir, 'admin.token'), join(dir, 'topology.json')], { BOOTSTRAP_WAIT: '20', CURL_CA_BUNDLE: PKI.ca });
 
   it('bootstrap-topology.sh registers the load balancer, origins and edge through the API, idempotently', async () => {
     const first = await bootstrap();
@@ -538,7 +600,7 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
 
   it('bootstrap-topology.sh fails loudly with a token the API refuses', async () => {
     writeFileSync(join(dir, 'wrong.token'), 'not-the-admin-token-at-all');
-    const r = await run('bash', [join(DEPLOY, 'bootstrap-topology.sh'), api, join(dir, 'wrong.token'), join(dir, 'topology.json')]);
+    const r = await run('bash', [join(DEPLOY, 'bootstrap-topology.sh'), api, join(dir, 'wrong.token'), join(dir, 'topology.json')], { CURL_CA_BUNDLE: PKI.ca });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/HTTP 401/);
   });
@@ -548,7 +610,7 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
     const id = edges.items.find((e) => e.name === 'edge-eus')!.id;
     const file = join(dir, 'edge-sync.yaml');
     writeFileSync(file, renderEdge('haproxy', '').edgeSyncConfig);
-    const r = await run('bash', [join(DEPLOY, 'resolve-edge-id.sh'), api, join(dir, 'read.token'), 'edge-eus', file], { RESOLVE_WAIT: '10' });
+    const r = await run('bash', [join(DEPLOY, 'resolve-edge-id.sh'), api, join(dir, 'read.token'), 'edge-eus', file], { RESOLVE_WAIT: '10', CURL_CA_BUNDLE: PKI.ca });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(`edge edge-eus is ${id}`);
     const config = validateConfig(EdgeSyncConfig, parseYaml(read(file)), file);
@@ -569,6 +631,8 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
       const sync = parseYaml(read(join(dir, 'edge-sync.yaml'))) as { api: Record<string, unknown>; state_file: string; dataplane: Record<string, unknown>[]; metrics: Record<string, unknown> };
       sync.api.url = api;
       sync.api.token_file = join(dir, 'read.token');
+      localTls(sync.api.tls as Record<string, string>);
+      localTls(sync.metrics.tls as Record<string, string>);
       sync.state_file = join(dir, 'edge-sync-state.json');
       sync.dataplane[0]!.admin_socket = sock;
       sync.dataplane[0]!.config_file = cfgPath;
@@ -578,8 +642,8 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
       // (an origin it has marked down is rightly given weight 0).
       await waitFor(
         async () => {
-          const res = await fetch(`${api}/api/v1/health`, { headers: { authorization: `Bearer ${READ_TOKEN}` }, signal: AbortSignal.timeout(5000) });
-          const items = ((await res.json()) as { items: { healthy: boolean }[] }).items;
+          const res = await client.get(`${api}/api/v1/health`, { headers: { authorization: `Bearer ${READ_TOKEN}` }, signal: AbortSignal.timeout(5000) });
+          const items = (JSON.parse(res.body) as { items: { healthy: boolean }[] }).items;
           return items.every((h) => h.healthy);
         },
         { timeoutMs: 30_000, intervalMs: 200, what: `both origins healthy in the control plane (${cp!.output().split('\n').filter((l) => l.includes('healthy')).slice(-4).join(' | ')})` },
@@ -605,8 +669,10 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
 
   it('sluice dns runs from the rendered dns.yaml and steers each client subnet by the rendered geo mapping', async () => {
     const rendered = renderControlPlane({ privateIp: '127.0.0.1', apiPort: Number(new URL(api).port), dnsPort, zone: 'sluice.internal', useRecordingRules: true, geo: GEO, agentTargets: [], edgeTargets: [], bootstrap: null });
-    const dnsDoc = parseYaml(rendered.dnsConfig) as { api: { token_file: string }; metrics: { listen: string } };
+    const dnsDoc = parseYaml(rendered.dnsConfig) as { api: { token_file: string; tls: Record<string, string> }; metrics: { listen: string; tls: Record<string, string> } };
     dnsDoc.api.token_file = join(dir, 'read.token');
+    localTls(dnsDoc.api.tls);
+    localTls(dnsDoc.metrics.tls);
     dnsDoc.metrics.listen = `127.0.0.1:${await freePort()}`;
     writeFileSync(join(dir, 'dns.yaml'), stringifyYaml(dnsDoc));
     dns = startSluice(['dns', '--config', join(dir, 'dns.yaml')]);

@@ -2,7 +2,7 @@
 // pass (and fail when an alert is broken), and every metric name used by the rules, the dashboard and
 // the scheduler's recorded queries is one the code registers (read from the real prom-client
 // registries, not from a list kept by hand).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,10 @@ import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 import { renderTemplate } from '../terraform/tools/template.ts';
 import { REPO_ROOT } from './helpers/sluice-process.ts';
 import { unavailable } from './helpers/env.ts';
+import { freePort } from './helpers/ports.ts';
+import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
+import { waitFor } from './helpers/wait.ts';
+import { makeTestPki, type CertPair, type TestPki } from '../lib/testing/pki.ts';
 
 const PROM_DIR = join(REPO_ROOT, 'deploy/prometheus');
 const DASHBOARD = join(REPO_ROOT, 'deploy/grafana/sluice-dashboard.json');
@@ -144,12 +148,37 @@ describe('metric names', () => {
   });
 });
 
+/** What the terraform modules install beside prometheus.yml: the sluice CA and Prometheus' client certificate. */
+function installTls(dir: string, pki: TestPki): CertPair {
+  const client = pki.issue('prometheus', { cn: 'prometheus', ou: 'sluice-read', usage: 'client' });
+  mkdirSync(join(dir, 'tls'), { recursive: true });
+  cpSync(pki.ca, join(dir, 'tls/ca.crt'));
+  cpSync(client.cert, join(dir, 'tls/prometheus.crt'));
+  cpSync(client.key, join(dir, 'tls/prometheus.key'));
+  return client;
+}
+
+describe('prometheus.yml scrapes every sluice job over TLS', () => {
+  const prom = parseYaml(readFileSync(join(PROM_DIR, 'prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; scheme?: string; tls_config?: Record<string, string> }[] };
+  it('scheme https with the CA and a client certificate, for every sluice-* job', () => {
+    const jobs = prom.scrape_configs.filter((j) => j.job_name.startsWith('sluice-'));
+    expect(jobs.map((j) => j.job_name).sort()).toEqual(['sluice-agent', 'sluice-agent-subnets', 'sluice-control-plane', 'sluice-dns', 'sluice-edge-sync']);
+    for (const j of jobs) {
+      expect(j.scheme, j.job_name).toBe('https');
+      expect(j.tls_config, j.job_name).toEqual({ ca_file: 'tls/ca.crt', cert_file: 'tls/prometheus.crt', key_file: 'tls/prometheus.key' });
+    }
+  });
+});
+
 describe.skipIf(unavailable({ tools: { promtool: 'prometheus' } }))('promtool', () => {
   let dir: string;
+  let pki: TestPki;
   beforeAll(() => {
-    // The config as the control-plane module installs it: token beside it, file_sd target files.
+    // The config as the control-plane module installs it: token and TLS files beside it, file_sd target files.
     dir = mkdtempSync(join(tmpdir(), 'slc-prom-'));
     cpSync(PROM_DIR, dir, { recursive: true });
+    pki = makeTestPki();
+    installTls(dir, pki);
     writeFileSync(join(dir, 'sluice-read.token'), 'read-token-0123456789abcdef\n');
     const targets = (t: string[]) => JSON.stringify([{ targets: t, labels: {} }]);
     mkdirSync(join(dir, 'targets'), { recursive: true });
@@ -158,7 +187,10 @@ describe.skipIf(unavailable({ tools: { promtool: 'prometheus' } }))('promtool', 
     writeFileSync(join(dir, 'targets/edges.yml'), targets([]));
     writeFileSync(join(dir, 'targets/dns.yml'), targets(['127.0.0.1:9153']));
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+    pki?.remove();
+  });
 
   const promtool = (...args: string[]) => spawnSync('promtool', args, { encoding: 'utf8', cwd: dir });
 
@@ -174,6 +206,19 @@ describe.skipIf(unavailable({ tools: { promtool: 'prometheus' } }))('promtool', 
       expect(promtool('check', 'config', 'prometheus.yml').status).not.toBe(0);
     } finally {
       writeFileSync(join(dir, 'sluice-read.token'), 'read-token-0123456789abcdef\n');
+    }
+  });
+
+  it('check config fails without the client key (so the TLS files are checked)', () => {
+    const key = join(dir, 'tls/prometheus.key');
+    const saved = readFileSync(key);
+    rmSync(key);
+    try {
+      const r = promtool('check', 'config', 'prometheus.yml');
+      expect(r.status).not.toBe(0);
+      expect(r.stdout + r.stderr).toContain('prometheus.key');
+    } finally {
+      writeFileSync(key, saved, { mode: 0o600 });
     }
   });
 
@@ -232,6 +277,54 @@ describe.skipIf(unavailable({ tools: { promtool: 'prometheus' } }))('promtool', 
       writeFileSync(file, original);
     }
   });
+});
+
+describe.skipIf(unavailable({ tools: { prometheus: 'prometheus' } }))('the shipped prometheus.yml, run', () => {
+  let dir: string;
+  let pki: TestPki;
+  let agent: SluiceProcess | undefined;
+  let prom: ChildProcess | undefined;
+  afterAll(async () => {
+    prom?.kill('SIGTERM');
+    await agent?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    pki?.remove();
+  });
+
+  it('scrapes a sluice agent that requires client certificates, over HTTPS, with the files the modules install', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'slc-prom-run-'));
+    cpSync(PROM_DIR, dir, { recursive: true });
+    pki = makeTestPki();
+    installTls(dir, pki);
+    writeFileSync(join(dir, 'sluice-read.token'), 'read-token-0123456789abcdef\n');
+    // The agent as the origin module renders it: its host certificate, the CA, client certificates required.
+    const host = pki.issue('host', { cn: 'origin-a', ou: 'sluice-read', sans: ['127.0.0.1'] });
+    const agentPort = await freePort();
+    const agentCfg = join(dir, 'agent.yaml');
+    writeFileSync(agentCfg, [`node: origin-a`, `listen: 127.0.0.1:${agentPort}`, 'service_ports: [1]', 'poll_interval: 1s', `tls: { cert_file: ${host.cert}, key_file: ${host.key}, client_ca_file: ${pki.ca}, client_auth_type: RequireAndVerifyClientCert }`].join('\n'));
+    agent = startSluice(['agent', '--config', agentCfg], { env: { SLUICE_LOG_LEVEL: 'warn' } });
+    mkdirSync(join(dir, 'targets'), { recursive: true });
+    writeFileSync(join(dir, 'targets/agents.yml'), JSON.stringify([{ targets: [`127.0.0.1:${agentPort}`], labels: {} }]));
+    // A short scrape interval (and timeouts within it) for the test; everything else is the shipped file.
+    writeFileSync(join(dir, 'prometheus.yml'), readFileSync(join(dir, 'prometheus.yml'), 'utf8').replace('scrape_interval: 15s', 'scrape_interval: 1s').replaceAll('scrape_timeout: 10s', 'scrape_timeout: 1s'));
+    const port = await freePort();
+    prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    prom.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    prom.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const target = await waitFor(
+      async () => {
+        const res = (await (await fetch(`http://127.0.0.1:${port}/api/v1/targets?state=active`)).json()) as { data: { activeTargets: { labels: { job: string }; scrapeUrl: string; health: string; lastError: string }[] } };
+        const t = res.data.activeTargets.find((x) => x.labels.job === 'sluice-agent');
+        if (t?.health === 'up') return t;
+        throw new Error(`${t?.scrapeUrl}: ${t?.health} ${t?.lastError}`);
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the shipped config to scrape the agent over TLS' },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nprometheus: ${log.slice(-1500)}\nagent: ${agent!.output().slice(-600)}`);
+    });
+    expect(target.scrapeUrl).toBe(`https://127.0.0.1:${agentPort}/metrics`);
+  }, 45_000);
 });
 
 interface Panel {

@@ -112,7 +112,7 @@ describe.each(UDP_IO_PATHS)('sluice dns following the control plane (long-poll; 
     apiPort = await api.listen();
     port = await freeServerPort();
     metricsPort = await freePort();
-    writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
+    writeFileSync(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
     writeFileSync(
       join(dir, 'dns.yaml'),
       [

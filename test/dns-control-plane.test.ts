@@ -67,7 +67,7 @@ describe.skipIf(skip)('sluice dns following the real control plane', () => {
     ];
     for (const o of origins) ids[o.name] = (await call('POST', `/api/v1/load-balancers/${lbId}/origins`, { ...o, port: 443, target_rps: 100, max_rps: 200 })).id;
 
-    writeFileSync(join(dir, 'token'), READ);
+    writeFileSync(join(dir, 'token'), READ, { mode: 0o600 });
     writeFileSync(
       join(dir, 'dns.yaml'),
       [

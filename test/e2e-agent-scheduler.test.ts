@@ -3,11 +3,12 @@
 // scheduler reads them — through a real Prometheus, or (the embedded default) by scraping the agents
 // itself — and publishes per-subnet weights into the API. Everything is read back over HTTP.
 import { writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, startControlPlaneProcess, tempDir } from './helpers/control-plane.ts';
 import { unavailable } from './helpers/env.ts';
+import { echoServer, subnetClients } from './helpers/loopback-clients.ts';
 import { freePort } from './helpers/ports.ts';
 import { startPrometheus, type RunningPrometheus } from './helpers/prometheus.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
@@ -15,20 +16,10 @@ import { waitFor } from './helpers/wait.ts';
 
 const skip = unavailable({ tools: { prometheus: 'prometheus' } }) !== null;
 
-/** A TCP echo server standing in for an origin's service. */
-async function echoServer(): Promise<{ server: Server; port: number }> {
-  const server = createServer((c) => {
-    c.on('data', (d) => c.write(d));
-    c.on('error', () => c.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as { port: number }).port };
-}
-
 describe.skipIf(skip).each(['prometheus', 'scrape'] as const)('agents -> %s -> scheduler -> API', (mode) => {
   const dir = tempDir();
   const origins: { name: string; server: Server; port: number; agentPort: number; agent?: SluiceProcess }[] = [];
-  const clients: Socket[] = [];
+  let load: ReturnType<typeof subnetClients> | undefined;
   let prom: RunningPrometheus | undefined;
   let cp: Awaited<ReturnType<typeof startControlPlaneProcess>>;
 
@@ -58,7 +49,7 @@ describe.skipIf(skip).each(['prometheus', 'scrape'] as const)('agents -> %s -> s
   }, 90_000);
 
   afterAll(async () => {
-    for (const c of clients) c.destroy();
+    load?.close();
     await cp?.proc.stop();
     await prom?.stop();
     for (const o of origins) {
@@ -85,21 +76,7 @@ describe.skipIf(skip).each(['prometheus', 'scrape'] as const)('agents -> %s -> s
     // connection's RTT only when an ACK arrived since its last poll) and keep opening new ones (demand);
     // bounded in count.
     const subnets = ['127.0.41', '127.0.42'];
-    let opened = 0;
-    const tick = () => {
-      for (const c of clients) if (!c.destroyed && c.writable) c.write('ping');
-      for (const prefix of subnets) {
-        for (const o of origins) {
-          if (opened >= 200) return;
-          const s = connect({ host: '127.0.0.1', port: o.port, localAddress: `${prefix}.${1 + (opened % 50)}` });
-          s.on('data', () => undefined);
-          s.on('error', () => undefined);
-          clients.push(s);
-          opened++;
-        }
-      }
-    };
-    const timer = setInterval(tick, 100);
+    load = subnetClients(origins.map((o) => o.port), subnets);
     try {
       const weights = await waitFor(
         async () => {
@@ -123,7 +100,7 @@ describe.skipIf(skip).each(['prometheus', 'scrape'] as const)('agents -> %s -> s
       const decisions = await http(`${cp.url}/api/v1/decisions?load_balancer_id=${lb.json.id}&limit=5`);
       expect(decisions.json.items.some((d: { weights_version: number | null }) => d.weights_version !== null) || weights.version > 0).toBe(true);
     } finally {
-      clearInterval(timer);
+      load.stop();
     }
   }, 90_000);
 });

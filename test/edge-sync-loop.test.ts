@@ -176,7 +176,7 @@ describe('sluice edge-sync (the CLI process)', () => {
     chmodSync(fake, 0o755);
     const api = new EdgeConfigApiDouble(cfgA, 'tok');
     await api.listen();
-    writeFileSync(join(dir, 'token'), 'tok\n');
+    writeFileSync(join(dir, 'token'), 'tok\n', { mode: 0o600 });
     const mport = await freePort();
     const yaml = join(dir, 'edge-sync.yaml');
     writeFileSync(yaml, `api:\n  url: ${api.url}\n  token_file: ${join(dir, 'token')}\n  edge_id: ${api.edgeId}\n  wait: 2s\nstate_file: ${join(dir, 'state.json')}\ndataplane:\n  type: ipvs\n  ipvsadm: ${fake}\nmetrics:\n  listen: 127.0.0.1:${mport}\n  poll_interval: 200ms\n`);

@@ -14,7 +14,7 @@ import { leftovers, readState } from './lab/state.ts';
 const skip = unavailable({ root: true, tools: { haproxy: 'haproxy', prometheus: 'prometheus', dig: 'dnsutils', ip: 'iproute2' } });
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-lab-test-'));
-const labUp = (scenario: string, timeoutMs: number) => labUpIn(dir, scenario, timeoutMs);
+const labUp = (scenario: string, timeoutMs: number, env: NodeJS.ProcessEnv = {}) => labUpIn(dir, scenario, timeoutMs, env);
 
 describe.skipIf(skip).sequential('sluice lab scenarios (real parts, network namespaces)', () => {
   afterAll(() => {
@@ -91,11 +91,18 @@ describe.skipIf(skip).sequential('sluice lab scenarios (real parts, network name
     expect(leftovers(readState(stateDir)!)).toEqual([]);
   }, 160_000);
 
-  it('failover through DNS: gone within a cycle of detection, back paced after recovery', async () => {
-    const { code, result, output, stateDir } = await labUp('dns-failover', 120_000);
+  // Run with every link over TLS (SLUICE_LAB_TLS=1, issue 18): the same checks hold when the control
+  // plane, Prometheus, the agents', edge-sync's and DNS's metrics speak HTTPS with client certificates.
+  it('failover through DNS, every link over TLS: gone within a cycle of detection, back paced after recovery', async () => {
+    const { code, result, output, stateDir } = await labUp('dns-failover', 120_000, { SLUICE_LAB_TLS: '1' });
     expectAllChecks(result, output);
     expect(code).toBe(0);
     expect(Number(result.numbers.cycles_recovery_to_all_back)).toBeGreaterThanOrEqual(2);
-    expect(leftovers(readState(stateDir)!)).toEqual([]);
+    const state = readState(stateDir)!;
+    expect(state.tls).toBeDefined();
+    expect(state.urls.control_plane).toMatch(/^https:\/\//);
+    expect(state.urls.prometheus).toMatch(/^https:\/\//);
+    expect(output).toContain('every link over TLS');
+    expect(leftovers(state)).toEqual([]);
   }, 160_000);
 });

@@ -172,7 +172,7 @@ export function healthRoutes(deps: HealthRouteDeps) {
         tags: ['data plane'],
         summary: "An edge's health reports: what it sees of each origin (a vote in the quorum, and its own reachability)",
         description:
-          'Sent by edge-sync whenever a verdict changes and as a heartbeat. Needs an admin token or a report token (auth.report_tokens); a report token bound to an edge may only report as that edge. ' +
+          'Sent by edge-sync whenever a verdict changes and as a heartbeat. Needs an admin token or a report token (auth.report_tokens), or a client certificate whose OU is in auth.client_certificates.report_ous; a report token bound to an edge, and a report certificate (bound to the edge its CN names), may only report as that edge. ' +
           'Stamped with the receiving replica’s clock. Reports on origins that do not exist (any more) are ignored and listed.',
         params: z.object({ id: z.string().min(1).max(64) }),
         body: HealthReport,
@@ -185,7 +185,7 @@ export function healthRoutes(deps: HealthRouteDeps) {
         const edge = await store.getEdge(req.params.id);
         const principal = requestPrincipal(req);
         if (principal.role === 'report' && principal.edge !== null && principal.edge !== edge.name) {
-          throw new ApiError('forbidden', `this report token is bound to edge "${principal.edge}": it cannot report as edge "${edge.name}"`, [{ field: 'authorization', pointer: '#/authorization', in: 'headers', detail: `bound to edge ${principal.edge}` }]);
+          throw new ApiError('forbidden', `this report credential is bound to edge "${principal.edge}" (a bound report token, or a report certificate whose CN names the edge): it cannot report as edge "${edge.name}"`, [{ field: 'authorization', pointer: '#/authorization', in: 'headers', detail: `bound to edge ${principal.edge}` }]);
         }
         const known = new Set((await store.allOrigins()).map((o) => o.id));
         const at = new Date(now()).toISOString();

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { z } from 'zod';
 import { Duration } from '../../model/primitives.ts';
+import { readSecretFile, readSecretLine, SecretFileError } from '../../lib/secret-file.ts';
 
 export const PostgresConfig = z
   .strictObject({
@@ -74,11 +75,20 @@ export interface PgConnection {
   redact(text: string): string;
 }
 
-function readSecretFile(key: string, file: string): string {
+function readPublicFile(key: string, file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
     throw new PostgresConfigError(key, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** The password and the client key: permissions checked (lib/secret-file.ts), content never in an error. */
+function readSecret(key: string, file: string, firstLine: boolean): string {
+  try {
+    return firstLine ? readSecretLine(key, file) : readSecretFile(key, file);
+  } catch (err) {
+    throw err instanceof SecretFileError ? new PostgresConfigError(key, err.message) : err;
   }
 }
 
@@ -97,10 +107,7 @@ function urlOptions(url: URL): pg.PoolConfig {
 export function pgConnection(c: PostgresConfig, applicationName: string, env: NodeJS.ProcessEnv = process.env): PgConnection {
   const url = new URL(c.url);
   let password: string | undefined = url.password ? decodeURIComponent(url.password) : undefined;
-  if (c.password_file) {
-    password = readSecretFile('password_file', c.password_file).split('\n')[0]!.trimEnd();
-    if (!password) throw new PostgresConfigError('password_file', `${c.password_file} is empty`);
-  }
+  if (c.password_file) password = readSecret('password_file', c.password_file, true);
   if (c.password_env) {
     password = env[c.password_env];
     if (!password) throw new PostgresConfigError('password_env', `the environment variable ${c.password_env} is not set or empty`);
@@ -109,9 +116,9 @@ export function pgConnection(c: PostgresConfig, applicationName: string, env: No
   let ssl: pg.PoolConfig['ssl'] = false;
   if (c.ssl.mode !== 'disable') {
     const tls: Exclude<pg.PoolConfig['ssl'], boolean | undefined> = { rejectUnauthorized: c.ssl.mode !== 'require' };
-    if (c.ssl.ca_file) tls.ca = readSecretFile('ssl.ca_file', c.ssl.ca_file);
-    if (c.ssl.cert_file) tls.cert = readSecretFile('ssl.cert_file', c.ssl.cert_file);
-    if (c.ssl.key_file) tls.key = readSecretFile('ssl.key_file', c.ssl.key_file);
+    if (c.ssl.ca_file) tls.ca = readPublicFile('ssl.ca_file', c.ssl.ca_file);
+    if (c.ssl.cert_file) tls.cert = readPublicFile('ssl.cert_file', c.ssl.cert_file);
+    if (c.ssl.key_file) tls.key = readSecret('ssl.key_file', c.ssl.key_file, false);
     // verify-ca: the chain must lead to the CA, whatever name the certificate carries.
     if (c.ssl.mode === 'verify-ca') tls.checkServerIdentity = () => undefined;
     ssl = tls;

@@ -1,10 +1,19 @@
 // The reporter against real HTTP servers: reports go to the first replica that accepts them, on a
 // change or the heartbeat; no replica reachable -> the local fallback (only then); a refused token
-// (403) is configuration, said once, and never a local fallback.
+// (403) is configuration, said once, and never a local fallback. Over HTTPS (openssl-made certificates):
+// a replica whose certificate does not verify is never sent a report (fail closed) and counts as not
+// hearing the edge; a refused client certificate is configuration, like a refused token.
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../lib/log.ts';
+import { makeTestPki, type TestPki } from '../../lib/testing/pki.ts';
+import { TlsClientConfig } from '../../lib/tls.ts';
+import { ClientTls } from '../../lib/tls-client.ts';
+import { unavailable } from '../../test/helpers/env.ts';
 import type { DataPlane } from '../dataplane.ts';
 import { EdgeMetrics } from '../metrics.ts';
 import { edgeConfig } from '../testing/fixtures.ts';
@@ -34,25 +43,27 @@ async function replica(status: number): Promise<{ url: string; bodies: unknown[]
 const cfg = edgeConfig([{ lb: 'web', port: 80, origins: [{ name: 'a', port: 1, weight: 0.5 }, { name: 'b', port: 2, weight: 0.5 }] }]);
 const reading = (origin: string, healthy: boolean): OriginReading => ({ loadBalancer: 'web', originId: `o-${origin}`, origin, healthy, result: healthy ? 'pass' : 'fail', latencyMs: healthy ? 2.5 : null, detail: `haproxy: ${healthy ? 'UP' : 'DOWN'}` });
 
-function reporter(urls: string[], readings: () => OriginReading[], now: { t: number }, fallbacks: (ReadonlySet<string> | null)[]) {
+function reporter(urls: string[], readings: () => OriginReading[], now: { t: number }, fallbacks: (ReadonlySet<string> | null)[], tls?: ClientTls) {
   const plane = { type: 'haproxy', name: 'haproxy', readHealth: async () => readings() } as unknown as DataPlane;
   const metrics = new EdgeMetrics('edge-test');
+  const log = createLogger('reporter-test', 'silent');
   const r = new HealthReporter({
     urls,
-    token: 'tok',
+    token: tls ? '' : 'tok',
+    tls,
     edgeId: 'ed_1',
     dataplanes: [plane],
     config: () => cfg,
     pools: () => [],
     metrics,
-    log: createLogger('reporter-test', 'silent'),
+    log,
     pollMs: 100,
     reportIntervalMs: 1000,
     timeoutMs: 500,
     onLocalFallback: (down) => fallbacks.push(down),
     now: () => now.t,
   });
-  return { r, metrics };
+  return { r, metrics, log };
 }
 
 describe('HealthReporter', () => {
@@ -110,5 +121,75 @@ describe('HealthReporter', () => {
     now.t = 61_000;
     await r.tick();
     expect(refusing.bodies).toHaveLength(2);
+  });
+});
+
+const skipTls = unavailable({ tools: { openssl: 'openssl' } });
+
+describe.skipIf(skipTls)('HealthReporter over HTTPS', () => {
+  let pki: TestPki;
+  afterAll(() => pki?.remove());
+
+  /** An HTTPS replica asking for client certificates: 200 to a verified one (recording its CN), 401 otherwise. */
+  async function tlsReplica(serverCert: { cert: string; key: string }): Promise<{ url: string; seen: string[] }> {
+    const seen: string[] = [];
+    const server = createHttpsServer({ cert: readFileSync(serverCert.cert), key: readFileSync(serverCert.key), ca: readFileSync(pki.ca), requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const socket = req.socket as TLSSocket;
+        if (!socket.authorized) {
+          res.writeHead(401, { 'content-type': 'application/problem+json' }).end('{"code":"client_certificate_refused","detail":"a client certificate is required"}');
+          return;
+        }
+        seen.push(String(socket.getPeerCertificate().subject.CN));
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":1,"ignored":[]}');
+      });
+    });
+    servers.push(server as unknown as Server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+  }
+
+  it('a replica whose certificate does not verify gets nothing; the next one gets the report with the client certificate', async () => {
+    pki = makeTestPki();
+    const good = pki.issue('server', { cn: 'cp', sans: ['127.0.0.1'] });
+    const foreign = pki.issue('foreign', { cn: 'cp', sans: ['127.0.0.1'], foreign: true });
+    const edge = pki.issue('edge', { cn: 'edge-test', ou: 'sluice-report', usage: 'client' });
+    const impostor = await tlsReplica(foreign);
+    const replica = await tlsReplica(good);
+    const tls = () => new ClientTls(TlsClientConfig.parse({ ca_file: pki.ca, cert_file: edge.cert, key_file: edge.key }), 'api.tls');
+    const now = { t: 0 };
+    const fallbacks: (ReadonlySet<string> | null)[] = [];
+    const both = reporter([impostor.url, replica.url], () => [reading('a', false)], now, fallbacks, tls());
+    await both.r.tick();
+    expect(impostor.seen).toEqual([]);
+    expect(replica.seen).toEqual(['edge-test']);
+    expect(both.r.controlPlaneHears).toBe(true);
+    await both.r.stop();
+
+    // Only the impostor: not heard (fail closed), so the local fallback applies; the log says why in words.
+    const alone = reporter([impostor.url], () => [reading('a', false)], now, fallbacks, tls());
+    const warn = vi.spyOn(alone.log, 'warn');
+    await alone.r.tick();
+    expect(alone.r.controlPlaneHears).toBe(false);
+    expect(fallbacks.map((f) => (f ? [...f] : null))).toEqual([['o-a']]);
+    expect(JSON.stringify(warn.mock.calls)).toMatch(/not signed by a CA this client trusts.*api\.tls\.ca_file/);
+    await alone.r.stop();
+  });
+
+  it('a refused client certificate (401 client_certificate_refused) is configuration: no local fallback, the certificate named', async () => {
+    pki ??= makeTestPki();
+    const good = pki.issue('server2', { cn: 'cp', sans: ['127.0.0.1'] });
+    const replica = await tlsReplica(good);
+    const now = { t: 0 };
+    const fallbacks: (ReadonlySet<string> | null)[] = [];
+    // Trusts the server, presents no certificate.
+    const { r, log } = reporter([replica.url], () => [reading('a', false)], now, fallbacks, new ClientTls(TlsClientConfig.parse({ ca_file: pki.ca }), 'api.tls'));
+    const error = vi.spyOn(log, 'error');
+    await r.tick();
+    expect(r.controlPlaneHears).toBe(null);
+    expect(fallbacks).toEqual([]);
+    expect(String(error.mock.calls[0]?.[1])).toMatch(/refuses this edge’s client certificate \(api\.tls\.cert_file\)/);
+    await r.stop();
   });
 });

@@ -8,9 +8,19 @@
 // this edge sees, so it cannot exclude an origin for this edge: the local fallback
 // (plan/local-fallback.ts) takes over — the origins this edge sees down are dropped from its own
 // weights until a report gets through again. A replica that answers 401/403 is reachable but refuses
-// this edge's token (a read token, or a report token bound to another edge): that is configuration,
-// not an outage — said once as an error, retried every REFUSED_RETRY_MS, and no local fallback.
+// this edge's token (a read token, or a report token bound to another edge) or its client certificate
+// (missing, expired, not from the CA the control plane trusts, or without a report OU): that is
+// configuration, not an outage — said once as an error, retried every REFUSED_RETRY_MS, and no local
+// fallback.
+//
+// Over https:// the reports go with the long-poll's api.tls (CA bundle, server-name pin, client
+// certificate: an edge's certificate with OU=sluice-report and CN=<edge name> is a report credential
+// bound to this edge, no token needed). A replica whose certificate does not verify is not heard: the
+// next one is tried, and with none the local fallback applies, as for any unreachable control plane
+// (fail closed: a report is never sent to a server this edge cannot verify).
+import { HttpGetter } from '../../lib/http-get.ts';
 import type { Logger } from '../../lib/log.ts';
+import { describeTlsError, type ClientTls } from '../../lib/tls-client.ts';
 import type { EdgeConfig } from '../../model/views.ts';
 import type { DataPlane } from '../dataplane.ts';
 import type { EdgeMetrics } from '../metrics.ts';
@@ -22,6 +32,8 @@ export interface ReporterOptions {
   /** Every control-plane replica's base URL (the long poll's list), or none: no reports, local rule only. */
   urls: string[];
   token: string;
+  /** api.tls for https:// replicas (its own instance: closed with the reporter). */
+  tls?: ClientTls | undefined;
   edgeId: string;
   dataplanes: DataPlane[];
   /** The control plane's config in force, and the pools last planned per data plane. */
@@ -54,10 +66,12 @@ export class HealthReporter {
   private refusedUntil = 0;
   private readonly active: ActiveChecks;
   private readonly now: () => number;
+  private readonly http: HttpGetter;
 
   constructor(private readonly o: ReporterOptions) {
     this.active = o.active ?? new ActiveChecks();
     this.now = o.now ?? Date.now;
+    this.http = new HttpGetter(o.tls);
   }
 
   start(): void {
@@ -74,6 +88,7 @@ export class HealthReporter {
     await this.running;
     if (this.timer) clearTimeout(this.timer);
     this.active.stop();
+    this.http.close();
   }
 
   /** Whether the control plane accepted the last report (null before the first). */
@@ -143,14 +158,12 @@ export class HealthReporter {
       const base = this.o.urls[this.index]!;
       const url = `${base.replace(/\/+$/, '')}/api/v1/edges/${encodeURIComponent(this.o.edgeId)}/health`;
       try {
-        const res = await fetch(url, {
-          method: 'POST',
+        const res = await this.http.post(url, body, {
           headers: { 'content-type': 'application/json', ...(this.o.token ? { authorization: `Bearer ${this.o.token}` } : {}) },
-          body,
           signal: AbortSignal.timeout(this.o.timeoutMs),
         });
-        const text = await res.text();
-        if (res.ok) {
+        const text = res.body;
+        if (res.status >= 200 && res.status < 300) {
           this.o.metrics.healthReports.inc({ edge: this.o.metrics.edge, result: 'ok' });
           if (this.refusedUntil !== 0) this.o.log.warn('the control plane accepts this edge’s health reports again');
           this.refusedUntil = 0;
@@ -160,13 +173,14 @@ export class HealthReporter {
         }
         if (res.status === 401 || res.status === 403) {
           this.o.metrics.healthReports.inc({ edge: this.o.metrics.edge, result: 'refused' });
-          if (this.refusedUntil === 0) this.o.log.error({ url, status: res.status, detail: text.slice(0, 300) }, 'the control plane refuses this edge’s health reports: give edge-sync a report token (auth.report_tokens, bound to this edge) or set health.report: false; retrying every minute');
+          if (this.refusedUntil === 0) this.o.log.error({ url, status: res.status, detail: text.slice(0, 300) }, refusalAdvice(text));
           this.refusedUntil = this.now() + REFUSED_RETRY_MS;
           return null;
         }
         errors.push(`${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
       } catch (err) {
-        errors.push(`${url}: ${(err as Error).message}`);
+        const tls = describeTlsError(err, 'api.tls', this.o.tls?.presentsCertificate ?? false);
+        errors.push(`${url}: ${tls ?? (err as Error).message}`);
       }
       this.index = (this.index + 1) % this.o.urls.length;
     }
@@ -190,4 +204,11 @@ export class HealthReporter {
     }
     this.o.onLocalFallback?.(down.length > 0 ? new Set(down.map((r) => r.originId)) : null);
   }
+}
+
+/** What to fix when a replica refuses the reports: the client certificate, or the token. */
+function refusalAdvice(problemBody: string): string {
+  const retry = 'or set health.report: false; retrying every minute';
+  if (problemBody.includes('client_certificate_refused')) return `the control plane refuses this edge’s client certificate (api.tls.cert_file): present a current one from the CA it trusts (tls.client_ca_file), ${retry}`;
+  return `the control plane refuses this edge’s health reports: give edge-sync a report token (auth.report_tokens, bound to this edge) or a client certificate with a report OU (auth.client_certificates.report_ous, CN = this edge's name), ${retry}`;
 }

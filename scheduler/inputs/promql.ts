@@ -6,6 +6,7 @@ import { PrometheusDriver } from 'prometheus-query';
 import { capacityUnitOf, type CapacityUnit, type LoadBalancer } from '../../model/index.ts';
 import { assembleInputs, edgeOriginUnitOf, QUERY_LABELS, type QueryName, type RawInputs, type Series } from './assemble.ts';
 import { toCapacityUnit } from './convert.ts';
+import { describeTlsError, type ClientTls } from '../../lib/tls-client.ts';
 import type { RejectionCounter } from './guard.ts';
 import { InputsUnavailable, type InputReader, type LbInputs, type ReadContext } from './types.ts';
 
@@ -88,6 +89,8 @@ export interface PromqlOptions {
   /** Per load balancer name. */
   perLoadBalancer: Record<string, QueryOverrides>;
   headers?: Record<string, string>;
+  /** prometheus.tls: CA bundle, server-name pin, client certificate for an https:// url. */
+  tls?: ClientTls | undefined;
 }
 
 function regexOf(names: string[]): string {
@@ -112,13 +115,26 @@ export class PromqlInputReader implements InputReader {
     private readonly opts: PromqlOptions,
     private readonly counter: RejectionCounter,
   ) {
-    this.driver = new PrometheusDriver({ endpoint: opts.url, baseURL: '/api/v1', timeout: opts.timeoutMs, ...(opts.headers ? { headers: opts.headers } : {}) });
+    const tls = opts.tls;
+    this.driver = new PrometheusDriver({
+      endpoint: opts.url,
+      baseURL: '/api/v1',
+      timeout: opts.timeoutMs,
+      ...(opts.headers ? { headers: opts.headers } : {}),
+      // axios (under prometheus-query) takes the TLS options as an https.Agent per request; the agent
+      // is the current one (a renewed client certificate or CA bundle on disk is picked up).
+      ...(tls ? { requestInterceptor: { onFulfilled: (config) => Object.assign(config, { httpsAgent: tls.agent() }), onRejected: (err) => Promise.reject(err) } } : {}),
+    });
   }
 
   queriesFor(ctx: ReadContext): Record<QueryName, string | null> {
     const merged: Record<QueryName, string | null> = { ...defaultQueries(capacityUnitOf(ctx.lb)), ...withoutAlias(this.opts.queries), ...withoutAlias(this.opts.perLoadBalancer[ctx.lb.name] ?? {}) };
     for (const name of unusedTurnover(ctx.lb)) merged[name] = null;
     return Object.fromEntries(Object.entries(merged).map(([k, q]) => [k, q === null ? null : renderQuery(q, ctx, this.opts)])) as Record<QueryName, string | null>;
+  }
+
+  async close(): Promise<void> {
+    this.opts.tls?.close();
   }
 
   async read(ctx: ReadContext): Promise<LbInputs> {
@@ -145,7 +161,9 @@ export class PromqlInputReader implements InputReader {
       });
     } catch (err) {
       if (err instanceof InputsUnavailable) throw err;
-      const e = err as { message?: string; code?: string; status?: number; error?: string; errorType?: string };
+      const e = err as { message?: string; code?: string; status?: number; error?: string; errorType?: string; original?: unknown };
+      const tls = describeTlsError(e.original ?? e, 'scheduler.prometheus.tls', this.opts.tls?.presentsCertificate ?? false);
+      if (tls) throw new InputsUnavailable('backend_down', `${name}: Prometheus at ${this.opts.url}: ${tls}`);
       const detail = e.error ?? e.message ?? e.code ?? JSON.stringify(err);
       const kind = /timeout|ECONNABORTED/i.test(String(detail) + String(e.code)) ? 'timeout' : 'backend_down';
       throw new InputsUnavailable(kind, `${name}: Prometheus at ${this.opts.url} failed: ${detail}`);

@@ -1,8 +1,10 @@
 // Embedded mode: no Prometheus configured, so the scheduler scrapes the agents' and edge-syncs'
 // /metrics pages itself and computes the same inputs as the default PromQL (counter rates from the
 // last two scrapes, gauges as last seen, absent when a target stops answering).
+import { HttpGetter } from '../../lib/http-get.ts';
 import { parsePromText, type PromSample } from '../../lib/prom-text.ts';
 import { capacityUnitOf } from '../../model/index.ts';
+import { describeTlsError, type ClientTls } from '../../lib/tls-client.ts';
 import { assembleInputs, type RawInputs, type Series } from './assemble.ts';
 import { toCapacityUnit } from './convert.ts';
 import type { RejectionCounter } from './guard.ts';
@@ -14,6 +16,8 @@ export interface ScrapeOptions {
   timeoutMs: number;
   /** Scrapes closer together than this are shared by every load balancer in one cycle. */
   minIntervalMs: number;
+  /** scrape.tls: CA bundle, server-name pin and client certificate for https:// targets. */
+  tls?: ClientTls | undefined;
 }
 
 interface Snapshot {
@@ -32,25 +36,33 @@ export class ScrapeInputReader implements InputReader {
   private latest = new Map<string, Snapshot>();
   private lastScrape = 0;
   private inFlight: Promise<void> | undefined;
+  private readonly http: HttpGetter;
 
   constructor(
     private readonly opts: ScrapeOptions,
     private readonly counter: RejectionCounter & { scrapeFailed(target: string, detail: string): void },
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.http = new HttpGetter(opts.tls);
+  }
+
+  async close(): Promise<void> {
+    this.http.close();
+  }
 
   private async scrapeTarget(target: string): Promise<PromSample[] | null> {
     const samples: PromSample[] = [];
     for (const page of PAGES) {
       try {
-        const res = await fetch(`${target.replace(/\/$/, '')}${page}`, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
+        const res = await this.http.get(`${target.replace(/\/$/, '')}${page}`, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
         if (res.status === 404 && page !== '/metrics') continue;
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const parsed = parsePromText(await res.text());
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}${res.status === 401 ? `: ${res.body.trim().slice(0, 200)}` : ''}`);
+        const parsed = parsePromText(res.body);
         if (parsed.errors.length > 0) this.counter.scrapeFailed(target, `${parsed.errors.length} unreadable line(s), first: ${parsed.errors[0]}`);
         samples.push(...parsed.samples);
       } catch (err) {
-        this.counter.scrapeFailed(target, `${page}: ${(err as Error).message}`);
+        const e = err as NodeJS.ErrnoException;
+        this.counter.scrapeFailed(target, `${page}: ${describeTlsError(err, 'scheduler.scrape.tls', this.opts.tls?.presentsCertificate ?? false) ?? (e.code ? `${e.code}: ${e.message}` : e.message)}`);
         return null;
       }
     }

@@ -8,6 +8,7 @@ import type { RejectReason } from '../inputs/guard.ts';
 import { PromqlInputReader } from '../inputs/promql.ts';
 import { ScrapeInputReader } from '../inputs/scrape.ts';
 import type { InputReader } from '../inputs/types.ts';
+import { clientTls, type ClientTls } from '../../lib/tls-client.ts';
 import { DecisionWorker } from '../solver/client.ts';
 import { createLocator } from './locate.ts';
 import { SchedulerLoop } from './loop.ts';
@@ -18,7 +19,17 @@ export interface RunningScheduler {
   stop(): Promise<void>;
 }
 
-export async function startScheduler(config: SchedulerConfig, store: SchedulerStore, registry: Registry, log: Logger, reader?: InputReader, replicaId?: string): Promise<RunningScheduler> {
+/** The TLS client files of the input readers, loaded now (a bad file stops the start, naming its key). */
+export interface InputsTls {
+  prometheus?: ClientTls | undefined;
+  scrape?: ClientTls | undefined;
+}
+
+export function loadInputsTls(config: SchedulerConfig, log?: Logger): InputsTls {
+  return { prometheus: clientTls(config.prometheus?.tls, 'scheduler.prometheus.tls', log), scrape: clientTls(config.scrape.tls, 'scheduler.scrape.tls', log) };
+}
+
+export async function startScheduler(config: SchedulerConfig, store: SchedulerStore, registry: Registry, log: Logger, reader?: InputReader, replicaId?: string, tls: InputsTls = loadInputsTls(config, log)): Promise<RunningScheduler> {
   const metrics = createSchedulerMetrics(registry);
   const counter = {
     reject(input: string, reason: RejectReason) {
@@ -39,12 +50,13 @@ export async function startScheduler(config: SchedulerConfig, store: SchedulerSt
             windowSeconds: Math.round(config.prometheus.window / 1000),
             staleSeconds: Math.round(config.prometheus.stale / 1000),
             headers: config.prometheus.headers,
+            tls: tls.prometheus,
             queries: config.prometheus.queries,
             perLoadBalancer: Object.fromEntries(Object.entries(config.prometheus.load_balancers).map(([k, v]) => [k, v.queries])),
           },
           counter,
         )
-      : new ScrapeInputReader({ targets: config.scrape.targets, timeoutMs: config.scrape.timeout, minIntervalMs: Math.max(100, config.interval / 2) }, counter));
+      : new ScrapeInputReader({ targets: config.scrape.targets, timeoutMs: config.scrape.timeout, minIntervalMs: Math.max(100, config.interval / 2), tls: tls.scrape }, counter));
   const solver = new DecisionWorker();
   const loop = new SchedulerLoop({
     store,

@@ -56,7 +56,7 @@ export async function startControlPlaneProcess(args: string[]): Promise<{ proc: 
   const url = await waitFor(
     () => {
       if (proc.child.exitCode !== null) throw new Error(`control plane exited early:\n${proc.output()}`);
-      return /listening on (http:\/\/\S+)/.exec(proc.output())?.[1];
+      return /listening on (https?:\/\/\S+)/.exec(proc.output())?.[1];
     },
     { timeoutMs: 20_000, what: 'control plane to listen' },
   );

@@ -14,13 +14,14 @@ export interface LabRun {
   stateDir: string;
 }
 
-/** `sluice lab up --scenario test/lab/scenarios/<scenario>.yaml` with state and output under `dir`. */
-export async function labUp(dir: string, scenario: string, timeoutMs: number): Promise<LabRun> {
+/** `sluice lab up --scenario test/lab/scenarios/<scenario>.yaml` with state and output under `dir` (`env`: e.g. SLUICE_LAB_TLS=1). */
+export async function labUp(dir: string, scenario: string, timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<LabRun> {
   const stateDir = join(dir, scenario, 'state');
   const outDir = join(dir, scenario, 'out');
   const child = spawn(process.execPath, [SLUICE_BIN, 'lab', 'up', '--scenario', join(REPO_ROOT, 'test/lab/scenarios', `${scenario}.yaml`), '--state', stateDir, '--out', outDir], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));

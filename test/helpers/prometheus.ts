@@ -1,9 +1,14 @@
 // A real Prometheus (Debian package `prometheus`) for tests: temp config and storage, a kernel-chosen
-// loopback port, stopped by PID.
+// loopback port, stopped by PID. Optionally over TLS on both sides: its own web UI/API served with
+// --web.config.file (tls_server_config, client certificates required), and jobs scraping https://
+// targets with a tls_config.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HttpGetter } from '../../lib/http-get.ts';
+import { TlsClientConfig } from '../../lib/tls.ts';
+import { ClientTls } from '../../lib/tls-client.ts';
 import { freePort } from './ports.ts';
 import { waitFor } from './wait.ts';
 
@@ -11,6 +16,17 @@ export interface ScrapeJob {
   job: string;
   targets: string[];
   metricsPath?: string;
+  /** Scrape over https:// with this tls_config (Prometheus' names). */
+  tls?: { ca_file: string; cert_file?: string; key_file?: string; server_name?: string };
+}
+
+/** Serve Prometheus' own API over HTTPS, requiring client certificates signed by `clientCa`. */
+export interface PrometheusWebTls {
+  cert: string;
+  key: string;
+  clientCa: string;
+  /** The certificate this helper presents for its own readiness checks and queries. */
+  client: { ca: string; cert: string; key: string };
 }
 
 export interface RunningPrometheus {
@@ -19,10 +35,12 @@ export interface RunningPrometheus {
   log(): string;
   /** Instant query through the HTTP API; returns the result vector. */
   query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
+  /** The active scrape targets: job, URL, health and last error. */
+  targets(): Promise<{ job: string; scrapeUrl: string; health: string; lastError: string }[]>;
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string } = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; web?: PrometheusWebTls } = {}): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-prom-'));
   const port = await freePort();
   const config = [
@@ -33,23 +51,37 @@ export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?
     ...jobs.flatMap((j) => [
       `  - job_name: ${JSON.stringify(j.job)}`,
       `    metrics_path: ${JSON.stringify(j.metricsPath ?? '/metrics')}`,
+      ...(j.tls ? ['    scheme: https', `    tls_config: ${JSON.stringify(j.tls)}`] : []),
       `    static_configs: [{ targets: ${JSON.stringify(j.targets)} }]`,
     ]),
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), `${config}\n`);
-  const child = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
+  const web = opts.web;
+  if (web) {
+    writeFileSync(
+      join(dir, 'web.yml'),
+      ['tls_server_config:', `  cert_file: ${web.cert}`, `  key_file: ${web.key}`, `  client_ca_file: ${web.clientCa}`, '  client_auth_type: RequireAndVerifyClientCert', ''].join('\n'),
+    );
+  }
+  const args = [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, ...(web ? [`--web.config.file=${join(dir, 'web.yml')}`] : [])];
+  const child = spawn('prometheus', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const client = new HttpGetter(web ? new ClientTls(TlsClientConfig.parse({ ca_file: web.client.ca, cert_file: web.client.cert, key_file: web.client.key }), 'test') : undefined);
+  const get = async (url: string) => {
+    const r = await client.get(url);
+    return { ok: r.status === 200, json: () => JSON.parse(r.body) as unknown };
+  };
   let log = '';
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${web ? 'https' : 'http'}://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`prometheus exited: ${log.slice(-2000)}`);
-        return (await fetch(`${url}/-/ready`)).ok;
+        return (await get(`${url}/-/ready`)).ok;
       },
       { timeoutMs: 30_000, what: 'prometheus ready' },
     );
@@ -63,12 +95,17 @@ export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?
     process: child,
     log: () => log,
     async query(expr: string) {
-      const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-      const body = (await res.json()) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string };
+      const res = await get(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+      const body = res.json() as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string };
       if (body.status !== 'success') throw new Error(`query ${expr}: ${body.error}`);
       return body.data.result;
     },
+    async targets() {
+      const body = (await get(`${url}/api/v1/targets?state=active`)).json() as { data: { activeTargets: { labels: { job: string }; scrapeUrl: string; health: string; lastError: string }[] } };
+      return body.data.activeTargets.map((t) => ({ job: t.labels.job, scrapeUrl: t.scrapeUrl, health: t.health, lastError: t.lastError }));
+    },
     async stop() {
+      client.close();
       if (child.exitCode === null) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

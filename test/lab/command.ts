@@ -51,7 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   // A fresh state directory per run: old measurements must not leak into new results.
-  for (const sub of ['logs', 'stats', 'etc', 'ctl', 'prometheus-data']) rmSync(join(stateDir, sub), { recursive: true, force: true });
+  for (const sub of ['logs', 'stats', 'etc', 'ctl', 'prometheus-data', 'pki']) rmSync(join(stateDir, sub), { recursive: true, force: true });
   for (const d of ['cp-data-1', 'cp-data-2', 'cp-data-3']) rmSync(join(stateDir, d), { recursive: true, force: true });
 
   // Ctrl-C / SIGTERM: with the world built, end the hold (or the script's wait) and let the normal path
@@ -124,7 +124,7 @@ async function status(stateDir: string): Promise<number> {
 
 /** The status tables: from the control plane API and the origins' own counters. */
 export async function statusText(state: LabState): Promise<string> {
-  const api = new LabApi(state.sockets.control_plane!, state.token);
+  const api = new LabApi(state.sockets.control_plane!, state.token, state.tls);
   const lbId = state.load_balancer!.id;
   const [origins, health, weights, latency, edges] = await Promise.all([
     api.get<{ items: Origin[] }>(`/api/v1/load-balancers/${lbId}/origins?limit=500`).then((b) => b.items),

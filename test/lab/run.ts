@@ -33,11 +33,13 @@ const SCRIPTS: Record<ScenarioSpec['kind'], ((w: World, r: Recorder, out: string
 
 export function describeWorld(world: World): string {
   const s = world.state;
+  // With TLS the bridges carry HTTPS: curl checks the lab CA and presents the lab's certificate.
+  const curl = (sock: string | undefined) => (s.tls ? `curl --unix-socket ${sock} --cacert ${s.tls.ca} --cert ${s.tls.cert} --key ${s.tls.key} https://${s.tls.servername}` : `curl --unix-socket ${sock} http://lab`);
   const lines = [
-    `lab "${world.spec.name}" is up (state: ${s.state_dir}/lab-state.json)`,
+    `lab "${world.spec.name}" is up (state: ${s.state_dir}/lab-state.json)${s.tls ? ', every link over TLS' : ''}`,
     ...s.namespaces.map((n) => `  netns ${n.name.padEnd(28)} ${world.addr(n.label).padEnd(12)} ${roles(world, n.label)}`),
-    `  control plane  ${s.urls.control_plane}  (from here: curl --unix-socket ${s.sockets.control_plane} -H 'authorization: Bearer ${s.token}' http://lab/api/v1/...)`,
-    `  prometheus     ${s.urls.prometheus}  (from here: curl --unix-socket ${s.sockets.prometheus} http://lab/api/v1/query?query=...)`,
+    `  control plane  ${s.urls.control_plane}  (from here: ${curl(s.sockets.control_plane)}/api/v1/... -H 'authorization: Bearer ${s.token}')`,
+    `  prometheus     ${s.urls.prometheus}  (from here: ${curl(s.sockets.prometheus)}/api/v1/query?query=...)`,
     ...(s.urls.dns ? [`  dns            ${s.urls.dns}  (ip netns exec <client netns> dig @${s.urls.dns.split(':')[0]} ${world.spec.load_balancer.dns?.hostname} A)`] : []),
     `  logs           ${s.state_dir}/logs/    measurements: ${s.state_dir}/stats/`,
     '  sluice lab status / sluice lab down',

@@ -107,6 +107,13 @@ export const ScenarioSpec = z.strictObject({
    * measured at the origin, the way an operator would point it at nginx's, HAProxy's or an app's.
    */
   origin_request_metrics: z.boolean().default(true),
+  /**
+   * Every link over TLS (issue 18): a lab PKI made with openssl; the control plane, Prometheus, the
+   * agents', edge-syncs' and DNS server's metrics served over HTTPS with client certificates; the data
+   * planes and the scheduler connect with client certificates. SLUICE_LAB_TLS=1 turns it on for any
+   * scenario.
+   */
+  tls: z.boolean().default(false),
   /** Hosts ACK at once (ip route ... quickack 1): srtt is the path RTT, not RTT + delayed ACK. */
   quickack: z.boolean().default(true),
   /** Where each client subnet is (MaxMind knows no private address): DNS and scheduler geolocation. */
@@ -118,6 +125,7 @@ export type ScenarioSpec = z.output<typeof ScenarioSpec>;
 
 export function loadScenario(file: string): ScenarioSpec {
   const spec = loadConfigFile(ScenarioSpec, file);
+  if (process.env.SLUICE_LAB_TLS === '1') spec.tls = true;
   const labels = new Set(Object.keys(spec.namespaces));
   const need = [spec.core, ...spec.origins.map((o) => o.namespace), ...spec.edges.map((e) => e.namespace), ...spec.rtt_ms.pairs.flatMap(([a, b]) => [a, b])];
   for (const l of need) if (!labels.has(l)) throw new Error(`${file}: namespace "${l}" is used but not declared under namespaces`);

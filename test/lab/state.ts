@@ -42,6 +42,15 @@ export interface LabState {
   status: 'building' | 'running' | 'stopping' | 'stopped';
   /** Directories the lab made outside its state dir (PostgreSQL's data), removed at teardown. */
   dirs?: string[];
+  /** With TLS on: the lab PKI's CA, the lab's own client certificate and the name servers' certificate carries. */
+  tls?: LabTls;
+}
+
+export interface LabTls {
+  ca: string;
+  cert: string;
+  key: string;
+  servername: string;
 }
 
 export const DEFAULT_STATE_DIR = '/tmp/sluice-lab';

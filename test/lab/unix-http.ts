@@ -1,6 +1,10 @@
 // HTTP over a unix socket: how the lab process (root namespace) talks to services in the core
-// namespace through bridge.mjs.
+// namespace through bridge.mjs. With the lab's TLS on, HTTPS through the same sockets (the bridge
+// forwards bytes): the lab's CA, its client certificate, and the name the servers' certificate carries.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import type { LabTls } from './state.ts';
 
 export interface UnixResponse {
   status: number;
@@ -11,16 +15,18 @@ export interface UnixResponse {
 export function unixRequest(
   socketPath: string,
   path: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+  init: { method?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number; tls?: LabTls | undefined } = {},
 ): Promise<UnixResponse> {
   return new Promise((resolve, reject) => {
     const body = init.body === undefined ? undefined : JSON.stringify(init.body);
-    const req = http.request(
+    const tls = init.tls;
+    const req = (tls ? https : http).request(
       {
+        ...(tls ? { ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key), servername: tls.servername, agent: false } : {}),
         socketPath,
         path,
         method: init.method ?? 'GET',
-        headers: { host: 'lab', ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}), ...(init.headers ?? {}) },
+        headers: { host: tls?.servername ?? 'lab', ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}), ...(init.headers ?? {}) },
         timeout: init.timeoutMs ?? 10_000,
       },
       (res) => {
@@ -51,10 +57,11 @@ export class LabApi {
   constructor(
     readonly socket: string,
     private readonly token: string,
+    private readonly tls?: LabTls,
   ) {}
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await unixRequest(this.socket, path, { method, body, headers: { authorization: `Bearer ${this.token}` } });
+    const res = await unixRequest(this.socket, path, { method, body, headers: { authorization: `Bearer ${this.token}` }, tls: this.tls });
     if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path}: HTTP ${res.status}: ${res.text.slice(0, 500)}`);
     return res.json as T;
   }
@@ -65,7 +72,7 @@ export class LabApi {
 
   /** A non-JSON page (/metrics). */
   async text(path: string): Promise<string> {
-    const res = await unixRequest(this.socket, path, { headers: { authorization: `Bearer ${this.token}` } });
+    const res = await unixRequest(this.socket, path, { headers: { authorization: `Bearer ${this.token}` }, tls: this.tls });
     if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}: ${res.text.slice(0, 500)}`);
     return res.text;
   }

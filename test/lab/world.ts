@@ -17,11 +17,21 @@ import { postgresBinDir, waitForPostgres } from '../helpers/postgres.ts';
 import { SLUICE_BIN, REPO_ROOT } from '../helpers/sluice-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { rttBetween, type ScenarioSpec } from './scenario.ts';
+import { makeTestPki, type CertPair } from '../../lib/testing/pki.ts';
 import { isSameProcess, netnsInode, procRecord, teardown, writeState, type LabState } from './state.ts';
 import { LabApi, unixRequest } from './unix-http.ts';
 
 const PROCS = fileURLToPath(new URL('./procs/', import.meta.url));
 export const PORTS = { controlPlane: 8080, prometheus: 9090, dns: 53, dnsMetrics: 9153, agent: 9465, edgeSync: 9310, postgres: 5432, originMetrics: 9100 } as const;
+
+/** The lab's certificates (World.makePki). */
+interface LabPki {
+  ca: string;
+  server: CertPair;
+  reader: CertPair;
+  /** Each edge-sync's report certificate, by edge name. */
+  edges: Record<string, CertPair>;
+}
 
 /** Control-plane replicas in the core namespace: process name, replica id, port (8080, 8081, ...). */
 export function replicaNames(replicas: number): { name: string; id: string; port: number }[] {
@@ -59,6 +69,8 @@ export class World {
   private destroyed = false;
   /** PostgreSQL in the core namespace (store: postgres). */
   private pg: { url: string; passwordFile: string; dir: string } | null = null;
+  /** With spec.tls: the servers' certificate (every lab address in it) and the data planes' client certificate (OU sluice-read). */
+  private pki: LabPki | null = null;
 
   private constructor(
     readonly spec: ScenarioSpec,
@@ -137,7 +149,10 @@ export class World {
 
     const socks = { control_plane: join(dir, 'cp.sock'), prometheus: join(dir, 'prom.sock'), dns_metrics: join(dir, 'dns-metrics.sock') };
     state.sockets = socks;
-    const world = new World(spec, line, state, new LabApi(socks.control_plane, token), log);
+    const pki = spec.tls ? World.makePki(spec, dir, state) : null;
+    writeState(state);
+    const world = new World(spec, line, state, new LabApi(socks.control_plane, token, state.tls), log);
+    world.pki = pki;
     try {
       await world.startAll();
     } catch (err) {
@@ -146,6 +161,44 @@ export class World {
       throw err;
     }
     return world;
+  }
+
+  /**
+   * The lab PKI (openssl, in the state dir): one server certificate naming every lab address (and
+   * "sluice-lab", the name the lab process checks through its unix-socket bridges), a client
+   * certificate for the DNS servers, Prometheus and the scheduler (OU sluice-read), one per edge-sync
+   * (OU sluice-report, CN its edge name: its health reports need no token), and one for the lab
+   * process itself (OU sluice-admin).
+   */
+  private static makePki(spec: ScenarioSpec, dir: string, state: LabState): LabPki {
+    const pki = makeTestPki(join(dir, 'pki'));
+    const addresses = Object.values(spec.namespaces).flatMap((n) => [n.address, ...n.extra]);
+    const server = pki.issue('lab-server', { cn: 'sluice-lab', sans: ['sluice-lab', ...addresses] });
+    const reader = pki.issue('lab-reader', { cn: 'lab-data-plane', ou: 'sluice-read', usage: 'client' });
+    const lab = pki.issue('lab-admin', { cn: 'lab', ou: 'sluice-admin', usage: 'client' });
+    const edges = Object.fromEntries(spec.edges.map((e) => [e.name, pki.issue(`lab-edge-${e.name}`, { cn: e.name, ou: 'sluice-report', usage: 'client' })]));
+    state.tls = { ca: pki.ca, cert: lab.cert, key: lab.key, servername: 'sluice-lab' };
+    return { ca: pki.ca, server, reader, edges };
+  }
+
+  /** "https" with the lab's TLS on, else "http". */
+  get scheme(): 'http' | 'https' {
+    return this.pki ? 'https' : 'http';
+  }
+
+  /** A server `tls` block (Prometheus web.config names): client certificates from the lab CA required. */
+  private serverTls(indent: string, clientAuth = 'RequireAndVerifyClientCert'): string[] {
+    const p = this.pki;
+    if (!p) return [];
+    return [`${indent}tls:`, `${indent}  cert_file: ${p.server.cert}`, `${indent}  key_file: ${p.server.key}`, `${indent}  client_ca_file: ${p.ca}`, `${indent}  client_auth_type: ${clientAuth}`];
+  }
+
+  /** A client `tls` block (Prometheus tls_config names) with the data planes' certificate (or `pair`). */
+  private clientTls(indent: string, key = 'tls', pair?: CertPair): string[] {
+    const p = this.pki;
+    if (!p) return [];
+    const c = pair ?? p.reader;
+    return [`${indent}${key}:`, `${indent}  ca_file: ${p.ca}`, `${indent}  cert_file: ${c.cert}`, `${indent}  key_file: ${c.key}`];
   }
 
   /** Starts a process inside a namespace, logging to logs/<name>.log, recorded in the state file. */
@@ -185,9 +238,10 @@ export class World {
     clearTimeout(t);
   }
 
-  private etc(file: string, text: string): string {
+  /** Writes a file under etc/; secrets (passwords, tokens) with mode 0600, as sluice requires of them. */
+  private etc(file: string, text: string, mode = 0o644): string {
     const path = join(this.dir, 'etc', file);
-    writeFileSync(path, text);
+    writeFileSync(path, text, { mode });
     return path;
   }
 
@@ -226,6 +280,7 @@ export class World {
           `survival_offset: ${Math.round(spec.timing.agent_poll / 2 + spec.timing.scrape_interval / 2)}ms`,
           // The control plane's health checks come from the core namespace: not client demand.
           `ignore_peers: ['${core24(this.coreAddr)}']`,
+          ...this.serverTls(''),
         ].join('\n'),
       );
       this.spawnSluice(`agent-${o.name}`, o.namespace, ['agent', '--config', cfg], { SLUICE_LOG_LEVEL: 'warn' });
@@ -284,6 +339,7 @@ export class World {
           `min_connection_age: ${spec.timing.min_connection_age}ms`,
           'min_samples: 3',
           `survival_horizon: ${spec.timing.scheduler_interval}ms`,
+          ...this.serverTls(''),
         ].join('\n'),
       );
       this.spawnSluice(`agent-${e.name}`, e.namespace, ['agent', '--config', agentCfg], { SLUICE_LOG_LEVEL: 'warn' });
@@ -305,8 +361,11 @@ export class World {
     const originAgents = spec.origins.map((o) => `${this.addr(o.namespace)}:${PORTS.agent}`);
     const edgeSyncs = spec.edges.map((e) => `${this.addr(e.namespace)}:${PORTS.edgeSync}`);
     const interval = `${spec.timing.scrape_interval}ms`;
+    const p = this.pki;
+    // With TLS: every target over https with the lab's client certificate (Prometheus tls_config).
+    const tlsConfig = p ? ['    scheme: https', `    tls_config: { ca_file: ${p.ca}, cert_file: ${p.reader.cert}, key_file: ${p.reader.key} }`] : [];
     const job = (name: string, path: string, targets: string[]) =>
-      targets.length === 0 ? [] : [`  - job_name: ${name}`, `    metrics_path: ${path}`, `    static_configs: [{ targets: ${JSON.stringify(targets)} }]`];
+      targets.length === 0 ? [] : [`  - job_name: ${name}`, `    metrics_path: ${path}`, ...tlsConfig, `    static_configs: [{ targets: ${JSON.stringify(targets)} }]`];
     const cfg = this.etc(
       'prometheus.yml',
       [
@@ -325,14 +384,17 @@ export class World {
         ...(spec.load_balancer.dns ? job('dns', '/metrics', [`${this.coreAddr}:${PORTS.dnsMetrics}`]) : []),
       ].join('\n'),
     );
+    // Prometheus' own API over HTTPS too, client certificates required (its web.config).
+    const web = p ? this.etc('prometheus-web.yml', ['tls_server_config:', `  cert_file: ${p.server.cert}`, `  key_file: ${p.server.key}`, `  client_ca_file: ${p.ca}`, '  client_auth_type: RequireAndVerifyClientCert', ''].join('\n')) : null;
     this.spawn('prometheus', spec.core, 'prometheus', [
       `--config.file=${cfg}`,
       `--storage.tsdb.path=${join(this.dir, 'prometheus-data')}`,
       `--web.listen-address=${this.coreAddr}:${PORTS.prometheus}`,
       '--storage.tsdb.retention.time=2h',
+      ...(web ? [`--web.config.file=${web}`] : []),
     ]);
-    this.state.urls.prometheus = `http://${this.coreAddr}:${PORTS.prometheus}`;
-    await waitFor(async () => (await unixRequest(this.state.sockets.prometheus!, '/-/ready', { timeoutMs: 2000 })).status === 200, {
+    this.state.urls.prometheus = `${this.scheme}://${this.coreAddr}:${PORTS.prometheus}`;
+    await waitFor(async () => (await unixRequest(this.state.sockets.prometheus!, '/-/ready', { timeoutMs: 2000, tls: this.state.tls })).status === 200, {
       timeoutMs: 30_000,
       intervalMs: 200,
       what: `prometheus ready (see ${this.dir}/logs/prometheus.log)`,
@@ -341,7 +403,7 @@ export class World {
 
   /** Base URLs of the control-plane replicas, in the order data planes try them. */
   get controlPlaneUrls(): string[] {
-    return replicaNames(this.spec.control_plane.replicas).map((r) => `http://${this.coreAddr}:${r.port}`);
+    return replicaNames(this.spec.control_plane.replicas).map((r) => `${this.scheme}://${this.coreAddr}:${r.port}`);
   }
 
   /**
@@ -358,7 +420,7 @@ export class World {
     const initPw = join(dir, 'pw-initdb');
     writeFileSync(initPw, password, { mode: 0o600 });
     chownSync(initPw, 65534, 65534);
-    const passwordFile = this.etc('postgres.password', `${password}\n`);
+    const passwordFile = this.etc('postgres.password', `${password}\n`, 0o600);
     const data = join(dir, 'data');
     execFileSync('setpriv', [...AS_NOBODY, join(bin, 'initdb'), '-D', data, '-U', 'sluice', `--pwfile=${initPw}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '-N'], { stdio: 'pipe', cwd: dir });
     // The replicas connect over the lab's own addresses (pg_hba allows only loopback by default).
@@ -391,6 +453,8 @@ export class World {
         `${r.name}-${gen}.yaml`,
         [
           `listen: ${this.coreAddr}:${r.port}`,
+          // A lab address is not loopback: plain HTTP there must be asked for (issue 18).
+          ...(this.pki ? this.serverTls('', 'VerifyClientCertIfGiven') : ['insecure: true']),
           `data_dir: ${join(this.dir, `cp-data-${gen}`)}`,
           'log_level: info',
           `replica_id: ${r.id}`,
@@ -399,6 +463,9 @@ export class World {
           `  admin_tokens: ["${this.state.token}"]`,
           '  report_tokens:',
           ...(spec.edges.length === 0 ? ['    []'] : spec.edges.map((e) => `    - { token: "${this.reportToken(e.name)}", edge: ${e.name} }`)),
+          // The data planes and Prometheus present the lab's reader certificate instead of a token; each
+          // edge-sync its own report certificate (OU sluice-report, CN = its edge name: reports as that edge only).
+          ...(this.pki ? ['  client_certificates: { admin_ous: [sluice-admin], report_ous: [sluice-report], read_ous: [sluice-read] }'] : []),
           'health:',
           `  stale_after: ${spec.health.stale_after}ms`,
           `  hold_down: ${spec.health.hold_down}ms`,
@@ -412,7 +479,8 @@ export class World {
           ...(spec.control_plane.lease_ttl ? [`  lease_ttl: ${spec.control_plane.lease_ttl}ms`] : []),
           `  input_timeout: ${Math.max(500, Math.min(5000, spec.timing.scheduler_interval))}ms`,
           '  prometheus:',
-          `    url: http://${this.coreAddr}:${PORTS.prometheus}`,
+          `    url: ${this.scheme}://${this.coreAddr}:${PORTS.prometheus}`,
+          ...this.clientTls('    '),
           '    timeout: 2s',
           `    window: ${spec.timing.rate_window}ms`,
           `    stale: ${spec.timing.stale}ms`,
@@ -422,6 +490,7 @@ export class World {
           ...spec.client_locations.map((m) => `      - { cidr: ${m.cidr}, location: { lat: ${m.location.lat}, lon: ${m.location.lon} } }`),
           ...(spec.client_locations.length === 0 ? ['      []'] : []),
         ].join('\n'),
+        0o600, // it holds the admin token
       );
       this.spawnSluice(r.name, spec.core, ['control-plane', '--config', cfg]);
     };
@@ -430,7 +499,7 @@ export class World {
         async () => {
           const p = this.procs.get(r.name)!;
           if (p.child.exitCode !== null) throw new Error(`${r.name} exited: ${this.logOf(r.name).slice(-1500)}`);
-          return (await unixRequest(this.state.sockets.control_plane!, '/api/v1/health', { headers: { authorization: `Bearer ${this.state.token}` }, timeoutMs: 2000 })).status === 200;
+          return (await unixRequest(this.state.sockets.control_plane!, '/api/v1/health', { headers: { authorization: `Bearer ${this.state.token}` }, timeoutMs: 2000, tls: this.state.tls })).status === 200;
         },
         { timeoutMs: 30_000, intervalMs: 200, what: `${r.name} to answer` },
       );
@@ -524,8 +593,9 @@ export class World {
         `edge: ${e.name}`,
         'api:',
         `  urls: ${JSON.stringify(this.controlPlaneUrls)}`,
-        // Not the admin token: a report token bound to this edge (reads, and reports as this edge only).
-        `  token: ${this.reportToken(e.name)}`,
+        // Not the admin token: with TLS the edge's own report certificate, else a report token bound
+        // to this edge (both read, and report as this edge only).
+        ...(this.pki ? this.clientTls('  ', 'tls', this.pki.edges[e.name]) : [`  token: ${this.reportToken(e.name)}`]),
         `  edge_id: ${this.ids!.edges[e.name]}`,
         '  wait: 20s',
         'health:',
@@ -543,10 +613,12 @@ export class World {
         'metrics:',
         `  listen: ${address}:${PORTS.edgeSync}`,
         '  poll_interval: 100ms',
+        ...this.serverTls('  '),
         'retry:',
         '  initial: 300ms',
         '  max: 3s',
       ].join('\n'),
+      0o600,
     );
     this.spawnSluice(`edge-sync-${e.name}`, e.namespace, ['edge-sync', '--config', cfg], { SLUICE_LOG_LEVEL: 'info' });
   }
@@ -564,7 +636,7 @@ export class World {
         `listen: ["${this.coreAddr}:${PORTS.dns}"]`,
         'api:',
         `  urls: ${JSON.stringify(this.controlPlaneUrls)}`,
-        `  token: ${this.state.token}`,
+        ...(this.pki ? this.clientTls('  ') : [`  token: ${this.state.token}`]),
         '  wait: 20s',
         '  retry: 300ms',
         'geoip:',
@@ -573,12 +645,14 @@ export class World {
         ...(spec.client_locations.length === 0 ? ['    []'] : []),
         'metrics:',
         `  listen: ${this.coreAddr}:${PORTS.dnsMetrics}`,
+        ...this.serverTls('  '),
         'log_level: debug',
       ].join('\n'),
+      0o600,
     );
     this.spawnSluice('dns', spec.core, ['dns', '--config', cfg]);
     this.state.urls.dns = `${this.coreAddr}:${PORTS.dns}`;
-    await waitFor(async () => (await unixRequest(this.state.sockets.dns_metrics!, '/metrics', { timeoutMs: 2000 })).status === 200, {
+    await waitFor(async () => (await unixRequest(this.state.sockets.dns_metrics!, '/metrics', { timeoutMs: 2000, tls: this.state.tls })).status === 200, {
       timeoutMs: 30_000,
       intervalMs: 200,
       what: `sluice dns metrics (see ${this.dir}/logs/dns.log)`,
@@ -589,7 +663,7 @@ export class World {
   private async waitForTargets(): Promise<void> {
     await waitFor(
       async () => {
-        const res = await unixRequest(this.state.sockets.prometheus!, '/api/v1/targets?state=active');
+        const res = await unixRequest(this.state.sockets.prometheus!, '/api/v1/targets?state=active', { tls: this.state.tls });
         const targets = (res.json as { data: { activeTargets: { health: string; scrapeUrl: string; lastError: string }[] } }).data.activeTargets;
         const down = targets.filter((t) => t.health !== 'up');
         if (targets.length > 0 && down.length === 0) return true;
@@ -601,14 +675,14 @@ export class World {
 
   /** PromQL instant query through the bridge. */
   async promQuery(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-    const res = await unixRequest(this.state.sockets.prometheus!, `/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const res = await unixRequest(this.state.sockets.prometheus!, `/api/v1/query?query=${encodeURIComponent(expr)}`, { tls: this.state.tls });
     const body = res.json as { status: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string };
     if (body?.status !== 'success') throw new Error(`PromQL ${expr}: ${res.text.slice(0, 300)}`);
     return body.data!.result;
   }
 
   async dnsMetrics(): Promise<string> {
-    return (await unixRequest(this.state.sockets.dns_metrics!, '/metrics')).text;
+    return (await unixRequest(this.state.sockets.dns_metrics!, '/metrics', { tls: this.state.tls })).text;
   }
 
   /** Where an edge's HAProxy binds a listener: the VIP if the edge's namespace holds it, else its own address. */

@@ -48,6 +48,20 @@ locals {
   }
 }
 
+# Certificates for every host (hashicorp/tls, in state): each host's private address in
+# subjectAltName, OU sluice-read (its role as a client); the edge's OU sluice-report with CN edge-eus
+# (its edge name): its certificate alone lets it send that edge's health reports, no report token
+# needed. Bring your own CA instead by passing each role module's `tls` directly.
+module "pki" {
+  source = "../../modules/sluice-pki"
+
+  hosts = merge(
+    { "sluice-cp" = { ip_addresses = [local.cp_ip] } },
+    { for name, o in local.origins : name => { ip_addresses = [o.ip] } },
+    var.enable_edge ? { "edge-eus" = { ip_addresses = [local.edge_ip], ou = "sluice-report" } } : {},
+  )
+}
+
 module "origin_role" {
   source   = "../../modules/sluice-origin"
   for_each = local.origins
@@ -58,6 +72,7 @@ module "origin_role" {
   sluice_package        = var.sluice_package
   sluice_package_sha256 = var.sluice_package_sha256
   service_ports         = [80]
+  tls                   = module.pki.tls[each.key]
 }
 
 module "origin_vm" {
@@ -91,9 +106,10 @@ module "edge_role" {
   private_ip            = local.edge_ip
   sluice_package        = var.sluice_package
   sluice_package_sha256 = var.sluice_package_sha256
-  api_url               = "http://${local.cp_ip}:8080"
+  api_url               = "https://${local.cp_ip}:8080"
   read_token            = var.read_token
   report_token          = var.report_token
+  tls                   = module.pki.tls["edge-eus"]
   dataplane             = "haproxy"
   load_balancer         = "web"
   listeners             = [{ port = 80, mode = "http" }]
@@ -133,6 +149,7 @@ module "control_plane_role" {
   admin_token           = var.admin_token
   read_token            = var.read_token
   report_token          = var.report_token
+  tls                   = module.pki.tls["sluice-cp"]
   dns_zone              = var.dns_zone
   agent_targets = concat(
     [for k, o in local.origins : module.origin_role[k].agent_target],
@@ -183,7 +200,8 @@ module "traffic_vm" {
   custom_data = templatefile("${path.module}/templates/traffic-generator.yaml.tftpl", {
     dns_server = local.cp_ip
     hostname   = "app.${var.dns_zone}"
-    api_url    = "http://${local.cp_ip}:8080"
+    api_url    = "https://${local.cp_ip}:8080"
+    ca_pem     = module.pki.ca_pem
     origins    = [for name, o in local.origins : { name = name, ip = o.ip }]
   })
 }

@@ -4,7 +4,15 @@
 
 locals {
   replica_names = [for i, ip in var.replica_ips : "sluice-cp-${i + 1}"]
-  api_urls      = [for ip in var.replica_ips : "http://${ip}:${var.api_port}"]
+  api_urls      = [for ip in var.replica_ips : "https://${ip}:${var.api_port}"]
+}
+
+# One certificate per replica (its address in subjectAltName, OU sluice-read: each replica's sluice
+# dns long-polls every replica with it). hashicorp/tls, keys in state; or pass your own CA's.
+module "pki" {
+  source = "../../modules/sluice-pki"
+
+  hosts = { for i, ip in var.replica_ips : local.replica_names[i] => { ip_addresses = [ip] } }
 }
 
 module "control_plane_replica" {
@@ -20,6 +28,7 @@ module "control_plane_replica" {
   read_token         = var.read_token
   dns_zone           = var.dns_zone
   control_plane_urls = local.api_urls
+  tls                = module.pki.tls[local.replica_names[count.index]]
   postgres = {
     url       = var.postgres_url
     password  = var.postgres_password

@@ -4,6 +4,7 @@
 
 locals {
   deploy_dir    = "${path.module}/../../../deploy"
+  api_url       = "https://${var.private_ip}:${var.api_port}"
   geo_locations = [for m in var.geo_cidr_mappings : { cidr = m.cidr, location = { lat = m.lat, lon = m.lon } }]
 
   postgres = var.postgres == null ? null : {
@@ -28,7 +29,7 @@ locals {
   dns_config = templatefile("${path.module}/templates/dns.yaml.tftpl", {
     private_ip         = var.private_ip
     dns_port           = var.dns_port
-    control_plane_urls = length(var.control_plane_urls) > 0 ? var.control_plane_urls : ["http://127.0.0.1:${var.api_port}"]
+    control_plane_urls = length(var.control_plane_urls) > 0 ? var.control_plane_urls : [local.api_url]
     dns_zone           = var.dns_zone
     nameserver         = "ns1.${var.dns_zone}"
     dns_cidr_mappings  = concat(local.geo_locations, var.dns_cidr_mappings)
@@ -45,14 +46,19 @@ locals {
     origins       = [for o in var.bootstrap.origins : { name = o.name, target_rps = o.target_rps, max_rps = o.max_rps }]
   })
 
+  # Prometheus scrapes this host's API and DNS metrics over HTTPS, at private_ip (what its
+  # certificate carries), not at 127.0.0.1.
   cloud_init = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {
     install_script             = file("${local.deploy_dir}/install.sh")
     install_argv               = local.install_argv
-    api_port                   = var.api_port
+    api_url                    = local.api_url
     control_plane_config       = local.control_plane_config
     dns_config                 = local.dns_config
     read_token                 = var.read_token
     admin_token                = var.admin_token
+    tls_ca_pem                 = var.tls.ca_pem
+    tls_cert_pem               = var.tls.cert_pem
+    tls_key_pem                = var.tls.key_pem
     postgres_password          = var.postgres == null ? "" : var.postgres.password
     postgres_ca_pem            = var.postgres == null ? "" : var.postgres.ca_pem
     prometheus_args            = "ARGS=\"--web.listen-address=127.0.0.1:9090 --storage.tsdb.retention.time=${var.prometheus_retention}\"\n"
@@ -60,8 +66,8 @@ locals {
     prometheus_recording_rules = file("${local.deploy_dir}/prometheus/rules/sluice-recording.yml")
     prometheus_alert_rules     = file("${local.deploy_dir}/prometheus/rules/sluice-alerts.yml")
     prometheus_capacity_rules  = local.capacity_rules
-    control_plane_targets      = jsonencode([{ targets = ["127.0.0.1:${var.api_port}"], labels = { host = var.name } }])
-    dns_targets                = jsonencode([{ targets = ["127.0.0.1:9153"], labels = { host = var.name } }])
+    control_plane_targets      = jsonencode([{ targets = ["${var.private_ip}:${var.api_port}"], labels = { host = var.name } }])
+    dns_targets                = jsonencode([{ targets = ["${var.private_ip}:9153"], labels = { host = var.name } }])
     agent_targets              = jsonencode([for t in var.agent_targets : { targets = [t], labels = {} }])
     edge_sync_targets          = jsonencode([for t in var.edge_sync_targets : { targets = [t], labels = {} }])
     bootstrap_script           = file("${local.deploy_dir}/bootstrap-topology.sh")

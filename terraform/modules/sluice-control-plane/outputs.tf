@@ -6,7 +6,7 @@ output "cloud_init" {
 
 output "api_url" {
   description = "Base URL of the API on the host's private address."
-  value       = "http://${var.private_ip}:${var.api_port}"
+  value       = local.api_url
 }
 
 output "dns_address" {

@@ -160,7 +160,22 @@ variable "postgres" {
 }
 
 variable "control_plane_urls" {
-  description = "Every control-plane replica's API base URL, for this host's sluice dns to fail over between (empty: this host's own API only)."
+  description = "Every control-plane replica's API base URL (https://), for this host's sluice dns to fail over between (empty: this host's own API only)."
   type        = list(string)
   default     = []
+}
+
+variable "tls" {
+  description = "TLS for this host (docs/TLS.md), as PEM: ca_pem, the CA every sluice part trusts; cert_pem and key_pem, this host's certificate for the control plane API (and its sluice dns's /metrics) on private_ip, as the client of the other replicas' APIs (dns) and of the agents' and edge-syncs' metrics (Prometheus). Its subjectAltName must carry private_ip; its extendedKeyUsage serverAuth and clientAuth; its subject OU the role it gets as a client (sluice-read). modules/sluice-pki makes such certificates."
+  type = object({
+    ca_pem   = string
+    cert_pem = string
+    key_pem  = string
+  })
+  sensitive = true
+
+  validation {
+    condition     = can(regex("-----BEGIN CERTIFICATE-----", var.tls.ca_pem)) && can(regex("-----BEGIN CERTIFICATE-----", var.tls.cert_pem)) && can(regex("-----BEGIN [A-Z ]*PRIVATE KEY-----", var.tls.key_pem))
+    error_message = "tls.ca_pem and tls.cert_pem must be PEM certificates, tls.key_pem a PEM private key."
+  }
 }

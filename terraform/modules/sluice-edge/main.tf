@@ -41,6 +41,9 @@ locals {
     edge_sync_config = local.edge_sync_config
     haproxy_config   = local.haproxy_config
     edge_token       = var.report_token != "" ? var.report_token : var.read_token
+    tls_ca_pem       = var.tls.ca_pem
+    tls_cert_pem     = var.tls.cert_pem
+    tls_key_pem      = var.tls.key_pem
     dataplane        = var.dataplane
     api_url          = var.api_url
     name             = var.name

@@ -1,5 +1,5 @@
 output "cloud_init" {
-  description = "cloud-init user data (#cloud-config) for the edge VM. Contains the read token: it is stored in state, keep state encrypted."
+  description = "cloud-init user data (#cloud-config) for the edge VM. Contains the read token and the host's private key: it is stored in state, keep state encrypted."
   value       = local.cloud_init
   sensitive   = true
 }

@@ -31,8 +31,13 @@ variable "node_version" {
 }
 
 variable "api_url" {
-  description = "Control plane base URL reachable from the edge, e.g. http://10.10.1.10:8080."
+  description = "Control plane base URL reachable from the edge, over HTTPS, e.g. https://10.10.1.10:8080 (the control plane's certificate must carry that address)."
   type        = string
+
+  validation {
+    condition     = startswith(var.api_url, "https://")
+    error_message = "api_url must be https:// (the control plane serves TLS beyond loopback)."
+  }
 }
 
 variable "read_token" {
@@ -110,4 +115,19 @@ variable "metrics_port" {
   description = "Port of edge-sync's metrics (edge demand, weights in force)."
   type        = number
   default     = 9310
+}
+
+variable "tls" {
+  description = "TLS for this host (docs/TLS.md), as PEM: ca_pem, the CA every sluice part trusts; cert_pem and key_pem, this host's certificate for edge-sync's and the agent's metrics on private_ip, and edge-sync as the control plane's client. Its subjectAltName must carry private_ip; its extendedKeyUsage serverAuth and clientAuth; its subject OU the role it gets as a client (sluice-read). modules/sluice-pki makes such certificates."
+  type = object({
+    ca_pem   = string
+    cert_pem = string
+    key_pem  = string
+  })
+  sensitive = true
+
+  validation {
+    condition     = can(regex("-----BEGIN CERTIFICATE-----", var.tls.ca_pem)) && can(regex("-----BEGIN CERTIFICATE-----", var.tls.cert_pem)) && can(regex("-----BEGIN [A-Z ]*PRIVATE KEY-----", var.tls.key_pem))
+    error_message = "tls.ca_pem and tls.cert_pem must be PEM certificates, tls.key_pem a PEM private key."
+  }
 }

@@ -1,5 +1,6 @@
 # Renders an origin host's cloud-init: the application (a demo nginx unless demo_app = false) and
-# sluice agent, which needs no token and no capability.
+# sluice agent, which needs no token and no capability; its endpoints are served over HTTPS with the
+# host's certificate, to clients with a certificate from the sluice CA (Prometheus).
 
 locals {
   deploy_dir = "${path.module}/../../../deploy"
@@ -23,6 +24,9 @@ locals {
     install_script = file("${local.deploy_dir}/install.sh")
     install_argv   = local.install_argv
     agent_config   = local.agent_config
+    tls_ca_pem     = var.tls.ca_pem
+    tls_cert_pem   = var.tls.cert_pem
+    tls_key_pem    = var.tls.key_pem
     demo_app       = var.demo_app
     demo_page      = "<!doctype html><title>${var.name}</title><h1>origin ${var.name} (${var.region})</h1>\n"
     demo_site      = "server {\n  listen ${var.service_ports[0]} default_server;\n  root /var/www/html;\n  keepalive_timeout 0;\n  location / { add_header X-Sluice-Origin ${var.name} always; }\n}\n"

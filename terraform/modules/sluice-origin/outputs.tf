@@ -1,10 +1,11 @@
 output "cloud_init" {
-  description = "cloud-init user data (#cloud-config) for the origin VM (no secrets: the agent needs no token)."
+  description = "cloud-init user data (#cloud-config) for the origin VM. Contains the host's private key (var.tls): pass it only to the VM, keep state encrypted."
   value       = local.cloud_init
+  sensitive   = true
 }
 
 output "agent_target" {
-  description = "HOST:PORT Prometheus scrapes."
+  description = "HOST:PORT Prometheus scrapes (over HTTPS, with a client certificate)."
   value       = "${var.private_ip}:${var.agent_port}"
 }
 

@@ -64,3 +64,18 @@ variable "demo_app" {
   type        = bool
   default     = true
 }
+
+variable "tls" {
+  description = "TLS for this host (docs/TLS.md), as PEM: ca_pem, the CA every sluice part trusts; cert_pem and key_pem, this host's certificate for the agent's endpoints on private_ip. Its subjectAltName must carry private_ip; its extendedKeyUsage serverAuth and clientAuth; its subject OU the role it gets as a client (sluice-read). modules/sluice-pki makes such certificates."
+  type = object({
+    ca_pem   = string
+    cert_pem = string
+    key_pem  = string
+  })
+  sensitive = true
+
+  validation {
+    condition     = can(regex("-----BEGIN CERTIFICATE-----", var.tls.ca_pem)) && can(regex("-----BEGIN CERTIFICATE-----", var.tls.cert_pem)) && can(regex("-----BEGIN [A-Z ]*PRIVATE KEY-----", var.tls.key_pem))
+    error_message = "tls.ca_pem and tls.cert_pem must be PEM certificates, tls.key_pem a PEM private key."
+  }
+}

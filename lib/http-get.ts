@@ -1,0 +1,63 @@
+// One GET (or POST) over http:// or https:// with node:http(s), for the clients that must verify a server with
+// their own CA bundle and present a client certificate (fetch cannot: Node 20's fetch takes neither
+// without undici's Agent). Keep-alive agents, so a long-poll or a scrape pays the TLS handshake once
+// per connection, not per request. Errors keep Node's `code` (ECONNREFUSED, CERT_HAS_EXPIRED,
+// ERR_TLS_CERT_ALTNAME_INVALID, ...) for lib/tls.ts' describeTlsError.
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type { ClientTls } from './tls-client.ts';
+
+export interface GetResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export class HttpGetter {
+  private readonly plain = new http.Agent({ keepAlive: true });
+
+  constructor(private readonly tls?: ClientTls) {}
+
+  /** GETs `url`; rejects with Node's error (its `code` kept), or an AbortError when `signal` fires. */
+  get(url: string, opts: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<GetResult> {
+    return this.request('GET', url, opts);
+  }
+
+  /** POSTs `body` to `url` (edge-sync's health reports); errors as for get(). */
+  post(url: string, body: string, opts: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<GetResult> {
+    return this.request('POST', url, { ...opts, body });
+  }
+
+  private request(method: 'GET' | 'POST', url: string, opts: { headers?: Record<string, string>; signal?: AbortSignal; body?: string }): Promise<GetResult> {
+    const u = new URL(url);
+    const secure = u.protocol === 'https:';
+    if (!secure && u.protocol !== 'http:') return Promise.reject(new Error(`${url}: only http:// and https:// URLs are supported`));
+    return new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request(
+        u,
+        {
+          method,
+          headers: opts.body === undefined ? (opts.headers ?? {}) : { ...opts.headers, 'content-length': String(Buffer.byteLength(opts.body)) },
+          agent: secure ? (this.tls?.agent() ?? https.globalAgent) : this.plain,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+          res.on('close', () => {
+            if (!res.complete) reject(Object.assign(new Error('the answer broke off'), { code: 'ECONNRESET' }));
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(opts.body);
+    });
+  }
+
+  close(): void {
+    this.plain.destroy();
+    this.tls?.close();
+  }
+}
