@@ -19,6 +19,7 @@ import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/ty
 import { buildProblem, splitWeights, type Locate } from './problem.ts';
 import { CarriedState, connectionSummary } from './connection-sources.ts';
 import type { SchedulerMetrics } from './metrics.ts';
+import { OverrideTracker } from './overrides.ts';
 
 export type Solve = (p: SchedulingProblem) => Promise<{ decision: SchedulingDecision; solve_ms: number }>;
 
@@ -75,11 +76,16 @@ export class SchedulerLoop {
   /** The lease this cycle holds; every leader write carries it. */
   private fence: Fence | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  /** Which overrides this replica has seen (their `now` applies once). */
+  private readonly overrides: OverrideTracker;
+  /** The override gauge series set for each load balancer, to remove once the override is gone. */
+  private readonly overrideSeries = new Map<string, { active: Record<string, string>[]; expires: Record<string, string>[] }>();
   /** One renewal at a time: the timer's and a cycle's join. */
   private renewing: Promise<LeaseGrant | null> | undefined;
 
   constructor(private readonly o: LoopOptions) {
     this.holder = o.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    this.overrides = new OverrideTracker(3 * o.intervalMs);
   }
 
   start(): void {
@@ -250,6 +256,10 @@ export class SchedulerLoop {
     this.missing.set(lb.id, missing);
     const cycleSeconds = this.o.intervalMs / 1000;
     const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds });
+    const active = await this.o.store.activeOverrides(lb.id);
+    const overrides = this.overrides.resolve(lb.id, active, built.problem.sources, (this.o.now ?? Date.now)());
+    if (overrides) built.problem.overrides = overrides;
+    this.observeOverrides(lb, active);
     const ours = new Set(origins.map((o) => o.id));
     const summary = {
       sources: built.problem.sources.length,
@@ -267,6 +277,8 @@ export class SchedulerLoop {
       learned_subnets: inputs.subnetRtt.size,
       units: inputs.conversions,
       connections: connectionSummary(inputs, cycleSeconds, built.problem.sources, built.connections) ?? null,
+      // The overrides in force this cycle, as the operator set them (what the decision made of each: `overrides` below).
+      overrides_in_force: active.map((o) => ({ id: o.id, kind: o.kind, origin_id: o.origin_id ?? null, edge_id: o.edge_id ?? null, subnet: o.subnet ?? null, percent: o.percent ?? null, min_share: o.min_share ?? null, max_share: o.max_share ?? null, weights: o.weights ?? null, now: o.now, expires_at: o.expires_at ?? null, created_by: o.created_by, reason: o.reason })),
     };
 
     await this.recordLatency(inputs, origins);
@@ -295,7 +307,7 @@ export class SchedulerLoop {
       reason: decision.reason,
       detail: decision.notes.join('; '),
       objective: decision.objective,
-      inputs: { ...summary, solve_ms, step: decision.step, solver: decision.solver, pinned_load_rps: Object.fromEntries(origins.map((o) => [o.name, decision.origins[o.id]?.pinned_rps ?? 0])) },
+      inputs: { ...summary, solve_ms, step: decision.step, solver: decision.solver, overrides: decision.overrides ?? [], pinned_load_rps: Object.fromEntries(origins.map((o) => [o.name, decision.origins[o.id]?.pinned_rps ?? 0])) },
       predicted_load_rps: decision.origin_load_rps,
       overload_rps: decision.overload_rps,
       diff: decision.diff,
@@ -310,10 +322,28 @@ export class SchedulerLoop {
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
   }
 
+  /** Overrides in force as gauges; the status label is filled in by observe() once the decision says it. */
+  private observeOverrides(lb: LoadBalancer, active: readonly { id: string; kind: string; expires_at?: string | undefined }[]): void {
+    const m = this.o.metrics;
+    // Gauges of overrides no longer in force go (expired or cancelled since the last cycle).
+    const before = this.overrideSeries.get(lb.name) ?? { active: [], expires: [] };
+    for (const l of before.active) m.overrideActive.remove(l);
+    for (const l of before.expires) m.overrideExpires.remove(l);
+    const expires = active.filter((o) => o.expires_at).map((o) => ({ load_balancer: lb.name, override: o.id, kind: o.kind }));
+    for (const [i, o] of active.filter((x) => x.expires_at).entries()) m.overrideExpires.set(expires[i]!, Date.parse(o.expires_at!) / 1000);
+    this.overrideSeries.set(lb.name, { active: [], expires });
+  }
+
   private observe(lb: LoadBalancer, origins: { id: string; name: string; target_rps: number; max_rps: number }[], d: SchedulingDecision, p: SchedulingProblem): void {
     const m = this.o.metrics;
     m.objective.set({ load_balancer: lb.name }, d.objective);
     m.overload.set({ load_balancer: lb.name }, d.overload_rps);
+    const series = this.overrideSeries.get(lb.name);
+    for (const o of d.overrides ?? []) {
+      const labels = { load_balancer: lb.name, override: o.id, kind: o.kind, status: o.status };
+      m.overrideActive.set(labels, 1);
+      series?.active.push(labels);
+    }
     const total = p.sources.reduce((s, x) => s + x.demand_rps, 0);
     for (const o of origins) {
       const load = d.origin_load_rps[o.id] ?? 0;

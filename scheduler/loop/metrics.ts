@@ -14,6 +14,8 @@ export function createSchedulerMetrics(registry: Registry) {
     capacity: new Gauge({ name: 'sluice_scheduler_origin_capacity_rps', help: 'origin capacity as configured: bound="target" (soft) or "max" (hard)', labelNames: ['load_balancer', 'origin', 'bound'], registers }),
     weight: new Gauge({ name: 'sluice_scheduler_origin_share', help: 'demand-weighted share of each origin in the published weights', labelNames: ['load_balancer', 'origin'], registers }),
     overload: new Gauge({ name: 'sluice_scheduler_overload_rps', help: 'planned load above max_rps (demand beyond total capacity)', labelNames: ['load_balancer'], registers }),
+    overrideActive: new Gauge({ name: 'sluice_scheduler_override_active', help: 'operator overrides in force (1 each), by kind and by what the last decision made of it: applied, relaxed (health or capacity came first) or void (nothing to apply to)', labelNames: ['load_balancer', 'override', 'kind', 'status'], registers }),
+    overrideExpires: new Gauge({ name: 'sluice_scheduler_override_expires_timestamp_seconds', help: 'when each override in force expires (absent: until cancelled)', labelNames: ['load_balancer', 'override', 'kind'], registers }),
     held: new Counter({ name: 'sluice_scheduler_held_cycles_total', help: 'cycles that kept the last weights, by why', labelNames: ['load_balancer', 'reason'], registers }),
     published: new Counter({ name: 'sluice_scheduler_published_total', help: 'weights versions published', labelNames: ['load_balancer', 'reason'], registers }),
     rejected: new Counter({ name: 'sluice_scheduler_input_rejected_total', help: 'input values dropped (NaN, Inf, negative, out of range, unknown label)', labelNames: ['input', 'reason'], registers }),
