@@ -12,11 +12,11 @@
 // acts again only once it holds the lease anew.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { LoadBalancer } from '../../model/index.ts';
+import type { LoadBalancer, LoadBalancerWeights } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant, type SchedulerStore } from './store.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
-import { buildProblem, splitWeights, type Locate } from './problem.ts';
+import { buildProblem, sameWeights, splitWeights, type Locate } from './problem.ts';
 import { CarriedState, connectionSummary } from './connection-sources.ts';
 import type { SchedulerMetrics } from './metrics.ts';
 import { OverrideTracker } from './overrides.ts';
@@ -50,7 +50,8 @@ export interface CycleReport {
   epoch?: number;
   /** The cycle ended because the store refused a write: the lease was lost mid-cycle. */
   fenced?: boolean;
-  results: { load_balancer: string; outcome: 'published' | 'unchanged' | 'held'; detail: string; decision?: SchedulingDecision }[];
+  /** shadow: decided and recorded, nothing published (the load balancer's mode). */
+  results: { load_balancer: string; outcome: 'published' | 'unchanged' | 'held' | 'shadow'; detail: string; decision?: SchedulingDecision }[];
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -76,6 +77,8 @@ export class SchedulerLoop {
   /** The lease this cycle holds; every leader write carries it. */
   private fence: Fence | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  /** Per load balancer in shadow mode: the weights it would have in force had it published (its own walk). */
+  private readonly shadow = new Map<string, LoadBalancerWeights>();
   /** Which overrides this replica has seen (their `now` applies once). */
   private readonly overrides: OverrideTracker;
   /** The override gauge series set for each load balancer, to remove once the override is gone. */
@@ -251,7 +254,8 @@ export class SchedulerLoop {
     for (const [name, load] of inputs.originLoad) this.o.metrics.measuredLoad.set({ load_balancer: lb.name, origin: name }, load);
     for (const [name, tau] of inputs.connections.originLifetimeS) this.o.metrics.connectionLifetime.set({ load_balancer: lb.name, origin: name }, tau);
 
-    const current = await this.o.store.getWeights(lb.id);
+    const inForce = await this.o.store.getWeights(lb.id);
+    const current = this.weightsToDecideFrom(lb, inForce);
     const missing = this.missing.get(lb.id) ?? new Map<string, number>();
     this.missing.set(lb.id, missing);
     const cycleSeconds = this.o.intervalMs / 1000;
@@ -302,6 +306,7 @@ export class SchedulerLoop {
 
     this.observe(lb, origins, decision, built.problem);
     this.carried.remember(lb.id, decision.connections, Object.fromEntries(origins.map((o) => [o.name, decision.origin_load_rps[o.id] ?? 0])));
+    if (lb.mode === 'shadow') return this.recordShadow(lb, decision, built, summary, solve_ms, current);
     const record = {
       load_balancer_id: lb.id,
       reason: decision.reason,
@@ -312,14 +317,61 @@ export class SchedulerLoop {
       overload_rps: decision.overload_rps,
       diff: decision.diff,
     };
-    if (decision.diff.length === 0 && built.dropped.length === 0 && current) {
+    const publish = splitWeights(decision.weights, built.carried);
+    if ((decision.diff.length === 0 && built.dropped.length === 0 && current) || sameWeights(publish, current)) {
       await this.o.store.recordDecision(record, this.fence);
       return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
     }
-    const { version } = await this.o.store.publishWeights(lb.id, splitWeights(decision.weights, built.carried), record, this.fence);
+    const { version } = await this.o.store.publishWeights(lb.id, publish, record, this.fence);
     this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });
     this.o.log.info({ load_balancer: lb.name, version, epoch: this.fence?.epoch, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
+  }
+
+  /**
+   * The weights a cycle decides from: those in force, or in shadow mode the shadow's own (what it would
+   * have in force had it published since it started, starting from the weights in force). Leaving
+   * shadow drops the shadow's weights and the connection state carried with them, so enforcing starts
+   * from the weights really in force and walks from there at max_shift per cycle like any other move.
+   */
+  private weightsToDecideFrom(lb: LoadBalancer, inForce: LoadBalancerWeights | null): LoadBalancerWeights | null {
+    this.o.metrics.shadow.set({ load_balancer: lb.name }, lb.mode === 'shadow' ? 1 : 0);
+    if (lb.mode === 'shadow') return this.shadow.get(lb.id) ?? inForce;
+    if (this.shadow.delete(lb.id)) {
+      this.carried.forget(lb.id);
+      this.o.log.info({ load_balancer: lb.name }, 'shadow -> enforce: deciding from the weights in force, damped');
+    }
+    return inForce;
+  }
+
+  /** Shadow mode: the decision is recorded with what it would publish; nothing reaches DNS or edges. */
+  private async recordShadow(
+    lb: LoadBalancer,
+    decision: SchedulingDecision,
+    built: ReturnType<typeof buildProblem>,
+    summary: Record<string, unknown>,
+    solve_ms: number,
+    from: LoadBalancerWeights | null,
+  ): Promise<CycleReport['results'][number]> {
+    const wouldPublish = splitWeights(decision.weights, built.carried);
+    const changes = sameWeights(wouldPublish, from) ? 0 : decision.diff.length + built.dropped.length;
+    this.shadow.set(lb.id, { load_balancer_id: lb.id, version: (from?.version ?? 0) + (changes > 0 ? 1 : 0), published_at: new Date((this.o.now ?? Date.now)()).toISOString(), ...wouldPublish });
+    const detail = `shadow: would ${changes > 0 ? `change ${changes} weight(s)` : 'change nothing'}; published nothing; ${decision.notes.join('; ')}`;
+    await this.o.store.recordDecision(
+      {
+        load_balancer_id: lb.id,
+        reason: decision.reason,
+        detail,
+        objective: decision.objective,
+        inputs: { ...summary, solve_ms, step: decision.step, solver: decision.solver, overrides: decision.overrides ?? [], shadow: { would_publish: wouldPublish } },
+        predicted_load_rps: decision.origin_load_rps,
+        overload_rps: decision.overload_rps,
+        diff: decision.diff,
+      },
+      this.fence,
+    );
+    this.o.metrics.shadowDecisions.inc({ load_balancer: lb.name, reason: decision.reason });
+    return { load_balancer: lb.name, outcome: 'shadow', detail, decision };
   }
 
   /** Overrides in force as gauges; the status label is filled in by observe() once the decision says it. */

@@ -148,3 +148,23 @@ export function splitWeights(weights: Weights, carried: Weights): { edges: Recor
   }
   return { edges, subnets };
 }
+
+/**
+ * Whether weights to publish equal those in force as published (after the same cleaning and rounding
+ * to 1e-6): a decision whose changes all vanish in the rounding (a source at its plan, re-derived with
+ * float noise) is no new version, so no data plane is woken for nothing.
+ */
+export function sameWeights(next: { edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> }, inForce: { edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> } | null): boolean {
+  if (!inForce) return false;
+  const same = (a: Record<string, WeightMap>, b: Record<string, WeightMap>) => {
+    const keys = Object.keys(a);
+    if (keys.length !== Object.keys(b).length) return false;
+    return keys.every((k) => {
+      const x = a[k]!;
+      const y = b[k];
+      if (!y || Object.keys(x).length !== Object.keys(y).length) return false;
+      return Object.entries(x).every(([o, v]) => y[o] === v);
+    });
+  };
+  return same(next.edges, inForce.edges) && same(next.subnets, inForce.subnets);
+}
