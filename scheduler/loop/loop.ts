@@ -44,6 +44,18 @@ export interface LoopOptions {
 
 export const LEASE_NAME = 'scheduler';
 
+/**
+ * Decision records carry the whole problem the decision was made on (`inputs.problem`: demand, RTT,
+ * health, capacity, weights in force, connection state, overrides), so `sluice replay` can run it again
+ * with other settings. Above this many sources it is left out (a 100k-subnet problem is megabytes a
+ * cycle; the summary stays): replay covers what fits.
+ */
+export const RECORD_PROBLEM_MAX_SOURCES = 5_000;
+
+function recordedProblem(p: SchedulingProblem): { problem: SchedulingProblem } | { problem_omitted: string } {
+  return p.sources.length <= RECORD_PROBLEM_MAX_SOURCES ? { problem: p } : { problem_omitted: `${p.sources.length} sources > ${RECORD_PROBLEM_MAX_SOURCES}` };
+}
+
 export interface CycleReport {
   leader: boolean;
   /** The lease epoch this cycle acted under (when leader). */
@@ -312,7 +324,7 @@ export class SchedulerLoop {
       reason: decision.reason,
       detail: decision.notes.join('; '),
       objective: decision.objective,
-      inputs: { ...summary, solve_ms, step: decision.step, solver: decision.solver, overrides: decision.overrides ?? [], pinned_load_rps: Object.fromEntries(origins.map((o) => [o.name, decision.origins[o.id]?.pinned_rps ?? 0])) },
+      inputs: { ...summary, ...recordedProblem(built.problem), solve_ms, step: decision.step, solver: decision.solver, overrides: decision.overrides ?? [], pinned_load_rps: Object.fromEntries(origins.map((o) => [o.name, decision.origins[o.id]?.pinned_rps ?? 0])) },
       predicted_load_rps: decision.origin_load_rps,
       overload_rps: decision.overload_rps,
       diff: decision.diff,
@@ -363,7 +375,7 @@ export class SchedulerLoop {
         reason: decision.reason,
         detail,
         objective: decision.objective,
-        inputs: { ...summary, solve_ms, step: decision.step, solver: decision.solver, overrides: decision.overrides ?? [], shadow: { would_publish: wouldPublish } },
+        inputs: { ...summary, ...recordedProblem(built.problem), solve_ms, step: decision.step, solver: decision.solver, overrides: decision.overrides ?? [], shadow: { would_publish: wouldPublish } },
         predicted_load_rps: decision.origin_load_rps,
         overload_rps: decision.overload_rps,
         diff: decision.diff,

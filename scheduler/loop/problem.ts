@@ -131,7 +131,7 @@ export function buildProblem(args: {
 /** Shares below this are noise from the solver; they are dropped and the rest renormalised. */
 const PUBLISH_EPSILON = 1e-6;
 
-function clean(shares: Record<string, number>): WeightMap {
+export function clean(shares: Record<string, number>): WeightMap {
   const kept = Object.entries(shares).filter(([, v]) => Number.isFinite(v) && v > PUBLISH_EPSILON);
   const total = kept.reduce((s, [, v]) => s + v, 0);
   return Object.fromEntries(kept.map(([k, v]) => [k, Math.round((v / total) * 1e6) / 1e6]));
