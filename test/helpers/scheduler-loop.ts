@@ -40,9 +40,10 @@ export interface LoopWorld {
   close(): Promise<void>;
 }
 
-export async function loopWorld(lbFields: Partial<LoadBalancer> = {}): Promise<LoopWorld> {
+/** `store`: build the world in this store (e.g. an in-process control plane's; not closed by close()). */
+export async function loopWorld(lbFields: Partial<LoadBalancer> = {}, given?: SqliteStore): Promise<LoopWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-loop-'));
-  const store = openSqliteStore(dir);
+  const store = given ?? openSqliteStore(dir);
   const lb = await store.createLoadBalancer({ name: 'app', listeners: [{ vip: '192.0.2.10', port: 443, protocol: 'tcp' }], policy: 'latency', max_latency_ms: 500, min_samples: 5, max_shift: 0.02, deadband: 0.001, gain: 0.5, enabled: true, ...lbFields });
   const base = { port: 443, admin_state: 'active' as const, static_weight: 1, priority: 0 };
   const us = await store.createOrigin(lb.id, { ...base, name: 'us', region: 'us', addresses: ['198.51.100.1'], location: { lat: 37.4, lon: -122 }, target_rps: 200, max_rps: 200 });
@@ -79,7 +80,7 @@ export async function loopWorld(lbFields: Partial<LoadBalancer> = {}): Promise<L
       return (m?.values ?? []).find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val))?.value;
     },
     async close() {
-      await store.close();
+      if (!given) await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
