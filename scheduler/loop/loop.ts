@@ -100,7 +100,8 @@ export class SchedulerLoop {
 
   constructor(private readonly o: LoopOptions) {
     this.holder = o.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-    this.overrides = new OverrideTracker(3 * o.intervalMs);
+    // A minute at least: between replicas' clocks, and for loops run flat out (the demo's interval 0).
+    this.overrides = new OverrideTracker(Math.max(3 * o.intervalMs, 60_000));
   }
 
   start(): void {

@@ -5,8 +5,9 @@
 //
 // `now` (apply undamped) is honoured in the first cycle this replica sees the override, and never again:
 // afterwards the override is a bound like any other and the damping walks as usual. A replica that
-// takes over the lease later has not seen it, so an override younger than `nowWindowMs` still counts as
-// new there (a takeover within a few cycles of the request applies it at once too); an older one does not.
+// takes over the lease later has not seen it, so an override younger than `nowWindowMs` (3 intervals,
+// at least a minute) still counts as new there (a takeover soon after the request applies it at once
+// too); an older one does not.
 import { cidrContains, type Override } from '../../model/index.ts';
 import type { ProblemOverrides, SourceState } from '../core/index.ts';
 import { EDGE_PREFIX, SUBNET_PREFIX } from './connection-sources.ts';
