@@ -1,6 +1,10 @@
 // `sluice status --once` against a running control plane (in-process, real HTTP) whose store a real
 // scheduler loop has written to: origins with predicted load against target and max, shares, the
 // overrides in force (who, until when, why) and the last decisions; a bad token is an error, not a blank.
+// And `sluice replay --api` on the decision log that loop wrote.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, startInProcess, type InProcessControlPlane } from './helpers/control-plane.ts';
 import { edgeInputs, loopWorld, ScriptedReader, type LoopWorld } from './helpers/scheduler-loop.ts';
@@ -52,5 +56,23 @@ describe('sluice status', () => {
     const bad = await runSluice(['status', '--api', cp.url, '--once'], { env: { SLUICE_TOKEN: 'wrong' } });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/HTTP 401/);
+  });
+});
+
+describe('sluice replay --api (the same control plane)', () => {
+  it('reads every page of the decision log over HTTP and reproduces it', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'sluice-replay-api-'));
+    try {
+      const r = await runSluice(['replay', '--api', cp.url, '--load-balancer', w.lb.id, '--out', out], { env: { SLUICE_TOKEN: READ } });
+      expect(r.code, r.stderr).toBe(0);
+      // Two scheduling cycles (the second under the dial); the override's audit record has no problem.
+      expect(r.stdout).toContain('2 recorded cycle(s) replayed with no change (1 record(s) without a problem skipped)');
+      expect(r.stdout).toContain('identical to the record: 2/2 cycles');
+      const bad = await runSluice(['replay', '--api', cp.url], { env: { SLUICE_TOKEN: 'wrong' } });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/HTTP 401/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
