@@ -7,7 +7,7 @@
 //   force  — exact weights for one edge (all its listeners of this load balancer) or for every DNS
 //            client subnet inside a range, e.g. during an incident.
 //
-// Every override is audited: who (the token's identity), when, why, an optional expiry, and who
+// Every override is audited: who (the token's fingerprint or the certificate's subject), when, why, an optional expiry, and who
 // cancelled it. The scheduler honours active ones as exact bounds of the LP (scheduler/core/
 // bounded-plan.ts); damping still applies unless `now` is set (then the first cycle that sees it moves
 // the sources it touches straight to the plan).
@@ -92,7 +92,7 @@ export const Override = z
     load_balancer_id: z.string(),
     ...overrideFields,
     created_at: z.string(),
-    created_by: z.string().describe("who: the bearer token's role and fingerprint, or 'anonymous' on an open API"),
+    created_by: z.string().describe("who: the role and the bearer token's fingerprint or the client certificate's subject; 'anonymous' on an open API"),
     cancelled_at: z.string().nullable(),
     cancelled_by: z.string().nullable(),
     state: OverrideState.describe('as of the answer: active, expired (past expires_at) or cancelled'),
