@@ -145,6 +145,15 @@ export function requestPrincipal(request: FastifyRequest): Principal {
   return (request as FastifyRequest & { sluicePrincipal?: Principal }).sluicePrincipal ?? { role: 'admin', edge: null };
 }
 
+/**
+ * Who made a request, for audit records: the role and, for a token, the first 12 hex digits of its
+ * SHA-256 (enough to tell tokens apart in a log, useless to present); for a client certificate its
+ * subject; "anonymous" on an open API. Set by the auth hook.
+ */
+export function requestActor(request: FastifyRequest): string {
+  return (request as FastifyRequest & { sluiceActor?: string }).sluiceActor ?? 'anonymous';
+}
+
 export function registerAuth(app: FastifyInstance, auth: TokenSets | AuthOptions): void {
   const a = optionsOf(auth);
   const clientAuth = a.clientAuth ?? 'NoClientCert';
@@ -174,6 +183,8 @@ export function registerAuth(app: FastifyInstance, auth: TokenSets | AuthOptions
     }
     const principal = winner.principal;
     (request as FastifyRequest & { sluicePrincipal?: Principal }).sluicePrincipal = principal;
+    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    (request as FastifyRequest & { sluiceActor?: string }).sluiceActor = winner.who === 'token' && bearer ? `${principal.role}:${sha256(bearer).slice(0, 12)}` : `${principal.role}:${winner.who ?? 'unknown'}`;
     const reportScope = (request.routeOptions.config as { reportScope?: boolean } | undefined)?.reportScope === true;
     if (WRITE_METHODS.has(request.method) && principal.role !== 'admin' && !(reportScope && principal.role === 'report')) {
       const what = principal.role === 'report' ? `a report ${winner.who} may only send health reports` : `a read-only ${winner.who}`;

@@ -14,6 +14,7 @@ import { clientErrorHandler, frameworkErrorHandler, MethodTable, notFoundOrNotAl
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { docsPath } from './routes/docs.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { overrideRoutes } from './routes/overrides.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { healthRoutes } from './routes/health.ts';
 import { viewRoutes } from './routes/views.ts';
@@ -142,6 +143,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   registerAuth(app, { tokens: opts.tokens, certificateRoles: opts.certificateRoles, clientAuth: opts.https ? opts.clientAuth : 'NoClientCert' });
   await app.register(opsRoutes(replica, metrics, () => app.swagger()));
   await app.register(resourceRoutes(opts.store));
+  await app.register(overrideRoutes(opts.store));
   const longPolls = new PerClientLimit(o.longPollsPerClient);
   await app.register(viewRoutes({ store: opts.store, changes, replica, longPollMaxMs: o.longPollMaxMs, longPolls, onRefused: () => metrics.longPollRefused.inc() }));
   await app.register(healthRoutes({ store: opts.store, replica, policy: opts.health?.policy ?? DEFAULT_QUORUM_POLICY, ...(opts.health?.onReport ? { onReport: opts.health.onReport } : {}) }));

@@ -34,7 +34,8 @@ const USAGE = `usage: sluice demo [--scenario FILE] [--cycles N] [--interval DUR
 
 Runs the control plane and the real scheduler loop against a simulated world, live in the terminal.
   --scenario FILE    world to simulate (default examples/demo.yaml; see examples/scenarios/)
-  --cycles N         cycles to run (default: the scenario's)
+  --cycles N         cycles to run (default: the scenario's, then on until every origin's load has
+                     settled — the recovery complete — for at most as many cycles again)
   --interval D       wall time per cycle, e.g. 300ms (default 300ms; 0 runs flat out)
   --listen H:P       where the REST API listens during the demo (default 127.0.0.1:8080, or a free port)
   --data-dir DIR     keep the SQLite store here (default: a temp dir, removed at the end)
@@ -56,6 +57,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const scenario = loadConfigFile(Scenario, args.values.scenario ?? DEFAULT_SCENARIO);
   const cycles = args.values.cycles === undefined ? scenario.cycles : Number(args.values.cycles);
+  // Without --cycles the demo runs on past the scenario until the loads settle (a recovered origin is
+  // walked back at max_shift per cycle, which outlasts the scenario), bounded.
+  const untilSettled = args.values.cycles === undefined;
   if (!Number.isInteger(cycles) || cycles < 1) throw new UsageError(`--cycles: expected a whole number >= 1, got "${args.values.cycles}"`);
   const intervalText = args.values.interval ?? '300ms';
   const intervalMs = intervalText === '0' ? 0 : parseDuration(intervalText);
@@ -132,7 +136,10 @@ export async function run(argv: string[]): Promise<number> {
 
     const header = `sluice demo — ${scenario.description || scenario.name}\nAPI: ${url}/api/v1/load-balancers/${lb.id}/weights  ·  ${url}/api/v1/decisions  ·  ${url}/docs`;
     if (plain) process.stdout.write(`${header}\n`);
-    for (let k = 0; k < cycles; k++) {
+    const settings = { policy: scenario.scheduler.policy, max_shift: scenario.scheduler.max_shift, deadband: scenario.scheduler.deadband, max_latency_ms: scenario.scheduler.max_latency_ms };
+    const unsettled = () => Object.entries(summarise(reader.result(settings))).filter(([, x]) => x.settled_at === null).map(([id]) => id);
+    for (let k = 0; k < (untilSettled ? 2 * cycles : cycles); k++) {
+      if (k >= cycles && unsettled().length === 0) break;
       const report = await loop.cycle();
       const result = report.results[0];
       const c = reader.cycles[reader.cycles.length - 1]!;
@@ -148,16 +155,28 @@ export async function run(argv: string[]): Promise<number> {
     }
 
     mkdirSync(outDir, { recursive: true });
-    const settings = { policy: scenario.scheduler.policy, max_shift: scenario.scheduler.max_shift, deadband: scenario.scheduler.deadband, max_latency_ms: scenario.scheduler.max_latency_ms };
     const result = reader.result(settings);
+    const ran = result.cycles.length;
+    const still = unsettled();
+    const extension =
+      ran > cycles
+        ? still.length === 0
+          ? `ran ${ran - cycles} cycle(s) past the scenario's ${cycles} until every origin's load settled (the recovery complete)`
+          : `stopped ${ran - cycles} cycle(s) past the scenario's ${cycles}: ${still.join(', ')} still moving (not within 2 % for 5 cycles)`
+        : still.length > 0
+          ? `${still.join(', ')} still moving at the end (run without --cycles to let them settle)`
+          : '';
+    const demandNote = demandExplanation(reader, scenario, result);
     const svg = join(outDir, `${scenario.name}.svg`);
     const csv = join(outDir, `${scenario.name}.csv`);
-    writeFileSync(svg, toSvg([result], { title: `sluice demo (live loop): ${scenario.description || scenario.name}` }));
+    writeFileSync(svg, toSvg([result], { title: `sluice demo (live loop): ${scenario.description || scenario.name}`, note: demandNote.legend }));
     writeFileSync(csv, toCsv([result]));
     process.stdout.write('\nper origin (measured in the simulated world):\n');
     for (const [id, s] of Object.entries(summarise(result))) {
       process.stdout.write(`  ${id.padEnd(12)} final ${s.final_rps.toFixed(1).padStart(7)} rps  peak ${s.peak_rps.toFixed(1).padStart(7)}  above max ${s.cycles_above_max} cycle(s)  settled ${s.settled_at === null ? 'never' : `at cycle ${s.settled_at}`}\n`);
     }
+    if (extension) process.stdout.write(`${extension}\n`);
+    for (const line of demandNote.summary) process.stdout.write(`${line}\n`);
     const decisions = (await store.listDecisions({ limit: 1, load_balancer_id: lb.id })).items[0];
     process.stdout.write(`decisions logged: ${reader.cycles.length} cycles, last ${decisions?.reason ?? 'none'}\nwrote ${svg}\nwrote ${csv}\n`);
     return 0;
@@ -168,4 +187,31 @@ export async function run(argv: string[]): Promise<number> {
     await store.close();
     if (tempData) rmSync(tempData, { recursive: true, force: true });
   }
+}
+
+/**
+ * What moved the total demand: with RTT feedback (closed-loop clients) demand is the nominal demand ×
+ * (reference RTT / RTT)^elasticity, so sending clients farther away (a failover) lowers what they ask
+ * for. Said in the summary and the chart's legend, with the numbers of this run.
+ */
+function demandExplanation(reader: SimulatedReader, scenario: Scenario, result: ReturnType<SimulatedReader['result']>): { summary: string[]; legend: string[] } {
+  const nominal = (k: number) => scenario.sources.reduce((sum, _s, i) => sum + reader.world.nominalDemand(i, k), 0);
+  const rows = result.cycles.map((c) => ({ k: c.cycle, served: c.demand_rps, nominal: nominal(c.cycle), rtt: c.mean_rtt_ms, events: c.events }));
+  const elastic = scenario.sources.filter((s) => s.feedback && s.feedback.elasticity > 0);
+  if (rows.length === 0) return { summary: [], legend: [] };
+  if (elastic.length === 0) return { summary: ['total demand follows the scenario\'s nominal curve (no RTT feedback)'], legend: [] };
+  // Cycle 0 runs on static weights, before the loop's first decision: not what the scheduler did.
+  const decided = rows.length > 1 ? rows.slice(1) : rows;
+  const worst = decided.reduce((a, b) => (b.served / b.nominal < a.served / a.nominal ? b : a));
+  const cause = rows.filter((r) => r.k <= worst.k && r.events.length > 0).at(-1);
+  const last = rows[rows.length - 1]!;
+  const e = [...new Set(elastic.map((s) => s.feedback!.elasticity))].join('/');
+  return {
+    summary: [
+      `total demand: ${worst.served.toFixed(0)} of a nominal ${worst.nominal.toFixed(0)} rps at its lowest (cycle ${worst.k}, mean RTT ${worst.rtt.toFixed(0)} ms${cause ? `, after cycle ${cause.k}: ${cause.events.join('; ')}` : ''}), ${last.served.toFixed(0)} of ${last.nominal.toFixed(0)} at the end (mean RTT ${last.rtt.toFixed(0)} ms).`,
+      `  What moves it: ${elastic.length} of ${scenario.sources.length} sources are closed-loop clients (elasticity ${e}): demand = nominal × (reference RTT / RTT)^elasticity,`,
+      '  so clients sent farther away (a failover, a spill) issue fewer requests. Nothing is dropped: served = what they ask for.',
+    ],
+    legend: [`total demand falls with RTT: clients are`, `closed-loop (demand × (ref RTT / RTT)^${e})`],
+  };
 }

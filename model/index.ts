@@ -3,3 +3,4 @@ export * from './load-balancer.ts';
 export * from './origin.ts';
 export * from './edge.ts';
 export * from './views.ts';
+export * from './override.ts';

@@ -50,6 +50,11 @@ const loadBalancerFields = {
   gain: z.number().positive().max(1).default(0.5).describe('near the plan, the fraction of the remaining gap closed per cycle (lower settles demand that reacts to RTT)'),
   stickiness_ms: z.number().min(0).max(1000).optional().describe('anti-flap band: moving load off an origin it is on must save at least this much latency (ms; default 0). A few ms keeps many near-identical DNS subnets from trading places on RTT noise'),
   enabled: z.boolean().default(true),
+  // Optional (absent = enforce) so specs stored before it existed stay valid.
+  mode: z
+    .enum(['enforce', 'shadow'])
+    .optional()
+    .describe('enforce (default): the scheduler publishes its weights; shadow: it reads, decides and records every cycle (what it would publish, predicted loads) but publishes nothing. Back to enforce, it starts from the weights in force, damped'),
 };
 
 function dnsHostnameInZone(lb: { dns?: { zone: string; hostname: string } | undefined }, ctx: z.RefinementCtx): void {

@@ -75,6 +75,7 @@ export function render(d: SchedulingDecision, full: boolean): Record<string, unk
     step: { ...d.step, fraction: round(d.step.fraction, 6) },
     notes: d.notes,
     diff: d.diff.map((c) => ({ ...c, from: round(c.from, 4), to: round(c.to, 4) })),
+    ...(d.overrides ? { overrides: d.overrides } : {}),
   };
   if (full) {
     out.plan = roundWeights(d.plan);

@@ -51,7 +51,9 @@ describe('openapi/openapi.json promises', () => {
     for (const p of ['/api/v1/edges/{id}/config', '/api/v1/dns/view']) expect(Object.keys(spec.paths[p]!.get!.responses)).toEqual(expect.arrayContaining(['200', '304', '429']));
     for (const { path, method, op } of operations.filter((o) => ['post', 'put', 'patch', 'delete'].includes(o.method))) {
       expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['403', '413', '415']));
-      if (method !== 'post') expect(Object.keys(op.responses), `${method} ${path}`).toContain('412');
+      // Overrides are immutable (no revision, no If-Match): their one write after creation is the
+      // cancel, refused with 409 once cancelled or expired.
+      if (method !== 'post' && !path.includes('/overrides/')) expect(Object.keys(op.responses), `${method} ${path}`).toContain('412');
     }
   });
 });
@@ -159,6 +161,17 @@ describe('every documented operation, driven with auth on and validated', () => 
     expect((await call('GET', `${edgePath}/config`, { token: REPORTER })).status).toBe(200);
     const health = await call('GET', '/api/v1/health');
     expect(health.json.observations).toEqual([expect.objectContaining({ origin_id: origin.json.id, vantage: `edge:${SAMPLE.edges[0]!.name}`, kind: 'edge', edge_id: edge.json.id, healthy: true, latency_ms: 4.2 })]);
+
+    const overridesPath = `${lbPath}/overrides`;
+    const override = await call('POST', overridesPath, { body: { kind: 'dial', origin_id: origin.json.id, percent: 50, reason: 'contract' } });
+    expect(override.status).toBe(201);
+    expect((await call('POST', overridesPath, { body: { kind: 'dial', origin_id: origin.json.id, percent: 40, reason: 'again' } })).status).toBe(409);
+    expect((await call('POST', overridesPath, { body: { kind: 'dial', origin_id: 'or_missing', percent: 40, reason: 'x' } })).status).toBe(422);
+    expect((await call('GET', overridesPath)).status).toBe(200);
+    expect((await call('GET', `${overridesPath}/${override.json.id}`)).status).toBe(200);
+    expect((await call('DELETE', `${overridesPath}/${override.json.id}`, { token: READER })).status).toBe(403);
+    expect((await call('DELETE', `${overridesPath}/${override.json.id}`)).status).toBe(200);
+    expect((await call('DELETE', `${overridesPath}/${override.json.id}`)).status).toBe(409);
 
     expect((await call('DELETE', edgePath, { headers: { 'if-match': '"99"' } })).status).toBe(412);
     expect((await call('DELETE', edgePath)).status).toBe(204);

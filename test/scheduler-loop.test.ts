@@ -8,27 +8,14 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
 import type { LoadBalancer, Origin } from '../model/index.ts';
+import { edgeInputs, ScriptedReader } from './helpers/scheduler-loop.ts';
 import { waitFor } from './helpers/wait.ts';
 import { decide } from '../scheduler/core/index.ts';
-import { emptyInputs, InputsUnavailable, type InputReader, type LbInputs } from '../scheduler/inputs/types.ts';
+import { emptyInputs, InputsUnavailable, type InputReader } from '../scheduler/inputs/types.ts';
 import { SchedulerLoop, type LoopOptions } from '../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 
 const silent = pino({ level: 'silent' });
-
-class ScriptedReader implements InputReader {
-  next: () => LbInputs | Promise<LbInputs> = () => emptyInputs();
-  async read(): Promise<LbInputs> {
-    return this.next();
-  }
-}
-
-function edgeInputs(edge: string, demand: number, rtt: Record<string, number>): LbInputs {
-  const i = emptyInputs();
-  i.edgeDemand.set(edge, demand);
-  i.edgeRtt.set(edge, new Map(Object.entries(rtt)));
-  return i;
-}
 
 let dir: string;
 let store: SqliteStore;

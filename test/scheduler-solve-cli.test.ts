@@ -136,3 +136,24 @@ describe('examples/solve-*.json', () => {
     expect(d.plan_overload_rps).toBeCloseTo(70, 6);
   });
 });
+
+describe('sluice solve with overrides', () => {
+  const problem = (overrides: unknown) => `{ "policy": "latency", "max_shift": 1,
+    "origins": [ { "id": "us", "target_rps": 1000, "max_rps": 1000, "healthy": true }, { "id": "eu", "target_rps": 1000, "max_rps": 1000, "healthy": true } ],
+    "sources": [ { "id": "edge-sfo", "demand_rps": 300, "rtt_ms": { "us": 20, "eu": 140 } } ],
+    "current": { "edge-sfo": { "us": 1 } }, "overrides": ${JSON.stringify(overrides)} }`;
+
+  it('honours a share bound given in the problem file and reports the override', async () => {
+    const r = await runSluice(['solve', '-'], { input: problem({ shares: [{ id: 'o1', origin: 'eu', source: 'edge-sfo', min: 0.25 }] }) });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.weights['edge-sfo'].eu).toBeCloseTo(0.25, 4);
+    expect(out.overrides[0]).toMatchObject({ id: 'o1', kind: 'share', status: 'applied' });
+  });
+
+  it('refuses min above max, naming the field', async () => {
+    const r = await runSluice(['solve', '-'], { input: problem({ shares: [{ id: 'o1', origin: 'eu', min: 0.6, max: 0.4 }] }) });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/overrides\.shares\.0\.min.*must not exceed max|overrides.*shares.*min/);
+  });
+});

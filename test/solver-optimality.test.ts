@@ -110,6 +110,28 @@ describe('transportation solver vs HiGHS', () => {
     }
   });
 
+  it('a reward tier (minimum load on some columns) reaches the same optimum, cold and warm', async () => {
+    for (let seed = 1; seed <= 8; seed++) {
+      const base = instance(seed * 4099, { n: seed % 2 === 0 ? 300 : 90, K: 6 + (seed % 3), holes: seed % 3 === 0 ? 0.2 : 0, ties: seed % 4 === 1, slack: 1.1 + (seed % 3) * 0.3, zeroDemand: 0.05 });
+      const r = rng(seed);
+      const D = base.demand.reduce((a, b) => a + b, 0);
+      // Two or three columns must carry at least some share of the demand; one of them more than its
+      // target can take, one (sometimes) more than its hard capacity allows (then the most it can).
+      const minLoad = new Float64Array(base.cols);
+      for (let k = 0; k < 2 + (seed % 2); k++) minLoad[Math.floor(r() * base.cols)] = D * (0.1 + 0.4 * r());
+      const p: TransportProblem = { ...base, minLoad, reward: base.penalty * (base.cols + 2) };
+      const ref = await solveWithHighs(p);
+      expect(ref.status).toMatch(/7|Optimal/);
+      for (const sol of [solveTransport(p), solveTransport(p, { warmStartRows: 40 })]) {
+        expect(Math.abs(sol.objective - ref.objective) / Math.max(1, Math.abs(ref.objective)), `seed ${seed}`).toBeLessThan(1e-9);
+        expect(sol.unplaced).toBeLessThan(1e-9 * D);
+        checkFeasible(p, sol.flow);
+        // The minimum is met wherever the hard capacity allows it.
+        for (let j = 0; j < p.cols; j++) expect(sol.load[j]!).toBeGreaterThanOrEqual(Math.min(minLoad[j]!, p.cap2[j]!) * (1 - 1e-9) - 1e-9);
+      }
+    }
+  });
+
   it('javascript-lp-solver agrees on small instances', () => {
     for (let seed = 1; seed <= 4; seed++) {
       const p = instance(seed, { n: 30, K: 5, holes: 0.2, ties: false, slack: 1.1, zeroDemand: 0 });

@@ -128,6 +128,11 @@ describe.skipIf(skip)('control plane over TLS (VerifyClientCertIfGiven: certific
     expect(refused.json.detail).toBe('a read-only client certificate (CN=dns-eu-1, OU=sluice-read): it cannot POST /api/v1/load-balancers; use an admin token or certificate');
     const created = await httpsRequest(url, admin, { method: 'POST', body: SAMPLE.loadBalancer });
     expect(created.status).toBe(201);
+    // An operator override made with a certificate is audited with its subject (who).
+    const origin = await httpsRequest(`${url}/${created.json.id}/origins`, admin, { method: 'POST', body: SAMPLE.origins[0] });
+    const override = await httpsRequest(`${url}/${created.json.id}/overrides`, admin, { method: 'POST', body: { kind: 'dial', origin_id: origin.json.id, percent: 50, reason: 'by certificate' } });
+    expect(override.status).toBe(201);
+    expect(override.json.created_by).toMatch(/^admin:client certificate \(CN=[^,]+, OU=sluice-admin\)$/);
     // Tokens still work without a certificate (VerifyClientCertIfGiven); the higher role of the two counts.
     expect((await httpsRequest(url, { ca: pki.ca }, { headers: { authorization: `Bearer ${READ}` } })).status).toBe(200);
     expect((await httpsRequest(`${url}/${created.json.id}`, read, { method: 'PATCH', body: { max_shift: 0.05 }, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/merge-patch+json' } })).status).toBe(200);

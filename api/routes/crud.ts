@@ -35,9 +35,9 @@ export interface CrudOptions<Spec, Out extends Versioned, P extends z.ZodObject>
 }
 
 /** What each kind of operation can answer besides success (ANY_REQUEST: what every request can). */
-const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', ...ANY_REQUEST];
+export const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', ...ANY_REQUEST];
 /** A write may carry a body whatever its method, so body errors (400, 413, 415) apply to all of them. */
-const WRITE: ProblemCode[] = ['validation_failed', 'invalid_json', 'unauthorized', 'forbidden', 'not_found', 'payload_too_large', 'unsupported_media_type', ...ANY_REQUEST];
+export const WRITE: ProblemCode[] = ['validation_failed', 'invalid_json', 'unauthorized', 'forbidden', 'not_found', 'payload_too_large', 'unsupported_media_type', ...ANY_REQUEST];
 const IfMatchHeader = z.object({ 'if-match': z.string().optional().describe('ETag from a previous read ("*": any current one); a stale one, or one naming a resource that is gone, gets 412') });
 /** Retries of a PATCH without If-Match that lost a race to another writer (it merges again each time). */
 const PATCH_ATTEMPTS = 5;

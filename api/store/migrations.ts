@@ -120,4 +120,18 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX origin_edge_health_by_edge ON origin_edge_health (edge_id);
 `,
+  // 4: operator overrides (issue 17): kept after cancellation or expiry, as the audit trail.
+  `
+  CREATE TABLE overrides (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    load_balancer_id TEXT NOT NULL REFERENCES load_balancers(id) ON DELETE CASCADE,
+    spec TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    cancelled_at TEXT,
+    cancelled_by TEXT
+  );
+  CREATE INDEX overrides_by_lb ON overrides (load_balancer_id, seq);
+`,
 ];

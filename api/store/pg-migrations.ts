@@ -126,6 +126,20 @@ export const PG_MIGRATIONS: string[] = [
   );
   CREATE INDEX origin_edge_health_by_edge ON origin_edge_health (edge_id);
   `,
+  // 3: operator overrides (issue 17), as SQLite's migration 4.
+  `
+  CREATE TABLE overrides (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    load_balancer_id TEXT NOT NULL REFERENCES load_balancers(id) ON DELETE CASCADE,
+    spec TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    cancelled_at TEXT,
+    cancelled_by TEXT
+  );
+  CREATE INDEX overrides_by_lb ON overrides (load_balancer_id, seq);
+`,
 ];
 
 export class SchemaTooNew extends Error {

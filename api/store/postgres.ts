@@ -13,14 +13,15 @@
 // - a session stuck inside a transaction (a paused replica) is ended by the server after
 //   idle_in_transaction_timeout, so it cannot hold the lease row or a counter row for long.
 import pg from 'pg';
-import type { Decision, DecisionInput, Edge, EdgeOriginHealth, LatencyEntry, LoadBalancer, LoadBalancerSpec, LoadBalancerWeights, Origin, OriginHealth, OriginSpec, WeightsInput } from '../../model/index.ts';
+import type { Decision, DecisionInput, Edge, EdgeOriginHealth, LatencyEntry, LoadBalancer, LoadBalancerSpec, LoadBalancerWeights, Origin, OriginHealth, OriginSpec, Override, OverrideSpec, WeightsInput } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
 import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
 import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow } from './records.ts';
-import { decodeCursor, encodeCursor, type ResourceRow } from './resource-table.ts';
+import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
+import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
 import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
 
 type Q = pg.ClientBase;
@@ -232,6 +233,77 @@ export class PostgresStore implements Store {
   replaceEdge(id: string, spec: EdgeSpec, ifRevision?: number) { return this.write((c) => this.edges.replace(c, id, spec, ifRevision)); }
   deleteEdge(id: string, ifRevision?: number) { return this.write((c) => this.edges.delete(c, id, ifRevision)); }
   allEdges() { return this.read((c) => this.edges.all(c)); }
+
+  // ---- operator overrides ----
+
+  private async overrideRows(c: Q, lbId: string, where = '', args: unknown[] = []): Promise<OverrideRow[]> {
+    const { rows } = await c.query<OverrideRow>(
+      `SELECT id, load_balancer_id, spec, created_at, created_by, cancelled_at, cancelled_by FROM overrides WHERE load_balancer_id = $1 ${where} ORDER BY seq`,
+      [lbId, ...args],
+    );
+    return rows;
+  }
+
+  createOverride(lbId: string, spec: OverrideSpec, by: string, check: (active: Override[]) => void): Promise<Override> {
+    return this.write(
+      async (c) => {
+        // The load balancer's row lock serialises override writes of one load balancer across replicas.
+        const { rowCount } = await c.query(`SELECT 1 FROM load_balancers WHERE id = $1 FOR UPDATE`, [lbId]);
+        if (!rowCount) throw new StoreError('not_found', `no load balancer with id ${lbId}`, 'id');
+        check(activeAt(await this.overrideRows(c, lbId, 'AND cancelled_at IS NULL'), Date.now()));
+        const row: OverrideRow = { id: newId('ov'), load_balancer_id: lbId, spec: JSON.stringify(spec), created_at: new Date().toISOString(), created_by: by, cancelled_at: null, cancelled_by: null };
+        await c.query(`INSERT INTO overrides (id, load_balancer_id, spec, created_at, created_by) VALUES ($1, $2, $3, $4, $5)`, [row.id, row.load_balancer_id, row.spec, row.created_at, row.created_by]);
+        const created = overrideFromRow(row, Date.now());
+        await this.insertDecision(c, overrideAudit(created, 'created'), null, undefined);
+        return created;
+      },
+      { bump: false },
+    );
+  }
+
+  getOverride(lbId: string, id: string): Promise<Override> {
+    return this.read(async (c) => {
+      const row = (await this.overrideRows(c, lbId, 'AND id = $2', [id]))[0];
+      if (!row) throw new StoreError('not_found', `no override with id ${id} in load balancer ${lbId}`, 'id');
+      return overrideFromRow(row, Date.now());
+    });
+  }
+
+  listOverrides(lbId: string, page: PageRequest): Promise<Page<Override>> {
+    return this.read(async (c) => {
+      await this.lbs.get(c, lbId);
+      const after = decodeCursor(page.cursor);
+      const { rows } = await c.query<OverrideRow & { seq: string }>(
+        `SELECT seq, id, load_balancer_id, spec, created_at, created_by, cancelled_at, cancelled_by FROM overrides WHERE load_balancer_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+        [lbId, after, page.limit + 1],
+      );
+      const items = rows.slice(0, page.limit);
+      return { items: items.map((r) => overrideFromRow(r, Date.now())), next_cursor: rows.length > page.limit ? encodeCursor(Number(items[items.length - 1]!.seq)) : null };
+    });
+  }
+
+  cancelOverride(lbId: string, id: string, by: string): Promise<Override> {
+    return this.write(
+      async (c) => {
+        await c.query(`SELECT 1 FROM load_balancers WHERE id = $1 FOR UPDATE`, [lbId]);
+        const row = (await this.overrideRows(c, lbId, 'AND id = $2', [id]))[0];
+        if (!row) throw new StoreError('not_found', `no override with id ${id} in load balancer ${lbId}`, 'id');
+        const now = Date.now();
+        const before = overrideFromRow(row, now);
+        if (before.state !== 'active') throw new StoreError('conflict', `override ${id} is already ${before.state}`, 'id');
+        const cancelled = { ...row, cancelled_at: new Date(now).toISOString(), cancelled_by: by };
+        await c.query(`UPDATE overrides SET cancelled_at = $1, cancelled_by = $2 WHERE id = $3`, [cancelled.cancelled_at, by, id]);
+        const out = overrideFromRow(cancelled, now);
+        await this.insertDecision(c, overrideAudit(out, 'cancelled'), null, undefined);
+        return out;
+      },
+      { bump: false },
+    );
+  }
+
+  activeOverrides(lbId: string): Promise<Override[]> {
+    return this.read(async (c) => activeAt(await this.overrideRows(c, lbId, 'AND cancelled_at IS NULL'), Date.now()));
+  }
 
   // ---- scheduler's write side ----
 

@@ -25,12 +25,15 @@ import {
   type Origin,
   type OriginHealth,
   type OriginSpec,
+  type Override,
+  type OverrideSpec,
   type WeightsInput,
 } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow } from './records.ts';
-import { decodeCursor, encodeCursor, ResourceTable, type ResourceRow } from './resource-table.ts';
+import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
+import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
   StoreError,
   type DecisionFilter,
@@ -163,6 +166,67 @@ export class SqliteStore implements Store {
   replaceEdge(id: string, spec: EdgeSpec, ifRevision?: number) { return this.tx(() => this.edges.replace(id, spec, ifRevision)); }
   deleteEdge(id: string, ifRevision?: number) { return this.tx(() => this.edges.delete(id, ifRevision)); }
   allEdges() { return this.read(() => this.edges.all()); }
+
+  // ---- operator overrides ----
+
+  private overrideRows(lbId: string, where = '', args: unknown[] = []): OverrideRow[] {
+    return this.db
+      .prepare(`SELECT id, load_balancer_id, spec, created_at, created_by, cancelled_at, cancelled_by FROM overrides WHERE load_balancer_id = ? ${where} ORDER BY seq`)
+      .all(lbId, ...args) as OverrideRow[];
+  }
+
+  createOverride(lbId: string, spec: OverrideSpec, by: string, check: (active: Override[]) => void): Promise<Override> {
+    return this.tx(() => {
+      this.lbs.get(lbId);
+      check(activeAt(this.overrideRows(lbId, 'AND cancelled_at IS NULL'), Date.now()));
+      const row: OverrideRow = { id: newId('ov'), load_balancer_id: lbId, spec: JSON.stringify(spec), created_at: new Date().toISOString(), created_by: by, cancelled_at: null, cancelled_by: null };
+      this.db
+        .prepare(`INSERT INTO overrides (id, load_balancer_id, spec, created_at, created_by) VALUES (?, ?, ?, ?, ?)`)
+        .run(row.id, row.load_balancer_id, row.spec, row.created_at, row.created_by);
+      const created = overrideFromRow(row, Date.now());
+      this.insertDecision(overrideAudit(created, 'created'), null, undefined);
+      return created;
+    });
+  }
+
+  getOverride(lbId: string, id: string): Promise<Override> {
+    return this.read(() => {
+      const row = this.overrideRows(lbId, 'AND id = ?', [id])[0];
+      if (!row) throw new StoreError('not_found', `no override with id ${id} in load balancer ${lbId}`, 'id');
+      return overrideFromRow(row, Date.now());
+    });
+  }
+
+  listOverrides(lbId: string, page: PageRequest): Promise<Page<Override>> {
+    return this.read(() => {
+      this.lbs.get(lbId);
+      const after = decodeCursor(page.cursor);
+      const rows = this.db
+        .prepare(`SELECT seq, id, load_balancer_id, spec, created_at, created_by, cancelled_at, cancelled_by FROM overrides WHERE load_balancer_id = ? AND seq > ? ORDER BY seq LIMIT ?`)
+        .all(lbId, after, page.limit + 1) as (OverrideRow & { seq: number })[];
+      const items = rows.slice(0, page.limit);
+      return { items: items.map((r) => overrideFromRow(r, Date.now())), next_cursor: rows.length > page.limit ? encodeCursor(items[items.length - 1]!.seq) : null };
+    });
+  }
+
+  cancelOverride(lbId: string, id: string, by: string): Promise<Override> {
+    return this.tx(() => {
+      const row = this.overrideRows(lbId, 'AND id = ?', [id])[0];
+      if (!row) throw new StoreError('not_found', `no override with id ${id} in load balancer ${lbId}`, 'id');
+      const now = Date.now();
+      const before = overrideFromRow(row, now);
+      if (before.state !== 'active') throw new StoreError('conflict', `override ${id} is already ${before.state}`, 'id');
+      const cancelled = { ...row, cancelled_at: new Date(now).toISOString(), cancelled_by: by };
+      this.db.prepare(`UPDATE overrides SET cancelled_at = ?, cancelled_by = ? WHERE id = ?`).run(cancelled.cancelled_at, by, id);
+      const out = overrideFromRow(cancelled, now);
+      this.insertDecision(overrideAudit(out, 'cancelled'), null, undefined);
+      return out;
+    });
+  }
+
+  activeOverrides(lbId: string): Promise<Override[]> {
+    return this.read(() => activeAt(this.overrideRows(lbId, 'AND cancelled_at IS NULL'), Date.now()));
+  }
 
   // ---- scheduler's write side ----
 

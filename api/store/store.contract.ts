@@ -335,6 +335,54 @@ export function storeContract(label: string, harness: StoreHarness): void {
       }
     });
 
+    it('keeps operator overrides with who and why, checks them in the write transaction, audits and cancels them', async () => {
+      const store = await harness.fresh();
+      const lb = await store.createLoadBalancer(LB);
+      const origin = await store.createOrigin(lb.id, { ...ORIGIN, name: 'o' });
+      const seq = await store.changeSeq();
+      const seen: number[] = [];
+      const dial = await store.createOverride(lb.id, { kind: 'dial', origin_id: origin.id, percent: 50, reason: 'maintenance', now: false }, 'admin:abc', (active) => seen.push(active.length));
+      expect(dial).toMatchObject({ kind: 'dial', percent: 50, reason: 'maintenance', created_by: 'admin:abc', cancelled_at: null, state: 'active', load_balancer_id: lb.id });
+      expect(dial.id).toMatch(/^ov_[0-9a-f]{16}$/);
+      // The check sees the overrides in force, and a throw refuses the write (nothing stored, nothing audited).
+      await expect(store.createOverride(lb.id, { kind: 'dial', origin_id: origin.id, percent: 10, reason: 'x', now: false }, 'b', (active) => {
+        seen.push(active.length);
+        throw new Error('refused');
+      })).rejects.toThrow('refused');
+      expect(seen).toEqual([0, 1]);
+      // One already expired: kept, listed, but not in force.
+      const past = new Date(Date.now() - 1000).toISOString();
+      const old = await store.createOverride(lb.id, { kind: 'share', origin_id: origin.id, max_share: 0.5, reason: 'old', now: false, expires_at: past }, 'c', () => undefined);
+      expect(old.state).toBe('expired');
+      expect((await store.activeOverrides(lb.id)).map((o) => o.id)).toEqual([dial.id]);
+      const page1 = await store.listOverrides(lb.id, { limit: 1 });
+      const page2 = await store.listOverrides(lb.id, { limit: 1, cursor: page1.next_cursor! });
+      expect([...page1.items, ...page2.items].map((o) => o.id)).toEqual([dial.id, old.id]);
+      expect(page2.next_cursor).toBeNull();
+      // Cancel: who, when; a second cancel (or of an expired one) is a conflict.
+      const cancelled = await store.cancelOverride(lb.id, dial.id, 'admin:def');
+      expect(cancelled).toMatchObject({ state: 'cancelled', cancelled_by: 'admin:def' });
+      expect(Date.parse(cancelled.cancelled_at!)).toBeGreaterThan(0);
+      await expect(store.cancelOverride(lb.id, dial.id, 'x')).rejects.toMatchObject({ kind: 'conflict' });
+      await expect(store.cancelOverride(lb.id, old.id, 'x')).rejects.toMatchObject({ kind: 'conflict' });
+      await expect(store.getOverride(lb.id, 'ov_missing')).rejects.toMatchObject({ kind: 'not_found' });
+      expect((await store.getOverride(lb.id, dial.id)).state).toBe('cancelled');
+      expect(await store.activeOverrides(lb.id)).toEqual([]);
+      await expect(store.createOverride('lb_missing', { kind: 'dial', origin_id: origin.id, percent: 5, reason: 'x', now: false }, 'a', () => undefined)).rejects.toMatchObject({ kind: 'not_found' });
+      // The audit: one `override` record per creation and cancellation, newest first.
+      const audit = (await store.listDecisions({ limit: 10, load_balancer_id: lb.id })).items.filter((d) => d.reason === 'override');
+      expect(audit.map((d) => d.detail)).toEqual([
+        `override ${dial.id} (dial) cancelled by admin:def`,
+        `override ${old.id} (share) created by c until ${past}: old`,
+        `override ${dial.id} (dial) created by admin:abc: maintenance`,
+      ]);
+      // Overrides are read by the scheduler each cycle; they wake no long-poller.
+      expect(await store.changeSeq()).toBe(seq);
+      // They go with their load balancer.
+      await store.deleteLoadBalancer(lb.id);
+      await expect(store.getOverride(lb.id, old.id)).rejects.toMatchObject({ kind: 'not_found' });
+    });
+
     it('refuses data written by a newer schema', async () => {
       const store = await harness.fresh();
       await expect(harness.openNewer(store)).rejects.toThrow(/newer sluice/);

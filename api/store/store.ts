@@ -14,6 +14,8 @@ import type {
   Origin,
   OriginHealth,
   OriginSpec,
+  Override,
+  OverrideSpec,
 } from '../../model/index.ts';
 import type { z } from 'zod';
 import type { EdgeInput as EdgeInputSchema } from '../../model/edge.ts';
@@ -125,6 +127,18 @@ export interface Store extends SchedulerStore {
   listEdges(page: PageRequest): Promise<Page<Edge>>;
   replaceEdge(id: string, spec: EdgeSpec, ifRevision?: number): Promise<Edge>;
   deleteEdge(id: string, ifRevision?: number): Promise<void>;
+
+  // Operator overrides of one load balancer (model/override.ts), kept after cancellation or expiry (the
+  // audit trail). `check` runs inside the write transaction, serialised with every other override write
+  // of the load balancer, with its overrides in force then, and throws to refuse: two requests that are
+  // each feasible alone cannot both be admitted. Creation and cancellation each add an `override`
+  // record to the decision log, in the same transaction.
+  createOverride(lbId: string, spec: OverrideSpec, by: string, check: (active: Override[]) => void): Promise<Override>;
+  getOverride(lbId: string, id: string): Promise<Override>;
+  /** Every override of the load balancer, oldest first, whatever its state. */
+  listOverrides(lbId: string, page: PageRequest): Promise<Page<Override>>;
+  /** Cancels an override in force (conflict when it is already cancelled or expired). */
+  cancelOverride(lbId: string, id: string, by: string): Promise<Override>;
 
   // Views of what the scheduler and the health checks wrote.
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>>;

@@ -64,6 +64,8 @@ export interface DampingInput {
   freedEffective?: Float64Array | undefined;
   /** π: share pinned on established connections at the end of the cycle (rows × cols); absent = none. */
   pinned?: Float64Array | undefined;
+  /** Rows the deadband may not hold (forced and bounded sources: their plan is reached exactly); absent = none. */
+  exact?: Uint8Array | undefined;
 }
 
 export interface DampingResult {
@@ -77,7 +79,10 @@ export interface DampingResult {
 }
 
 export function damp(input: DampingInput): DampingResult {
-  const { rows: n, cols: K, demand, plan, kept, freed, maxShift, deadband, maxRps, pinned } = input;
+  const { rows: n, cols: K, demand, plan, kept, freed, maxShift, deadband, maxRps, pinned, exact } = input;
+  // Whether row i moves this cycle; `finishes`: it goes all the way (its gap is below the deadband).
+  const movesAt = (i: number, withDeadband: boolean): boolean => gap[i]! > 0 && (!withDeadband || gap[i]! >= deadband || (exact !== undefined && exact[i] === 1));
+  const finishesAt = (i: number, withDeadband: boolean): boolean => gap[i]! < deadband && (!withDeadband || (exact !== undefined && exact[i] === 1));
   const refill = input.refill ?? plan;
   const keptEff = input.keptEffective ?? kept;
   const freedEff = input.freedEffective ?? freed;
@@ -120,7 +125,7 @@ export function damp(input: DampingInput): DampingResult {
     let maxGap = 0;
     let held = 0;
     for (let i = 0; i < n; i++) {
-      const moving = gap[i]! > 0 && (!useDeadband || gap[i]! >= deadband);
+      const moving = movesAt(i, useDeadband);
       if (!moving && gap[i]! > 0) held++;
       if (moving && gap[i]! > maxGap) maxGap = gap[i]!;
       const d = demand[i]!;
@@ -159,7 +164,7 @@ export function damp(input: DampingInput): DampingResult {
   const next = pinned ? scratch.f64('damp.next', n * K) : undefined;
   let pinnedSources = 0;
   for (let i = 0; i < n; i++) {
-    const moving = gap[i]! > 0 && (!useDeadband || gap[i]! >= deadband);
+    const moving = movesAt(i, useDeadband);
     // Everything pinned: new weights steer nothing this cycle; keep them.
     const steers = !pinned || steer[i]! > 1e-9;
     let sum = 0;
@@ -193,9 +198,8 @@ export function damp(input: DampingInput): DampingResult {
     const load = Float64Array.from(common.A);
     for (let i = 0; i < n; i++) {
       const g = gap[i]!;
-      const moving = g > 0 && (!withDeadband || g >= deadband);
-      if (!moving) continue;
-      const finishing = !withDeadband && g < deadband;
+      if (!movesAt(i, withDeadband)) continue;
+      const finishing = finishesAt(i, withDeadband);
       frac[i] = Math.max(common.alpha, Math.min(1, maxShift / g, finishing ? 1 : gain));
       const d = demand[i]!;
       for (let j = 0; j < K; j++) load[j]! += d * frac[i]! * (plan[i * K + j]! - e0[i * K + j]!);

@@ -1,7 +1,8 @@
 // decide(problem) → decision: the whole scheduling step, pure (no I/O, no clock, no randomness), so the
 // live loop, the simulator, `sluice solve`, the tests and the benchmark all run exactly this.
 //
-//   classify origins → cost matrix (→ anti-flap band) → capacity plan → transportation LP (the plan x*)
+//   dials → classify origins → cost matrix (→ anti-flap band) → overrides onto rows and columns
+//     → capacity plan → transportation LP (the plan x*; bounded-plan.ts with overrides)
 //     → in force (weights, and what established connections pin) → damping → prediction → outcome
 //
 // It runs on flat typed arrays (input.ts in, output.ts out; sources × origins, row-major): at 100k
@@ -9,6 +10,7 @@
 // runs decideDense() on the flat forms directly. Work arrays are reused from call to call (scratch.ts).
 import type { DecisionReason } from '../../model/views.ts';
 import { splitInForce } from './connections.ts';
+import { applyDials, makeBoundedPlan, resolveOverrides, type ResolvedOverrides } from './bounded-plan.ts';
 import { buildCosts } from './costs.ts';
 import { damp } from './damping.ts';
 import { densify, type DenseProblem } from './input.ts';
@@ -18,7 +20,7 @@ import { makePlan } from './plan.ts';
 import { predict } from './predict.ts';
 import { scratch } from './scratch.ts';
 import { preferCurrent } from './stickiness.ts';
-import type { OriginOutcome, OriginState, SchedulingDecision, SchedulingProblem } from './types.ts';
+import type { OriginOutcome, OriginState, OverrideOutcome, SchedulingDecision, SchedulingProblem } from './types.ts';
 
 /** Proportional band of the damping (damping.ts). */
 export const DEFAULT_GAIN = 0.5;
@@ -34,7 +36,9 @@ export function decide(problem: SchedulingProblem): SchedulingDecision {
  * the worker thread runs, so neither side builds records the other would only flatten again. */
 export function decideDense(problem: DenseProblem): DenseDecision {
   const { settings, demand } = problem;
-  const origins = settings.origins;
+  // Dials scale capacities before anything looks at them (the damping's capacity guard included).
+  const dialled = applyDials(settings.origins, settings.overrides);
+  const origins = dialled.origins;
   const K = origins.length;
   const n = problem.sourceIds.length;
   const index = new Map(origins.map((o, j) => [o.id, j]));
@@ -49,7 +53,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   }
 
   if (roles.destinations.length === 0 || n === 0) {
-    return emptyDecision(problem, roles.destinations.length === 0 ? 'no_usable_origin' : 'ok', [
+    return emptyDecision({ ...problem, settings: { ...settings, origins } }, roles.destinations.length === 0 ? 'no_usable_origin' : 'ok', [
       ...notes,
       roles.destinations.length === 0 ? 'no usable origin (all disabled or none declared): nothing to publish, hold the weights in force' : 'no sources',
     ]);
@@ -68,18 +72,21 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   }
   if (costs.estimated > 0) notes.push(`${costs.estimated} pair(s) without learned RTT: estimated from great-circle distance`);
   if (costs.unknown > 0) notes.push(`${costs.unknown} pair(s) with neither RTT nor locations: priced at max_latency_ms`);
-  const plan = makePlan(settings.policy, columns, costs, demand);
+  const resolved = settings.overrides ? resolveOverrides(problem, settings.overrides, new Map(columns.map((o, c) => [o.id, c])), C, dialled.outcomes) : undefined;
+  const bounded = resolved !== undefined && (resolved.forced.size > 0 || resolved.rowBounds.size > 0 || resolved.colMin.some((x) => x > 0) || resolved.colMax.some((x) => x < Infinity));
+  const plan = bounded ? makeBoundedPlan(settings.policy, columns, costs, demand, resolved) : makePlan(settings.policy, columns, costs, demand);
   notes.push(...plan.notes);
   // Dense over declared origins (the same array when every origin is a destination, in order).
   const identity = C === K && colToOrigin.every((j, c) => j === c);
   const planDense = identity ? plan.share : spreadColumns(plan.share, n, C, K, colToOrigin, 'decide.plan', 0);
 
   const inForce = splitInForce(problem, roleOf, banned);
+  const exact = resolved ? steerOverridden(inForce, resolved, n, K) : undefined;
   const drainingIdx = roleOf.flatMap((role, j) => (role === 'draining' ? [j] : []));
   const walkTo = pinDraining(planDense, inForce.keptEffective, drainingIdx, n, K);
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
   const { weights: w, step, next, pinnedSources } = damp({
-    rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps,
+    rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps, exact,
     ...(inForce.hasConnections ? { keptEffective: inForce.keptEffective, freedEffective: inForce.freedEffective, pinned: inForce.pinned } : {}),
   });
   if (step.limited_by === 'capacity') notes.push(`capacity protection: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan (more than max_shift allows) so re-planned shares do not overload an origin`);
@@ -99,7 +106,10 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const outcomes = originOutcomes(origins, columns, roleOf, originNotes, { ...totals, pinnedLoad: prediction.pinnedLoad }, plan.price);
   if (outcomes.planOverload > 0) notes.push(`overload: ${fmt(outcomes.planOverload)} rps above max_rps in total (demand exceeds capacity)`);
 
-  const reason: DecisionReason = inForce.freedByHealth > 0 ? 'health' : inForce.drainShare > 0 ? 'drain' : 'optimize';
+  const overrideOutcomes = resolved?.outcomes ?? dialled.outcomes;
+  for (const o of overrideOutcomes) notes.push(overrideNote(o));
+  const shaped = overrideOutcomes.some((o) => o.status !== 'void');
+  const reason: DecisionReason = inForce.freedByHealth > 0 ? 'health' : inForce.drainShare > 0 ? 'drain' : shaped ? 'override' : 'optimize';
   const weights = sparseRows(w, n, K);
   return {
     rest: {
@@ -114,6 +124,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
       notes,
       step,
       solver: plan.solver,
+      ...(overrideOutcomes.length > 0 ? { overrides: overrideOutcomes } : {}),
     },
     originIds: origins.map((o) => o.id),
     sourceIds: problem.sourceIds,
@@ -227,6 +238,41 @@ function pinDraining(planDense: Float64Array, kept: Float64Array, drainingIdx: n
     for (const j of drainingIdx) walkTo[i * K + j] = kept[i * K + j]!;
   }
   return walkTo;
+}
+
+/**
+ * Sources an override touches: those with a `now` override go straight to the plan this cycle (their
+ * weights in force count as freed, like a new source's); forced sources ignore their connection
+ * state (the forced weights are published as they are). Returns the rows the deadband may not hold
+ * (forced and bounded sources reach their plan exactly).
+ */
+function steerOverridden(inForce: ReturnType<typeof splitInForce>, r: ResolvedOverrides, n: number, K: number): Uint8Array {
+  const { kept, freed, keptEffective, freedEffective, pinned, hasConnections } = inForce;
+  for (let i = 0; i < n; i++) {
+    if (!r.nowRows[i]) continue;
+    kept.fill(0, i * K, i * K + K);
+    freed[i] = 1;
+    if (hasConnections) {
+      keptEffective.fill(0, i * K, i * K + K);
+      freedEffective[i] = 1;
+    }
+  }
+  if (hasConnections) {
+    for (const i of r.forced.keys()) {
+      pinned.fill(0, i * K, i * K + K);
+      keptEffective.set(kept.subarray(i * K, i * K + K), i * K);
+      freedEffective[i] = freed[i]!;
+    }
+  }
+  const exact = new Uint8Array(n);
+  for (const i of r.forced.keys()) exact[i] = 1;
+  for (const i of r.rowBounds.keys()) exact[i] = 1;
+  return exact;
+}
+
+function overrideNote(o: OverrideOutcome): string {
+  const what = `override ${o.id} (${o.kind})${o.now ? ', now' : ''}: ${o.status}`;
+  return o.notes.length > 0 ? `${what} — ${o.notes.join('; ')}` : what;
 }
 
 /** Load per origin and Σ demand × rtt × share, for the predicted shares and for the plan (one pass). */

@@ -86,6 +86,7 @@ export function toDecision(d: DenseDecision): SchedulingDecision {
     step: rest.step,
     solver: rest.solver,
     ...(d.connections ? { connections: { effective: toWeights(d.connections.effective, d.sourceIds, d.originIds) } } : {}),
+    ...(rest.overrides ? { overrides: rest.overrides } : {}),
   };
 }
 

@@ -3,8 +3,8 @@
 // merged rows; `weighted` is a water-filled static mix.
 import { mergeIdenticalRows } from '../solver/merge.ts';
 import { solveTransport } from '../solver/transport.ts';
-import { planCapacity } from './capacity.ts';
-import { aboveTargetPenalty, type CostMatrix } from './costs.ts';
+import { planCapacity, type CapacityAdjust } from './capacity.ts';
+import { aboveTargetPenalty, finiteRange, type CostMatrix } from './costs.ts';
 import { scratch } from './scratch.ts';
 import type { OriginState, Policy, SolverInfo } from './types.ts';
 
@@ -19,7 +19,19 @@ export interface Plan {
 
 export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array): Plan {
   if (policy === 'weighted') return weightedPlan(columns, costs, demand);
-  const { rows: n, cols: K, cost } = costs;
+  return lpPlan(policy, columns, costs.cost, demand, costs.rows);
+}
+
+/** Extra terms of the LP (bounded-plan.ts): load outside it, limits on columns' totals, a reward tier. */
+export interface LpExtras {
+  adjust: CapacityAdjust;
+  /** Per column: load that earns the reward tier (a minimum share); none when absent. */
+  minLoad?: Float64Array | undefined;
+}
+
+/** The transportation LP on these rows (merged when identical): shares per row, prices, notes. */
+export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Array, demand: Float64Array, n: number, extras?: LpExtras): Plan & { limitsRelaxed: boolean } {
+  const K = columns.length;
   const merged = mergeIdenticalRows(cost, n, K);
   const m = merged.groups;
   // Nothing merged: use the rows as they are (no copies of n × K arrays).
@@ -33,10 +45,11 @@ export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatr
     for (let i = 0; i < n; i++) mDemand[merged.groupOf[i]!]! += demand[i]!;
   }
 
-  const caps = planCapacity(policy, columns, mCost, mDemand, m);
+  const caps = planCapacity(policy, columns, mCost, mDemand, m, extras?.adjust);
   const penalty = aboveTargetPenalty(mCost, K);
+  const reward = extras?.minLoad ? minimumShareReward(mCost, K, penalty) : undefined;
   const flow = scratch.f64('plan.flow', m * K);
-  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty }, { flow });
+  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty, ...(extras?.minLoad ? { minLoad: extras.minLoad, reward } : {}) }, { flow });
 
   const mShare = sharesOf(sol.flow, mCost, mDemand, sol.price, m, K);
   let share = mShare;
@@ -51,7 +64,18 @@ export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatr
     price: sol.price,
     notes,
     solver: { method: 'transport-ssp', sources: n, merged_rows: m, columns: K, augmentations: sol.augmentations, lp_objective: sol.objective },
+    limitsRelaxed: caps.limitsRelaxed ?? false,
   };
+}
+
+/**
+ * Reward per unit of a minimum-share tier: more than the above-target penalty plus any latency a chain
+ * of K exchanges can trade, so a minimum share beats both the soft target and latency (never the hard
+ * max: the reward tier lies within cap2).
+ */
+export function minimumShareReward(cost: Float64Array, K: number, penalty: number): number {
+  const { min, max } = finiteRange(cost);
+  return (penalty + max - min + 1) * (K + 1);
 }
 
 /**

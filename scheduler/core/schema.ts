@@ -52,6 +52,18 @@ const Source = z.strictObject({
   excluded: z.array(id, { error: 'expected an array of origin ids' }).optional(),
 });
 
+const OverridesSchema = z.strictObject({
+  dials: z.array(z.strictObject({ id, origin: id, fraction, now: z.boolean().optional() })).optional(),
+  shares: z
+    .array(
+      z
+        .strictObject({ id, origin: id, source: id.optional(), min: fraction.optional(), max: fraction.optional(), now: z.boolean().optional() })
+        .refine((b) => b.min === undefined || b.max === undefined || b.min <= b.max, { path: ['min'], message: 'must not exceed max' }),
+    )
+    .optional(),
+  force: z.array(z.strictObject({ id, sources: z.array(id), weights: perOrigin('share'), now: z.boolean().optional() })).optional(),
+});
+
 export const ProblemSchema = z
   .strictObject({
     policy: z.enum(['latency', 'balance', 'weighted', 'failover'], { error: 'expected "latency", "balance", "weighted" or "failover"' }).default('latency'),
@@ -66,6 +78,7 @@ export const ProblemSchema = z
     rtt_model: z
       .strictObject({ km_per_ms: positive().default(200), route_inflation: z.number().min(1, { error: 'expected a number ≥ 1' }).default(1.3), base_ms: nonNegative().default(2) })
       .optional(),
+    overrides: OverridesSchema.optional(),
   })
   .superRefine((p, ctx) => {
     const seen = new Set<string>();

@@ -81,6 +81,21 @@ export interface RttModel {
   base_ms: number;
 }
 
+/**
+ * Operator overrides as the core sees them: the loop resolves edges and subnet ranges to source ids
+ * and passes only the overrides in force (expiry is the loop's business: the core has no clock).
+ * `now`: in this cycle the sources it touches go straight to the plan (undamped); the loop sets it only
+ * in the first cycle that sees the override.
+ */
+export interface ProblemOverrides {
+  /** Fraction (0..1) of an origin's target and max offered to the plan. */
+  dials?: { id: string; origin: string; fraction: number; now?: boolean | undefined }[] | undefined;
+  /** Min/max share of an origin: of one source's demand (`source`), or of the whole demand (no source). */
+  shares?: { id: string; origin: string; source?: string | undefined; min?: number | undefined; max?: number | undefined; now?: boolean | undefined }[] | undefined;
+  /** Exact weights for these sources. */
+  force?: { id: string; sources: string[]; weights: Record<string, number>; now?: boolean | undefined }[] | undefined;
+}
+
 export interface SchedulingProblem {
   policy: Policy;
   /** Largest change of one weight per cycle for optimisation moves; 1 = undamped. */
@@ -99,6 +114,21 @@ export interface SchedulingProblem {
   /** Weights in force now. Missing sources are new (they get the plan at once). */
   current: Weights;
   rtt_model?: RttModel | undefined;
+  /** Operator overrides in force (bounded-plan.ts). */
+  overrides?: ProblemOverrides | undefined;
+}
+
+/** What became of one override in a decision. */
+export interface OverrideOutcome {
+  id: string;
+  kind: 'dial' | 'share' | 'force';
+  /** applied: honoured exactly by the plan; relaxed: partly not (health or capacity came first, see notes); void: nothing to apply to. */
+  status: 'applied' | 'relaxed' | 'void';
+  /** Sources it bounds or forces (all of them for a dial or a load-balancer-wide share). */
+  sources: number;
+  /** Applied undamped in this cycle. */
+  now: boolean;
+  notes: string[];
 }
 
 export interface OriginOutcome {
@@ -168,4 +198,6 @@ export interface SchedulingDecision {
   /** When the problem had connection state: each source's effective shares at the end of the next
    * cycle, to pass back as `connections.effective` next time. */
   connections?: { effective: Weights } | undefined;
+  /** One entry per override in the problem. */
+  overrides?: OverrideOutcome[] | undefined;
 }

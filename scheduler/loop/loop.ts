@@ -12,13 +12,14 @@
 // acts again only once it holds the lease anew.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { LoadBalancer } from '../../model/index.ts';
+import type { LoadBalancer, LoadBalancerWeights } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant, type SchedulerStore } from './store.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
-import { buildProblem, splitWeights, type Locate } from './problem.ts';
+import { buildProblem, sameWeights, splitWeights, type Locate } from './problem.ts';
 import { CarriedState, connectionSummary } from './connection-sources.ts';
 import type { SchedulerMetrics } from './metrics.ts';
+import { OverrideTracker } from './overrides.ts';
 
 export type Solve = (p: SchedulingProblem) => Promise<{ decision: SchedulingDecision; solve_ms: number }>;
 
@@ -43,13 +44,26 @@ export interface LoopOptions {
 
 export const LEASE_NAME = 'scheduler';
 
+/**
+ * Decision records carry the whole problem the decision was made on (`inputs.problem`: demand, RTT,
+ * health, capacity, weights in force, connection state, overrides), so `sluice replay` can run it again
+ * with other settings. Above this many sources it is left out (a 100k-subnet problem is megabytes a
+ * cycle; the summary stays): replay covers what fits.
+ */
+export const RECORD_PROBLEM_MAX_SOURCES = 5_000;
+
+function recordedProblem(p: SchedulingProblem): { problem: SchedulingProblem } | { problem_omitted: string } {
+  return p.sources.length <= RECORD_PROBLEM_MAX_SOURCES ? { problem: p } : { problem_omitted: `${p.sources.length} sources > ${RECORD_PROBLEM_MAX_SOURCES}` };
+}
+
 export interface CycleReport {
   leader: boolean;
   /** The lease epoch this cycle acted under (when leader). */
   epoch?: number;
   /** The cycle ended because the store refused a write: the lease was lost mid-cycle. */
   fenced?: boolean;
-  results: { load_balancer: string; outcome: 'published' | 'unchanged' | 'held'; detail: string; decision?: SchedulingDecision }[];
+  /** shadow: decided and recorded, nothing published (the load balancer's mode). */
+  results: { load_balancer: string; outcome: 'published' | 'unchanged' | 'held' | 'shadow'; detail: string; decision?: SchedulingDecision }[];
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -75,11 +89,19 @@ export class SchedulerLoop {
   /** The lease this cycle holds; every leader write carries it. */
   private fence: Fence | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  /** Per load balancer in shadow mode: the weights it would have in force had it published (its own walk). */
+  private readonly shadow = new Map<string, LoadBalancerWeights>();
+  /** Which overrides this replica has seen (their `now` applies once). */
+  private readonly overrides: OverrideTracker;
+  /** The override gauge series set for each load balancer, to remove once the override is gone. */
+  private readonly overrideSeries = new Map<string, { active: Record<string, string>[]; expires: Record<string, string>[] }>();
   /** One renewal at a time: the timer's and a cycle's join. */
   private renewing: Promise<LeaseGrant | null> | undefined;
 
   constructor(private readonly o: LoopOptions) {
     this.holder = o.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    // A minute at least: between replicas' clocks, and for loops run flat out (the demo's interval 0).
+    this.overrides = new OverrideTracker(Math.max(3 * o.intervalMs, 60_000));
   }
 
   start(): void {
@@ -245,11 +267,16 @@ export class SchedulerLoop {
     for (const [name, load] of inputs.originLoad) this.o.metrics.measuredLoad.set({ load_balancer: lb.name, origin: name }, load);
     for (const [name, tau] of inputs.connections.originLifetimeS) this.o.metrics.connectionLifetime.set({ load_balancer: lb.name, origin: name }, tau);
 
-    const current = await this.o.store.getWeights(lb.id);
+    const inForce = await this.o.store.getWeights(lb.id);
+    const current = this.weightsToDecideFrom(lb, inForce);
     const missing = this.missing.get(lb.id) ?? new Map<string, number>();
     this.missing.set(lb.id, missing);
     const cycleSeconds = this.o.intervalMs / 1000;
     const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds });
+    const active = await this.o.store.activeOverrides(lb.id);
+    const overrides = this.overrides.resolve(lb.id, active, built.problem.sources, (this.o.now ?? Date.now)());
+    if (overrides) built.problem.overrides = overrides;
+    this.observeOverrides(lb, active);
     const ours = new Set(origins.map((o) => o.id));
     const summary = {
       sources: built.problem.sources.length,
@@ -267,6 +294,8 @@ export class SchedulerLoop {
       learned_subnets: inputs.subnetRtt.size,
       units: inputs.conversions,
       connections: connectionSummary(inputs, cycleSeconds, built.problem.sources, built.connections) ?? null,
+      // The overrides in force this cycle, as the operator set them (what the decision made of each: `overrides` below).
+      overrides_in_force: active.map((o) => ({ id: o.id, kind: o.kind, origin_id: o.origin_id ?? null, edge_id: o.edge_id ?? null, subnet: o.subnet ?? null, percent: o.percent ?? null, min_share: o.min_share ?? null, max_share: o.max_share ?? null, weights: o.weights ?? null, now: o.now, expires_at: o.expires_at ?? null, created_by: o.created_by, reason: o.reason })),
     };
 
     await this.recordLatency(inputs, origins);
@@ -290,30 +319,96 @@ export class SchedulerLoop {
 
     this.observe(lb, origins, decision, built.problem);
     this.carried.remember(lb.id, decision.connections, Object.fromEntries(origins.map((o) => [o.name, decision.origin_load_rps[o.id] ?? 0])));
+    if (lb.mode === 'shadow') return this.recordShadow(lb, decision, built, summary, solve_ms, current);
     const record = {
       load_balancer_id: lb.id,
       reason: decision.reason,
       detail: decision.notes.join('; '),
       objective: decision.objective,
-      inputs: { ...summary, solve_ms, step: decision.step, solver: decision.solver, pinned_load_rps: Object.fromEntries(origins.map((o) => [o.name, decision.origins[o.id]?.pinned_rps ?? 0])) },
+      inputs: { ...summary, ...recordedProblem(built.problem), solve_ms, step: decision.step, solver: decision.solver, overrides: decision.overrides ?? [], pinned_load_rps: Object.fromEntries(origins.map((o) => [o.name, decision.origins[o.id]?.pinned_rps ?? 0])) },
       predicted_load_rps: decision.origin_load_rps,
       overload_rps: decision.overload_rps,
       diff: decision.diff,
     };
-    if (decision.diff.length === 0 && built.dropped.length === 0 && current) {
+    const publish = splitWeights(decision.weights, built.carried);
+    if ((decision.diff.length === 0 && built.dropped.length === 0 && current) || sameWeights(publish, current)) {
       await this.o.store.recordDecision(record, this.fence);
       return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
     }
-    const { version } = await this.o.store.publishWeights(lb.id, splitWeights(decision.weights, built.carried), record, this.fence);
+    const { version } = await this.o.store.publishWeights(lb.id, publish, record, this.fence);
     this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });
     this.o.log.info({ load_balancer: lb.name, version, epoch: this.fence?.epoch, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
+  }
+
+  /**
+   * The weights a cycle decides from: those in force, or in shadow mode the shadow's own (what it would
+   * have in force had it published since it started, starting from the weights in force). Leaving
+   * shadow drops the shadow's weights and the connection state carried with them, so enforcing starts
+   * from the weights really in force and walks from there at max_shift per cycle like any other move.
+   */
+  private weightsToDecideFrom(lb: LoadBalancer, inForce: LoadBalancerWeights | null): LoadBalancerWeights | null {
+    this.o.metrics.shadow.set({ load_balancer: lb.name }, lb.mode === 'shadow' ? 1 : 0);
+    if (lb.mode === 'shadow') return this.shadow.get(lb.id) ?? inForce;
+    if (this.shadow.delete(lb.id)) {
+      this.carried.forget(lb.id);
+      this.o.log.info({ load_balancer: lb.name }, 'shadow -> enforce: deciding from the weights in force, damped');
+    }
+    return inForce;
+  }
+
+  /** Shadow mode: the decision is recorded with what it would publish; nothing reaches DNS or edges. */
+  private async recordShadow(
+    lb: LoadBalancer,
+    decision: SchedulingDecision,
+    built: ReturnType<typeof buildProblem>,
+    summary: Record<string, unknown>,
+    solve_ms: number,
+    from: LoadBalancerWeights | null,
+  ): Promise<CycleReport['results'][number]> {
+    const wouldPublish = splitWeights(decision.weights, built.carried);
+    const changes = sameWeights(wouldPublish, from) ? 0 : decision.diff.length + built.dropped.length;
+    this.shadow.set(lb.id, { load_balancer_id: lb.id, version: (from?.version ?? 0) + (changes > 0 ? 1 : 0), published_at: new Date((this.o.now ?? Date.now)()).toISOString(), ...wouldPublish });
+    const detail = `shadow: would ${changes > 0 ? `change ${changes} weight(s)` : 'change nothing'}; published nothing; ${decision.notes.join('; ')}`;
+    await this.o.store.recordDecision(
+      {
+        load_balancer_id: lb.id,
+        reason: decision.reason,
+        detail,
+        objective: decision.objective,
+        inputs: { ...summary, ...recordedProblem(built.problem), solve_ms, step: decision.step, solver: decision.solver, overrides: decision.overrides ?? [], shadow: { would_publish: wouldPublish } },
+        predicted_load_rps: decision.origin_load_rps,
+        overload_rps: decision.overload_rps,
+        diff: decision.diff,
+      },
+      this.fence,
+    );
+    this.o.metrics.shadowDecisions.inc({ load_balancer: lb.name, reason: decision.reason });
+    return { load_balancer: lb.name, outcome: 'shadow', detail, decision };
+  }
+
+  /** Overrides in force as gauges; the status label is filled in by observe() once the decision says it. */
+  private observeOverrides(lb: LoadBalancer, active: readonly { id: string; kind: string; expires_at?: string | undefined }[]): void {
+    const m = this.o.metrics;
+    // Gauges of overrides no longer in force go (expired or cancelled since the last cycle).
+    const before = this.overrideSeries.get(lb.name) ?? { active: [], expires: [] };
+    for (const l of before.active) m.overrideActive.remove(l);
+    for (const l of before.expires) m.overrideExpires.remove(l);
+    const expires = active.filter((o) => o.expires_at).map((o) => ({ load_balancer: lb.name, override: o.id, kind: o.kind }));
+    for (const [i, o] of active.filter((x) => x.expires_at).entries()) m.overrideExpires.set(expires[i]!, Date.parse(o.expires_at!) / 1000);
+    this.overrideSeries.set(lb.name, { active: [], expires });
   }
 
   private observe(lb: LoadBalancer, origins: { id: string; name: string; target_rps: number; max_rps: number }[], d: SchedulingDecision, p: SchedulingProblem): void {
     const m = this.o.metrics;
     m.objective.set({ load_balancer: lb.name }, d.objective);
     m.overload.set({ load_balancer: lb.name }, d.overload_rps);
+    const series = this.overrideSeries.get(lb.name);
+    for (const o of d.overrides ?? []) {
+      const labels = { load_balancer: lb.name, override: o.id, kind: o.kind, status: o.status };
+      m.overrideActive.set(labels, 1);
+      series?.active.push(labels);
+    }
     const total = p.sources.reduce((s, x) => s + x.demand_rps, 0);
     for (const o of origins) {
       const load = d.origin_load_rps[o.id] ?? 0;

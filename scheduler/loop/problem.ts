@@ -131,7 +131,7 @@ export function buildProblem(args: {
 /** Shares below this are noise from the solver; they are dropped and the rest renormalised. */
 const PUBLISH_EPSILON = 1e-6;
 
-function clean(shares: Record<string, number>): WeightMap {
+export function clean(shares: Record<string, number>): WeightMap {
   const kept = Object.entries(shares).filter(([, v]) => Number.isFinite(v) && v > PUBLISH_EPSILON);
   const total = kept.reduce((s, [, v]) => s + v, 0);
   return Object.fromEntries(kept.map(([k, v]) => [k, Math.round((v / total) * 1e6) / 1e6]));
@@ -147,4 +147,24 @@ export function splitWeights(weights: Weights, carried: Weights): { edges: Recor
     else if (id.startsWith(SUBNET)) subnets[id.slice(SUBNET.length)] = cleaned;
   }
   return { edges, subnets };
+}
+
+/**
+ * Whether weights to publish equal those in force as published (after the same cleaning and rounding
+ * to 1e-6): a decision whose changes all vanish in the rounding (a source at its plan, re-derived with
+ * float noise) is no new version, so no data plane is woken for nothing.
+ */
+export function sameWeights(next: { edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> }, inForce: { edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> } | null): boolean {
+  if (!inForce) return false;
+  const same = (a: Record<string, WeightMap>, b: Record<string, WeightMap>) => {
+    const keys = Object.keys(a);
+    if (keys.length !== Object.keys(b).length) return false;
+    return keys.every((k) => {
+      const x = a[k]!;
+      const y = b[k];
+      if (!y || Object.keys(x).length !== Object.keys(y).length) return false;
+      return Object.entries(x).every(([o, v]) => y[o] === v);
+    });
+  };
+  return same(next.edges, inForce.edges) && same(next.subnets, inForce.subnets);
 }

@@ -19,6 +19,7 @@ import type {
   LoadBalancerWeights,
   Origin,
   OriginHealth,
+  Override,
   WeightsInput,
 } from '../../model/index.ts';
 
@@ -64,6 +65,9 @@ export interface SchedulerStore {
   listOriginHealth(): Promise<OriginHealth[]>;
   /** Edge-local reachability decisions: an origin one edge cannot reach is out of that edge's plan. */
   listEdgeHealth(): Promise<EdgeOriginHealth[]>;
+
+  /** The load balancer's overrides neither cancelled nor expired (expiry judged by the reading process's clock), oldest first. */
+  activeOverrides(lbId: string): Promise<Override[]>;
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null>;
   /**

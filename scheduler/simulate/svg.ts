@@ -10,6 +10,8 @@ const RUN_DASH = ['', '7 4', '2 3', '10 3 2 3'];
 
 export interface ChartOptions {
   title: string;
+  /** A note under the legend (e.g. what moves the total demand). */
+  note?: string[] | undefined;
   width?: number;
   height?: number;
 }
@@ -120,6 +122,7 @@ export function toSvg(runs: RunResult[], opts: ChartOptions): string {
   if (runs.some((r) => r.cycles.some((c) => Object.values(c.origins).some((o) => !o.healthy)))) {
     out.push(`<text x="${lx}" y="${ly + 8}" fill="#555">shaded: origin unhealthy</text>`);
   }
+  for (const [i, line] of (opts.note ?? []).entries()) out.push(`<text x="${lx}" y="${ly + 30 + i * 15}" fill="#555" font-size="11">${escapeXml(line)}</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

@@ -5,6 +5,7 @@ import { forwardCost, forwardRoom, reverseCost, reverseRoom, seatRows } from './
 import type { TransportProblem } from './transport.ts';
 
 const P = 1000;
+const R = 100_000;
 /** One row of demand 0 on two columns: column 0 with cap1 10 / cap2 15, column 1 unlimited. */
 function state(routed0: number) {
   const p: TransportProblem = { rows: 1, cols: 2, demand: new Float64Array([0]), cost: new Float64Array([1, 2]), cap1: new Float64Array([10, Infinity]), cap2: new Float64Array([15, Infinity]), penalty: P };
@@ -47,5 +48,39 @@ describe('tier arcs', () => {
     expect([...warm.load]).toEqual([0, 14]);
     expect(warm.routed[0]).toBe(10); // λ > 0 asks tier 1 to be full, so column 0 has a deficit
     expect(warm.excessOf(0)).toBe(-10);
+  });
+
+  it.each([
+    // A reward tier of 6 below cap1 10 / cap2 15 (every tier shifted by +R, the reward tier costs 0):
+    // routed, forward cost, forward room, reverse cost, reverse room
+    [0, 0, 6, Infinity, 0],
+    [4, 0, 2, 0, 4],
+    [6, R, 4, 0, 6],
+    [8, R, 2, -R, 2],
+    [10, R + P, 5, -R, 4],
+    [12, R + P, 3, -R - P, 2],
+    [15, Infinity, 0, -R - P, 5],
+  ])('with a reward tier 6: routing %d costs %d forward (room %d), %d back (room %d)', (routed, fc, fr, rc, rr) => {
+    const p: TransportProblem = { rows: 1, cols: 1, demand: new Float64Array([0]), cost: new Float64Array([1]), cap1: new Float64Array([10]), cap2: new Float64Array([15]), penalty: P, minLoad: new Float64Array([6]), reward: R };
+    const s = seatRows(p, undefined, undefined);
+    s.routed[0] = routed;
+    expect(forwardCost(s, 0)).toBe(fc);
+    if (fc !== Infinity) expect(forwardRoom(s, 0)).toBe(fr);
+    expect(reverseCost(s, 0)).toBe(rc);
+    if (rc !== Infinity) expect(reverseRoom(s, 0)).toBe(rr);
+  });
+
+  it('a reward tier reaching above cap1: P in the part of it above cap1, R + P beyond it (convex)', () => {
+    const p: TransportProblem = { rows: 1, cols: 1, demand: new Float64Array([0]), cost: new Float64Array([1]), cap1: new Float64Array([10]), cap2: new Float64Array([15]), penalty: P, minLoad: new Float64Array([12]), reward: R };
+    const s = seatRows(p, undefined, undefined);
+    s.routed[0] = 11;
+    expect(forwardCost(s, 0)).toBe(P);
+    expect(forwardRoom(s, 0)).toBe(1);
+    s.routed[0] = 13;
+    expect(forwardCost(s, 0)).toBe(R + P);
+    expect(reverseRoom(s, 0)).toBe(1);
+    // A price between P and R + P asks every tier cheaper than it to be full: 12 units, a deficit here.
+    expect(seatRows(p, new Float64Array([P + 1]), undefined).routed[0]).toBe(12);
+    expect(seatRows(p, new Float64Array([0]), undefined).routed[0]).toBe(0);
   });
 });

@@ -14,6 +14,10 @@ export class SspState {
   readonly cap1: Float64Array;
   readonly cap2: Float64Array;
   readonly penalty: number;
+  /** The reward tier's width per column (transport.ts header), or null: tiers are exactly 0 and P. */
+  readonly minLoad: Float64Array | null;
+  /** R: with a reward tier every tier is shifted by +R (the reward tier costs 0); 0 without one. */
+  readonly reward: number;
   readonly totalDemand: number;
   /** "Empty" threshold for flows and imbalances: relative to the problem's scale, far below what shows
    * in a share rounded to 1e-9. */
@@ -39,6 +43,9 @@ export class SspState {
     this.cap1 = p.cap1;
     this.cap2 = p.cap2;
     this.penalty = p.penalty;
+    this.minLoad = p.minLoad ? Float64Array.from(p.minLoad, (b, j) => Math.max(0, Math.min(b, p.cap2[j]!))) : null;
+    this.reward = p.minLoad ? (p.reward ?? 0) : 0;
+    if (p.minLoad && !(this.reward > 0)) throw new Error('transport: minLoad needs a positive reward');
     let total = 0;
     for (let i = 0; i < p.rows; i++) total += p.demand[i]!;
     this.totalDemand = total;
@@ -83,9 +90,12 @@ export function seatRows(p: TransportProblem, initialPrice: Float64Array | undef
   if (initialPrice) {
     for (let j = 0; j < K; j++) {
       let l = Math.max(0, initialPrice[j]!);
-      // A price may only ask a tier to be full if the tier is finite.
-      if (cap2[j] === Infinity && l > penalty) l = penalty;
-      if (cap1[j] === Infinity) l = 0;
+      if (s.minLoad) l = Math.min(l, segmentsOf(s, j).at(-1)!.cost);
+      else {
+        // A price may only ask a tier to be full if the tier is finite.
+        if (cap2[j] === Infinity && l > penalty) l = penalty;
+        if (cap1[j] === Infinity) l = 0;
+      }
       price[j] = l;
     }
   }
@@ -110,41 +120,81 @@ export function seatRows(p: TransportProblem, initialPrice: Float64Array | undef
   }
   for (let j = 0; j < K; j++) {
     const l = price[j]!;
-    const lo = l > penalty ? cap2[j]! : l > 0 ? cap1[j]! : 0;
-    const hi = l >= penalty ? cap2[j]! : cap1[j]!;
+    let lo: number;
+    let hi: number;
+    if (s.minLoad) {
+      // Tiers whose cost is below the price are full, those above it empty (costs rise with the level).
+      lo = 0;
+      hi = 0;
+      for (const seg of segmentsOf(s, j)) {
+        if (seg.cost < l) lo = seg.to;
+        if (seg.cost <= l) hi = seg.to;
+      }
+    } else {
+      lo = l > penalty ? cap2[j]! : l > 0 ? cap1[j]! : 0;
+      hi = l >= penalty ? cap2[j]! : cap1[j]!;
+    }
     routed[j] = Math.min(Math.max(load[j]!, lo), hi);
   }
   return s;
 }
 
+/** Column j's tiers in level order with their (shifted) cost per unit; the last one may be unbounded. */
+function segmentsOf(s: SspState, j: number): { to: number; cost: number }[] {
+  const b = s.minLoad![j]!;
+  const c1 = s.cap1[j]!;
+  const c2 = s.cap2[j]!;
+  const edges = [...new Set([b, c1, c2].filter((x) => x > 0 && x <= c2))].sort((x, y) => x - y);
+  let from = 0;
+  return edges.map((to) => {
+    const seg = { to, cost: (from < b ? 0 : s.reward) + (from < c1 ? 0 : s.penalty) };
+    from = to;
+    return seg;
+  });
+}
+
 // Tier arcs between column j and the sink. Forward (route more at j): the cheapest tier with room.
 // Reverse (route less): the most expensive tier in use.
 
-/** Cost of routing one more unit at j: 0 in tier 1, P in tier 2, +∞ when both are full. */
+// With a reward tier (width b = minLoad_j), every tier costs R more except the reward tier itself.
+
+/** Cost of routing one more unit at j: 0 in tier 1, P in tier 2, +∞ when both are full (+R beyond the reward tier). */
 export function forwardCost(s: SspState, j: number): number {
   const r = s.routed[j]!;
-  if (r < s.cap1[j]! - s.tol) return 0;
-  if (r < s.cap2[j]! - s.tol) return s.penalty;
-  return Infinity;
+  if (!(r < s.cap2[j]! - s.tol)) return Infinity;
+  const c = r < s.cap1[j]! - s.tol ? 0 : s.penalty;
+  if (s.minLoad === null) return c;
+  return r < s.minLoad[j]! - s.tol ? c : c + s.reward;
 }
 
 /** How much more j can route in the tier forwardCost prices. */
 export function forwardRoom(s: SspState, j: number): number {
   const r = s.routed[j]!;
-  if (r < s.cap1[j]! - s.tol) return s.cap1[j]! - r;
-  return s.cap2[j]! - Math.max(r, s.cap1[j]!);
+  let level = r;
+  let next = s.cap2[j]!;
+  if (r < s.cap1[j]! - s.tol) next = s.cap1[j]!;
+  else level = Math.max(level, s.cap1[j]!);
+  if (s.minLoad !== null) {
+    const b = s.minLoad[j]!;
+    if (r < b - s.tol) next = Math.min(next, b);
+    else level = Math.max(level, b);
+  }
+  return next - level;
 }
 
-/** Cost of routing one unit less at j: −P out of tier 2, 0 out of tier 1, +∞ when j routes nothing. */
+/** Cost of routing one unit less at j: −P out of tier 2, 0 out of tier 1, +∞ when j routes nothing (−R beyond the reward tier). */
 export function reverseCost(s: SspState, j: number): number {
   const r = s.routed[j]!;
-  if (r > s.cap1[j]! + s.tol) return -s.penalty;
-  if (r > s.tol) return 0;
-  return Infinity;
+  if (!(r > s.tol)) return Infinity;
+  const c = r > s.cap1[j]! + s.tol ? -s.penalty : 0;
+  if (s.minLoad === null) return c;
+  return r > s.minLoad[j]! + s.tol ? c - s.reward : c;
 }
 
 /** How much less j can route in the tier reverseCost prices. */
 export function reverseRoom(s: SspState, j: number): number {
   const r = s.routed[j]!;
-  return r > s.cap1[j]! + s.tol ? r - s.cap1[j]! : r;
+  let lower = r > s.cap1[j]! + s.tol ? s.cap1[j]! : 0;
+  if (s.minLoad !== null && r > s.minLoad[j]! + s.tol) lower = Math.max(lower, s.minLoad[j]!);
+  return r - lower;
 }

@@ -31,6 +31,15 @@
 // near the price boundaries. On the benchmark's 100k × 20 instance this cuts the augmenting paths from
 // ~87k to ~9k; the result is the same optimum (the warm start only changes where the SSP begins).
 //
+// Reward tier (optional; a load balancer-wide minimum share, core/bounded-plan.ts): the first minLoad_j
+// units of column j earn −R each, R larger than any penalty and latency a chain of exchanges can trade,
+// so the optimum fills it first whenever that is feasible within cap2 — the exact LP with the
+// constraint load_j ≥ minLoad_j when that constraint is feasible, and the largest feasible load towards
+// it when not. Internally every tier of every column is shifted by +R (each unit of demand passes
+// through exactly one tier, so a constant shift changes no optimum): the reward tier costs 0, the
+// others R and R + P, all ≥ 0, and the SSP's invariants are unchanged. Without it, the tiers are
+// exactly 0 and P.
+//
 // Termination: every augmentation removes an imbalance, fills or empties a tier, or empties one row's
 // flow on a column, and prices only rise; if no deficit is reachable the rest cannot be placed within
 // cap2 and stays on its columns (reported as `unplaced`, never dropped).
@@ -53,6 +62,10 @@ export interface TransportProblem {
   cap2: Float64Array;
   /** Cost per unit of load between cap1 and cap2. */
   penalty: number;
+  /** Load per column that earns `reward` per unit (the reward tier; see the header). Absent: none. */
+  minLoad?: Float64Array | undefined;
+  /** Reward per unit in the reward tier (> penalty + any latency chain); required with minLoad. */
+  reward?: number | undefined;
 }
 
 export interface TransportSolution {
@@ -62,7 +75,7 @@ export interface TransportSolution {
   load: Float64Array;
   /** Capacity dual (price) per column: every row uses only columns minimising c_ij + price_j. */
   price: Float64Array;
-  /** Σ c·f + P·(load above cap1), the LP objective. */
+  /** Σ c·f + P·(load above cap1) − R·(load within minLoad), the LP objective. */
   objective: number;
   /** Demand that could not be placed within cap2 (0 when the caller sized cap2 to be feasible). It is
    * left on the rows' cheapest columns, above cap2, rather than dropped. */
@@ -113,7 +126,16 @@ function sampleRows(p: TransportProblem, step: number): TransportProblem {
     cost.set(p.cost.subarray(i * K, i * K + K), s * K);
   }
   const scale = total > 0 ? sampled / total : 1 / step;
-  return { rows: m, cols: K, demand, cost, cap1: p.cap1.map((c) => c * scale), cap2: p.cap2.map((c) => c * scale), penalty: p.penalty };
+  return {
+    rows: m,
+    cols: K,
+    demand,
+    cost,
+    cap1: p.cap1.map((c) => c * scale),
+    cap2: p.cap2.map((c) => c * scale),
+    penalty: p.penalty,
+    ...(p.minLoad ? { minLoad: p.minLoad.map((c) => c * scale), reward: p.reward } : {}),
+  };
 }
 
 /**
@@ -136,12 +158,13 @@ function solveFrom(p: TransportProblem, initialPrice: Float64Array | undefined, 
 }
 
 function summarise(s: SspState, augmentations: number): TransportSolution {
-  const { n, K, SINK, flow, load, cost, cap1, cap2, penalty, price } = s;
+  const { n, K, SINK, flow, load, cost, cap1, cap2, penalty, price, minLoad, reward } = s;
   let objective = 0;
   let unplaced = 0;
   for (let j = 0; j < K; j++) {
     unplaced += Math.max(0, load[j]! - cap2[j]!);
     objective += penalty * Math.max(0, Math.min(load[j]!, cap2[j]!) - cap1[j]!);
+    if (minLoad) objective -= reward * Math.min(load[j]!, minLoad[j]!, cap2[j]!);
   }
   for (let idx = 0; idx < n * K; idx++) {
     const f = flow[idx]!;
