@@ -1,0 +1,110 @@
+// Prometheus metrics of online signing, read at scrape time from the signer and its DnssecStats (the
+// query path only increments a typed array). Labels are zones and key tags: a handful each.
+//
+// With cluster workers, each worker's values are merged by the primary (AggregatorRegistry): counters
+// summed; per key and per zone gauges by `min` (the next signature expiry: the worst worker) or `max`
+// (key age: the same in every worker).
+import { Counter, Gauge, type MetricValue, type Registry } from 'prom-client';
+import { FLAGS_KSK, FLAGS_ZSK } from './wire.ts';
+import type { OnlineSigner } from './online.ts';
+import { SIGN_BUCKETS } from './stats.ts';
+
+export function registerDnssecMetrics(registry: Registry, signer: OnlineSigner): void {
+  const stats = signer.stats;
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  counter('sluice_dns_dnssec_signatures_total', 'RRSIGs made (each one ECDSA P-256 signature)', () => stats.signatures);
+  counter('sluice_dns_dnssec_cache_hits_total', 'RRsets of DO answers whose signatures were found cached', () => stats.hits);
+  counter('sluice_dns_dnssec_cache_misses_total', 'RRsets of DO answers that had to be signed (hit ratio: hits / (hits + misses))', () => stats.misses);
+  counter('sluice_dns_dnssec_unsigned_answers_total', 'RRsets sent without RRSIGs in a signed zone because no key signs it and no valid signature was left', () => stats.unsignedAnswers);
+  registry.registerMetric(signHistogram(signer) as never);
+  new Gauge({
+    name: 'sluice_dns_dnssec_cache_entries',
+    help: 'RRsets whose signatures are cached (per process; summed over workers)',
+    registers: [registry],
+    aggregator: 'sum',
+    collect() {
+      this.set(signer.cacheSize);
+    },
+  });
+  new Gauge({
+    name: 'sluice_dns_dnssec_signing_keys',
+    help: 'Keys signing the zone\'s data right now (0: answers can no longer be signed once cached signatures expire)',
+    labelNames: ['zone'],
+    registers: [registry],
+    aggregator: 'min',
+    collect() {
+      this.reset();
+      for (const z of signer.zoneList()) this.set({ zone: z.zone }, z.dataSigners.length);
+    },
+  });
+  new Gauge({
+    name: 'sluice_dns_dnssec_next_signature_expiry_timestamp_seconds',
+    help: 'Earliest expiration among the signatures still served (those due for refresh are re-made on use, so this stays about refresh_before ahead unless signing fails)',
+    labelNames: ['zone'],
+    registers: [registry],
+    aggregator: 'min',
+    collect() {
+      this.reset();
+      for (const [zone, t] of signer.nextExpiries()) this.set({ zone }, t);
+    },
+  });
+  const keyGauge = (name: string, help: string, aggregator: 'max' | 'min', value: (k: { created?: number; inactive?: number }, now: number) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['zone', 'key_tag', 'role'],
+      registers: [registry],
+      aggregator,
+      collect() {
+        this.reset();
+        const now = signer.now();
+        for (const z of signer.zoneList()) {
+          const hasZsk = z.keys.some((k) => k.flags === FLAGS_ZSK);
+          for (const k of z.keys) {
+            const v = value({ created: k.timing.Created, inactive: k.timing.Inactive }, now);
+            if (v === undefined) continue;
+            const role = k.flags === FLAGS_KSK ? (hasZsk ? 'ksk' : 'csk') : 'zsk';
+            this.set({ zone: z.zone, key_tag: String(k.tag), role }, v);
+          }
+        }
+      },
+    });
+  keyGauge('sluice_dns_dnssec_key_age_seconds', 'Seconds since the key was created (its Created time)', 'max', (k, now) => (k.created === undefined ? undefined : now - k.created));
+  keyGauge('sluice_dns_dnssec_key_inactive_timestamp_seconds', 'When the key stops signing (its Inactive time; keys without one are not listed)', 'min', (k) => k.inactive);
+}
+
+/** A real histogram (buckets, _sum, _count) read from DnssecStats' fixed buckets at scrape time. */
+function signHistogram(signer: OnlineSigner) {
+  const name = 'sluice_dns_dnssec_sign_duration_seconds';
+  const help = 'Time to make one signature';
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset(): void {},
+    get() {
+      const s = signer.stats.signSeconds;
+      const values: MetricValue<string>[] = [];
+      let cumulative = 0;
+      SIGN_BUCKETS.forEach((le, i) => {
+        cumulative += s.buckets[i]!;
+        values.push({ labels: { le }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
+      });
+      cumulative += s.buckets[SIGN_BUCKETS.length]!;
+      values.push({ labels: { le: '+Inf' }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
+      values.push({ labels: {}, value: s.sum, metricName: `${name}_sum` } as MetricValue<string>);
+      values.push({ labels: {}, value: s.count, metricName: `${name}_count` } as MetricValue<string>);
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+}
