@@ -4,6 +4,7 @@
 // (AD set; delv "fully validated"); a tampered signature and a replayed, expired one must be rejected
 // (SERVFAIL). Between the validators and sluice sits a UDP proxy (test/helpers/dns-proxy.ts) that
 // passes everything through untouched except the two names it attacks.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ import { buildQuery, decodeResponse, readName, udpExchange } from '../dns/testin
 import { DNSSEC_TYPE } from '../dns/dnssec/wire.ts';
 import type { DnsView } from '../model/views.ts';
 
-const skip = unavailable({ tools: { unbound: 'unbound', delv: 'bind9-dnsutils', dig: 'dnsutils' } });
+const skip = unavailable({ tools: { unbound: 'unbound', delv: 'bind9-dnsutils', dig: 'dnsutils', promtool: 'prometheus' } });
 
 const LONDON = '192.0.2.10';
 const US_EAST = '203.0.113.30';
@@ -198,5 +199,7 @@ describe.skipIf(skip)('DNSSEC through real validators (unbound, delv)', () => {
     const expiry = value(/^sluice_dns_dnssec_next_signature_expiry_timestamp_seconds\{zone="example.com"\} (\S+)$/m);
     expect(expiry).toBeGreaterThan(Date.now() / 1000);
     expect(expiry).toBeLessThanOrEqual(Date.now() / 1000 + 12);
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(lint.status, lint.stdout + lint.stderr).toBe(0);
   });
 });
