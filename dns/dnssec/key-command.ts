@@ -2,6 +2,7 @@
 // the parent zone needs. Keys are BIND-format files (keys.ts); the server reads them from
 // `dnssec.key_directory` at start and on SIGHUP. A rollover is a sequence of these commands (or one
 // schedule of times set in advance): see dns/README.md, "Key rollover".
+import { mkdirSync } from 'node:fs';
 import { parseCommandLine, UsageError } from '../../lib/cli-args.ts';
 import { parseDuration } from '../../model/primitives.ts';
 import { formatKeyTime, generateKeyPair, KeyFileError, isPublished, isSigning, isSynced, loadKeyDirectory, makeKey, normaliseZone, parseKeyTime, readKey, TIMING_FIELDS, writeKeyFiles, type DnssecKey, type KeyTiming, type TimingField } from './keys.ts';
@@ -70,6 +71,7 @@ function keyCommand(sub: string, argv: string[], out: Out, now: number): number 
       const timing: KeyTiming = { Created: now, Publish: now, Activate: now, ...(flags === FLAGS_KSK ? { SyncPublish: now } : {}) };
       applyTiming(timing, a.values as Record<string, string | undefined>, now);
       const key = makeKey(normaliseZone(zone), flags, generateKeyPair().privateKey, timing, dir);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       writeKeyFiles(key, true);
       out(`${key.path}.key\n${key.path}.private\n`);
       if (flags === FLAGS_KSK) out(`${dsLine(key, 3600)}\n`);
