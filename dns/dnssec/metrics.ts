@@ -4,7 +4,8 @@
 // With cluster workers, each worker's values are merged by the primary (AggregatorRegistry): counters
 // summed; per key and per zone gauges by `min` (the next signature expiry: the worst worker) or `max`
 // (key age: the same in every worker).
-import { Counter, Gauge, type MetricValue, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { fixedBucketHistogram } from '../fixed-histogram.ts';
 import { FLAGS_KSK, FLAGS_ZSK } from './wire.ts';
 import type { OnlineSigner } from './online.ts';
 import { SIGN_BUCKETS } from './stats.ts';
@@ -25,7 +26,7 @@ export function registerDnssecMetrics(registry: Registry, signer: OnlineSigner):
   counter('sluice_dns_dnssec_cache_hits_total', 'RRsets of DO answers whose signatures were found cached', () => stats.hits);
   counter('sluice_dns_dnssec_cache_misses_total', 'RRsets of DO answers that had to be signed (hit ratio: hits / (hits + misses))', () => stats.misses);
   counter('sluice_dns_dnssec_unsigned_answers_total', 'RRsets sent without RRSIGs in a signed zone because no key signs it and no valid signature was left', () => stats.unsignedAnswers);
-  registry.registerMetric(signHistogram(signer) as never);
+  registry.registerMetric(fixedBucketHistogram('sluice_dns_dnssec_sign_duration_seconds', 'Time to make one signature', SIGN_BUCKETS, () => stats.signSeconds) as never);
   new Gauge({
     name: 'sluice_dns_dnssec_cache_entries',
     help: 'RRsets whose signatures are cached (per process; summed over workers)',
@@ -80,31 +81,4 @@ export function registerDnssecMetrics(registry: Registry, signer: OnlineSigner):
     });
   keyGauge('sluice_dns_dnssec_key_age_seconds', 'Seconds since the key was created (its Created time)', 'max', (k, now) => (k.created === undefined ? undefined : now - k.created));
   keyGauge('sluice_dns_dnssec_key_inactive_timestamp_seconds', 'When the key stops signing (its Inactive time; keys without one are not listed)', 'min', (k) => k.inactive);
-}
-
-/** A real histogram (buckets, _sum, _count) read from DnssecStats' fixed buckets at scrape time. */
-function signHistogram(signer: OnlineSigner) {
-  const name = 'sluice_dns_dnssec_sign_duration_seconds';
-  const help = 'Time to make one signature';
-  return {
-    name,
-    help,
-    type: 'histogram',
-    aggregator: 'sum',
-    reset(): void {},
-    get() {
-      const s = signer.stats.signSeconds;
-      const values: MetricValue<string>[] = [];
-      let cumulative = 0;
-      SIGN_BUCKETS.forEach((le, i) => {
-        cumulative += s.buckets[i]!;
-        values.push({ labels: { le }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
-      });
-      cumulative += s.buckets[SIGN_BUCKETS.length]!;
-      values.push({ labels: { le: '+Inf' }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
-      values.push({ labels: {}, value: s.sum, metricName: `${name}_sum` } as MetricValue<string>);
-      values.push({ labels: {}, value: s.count, metricName: `${name}_count` } as MetricValue<string>);
-      return { name, help, type: 'histogram', aggregator: 'sum', values };
-    },
-  };
 }

@@ -5,25 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GeoLocator } from '../answer/geo.ts';
 import { Responder, type Remote } from '../answer/respond.ts';
-import { buildViewIndex, type Authority } from '../answer/view-index.ts';
+import { buildViewIndex } from '../answer/view-index.ts';
 import { memoryKey, parseRrsig, testSigner, verifiesWith } from '../testing/dnssec.ts';
-import { GEOIP_TEST_DB, origin, PLACES, record, threeOrigins, view } from '../testing/fixtures.ts';
+import { GEOIP_TEST_DB, origin, PLACES, record, TEST_AUTHORITY, threeOrigins, view } from '../testing/fixtures.ts';
 import { buildQuery, decodeResponse, type DecodedRr, type QuerySpec } from '../testing/packets.ts';
 import { nameToWireKey, RCODE, TYPE } from '../wire/constants.ts';
 import type { OnlineSigner } from './online.ts';
 import { bitmapTypes, DNSSEC_TYPE, dsRdata } from './wire.ts';
 
-const AUTHORITY: Authority = {
-  primaryNs: 'ns1.example.com',
-  hostmaster: 'hostmaster@example.com',
-  nameservers: [{ name: 'ns1.example.com', addresses: ['192.0.2.53'] }],
-  soaTtl: 3600,
-  nsTtl: 7200,
-  negativeTtl: 30,
-  refresh: 3600,
-  retry: 600,
-  expire: 1209600,
-};
+const AUTHORITY = TEST_AUTHORITY;
 const LOCAL: Remote = { family: 4, v4: 0x7f000001, v6: new Uint8Array(16) };
 const geo = GeoLocator.open(fileURLToPath(GEOIP_TEST_DB), []);
 const v = view('example.com', [
@@ -97,8 +87,9 @@ describe('DO answers in a signed zone', () => {
     const soa = ask({ name: 'example.com', qtype: TYPE.SOA, edns: DO });
     expect(soa.answers.map((x) => x.type)).toEqual([TYPE.SOA, DNSSEC_TYPE.RRSIG]);
     const ns = ask({ name: 'example.com', qtype: TYPE.NS, edns: DO });
-    expect(ns.answers.map((x) => x.type)).toEqual([TYPE.NS, DNSSEC_TYPE.RRSIG]);
-    expect(ns.additional.map((x) => x.type)).toEqual([TYPE.A, DNSSEC_TYPE.RRSIG]);
+    expect(ns.answers.map((x) => x.type)).toEqual([TYPE.NS, TYPE.NS, DNSSEC_TYPE.RRSIG]);
+    // In-zone glue, signed: ns1's A and AAAA; ns.other.net is not ours.
+    expect(ns.additional.map((x) => x.type)).toEqual([TYPE.A, DNSSEC_TYPE.RRSIG, TYPE.AAAA, DNSSEC_TYPE.RRSIG]);
     expect(verifiesWith(ns.additional[1]!, [ns.additional[0]!], key.rdata)).toBe(true);
     const dnskey = ask({ name: 'example.com', qtype: DNSSEC_TYPE.DNSKEY, edns: DO });
     expect(ofType(dnskey.answers, DNSSEC_TYPE.DNSKEY).map((x) => x.data)).toEqual([key.rdata]);

@@ -3,8 +3,9 @@
 // holding the child's DS records. Changing the DS set rewrites the zone file and reloads it, as a
 // registry would publish a new DS. A validating resolver anchored at the parent's KSK then follows
 // the real chain: parent DNSKEY -> child DS -> child DNSKEY -> answers.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { startDaemon, unlessExited } from './daemon.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -77,28 +78,12 @@ export async function startKnotParent(opts: { zone: string; child: string; child
       ].join('\n') + '\n',
     );
   writeZone([]);
-  const child: ChildProcess = spawn('knotd', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
-  child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const daemon = startDaemon('knotd', ['-c', conf], dir);
+  const stop = daemon.stop;
   const dnskeys = async () => (await dig(port, `${opts.zone}.`, 'DNSKEY', ['+norec', '+time=1', '+tries=1'])).answers.filter((a) => a[3] === 'DNSKEY');
   try {
-    const keys = await Promise.race([
-      waitFor(async () => ((await dnskeys()).some((a) => a[4] === '257') ? dnskeys() : null), { timeoutMs: 20_000, intervalMs: 100, what: `knot to serve a signed ${opts.zone}.` }),
-      exited.then(() => {
-        throw new Error(`knotd exited: ${out}`);
-      }),
-    ]);
+    const signed = waitFor(async () => ((await dnskeys()).some((a) => a[4] === '257') ? dnskeys() : null), { timeoutMs: 20_000, intervalMs: 100, what: `knot to serve a signed ${opts.zone}.` });
+    const keys = await unlessExited(daemon, 'knotd', signed);
     const ksk = keys.find((a) => a[4] === '257')!;
     return {
       port,
@@ -112,7 +97,7 @@ export async function startKnotParent(opts: { zone: string; child: string; child
             const got = (await dig(port, opts.child, 'DS', ['+norec', '+dnssec'])).answers.filter((a) => a[3] === 'DS').map((a) => a[4]).sort();
             return JSON.stringify(got) === JSON.stringify(want);
           },
-          { timeoutMs: 15_000, intervalMs: 100, what: `knot to serve DS ${want.join(',')} for ${opts.child}: ${out}` },
+          { timeoutMs: 15_000, intervalMs: 100, what: `knot to serve DS ${want.join(',')} for ${opts.child}: ${daemon.output()}` },
         );
       },
       stop,

@@ -5,8 +5,9 @@
 // With `clientSubnet`, unbound's subnetcache module forwards the ECS option a client sends (dig
 // +subnet) to the authorities on 127.0.0.1, so steering by client subnet can be checked through the
 // resolver; its cache is then kept per subnet, as the ECS scope in our answers asks.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { startDaemon, unlessExited } from './daemon.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -98,11 +99,7 @@ export async function startUnbound(opts: UnboundOptions): Promise<Unbound> {
   ];
   const conf = join(dir, 'unbound.conf');
   writeFileSync(conf, `${lines.join('\n')}\n`);
-  const child: ChildProcess = spawn('unbound', ['-d', '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const daemon = startDaemon('unbound', ['-d', '-c', conf], dir);
   const log = () => {
     let file = '';
     try {
@@ -110,28 +107,15 @@ export async function startUnbound(opts: UnboundOptions): Promise<Unbound> {
     } catch {
       /* not yet */
     }
-    return `${out}${file}`.slice(-8000);
-  };
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    return `${daemon.output()}${file}`.slice(-8000);
   };
   try {
     // Ready when it answers anything at all (a refusal of a name it does not serve is enough).
-    await Promise.race([
-      waitFor(async () => (await dig(port, 'localhost', 'A', ['+time=1', '+tries=1'])).status !== 'NONE', { timeoutMs: 15_000, intervalMs: 100, what: 'unbound to answer' }),
-      exited.then(() => {
-        throw new Error(`unbound exited: ${log()}`);
-      }),
-    ]);
+    const answers = waitFor(async () => (await dig(port, 'localhost', 'A', ['+time=1', '+tries=1'])).status !== 'NONE', { timeoutMs: 15_000, intervalMs: 100, what: 'unbound to answer' });
+    await unlessExited(daemon, 'unbound', answers, log);
   } catch (err) {
-    await stop();
+    await daemon.stop();
     throw err;
   }
-  return { port, dig: (name, type, extra) => dig(port, name, type, extra), log, stop };
+  return { port, dig: (name, type, extra) => dig(port, name, type, extra), log, stop: daemon.stop };
 }
