@@ -189,7 +189,11 @@ describe.skipIf(skip)('DNSSEC through real validators (unbound, delv)', () => {
   });
 
   it('exports signing metrics: signatures, cache hits, sign time, key age, next signature expiry', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    // The expiry gauge covers the signatures served since the previous scrape: scrape, answer, scrape.
+    await scrape();
+    for (let i = 0; i < 4; i++) await dig(port, 'app.example.com', 'A', ['+dnssec', '+norec']);
+    const text = await scrape();
     const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
     expect(value(/^sluice_dns_dnssec_signatures_total (\S+)$/m)).toBeGreaterThan(0);
     expect(value(/^sluice_dns_dnssec_cache_hits_total (\S+)$/m)).toBeGreaterThan(0);

@@ -10,7 +10,6 @@ import type { Signatures } from './signer.ts';
 export interface CachedSignatures extends Signatures {
   /** Which keys made them (ZoneKeys.dataSignerId, or "k:" + the key signers' tags). */
   signerId: string;
-  zone: string;
   used: boolean;
 }
 
@@ -29,8 +28,8 @@ export class SignatureCache {
     return e;
   }
 
-  set(key: string, value: Signatures, signerId: string, zone: string): CachedSignatures {
-    const e: CachedSignatures = { ...value, signerId, zone, used: false };
+  set(key: string, value: Signatures, signerId: string): CachedSignatures {
+    const e: CachedSignatures = { ...value, signerId, used: false };
     this.map.delete(key);
     this.map.set(key, e);
     if (this.map.size > this.max) this.evict();
@@ -49,14 +48,5 @@ export class SignatureCache {
         this.map.set(k, e); // second chance: to the back of the line
       } else toDrop--;
     }
-  }
-
-  /** Removes the entries `keep` rejects (it sees every entry once). */
-  sweep(keep: (e: CachedSignatures) => boolean): void {
-    for (const [k, e] of this.map) if (!keep(e)) this.map.delete(k);
-  }
-
-  clear(): void {
-    this.map.clear();
   }
 }

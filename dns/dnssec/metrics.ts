@@ -49,13 +49,13 @@ export function registerDnssecMetrics(registry: Registry, signer: OnlineSigner):
   });
   new Gauge({
     name: 'sluice_dns_dnssec_next_signature_expiry_timestamp_seconds',
-    help: 'Earliest expiration among the signatures still served (those due for refresh are re-made on use, so this stays about refresh_before ahead unless signing fails)',
+    help: 'Earliest expiration among the signatures served since the last scrape (signatures are re-made once refresh_before is left, so this stays that far ahead unless signing fails)',
     labelNames: ['zone'],
     registers: [registry],
     aggregator: 'min',
     collect() {
       this.reset();
-      for (const [zone, t] of signer.nextExpiries()) this.set({ zone }, t);
+      for (const [zone, t] of signer.takeServedExpiries()) this.set({ zone }, t);
     },
   });
   const keyGauge = (name: string, help: string, aggregator: 'max' | 'min', value: (k: { created?: number; inactive?: number }, now: number) => number | undefined) =>

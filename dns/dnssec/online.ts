@@ -10,8 +10,10 @@
 //
 // When no key signs a zone any more (all inactive, a rollover gone wrong) the signatures already made
 // are still served until they expire — answers stay valid for as long as they can — and the
-// `next signature expiry` metric walks toward now, which is what the alert watches. Past that the
-// answers go out unsigned (counted), which validators will reject: the operator must add a key.
+// `next signature expiry` metric (the earliest expiration among signatures served since the last
+// scrape, kept per zone with one comparison per answer) walks toward now, which is what the alert
+// watches. Past that the answers go out unsigned (counted), which validators will reject: the
+// operator must add a key.
 import { SignatureCache, type CachedSignatures } from './cache.ts';
 import type { DnssecKey } from './keys.ts';
 import { DEFAULT_POLICY, signRrset, type SigningPolicy } from './signer.ts';
@@ -100,19 +102,19 @@ export class OnlineSigner {
     const cached = this.cache.get(key);
     if (cached && cached.signerId === signerId && now < cached.refreshAt && now >= cached.inception) {
       this.stats.hit();
-      return cached;
+      return served(zone, cached);
     }
     if (signers.length === 0) {
       if (cached && now < cached.expiration) {
         this.stats.hit();
-        return cached;
+        return served(zone, cached);
       }
       this.stats.unsigned();
       return null;
     }
     this.stats.miss();
     const sigs = signRrset(ownerKey, type, ttl, rdatas, zone.zoneKey, signers, this.policy, now, this.stats);
-    return this.cache.set(key, sigs, signerId, zone.zone);
+    return served(zone, this.cache.set(key, sigs, signerId));
   }
 
   /**
@@ -126,7 +128,7 @@ export class OnlineSigner {
       const now = this.now();
       if (now < e.refreshAt && e.zone.at(now).generation === e.generation) {
         this.stats.hit();
-        return e;
+        return served(e.zone, e);
       }
     }
     const zoneKey = zoneOf();
@@ -151,22 +153,13 @@ export class OnlineSigner {
     return entry;
   }
 
-  /**
-   * Drops signatures that are due for refresh while their zone has a signer (they would be re-made on
-   * their next use anyway) and returns, per zone, the earliest expiration among those still served.
-   * Run at scrape time: a stale signature then shows only when it can no longer be refreshed.
-   */
-  nextExpiries(): Map<string, number> {
-    const now = this.now();
-    const signerOf = new Map(this.zoneList().map((z) => [z.zone, z.dataSigners.length > 0]));
+  /** Per zone, the earliest expiration among the signatures served since the last call (then reset). */
+  takeServedExpiries(): Map<string, number> {
     const out = new Map<string, number>();
-    this.cache.sweep((e) => {
-      if (now >= e.expiration) return false;
-      if (now >= e.refreshAt && signerOf.get(e.zone) !== false) return false;
-      const prev = out.get(e.zone);
-      if (prev === undefined || e.expiration < prev) out.set(e.zone, e.expiration);
-      return true;
-    });
+    for (const z of this.zones.values()) {
+      if (z.servedMinExpiry !== Infinity) out.set(z.zone, z.servedMinExpiry);
+      z.servedMinExpiry = Infinity;
+    }
     return out;
   }
 
@@ -176,6 +169,11 @@ export class OnlineSigner {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function served<T extends { expiration: number }>(zone: ZoneKeys, sigs: T): T {
+  if (sigs.expiration < zone.servedMinExpiry) zone.servedMinExpiry = sigs.expiration;
+  return sigs;
+}
 
 /** The RDATAs of a template's RRs (fixed layout: pointer, type, class, TTL, RDLENGTH, RDATA). */
 export function templateRdatas(template: Buffer): Buffer[] {

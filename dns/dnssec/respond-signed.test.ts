@@ -205,7 +205,8 @@ describe('size limits and key states', () => {
     expect(sigs()).toBe(1);
     clock.ms += 6 * 86400 * 1000; // key inactive, signature past refresh but not expired
     expect(sigs()).toBe(1);
-    expect(signer.nextExpiries().get('example.com')).toBe(T0 / 1000 + 7 * 86400);
+    expect(signer.takeServedExpiries().get('example.com')).toBe(T0 / 1000 + 7 * 86400);
+    expect(signer.takeServedExpiries().size).toBe(0); // reset by the scrape
     clock.ms += 2 * 86400 * 1000; // expired
     expect(sigs()).toBe(0);
     expect(signer.stats.unsignedAnswers).toBeGreaterThan(0);

@@ -23,6 +23,8 @@ export class ZoneKeys {
   keySigners: DnssecKey[] = [];
   /** Keys that sign everything else. */
   dataSigners: DnssecKey[] = [];
+  /** Earliest expiration among the signatures served since the last metrics scrape (Infinity: none). */
+  servedMinExpiry = Infinity;
   private validUntil = -Infinity;
 
   constructor(readonly keys: readonly DnssecKey[]) {
