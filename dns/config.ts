@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { loadConfigFile, ConfigError } from '../lib/config-file.ts';
 import { resolveTlsPaths, TlsClientConfig, TlsServerConfig } from '../lib/tls.ts';
 import { notHttps } from '../lib/tls-client.ts';
-import { Cidr, DnsName, Duration, HostPort, IpAddress, Location, Region } from '../model/primitives.ts';
+import { AgeDuration, Cidr, DnsName, Duration, HostPort, IpAddress, Location, Region } from '../model/primitives.ts';
 
 const Listen = z
   .array(HostPort.refine((h) => isIP(h.host) !== 0, 'expected an IP address and port such as 127.0.0.1:53 or [::1]:53 (not a host name)'))
@@ -111,9 +111,9 @@ export const DnsConfig = z
     dnssec: z
       .strictObject({
         key_directory: z.string().min(1).describe('K<zone>.+013+<tag>.key/.private files (BIND format), made by `sluice dns keygen`; a zone is signed when it has keys here'),
-        signature_validity: Duration.default(7 * 86_400_000).describe('how long a signature is valid after it is made'),
-        refresh_before: Duration.default(2 * 86_400_000).describe('re-sign when less than this validity remains; must be shorter than signature_validity'),
-        inception_offset: Duration.default(3_600_000).describe('signatures start this long before they are made (validators whose clocks run behind)'),
+        signature_validity: AgeDuration.default(7 * 86_400_000).describe('how long a signature is valid after it is made'),
+        refresh_before: AgeDuration.default(2 * 86_400_000).describe('re-sign when less than this validity remains; must be shorter than signature_validity'),
+        inception_offset: AgeDuration.default(3_600_000).describe('signatures start this long before they are made (validators whose clocks run behind)'),
         dnskey_ttl: z.number().int().min(0).max(86_400).default(3600).describe('TTL of DNSKEY, CDS and CDNSKEY'),
         cache_size: z.number().int().min(16).max(10_000_000).default(100_000).describe('distinct RRsets whose signatures are kept per serving process'),
       })
