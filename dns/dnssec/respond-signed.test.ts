@@ -8,7 +8,8 @@ import { Responder, type Remote } from '../answer/respond.ts';
 import { buildViewIndex } from '../answer/view-index.ts';
 import { memoryKey, parseRrsig, testSigner, verifiesWith } from '../testing/dnssec.ts';
 import { GEOIP_TEST_DB, origin, PLACES, record, TEST_AUTHORITY, threeOrigins, view } from '../testing/fixtures.ts';
-import { buildQuery, decodeResponse, type DecodedRr, type QuerySpec } from '../testing/packets.ts';
+import { buildQuery, decodeResponse, signQuery, type DecodedRr, type QuerySpec } from '../testing/packets.ts';
+import { HMAC_SHA256, TsigKeyring } from '../wire/tsig.ts';
 import { nameToWireKey, RCODE, TYPE } from '../wire/constants.ts';
 import type { OnlineSigner } from './online.ts';
 import { bitmapTypes, DNSSEC_TYPE, dsRdata } from './wire.ts';
@@ -180,6 +181,39 @@ describe('the DO bit is honoured', () => {
     expect(ask({ name: 'app.example.com', edns: DO }).answers.map((x) => x.type)).toEqual([TYPE.A]);
     const d = ask({ name: 'example.com', qtype: DNSSEC_TYPE.DNSKEY, edns: DO });
     expect([d.rcode, d.answers.length, d.authority.map((x) => x.type)]).toEqual([RCODE.NOERROR, 0, [TYPE.SOA]]);
+  });
+});
+
+describe('with the rest of the protocol', () => {
+  it('copies CD (a security-aware server, RFC 4035 §3.1.6); without DNSSEC configured CD is cleared', () => {
+    const withCd = (q: Buffer) => ((q[3]! |= 0x10), q);
+    const signed = setup();
+    const plain = setup({ signer: false });
+    for (const q of [{ name: 'app.example.com', edns: DO }, { name: 'nope.example.com', edns: DO }]) {
+      expect(signed.r.respond(withCd(buildQuery(q)), 'udp', LOCAL)!.readUInt16BE(2) & 0x10).toBe(0x10);
+      expect(plain.r.respond(withCd(buildQuery(q)), 'udp', LOCAL)!.readUInt16BE(2) & 0x10).toBe(0);
+    }
+  });
+
+  it('a TSIG-signed DO query gets the RRSIGs and, last, its TSIG', () => {
+    const clock = { ms: T0 };
+    const key = memoryKey('example.com');
+    const secret = Buffer.alloc(32, 9).toString('base64');
+    const r = new Responder({
+      geo,
+      limits: { ipv4: 24, ipv6: 56 },
+      udpPayloadSize: 1232,
+      now: () => clock.ms,
+      dnssec: testSigner([key], clock),
+      tsigKeys: new TsigKeyring([{ name: nameToWireKey('key.example.com'), algorithm: HMAC_SHA256, secret: Buffer.from(secret, 'base64') }]),
+    });
+    r.setIndex(buildViewIndex(v, AUTHORITY));
+    const q = signQuery(buildQuery({ name: 'v4only.example.com', edns: DO }), { keyName: 'key.example.com', secret, timeSigned: T0 / 1000 });
+    const d = decodeResponse(r.respond(q, 'udp', LOCAL)!);
+    expect(d.answers.map((x) => x.type)).toEqual([TYPE.A, DNSSEC_TYPE.RRSIG]);
+    expect(verifiesWith(d.answers[1]!, [d.answers[0]!], key.rdata)).toBe(true);
+    expect(d.tsig).not.toBeNull();
+    expect(d.tsig!.error).toBe(0);
   });
 });
 
