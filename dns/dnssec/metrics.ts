@@ -8,10 +8,25 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { fixedBucketHistogram } from '../fixed-histogram.ts';
 import { FLAGS_KSK, FLAGS_ZSK } from './wire.ts';
 import type { OnlineSigner } from './online.ts';
-import { SIGN_BUCKETS } from './stats.ts';
+import { SIGN_BUCKETS, type DnssecStats } from './stats.ts';
 
-export function registerDnssecMetrics(registry: Registry, signer: OnlineSigner): void {
-  const stats = signer.stats;
+/**
+ * `others`: the stats of serving threads that sign with their own OnlineSigner over the same key
+ * directory (shared memory); their counters are added and their expiries taken into account.
+ */
+export function registerDnssecMetrics(registry: Registry, signer: OnlineSigner, others: readonly DnssecStats[] = []): void {
+  const all = [signer.stats, ...others];
+  const sum = (f: (s: DnssecStats) => number) => all.reduce((acc, s) => acc + f(s), 0);
+  const stats = {
+    get signatures() { return sum((s) => s.signatures); },
+    get hits() { return sum((s) => s.hits); },
+    get misses() { return sum((s) => s.misses); },
+    get unsignedAnswers() { return sum((s) => s.unsignedAnswers); },
+    get signSeconds() {
+      const each = all.map((s) => s.signSeconds);
+      return { sum: each.reduce((a, e) => a + e.sum, 0), count: each.reduce((a, e) => a + e.count, 0), buckets: each[0]!.buckets.map((_, i) => each.reduce((a, e) => a + e.buckets[i]!, 0)) };
+    },
+  };
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({
       name,
@@ -33,7 +48,7 @@ export function registerDnssecMetrics(registry: Registry, signer: OnlineSigner):
     registers: [registry],
     aggregator: 'sum',
     collect() {
-      this.set(signer.cacheSize);
+      this.set(sum((s) => s.cacheEntries));
     },
   });
   new Gauge({
@@ -55,7 +70,7 @@ export function registerDnssecMetrics(registry: Registry, signer: OnlineSigner):
     aggregator: 'min',
     collect() {
       this.reset();
-      for (const [zone, t] of signer.takeServedExpiries()) this.set({ zone }, t);
+      for (const [zone, t] of signer.takeServedExpiries(others)) this.set({ zone }, t);
     },
   });
   const keyGauge = (name: string, help: string, aggregator: 'max' | 'min', value: (k: { created?: number; inactive?: number }, now: number) => number | undefined) =>

@@ -17,7 +17,7 @@
 import { SignatureCache, type CachedSignatures } from './cache.ts';
 import type { DnssecKey } from './keys.ts';
 import { DEFAULT_POLICY, signRrset, type SigningPolicy } from './signer.ts';
-import { DnssecStats } from './stats.ts';
+import { DnssecStats, ZONE_SLOTS } from './stats.ts';
 import { DNSSEC_TYPE, rrsetContentKey } from './wire.ts';
 import { ZoneKeys } from './zone-keys.ts';
 
@@ -68,7 +68,13 @@ export class OnlineSigner {
   /** Installs a new key set (SIGHUP). Signatures by keys still signing stay cached and valid. */
   setKeys(keysByZone: Map<string, DnssecKey[]>): void {
     const zones = new Map<string, ZoneKeys>();
-    for (const keys of keysByZone.values()) if (keys.length > 0) zones.set(keys[0]!.zoneKey, new ZoneKeys(keys));
+    // Sorted by name, so every thread that loaded the same directory gives a zone the same stats slot.
+    const sorted = [...keysByZone.values()].filter((k) => k.length > 0).sort((a, b) => (a[0]!.zone < b[0]!.zone ? -1 : 1));
+    sorted.forEach((keys, i) => {
+      const z = new ZoneKeys(keys);
+      z.slot = i < ZONE_SLOTS ? i : -1;
+      zones.set(z.zoneKey, z);
+    });
     this.zones = zones;
     this.epoch++;
   }
@@ -102,19 +108,21 @@ export class OnlineSigner {
     const cached = this.cache.get(key);
     if (cached && cached.signerId === signerId && now < cached.refreshAt && now >= cached.inception) {
       this.stats.hit();
-      return served(zone, cached);
+      return this.served(zone, cached);
     }
     if (signers.length === 0) {
       if (cached && now < cached.expiration) {
         this.stats.hit();
-        return served(zone, cached);
+        return this.served(zone, cached);
       }
       this.stats.unsigned();
       return null;
     }
     this.stats.miss();
     const sigs = signRrset(ownerKey, type, ttl, rdatas, zone.zoneKey, signers, this.policy, now, this.stats);
-    return served(zone, this.cache.set(key, sigs, signerId));
+    const entry = this.cache.set(key, sigs, signerId);
+    this.stats.cacheEntries = this.cache.size;
+    return this.served(zone, entry);
   }
 
   /**
@@ -128,7 +136,7 @@ export class OnlineSigner {
       const now = this.now();
       if (now < e.refreshAt && e.zone.at(now).generation === e.generation) {
         this.stats.hit();
-        return served(e.zone, e);
+        return this.served(e.zone, e);
       }
     }
     const zoneKey = zoneOf();
@@ -153,27 +161,31 @@ export class OnlineSigner {
     return entry;
   }
 
-  /** Per zone, the earliest expiration among the signatures served since the last call (then reset). */
-  takeServedExpiries(): Map<string, number> {
+  /**
+   * Per zone, the earliest expiration among the signatures served since the last call (then reset),
+   * by this signer and by those whose stats are in `others` (serving threads with their own signer).
+   */
+  takeServedExpiries(others: readonly DnssecStats[] = []): Map<string, number> {
     const out = new Map<string, number>();
     for (const z of this.zones.values()) {
-      if (z.servedMinExpiry !== Infinity) out.set(z.zone, z.servedMinExpiry);
-      z.servedMinExpiry = Infinity;
+      if (z.slot < 0) continue;
+      let min = Infinity;
+      for (const st of [this.stats, ...others]) {
+        const t = st.takeExpiry(z.slot);
+        if (t > 0 && t < min) min = t;
+      }
+      if (min !== Infinity) out.set(z.zone, min);
     }
     return out;
   }
 
-  get cacheSize(): number {
-    return this.cache.size;
+  private served<T extends { expiration: number }>(zone: ZoneKeys, sigs: T): T {
+    this.stats.served(zone.slot, sigs.expiration);
+    return sigs;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
-
-function served<T extends { expiration: number }>(zone: ZoneKeys, sigs: T): T {
-  if (sigs.expiration < zone.servedMinExpiry) zone.servedMinExpiry = sigs.expiration;
-  return sigs;
-}
 
 /** The RDATAs of a template's RRs (fixed layout: pointer, type, class, TTL, RDLENGTH, RDATA). */
 export function templateRdatas(template: Buffer): Buffer[] {

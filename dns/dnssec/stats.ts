@@ -1,6 +1,8 @@
 // DNSSEC accounting on the query path: plain increments into one Float64Array (which may live in a
 // SharedArrayBuffer, so a serving thread and the thread rendering metrics can share it), exposed as
-// Prometheus metrics at scrape time by dns/metrics.ts.
+// Prometheus metrics at scrape time by dnssec/metrics.ts. Besides counters it holds, per zone slot
+// (ZoneKeys.slot: the zone's place among the key directory's zones, the same in every thread that
+// loaded it), the earliest expiration among the signatures served since the last scrape.
 
 /** Seconds; one ECDSA P-256 signature costs ~30–100 µs on a loaded 2-core machine. */
 export const SIGN_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005] as const;
@@ -11,8 +13,12 @@ const MISSES = 2;
 const UNSIGNED = 3;
 const SUM = 4;
 const COUNT = 5;
-const BUCKETS = 6;
-const LENGTH = BUCKETS + SIGN_BUCKETS.length + 1;
+const CACHE_ENTRIES = 6;
+const BUCKETS = 7;
+/** Zones whose next signature expiry is tracked (a key directory holding more is unusual). */
+export const ZONE_SLOTS = 64;
+const EXPIRY = BUCKETS + SIGN_BUCKETS.length + 1;
+const LENGTH = EXPIRY + ZONE_SLOTS;
 
 export class DnssecStats {
   static readonly BYTES = LENGTH * 8;
@@ -51,6 +57,27 @@ export class DnssecStats {
     v[BUCKETS + i]! += 1;
   }
 
+  set cacheEntries(n: number) {
+    this.v[CACHE_ENTRIES] = n;
+  }
+  get cacheEntries(): number {
+    return this.v[CACHE_ENTRIES]!;
+  }
+
+  /** A signature expiring at `t` (seconds) was served for the zone in `slot` (-1: untracked). */
+  served(slot: number, t: number): void {
+    if (slot < 0) return;
+    const cur = this.v[EXPIRY + slot]!;
+    if (cur === 0 || t < cur) this.v[EXPIRY + slot] = t;
+  }
+
+  /** The earliest expiry served for `slot` since the last call (0: none), and resets it. */
+  takeExpiry(slot: number): number {
+    const t = this.v[EXPIRY + slot]!;
+    this.v[EXPIRY + slot] = 0;
+    return t;
+  }
+
   get signatures(): number {
     return this.v[SIGNATURES]!;
   }
@@ -64,6 +91,6 @@ export class DnssecStats {
     return this.v[UNSIGNED]!;
   }
   get signSeconds(): { sum: number; count: number; buckets: number[] } {
-    return { sum: this.v[SUM]!, count: this.v[COUNT]!, buckets: Array.from(this.v.subarray(BUCKETS, LENGTH)) };
+    return { sum: this.v[SUM]!, count: this.v[COUNT]!, buckets: Array.from(this.v.subarray(BUCKETS, EXPIRY)) };
   }
 }

@@ -23,8 +23,8 @@ export class ZoneKeys {
   keySigners: DnssecKey[] = [];
   /** Keys that sign everything else. */
   dataSigners: DnssecKey[] = [];
-  /** Earliest expiration among the signatures served since the last metrics scrape (Infinity: none). */
-  servedMinExpiry = Infinity;
+  /** This zone's place in DnssecStats' per-zone expiry slots (-1: not tracked). */
+  slot = -1;
   private validUntil = -Infinity;
 
   constructor(readonly keys: readonly DnssecKey[]) {
