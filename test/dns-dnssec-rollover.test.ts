@@ -24,7 +24,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unavailable } from './helpers/env.ts';
 import { startDnsProxy, type DnsProxy } from './helpers/dns-proxy.ts';
 import { startKnotParent, type KnotParent } from './helpers/knot-parent.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
+import { UDP_IO_PATHS } from './helpers/udp-io.ts';
 import { runSluice, startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { dig, startUnbound, type DigResult, type Unbound } from './helpers/unbound.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -158,7 +159,7 @@ describe.skipIf(skip)('DNSSEC key rollovers through a validating resolver and a 
     dir = mkdtempSync(join(tmpdir(), 'sluice-rollover-'));
     keys = join(dir, 'keys');
     mkdirSync(keys);
-    port = await freePort();
+    port = await freeServerPort();
     writeFileSync(join(dir, 'view.json'), JSON.stringify(view(ZONE, [record(`app.${ZONE}`, threeOrigins(), { ttl: TTL })])));
     writeFileSync(
       join(dir, 'dns.yaml'),
@@ -168,6 +169,8 @@ describe.skipIf(skip)('DNSSEC key rollovers through a validating resolver and a 
         `authority: { primary_ns: ns1.${ZONE}, nameservers: [{ name: ns1.${ZONE}, addresses: [127.0.0.1] }], soa_ttl: ${TTL}, ns_ttl: ${TTL}, negative_ttl: ${TTL} }`,
         `dnssec: { key_directory: keys, dnskey_ttl: ${TTL} }`,
         'workers: 2',
+        // The default path where it exists: key reloads must reach the batched UDP threads too.
+        `udp_io: ${UDP_IO_PATHS[0]}`,
         `metrics: { listen: "127.0.0.1:${await freePort()}" }`,
       ].join('\n'),
     );

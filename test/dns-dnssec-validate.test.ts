@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unavailable } from './helpers/env.ts';
 import { delv, writeDelvAnchor } from './helpers/delv.ts';
 import { startDnsProxy, type DnsProxy } from './helpers/dns-proxy.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
 import { promtoolCheck } from './helpers/promtool.ts';
+import { UDP_IO_PATHS } from './helpers/udp-io.ts';
 import { runSluice, startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { dig, startUnbound, type Unbound } from './helpers/unbound.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -42,7 +43,7 @@ function theView(primaryHealthy: boolean, version: string): DnsView {
   ], version, Number(version));
 }
 
-describe.skipIf(skip)('DNSSEC through real validators (unbound, delv)', () => {
+describe.skipIf(skip).each(UDP_IO_PATHS)('DNSSEC through real validators (unbound, delv; udp_io: %s)', (io) => {
   let dir: string;
   let port: number;
   let metricsPort: number;
@@ -56,7 +57,7 @@ describe.skipIf(skip)('DNSSEC through real validators (unbound, delv)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-dnssec-'));
-    port = await freePort();
+    port = await freeServerPort();
     metricsPort = await freePort();
     mkdirSync(join(dir, 'keys'));
     const keygen = await runSluice(['dns', 'keygen', '--zone', 'example.com', '--dir', join(dir, 'keys')]);
@@ -75,6 +76,7 @@ describe.skipIf(skip)('DNSSEC through real validators (unbound, delv)', () => {
         // Short validity so that a captured answer expires within the test (and refresh runs for real).
         'dnssec: { key_directory: keys, dnskey_ttl: 5, signature_validity: 12s, refresh_before: 6s }',
         'workers: 2',
+        `udp_io: ${io}`,
         `metrics: { listen: "127.0.0.1:${metricsPort}" }`,
       ].join('\n'),
     );

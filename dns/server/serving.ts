@@ -43,7 +43,7 @@ export class ServingProcess {
 
   registerMetrics(registry: Registry): void {
     registerServingMetrics(registry, this.udpStats ? [this.responder.stats, this.udpStats] : this.responder.stats, () => this.servedVersion(), this.tcpStats);
-    if (this.signer) registerDnssecMetrics(registry, this.signer);
+    if (this.signer) registerDnssecMetrics(registry, this.signer, this.udpDnssecStats ? [this.udpDnssecStats] : []);
   }
 
   /** SIGHUP: re-reads the DNSSEC keys here and in the UDP thread (a bad directory keeps the keys in force). */

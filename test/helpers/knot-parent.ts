@@ -9,7 +9,7 @@ import { startDaemon, unlessExited } from './daemon.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './ports.ts';
+import { freeServerPort } from './ports.ts';
 import { dig } from './unbound.ts';
 import { waitFor } from './wait.ts';
 
@@ -27,7 +27,7 @@ export interface KnotParent {
 export async function startKnotParent(opts: { zone: string; child: string; childNs: string; ttl: number }): Promise<KnotParent> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-knot-'));
   mkdirSync(join(dir, 'db'));
-  const port = await freePort();
+  const port = await freeServerPort();
   const conf = join(dir, 'knot.conf');
   writeFileSync(
     conf,

@@ -11,7 +11,7 @@ import { startDaemon, unlessExited } from './daemon.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './ports.ts';
+import { freeServerPort } from './ports.ts';
 import { waitFor } from './wait.ts';
 
 const run = promisify(execFile);
@@ -68,7 +68,7 @@ export async function dig(port: number, name: string, type = 'A', extra: string[
 
 export async function startUnbound(opts: UnboundOptions): Promise<Unbound> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-unbound-'));
-  const port = await freePort();
+  const port = await freeServerPort();
   const lines = [
     'server:',
     `  interface: 127.0.0.1@${port}`,
