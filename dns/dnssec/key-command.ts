@@ -2,13 +2,10 @@
 // the parent zone needs. Keys are BIND-format files (keys.ts); the server reads them from
 // `dnssec.key_directory` at start and on SIGHUP. A rollover is a sequence of these commands (or one
 // schedule of times set in advance): see dns/README.md, "Key rollover".
-import { mkdirSync } from 'node:fs';
 import { parseCommandLine, UsageError } from '../../lib/cli-args.ts';
-import { parseDuration } from '../../model/primitives.ts';
-import { formatKeyTime, generateKeyPair, KeyFileError, isPublished, isSigning, isSynced, loadKeyDirectory, makeKey, normaliseZone, parseKeyTime, readKey, TIMING_FIELDS, writeKeyFiles, type DnssecKey, type KeyTiming, type TimingField } from './keys.ts';
-import { dsRdata, FLAGS_KSK, FLAGS_ZSK } from './wire.ts';
-
-const TIME_HELP = `TIME is "now", an offset from now ("+30d", "-1h", "now+2h"), UTC "YYYYMMDDHHMMSS", or "none" (unset)`;
+import { applyTimingChanges, describeState, dsKeys, dsLine, generateZoneKey, keysIn, keyState, parseTimeArg, TIME_HELP, type TimingChanges } from './key-admin.ts';
+import { formatKeyTime, KeyFileError, readKey, TIMING_FIELDS, writeKeyFiles, type DnssecKey, type TimingField } from './keys.ts';
+import { FLAGS_KSK } from './wire.ts';
 
 const USAGE = `usage:
   sluice dns keygen --zone ZONE --dir DIR [--type csk|ksk|zsk] [timing options]
@@ -67,14 +64,9 @@ function keyCommand(sub: string, argv: string[], out: Out, now: number): number 
       const dir = required(a.values.dir, '--dir');
       const type = a.values.type ?? 'csk';
       if (type !== 'csk' && type !== 'ksk' && type !== 'zsk') throw new UsageError(`--type ${type}: expected csk, ksk or zsk\n\n${USAGE}`);
-      const flags = type === 'zsk' ? FLAGS_ZSK : FLAGS_KSK;
-      const timing: KeyTiming = { Created: now, Publish: now, Activate: now, ...(flags === FLAGS_KSK ? { SyncPublish: now } : {}) };
-      applyTiming(timing, a.values as Record<string, string | undefined>, now);
-      const key = makeKey(normaliseZone(zone), flags, generateKeyPair().privateKey, timing, dir);
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeKeyFiles(key, true);
+      const key = generateZoneKey(dir, zone, type, timingChanges(a.values as Record<string, string | undefined>, now), now);
       out(`${key.path}.key\n${key.path}.private\n`);
-      if (flags === FLAGS_KSK) out(`${dsLine(key, 3600)}\n`);
+      if (key.flags === FLAGS_KSK) out(`${dsLine(key, 3600)}\n`);
       return 0;
     }
     case 'ds': {
@@ -82,19 +74,19 @@ function keyCommand(sub: string, argv: string[], out: Out, now: number): number 
       if (!a) return 0;
       const ttl = a.values.ttl === undefined ? 3600 : Number(a.values.ttl);
       if (!Number.isInteger(ttl) || ttl < 0) throw new UsageError(`--ttl ${a.values.ttl}: expected a whole number of seconds`);
-      const keys = zoneKeys(required(a.values.dir, '--dir'), a.values.zone).filter((k) => k.flags === FLAGS_KSK && !(k.timing.Delete !== undefined && k.timing.Delete <= now));
+      const keys = dsKeys(keysIn(required(a.values.dir, '--dir'), a.values.zone), now);
       if (keys.length === 0) {
         process.stderr.write('no key-signing keys (KSK or CSK) found\n');
         return 1;
       }
-      for (const k of keys) out(`; ${k.zone} key ${k.tag}: ${stateOf(k, now)}\n${dsLine(k, ttl)}\n`);
+      for (const k of keys) out(`; ${k.zone} key ${k.tag}: ${describeState(keyState(k, now))}\n${dsLine(k, ttl)}\n`);
       return 0;
     }
     case 'settime': {
       const a = parseCommandLine(argv, { key: { type: 'string' }, ...timingSpec }, USAGE);
       if (!a) return 0;
       const key = readKey(required(a.values.key, '--key'));
-      applyTiming(key.timing, a.values as Record<string, string | undefined>, now);
+      applyTimingChanges(key.timing, timingChanges(a.values as Record<string, string | undefined>, now));
       writeKeyFiles(key, false);
       out(`${key.path}: ${describeTiming(key)}\n`);
       return 0;
@@ -102,8 +94,8 @@ function keyCommand(sub: string, argv: string[], out: Out, now: number): number 
     case 'keys': {
       const a = parseCommandLine(argv, { dir: { type: 'string' }, zone: { type: 'string' } }, USAGE);
       if (!a) return 0;
-      for (const k of zoneKeys(required(a.values.dir, '--dir'), a.values.zone)) {
-        out(`${k.zone} ${k.tag} ${k.flags === FLAGS_KSK ? 'KSK/CSK' : 'ZSK'} ${stateOf(k, now)}  ${describeTiming(k)}\n`);
+      for (const k of keysIn(required(a.values.dir, '--dir'), a.values.zone)) {
+        out(`${k.zone} ${k.tag} ${k.flags === FLAGS_KSK ? 'KSK/CSK' : 'ZSK'} ${describeState(keyState(k, now))}  ${describeTiming(k)}\n`);
       }
       return 0;
     }
@@ -117,49 +109,18 @@ function required(v: string | undefined, name: string): string {
   return v;
 }
 
-function zoneKeys(dir: string, zone: string | undefined): DnssecKey[] {
-  const all = [...loadKeyDirectory(dir).values()].flat();
-  const z = zone === undefined ? undefined : normaliseZone(zone);
-  return all.filter((k) => z === undefined || k.zone === z);
-}
-
-/** `zone. TTL IN DS tag 13 2 HEX`, the line to hand to the parent (or a trust-anchor file). */
-export function dsLine(k: DnssecKey, ttl: number): string {
-  const ds = dsRdata(k.zoneKey, k.rdata);
-  return `${k.zone}. ${ttl} IN DS ${ds.readUInt16BE(0)} ${ds[2]} ${ds[3]} ${ds.subarray(4).toString('hex').toUpperCase()}`;
-}
-
-function stateOf(k: DnssecKey, now: number): string {
-  const parts = [isPublished(k, now) ? 'published' : 'not published', isSigning(k, now) ? 'signing' : 'not signing'];
-  if (isSynced(k, now)) parts.push('CDS published');
-  return parts.join(', ');
-}
-
 function describeTiming(k: DnssecKey): string {
   return TIMING_FIELDS.filter((f) => k.timing[f] !== undefined).map((f) => `${f}=${formatKeyTime(k.timing[f]!)}`).join(' ');
 }
 
-function applyTiming(timing: KeyTiming, values: Record<string, string | undefined>, now: number): void {
-  for (const [opt, field] of Object.entries(TIMING_OPTIONS)) {
+function timingChanges(values: Record<string, string | undefined>, now: number): TimingChanges {
+  const changes: TimingChanges = {};
+  for (const [opt, field] of Object.entries(TIMING_OPTIONS) as [string, TimingField][]) {
     const v = values[opt];
     if (v === undefined) continue;
     const t = parseTimeArg(v, now);
     if (t === undefined) throw new UsageError(`--${opt} ${v}: ${TIME_HELP}`);
-    if (t === null) delete timing[field];
-    else timing[field] = t;
+    changes[field] = t;
   }
-}
-
-/** Seconds, null for "none", undefined when unreadable. */
-export function parseTimeArg(v: string, now: number): number | null | undefined {
-  const s = v.trim();
-  if (s === 'none') return null;
-  if (s === 'now') return now;
-  const rel = /^(?:now)?([+-])(.+)$/.exec(s);
-  if (rel) {
-    const ms = parseDuration(rel[2]!);
-    if (ms === null) return undefined;
-    return now + (rel[1] === '-' ? -1 : 1) * Math.round(ms / 1000);
-  }
-  return parseKeyTime(s) ?? undefined;
+  return changes;
 }

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../lib/cli-args.ts';
-import { parseTimeArg, runKeyCommand } from './key-command.ts';
+import { parseTimeArg } from './key-admin.ts';
+import { runKeyCommand } from './key-command.ts';
 import { formatKeyTime, isPublished, isSigning, isSynced, KeyFileError, loadKeyDirectory, nextEvent, parseKeyTime, readKey, type DnssecKey } from './keys.ts';
 
 let dir: string;
