@@ -2,7 +2,7 @@
 // `sluice dns` reads; the DS served by GET .../ds is the one `sluice dns ds` prints, and BIND's delv,
 // trusting only that DS, fully validates what a real `sluice dns` serves from the key directory.
 // Schedules change through PATCH (If-Match guarded); private keys are never served; a bad key
-// directory is the server's problem (500 naming the file), a control plane without one says how to
+// directory is the server's problem (500 naming the file, and no key added to it), a control plane without one says how to
 // configure it; a read token may look but not make keys.
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -111,6 +111,10 @@ describe('DNSSEC keys through the API', () => {
       expect(r.status).toBe(500);
       expect(r.json.detail).toContain(priv);
       expect(r.json.detail).toMatch(/chmod 600/);
+      // Nor is a key added to a directory the servers would refuse.
+      const before = readdirSync(keys).length;
+      expect((await call('POST', '/api/v1/dnssec/zones/example.com/keys', { body: {} })).status).toBe(500);
+      expect(readdirSync(keys)).toHaveLength(before);
     } finally {
       chmodSync(priv, 0o600);
     }

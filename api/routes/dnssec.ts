@@ -129,15 +129,18 @@ export function dnssecRoutes(opts: DnssecRouteOptions) {
         const zone = normaliseZone(req.params.zone);
         const now = nowSeconds();
         const { type, ...times } = req.body;
+        // Read first: a directory holding a bad key refuses before a new key is added to it.
+        const existing = readKeys(dir, zone);
+        const changes = timingChanges(times, now);
         let key: DnssecKey;
         try {
-          key = generateZoneKey(dir, zone, type, timingChanges(times, now), now);
+          key = generateZoneKey(dir, zone, type, changes, now);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ApiError('conflict', `a key with the same tag already exists for ${zone}; ask again (a new key gets a new tag)`);
           throw keyError(err);
         }
         reply.code(201).header('etag', `"${revision(key)}"`);
-        return keyView(key, readKeys(dir, zone), now);
+        return keyView(key, [...existing, key], now);
       },
     });
 
