@@ -33,3 +33,22 @@ describe('registerDnssecMetrics', () => {
     expect(await registry.metrics()).not.toMatch(/^sluice_dns_dnssec_next_signature_expiry_timestamp_seconds\{/m);
   });
 });
+
+describe('key gauges', () => {
+  it('label a key csk alone in its zone, ksk and zsk beside each other; age from Created, Inactive as given', async () => {
+    const created = Date.UTC(2026, 0, 1) / 1000;
+    const clock = { ms: (created + 600) * 1000 };
+    const csk = memoryKey('example.com', 'csk', { Created: created, Publish: created, Activate: created });
+    const ksk = memoryKey('example.net', 'ksk', { Created: created, Publish: created, Activate: created });
+    const zsk = memoryKey('example.net', 'zsk', { Created: created - 60, Publish: created, Activate: created, Inactive: created + 3600 });
+    const registry = new Registry();
+    registerDnssecMetrics(registry, testSigner([csk, ksk, zsk], clock));
+    const text = await registry.metrics();
+    const age = (zone: string, tag: number, role: string) => Number(new RegExp(`^sluice_dns_dnssec_key_age_seconds\\{zone="${zone}",key_tag="${tag}",role="${role}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(age('example.com', csk.tag, 'csk')).toBe(600);
+    expect(age('example.net', ksk.tag, 'ksk')).toBe(600);
+    expect(age('example.net', zsk.tag, 'zsk')).toBe(660);
+    expect(text).toMatch(new RegExp(`^sluice_dns_dnssec_key_inactive_timestamp_seconds\\{zone="example.net",key_tag="${zsk.tag}",role="zsk"\\} ${created + 3600}$`, 'm'));
+    expect(text).not.toMatch(new RegExp(`key_inactive_timestamp_seconds\\{[^}]*key_tag="${ksk.tag}"`));
+  });
+});

@@ -6,7 +6,7 @@
 // (key age: the same in every worker).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { fixedBucketHistogram } from '../fixed-histogram.ts';
-import { FLAGS_KSK, FLAGS_ZSK } from './wire.ts';
+import { keyRole } from './key-admin.ts';
 import type { OnlineSigner } from './online.ts';
 import { SIGN_BUCKETS, type DnssecStats } from './stats.ts';
 
@@ -84,12 +84,10 @@ export function registerDnssecMetrics(registry: Registry, signer: OnlineSigner, 
         this.reset();
         const now = signer.now();
         for (const z of signer.zoneList()) {
-          const hasZsk = z.keys.some((k) => k.flags === FLAGS_ZSK);
           for (const k of z.keys) {
             const v = value({ created: k.timing.Created, inactive: k.timing.Inactive }, now);
             if (v === undefined) continue;
-            const role = k.flags === FLAGS_KSK ? (hasZsk ? 'ksk' : 'csk') : 'zsk';
-            this.set({ zone: z.zone, key_tag: String(k.tag), role }, v);
+            this.set({ zone: z.zone, key_tag: String(k.tag), role: keyRole(k, z.keys) }, v);
           }
         }
       },
