@@ -22,6 +22,7 @@ import { readSecretLine } from '../lib/secret-file.ts';
 import { loadingFilesOf, loadServerTls } from '../lib/tls.ts';
 import { clientTls, warnCleartextToken } from '../lib/tls-client.ts';
 import { createHttpServer, schemeOf, type TlsServing } from '../lib/tls-server.ts';
+import { KeyDirectoryWatch } from './dnssec/key-watch.ts';
 
 const USAGE = `usage: sluice dns --config FILE
        sluice dns keygen|ds|settime|keys ...   (DNSSEC keys; "sluice dns keygen --help")
@@ -122,6 +123,16 @@ function logFailOpen(view: DnsView, log: Logger): void {
   else log.warn('fail-open over: every name has a healthy origin again');
 }
 
+/** Re-reads the keys when their directory changes (dnssec.key_check_interval), as SIGHUP does. */
+function watchKeys(config: DnsConfig, log: Logger, reload: () => void): KeyDirectoryWatch | undefined {
+  const d = config.dnssec;
+  if (!d || d.key_check_interval === 0) return undefined;
+  return new KeyDirectoryWatch(d.key_directory, d.key_check_interval, () => {
+    log.info({ key_directory: d.key_directory }, 'DNSSEC key directory changed: re-reading the keys');
+    reload();
+  }).start();
+}
+
 /** metrics.tls, loaded before anything listens (a bad file: exit 2 naming the key). */
 function metricsTls(config: DnsConfig, file: string, log: Logger, metrics: ViewMetrics): TlsServing | undefined {
   const tls = config.metrics?.tls;
@@ -171,11 +182,13 @@ async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo
   }
   const metricsServer = await startMetricsServer(config, log, async () => ({ text: await registry.metrics(), contentType: registry.contentType }), tls);
   log.info({ listen: listeners.bound, workers: 1 }, 'sluice dns ready');
+  const keyWatch = watchKeys(config, log, () => serving.reloadKeys());
   const sig = await untilSignal(() => {
     source.reload?.();
     serving.reloadKeys();
   });
   log.info({ signal: sig }, 'shutting down');
+  keyWatch?.stop();
   source.stop();
   metricsServer?.close();
   await listeners.close();
@@ -352,8 +365,12 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     (source as { reload?: () => void }).reload?.();
     if (config.dnssec) for (const w of workers) if (w.isConnected()) w.send({ type: 'sluice-dns-reload-keys' } satisfies Msg);
   };
+  const keyWatch = watchKeys(config, log, () => {
+    for (const w of workers) if (w.isConnected()) w.send({ type: 'sluice-dns-reload-keys' } satisfies Msg);
+  });
   const outcome = await Promise.race([untilSignal(onHup), gaveUp]);
   if (typeof outcome === 'string') log.info({ signal: outcome }, 'shutting down');
+  keyWatch?.stop();
   stopping = true;
   source.stop();
   metricsServer?.close();

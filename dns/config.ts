@@ -116,6 +116,9 @@ export const DnsConfig = z
         inception_offset: AgeDuration.default(3_600_000).describe('signatures start this long before they are made (validators whose clocks run behind)'),
         dnskey_ttl: z.number().int().min(0).max(86_400).default(3600).describe('TTL of DNSKEY, CDS and CDNSKEY'),
         cache_size: z.number().int().min(16).max(10_000_000).default(100_000).describe('distinct RRsets whose signatures are kept per serving process'),
+        key_check_interval: Duration.refine((ms) => ms === 0 || ms >= 100, 'must be at least 100ms, or 0 (re-read the keys on SIGHUP only)')
+          .default(30_000)
+          .describe('how often the key directory is checked for changes (a key made or rescheduled, by the CLI or the control plane); a change re-reads the keys as SIGHUP does; 0: SIGHUP only'),
       })
       .optional(),
     udp_payload_size: z.number().int().min(512).max(4096).default(1232).describe('our EDNS UDP size (DNS flag day 2020: 1232)'),

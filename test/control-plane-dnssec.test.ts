@@ -3,7 +3,8 @@
 // trusting only that DS, fully validates what a real `sluice dns` serves from the key directory.
 // Schedules change through PATCH (If-Match guarded); private keys are never served; a bad key
 // directory is the server's problem (500 naming the file, and no key added to it), a control plane without one says how to
-// configure it; a read token may look but not make keys.
+// configure it; a read token may look but not make keys. A key made through the API reaches a running
+// `sluice dns` without a signal (dnssec.key_check_interval).
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ import { runSluice, startSluice, type SluiceProcess } from './helpers/sluice-pro
 import { waitFor } from './helpers/wait.ts';
 import { GEOIP_TEST_DB, origin, PLACES, record, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
+import { parseRrsig } from '../dns/testing/dnssec.ts';
+import { DNSSEC_TYPE } from '../dns/dnssec/wire.ts';
 
 const ADMIN = 'dnssec-admin-token-0123456789';
 const READER = 'dnssec-reader-token-0123456789';
@@ -165,7 +168,8 @@ describe.skipIf(skipDelv)('a key made through the API signs what sluice dns serv
         'view_file: view.json',
         'authority: { primary_ns: ns1.example.com, nameservers: [{ name: ns1.example.com, addresses: [127.0.0.1] }] }',
         `geoip: { database: ${JSON.stringify(fileURLToPath(GEOIP_TEST_DB))} }`,
-        'dnssec: { key_directory: keys }',
+        // Re-reads the keys when the directory changes: a key made through the API needs no SIGHUP.
+        'dnssec: { key_directory: keys, key_check_interval: 200ms }',
         'workers: 1',
       ].join('\n'),
     );
@@ -185,5 +189,20 @@ describe.skipIf(skipDelv)('a key made through the API signs what sluice dns serv
       rmSync(other, { recursive: true, force: true });
     }
     expect(existsSync(join(dir, 'keys'))).toBe(true);
+  });
+
+  it('a ZSK made through the API signs the answers without a SIGHUP (the key directory is watched), still fully validated', async () => {
+    const zsk = await http(`${cp.url}/api/v1/dnssec/zones/example.com/keys`, { method: 'POST', body: { type: 'zsk' } });
+    expect(zsk.status).toBe(201);
+    const signers = async () => {
+      const d = decodeResponse(await udpExchange(port, buildQuery({ name: 'app.example.com', edns: { dnssecOk: true } }), { timeoutMs: 500 }));
+      return d.answers.filter((a) => a.type === DNSSEC_TYPE.RRSIG).map((a) => parseRrsig(a.data).keyTag);
+    };
+    await waitFor(async () => JSON.stringify(await signers()) === JSON.stringify([zsk.json.key_tag]), { timeoutMs: 20_000, what: `app.example.com signed by the new ZSK ${zsk.json.key_tag}: ${proc?.output()}` });
+    expect(proc.output()).toMatch(/DNSSEC key directory changed/);
+    for (const [name, type] of [['app.example.com', 'A'], ['example.com', 'DNSKEY']] as const) {
+      const r = await delv(port, join(dir, 'anchor.conf'), 'example.com', name, type);
+      expect(r.validated, `${name} ${type}: ${r.output}`).toBe(true);
+    }
   });
 });

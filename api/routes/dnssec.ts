@@ -119,7 +119,7 @@ export function dnssecRoutes(opts: DnssecRouteOptions) {
         summary: 'Make a DNSSEC key (sluice dns keygen)',
         description:
           'A new ECDSA P-256 key in the key directory (private file mode 0600). Default schedule: published and signing now, and for a KSK/CSK its CDS/CDNSKEY now; set `publish`/`activate` to null to pre-publish or hold it back (dns/dnssec/README.md, "Key rollover"). ' +
-          'The dns servers pick it up on SIGHUP or restart. The answer holds the DS for the parent (KSK/CSK).',
+          'The dns servers pick it up within their dnssec.key_check_interval (or on SIGHUP). The answer holds the DS for the parent (KSK/CSK).',
         params,
         body: TimingInput.extend({ type: z.enum(['csk', 'ksk', 'zsk']).default('csk').describe('csk: one key signs all; ksk + zsk: a split pair') }),
         response: { 201: DnssecKeyView, ...problemResponses(WRITE) },
@@ -148,7 +148,7 @@ export function dnssecRoutes(opts: DnssecRouteOptions) {
       schema: {
         tags: ['dnssec'],
         summary: "Change a key's schedule (sluice dns settime)",
-        description: 'Only the times given change. Then SIGHUP the dns servers, or set the times far enough ahead that every server has re-read the keys by then. With If-Match (the key\'s revision, quoted) the change applies only to the schedule you read: two operators stepping one rollover cannot undo each other.',
+        description: 'Only the times given change. The dns servers re-read the keys within their dnssec.key_check_interval (or on SIGHUP): set times at least that far ahead when every server must act at once. With If-Match (the key\'s revision, quoted) the change applies only to the schedule you read: two operators stepping one rollover cannot undo each other.',
         params: params.extend({ key_tag: z.coerce.number().int().min(0).max(65535) }),
         headers: z.object({ 'if-match': z.string().optional().describe('the revision from a previous read, quoted ("*": any)') }),
         body: TimingInput,
