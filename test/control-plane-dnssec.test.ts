@@ -174,7 +174,7 @@ describe.skipIf(skipDelv)('a key made through the API signs what sluice dns serv
       ].join('\n'),
     );
     proc = startSluice(['dns', '--config', join(dir, 'dns.yaml')]);
-    await waitFor(async () => decodeResponse(await udpExchange(port, buildQuery({ name: 'app.example.com' }), { timeoutMs: 300 })).answers.length === 1, { timeoutMs: 20_000, what: `sluice dns on ${port}: ${proc?.output()}` });
+    await waitFor(async () => decodeResponse(await udpExchange(port, buildQuery({ name: 'app.example.com' }), { timeoutMs: 300 })).answers.length === 1, { timeoutMs: 45_000, what: `sluice dns on ${port}: ${proc?.output()}` });
     for (const [name, type] of [['app.example.com', 'A'], ['example.com', 'DNSKEY'], ['nope.example.com', 'A']] as const) {
       const r = await delv(port, join(dir, 'anchor.conf'), 'example.com', name, type);
       expect(r.validated, `${name} ${type}: ${r.output}`).toBe(true);
