@@ -5,7 +5,7 @@ import { ConfigError, validateConfig, loadConfigFile } from '../lib/config-file.
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
 import { createLogger } from '../lib/log.ts';
 import { parseHostPort } from '../model/primitives.ts';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type https from 'node:https';
 import { loadingFilesOf, loadServerTls, logCertificate, TlsReloader } from '../lib/tls.ts';
 import { observeCertificate, reloadObserver } from '../lib/tls-metrics.ts';
@@ -19,6 +19,9 @@ import { createApiMetrics } from './metrics.ts';
 import { buildServer } from './server.ts';
 import { loadInputsTls, startScheduler } from '../scheduler/loop/start.ts';
 import { hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { keysIn } from '../dns/dnssec/key-admin.ts';
+import { KeyFileError } from '../dns/dnssec/keys.ts';
 import { Replica } from './replica.ts';
 import { openStore } from './store/open.ts';
 import { migrateOnly } from './store/postgres.ts';
@@ -44,6 +47,8 @@ export async function run(argv: string[]): Promise<number> {
     config.listen = hp;
   }
   if (args.values['data-dir']) config.data_dir = args.values['data-dir'];
+  if (config.dnssec && args.values.config) config.dnssec.key_directory = resolve(dirname(args.values.config), config.dnssec.key_directory);
+  if (config.dnssec) checkKeyDirectory(config.dnssec.key_directory, args.values.config ?? '(embedded defaults)');
 
   const log = createLogger('control-plane', config.log_level);
   const configFile = args.values.config ?? '(embedded defaults)';
@@ -56,6 +61,20 @@ export async function run(argv: string[]): Promise<number> {
     // The store could not be opened (unreachable, refused credentials, a newer schema): one line, exit 1.
     process.stderr.write(`sluice control-plane: ${(err as Error).message}\n`);
     return 1;
+  }
+}
+
+/**
+ * Keys the API would list must be readable and protected, as the dns servers require (exit 2 naming
+ * the file, before listening); a directory not made yet is fine: the first POST makes it (0700).
+ */
+function checkKeyDirectory(dir: string, configFile: string): void {
+  if (!existsSync(dir)) return;
+  try {
+    keysIn(dir);
+  } catch (err) {
+    if (err instanceof KeyFileError) throw new ConfigError(configFile, [{ key: 'dnssec.key_directory', message: err.message }]);
+    throw err;
   }
 }
 
@@ -117,6 +136,7 @@ async function serve(config: ControlPlaneConfig, configFile: string, replicaId: 
     https: tls?.options,
     clientAuth: config.tls?.client_auth_type,
     certificateRoles,
+    ...(config.dnssec ? { dnssec: { keyDirectory: config.dnssec.key_directory } } : {}),
   });
   // A renewed certificate on disk is served to the next connection; open ones (long-polls) keep theirs.
   if (tls) observeCertificate(metrics.tls, config.tls!.cert_file, tls);

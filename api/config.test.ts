@@ -76,6 +76,8 @@ describe('control plane config', () => {
     ['tls: {cert_file: a, key_file: b}\nauth: {client_certificates: {read_ous: [sluice-read]}}\n', /auth\.client_certificates: client certificate roles need tls\.client_ca_file/],
     ['tls: {cert_file: a, key_file: b, client_ca_file: c, client_auth_type: VerifyClientCertIfGiven}\nauth: {client_certificates: {read_ous: [""]}}\n', /auth\.client_certificates\.read_ous\[0\]: /],
     ['scheduler:\n  prometheus: {url: "http://p:9090", tls: {ca_file: /ca.pem}}\n', /scheduler\.prometheus\.url: prometheus\.tls is set, so Prometheus must be reached over https:\/\//],
+    ['dnssec: {key_directory: ""}\n', /dnssec\.key_directory: /],
+    ['dnssec: {keys: /etc/keys}\n', /dnssec: unknown key\(s\) "keys"/],
   ])('rejects %j: %s', (yaml, expected) => {
     expect(configProblem(ControlPlaneConfig, yaml)).toMatch(expected);
   });

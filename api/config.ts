@@ -86,6 +86,12 @@ export const ControlPlaneConfig = z
       })
       .default({ enabled: true }),
     health: HealthConfig.prefault({}),
+    dnssec: z
+      .strictObject({
+        key_directory: z.string().min(1).describe('where /api/v1/dnssec makes and lists keys (relative to the config file): the directory the dns servers read (dnssec.key_directory in their config), on this host or shared'),
+      })
+      .optional()
+      .describe('DNSSEC key management through the API; absent: the dnssec routes answer 404'),
     scheduler: SchedulerConfig.default(SchedulerConfig.parse({})),
   })
   .superRefine((c, ctx) => {

@@ -17,6 +17,7 @@ import { opsRoutes } from './routes/ops.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { healthRoutes } from './routes/health.ts';
+import { dnssecRoutes } from './routes/dnssec.ts';
 import { viewRoutes } from './routes/views.ts';
 import { DEFAULT_QUORUM_POLICY, type QuorumPolicy } from './health/quorum.ts';
 import type { Store } from './store/store.ts';
@@ -49,6 +50,8 @@ export interface ServerOptions {
   replica?: Replica;
   /** Health by quorum: the policy /api/v1/health judges freshness by, and what to call on an edge's report. */
   health?: { policy?: QuorumPolicy; onReport?: () => void };
+  /** DNSSEC keys managed here (/api/v1/dnssec): the key directory the dns servers read. */
+  dnssec?: { keyDirectory: string };
 }
 
 export const SERVER_DEFAULTS = {
@@ -147,6 +150,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const longPolls = new PerClientLimit(o.longPollsPerClient);
   await app.register(viewRoutes({ store: opts.store, changes, replica, longPollMaxMs: o.longPollMaxMs, longPolls, onRefused: () => metrics.longPollRefused.inc() }));
   await app.register(healthRoutes({ store: opts.store, replica, policy: opts.health?.policy ?? DEFAULT_QUORUM_POLICY, ...(opts.health?.onReport ? { onReport: opts.health.onReport } : {}) }));
+  // Registered without a key directory too (the routes then say how to configure one): one API document.
+  await app.register(dnssecRoutes({ keyDirectory: opts.dnssec?.keyDirectory }));
   await app.ready();
   return app;
 }

@@ -11,14 +11,19 @@
 // median paired difference: load bursts from the shared machine hit runs, not servers); for sluice,
 // saturation while the view (50k subnets) is reloaded every 2 s (no query may be lost); with
 // --profile a `perf record` of the batched path at saturation (where the time goes).
+// DNSSEC: sluice's zone is signed (a CSK from `sluice dns keygen`), so the same server is measured
+// with ECS and the DO bit (dnsperf -D: every answer carries its RRSIG) against ECS alone (the bytes of
+// an unsigned zone), and against a second PowerDNS whose zone is `pdnsutil secure-zone`d — its LUA
+// answers signed online, with PowerDNS's own signature cache — in adjacent pairs of runs.
 // dnsperf runs on the same 2-core machine as the servers, so saturation numbers are "what this box
 // does with client and server sharing it"; the ratios are what to compare, with the load average.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dnsperf, medianOf, round3, type Measurement } from './lib/dnsperf.ts';
+import { securePdnsZone, sluiceKeys } from './lib/dnssec-peers.ts';
+import { dnsperf, medianOf, pairedQpsRatio, round3, type Measurement } from './lib/dnsperf.ts';
 import { load1 } from './lib/proc.ts';
 import { recordResult } from './lib/results.ts';
 import { GEOIP_TEST_DB, origin, PLACES, record, view } from '../dns/testing/fixtures.ts';
@@ -26,6 +31,7 @@ import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.
 import type { WeightMap } from '../model/views.ts';
 import { GeoLocator } from '../dns/answer/geo.ts';
 import { Responder } from '../dns/answer/respond.ts';
+import { memoryKey, testSigner } from '../dns/testing/dnssec.ts';
 import { buildViewIndex } from '../dns/answer/view-index.ts';
 
 const SLUICE_BIN = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
@@ -104,12 +110,13 @@ function sluiceView(version = 1) {
 /** The pure core alone (no sockets): ns per query on the fast path, same view as the server. */
 function coreNsPerQuery(): Record<string, number> {
   const geo = GeoLocator.open(fileURLToPath(GEOIP_TEST_DB), []);
-  const r = new Responder({ geo, limits: { ipv4: 24, ipv6: 56 }, udpPayloadSize: 1232 });
+  const r = new Responder({ geo, limits: { ipv4: 24, ipv6: 56 }, udpPayloadSize: 1232, dnssec: testSigner([memoryKey('example.com')], { ms: Date.now() }) });
   r.setIndex(buildViewIndex(sluiceView(), { primaryNs: undefined, hostmaster: undefined, nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 1, retry: 1, expire: 1 }));
   const remote = { family: 4 as const, v4: 0x7f000001, v6: new Uint8Array(16) };
   const cases = {
     no_ecs: buildQuery({ name: 'app.example.com', edns: {} }),
     ecs: buildQuery({ name: 'app.example.com', edns: { ecs: { address: '10.1.2.0', source: 24 } } }),
+    ecs_dnssec: buildQuery({ name: 'app.example.com', edns: { dnssecOk: true, ecs: { address: '10.1.2.0', source: 24 } } }),
   };
   const out: Record<string, number> = {};
   for (const [k, q] of Object.entries(cases)) {
@@ -208,11 +215,12 @@ export async function main(args: string[]): Promise<void> {
   const latencyRuns = lIdx >= 0 ? Number(args[lIdx + 1]) : 9;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-dns-'));
   const servers: Server[] = [];
+  let pdnsSigned: Server | undefined;
   const loadSeen: number[] = [load1()];
   try {
     const queries = join(dir, 'queries.txt');
     writeFileSync(queries, 'app.example.com A\n'.repeat(1000));
-    const ports = { gdnsd: await freeUdpTcpPort(), pdns: await freeUdpTcpPort() };
+    const ports = { gdnsd: await freeUdpTcpPort(), pdns: await freeUdpTcpPort(), pdnsSigned: await freeUdpTcpPort() };
     const workers = availableParallelism();
 
     // sluice dns on each UDP path: batched recvmmsg/sendmmsg threads, and node:dgram (the fallback).
@@ -226,7 +234,7 @@ export async function main(args: string[]): Promise<void> {
       writeFileSync(viewFile, JSON.stringify(sluiceView()));
       writeFileSync(
         join(sd, 'dns.yaml'),
-        `listen: ["127.0.0.1:${port}"]\nview_file: view.json\ngeoip: { database: ${JSON.stringify(fileURLToPath(GEOIP_TEST_DB))} }\nworkers: ${workers}\nudp_io: ${io}\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\nlog_level: warn\n`,
+        `listen: ["127.0.0.1:${port}"]\nview_file: view.json\ngeoip: { database: ${JSON.stringify(fileURLToPath(GEOIP_TEST_DB))} }\nworkers: ${workers}\nudp_io: ${io}\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\nlog_level: warn\n${sluiceKeys(SLUICE_BIN, sd, 'example.com')}`,
       );
       const nodeArgs = wantProfile && io === 'recvmmsg' ? ['--perf-basic-prof'] : [];
       // cwd: the temp dir, where --perf-basic-prof leaves its isolate logs.
@@ -277,7 +285,15 @@ export async function main(args: string[]): Promise<void> {
     );
     servers.push(start('pdns', 'pdns_server', [`--config-dir=${pd}`], ports.pdns));
 
-    await Promise.all(servers.map(ready));
+    // The same PowerDNS with its zone signed: the LUA answers are signed online. Measured apart (DNSSEC below).
+    const pds = join(dir, 'pdns-signed');
+    mkdirSync(pds, { recursive: true });
+    writeFileSync(join(pds, 'named.conf'), `zone "example.com" { type master; file "${pd}/example.com.zone"; };\n`);
+    writeFileSync(join(pds, 'pdns.conf'), readFileSync(join(pd, 'pdns.conf'), 'utf8').replace(`bind-config=${pd}/`, `bind-config=${pds}/`).replace(`local-port=${ports.pdns}`, `local-port=${ports.pdnsSigned}`).replace(`socket-dir=${pd}`, `socket-dir=${pds}`));
+    securePdnsZone(pds, 'example.com');
+    pdnsSigned = start('pdns-signed', 'pdns_server', [`--config-dir=${pds}`], ports.pdnsSigned);
+
+    await Promise.all([...servers, pdnsSigned].map(ready));
     // This machine is shared: load bursts from other work would land on whichever server happens to
     // be measured. So servers are measured in turn, round after round, and the median of the rounds
     // is reported (all rounds are kept in the details).
@@ -331,11 +347,30 @@ export async function main(args: string[]): Promise<void> {
     const p99PairedExcess = round3(medianOfList(latency.sluice!.map((x, i) => x - latency.gdnsd![i]!)));
     process.stdout.write(`p99 at 10k qps with ECS, median of ${latencyRuns} alternating 2 s runs: ${JSON.stringify(p99)} ms; sluice - gdnsd per pair, median: ${p99PairedExcess} ms\n`);
 
+    // DNSSEC: sluice (batched path) with DO against itself without DO, and against PowerDNS signed
+    // online, in adjacent pairs; p99 at 10k qps with and without DO in alternating short runs.
+    const sl0 = sluice.sluice!.server;
+    await dnsperf(target(pdnsSigned), queries, 2, { ecs: true, dnssec: true }); // warm-up
+    const signedSluice = { ...target(sl0), ecs: true, dnssec: true };
+    const dnssecVsUnsigned = await pairedQpsRatio(signedSluice, { ...target(sl0), ecs: true }, queries, 8, 3);
+    const dnssecVsPdnsSigned = await pairedQpsRatio(signedSluice, { ...target(pdnsSigned), ecs: true, dnssec: true }, queries, 4, 3);
+    const dnssecLatency: Record<string, number[]> = { unsigned: [], dnssec: [], 'pdns-signed': [] };
+    for (let i = 0; i < Math.max(3, Math.ceil(latencyRuns / 2)); i++) {
+      dnssecLatency.unsigned!.push((await dnsperf(target(sl0), queries, 2, { ecs: true, rate: 10_000 })).p99_ms!);
+      dnssecLatency.dnssec!.push((await dnsperf(target(sl0), queries, 2, { ecs: true, dnssec: true, rate: 10_000 })).p99_ms!);
+      dnssecLatency['pdns-signed']!.push((await dnsperf(target(pdnsSigned), queries, 2, { ecs: true, dnssec: true, rate: 10_000 })).p99_ms!);
+      loadSeen.push(load1());
+    }
+    const dnssecP99 = Object.fromEntries(Object.entries(dnssecLatency).map(([k, xs]) => [k, [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!]));
+    process.stdout.write(
+      `DNSSEC: sluice DO / unsigned per pair ${dnssecVsUnsigned.ratios.join(' ')} (median ${dnssecVsUnsigned.median}); sluice DO / PowerDNS signed ${dnssecVsPdnsSigned.ratios.join(' ')} (median ${dnssecVsPdnsSigned.median}); p99 @10k ${JSON.stringify(dnssecP99)} ms\n`,
+    );
+
     const prof = wantProfile ? await profile(sluice.sluice!.server, queries, seconds, dir) : undefined;
     if (prof) process.stdout.write(`profile of sluice (recvmmsg) at saturation, % of samples: ${JSON.stringify(prof.samples_pct_by_category)}\n`);
 
     const core = coreNsPerQuery();
-    process.stdout.write(`sluice core (no sockets): ${core.no_ecs} ns/query without ECS, ${core.ecs} ns/query with ECS\n`);
+    process.stdout.write(`sluice core (no sockets): ${core.no_ecs} ns/query without ECS, ${core.ecs} ns/query with ECS, ${core.ecs_dnssec} with ECS and DO\n`);
     const r = (a: number | undefined, b: number | undefined) => (a && b ? Math.round((a / b) * 100) / 100 : NaN);
     const sl = results.sluice!;
     const sg = results['sluice-dgram']!;
@@ -352,6 +387,9 @@ export async function main(args: string[]): Promise<void> {
       p99_vs_gdnsd_10k_no_ecs: r(sl.fixed10k_no_ecs!.p99_ms, gd2.fixed10k_no_ecs!.p99_ms),
       p99_vs_gdnsd_10k_ecs: r(sl.fixed10k_ecs!.p99_ms, gd2.fixed10k_ecs!.p99_ms),
       p99_vs_pdns_lua_10k_ecs: r(sl.fixed10k_ecs!.p99_ms, pd2.fixed10k_ecs!.p99_ms),
+      dnssec_qps_vs_unsigned_ecs: dnssecVsUnsigned.median,
+      dnssec_qps_vs_pdns_signed: dnssecVsPdnsSigned.median,
+      dnssec_p99_vs_unsigned_10k: r(dnssecP99.dnssec, dnssecP99.unsigned),
     };
     const cpu = (m: Measurement) => round3(m.cpu_us_per_query!.user + m.cpu_us_per_query!.sys);
     const load = { min: Math.min(...loadSeen), max: Math.max(...loadSeen), median: [...loadSeen].sort((x, y) => x - y)[Math.floor(loadSeen.length / 2)]! };
@@ -372,16 +410,23 @@ export async function main(args: string[]): Promise<void> {
           median: results,
           all_rounds: rounds,
           reload_under_load: { every_ms: RELOAD_EVERY_MS, ...reload },
+          dnssec: {
+            sluice_do_vs_sluice_unsigned: dnssecVsUnsigned,
+            sluice_do_vs_pdns_signed: dnssecVsPdnsSigned,
+            p99_10k_ecs_alternating: { median_p99_ms: dnssecP99, all_p99_ms: dnssecLatency },
+          },
           ...(prof ? { profile_sluice_recvmmsg: prof } : {}),
           sluice_core_ns_per_query: core,
         },
       },
       `sluice ${sl.saturation_ecs!.qps} qps with ECS = ${ratios.qps_vs_gdnsd_ecs}x gdnsd (${gd2.saturation_ecs!.qps}; node:dgram path ${ratios.dgram_qps_vs_gdnsd_ecs}x), ${ratios.qps_vs_pdns_lua_ecs}x PowerDNS LUA; ` +
         `lost at saturation ${sl.saturation_ecs!.lost} (server drops ${sl.saturation_ecs!.server_drops}); at 10k qps p99 ${p99.sluice} ms (gdnsd ${p99.gdnsd} ms, paired ${p99PairedExcess >= 0 ? '+' : ''}${p99PairedExcess} ms); CPU ${cpu(sl.saturation_ecs!)} µs/query (gdnsd ${cpu(gd2.saturation_ecs!)}); ` +
-        `${slReload.reloads} view reloads under load: lost ${slReload.lost}; load ${load.min}-${load.max}`,
+        `${slReload.reloads} view reloads under load: lost ${slReload.lost}; ` +
+        `DNSSEC (DO, signed online) ${dnssecVsUnsigned.median}x unsigned and ${dnssecVsPdnsSigned.median}x PowerDNS signed online (paired qps), p99 @10k ${dnssecP99.dnssec} ms (unsigned ${dnssecP99.unsigned}); load ${load.min}-${load.max}`,
     );
   } finally {
     for (const s of servers) await stop(s).catch(() => undefined);
+    if (pdnsSigned) await stop(pdnsSigned).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { indexView, openGeo } from './server/engine.ts';
+import { indexView, loadKeys, openGeo } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
@@ -22,15 +22,20 @@ import { readSecretLine } from '../lib/secret-file.ts';
 import { loadingFilesOf, loadServerTls } from '../lib/tls.ts';
 import { clientTls, warnCleartextToken } from '../lib/tls-client.ts';
 import { createHttpServer, schemeOf, type TlsServing } from '../lib/tls-server.ts';
+import { KeyDirectoryWatch } from './dnssec/key-watch.ts';
 
 const USAGE = `usage: sluice dns --config FILE
+       sluice dns keygen|ds|settime|keys ...   (DNSSEC keys; "sluice dns keygen --help")
 
 Authoritative DNS for the load balancers' hostnames: per-client-subnet weighted answers (EDNS Client
-Subnet), geolocation when nothing is learned, static weights last. See dns/README.md.
+Subnet), geolocation when nothing is learned, static weights last; signed online (DNSSEC) for zones
+with keys. See dns/README.md.
 
 options:
   -c, --config FILE   YAML config (see examples/dns.yaml)
   -h, --help          this text`;
+
+const KEY_COMMANDS = new Set(['keygen', 'ds', 'settime', 'keys']);
 
 type Msg =
   | { type: 'sluice-dns-view'; view: DnsView }
@@ -38,7 +43,8 @@ type Msg =
   | { type: 'sluice-dns-metrics'; id: number; metrics: metric[] }
   | { type: 'sluice-dns-ready'; bound: string[] }
   | { type: 'sluice-dns-hello' }
-  | { type: 'sluice-dns-no-view' };
+  | { type: 'sluice-dns-no-view' }
+  | { type: 'sluice-dns-reload-keys' };
 
 /** How long a starting server waits for its first view before it listens anyway (answering SERVFAIL). */
 const FIRST_VIEW_WAIT_MS = 10_000;
@@ -51,6 +57,7 @@ async function firstView(hasView: () => boolean, ms: number, log: Logger): Promi
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] && KEY_COMMANDS.has(argv[0])) return (await import('./dnssec/key-command.ts')).runKeyCommand(argv[0], argv.slice(1));
   const args = parseCommandLine(argv, { config: { type: 'string', short: 'c' } }, USAGE);
   if (!args) return 0;
   const file = args.values.config;
@@ -116,6 +123,16 @@ function logFailOpen(view: DnsView, log: Logger): void {
   else log.warn('fail-open over: every name has a healthy origin again');
 }
 
+/** Re-reads the keys when their directory changes (dnssec.key_check_interval), as SIGHUP does. */
+function watchKeys(config: DnsConfig, log: Logger, reload: () => void): KeyDirectoryWatch | undefined {
+  const d = config.dnssec;
+  if (!d || d.key_check_interval === 0) return undefined;
+  return new KeyDirectoryWatch(d.key_directory, d.key_check_interval, () => {
+    log.info({ key_directory: d.key_directory }, 'DNSSEC key directory changed: re-reading the keys');
+    reload();
+  }).start();
+}
+
 /** metrics.tls, loaded before anything listens (a bad file: exit 2 naming the key). */
 function metricsTls(config: DnsConfig, file: string, log: Logger, metrics: ViewMetrics): TlsServing | undefined {
   const tls = config.metrics?.tls;
@@ -165,8 +182,13 @@ async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo
   }
   const metricsServer = await startMetricsServer(config, log, async () => ({ text: await registry.metrics(), contentType: registry.contentType }), tls);
   log.info({ listen: listeners.bound, workers: 1 }, 'sluice dns ready');
-  const sig = await untilSignal(() => source.reload?.());
+  const keyWatch = watchKeys(config, log, () => serving.reloadKeys());
+  const sig = await untilSignal(() => {
+    source.reload?.();
+    serving.reloadKeys();
+  });
   log.info({ signal: sig }, 'shutting down');
+  keyWatch?.stop();
   source.stop();
   metricsServer?.close();
   await listeners.close();
@@ -192,6 +214,7 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
   let primaryHasNoView = false;
   process.on('message', (m: Msg) => {
     if (m.type === 'sluice-dns-no-view') primaryHasNoView = true;
+    else if (m.type === 'sluice-dns-reload-keys') serving.reloadKeys();
     else if (m.type === 'sluice-dns-view') {
       try {
         serving.install(m.view, false);
@@ -234,6 +257,7 @@ function leaveCluster(): void {
 /** The primary: fetches views, hands them to workers, restarts workers, merges their metrics. */
 async function runPrimary(config: DnsConfig, file: string, log: Logger, count: number, io: UdpIo): Promise<number> {
   openGeo(config, file); // fail fast on a bad database, before forking
+  if (config.dnssec) loadKeys(config, file); // and on bad keys (each worker reads them itself)
   const registry = new Registry();
   const viewMetrics = registerViewMetrics(registry);
   const tls = metricsTls(config, file, log, viewMetrics); // and on a bad certificate
@@ -337,8 +361,16 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   };
   const metricsServer = await startMetricsServer(config, log, render, tls);
 
-  const outcome = await Promise.race([untilSignal(() => (source as { reload?: () => void }).reload?.()), gaveUp]);
+  const onHup = () => {
+    (source as { reload?: () => void }).reload?.();
+    if (config.dnssec) for (const w of workers) if (w.isConnected()) w.send({ type: 'sluice-dns-reload-keys' } satisfies Msg);
+  };
+  const keyWatch = watchKeys(config, log, () => {
+    for (const w of workers) if (w.isConnected()) w.send({ type: 'sluice-dns-reload-keys' } satisfies Msg);
+  });
+  const outcome = await Promise.race([untilSignal(onHup), gaveUp]);
   if (typeof outcome === 'string') log.info({ signal: outcome }, 'shutting down');
+  keyWatch?.stop();
   stopping = true;
   source.stop();
   metricsServer?.close();

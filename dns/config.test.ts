@@ -58,6 +58,14 @@ const ROWS: [string, string, RegExp | ((c: DnsConfig) => void)][] = [
   ['a TSIG secret too short', `${BASE}tsig_keys: [{ name: k, secret: "c2hvcnQ=" }]\n`, /tsig_keys\[0\]\.secret: expected at least 16 bytes/],
   ['a TSIG key without a secret', `${BASE}tsig_keys: [{ name: k }]\n`, /tsig_keys\[0\]\.secret: /],
   ['a TSIG key name that is not a name', `${BASE}tsig_keys: [{ name: "a b", secret: "${KEY}" }]\n`, /tsig_keys\[0\]\.name: expected a DNS name/],
+  // dnssec
+  ['dnssec defaults', `${BASE}dnssec: { key_directory: keys }\n`, (c) => expect(c.dnssec).toMatchObject({ signature_validity: 7 * 86_400_000, refresh_before: 2 * 86_400_000, inception_offset: 3_600_000, dnskey_ttl: 3600, cache_size: 100_000, key_check_interval: 30_000 })],
+  ['dnssec validity beyond a timer (an age, never scheduled)', `${BASE}dnssec: { key_directory: keys, signature_validity: 30d, refresh_before: 10d }\n`, (c) => expect(c.dnssec!.signature_validity).toBe(30 * 86_400_000)],
+  ['dnssec refresh_before not shorter than the validity', `${BASE}dnssec: { key_directory: keys, refresh_before: 8d }\n`, /dnssec\.refresh_before: must be shorter than dnssec\.signature_validity/],
+  ['dnssec refresh_before shorter than a TTL', `${BASE}dnssec: { key_directory: keys, refresh_before: 10m }\n`, /dnssec\.refresh_before: must be at least the longest TTL \(3600s\)/],
+  ['dnssec key directory checked every 30 s by default, 0 turns it off', `${BASE}dnssec: { key_directory: keys, key_check_interval: 0 }\n`, (c) => expect(c.dnssec!.key_check_interval).toBe(0)],
+  ['dnssec key_check_interval too short', `${BASE}dnssec: { key_directory: keys, key_check_interval: 10ms }\n`, /dnssec\.key_check_interval: must be at least 100ms, or 0/],
+  ['dnssec without a key directory', `${BASE}dnssec: { dnskey_ttl: 60 }\n`, /dnssec\.key_directory: /],
   ['the same TSIG key twice', `${BASE}tsig_keys: [{ name: k.example, secret: "${KEY}" }, { name: K.Example., secret: "${KEY}" }]\n`, /:2:\d+: tsig_keys\[1\]\.name: key "K\.Example\." is defined twice/],
 ];
 

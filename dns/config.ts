@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { loadConfigFile, ConfigError } from '../lib/config-file.ts';
 import { resolveTlsPaths, TlsClientConfig, TlsServerConfig } from '../lib/tls.ts';
 import { notHttps } from '../lib/tls-client.ts';
-import { Cidr, DnsName, Duration, HostPort, IpAddress, Location, Region } from '../model/primitives.ts';
+import { AgeDuration, Cidr, DnsName, Duration, HostPort, IpAddress, Location, Region } from '../model/primitives.ts';
 
 const Listen = z
   .array(HostPort.refine((h) => isIP(h.host) !== 0, 'expected an IP address and port such as 127.0.0.1:53 or [::1]:53 (not a host name)'))
@@ -108,6 +108,19 @@ export const DnsConfig = z
         ipv6_scope_max: z.number().int().min(0).max(128).default(56),
       })
       .prefault({}),
+    dnssec: z
+      .strictObject({
+        key_directory: z.string().min(1).describe('K<zone>.+013+<tag>.key/.private files (BIND format), made by `sluice dns keygen`; a zone is signed when it has keys here'),
+        signature_validity: AgeDuration.default(7 * 86_400_000).describe('how long a signature is valid after it is made'),
+        refresh_before: AgeDuration.default(2 * 86_400_000).describe('re-sign when less than this validity remains; must be shorter than signature_validity'),
+        inception_offset: AgeDuration.default(3_600_000).describe('signatures start this long before they are made (validators whose clocks run behind)'),
+        dnskey_ttl: z.number().int().min(0).max(86_400).default(3600).describe('TTL of DNSKEY, CDS and CDNSKEY'),
+        cache_size: z.number().int().min(16).max(10_000_000).default(100_000).describe('distinct RRsets whose signatures are kept per serving process'),
+        key_check_interval: Duration.refine((ms) => ms === 0 || ms >= 100, 'must be at least 100ms, or 0 (re-read the keys on SIGHUP only)')
+          .default(30_000)
+          .describe('how often the key directory is checked for changes (a key made or rescheduled, by the CLI or the control plane); a change re-reads the keys as SIGHUP does; 0: SIGHUP only'),
+      })
+      .optional(),
     udp_payload_size: z.number().int().min(512).max(4096).default(1232).describe('our EDNS UDP size (DNS flag day 2020: 1232)'),
     tcp: TcpLimits,
     tsig_keys: z.array(TsigKeyConfig).max(1000).default([]).describe('without keys a TSIG-signed query gets NOTAUTH/BADKEY'),
@@ -137,6 +150,13 @@ export const DnsConfig = z
       if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['tsig_keys', i, 'name'], message: `key "${k.name}" is defined twice` });
       seen.add(name);
     });
+    if (c.dnssec && c.dnssec.refresh_before >= c.dnssec.signature_validity) {
+      ctx.addIssue({ code: 'custom', path: ['dnssec', 'refresh_before'], message: 'must be shorter than dnssec.signature_validity (signatures would be re-made on every use)' });
+    }
+    const longestTtl = c.dnssec ? Math.max(c.dnssec.dnskey_ttl, c.authority.soa_ttl, c.authority.ns_ttl) : 0;
+    if (c.dnssec && c.dnssec.refresh_before < 1000 * longestTtl) {
+      ctx.addIssue({ code: 'custom', path: ['dnssec', 'refresh_before'], message: `must be at least the longest TTL (${longestTtl}s): a resolver keeps a signature that long after fetching it` });
+    }
   });
 export type DnsConfig = z.output<typeof DnsConfig>;
 
@@ -155,6 +175,7 @@ export function resolvePaths(config: DnsConfig, baseDir: string): DnsConfig {
     ...(api ? { api } : {}),
     ...(config.metrics?.tls ? { metrics: { ...config.metrics, tls: resolveTlsPaths(config.metrics.tls, baseDir) } } : {}),
     geoip: { ...config.geoip, ...(config.geoip.database ? { database: abs(config.geoip.database) } : {}) },
+    ...(config.dnssec ? { dnssec: { ...config.dnssec, key_directory: abs(config.dnssec.key_directory) } } : {}),
   };
 }
 

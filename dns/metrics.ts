@@ -6,8 +6,9 @@
 // its metrics as JSON over the cluster IPC channel, adds its own (view fetching), and merges them
 // with prom-client's AggregatorRegistry.aggregate (counters summed, the served view version as min:
 // the oldest view any worker still answers from).
-import { Counter, Gauge, Registry, type MetricValue } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { collectProcessMetrics } from '../lib/process-metrics.ts';
+import { fixedBucketHistogram } from './fixed-histogram.ts';
 import { DURATION_BUCKETS, TSIG_RESULTS, type DnsStats } from './answer/stats.ts';
 import type { ViewIndex } from './answer/view-index.ts';
 import { TCP_CLOSE_REASONS, TcpStats } from './server/tcp.ts';
@@ -171,34 +172,13 @@ export function registerViewMetrics(registry: Registry): ViewMetrics {
   };
 }
 
-/**
- * A real Prometheus histogram (buckets, _sum, _count) read from DnsStats' fixed bucket array: the
- * query path does one comparison loop and one increment instead of prom-client's observe().
- */
+/** The query-duration histogram, read from every DnsStats' fixed buckets at scrape time (summed). */
 function durationHistogram(all: readonly DnsStats[]) {
-  const name = 'sluice_dns_query_duration_seconds';
-  const help = 'Time from reading a query to handing the response to the socket';
-  return {
-    name,
-    help,
-    type: 'histogram',
-    aggregator: 'sum',
-    reset(): void {},
-    get() {
-      const values: MetricValue<string>[] = [];
-      let cumulative = 0;
-      const bucket = (i: number) => all.reduce((acc, s) => acc + s.durationBuckets[i]!, 0);
-      DURATION_BUCKETS.forEach((le, i) => {
-        cumulative += bucket(i);
-        values.push({ labels: { le }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
-      });
-      cumulative += bucket(DURATION_BUCKETS.length);
-      values.push({ labels: { le: '+Inf' }, value: cumulative, metricName: `${name}_bucket` } as MetricValue<string>);
-      values.push({ labels: {}, value: all.reduce((acc, s) => acc + s.durationSum, 0), metricName: `${name}_sum` } as MetricValue<string>);
-      values.push({ labels: {}, value: all.reduce((acc, s) => acc + s.durationCount, 0), metricName: `${name}_count` } as MetricValue<string>);
-      return { name, help, type: 'histogram', aggregator: 'sum', values };
-    },
-  };
+  return fixedBucketHistogram('sluice_dns_query_duration_seconds', 'Time from reading a query to handing the response to the socket', DURATION_BUCKETS, () => ({
+    buckets: Array.from({ length: DURATION_BUCKETS.length + 1 }, (_, i) => all.reduce((acc, s) => acc + s.durationBuckets[i]!, 0)),
+    sum: all.reduce((acc, s) => acc + s.durationSum, 0),
+    count: all.reduce((acc, s) => acc + s.durationCount, 0),
+  }));
 }
 
 export { Registry };

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANY_REQUEST, PROBLEMS } from '../api/errors.ts';
 import { OPENAPI_FILE } from '../openapi/generate.ts';
-import { SAMPLE, http, startInProcess, type InProcessControlPlane } from './helpers/control-plane.ts';
+import { SAMPLE, http, startInProcess, tempDir, type InProcessControlPlane } from './helpers/control-plane.ts';
 import { contractViolations, findOperation } from './helpers/openapi-contract.ts';
 
 interface Op {
@@ -99,8 +99,12 @@ describe('every documented operation, driven with auth on and validated', () => 
     return res;
   };
 
-  beforeAll(async () => (cp = await startInProcess({ admin_tokens: [ADMIN], read_tokens: [READER], report_tokens: [{ token: REPORTER, edge: SAMPLE.edges[0]!.name }], server: { docs: true } })));
-  afterAll(() => cp.close());
+  const keyDir = tempDir('sluice-contract-keys-');
+  beforeAll(async () => (cp = await startInProcess({ admin_tokens: [ADMIN], read_tokens: [READER], report_tokens: [{ token: REPORTER, edge: SAMPLE.edges[0]!.name }], server: { docs: true, dnssec: { keyDirectory: keyDir.path } } })));
+  afterAll(async () => {
+    await cp.close();
+    keyDir.remove();
+  });
 
   it('answers every operation within its contract, successes and typical errors alike', async () => {
     for (const p of ['/healthz', '/readyz', '/openapi.json', '/docs']) expect((await call('GET', p, { token: null })).status).toBe(200);
@@ -172,6 +176,17 @@ describe('every documented operation, driven with auth on and validated', () => 
     expect((await call('DELETE', `${overridesPath}/${override.json.id}`, { token: READER })).status).toBe(403);
     expect((await call('DELETE', `${overridesPath}/${override.json.id}`)).status).toBe(200);
     expect((await call('DELETE', `${overridesPath}/${override.json.id}`)).status).toBe(409);
+
+    // DNSSEC keys (issue 16): made, listed, the DS, a schedule moved (If-Match), and the usual refusals.
+    const key = await call('POST', '/api/v1/dnssec/zones/example.com/keys', { body: { type: 'csk' } });
+    expect(key.status).toBe(201);
+    expect((await call('POST', '/api/v1/dnssec/zones/example.com/keys', { body: {}, token: READER })).status).toBe(403);
+    expect((await call('GET', '/api/v1/dnssec/zones/example.com/keys', { token: READER })).status).toBe(200);
+    expect((await call('GET', '/api/v1/dnssec/zones/example.com/ds')).status).toBe(200);
+    expect((await call('GET', '/api/v1/dnssec/zones/other.example/ds')).status).toBe(404);
+    const keyPath = `/api/v1/dnssec/zones/example.com/keys/${key.json.key_tag}`;
+    expect((await call('PATCH', keyPath, { body: { sync_delete: '+30d' }, headers: { 'if-match': '"0000"' } })).status).toBe(412);
+    expect((await call('PATCH', keyPath, { body: { sync_delete: '+30d' }, headers: { 'if-match': `"${key.json.revision}"` } })).status).toBe(200);
 
     expect((await call('DELETE', edgePath, { headers: { 'if-match': '"99"' } })).status).toBe(412);
     expect((await call('DELETE', edgePath)).status).toBe(204);

@@ -1,6 +1,6 @@
 // Start-up behaviour of the real CLI: a bad config names the file, the key and the expectation and
 // exits non-zero before listening; an open API refuses a non-loopback address.
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers/control-plane.ts';
@@ -18,6 +18,20 @@ describe('sluice control-plane start-up', () => {
     expect(res.stderr).toContain(`${file}:1:1: listen: expected HOST:PORT`);
     expect(res.stderr).toContain(`${file}:3:3: api.long_poll_max: expected a duration`);
     expect(res.stderr).toContain(`${file}:4:3: api: unknown key(s) "colour"`);
+    expect(res.stdout).not.toContain('listening');
+  });
+
+  it('refuses an unprotected DNSSEC private key in dnssec.key_directory (relative to the config), exits 2 naming it', async () => {
+    const keys = join(dir.path, 'keys');
+    const made = await runSluice(['dns', 'keygen', '--zone', 'example.com', '--dir', keys]);
+    expect(made.code, made.stderr).toBe(0);
+    const priv = made.stdout.split('\n').find((l) => l.endsWith('.private'))!;
+    chmodSync(priv, 0o640);
+    const file = join(dir.path, 'dnssec.yaml');
+    writeFileSync(file, 'dnssec: { key_directory: keys }\n');
+    const res = await runSluice(['control-plane', '--config', file, '--data-dir', dir.path, '--listen', '127.0.0.1:0']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(`${file}: dnssec.key_directory: ${priv}: permissions 0640 are too open`);
     expect(res.stdout).not.toContain('listening');
   });
 

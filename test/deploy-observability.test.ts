@@ -17,6 +17,8 @@ import { createApiMetrics } from '../api/metrics.ts';
 import { createHealthMetrics } from '../api/health/metrics.ts';
 import { DnsStats } from '../dns/answer/stats.ts';
 import { registerServingMetrics, registerViewMetrics } from '../dns/metrics.ts';
+import { registerDnssecMetrics } from '../dns/dnssec/metrics.ts';
+import { memoryKey, testSigner } from '../dns/testing/dnssec.ts';
 import { EdgeMetrics } from '../edge-sync/metrics.ts';
 import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 import { renderTemplate } from '../terraform/tools/template.ts';
@@ -42,6 +44,7 @@ async function exportedMetricNames(): Promise<Set<string>> {
   const dns = new Registry();
   registerServingMetrics(dns, new DnsStats(), () => null);
   registerViewMetrics(dns);
+  registerDnssecMetrics(dns, testSigner([memoryKey('example.com')], { ms: Date.now() }));
   const names = new Set<string>();
   for (const registry of [api.registry, agent.main, agent.subnets, edge.registry, dns]) {
     for (const m of await registry.getMetricsAsJSON()) {
@@ -144,6 +147,7 @@ describe('metric names', () => {
     expect(byName.get('SluiceHealthFailOpen')?.expr).toContain('sluice_health_fail_open');
     expect(byName.get('SluiceHealthLoneVantage')?.expr).toContain('sluice_health_fresh_vantages');
     expect(byName.get('SluiceEdgeLocalFallback')?.expr).toContain('sluice_edge_local_fallback_origins');
+    expect(byName.get('SluiceDnssecSignaturesExpiringSoon')?.expr).toContain('sluice_dns_dnssec_next_signature_expiry_timestamp_seconds');
     for (const a of alerts) expect(['critical', 'warning', 'info'], a.alert).toContain(a.labels?.severity);
   });
 });

@@ -1,6 +1,6 @@
 // The example config loads, and bad configs stop `sluice dns` before it listens (exit code 2) with a
 // message that names the file, the key and what was expected. Schema rows: dns/config.test.ts.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,13 +23,15 @@ describe('dns config', () => {
   });
 
   // The key-by-key cases live in dns/config.test.ts; here, that each kind of failure stops the real
-  // command before it listens: a schema error, a database that cannot be opened, an unreadable view.
+  // command before it listens: a schema error, a database that cannot be opened, an unreadable view,
+  // a DNSSEC key directory that cannot be read.
   it.each([
     ['listen: ["localhost:53"]\nview_file: v.json\n', /dns\.yaml:1:10: listen\[0\]: expected an IP address and port/],
     ['view_file: v.json\ntcp: { idle_timeout: soon }\n', /dns\.yaml:2:\d+: tcp\.idle_timeout: expected a duration/],
     ['view_file: v.json\ngeoip: { database: /nonexistent/City.mmdb }\n', /dns\.yaml: geoip\.database: cannot open the MaxMind database/],
     ['view_file: missing.json\n', /dns\.yaml: view_file: .*missing\.json/],
     ['view_file: bad.json\n', /dns\.yaml: view_file: .*bad\.json: not a DnsView: zones/],
+    ['view_file: v.json\ndnssec: { key_directory: nokeys }\n', /dns\.yaml: dnssec\.key_directory: .*nokeys: cannot read the key directory/],
   ])('rejects %j with a clear message and exit code 2', async (yaml, message) => {
     const file = join(dir, 'dns.yaml');
     writeFileSync(file, yaml);
@@ -38,5 +40,18 @@ describe('dns config', () => {
     const r = await runSluice(['dns', '--config', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it('refuses to start with a private key others can read (exit 2, naming the file and the fix)', async () => {
+    const keys = join(dir, 'open-keys');
+    const gen = await runSluice(['dns', 'keygen', '--zone', 'example.com', '--dir', keys]);
+    expect(gen.code, gen.stderr).toBe(0);
+    const priv = gen.stdout.split('\n')[1]!;
+    chmodSync(priv, 0o644);
+    writeFileSync(join(dir, 'dnssec.yaml'), `view_file: v.json\ndnssec: { key_directory: ${keys} }\n`);
+    const r = await runSluice(['dns', '--config', join(dir, 'dnssec.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`dnssec.yaml: dnssec.key_directory: ${priv}: permissions 0644 are too open`);
+    expect(r.stderr).toContain('chmod 600');
   });
 });

@@ -9,6 +9,8 @@ import { createApiMetrics } from '../api/metrics.ts';
 import { createHealthMetrics } from '../api/health/metrics.ts';
 import { DnsStats } from '../dns/answer/stats.ts';
 import { registerServingMetrics, registerViewMetrics } from '../dns/metrics.ts';
+import { registerDnssecMetrics } from '../dns/dnssec/metrics.ts';
+import { memoryKey, testSigner } from '../dns/testing/dnssec.ts';
 import { EdgeMetrics } from '../edge-sync/metrics.ts';
 import { unavailable } from './helpers/env.ts';
 import { promtoolCheck } from './helpers/promtool.ts';
@@ -28,6 +30,7 @@ async function expositions(): Promise<Record<string, string>> {
   const dnsSingle = new Registry();
   registerServingMetrics(dnsSingle, new DnsStats(), () => null);
   registerViewMetrics(dnsSingle);
+  registerDnssecMetrics(dnsSingle, testSigner([memoryKey('example.com')], { ms: Date.now() }));
   // The control plane with its health-by-quorum series (as the health leader exports them).
   const api = createApiMetrics();
   const health = createHealthMetrics(api.registry);

@@ -31,11 +31,20 @@ export interface DnsperfTarget {
   pid: number;
 }
 
-export async function dnsperf(target: DnsperfTarget, queries: string, seconds: number, opts: { ecs: boolean; rate?: number }): Promise<Measurement> {
+export interface DnsperfLoad {
+  ecs: boolean;
+  /** The DO bit on every query (dnsperf -D): signed zones answer with their RRSIGs. */
+  dnssec?: boolean;
+  /** Queries per second (fixed rate, per-query latencies); absent: saturation. */
+  rate?: number;
+}
+
+export async function dnsperf(target: DnsperfTarget, queries: string, seconds: number, opts: DnsperfLoad): Promise<Measurement> {
   // -b: dnsperf's socket buffers (KiB; the kernel caps them at net.core.rmem_max/wmem_max) large enough
   // that the client does not drop answers that arrive while it is off the CPU: a loss should be the server's.
   const args = ['-s', '127.0.0.1', '-p', String(target.port), '-d', queries, '-l', String(seconds), '-t', '2', '-b', '4096'];
   if (opts.ecs) args.push('-E', `8:${ECS_HEX}`);
+  if (opts.dnssec) args.push('-D');
   if (opts.rate) args.push('-Q', String(opts.rate), '-c', '4', '-q', '200', '-v');
   else args.push('-c', '8', '-q', '1000');
   // Output to a file, not a pipe: reading megabytes of -v lines while measuring would steal CPU
@@ -102,4 +111,31 @@ export function medianOf(list: Measurement[]): Measurement {
     m.mean_ms = median(list.map((x) => x.mean_ms!));
   }
   return m;
+}
+
+/**
+ * a's saturation qps over b's, measured in adjacent pairs whose order alternates (a b, b a, …): a load
+ * burst from other work on the shared machine then lands on both sides of a pair, so the median of
+ * the pair ratios is what to trust, not a ratio of medians taken minutes apart.
+ */
+export async function pairedQpsRatio(
+  a: DnsperfTarget & DnsperfLoad,
+  b: DnsperfTarget & DnsperfLoad,
+  queries: string,
+  pairs: number,
+  seconds: number,
+): Promise<{ median: number; ratios: number[]; a_qps: number[]; b_qps: number[] }> {
+  const ratios: number[] = [];
+  const aq: number[] = [];
+  const bq: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const [first, second] = i % 2 === 0 ? [a, b] : [b, a];
+    const x = (await dnsperf(first, queries, seconds, first)).qps;
+    const y = (await dnsperf(second, queries, seconds, second)).qps;
+    const [qa, qb] = i % 2 === 0 ? [x, y] : [y, x];
+    aq.push(qa);
+    bq.push(qb);
+    ratios.push(Math.round((qa / qb) * 100) / 100);
+  }
+  return { median: median(ratios), ratios, a_qps: aq, b_qps: bq };
 }

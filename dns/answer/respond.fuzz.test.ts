@@ -4,6 +4,7 @@
 // - echoes the question byte for byte whenever the query's question was readable;
 // - carries OPT whenever the query carried one (RFC 6891 §7), on every error path;
 // - to a readable TSIG-signed query, is never a positive answer without a TSIG of its own.
+// Run once unsigned and once with the zone DNSSEC-signed (DO seeds then reach the signing paths).
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../lib/prng.ts';
@@ -13,6 +14,7 @@ import { buildQuery, decodeResponse, signQuery } from '../testing/packets.ts';
 import { nameToWireKey, RCODE } from '../wire/constants.ts';
 import { PARSE, parseQuery } from '../wire/query.ts';
 import { HMAC_SHA256, TsigKeyring } from '../wire/tsig.ts';
+import { memoryKey, testSigner } from '../testing/dnssec.ts';
 import { GeoLocator } from './geo.ts';
 import { Responder } from './respond.ts';
 import { buildViewIndex } from './view-index.ts';
@@ -21,9 +23,11 @@ const NOW_S = 1_800_000_000;
 const SECRET = Buffer.alloc(32, 9).toString('base64');
 
 describe('respond() under random and mutated input', () => {
-  it('never throws; answers are well formed, echo the question, keep OPT, and sign what was signed (60,000 packets)', () => {
+  it.each(['unsigned', 'DNSSEC-signed'])('never throws; answers are well formed, echo the question, keep OPT, and sign what was signed (60,000 packets, %s zone)', (kind) => {
     const geo = GeoLocator.open(fileURLToPath(GEOIP_TEST_DB), []);
+    const dnssec = kind === 'unsigned' ? undefined : testSigner([memoryKey('example.com')], { ms: NOW_S * 1000 });
     const r = new Responder({
+      ...(dnssec ? { dnssec } : {}),
       geo,
       limits: { ipv4: 24, ipv6: 56 },
       udpPayloadSize: 1232,
@@ -73,5 +77,6 @@ describe('respond() under random and mutated input', () => {
     expect(signedAnswers).toBeGreaterThan(100);
     expect(r.stats.malformedDropped + r.stats.malformedFormerr).toBeGreaterThan(10_000);
     expect(r.stats.tsig[1]! + r.stats.tsig[2]!).toBeGreaterThan(100); // badkey + badsig
+    if (dnssec) expect(dnssec.stats.signatures).toBeGreaterThan(20); // the signing paths ran
   });
 });

@@ -3,23 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { DnsView } from '../../model/views.ts';
 import { buildQuery, decodeResponse, type QuerySpec } from '../testing/packets.ts';
-import { GEOIP_TEST_DB, origin, PLACES, record, threeOrigins, view } from '../testing/fixtures.ts';
+import { GEOIP_TEST_DB, origin, PLACES, record, TEST_AUTHORITY, threeOrigins, view } from '../testing/fixtures.ts';
 import { TYPE, RCODE } from '../wire/constants.ts';
 import { GeoLocator } from './geo.ts';
 import { Responder, type Remote } from './respond.ts';
-import { buildViewIndex, type Authority } from './view-index.ts';
+import { buildViewIndex } from './view-index.ts';
 
-const AUTHORITY: Authority = {
-  primaryNs: 'ns1.example.com',
-  hostmaster: 'hostmaster@example.com',
-  nameservers: [{ name: 'ns1.example.com', addresses: ['192.0.2.53', '2001:db8::53'] }, { name: 'ns.other.net', addresses: [] }],
-  soaTtl: 3600,
-  nsTtl: 7200,
-  negativeTtl: 30,
-  refresh: 3600,
-  retry: 600,
-  expire: 1209600,
-};
+const AUTHORITY = TEST_AUTHORITY;
 const LOCAL: Remote = { family: 4, v4: 0x7f000001, v6: new Uint8Array(16) };
 const geo = GeoLocator.open(fileURLToPath(GEOIP_TEST_DB), [
   { cidr: '172.16.0.0/12', region: 'us-east' },

@@ -12,10 +12,20 @@
 // with optional ECS. The answer is header + the query's question bytes + a precomputed answer
 // section + OPT, written once into a right-sized buffer. Everything else (SOA, NS, negative answers,
 // errors) goes through MessageWriter, which compresses names.
+//
+// DNSSEC (dns/dnssec/): in a zone with keys, a query with DO set gets the RRSIGs of every RRset it
+// is answered with (the fast path copies them, cached per answer template, after the template), the
+// apex answers DNSKEY/CDS/CDNSKEY, and negative answers use compact denial (RFC 9824). Without DO
+// the bytes are exactly those of an unsigned zone.
 import { CLASSIC_UDP_MAX, HEADER_LEN, RCODE, TSIG_ERROR, TYPE } from '../wire/constants.ts';
 import { isAddressQuestion, isInternetClass, PARSE, parseQuery, Query } from '../wire/query.ts';
 import { signAnswer, signedRecordLength, unsignedErrorRecord, type TsigKeyring, type TsigVerdict } from '../wire/tsig.ts';
 import { MessageWriter, writeEcs } from '../wire/writer.ts';
+import { denialNsec, typesAt } from '../dnssec/denial.ts';
+import type { OnlineSigner } from '../dnssec/online.ts';
+import { isKeySetType, keySetRdatas, nsRdatas, soaRdata, writeRrset, writeRrsigs } from '../dnssec/sections.ts';
+import { DNSSEC_TYPE } from '../dnssec/wire.ts';
+import type { ZoneKeys } from '../dnssec/zone-keys.ts';
 import { choose, newChoice, type Choice, type Client, type ScopeLimits } from './choose.ts';
 import type { GeoLocator } from './geo.ts';
 import { maskV4 } from './prefix-table.ts';
@@ -41,6 +51,8 @@ export interface ResponderOptions {
   tsigKeys?: TsigKeyring;
   /** Milliseconds since the epoch (TSIG time checks and signatures); Date.now by default. */
   now?: () => number;
+  /** Online signing for the zones that have keys; absent: no zone is signed. */
+  dnssec?: OnlineSigner;
   /** Called for every steered answer when set (debug logging). */
   onDecision?: (q: Query, rec: RecordIndex, choice: Choice) => void;
 }
@@ -49,10 +61,11 @@ const FLAG_QR = 0x8000;
 const FLAG_AA = 0x0400;
 const FLAG_TC = 0x0200;
 /**
- * RD is copied from the query (RFC 1035 §4.1.1). CD is not: only a security-aware server copies it
- * (RFC 4035 §3.1.6), and sluice serves no DNSSEC; knot and gdnsd clear it here too.
+ * RD is copied from the query (RFC 1035 §4.1.1). CD only by a security-aware server (RFC 4035
+ * §3.1.6): when DNSSEC is configured; otherwise it is cleared, as knot and gdnsd without DNSSEC do.
  */
-const COPIED_FLAGS = 0x0100;
+const FLAG_RD = 0x0100;
+const FLAG_CD = 0x0010;
 
 export class Responder {
   index: ViewIndex | null = null;
@@ -63,9 +76,14 @@ export class Responder {
   private readonly client: Client = { family: 4, v4: 0, v6: new Uint8Array(16), prefix: 32 };
   /** Bytes kept free below the size limit for the TSIG a signed answer will get. */
   private reserve = 0;
+  /** A DO+CO query answered from a signed zone (RFC 9824 §5.1): echo CO; NXDOMAIN goes in the rcode. */
+  private compactOk = false;
+  /** Header flags copied from the query. */
+  private readonly copied: number;
 
   constructor(private readonly opts: ResponderOptions) {
     this.stats = opts.stats ?? new DnsStats();
+    this.copied = FLAG_RD | (opts.dnssec ? FLAG_CD : 0);
   }
 
   /** Atomically replaces the view: queries in flight finished on the old one (single-threaded). */
@@ -76,6 +94,9 @@ export class Responder {
   respond(msg: Buffer, transport: Transport, remote: Remote): Buffer | null {
     const q = parseQuery(msg, this.query);
     if (q.status !== PARSE.OK) return this.reject(msg, q);
+    this.compactOk = false;
+    // RFC 9824 §3.5: NXNAME is a meta-type that only ever appears in an NSEC bitmap; asking for it is an error.
+    if (q.qtype === DNSSEC_TYPE.NXNAME) return this.simple(msg, q, RCODE.FORMERR, 'malformed', qtypeIndex(q.qtype), false);
     // Zone transfers are not implemented: NOTIMP, as gdnsd answers (and knot for AXFR over UDP).
     if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return this.simple(msg, q, RCODE.NOTIMP, 'notimp', qtypeIndex(q.qtype), false);
     if (q.tsig) {
@@ -171,16 +192,21 @@ export class Responder {
       return this.simple(msg, q, RCODE.SERVFAIL, choice.reason, qi, true);
     }
     const tpl = set.templates[choice.slot]!;
+    // The signature covers the RRset (owner, type, TTL, addresses), never the client: every subnet
+    // handed the same addresses shares it, and the ECS scope below is the steering's, unchanged.
+    const dnssec = this.opts.dnssec;
+    const sigs = q.dnssecOk && dnssec ? dnssec.templateRrsigs(tpl, rec.key, rec.ttl, q.qtype, () => zoneKeyOf(this.index!, rec.key)) : null;
+    const sigLen = sigs ? sigs.rrs.length : 0;
     const ecsScope = q.ecs ? (q.ecsSource === 0 ? 0 : choice.scope) : 0;
     const optLen = q.edns ? 11 + (q.ecs ? 8 + q.ecsAddrLen : 0) : 0;
     const qEnd = q.questionEnd;
-    let size = qEnd + tpl.length + optLen;
-    let answers = set.counts[choice.slot]!;
-    let flags = FLAG_QR | FLAG_AA | (q.flags & COPIED_FLAGS);
+    let size = qEnd + tpl.length + sigLen + optLen;
+    let answers = set.counts[choice.slot]! + (sigs ? sigs.count : 0);
+    let flags = FLAG_QR | FLAG_AA | (q.flags & this.copied);
     if (size > this.limitFor(q, transport)) {
       // RFC 2181 §9: a partial RRset would mislead; send none, set TC, the client retries over TCP.
       flags |= FLAG_TC;
-      size -= tpl.length;
+      size -= tpl.length + sigLen;
       answers = 0;
       this.stats.truncated++;
     }
@@ -197,6 +223,10 @@ export class Responder {
     if (answers > 0) {
       for (let i = 0; i < tpl.length; i++) out[off + i] = tpl[i]!;
       off += tpl.length;
+      if (sigs) {
+        sigs.rrs.copy(out, off);
+        off += sigLen;
+      }
     }
     if (q.edns) {
       out[off] = 0;
@@ -204,7 +234,7 @@ export class Responder {
       out.writeUInt16BE(this.opts.udpPayloadSize, off + 3);
       out[off + 5] = 0;
       out[off + 6] = 0;
-      out.writeUInt16BE(q.dnssecOk ? 0x8000 : 0, off + 7);
+      out.writeUInt16BE(q.dnssecOk ? (sigs && q.compactOk ? 0xc000 : 0x8000) : 0, off + 7);
       out.writeUInt16BE(q.ecs ? 8 + q.ecsAddrLen : 0, off + 9);
       if (q.ecs) writeEcs(out, off + 11, q, ecsScope);
     }
@@ -240,7 +270,7 @@ export class Responder {
     if (q.hasQuestion) w.question(msg, q);
     if (q.edns) w.opt(q, this.opts.udpPayloadSize, rcode >> 4, q.ecs ? 0 : null);
     if (trailer) w.record(trailer);
-    const flags = FLAG_QR | (q.opcode << 11) | (aa ? FLAG_AA : 0) | (q.flags & COPIED_FLAGS) | (rcode & 0xf);
+    const flags = FLAG_QR | (q.opcode << 11) | (aa ? FLAG_AA : 0) | (q.flags & this.copied) | (rcode & 0xf);
     this.stats.count(qi, rcode, reason);
     return w.finish(q.id, flags, q.hasQuestion ? 1 : 0);
   }
@@ -261,29 +291,47 @@ export class Responder {
     }
     const apex = q.nameKey === zone.key;
     const w = this.writer;
+    // A zone with keys publishes its DNSKEY set to everyone; RRSIGs and NSECs go only to DO queries.
+    const dnssec = this.opts.dnssec;
+    const keys = dnssec ? dnssec.zone(zoneKey) : null;
+    const signed = q.dnssecOk ? keys : null;
+    this.compactOk = q.compactOk && signed !== null;
+    const a = index.authority;
     if (apex && (q.qtype === TYPE.SOA || q.qtype === TYPE.ANY)) {
       w.reset();
       w.question(msg, q);
-      this.soa(w, zone, index, index.authority.soaTtl, HEADER_LEN);
+      this.soa(w, zone, index, a.soaTtl, HEADER_LEN);
       w.an++;
+      if (signed) w.an += writeRrsigs(w, dnssec!, signed, HEADER_LEN, zone.key, TYPE.SOA, a.soaTtl, a.soaTtl, [soaRdata(zone, index)]);
       return this.finishPositive(msg, q, transport, 'authority', qi);
     }
     if (apex && q.qtype === TYPE.NS) {
       w.reset();
       w.question(msg, q);
       for (const ns of zone.nameservers) {
-        const at = w.startRr(HEADER_LEN, TYPE.NS, index.authority.nsTtl);
+        const at = w.startRr(HEADER_LEN, TYPE.NS, a.nsTtl);
         w.name(ns);
         w.endRr(at);
         w.an++;
       }
-      // In-zone nameserver addresses (glue) in the additional section.
+      if (signed) w.an += writeRrsigs(w, dnssec!, signed, HEADER_LEN, zone.key, TYPE.NS, a.nsTtl, a.nsTtl, nsRdatas(zone));
+      // In-zone nameserver addresses (glue) in the additional section — authoritative data of this
+      // zone, so signed like any other RRset (RFC 4035 §3.1.1).
       for (const ns of zone.nameservers) {
-        const glue = zone.glue.get(nameKeyOf(ns));
+        const nsKey = nameKeyOf(ns);
+        const glue = zone.glue.get(nsKey);
         if (!glue) continue;
-        for (const a of glue.v4) (w.address(ns, a, index.authority.nsTtl), w.ar++);
-        for (const a of glue.v6) (w.address(ns, a, index.authority.nsTtl), w.ar++);
+        for (const list of [glue.v4, glue.v6]) {
+          if (list.length === 0) continue;
+          w.ar += writeRrset(w, dnssec, signed, ns, nsKey, list[0]!.length === 4 ? TYPE.A : TYPE.AAAA, a.nsTtl, list.map((x) => Buffer.from(x)));
+        }
       }
+      return this.finishPositive(msg, q, transport, 'authority', qi);
+    }
+    if (apex && keys && isKeySetType(q.qtype) && keySetRdatas(keys, q.qtype).length > 0) {
+      w.reset();
+      w.question(msg, q);
+      w.an += writeRrset(w, dnssec, signed, HEADER_LEN, zone.key, q.qtype, dnssec!.dnskeyTtl, keySetRdatas(keys, q.qtype));
       return this.finishPositive(msg, q, transport, 'authority', qi);
     }
     const glue = zone.glue.get(q.nameKey);
@@ -292,9 +340,16 @@ export class Responder {
       if (list.length > 0) {
         w.reset();
         w.question(msg, q);
-        for (const a of list) (w.address(HEADER_LEN, a, index.authority.nsTtl), w.an++);
+        w.an += writeRrset(w, dnssec, signed, HEADER_LEN, q.nameKey, q.qtype, a.nsTtl, list.map((x) => Buffer.from(x)));
         return this.finishPositive(msg, q, transport, 'authority', qi);
       }
+    }
+    if (signed && q.qtype === DNSSEC_TYPE.NSEC) {
+      // The NSEC a denial would carry, asked for directly: answer it (listing NSEC, it cannot deny NSEC).
+      w.reset();
+      w.question(msg, q);
+      w.an += this.denialNsec(w, q, zone, signed, zone.names.has(q.nameKey));
+      return this.finishPositive(msg, q, transport, 'authority', qi);
     }
     if (zone.names.has(q.nameKey)) return this.negative(msg, q, zone, RCODE.NOERROR, transport, 'nodata', qi);
     return this.negative(msg, q, zone, RCODE.NXDOMAIN, transport, 'nxdomain', qi);
@@ -313,22 +368,46 @@ export class Responder {
     w.endRr(at);
   }
 
-  /** NXDOMAIN or NODATA: the zone's SOA in authority, TTL min(SOA TTL, MINIMUM) (RFC 2308 §3). */
+  /**
+   * NXDOMAIN or NODATA: the zone's SOA in authority, TTL min(SOA TTL, MINIMUM) (RFC 2308 §3). In a
+   * signed zone with DO set, compact denial (RFC 9824): the SOA's RRSIG and one NSEC at the query name
+   * with its RRSIG; a nonexistent name is then NOERROR (NXDOMAIN only to a CO requester, §5.1).
+   */
   private negative(msg: Buffer, q: Query, zone: ZoneIndex, rcode: number, transport: Transport, reason: ResponseReason, qi: number): Buffer {
     const index = this.index!;
+    const a = index.authority;
     const w = this.writer;
+    const negTtl = Math.min(a.soaTtl, a.negativeTtl);
+    const dnssec = this.opts.dnssec;
+    const signed = q.dnssecOk && dnssec ? dnssec.zone(zone.key) : null;
     w.reset();
     w.question(msg, q);
-    this.soa(w, zone, index, Math.min(index.authority.soaTtl, index.authority.negativeTtl), zone.name);
+    this.soa(w, zone, index, negTtl, zone.name);
     w.ns++;
+    if (signed) {
+      w.ns += writeRrsigs(w, dnssec!, signed, zone.name, zone.key, TYPE.SOA, negTtl, a.soaTtl, [soaRdata(zone, index)]);
+      w.ns += this.denialNsec(w, q, zone, signed, rcode !== RCODE.NXDOMAIN);
+      this.compactOk = q.compactOk;
+      if (rcode === RCODE.NXDOMAIN && !q.compactOk) rcode = RCODE.NOERROR;
+    }
     return this.finishPositive(msg, q, transport, reason, qi, rcode);
+  }
+
+  /** The compact-denial NSEC at the query name (and its RRSIGs): NODATA when the name exists, else NXNAME. */
+  private denialNsec(w: MessageWriter, q: Query, zone: ZoneIndex, keys: ZoneKeys, exists: boolean): number {
+    const a = this.index!.authority;
+    const ttl = Math.min(a.soaTtl, a.negativeTtl); // RFC 9077: the NSEC TTL is that of the negative answer
+    const types = exists ? typesAt(zone, keys, q.nameKey, this.index!.records.get(q.nameKey)) : [];
+    // Asked for the NSEC itself (qtype NSEC): nothing is denied, so nothing leaves the bitmap.
+    const rdata = denialNsec(exists ? 'nodata' : 'nxname', q.nameKey, q.qtype === DNSSEC_TYPE.NSEC ? 0 : q.qtype, types);
+    return writeRrset(w, this.opts.dnssec, keys, HEADER_LEN, q.nameKey, DNSSEC_TYPE.NSEC, ttl, [rdata]);
   }
 
   /** Adds OPT, applies the size limit (TC + empty sections when it does not fit), builds the message. */
   private finishPositive(_msg: Buffer, q: Query, transport: Transport, reason: ResponseReason, qi: number, rcode: number = RCODE.NOERROR): Buffer {
     const w = this.writer;
     const optLen = q.edns ? 11 + (q.ecs ? 8 + q.ecsAddrLen : 0) : 0;
-    let flags = FLAG_QR | FLAG_AA | (q.flags & COPIED_FLAGS) | rcode;
+    let flags = FLAG_QR | FLAG_AA | (q.flags & this.copied) | rcode;
     if (w.off + optLen > this.limitFor(q, transport)) {
       flags |= FLAG_TC;
       w.off = q.questionEnd;
@@ -336,7 +415,7 @@ export class Responder {
       this.stats.truncated++;
     }
     // Not tailored to the client subnet: scope 0 (RFC 7871 §7.2.1).
-    if (q.edns) w.opt(q, this.opts.udpPayloadSize, 0, q.ecs ? 0 : null);
+    if (q.edns) w.opt(q, this.opts.udpPayloadSize, 0, q.ecs ? 0 : null, this.compactOk);
     this.stats.count(qi, rcode, reason);
     return w.finish(q.id, flags, 1);
   }

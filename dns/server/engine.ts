@@ -10,6 +10,9 @@ import type { DnsConfig } from '../config.ts';
 import { nameToWireKey, qtypeName } from '../wire/constants.ts';
 import { HMAC_SHA256, TsigKeyring } from '../wire/tsig.ts';
 import type { TcpLimits } from './tcp.ts';
+import { KeyFileError, loadKeyDirectory, type DnssecKey } from '../dnssec/keys.ts';
+import { OnlineSigner } from '../dnssec/online.ts';
+import type { DnssecStats } from '../dnssec/stats.ts';
 
 export function authorityOf(config: DnsConfig): Authority {
   const a = config.authority;
@@ -36,12 +39,53 @@ export function openGeo(config: DnsConfig, configFile: string): GeoLocator | nul
   }
 }
 
-/** `stats`: where to count (default: counters of its own); a batched UDP thread counts into shared memory. */
-export function createResponder(config: DnsConfig, geo: GeoLocator | null, log: Logger, stats?: DnsStats): Responder {
+/**
+ * The zones' signing keys from `dnssec.key_directory`; a key that is unreadable, unprotected or does
+ * not match itself is a config error at start (exit 2), so a server never comes up half-signed.
+ */
+export function loadKeys(config: DnsConfig, configFile: string): Map<string, DnssecKey[]> {
+  try {
+    return loadKeyDirectory(config.dnssec!.key_directory);
+  } catch (err) {
+    if (err instanceof KeyFileError) throw new ConfigError(configFile, [{ key: 'dnssec.key_directory', message: err.message }]);
+    throw err;
+  }
+}
+
+/** The online signer for `dnssec:` (undefined without it). `stats`: shared memory, for a serving thread. */
+export function createSigner(config: DnsConfig, configFile: string, stats?: DnssecStats): OnlineSigner | undefined {
+  const d = config.dnssec;
+  if (!d) return undefined;
+  return new OnlineSigner(loadKeys(config, configFile), {
+    policy: { validity: d.signature_validity / 1000, refreshBefore: d.refresh_before / 1000, inceptionOffset: d.inception_offset / 1000 },
+    cacheSize: d.cache_size,
+    dnskeyTtl: d.dnskey_ttl,
+    ...(stats ? { stats } : {}),
+  });
+}
+
+/** Re-reads the keys (SIGHUP); a bad key directory is logged and the keys in force stay. */
+export function reloadKeys(signer: OnlineSigner | undefined, config: DnsConfig, configFile: string, log: Logger): void {
+  if (!signer) return;
+  try {
+    const keys = loadKeys(config, configFile);
+    signer.setKeys(keys);
+    log.info({ zones: [...keys.keys()], keys: [...keys.values()].reduce((n, k) => n + k.length, 0) }, 'DNSSEC keys loaded');
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'cannot reload the DNSSEC keys; keeping the ones in force');
+  }
+}
+
+/**
+ * `stats`: where to count (default: counters of its own); a batched UDP thread counts into shared
+ * memory. `signer`: online DNSSEC signing (createSigner), one per responder.
+ */
+export function createResponder(config: DnsConfig, geo: GeoLocator | null, log: Logger, stats?: DnsStats, signer?: OnlineSigner): Responder {
   const debug = log.isLevelEnabled('debug');
   return new Responder({
     geo,
     ...(stats ? { stats } : {}),
+    ...(signer ? { dnssec: signer } : {}),
     limits: { ipv4: config.ecs.ipv4_scope_max, ipv6: config.ecs.ipv6_scope_max },
     udpPayloadSize: config.udp_payload_size,
     tsigKeys: new TsigKeyring(config.tsig_keys.map((k) => ({ name: nameToWireKey(k.name), algorithm: HMAC_SHA256, secret: Buffer.from(k.secret, 'base64') }))),

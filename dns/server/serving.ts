@@ -9,7 +9,10 @@ import type { Responder } from '../answer/respond.ts';
 import { DnsStats } from '../answer/stats.ts';
 import type { DnsConfig } from '../config.ts';
 import { registerServingMetrics, servedVersionOf } from '../metrics.ts';
-import { createResponder, indexView, openGeo, tcpLimitsOf } from './engine.ts';
+import { registerDnssecMetrics } from '../dnssec/metrics.ts';
+import type { OnlineSigner } from '../dnssec/online.ts';
+import { DnssecStats } from '../dnssec/stats.ts';
+import { createResponder, createSigner, indexView, openGeo, reloadKeys, tcpLimitsOf } from './engine.ts';
 import { startListeners, type ListenAddress, type Listeners } from './listeners.ts';
 import { TcpStats } from './tcp.ts';
 import { startBatchedUdp, type BatchedUdp } from './udp-batched/start.ts';
@@ -19,6 +22,9 @@ export class ServingProcess {
   readonly responder: Responder;
   /** The UDP thread's counters (shared memory), with the batched path. */
   private readonly udpStats: DnsStats | null;
+  /** DNSSEC: this loop's signer (TCP, and UDP on the dgram path); the UDP thread signs with its own. */
+  private readonly signer: OnlineSigner | undefined;
+  private readonly udpDnssecStats: DnssecStats | null;
   private readonly tcpStats = new TcpStats();
   private latest: DnsView | null = null;
   private udp: BatchedUdp | null = null;
@@ -29,12 +35,21 @@ export class ServingProcess {
     private readonly log: Logger,
     readonly io: UdpIo,
   ) {
-    this.responder = createResponder(config, openGeo(config, configFile), log);
+    this.signer = createSigner(config, configFile);
+    this.responder = createResponder(config, openGeo(config, configFile), log, undefined, this.signer);
     this.udpStats = io === 'recvmmsg' ? new DnsStats(new SharedArrayBuffer(DnsStats.BYTES)) : null;
+    this.udpDnssecStats = io === 'recvmmsg' && this.signer ? new DnssecStats(new SharedArrayBuffer(DnssecStats.BYTES)) : null;
   }
 
   registerMetrics(registry: Registry): void {
     registerServingMetrics(registry, this.udpStats ? [this.responder.stats, this.udpStats] : this.responder.stats, () => this.servedVersion(), this.tcpStats);
+    if (this.signer) registerDnssecMetrics(registry, this.signer, this.udpDnssecStats ? [this.udpDnssecStats] : []);
+  }
+
+  /** SIGHUP: re-reads the DNSSEC keys here and in the UDP thread (a bad directory keeps the keys in force). */
+  reloadKeys(): void {
+    reloadKeys(this.signer, this.config, this.configFile, this.log);
+    if (this.signer) this.udp?.reloadKeys();
   }
 
   /** The oldest weights_version this process answers from (the UDP thread may lag by one index build). */
@@ -70,6 +85,7 @@ export class ServingProcess {
       configFile: this.configFile,
       view: this.latest,
       stats: this.udpStats!,
+      dnssecStats: this.udpDnssecStats,
       log: this.log,
       onUnexpectedExit: onUdpThreadExit,
     });

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { DnsRecordView, DnsView, OriginView, WeightMap } from '../../model/views.ts';
+import type { Authority } from '../answer/view-index.ts';
 
 /** Places with their coordinates (origins in tests sit in real cities so geo answers are checkable). */
 export const PLACES = {
@@ -47,6 +48,19 @@ export function record(hostname: string, origins: OriginView[], extra: Partial<D
 export function view(zone: string, records: DnsRecordView[], version = '1', weightsVersion: number | null = 1): DnsView {
   return { version, seq: null, weights_version: weightsVersion, zones: [{ zone, records }] };
 }
+
+/** SOA/NS settings for core tests: an in-zone nameserver with IPv4 and IPv6 glue, and one outside the zone. */
+export const TEST_AUTHORITY: Authority = {
+  primaryNs: 'ns1.example.com',
+  hostmaster: 'hostmaster@example.com',
+  nameservers: [{ name: 'ns1.example.com', addresses: ['192.0.2.53', '2001:db8::53'] }, { name: 'ns.other.net', addresses: [] }],
+  soaTtl: 3600,
+  nsTtl: 7200,
+  negativeTtl: 30,
+  refresh: 3600,
+  retry: 600,
+  expire: 1209600,
+};
 
 /** Three origins on three continents' edges: London, Ashburn (US east), Seattle (US west). */
 export function threeOrigins(): OriginView[] {

@@ -26,5 +26,7 @@ export const FUZZ_SEEDS = [
   buildQuery({ name: 'example.com', qtype: 6, edns: {} }),
   buildQuery({ name: 'nope.example.com', qtype: 2 }),
   ...BATTERY.map((q) => q.packet),
+  buildQuery({ name: 'app.example.com', edns: { dnssecOk: true, ecs: { address: '10.1.2.0', source: 24 } } }),
+  buildQuery({ name: 'example.com', qtype: 48, edns: { dnssecOk: true, compactOk: true } }),
 ];
 

@@ -14,7 +14,7 @@ export interface QuerySpec {
   qclass?: number;
   rd?: boolean;
   /** Omit for a query without OPT. */
-  edns?: { udpSize?: number; version?: number; dnssecOk?: boolean; ecs?: { address: string; source: number }; extraOptions?: Buffer };
+  edns?: { udpSize?: number; version?: number; dnssecOk?: boolean; compactOk?: boolean; ecs?: { address: string; source: number }; extraOptions?: Buffer };
 }
 
 /** Wire bytes of a query. The qname keeps the case given (for case-preservation tests). */
@@ -52,7 +52,7 @@ export function buildQuery(spec: QuerySpec): Buffer {
     opt.writeUInt16BE(spec.edns.udpSize ?? 1232, 3);
     opt[5] = 0;
     opt[6] = spec.edns.version ?? 0;
-    opt.writeUInt16BE(spec.edns.dnssecOk ? 0x8000 : 0, 7);
+    opt.writeUInt16BE((spec.edns.dnssecOk ? 0x8000 : 0) | (spec.edns.compactOk ? 0x4000 : 0), 7);
     opt.writeUInt16BE(rdata.length, 9);
     parts.push(opt, rdata);
   }
@@ -198,7 +198,7 @@ export interface Decoded {
   answers: DecodedRr[];
   authority: DecodedRr[];
   additional: DecodedRr[];
-  opt: { udpSize: number; version: number; extRcode: number; dnssecOk: boolean; ecs?: { family: number; source: number; scope: number; address: Buffer } } | null;
+  opt: { udpSize: number; version: number; extRcode: number; dnssecOk: boolean; compactOk: boolean; ecs?: { family: number; source: number; scope: number; address: Buffer } } | null;
   /** OPT was the last record of the additional section (RFC 6891 does not require it; we do it). */
   optLast: boolean;
   /** The TSIG record (kept out of `additional`); it must be the very last record. */
@@ -265,7 +265,7 @@ export function decodeResponse(buf: Buffer): Decoded {
         rr.soa = { mname: m.name, rname: r.name, serial: buf.readUInt32BE(r.end), minimum: buf.readUInt32BE(r.end + 16) };
       }
       if (type === TYPE.OPT && s === 2) {
-        opt = { udpSize: klass, extRcode: ttl >>> 24, version: (ttl >>> 16) & 0xff, dnssecOk: (ttl & 0x8000) !== 0 };
+        opt = { udpSize: klass, extRcode: ttl >>> 24, version: (ttl >>> 16) & 0xff, dnssecOk: (ttl & 0x8000) !== 0, compactOk: (ttl & 0x4000) !== 0 };
         let o = 0;
         while (o + 4 <= data.length) {
           const code = data.readUInt16BE(o);

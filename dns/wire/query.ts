@@ -63,6 +63,8 @@ export class Query {
   ednsVersion = 0;
   udpSize = 0;
   dnssecOk = false;
+  /** EDNS flag CO, Compact Answers OK (RFC 9824 §5.1): NXDOMAIN may be signalled with the rcode. */
+  compactOk = false;
   private optStart = 0;
   private optEnd = 0;
   ecs = false;
@@ -97,7 +99,7 @@ export class Query {
     this.nameUpper = false;
     this.key = null;
     this.buf = buf;
-    this.edns = this.dnssecOk = this.ecs = this.tsig = false;
+    this.edns = this.dnssecOk = this.compactOk = this.ecs = this.tsig = false;
     this.ednsVersion = this.udpSize = this.ecsFamily = this.ecsSource = this.ecsAddrLen = 0;
     this.optStart = this.optEnd = this.tsigRdata = this.tsigEnd = 0;
   }
@@ -113,6 +115,7 @@ export class Query {
     this.udpSize = buf.readUInt16BE(typeAt + 2);
     this.ednsVersion = buf[typeAt + 5]!;
     this.dnssecOk = (buf[typeAt + 6]! & 0x80) !== 0;
+    this.compactOk = (buf[typeAt + 6]! & 0x40) !== 0;
     this.optStart = rdata;
     this.optEnd = rdataEnd;
   }

@@ -62,6 +62,12 @@ export class MessageWriter {
     this.u8(0);
   }
 
+  /** Raw bytes (an RDATA built elsewhere, already in wire form). */
+  bytes(b: Uint8Array): void {
+    this.buf.set(b, this.off);
+    this.off += b.length;
+  }
+
   /** Starts an RR; returns the offset of RDLENGTH to patch with endRr. */
   startRr(owner: string | number, type: number, ttl: number): number {
     if (typeof owner === 'number') this.u16(0xc000 | owner);
@@ -86,13 +92,14 @@ export class MessageWriter {
   }
 
   /** The OPT pseudo-record (RFC 6891 §6.1.2), last in the additional section, echoing ECS when asked. */
-  opt(q: Query, udpSize: number, extRcode: number, ecsScope: number | null): void {
+  opt(q: Query, udpSize: number, extRcode: number, ecsScope: number | null, compactOk = false): void {
     this.u8(0); // root owner
     this.u16(TYPE.OPT);
     this.u16(udpSize);
     this.u8(extRcode);
     this.u8(0); // version 0
-    this.u16(q.dnssecOk ? 0x8000 : 0); // RFC 3225: copy DO
+    // RFC 3225: copy DO. CO (RFC 9824 §5.1) only when we answered with compact denial's NXDOMAIN signal.
+    this.u16((q.dnssecOk ? 0x8000 : 0) | (compactOk ? 0x4000 : 0));
     const rdlenAt = this.off;
     this.off += 2;
     if (q.ecs && ecsScope !== null) writeEcs(this.buf, this.off, q, ecsScope), (this.off += 8 + q.ecsAddrLen);

@@ -10,6 +10,7 @@ import type { Logger } from '../../../lib/log.ts';
 import { startWorker } from '../../../lib/worker.ts';
 import type { DnsView } from '../../../model/views.ts';
 import type { DnsStats } from '../../answer/stats.ts';
+import type { DnssecStats } from '../../dnssec/stats.ts';
 import type { DnsConfig } from '../../config.ts';
 import type { ExternalUdp, ListenAddress } from '../listeners.ts';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from './linux-abi.ts';
@@ -23,6 +24,8 @@ export interface BatchedUdp extends ExternalUdp {
   setView(view: DnsView): void;
   /** weights_version the thread answers from (-1: none yet). */
   servedVersion(): number;
+  /** The thread re-reads its DNSSEC keys (SIGHUP). */
+  reloadKeys(): void;
 }
 
 export interface BatchedUdpOptions {
@@ -33,6 +36,8 @@ export interface BatchedUdpOptions {
   view: DnsView | null;
   /** Counters over a SharedArrayBuffer: the thread counts, the caller's metrics read. */
   stats: DnsStats;
+  /** The thread's DNSSEC counters, likewise (null: no zone is signed). */
+  dnssecStats?: DnssecStats | null;
   log: Logger;
   /** The thread ended without being asked to (a bug, or poll() failing): the caller decides what follows. */
   onUnexpectedExit: (code: number) => void;
@@ -47,7 +52,7 @@ export function startBatchedUdp(o: BatchedUdpOptions): BatchedUdp {
   const wakeFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wakeFd < 0) throw new Error(`eventfd(): ${lastError(c)}`);
   const { port1, port2 } = new MessageChannel();
-  const data: ThreadData = { config: o.config, configFile: o.configFile, addresses: o.addresses, wakeFd, stats: o.stats.buffer, control: port2, view: o.view };
+  const data: ThreadData = { config: o.config, configFile: o.configFile, addresses: o.addresses, wakeFd, stats: o.stats.buffer, dnssecStats: (o.dnssecStats?.buffer as SharedArrayBuffer | undefined) ?? null, control: port2, view: o.view };
   const worker: Worker = startWorker(new URL('./thread.ts', import.meta.url), { workerData: data, transferList: [port2], name: 'sluice-dns-udp' });
   let exited = false;
   let stopping = false;
@@ -100,6 +105,7 @@ export function startBatchedUdp(o: BatchedUdpOptions): BatchedUdp {
       wake();
     },
     servedVersion: () => version,
+    reloadKeys: () => send({ type: 'reload-keys' }),
     async close() {
       if (stopping) return void (await exit);
       stopping = true;

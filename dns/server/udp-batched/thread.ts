@@ -14,7 +14,8 @@ import type { DnsView } from '../../../model/views.ts';
 import { DnsStats } from '../../answer/stats.ts';
 import type { DnsConfig } from '../../config.ts';
 import { servedVersionOf } from '../../metrics.ts';
-import { createResponder, indexView, openGeo } from '../engine.ts';
+import { createResponder, createSigner, indexView, openGeo, reloadKeys } from '../engine.ts';
+import { DnssecStats } from '../../dnssec/stats.ts';
 import type { ListenAddress } from '../listeners.ts';
 import { BatchedUdpLoop } from './serve-loop.ts';
 import { openReusePortSocket, type BatchedSocket } from './socket.ts';
@@ -26,12 +27,14 @@ export interface ThreadData {
   addresses: ListenAddress[];
   wakeFd: number;
   stats: SharedArrayBuffer;
+  /** DNSSEC counters (shared memory), when a zone is signed. */
+  dnssecStats: SharedArrayBuffer | null;
   control: MessagePort;
   view: DnsView | null;
 }
 
 /** A view arrives in parts (view-parts.ts); stop ends the loop. */
-export type ToThread = ViewPart | { type: 'stop' };
+export type ToThread = ViewPart | { type: 'stop' } | { type: 'reload-keys' };
 export type FromThread =
   | { type: 'ready'; bound: { host: string; port: number; label: string }[] }
   | { type: 'failed'; message: string }
@@ -43,7 +46,9 @@ const data = workerData as ThreadData;
 const post = (m: FromThread) => parentPort!.postMessage(m);
 const log = createLogger(`dns-udp-${threadId}`, data.config.log_level, { sync: true });
 const c = libc();
-const responder = createResponder(data.config, openGeo(data.config, data.configFile), log, new DnsStats(data.stats));
+// DNSSEC: a signer of its own (same key directory, its own signature cache), counting into shared memory.
+const signer = createSigner(data.config, data.configFile, data.dnssecStats ? new DnssecStats(data.dnssecStats) : undefined);
+const responder = createResponder(data.config, openGeo(data.config, data.configFile), log, new DnsStats(data.stats), signer);
 
 /** Once serving: answers what is queued while a new view is indexed (from the index still installed). */
 let pace: (() => void) | undefined;
@@ -78,6 +83,10 @@ try {
     for (let m; (m = receiveMessageOnPort(data.control)); ) {
       const msg = m.message as ToThread;
       if (msg.type === 'stop') return false;
+      if (msg.type === 'reload-keys') {
+        reloadKeys(signer, data.config, data.configFile, log);
+        continue;
+      }
       const view = assembly.add(msg);
       if (view) install(view);
       loop.serveQueued(); // between two parts of a view, answer what came in meanwhile
