@@ -4,7 +4,7 @@
 import { TYPE } from '../wire/constants.ts';
 import { distanceKm, type GeoHit, type GeoLocator } from './geo.ts';
 import { pickCumulative, pointV4, pointV6 } from './hash.ts';
-import { maskV4 } from './prefix-table.ts';
+import { maskV4 } from '../../lib/prefix-table.ts';
 import type { ChoiceSet, FamilySets, LearnedEntry, RecordIndex } from './view-index.ts';
 
 export const REASONS = ['learned_latency', 'geo_fallback', 'cidr_mapping', 'static', 'no_healthy_origin', 'no_address'] as const;

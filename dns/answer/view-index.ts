@@ -8,7 +8,7 @@ import type { DnsRecordView, DnsView, OriginView, WeightMap } from '../../model/
 import { ipToBytes, parseCidr, type Location } from '../../model/primitives.ts';
 import { nameToWireKey, TYPE, CLASS_IN } from '../wire/constants.ts';
 import { fnv1aString } from './hash.ts';
-import { PrefixTable } from './prefix-table.ts';
+import { PrefixTable } from '../../lib/prefix-table.ts';
 
 export interface OriginEntry {
   id: string;

@@ -24,7 +24,7 @@
 // bytes            origin load and edge demand from the agents' byte counters; subnet demand shares an
 //                   origin's bytes out over its subnets by connection-seconds (new connections without).
 import type { Measurements } from './assemble.ts';
-import { edgeOfSubnet } from './edge-subnets.ts';
+import { EdgeSubnets } from './edge-subnets.ts';
 import { emptyInputs, type ConnectionInputs, type LbInputs, type ReadContext } from './types.ts';
 import { convert, expectUnit, plus, ratio, sum, zero, type CapacityUnit, type Rate, type Ratio } from './units.ts';
 
@@ -49,8 +49,9 @@ export function toCapacityUnit(m: Measurements, ctx: ReadContext): LbInputs {
   out.originHealth = m.originHealth;
   const subnets = new Set([...m.subnetConnections.keys(), ...m.subnetConnectionSeconds.keys()]);
   const edgeSubnet = new Map<string, string>();
+  const edgeIndex = new EdgeSubnets(ctx.edges);
   for (const s of subnets) {
-    const e = edgeOfSubnet(s, ctx.edges);
+    const e = edgeIndex.edgeOf(s);
     if (e) edgeSubnet.set(s, e);
   }
   // HTTP edges pool their connections to the origins: their traffic there is counted by the edges' own
