@@ -22,9 +22,8 @@
 //
 // A coarse entry is never narrowed to its last member: it also answers for the addresses under it
 // this agent has not seen. A client of an aggregate is answered from the longest learned prefix by
-// sluice dns (with the scope the answer depends on), and the scheduler gives a more specific source
-// the RTT its agent learned for the covering prefix when it has none of its own
-// (scheduler/loop/prefix-rtt.ts). Entries nest (a /16 and a /24 inside it): each subnet is counted in
+// sluice dns (with the scope the answer depends on: dns/answer/choose.ts); the scheduler treats each
+// entry as one subnet source (placed by longest-prefix match, scheduler/loop/locate.ts). Entries nest (a /16 and a /24 inside it): each subnet is counted in
 // exactly one entry, its longest one.
 import { ipToBytes } from '../../model/primitives.ts';
 import type { SubnetEntry } from './subnet-table.ts';
