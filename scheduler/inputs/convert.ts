@@ -59,14 +59,20 @@ export function toCapacityUnit(m: Measurements, ctx: ReadContext): LbInputs {
   const httpEdges = m.edgeOriginUnit === 'requests';
   const shares = unit === 'requests' ? requestShares(m, ctx, edgeSubnet, httpEdges) : unit === 'bytes' ? byteShares(m, ctx) : connectionShares(m, ctx);
 
-  // Subnet (DNS) demand: what each subnet sent to each origin, summed over the origins.
+  // Subnet (DNS) demand: what each subnet sent to each origin, summed over the origins. Gathered
+  // origin by origin (each alloc holds only that origin's subnets): asking every origin about every
+  // subnet was subnets × origins lookups, most of the inputs' time at 200 origins.
+  const bySubnet = new Map<string, Rate<CapacityUnit>[]>();
+  for (const sh of shares.values()) {
+    for (const [s, a] of sh.alloc) {
+      const list = bySubnet.get(s);
+      if (list) list.push(a);
+      else bySubnet.set(s, [a]);
+    }
+  }
   for (const s of subnets) {
     if (edgeSubnet.has(s)) continue;
-    const parts: Rate<CapacityUnit>[] = [];
-    for (const sh of shares.values()) {
-      const a = sh.alloc.get(s);
-      if (a) parts.push(a);
-    }
+    const parts: Rate<CapacityUnit>[] = bySubnet.get(s) ?? [];
     // A series without a node label (an override that summed it away): the load balancer's ratio.
     const unlabelled = m.subnetConnections.get(s)?.get('');
     if (unlabelled) parts.push(convert(unlabelled, lbPerConnection(shares, m, unit)));
