@@ -40,7 +40,7 @@ import { startSluice, type SluiceProcess } from '../../test/helpers/sluice-proce
 import { waitFor } from '../../test/helpers/wait.ts';
 import { DEFAULT_AGGREGATION, simulateAgents, type SimulatedAgent } from './agents.ts';
 import { entryDemand, geoMappings, HOSTNAME, ORIGIN_PORT, seedStore } from './inputs.ts';
-import { buildWorld, coldStartAssignment, edgeRttMs, subnetCidr, type World } from './world.ts';
+import { buildWorld, coldStartAssignment, cumulative, draw, edgeRttMs, subnetCidr, type World } from './world.ts';
 
 export interface RealPathSpec {
   subnets: number;
@@ -156,23 +156,9 @@ class Exporter {
 
 /** Subnet indices drawn with probability ∝ demand (seeded). */
 function drawByDemand(w: World, n: number, seed: number): number[] {
-  const cum = new Float64Array(w.demand.length);
-  let acc = 0;
-  for (let i = 0; i < cum.length; i++) cum[i] = acc += w.demand[i]!;
+  const cum = cumulative(w.demand);
   const r = seededRandom(seed);
-  const out: number[] = [];
-  for (let q = 0; q < n; q++) {
-    const x = r() * acc;
-    let lo = 0;
-    let hi = cum.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cum[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    out.push(lo);
-  }
-  return out;
+  return Array.from({ length: n }, () => draw(cum, r));
 }
 
 async function metricsText(port: number): Promise<string> {

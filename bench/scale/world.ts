@@ -132,7 +132,7 @@ function gaussian(r: () => number): number {
 }
 
 /** Index drawn from cumulative weights `cum` (last = total). */
-function draw(cum: Float64Array, r: () => number): number {
+export function draw(cum: Float64Array, r: () => number): number {
   const x = r() * cum[cum.length - 1]!;
   let lo = 0;
   let hi = cum.length - 1;
@@ -144,7 +144,7 @@ function draw(cum: Float64Array, r: () => number): number {
   return lo;
 }
 
-function cumulative(w: ArrayLike<number>): Float64Array {
+export function cumulative(w: ArrayLike<number>): Float64Array {
   const c = new Float64Array(w.length);
   let acc = 0;
   for (let i = 0; i < w.length; i++) c[i] = acc += w[i]!;
