@@ -21,8 +21,10 @@ describe.skipIf(skip)('scale harness, CI size, through the real loop', () => {
     // Every prefix the agents exported is a source of the decision (beside the edges) and in the view.
     expect(r.decision.sources).toBe(r.agents.distinct_prefixes + 50);
     expect(r.dns.view_subnets).toBe(r.agents.distinct_prefixes);
-    // The decision keeps every origin within its max (demand is below total capacity in this world).
-    expect(r.decision.max_load_over_max).toBeLessThanOrEqual(1.0001);
+    // The plan keeps every origin within its max (demand is below total capacity in this world); the
+    // published weights walk there by max_shift a cycle, so they are only reported.
+    expect(r.decision.plan_overload_rps).toBeLessThan(1e-6);
+    expect(Number.isFinite(r.decision.max_load_over_max)).toBe(true);
     // Every ECS query answered with an address; coverage counted by the DNS processes themselves.
     expect(r.answers.answered).toBe(r.answers.sent);
     expect(r.answers.learned + r.answers.geo + r.answers.other).toBe(r.answers.sent);

@@ -81,7 +81,11 @@ export interface RealPathResult {
   exposition: { bytes_per_scrape_round: number; render_ms_per_round: number };
   prometheus: { series: number; rss_mb: number; query_ms: number };
   cycles: CycleStages[];
-  decision: { sources: number; origins: number; overload_rps: number; max_load_over_max: number };
+  /**
+   * The last decision: `plan_overload_rps` is the undamped plan's load above max (0 when demand fits);
+   * `overload_rps` and `max_load_over_max` are the damped weights' (max_shift walks there over cycles).
+   */
+  decision: { sources: number; origins: number; plan_overload_rps: number; overload_rps: number; max_load_over_max: number };
   dns: { servers: number; rss_mb_each: number[]; view_records: number; view_subnets: number };
   answers: { sent: number; answered: number; learned: number; geo: number; other: number; coverage: number; p50_ms: number; p99_ms: number };
 }
@@ -376,7 +380,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     const seriesNow = Number((await prom.query('count({__name__=~"sluice_.+"})'))[0]?.value[1] ?? 0);
     const queryMs = performance.now() - tq;
 
-    // Decision check: origins within their max (the solve plans to it; damping may lag a cycle).
+    // Decision check: origins' predicted load over their max under the published (damped) weights.
     let worst = 0;
     if (lastDecision) {
       const origins = await store.allOrigins(seeded.lb.id);
@@ -417,7 +421,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       exposition: { bytes_per_scrape_round: Math.round((exporter.bytes - roundsBefore) / roundS), render_ms_per_round: Math.round(((exporter.renderMs - renderBefore) / roundS) * 10) / 10 },
       prometheus: { series: seriesNow || sources, rss_mb: mb(treeRssBytes(prom.process.pid!)), query_ms: Math.round(queryMs) },
       cycles,
-      decision: { sources: lastDecision ? Object.keys(lastDecision.weights).length : 0, origins: spec.origins, overload_rps: lastDecision?.overload_rps ?? NaN, max_load_over_max: Math.round(worst * 1000) / 1000 },
+      decision: { sources: lastDecision ? Object.keys(lastDecision.weights).length : 0, origins: spec.origins, plan_overload_rps: lastDecision?.plan_overload_rps ?? NaN, overload_rps: lastDecision?.overload_rps ?? NaN, max_load_over_max: Math.round(worst * 1000) / 1000 },
       dns: { servers: dns.length, rss_mb_each: dns.map((d) => mb(treeRssBytes(d.proc.child.pid!))), view_records: viewRecords, view_subnets: viewSubnets },
       answers: { sent: picks.length, answered, learned, geo, other: all - learned - geo, coverage: all ? learned / all : 0, p50_ms: Math.round(quantile(latencies, 0.5) * 100) / 100, p99_ms: Math.round(quantile(latencies, 0.99) * 100) / 100 },
     };
