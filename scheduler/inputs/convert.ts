@@ -176,16 +176,32 @@ function byteShares(m: Measurements, ctx: ReadContext): Map<string, OriginShare<
 }
 
 /** The origin's subnets (with a node label) that `keep` admits: new connections and connection-seconds. */
+/** Per origin, its subnets' rows: built once per Measurements (asked once per origin). */
+const byOriginCache = new WeakMap<Measurements, Map<string, { n: Map<string, Rate<'connections'>>; x: Map<string, Rate<'connection_seconds'>> }>>();
+
+function subnetsByOrigin(m: Measurements) {
+  let index = byOriginCache.get(m);
+  if (index) return index;
+  index = new Map();
+  const at = (origin: string) => {
+    let e = index!.get(origin);
+    if (!e) index!.set(origin, (e = { n: new Map(), x: new Map() }));
+    return e;
+  };
+  for (const [s, row] of m.subnetConnections) for (const [origin, r] of row) at(origin).n.set(s, r);
+  for (const [s, row] of m.subnetConnectionSeconds) for (const [origin, r] of row) at(origin).x.set(s, r);
+  byOriginCache.set(m, index);
+  return index;
+}
+
+/** The subnets an origin saw (new connections, connection-seconds), those `keep` accepts. */
 function originSubnets(m: Measurements, origin: string, keep: (subnet: string) => boolean) {
   const n = new Map<string, Rate<'connections'>>();
   const x = new Map<string, Rate<'connection_seconds'>>();
-  for (const [s, row] of m.subnetConnections) {
-    const r = row.get(origin);
-    if (r && keep(s)) n.set(s, r);
-  }
-  for (const [s, row] of m.subnetConnectionSeconds) {
-    const r = row.get(origin);
-    if (r && keep(s)) x.set(s, r);
+  const rows = subnetsByOrigin(m).get(origin);
+  if (rows) {
+    for (const [s, r] of rows.n) if (keep(s)) n.set(s, r);
+    for (const [s, r] of rows.x) if (keep(s)) x.set(s, r);
   }
   return { n, x };
 }
