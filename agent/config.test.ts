@@ -22,6 +22,7 @@ describe('agent config', () => {
       subnet_ttl: 168 * 3_600_000,
       min_samples: 5,
       subnet_series_budget: 1000,
+      subnet_aggregation: { ipv4_prefixes: [16, 20], ipv6_prefixes: [32, 40], exact_share: 0.5 },
     });
   });
 
@@ -39,6 +40,9 @@ describe('agent config', () => {
     expect(problem('service_ports: [443]\nmax_subnet: 5\n')).toMatch(/unknown key.*max_subnet/);
     expect(problem('node: x\n')).toMatch(/nothing to learn/);
     expect(problem('service_ports: [443]\nmin_samples: 0\n')).toMatch(/min_samples/);
+    expect(problem('service_ports: [443]\nsubnet_aggregation: {ipv4_prefixes: [20, 16]}\n')).toMatch(/subnet_aggregation\.ipv4_prefixes: aggregation prefixes must be ascending/);
+    expect(problem('service_ports: [443]\nipv4_prefix: 16\nsubnet_aggregation: {ipv4_prefixes: [16]}\n')).toMatch(/shorter than ipv4_prefix/);
+    expect(problem('service_ports: [443]\nsubnet_aggregation: {exact_share: 2}\n')).toMatch(/subnet_aggregation\.exact_share/);
   });
 
   it('tls: the endpoints over HTTPS, Prometheus web.config names', () => {

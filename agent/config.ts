@@ -41,8 +41,20 @@ export const AgentConfig = z
     /** Compared with last-seen times, never scheduled: may exceed a timer's 24.8 days. */
     subnet_ttl: AgeDuration.refine((ms) => ms >= 1000, { message: 'must be at least 1s' }).default(168 * 3_600_000),
     min_samples: z.number().int().min(1).default(5),
-    /** At most this many subnets get series on /metrics/subnets (the busiest ones). */
+    /** At most this many entries get series on /metrics/subnets (subnets, and prefixes aggregating the rest). */
     subnet_series_budget: z.number().int().min(0).max(1_000_000).default(1000),
+    /**
+     * How the budget covers a table larger than it (learning/export-plan.ts): the busiest `exact_share`
+     * of it as single subnets, the rest of the table in coarser prefixes of these lengths (coarse to
+     * fine), refined where their subnets' RTTs disagree. Empty lists: only the busiest subnets, as before.
+     */
+    subnet_aggregation: z
+      .strictObject({
+        ipv4_prefixes: z.array(z.number().int().min(1).max(31)).default([16, 20]),
+        ipv6_prefixes: z.array(z.number().int().min(1).max(127)).default([32, 40]),
+        exact_share: z.number().min(0).max(1).default(0.5),
+      })
+      .default({ ipv4_prefixes: [16, 20], ipv6_prefixes: [32, 40], exact_share: 0.5 }),
     /**
      * The horizon open connections' survivors are expected over (sluice_agent_*_surviving): set it to
      * the scheduler's cycle (scheduler.interval), which is what it predicts for.
@@ -59,7 +71,19 @@ export const AgentConfig = z
   .refine((c) => c.service_ports.length > 0 || c.upstreams.length > 0, {
     message: 'nothing to learn: set service_ports (client RTT and demand) and/or upstreams (upstream RTT)',
     path: ['service_ports'],
+  })
+  .refine((c) => ascendingBelow(c.subnet_aggregation.ipv4_prefixes, c.ipv4_prefix), {
+    message: 'aggregation prefixes must be ascending (coarse to fine) and shorter than ipv4_prefix',
+    path: ['subnet_aggregation', 'ipv4_prefixes'],
+  })
+  .refine((c) => ascendingBelow(c.subnet_aggregation.ipv6_prefixes, c.ipv6_prefix), {
+    message: 'aggregation prefixes must be ascending (coarse to fine) and shorter than ipv6_prefix',
+    path: ['subnet_aggregation', 'ipv6_prefixes'],
   });
+
+function ascendingBelow(prefixes: number[], subnetPrefix: number): boolean {
+  return prefixes.every((p, i) => p < subnetPrefix && (i === 0 || p > prefixes[i - 1]!));
+}
 
 export type AgentConfig = z.output<typeof AgentConfig>;
 

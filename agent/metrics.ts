@@ -29,6 +29,7 @@ export class AgentMetrics {
   private readonly polls: Counter<'result'>;
   private readonly sockets: Gauge<'direction'>;
   private readonly tracked: Gauge;
+  private readonly exportedSubnets: Gauge<'as'>;
   private readonly evicted: Counter;
   private readonly expired: Counter;
   private readonly errors: Counter<'kind'>;
@@ -72,6 +73,7 @@ export class AgentMetrics {
     this.polls = new Counter({ name: 'sluice_agent_polls_total', help: 'Polls by result: ok, partial (a dump did not finish), failed (no answer from the collector).', labelNames: ['result'], registers: m });
     this.sockets = new Gauge({ name: 'sluice_agent_sockets', help: 'TCP sockets on a service or upstream port in the last poll, by direction (inbound: clients on a service port; outbound: to an upstream; other: ignored, e.g. loopback peers or another host on an upstream port).', labelNames: ['direction'], registers: m });
     this.tracked = new Gauge({ name: 'sluice_agent_subnets_tracked', help: 'Client subnets in the learning table.', registers: m });
+    this.exportedSubnets = new Gauge({ name: 'sluice_agent_exported_subnets', help: 'Subnets of the learning table by how /metrics/subnets exports them: own (a series of their own), aggregate (inside a coarser prefix\'s series), none (not exported: the budget is spent).', labelNames: ['as'], registers: m });
     this.evicted = new Counter({ name: 'sluice_agent_subnets_evicted_total', help: 'Subnets evicted because the table reached max_subnets (least recently seen first).', registers: m });
     this.expired = new Counter({ name: 'sluice_agent_subnets_expired_total', help: 'Subnets dropped after subnet_ttl without traffic.', registers: m });
     this.errors = new Counter({ name: 'sluice_agent_collector_errors_total', help: 'Collector errors by kind (malformed netlink data, syscalls, timeouts, worker failures).', labelNames: ['kind'], registers: m });
@@ -119,6 +121,8 @@ export class AgentMetrics {
     if (r.complete) this.lastPoll.set(nowMs / 1000);
     for (const [direction, n] of Object.entries(r.sockets)) this.sockets.set({ direction }, n);
     this.tracked.set(r.subnetsTracked);
+    const ex = r.exportedSubnets ?? { own: r.topSubnets.length, aggregate: 0, none: Math.max(0, r.subnetsTracked - r.topSubnets.length) };
+    for (const [as, n] of Object.entries(ex)) this.exportedSubnets.set({ as }, n);
     this.evicted.inc(Math.max(0, r.evictedTotal - this.prev.evicted));
     this.prev.evicted = r.evictedTotal;
     this.expired.inc(Math.max(0, r.expiredTotal - this.prev.expired));

@@ -9,6 +9,8 @@ import { ErrorCounts } from './errors.ts';
 import { Learner } from './learning/learner.ts';
 import type { SubnetEntry } from './learning/subnet-table.ts';
 import { ConnectionTurnover, type PortTurnover, type Survivors } from './learning/turnover.ts';
+import { planExport, type AggregationOptions } from './learning/export-plan.ts';
+import { ExportLedger } from './learning/export-ledger.ts';
 import { readPassiveOpens } from './snmp.ts';
 
 export interface RttSeries {
@@ -32,8 +34,14 @@ export interface PollReport {
   /** Kernel Tcp PassiveOpens now, or null when unreadable. */
   passiveOpens: number | null;
   upstreams: ({ upstream: string } & Partial<RttSeries> & { connections: number })[];
-  /** The busiest subnets (demand, turnover); RTT fields only where at least min_samples samples were learned. */
+  /**
+   * The exported entries (learning/export-plan.ts): the busiest subnets, and prefixes aggregating the
+   * rest when the table holds more than the budget (demand, turnover); RTT fields only where at least
+   * min_samples samples were learned. `subnet` is the entry's prefix.
+   */
   topSubnets: ({ subnet: string; connections: number; connectionSeconds?: number; closes?: number; survivors?: Survivors } & Partial<RttSeries>)[];
+  /** Subnets of the table by how they are exported: as themselves, inside an aggregate, or not at all. */
+  exportedSubnets?: { own: number; aggregate: number; none: number };
   /** Connection turnover per service port (cumulative, except `open` and `survivors`). */
   ports?: Record<string, PortTurnover & { survivors?: Survivors }>;
 }
@@ -47,6 +55,13 @@ export interface TableRow {
   first_seen: string;
   last_seen: string;
   exported: boolean;
+  /** The entry whose series count this subnet (itself, or an aggregating prefix); null when none. */
+  exported_as: string | null;
+}
+
+export function aggregationOf(cfg: AgentConfig): AggregationOptions {
+  const a = cfg.subnet_aggregation;
+  return { ipv4Prefixes: a.ipv4_prefixes, ipv6Prefixes: a.ipv6_prefixes, exactShare: a.exact_share, ipv4Prefix: cfg.ipv4_prefix, ipv6Prefix: cfg.ipv6_prefix };
 }
 
 export function learnerFromConfig(cfg: AgentConfig): Learner {
@@ -71,6 +86,9 @@ export class Poller {
   readonly turnover: ConnectionTurnover;
   private lastSockets: readonly SocketRecord[] = [];
   private polls = 0;
+  private readonly ledger = new ExportLedger();
+  /** Subnet -> the entry it was exported in at the last poll. */
+  private exportedAs = new Map<string, string>();
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -120,15 +138,27 @@ export class Poller {
         samples: u.samples,
         ...(u.ewmaUs !== undefined ? { rttSeconds: u.ewmaUs / 1e6, minRttSeconds: (u.minRttUs ?? u.ewmaUs) / 1e6 } : {}),
       })),
-      topSubnets: l.busiestSubnets(this.cfg.subnet_series_budget).map((e) => {
-        const survivors = this.turnover.survivors(e.subnet);
-        return { ...toSeries(e, this.cfg.min_samples), ...this.turnover.subnet(e.subnet), ...(survivors ? { survivors } : {}) };
-      }),
+      ...this.exportEntries(),
       ports: Object.fromEntries([...this.turnover.ports].map(([p, t]) => {
         const survivors = this.turnover.portSurvivors.get(p);
         return [String(p), { ...t, ...(survivors ? { survivors } : {}) }];
       })),
     };
+  }
+
+  /** This poll's /metrics/subnets entries (export-plan.ts chooses them, export-ledger.ts counts them). */
+  private exportEntries(): Pick<PollReport, 'topSubnets' | 'exportedSubnets'> {
+    const plan = planExport(this.learner.table.values(), this.cfg.subnet_series_budget, { ...aggregationOf(this.cfg), previous: this.ledger.exported() });
+    const exportedAs = new Map<string, string>();
+    let own = 0;
+    let aggregate = 0;
+    for (const g of plan.groups) {
+      for (const m of g.members) exportedAs.set(m.subnet, g.prefix);
+      if (g.exact) own += g.members.length;
+      else aggregate += g.members.length;
+    }
+    this.exportedAs = exportedAs;
+    return { topSubnets: this.ledger.apply(plan, this.turnover, this.cfg.min_samples), exportedSubnets: { own, aggregate, none: this.learner.table.size - own - aggregate } };
   }
 
   private ingestTurnover(sockets: readonly SocketRecord[], nowMs: number, complete: boolean): void {
@@ -151,7 +181,6 @@ export class Poller {
 
   /** The whole table, most recently seen first, for GET /api/v1/latency. */
   table(limit: number): TableRow[] {
-    const exported = new Set(this.learner.topSubnets(this.cfg.subnet_series_budget).map((e) => e.subnet));
     const rows: TableRow[] = [];
     for (const e of this.learner.table.values()) {
       rows.push({
@@ -162,20 +191,12 @@ export class Poller {
         connections: e.connections,
         first_seen: new Date(e.firstSeenMs).toISOString(),
         last_seen: new Date(e.lastSeenMs).toISOString(),
-        exported: exported.has(e.subnet),
+        exported: this.exportedAs.has(e.subnet),
+        exported_as: this.exportedAs.get(e.subnet) ?? null,
       });
     }
     return rows.reverse().slice(0, limit);
   }
-}
-
-function toSeries(e: SubnetEntry, minSamples: number): PollReport['topSubnets'][number] {
-  const learned = e.ewmaUs !== undefined && e.samples >= minSamples;
-  return {
-    subnet: e.subnet,
-    connections: e.connections,
-    ...(learned ? { rttSeconds: e.ewmaUs! / 1e6, minRttSeconds: (e.minRttUs ?? e.ewmaUs!) / 1e6, samples: e.samples } : {}),
-  };
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;

@@ -38,6 +38,9 @@ describe.skipIf(skip).each(UDP_IO_PATHS)('sluice dns with dig (udp_io: %s)', (io
     const v = view('example.com', [
       record('app.example.com', threeOrigins(), { subnets: { '10.0.0.0/8': WEIGHTS, '192.168.7.0/24': { 'us-east': 1 } } }),
       record('cold.example.com', threeOrigins()),
+      // What an agent's aggregation exports (agent/learning/export-plan.ts): a coarse prefix for the
+      // subnets beyond its budget, and an exact /24 inside it whose RTTs disagree.
+      record('agg.example.com', threeOrigins(), { subnets: { '172.16.0.0/16': { 'us-west': 1 }, '172.16.2.0/24': { 'eu-london': 1 } } }),
       record('big.example.com', [origin('big', many, PLACES.frankfurt)], { answers: 40 }),
       record('v6.example.com', threeOrigins(), { subnets: { '2001:db8:aaaa::/48': { 'eu-london': 0.25, 'us-west': 0.75 } } }),
     ], '7', 7);
@@ -108,6 +111,17 @@ describe.skipIf(skip).each(UDP_IO_PATHS)('sluice dns with dig (udp_io: %s)', (io
     expect(a).toContain(again.trim());
     // A single-origin learned /24.
     expect(await dig('app.example.com', '+subnet=192.168.7.0/24')).toMatch(/CLIENT-SUBNET: 192\.168\.7\.0\/24\/24[\s\S]*IN\s+A\s+203\.0\.113\.30/);
+  });
+
+  it('answers from the longest learned prefix, with a scope that leaves nested learned subnets out', async () => {
+    // Inside the /16, outside the /24: the /16's origin; 172.16.9 and 172.16.2 share 20 bits, so 21.
+    expect(await dig('agg.example.com', '+subnet=172.16.9.0/24')).toMatch(/CLIENT-SUBNET: 172\.16\.9\.0\/24\/21[\s\S]*IN\s+A\s+198\.51\.100\.20/);
+    // Far from the /24 in the /16 (172.16.200 shares 16 bits): the /16 itself, shared by every resolver client there.
+    expect(await dig('agg.example.com', '+subnet=172.16.200.0/24')).toMatch(/CLIENT-SUBNET: 172\.16\.200\.0\/24\/17[\s\S]*IN\s+A\s+198\.51\.100\.20/);
+    // The exact /24.
+    expect(await dig('agg.example.com', '+subnet=172.16.2.0/24')).toMatch(/CLIENT-SUBNET: 172\.16\.2\.0\/24\/24[\s\S]*IN\s+A\s+192\.0\.2\.10/);
+    // A client revealing only /16: the bits that would tell it from the /24 are hidden, so scope 24.
+    expect(await dig('agg.example.com', '+subnet=172.16.0.0/16')).toMatch(/CLIENT-SUBNET: 172\.16\.0\.0\/16\/24[\s\S]*IN\s+A\s+198\.51\.100\.20/);
   });
 
   it('cold start: London gets the London origin, Milton (US) the nearest US origin', async () => {

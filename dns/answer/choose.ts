@@ -4,7 +4,7 @@
 import { TYPE } from '../wire/constants.ts';
 import { distanceKm, type GeoHit, type GeoLocator } from './geo.ts';
 import { pickCumulative, pointV4, pointV6 } from './hash.ts';
-import { maskV4 } from './prefix-table.ts';
+import { maskV4 } from '../../lib/prefix-table.ts';
 import type { ChoiceSet, FamilySets, LearnedEntry, RecordIndex } from './view-index.ts';
 
 export const REASONS = ['learned_latency', 'geo_fallback', 'cidr_mapping', 'static', 'no_healthy_origin', 'no_address'] as const;
@@ -61,8 +61,10 @@ export function choose(rec: RecordIndex, qtype: number, client: Client, geo: Geo
       if (set) {
         out.set = set;
         out.slot = set.multi ? pickCumulative(set.cum, point(client, hashPrefix, rec.seed)) : 0;
-        // The entry's prefix — or longer, when more specific learned subnets sit inside it.
-        out.scope = set.multi ? Math.max(entry.scopeFloor, hashPrefix) : entry.scopeFloor;
+        // The entry's prefix — or longer, when more specific learned subnets sit inside it: just long
+        // enough to leave them out where they are known (nested4), else the longest of them.
+        const floor = fam === 4 && entry.nested4 ? excludingScope(entry, client.v4, client.prefix) : entry.scopeFloor;
+        out.scope = set.multi ? Math.max(floor, hashPrefix) : floor;
         out.reason = 'learned_latency';
         return out;
       }
@@ -136,4 +138,22 @@ function nearestSlot(rec: RecordIndex, set: ChoiceSet, hit: GeoHit): number {
 
 export function newChoice(): Choice {
   return { set: null, slot: 0, scope: 0, reason: 'static' };
+}
+
+/**
+ * The shortest scope s (>= the entry's prefix) such that the client's network of length s holds none
+ * of the learned networks nested in the entry: that network holds a nested one N (start b, length n)
+ * iff s <= n and the client's address shares its first s bits with b, so s must exceed
+ * min(common prefix length, n) for every N. Bits the client did not reveal (beyond `revealed`) say
+ * nothing, so a scope that would need them falls back to scopeFloor, the longest nested prefix.
+ */
+export function excludingScope(entry: LearnedEntry, addr: number, revealed: number): number {
+  const { starts, prefixes } = entry.nested4!;
+  let s = entry.prefix;
+  for (let i = 0; i < starts.length; i++) {
+    const common = Math.clz32((addr ^ starts[i]!) >>> 0);
+    const need = Math.min(common, prefixes[i]!) + 1;
+    if (need > s) s = need;
+  }
+  return s > revealed ? entry.scopeFloor : Math.min(s, entry.scopeFloor);
 }

@@ -6,7 +6,7 @@ import { Reader, type CityResponse } from 'maxmind';
 import type { Location } from '../../model/primitives.ts';
 import { bytesToIp, parseCidr } from '../../model/primitives.ts';
 import type { CidrMapping } from '../config.ts';
-import { PrefixTable } from './prefix-table.ts';
+import { PrefixTable } from '../../lib/prefix-table.ts';
 
 export interface GeoHit {
   /** Where the subnet is, or null when nothing knows. */

@@ -92,10 +92,17 @@ describe('steering', () => {
     const single = responder(view('example.com', [record('one.example.com', [origin('only', ['192.0.2.1'], PLACES.london)])]));
     d = ask(single, { name: 'one.example.com', edns: { ecs: { address: '8.8.8.0', source: 24 } } });
     expect([d.answers[0]!.value, d.opt!.ecs!.scope]).toEqual(['192.0.2.1', 0]);
-    // A single-origin /8 with a more specific /24 inside it: scope 24, not 8, or a resolver would
-    // reuse the /8's answer for the /24's clients.
+    // A single-origin /8 with a more specific /24 inside it: not scope 8, or a resolver would reuse
+    // the /8's answer for the /24's clients; the shortest scope that leaves 10.9.9.0/24 out:
+    // 10.1.x and 10.9.x share 12 bits (0000_0001 vs 0000_1001), so 13.
     const nested = responder(view('example.com', [record('app.example.com', threeOrigins(), { subnets: { '10.0.0.0/8': { 'us-east': 1 }, '10.9.9.0/24': { 'us-west': 1 } } })]));
     d = ask(nested, { name: 'app.example.com', edns: { ecs: { address: '10.1.1.0', source: 24 } } });
+    expect([d.answers[0]!.value, d.opt!.ecs!.scope]).toEqual(['203.0.113.30', 13]);
+    // Beside the /24 (10.9.8.0 shares 23 bits with 10.9.9.0): 24.
+    d = ask(nested, { name: 'app.example.com', edns: { ecs: { address: '10.9.8.0', source: 24 } } });
+    expect([d.answers[0]!.value, d.opt!.ecs!.scope]).toEqual(['203.0.113.30', 24]);
+    // A /16 source holding the /24: the bits that would tell are not revealed, so the longest nested prefix.
+    d = ask(nested, { name: 'app.example.com', edns: { ecs: { address: '10.9.0.0', source: 16 } } });
     expect([d.answers[0]!.value, d.opt!.ecs!.scope]).toEqual(['203.0.113.30', 24]);
     d = ask(nested, { name: 'app.example.com', edns: { ecs: { address: '10.9.9.0', source: 24 } } });
     expect([d.answers[0]!.value, d.opt!.ecs!.scope]).toEqual(['198.51.100.20', 24]);

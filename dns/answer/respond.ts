@@ -28,7 +28,7 @@ import { DNSSEC_TYPE } from '../dnssec/wire.ts';
 import type { ZoneKeys } from '../dnssec/zone-keys.ts';
 import { choose, newChoice, type Choice, type Client, type ScopeLimits } from './choose.ts';
 import type { GeoLocator } from './geo.ts';
-import { maskV4 } from './prefix-table.ts';
+import { maskV4 } from '../../lib/prefix-table.ts';
 import { DnsStats, qtypeIndex, type ResponseReason } from './stats.ts';
 import type { RecordIndex, ViewIndex, ZoneIndex } from './view-index.ts';
 

@@ -8,7 +8,7 @@ import type { DnsRecordView, DnsView, OriginView, WeightMap } from '../../model/
 import { ipToBytes, parseCidr, type Location } from '../../model/primitives.ts';
 import { nameToWireKey, TYPE, CLASS_IN } from '../wire/constants.ts';
 import { fnv1aString } from './hash.ts';
-import { PrefixTable } from './prefix-table.ts';
+import { bytesToV4, PrefixTable } from '../../lib/prefix-table.ts';
 
 export interface OriginEntry {
   id: string;
@@ -45,7 +45,16 @@ export interface LearnedEntry extends FamilySets {
   prefix: number;
   /** Longest learned prefix nested inside this entry (its own prefix when none): the ECS scope floor. */
   scopeFloor: number;
+  /**
+   * IPv4 only, when few (<= NESTED_SCAN_MAX): the learned networks nested inside this entry, so that an
+   * answer from it can carry the shortest scope that still excludes them all (choose.ts) rather than
+   * scopeFloor — a resolver then shares an aggregate's answer across as wide a network as is true.
+   */
+  nested4?: { starts: Uint32Array; prefixes: Uint8Array };
 }
+
+/** Nested networks scanned per answer at most; beyond, the entry answers with scopeFloor. */
+export const NESTED_SCAN_MAX = 64;
 
 export interface RecordIndex {
   hostname: string;
@@ -281,7 +290,12 @@ function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: str
     }
   }
 
-  for (const [entry, nested] of rec.learned.nestedLongest()) entry.scopeFloor = Math.max(entry.scopeFloor, nested);
+  for (const [entry, nested] of rec.learned.nested()) {
+    for (const n of nested) entry.scopeFloor = Math.max(entry.scopeFloor, n.prefix);
+    if (nested.length <= NESTED_SCAN_MAX && nested[0]!.bytes.length === 4) {
+      entry.nested4 = { starts: Uint32Array.from(nested, (n) => bytesToV4(n.bytes)), prefixes: Uint8Array.from(nested, (n) => n.prefix) };
+    }
+  }
 
   const geoPairs: [number, number][] = fill.map((i) => [i, Math.max(origins[i]!.staticWeight, 1e-9)]);
   rec.geo = { a: choiceSet(rec, geoPairs, fill, TYPE.A), aaaa: choiceSet(rec, geoPairs, fill, TYPE.AAAA) };

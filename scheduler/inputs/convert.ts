@@ -24,7 +24,7 @@
 // bytes            origin load and edge demand from the agents' byte counters; subnet demand shares an
 //                   origin's bytes out over its subnets by connection-seconds (new connections without).
 import type { Measurements } from './assemble.ts';
-import { edgeOfSubnet } from './edge-subnets.ts';
+import { EdgeSubnets } from './edge-subnets.ts';
 import { emptyInputs, type ConnectionInputs, type LbInputs, type ReadContext } from './types.ts';
 import { convert, expectUnit, plus, ratio, sum, zero, type CapacityUnit, type Rate, type Ratio } from './units.ts';
 
@@ -49,8 +49,9 @@ export function toCapacityUnit(m: Measurements, ctx: ReadContext): LbInputs {
   out.originHealth = m.originHealth;
   const subnets = new Set([...m.subnetConnections.keys(), ...m.subnetConnectionSeconds.keys()]);
   const edgeSubnet = new Map<string, string>();
+  const edgeIndex = new EdgeSubnets(ctx.edges);
   for (const s of subnets) {
-    const e = edgeOfSubnet(s, ctx.edges);
+    const e = edgeIndex.edgeOf(s);
     if (e) edgeSubnet.set(s, e);
   }
   // HTTP edges pool their connections to the origins: their traffic there is counted by the edges' own
@@ -58,14 +59,20 @@ export function toCapacityUnit(m: Measurements, ctx: ReadContext): LbInputs {
   const httpEdges = m.edgeOriginUnit === 'requests';
   const shares = unit === 'requests' ? requestShares(m, ctx, edgeSubnet, httpEdges) : unit === 'bytes' ? byteShares(m, ctx) : connectionShares(m, ctx);
 
-  // Subnet (DNS) demand: what each subnet sent to each origin, summed over the origins.
+  // Subnet (DNS) demand: what each subnet sent to each origin, summed over the origins. Gathered
+  // origin by origin (each alloc holds only that origin's subnets): asking every origin about every
+  // subnet was subnets × origins lookups, most of the inputs' time at 200 origins.
+  const bySubnet = new Map<string, Rate<CapacityUnit>[]>();
+  for (const sh of shares.values()) {
+    for (const [s, a] of sh.alloc) {
+      const list = bySubnet.get(s);
+      if (list) list.push(a);
+      else bySubnet.set(s, [a]);
+    }
+  }
   for (const s of subnets) {
     if (edgeSubnet.has(s)) continue;
-    const parts: Rate<CapacityUnit>[] = [];
-    for (const sh of shares.values()) {
-      const a = sh.alloc.get(s);
-      if (a) parts.push(a);
-    }
+    const parts: Rate<CapacityUnit>[] = bySubnet.get(s) ?? [];
     // A series without a node label (an override that summed it away): the load balancer's ratio.
     const unlabelled = m.subnetConnections.get(s)?.get('');
     if (unlabelled) parts.push(convert(unlabelled, lbPerConnection(shares, m, unit)));
@@ -169,16 +176,32 @@ function byteShares(m: Measurements, ctx: ReadContext): Map<string, OriginShare<
 }
 
 /** The origin's subnets (with a node label) that `keep` admits: new connections and connection-seconds. */
+/** Per origin, its subnets' rows: built once per Measurements (asked once per origin). */
+const byOriginCache = new WeakMap<Measurements, Map<string, { n: Map<string, Rate<'connections'>>; x: Map<string, Rate<'connection_seconds'>> }>>();
+
+function subnetsByOrigin(m: Measurements) {
+  let index = byOriginCache.get(m);
+  if (index) return index;
+  index = new Map();
+  const at = (origin: string) => {
+    let e = index!.get(origin);
+    if (!e) index!.set(origin, (e = { n: new Map(), x: new Map() }));
+    return e;
+  };
+  for (const [s, row] of m.subnetConnections) for (const [origin, r] of row) at(origin).n.set(s, r);
+  for (const [s, row] of m.subnetConnectionSeconds) for (const [origin, r] of row) at(origin).x.set(s, r);
+  byOriginCache.set(m, index);
+  return index;
+}
+
+/** The subnets an origin saw (new connections, connection-seconds), those `keep` accepts. */
 function originSubnets(m: Measurements, origin: string, keep: (subnet: string) => boolean) {
   const n = new Map<string, Rate<'connections'>>();
   const x = new Map<string, Rate<'connection_seconds'>>();
-  for (const [s, row] of m.subnetConnections) {
-    const r = row.get(origin);
-    if (r && keep(s)) n.set(s, r);
-  }
-  for (const [s, row] of m.subnetConnectionSeconds) {
-    const r = row.get(origin);
-    if (r && keep(s)) x.set(s, r);
+  const rows = subnetsByOrigin(m).get(origin);
+  if (rows) {
+    for (const [s, r] of rows.n) if (keep(s)) n.set(s, r);
+    for (const [s, r] of rows.x) if (keep(s)) x.set(s, r);
   }
   return { n, x };
 }

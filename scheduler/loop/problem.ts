@@ -3,7 +3,7 @@
 // "subnet:<cidr>" inside the problem so both kinds share one origin capacity.
 import type { LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, Edge, EdgeOriginHealth, WeightMap } from '../../model/index.ts';
 import type { OriginState, SchedulingProblem, SourceState, Weights } from '../core/index.ts';
-import { subnetContains } from '../inputs/edge-subnets.ts';
+import { EdgeSubnets } from '../inputs/edge-subnets.ts';
 import { annotateSources, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnections, type ConnectionUse } from './connection-sources.ts';
 import type { LbInputs } from '../inputs/types.ts';
 
@@ -83,9 +83,9 @@ export function buildProblem(args: {
   }
   if (lb.dns) {
     // Connections from an edge's own subnet are edge traffic, already counted as the edge's demand.
-    const edgeAddresses = edges.map((e) => e.address);
+    const edgeSubnets = new EdgeSubnets(edges);
     for (const [subnet, demand] of inputs.subnetDemand) {
-      if (edgeAddresses.some((a) => subnetContains(subnet, a))) continue;
+      if (edgeSubnets.edgeOf(subnet) !== undefined) continue;
       const rtt: Record<string, number> = {};
       for (const [name, r] of inputs.subnetRtt.get(subnet) ?? []) {
         const id = byName.get(name);

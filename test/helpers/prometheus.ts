@@ -18,6 +18,8 @@ export interface ScrapeJob {
   metricsPath?: string;
   /** Scrape over https:// with this tls_config (Prometheus' names). */
   tls?: { ca_file: string; cert_file?: string; key_file?: string; server_name?: string };
+  /** Target groups with their own labels (e.g. `__metrics_path__`, `instance`), beside `targets`. */
+  groups?: { targets: string[]; labels: Record<string, string> }[];
 }
 
 /** Serve Prometheus' own API over HTTPS, requiring client certificates signed by `clientCa`. */
@@ -40,19 +42,20 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; web?: PrometheusWebTls } = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; scrapeTimeout?: string; web?: PrometheusWebTls } = {}): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-prom-'));
   const port = await freePort();
   const config = [
     'global:',
     `  scrape_interval: ${opts.scrapeInterval ?? '1s'}`,
     `  evaluation_interval: ${opts.scrapeInterval ?? '1s'}`,
+    ...(opts.scrapeTimeout ? [`  scrape_timeout: ${opts.scrapeTimeout}`] : []),
     'scrape_configs:',
     ...jobs.flatMap((j) => [
       `  - job_name: ${JSON.stringify(j.job)}`,
       `    metrics_path: ${JSON.stringify(j.metricsPath ?? '/metrics')}`,
       ...(j.tls ? ['    scheme: https', `    tls_config: ${JSON.stringify(j.tls)}`] : []),
-      `    static_configs: [{ targets: ${JSON.stringify(j.targets)} }]`,
+      `    static_configs: ${JSON.stringify([...(j.targets.length ? [{ targets: j.targets }] : []), ...(j.groups ?? [])])}`,
     ]),
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), `${config}\n`);

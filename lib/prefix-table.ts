@@ -63,20 +63,30 @@ export class PrefixTable<T> {
   }
 
   /**
-   * For every stored network that contains longer stored networks, the longest such prefix. An
-   * answer taken from a covering network is not valid across all of it (the nested networks answer
-   * differently), so its ECS scope must be at least this long.
+   * For every stored network that contains longer stored networks, those networks. An answer taken
+   * from a covering network is not valid across all of it (the nested networks answer differently),
+   * so its ECS scope must exclude them (see dns/answer/choose.ts).
    */
-  nestedLongest(): Map<T, number> {
-    const out = new Map<T, number>();
-    for (const { bytes, prefix } of this.entries) {
-      const lengths = bytes.length === 4 ? this.v4.lengths : this.v6.lengths;
+  nested(): Map<T, { bytes: Uint8Array; prefix: number }[]> {
+    const out = new Map<T, { bytes: Uint8Array; prefix: number }[]>();
+    for (const e of this.entries) {
+      const lengths = e.bytes.length === 4 ? this.v4.lengths : this.v6.lengths;
       for (const p of lengths) {
-        if (p >= prefix) continue;
-        const covering = this.getExact(bytes, p);
-        if (covering !== undefined) out.set(covering, Math.max(out.get(covering) ?? 0, prefix));
+        if (p >= e.prefix) continue;
+        const covering = this.getExact(e.bytes, p);
+        if (covering === undefined) continue;
+        let list = out.get(covering);
+        if (!list) out.set(covering, (list = []));
+        list.push(e);
       }
     }
+    return out;
+  }
+
+  /** For every stored network that contains longer stored networks, the longest such prefix. */
+  nestedLongest(): Map<T, number> {
+    const out = new Map<T, number>();
+    for (const [covering, list] of this.nested()) out.set(covering, list.reduce((m, e) => Math.max(m, e.prefix), 0));
     return out;
   }
 

@@ -1,0 +1,100 @@
+// `npm run bench -- scale [--real 10k,100k] [--offline 10k,100k,1m]`: issue 15, internet scale.
+//
+//   real     the whole loop at reduced sizes (bench/scale/real-path.ts): simulated agents and edges
+//            scraped by a real Prometheus, PromQL inputs, the solve in the decision worker, the
+//            publish into SQLite behind the real API, `sluice dns` processes long-polling the view,
+//            ECS queries drawn by demand. Stage times, memory, bytes per cycle; coverage counted by
+//            the DNS processes.
+//   offline  the in-process stages at up to full size (bench/scale/offline.ts: 1M subnets, 1,000
+//            edges, 200 origins), each size in a child process of its own (clean heap, --expose-gc).
+//
+// The peer, in the same run: the agents exporting only their busiest subnet_series_budget subnets
+// (what they did before aggregation); the ratio is coverage with aggregation / coverage top-N.
+import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { recordResult } from './lib/results.ts';
+import { runRealPath, type RealPathResult } from './scale/real-path.ts';
+import type { OfflineResult } from './scale/offline.ts';
+
+const run = promisify(execFile);
+
+const SIZES: Record<string, { subnets: number; edges: number; origins: number; dnsServers: number }> = {
+  '10k': { subnets: 10_000, edges: 20, origins: 10, dnsServers: 2 },
+  '50k': { subnets: 50_000, edges: 50, origins: 20, dnsServers: 2 },
+  '100k': { subnets: 100_000, edges: 100, origins: 50, dnsServers: 4 },
+  '1m': { subnets: 1_000_000, edges: 1000, origins: 200, dnsServers: 4 },
+};
+const BUDGET = 1000;
+
+function arg(args: string[], name: string, fallback: string): string[] {
+  const i = args.indexOf(name);
+  return (i >= 0 ? args[i + 1] ?? '' : fallback).split(',').filter(Boolean);
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)} %`;
+}
+
+async function offline(size: string): Promise<OfflineResult> {
+  const s = SIZES[size]!;
+  const script = fileURLToPath(new URL('./scale/offline.ts', import.meta.url));
+  const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192', script, JSON.stringify({ subnets: s.subnets, edges: s.edges, origins: s.origins, budget: BUDGET })], {
+    maxBuffer: 64 << 20,
+    timeout: 1_800_000,
+  });
+  process.stderr.write(stderr);
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as OfflineResult;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const real: Record<string, RealPathResult> = {};
+  const off: Record<string, OfflineResult> = {};
+  const load: number[] = [];
+  for (const size of arg(args, '--real', '10k,100k')) {
+    const s = SIZES[size];
+    if (!s) throw new Error(`--real: unknown size ${size} (${Object.keys(SIZES).join(', ')})`);
+    process.stderr.write(`real path ${size}\n`);
+    real[size] = await runRealPath({ ...s, budget: BUDGET, queries: 5000, cycles: 3, log: (l) => process.stderr.write(`  ${l}\n`) });
+    load.push(loadavg()[0]!);
+  }
+  for (const size of arg(args, '--offline', '10k,100k,1m')) {
+    if (!SIZES[size]) throw new Error(`--offline: unknown size ${size}`);
+    process.stderr.write(`offline ${size}\n`);
+    off[size] = await offline(size);
+    load.push(loadavg()[0]!);
+  }
+  const ratios: Record<string, number> = {};
+  for (const [size, r] of Object.entries(off)) ratios[`coverage_${size}_aggregated_over_top_n`] = Math.round((r.coverage / r.coverage_top_n) * 1000) / 1000;
+
+  const parts: string[] = [];
+  for (const [size, r] of Object.entries(real)) {
+    const steady = r.cycles.slice(1);
+    const med = (f: (c: RealPathResult['cycles'][number]) => number) => {
+      const xs = (steady.length ? steady : r.cycles).map(f).sort((a, b) => a - b);
+      return xs[Math.floor(xs.length / 2)]!;
+    };
+    parts.push(
+      `real ${size} (${r.spec.origins} origins, ${r.spec.edges} edges, ${r.prometheus.series} series): coverage ${pct(r.answers.coverage)} of ${r.answers.sent} ECS queries, ` +
+        `cycle ${med((c) => c.cycle_ms)} ms (read ${med((c) => c.read_ms)}, solve ${med((c) => c.solve_ms)}, publish ${med((c) => c.publish_ms)}), ` +
+        `view ${(med((c) => c.view_bytes) / 1e6).toFixed(2)} MB to each of ${r.dns.servers} DNS in ${med((c) => c.propagate_ms)} ms, DNS RSS ${Math.max(...r.dns.rss_mb_each)} MB, Prometheus RSS ${r.prometheus.rss_mb} MB`,
+    );
+  }
+  for (const [size, r] of Object.entries(off)) {
+    parts.push(
+      `offline ${size}: coverage ${pct(r.coverage)} vs top-N ${pct(r.coverage_top_n)}; ${r.series} series, inputs ${r.stages.inputs.ms} ms, cycle ${r.stages.cycle.ms} ms (solve ${r.solve_ms}; ${r.sources} sources), ` +
+        `view ${(r.stages.view.bytes! / 1e6).toFixed(1)} MB, DNS index ${r.stages.dns_index.ms} ms, heap ${Math.max(...Object.values(r.stages).map((s) => s.heap_mb))} MB`,
+    );
+  }
+  parts.push(`load average ${Math.max(...load).toFixed(1)}`);
+  recordResult(
+    'scale',
+    {
+      comparison: 'the whole loop at 10k/100k subnets (real Prometheus, API, sluice dns) and its in-process stages up to 1M subnets x 1,000 edges x 200 origins; coverage with per-agent aggregation vs the busiest-subnets-only export at the same series budget',
+      ratios,
+      details: { budget: BUDGET, real, offline: off, loadavg: load },
+    },
+    parts.join('; '),
+  );
+}

@@ -1,0 +1,193 @@
+// The scale harness's stages that can run in one process, at full size (1M subnets, 1,000 edges,
+// 200 origins): what a cycle costs past Prometheus. Prometheus itself is replaced by the series the
+// default queries would return (bench/scale/inputs.ts); everything after is the real code:
+//
+//   agents     each origin's export plan over its learning table (agent/learning/export-plan.ts)
+//   inputs     assembleInputs + toCapacityUnit over those series (what PromqlInputReader does with them)
+//   cycle      SchedulerLoop.cycle(): problem, solve in the decision worker, publish into SQLite
+//   view       GET /api/v1/dns/view through the real API (rendered JSON, bytes)
+//   dns index  buildViewIndex of that view (what every sluice dns does per new view), heap it holds
+//   answers    choose() for every subnet: coverage = demand-weighted share answered from learned RTT
+//
+// Heap is measured after a forced GC where the process was started with --expose-gc.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { tokenSets } from '../../api/auth.ts';
+import { buildServer } from '../../api/server.ts';
+import { openSqliteStore } from '../../api/store/sqlite.ts';
+import { bytesToV4 } from '../../lib/prefix-table.ts';
+import { ipToBytes } from '../../model/primitives.ts';
+import type { DnsView } from '../../model/index.ts';
+import { choose, newChoice } from '../../dns/answer/choose.ts';
+import { buildViewIndex, type Authority } from '../../dns/answer/view-index.ts';
+import { assembleInputs } from '../../scheduler/inputs/assemble.ts';
+import { toCapacityUnit } from '../../scheduler/inputs/convert.ts';
+import type { ReadContext } from '../../scheduler/inputs/types.ts';
+import { createLocator } from '../../scheduler/loop/locate.ts';
+import { SchedulerLoop } from '../../scheduler/loop/loop.ts';
+import { createSchedulerMetrics } from '../../scheduler/loop/metrics.ts';
+import { DecisionWorker } from '../../scheduler/solver/client.ts';
+import { DEFAULT_AGGREGATION, simulateAgents } from './agents.ts';
+import { geoMappings, rawInputsFromAgents, seedStore } from './inputs.ts';
+import { buildWorld, coldStartAssignment, subnetCidr } from './world.ts';
+
+export interface OfflineSpec {
+  subnets: number;
+  edges: number;
+  origins: number;
+  budget: number;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface Stage {
+  ms: number;
+  heap_mb: number;
+  bytes?: number;
+}
+
+export interface OfflineResult {
+  spec: Omit<OfflineSpec, 'log'>;
+  stages: Record<'world' | 'agents' | 'inputs' | 'cycle' | 'cycle2' | 'view' | 'dns_index' | 'answers', Stage>;
+  series: number;
+  sources: number;
+  view_subnets: number;
+  solve_ms: number;
+  coverage: number;
+  /** The same agents exporting only their busiest `budget` subnets (the peer). */
+  coverage_top_n: number;
+}
+
+const AUTHORITY: Authority = { primaryNs: 'ns1.scale.example', hostmaster: 'hostmaster@scale.example', nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 3600, retry: 600, expire: 1209600 };
+
+function heapMb(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10;
+}
+
+async function timed<T>(f: () => Promise<T> | T): Promise<[T, Stage]> {
+  const t = performance.now();
+  const v = await f();
+  const ms = Math.round(performance.now() - t);
+  return [v, { ms, heap_mb: heapMb() }];
+}
+
+/** Demand-weighted share of subnets a view's record answers from learned RTT. */
+function learnedShare(view: DnsView, w: ReturnType<typeof buildWorld>, index = buildViewIndex(view, AUTHORITY)): number {
+  const rec = [...index.records.values()][0]!;
+  const out = newChoice();
+  let learned = 0;
+  let all = 0;
+  for (let i = 0; i < w.demand.length; i++) {
+    const [address, prefix] = subnetCidr(w, i).split('/') as [string, string];
+    const bytes = ipToBytes(address)!;
+    const v4 = bytes.length === 4;
+    choose(rec, 1, { family: v4 ? 4 : 6, v4: v4 ? bytesToV4(bytes) : 0, v6: v4 ? new Uint8Array(16) : bytes, prefix: Number(prefix) }, null, { ipv4: 24, ipv6: 56 }, out);
+    all += w.demand[i]!;
+    if (out.reason === 'learned_latency') learned += w.demand[i]!;
+  }
+  return learned / all;
+}
+
+export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
+  const log = spec.log ?? (() => undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-scale-offline-'));
+  const store = openSqliteStore(join(dir, 'data'));
+  const solver = new DecisionWorker();
+  try {
+    const [w, world] = await timed(() => buildWorld({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, seed: spec.seed ?? 15 }));
+    log(`world ${JSON.stringify(world)}`);
+    const assign = coldStartAssignment(w);
+    const [agents, agentsStage] = await timed(() => simulateAgents(w, assign, spec.budget, DEFAULT_AGGREGATION));
+    // The agents' tables are the simulation's, not a cost of the loop: keep only what they export.
+    agentsStage.ms = Math.round(agents.reduce((n, a) => n + a.plan_ms, 0));
+    log(`agents ${JSON.stringify(agentsStage)} (sum of ${agents.length} plans)`);
+    const raw = rawInputsFromAgents(w, agents);
+    const series = raw.subnet_demand.length + raw.subnet_rtt.length + raw.subnet_samples.length + raw.edge_demand.length + raw.edge_rtt.length + raw.origin_connections.length;
+    for (const a of agents) (a as { table: unknown[] }).table = [];
+
+    const seeded = await seedStore(store, w);
+    const ctx: ReadContext = { lb: seeded.lb, origins: await store.allOrigins(seeded.lb.id), edges: await store.allEdges() };
+    const counter = { reject: () => undefined };
+    const [, inputs] = await timed(() => toCapacityUnit(assembleInputs(raw, ctx, counter), ctx));
+    log(`inputs ${JSON.stringify(inputs)} (${series} series)`);
+
+    let solveMs = 0;
+    const loop = new SchedulerLoop({
+      store,
+      reader: { read: async (c) => toCapacityUnit(assembleInputs(raw, c, counter), c) },
+      solve: async (p) => {
+        const t = performance.now();
+        try {
+          return await solver.decide(p);
+        } finally {
+          solveMs = performance.now() - t;
+        }
+      },
+      log: pino({ level: 'silent' }),
+      metrics: createSchedulerMetrics(new Registry()),
+      intervalMs: 3_600_000,
+      inputTimeoutMs: 600_000,
+      leaseTtlMs: 3_600_000,
+      holdCycles: 0,
+      latencyTtlMs: 3_600_000,
+      locate: await createLocator({ cidr_mappings: geoMappings(w) }),
+    });
+    const [report, cycle] = await timed(() => loop.cycle());
+    const first = report.results[0]!;
+    if (first.outcome !== 'published') throw new Error(`cycle: ${first.outcome}: ${first.detail}`);
+    const sources = Object.keys(first.decision!.weights).length;
+    log(`cycle ${JSON.stringify(cycle)} solve ${Math.round(solveMs)} ms, ${sources} sources`);
+    const firstSolve = Math.round(solveMs);
+    // A second cycle from the weights in force (the steady state the scheduler runs in).
+    const [, cycle2] = await timed(() => loop.cycle());
+    log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms`);
+    await loop.stop();
+
+    const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: ['t'] }), docs: false });
+    const [viewText, view] = await timed(async () => (await app.inject({ method: 'GET', url: '/api/v1/dns/view', headers: { authorization: 'Bearer t' } })).body);
+    view.bytes = viewText.length;
+    await app.close();
+    const parsed = JSON.parse(viewText) as DnsView;
+    const viewSubnets = parsed.zones.flatMap((z) => z.records).reduce((n, r) => n + Object.keys(r.subnets).length, 0);
+    log(`view ${JSON.stringify(view)} ${viewSubnets} subnets`);
+    const [index, dnsIndex] = await timed(() => buildViewIndex(parsed, AUTHORITY));
+    log(`dns index ${JSON.stringify(dnsIndex)}`);
+    const [coverage, answers] = await timed(() => learnedShare(parsed, w, index));
+    log(`answers ${JSON.stringify(answers)} coverage ${(coverage * 100).toFixed(2)} %`);
+
+    // The peer: the same tables exported as the busiest `budget` subnets only (no aggregation), offline.
+    const topN = simulateAgents(w, assign, spec.budget, null);
+    let covered = 0;
+    let all = 0;
+    for (const a of topN) for (const i of a.subnets) if (a.entryOf.has(i)) covered += w.demand[i]!;
+    for (let i = 0; i < w.demand.length; i++) all += w.demand[i]!;
+
+    return {
+      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, seed: spec.seed ?? 15 },
+      stages: { world, agents: agentsStage, inputs, cycle, cycle2, view, dns_index: dnsIndex, answers },
+      series,
+      sources,
+      view_subnets: viewSubnets,
+      solve_ms: firstSolve,
+      coverage,
+      coverage_top_n: covered / all,
+    };
+  } finally {
+    await solver.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// Run as a child (bench/scale.bench.ts) so each size has a heap of its own:
+// node --import tsx --expose-gc bench/scale/offline.ts '{"subnets":…}' prints the result as JSON.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const spec = JSON.parse(process.argv[2] ?? '{}') as OfflineSpec;
+  const result = await runOffline({ ...spec, log: (l) => process.stderr.write(`${l}\n`) });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

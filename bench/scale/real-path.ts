@@ -1,0 +1,432 @@
+// The scale harness through the REAL loop (issue 15), at a size this machine can hold:
+//
+//   simulated agents and edges (bench/scale/agents.ts: the agent's real export plan over a synthetic
+//   learning table; only the kernel is simulated) served over HTTP in the agents' metric format
+//     -> a real Prometheus scraping them
+//     -> the scheduler's PromqlInputReader (the default queries), SchedulerLoop, the decision worker
+//     -> the publish into a real SQLite store behind the real control-plane API
+//     -> `sluice dns` processes long-polling GET /api/v1/dns/view
+//     -> ECS queries for subnets drawn by demand, answered by those processes.
+//
+// Each stage is timed per cycle; memory is read where the stage runs (the scheduler's heap in this
+// process, RSS of Prometheus and of every DNS process); bytes are what crosses each hop (scraped
+// exposition, the view each DNS server downloads). Coverage is measured, not computed: the share of
+// the demand-weighted queries that the DNS processes answered with reason learned_latency (their own
+// sluice_dns_queries_total counters), beside the share the agents' export plans learned (offline).
+//
+// Used by bench/scale.bench.ts (the reported sizes) and test/scale-loop.test.ts (CI size, asserting
+// correctness, not timings).
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { tokenSets } from '../../api/auth.ts';
+import { buildServer } from '../../api/server.ts';
+import { openSqliteStore } from '../../api/store/sqlite.ts';
+import { seededRandom } from '../../lib/prng.ts';
+import { PromqlInputReader } from '../../scheduler/inputs/promql.ts';
+import { createLocator } from '../../scheduler/loop/locate.ts';
+import { SchedulerLoop } from '../../scheduler/loop/loop.ts';
+import { createSchedulerMetrics } from '../../scheduler/loop/metrics.ts';
+import { DecisionWorker } from '../../scheduler/solver/client.ts';
+import type { SchedulingDecision } from '../../scheduler/core/index.ts';
+import { buildQuery, decodeResponse, udpExchange } from '../../dns/testing/packets.ts';
+import { freePort, freeServerPort } from '../../test/helpers/ports.ts';
+import { startPrometheus, type RunningPrometheus } from '../../test/helpers/prometheus.ts';
+import { treeRssBytes } from '../../test/helpers/rss.ts';
+import { startSluice, type SluiceProcess } from '../../test/helpers/sluice-process.ts';
+import { waitFor } from '../../test/helpers/wait.ts';
+import { DEFAULT_AGGREGATION, simulateAgents, type SimulatedAgent } from './agents.ts';
+import { entryDemand, geoMappings, HOSTNAME, ORIGIN_PORT, seedStore } from './inputs.ts';
+import { buildWorld, coldStartAssignment, cumulative, draw, edgeRttMs, subnetCidr, type World } from './world.ts';
+
+export interface RealPathSpec {
+  subnets: number;
+  edges: number;
+  origins: number;
+  /** Per-agent subnet_series_budget (today's default: 1000). */
+  budget: number;
+  dnsServers: number;
+  /** ECS queries, subnets drawn by demand. */
+  queries: number;
+  /** Scheduler cycles run (the first publishes into an empty store; later ones are steady state). */
+  cycles: number;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface CycleStages {
+  /** PromQL inputs: every default query of the load balancer through the real Prometheus. */
+  read_ms: number;
+  /** decide() round trip through the decision worker. */
+  solve_ms: number;
+  /** Store writes of the cycle (weights, decision, latency rows). */
+  publish_ms: number;
+  cycle_ms: number;
+  /** From the publish returning to every DNS process holding that version. */
+  propagate_ms: number;
+  /** One GET /api/v1/dns/view: what each DNS server downloads for this version. */
+  view_bytes: number;
+  view_get_ms: number;
+  heap_mb: number;
+  outcome: string;
+}
+
+export interface RealPathResult {
+  spec: Omit<RealPathSpec, 'log'>;
+  world: { subnets: number; v6_share: number; demand: number; networks_mapped: number };
+  agents: { series_entries: number; distinct_prefixes: number; exact: number; aggregate: number; plan_ms_max: number; planned_coverage: number };
+  exposition: { bytes_per_scrape_round: number; render_ms_per_round: number };
+  prometheus: { series: number; rss_mb: number; query_ms: number };
+  cycles: CycleStages[];
+  /**
+   * The last decision: `plan_overload_rps` is the undamped plan's load above max (0 when demand fits);
+   * `overload_rps` and `max_load_over_max` are the damped weights' (max_shift walks there over cycles).
+   */
+  decision: { sources: number; origins: number; plan_overload_rps: number; overload_rps: number; max_load_over_max: number };
+  dns: { servers: number; rss_mb_each: number[]; view_records: number; view_subnets: number };
+  answers: { sent: number; answered: number; learned: number; geo: number; other: number; coverage: number; p50_ms: number; p99_ms: number };
+}
+
+const READ_TOKEN = 'scale-read-token';
+const LISTENER = '198.18.255.1:443';
+
+function mb(bytes: number): number {
+  return Math.round((bytes / 1048576) * 10) / 10;
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0;
+}
+
+/** Exposition text, in the agents' and edge-syncs' metric names, with counters that grow at the true rates. */
+class Exporter {
+  private readonly t0 = Date.now();
+  bytes = 0;
+  renderMs = 0;
+  readonly entries: { node: string; subnet: string; demand: number; rtt: number | undefined; samples: number }[][];
+
+  constructor(private readonly w: World, agents: SimulatedAgent[]) {
+    this.entries = agents.map((a) => {
+      const node = w.origins[a.origin]!.name;
+      const demand = entryDemand(w, a);
+      return a.exported.map((e) => ({ node, subnet: e.subnet, demand: demand.get(e.subnet) ?? 0, rtt: e.rttSeconds, samples: e.samples ?? 0 }));
+    });
+  }
+
+  /** An origin agent's /metrics/subnets plus its /metrics connection counter. */
+  origin(j: number): string {
+    const t = performance.now();
+    const s = (Date.now() - this.t0) / 1000 + 600;
+    const list = this.entries[j]!;
+    const node = this.w.origins[j]!.name;
+    const lines: string[] = ['# TYPE sluice_agent_subnet_connections_total counter'];
+    let total = 0;
+    for (const e of list) {
+      total += e.demand;
+      lines.push(`sluice_agent_subnet_connections_total{node="${node}",subnet="${e.subnet}"} ${Math.round(e.demand * s * 1000) / 1000}`);
+    }
+    lines.push('# TYPE sluice_agent_client_rtt_seconds gauge');
+    for (const e of list) if (e.rtt !== undefined) lines.push(`sluice_agent_client_rtt_seconds{node="${node}",subnet="${e.subnet}"} ${e.rtt}`);
+    lines.push('# TYPE sluice_agent_client_rtt_samples_total counter');
+    for (const e of list) if (e.rtt !== undefined) lines.push(`sluice_agent_client_rtt_samples_total{node="${node}",subnet="${e.subnet}"} ${e.samples}`);
+    lines.push('# TYPE sluice_agent_connections_total counter', `sluice_agent_connections_total{node="${node}",port="${ORIGIN_PORT}"} ${Math.round(total * s * 1000) / 1000}`, '');
+    const text = lines.join('\n');
+    this.bytes += text.length;
+    this.renderMs += performance.now() - t;
+    return text;
+  }
+
+  /** An edge: its edge-sync request counter and its agent's upstream RTT to every origin. */
+  edge(k: number): string {
+    const t = performance.now();
+    const s = (Date.now() - this.t0) / 1000 + 600;
+    const e = this.w.edges[k]!;
+    const lines = [
+      '# TYPE sluice_edge_requests_total counter',
+      `sluice_edge_requests_total{edge="${e.name}",load_balancer="app",listener="${LISTENER}"} ${Math.round(e.demand * s * 1000) / 1000}`,
+      '# TYPE sluice_agent_upstream_rtt_seconds gauge',
+      ...this.w.origins.map((o, j) => `sluice_agent_upstream_rtt_seconds{node="${e.name}",upstream="${o.address}:${ORIGIN_PORT}"} ${edgeRttMs(this.w, k, j) / 1000}`),
+      '',
+    ];
+    const text = lines.join('\n');
+    this.bytes += text.length;
+    this.renderMs += performance.now() - t;
+    return text;
+  }
+}
+
+/** Subnet indices drawn with probability ∝ demand (seeded). */
+function drawByDemand(w: World, n: number, seed: number): number[] {
+  const cum = cumulative(w.demand);
+  const r = seededRandom(seed);
+  return Array.from({ length: n }, () => draw(cum, r));
+}
+
+async function metricsText(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
+/** sluice_dns_queries_total summed by reason. */
+function byReason(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^sluice_dns_queries_total\{([^}]*)\} (\S+)$/gm)) {
+    const reason = /reason="([^"]*)"/.exec(m[1]!)?.[1] ?? '';
+    out.set(reason, (out.get(reason) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+function viewVersion(text: string): string | undefined {
+  return /^sluice_dns_view_version(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+}
+
+export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
+  const log = spec.log ?? (() => undefined);
+  const seed = spec.seed ?? 15;
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-scale-'));
+  const cleanup: (() => Promise<void> | void)[] = [];
+  try {
+    // The world and what each origin's agent exports (cold start: subnets go to the nearest origin).
+    const w = buildWorld({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, seed });
+    const agents = simulateAgents(w, coldStartAssignment(w), spec.budget, DEFAULT_AGGREGATION);
+    let exact = 0;
+    let aggregate = 0;
+    let covered = 0;
+    let demandAll = 0;
+    const prefixes = new Set<string>();
+    for (const a of agents) {
+      for (const e of a.exported) prefixes.add(e.subnet);
+      for (const e of a.exported) (e.subnet.endsWith('/24') || e.subnet.endsWith('/48') ? exact++ : aggregate++);
+      for (const i of a.subnets) if (a.entryOf.has(i)) covered += w.demand[i]!;
+    }
+    for (let i = 0; i < w.demand.length; i++) demandAll += w.demand[i]!;
+    const agentsOut = {
+      series_entries: exact + aggregate,
+      // Agents aggregate into the same prefixes (a /16 seen at two origins): one source each.
+      distinct_prefixes: prefixes.size,
+      exact,
+      aggregate,
+      plan_ms_max: Math.round(Math.max(...agents.map((a) => a.plan_ms))),
+      planned_coverage: covered / demandAll,
+    };
+    log(`world: ${spec.subnets} subnets, ${spec.origins} origins, ${spec.edges} edges; agents export ${agentsOut.series_entries} entries (${aggregate} aggregates), planned coverage ${(agentsOut.planned_coverage * 100).toFixed(1)} %`);
+
+    // The exporters: one HTTP server, a path per agent (targets told apart by __metrics_path__).
+    const exporter = new Exporter(w, agents);
+    const server: Server = createServer((req, res) => {
+      const m = /^\/(origin|edge)\/(\d+)$/.exec(req.url ?? '');
+      if (!m) return void res.writeHead(404).end();
+      const body = m[1] === 'origin' ? exporter.origin(Number(m[2])) : exporter.edge(Number(m[2]));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    const target = `127.0.0.1:${(server.address() as { port: number }).port}`;
+    const group = (kind: string, n: number) => Array.from({ length: n }, (_, i) => ({ targets: [target], labels: { __metrics_path__: `/${kind}/${i}`, instance: `${kind}-${i}` } }));
+    const prom: RunningPrometheus = await startPrometheus(
+      [
+        { job: 'origins', targets: [], groups: group('origin', spec.origins) },
+        { job: 'edges', targets: [], groups: group('edge', spec.edges) },
+      ],
+      { scrapeInterval: '2s', scrapeTimeout: '2s' },
+    );
+    cleanup.push(() => prom.stop());
+
+    // The control plane: a real SQLite store behind the real API, seeded with the world.
+    const store = openSqliteStore(join(dir, 'data'));
+    cleanup.push(() => store.close());
+    const seeded = await seedStore(store, w);
+    const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: [READ_TOKEN] }), docs: false });
+    const apiUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+    cleanup.push(() => app.close());
+
+    // The scheduler, wired as scheduler/loop/start.ts wires it (the decision worker, the locator over
+    // the world's CIDR mappings), with each stage timed.
+    const registry = new Registry();
+    const metrics = createSchedulerMetrics(registry);
+    const reader = new PromqlInputReader(
+      { url: prom.url, timeoutMs: 60_000, windowSeconds: 10, staleSeconds: 30, queries: {}, perLoadBalancer: {} },
+      { reject: (input, reason) => metrics.rejected.inc({ input, reason }) },
+    );
+    const stage = { read: 0, solve: 0, publish: 0 };
+    const timedReader = { read: async (ctx: Parameters<typeof reader.read>[0]) => {
+      const t = performance.now();
+      try {
+        return await reader.read(ctx);
+      } finally {
+        stage.read += performance.now() - t;
+      }
+    } } as typeof reader;
+    const solver = new DecisionWorker();
+    cleanup.push(() => solver.close());
+    const mappings = geoMappings(w);
+    const WRITES = new Set(['publishWeights', 'recordDecision', 'upsertLatency']);
+    const timedStore = new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        if (!WRITES.has(String(prop))) return v.bind(target);
+        return async (...args: unknown[]) => {
+          const t = performance.now();
+          try {
+            return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          } finally {
+            stage.publish += performance.now() - t;
+          }
+        };
+      },
+    });
+    let lastDecision: SchedulingDecision | undefined;
+    const loop = new SchedulerLoop({
+      store: timedStore,
+      reader: timedReader,
+      solve: async (p) => {
+        const t = performance.now();
+        try {
+          return await solver.decide(p);
+        } finally {
+          stage.solve += performance.now() - t;
+        }
+      },
+      log: pino({ level: 'silent' }),
+      metrics,
+      intervalMs: 3_600_000,
+      inputTimeoutMs: 120_000,
+      leaseTtlMs: 3_600_000,
+      holdCycles: 0,
+      latencyTtlMs: 3_600_000,
+      locate: await createLocator({ cidr_mappings: mappings }),
+    });
+    cleanup.push(() => loop.stop());
+
+    // The DNS servers, each following the API's long-poll, with the world's GeoIP as CIDR mappings.
+    writeFileSync(join(dir, 'token'), READ_TOKEN);
+    const dns: { proc: SluiceProcess; port: number; metricsPort: number }[] = [];
+    for (let d = 0; d < spec.dnsServers; d++) {
+      const port = await freeServerPort();
+      const metricsPort = await freePort();
+      const cfg = {
+        listen: [`127.0.0.1:${port}`],
+        api: { url: apiUrl, token_file: join(dir, 'token'), wait: '30s' },
+        geoip: { cidr_mappings: mappings },
+        metrics: { listen: `127.0.0.1:${metricsPort}` },
+      };
+      writeFileSync(join(dir, `dns-${d}.yaml`), JSON.stringify(cfg));
+      const proc = startSluice(['dns', '--config', join(dir, `dns-${d}.yaml`)], { env: { SLUICE_LOG_LEVEL: 'warn' } });
+      cleanup.push(async () => void (await proc.stop()));
+      dns.push({ proc, port, metricsPort });
+    }
+
+    // Rates need two scrapes of every target inside the window.
+    const sources = await waitFor(async () => {
+      const r = await prom.query('count(sluice_agent_subnet_connections_total)');
+      const up = await prom.query('count(up == 1)');
+      const n = Number(r[0]?.value[1] ?? 0);
+      return n >= agentsOut.series_entries && Number(up[0]?.value[1] ?? 0) === spec.origins + spec.edges ? n : null;
+    }, { timeoutMs: 120_000, intervalMs: 1000, what: 'Prometheus to scrape every simulated agent' });
+    await new Promise((r) => setTimeout(r, 5_000));
+    const roundsBefore = exporter.bytes;
+    const renderBefore = exporter.renderMs;
+    const scrapesT = Date.now();
+
+    const cycles: CycleStages[] = [];
+    let viewRecords = 0;
+    let viewSubnets = 0;
+    for (let c = 0; c < spec.cycles; c++) {
+      stage.read = stage.solve = stage.publish = 0;
+      const t = performance.now();
+      const report = await loop.cycle();
+      const cycleMs = performance.now() - t;
+      const result = report.results[0];
+      if (!result) throw new Error(`cycle ${c}: no result (leader ${report.leader})`);
+      if (result.decision) lastDecision = result.decision;
+      // What every DNS server downloads for this version (the whole view: no delta encoding yet).
+      const tv = performance.now();
+      const viewRes = await fetch(`${apiUrl}/api/v1/dns/view`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
+      const viewText = await viewRes.text();
+      const viewGet = performance.now() - tv;
+      const view = JSON.parse(viewText) as { weights_version: number | null; zones: { records: { subnets: Record<string, unknown> }[] }[] };
+      const records = view.zones.flatMap((z) => z.records);
+      viewRecords = records.length;
+      viewSubnets = records.reduce((n, r) => n + Object.keys(r.subnets).length, 0);
+      const version = view.weights_version === null ? undefined : String(view.weights_version);
+      if (version !== undefined) {
+        await waitFor(async () => {
+          for (const d of dns) if (viewVersion(await metricsText(d.metricsPort).catch(() => '')) !== version) return false;
+          return true;
+        }, { timeoutMs: 120_000, intervalMs: 20, what: `every DNS server on view ${version}` });
+      }
+      const propagate = performance.now() - t - cycleMs;
+      cycles.push({
+        read_ms: Math.round(stage.read),
+        solve_ms: Math.round(stage.solve),
+        publish_ms: Math.round(stage.publish),
+        cycle_ms: Math.round(cycleMs),
+        propagate_ms: Math.round(propagate),
+        view_bytes: viewText.length,
+        view_get_ms: Math.round(viewGet),
+        heap_mb: mb(process.memoryUsage().heapUsed),
+        outcome: `${result.outcome}${result.outcome === 'published' ? '' : `: ${result.detail}`}`,
+      });
+      log(`cycle ${c}: ${JSON.stringify(cycles.at(-1))}`);
+      if (c + 1 < spec.cycles) await new Promise((r) => setTimeout(r, 2_000));
+    }
+    const roundS = Math.max(1, (Date.now() - scrapesT) / 2000);
+
+    const tq = performance.now();
+    const seriesNow = Number((await prom.query('count({__name__=~"sluice_.+"})'))[0]?.value[1] ?? 0);
+    const queryMs = performance.now() - tq;
+
+    // Decision check: origins' predicted load over their max under the published (damped) weights.
+    let worst = 0;
+    if (lastDecision) {
+      const origins = await store.allOrigins(seeded.lb.id);
+      for (const o of origins) {
+        const load = lastDecision.origin_load_rps[o.id] ?? 0;
+        worst = Math.max(worst, load / o.max_rps);
+      }
+    }
+
+    // ECS queries for subnets drawn by demand, spread over the DNS servers; reasons from their counters.
+    const before = await Promise.all(dns.map(async (d) => byReason(await metricsText(d.metricsPort))));
+    const picks = drawByDemand(w, spec.queries, seed + 1);
+    const latencies: number[] = [];
+    let answered = 0;
+    const CONCURRENCY = 32;
+    for (let q = 0; q < picks.length; q += CONCURRENCY) {
+      await Promise.all(picks.slice(q, q + CONCURRENCY).map(async (i, k) => {
+        const cidr = subnetCidr(w, i);
+        const [address, prefix] = cidr.split('/') as [string, string];
+        const d = dns[(q + k) % dns.length]!;
+        const t = performance.now();
+        const res = decodeResponse(await udpExchange(d.port, buildQuery({ name: HOSTNAME, edns: { ecs: { address, source: Number(prefix) } } }), { timeoutMs: 2000 }).catch(() => Buffer.alloc(0)).then((b) => (b.length ? b : null)) ?? Buffer.alloc(12));
+        latencies.push(performance.now() - t);
+        if (res.rcode === 0 && res.answers.length > 0) answered++;
+      }));
+    }
+    const after = await Promise.all(dns.map(async (d) => byReason(await metricsText(d.metricsPort))));
+    const delta = (reason: string) => after.reduce((n, m, k) => n + (m.get(reason) ?? 0) - (before[k]!.get(reason) ?? 0), 0);
+    const learned = delta('learned_latency');
+    const geo = delta('geo_fallback') + delta('cidr_mapping');
+    const all = [...new Set(after.flatMap((m) => [...m.keys()]))].reduce((n, r) => n + delta(r), 0);
+    latencies.sort((a, b) => a - b);
+
+    return {
+      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, dnsServers: spec.dnsServers, queries: spec.queries, cycles: spec.cycles, seed },
+      world: { subnets: w.demand.length, v6_share: w.family.reduce((n, f) => n + (f === 6 ? 1 : 0), 0) / w.demand.length, demand: Math.round(demandAll), networks_mapped: mappings.length },
+      agents: agentsOut,
+      exposition: { bytes_per_scrape_round: Math.round((exporter.bytes - roundsBefore) / roundS), render_ms_per_round: Math.round(((exporter.renderMs - renderBefore) / roundS) * 10) / 10 },
+      prometheus: { series: seriesNow || sources, rss_mb: mb(treeRssBytes(prom.process.pid!)), query_ms: Math.round(queryMs) },
+      cycles,
+      decision: { sources: lastDecision ? Object.keys(lastDecision.weights).length : 0, origins: spec.origins, plan_overload_rps: lastDecision?.plan_overload_rps ?? NaN, overload_rps: lastDecision?.overload_rps ?? NaN, max_load_over_max: Math.round(worst * 1000) / 1000 },
+      dns: { servers: dns.length, rss_mb_each: dns.map((d) => mb(treeRssBytes(d.proc.child.pid!))), view_records: viewRecords, view_subnets: viewSubnets },
+      answers: { sent: picks.length, answered, learned, geo, other: all - learned - geo, coverage: all ? learned / all : 0, p50_ms: Math.round(quantile(latencies, 0.5) * 100) / 100, p99_ms: Math.round(quantile(latencies, 0.99) * 100) / 100 },
+    };
+  } finally {
+    for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
