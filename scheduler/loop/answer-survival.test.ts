@@ -42,6 +42,7 @@ describe('answer survival', () => {
       const e = shift(false, staleness).estimate();
       expect(e.from, `staleness ${staleness}`).toBe('observed');
       expect(e.value, `staleness ${staleness}`).toBe(0);
+      expect(e.measured, `staleness ${staleness}`).toBe(0);
     }
   });
 
@@ -50,7 +51,20 @@ describe('answer survival', () => {
       const e = shift(true, staleness).estimate();
       expect(e.from).toBe('observed');
       expect(e.value, `staleness ${staleness}`).toBeGreaterThan(0.95);
+      expect(e.measured, `staleness ${staleness}`).toBeGreaterThan(0.95);
     }
+  });
+
+  it('calibrates the walk\'s survival and the agents\' survivors each against what stayed', () => {
+    // Keep-alive clients whose connections close at the rate the agents' ages say (0.6 per cycle) while
+    // the walk's exponential fit says 0.9: the walk's pinning is 2/3 right, the agents' all right.
+    const a = new AnswerSurvival(1);
+    const s = '10.0.1.0/24';
+    a.remember(snap(9.5, { [s]: { far: conn(10, 6) } }), () => 0.9, answers({ [s]: 'far' }), answers({ [s]: 'near' }), 10, 1);
+    a.observe(snap(11.5, { [s]: { far: conn(3.6, 2.2) } }), healthy, 12); // 2 cycles: 10 × 0.6²
+    const e = a.estimate();
+    expect(e.value).toBeCloseTo(3.6 / (10 * 0.81), 9);
+    expect(e.measured).toBeCloseTo(1, 9);
   });
 
   it('without an answer change, or with the origin failing, there is no evidence: the lifetime model (1)', () => {

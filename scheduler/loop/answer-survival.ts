@@ -21,6 +21,12 @@
 //
 //   a = Σ observed / Σ expected,   both summed with weight λ = 0.8 per cycle that brings evidence
 //
+// The prediction does not use S but the agents' own survivors (`pinned`, from each connection's age), so
+// it gets its own a_m, the same ratio against what the agents expected of those connections (their
+// `surviving` over H, taken as (surviving/open)^(Δ/H) per connection): the walk's exponential fit and
+// the agents' age-aware table differ for lifetimes that are not exponential (8-s keep-alive connections:
+// a ≈ 0.8 against the fit, a_m ≈ 1 against the ages), and each correction belongs to its own model.
+//
 // used once at least half a connection is expected (EVIDENCE_MIN); before that a = 1, the lifetime
 // model alone (a load balancer whose clients keep their connections behaves as before). Why per load
 // balancer and not per origin: outliving an answer change is the clients' behaviour, not the origin's;
@@ -40,11 +46,13 @@ export const EVIDENCE_MIN = 0.5;
 const PENDING_CYCLES = 10;
 
 export interface AnswerSurvivalEstimate {
-  /** The fraction of pinned load that stays when the answer moves off its origin; 1 without evidence. */
+  /** The fraction of what the walk's survival pins that stays when the answer moves off its origin; 1 without evidence. */
   value: number;
   from: 'observed' | 'lifetime';
   observed: number;
   expected: number;
+  /** The same against the agents' survivors (what the prediction's measured pinned shares use); 1 without evidence. */
+  measured: number;
   /** (subnet, origin) pairs waiting for a snapshot late enough to judge them. */
   waiting: number;
 }
@@ -59,6 +67,8 @@ interface Watched {
   open: number;
   /** The walk's survival per cycle on that origin then. */
   survival: number;
+  /** The agents' expected survivors of them over one cycle. */
+  surviving: number;
   /** Poll time of `then` (Unix s). */
   at: number;
   /** When every client has the answer that left the origin (Unix s): the change + TTL. */
@@ -74,6 +84,9 @@ export interface SnapshotAt {
 export class AnswerSurvival {
   private observed = 0;
   private expected = 0;
+  /** Against the agents' survivors: pairs with survivors expected only. */
+  private observedM = 0;
+  private expectedM = 0;
   /** subnet -> origin name -> the pair waiting for a snapshot that judges it. */
   private watch = new Map<string, Map<string, Watched>>();
 
@@ -84,6 +97,8 @@ export class AnswerSurvival {
   observe(now: SnapshotAt, healthy: (origin: string) => boolean, nowS: number): AnswerSurvivalEstimate {
     let o = 0;
     let e = 0;
+    let om = 0;
+    let em = 0;
     for (const [subnet, row] of this.watch) {
       for (const [origin, w] of row) {
         const t = now.polledAt.get(origin);
@@ -94,8 +109,14 @@ export class AnswerSurvival {
         }
         if (stale || t === undefined) continue;
         const seen = now.survivors.get(subnet)?.get(origin);
-        e += w.open * Math.pow(w.survival, (t - w.at) / this.cycleSeconds);
-        o += Math.min(seen?.open ?? 0, w.open);
+        const cycles = (t - w.at) / this.cycleSeconds;
+        const still = Math.min(seen?.open ?? 0, w.open);
+        e += w.open * Math.pow(w.survival, cycles);
+        o += still;
+        if (w.surviving > 0) {
+          em += w.open * Math.pow(Math.min(1, w.surviving / w.open), cycles);
+          om += still;
+        }
         row.delete(origin);
       }
       if (row.size === 0) this.watch.delete(subnet);
@@ -104,6 +125,10 @@ export class AnswerSurvival {
       this.observed = EVIDENCE_DECAY * this.observed + o;
       this.expected = EVIDENCE_DECAY * this.expected + e;
     }
+    if (em > 0) {
+      this.observedM = EVIDENCE_DECAY * this.observedM + om;
+      this.expectedM = EVIDENCE_DECAY * this.expectedM + em;
+    }
     return this.estimate();
   }
 
@@ -111,7 +136,8 @@ export class AnswerSurvival {
     const enough = this.expected >= EVIDENCE_MIN;
     let waiting = 0;
     for (const row of this.watch.values()) waiting += row.size;
-    return { value: enough ? Math.min(1, this.observed / this.expected) : 1, from: enough ? 'observed' : 'lifetime', observed: this.observed, expected: this.expected, waiting };
+    const measured = this.expectedM >= EVIDENCE_MIN ? Math.min(1, this.observedM / this.expectedM) : 1;
+    return { value: enough ? Math.min(1, this.observed / this.expected) : 1, from: enough ? 'observed' : 'lifetime', observed: this.observed, expected: this.expected, measured, waiting };
   }
 
   /**
@@ -136,7 +162,7 @@ export class AnswerSurvival {
         if (w?.has(origin)) continue;
         if (!w) this.watch.set(subnet, (w = new Map()));
         // Moved off by this decision: judged once the change reached every client. Off it already: at once.
-        w.set(origin, { open: c.open, survival: Math.min(1, s), at, settled: origin === a ? nowS + ttlS : at });
+        w.set(origin, { open: c.open, survival: Math.min(1, s), surviving: c.surviving, at, settled: origin === a ? nowS + ttlS : at });
       }
     }
   }
