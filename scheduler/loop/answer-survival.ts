@@ -21,18 +21,21 @@
 //
 //   a = Σ observed / Σ expected,   both summed with weight λ = 0.8 per cycle that brings evidence
 //
+// — used once at least half a connection is expected (EVIDENCE_MIN); before that a = 1, the lifetime
+// model alone (a load balancer whose clients keep their connections behaves as before). Why per load
+// balancer and not per origin: outliving an answer change is the clients' behaviour, not the origin's;
+// pooled, the evidence arrives after the first subnets move, which is when the walk needs it (a shift
+// moves a subnet off an origin once, and each such move is one observation). Where it errs it errs
+// towards 1: connections opened on the origin just before the change count as survivors.
+//
 // The prediction does not use S but the agents' own survivors (`pinned`, from each connection's age), so
 // it gets its own a_m, the same ratio against what the agents expected of those connections (their
 // `surviving` over H, taken as (surviving/open)^(Δ/H) per connection): the walk's exponential fit and
 // the agents' age-aware table differ for lifetimes that are not exponential (8-s keep-alive connections:
 // a ≈ 0.8 against the fit, a_m ≈ 1 against the ages), and each correction belongs to its own model.
 //
-// used once at least half a connection is expected (EVIDENCE_MIN); before that a = 1, the lifetime
-// model alone (a load balancer whose clients keep their connections behaves as before). Why per load
-// balancer and not per origin: outliving an answer change is the clients' behaviour, not the origin's;
-// pooled, the evidence arrives after the first subnets move, which is when the walk needs it (a shift
-// moves a subnet off an origin once, and each such move is one observation). Where it errs it errs
-// towards 1: connections opened on the origin just before the change count as survivors.
+// The change time is the scheduler's clock, the poll time the agent's: they are compared, so the
+// machines' clocks must agree to well under a cycle (NTP does; the lab shares one clock).
 import { pickOrder } from '../core/predict.ts';
 import type { OpenConnections } from '../inputs/types.ts';
 import { dnsPick } from './dns-pick.ts';
