@@ -65,8 +65,7 @@ export function predict(problem: DenseProblem, weights: Float64Array, roleOf: Or
     const pinnedShare = pinnedRow(problem, i, K);
     // Answered whole: what is pinned off the new answer stays only as far as connections outlive an
     // answer change; a fractional source's every share may see its answer change (as in the walk).
-    const measured = !Number.isNaN(conn.pinnedMean[row]!);
-    const stays = answerSurvival(measured && !Number.isNaN(conn.answerSurvivalMeasured[i]!) ? conn.answerSurvivalMeasured[i]! : conn.answerSurvival[i]!);
+    const stays = answerSurvival(conn.answerSurvival[i]!);
     let pinned = 0;
     for (let j = 0; j < K; j++) {
       // A removed origin's connections break: nothing stays pinned there.

@@ -73,8 +73,6 @@ export interface SourceConnections {
    * changes), so nothing is pinned by a weight change. Learned by the loop (loop/answer-survival.ts).
    */
   answer_survival?: number | undefined;
-  /** The same for the measured `pinned` shares (calibrated against the agents' survivors, not S); default answer_survival. */
-  answer_survival_measured?: number | undefined;
 }
 
 /** sourceId -> originId -> share (0..1). */

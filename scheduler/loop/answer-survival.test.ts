@@ -55,16 +55,22 @@ describe('answer survival', () => {
     }
   });
 
-  it('calibrates the walk\'s survival and the agents\' survivors each against what stayed', () => {
+  it('judges by the agents\' survivors where they expected any: the fit\'s misjudgement is not the clients\'', () => {
     // Keep-alive clients whose connections close at the rate the agents' ages say (0.6 per cycle) while
-    // the walk's exponential fit says 0.9: the walk's pinning is 2/3 right, the agents' all right.
+    // the walk's exponential fit says 0.9: they outlive the answer change (a_m = 1), the fit is off.
     const a = new AnswerSurvival(1);
     const s = '10.0.1.0/24';
     a.remember(snap(9.5, { [s]: { far: conn(10, 6) } }), () => 0.9, answers({ [s]: 'far' }), answers({ [s]: 'near' }), 10, 1);
     a.observe(snap(11.5, { [s]: { far: conn(3.6, 2.2) } }), healthy, 12); // 2 cycles: 10 × 0.6²
     const e = a.estimate();
-    expect(e.value).toBeCloseTo(3.6 / (10 * 0.81), 9);
+    expect(e.fitted).toBeCloseTo(3.6 / (10 * 0.81), 9);
     expect(e.measured).toBeCloseTo(1, 9);
+    expect(e.value).toBeCloseTo(1, 9);
+    // Connections too short for the agents to expect any survivor: judged against the fit alone.
+    const b = new AnswerSurvival(1);
+    b.remember(snap(9.5, { [s]: { far: conn(4, 0) } }), () => 0.6, answers({ [s]: 'far' }), answers({ [s]: 'near' }), 10, 1);
+    b.observe(snap(11.5, {}), healthy, 12);
+    expect(b.estimate()).toMatchObject({ value: 0, fitted: 0, measured: 1, from: 'observed' });
   });
 
   it('without an answer change, or with the origin failing, there is no evidence: the lifetime model (1)', () => {

@@ -28,11 +28,13 @@
 // moves a subnet off an origin once, and each such move is one observation). Where it errs it errs
 // towards 1: connections opened on the origin just before the change count as survivors.
 //
-// The prediction does not use S but the agents' own survivors (`pinned`, from each connection's age), so
-// it gets its own a_m, the same ratio against what the agents expected of those connections (their
-// `surviving` over H, taken as (surviving/open)^(Δ/H) per connection): the walk's exponential fit and
-// the agents' age-aware table differ for lifetimes that are not exponential (8-s keep-alive connections:
-// a ≈ 0.8 against the fit, a_m ≈ 1 against the ages), and each correction belongs to its own model.
+// The same ratio against what the agents themselves expected of those connections from their ages
+// (`surviving` over H, taken as (surviving/open)^(Δ/H) per connection), a_m, isolates the answer change
+// better: the walk's exponential fit also misjudges lifetimes that are not exponential (8-s keep-alive
+// connections: a ≈ 0.8 against the fit, a_m ≈ 1 against the ages: they do outlive the answer change),
+// and that misfit is not the clients' behaviour. So a_m is used wherever the agents expected survivors
+// (walk and prediction alike), a only where they expected none (connections shorter than the horizon
+// plus the data's age: the dns-failover lab's 2-s ones), else 1.
 //
 // The change time is the scheduler's clock, the poll time the agent's: they are compared, so the
 // machines' clocks must agree to well under a cycle (NTP does; the lab shares one clock).
@@ -49,12 +51,14 @@ export const EVIDENCE_MIN = 0.5;
 const PENDING_CYCLES = 10;
 
 export interface AnswerSurvivalEstimate {
-  /** The fraction of what the walk's survival pins that stays when the answer moves off its origin; 1 without evidence. */
+  /** The fraction of pinned load that stays when the answer moves off its origin (a_m, else a, else 1). */
   value: number;
   from: 'observed' | 'lifetime';
+  /** Evidence against the walk's survival (decayed sums) and the ratio a (1 without evidence). */
   observed: number;
   expected: number;
-  /** The same against the agents' survivors (what the prediction's measured pinned shares use); 1 without evidence. */
+  fitted: number;
+  /** a_m, against the agents' survivors (1 without evidence). */
   measured: number;
   /** (subnet, origin) pairs waiting for a snapshot late enough to judge them. */
   waiting: number;
@@ -136,11 +140,12 @@ export class AnswerSurvival {
   }
 
   estimate(): AnswerSurvivalEstimate {
-    const enough = this.expected >= EVIDENCE_MIN;
     let waiting = 0;
     for (const row of this.watch.values()) waiting += row.size;
-    const measured = this.expectedM >= EVIDENCE_MIN ? Math.min(1, this.observedM / this.expectedM) : 1;
-    return { value: enough ? Math.min(1, this.observed / this.expected) : 1, from: enough ? 'observed' : 'lifetime', observed: this.observed, expected: this.expected, measured, waiting };
+    const fitted = this.expected >= EVIDENCE_MIN ? Math.min(1, this.observed / this.expected) : undefined;
+    const measured = this.expectedM >= EVIDENCE_MIN ? Math.min(1, this.observedM / this.expectedM) : undefined;
+    const value = measured ?? fitted;
+    return { value: value ?? 1, from: value === undefined ? 'lifetime' : 'observed', observed: this.observed, expected: this.expected, fitted: fitted ?? 1, measured: measured ?? 1, waiting };
   }
 
   /**

@@ -67,7 +67,7 @@ export interface ConnectionUse {
   /** Sources predicted with measured pinned shares. */
   pinned_measured: number;
   /** The answer survival DNS subnets were given, and the evidence (expected vs observed survivors, decayed). */
-  answer_survival?: { value: number; from: 'observed' | 'lifetime'; observed: number; expected: number; measured: number; waiting: number };
+  answer_survival?: { value: number; from: 'observed' | 'lifetime'; observed: number; expected: number; fitted: number; measured: number; waiting: number };
   /** Carried sources whose effective shares were re-read with a changed answer survival. */
   reconciled?: number;
 }
@@ -86,6 +86,10 @@ function originSurvival(ctx: ConnectionContext, idOf: Map<string, string>, use: 
   for (const [name, tau] of ctx.inputs.connections.originLifetimeS) {
     const id = idOf.get(name);
     if (!id) continue;
+    // No close seen within the window is not "pinned for ever" when the agents can say better: an
+    // origin that has just come back holds only young connections, and S = 1 there made the walk take
+    // answers back that it had just given (dns-failover: a subnet's answer near → far → near).
+    if (tau === Infinity && (sums.get(name)?.open ?? 0) > 0) continue;
     // The lifetime fit is a rate over the window: smooth. The survivors are a snapshot of the few
     // connections open now: right on average but noisy from cycle to cycle, and the new weights lead
     // the walk by (e − e')/(1 − S), which would pass that noise on to every source. The prediction
@@ -113,8 +117,8 @@ export function annotateSources(sources: SourceState[], ctx: ConnectionContext):
   const use: ConnectionUse = { walk: {}, effective_from: { carried: 0, measured: 0, weights: 0 }, pinned_measured: 0 };
   const answer = ctx.answerSurvival;
   const stays = answer?.from === 'observed' ? answer.value : undefined;
-  const staysMeasured = answer && answer.measured < 1 ? answer.measured : undefined;
-  if (answer) use.answer_survival = { value: round3(answer.value), from: answer.from, observed: round3(answer.observed), expected: round3(answer.expected), measured: round3(answer.measured), waiting: answer.waiting };
+
+  if (answer) use.answer_survival = { value: round3(answer.value), from: answer.from, observed: round3(answer.observed), expected: round3(answer.expected), fitted: round3(answer.fitted), measured: round3(answer.measured), waiting: answer.waiting };
   // The carried shares were walked with the answer survival of the last decision; re-read them with today's.
   const was = ctx.carried?.answer_survival ?? 1;
   const reconciled = (id: string, e: Record<string, number> | undefined): Record<string, number> | undefined => {
@@ -146,7 +150,7 @@ export function annotateSources(sources: SourceState[], ctx: ConnectionContext):
       const open = survivors ? [...survivors.values()].reduce((t, c) => t + c.open, 0) : 0;
       const measured = open > 0 ? byId(survivors, (c) => c.open / open) : byId(ctx.inputs.connections.subnetPlacement.get(subnet), (v) => v);
       const pinned = open > 0 ? { end: byId(survivors, (c) => c.surviving / open)!, mean: byId(survivors, (c) => c.survivingMean / open)! } : undefined;
-      src.connections = withoutUndefined({ effective: reconciled(src.id, carried) ?? measured, survival: walk.end, mean_survival: walk.mean, pinned, answer_survival: stays, answer_survival_measured: staysMeasured ?? (stays !== undefined ? 1 : undefined) });
+      src.connections = withoutUndefined({ effective: reconciled(src.id, carried) ?? measured, survival: walk.end, mean_survival: walk.mean, pinned, answer_survival: stays });
       use.effective_from[carried ? 'carried' : measured ? 'measured' : 'weights']++;
       if (pinned) use.pinned_measured++;
     } else if (src.id.startsWith(EDGE_PREFIX) && tcpEdges) {
@@ -169,7 +173,6 @@ function withoutUndefined(c: SourceConnections): SourceConnections {
   if (c.mean_survival) out.mean_survival = c.mean_survival;
   if (c.pinned) out.pinned = c.pinned;
   if (c.answer_survival !== undefined) out.answer_survival = c.answer_survival;
-  if (c.answer_survival_measured !== undefined) out.answer_survival_measured = c.answer_survival_measured;
   return out;
 }
 
