@@ -83,12 +83,13 @@ describe('clients that follow answers (resolve before every request, reconnect o
       (i.connections as { originPolledAt?: Map<string, number> }).originPolledAt = new Map([['near', (now - 500) / 1000], ['far', (now - 500) / 1000]]);
       return i;
     };
+    const registry = new Registry();
     const loop = new SchedulerLoop({
       store,
       reader: { read: async () => inputs() },
       solve: async (p) => ({ decision: decide(p), solve_ms: 0 }),
       log: pino({ level: 'silent' }),
-      metrics: createSchedulerMetrics(new Registry()),
+      metrics: createSchedulerMetrics(registry),
       intervalMs: CYCLE_MS,
       inputTimeoutMs: 1000,
       leaseTtlMs: 600_000,
@@ -133,6 +134,8 @@ describe('clients that follow answers (resolve before every request, reconnect o
     // …because it learned it, and says so in the decision record.
     expect(errors.findIndex((e) => e.learned), summary).toBeGreaterThanOrEqual(0);
     expect(errors.findIndex((e) => e.learned), summary).toBeLessThanOrEqual(3);
+    const exported = (await registry.getMetricsAsJSON()).find((m) => m.name === 'sluice_scheduler_answer_survival')!.values[0]!.value;
+    expect(exported).toBe(0);
     // Paced: the first cycle moves less than half, and all of it takes at least five cycles (max_shift
     // 0.1, then the proportional band) — not the two or three of a walk leading by 1/(1 − Σπ) ≈ 2.5×.
     expect(shares[0]!, summary).toBeLessThan(0.35);

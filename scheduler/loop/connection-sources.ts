@@ -117,7 +117,6 @@ export function annotateSources(sources: SourceState[], ctx: ConnectionContext):
   const use: ConnectionUse = { walk: {}, effective_from: { carried: 0, measured: 0, weights: 0 }, pinned_measured: 0 };
   const answer = ctx.answerSurvival;
   const stays = answer?.from === 'observed' ? answer.value : undefined;
-
   if (answer) use.answer_survival = { value: round3(answer.value), from: answer.from, observed: round3(answer.observed), expected: round3(answer.expected), fitted: round3(answer.fitted), measured: round3(answer.measured), waiting: answer.waiting };
   // The carried shares were walked with the answer survival of the last decision; re-read them with today's.
   const was = ctx.carried?.answer_survival ?? 1;

@@ -278,6 +278,7 @@ export class SchedulerLoop {
     const healthyNow = new Set(origins.filter((o) => (health.find((h) => h.origin_id === o.id)?.healthy ?? true) && (inputs.originHealth.get(o.name) ?? true)).map((o) => o.name));
     const snapshot = { survivors: inputs.connections.subnetSurvivors, polledAt: inputs.connections.originPolledAt };
     const answerSurvival = lb.dns ? answers.observe(snapshot, (name) => healthyNow.has(name), (this.o.now ?? Date.now)() / 1000) : undefined;
+    if (answerSurvival) this.o.metrics.answerSurvival.set({ load_balancer: lb.name }, answerSurvival.value);
     const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds, answerSurvival });
     const active = await this.o.store.activeOverrides(lb.id);
     const overrides = this.overrides.resolve(lb.id, active, built.problem.sources, (this.o.now ?? Date.now)());
