@@ -107,14 +107,7 @@ export class SchedulerLoop {
 
   start(): void {
     this.stopped = false;
-    const tick = () => {
-      if (this.stopped) return;
-      const started = Date.now();
-      void this.cycle().finally(() => {
-        if (!this.stopped) this.timer = setTimeout(tick, Math.max(0, this.o.intervalMs - (Date.now() - started)));
-      });
-    };
-    tick();
+    this.tick();
     const every = this.o.renewEveryMs ?? Math.max(50, Math.min(this.o.leaseTtlMs / 3, this.o.intervalMs));
     this.renewTimer = setInterval(() => {
       const wasLeader = this.fence !== undefined;
@@ -136,7 +129,23 @@ export class SchedulerLoop {
     const unhealthy = [...health.filter((h) => !h.healthy).map((h) => h.origin_id), ...edgeHealth.filter((h) => !h.reachable).map((h) => `${h.edge_id}/${h.origin_id}`)].sort().join(',');
     if (unhealthy === this.lastUnhealthy) return;
     this.lastUnhealthy = unhealthy;
-    if (!this.stopped) void this.cycle();
+    // The next regular cycle comes a full interval after this one: the damping moves max_shift per
+    // cycle, and a regular tick half a second after a recovery's cycle walked the recovered origin's
+    // answers two steps in one interval (dns-failover: 0.60 of the load back in the first second).
+    if (!this.stopped) this.tick();
+  }
+
+  /** A cycle now, and the next one an interval after it started (one timer pending at most). */
+  private tick(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const started = Date.now();
+    void this.cycle().finally(() => {
+      if (this.stopped) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.tick(), Math.max(0, this.o.intervalMs - (Date.now() - started)));
+    });
   }
 
   async stop(): Promise<void> {
