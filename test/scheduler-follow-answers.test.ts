@@ -14,7 +14,7 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
 import type { LoadBalancer, Origin } from '../model/index.ts';
-import { decide, type SchedulingDecision } from '../scheduler/core/index.ts';
+import { decide, ProblemSchema, type SchedulingDecision } from '../scheduler/core/index.ts';
 import { emptyInputs, type LbInputs } from '../scheduler/inputs/types.ts';
 import { dnsPick } from '../scheduler/loop/dns-pick.ts';
 import { SchedulerLoop } from '../scheduler/loop/loop.ts';
@@ -120,6 +120,8 @@ describe('clients that follow answers (resolve before every request, reconnect o
       const d = (await cycle())!;
       shares.push(nearShare());
       const [record] = (await store.listDecisions({ load_balancer_id: lb.id, limit: 1 })).items;
+      // The problem on record (what `sluice replay` runs again) carries the answer survival, and is valid.
+      if (record!.inputs.problem) ProblemSchema.parse(record!.inputs.problem);
       const learned = (record!.inputs.connections as { answer_survival?: { from: string } } | null)?.answer_survival?.from === 'observed';
       // The decision predicted near's load for the cycle its answers start; the clients are now there.
       errors.push({ cycle: k, predicted: d.origin_load_rps[near.id]!, real: nearShare() * subnets.length * RATE, learned });
