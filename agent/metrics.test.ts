@@ -34,6 +34,22 @@ describe('agent metrics', () => {
     expect(text).toContain('sluice_agent_subnet_connections_total{subnet="10.0.2.0/24",node="n1"} 4');
   });
 
+  it('reports 0 open connections for a subnet whose connections here all closed (not a vanished series)', async () => {
+    // The scheduler reads these gauges with last_over_time(…[stale]): a series that vanished would keep
+    // reporting the last open connections for the whole staleness window.
+    const m = new AgentMetrics('n1');
+    const turnover = { connectionSeconds: 4, closes: 2 };
+    m.apply(report({ topSubnets: [{ ...sub('10.0.1.0/24', 5), ...turnover, survivors: { open: 3, surviving: 1.8, survivingMean: 2.4 } }] }), 0);
+    let text = await m.subnets.metrics();
+    expect(text).toContain('sluice_agent_subnet_open_connections{subnet="10.0.1.0/24",node="n1"} 3');
+    m.apply(report({ topSubnets: [{ ...sub('10.0.1.0/24', 5), ...turnover, closes: 5 }, sub('10.0.2.0/24', 1)] }), 0);
+    text = await m.subnets.metrics();
+    expect(text).toContain('sluice_agent_subnet_open_connections{subnet="10.0.1.0/24",node="n1"} 0');
+    expect(text).toContain('sluice_agent_subnet_open_connections_surviving{subnet="10.0.1.0/24",node="n1"} 0');
+    // A subnet that never had a connection open across two polls has no turnover series at all.
+    expect(text).not.toContain('sluice_agent_subnet_open_connections{subnet="10.0.2.0/24"');
+  });
+
   it('exports demand for a busy subnet that has no RTT yet, and no RTT series for it', async () => {
     const m = new AgentMetrics('n1');
     m.apply(report({ topSubnets: [{ subnet: '10.0.9.0/24', connections: 12 }, sub('10.0.1.0/24', 5)] }), 0);

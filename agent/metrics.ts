@@ -155,10 +155,16 @@ export class AgentMetrics {
         this.subnetConnectionSeconds.inc(l, e.connectionSeconds);
         this.subnetCloses.inc(l, e.closes ?? 0);
       }
-      if (e.survivors) {
-        this.subnetOpen.set(l, e.survivors.open);
-        this.subnetSurviving.set(l, e.survivors.surviving);
-        this.subnetSurvivingMean.set(l, e.survivors.survivingMean);
+      // A subnet whose connections here have all closed reports 0, not nothing: the scheduler reads
+      // these gauges with last_over_time(…[stale]) (a missed scrape is not a closed connection), so a
+      // series that vanished would go on reporting its last open connections for `stale` — pinned load
+      // that is not there (in the lab: 3 phantom connections per subnet on the origin clients had just
+      // left, 15 s long). Reported for the subnets with turnover here, as the counters above.
+      const open = e.survivors ?? (e.connectionSeconds !== undefined && (e.connectionSeconds > 0 || (e.closes ?? 0) > 0) ? { open: 0, surviving: 0, survivingMean: 0 } : undefined);
+      if (open) {
+        this.subnetOpen.set(l, open.open);
+        this.subnetSurviving.set(l, open.surviving);
+        this.subnetSurvivingMean.set(l, open.survivingMean);
       }
       if (e.rttSeconds === undefined) continue; // demand only: not yet min_samples RTT samples
       this.clientRtt.set(l, e.rttSeconds);

@@ -29,6 +29,7 @@ const QueryOverrides = z
     edge_open: query,
     edge_surviving: query,
     edge_surviving_mean: query,
+    origin_polled: query,
     origin_load: query.describe('old name of origin_connections'),
     origin_health: query,
   })

@@ -115,6 +115,7 @@ export function rawInputsFromAgents(w: World, agents: SimulatedAgent[]): RawInpu
     edge_open: [],
     edge_surviving: [],
     edge_surviving_mean: [],
+    origin_polled: [],
     origin_health: null,
   };
 }

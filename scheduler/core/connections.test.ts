@@ -193,6 +193,40 @@ describe('sources answered whole (DNS subnets)', () => {
     const hi = at(0.99);
     expect(hi.origin_load_rps.b).toBe(0.99 < share ? 0 : 10);
   });
+
+  it('answer survival: what is pinned off the new answer stays only as far as connections outlive an answer change', () => {
+    // All of s is on a; the plan says b. The agents measure 60 % of its demand pinned on a over the
+    // cycle; the walk's survival is 0.6. Undamped, the answer moves to b (pick 0.5 lands in b's interval).
+    const at = (answer: { answer_survival?: number }) =>
+      decide(problem({
+        origins: [origin('a', 1), origin('b', 1000)],
+        sources: [{ id: 's', demand_rps: 100, rtt_ms: { a: 10, b: 20 }, pick: 0.5, connections: { effective: { a: 1 }, survival: { a: 0.6, b: 0.6 }, pinned: { end: { a: 0.5 }, mean: { a: 0.6 } }, ...answer } }],
+        current: { s: { a: 1 } },
+      }));
+    const keep = at({});
+    expect(keep.origin_load_rps.a).toBeCloseTo(60, 9); // browsers: their connections stay on a
+    expect(keep.connections!.effective.s!.a).toBeCloseTo(0.6, 9);
+    const follow = at({ answer_survival: 0 });
+    expect(follow.origin_load_rps.a).toBeCloseTo(0, 9); // clients that follow answers: all on b at once
+    expect(follow.origin_load_rps.b).toBeCloseTo(100, 9);
+    expect(follow.origins.a!.pinned_rps).toBe(0);
+    // The walk pinned nothing either: where the load ends is the weights (a keeps the plan's 1 rps).
+    expect(follow.connections!.effective.s!.b).toBeCloseTo(follow.weights.s!.b!, 12);
+    expect(follow.weights.s!.b).toBeCloseTo(0.99, 9);
+    const half = at({ answer_survival: 0.5 });
+    expect(half.origin_load_rps.a).toBeCloseTo(30, 9);
+  });
+
+  it('answer survival 0 makes the walk the plain weight walk: the answers move at max_shift', () => {
+    const d = decide(problem({
+      origins: [origin('a', 1), origin('b', 1000)],
+      max_shift: 0.1,
+      sources: [{ id: 's', demand_rps: 100, rtt_ms: { a: 10, b: 20 }, connections: { effective: { a: 1 }, survival: { a: 0.6, b: 0.6 }, answer_survival: 0 } }],
+      current: { s: { a: 1 } },
+    }));
+    expect(d.weights.s!.b).toBeCloseTo(0.1, 9); // not 0.1 / (1 − 0.6) = 0.25
+    expect(d.origin_load_rps.b).toBeCloseTo(10, 9);
+  });
 });
 
 describe('invariants on random problems with connection state', () => {

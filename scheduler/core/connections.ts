@@ -20,6 +20,15 @@
 // connections open now will keep on each origin given their ages (the agents' survivors). A source
 // answered whole (a DNS subnet, `pick`) has its load in whole connections while the damping walks its
 // expected shares; the measurement says where they really are.
+//
+// Clients that follow answers. S(Δ) says how long connections live, not whether they outlive a change
+// of answer: a browser keeps its connection to the old answer, a client that resolves before every
+// request drops it and reconnects to the new one. `answer_survival` a ∈ [0, 1] (learned from what the
+// agents saw happen to connections after their subnet's answer moved: loop/answer-survival.ts) is the
+// fraction of the pinned share that does stay: the walk uses π_o = a · S_o(Δ) · e_o (with a = 0 the walk
+// is the plain weight walk, exact for such clients: their load is where the answers are), and the
+// prediction keeps a source's measured pinned share whole only on the origin its new answer still
+// names, a of it elsewhere.
 import type { DenseProblem } from './input.ts';
 import type { OriginRole } from './origins.ts';
 import { scratch } from './scratch.ts';
@@ -99,6 +108,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[], banned
   const pinned = scratch.f64('conn.pinned', n * K);
   for (let i = 0; i < n; i++) {
     const row = i * K;
+    const stays = answerSurvival(conn.answerSurvival[i]!);
     const total = rowTotal(conn.effective, row, K);
     if (total === 0) {
       for (let j = 0; j < K; j++) keptEffective[row + j] = kept[row + j]!;
@@ -108,7 +118,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[], banned
       for (let j = 0; j < K; j++) {
         if (roleOf[j] === 'removed' || (banned !== null && banned[row + j] === 1)) continue;
         const e = shareIn(conn.effective, row + j, total);
-        pinned[row + j] = clamp01(conn.survival[row + j]!) * e;
+        pinned[row + j] = stays * clamp01(conn.survival[row + j]!) * e;
         const share = roleOf[j] === 'draining' ? release(e, settings.max_shift, settings.deadband) : e;
         keptEffective[row + j] = share;
         sum += share;
@@ -116,7 +126,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[], banned
       freedEffective[i] = Math.max(0, 1 - sum);
       continue;
     }
-    for (let j = 0; j < K; j++) if (roleOf[j] !== 'removed' && !(banned !== null && banned[row + j] === 1)) pinned[row + j] = clamp01(conn.survival[row + j]!) * kept[row + j]!;
+    for (let j = 0; j < K; j++) if (roleOf[j] !== 'removed' && !(banned !== null && banned[row + j] === 1)) pinned[row + j] = stays * clamp01(conn.survival[row + j]!) * kept[row + j]!;
   }
   return { kept, freed, keptEffective, freedEffective, pinned, freedByHealth, drainShare, hasConnections: true };
 }
@@ -144,6 +154,11 @@ export function rowTotal(m: Float64Array, row: number, K: number): number {
 export function shareIn(m: Float64Array, idx: number, total: number): number {
   const v = m[idx]!;
   return Number.isFinite(v) && v > 0 ? v / total : 0;
+}
+
+/** SourceConnections.answer_survival as given (NaN: not given = 1, connections outlive answer changes). */
+export function answerSurvival(a: number): number {
+  return Number.isNaN(a) ? 1 : clamp01(a);
 }
 
 export function clamp01(x: number): number {

@@ -30,6 +30,8 @@ export interface DenseConnections {
   /** Measured pinned shares (end of the next cycle, mean over it); a row of NaN = not measured. */
   pinnedEnd: Float64Array;
   pinnedMean: Float64Array;
+  /** Per source: SourceConnections.answer_survival (NaN = 1, not given). */
+  answerSurvival: Float64Array;
 }
 
 export interface DenseProblem {
@@ -98,7 +100,7 @@ function readConnections(sources: SourceState[], index: OriginIndex, K: number):
   const out: Pick<DenseProblem, 'connections' | 'pick'> = {};
   if (any) {
     const nan = () => new Float64Array(n * K).fill(NaN);
-    const c: DenseConnections = { effective: nan(), survival: new Float64Array(n * K), meanSurvival: nan(), pinnedEnd: nan(), pinnedMean: nan() };
+    const c: DenseConnections = { effective: nan(), survival: new Float64Array(n * K), meanSurvival: nan(), pinnedEnd: nan(), pinnedMean: nan(), answerSurvival: new Float64Array(n).fill(NaN) };
     // One key cache per field: each field's records list their origins in the same order source after source.
     const caches = Array.from({ length: 5 }, () => new KeyColumnCache(index));
     const put = (target: Float64Array, base: number, rec: Record<string, number> | undefined, cache: KeyColumnCache): void => {
@@ -119,6 +121,7 @@ function readConnections(sources: SourceState[], index: OriginIndex, K: number):
       put(c.pinnedMean, base, conn.pinned?.mean, caches[2]!);
       put(c.survival, base, conn.survival, caches[3]!);
       put(c.meanSurvival, base, conn.mean_survival, caches[4]!);
+      if (conn.answer_survival !== undefined) c.answerSurvival[i] = conn.answer_survival;
     }
     out.connections = c;
   }
@@ -211,6 +214,6 @@ function grown<T extends Int32Array | Float64Array>(from: T, to: T): T {
 export function denseBuffers(p: DenseProblem): ArrayBuffer[] {
   const c = p.current;
   const k = p.connections;
-  const extra = [...(k ? [k.effective, k.survival, k.meanSurvival, k.pinnedEnd, k.pinnedMean] : []), ...(p.pick ? [p.pick] : [])];
+  const extra = [...(k ? [k.effective, k.survival, k.meanSurvival, k.pinnedEnd, k.pinnedMean, k.answerSurvival] : []), ...(p.pick ? [p.pick] : [])];
   return [p.demand, p.rtt, p.hasLocation, p.lat, p.lon, c.has, c.start, c.origin, c.share, p.excluded, ...extra].map((a) => a.buffer as ArrayBuffer);
 }

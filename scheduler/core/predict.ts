@@ -2,9 +2,10 @@
 // connections keep where they are over the cycle — measured (`pinned`: the connections open now and
 // their ages), else modelled (S̄ · effective) — plus what is released and arrives on new connections by
 // the new weights, all of a source answered whole (`pick`, a DNS subnet) to the one origin its answer
-// names. Pure; without connection state and sticky points it is just Σ demand × weights, with no copies.
+// names. Connections on an origin the new answer no longer names keep `answer_survival` of their share
+// (clients that follow answers drop them: connections.ts); on the answered origin they stay. Pure; without connection state and sticky points it is just Σ demand × weights, with no copies.
 import type { DenseProblem } from './input.ts';
-import { clamp01, rowTotal, shareIn } from './connections.ts';
+import { answerSurvival, clamp01, rowTotal, shareIn } from './connections.ts';
 import type { OriginRole } from './origins.ts';
 import { scratch } from './scratch.ts';
 
@@ -62,10 +63,13 @@ export function predict(problem: DenseProblem, weights: Float64Array, roleOf: Or
       continue;
     }
     const pinnedShare = pinnedRow(problem, i, K);
+    // Answered whole: what is pinned off the new answer stays only as far as connections outlive an
+    // answer change; a fractional source's every share may see its answer change (as in the walk).
+    const stays = answerSurvival(conn.answerSurvival[i]!);
     let pinned = 0;
     for (let j = 0; j < K; j++) {
       // A removed origin's connections break: nothing stays pinned there.
-      const p = roleOf[j] === 'removed' ? 0 : pinnedShare(j);
+      const p = roleOf[j] === 'removed' ? 0 : (picked >= 0 && j === picked ? 1 : stays) * pinnedShare(j);
       share[row + j] = p;
       pinnedLoad[j]! += problem.demand[i]! * p;
       pinned += p;

@@ -46,6 +46,7 @@ const Source = z.strictObject({
       survival: perOrigin('surviving fraction'),
       mean_survival: perOrigin('surviving fraction').optional(),
       pinned: z.strictObject({ end: perOrigin('pinned share'), mean: perOrigin('pinned share') }).optional(),
+      answer_survival: z.number({ error: 'expected a number in [0, 1]' }).min(0, { error: 'expected a number in [0, 1]' }).max(1, { error: 'expected a number in [0, 1]' }).optional(),
     })
     .optional(),
   pick: z.number({ error: 'expected a number in [0, 1)' }).min(0, { error: 'expected a number in [0, 1)' }).lt(1, { error: 'expected a number in [0, 1)' }).optional(),

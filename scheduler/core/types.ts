@@ -66,6 +66,13 @@ export interface SourceConnections {
    * their ages. The prediction uses it when given (else S̄ · effective); the damping walks `effective`.
    */
   pinned?: { end: Record<string, number>; mean: Record<string, number> } | undefined;
+  /**
+   * Of what established connections would keep on an origin, the fraction that stays when the source's
+   * answer moves off that origin, ∈ [0, 1]; default 1 (connections outlive an answer change: browsers,
+   * pools). 0: the clients follow every answer (resolve before each request and reconnect when it
+   * changes), so nothing is pinned by a weight change. Learned by the loop (loop/answer-survival.ts).
+   */
+  answer_survival?: number | undefined;
 }
 
 /** sourceId -> originId -> share (0..1). */

@@ -34,6 +34,8 @@ export interface RawInputs {
   edge_open: Series[];
   edge_surviving: Series[];
   edge_surviving_mean: Series[];
+  /** When each origin agent's last complete poll finished (Unix seconds): the time its survivors are of. */
+  origin_polled: Series[];
   origin_health: Series[] | null;
 }
 
@@ -60,6 +62,7 @@ export const QUERY_LABELS: Record<QueryName, string[]> = {
   edge_open: ['node'],
   edge_surviving: ['node'],
   edge_surviving_mean: ['node'],
+  origin_polled: ['node'],
   origin_health: ['node'],
 };
 
@@ -93,6 +96,8 @@ export interface Measurements {
   subnetSurvivors: Map<string, Map<string, OpenConnections>>;
   /** edge name -> client connections open on this load balancer's listener ports, and their survivors. */
   edgeSurvivors: Map<string, OpenConnections>;
+  /** origin name -> Unix seconds of the agent poll its survivors are from. */
+  originPolledAt: Map<string, number>;
   originHealth: Map<string, boolean>;
 }
 
@@ -168,6 +173,7 @@ export function assembleInputs(raw: RawInputs, ctx: ReadContext, counter: Reject
     edgeCloses: new Map(),
     subnetSurvivors: new Map(),
     edgeSurvivors: new Map(),
+    originPolledAt: new Map(),
     originHealth: new Map(),
   };
 
@@ -271,6 +277,12 @@ export function assembleInputs(raw: RawInputs, ctx: ReadContext, counter: Reject
   survivorsOf(raw.edge_open, 'edge_open', 'open', edgeKey, edgeEntry);
   survivorsOf(raw.edge_surviving, 'edge_surviving', 'surviving', edgeKey, edgeEntry);
   survivorsOf(raw.edge_surviving_mean, 'edge_surviving_mean', 'survivingMean', edgeKey, edgeEntry);
+  for (const s of raw.origin_polled) {
+    const node = s.labels.node;
+    if (!node || !originNames.has(node)) continue;
+    if (!(Number.isFinite(s.value) && s.value > 0)) { counter.reject('origin_polled', Number.isNaN(s.value) ? 'nan' : 'infinite'); continue; }
+    out.originPolledAt.set(node, Math.max(out.originPolledAt.get(node) ?? 0, s.value));
+  }
   for (const s of raw.origin_health ?? []) {
     const node = s.labels.node;
     if (!node || !originNames.has(node)) continue;

@@ -22,7 +22,7 @@ function raw(parts: Partial<RawInputs>): RawInputs {
   const empty: RawInputs = {
     edge_demand: [], edge_origin_demand: [], edge_rtt: [], subnet_demand: [], subnet_connection_seconds: [], subnet_closes: [], subnet_rtt: [],
     subnet_samples: [], origin_requests: [], origin_connections: [], origin_bytes: [], edge_connection_seconds: [], edge_closes: [], subnet_open: [], subnet_surviving: [],
-    subnet_surviving_mean: [], edge_open: [], edge_surviving: [], edge_surviving_mean: [], origin_health: null,
+    subnet_surviving_mean: [], edge_open: [], edge_surviving: [], edge_surviving_mean: [], origin_polled: [], origin_health: null,
   };
   return { ...empty, ...parts };
 }

@@ -305,7 +305,7 @@ function describeSubnetConversion(unit: CapacityUnit, shares: Map<string, Origin
  * censored: connection-seconds observed / connections closed), and where each subnet's connections are.
  */
 function connectionTurnover(m: Measurements, edgeSubnet: Map<string, string>, subnets: Set<string>): ConnectionInputs {
-  const out: ConnectionInputs = { originLifetimeS: new Map(), edgeLifetimeS: new Map(), subnetPlacement: new Map(), subnetSurvivors: new Map(), edgeSurvivors: new Map() };
+  const out: ConnectionInputs = { originLifetimeS: new Map(), edgeLifetimeS: new Map(), subnetPlacement: new Map(), subnetSurvivors: new Map(), edgeSurvivors: new Map(), originPolledAt: m.originPolledAt };
   for (const [s, row] of m.subnetSurvivors) if (!edgeSubnet.has(s)) out.subnetSurvivors.set(s, row);
   if (m.edgeOriginUnit === 'connections') out.edgeSurvivors = m.edgeSurvivors;
   const open = new Map<string, number>();

@@ -17,7 +17,7 @@ function queried(lb: Partial<LoadBalancer>): string[] {
     .sort();
 }
 
-const turnover = { subnet: ['subnet_closes', 'subnet_open', 'subnet_surviving', 'subnet_surviving_mean'], edge: ['edge_closes', 'edge_connection_seconds', 'edge_open', 'edge_surviving', 'edge_surviving_mean'] };
+const turnover = { subnet: ['subnet_closes', 'subnet_open', 'subnet_surviving', 'subnet_surviving_mean', 'origin_polled'], edge: ['edge_closes', 'edge_connection_seconds', 'edge_open', 'edge_surviving', 'edge_surviving_mean'] };
 
 describe('PromqlInputReader.queriesFor', () => {
   it('an HTTP load balancer without DNS reads no survivors at all', () => {

@@ -40,6 +40,8 @@ export const DEFAULT_QUERIES: Record<QueryName, string | null> = {
   edge_open: 'sum by (node) (last_over_time(sluice_agent_open_connections{node=~"$edges",port=~"$ports"}[$stale]))',
   edge_surviving: 'sum by (node) (last_over_time(sluice_agent_open_connections_surviving{node=~"$edges",port=~"$ports"}[$stale]))',
   edge_surviving_mean: 'sum by (node) (last_over_time(sluice_agent_open_connections_surviving_mean{node=~"$edges",port=~"$ports"}[$stale]))',
+  // When the survivors above were counted (scheduler/loop/answer-survival.ts times answer changes against it).
+  origin_polled: 'max by (node) (last_over_time(sluice_agent_last_poll_timestamp_seconds{node=~"$origins"}[$stale]))',
   origin_health: null,
 };
 
@@ -65,7 +67,7 @@ const UNUSED_IN: Record<CapacityUnit, QueryName[]> = {
  */
 export function unusedTurnover(lb: Pick<LoadBalancer, 'dns' | 'listeners'>): QueryName[] {
   return [
-    ...(lb.dns ? [] : (['subnet_closes', 'subnet_open', 'subnet_surviving', 'subnet_surviving_mean'] as const)),
+    ...(lb.dns ? [] : (['subnet_closes', 'subnet_open', 'subnet_surviving', 'subnet_surviving_mean', 'origin_polled'] as const)),
     ...(edgeOriginUnitOf(lb.listeners) === 'connections' ? [] : (['edge_connection_seconds', 'edge_closes', 'edge_open', 'edge_surviving', 'edge_surviving_mean'] as const)),
   ];
 }

@@ -154,6 +154,7 @@ export class ScrapeInputReader implements InputReader {
       edge_open: this.gauges('sluice_agent_open_connections').filter(onListenerPort),
       edge_surviving: this.gauges('sluice_agent_open_connections_surviving').filter(onListenerPort),
       edge_surviving_mean: this.gauges('sluice_agent_open_connections_surviving_mean').filter(onListenerPort),
+      origin_polled: this.gauges('sluice_agent_last_poll_timestamp_seconds').filter(byNode(origins)),
       origin_health: null,
     };
     return toCapacityUnit(assembleInputs(raw, ctx, this.counter), ctx);

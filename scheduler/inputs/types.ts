@@ -53,6 +53,8 @@ export interface ConnectionInputs {
   subnetSurvivors: Map<string, Map<string, OpenConnections>>;
   /** edge name -> its client connections open now and their survivors (TCP listeners only). */
   edgeSurvivors: Map<string, OpenConnections>;
+  /** origin name -> Unix seconds of the agent poll its subnets' survivors were counted at. */
+  originPolledAt: Map<string, number>;
 }
 
 export interface OpenConnections {
@@ -100,6 +102,6 @@ export function emptyInputs(unit: CapacityUnit = 'requests'): LbInputs {
     originLoad: new Map(),
     originHealth: new Map(),
     conversions: emptyConversions(unit),
-    connections: { originLifetimeS: new Map(), edgeLifetimeS: new Map(), subnetPlacement: new Map(), subnetSurvivors: new Map(), edgeSurvivors: new Map() },
+    connections: { originLifetimeS: new Map(), edgeLifetimeS: new Map(), subnetPlacement: new Map(), subnetSurvivors: new Map(), edgeSurvivors: new Map(), originPolledAt: new Map() },
   };
 }

@@ -11,13 +11,18 @@
 //                             survivors, the exponential fit of the mean lifetime τ (inputs/convert.ts):
 //                             S(Δ) = e^(−Δ/τ), S̄ = (τ/Δ)(1 − e^(−Δ/τ));
 //   carried                   each source's effective shares as the last decision left them (the damping
-//                             walks expected shares; a DNS subnet's real load moves whole).
+//                             walks expected shares; a DNS subnet's real load moves whole), re-read with
+//                             the answer survival learned since (answer-survival.ts: reconcile);
+//   answer survival           per load balancer, whether connections stay on an origin their subnet's
+//                             answer no longer names (answer-survival.ts): the fraction a of the pinned
+//                             share that does, given to every DNS subnet; 1 until the agents have shown it.
 // Edges on HTTP listeners balance every request on its own (HAProxy, nginx): nothing is pinned there;
 // TCP listeners (HAProxy tcp mode, IPVS) pin each client connection: the edge agent's survivors.
 import type { Edge, LoadBalancer, Origin } from '../../model/index.ts';
 import type { SourceConnections, SourceState, Weights } from '../core/index.ts';
 import { edgeOriginUnitOf } from '../inputs/assemble.ts';
 import type { LbInputs, OpenConnections } from '../inputs/types.ts';
+import { AnswerSurvival, reconcile, type AnswerSurvivalEstimate } from './answer-survival.ts';
 import { dnsPick } from './dns-pick.ts';
 
 export const EDGE_PREFIX = 'edge:';
@@ -26,6 +31,9 @@ export const SUBNET_PREFIX = 'subnet:';
 /** What the last decision left: each source's effective shares at the end of its cycle. */
 export interface CarriedConnections {
   effective: Weights;
+  /** The weights that decision published, and the answer survival it walked with (to reconcile `effective`). */
+  weights?: Weights | undefined;
+  answer_survival?: number | undefined;
 }
 
 export function survivalOver(cycleSeconds: number, lifetimeS: number): { end: number; mean: number } {
@@ -46,6 +54,8 @@ export interface ConnectionContext {
   inputs: LbInputs;
   carried: CarriedConnections | undefined;
   cycleSeconds: number;
+  /** What the agents have shown about connections outliving an answer change (answer-survival.ts). */
+  answerSurvival?: AnswerSurvivalEstimate | undefined;
 }
 
 /** What the connection model used this cycle, for the decision record. */
@@ -56,6 +66,10 @@ export interface ConnectionUse {
   effective_from: { carried: number; measured: number; weights: number };
   /** Sources predicted with measured pinned shares. */
   pinned_measured: number;
+  /** The answer survival DNS subnets were given, and the evidence (expected vs observed survivors, decayed). */
+  answer_survival?: { value: number; from: 'observed' | 'lifetime'; observed: number; expected: number; fitted: number; measured: number; waiting: number };
+  /** Carried sources whose effective shares were re-read with a changed answer survival. */
+  reconciled?: number;
 }
 
 /** Per origin id: the survival the damping walks DNS subnets with (survivors, else the lifetime fit). */
@@ -72,6 +86,10 @@ function originSurvival(ctx: ConnectionContext, idOf: Map<string, string>, use: 
   for (const [name, tau] of ctx.inputs.connections.originLifetimeS) {
     const id = idOf.get(name);
     if (!id) continue;
+    // No close seen within the window is not "pinned for ever" when the agents can say better: an
+    // origin that has just come back holds only young connections, and S = 1 there made the walk take
+    // answers back that it had just given (dns-failover: a subnet's answer near → far → near).
+    if (tau === Infinity && (sums.get(name)?.open ?? 0) > 0) continue;
     // The lifetime fit is a rate over the window: smooth. The survivors are a snapshot of the few
     // connections open now: right on average but noisy from cycle to cycle, and the new weights lead
     // the walk by (e − e')/(1 − S), which would pass that noise on to every source. The prediction
@@ -97,6 +115,17 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 /** Adds `connections` and `pick` to the sources where the measurements support them (in place). */
 export function annotateSources(sources: SourceState[], ctx: ConnectionContext): ConnectionUse {
   const use: ConnectionUse = { walk: {}, effective_from: { carried: 0, measured: 0, weights: 0 }, pinned_measured: 0 };
+  const answer = ctx.answerSurvival;
+  const stays = answer?.from === 'observed' ? answer.value : undefined;
+  if (answer) use.answer_survival = { value: round3(answer.value), from: answer.from, observed: round3(answer.observed), expected: round3(answer.expected), fitted: round3(answer.fitted), measured: round3(answer.measured), waiting: answer.waiting };
+  // The carried shares were walked with the answer survival of the last decision; re-read them with today's.
+  const was = ctx.carried?.answer_survival ?? 1;
+  const reconciled = (id: string, e: Record<string, number> | undefined): Record<string, number> | undefined => {
+    const w = ctx.carried?.weights?.[id];
+    if (!e || !w || Math.abs((stays ?? 1) - was) < 1e-9) return e;
+    use.reconciled = (use.reconciled ?? 0) + 1;
+    return reconcile(e, w, was, stays ?? 1);
+  };
   const idOf = new Map(ctx.origins.map((o) => [o.name, o.id]));
   const byId = <V>(m: Map<string, V> | undefined, f: (v: V) => number): Record<string, number> | undefined => {
     if (!m || m.size === 0) return undefined;
@@ -120,7 +149,7 @@ export function annotateSources(sources: SourceState[], ctx: ConnectionContext):
       const open = survivors ? [...survivors.values()].reduce((t, c) => t + c.open, 0) : 0;
       const measured = open > 0 ? byId(survivors, (c) => c.open / open) : byId(ctx.inputs.connections.subnetPlacement.get(subnet), (v) => v);
       const pinned = open > 0 ? { end: byId(survivors, (c) => c.surviving / open)!, mean: byId(survivors, (c) => c.survivingMean / open)! } : undefined;
-      src.connections = withoutUndefined({ effective: carried ?? measured, survival: walk.end, mean_survival: walk.mean, pinned });
+      src.connections = withoutUndefined({ effective: reconciled(src.id, carried) ?? measured, survival: walk.end, mean_survival: walk.mean, pinned, answer_survival: stays });
       use.effective_from[carried ? 'carried' : measured ? 'measured' : 'weights']++;
       if (pinned) use.pinned_measured++;
     } else if (src.id.startsWith(EDGE_PREFIX) && tcpEdges) {
@@ -142,6 +171,7 @@ function withoutUndefined(c: SourceConnections): SourceConnections {
   if (c.effective) out.effective = c.effective;
   if (c.mean_survival) out.mean_survival = c.mean_survival;
   if (c.pinned) out.pinned = c.pinned;
+  if (c.answer_survival !== undefined) out.answer_survival = c.answer_survival;
   return out;
 }
 
@@ -154,6 +184,14 @@ function withoutUndefined(c: SourceConnections): SourceConnections {
 export class CarriedState {
   private readonly connections = new Map<string, CarriedConnections>();
   private readonly predictions = new Map<string, Record<string, number>>();
+  /** Per load balancer: what is known about connections outliving answer changes (kept through holds). */
+  private readonly answers = new Map<string, AnswerSurvival>();
+
+  answerSurvival(lbId: string, cycleSeconds: number): AnswerSurvival {
+    let a = this.answers.get(lbId);
+    if (!a) this.answers.set(lbId, (a = new AnswerSurvival(cycleSeconds)));
+    return a;
+  }
 
   connectionsFor(lbId: string): CarriedConnections | undefined {
     return this.connections.get(lbId);
@@ -173,11 +211,13 @@ export class CarriedState {
   forget(lbId: string): void {
     this.connections.delete(lbId);
     this.predictions.delete(lbId);
+    this.answers.get(lbId)?.forgetWatch();
   }
 
   clear(): void {
     this.connections.clear();
     this.predictions.clear();
+    for (const a of this.answers.values()) a.forgetWatch();
   }
 }
 
@@ -193,6 +233,6 @@ export function connectionSummary(inputs: LbInputs, cycleSeconds: number, source
     edges: per(c.edgeLifetimeS),
     sources_with_state: sources.filter((s) => s.connections).length,
     sources_answered_whole: sources.filter((s) => s.pick !== undefined).length,
-    ...(use ? { walk: use.walk, effective_from: use.effective_from, pinned_measured: use.pinned_measured } : {}),
+    ...(use ? { walk: use.walk, effective_from: use.effective_from, pinned_measured: use.pinned_measured, answer_survival: use.answer_survival ?? null, reconciled: use.reconciled ?? 0 } : {}),
   };
 }

@@ -18,6 +18,7 @@ import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
 import { buildProblem, sameWeights, splitWeights, type Locate } from './problem.ts';
 import { CarriedState, connectionSummary } from './connection-sources.ts';
+import { answersOf } from './answer-survival.ts';
 import type { SchedulerMetrics } from './metrics.ts';
 import { OverrideTracker } from './overrides.ts';
 
@@ -106,14 +107,7 @@ export class SchedulerLoop {
 
   start(): void {
     this.stopped = false;
-    const tick = () => {
-      if (this.stopped) return;
-      const started = Date.now();
-      void this.cycle().finally(() => {
-        if (!this.stopped) this.timer = setTimeout(tick, Math.max(0, this.o.intervalMs - (Date.now() - started)));
-      });
-    };
-    tick();
+    this.tick();
     const every = this.o.renewEveryMs ?? Math.max(50, Math.min(this.o.leaseTtlMs / 3, this.o.intervalMs));
     this.renewTimer = setInterval(() => {
       const wasLeader = this.fence !== undefined;
@@ -135,7 +129,23 @@ export class SchedulerLoop {
     const unhealthy = [...health.filter((h) => !h.healthy).map((h) => h.origin_id), ...edgeHealth.filter((h) => !h.reachable).map((h) => `${h.edge_id}/${h.origin_id}`)].sort().join(',');
     if (unhealthy === this.lastUnhealthy) return;
     this.lastUnhealthy = unhealthy;
-    if (!this.stopped) void this.cycle();
+    // The next regular cycle comes a full interval after this one: the damping moves max_shift per
+    // cycle, and a regular tick half a second after a recovery's cycle walked the recovered origin's
+    // answers two steps in one interval (dns-failover: 0.60 of the load back in the first second).
+    if (!this.stopped) this.tick();
+  }
+
+  /** A cycle now, and the next one an interval after it started (one timer pending at most). */
+  private tick(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const started = Date.now();
+    void this.cycle().finally(() => {
+      if (this.stopped) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.tick(), Math.max(0, this.o.intervalMs - (Date.now() - started)));
+    });
   }
 
   async stop(): Promise<void> {
@@ -272,7 +282,13 @@ export class SchedulerLoop {
     const missing = this.missing.get(lb.id) ?? new Map<string, number>();
     this.missing.set(lb.id, missing);
     const cycleSeconds = this.o.intervalMs / 1000;
-    const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds });
+    // What became of the connections watched since the last cycle on origins their subnet's answer left.
+    const answers = this.carried.answerSurvival(lb.id, this.o.intervalMs / 1000);
+    const healthyNow = new Set(origins.filter((o) => (health.find((h) => h.origin_id === o.id)?.healthy ?? true) && (inputs.originHealth.get(o.name) ?? true)).map((o) => o.name));
+    const snapshot = { survivors: inputs.connections.subnetSurvivors, polledAt: inputs.connections.originPolledAt };
+    const answerSurvival = lb.dns ? answers.observe(snapshot, (name) => healthyNow.has(name), (this.o.now ?? Date.now)() / 1000) : undefined;
+    if (answerSurvival) this.o.metrics.answerSurvival.set({ load_balancer: lb.name }, answerSurvival.value);
+    const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds, answerSurvival });
     const active = await this.o.store.activeOverrides(lb.id);
     const overrides = this.overrides.resolve(lb.id, active, built.problem.sources, (this.o.now ?? Date.now)());
     if (overrides) built.problem.overrides = overrides;
@@ -318,8 +334,16 @@ export class SchedulerLoop {
     }
 
     this.observe(lb, origins, decision, built.problem);
-    this.carried.remember(lb.id, decision.connections, Object.fromEntries(origins.map((o) => [o.name, decision.origin_load_rps[o.id] ?? 0])));
+    const carriedConnections = decision.connections ? { ...decision.connections, weights: decision.weights, answer_survival: answerSurvival?.from === 'observed' ? answerSurvival.value : 1 } : undefined;
+    this.carried.remember(lb.id, carriedConnections, Object.fromEntries(origins.map((o) => [o.name, decision.origin_load_rps[o.id] ?? 0])));
     if (lb.mode === 'shadow') return this.recordShadow(lb, decision, built, summary, solve_ms, current);
+    if (lb.dns) {
+      // Watch, for the next cycle, the connections left on origins neither the answers in force nor the new ones name.
+      const nameOf = new Map(origins.map((o) => [o.id, o.name]));
+      const decided = splitWeights(decision.weights, built.carried).subnets;
+      const walked = (name: string) => built.connections.walk[name]?.survival;
+      answers.remember(snapshot, walked, answersOf(current?.subnets ?? {}, lb.dns.hostname, nameOf), answersOf(decided, lb.dns.hostname, nameOf), (this.o.now ?? Date.now)() / 1000, lb.dns.ttl);
+    }
     const record = {
       load_balancer_id: lb.id,
       reason: decision.reason,

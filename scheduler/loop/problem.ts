@@ -4,6 +4,7 @@
 import type { LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, Edge, EdgeOriginHealth, WeightMap } from '../../model/index.ts';
 import type { OriginState, SchedulingProblem, SourceState, Weights } from '../core/index.ts';
 import { EdgeSubnets } from '../inputs/edge-subnets.ts';
+import type { AnswerSurvivalEstimate } from './answer-survival.ts';
 import { annotateSources, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnections, type ConnectionUse } from './connection-sources.ts';
 import type { LbInputs } from '../inputs/types.ts';
 
@@ -47,6 +48,8 @@ export function buildProblem(args: {
   carried?: CarriedConnections | undefined;
   /** The cycle the prediction is for (the scheduler interval), seconds. */
   cycleSeconds?: number;
+  /** Whether connections outlive an answer change, as learned so far (answer-survival.ts). */
+  answerSurvival?: AnswerSurvivalEstimate | undefined;
 }): BuiltProblem {
   const { lb, origins, edges, inputs } = args;
   const byName = new Map(origins.map((o) => [o.name, o.id]));
@@ -95,7 +98,7 @@ export function buildProblem(args: {
     }
   }
 
-  const connections = annotateSources(sources, { lb, origins, edges, inputs, carried: args.carried, cycleSeconds: args.cycleSeconds ?? 15 });
+  const connections = annotateSources(sources, { lb, origins, edges, inputs, carried: args.carried, cycleSeconds: args.cycleSeconds ?? 15, answerSurvival: args.answerSurvival });
 
   const current = currentAsProblemWeights(args.current);
   const present = new Set(sources.map((s) => s.id));

@@ -12,7 +12,9 @@
 //             (new connections = demand the agents count).
 //   dns       per source address: resolve `hostname` at the lab's DNS server (the query leaves from that
 //             source address), then GET the answered address from the same source; `rate` per source;
-//             `conn_ms` > 0 reuses a keep-alive connection to the same answer for that long.
+//             `conn_ms` > 0 reuses keep-alive connections (up to `max_sockets`, default 6) to the same
+//             answer for that long; a changed answer retires them (they finish what they carry and close)
+//             — a client that follows every answer.
 //   keepalive real clients: per source address `conns` keep-alive connections carrying `rate` requests/s
 //             in total (open loop: each connection sends every conns/rate s, queued on it while the last
 //             is out); a connection carries `per_conn` requests or lives `conn_ms`, whichever ends it
@@ -177,12 +179,23 @@ if (cfg.mode === 'open') {
   // a different answer means a new connection there (and the old one is closed).
   const connMs = cfg.conn_ms ?? 0;
   const pools = new Map();
+  // Retiring a connection: the requests already sent or queued on it finish there, then it closes.
+  // Not agent.destroy(): that aborts the request in flight, and the agent then opens a fresh socket
+  // for the ones queued behind it (Agent#removeSocket) that nobody closes — on a 100 ms path every
+  // renewal leaked one idle keep-alive connection (34 open at the far origin for 8 clients), which the
+  // agents rightly counted as established connections pinned there.
+  const retire = (agent) => {
+    agent.keepAlive = false;
+    for (const list of Object.values(agent.freeSockets)) for (const s of list) s.destroy();
+  };
   const agentFor = (source, answer) => {
     if (connMs <= 0) return false;
     const cur = pools.get(source);
     if (cur && cur.answer === answer && Date.now() - cur.born < connMs) return cur.agent;
-    cur?.agent.destroy();
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    if (cur) retire(cur.agent);
+    // Up to `max_sockets` (6, a browser's per-host limit) connections per answer: with one, a 100 ms
+    // path at 10 requests/s is saturated and requests queue behind each other on it for seconds.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.max_sockets ?? 6 });
     pools.set(source, { answer, agent, born: Date.now() });
     return agent;
   };

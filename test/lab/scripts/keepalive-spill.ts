@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { waitFor } from '../../helpers/wait.ts';
 import { COLOURS } from '../chart.ts';
 import { cyclePeriod, decisions, writeLoadChart, type Decision, type Recorder } from '../measure.ts';
+import { predictionChecks, type CycleCheck } from '../prediction.ts';
 import { checkMeasuredInRequests, dampedCycles, firstMoveOff, settling } from '../settle.ts';
 import { rateOf, readBins, settledNow, type Bin, type World } from '../world.ts';
 import { subnetOf } from './latency-learning.ts';
@@ -48,17 +49,6 @@ const Params = z.strictObject({
 });
 type Params = z.output<typeof Params>;
 
-interface CycleCheck {
-  t: number;
-  window_s: number;
-  origin: string;
-  predicted: number;
-  measured: number;
-  /** The origin's share of what both served in the cycle, as load (× total over the shift), and the prediction's. */
-  measured_by_share: number;
-  predicted_by_share: number;
-  error: number;
-}
 
 export async function keepaliveSpill(world: World, rec: Recorder, outDir: string): Promise<void> {
   const p = Params.parse(world.spec.params);
@@ -234,38 +224,6 @@ function byName(loads: Record<string, number>, ids: Record<string, string>): Rec
   return Object.fromEntries(Object.entries(ids).map(([name, id]) => [name, Math.round((loads[id] ?? 0) * 10) / 10]));
 }
 
-/**
- * Each decision predicts the load of the cycle it starts — the next `interval` — so compare with what
- * each origin served from it until the next decision, or for one interval when the next cycle came
- * late (a starved scheduler on a loaded machine: the prediction was for one interval, not for five). As for settling, the comparison is on the origin's share of what both served in
- * the cycle (× the total rate over the whole shift), so a CPU stall that shifts requests between bins at
- * both origins alike does not count as a prediction error; the error is relative to the origin's load,
- * with a floor of 10 % of the total (1 req/s off a 5 req/s trickle is not a 20 % error). The raw rates
- * are kept beside it.
- */
-function predictionChecks(ds: Decision[], origins: Record<'near' | 'far', [string, string, Bin[]]>, from: number, to: number, totalRate: number, intervalMs: number): CycleCheck[] {
-  const out: CycleCheck[] = [];
-  const timed = ds.filter((d) => Object.keys(d.predicted_load_rps).length > 0).map((d) => ({ d, t: Date.parse(d.created_at) }));
-  for (let k = 0; k + 1 < timed.length; k++) {
-    const { d, t } = timed[k]!;
-    const next = Math.min(timed[k + 1]!.t, t + intervalMs);
-    if (t < from || next > to) continue;
-    const a = Math.ceil(t / 250) * 250;
-    const b = Math.floor(next / 250) * 250;
-    if (b - a < 1000) continue;
-    const measured = Object.values(origins).map(([, , bins]) => rateOf(bins, 'served', a, b));
-    const measuredTotal = measured.reduce((x, y) => x + y, 0);
-    const predicted = Object.values(origins).map(([id]) => d.predicted_load_rps[id] ?? 0);
-    const predictedTotal = predicted.reduce((x, y) => x + y, 0);
-    if (measuredTotal <= 0 || predictedTotal <= 0) continue;
-    Object.values(origins).forEach(([, name], i) => {
-      const mShare = (measured[i]! / measuredTotal) * totalRate;
-      const pShare = (predicted[i]! / predictedTotal) * totalRate;
-      out.push({ t, window_s: (b - a) / 1000, origin: name, predicted: predicted[i]!, measured: measured[i]!, measured_by_share: mShare, predicted_by_share: pShare, error: Math.abs(pShare - mShare) / Math.max(mShare, 0.1 * totalRate) });
-    });
-  }
-  return out;
-}
 
 /** The near origin breaks (its connections with it): from one cycle after detection it receives nothing. */
 async function failover(world: World, rec: Recorder, p: Params, near: string, far: string, nearId: string, period: number, clientStats: string[], offered: number): Promise<void> {
