@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -250,8 +251,12 @@ function checkCommon(doc: CloudConfig, roles: string[]) {
   for (const f of doc.write_files) if (f.owner && f.owner !== 'root:root') expect(f.defer, f.path).toBe(true);
 }
 
-/** Azure: custom_data is at most 64 KiB once base64-encoded. */
-const azureCustomDataFits = (text: string) => Buffer.from(text).toString('base64').length <= 65535;
+/** Azure: custom_data is at most 64 KiB once base64-encoded; the VM module sends it gzipped
+ * (terraform's base64gzip), which cloud-init decompresses. The round trip is checked too. */
+const azureCustomDataFits = (text: string) => {
+  const sent = gzipSync(Buffer.from(text)).toString('base64');
+  return sent.length <= 65535 && gunzipSync(Buffer.from(sent, 'base64')).toString() === text;
+};
 
 describe('control plane cloud-init', () => {
   const rendered = renderControlPlane({ privateIp: '10.10.1.10', apiPort: 8080, dnsPort: 53, zone: 'sluice.internal', useRecordingRules: true, geo: GEO, agentTargets: ['10.20.1.10:9465', '10.30.1.10:9465'], edgeTargets: ['10.10.1.30:9310'], bootstrap: exampleTopology(AZURE_ORIGINS) });

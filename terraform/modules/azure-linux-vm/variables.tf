@@ -41,13 +41,13 @@ variable "ssh_public_key" {
 }
 
 variable "custom_data" {
-  description = "cloud-init user data (plain text; base64-encoded here). Azure limits it to 64 KiB encoded."
+  description = "cloud-init user data (plain text; gzip-compressed and base64-encoded here: cloud-init decompresses gzipped user data). Azure limits it to 64 KiB encoded."
   type        = string
   sensitive   = true
 
   validation {
-    condition     = length(base64encode(var.custom_data)) <= 65535
-    error_message = "custom_data is larger than Azure's 64 KiB (base64) limit."
+    condition     = length(base64gzip(var.custom_data)) <= 65535
+    error_message = "custom_data is larger than Azure's 64 KiB limit even gzipped (base64)."
   }
 }
 
