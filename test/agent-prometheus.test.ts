@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unavailable } from './helpers/env.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { promtoolCheck } from './helpers/promtool.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -35,8 +35,11 @@ describe.skipIf(skip)('agent on loopback, unprivileged, scraped by a real Promet
       c.on('data', (d) => c.write(d));
       c.on('error', () => c.destroy());
     });
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-    servicePort = (echo.address() as { port: number }).port;
+    // Below the ephemeral range: a port the kernel picks (listen 0) may have been some other test's
+    // client port a moment ago, and its TIME_WAIT socket is then an extra "inbound" connection here
+    // (seen in a full run: 4 connections counted for 3).
+    servicePort = await freeServerPort();
+    await new Promise<void>((r) => echo.listen(servicePort, '127.0.0.1', r));
     // Ping-pong clients from two loopback /24s (127.0.31.0/24 and 127.0.32.0/24); root owns all these sockets.
     for (const local of ['127.0.31.1', '127.0.31.2', '127.0.32.1']) {
       const s = connect({ host: '127.0.0.1', port: servicePort, localAddress: local });
