@@ -3,7 +3,9 @@
 // javascript-lp-solver as a second peer where its dense tableau still fits; then 100k×20 on its own
 // (HiGHS needs over 12 minutes and 2 GB there): the solver alone, the whole decision core (costs,
 // capacity plan, solve, damping, weights) in-process for a first and a next cycle, and through the
-// worker thread.
+// worker thread. Last, the whole `sluice solve` process (read JSON, validate, decide, write JSON) at
+// 10k×20 and 100k×20 and `sluice simulate` on a 10k-source scenario, beside HiGHS's in-process solve of
+// the 10k×20 LP measured above.
 //
 // Instances look like the real thing: sources at random places on land-ish latitudes, 20 origins at
 // real metro locations, RTT from great-circle distance with ±15 % noise, log-normal demand, capacities
@@ -19,6 +21,10 @@ import { solveTransport, type TransportProblem } from '../scheduler/solver/trans
 import { aboveTargetPenalty } from '../scheduler/core/costs.ts';
 import { recordResult } from './lib/results.ts';
 import { seededRandom as rng } from '../lib/prng.ts';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { machineLoad, SLUICE_BIN, timeProcess } from './lib/processes.ts';
 
 const METROS: [string, number, number][] = [
   ['iad', 38.95, -77.45], ['ord', 41.98, -87.9], ['dfw', 32.9, -97.04], ['sjc', 37.36, -121.93], ['sea', 47.45, -122.3],
@@ -164,13 +170,22 @@ export async function main(args: string[]): Promise<void> {
   ratios[`solver_ms_${n / 1000}k`] = big100.solver_ms;
   ratios[`decide_ms_${n / 1000}k`] = big100.decide_ms;
 
+  const cli = cliTimes(quick);
+  const highs10k = rows.find((row) => row.size === '10kx20')?.highs_ms as number | undefined;
+  for (const c of cli) {
+    ratios[`cli_${c.what}_ms`] = c.ms;
+    if (highs10k && c.what === 'solve_10k') ratios.cli_solve_10k_vs_highs_solve = c.ms / highs10k;
+  }
+  const load = machineLoad();
+
   const r = (k: string) => ratios[k]!;
   const summary =
     `time sluice/HiGHS ${sizes.map(([a, b]) => `${a >= 1000 ? `${a / 1000}k` : a}x${b} ${r(`time_${a >= 1000 ? `${a / 1000}k` : a}x${b}`).toPrecision(2)}`).join(', ')}; ` +
     `objective ratio ${Math.max(...sizes.map(([a, b]) => Math.abs(r(`objective_${a >= 1000 ? `${a / 1000}k` : a}x${b}`) - 1))).toExponential(1)} from 1; ` +
     `${label}: solver ${big100.solver_ms} ms median (${big100.solver_ms_min} min), decide() ${big100.decide_ms} ms median (${big100.decide_ms_min} min), next cycle ${big100.decide_next_cycle_ms} ms; ` +
-    `worker round trip ${big100.worker_round_trip_ms} ms (caller stall ${big100.caller_longest_stall_ms} ms)`;
-  recordResult('solver', { comparison: 'sluice transportation SSP vs HiGHS (and javascript-lp-solver) on the same LP', ratios, details: { sizes: rows, large: big100 } }, summary);
+    `worker round trip ${big100.worker_round_trip_ms} ms (caller stall ${big100.caller_longest_stall_ms} ms); ` +
+    `whole process: ${cli.map((c) => `${c.what} ${c.ms} ms`).join(', ')}${highs10k ? ` (HiGHS solve alone at 10kx20: ${highs10k} ms)` : ''}; load ${load}`;
+  recordResult('solver', { comparison: 'sluice transportation SSP vs HiGHS (and javascript-lp-solver) on the same LP; whole sluice solve/simulate processes beside HiGHS', ratios, details: { loadavg: load, sizes: rows, large: big100, cli } }, summary);
 }
 
 /** The live loop's next cycle: `weights` in force, every source's demand drifted by up to ±10 %. */
@@ -206,4 +221,38 @@ function countSpilled(tp: TransportProblem, flow: Float64Array): number {
 function round(x: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/**
+ * Whole `sluice solve` processes (exec, read and validate JSON, decide, write JSON) on the benchmark's
+ * problems, and `sluice simulate` on a scenario of the same sources (3 cycles), median of 3 runs each.
+ */
+function cliTimes(quick: boolean): { what: string; ms: number; input_mb: number }[] {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-cli-'));
+  try {
+    const out: { what: string; ms: number; input_mb: number }[] = [];
+    const sizes = quick ? [10_000] : [10_000, 100_000];
+    for (const n of sizes) {
+      const file = join(dir, `problem-${n}.json`);
+      writeFileSync(file, JSON.stringify(benchProblem(n, 20, n)));
+      const ms = median(Array.from({ length: 3 }, () => timeProcess(process.execPath, [SLUICE_BIN, 'solve', file, '--compact'])));
+      out.push({ what: `solve_${n / 1000}k`, ms: round(ms), input_mb: round(statSync(file).size / 1048576) });
+      process.stdout.write(`sluice solve ${n / 1000}k x 20, whole process: ${ms.toFixed(0)} ms\n`);
+    }
+    const p = benchProblem(10_000, 20, 5);
+    const scenario = {
+      name: 'bench',
+      cycles: 3,
+      origins: p.origins.map((o) => ({ id: o.id, target_rps: o.target_rps, max_rps: o.max_rps, location: o.location })),
+      sources: p.sources.map((s) => ({ id: s.id, demand_rps: s.demand_rps, rtt_ms: s.rtt_ms, location: s.location })),
+    };
+    const file = join(dir, 'scenario.json');
+    writeFileSync(file, JSON.stringify(scenario));
+    const ms = median(Array.from({ length: 3 }, () => timeProcess(process.execPath, [SLUICE_BIN, 'simulate', '--scenario', file, '--out', dir])));
+    out.push({ what: 'simulate_10k_3_cycles', ms: round(ms), input_mb: round(statSync(file).size / 1048576) });
+    process.stdout.write(`sluice simulate 10k x 20, 3 cycles, whole process: ${ms.toFixed(0)} ms\n`);
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
