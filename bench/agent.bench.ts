@@ -196,6 +196,31 @@ async function nodeExporterMemory(ns: string, port: number): Promise<{ rss_mb: n
   }
 }
 
+/**
+ * Resident memory once the agent has settled: sampled every second for STEADY_S seconds while it keeps
+ * polling (every 250 ms); the first sample, the last (steady state: V8's memory reducer has run, after
+ * ~10 s of low allocation) and the peak (VmHWM) are reported.
+ */
+const STEADY_S = 15;
+async function steadyMemory(pid: number): Promise<{ first_mb: number; rss_mb: number; peak_mb: number }> {
+  const first = memoryOf(pid);
+  let last = first;
+  for (let i = 0; i < STEADY_S; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    last = memoryOf(pid);
+  }
+  return { first_mb: first.rss_mb, rss_mb: last.rss_mb, peak_mb: last.peak_mb };
+}
+
+/** The agent's own report of its V8 heaps (sluice_agent_heap_bytes{thread,kind}), in MiB. */
+function heapOf(metrics: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of metrics.matchAll(/^sluice_agent_heap_bytes\{thread="(\w+)",kind="(\w+)"[^}]*\} (\d+)/gm)) out[`${m[1]}_${m[2]}_mb`] = Math.round(Number(m[3]) / 104857.6) / 10;
+  return out;
+}
+
+const prefixed = (p: string, o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}${k}`, v]));
+
 const tracked = (metrics: string) => Number(/^sluice_agent_subnets_tracked\{[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? -1);
 
 /**
@@ -219,8 +244,8 @@ async function residentMemory(dir: string, subnets: number): Promise<Record<stri
       for (let i = 0; i < SCRAPES; i++) for (const p of ['/metrics', '/metrics/subnets']) nsGet(ns, `http://127.0.0.1:9465${p}`);
     };
     scrape();
-    await new Promise((r) => setTimeout(r, 2000)); // a few more polls: steady state, not start-up
-    const idle = memoryOf(agent.child.pid!);
+    const idle = await steadyMemory(agent.child.pid!);
+    const idleHeap = heapOf(nsGet(ns, 'http://127.0.0.1:9465/metrics') ?? '');
     const idlePeer = await nodeExporterMemory(ns, 9100);
 
     churn = spawn('ip', ['netns', 'exec', ns, process.execPath, CHURN, String(subnets), String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -239,18 +264,22 @@ async function residentMemory(dir: string, subnets: number): Promise<Record<stri
     const learnMs = performance.now() - t;
     const body = await nsWaitFor(ns, 'http://127.0.0.1:9465/metrics', (b) => tracked(b) >= subnets, `${subnets} subnets tracked`);
     scrape();
-    await new Promise((r) => setTimeout(r, 2000));
-    const full = memoryOf(agent.child.pid!);
+    const full = await steadyMemory(agent.child.pid!);
+    const fullHeap = heapOf(nsGet(ns, 'http://127.0.0.1:9465/metrics') ?? '');
     const fullPeer = await nodeExporterMemory(ns, 9100);
     return {
       subnets: tracked(body),
       learn_ms: Math.round(learnMs),
+      idle_agent_first_rss_mb: idle.first_mb,
       idle_agent_rss_mb: idle.rss_mb,
       idle_agent_peak_rss_mb: idle.peak_mb,
       idle_node_exporter_rss_mb: idlePeer.rss_mb,
+      subnets_agent_first_rss_mb: full.first_mb,
       subnets_agent_rss_mb: full.rss_mb,
       subnets_agent_peak_rss_mb: full.peak_mb,
       subnets_node_exporter_rss_mb: fullPeer.rss_mb,
+      ...prefixed('idle_heap_', idleHeap),
+      ...prefixed('subnets_heap_', fullHeap),
     };
   } finally {
     if (churn && churn.exitCode === null) {

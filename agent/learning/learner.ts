@@ -12,7 +12,7 @@
 //     long-lived connection weighs the same as any short one present at that poll.
 //  3. `samples` counts connection samples (what min_samples gates on), `connections` counts distinct
 //     connections (demand); both are per subnet.
-import { ipToBytes, maskBytes, bytesToIp } from '../../model/primitives.ts';
+import { ipToBytes, maskBytes, bytesToIp } from '../../model/addresses.ts';
 import type { SocketRecord } from '../collector.ts';
 import { classify, type ClassifyConfig } from '../classify.ts';
 import { TCP_STATE } from '../netlink/constants.ts';

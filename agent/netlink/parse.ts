@@ -2,7 +2,7 @@
 // inet_diag_msg followed by rtattrs. Pure: bytes in, records out. Every length is checked against the
 // bytes actually received, so truncated or garbage input produces counted errors, never an exception
 // and never a read past the end.
-import { bytesToIp } from '../../model/primitives.ts';
+import { bytesToIp } from '../../model/addresses.ts';
 import type { PortFilter, SocketRecord } from '../collector.ts';
 import type { ErrorCounts } from '../errors.ts';
 import {
