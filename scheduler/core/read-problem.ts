@@ -8,72 +8,41 @@
 // number (ms)`), and an element zod would accept in a less usual form is still accepted.
 // Pure: no I/O. read-problem.test.ts checks it against validateConfig(ProblemSchema) case by case.
 import { ConfigError, issueProblems } from '../../lib/config-file.ts';
+import { isGeoPoint, isNonNegative, isNonNegativeRecord, isPlainObject, readElements, type Problem } from '../../lib/config-elements.ts';
 import { CurrentSharesSchema, ProblemSchema, SourceSchema } from './schema.ts';
 import type { SchedulingProblem, SourceState, Weights } from './types.ts';
 
-type Problems = { key: string; message: string }[];
+type Problems = Problem[];
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** What nonNegative() in schema.ts accepts: a finite number >= 0 (NaN fails the comparison). */
-const nonNegative = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v !== Infinity;
-
-function isPlainSource(s: unknown): s is SourceState {
-  if (!isPlainObject(s)) return false;
-  for (const k in s) if (k !== 'id' && k !== 'demand_rps' && k !== 'rtt_ms' && k !== 'location') return false;
-  if (typeof s.id !== 'string' || s.id.length === 0 || !nonNegative(s.demand_rps)) return false;
-  const rtt = s.rtt_ms;
-  if (rtt !== undefined) {
-    if (!isPlainObject(rtt)) return false;
-    for (const k in rtt) if (!nonNegative(rtt[k])) return false;
-  }
-  const loc = s.location;
-  if (loc === undefined) return true;
-  if (!isPlainObject(loc)) return false;
-  for (const k in loc) if (k !== 'lat' && k !== 'lon') return false;
-  const { lat, lon } = loc;
-  return typeof lat === 'number' && lat >= -90 && lat <= 90 && typeof lon === 'number' && lon >= -180 && lon <= 180;
-}
-
-function isPlainShares(v: unknown): v is Record<string, number> {
-  if (!isPlainObject(v)) return false;
-  for (const k in v) if (!nonNegative(v[k])) return false;
-  return true;
+/** A source in the usual valid form, with the schema's default (rtt_ms {}); undefined otherwise. */
+function plainSource(s: unknown): SourceState | undefined {
+  if (!isPlainObject(s)) return undefined;
+  for (const k in s) if (k !== 'id' && k !== 'demand_rps' && k !== 'rtt_ms' && k !== 'location') return undefined;
+  if (typeof s.id !== 'string' || s.id.length === 0 || !isNonNegative(s.demand_rps)) return undefined;
+  if (s.rtt_ms !== undefined && !isNonNegativeRecord(s.rtt_ms)) return undefined;
+  if (s.location !== undefined && !isGeoPoint(s.location)) return undefined;
+  return (s.rtt_ms === undefined ? { ...s, rtt_ms: {} } : s) as unknown as SourceState;
 }
 
 function readSources(list: unknown[], problems: Problems): SourceState[] {
-  const out = new Array<SourceState>(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const s = list[i];
-    if (isPlainSource(s)) {
-      out[i] = s.rtt_ms === undefined ? { ...s, rtt_ms: {} } : s;
-      continue;
-    }
-    const r = SourceSchema.safeParse(s);
-    if (r.success) out[i] = r.data;
-    else problems.push(...issueProblems(r.error.issues, ['sources', i]));
-  }
+  const out = readElements(list, SourceSchema, plainSource, (i) => ['sources', i], problems);
   // ProblemSchema's refinement, on the sources that were read.
   const seen = new Set<string>();
   out.forEach((s, i) => {
+    if (!s) return;
     if (seen.has(s.id)) problems.push({ key: `sources[${i}].id`, message: `duplicate source id "${s.id}"` });
     seen.add(s.id);
   });
-  return out;
+  return out as SourceState[];
 }
 
 function readCurrent(current: Record<string, unknown>, problems: Problems): Weights {
+  const ids = Object.keys(current);
+  const shares = readElements(ids.map((id) => current[id]), CurrentSharesSchema, (v) => (isNonNegativeRecord(v) ? v : undefined), (k) => ['current', ids[k]!], problems);
   const out: Weights = {};
-  for (const id in current) {
-    const shares = current[id];
-    if (isPlainShares(shares)) {
-      out[id] = shares;
-      continue;
-    }
-    const r = CurrentSharesSchema.safeParse(shares);
-    if (r.success) out[id] = r.data;
-    else problems.push(...issueProblems(r.error.issues, ['current', id]));
-  }
+  ids.forEach((id, k) => {
+    if (shares[k]) out[id] = shares[k];
+  });
   return out;
 }
 
