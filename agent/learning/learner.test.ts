@@ -153,6 +153,21 @@ describe('demand counting', () => {
   });
 });
 
+describe('connection tracking', () => {
+  it('counts each of thousands of connections once while slots are freed and reused across polls', () => {
+    const l = learner();
+    const conns = Array.from({ length: 6000 }, (_, i) => sock(`10.${i >> 8}.${i & 255}.9`, 20, { id: 1e12 + i }));
+    l.ingest(conns.slice(0, 4000), 0); // 4000 new
+    l.ingest(conns.slice(2000, 6000), 1000); // 2000 seen again, 2000 new; 2000 forgotten
+    expect(l.trackedConnections).toBe(4000);
+    l.ingest(conns.slice(0, 1000), 2000); // forgotten ones come back: new again (their slots were reused)
+    expect(l.trackedConnections).toBe(1000);
+    expect(l.countedInbound).toBe(4000 + 2000 + 1000);
+    expect(l.table.get('10.0.5.0/24')!.connections).toBe(2); // 10.0.5.9 counted at polls 1 and 3
+    expect(l.table.get('10.23.111.0/24')!.connections).toBe(1); // i = 5999, seen once
+  });
+});
+
 describe('min_samples gate', () => {
   it('exports a subnet only once it has min_samples samples', () => {
     const l = learner({ minSamples: 3 });

@@ -54,6 +54,12 @@ export class SubnetTable {
     return this.index.size;
   }
 
+  /** The table's own string for a subnet it holds (callers keep it instead of an equal copy). */
+  keyOf(subnet: string): string | undefined {
+    const slot = this.index.get(subnet);
+    return slot === undefined ? undefined : this.keys[slot];
+  }
+
   get(subnet: string): SubnetEntry | undefined {
     const slot = this.index.get(subnet);
     return slot === undefined ? undefined : new SubnetView(this, slot);
