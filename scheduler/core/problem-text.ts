@@ -145,6 +145,27 @@ class Scanner {
     this.pos++;
   }
 
+  /** An object member's key and its colon, with the whitespace around them. */
+  key(): string {
+    this.ws();
+    const k = this.string();
+    this.ws();
+    this.expect(COLON);
+    this.ws();
+    return k;
+  }
+
+  /** After a member or element: true on ',' (another follows), false on `close` (consumed). */
+  more(close: number): boolean {
+    this.ws();
+    if (this.peek() === COMMA) {
+      this.pos++;
+      return true;
+    }
+    this.expect(close);
+    return false;
+  }
+
   /** A string token; escapes decoded as JSON.parse does. */
   string(): string {
     const s = this.s;
@@ -246,20 +267,12 @@ class Scanner {
         this.pos++;
         return out;
       }
-      for (;;) {
-        this.ws();
-        const key = this.string();
+      do {
+        const key = this.key();
         if (key === '__proto__') throw new GiveWay(); // an own property to JSON.parse, a prototype here
-        this.ws();
-        this.expect(COLON);
         out[key] = this.value();
-        this.ws();
-        if (this.peek() === COMMA) this.pos++;
-        else {
-          this.expect(CLOSE_BRACE);
-          return out;
-        }
-      }
+      } while (this.more(CLOSE_BRACE));
+      return out;
     }
     if (c === OPEN_BRACKET) {
       this.pos++;
@@ -269,15 +282,9 @@ class Scanner {
         this.pos++;
         return out;
       }
-      for (;;) {
-        out.push(this.value());
-        this.ws();
-        if (this.peek() === COMMA) this.pos++;
-        else {
-          this.expect(CLOSE_BRACKET);
-          return out;
-        }
-      }
+      do out.push(this.value());
+      while (this.more(CLOSE_BRACKET));
+      return out;
     }
     if (c === QUOTE) return this.string();
     if (c === MINUS || (c >= 48 && c <= 57)) return this.number();
@@ -314,12 +321,8 @@ function plainSource(sc: Scanner, cols: Columns, i: number): boolean {
   let sawLocation = false;
   sc.ws();
   if (sc.peek() === CLOSE_BRACE) return false;
-  for (;;) {
-    sc.ws();
-    const key = sc.string();
-    sc.ws();
-    sc.expect(COLON);
-    sc.ws();
+  do {
+    const key = sc.key();
     if (key === 'id') {
       if (id !== undefined || sc.peek() !== QUOTE) return fail();
       id = sc.string();
@@ -338,7 +341,7 @@ function plainSource(sc: Scanner, cols: Columns, i: number): boolean {
       sc.ws();
       if (sc.peek() === CLOSE_BRACE) sc.pos++;
       else
-        for (;;) {
+        do {
           sc.ws();
           const known = cols.previousKeys[position];
           const origin = sc.knownString(known);
@@ -354,45 +357,23 @@ function plainSource(sc: Scanner, cols: Columns, i: number): boolean {
           const v = sc.number();
           // A key repeated within one source: JSON.parse keeps the last value in the first key's place.
           if (v === Infinity || !cols.rtt(origin, v, i, position++)) return fail();
-          sc.ws();
-          if (sc.peek() === COMMA) sc.pos++;
-          else {
-            sc.expect(CLOSE_BRACE);
-            break;
-          }
-        }
+        } while (sc.more(CLOSE_BRACE));
     } else if (key === 'location') {
       if (sawLocation || sc.peek() !== OPEN_BRACE) return fail();
       sawLocation = true;
       sc.pos++;
-      for (;;) {
-        sc.ws();
-        const k = sc.string();
-        sc.ws();
-        sc.expect(COLON);
-        sc.ws();
+      do {
+        const k = sc.key();
         const c = sc.peek();
         if (!(c === MINUS || (c >= 48 && c <= 57))) return fail();
         const v = sc.number();
         if (k === 'lat' && lat === undefined && v >= -90 && v <= 90) lat = v;
         else if (k === 'lon' && lon === undefined && v >= -180 && v <= 180) lon = v;
         else return fail();
-        sc.ws();
-        if (sc.peek() === COMMA) sc.pos++;
-        else {
-          sc.expect(CLOSE_BRACE);
-          break;
-        }
-      }
+      } while (sc.more(CLOSE_BRACE));
       if (lat === undefined || lon === undefined) return fail();
     } else return fail();
-    sc.ws();
-    if (sc.peek() === COMMA) sc.pos++;
-    else {
-      sc.expect(CLOSE_BRACE);
-      break;
-    }
-  }
+  } while (sc.more(CLOSE_BRACE));
   if (id === undefined || demand === -1) return fail();
   cols.add(id, demand, lat, lon);
   return true;
@@ -423,12 +404,7 @@ function readSources(sc: Scanner, cols: Columns, problems: { key: string; messag
         cols.add('', 0, undefined, undefined); // keeps later sources' indexes right; the problems throw
       }
     }
-    sc.ws();
-    if (sc.peek() === COMMA) sc.pos++;
-    else {
-      sc.expect(CLOSE_BRACKET);
-      return;
-    }
+    if (!sc.more(CLOSE_BRACKET)) return;
   }
 }
 
@@ -446,24 +422,17 @@ export function parseProblemText(text: string, file: string): ParsedProblem | nu
     sc.ws();
     sc.expect(OPEN_BRACE);
     sc.ws();
-    if (sc.peek() !== CLOSE_BRACE)
-      for (;;) {
-        sc.ws();
-        const key = sc.string();
-        sc.ws();
-        sc.expect(COLON);
-        sc.ws();
+    if (sc.peek() === CLOSE_BRACE) sc.pos++;
+    else
+      do {
+        const key = sc.key();
         if (key === '__proto__' || Object.hasOwn(rest, key) || (key === 'sources' && sawSources)) return null;
         if (key === 'sources') {
           if (sc.peek() !== OPEN_BRACKET) return null;
           sawSources = true;
           readSources(sc, cols, sourceProblems);
         } else rest[key] = sc.value();
-        sc.ws();
-        if (sc.peek() === COMMA) sc.pos++;
-        else break;
-      }
-    sc.expect(CLOSE_BRACE);
+      } while (sc.more(CLOSE_BRACE));
     sc.ws();
     if (sc.pos !== text.length) return null;
   } catch (err) {

@@ -14,8 +14,12 @@ import type { SchedulingProblem, SourceState, Weights } from './types.ts';
 
 type Problems = Problem[];
 
-/** A source in the usual valid form, with the schema's default (rtt_ms {}); undefined otherwise. */
-function plainSource(s: unknown): SourceState | undefined {
+/**
+ * A source in the usual valid form, {id, demand_rps, rtt_ms?, location?}, with the schema's default
+ * (rtt_ms {}); undefined otherwise. Also a simulator scenario's constant-demand source (same keys,
+ * same rules).
+ */
+export function plainSource(s: unknown): SourceState | undefined {
   if (!isPlainObject(s)) return undefined;
   for (const k in s) if (k !== 'id' && k !== 'demand_rps' && k !== 'rtt_ms' && k !== 'location') return undefined;
   if (typeof s.id !== 'string' || s.id.length === 0 || !isNonNegative(s.demand_rps)) return undefined;

@@ -3,7 +3,8 @@
 // (clients sent farther away issue fewer requests). `runs` replays the same world under different
 // scheduler settings (e.g. damped vs undamped) so one chart shows both.
 import { z } from 'zod';
-import { isGeoPoint, isNonNegative, isNonNegativeRecord, isPlainObject, readElements, type Problem } from '../../lib/config-elements.ts';
+import { isPlainObject, readElements, type Problem } from '../../lib/config-elements.ts';
+import { plainSource } from '../core/read-problem.ts';
 import { ConfigError, issueProblems, readConfigDocument, validateConfig } from '../../lib/config-file.ts';
 
 const Rps = z.number().min(0, { error: 'expected a non-negative number (rps)' });
@@ -100,14 +101,7 @@ export interface RunSettings {
 type SourceOut = z.output<typeof ScenarioSource>;
 
 /** A source in the usual form (constant demand, RTTs, maybe a location), as the schema returns it. */
-function plainSource(s: unknown): SourceOut | undefined {
-  if (!isPlainObject(s)) return undefined;
-  for (const k in s) if (k !== 'id' && k !== 'demand_rps' && k !== 'rtt_ms' && k !== 'location') return undefined;
-  if (typeof s.id !== 'string' || s.id.length === 0 || !isNonNegative(s.demand_rps)) return undefined;
-  if (s.rtt_ms !== undefined && !isNonNegativeRecord(s.rtt_ms)) return undefined;
-  if (s.location !== undefined && !isGeoPoint(s.location)) return undefined;
-  return (s.rtt_ms === undefined ? { ...s, rtt_ms: {} } : s) as unknown as SourceOut;
-}
+const plainScenarioSource = (s: unknown) => plainSource(s) as SourceOut | undefined;
 
 /**
  * A scenario file, validated as `Scenario`, with its sources read element by element
@@ -120,7 +114,7 @@ export function loadScenario(file: string): Scenario {
   const sources = doc.sources as unknown[];
   const head = Scenario.safeParse({ ...doc, sources: [sources[0]] });
   const problems: Problem[] = head.success ? [] : issueProblems(head.error.issues, [], locate);
-  const rest = readElements(sources.slice(1), ScenarioSource, plainSource, (i) => ['sources', i + 1], problems, locate);
+  const rest = readElements(sources.slice(1), ScenarioSource, plainScenarioSource, (i) => ['sources', i + 1], problems, locate);
   if (!head.success || problems.length > 0) throw new ConfigError(file, problems);
   return { ...head.data, sources: [head.data.sources[0]!, ...(rest as SourceOut[])] };
 }
