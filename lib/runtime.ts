@@ -9,6 +9,13 @@ import { fileURLToPath } from 'node:url';
 /** True when this file is the compiled dist/lib/runtime.js (so every sluice module is compiled). */
 export const RUNNING_COMPILED = import.meta.url.endsWith('.js');
 
+/**
+ * The package's root directory (where bin/, examples/ and package.json are), from either tree: this
+ * file is lib/runtime.ts in the sources and dist/lib/runtime.js compiled. Code that needs a file
+ * outside its own folder's mirror (the `sluice` command itself, for one) resolves it from here.
+ */
+export const PACKAGE_ROOT = new URL(RUNNING_COMPILED ? '../../' : '../', import.meta.url);
+
 /** The module to load for a source URL: the compiled `.js` sibling when running compiled. */
 export function runnableUrl(source: URL): URL {
   if (!RUNNING_COMPILED || !source.pathname.endsWith('.ts')) return source;

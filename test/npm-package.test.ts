@@ -113,6 +113,12 @@ describe('the npm package installed without dev dependencies', () => {
     expect(await exited).toBe(0);
   });
 
+  it('finds its own root from the compiled tree (the `sluice` command the lab starts, examples)', () => {
+    const module = join(app, 'node_modules/sluice/dist/lib/runtime.js');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import(${JSON.stringify(module)}).then((m) => console.log(m.RUNNING_COMPILED, m.PACKAGE_ROOT.pathname))`], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe(`true ${join(app, 'node_modules/sluice')}/`);
+  });
+
   it('a stack trace from the installed package names the TypeScript line', () => {
     const module = join(app, 'node_modules/sluice/dist/lib/config-file.js');
     const script = `import(${JSON.stringify(module)}).then((m) => { try { m.loadConfigFile(null, '/nonexistent/sluice.yaml'); } catch (e) { console.log(e.stack); } })`;

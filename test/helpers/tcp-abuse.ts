@@ -3,7 +3,6 @@
 // the thousand (in a child process whose open-files limit is raised), and small socket utilities.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { nodeArgsFor } from '../../lib/runtime.ts';
 import { waitFor } from './wait.ts';
 
