@@ -11,7 +11,7 @@
 // every 10 ms. The machine is shared: the load average at the start is recorded with the result.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { httpOk, machineLoad, median, REPO_ROOT, round1, SLUICE_BIN, stopServer, timeProcess, timeToReady } from './lib/processes.ts';
@@ -37,17 +37,17 @@ function server(name: string, args: (dir: string, port: number) => { cmd: string
   };
 }
 
-const agent = server('sluice agent', (dir, port) => {
+const agent = (bin: string) => server('sluice agent', (dir, port) => {
   // A service port nothing listens on: the agent's own start-up, first poll included, nothing else.
   writeFileSync(join(dir, 'agent.yaml'), `node: bench\nservice_ports: [1]\npoll_interval: 1s\n`);
-  return { cmd: node, argv: [SLUICE_BIN, 'agent', '--config', join(dir, 'agent.yaml'), '--listen', `127.0.0.1:${port}`] };
+  return { cmd: node, argv: [bin, 'agent', '--config', join(dir, 'agent.yaml'), '--listen', `127.0.0.1:${port}`] };
 }, (port) => httpOk(`http://127.0.0.1:${port}/healthz`));
 
 const nodeExporter = server('node_exporter', (_dir, port) => ({ cmd: 'prometheus-node-exporter', argv: [`--web.listen-address=127.0.0.1:${port}`] }), (port) => httpOk(`http://127.0.0.1:${port}/metrics`));
 
-const dns = server('sluice dns', (dir, port) => {
+const dns = (bin: string) => server('sluice dns', (dir, port) => {
   writeFileSync(join(dir, 'dns.yaml'), `listen: ["127.0.0.1:${port}"]\nview_file: ${join(REPO_ROOT, 'examples/dns-view.json')}\nworkers: 1\nlog_level: warn\n`);
-  return { cmd: node, argv: [SLUICE_BIN, 'dns', '--config', join(dir, 'dns.yaml')] };
+  return { cmd: node, argv: [bin, 'dns', '--config', join(dir, 'dns.yaml')] };
 }, dnsAnswers);
 
 const gdnsd = server('gdnsd', (dir, port) => {
@@ -58,10 +58,10 @@ const gdnsd = server('gdnsd', (dir, port) => {
   return { cmd: 'gdnsd', argv: ['-c', gd, 'start'] };
 }, dnsAnswers);
 
-const controlPlane = server('sluice control-plane', (dir, port) => {
+const controlPlane = (bin: string) => server('sluice control-plane', (dir, port) => {
   const data = join(dir, `cp-${port}`);
   writeFileSync(join(dir, 'cp.yaml'), `listen: 127.0.0.1:${port}\ndata_dir: ${data}\nlog_level: warn\n`);
-  return { cmd: node, argv: [SLUICE_BIN, 'control-plane', '--config', join(dir, 'cp.yaml')] };
+  return { cmd: node, argv: [bin, 'control-plane', '--config', join(dir, 'cp.yaml')] };
 }, (port) => httpOk(`http://127.0.0.1:${port}/readyz`));
 
 const prometheus = server('prometheus', (dir, port) => {
@@ -73,39 +73,61 @@ const prometheus = server('prometheus', (dir, port) => {
 
 const oneShot = (cmd: string, args: string[]): Timer => async () => timeProcess(cmd, args);
 
-/** Pairs of (sluice, peer) measured in turn; a null peer means the row stands alone. */
-const ROWS: [string, Timer, string | null, Timer | null][] = [
-  ['cli --help', oneShot(node, [SLUICE_BIN, '--help']), 'node -e 0', oneShot(node, ['-e', '0'])],
-  ['solve (example)', oneShot(node, [SLUICE_BIN, 'solve', 'examples/solve-three-regions.json']), null, null],
-  ['edge-sync --dry-run', oneShot(node, [SLUICE_BIN, 'edge-sync', '--config', 'examples/edge-sync-dry-run.yaml', '--dry-run']), null, null],
-  ['agent /healthz', agent, 'node_exporter /metrics', nodeExporter],
-  ['dns first answer', dns, 'gdnsd first answer', gdnsd],
-  ['control-plane /readyz', controlPlane, 'prometheus /-/ready', prometheus],
+/** Rows of (sluice, peer) measured in turn; a null peer means the row stands alone. `bin` is the
+ * `sluice` command measured: this checkout's, or a baseline's (--baseline DIR). */
+const rows = (bin: string): [string, Timer, string | null, Timer | null][] => [
+  ['cli --help', oneShot(node, [bin, '--help']), 'node -e 0', oneShot(node, ['-e', '0'])],
+  ['solve (example)', oneShot(node, [bin, 'solve', 'examples/solve-three-regions.json']), null, null],
+  ['edge-sync --dry-run', oneShot(node, [bin, 'edge-sync', '--config', 'examples/edge-sync-dry-run.yaml', '--dry-run']), null, null],
+  ['agent /healthz', agent(bin), 'node_exporter /metrics', nodeExporter],
+  ['dns first answer', dns(bin), 'gdnsd first answer', gdnsd],
+  ['control-plane /readyz', controlPlane(bin), 'prometheus /-/ready', prometheus],
 ];
 
 export async function main(args: string[]): Promise<void> {
   const rIdx = args.indexOf('--runs');
   const runs = rIdx >= 0 ? Number(args[rIdx + 1]) : 5;
+  // --baseline DIR: another checkout (e.g. main before a change) measured in the same run, interleaved
+  // with this one, so a before/after comparison sees the same machine load.
+  const bIdx = args.indexOf('--baseline');
+  const baselineBin = bIdx >= 0 ? join(resolve(args[bIdx + 1]!), 'bin/sluice.js') : null;
   const load = machineLoad();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-startup-'));
-  const rows: Record<string, unknown>[] = [];
+  const table: Record<string, unknown>[] = [];
   const ratios: Record<string, number> = {};
+  const ours = rows(SLUICE_BIN);
+  const theirs = baselineBin ? rows(baselineBin) : null;
   try {
-    for (const [name, ours, peerName, peer] of ROWS) {
-      const mine: number[] = [];
-      const theirs: number[] = [];
+    for (const [k, [name, mine, peerName, peer]] of ours.entries()) {
+      const a: number[] = [];
+      const p: number[] = [];
+      const b: number[] = [];
       for (let i = 0; i < runs; i++) {
-        mine.push(await ours(dir));
-        if (peer) theirs.push(await peer(dir));
+        a.push(await mine(dir));
+        if (peer) p.push(await peer(dir));
+        if (theirs) b.push(await theirs[k]![1](dir));
       }
-      const row = { what: name, sluice_ms: round1(median(mine)), peer: peerName, peer_ms: peer ? round1(median(theirs)) : null, runs_ms: mine.map(round1), peer_runs_ms: theirs.map(round1) };
-      rows.push(row);
+      const row = {
+        what: name,
+        sluice_ms: round1(median(a)),
+        peer: peerName,
+        peer_ms: peer ? round1(median(p)) : null,
+        ...(theirs ? { baseline_ms: round1(median(b)), baseline_runs_ms: b.map(round1) } : {}),
+        runs_ms: a.map(round1),
+        peer_runs_ms: p.map(round1),
+      };
+      table.push(row);
       if (row.peer_ms) ratios[name] = row.sluice_ms / row.peer_ms;
-      process.stdout.write(`${name}: ${row.sluice_ms} ms${peer ? ` vs ${peerName} ${row.peer_ms} ms (x${(row.sluice_ms / row.peer_ms!).toFixed(1)})` : ''}\n`);
+      if (theirs) ratios[`${name} vs baseline`] = row.sluice_ms / median(b);
+      process.stdout.write(`${name}: ${row.sluice_ms} ms${peer ? ` vs ${peerName} ${row.peer_ms} ms (x${(row.sluice_ms / row.peer_ms!).toFixed(1)})` : ''}${theirs ? `; baseline ${round1(median(b))} ms` : ''}\n`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const summary = rows.map((r) => `${r.what} ${r.sluice_ms} ms${r.peer ? ` (${r.peer} ${r.peer_ms} ms)` : ''}`).join('; ');
-  recordResult('startup', { comparison: 'sluice subcommands, exec to ready, vs a peer doing the same job (node, node_exporter, gdnsd, prometheus)', ratios, details: { runs, loadavg_at_start: load, rows } }, `${summary}; load ${load}`);
+  const summary = table.map((r) => `${r.what} ${r.sluice_ms} ms${r.peer ? ` (${r.peer} ${r.peer_ms} ms)` : ''}${theirs ? ` [baseline ${r.baseline_ms} ms]` : ''}`).join('; ');
+  recordResult(
+    'startup',
+    { comparison: 'sluice subcommands, exec to ready, vs a peer doing the same job (node, node_exporter, gdnsd, prometheus)', ratios, details: { runs, loadavg_at_start: load, baseline: baselineBin, rows: table } },
+    `${summary}; load ${load}`,
+  );
 }

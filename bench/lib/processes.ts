@@ -1,7 +1,9 @@
 // Process helpers shared by the benchmarks: start a server, time it to a ready condition, read its
 // memory from /proc, stop it by PID. Every process started here is stopped here (never by name).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The `sluice` command as a user runs it. */
@@ -64,6 +66,21 @@ export function timeProcess(cmd: string, args: string[], opts: { input?: string;
   const ms = performance.now() - t;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr?.toString().slice(0, 1000)}`);
   return ms;
+}
+
+/**
+ * Wall and CPU time (user + system, all threads: GC and compiler threads included) of a process run to
+ * completion, through GNU time. On a shared machine the CPU time is the steadier of the two.
+ */
+export function timeProcessCpu(cmd: string, args: string[], opts: { cwd?: string } = {}): { wall_ms: number; cpu_ms: number } {
+  const out = join(tmpdir(), `sluice-bench-time-${process.pid}-${Date.now()}`);
+  try {
+    const wall = timeProcess('/usr/bin/time', ['-f', '%U %S', '-o', out, cmd, ...args], opts);
+    const [user, sys] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+    return { wall_ms: wall, cpu_ms: (user! + sys!) * 1000 };
+  } finally {
+    rmSync(out, { force: true });
+  }
 }
 
 export async function httpOk(url: string): Promise<boolean> {
