@@ -70,6 +70,8 @@ const cases: [string, string, boolean][] = [
   ['bad policy', JSON.stringify({ ...base, policy: 'fastest' }), true],
   ['stickiness set', JSON.stringify({ ...base, stickiness_ms: 500 }), true],
   ['a source with connection state and a sticky point', withSource({ id: 's3', demand_rps: 1, rtt_ms: { a: 1 }, connections: { survival: { a: 0.5 } }, pick: 0.25 }), false],
+  ['a source with excluded origins (edge-local reachability)', withSource({ id: 's3', demand_rps: 1, rtt_ms: { a: 1 }, excluded: ['a'] }), false],
+  ['a bad excluded list', withSource({ id: 's3', demand_rps: 1, excluded: 'a' }), true],
   ['no sources key', JSON.stringify({ origins }), true],
   ['not JSON', '{"origins": [', false],
   ['trailing comma', '{"origins":[{"id":"a","max_rps":1}],"sources":[],}', false],

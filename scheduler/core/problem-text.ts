@@ -11,7 +11,7 @@
 //  - a source that is not in the plain valid form (any unexpected key, type or range, a repeated or
 //    integer-like key in rtt_ms): that element alone is read as JSON.parse would and validated by zod's
 //    SourceSchema, so it is accepted or explained in the same words (a valid source with connection
-//    state or a sticky point sends the whole problem the general road);
+//    state, a sticky point or excluded origins sends the whole problem the general road);
 //  - everything but the sources (settings, origins, current) goes through readProblem (read-problem.ts).
 // Pure: no I/O. problem-text.test.ts checks both roads give the same dense problem and the same errors.
 import { ConfigError, issueProblems } from '../../lib/config-file.ts';
@@ -394,8 +394,9 @@ function readSources(sc: Scanner, cols: Columns, problems: { key: string; messag
       sc.pos = start;
       const element = sc.value();
       const r = SourceSchema.safeParse(element);
-      // Connection state and sticky points (the live loop's) have no columns here: the general road.
-      if (r.success && (r.data.connections !== undefined || r.data.pick !== undefined)) throw new GiveWay();
+      // Connection state, sticky points (the live loop's) and per-source excluded origins (edge-local
+      // reachability) have no columns here: the general road.
+      if (r.success && (r.data.connections !== undefined || r.data.pick !== undefined || r.data.excluded !== undefined)) throw new GiveWay();
       if (r.success) {
         for (const origin in r.data.rtt_ms) cols.rtt(origin, r.data.rtt_ms[origin]!, -1);
         cols.add(r.data.id, r.data.demand_rps, r.data.location?.lat, r.data.location?.lon);
@@ -483,6 +484,7 @@ export function parseProblemText(text: string, file: string): ParsedProblem | nu
     lat: cols.lat.slice(0, n),
     lon: cols.lon.slice(0, n),
     current: readCurrent(current, cols.ids, index),
+    excluded: new Int32Array(0), // a source naming some took the general road
   };
   return { dense, implicit };
 }
