@@ -11,8 +11,9 @@
 // N live connections is read beside node_exporter's in the same namespace. Then, in a fresh namespace,
 // the agent's resident memory idle and after it has learned 100k subnets (100k distinct client
 // addresses over loopback, ipv4_prefix 32, connected a batch at a time and reset), each beside
-// node_exporter started and scraped the same way. Finally the learning table's heap at 100k subnets
-// (synthetic feed, no kernel involved).
+// node_exporter started and scraped the same way. Every memory reading is VmRSS and its split into private
+// (RssAnon) and file-backed pages (RssFile: mostly the node binary's code, shared with every node process
+// on the host). Finally the learning table's heap at 100k subnets (synthetic feed, no kernel involved).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -158,7 +159,17 @@ async function scrapeWhilePolling(ns: string, cfgFile: string): Promise<Record<s
     // `ip netns exec` execs in place: the child's PID is the agent's.
     const mem = memoryOf(agent.pid!);
     const peer = await nodeExporterMemory(ns, 9100);
-    return { ...(JSON.parse(r.stdout) as Record<string, number>), agent_rss_mb: mem.rss_mb, agent_peak_rss_mb: mem.peak_mb, node_exporter_rss_mb: peer.rss_mb, node_exporter_peak_rss_mb: peer.peak_mb };
+    return {
+      ...(JSON.parse(r.stdout) as Record<string, number>),
+      agent_rss_mb: mem.rss_mb,
+      agent_peak_rss_mb: mem.peak_mb,
+      agent_anon_mb: mem.anon_mb,
+      agent_file_mb: mem.file_mb,
+      node_exporter_rss_mb: peer.rss_mb,
+      node_exporter_peak_rss_mb: peer.peak_mb,
+      node_exporter_anon_mb: peer.anon_mb,
+      node_exporter_file_mb: peer.file_mb,
+    };
   } finally {
     const exited = new Promise((res) => agent.once('exit', res));
     agent.kill('SIGTERM');
@@ -186,7 +197,7 @@ async function nsWaitFor(ns: string, url: string, ok: (body: string) => boolean,
 const SCRAPES = 10;
 
 /** node_exporter (Debian prometheus-node-exporter, default collectors) in the namespace, scraped SCRAPES times, then its memory. */
-async function nodeExporterMemory(ns: string, port: number): Promise<{ rss_mb: number; peak_mb: number }> {
+async function nodeExporterMemory(ns: string, port: number): Promise<ReturnType<typeof memoryOf>> {
   const ne = startServer('node_exporter', 'ip', ['netns', 'exec', ns, 'prometheus-node-exporter', `--web.listen-address=127.0.0.1:${port}`]);
   try {
     for (let i = 0; i < SCRAPES; i++) await nsWaitFor(ns, `http://127.0.0.1:${port}/metrics`, () => true, 'node_exporter /metrics', 20_000);
@@ -202,14 +213,14 @@ async function nodeExporterMemory(ns: string, port: number): Promise<{ rss_mb: n
  * ~10 s of low allocation) and the peak (VmHWM) are reported.
  */
 const STEADY_S = 15;
-async function steadyMemory(pid: number): Promise<{ first_mb: number; rss_mb: number; peak_mb: number }> {
+async function steadyMemory(pid: number): Promise<{ first_mb: number; rss_mb: number; peak_mb: number; anon_mb: number; file_mb: number }> {
   const first = memoryOf(pid);
   let last = first;
   for (let i = 0; i < STEADY_S; i++) {
     await new Promise((r) => setTimeout(r, 1000));
     last = memoryOf(pid);
   }
-  return { first_mb: first.rss_mb, rss_mb: last.rss_mb, peak_mb: last.peak_mb };
+  return { first_mb: first.rss_mb, rss_mb: last.rss_mb, peak_mb: last.peak_mb, anon_mb: last.anon_mb, file_mb: last.file_mb };
 }
 
 /** The agent's own report of its V8 heaps (sluice_agent_heap_bytes{thread,kind}), in MiB. */
@@ -274,10 +285,18 @@ async function residentMemory(dir: string, subnets: number): Promise<Record<stri
       idle_agent_rss_mb: idle.rss_mb,
       idle_agent_peak_rss_mb: idle.peak_mb,
       idle_node_exporter_rss_mb: idlePeer.rss_mb,
+      idle_agent_anon_mb: idle.anon_mb,
+      idle_agent_file_mb: idle.file_mb,
+      idle_node_exporter_anon_mb: idlePeer.anon_mb,
+      idle_node_exporter_file_mb: idlePeer.file_mb,
       subnets_agent_first_rss_mb: full.first_mb,
       subnets_agent_rss_mb: full.rss_mb,
       subnets_agent_peak_rss_mb: full.peak_mb,
       subnets_node_exporter_rss_mb: fullPeer.rss_mb,
+      subnets_agent_anon_mb: full.anon_mb,
+      subnets_agent_file_mb: full.file_mb,
+      subnets_node_exporter_anon_mb: fullPeer.anon_mb,
+      subnets_node_exporter_file_mb: fullPeer.file_mb,
       ...prefixed('idle_heap_', idleHeap),
       ...prefixed('subnets_heap_', fullHeap),
     };
@@ -375,6 +394,8 @@ export async function main(args: string[]): Promise<void> {
   const ratios: Record<string, number> = {
     rss_idle_vs_node_exporter: resident.idle_agent_rss_mb! / resident.idle_node_exporter_rss_mb!,
     rss_100k_subnets_vs_node_exporter: resident.subnets_agent_rss_mb! / resident.subnets_node_exporter_rss_mb!,
+    private_idle_vs_node_exporter: resident.idle_agent_anon_mb! / resident.idle_node_exporter_anon_mb!,
+    private_100k_subnets_vs_node_exporter: resident.subnets_agent_anon_mb! / resident.subnets_node_exporter_anon_mb!,
   };
   for (const r of results) {
     const k = `${r.connections! / 1000}k`;
@@ -382,12 +403,13 @@ export async function main(args: string[]): Promise<void> {
     ratios[`poll_vs_ss_process_${k}`] = r.sluice_poll_ms! / r.ss_ms!;
     ratios[`scrape_p99_vs_poll_${k}`] = r.scrape_p99_ms! / r.mean_poll_ms!;
     ratios[`rss_${k}_conns_vs_node_exporter`] = r.agent_rss_mb! / r.node_exporter_rss_mb!;
+    ratios[`private_${k}_conns_vs_node_exporter`] = r.agent_anon_mb! / r.node_exporter_anon_mb!;
   }
   const fmt = (x: number) => x.toFixed(2);
   const rss =
-    `RSS idle ${resident.idle_agent_rss_mb} MB (node_exporter ${resident.idle_node_exporter_rss_mb} MB), ` +
-    `${resident.subnets! / 1000}k subnets ${resident.subnets_agent_rss_mb} MB (peak ${resident.subnets_agent_peak_rss_mb}; node_exporter ${resident.subnets_node_exporter_rss_mb} MB)` +
-    results.map((r) => `, ${r.connections! / 1000}k live conns ${r.agent_rss_mb} MB (peak ${r.agent_peak_rss_mb}; node_exporter ${r.node_exporter_rss_mb} MB)`).join('');
+    `RSS idle ${resident.idle_agent_rss_mb} MB (node_exporter ${resident.idle_node_exporter_rss_mb} MB; private ${resident.idle_agent_anon_mb} vs ${resident.idle_node_exporter_anon_mb} MB), ` +
+    `${resident.subnets! / 1000}k subnets ${resident.subnets_agent_rss_mb} MB (peak ${resident.subnets_agent_peak_rss_mb}; node_exporter ${resident.subnets_node_exporter_rss_mb} MB; private ${resident.subnets_agent_anon_mb} vs ${resident.subnets_node_exporter_anon_mb} MB)` +
+    results.map((r) => `, ${r.connections! / 1000}k live conns ${r.agent_rss_mb} MB (peak ${r.agent_peak_rss_mb}; node_exporter ${r.node_exporter_rss_mb} MB; private ${r.agent_anon_mb} vs ${r.node_exporter_anon_mb} MB)`).join('');
   const summary = results
     .map((r) => `${r.connections! / 1000}k conns (${r.sockets_in_table} sockets): sluice --once ${r.sluice_once_ms!.toFixed(0)} ms vs ss -tin ${r.ss_ms!.toFixed(0)} ms (x${fmt(r.sluice_once_ms! / r.ss_ms!)}), poll alone ${r.sluice_poll_ms!.toFixed(0)} ms (x${fmt(r.sluice_poll_ms! / r.ss_ms!)}; start-up is ${r.sluice_startup_ms!.toFixed(0)} ms), /metrics p99 ${r.scrape_p99_ms!.toFixed(1)} ms max ${r.scrape_max_ms!.toFixed(1)} ms during ${r.polls_during} polls of ${r.mean_poll_ms!.toFixed(0)} ms`)
     .join('; ');

@@ -89,11 +89,16 @@ export async function httpOk(url: string): Promise<boolean> {
   return r.ok;
 }
 
-/** Resident memory of a process, in MiB: now (VmRSS) and its peak (VmHWM). */
-export function memoryOf(pid: number): { rss_mb: number; peak_mb: number } {
+/**
+ * A process's resident memory in MB: all of it (VmRSS), its peak (VmHWM), and the split of VmRSS into
+ * private memory (RssAnon: heaps, stacks; what the process alone costs) and file-backed pages (RssFile:
+ * its executable and libraries as far as they were touched, shared with every other process mapping the
+ * same files, e.g. every node process on the host).
+ */
+export function memoryOf(pid: number): { rss_mb: number; peak_mb: number; anon_mb: number; file_mb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rss_mb: round1(kb('VmRSS') / 1024), peak_mb: round1(kb('VmHWM') / 1024) };
+  return { rss_mb: round1(kb('VmRSS') / 1024), peak_mb: round1(kb('VmHWM') / 1024), anon_mb: round1(kb('RssAnon') / 1024), file_mb: round1(kb('RssFile') / 1024) };
 }
 
 export const round1 = (x: number): number => Math.round(x * 10) / 10;
