@@ -1,8 +1,10 @@
 // The npm package, as an operator installs it: `npm pack` (which builds dist/ through the prepare
 // script), then the tarball installed into an empty directory with `npm install --omit=dev`, and the
-// installed `sluice` run: --help, a solve, one kernel poll, and the agent serving /healthz (its collector
-// worker thread runs compiled JavaScript). No TypeScript tooling may be in that install, and a stack
-// trace from the installed package must name the .ts line (source maps shipped and used).
+// installed `sluice` run: --help, a solve, one kernel poll, the agent serving /healthz (its collector
+// worker thread runs compiled JavaScript) and `sluice dns` answering through its batched UDP thread (a
+// cluster worker that starts a worker thread of its own). No TypeScript tooling may be in that install,
+// so a thread that tried to load a .ts module would fail; and a stack trace from the installed package
+// must name the .ts line (source maps shipped and used).
 //
 // The install is offline, from the npm cache `npm ci` filled: the directory gets a lockfile made of the
 // repository's own (the production entries, the tarball as the one dependency), so npm needs no registry
@@ -15,7 +17,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './helpers/ports.ts';
+import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
 import { REPO_ROOT } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -111,6 +114,31 @@ describe('the npm package installed without dev dependencies', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+  });
+
+  it('sluice dns answers through its compiled batched UDP thread (udp_io: recvmmsg)', async () => {
+    const port = await freeServerPort();
+    const view = join(app, 'node_modules/sluice/examples/dns-view.json');
+    writeFileSync(join(app, 'dns.yaml'), `listen: ["127.0.0.1:${port}"]\nview_file: ${view}\nworkers: 1\nudp_io: recvmmsg\nlog_level: warn\n`);
+    const child = spawn(process.execPath, [sluice, 'dns', '--config', join(app, 'dns.yaml')], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const answer = await waitFor(
+        async () => {
+          const d = decodeResponse(await udpExchange(port, buildQuery({ name: 'app.example.com' }), { timeoutMs: 500 }));
+          return d.rcode === 0 && d.answers.length >= 1 ? d : undefined;
+        },
+        { timeoutMs: 30_000, what: `sluice dns first answer (${out})` },
+      );
+      expect(answer.answers.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(out).not.toMatch(/ERR_UNKNOWN_FILE_EXTENSION|Cannot find (module|package) 'tsx'/);
   });
 
   it('finds its own root from the compiled tree (the `sluice` command the lab starts, examples)', () => {
