@@ -128,14 +128,10 @@ export function learnerFromConfig(cfg: AgentConfig): Learner {
   });
 }
 
-/** Polls between drops of turnover counters for subnets the learning table no longer holds. */
-const PRUNE_EVERY = 20;
-
 export class Poller {
   readonly errors = new ErrorCounts();
   readonly learner: Learner;
   readonly turnover: ConnectionTurnover;
-  private polls = 0;
   private readonly ledger = new ExportLedger();
   /** Subnet -> the entry it was exported in at the last poll. */
   private exportedAs = new Map<string, string>();
@@ -146,7 +142,8 @@ export class Poller {
     private readonly now: () => number = Date.now,
   ) {
     this.learner = learnerFromConfig(cfg);
-    this.turnover = new ConnectionTurnover({ pollSeconds: cfg.poll_interval / 1000, horizonSeconds: cfg.survival_horizon / 1000, offsetSeconds: (cfg.survival_offset ?? cfg.poll_interval) / 1000 });
+    // Per-subnet turnover lives in the learning table's columns: one entry per subnet, dropped with it.
+    this.turnover = new ConnectionTurnover({ pollSeconds: cfg.poll_interval / 1000, horizonSeconds: cfg.survival_horizon / 1000, offsetSeconds: (cfg.survival_offset ?? cfg.poll_interval) / 1000 }, this.learner.table);
   }
 
   poll(): PollReport {
@@ -213,8 +210,12 @@ export class Poller {
   private ingestTurnover(sockets: readonly SocketRecord[], nowMs: number, complete: boolean): void {
     const cfg = this.learner.opts.classify;
     const inbound = sockets.filter((s) => cfg.servicePorts.has(s.localPort) && classify(s, cfg).direction === 'inbound');
-    this.turnover.ingest(inbound, nowMs, complete, (s) => this.learner.subnetOf(s.remoteAddr, s.family));
-    if (++this.polls % PRUNE_EVERY === 0) this.turnover.prune((subnet) => this.learner.table.get(subnet) !== undefined);
+    // The table's own subnet string (the learner has just touched every inbound subnet): one copy per subnet.
+    const table = this.learner.table;
+    this.turnover.ingest(inbound, nowMs, complete, (s) => {
+      const subnet = this.learner.subnetOf(s.remoteAddr, s.family);
+      return table.keyOf(subnet) ?? subnet;
+    });
   }
 
   /**

@@ -2,7 +2,7 @@
 //
 // Layout (why): an agent tracks up to max_subnets (default 100k) subnets for days, so each entry is a
 // slot in a set of typed-array columns (struct of arrays) rather than an object: ~110 bytes per subnet
-// (the subnet string, its Map entry, 9 numbers) against ~290 for an object with boxed numbers, and the
+// (the subnet string, its Map entry, 11 numbers) against ~290 for an object with boxed numbers, and the
 // garbage collector scans no per-subnet objects at all. Columns grow by doubling up to max_subnets;
 // removed slots are reused through a free list.
 //
@@ -12,7 +12,13 @@
 //
 // Readers get SubnetEntry views: live accessors onto a slot, valid until that subnet is evicted or
 // expired (a view is not kept across polls by any caller).
+//
+// The table also holds each subnet's connection turnover (closes, connection-seconds: learning/
+// turnover.ts counts them, as its SubnetCounters), so the agent keeps one entry per subnet, not a second
+// map of objects beside this one (100k subnets: ~10 MB of heap less), and a subnet's turnover goes with
+// it when it is evicted or expires.
 import type { RttStat } from './rtt-stat.ts';
+import type { SubnetCounters, SubnetTurnover } from './turnover.ts';
 
 export interface SubnetEntry extends Readonly<RttStat> {
   readonly subnet: string;
@@ -27,7 +33,7 @@ export interface SubnetTableOptions {
 const NONE = -1;
 const INITIAL_SLOTS = 1024;
 
-export class SubnetTable {
+export class SubnetTable implements SubnetCounters {
   private readonly index = new Map<string, number>();
   private keys: string[] = [];
   private ewmaUs = new Float64Array(0); // NaN: no sample yet
@@ -37,6 +43,8 @@ export class SubnetTable {
   private firstSeenMs = new Float64Array(0);
   private lastSeenMs = new Float64Array(0);
   private lastSampleMs = new Float64Array(0); // NaN: no sample yet
+  private closes = new Float64Array(0);
+  private connectionSeconds = new Float64Array(0);
   private prev = new Int32Array(0);
   private next = new Int32Array(0);
   private head = NONE;
@@ -88,6 +96,20 @@ export class SubnetTable {
     this.minRttUs[i] = Number.isNaN(min) ? minUs : Math.min(min, minUs);
     this.samples[i]! += count;
     this.lastSampleMs[i] = nowMs;
+  }
+
+  /** Adds turnover to a subnet the table holds; a subnet it no longer holds (evicted, expired) is skipped. */
+  addTurnover(subnet: string, connectionSeconds: number, closes: number): void {
+    const i = this.index.get(subnet);
+    if (i === undefined) return;
+    this.connectionSeconds[i]! += connectionSeconds;
+    this.closes[i]! += closes;
+  }
+
+  /** A subnet's cumulative turnover since it entered the table; undefined when it holds no such subnet. */
+  turnoverOf(subnet: string): SubnetTurnover | undefined {
+    const i = this.index.get(subnet);
+    return i === undefined ? undefined : { closes: this.closes[i]!, connectionSeconds: this.connectionSeconds[i]! };
   }
 
   /** Drops subnets not seen for ttlMs; returns how many. Walks only the expired prefix. */
@@ -177,6 +199,8 @@ export class SubnetTable {
     this.firstSeenMs[i] = nowMs;
     this.lastSeenMs[i] = nowMs;
     this.lastSampleMs[i] = NaN;
+    this.closes[i] = 0;
+    this.connectionSeconds[i] = 0;
     this.linkTail(i);
     return i;
   }
@@ -210,6 +234,8 @@ export class SubnetTable {
     this.firstSeenMs = f64(this.firstSeenMs);
     this.lastSeenMs = f64(this.lastSeenMs);
     this.lastSampleMs = f64(this.lastSampleMs);
+    this.closes = f64(this.closes);
+    this.connectionSeconds = f64(this.connectionSeconds);
     this.prev = i32(this.prev);
     this.next = i32(this.next);
   }
