@@ -1,6 +1,8 @@
 // Connection turnover on the service ports: how many client connections are open, how long they stay
 // open, and how many bytes they carry. Pure: sockets and a clock value in, cumulative counters out. It
-// runs beside the Learner (poller.ts) with its own small table, so the learning table stays as it is.
+// runs beside the Learner (poller.ts) with its own small table of connections; the per-subnet counters
+// go where the caller says (SubnetCounters): in the agent, two columns of the learning table (one entry
+// per subnet, dropped with it), standalone a Map.
 //
 // What the scheduler fits from it (scheduler/inputs/convert.ts): the mean lifetime τ of connections as
 // connection-seconds observed / connections closed — the maximum-likelihood estimate for exponential
