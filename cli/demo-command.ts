@@ -20,7 +20,7 @@ import { SimulatedReader } from './demo/simulated-reader.ts';
 import { SchedulerLoop } from '../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 import { toCsv } from '../scheduler/simulate/csv.ts';
-import { loadScenario } from '../scheduler/simulate/scenario.ts';
+import { loadScenario, type Scenario } from '../scheduler/simulate/scenario.ts';
 import { summarise } from '../scheduler/simulate/summary.ts';
 import { toSvg } from '../scheduler/simulate/svg.ts';
 import { DEFAULT_GAIN } from '../scheduler/core/index.ts';

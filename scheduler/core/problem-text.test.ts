@@ -69,6 +69,8 @@ const cases: [string, string, boolean][] = [
   ['bad current and a bad source', JSON.stringify({ ...base, current: { s1: { a: -1 } }, sources: [...base.sources, { id: 'q', demand_rps: -2 }] }), true],
   ['bad policy', JSON.stringify({ ...base, policy: 'fastest' }), true],
   ['stickiness set', JSON.stringify({ ...base, stickiness_ms: 500 }), true],
+  ['operator overrides (read with the rest, not per source)', JSON.stringify({ ...base, overrides: { dials: [{ id: 'd1', origin: 'a', fraction: 0.5 }], shares: [{ id: 's1', origin: 'a', source: 's1', max: 0.4 }] } }), true],
+  ['a bad override', JSON.stringify({ ...base, overrides: { dials: [{ id: 'd1', origin: 'a', fraction: 2 }] } }), true],
   ['a source with connection state and a sticky point', withSource({ id: 's3', demand_rps: 1, rtt_ms: { a: 1 }, connections: { survival: { a: 0.5 } }, pick: 0.25 }), false],
   ['a source with excluded origins (edge-local reachability)', withSource({ id: 's3', demand_rps: 1, rtt_ms: { a: 1 }, excluded: ['a'] }), false],
   ['a bad excluded list', withSource({ id: 's3', demand_rps: 1, excluded: 'a' }), true],
