@@ -50,10 +50,10 @@ describe('agent metrics', () => {
     // reporting the last open connections for the whole staleness window.
     const m = new AgentMetrics('n1');
     const turnover = { connectionSeconds: 4, closes: 2 };
-    m.apply(report({ topSubnets: [{ ...sub('10.0.1.0/24', 5), ...turnover, survivors: { open: 3, surviving: 1.8, survivingMean: 2.4 } }] }), 0);
+    m.apply(report({ topSubnets: packSubnets([{ ...sub('10.0.1.0/24', 5), ...turnover, survivors: { open: 3, surviving: 1.8, survivingMean: 2.4 } }]) }), 0);
     let text = await m.subnets.metrics();
     expect(text).toContain('sluice_agent_subnet_open_connections{subnet="10.0.1.0/24",node="n1"} 3');
-    m.apply(report({ topSubnets: [{ ...sub('10.0.1.0/24', 5), ...turnover, closes: 5 }, sub('10.0.2.0/24', 1)] }), 0);
+    m.apply(report({ topSubnets: packSubnets([{ ...sub('10.0.1.0/24', 5), ...turnover, closes: 5 }, sub('10.0.2.0/24', 1)]) }), 0);
     text = await m.subnets.metrics();
     expect(text).toContain('sluice_agent_subnet_open_connections{subnet="10.0.1.0/24",node="n1"} 0');
     expect(text).toContain('sluice_agent_subnet_open_connections_surviving{subnet="10.0.1.0/24",node="n1"} 0');
