@@ -1,7 +1,7 @@
 // Decides what a socket is to the agent: a client connected to one of our service ports (inbound: its
 // RTT is client latency), a connection from us to a configured upstream (outbound: upstream latency),
 // or neither (ignored). Pure.
-import { bytesToIp, ipToBytes, maskBytes, parseCidr } from '../model/primitives.ts';
+import { bytesToIp, ipToBytes, maskBytes, parseCidr } from '../model/addresses.ts';
 import type { SocketRecord } from './collector.ts';
 
 export type Direction = 'inbound' | 'outbound' | 'other';

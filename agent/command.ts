@@ -3,12 +3,11 @@
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
 import { loadingFilesOf, loadServerTls } from '../lib/tls.ts';
 import { createLogger } from '../lib/log.ts';
-import { parseHostPort } from '../model/primitives.ts';
+import { parseHostPort } from '../model/addresses.ts';
 import { Agent } from './agent.ts';
-import { loadAgentConfig, type AgentConfig } from './config.ts';
+import { loadConfigOffThread } from '../lib/config-off-thread.ts';
+import type { AgentConfig } from './config.ts';
 import type { Collector } from './collector.ts';
-import { createCollector, portFilterFor } from './collectors.ts';
-import { Poller } from './poller.ts';
 
 const USAGE = `usage: sluice agent --config FILE [--listen HOST:PORT] [--once]
 
@@ -24,7 +23,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const file = args.values.config;
   if (!file) throw new UsageError(`--config is required\n\n${USAGE}`);
-  const config = loadAgentConfig(file);
+  // The YAML parser and zod run in a worker that ends once the config is valid: they never stay
+  // resident in the agent (see lib/config-off-thread.ts).
+  const config = await loadConfigOffThread<AgentConfig>(new URL('./config.ts', import.meta.url), 'loadAgentConfig', file);
   if (args.values.listen !== undefined) {
     const hp = parseHostPort(args.values.listen);
     if (!hp) throw new UsageError(`--listen: expected HOST:PORT such as 127.0.0.1:9465, got "${args.values.listen}"`);
@@ -58,6 +59,8 @@ export async function run(argv: string[]): Promise<number> {
  * stderr and exit 1, as the daemon reports it, not a stack trace.
  */
 async function pollOnce(config: AgentConfig): Promise<number> {
+  const { createCollector, portFilterFor } = await import('./collectors.ts');
+  const { Poller } = await import('./poller.ts');
   let collector: Collector;
   try {
     collector = await createCollector(config.collector, portFilterFor(config));

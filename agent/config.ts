@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { AgeDuration, Cidr, Duration, HostPort, Name, Port } from '../model/primitives.ts';
 import { loadConfigFile } from '../lib/config-file.ts';
-import { TlsServerConfig } from '../lib/tls.ts';
+import { TlsServerConfig } from '../lib/tls-config.ts';
 
 const Upstream = HostPort.refine((hp) => isIP(hp.host) !== 0, {
   message: 'an upstream must be an IP address and port (the kernel reports addresses, not names), e.g. 192.0.2.10:443 or [2001:db8::10]:443',

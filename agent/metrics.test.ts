@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgentMetrics } from './metrics.ts';
-import type { PollReport } from './poller.ts';
+import { packSubnets, unpackSubnets, type PollReport } from './poller.ts';
 
 function report(over: Partial<PollReport> = {}): PollReport {
   return {
@@ -15,20 +15,31 @@ function report(over: Partial<PollReport> = {}): PollReport {
     errors: {},
     passiveOpens: 100,
     upstreams: [],
-    topSubnets: [],
+    topSubnets: packSubnets([]),
     ...over,
   };
 }
 const sub = (subnet: string, connections: number) => ({ subnet, rttSeconds: 0.04, minRttSeconds: 0.039, samples: 9, connections });
 
 describe('agent metrics', () => {
+  it('carries the busiest subnets across threads packed, and unpacks them unchanged', () => {
+    const rows = [
+      sub('10.0.1.0/24', 5),
+      { subnet: '2001:db8:aa::/48', connections: 2 },
+      { subnet: '10.0.2.0/24', connections: 1, rttSeconds: 0.1, minRttSeconds: 0.05, samples: 3, connectionSeconds: 7.5, closes: 2, survivors: { open: 3, surviving: 1.5, survivingMean: 2.25 } },
+      { subnet: '10.0.3.0/24', connections: 4, connectionSeconds: 0, closes: 0 },
+    ];
+    expect(unpackSubnets(packSubnets(rows))).toEqual(rows);
+    expect(unpackSubnets(packSubnets([]))).toEqual([]);
+  });
+
   it('removes a subnet\'s series as soon as it leaves the exported top N', async () => {
     const m = new AgentMetrics('n1');
-    m.apply(report({ topSubnets: [sub('10.0.1.0/24', 5), sub('10.0.2.0/24', 3)] }), 0);
+    m.apply(report({ topSubnets: packSubnets([sub('10.0.1.0/24', 5), sub('10.0.2.0/24', 3)]) }), 0);
     let text = await m.subnets.metrics();
     expect(text).toContain('sluice_agent_client_rtt_seconds{subnet="10.0.1.0/24",node="n1"} 0.04');
     expect(text).toContain('sluice_agent_subnet_connections_total{subnet="10.0.2.0/24",node="n1"} 3');
-    m.apply(report({ topSubnets: [sub('10.0.2.0/24', 4)] }), 0);
+    m.apply(report({ topSubnets: packSubnets([sub('10.0.2.0/24', 4)]) }), 0);
     text = await m.subnets.metrics();
     expect(text).not.toContain('10.0.1.0/24');
     expect(text).toContain('sluice_agent_subnet_connections_total{subnet="10.0.2.0/24",node="n1"} 4');
@@ -39,10 +50,10 @@ describe('agent metrics', () => {
     // reporting the last open connections for the whole staleness window.
     const m = new AgentMetrics('n1');
     const turnover = { connectionSeconds: 4, closes: 2 };
-    m.apply(report({ topSubnets: [{ ...sub('10.0.1.0/24', 5), ...turnover, survivors: { open: 3, surviving: 1.8, survivingMean: 2.4 } }] }), 0);
+    m.apply(report({ topSubnets: packSubnets([{ ...sub('10.0.1.0/24', 5), ...turnover, survivors: { open: 3, surviving: 1.8, survivingMean: 2.4 } }]) }), 0);
     let text = await m.subnets.metrics();
     expect(text).toContain('sluice_agent_subnet_open_connections{subnet="10.0.1.0/24",node="n1"} 3');
-    m.apply(report({ topSubnets: [{ ...sub('10.0.1.0/24', 5), ...turnover, closes: 5 }, sub('10.0.2.0/24', 1)] }), 0);
+    m.apply(report({ topSubnets: packSubnets([{ ...sub('10.0.1.0/24', 5), ...turnover, closes: 5 }, sub('10.0.2.0/24', 1)]) }), 0);
     text = await m.subnets.metrics();
     expect(text).toContain('sluice_agent_subnet_open_connections{subnet="10.0.1.0/24",node="n1"} 0');
     expect(text).toContain('sluice_agent_subnet_open_connections_surviving{subnet="10.0.1.0/24",node="n1"} 0');
@@ -52,7 +63,7 @@ describe('agent metrics', () => {
 
   it('exports demand for a busy subnet that has no RTT yet, and no RTT series for it', async () => {
     const m = new AgentMetrics('n1');
-    m.apply(report({ topSubnets: [{ subnet: '10.0.9.0/24', connections: 12 }, sub('10.0.1.0/24', 5)] }), 0);
+    m.apply(report({ topSubnets: packSubnets([{ subnet: '10.0.9.0/24', connections: 12 }, sub('10.0.1.0/24', 5)]) }), 0);
     const text = await m.subnets.metrics();
     expect(text).toContain('sluice_agent_subnet_connections_total{subnet="10.0.9.0/24",node="n1"} 12');
     expect(text).not.toMatch(/sluice_agent_client_(min_)?rtt_seconds\{subnet="10\.0\.9\.0\/24"/);
@@ -93,7 +104,7 @@ describe('connection turnover series', () => {
   it('exports open connections, closes, connection-seconds and bytes per port, and turnover per subnet', async () => {
     const m = new AgentMetrics('n1');
     const ports = (closes: number, seconds: number) => ({ '443': { open: 3, closes, connectionSeconds: seconds, bytesSent: 1000 * closes, bytesReceived: 10 * closes } });
-    m.apply(report({ ports: ports(2, 7.5), topSubnets: [{ subnet: '10.0.1.0/24', connections: 4, connectionSeconds: 7.5, closes: 2 }, { subnet: '10.0.2.0/24', connections: 9, connectionSeconds: 0, closes: 0 }] }), 0);
+    m.apply(report({ ports: ports(2, 7.5), topSubnets: packSubnets([{ subnet: '10.0.1.0/24', connections: 4, connectionSeconds: 7.5, closes: 2 }, { subnet: '10.0.2.0/24', connections: 9, connectionSeconds: 0, closes: 0 }]) }), 0);
     m.apply(report({ ports: ports(5, 20) }), 0);
     const main = await m.main.metrics();
     expect(main).toContain('sluice_agent_open_connections{port="443",node="n1"} 3');
@@ -101,7 +112,7 @@ describe('connection turnover series', () => {
     expect(main).toContain('sluice_agent_connection_seconds_total{port="443",node="n1"} 20');
     expect(main).toContain('sluice_agent_bytes_total{port="443",direction="sent",node="n1"} 5000');
     const first = new AgentMetrics('n1');
-    first.apply(report({ topSubnets: [{ subnet: '10.0.1.0/24', connections: 4, connectionSeconds: 7.5, closes: 2 }, { subnet: '10.0.2.0/24', connections: 9, connectionSeconds: 0, closes: 0 }] }), 0);
+    first.apply(report({ topSubnets: packSubnets([{ subnet: '10.0.1.0/24', connections: 4, connectionSeconds: 7.5, closes: 2 }, { subnet: '10.0.2.0/24', connections: 9, connectionSeconds: 0, closes: 0 }]) }), 0);
     const subnets = await first.subnets.metrics();
     expect(subnets).toContain('sluice_agent_subnet_connection_seconds_total{subnet="10.0.1.0/24",node="n1"} 7.5');
     expect(subnets).toContain('sluice_agent_subnet_connection_closes_total{subnet="10.0.1.0/24",node="n1"} 2');

@@ -1,10 +1,13 @@
-// Prometheus exposition (prom-client). Two registries: the main one stays small whatever the traffic;
-// the per-subnet one holds at most `subnet_series_budget` subnets (the busiest), rebuilt from each poll
-// so that a subnet leaving the top N (or expiring) loses its series at once.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// Prometheus exposition. Two endpoints: the main registry (prom-client) stays small whatever the
+// traffic; the per-subnet one holds at most `subnet_series_budget` subnets (the busiest), written from
+// the latest poll at each scrape (subnet-exposition.ts), so that a subnet leaving the top N (or
+// expiring) loses its series at once.
+import { getHeapStatistics } from 'node:v8';
 import { registerTlsMetrics } from '../lib/tls-metrics.ts';
 import { collectProcessMetrics } from '../lib/process-metrics.ts';
-import type { PollReport } from './poller.ts';
+import { Counter, Gauge, Histogram, Registry } from '../lib/prom.ts';
+import type { PackedSubnets, PollReport } from './poller.ts';
+import { CONTENT_TYPE, renderSubnetMetrics, SUBNET_FAMILIES } from './subnet-exposition.ts';
 
 export interface ChurnState {
   kernelPassiveOpens: number;
@@ -18,7 +21,13 @@ export interface ChurnState {
 
 export class AgentMetrics {
   readonly main = new Registry();
-  readonly subnets = new Registry();
+  /** /metrics/subnets, written from the latest poll (subnet-exposition.ts). */
+  readonly subnets = {
+    contentType: CONTENT_TYPE,
+    metrics: async () => renderSubnetMetrics(this.subnetSeries, this.node),
+    /** The families it writes (names, types, help), shaped like prom-client's, for tooling and tests. */
+    getMetricsAsJSON: async () => SUBNET_FAMILIES.map((f) => ({ ...f, values: [] })),
+  };
   /** The endpoints' TLS certificate (config.tls): expiry and reloads. */
   readonly tls = registerTlsMetrics(this.main, 'agent');
   private readonly connections: Counter<'port'>;
@@ -36,33 +45,25 @@ export class AgentMetrics {
   private readonly passiveOpens: Counter;
   private readonly uncounted: Counter;
   private readonly lastPoll: Gauge;
-  private readonly clientRtt: Gauge<'subnet'>;
-  private readonly clientMinRtt: Gauge<'subnet'>;
-  private readonly clientSamples: Counter<'subnet'>;
-  private readonly subnetConnections: Counter<'subnet'>;
   // Connection turnover (learning/turnover.ts): what the scheduler fits connection lifetimes from.
   private readonly openConnections: Gauge<'port'>;
   private readonly closes: Counter<'port'>;
   private readonly connectionSeconds: Counter<'port'>;
   private readonly bytes: Counter<'port' | 'direction'>;
-  private readonly subnetConnectionSeconds: Counter<'subnet'>;
-  private readonly subnetCloses: Counter<'subnet'>;
   private readonly surviving: Gauge<'port'>;
   private readonly survivingMean: Gauge<'port'>;
-  private readonly subnetOpen: Gauge<'subnet'>;
-  private readonly subnetSurviving: Gauge<'subnet'>;
-  private readonly subnetSurvivingMean: Gauge<'subnet'>;
+  private readonly heap: Gauge<'thread' | 'kind'>;
 
   /** Cumulative values already exported, to turn the worker's totals into counter increments. */
   private prev = { evicted: 0, expired: 0, ports: new Map<string, number>(), errors: new Map<string, number>(), upstreams: new Map<string, number>(), turnover: new Map<string, number>() };
   private baseline: { passive: number; counted: number; http: number } | null = null;
+  private subnetSeries: PackedSubnets = { names: '', values: new Float64Array(0), count: 0 };
   /** The previous poll's kernel and agent counts, evaluated at the next poll (see applyChurn). */
   private pending: { passive: number; counted: number } | null = null;
   readonly churn: ChurnState = { kernelPassiveOpens: 0, countedInbound: 0, agentHttpAccepts: 0, gap: 0, uncounted: 0 };
 
-  constructor(node: string) {
+  constructor(private readonly node: string) {
     this.main.setDefaultLabels({ node });
-    this.subnets.setDefaultLabels({ node });
     collectProcessMetrics(this.main);
     const m = [this.main];
     this.connections = new Counter({ name: 'sluice_agent_connections_total', help: 'New inbound connections per service port, counted once when first seen (demand).', labelNames: ['port'], registers: m });
@@ -84,23 +85,14 @@ export class AgentMetrics {
     this.closes = new Counter({ name: 'sluice_agent_connection_closes_total', help: 'Inbound connections seen ESTABLISHED that closed (seen closing, or gone from a complete dump), per service port.', labelNames: ['port'], registers: m });
     this.connectionSeconds = new Counter({ name: 'sluice_agent_connection_seconds_total', help: 'Seconds inbound connections were observed open, summed over connections (its rate is the mean number open), per service port. With closes: the mean connection lifetime.', labelNames: ['port'], registers: m });
     this.bytes = new Counter({ name: 'sluice_agent_bytes_total', help: 'Bytes on inbound connections (sent: tcpi_bytes_acked, received: tcpi_bytes_received), per service port.', labelNames: ['port', 'direction'], registers: m });
+    // Where the memory goes: process_resident_memory_bytes comes with the process metrics above (as
+    // node_exporter reports its own); this adds the V8 heap of each thread (main: HTTP and metrics, read
+    // at scrape; collector: netlink dump and learning table, reported with each poll).
+    const heap = (this.heap = new Gauge({ name: 'sluice_agent_heap_bytes', help: 'V8 heap per agent thread: used (live and not yet collected objects) and physical (committed pages).', labelNames: ['thread', 'kind'], registers: m, collect() { setHeap(heap, 'main', getHeapStatistics()); } }));
     this.surviving = new Gauge({ name: 'sluice_agent_open_connections_surviving', help: 'Of the open inbound connections, how many are expected still open after survival_horizon (from their ages and the port\'s recent lifetimes), per service port.', labelNames: ['port'], registers: m });
     this.survivingMean = new Gauge({ name: 'sluice_agent_open_connections_surviving_mean', help: 'Of the open inbound connections, how many are expected open on average over survival_horizon, per service port.', labelNames: ['port'], registers: m });
     for (const direction of ['inbound', 'outbound', 'other']) this.sockets.set({ direction }, 0);
     this.tracked.set(0);
-
-    const s = [this.subnets];
-    this.clientRtt = new Gauge({ name: 'sluice_agent_client_rtt_seconds', help: 'EWMA RTT of clients in the subnet (subnets with at least min_samples samples).', labelNames: ['subnet'], registers: s });
-    this.clientMinRtt = new Gauge({ name: 'sluice_agent_client_min_rtt_seconds', help: 'Minimum RTT seen from the subnet.', labelNames: ['subnet'], registers: s });
-    // A running count (it only grows while the subnet is tracked; a subnet that returns starts again
-    // at 0, which Prometheus reads as a counter reset): a counter, like subnet_connections_total.
-    this.clientSamples = new Counter({ name: 'sluice_agent_client_rtt_samples_total', help: 'RTT samples folded for the subnet (at most one per connection per poll).', labelNames: ['subnet'], registers: s });
-    this.subnetConnections = new Counter({ name: 'sluice_agent_subnet_connections_total', help: 'New connections from the subnet, counted once when first seen (demand per client subnet).', labelNames: ['subnet'], registers: s });
-    this.subnetConnectionSeconds = new Counter({ name: 'sluice_agent_subnet_connection_seconds_total', help: 'Seconds the subnet\'s connections were observed open, summed over connections (its rate is the mean number open here).', labelNames: ['subnet'], registers: s });
-    this.subnetCloses = new Counter({ name: 'sluice_agent_subnet_connection_closes_total', help: 'The subnet\'s connections seen ESTABLISHED that closed.', labelNames: ['subnet'], registers: s });
-    this.subnetOpen = new Gauge({ name: 'sluice_agent_subnet_open_connections', help: 'The subnet\'s connections ESTABLISHED at the last poll.', labelNames: ['subnet'], registers: s });
-    this.subnetSurviving = new Gauge({ name: 'sluice_agent_subnet_open_connections_surviving', help: 'Of them, how many are expected still open after survival_horizon.', labelNames: ['subnet'], registers: s });
-    this.subnetSurvivingMean = new Gauge({ name: 'sluice_agent_subnet_open_connections_surviving_mean', help: 'Of them, how many are expected open on average over survival_horizon.', labelNames: ['subnet'], registers: s });
   }
 
   pollFailed(): void {
@@ -121,8 +113,10 @@ export class AgentMetrics {
     if (r.complete) this.lastPoll.set(nowMs / 1000);
     for (const [direction, n] of Object.entries(r.sockets)) this.sockets.set({ direction }, n);
     this.tracked.set(r.subnetsTracked);
-    const ex = r.exportedSubnets ?? { own: r.topSubnets.length, aggregate: 0, none: Math.max(0, r.subnetsTracked - r.topSubnets.length) };
+    const exported = r.topSubnets.count;
+    const ex = r.exportedSubnets ?? { own: exported, aggregate: 0, none: Math.max(0, r.subnetsTracked - exported) };
     for (const [as, n] of Object.entries(ex)) this.exportedSubnets.set({ as }, n);
+    if (r.heap) setHeap(this.heap, 'collector', r.heap);
     this.evicted.inc(Math.max(0, r.evictedTotal - this.prev.evicted));
     this.prev.evicted = r.evictedTotal;
     this.expired.inc(Math.max(0, r.expiredTotal - this.prev.expired));
@@ -137,40 +131,7 @@ export class AgentMetrics {
     }
     this.applyChurn(r, httpBefore, httpNow);
     this.applyTurnover(r);
-
-    this.clientRtt.reset();
-    this.clientMinRtt.reset();
-    this.clientSamples.reset();
-    this.subnetConnections.reset();
-    this.subnetConnectionSeconds.reset();
-    this.subnetCloses.reset();
-    this.subnetOpen.reset();
-    this.subnetSurviving.reset();
-    this.subnetSurvivingMean.reset();
-    for (const e of r.topSubnets) {
-      const l = { subnet: e.subnet };
-      this.subnetConnections.inc(l, e.connections);
-      // Turnover only for subnets that have had an open connection seen twice (turnover.ts).
-      if (e.connectionSeconds !== undefined && (e.connectionSeconds > 0 || (e.closes ?? 0) > 0)) {
-        this.subnetConnectionSeconds.inc(l, e.connectionSeconds);
-        this.subnetCloses.inc(l, e.closes ?? 0);
-      }
-      // A subnet whose connections here have all closed reports 0, not nothing: the scheduler reads
-      // these gauges with last_over_time(…[stale]) (a missed scrape is not a closed connection), so a
-      // series that vanished would go on reporting its last open connections for `stale` — pinned load
-      // that is not there (in the lab: 3 phantom connections per subnet on the origin clients had just
-      // left, 15 s long). Reported for the subnets with turnover here, as the counters above.
-      const open = e.survivors ?? (e.connectionSeconds !== undefined && (e.connectionSeconds > 0 || (e.closes ?? 0) > 0) ? { open: 0, surviving: 0, survivingMean: 0 } : undefined);
-      if (open) {
-        this.subnetOpen.set(l, open.open);
-        this.subnetSurviving.set(l, open.surviving);
-        this.subnetSurvivingMean.set(l, open.survivingMean);
-      }
-      if (e.rttSeconds === undefined) continue; // demand only: not yet min_samples RTT samples
-      this.clientRtt.set(l, e.rttSeconds);
-      this.clientMinRtt.set(l, e.minRttSeconds ?? e.rttSeconds);
-      this.clientSamples.inc(l, e.samples ?? 0);
-    }
+    this.subnetSeries = r.topSubnets;
   }
 
   /** Per service port: open connections now, and the cumulative turnover counters as increments. */
@@ -229,4 +190,9 @@ function incDeltas(prev: Map<string, number>, now: Record<string, number>, inc: 
     if (d > 0) inc(key, d);
     prev.set(key, total);
   }
+}
+
+function setHeap(g: Gauge<'thread' | 'kind'>, thread: string, h: { used_heap_size: number; total_physical_size: number }): void {
+  g.set({ thread, kind: 'used' }, h.used_heap_size);
+  g.set({ thread, kind: 'physical' }, h.total_physical_size);
 }

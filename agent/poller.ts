@@ -37,13 +37,64 @@ export interface PollReport {
   /**
    * The exported entries (learning/export-plan.ts): the busiest subnets, and prefixes aggregating the
    * rest when the table holds more than the budget (demand, turnover); RTT fields only where at least
-   * min_samples samples were learned. `subnet` is the entry's prefix.
+   * min_samples samples were learned. `subnet` is the entry's prefix. Packed (see PackedSubnets).
    */
-  topSubnets: ({ subnet: string; connections: number; connectionSeconds?: number; closes?: number; survivors?: Survivors } & Partial<RttSeries>)[];
+  topSubnets: PackedSubnets;
   /** Subnets of the table by how they are exported: as themselves, inside an aggregate, or not at all. */
   exportedSubnets?: { own: number; aggregate: number; none: number };
   /** Connection turnover per service port (cumulative, except `open` and `survivors`). */
   ports?: Record<string, PortTurnover & { survivors?: Survivors }>;
+  /** The collector thread's V8 heap (set by agent/worker.ts, which runs the poll). */
+  heap?: { used_heap_size: number; total_physical_size: number };
+}
+
+/** One exported subnet: demand and turnover, and RTT once min_samples samples were learned. */
+export type SubnetSeries = { subnet: string; connections: number; connectionSeconds?: number; closes?: number; survivors?: Survivors } & Partial<RttSeries>;
+
+/**
+ * Up to subnet_series_budget subnets cross from the collector to the main thread with every poll.
+ * As objects that is thousands of allocations per poll on the main thread, and they were what grew its
+ * young generation (measured: 25 MB committed against 7 without them); packed it is two: the names
+ * joined by newlines, and FIELDS numbers per subnet in one Float64Array (NaN: absent).
+ */
+export interface PackedSubnets {
+  names: string;
+  values: Float64Array;
+  /** How many subnets (entries) are packed. */
+  count: number;
+}
+
+const FIELDS = 9; // connections, rtt, min rtt, samples, connection seconds, closes, open, surviving, surviving mean
+
+export function packSubnets(rows: readonly SubnetSeries[]): PackedSubnets {
+  const values = new Float64Array(rows.length * FIELDS);
+  rows.forEach((r, i) => {
+    const v = values.subarray(i * FIELDS, (i + 1) * FIELDS);
+    v[0] = r.connections;
+    v[1] = r.rttSeconds ?? NaN;
+    v[2] = r.minRttSeconds ?? NaN;
+    v[3] = r.samples ?? NaN;
+    v[4] = r.connectionSeconds ?? NaN;
+    v[5] = r.closes ?? NaN;
+    v[6] = r.survivors?.open ?? NaN;
+    v[7] = r.survivors?.surviving ?? NaN;
+    v[8] = r.survivors?.survivingMean ?? NaN;
+  });
+  return { names: rows.map((r) => r.subnet).join('\n'), values, count: rows.length };
+}
+
+export function unpackSubnets(p: PackedSubnets): SubnetSeries[] {
+  if (p.values.length === 0) return [];
+  const has = (x: number) => !Number.isNaN(x);
+  return p.names.split('\n').map((subnet, i) => {
+    const v = p.values.subarray(i * FIELDS, (i + 1) * FIELDS);
+    const row: SubnetSeries = { subnet, connections: v[0]! };
+    if (has(v[1]!)) Object.assign(row, { rttSeconds: v[1]!, ...(has(v[2]!) ? { minRttSeconds: v[2]! } : {}), ...(has(v[3]!) ? { samples: v[3]! } : {}) });
+    if (has(v[4]!)) row.connectionSeconds = v[4]!;
+    if (has(v[5]!)) row.closes = v[5]!;
+    if (has(v[6]!)) row.survivors = { open: v[6]!, surviving: v[7]!, survivingMean: v[8]! };
+    return row;
+  });
 }
 
 export interface TableRow {
@@ -77,15 +128,10 @@ export function learnerFromConfig(cfg: AgentConfig): Learner {
   });
 }
 
-/** Polls between drops of turnover counters for subnets the learning table no longer holds. */
-const PRUNE_EVERY = 20;
-
 export class Poller {
   readonly errors = new ErrorCounts();
   readonly learner: Learner;
   readonly turnover: ConnectionTurnover;
-  private lastSockets: readonly SocketRecord[] = [];
-  private polls = 0;
   private readonly ledger = new ExportLedger();
   /** Subnet -> the entry it was exported in at the last poll. */
   private exportedAs = new Map<string, string>();
@@ -96,7 +142,8 @@ export class Poller {
     private readonly now: () => number = Date.now,
   ) {
     this.learner = learnerFromConfig(cfg);
-    this.turnover = new ConnectionTurnover({ pollSeconds: cfg.poll_interval / 1000, horizonSeconds: cfg.survival_horizon / 1000, offsetSeconds: (cfg.survival_offset ?? cfg.poll_interval) / 1000 });
+    // Per-subnet turnover lives in the learning table's columns: one entry per subnet, dropped with it.
+    this.turnover = new ConnectionTurnover({ pollSeconds: cfg.poll_interval / 1000, horizonSeconds: cfg.survival_horizon / 1000, offsetSeconds: (cfg.survival_offset ?? cfg.poll_interval) / 1000 }, this.learner.table);
   }
 
   poll(): PollReport {
@@ -111,7 +158,6 @@ export class Poller {
       try {
         const result = this.collector.collect(this.errors);
         complete = result.complete;
-        this.lastSockets = result.sockets;
         const now = this.now();
         summary = this.learner.ingest(result.sockets, now, result.complete).sockets;
         this.ingestTurnover(result.sockets, now, result.complete);
@@ -158,20 +204,29 @@ export class Poller {
       else aggregate += g.members.length;
     }
     this.exportedAs = exportedAs;
-    return { topSubnets: this.ledger.apply(plan, this.turnover, this.cfg.min_samples), exportedSubnets: { own, aggregate, none: this.learner.table.size - own - aggregate } };
+    return { topSubnets: packSubnets(this.ledger.apply(plan, this.turnover, this.cfg.min_samples)), exportedSubnets: { own, aggregate, none: this.learner.table.size - own - aggregate } };
   }
 
   private ingestTurnover(sockets: readonly SocketRecord[], nowMs: number, complete: boolean): void {
     const cfg = this.learner.opts.classify;
     const inbound = sockets.filter((s) => cfg.servicePorts.has(s.localPort) && classify(s, cfg).direction === 'inbound');
-    this.turnover.ingest(inbound, nowMs, complete, (s) => this.learner.subnetOf(s.remoteAddr, s.family));
-    if (++this.polls % PRUNE_EVERY === 0) this.turnover.prune((subnet) => this.learner.table.get(subnet) !== undefined);
+    // The table's own subnet string (the learner has just touched every inbound subnet): one copy per subnet.
+    const table = this.learner.table;
+    this.turnover.ingest(inbound, nowMs, complete, (s) => {
+      const subnet = this.learner.subnetOf(s.remoteAddr, s.family);
+      return table.keyOf(subnet) ?? subnet;
+    });
   }
 
-  /** The last poll's inbound and outbound sockets (debugging; compare with `ss -tin`). */
+  /**
+   * The inbound and outbound sockets now, from a dump of their own (debugging; compare with `ss -tin`).
+   * Not the last poll's: keeping every poll's records alive until the next one would double the
+   * collector's live heap at 50k connections, for an endpoint that is rarely asked.
+   */
   sockets(limit: number): (SocketRecord & { direction: string; upstream?: string })[] {
     const out: (SocketRecord & { direction: string; upstream?: string })[] = [];
-    for (const s of this.lastSockets) {
+    if (!this.collector) return out;
+    for (const s of this.collector.collect(this.errors).sockets) {
       if (out.length >= limit) break;
       const c = classify(s, this.learner.opts.classify);
       if (c.direction !== 'other') out.push({ ...s, direction: c.direction, ...(c.upstream ? { upstream: c.upstream } : {}) });
@@ -182,7 +237,7 @@ export class Poller {
   /** The whole table, most recently seen first, for GET /api/v1/latency. */
   table(limit: number): TableRow[] {
     const rows: TableRow[] = [];
-    for (const e of this.learner.table.values()) {
+    for (const e of this.learner.table.recent(limit)) {
       rows.push({
         subnet: e.subnet,
         rtt_ms: e.ewmaUs === undefined ? null : round3(e.ewmaUs / 1000),
@@ -195,7 +250,7 @@ export class Poller {
         exported_as: this.exportedAs.get(e.subnet) ?? null,
       });
     }
-    return rows.reverse().slice(0, limit);
+    return rows;
   }
 }
 

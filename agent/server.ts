@@ -2,7 +2,7 @@
 //   /metrics          small registry: demand, upstream RTT, poll health
 //   /metrics/subnets  per-subnet series, budgeted to the busiest subnet_series_budget subnets
 //   /api/v1/latency   the learning table as JSON (debugging), ?limit=N (default 1000)
-//   /api/v1/sockets   the last poll's inbound/outbound sockets with kernel RTT (debugging), ?limit=N (default 1000)
+//   /api/v1/sockets   the inbound/outbound sockets now (a dump of their own) with kernel RTT (debugging), ?limit=N (default 1000)
 //   /healthz          200 while polls succeed, 503 (with the reason) when the last one is too old
 //   over HTTPS with a `tls` block (lib/tls-server.ts: Prometheus' tls_server_config, reloaded from disk)
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';

@@ -1,10 +1,11 @@
 // The collector worker thread: owns the netlink socket, the learner and its table, so the blocking dump,
 // the parse and the per-subnet work never run on the event loop that serves /metrics. The main thread
 // asks for a poll (or a table/socket listing) and gets a compact, structured-clone-able answer back.
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AgentConfig } from './config.ts';
 import { createCollector, portFilterFor } from './collectors.ts';
-import { Poller } from './poller.ts';
+import { Poller, type PollReport } from './poller.ts';
 
 export type WorkerRequest =
   | { id: number; type: 'poll' }
@@ -34,8 +35,10 @@ try {
 port.on('message', (req: WorkerRequest) => {
   try {
     let value: unknown;
-    if (req.type === 'poll') value = poller.poll();
-    else if (req.type === 'table') value = poller.table(req.limit);
+    if (req.type === 'poll') {
+      const { used_heap_size, total_physical_size } = getHeapStatistics();
+      value = { ...poller.poll(), heap: { used_heap_size, total_physical_size } } satisfies PollReport;
+    } else if (req.type === 'table') value = poller.table(req.limit);
     else value = poller.sockets(req.limit);
     port.postMessage({ id: req.id, ok: true, value } satisfies WorkerReply);
   } catch (err) {

@@ -2,7 +2,7 @@
 // `postgres:` block the store is PostgreSQL (any number of replicas on one database); without it,
 // SQLite in data_dir (one machine).
 import { z } from 'zod';
-import { TlsServerConfig } from '../lib/tls.ts';
+import { TlsServerConfig } from '../lib/tls-config.ts';
 import { AgeDuration, Duration, HostPort } from '../model/primitives.ts';
 import { SchedulerConfig } from '../scheduler/config.ts';
 import { SERVER_DEFAULTS } from './server.ts';

@@ -7,16 +7,23 @@
 //   - the poll alone inside this process (dump + parse + learn, what runs every poll_interval in the
 //     worker) vs the same `ss -tin`.
 // Then the running agent (worker-thread collector, 250 ms polls) is scraped back to back for 5 s: /metrics
-// latency while polls run shows the dump stays off the event loop. Finally the learning table's memory at
-// 100k subnets (synthetic feed, no kernel involved).
+// latency while polls run shows the dump stays off the event loop, and the agent's resident memory with
+// N live connections is read beside node_exporter's in the same namespace. Then, in a fresh namespace,
+// the agent's resident memory idle and after it has learned 100k subnets (100k distinct client
+// addresses over loopback, ipv4_prefix 32, connected a batch at a time and reset), each beside
+// node_exporter started and scraped the same way. Every memory reading is VmRSS and its split into private
+// (RssAnon) and file-backed pages (RssFile: mostly the node binary's code, shared with every node process
+// on the host). Finally the learning table's heap at 100k subnets (synthetic feed, no kernel involved).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { recordResult } from './lib/results.ts';
+import { machineLoad, memoryOf, startServer, stopServer, type Server } from './lib/processes.ts';
 import { AgentConfig } from '../agent/config.ts';
 import { Poller } from '../agent/poller.ts';
 import { SockDiagCollector } from '../agent/netlink/sock-diag.ts';
@@ -28,6 +35,7 @@ import type { SocketRecord } from '../agent/collector.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const HOLD = join(ROOT, 'test/delay-line/tcp-hold.mjs');
+const CHURN = join(ROOT, 'bench/lib/subnet-churn.mjs');
 const SLUICE = join(ROOT, 'bin/sluice.js');
 const PORT = 18080;
 const RUNS = 5;
@@ -148,11 +156,158 @@ async function scrapeWhilePolling(ns: string, cfgFile: string): Promise<Record<s
       })();`;
     const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) throw new Error(`scrape client failed (${r.status}): ${r.stderr}`);
-    return JSON.parse(r.stdout) as Record<string, number>;
+    // `ip netns exec` execs in place: the child's PID is the agent's.
+    const mem = memoryOf(agent.pid!);
+    const peer = await nodeExporterMemory(ns, 9100);
+    return {
+      ...(JSON.parse(r.stdout) as Record<string, number>),
+      agent_rss_mb: mem.rss_mb,
+      agent_peak_rss_mb: mem.peak_mb,
+      agent_anon_mb: mem.anon_mb,
+      agent_file_mb: mem.file_mb,
+      node_exporter_rss_mb: peer.rss_mb,
+      node_exporter_peak_rss_mb: peer.peak_mb,
+      node_exporter_anon_mb: peer.anon_mb,
+      node_exporter_file_mb: peer.file_mb,
+    };
   } finally {
     const exited = new Promise((res) => agent.once('exit', res));
     agent.kill('SIGTERM');
     await exited;
+  }
+}
+
+/** GET inside the namespace (its loopback is not this process's): the body, or null on any failure. */
+function nsGet(ns: string, url: string): string | null {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-sf', '--max-time', '10', url], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  return r.status === 0 ? r.stdout : null;
+}
+
+/** Polls `url` in the namespace until `ok(body)`; bounded. */
+async function nsWaitFor(ns: string, url: string, ok: (body: string) => boolean, what: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const body = nsGet(ns, url);
+    if (body !== null && ok(body)) return body;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const SCRAPES = 10;
+
+/** node_exporter (Debian prometheus-node-exporter, default collectors) in the namespace, scraped SCRAPES times, then its memory. */
+async function nodeExporterMemory(ns: string, port: number): Promise<ReturnType<typeof memoryOf>> {
+  const ne = startServer('node_exporter', 'ip', ['netns', 'exec', ns, 'prometheus-node-exporter', `--web.listen-address=127.0.0.1:${port}`]);
+  try {
+    for (let i = 0; i < SCRAPES; i++) await nsWaitFor(ns, `http://127.0.0.1:${port}/metrics`, () => true, 'node_exporter /metrics', 20_000);
+    return memoryOf(ne.child.pid!);
+  } finally {
+    await stopServer(ne);
+  }
+}
+
+/**
+ * Resident memory once the agent has settled: sampled every second for STEADY_S seconds while it keeps
+ * polling (every 250 ms); the first sample, the last (steady state: V8's memory reducer has run, after
+ * ~10 s of low allocation) and the peak (VmHWM) are reported.
+ */
+const STEADY_S = 15;
+async function steadyMemory(pid: number): Promise<{ first_mb: number; rss_mb: number; peak_mb: number; anon_mb: number; file_mb: number }> {
+  const first = memoryOf(pid);
+  let last = first;
+  for (let i = 0; i < STEADY_S; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    last = memoryOf(pid);
+  }
+  return { first_mb: first.rss_mb, rss_mb: last.rss_mb, peak_mb: last.peak_mb, anon_mb: last.anon_mb, file_mb: last.file_mb };
+}
+
+/** The agent's own report of its V8 heaps (sluice_agent_heap_bytes{thread,kind}), in MiB. */
+function heapOf(metrics: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of metrics.matchAll(/^sluice_agent_heap_bytes\{thread="(\w+)",kind="(\w+)"[^}]*\} (\d+)/gm)) out[`${m[1]}_${m[2]}_mb`] = Math.round(Number(m[3]) / 104857.6) / 10;
+  return out;
+}
+
+const prefixed = (p: string, o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}${k}`, v]));
+
+const tracked = (metrics: string) => Number(/^sluice_agent_subnets_tracked\{[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? -1);
+
+/**
+ * The agent's resident memory idle and after learning 100k subnets, each beside node_exporter's, in a
+ * fresh namespace: the agent as an operator runs it (worker-thread collector, 250 ms polls), scraped
+ * SCRAPES times (/metrics and /metrics/subnets) before each reading, as Prometheus would.
+ */
+async function residentMemory(dir: string, subnets: number): Promise<Record<string, number>> {
+  const ns = `slc-${process.pid}-bench-mem`;
+  const port = PORT + 50;
+  const cfgFile = join(dir, 'agent-mem.yaml');
+  writeFileSync(cfgFile, JSON.stringify({ node: 'bench', listen: '127.0.0.1:9465', service_ports: [port], include_loopback: true, ipv4_prefix: 32, min_connection_age: 0, min_samples: 1, poll_interval: '250ms', max_subnets: subnets }));
+  execFileSync('ip', ['netns', 'add', ns]);
+  let agent: Server | null = null;
+  let churn: ChildProcess | null = null;
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    agent = startServer('sluice agent', 'ip', ['netns', 'exec', ns, process.execPath, SLUICE, 'agent', '--config', cfgFile]);
+    await nsWaitFor(ns, 'http://127.0.0.1:9465/healthz', () => true, 'agent /healthz');
+    const scrape = () => {
+      for (let i = 0; i < SCRAPES; i++) for (const p of ['/metrics', '/metrics/subnets']) nsGet(ns, `http://127.0.0.1:9465${p}`);
+    };
+    scrape();
+    const idle = await steadyMemory(agent.child.pid!);
+    const idleHeap = heapOf(nsGet(ns, 'http://127.0.0.1:9465/metrics') ?? '');
+    const idlePeer = await nodeExporterMemory(ns, 9100);
+
+    churn = spawn('ip', ['netns', 'exec', ns, process.execPath, CHURN, String(subnets), String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    churn.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const lines = createInterface({ input: churn.stdout! });
+    const t = performance.now();
+    for await (const line of lines) {
+      const m = /^batch \d+ (\d+)/.exec(line);
+      if (m) {
+        const want = Number(m[1]);
+        await nsWaitFor(ns, 'http://127.0.0.1:9465/metrics', (b) => tracked(b) >= want, `${want} subnets tracked (${err})`);
+        churn.stdin!.write('next\n');
+      } else if (line === 'done') break;
+    }
+    const learnMs = performance.now() - t;
+    const body = await nsWaitFor(ns, 'http://127.0.0.1:9465/metrics', (b) => tracked(b) >= subnets, `${subnets} subnets tracked`);
+    scrape();
+    const full = await steadyMemory(agent.child.pid!);
+    const fullHeap = heapOf(nsGet(ns, 'http://127.0.0.1:9465/metrics') ?? '');
+    const fullPeer = await nodeExporterMemory(ns, 9100);
+    return {
+      subnets: tracked(body),
+      learn_ms: Math.round(learnMs),
+      idle_agent_first_rss_mb: idle.first_mb,
+      idle_agent_rss_mb: idle.rss_mb,
+      idle_agent_peak_rss_mb: idle.peak_mb,
+      idle_node_exporter_rss_mb: idlePeer.rss_mb,
+      idle_agent_anon_mb: idle.anon_mb,
+      idle_agent_file_mb: idle.file_mb,
+      idle_node_exporter_anon_mb: idlePeer.anon_mb,
+      idle_node_exporter_file_mb: idlePeer.file_mb,
+      subnets_agent_first_rss_mb: full.first_mb,
+      subnets_agent_rss_mb: full.rss_mb,
+      subnets_agent_peak_rss_mb: full.peak_mb,
+      subnets_node_exporter_rss_mb: fullPeer.rss_mb,
+      subnets_agent_anon_mb: full.anon_mb,
+      subnets_agent_file_mb: full.file_mb,
+      subnets_node_exporter_anon_mb: fullPeer.anon_mb,
+      subnets_node_exporter_file_mb: fullPeer.file_mb,
+      ...prefixed('idle_heap_', idleHeap),
+      ...prefixed('subnets_heap_', fullHeap),
+    };
+  } finally {
+    if (churn && churn.exitCode === null) {
+      const exited = new Promise((r) => churn!.once('exit', r));
+      churn.kill('SIGTERM');
+      await exited;
+    }
+    if (agent) await stopServer(agent);
+    execFileSync('ip', ['netns', 'del', ns]);
   }
 }
 
@@ -207,10 +362,17 @@ function memoryAt100kSubnets(): Record<string, number> {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const sizes = args.length ? args.map(Number) : [10_000, 50_000];
+  // `npm run bench -- agent [N ...] [--memory-only]`: connection counts (default 10k and 50k).
+  const memoryOnly = args.includes('--memory-only');
+  const numbers = args.filter((a) => /^\d+$/.test(a)).map(Number);
+  const sizes = memoryOnly ? [] : numbers.length ? numbers : [10_000, 50_000];
+  const load = machineLoad();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-agent-bench-'));
   const results: Record<string, number>[] = [];
+  let resident: Record<string, number>;
   try {
+    resident = await residentMemory(dir, 100_000);
+    process.stdout.write(`${JSON.stringify(resident)}\n`);
     for (const n of sizes) {
       // A fresh namespace per size: no TIME_WAIT sockets left over from the previous size.
       const ns = `slc-${process.pid}-bench-${n}`;
@@ -229,18 +391,33 @@ export async function main(args: string[]): Promise<void> {
   }
   const mem = memoryAt100kSubnets();
   process.stdout.write(`${JSON.stringify(mem)}\n`);
-  const ratios: Record<string, number> = {};
+  const ratios: Record<string, number> = {
+    rss_idle_vs_node_exporter: resident.idle_agent_rss_mb! / resident.idle_node_exporter_rss_mb!,
+    rss_100k_subnets_vs_node_exporter: resident.subnets_agent_rss_mb! / resident.subnets_node_exporter_rss_mb!,
+    private_idle_vs_node_exporter: resident.idle_agent_anon_mb! / resident.idle_node_exporter_anon_mb!,
+    private_100k_subnets_vs_node_exporter: resident.subnets_agent_anon_mb! / resident.subnets_node_exporter_anon_mb!,
+  };
   for (const r of results) {
     const k = `${r.connections! / 1000}k`;
     ratios[`once_process_vs_ss_${k}`] = r.sluice_once_ms! / r.ss_ms!;
     ratios[`poll_vs_ss_process_${k}`] = r.sluice_poll_ms! / r.ss_ms!;
     ratios[`scrape_p99_vs_poll_${k}`] = r.scrape_p99_ms! / r.mean_poll_ms!;
+    ratios[`rss_${k}_conns_vs_node_exporter`] = r.agent_rss_mb! / r.node_exporter_rss_mb!;
+    ratios[`private_${k}_conns_vs_node_exporter`] = r.agent_anon_mb! / r.node_exporter_anon_mb!;
   }
   const fmt = (x: number) => x.toFixed(2);
+  const rss =
+    `RSS idle ${resident.idle_agent_rss_mb} MB (node_exporter ${resident.idle_node_exporter_rss_mb} MB; private ${resident.idle_agent_anon_mb} vs ${resident.idle_node_exporter_anon_mb} MB), ` +
+    `${resident.subnets! / 1000}k subnets ${resident.subnets_agent_rss_mb} MB (peak ${resident.subnets_agent_peak_rss_mb}; node_exporter ${resident.subnets_node_exporter_rss_mb} MB; private ${resident.subnets_agent_anon_mb} vs ${resident.subnets_node_exporter_anon_mb} MB)` +
+    results.map((r) => `, ${r.connections! / 1000}k live conns ${r.agent_rss_mb} MB (peak ${r.agent_peak_rss_mb}; node_exporter ${r.node_exporter_rss_mb} MB; private ${r.agent_anon_mb} vs ${r.node_exporter_anon_mb} MB)`).join('');
   const summary = results
     .map((r) => `${r.connections! / 1000}k conns (${r.sockets_in_table} sockets): sluice --once ${r.sluice_once_ms!.toFixed(0)} ms vs ss -tin ${r.ss_ms!.toFixed(0)} ms (x${fmt(r.sluice_once_ms! / r.ss_ms!)}), poll alone ${r.sluice_poll_ms!.toFixed(0)} ms (x${fmt(r.sluice_poll_ms! / r.ss_ms!)}; start-up is ${r.sluice_startup_ms!.toFixed(0)} ms), /metrics p99 ${r.scrape_p99_ms!.toFixed(1)} ms max ${r.scrape_max_ms!.toFixed(1)} ms during ${r.polls_during} polls of ${r.mean_poll_ms!.toFixed(0)} ms`)
     .join('; ');
-  recordResult('agent', { comparison: 'sluice agent kernel poll (netlink sock_diag via koffi) vs ss -tin on the same sockets', ratios, details: { runs: RUNS, results, memory_100k_subnets: mem } }, `${summary}; 100k subnets: ${mem.heap_mb!.toFixed(1)} MiB heap (${mem.bytes_per_subnet!.toFixed(0)} B/subnet)`);
+  recordResult(
+    'agent',
+    { comparison: 'sluice agent kernel poll (netlink sock_diag via koffi) vs ss -tin on the same sockets; resident memory vs prometheus-node-exporter in the same namespace', ratios, details: { runs: RUNS, loadavg_at_start: load, resident_memory: resident, results, memory_100k_subnets: mem } },
+    `${rss}; ${summary ? `${summary}; ` : ''}100k subnets: ${mem.heap_mb!.toFixed(1)} MiB heap (${mem.bytes_per_subnet!.toFixed(0)} B/subnet); load ${load}`,
+  );
 }
 
 if (process.argv[2] === '--poll-in-process' && process.argv[1] === fileURLToPath(import.meta.url)) pollInProcess(process.argv[3]!);

@@ -3,7 +3,9 @@
 // javascript-lp-solver as a second peer where its dense tableau still fits; then 100k×20 on its own
 // (HiGHS needs over 12 minutes and 2 GB there): the solver alone, the whole decision core (costs,
 // capacity plan, solve, damping, weights) in-process for a first and a next cycle, and through the
-// worker thread.
+// worker thread. Last, the whole `sluice solve` process (read JSON, validate, decide, write JSON) at
+// 10k×20 and 100k×20 and `sluice simulate` on a 10k-source scenario, beside HiGHS's in-process solve of
+// the 10k×20 LP measured above.
 //
 // Instances look like the real thing: sources at random places on land-ish latitudes, 20 origins at
 // real metro locations, RTT from great-circle distance with ±15 % noise, log-normal demand, capacities
@@ -19,6 +21,10 @@ import { solveTransport, type TransportProblem } from '../scheduler/solver/trans
 import { aboveTargetPenalty } from '../scheduler/core/costs.ts';
 import { recordResult } from './lib/results.ts';
 import { seededRandom as rng } from '../lib/prng.ts';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { machineLoad, SLUICE_BIN, timeProcessCpu } from './lib/processes.ts';
 
 const METROS: [string, number, number][] = [
   ['iad', 38.95, -77.45], ['ord', 41.98, -87.9], ['dfw', 32.9, -97.04], ['sjc', 37.36, -121.93], ['sea', 47.45, -122.3],
@@ -164,13 +170,24 @@ export async function main(args: string[]): Promise<void> {
   ratios[`solver_ms_${n / 1000}k`] = big100.solver_ms;
   ratios[`decide_ms_${n / 1000}k`] = big100.decide_ms;
 
+  const bIdx = args.indexOf('--baseline');
+  const cli = cliTimes(quick, bIdx >= 0 ? join(resolve(args[bIdx + 1]!), 'bin/sluice.js') : null);
+  const highs10k = rows.find((row) => row.size === '10kx20')?.highs_ms as number | undefined;
+  for (const c of cli) {
+    ratios[`cli_${c.what}_ms`] = c.ms;
+    if (c.baseline_ms) ratios[`cli_${c.what}_vs_baseline`] = c.ms / c.baseline_ms;
+    if (highs10k && c.what === 'solve_10k') ratios.cli_solve_10k_vs_highs_solve = c.ms / highs10k;
+  }
+  const load = machineLoad();
+
   const r = (k: string) => ratios[k]!;
   const summary =
     `time sluice/HiGHS ${sizes.map(([a, b]) => `${a >= 1000 ? `${a / 1000}k` : a}x${b} ${r(`time_${a >= 1000 ? `${a / 1000}k` : a}x${b}`).toPrecision(2)}`).join(', ')}; ` +
     `objective ratio ${Math.max(...sizes.map(([a, b]) => Math.abs(r(`objective_${a >= 1000 ? `${a / 1000}k` : a}x${b}`) - 1))).toExponential(1)} from 1; ` +
     `${label}: solver ${big100.solver_ms} ms median (${big100.solver_ms_min} min), decide() ${big100.decide_ms} ms median (${big100.decide_ms_min} min), next cycle ${big100.decide_next_cycle_ms} ms; ` +
-    `worker round trip ${big100.worker_round_trip_ms} ms (caller stall ${big100.caller_longest_stall_ms} ms)`;
-  recordResult('solver', { comparison: 'sluice transportation SSP vs HiGHS (and javascript-lp-solver) on the same LP', ratios, details: { sizes: rows, large: big100 } }, summary);
+    `worker round trip ${big100.worker_round_trip_ms} ms (caller stall ${big100.caller_longest_stall_ms} ms); ` +
+    `whole process: ${cli.map((c) => `${c.what} ${c.ms} ms (CPU ${c.cpu_ms})${c.baseline_ms ? ` [baseline ${c.baseline_ms} ms, CPU ${c.baseline_cpu_ms}]` : ''}`).join(', ')}${highs10k ? ` (HiGHS solve alone at 10kx20: ${highs10k} ms)` : ''}; load ${load}`;
+  recordResult('solver', { comparison: 'sluice transportation SSP vs HiGHS (and javascript-lp-solver) on the same LP; whole sluice solve/simulate processes beside HiGHS', ratios, details: { loadavg: load, sizes: rows, large: big100, cli } }, summary);
 }
 
 /** The live loop's next cycle: `weights` in force, every source's demand drifted by up to ±10 %. */
@@ -206,4 +223,56 @@ function countSpilled(tp: TransportProblem, flow: Float64Array): number {
 function round(x: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+interface CliTime {
+  what: string;
+  ms: number;
+  cpu_ms: number;
+  input_mb: number;
+  baseline_ms?: number;
+  baseline_cpu_ms?: number;
+}
+
+/**
+ * Whole `sluice solve` processes (exec, read and validate JSON, decide, write JSON) on the benchmark's
+ * problems, and `sluice simulate` on a scenario of the same sources (3 cycles): median wall and CPU
+ * time of 3 runs each. With a baseline checkout (--baseline DIR), its `sluice` runs the same inputs,
+ * interleaved with this one's, so both see the same machine load.
+ */
+function cliTimes(quick: boolean, baselineBin: string | null): CliTime[] {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-cli-'));
+  try {
+    const out: CliTime[] = [];
+    const measure = (what: string, file: string, args: (bin: string) => string[]) => {
+      const ours: { wall_ms: number; cpu_ms: number }[] = [];
+      const theirs: { wall_ms: number; cpu_ms: number }[] = [];
+      for (let k = 0; k < 3; k++) {
+        ours.push(timeProcessCpu(process.execPath, args(SLUICE_BIN)));
+        if (baselineBin) theirs.push(timeProcessCpu(process.execPath, args(baselineBin)));
+      }
+      const row: CliTime = { what, ms: round(median(ours.map((o) => o.wall_ms))), cpu_ms: round(median(ours.map((o) => o.cpu_ms))), input_mb: round(statSync(file).size / 1048576) };
+      if (baselineBin) Object.assign(row, { baseline_ms: round(median(theirs.map((o) => o.wall_ms))), baseline_cpu_ms: round(median(theirs.map((o) => o.cpu_ms))) });
+      out.push(row);
+      process.stdout.write(`${what}, whole process: ${row.ms} ms (CPU ${row.cpu_ms} ms)${baselineBin ? `; baseline ${row.baseline_ms} ms (CPU ${row.baseline_cpu_ms} ms)` : ''}\n`);
+    };
+    for (const n of quick ? [10_000] : [10_000, 100_000]) {
+      const file = join(dir, `problem-${n}.json`);
+      writeFileSync(file, JSON.stringify(benchProblem(n, 20, n)));
+      measure(`solve_${n / 1000}k`, file, (bin) => [bin, 'solve', file, '--compact']);
+    }
+    const p = benchProblem(10_000, 20, 5);
+    const scenario = {
+      name: 'bench',
+      cycles: 3,
+      origins: p.origins.map((o) => ({ id: o.id, target_rps: o.target_rps, max_rps: o.max_rps, location: o.location })),
+      sources: p.sources.map((s) => ({ id: s.id, demand_rps: s.demand_rps, rtt_ms: s.rtt_ms, location: s.location })),
+    };
+    const file = join(dir, 'scenario.json');
+    writeFileSync(file, JSON.stringify(scenario));
+    measure('simulate_10k_3_cycles', file, (bin) => [bin, 'simulate', '--scenario', file, '--out', dir]);
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { HttpGetter } from '../lib/http-get.ts';
 import { makeTestPki, standardCerts } from '../lib/testing/pki.ts';
-import { TlsClientConfig } from '../lib/tls.ts';
+import { TlsClientConfig } from '../lib/tls-config.ts';
 import { ClientTls } from '../lib/tls-client.ts';
 import { startControlPlaneProcess, tempDir } from '../test/helpers/control-plane.ts';
 import { dnsViewClient } from '../test/helpers/tls-clients.ts';

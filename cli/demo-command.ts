@@ -13,7 +13,6 @@ import { createApiMetrics } from '../api/metrics.ts';
 import { buildServer } from '../api/server.ts';
 import { openSqliteStore } from '../api/store/sqlite.ts';
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
-import { loadConfigFile } from '../lib/config-file.ts';
 import type { Edge, Origin } from '../model/index.ts';
 import { parseDuration, parseHostPort } from '../model/primitives.ts';
 import { renderFrame } from './demo/render.ts';
@@ -21,7 +20,7 @@ import { SimulatedReader } from './demo/simulated-reader.ts';
 import { SchedulerLoop } from '../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 import { toCsv } from '../scheduler/simulate/csv.ts';
-import { Scenario } from '../scheduler/simulate/scenario.ts';
+import { loadScenario, type Scenario } from '../scheduler/simulate/scenario.ts';
 import { summarise } from '../scheduler/simulate/summary.ts';
 import { toSvg } from '../scheduler/simulate/svg.ts';
 import { DEFAULT_GAIN } from '../scheduler/core/index.ts';
@@ -55,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     USAGE,
   );
   if (!args) return 0;
-  const scenario = loadConfigFile(Scenario, args.values.scenario ?? DEFAULT_SCENARIO);
+  const scenario = loadScenario(args.values.scenario ?? DEFAULT_SCENARIO);
   const cycles = args.values.cycles === undefined ? scenario.cycles : Number(args.values.cycles);
   // Without --cycles the demo runs on past the scenario until the loads settle (a recovered origin is
   // walked back at max_shift per cycle, which outlasts the scenario), bounded.

@@ -1,7 +1,7 @@
 // `sluice <subcommand> ...`: one binary, a subcommand per component. Each component's folder has a
 // command.ts exporting `run(argv)`; it is imported only when asked for, so `sluice dns` never loads the
 // solver and `sluice solve` never opens a socket.
-import { ConfigError } from '../lib/config-file.ts';
+import { ConfigError } from '../lib/config-error.ts';
 import { UsageError } from '../lib/cli-args.ts';
 
 type Runner = (argv: string[]) => Promise<number>;

@@ -5,7 +5,8 @@ import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfigFile, ConfigError } from '../lib/config-file.ts';
-import { resolveTlsPaths, TlsClientConfig, TlsServerConfig } from '../lib/tls.ts';
+import { resolveTlsPaths } from '../lib/tls.ts';
+import { TlsClientConfig, TlsServerConfig } from '../lib/tls-config.ts';
 import { notHttps } from '../lib/tls-client.ts';
 import { AgeDuration, Cidr, DnsName, Duration, HostPort, IpAddress, Location, Region } from '../model/primitives.ts';
 

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { loadConfigFile } from '../lib/config-file.ts';
-import { TlsClientConfig, TlsServerConfig } from '../lib/tls.ts';
+import { TlsClientConfig, TlsServerConfig } from '../lib/tls-config.ts';
 import { notHttps } from '../lib/tls-client.ts';
 import { Duration, HostPort } from '../model/primitives.ts';
 

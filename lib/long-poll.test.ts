@@ -7,7 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LongPollClient, LongPollError } from './long-poll.ts';
 import { makeTestPki, standardCerts, type StandardCerts, type TestPki } from './testing/pki.ts';
-import { TlsClientConfig } from './tls.ts';
+import { TlsClientConfig } from './tls-config.ts';
 import { ClientTls } from './tls-client.ts';
 
 interface View {

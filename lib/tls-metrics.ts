@@ -1,7 +1,7 @@
 // What a TLS listener says about its certificate, in every component's own metric namespace
 // (sluice_<component>_tls_*): when the certificate in force expires, and how reloads went — so an
 // alert can fire two weeks before a renewal that did not happen, or when renewed files are refused.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './prom.ts';
 import type { ServerTls } from './tls.ts';
 
 export interface TlsMetrics {

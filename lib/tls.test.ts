@@ -10,7 +10,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpGetter } from './http-get.ts';
 import { makeTestPki, standardCerts, type StandardCerts, type TestPki } from './testing/pki.ts';
-import { loadServerTls, TlsClientConfig, TlsReloader, TlsServerConfig } from './tls.ts';
+import { loadServerTls, TlsReloader } from './tls.ts';
+import { TlsClientConfig, TlsServerConfig } from './tls-config.ts';
 import { ClientTls, describeTlsError } from './tls-client.ts';
 import { createHttpServer } from './tls-server.ts';
 

@@ -1,4 +1,4 @@
-// TLS for every sluice component, written once: the config blocks (zod), loading and checking the PEM
+// TLS for every sluice component, written once: the config blocks (zod, in tls-config.ts), loading and checking the PEM
 // files, the server options, reloading a renewed certificate from disk, the client side (CA bundle,
 // server-name pin, client certificate) and what a failed handshake means, in words.
 //
@@ -25,15 +25,11 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import { z } from 'zod';
-import { Duration } from '../model/primitives.ts';
-import { ConfigError } from './config-file.ts';
+import { ConfigError } from './config-error.ts';
 import type { Logger } from './log.ts';
 import { readSecretFile, SecretFileError } from './secret-file.ts';
 
 export const TLS_VERSIONS = { TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
-const TlsVersion = z.enum(['TLS12', 'TLS13']).describe('oldest protocol version accepted');
-
 /** TLS 1.3 suites first (all AEAD), then TLS 1.2 with forward secrecy and AEAD only. */
 export const CIPHERS = [
   'TLS_AES_128_GCM_SHA256',
@@ -47,41 +43,10 @@ export const CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
-export const ClientAuthType = z
-  .enum(['NoClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'])
-  .describe('as Prometheus web.config: whether clients must present a certificate signed by client_ca_file');
-
-export const TlsServerConfig = z
-  .strictObject({
-    cert_file: z.string().min(1).describe('certificate (PEM), followed by its intermediates'),
-    key_file: z.string().min(1).describe('private key (PEM); refused when group- or world-readable (0600, or 0640 owned by root)'),
-    client_ca_file: z.string().min(1).optional().describe('CA bundle (PEM) that client certificates must chain to'),
-    client_auth_type: ClientAuthType.default('NoClientCert'),
-    min_version: TlsVersion.default('TLS12'),
-    reload_interval: Duration.refine((ms) => ms >= 100, 'must be at least 100ms').default(10_000).describe('stat check of the files besides inotify; a renewed pair is served to the next connection'),
-  })
-  .superRefine((c, ctx) => {
-    if (c.client_ca_file && c.client_auth_type === 'NoClientCert') {
-      ctx.addIssue({ code: 'custom', path: ['client_auth_type'], message: 'client_ca_file is set but client_auth_type is NoClientCert: set RequireAndVerifyClientCert or VerifyClientCertIfGiven' });
-    }
-    if (!c.client_ca_file && c.client_auth_type !== 'NoClientCert') {
-      ctx.addIssue({ code: 'custom', path: ['client_ca_file'], message: `client_auth_type ${c.client_auth_type} needs client_ca_file (the CA that signs client certificates)` });
-    }
-  });
-export type TlsServerConfig = z.output<typeof TlsServerConfig>;
-
-export const TlsClientConfig = z
-  .strictObject({
-    ca_file: z.string().min(1).optional().describe("CA bundle (PEM) the server's certificate must chain to; default: the system's CAs"),
-    cert_file: z.string().min(1).optional().describe('client certificate (PEM), for servers that require one'),
-    key_file: z.string().min(1).optional().describe('its private key (PEM); refused when group- or world-readable'),
-    server_name: z.string().min(1).optional().describe("name the server's certificate must carry (and SNI); default: the URL's host"),
-    min_version: TlsVersion.default('TLS12'),
-  })
-  .superRefine((c, ctx) => {
-    if (!c.cert_file !== !c.key_file) ctx.addIssue({ code: 'custom', path: [c.cert_file ? 'key_file' : 'cert_file'], message: 'set cert_file and key_file together' });
-  });
-export type TlsClientConfig = z.output<typeof TlsClientConfig>;
+// The config blocks (zod schemas) are in tls-config.ts: this module is what runs, and loads no zod, so
+// the agent's main thread can serve TLS without the validator resident (agent/footprint.test.ts).
+export type { ClientAuthType, TlsClientConfig, TlsServerConfig } from './tls-config.ts';
+import type { TlsClientConfig, TlsServerConfig } from './tls-config.ts';
 
 /** A TLS file that cannot be used; `key` is the full config key (e.g. "metrics.tls.cert_file"). */
 export class TlsConfigError extends Error {

@@ -2,6 +2,9 @@
 // address, a CIDR or a duration is validated (and explained) the same way everywhere.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseCidr, parseDuration, parseHostPort } from './addresses.ts';
+
+export { bytesToIp, ipToBytes, maskBytes, parseCidr, parseDuration, parseHostPort, subnetOf, type ParsedCidr } from './addresses.ts';
 
 export const Name = z
   .string()
@@ -36,17 +39,6 @@ export const Share = z.number().min(0).max(1);
 
 /** Requests (or new connections) per second: finite and non-negative. */
 export const Rps = z.number().nonnegative();
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses "500ms", "15s", "5m", "168h", "7d" into milliseconds; null when it is not a duration. */
-export function parseDuration(text: string): number | null {
-  const m = DURATION.exec(text.trim());
-  if (!m) return null;
-  const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
-  return Number.isFinite(ms) ? ms : null;
-}
 
 /**
  * The longest delay Node's timers hold: 2^31-1 ms (about 24.8 days). A longer one overflows and fires
@@ -108,98 +100,3 @@ export const HostPort = z.string().transform((v, ctx) => {
   }
   return parsed;
 });
-
-export function parseHostPort(v: string): { host: string; port: number } | null {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v.trim());
-  if (!m) return null;
-  const port = Number(m[3]);
-  if (port < 0 || port > 65535) return null;
-  return { host: (m[1] ?? m[2])!, port };
-}
-
-export interface ParsedCidr {
-  family: 4 | 6;
-  /** Network address bytes (4 or 16). */
-  bytes: Uint8Array;
-  prefix: number;
-}
-
-/** Parses a CIDR; null when malformed or when host bits are set. */
-export function parseCidr(text: string): ParsedCidr | null {
-  const slash = text.indexOf('/');
-  if (slash < 0) return null;
-  const addr = text.slice(0, slash);
-  const prefixText = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(prefixText)) return null;
-  const prefix = Number(prefixText);
-  const family = isIP(addr);
-  if (family === 0) return null;
-  const bytes = ipToBytes(addr);
-  if (!bytes) return null;
-  if (prefix > bytes.length * 8) return null;
-  for (let bit = prefix; bit < bytes.length * 8; bit++) {
-    if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) return null;
-  }
-  return { family: family as 4 | 6, bytes, prefix };
-}
-
-/** IPv4 or IPv6 text to bytes (4 or 16). */
-export function ipToBytes(ip: string): Uint8Array | null {
-  const family = isIP(ip);
-  if (family === 4) return Uint8Array.from(ip.split('.').map(Number));
-  if (family !== 6) return null;
-  let text = ip;
-  let tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    tail = text.slice(lastColon + 1).split('.').map(Number);
-    text = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const [head = '', rest] = text.split('::') as [string, string | undefined];
-  const headGroups = head ? head.split(':') : [];
-  const restGroups = rest !== undefined && rest !== '' ? rest.split(':') : [];
-  const missing = 8 - headGroups.length - restGroups.length;
-  const groups = [...headGroups, ...Array<string>(rest === undefined ? 0 : missing).fill('0'), ...restGroups];
-  if (groups.length !== 8) return null;
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    const n = parseInt(g, 16);
-    out[i * 2] = n >> 8;
-    out[i * 2 + 1] = n & 0xff;
-  });
-  if (tail.length === 4) out.set(tail, 12);
-  return out;
-}
-
-/** Bytes (4 or 16) to canonical text (RFC 5952 for IPv6). */
-export function bytesToIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-/** The subnet (network address and prefix) that contains `ip`, e.g. ("81.2.69.142", 24) -> "81.2.69.0/24". */
-export function subnetOf(ip: string | Uint8Array, prefix: number): string {
-  const bytes = typeof ip === 'string' ? ipToBytes(ip) : Uint8Array.from(ip);
-  if (!bytes) throw new Error(`not an IP address: ${String(ip)}`);
-  const masked = maskBytes(bytes, prefix);
-  return `${bytesToIp(masked)}/${prefix}`;
-}
-
-export function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
-  const out = Uint8Array.from(bytes);
-  for (let bit = prefix; bit < out.length * 8; bit++) out[bit >> 3]! &= ~(0x80 >> (bit & 7));
-  return out;
-}

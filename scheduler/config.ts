@@ -1,6 +1,6 @@
 // The scheduler's part of the control plane config (`scheduler:`).
 import { z } from 'zod';
-import { TlsClientConfig } from '../lib/tls.ts';
+import { TlsClientConfig } from '../lib/tls-config.ts';
 import { notHttps } from '../lib/tls-client.ts';
 import { AgeDuration, Cidr, Duration, Location } from '../model/primitives.ts';
 

@@ -5,9 +5,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
-import { loadConfigFile } from '../lib/config-file.ts';
 import { runsOf, simulate, type RunResult } from './simulate/run.ts';
-import { Scenario } from './simulate/scenario.ts';
+import { loadScenario } from './simulate/scenario.ts';
 import { summarise } from './simulate/summary.ts';
 import { toCsv } from './simulate/csv.ts';
 import { toSvg } from './simulate/svg.ts';
@@ -24,7 +23,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const file = parsed.values.scenario;
   if (!file) throw new UsageError(`--scenario is required\n\n${USAGE}`);
-  const scenarios = [file, ...(parsed.values.compare ?? [])].map((f) => loadConfigFile(Scenario, f));
+  const scenarios = [file, ...(parsed.values.compare ?? [])].map((f) => loadScenario(f));
   const runs: RunResult[] = [];
   for (const s of scenarios) for (const r of runsOf(s)) runs.push(simulate(s, r));
   const name = scenarios.map((s) => s.name).join('-vs-');

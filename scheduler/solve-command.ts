@@ -9,10 +9,14 @@
 // --full adds the undamped plan, per-origin outcome and solver statistics.
 import { readFileSync } from 'node:fs';
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
-import { ConfigError, validateConfig } from '../lib/config-file.ts';
-import { decide } from './core/decide.ts';
-import { ProblemSchema } from './core/schema.ts';
-import type { SchedulingDecision, SchedulingProblem, Weights } from './core/types.ts';
+import { ConfigError } from '../lib/config-error.ts';
+import { decideDense } from './core/decide.ts';
+import { densify } from './core/input.ts';
+import { scratch } from './core/scratch.ts';
+import { implicitOrigin, parseProblemText } from './core/problem-text.ts';
+import { readProblem } from './core/read-problem.ts';
+import type { SchedulingProblem } from './core/types.ts';
+import { renderSolveOutput } from './solve-output.ts';
 
 const USAGE = `usage: sluice solve FILE|- [--full] [--compact]
 
@@ -32,20 +36,26 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     throw new ConfigError(name, [{ key: '', message: `cannot read: ${(err as Error).message}` }]);
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(name, [{ key: '', message: `not valid JSON: ${(err as Error).message}` }]);
+  // The fast road reads the text straight into the core's flat form; it gives way (null) to the general
+  // one (JSON.parse, readProblem, densify) on anything it is not sure of (core/problem-text.ts).
+  let parsedText = parseProblemText(text, name);
+  if (!parsedText) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(name, [{ key: '', message: `not valid JSON: ${(err as Error).message}` }]);
+    }
+    const problem: SchedulingProblem = readProblem(doc, name);
+    const implicit = addImplicitOrigins(problem);
+    parsedText = { dense: densify(problem, scratch), implicit };
   }
-  const problem: SchedulingProblem = validateConfig(ProblemSchema, doc, name);
-  const implicit = addImplicitOrigins(problem);
+  const { dense, implicit } = parsedText;
   for (const id of implicit) process.stderr.write(`sluice solve: origin "${id}" has RTTs but is not declared under origins: assumed healthy with unlimited capacity\n`);
-  const decision = decide(problem);
-  if (implicit.length > 0) decision.notes.unshift(`origin(s) ${implicit.join(', ')} not declared: assumed healthy with unlimited capacity`);
-  const out = render(decision, parsed.values.full === true);
-  process.stdout.write(`${parsed.values.compact ? JSON.stringify(out) : JSON.stringify(out, null, 2)}\n`);
-  return decision.status === 'ok' ? 0 : 3;
+  const decision = decideDense(dense);
+  if (implicit.length > 0) decision.rest.notes.unshift(`origin(s) ${implicit.join(', ')} not declared: assumed healthy with unlimited capacity`);
+  process.stdout.write(`${renderSolveOutput(decision, { full: parsed.values.full === true, compact: parsed.values.compact === true })}\n`);
+  return decision.rest.status === 'ok' ? 0 : 3;
 }
 
 /** Declares, as unlimited and healthy, every origin referenced in rtt_ms but missing from origins. */
@@ -57,73 +67,8 @@ export function addImplicitOrigins(problem: SchedulingProblem): string[] {
       if (declared.has(id)) continue;
       declared.add(id);
       implicit.push(id);
-      problem.origins.push({ id, target_rps: Infinity, max_rps: Infinity, healthy: true, admin_state: 'active', static_weight: 1, priority: 0 });
+      problem.origins.push(implicitOrigin(id));
     }
   }
   return implicit;
-}
-
-export function render(d: SchedulingDecision, full: boolean): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    weights: roundWeights(d.weights),
-    objective: round(d.objective, 4),
-    origin_load_rps: roundValues(d.origin_load_rps, 4),
-    overload_rps: round(d.overload_rps, 4),
-    status: d.status,
-    reason: d.reason,
-    plan_overload_rps: round(d.plan_overload_rps, 4),
-    step: { ...d.step, fraction: round(d.step.fraction, 6) },
-    notes: d.notes,
-    diff: d.diff.map((c) => ({ ...c, from: round(c.from, 4), to: round(c.to, 4) })),
-    ...(d.overrides ? { overrides: d.overrides } : {}),
-  };
-  if (full) {
-    out.plan = roundWeights(d.plan);
-    out.plan_objective = round(d.plan_objective, 4);
-    out.origins = Object.fromEntries(
-      Object.entries(d.origins).map(([id, o]) => [
-        id,
-        {
-          ...o,
-          load_rps: round(o.load_rps, 4),
-          pinned_rps: round(o.pinned_rps, 4),
-          planned_rps: round(o.planned_rps, 4),
-          utilisation: round(o.utilisation, 6),
-          price: round(o.price, 6),
-          target_rps: Number.isFinite(o.target_rps) ? o.target_rps : null,
-          max_rps: Number.isFinite(o.max_rps) ? o.max_rps : null,
-        },
-      ]),
-    );
-    out.solver = d.solver;
-  }
-  return out;
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  const r = Math.round(x * f) / f;
-  return Object.is(r, -0) ? 0 : r;
-}
-
-function roundValues(rec: Record<string, number>, digits: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, round(v, digits)]));
-}
-
-/** Rounds each source's shares to 4 decimals by largest remainder, so they still sum to exactly 1. */
-export function roundWeights(weights: Weights): Weights {
-  const out: Weights = {};
-  for (const [source, shares] of Object.entries(weights)) {
-    const entries = Object.entries(shares);
-    const units = entries.map(([, v]) => Math.floor(v * 10_000 + 1e-9));
-    let left = 10_000 - units.reduce((a, b) => a + b, 0);
-    const order = entries.map(([, v], i) => ({ i, rem: v * 10_000 - units[i]! })).sort((a, b) => b.rem - a.rem);
-    for (const { i } of order) {
-      if (left <= 0) break;
-      units[i]!++;
-      left--;
-    }
-    out[source] = Object.fromEntries(entries.map(([id], i) => [id, units[i]! / 10_000]).filter(([, v]) => (v as number) > 0));
-  }
-  return out;
 }

@@ -25,7 +25,7 @@ import { validateConfig } from '../lib/config-file.ts';
 import { HttpGetter } from '../lib/http-get.ts';
 import { secretModeProblem } from '../lib/secret-file.ts';
 import { makeTestPki } from '../lib/testing/pki.ts';
-import { TlsClientConfig } from '../lib/tls.ts';
+import { TlsClientConfig } from '../lib/tls-config.ts';
 import { ClientTls } from '../lib/tls-client.ts';
 import { EdgeInput } from '../model/edge.ts';
 import { LoadBalancerInput } from '../model/load-balancer.ts';

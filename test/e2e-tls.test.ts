@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpGetter } from '../lib/http-get.ts';
 import { makeTestPki, standardCerts, type CertPair, type StandardCerts, type TestPki } from '../lib/testing/pki.ts';
-import { TlsClientConfig } from '../lib/tls.ts';
+import { TlsClientConfig } from '../lib/tls-config.ts';
 import { ClientTls } from '../lib/tls-client.ts';
 import { PromqlInputReader } from '../scheduler/inputs/promql.ts';
 import { ScrapeInputReader } from '../scheduler/inputs/scrape.ts';

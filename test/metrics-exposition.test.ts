@@ -5,6 +5,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { AgentMetrics } from '../agent/metrics.ts';
+import { packSubnets } from '../agent/poller.ts';
 import { createApiMetrics } from '../api/metrics.ts';
 import { createHealthMetrics } from '../api/health/metrics.ts';
 import { DnsStats } from '../dns/answer/stats.ts';
@@ -20,7 +21,7 @@ async function expositions(): Promise<Record<string, string>> {
   agent.apply(
     {
       durationSeconds: 0.01, complete: true, sockets: { inbound: 1, outbound: 0, other: 0 }, subnetsTracked: 1, evictedTotal: 0, expiredTotal: 0, countedInbound: 1,
-      connectionsByPort: { '443': 1 }, errors: {}, passiveOpens: 1, upstreams: [], topSubnets: [{ subnet: '10.0.1.0/24', rttSeconds: 0.04, minRttSeconds: 0.039, samples: 9, connections: 5 }],
+      connectionsByPort: { '443': 1 }, errors: {}, passiveOpens: 1, upstreams: [], topSubnets: packSubnets([{ subnet: '10.0.1.0/24', rttSeconds: 0.04, minRttSeconds: 0.039, samples: 9, connections: 5 }]),
     },
     0,
   );

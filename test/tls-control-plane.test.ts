@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LongPollClient, type LongPollError } from '../lib/long-poll.ts';
 import { makeTestPki, standardCerts, type StandardCerts, type TestPki } from '../lib/testing/pki.ts';
-import { TlsClientConfig } from '../lib/tls.ts';
+import { TlsClientConfig } from '../lib/tls-config.ts';
 import { ClientTls } from '../lib/tls-client.ts';
 import type { DnsView } from '../model/views.ts';
 import { SAMPLE, startControlPlaneProcess, tempDir } from './helpers/control-plane.ts';

@@ -14,12 +14,12 @@
 // Gauges (open connections and survivors) are sums over the members; the RTT is the members' mean
 // weighted by connections (members with a learned RTT only), exported once the members have at least
 // `min_samples` samples together; the minimum RTT is the members' minimum.
-import type { RttSeries, PollReport } from '../poller.ts';
+import type { RttSeries, SubnetSeries } from '../poller.ts';
 import type { ExportPlan } from './export-plan.ts';
 import type { SubnetEntry } from './subnet-table.ts';
 import type { SubnetTurnover, Survivors } from './turnover.ts';
 
-export type ExportedEntry = PollReport['topSubnets'][number];
+export type ExportedEntry = SubnetSeries;
 
 interface Totals {
   connections: number;

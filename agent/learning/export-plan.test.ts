@@ -7,7 +7,10 @@ import type { SubnetEntry } from './subnet-table.ts';
 
 const OPTS: AggregationOptions = { ipv4Prefixes: [16, 20], ipv6Prefixes: [32, 40], exactShare: 0.5, ipv4Prefix: 24, ipv6Prefix: 48 };
 
-function entry(subnet: string, connections: number, rttMs?: number, samples = 10): SubnetEntry {
+/** A subnet-table entry the test can change between polls (the table's own entries are read-only views). */
+type Entry = { -readonly [K in keyof SubnetEntry]: SubnetEntry[K] };
+
+function entry(subnet: string, connections: number, rttMs?: number, samples = 10): Entry {
   return { subnet, ...newRttStat(0), connections, samples: rttMs === undefined ? 0 : samples, ewmaUs: rttMs === undefined ? undefined : rttMs * 1000, minRttUs: rttMs === undefined ? undefined : rttMs * 900 };
 }
 

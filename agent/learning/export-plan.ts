@@ -25,7 +25,7 @@
 // sluice dns (with the scope the answer depends on: dns/answer/choose.ts); the scheduler treats each
 // entry as one subnet source (placed by longest-prefix match, scheduler/loop/locate.ts). Entries nest (a /16 and a /24 inside it): each subnet is counted in
 // exactly one entry, its longest one.
-import { ipToBytes } from '../../model/primitives.ts';
+import { ipToBytes } from '../../model/addresses.ts'; // not primitives.ts: that loads zod (agent/footprint.test.ts)
 import type { SubnetEntry } from './subnet-table.ts';
 
 export interface AggregationOptions {

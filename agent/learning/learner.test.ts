@@ -4,6 +4,7 @@ import { buildClassifyConfig } from '../classify.ts';
 import { TCP_STATE } from '../netlink/constants.ts';
 import { Learner, subnet4, type LearnerOptions } from './learner.ts';
 import { SubnetTable } from './subnet-table.ts';
+import { seededRandom } from '../../lib/prng.ts';
 
 const PORT = 443;
 
@@ -152,6 +153,21 @@ describe('demand counting', () => {
   });
 });
 
+describe('connection tracking', () => {
+  it('counts each of thousands of connections once while slots are freed and reused across polls', () => {
+    const l = learner();
+    const conns = Array.from({ length: 6000 }, (_, i) => sock(`10.${i >> 8}.${i & 255}.9`, 20, { id: 1e12 + i }));
+    l.ingest(conns.slice(0, 4000), 0); // 4000 new
+    l.ingest(conns.slice(2000, 6000), 1000); // 2000 seen again, 2000 new; 2000 forgotten
+    expect(l.trackedConnections).toBe(4000);
+    l.ingest(conns.slice(0, 1000), 2000); // forgotten ones come back: new again (their slots were reused)
+    expect(l.trackedConnections).toBe(1000);
+    expect(l.countedInbound).toBe(4000 + 2000 + 1000);
+    expect(l.table.get('10.0.5.0/24')!.connections).toBe(2); // 10.0.5.9 counted at polls 1 and 3
+    expect(l.table.get('10.23.111.0/24')!.connections).toBe(1); // i = 5999, seen once
+  });
+});
+
 describe('min_samples gate', () => {
   it('exports a subnet only once it has min_samples samples', () => {
     const l = learner({ minSamples: 3 });
@@ -214,5 +230,45 @@ describe('subnet table: max_subnets (LRU) and subnet_ttl', () => {
     expect(t.get('s198999')).toBeUndefined();
     // A linear scan per insert would be ~2e8 steps; this is a sanity bound, the benchmark measures.
     expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it('top(k) is the first k of the whole table sorted by traffic, for random tables', () => {
+    const r = seededRandom(7);
+    for (let round = 0; round < 20; round++) {
+      const t = new SubnetTable({ maxSubnets: 5000, ttlMs: 1e12, alpha: 0.3 });
+      const n = 1 + Math.floor(r() * 3000);
+      for (let i = 0; i < n; i++) {
+        const s = `s${Math.floor(r() * n)}`; // repeats: some subnets get several connections
+        t.countConnection(s, i);
+        if (r() < 0.5) t.observe(s, 1000 + r() * 1000, 900, 1 + Math.floor(r() * 3), i);
+      }
+      const minSamples = round % 3;
+      const eligible = [...t.values()].filter((e) => e.samples >= minSamples && (minSamples === 0 || e.ewmaUs !== undefined));
+      const sorted = eligible.sort((a, b) => b.connections - a.connections || b.samples - a.samples || (a.subnet < b.subnet ? -1 : 1)).map((e) => e.subnet);
+      const k = Math.floor(r() * 200);
+      expect(t.top(k, minSamples).map((e) => e.subnet)).toEqual(sorted.slice(0, k));
+    }
+  });
+
+  it('keeps every field per subnet while slots are reused (eviction, expiry) and the columns grow', () => {
+    const t = new SubnetTable({ maxSubnets: 3000, ttlMs: 10_000, alpha: 0.5 });
+    for (let i = 0; i < 5000; i++) {
+      t.countConnection(`s${i}`, i); // past the first 1024 slots, then evicting from s0 on
+      t.observe(`s${i}`, i, i / 2, 2, i);
+    }
+    expect(t.size).toBe(3000);
+    expect(t.evicted).toBe(2000);
+    expect(t.get('s1999')).toBeUndefined();
+    const e = t.get('s4321')!;
+    expect([e.subnet, e.connections, e.samples, e.ewmaUs, e.minRttUs, e.firstSeenMs, e.lastSeenMs, e.lastSampleMs]).toEqual(['s4321', 1, 2, 4321, 2160.5, 4321, 4321, 4321]);
+    t.observe('s4321', 1321, 100, 1, 20_000);
+    expect([e.ewmaUs, e.minRttUs, e.samples, e.lastSeenMs]).toEqual([2821, 100, 3, 20_000]); // the view is live
+    expect(t.expire(20_000)).toBe(3000 - 1); // all but s4321
+    t.countConnection('fresh', 20_500); // takes a freed slot
+    expect([...t.values()].map((x) => [x.subnet, x.connections, x.samples, x.ewmaUs])).toEqual([
+      ['s4321', 1, 3, 2821],
+      ['fresh', 1, 0, undefined],
+    ]);
+    expect(t.recent(5).map((x) => x.subnet)).toEqual(['fresh', 's4321']);
   });
 });

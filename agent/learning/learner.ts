@@ -12,11 +12,12 @@
 //     long-lived connection weighs the same as any short one present at that poll.
 //  3. `samples` counts connection samples (what min_samples gates on), `connections` counts distinct
 //     connections (demand); both are per subnet.
-import { ipToBytes, maskBytes, bytesToIp } from '../../model/primitives.ts';
+import { ipToBytes, maskBytes, bytesToIp } from '../../model/addresses.ts';
 import type { SocketRecord } from '../collector.ts';
 import { classify, type ClassifyConfig } from '../classify.ts';
 import { TCP_STATE } from '../netlink/constants.ts';
 import { median, newRttStat, foldSample, type RttStat } from './rtt-stat.ts';
+import { ConnectionTracker } from './connections.ts';
 import { SubnetTable, type SubnetEntry } from './subnet-table.ts';
 
 export interface LearnerOptions {
@@ -28,14 +29,6 @@ export interface LearnerOptions {
   maxSubnets: number;
   subnetTtlMs: number;
   minSamples: number;
-}
-
-interface TrackedConnection {
-  firstSeenMs: number;
-  lastSeenPoll: number;
-  /** Subnet (inbound) or upstream label (outbound), computed once. */
-  key: string;
-  direction: 'inbound' | 'outbound';
 }
 
 export interface PollSummary {
@@ -52,7 +45,7 @@ export class Learner {
   readonly connectionsByPort = new Map<number, number>();
   /** Cumulative new inbound connections, all ports. */
   countedInbound = 0;
-  private readonly tracked = new Map<number | string, TrackedConnection>();
+  private readonly tracked = new ConnectionTracker();
   private poll = 0;
   private lastPollMs: number | undefined;
 
@@ -93,19 +86,20 @@ export class Learner {
         continue;
       }
       summary.sockets[c.direction]++;
-      let t = this.tracked.get(s.id);
-      if (!t) {
-        const key = c.direction === 'inbound' ? this.subnetOf(s.remoteAddr, s.family) : c.upstream!;
-        t = { firstSeenMs: nowMs, lastSeenPoll: poll, key, direction: c.direction };
-        this.tracked.set(s.id, t);
+      let t = this.tracked.find(s.id);
+      if (t < 0) {
         if (c.direction === 'inbound') {
-          this.table.countConnection(key, nowMs);
-          touched.add(key);
+          const subnet = this.subnetOf(s.remoteAddr, s.family);
+          this.table.countConnection(subnet, nowMs);
+          // The table's own string for the subnet: one copy however many connections it has.
+          t = this.tracked.add(s.id, nowMs, poll, this.table.keyOf(subnet) ?? subnet, true);
+          touched.add(subnet);
           this.connectionsByPort.set(s.localPort, (this.connectionsByPort.get(s.localPort) ?? 0) + 1);
           this.countedInbound++;
           summary.newInbound++;
         } else {
-          const u = this.upstreams.get(key);
+          t = this.tracked.add(s.id, nowMs, poll, c.upstream!, false);
+          const u = this.upstreams.get(c.upstream!);
           if (u) {
             u.connections++;
             u.lastSeenMs = nowMs;
@@ -113,19 +107,21 @@ export class Learner {
           summary.newOutbound++;
         }
       } else {
-        t.lastSeenPoll = poll;
-        if (t.direction === 'inbound' && !touched.has(t.key)) {
-          this.table.touch(t.key, nowMs);
-          touched.add(t.key);
+        this.tracked.seen(t, poll);
+        const label = this.tracked.label(t);
+        if (this.tracked.isInbound(t) && !touched.has(label)) {
+          this.table.touch(label, nowMs);
+          touched.add(label);
         }
       }
       // RTT sample: established, has an srtt, old enough, and fresh since the last poll.
       if (s.state !== TCP_STATE.ESTABLISHED || !s.rttUs) continue;
-      if (nowMs - t.firstSeenMs < this.opts.minConnectionAgeMs) continue;
+      if (nowMs - this.tracked.firstSeenMs(t) < this.opts.minConnectionAgeMs) continue;
       if (s.lastAckRecvMs !== undefined && s.lastAckRecvMs > sinceLastMs) continue;
-      const bucketMap = t.direction === 'inbound' ? subnetSamples : upstreamSamples;
-      let bucket = bucketMap.get(t.key);
-      if (!bucket) bucketMap.set(t.key, (bucket = { rtts: [], min: Infinity }));
+      const key = this.tracked.label(t);
+      const bucketMap = this.tracked.isInbound(t) ? subnetSamples : upstreamSamples;
+      let bucket = bucketMap.get(key);
+      if (!bucket) bucketMap.set(key, (bucket = { rtts: [], min: Infinity }));
       bucket.rtts.push(s.rttUs);
       const connMin = s.minRttUs && s.minRttUs > 0 ? s.minRttUs : s.rttUs;
       if (connMin < bucket.min) bucket.min = connMin;
@@ -137,9 +133,7 @@ export class Learner {
       const u = this.upstreams.get(label);
       if (u) foldSample(u, median(b.rtts), b.min, b.rtts.length, this.opts.alpha, nowMs);
     }
-    if (complete) {
-      for (const [id, t] of this.tracked) if (t.lastSeenPoll !== poll) this.tracked.delete(id);
-    }
+    if (complete) this.tracked.forgetUnseen(poll);
     this.table.expire(nowMs);
     return summary;
   }

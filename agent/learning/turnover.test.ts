@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { SocketRecord } from '../collector.ts';
 import { TCP_STATE } from '../netlink/constants.ts';
 import { subnet4 } from './learner.ts';
-import { ConnectionTurnover } from './turnover.ts';
+import { SubnetTable } from './subnet-table.ts';
+import { ConnectionTurnover, SubnetTurnoverMap } from './turnover.ts';
 
 let nextId = 1;
 function sock(remote: string, over: Partial<SocketRecord> = {}): SocketRecord {
@@ -58,12 +59,34 @@ describe('connection turnover', () => {
     expect(t.ports.get(443)).toMatchObject({ bytesSent: 5e5 + 300, bytesReceived: 200 });
   });
 
-  it('drops the counters of subnets the learning table let go', () => {
-    const t = new ConnectionTurnover();
+  it('keeps per-subnet counters in the learning table: they survive its growth and go with an evicted subnet', () => {
+    const table = new SubnetTable({ maxSubnets: 3000, ttlMs: 3_600_000, alpha: 0.3 });
+    const t = new ConnectionTurnover(undefined, table);
+    const a = sock('198.51.100.7');
+    table.touch('198.51.100.0/24', 0);
+    t.ingest([a], 0, true, subnetOf);
+    t.ingest([a], 1000, true, subnetOf);
+    expect(t.subnet('198.51.100.0/24')).toEqual({ closes: 0, connectionSeconds: 1 });
+    // 2999 more subnets: the columns grow (1024 → 2048 → 3000 slots) and keep what they held.
+    for (let k = 1; k < 3000; k++) table.touch(`10.${k >> 8}.${k & 255}.0/24`, 2000);
+    expect(t.subnet('198.51.100.0/24')).toEqual({ closes: 0, connectionSeconds: 1 });
+    t.ingest([], 3000, true, subnetOf); // gone from a complete dump: closed, half the interval counted
+    expect(t.subnet('198.51.100.0/24')).toEqual({ closes: 1, connectionSeconds: 2 });
+    table.touch('203.0.113.0/24', 4000); // the table is full: the least recently seen subnet goes
+    expect(table.get('198.51.100.0/24')).toBeUndefined();
+    expect(t.subnet('198.51.100.0/24')).toEqual({ closes: 0, connectionSeconds: 0 });
+    table.touch('198.51.100.0/24', 5000); // back: a new entry, its counters start again (a counter reset)
+    expect(t.subnet('198.51.100.0/24')).toEqual({ closes: 0, connectionSeconds: 0 });
+  });
+
+  it('standalone, a map of its own that drops what it is told to', () => {
+    const counters = new SubnetTurnoverMap();
+    const t = new ConnectionTurnover(undefined, counters);
     const a = sock('198.51.100.7');
     t.ingest([a], 0, true, subnetOf);
     t.ingest([a], 1000, true, subnetOf);
-    t.prune(() => false);
+    expect(t.subnet('198.51.100.0/24')).toEqual({ closes: 0, connectionSeconds: 1 });
+    counters.prune(() => false);
     expect(t.subnet('198.51.100.0/24')).toEqual({ closes: 0, connectionSeconds: 0 });
   });
 });

@@ -1,6 +1,8 @@
 // Connection turnover on the service ports: how many client connections are open, how long they stay
 // open, and how many bytes they carry. Pure: sockets and a clock value in, cumulative counters out. It
-// runs beside the Learner (poller.ts) with its own small table, so the learning table stays as it is.
+// runs beside the Learner (poller.ts) with its own small table of connections; the per-subnet counters
+// go where the caller says (SubnetCounters): in the agent, two columns of the learning table (one entry
+// per subnet, dropped with it), standalone a Map.
 //
 // What the scheduler fits from it (scheduler/inputs/convert.ts): the mean lifetime τ of connections as
 // connection-seconds observed / connections closed — the maximum-likelihood estimate for exponential
@@ -50,6 +52,36 @@ export interface SubnetTurnover {
   connectionSeconds: number;
 }
 
+/**
+ * Where the per-subnet counters live. The agent passes its learning table (subnet-table.ts: two more
+ * typed-array columns, dropped with the subnet); standalone, a Map of its own (SubnetTurnoverMap).
+ */
+export interface SubnetCounters {
+  addTurnover(subnet: string, connectionSeconds: number, closes: number): void;
+  turnoverOf(subnet: string): SubnetTurnover | undefined;
+}
+
+/** Per-subnet counters in a Map: every subnet that ever had an open connection, until pruned. */
+export class SubnetTurnoverMap implements SubnetCounters {
+  private readonly subnets = new Map<string, SubnetTurnover>();
+
+  addTurnover(subnet: string, connectionSeconds: number, closes: number): void {
+    let e = this.subnets.get(subnet);
+    if (!e) this.subnets.set(subnet, (e = { closes: 0, connectionSeconds: 0 }));
+    e.connectionSeconds += connectionSeconds;
+    e.closes += closes;
+  }
+
+  turnoverOf(subnet: string): SubnetTurnover | undefined {
+    return this.subnets.get(subnet);
+  }
+
+  /** Drops the counters of subnets `keep` refuses. */
+  prune(keep: (subnet: string) => boolean): void {
+    for (const s of this.subnets.keys()) if (!keep(s)) this.subnets.delete(s);
+  }
+}
+
 /** Open connections at the last poll, and how many of them are expected open after the horizon (and on average over it). */
 export interface Survivors {
   open: number;
@@ -69,14 +101,16 @@ export interface TurnoverOptions {
 export class ConnectionTurnover {
   private readonly tracked = new Map<number | string, Tracked>();
   readonly ports = new Map<number, PortTurnover>();
-  private readonly subnets = new Map<string, SubnetTurnover>();
   private readonly lifetimes = new Map<number, LifetimeSample>();
   /** Per port and per subnet, as of the last complete poll. */
   portSurvivors = new Map<number, Survivors>();
   private subnetSurvivors = new Map<string, Survivors>();
   private polls = 0;
 
-  constructor(private readonly opts: TurnoverOptions = { pollSeconds: 10, horizonSeconds: 15 }) {}
+  constructor(
+    private readonly opts: TurnoverOptions = { pollSeconds: 10, horizonSeconds: 15 },
+    private readonly subnets: SubnetCounters = new SubnetTurnoverMap(),
+  ) {}
 
   get trackedConnections(): number {
     return this.tracked.size;
@@ -174,12 +208,7 @@ export class ConnectionTurnover {
 
   /** Cumulative connection-seconds and closes of a subnet (zero when it has had no open connection). */
   subnet(subnet: string): SubnetTurnover {
-    return this.subnets.get(subnet) ?? { closes: 0, connectionSeconds: 0 };
-  }
-
-  /** Drops the per-subnet counters of subnets the learning table no longer holds (evicted or expired). */
-  prune(keep: (subnet: string) => boolean): void {
-    for (const s of this.subnets.keys()) if (!keep(s)) this.subnets.delete(s);
+    return this.subnets.turnoverOf(subnet) ?? { closes: 0, connectionSeconds: 0 };
   }
 
   private port(p: number): PortTurnover {
@@ -188,21 +217,15 @@ export class ConnectionTurnover {
     return e;
   }
 
-  private subnetEntry(subnet: string): SubnetTurnover {
-    let e = this.subnets.get(subnet);
-    if (!e) this.subnets.set(subnet, (e = { closes: 0, connectionSeconds: 0 }));
-    return e;
-  }
-
   private addSeconds(t: Tracked, seconds: number): void {
     if (!(seconds > 0)) return;
     this.port(t.port).connectionSeconds += seconds;
-    this.subnetEntry(t.subnet).connectionSeconds += seconds;
+    this.subnets.addTurnover(t.subnet, seconds, 0);
   }
 
   private close(t: Tracked, lifetimeMs: number): void {
     this.port(t.port).closes++;
-    this.subnetEntry(t.subnet).closes++;
+    this.subnets.addTurnover(t.subnet, 0, 1);
     this.sample(t.port).add(Math.max(0, lifetimeMs) / 1000);
   }
 }

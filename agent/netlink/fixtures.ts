@@ -1,5 +1,5 @@
 // Builds sock_diag dump bytes the way the kernel lays them out, for parser tests (no kernel needed).
-import { ipToBytes } from '../../model/primitives.ts';
+import { ipToBytes } from '../../model/addresses.ts';
 import { AF_INET, AF_INET6, INET_DIAG_INFO, INET_DIAG_MSG_LEN, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_MULTI, SOCK_DIAG_BY_FAMILY } from './constants.ts';
 import { TCP_INFO_OFFSETS } from './tcp-info.ts';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCounts } from '../errors.ts';
 import { TCP_STATE } from '../netlink/constants.ts';
 import { MIB_TCP_STATE, MIB_TCP6ROW2_SIZE, MIB_TCPROW2_SIZE, parsePathRod, parseTcp6Table2, parseTcpTable2, TCP_ESTATS_PATH_ROD_V0_SIZE } from './layouts.ts';
-import { ipToBytes } from '../../model/primitives.ts';
+import { ipToBytes } from '../../model/addresses.ts';
 
 /** A DWORD port as Windows stores it: network byte order in the low 16 bits. */
 const portDword = (p: number) => ((p & 0xff) << 8) | (p >> 8);

@@ -14,7 +14,7 @@
 //
 // Addresses (IN_ADDR as a DWORD, IN6_ADDR) are in network byte order in memory; ports are DWORDs whose
 // low 16 bits hold the port in network byte order.
-import { bytesToIp } from '../../model/primitives.ts';
+import { bytesToIp } from '../../model/addresses.ts';
 import type { ErrorCounts } from '../errors.ts';
 import { TCP_STATE } from '../netlink/constants.ts';
 

@@ -7,7 +7,7 @@ import { planExport, type AggregationOptions } from '../../agent/learning/export
 import { ExportLedger, type ExportedEntry } from '../../agent/learning/export-ledger.ts';
 import { newRttStat } from '../../agent/learning/rtt-stat.ts';
 import type { SubnetEntry } from '../../agent/learning/subnet-table.ts';
-import type { PollReport } from '../../agent/poller.ts';
+import { packSubnets, type PollReport } from '../../agent/poller.ts';
 import { seededRandom } from '../../lib/prng.ts';
 import { subnetCidr, trueRttMs, type World } from './world.ts';
 
@@ -87,7 +87,7 @@ export async function renderSubnetExposition(node: string, exported: ExportedEnt
     errors: {},
     passiveOpens: null,
     upstreams: [],
-    topSubnets: exported,
+    topSubnets: packSubnets(exported),
   };
   m.apply(report, 0);
   return m.subnets.metrics();

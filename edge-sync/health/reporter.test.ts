@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../lib/log.ts';
 import { makeTestPki, type TestPki } from '../../lib/testing/pki.ts';
-import { TlsClientConfig } from '../../lib/tls.ts';
+import { TlsClientConfig } from '../../lib/tls-config.ts';
 import { ClientTls } from '../../lib/tls-client.ts';
 import { unavailable } from '../../test/helpers/env.ts';
 import type { DataPlane } from '../dataplane.ts';

@@ -166,7 +166,7 @@ function readRtts(s: SourceState, rtt: Float64Array, base: number, cache: KeyCol
   }
 }
 
-function readCurrent(current: SchedulingProblem['current'], sourceIds: string[], index: OriginIndex): CurrentShares {
+export function readCurrent(current: SchedulingProblem['current'], sourceIds: string[], index: OriginIndex): CurrentShares {
   const n = sourceIds.length;
   const has = new Uint8Array(n);
   const start = new Int32Array(n + 1);

@@ -35,7 +35,8 @@ const Origin = z
 const fraction = z.number({ error: 'expected a number in [0, 1]' }).min(0, { error: 'expected a number in [0, 1]' }).max(1, { error: 'expected a number in [0, 1]' });
 const perOrigin = (what: string) => z.record(z.string(), fraction, { error: `expected an object of origin id -> ${what} in [0, 1]` });
 
-const Source = z.strictObject({
+/** One source (exported for read-problem.ts, which validates big source lists element by element). */
+export const SourceSchema = z.strictObject({
   id,
   demand_rps: nonNegative(),
   rtt_ms: z.record(z.string(), nonNegative('a non-negative number (ms)'), { error: 'expected an object of origin id -> ms' }).default({}),
@@ -65,6 +66,9 @@ const OverridesSchema = z.strictObject({
   force: z.array(z.strictObject({ id, sources: z.array(id), weights: perOrigin('share'), now: z.boolean().optional() })).optional(),
 });
 
+/** One source's weights in force: origin id -> share. */
+export const CurrentSharesSchema = z.record(z.string(), nonNegative('a share in [0, 1]'));
+
 export const ProblemSchema = z
   .strictObject({
     policy: z.enum(['latency', 'balance', 'weighted', 'failover'], { error: 'expected "latency", "balance", "weighted" or "failover"' }).default('latency'),
@@ -74,8 +78,8 @@ export const ProblemSchema = z
     max_latency_ms: positive('a positive number (ms)').default(500),
     stickiness_ms: nonNegative('a non-negative number (ms)').default(0),
     origins: z.array(Origin, { error: 'expected an array of origins' }).min(1, { error: 'expected at least one origin' }),
-    sources: z.array(Source, { error: 'expected an array of sources' }),
-    current: z.record(z.string(), z.record(z.string(), nonNegative('a share in [0, 1]')), { error: 'expected an object of source id -> {origin id: share}' }).default({}),
+    sources: z.array(SourceSchema, { error: 'expected an array of sources' }),
+    current: z.record(z.string(), CurrentSharesSchema, { error: 'expected an object of source id -> {origin id: share}' }).default({}),
     rtt_model: z
       .strictObject({ km_per_ms: positive().default(200), route_inflation: z.number().min(1, { error: 'expected a number ≥ 1' }).default(1.3), base_ms: nonNegative().default(2) })
       .optional(),

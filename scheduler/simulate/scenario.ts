@@ -3,6 +3,9 @@
 // (clients sent farther away issue fewer requests). `runs` replays the same world under different
 // scheduler settings (e.g. damped vs undamped) so one chart shows both.
 import { z } from 'zod';
+import { isPlainObject, readElements, type Problem } from '../../lib/config-elements.ts';
+import { plainSource } from '../core/read-problem.ts';
+import { ConfigError, issueProblems, readConfigDocument, validateConfig } from '../../lib/config-file.ts';
 
 const Rps = z.number().min(0, { error: 'expected a non-negative number (rps)' });
 const Point = z.strictObject({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) });
@@ -33,7 +36,8 @@ const Feedback = z
   })
   .describe("the write-up's side effect: clients sent farther away issue fewer requests");
 
-const Source = z
+/** One traffic source (exported for loadScenario, which validates big source lists element by element). */
+export const ScenarioSource = z
   .strictObject({
     id: z.string().min(1),
     demand_rps: Rps.optional().describe('constant nominal demand'),
@@ -69,7 +73,7 @@ export const Scenario = z
     detection_delay_cycles: z.number().int().min(0).default(0).describe('cycles before the scheduler sees a health change'),
     scheduler: SchedulerSettings.default({ policy: 'latency', max_shift: 0.02, deadband: 0.005, max_latency_ms: 500 }),
     origins: z.array(Origin).min(1),
-    sources: z.array(Source).min(1),
+    sources: z.array(ScenarioSource).min(1),
     events: z.array(Event).default([]),
     runs: z.array(Run).min(1).optional().describe('replays with scheduler overrides; default one run named after the scenario'),
   })
@@ -92,4 +96,25 @@ export interface RunSettings {
   deadband: number;
   max_latency_ms: number;
   gain?: number | undefined;
+}
+
+type SourceOut = z.output<typeof ScenarioSource>;
+
+/** A source in the usual form (constant demand, RTTs, maybe a location), as the schema returns it. */
+const plainScenarioSource = (s: unknown) => plainSource(s) as SourceOut | undefined;
+
+/**
+ * A scenario file, validated as `Scenario`, with its sources read element by element
+ * (lib/config-elements.ts): a 100k-source scenario costs no schema call per source and RTT, and a bad
+ * source is explained as zod explains it. The first source goes through the whole schema (it needs one).
+ */
+export function loadScenario(file: string): Scenario {
+  const { doc, locate } = readConfigDocument(file);
+  if (!isPlainObject(doc) || !Array.isArray(doc.sources) || doc.sources.length < 2) return validateConfig(Scenario, doc, file, locate);
+  const sources = doc.sources as unknown[];
+  const head = Scenario.safeParse({ ...doc, sources: [sources[0]] });
+  const problems: Problem[] = head.success ? [] : issueProblems(head.error.issues, [], locate);
+  const rest = readElements(sources.slice(1), ScenarioSource, plainScenarioSource, (i) => ['sources', i + 1], problems, locate);
+  if (!head.success || problems.length > 0) throw new ConfigError(file, problems);
+  return { ...head.data, sources: [head.data.sources[0]!, ...(rest as SourceOut[])] };
 }

@@ -17,7 +17,7 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { nodeArgsFor } from '../../lib/runtime.ts';
 import type { ForwarderSpec } from './forwarder.ts';
 
 export interface NamespaceSpec {
@@ -36,7 +36,7 @@ export interface DelayLineSpec {
 }
 
 const TUN = 'slc0';
-const FORWARDER = fileURLToPath(new URL('./forwarder.ts', import.meta.url));
+const FORWARDER = new URL('./forwarder.ts', import.meta.url);
 const live = new Set<DelayLine>();
 let counter = 0;
 let exitHookInstalled = false;
@@ -100,7 +100,7 @@ export class DelayLine {
       owners: this.spec.namespaces.flatMap((ns, i) => ns.addresses.map((a) => ({ ns: i, address: a.split('/')[0]! }))),
       delayMs: labels.map((from) => labels.map((to) => delay(from, to))),
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', FORWARDER, JSON.stringify(fspec)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgsFor(FORWARDER), JSON.stringify(fspec)], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.forwarder = child;
     // The forwarder's timers are the emulated latency: let it preempt ordinary load (tests, builds) on a
     // busy machine, or late wake-ups show up as extra RTT. Best effort (needs root, which namespaces need anyway).

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpGetter } from '../../lib/http-get.ts';
-import { TlsClientConfig } from '../../lib/tls.ts';
+import { TlsClientConfig } from '../../lib/tls-config.ts';
 import { ClientTls } from '../../lib/tls-client.ts';
 import { freePort } from './ports.ts';
 import { waitFor } from './wait.ts';

@@ -1,9 +1,11 @@
 // Runs the real `sluice` CLI as a child process, as a user would, and collects its output.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../lib/runtime.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const SLUICE_BIN = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
+// From the package root, not from this file: `sluice lab` runs this module compiled, from dist/.
+export const REPO_ROOT = fileURLToPath(PACKAGE_ROOT);
+export const SLUICE_BIN = fileURLToPath(new URL('bin/sluice.js', PACKAGE_ROOT));
 
 export interface SluiceProcess {
   child: ChildProcess;

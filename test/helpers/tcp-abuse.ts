@@ -3,7 +3,7 @@
 // the thousand (in a child process whose open-files limit is raised), and small socket utilities.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { nodeArgsFor } from '../../lib/runtime.ts';
 import { waitFor } from './wait.ts';
 
 /** A DNS message with its 2-byte TCP length prefix (RFC 7766 §8). */
@@ -67,7 +67,7 @@ export interface IdleClients {
 export async function startIdleClients(port: number, count: number, timeoutMs = 60_000, inflight = 8): Promise<IdleClients> {
   const child: ChildProcess = spawn(
     '/bin/sh',
-    ['-c', 'ulimit -n 16384 && exec "$0" "$@"', process.execPath, '--import', 'tsx', fileURLToPath(new URL('./idle-tcp-clients.ts', import.meta.url)), '127.0.0.1', String(port), String(count), String(inflight)],
+    ['-c', 'ulimit -n 16384 && exec "$0" "$@"', process.execPath, ...nodeArgsFor(new URL('./idle-tcp-clients.ts', import.meta.url)), '127.0.0.1', String(port), String(count), String(inflight)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   let last = { open: 0, closed: 0, failed: 0 };
