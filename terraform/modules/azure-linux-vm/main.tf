@@ -75,8 +75,6 @@ resource "azurerm_linux_virtual_machine" "this" {
   admin_username                  = var.admin_username
   disable_password_authentication = true
   network_interface_ids           = [azurerm_network_interface.this.id]
-  # gzip: the control plane's cloud-init (alert rules, PKI, install script) outgrows 64 KiB of
-  # base64 as plain text; cloud-init recognises gzipped user data and decompresses it.
   custom_data                     = base64gzip(var.custom_data)
   tags                            = var.tags
 

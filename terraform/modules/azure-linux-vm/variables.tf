@@ -40,6 +40,8 @@ variable "ssh_public_key" {
   type        = string
 }
 
+# Sent gzipped: the control plane's cloud-init (alert rules, PKI, install script) outgrows 64 KiB of
+# base64 as plain text; cloud-init recognises gzipped user data and decompresses it.
 variable "custom_data" {
   description = "cloud-init user data (plain text; gzip-compressed and base64-encoded here: cloud-init decompresses gzipped user data). Azure limits it to 64 KiB encoded."
   type        = string
