@@ -217,11 +217,21 @@ describe.skipIf(skip).each(UDP_IO_PATHS)('sluice dns with dig (udp_io: %s)', (io
   });
 });
 
-/** The process exists and is not a zombie (a zombie has closed its sockets). */
+/**
+ * Some thread of the process is still alive. Not just the main one: after SIGKILL the thread-group
+ * leader can already be a zombie while the UDP thread is still exiting, and the process's sockets
+ * (its SO_REUSEPORT member, which the kernel keeps handing queries to) close only with the last thread.
+ */
 function isRunning(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+    return readdirSync(`/proc/${pid}/task`).some((tid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    });
   } catch {
     return false;
   }
