@@ -170,10 +170,9 @@ export async function dnsFailover(world: World, rec: Recorder, outDir: string): 
   const answerSteps: number[] = [];
   const nearStats = world.originStats(near.name);
   const farStats = world.originStats(far.name);
-  const served = (bs: Bin[], t: number) => bs.filter((b) => b.t >= t && b.t < t + period).reduce((s, b) => s + ((b.served as number) ?? 0), 0);
   for (let t = healthy; t + period <= (allBack ?? tEnd); t += period) {
-    const n = served(nearStats, t);
-    const tot = n + served(farStats, t);
+    const n = rateOf(nearStats, 'served', t, t + period);
+    const tot = n + rateOf(farStats, 'served', t, t + period);
     steps.push(tot > 0 ? n / tot : 0);
     const a = answersByAddress(bins, t, t + period);
     const answered = [...a.values()].reduce((x, y) => x + y, 0);
