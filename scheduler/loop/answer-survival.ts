@@ -42,25 +42,6 @@ import { pickOrder } from '../core/predict.ts';
 import type { OpenConnections } from '../inputs/types.ts';
 import { dnsPick } from './dns-pick.ts';
 
-/** Standard deviations the survivors must fall short by before a < 1 is believed (see belowOne). */
-export const SHORTFALL_SIGMAS = 1.5;
-
-/**
- * observed / expected, or 1 while the shortfall is within the counting noise of keep-alive clients.
- * Which connections happen to close in a cycle is chance: with clients that do keep their connections
- * the survivors scatter around the expectation by about √expected (Poisson), and a ratio read off a
- * handful of connections would often say 0.7 for them — making the walk and the prediction drop pinned
- * load that is really there (seen in the keep-alive lab: far's load over-predicted by 5–7 % in the
- * first cycles of the shift). Clients that follow every answer leave almost nothing (observed ≈ 0), a
- * shortfall that clears the bar once a few connections are expected (e > 1.5² ≈ 2.3: the lab's and
- * the follow-answers test's first judged moves), while keep-alive evidence of a dozen connections
- * must fall ~40 % short before it reads below 1.
- */
-export function belowOne(observed: number, expected: number): number {
-  if (expected - observed <= SHORTFALL_SIGMAS * Math.sqrt(expected)) return 1;
-  return Math.min(1, observed / expected);
-}
-
 /** Decay of older evidence per cycle that brings new evidence. */
 export const EVIDENCE_DECAY = 0.8;
 /** Expected survivors (connections) needed before the learned value is used: about one connection
@@ -161,8 +142,8 @@ export class AnswerSurvival {
   estimate(): AnswerSurvivalEstimate {
     let waiting = 0;
     for (const row of this.watch.values()) waiting += row.size;
-    const fitted = this.expected >= EVIDENCE_MIN ? belowOne(this.observed, this.expected) : undefined;
-    const measured = this.expectedM >= EVIDENCE_MIN ? belowOne(this.observedM, this.expectedM) : undefined;
+    const fitted = this.expected >= EVIDENCE_MIN ? Math.min(1, this.observed / this.expected) : undefined;
+    const measured = this.expectedM >= EVIDENCE_MIN ? Math.min(1, this.observedM / this.expectedM) : undefined;
     const value = measured ?? fitted;
     return { value: value ?? 1, from: value === undefined ? 'lifetime' : 'observed', observed: this.observed, expected: this.expected, fitted: fitted ?? 1, measured: measured ?? 1, waiting };
   }
