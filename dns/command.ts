@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { indexView, loadKeys, openGeo } from './server/engine.ts';
+import { loadKeys, openGeo } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
@@ -38,7 +38,9 @@ options:
 const KEY_COMMANDS = new Set(['keygen', 'ds', 'settime', 'keys']);
 
 type Msg =
-  | { type: 'sluice-dns-view'; view: DnsView }
+  /** `summary`: this worker logs what indexing the view found (one worker per view does). */
+  | { type: 'sluice-dns-view'; view: DnsView; summary: boolean }
+  | { type: 'sluice-dns-view-refused'; version: string; error: string }
   | { type: 'sluice-dns-metrics-request'; id: number }
   | { type: 'sluice-dns-metrics'; id: number; metrics: metric[] }
   | { type: 'sluice-dns-ready'; bound: string[] }
@@ -217,9 +219,10 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
     else if (m.type === 'sluice-dns-reload-keys') serving.reloadKeys();
     else if (m.type === 'sluice-dns-view') {
       try {
-        serving.install(m.view, false);
+        serving.install(m.view, m.summary);
       } catch (err) {
-        log.error({ err: (err as Error).message }, 'cannot index the view; keeping the last good one');
+        log.error({ err: (err as Error).message, version: m.view.version }, 'cannot index the view; keeping the last good one');
+        process.send?.({ type: 'sluice-dns-view-refused', version: m.view.version, error: (err as Error).message } satisfies Msg);
       }
     } else if (m.type === 'sluice-dns-metrics-request') {
       void registry.getMetricsAsJSON().then((metrics) => process.send?.({ type: 'sluice-dns-metrics', id: m.id, metrics } satisfies Msg));
@@ -261,7 +264,13 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   const registry = new Registry();
   const viewMetrics = registerViewMetrics(registry);
   const tls = metricsTls(config, file, log, viewMetrics); // and on a bad certificate
+  // The primary only parses views (the schema is their validation) and hands them on: indexing is the
+  // workers' (and their UDP threads'), so a publish costs each server two index builds, not three.
   let latest: DnsView | null = null;
+  /** The view before `latest`: what a new worker gets instead when a worker could not index `latest`. */
+  let previous: DnsView | null = null;
+  /** A view came whose summary no worker was asked to log yet (one worker logs it, not every one). */
+  let summaryOwed = false;
   let stopping = false;
   const workers = new Set<Worker>();
   const ready = new Set<number>();
@@ -273,8 +282,12 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   let earlyExits = 0;
   let giveUp: ((code: number) => void) | null = null;
   const gaveUp = new Promise<number>((resolve) => (giveUp = resolve));
+  const send = (w: Worker, view: DnsView) => {
+    w.send({ type: 'sluice-dns-view', view, summary: summaryOwed } satisfies Msg);
+    summaryOwed = false;
+  };
   const broadcast = (view: DnsView) => {
-    for (const w of workers) if (w.isConnected()) w.send({ type: 'sluice-dns-view', view } satisfies Msg);
+    for (const w of workers) if (w.isConnected()) send(w, view);
   };
   let claimed: ListenAddress[] | null = null;
   const fork = () => {
@@ -282,11 +295,20 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     workers.add(w);
     w.on('message', (m: Msg) => {
       if (m.type === 'sluice-dns-hello') {
-        w.send((latest ? { type: 'sluice-dns-view', view: latest } : { type: 'sluice-dns-no-view' }) satisfies Msg);
+        if (latest) send(w, latest);
+        else w.send({ type: 'sluice-dns-no-view' } satisfies Msg);
       } else if (m.type === 'sluice-dns-ready') {
         ready.add(w.id);
         earlyExits = 0;
         if (ready.size === count) log.info({ listen: m.bound, workers: count }, 'sluice dns ready');
+      } else if (m.type === 'sluice-dns-view-refused') {
+        // Counted once per view (every worker indexes the same view alike); the workers keep answering
+        // from their last good index, and a worker started later gets that view, not this one.
+        if (latest?.version !== m.version) return;
+        viewMetrics.errors.inc({ kind: 'invalid' });
+        log.error({ version: m.version, err: m.error }, 'the workers cannot index this view; keeping the last good one');
+        latest = previous;
+        previous = null;
       } else if (m.type === 'sluice-dns-metrics') {
         const req = waiting.get(m.id);
         if (req) {
@@ -313,8 +335,9 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     config,
     file,
     (view) => {
-      indexView(view, config, log, true); // validate + log once here; workers index their own copy
+      previous = latest;
       latest = view;
+      summaryOwed = true;
       broadcast(view);
     },
     viewMetrics,

@@ -7,7 +7,7 @@ import { DnsView } from '../model/views.ts';
 import type { Logger } from '../lib/log.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
-import { LongPollClient, sleep, type LongPollError } from '../lib/long-poll.ts';
+import { LongPollClient, LongPollError, sleep } from '../lib/long-poll.ts';
 import type { ClientTls } from '../lib/tls-client.ts';
 
 export type ViewListener = (view: DnsView) => void;
@@ -129,7 +129,13 @@ export class ApiViewSource implements ViewSource {
     const r = await this.client.next({ wait: true, signal: this.controller.signal });
     this.metrics.viewSeq.set(this.client.confirmedSeq ?? -1);
     if (r.kind === 'unchanged') return 'unchanged';
-    this.onView(r.view);
+    try {
+      this.onView(r.view);
+    } catch (err) {
+      // A view the schema accepts but the server cannot install (its index build threw): refused as
+      // an invalid one is, counted and logged, and the last good view keeps answering.
+      throw new LongPollError(`view ${r.view.version} from ${r.url}: cannot be installed: ${(err as Error).message}`, 'invalid', r.url);
+    }
     this.metrics.updates.inc();
     this.metrics.lastUpdate.set(Date.now() / 1000);
     return 'updated';

@@ -39,7 +39,7 @@ export function parseCidr(text: string): ParsedCidr | null {
   const prefix = Number(prefixText);
   const family = isIP(addr);
   if (family === 0) return null;
-  const bytes = ipToBytes(addr);
+  const bytes = bytesOf(addr, family);
   if (!bytes) return null;
   if (prefix > bytes.length * 8) return null;
   for (let bit = prefix; bit < bytes.length * 8; bit++) {
@@ -50,8 +50,28 @@ export function parseCidr(text: string): ParsedCidr | null {
 
 /** IPv4 or IPv6 text to bytes (4 or 16). */
 export function ipToBytes(ip: string): Uint8Array | null {
-  const family = isIP(ip);
-  if (family === 4) return Uint8Array.from(ip.split('.').map(Number));
+  return bytesOf(ip, isIP(ip));
+}
+
+/**
+ * `ip` already checked by isIP (its `family`): parseCidr runs once per learned subnet of every view a
+ * DNS server installs, so the (regular-expression) check is not repeated and IPv4 is read in place.
+ */
+function bytesOf(ip: string, family: number): Uint8Array | null {
+  if (family === 4) {
+    const out = new Uint8Array(4);
+    let octet = 0;
+    let n = 0;
+    for (let i = 0; i < ip.length; i++) {
+      const c = ip.charCodeAt(i);
+      if (c === 46) {
+        out[octet++] = n;
+        n = 0;
+      } else n = n * 10 + c - 48;
+    }
+    out[octet] = n;
+    return out;
+  }
   if (family !== 6) return null;
   let text = ip;
   let tail: number[] = [];

@@ -14,9 +14,8 @@
 // the demand-weighted queries that the DNS processes answered with reason learned_latency (their own
 // sluice_dns_queries_total counters), beside the share the agents' export plans learned (offline).
 //
-// Used by bench/scale.bench.ts (the reported sizes). Its CI-size test (50k subnets, two DNS servers)
-// left CI after the runtime and answer-survival merges: the DNS servers never reported the first view
-// within 120 s; open in issue 15.
+// Used by bench/scale.bench.ts (the reported sizes) and test/scale-loop.test.ts (CI size, asserting
+// correctness, not timings).
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -304,7 +303,9 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     cleanup.push(() => loop.stop());
 
     // The DNS servers, each following the API's long-poll, with the world's GeoIP as CIDR mappings.
-    writeFileSync(join(dir, 'token'), READ_TOKEN);
+    // A secret file: `sluice dns` refuses a token file others can read (lib/secret-file.ts), so 0600
+    // whatever the umask (the default 0644 made both servers exit at start).
+    writeFileSync(join(dir, 'token'), READ_TOKEN, { mode: 0o600 });
     const dns: { proc: SluiceProcess; port: number; metricsPort: number }[] = [];
     for (let d = 0; d < spec.dnsServers; d++) {
       const port = await freeServerPort();
@@ -320,6 +321,16 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       cleanup.push(async () => void (await proc.stop()));
       dns.push({ proc, port, metricsPort });
     }
+    // A DNS server that exits (a config it refuses, a crash) fails the run at once with its output,
+    // rather than leaving the wait for its view to time out. Stopping them at the end is no failure.
+    let stopping = false;
+    const dnsExited = new Promise<never>((_, reject) => {
+      for (const [d, { proc }] of dns.entries()) {
+        void proc.exited.then((code) => stopping || reject(new Error(`sluice dns ${d} exited (${code}): ${proc.output().slice(-1500)}`)));
+      }
+    });
+    dnsExited.catch(() => undefined); // observed where it is raced; unobserved if nothing waits then
+    cleanup.push(() => void (stopping = true));
 
     // Rates need two scrapes of every target inside the window.
     const sources = await waitFor(async () => {
@@ -355,10 +366,13 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       viewSubnets = records.reduce((n, r) => n + Object.keys(r.subnets).length, 0);
       const version = view.weights_version === null ? undefined : String(view.weights_version);
       if (version !== undefined) {
-        await waitFor(async () => {
-          for (const d of dns) if (viewVersion(await metricsText(d.metricsPort).catch(() => '')) !== version) return false;
-          return true;
-        }, { timeoutMs: 120_000, intervalMs: 20, what: `every DNS server on view ${version}; their output: ${dns.map((d) => d.proc.output().slice(-800)).join(' | ')}` });
+        await Promise.race([
+          dnsExited,
+          waitFor(async () => {
+            for (const d of dns) if (viewVersion(await metricsText(d.metricsPort).catch(() => '')) !== version) return false;
+            return true;
+          }, { timeoutMs: 120_000, intervalMs: 20, what: `every DNS server on view ${version}; their output: ${dns.map((d) => d.proc.output().slice(-800)).join(' | ')}` }),
+        ]);
       }
       const propagate = performance.now() - t - cycleMs;
       cycles.push({

@@ -257,7 +257,9 @@ function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: str
   const shared = new Map<string, FamilySets>();
   if (rv.policy !== 'weighted' && rv.policy !== 'failover') {
     let sincePace = 0;
-    for (const [cidrText, weights] of Object.entries(rv.subnets)) {
+    // Keys, not entries: no pair array per subnet (this loop runs once per learned subnet per view).
+    for (const cidrText of Object.keys(rv.subnets)) {
+      const weights = rv.subnets[cidrText]!;
       if (pace && ++sincePace === PACE_EVERY) {
         sincePace = 0;
         pace();
@@ -284,7 +286,8 @@ function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: str
       }
       // Nothing usable in this map (all its origins down): store nothing, so geo/static answer instead.
       if (!sets.a && !sets.aaaa) continue;
-      rec.learned.insert(cidr.bytes, cidr.prefix, { ...sets, prefix: cidr.prefix, scopeFloor: cidr.prefix });
+      // A literal, not a spread of `sets`: one shape for every entry, and ~4x cheaper to build.
+      rec.learned.insert(cidr.bytes, cidr.prefix, { a: sets.a, aaaa: sets.aaaa, prefix: cidr.prefix, scopeFloor: cidr.prefix });
       if (cidr.family === 4) rec.learnedLongest4 = Math.max(rec.learnedLongest4, cidr.prefix);
       else rec.learnedLongest6 = Math.max(rec.learnedLongest6, cidr.prefix);
     }
@@ -293,7 +296,13 @@ function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: str
   for (const [entry, nested] of rec.learned.nested()) {
     for (const n of nested) entry.scopeFloor = Math.max(entry.scopeFloor, n.prefix);
     if (nested.length <= NESTED_SCAN_MAX && nested[0]!.bytes.length === 4) {
-      entry.nested4 = { starts: Uint32Array.from(nested, (n) => bytesToV4(n.bytes)), prefixes: Uint8Array.from(nested, (n) => n.prefix) };
+      const starts = new Uint32Array(nested.length);
+      const prefixes = new Uint8Array(nested.length);
+      for (let k = 0; k < nested.length; k++) {
+        starts[k] = bytesToV4(nested[k]!.bytes);
+        prefixes[k] = nested[k]!.prefix;
+      }
+      entry.nested4 = { starts, prefixes };
     }
   }
 
@@ -346,7 +355,9 @@ function byWeightThenId(origins: OriginEntry[], x: number, y: number): number {
 }
 
 function canonicalWeights(w: WeightMap): string {
-  return Object.keys(w)
+  const keys = Object.keys(w);
+  if (keys.length === 1) return `${keys[0]}=${w[keys[0]!]}`; // the common map ({"eu": 1}): nothing to sort
+  return keys
     .sort()
     .map((k) => `${k}=${w[k]}`)
     .join(',');
