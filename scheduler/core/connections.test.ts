@@ -217,6 +217,24 @@ describe('sources answered whole (DNS subnets)', () => {
     expect(half.origin_load_rps.a).toBeCloseTo(30, 9);
   });
 
+  it('a subnet with no measured connection keeps its pinned share whole on the origin its answer in force names', () => {
+    // The walk expects s 0.8 on a, 0.2 on b. The answer in force: the id-ordered line is a [0, 0.7),
+    // b [0.7, 1), so pick 0.9 names b and 0.1 names a. The agents report no open connection (its one is
+    // younger than min_connection_age): it was opened by that answer, and stays there whole.
+    const at = (pick: number) =>
+      decide(problem({
+        origins: [origin('a', 1000), origin('b', 1000)],
+        sources: [{ id: 's', demand_rps: 10, rtt_ms: { a: 10, b: 10 }, pick, connections: { effective: { a: 0.8, b: 0.2 }, survival: { a: 0.6, b: 0.6 }, mean_survival: { a: 0.8, b: 0.8 } } }],
+        current: { s: { a: 0.7, b: 0.3 } },
+      }));
+    const onB = at(0.9);
+    expect(onB.origins.b!.pinned_rps).toBeCloseTo(8, 9); // S̄ × demand, all on b — not 0.8 × 0.2 × 10
+    expect(onB.origins.a!.pinned_rps).toBeCloseTo(0, 9);
+    const onA = at(0.1);
+    expect(onA.origins.a!.pinned_rps).toBeCloseTo(8, 9);
+    expect(onA.origins.b!.pinned_rps).toBeCloseTo(0, 9);
+  });
+
   it('answer survival 0 makes the walk the plain weight walk: the answers move at max_shift', () => {
     const d = decide(problem({
       origins: [origin('a', 1), origin('b', 1000)],

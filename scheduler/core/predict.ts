@@ -62,7 +62,7 @@ export function predict(problem: DenseProblem, weights: Float64Array, roleOf: Or
       share.set(arrivals, row);
       continue;
     }
-    const pinnedShare = pinnedRow(problem, i, K);
+    const pinnedShare = pinnedRow(problem, i, K, order, u);
     // Answered whole: what is pinned off the new answer stays only as far as connections outlive an
     // answer change; a fractional source's every share may see its answer change (as in the walk).
     const stays = answerSurvival(conn.answerSurvival[i]!);
@@ -81,9 +81,17 @@ export function predict(problem: DenseProblem, weights: Float64Array, roleOf: Or
 
 /**
  * The share of source i's demand its established connections keep on origin j over the next cycle:
- * measured (`pinned.mean`) when given, else S̄ × where its load is (effective, else the weights in force).
+ * measured (`pinned.mean`) when given, else S̄ × where its load is — for a source answered whole, all of
+ * it on the origin its answer in force names; else its effective shares, else the weights in force.
+ *
+ * Why whole: a DNS subnet the agents report no open connection for has one younger than their
+ * `min_connection_age` (or none), opened by the answer in force. Its carried effective shares are the
+ * walk's expectation — 0.9 near, 0.1 far while the answers are moving — but its connection is on one
+ * origin: read as fractions, each subnet that had just reconnected after its answer moved was predicted
+ * mostly where it had left (the keep-alive lab's early cycles: the far origin under-predicted by a
+ * few subnets, up to 5 % of its load).
  */
-function pinnedRow(problem: DenseProblem, i: number, K: number): (j: number) => number {
+function pinnedRow(problem: DenseProblem, i: number, K: number, order: readonly number[], pick: number): (j: number) => number {
   const conn = problem.connections!;
   const row = i * K;
   if (!Number.isNaN(conn.pinnedMean[row]!)) return (j) => clamp01(conn.pinnedMean[row + j]!);
@@ -92,17 +100,25 @@ function pinnedRow(problem: DenseProblem, i: number, K: number): (j: number) => 
     const m = conn.meanSurvival[row + j]!;
     return Number.isNaN(m) ? sEnd : Math.max(sEnd, clamp01(m));
   };
+  const inForce = weightsInForce(problem, i, K);
+  if (Number.isFinite(pick)) {
+    const answered = pickOrigin(inForce, 0, order, pick);
+    if (answered >= 0) return (j) => (j === answered ? meanSurvival(j) : 0);
+  }
   const effTotal = rowTotal(conn.effective, row, K);
   if (effTotal > 0) return (j) => meanSurvival(j) * shareIn(conn.effective, row + j, effTotal);
+  let total = 0;
+  for (let j = 0; j < K; j++) total += inForce[j]!;
+  return (j) => (total > 0 ? (meanSurvival(j) * inForce[j]!) / total : 0);
+}
+
+/** Source i's weights in force per declared origin (not normalised; undeclared origins left out). */
+function weightsInForce(problem: DenseProblem, i: number, K: number): Float64Array {
   const { start, origin, share } = problem.current;
   const inForce = new Float64Array(K);
-  let total = 0;
   for (let e = start[i]!; e < start[i + 1]!; e++) {
     const v = share[e]!;
-    if (origin[e]! >= 0 && Number.isFinite(v) && v > 0) {
-      inForce[origin[e]!]! += v;
-      total += v;
-    }
+    if (origin[e]! >= 0 && Number.isFinite(v) && v > 0) inForce[origin[e]!]! += v;
   }
-  return (j) => (total > 0 ? (meanSurvival(j) * inForce[j]!) / total : 0);
+  return inForce;
 }
