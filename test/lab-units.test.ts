@@ -10,7 +10,7 @@ import { loadScenario, rttBetween } from './lab/scenario.ts';
 import { dampedCycles } from './lab/settle.ts';
 import { reasonCounts, subnetOf } from './lab/scripts/latency-learning.ts';
 import { isSameProcess, leftovers, procRecord, readState, teardown, writeState, type LabState } from './lab/state.ts';
-import { rateOf } from './lab/world.ts';
+import { rateOf, rateOver } from './lab/world.ts';
 
 const SCENARIOS = join(REPO_ROOT, 'test/lab/scenarios');
 
@@ -67,6 +67,12 @@ describe('measurement arithmetic', () => {
     expect(rateOf(bins, 'served', 0, 1000)).toBe(40);
     expect(rateOf(bins, 'served', 100, 1100)).toBe(40); // snapped to [250, 1000): 3 bins over 750 ms
     expect(rateOf(bins, 'served', 0, 100)).toBe(0);
+  });
+  it('a window to the millisecond counts its end bins pro rata', () => {
+    const uneven = [0, 250, 500].map((t, i) => ({ t, served: [10, 20, 40][i]! }));
+    expect(rateOver(uneven, 'served', 0, 750)).toBeCloseTo(70 / 0.75, 9);
+    expect(rateOver(uneven, 'served', 125, 625)).toBeCloseTo((5 + 20 + 20) / 0.5, 9); // half, whole, half
+    expect(rateOver(uneven, 'served', 600, 600)).toBe(0);
   });
   it('DNS reasons are summed over qtype and rcode', () => {
     const text = ['# TYPE sluice_dns_queries_total counter', 'sluice_dns_queries_total{qtype="A",rcode="NOERROR",reason="learned_latency"} 5', 'sluice_dns_queries_total{qtype="AAAA",rcode="NOERROR",reason="learned_latency"} 2', 'sluice_dns_queries_total{qtype="A",rcode="NOERROR",reason="cidr_mapping"} 3'].join('\n');

@@ -2,10 +2,7 @@
 // it starts against what the origins' own counters served in it. Shared by the keep-alive spill and the
 // DNS failover scenarios (scripts/keepalive-spill.ts, scripts/dns-failover.ts).
 import type { Decision } from './measure.ts';
-import { rateOf, type Bin } from './world.ts';
-
-/** The origins' counters are read in bins of this length (world.ts). */
-const BIN_MS = 250;
+import { rateOver, type Bin } from './world.ts';
 
 export interface CycleCheck {
   t: number;
@@ -26,26 +23,25 @@ export interface CycleCheck {
  * the cycle (× the total rate over the whole shift), so a CPU stall that shifts requests between bins at
  * both origins alike does not count as a prediction error; the error is relative to the origin's load,
  * with a floor of 10 % of the total (1 req/s off a 5 req/s trickle is not a 20 % error). The raw rates
- * are kept beside it. Windows are whole 250 ms bins; one shorter than `minWindowMs` is skipped.
+ * are kept beside it. A window shorter than `minWindowMs` is skipped.
  *
- * Each window is the whole cycle (the interval in whole bins, from the bin edge nearest the decision),
- * not the bins that fit strictly inside it: the lab's clients are paced (2.5 req/s: one request every
- * 400 ms), so a window of 7/8 of a 2-s cycle catches each client 4 or 5 times by its phase — about
- * ±1.8 % of counting noise on an origin serving 100 req/s, the size of the errors this check is for —
- * while a window of whole client periods counts every client exactly.
+ * Each window is exactly the cycle, [decision, next decision or + interval), its two partial 250 ms
+ * bins counted pro rata (rateOver). Not the whole bins inside it: the lab's clients are paced (2.5
+ * req/s, one request every 400 ms), and a window of 7/8 of a 2-s cycle catches each client 4 or 5
+ * times by its phase — ±1.8 % of counting noise at 100 req/s, the size of the errors this check is
+ * for. Nor whole bins from the nearest bin edge: up to 125 ms of the neighbouring cycle, whose load
+ * differs by a whole step (through the edge, 15 req/s on a 15 req/s origin in the first cycle).
  */
 export function predictionChecks(ds: Decision[], origins: Record<'near' | 'far', [string, string, Bin[]]>, from: number, to: number, totalRate: number, intervalMs: number, minWindowMs = 1000): CycleCheck[] {
   const out: CycleCheck[] = [];
   const timed = ds.filter((d) => Object.keys(d.predicted_load_rps).length > 0).map((d) => ({ d, t: Date.parse(d.created_at) }));
-  const bin = (x: number) => Math.round(x / BIN_MS) * BIN_MS;
   for (let k = 0; k + 1 < timed.length; k++) {
     const { d, t } = timed[k]!;
     const next = Math.min(timed[k + 1]!.t, t + intervalMs);
     if (t < from || next > to) continue;
-    const a = bin(t);
-    const b = Math.min(a + bin(intervalMs), bin(next));
+    const [a, b] = [t, next];
     if (b - a < minWindowMs) continue;
-    const measured = Object.values(origins).map(([, , bins]) => rateOf(bins, 'served', a, b));
+    const measured = Object.values(origins).map(([, , bins]) => rateOver(bins, 'served', a, b));
     const measuredTotal = measured.reduce((x, y) => x + y, 0);
     const predicted = Object.values(origins).map(([id]) => d.predicted_load_rps[id] ?? 0);
     const predictedTotal = predicted.reduce((x, y) => x + y, 0);

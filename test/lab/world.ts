@@ -853,6 +853,23 @@ export function rateOf(bins: Bin[], field: string, from: number, to: number, bin
   return (sum * 1000) / (b - a);
 }
 
+/**
+ * A numeric field of the 250 ms bins as a rate per second over exactly [from, to): the bins at either
+ * end count in proportion to their overlap (requests taken as spread evenly within a bin). For windows
+ * that must be one scheduler cycle to the millisecond (prediction.ts).
+ */
+export function rateOver(bins: Bin[], field: string, from: number, to: number, binMs = 250): number {
+  if (!(to > from)) return 0;
+  let sum = 0;
+  for (const x of bins) {
+    const v = x[field];
+    if (typeof v !== 'number') continue;
+    const overlap = Math.min(to, x.t + binMs) - Math.max(from, x.t);
+    if (overlap > 0) sum += (v * overlap) / binMs;
+  }
+  return (sum * 1000) / (to - from);
+}
+
 /** One command on HAProxy's admin socket (one command per connection). */
 export function haproxyCommand(sock: string, command: string, timeoutMs = 2000): Promise<string> {
   return new Promise((resolve, reject) => {
