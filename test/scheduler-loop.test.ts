@@ -247,6 +247,45 @@ describe('SchedulerLoop', () => {
     expect(await metricValue('sluice_scheduler_leader', {})).toBe(0);
   });
 
+  it('a paused leader whose renewal sees the takeover before its cycle writes still cannot publish: the cycle keeps its own fence', async () => {
+    // The SIGSTOP case of test/control-plane-ha.test.ts: on resume the renewal timer can run first and
+    // find the lease taken (clearing the replica's fence) while the cycle it interrupted is about to
+    // write. That write must carry the cycle's epoch and be refused, not go out without a fence.
+    const reader = new ScriptedReader();
+    reader.next = () => edgeInputs('sfo', 100, { us: 20, eu: 140 });
+    let frozen = false;
+    let thaw!: () => void;
+    const thawed = new Promise<void>((r) => (thaw = r));
+    const paused = new Proxy(store, {
+      get(target, key) {
+        if (key === 'acquireLease') return async (...a: Parameters<SqliteStore['acquireLease']>) => (frozen && a[1] === 'a' ? thawed.then(() => target.acquireLease(...a)) : target.acquireLease(...a));
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const a = makeLoop(reader, 'a', registry, 300, { store: paused, renewEveryMs: 50 });
+    expect(await a.cycle()).toMatchObject({ leader: true, epoch: 1 });
+    const published = (await store.getWeights(lb.id))!.version;
+    let takenOver = false;
+    reader.next = async () => {
+      frozen = true; // from here a's renewals hang, as in a paused process
+      const b = await waitFor(() => store.acquireLease('scheduler', 'b', 60_000), { timeoutMs: 3000, what: 'lease takeover' });
+      takenOver = b.epoch === 2;
+      thaw(); // resumed: the pending renewal finds the lease taken before this cycle writes
+      await waitFor(async () => (await metricValue('sluice_scheduler_leader', {})) === 0, { timeoutMs: 3000, what: "a's renewal to see the takeover" });
+      return edgeInputs('sfo', 100, { us: 90, eu: 10 });
+    };
+    a.start();
+    try {
+      await waitFor(async () => (await metricValue('sluice_scheduler_fenced_writes_total', {})) === 1, { timeoutMs: 5000, what: 'the fenced write' });
+      expect(takenOver).toBe(true);
+      expect((await store.getWeights(lb.id))!.version).toBe(published);
+      expect((await store.listDecisions({ limit: 10 })).items.every((d) => d.leader_epoch === 1)).toBe(true);
+    } finally {
+      await a.stop();
+    }
+  });
+
   it('a source missing from the inputs keeps its weights for hold_cycles, then is dropped', async () => {
     const reader = new ScriptedReader();
     const edge2 = (await store.createEdge({ name: 'nyc', region: 'us-east', address: '203.0.113.6', location: { lat: 40.7, lon: -74 } })).id;

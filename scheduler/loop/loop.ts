@@ -87,8 +87,14 @@ export class SchedulerLoop {
   private readonly carried = new CarriedState();
   private unsubscribe: (() => void) | undefined;
   private lastUnhealthy = '';
-  /** The lease this cycle holds; every leader write carries it. */
+  /** The lease as the last renewal saw it (gauges, carried state); undefined once it is lost. */
   private fence: Fence | undefined;
+  /**
+   * The lease this cycle was granted: every write of the cycle carries it (writeFence). Not `fence`:
+   * the renewal timer clears that the moment it sees the lease gone, and a write without a fence is not
+   * fenced at all — a leader resumed from a pause past its TTL would then publish over its successor.
+   */
+  private cycleFence: Fence | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   /** Per load balancer in shadow mode: the weights it would have in force had it published (its own walk). */
   private readonly shadow = new Map<string, LoadBalancerWeights>();
@@ -196,6 +202,7 @@ export class SchedulerLoop {
       return { leader: false, results: [] };
     }
     const leader = true;
+    this.cycleFence = { name: grant.name, holder: grant.holder, epoch: grant.epoch };
     try {
       const lbs = (await this.o.store.allLoadBalancers()).filter((lb) => lb.enabled);
       const edges = await this.o.store.allEdges();
@@ -231,8 +238,15 @@ export class SchedulerLoop {
       this.setLeader(null);
       return { leader: false, epoch: grant.epoch, fenced: true, results: [] };
     } finally {
+      this.cycleFence = undefined;
       end();
     }
+  }
+
+  /** The fence a write of this cycle carries; a write outside a cycle is a bug, refused rather than unfenced. */
+  private writeFence(): Fence {
+    if (!this.cycleFence) throw new Error('scheduler write outside a cycle: no lease to fence it with');
+    return this.cycleFence;
   }
 
   /** Leader gauges and the fence every write of this cycle carries. */
@@ -253,7 +267,7 @@ export class SchedulerLoop {
 
   private async hold(lb: LoadBalancer, kind: string, detail: string): Promise<void> {
     this.carried.forget(lb.id);
-    await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: { hold: kind } }, this.fence);
+    await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: { hold: kind } }, this.writeFence());
   }
 
   private async cycleFor(
@@ -320,7 +334,7 @@ export class SchedulerLoop {
       const detail = current ? 'no demand series for any source (absent or stale): holding the weights in force' : 'no demand measured yet: edges and DNS use static weights';
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_data' });
       this.carried.forget(lb.id);
-      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: summary }, this.fence);
+      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail, inputs: summary }, this.writeFence());
       return { load_balancer: lb.name, outcome: 'held', detail };
     }
 
@@ -329,7 +343,7 @@ export class SchedulerLoop {
     if (decision.status === 'no_usable_origin') {
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_usable_origin' });
       this.carried.forget(lb.id);
-      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail: decision.notes.join('; '), inputs: summary }, this.fence);
+      await this.o.store.recordDecision({ load_balancer_id: lb.id, reason: 'hold', detail: decision.notes.join('; '), inputs: summary }, this.writeFence());
       return { load_balancer: lb.name, outcome: 'held', detail: 'no usable origin', decision };
     }
 
@@ -356,12 +370,12 @@ export class SchedulerLoop {
     };
     const publish = splitWeights(decision.weights, built.carried);
     if ((decision.diff.length === 0 && built.dropped.length === 0 && current) || sameWeights(publish, current)) {
-      await this.o.store.recordDecision(record, this.fence);
+      await this.o.store.recordDecision(record, this.writeFence());
       return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
     }
-    const { version } = await this.o.store.publishWeights(lb.id, publish, record, this.fence);
+    const { version } = await this.o.store.publishWeights(lb.id, publish, record, this.writeFence());
     this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });
-    this.o.log.info({ load_balancer: lb.name, version, epoch: this.fence?.epoch, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
+    this.o.log.info({ load_balancer: lb.name, version, epoch: this.cycleFence?.epoch, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
   }
 
@@ -405,7 +419,7 @@ export class SchedulerLoop {
         overload_rps: decision.overload_rps,
         diff: decision.diff,
       },
-      this.fence,
+      this.writeFence(),
     );
     this.o.metrics.shadowDecisions.inc({ load_balancer: lb.name, reason: decision.reason });
     return { load_balancer: lb.name, outcome: 'shadow', detail, decision };
@@ -450,6 +464,6 @@ export class SchedulerLoop {
     const rows = [...inputs.subnetRtt].flatMap(([subnet, row]) =>
       [...row].flatMap(([name, r]) => (byName.has(name) ? [{ subnet, origin_id: byName.get(name)!, rtt_ms: Math.round(r.ms * 1000) / 1000, samples: Math.round(r.samples), last_updated: now }] : [])),
     );
-    if (rows.length > 0) await this.o.store.upsertLatency(rows, this.fence);
+    if (rows.length > 0) await this.o.store.upsertLatency(rows, this.writeFence());
   }
 }
