@@ -100,13 +100,13 @@ function pinnedRow(problem: DenseProblem, i: number, K: number, order: readonly 
     const m = conn.meanSurvival[row + j]!;
     return Number.isNaN(m) ? sEnd : Math.max(sEnd, clamp01(m));
   };
-  const inForce = weightsInForce(problem, i, K);
   if (Number.isFinite(pick)) {
-    const answered = pickOrigin(inForce, 0, order, pick);
+    const answered = pickOrigin(weightsInForce(problem, i, K), 0, order, pick);
     if (answered >= 0) return (j) => (j === answered ? meanSurvival(j) : 0);
   }
   const effTotal = rowTotal(conn.effective, row, K);
   if (effTotal > 0) return (j) => meanSurvival(j) * shareIn(conn.effective, row + j, effTotal);
+  const inForce = weightsInForce(problem, i, K);
   let total = 0;
   for (let j = 0; j < K; j++) total += inForce[j]!;
   return (j) => (total > 0 ? (meanSurvival(j) * inForce[j]!) / total : 0);

@@ -249,7 +249,7 @@ export class SchedulerLoop {
     return this.cycleFence;
   }
 
-  /** Leader gauges and the fence every write of this cycle carries. */
+  /** Leader gauges and this replica's view of the lease (a cycle's writes carry the cycle's own fence). */
   private setLeader(grant: LeaseGrant | null): void {
     const m = this.o.metrics;
     if (grant && this.fence?.epoch !== grant.epoch) this.o.log.info({ epoch: grant.epoch, holder: this.holder }, 'acquired the scheduler lease');
