@@ -24,8 +24,9 @@ describe.skipIf(skip).sequential('lab: keep-alive clients (real parts, network n
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const headline = (n: Record<string, number | string | null>, near: string) => {
-    expect(Number(n[`${near}_req_s_settled`])).toBeLessThanOrEqual(204);
+  /** `ceiling`: the scenario's max_rps + 2 % (200 for the DNS scenarios, 400 through the edge). */
+  const headline = (n: Record<string, number | string | null>, near: string, ceiling = 204) => {
+    expect(Number(n[`${near}_req_s_settled`])).toBeLessThanOrEqual(ceiling);
     expect(Number(n.cycles_to_settle_measured)).toBeLessThanOrEqual(Number(n.cycles_allowed));
     expect(Number(n.prediction_worst_error)).toBeLessThanOrEqual(0.05);
     expect(Number(n.prediction_cycles_checked)).toBeGreaterThanOrEqual(5);
@@ -54,7 +55,7 @@ describe.skipIf(skip).sequential('lab: keep-alive clients (real parts, network n
     const { code, result, output, stateDir } = await labUp(dir, 'keepalive-edge', 200_000);
     expectAllChecks(result, output);
     expect(code).toBe(0);
-    headline(result.numbers, 'us');
+    headline(result.numbers, 'us', 408);
     expect(leftovers(readState(stateDir)!)).toEqual([]);
   }, 240_000);
 });
