@@ -145,8 +145,21 @@ export async function latencyLearning(world: World, rec: Recorder, outDir: strin
       { timeoutMs: 30_000, intervalMs: 200, what: 'learned weights after the restart' },
     );
     const tLearned = rec.event('learned weights published again');
-    await new Promise((r) => setTimeout(r, 1500));
-    const laterAnswers = await learnedAnswers();
+    // The first learned weights need not name the nearest origin yet: a new source whose agents see
+    // its connections on several origins (these clients connect to every origin) walks from where its
+    // load is, at max_shift per cycle (the connection-aware damping, scheduler/core/connections.ts),
+    // and its answer flips once the walk passes its subnet's point. So: poll, within the damping law's
+    // longest walk (a whole share at max_shift) plus slack, and report how long it took.
+    const walkMs = (Math.ceil(1 / spec.load_balancer.max_shift) + 3) * spec.timing.scheduler_interval;
+    const laterAnswers = await waitFor(
+      async () => {
+        const got = await learnedAnswers();
+        return Object.entries(p.clients).every(([label, c]) => got[label]?.[0] === originAddr.get(c.expect)) ? got : null;
+      },
+      { timeoutMs: walkMs, intervalMs: 250, what: 'learned answers after the restart' },
+    ).catch(async () => learnedAnswers());
+    const tRouted = Date.now();
+    rec.number('seconds_learned_to_routed', (tRouted - tLearned) / 1000);
     sampling = false;
     await sampler;
     await world.stopProcess('client-probe');
@@ -180,7 +193,7 @@ export async function latencyLearning(world: World, rec: Recorder, outDir: strin
       (firstKind === 'cidr_mapping' || firstKind === 'geo_fallback') && geoCount > 0,
       `first steering reason ${firstKind ?? 'none'} ${firstAt ? `${((firstAt - tCreated) / 1000).toFixed(2)} s after re-creation` : ''}; ${geoCount} geo (CIDR mapping) answers, then ${learnedCount} learned; first dig answered ${firstAnswer.join(',') || 'nothing'} (${nameByAddr.get(firstAnswer[0] ?? '') ?? '—'})`,
     );
-    rec.check('cold start: learned routing returns', learnedCount > 0 && Object.entries(p.clients).every(([label, c]) => laterAnswers[label]?.[0] === originAddr.get(c.expect)), `learned weights ${((tLearned - tCreated) / 1000).toFixed(1)} s after re-creation; then ${Object.entries(laterAnswers).map(([l, a]) => `${l} -> ${nameByAddr.get(a[0] ?? '') ?? 'nothing'}`).join(', ')}`);
+    rec.check('cold start: learned routing returns', learnedCount > 0 && Object.entries(p.clients).every(([label, c]) => laterAnswers[label]?.[0] === originAddr.get(c.expect)), `learned weights ${((tLearned - tCreated) / 1000).toFixed(1)} s after re-creation; ${Object.entries(laterAnswers).map(([l, a]) => `${l} -> ${nameByAddr.get(a[0] ?? '') ?? 'nothing'}`).join(', ')} ${((tRouted - tLearned) / 1000).toFixed(1)} s later (allowed ${(walkMs / 1000).toFixed(0)} s: a whole share at max_shift ${spec.load_balancer.max_shift} + 3 cycles)`);
   }
   for (const label of Object.keys(p.clients)) await world.stopProcess(`client-pp-${label}`);
   writeLoadChart(world, rec, outDir, 'load.svg', 'Passive latency learning: requests served per origin', 'ping-pong clients in every region; the restart marks the control plane and DNS coming back with an empty store');
