@@ -162,6 +162,9 @@ export async function latencyLearning(world: World, rec: Recorder, outDir: strin
     rec.number('seconds_learned_to_routed', (tRouted - tLearned) / 1000);
     sampling = false;
     await sampler;
+    // One sample after the answers above (the sampler may have stopped within 100 ms of them): the
+    // learned answers they were must be in the counts.
+    samples.push({ t: Date.now(), counts: reasonCounts(await world.dnsMetrics()) });
     await world.stopProcess('client-probe');
     void probe;
     // Which reason moved first after the resources existed?
