@@ -11,6 +11,8 @@ export interface PrometheusServerOptions {
   headers?: Record<string, string> | undefined;
   /** prometheus.tls: CA bundle, server-name pin, client certificate for an https:// url. */
   tls?: ClientTls | undefined;
+  /** Evaluate every query at this instant instead of now (comparing two ways of reading one moment). */
+  evaluationTime?: Date | undefined;
 }
 
 export class PrometheusServer {
@@ -36,7 +38,7 @@ export class PrometheusServer {
   /** The instant vector `query` evaluates to now; InputsUnavailable when the server cannot say. */
   async query(name: QueryName, query: string): Promise<Series[]> {
     try {
-      const res = await this.driver.instantQuery(query);
+      const res = await this.driver.instantQuery(query, this.opts.evaluationTime);
       if (res.resultType !== 'vector') throw new InputsUnavailable('no_data', `${name}: expected an instant vector from "${query}", got ${res.resultType}`);
       return (res.result as { metric: { labels: Record<string, string> }; value: { value: number } }[]).map((r) => ({ labels: r.metric.labels, value: Number(r.value.value) }));
     } catch (err) {

@@ -111,6 +111,8 @@ export interface PromqlOptions {
   headers?: Record<string, string>;
   /** prometheus.tls: CA bundle, server-name pin, client certificate for an https:// url. */
   tls?: ClientTls | undefined;
+  /** Evaluate at this instant instead of now (tests and benchmarks comparing two readings of one moment). */
+  evaluationTime?: Date;
 }
 
 function regexOf(names: string[]): string {
@@ -138,7 +140,7 @@ export class PromqlInputReader implements InputReader {
     const shards = opts.shards ?? (opts.url !== undefined ? [{ name: 'default', url: opts.url }] : []);
     if (shards.length === 0) throw new Error('PromqlInputReader: set url or shards');
     this.source = new ShardedQuery(
-      shards.map((s) => ({ name: s.name, server: new PrometheusServer({ url: s.url, timeoutMs: opts.timeoutMs, headers: { ...opts.headers, ...s.headers }, tls: opts.tls }) })),
+      shards.map((s) => ({ name: s.name, server: new PrometheusServer({ url: s.url, timeoutMs: opts.timeoutMs, headers: { ...opts.headers, ...s.headers }, tls: opts.tls, evaluationTime: opts.evaluationTime }) })),
       opts.shardHoldMs ?? 0,
       opts.shardEvents,
     );
@@ -164,8 +166,13 @@ export class PromqlInputReader implements InputReader {
     } finally {
       this.source.report(failures);
     }
-    if (this.opts.recorded && results.every((r) => r === null || r.length === 0)) {
-      // Nothing at all on the recorded names: the rules are not loaded, or were generated for another window.
+    // Nothing on the recorded rates (or gauges): the rules are not loaded, or were generated for another
+    // window (stale span); the names carry it.
+    const allEmpty = (marker: string) => {
+      const reading = names.flatMap((n, i) => (queries[n]?.includes(marker) ? [results[i]] : []));
+      return reading.length > 0 && reading.every((r) => !r || r.length === 0);
+    };
+    if (this.opts.recorded && (allEmpty(`:rate${this.opts.windowSeconds}s`) || allEmpty(`last${this.opts.staleSeconds}s`))) {
       throw new InputsUnavailable('no_data', `no recorded series for load balancer ${ctx.lb.name}: is the rules file from \`sluice prometheus-rules --window ${this.opts.windowSeconds}s --stale ${this.opts.staleSeconds}s\` loaded in Prometheus?`);
     }
     // A query switched off (null) reads as no series; only health distinguishes "not configured".

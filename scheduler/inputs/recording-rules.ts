@@ -59,30 +59,40 @@ const RULES = {
 const r = (k: keyof typeof RULES) => RULES[k].record;
 
 /**
+ * A recorded series read as it was recorded: re-aggregated by its own labels (a no-op on the values)
+ * so the answer carries exactly the raw query's labels — without it every series also carries its
+ * long recorded `__name__`, about half again the bytes of the answer.
+ */
+function asRecorded(k: keyof typeof RULES, selector: string): string {
+  const [, op, by] = /^(\w+) by \(([^)]*)\)/.exec(RULES[k].expr)!;
+  return `${op} by (${by}) (${r(k)}${selector})`;
+}
+
+/**
  * The default queries on the recorded series, input by input (promql.ts DEFAULT_QUERIES is the raw
  * twin of each). origin_requests and origin_health have no default: an override reads what it names.
  */
 export const RECORDED_QUERIES: Record<QueryName, string | null> = {
   edge_demand: `sum by (edge, listener) (${r('edgeRequests')}{load_balancer="$lb"})`,
   edge_origin_demand: `sum by (edge, origin) (${r('edgeOriginRequests')}{load_balancer="$lb"})`,
-  edge_rtt: `${r('upstreamRtt')}{node=~"$edges"}`,
-  subnet_demand: `${r('subnetConnections')}{node=~"$origins"}`,
-  subnet_connection_seconds: `${r('subnetConnectionSeconds')}{node=~"$origins"}`,
-  subnet_closes: `${r('subnetCloses')}{node=~"$origins"}`,
-  subnet_rtt: `${r('clientRtt')}{node=~"$origins"}`,
-  subnet_samples: `${r('clientRttSamples')}{node=~"$origins"}`,
+  edge_rtt: asRecorded('upstreamRtt', '{node=~"$edges"}'),
+  subnet_demand: asRecorded('subnetConnections', '{node=~"$origins"}'),
+  subnet_connection_seconds: asRecorded('subnetConnectionSeconds', '{node=~"$origins"}'),
+  subnet_closes: asRecorded('subnetCloses', '{node=~"$origins"}'),
+  subnet_rtt: asRecorded('clientRtt', '{node=~"$origins"}'),
+  subnet_samples: asRecorded('clientRttSamples', '{node=~"$origins"}'),
   origin_requests: null,
   origin_connections: `sum by (node) (${r('connections')}{node=~"$origins"})`,
   origin_bytes: `sum by (node) (${r('bytes')}{node=~"$origins"})`,
   edge_connection_seconds: `sum by (node) (${r('connectionSeconds')}{node=~"$edges",port=~"$ports"})`,
   edge_closes: `sum by (node) (${r('connectionCloses')}{node=~"$edges",port=~"$ports"})`,
-  subnet_open: `${r('subnetOpen')}{node=~"$origins"}`,
-  subnet_surviving: `${r('subnetSurviving')}{node=~"$origins"}`,
-  subnet_surviving_mean: `${r('subnetSurvivingMean')}{node=~"$origins"}`,
+  subnet_open: asRecorded('subnetOpen', '{node=~"$origins"}'),
+  subnet_surviving: asRecorded('subnetSurviving', '{node=~"$origins"}'),
+  subnet_surviving_mean: asRecorded('subnetSurvivingMean', '{node=~"$origins"}'),
   edge_open: `sum by (node) (${r('open')}{node=~"$edges",port=~"$ports"})`,
   edge_surviving: `sum by (node) (${r('surviving')}{node=~"$edges",port=~"$ports"})`,
   edge_surviving_mean: `sum by (node) (${r('survivingMean')}{node=~"$edges",port=~"$ports"})`,
-  origin_polled: `${r('lastPoll')}{node=~"$origins"}`,
+  origin_polled: asRecorded('lastPoll', '{node=~"$origins"}'),
   origin_health: null,
 };
 

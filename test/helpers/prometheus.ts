@@ -42,14 +42,16 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; scrapeTimeout?: string; web?: PrometheusWebTls } = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; scrapeTimeout?: string; web?: PrometheusWebTls; /** A rules file's text, loaded with rule_files:. */ rules?: string } = {}): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-prom-'));
+  if (opts.rules !== undefined) writeFileSync(join(dir, 'rules.yml'), opts.rules);
   const port = await freePort();
   const config = [
     'global:',
     `  scrape_interval: ${opts.scrapeInterval ?? '1s'}`,
     `  evaluation_interval: ${opts.scrapeInterval ?? '1s'}`,
     ...(opts.scrapeTimeout ? [`  scrape_timeout: ${opts.scrapeTimeout}`] : []),
+    ...(opts.rules !== undefined ? ['rule_files:', `  - ${JSON.stringify(join(dir, 'rules.yml'))}`] : []),
     'scrape_configs:',
     ...jobs.flatMap((j) => [
       `  - job_name: ${JSON.stringify(j.job)}`,
