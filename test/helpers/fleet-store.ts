@@ -4,11 +4,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteStore } from '../../api/store/sqlite.ts';
+import { openSqliteStore, type SqliteStore } from '../../api/store/sqlite.ts';
 import type { ReadContext } from '../../scheduler/inputs/types.ts';
 import type { Fleet } from './fleet-exporter.ts';
 
-export async function fleetContext(f: Fleet): Promise<{ ctx: ReadContext; close(): Promise<void> }> {
+export async function fleetContext(f: Fleet): Promise<{ ctx: ReadContext; store: SqliteStore; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-'));
   const store = openSqliteStore(dir);
   try {
@@ -19,7 +19,7 @@ export async function fleetContext(f: Fleet): Promise<{ ctx: ReadContext; close(
     }
     const edges = [];
     for (const [k, e] of f.edges.entries()) edges.push(await store.createEdge({ name: e, region: `e${k}`, address: `203.0.113.${k + 1}`, location: { lat: -10 * k, lon: 5 * k } }));
-    return { ctx: { lb, origins, edges }, close: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
+    return { ctx: { lb, origins, edges }, store, close: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
   } catch (err) {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
