@@ -4,7 +4,7 @@
 // control plane's config (`scheduler:` section) when given, else the defaults; flags win over both.
 // Load the output with rule_files: and set scheduler.prometheus.recording_rules: true.
 import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
-import { readConfigDocument, validateConfig } from '../lib/config-file.ts';
+import { ConfigError, issueProblems, readConfigDocument, validateConfig } from '../lib/config-file.ts';
 import { parseDuration } from '../model/primitives.ts';
 import { SchedulerConfig } from './config.ts';
 import { rulesFile } from './inputs/recording-rules.ts';
@@ -35,7 +35,10 @@ export async function run(argv: string[]): Promise<number> {
   if (v.config) {
     const { doc, locate } = readConfigDocument(v.config);
     const section = (doc as { scheduler?: unknown } | null)?.scheduler ?? {};
-    config = validateConfig(SchedulerConfig, section, v.config, (path) => locate(['scheduler', ...path]));
+    const parsed = SchedulerConfig.safeParse(section);
+    // Keys named from the top of the file (scheduler.prometheus.window), as the control plane names them.
+    if (!parsed.success) throw new ConfigError(v.config, issueProblems(parsed.error.issues, ['scheduler'], locate));
+    config = parsed.data;
   }
   const text = rulesFile({
     windowSeconds: seconds('window', v.window, config.prometheus?.window ?? 60_000),
