@@ -51,8 +51,9 @@ export interface PrometheusPathResult {
   recorded: { head_series: number; recorded_series: number; rss_mb: number; rule_eval_ms: number; read_raw: ReadCost; read_recorded: ReadCost; differences: number; difference_sample: string[] };
 }
 
-const WINDOW_S = 10;
-const STALE_S = 30;
+// Fifteen scrapes a window: a scrape or two missed on a loaded machine does not empty a rate.
+const WINDOW_S = 30;
+const STALE_S = 60;
 const RULE_INTERVAL_S = 10;
 
 function mb(bytes: number): number {
@@ -75,13 +76,18 @@ function reader(prom: RunningPrometheus, recorded: boolean, at?: Date): PromqlIn
   return new PromqlInputReader({ url: prom.url, timeoutMs: 120_000, windowSeconds: WINDOW_S, staleSeconds: STALE_S, recorded, queries: {}, perLoadBalancer: {}, ...(at ? { evaluationTime: at } : {}) }, { reject: () => undefined });
 }
 
-async function timedReads(readers: PromqlInputReader[], ctx: ReadContext, n: number): Promise<number[][]> {
+/** Each reader's read() times; a read that fails (InputsUnavailable) is logged and left out. */
+async function timedReads(readers: PromqlInputReader[], ctx: ReadContext, n: number, log: (l: string) => void): Promise<number[][]> {
   const out = readers.map(() => [] as number[]);
   for (let i = 0; i < n; i++) {
     for (const [k, r] of readers.entries()) {
       const t = performance.now();
-      await r.read(ctx);
-      out[k]!.push(Math.round(performance.now() - t));
+      try {
+        await r.read(ctx);
+        out[k]!.push(Math.round(performance.now() - t));
+      } catch (err) {
+        log(`read ${k} failed: ${(err as Error).message}`);
+      }
     }
   }
   return out;
@@ -96,7 +102,7 @@ async function answerBytes(prom: RunningPrometheus, r: PromqlInputReader, ctx: R
 
 function cost(times: number[], size: { bytes: number; queries: number }): ReadCost {
   const sorted = [...times].sort((a, b) => a - b);
-  return { read_ms_median: sorted[Math.floor(sorted.length / 2)]!, read_ms_all: times, ...size };
+  return { read_ms_median: sorted[Math.floor(sorted.length / 2)] ?? NaN, read_ms_all: times, ...size };
 }
 
 export async function runPrometheusPath(spec: PrometheusPathSpec): Promise<PrometheusPathResult> {
@@ -139,7 +145,7 @@ export async function runPrometheusPath(spec: PrometheusPathSpec): Promise<Prome
 
     log(`prometheus path: ${spec.subnets} subnets, ${spec.origins} origins, ${spec.edges} edges, ${entries} exported entries`);
     const rawProm = await start();
-    const rawTimes = await timedReads([reader(rawProm, false)], ctx, spec.reads);
+    const rawTimes = await timedReads([reader(rawProm, false)], ctx, spec.reads, log);
     const raw = { head_series: await headSeries(rawProm), sluice_series: await count(rawProm, '{__name__=~"sluice_.+"}'), rss_mb: mb(treeRssBytes(rawProm.process.pid!)), read: cost(rawTimes[0]!, await answerBytes(rawProm, reader(rawProm, false), ctx)) };
     log(`raw: ${JSON.stringify(raw)}`);
     await rawProm.stop();
@@ -147,7 +153,7 @@ export async function runPrometheusPath(spec: PrometheusPathSpec): Promise<Prome
     const recProm = await start(rulesFile({ windowSeconds: WINDOW_S, staleSeconds: STALE_S, intervalSeconds: RULE_INTERVAL_S }));
     cleanup.push(() => recProm.stop());
     await waitFor(async () => (await count(recProm, `subnet_node:sluice_agent_subnet_connections:rate${WINDOW_S}s`)) >= entries, { timeoutMs: 120_000, intervalMs: 1000, what: 'the rules evaluated' });
-    const [rawT, recT] = await timedReads([reader(recProm, false), reader(recProm, true)], ctx, spec.reads);
+    const [rawT, recT] = await timedReads([reader(recProm, false), reader(recProm, true)], ctx, spec.reads, log);
     const rules = await json<{ data: { groups: { name: string; evaluationTime: number }[] } }>(`${recProm.url}/api/v1/rules`);
     const lastEval = await waitFor(async () => (await recProm.query(`max(timestamp(subnet_node:sluice_agent_subnet_connections:rate${WINDOW_S}s))`))[0]?.value[1], { timeoutMs: 60_000, intervalMs: 1000, what: 'a rule evaluation' });
     const at = new Date(Number(lastEval) * 1000);
