@@ -1,7 +1,8 @@
 // Recording rules on a real Prometheus (Debian package): the rules `sluice prometheus-rules` prints
 // pass `promtool check rules`, Prometheus loads and evaluates them over a simulated fleet's agents and
 // edges (every metric family the default queries read), and the scheduler's inputs assembled from the
-// recorded series equal those from the raw queries — in each capacity unit. Query time and response
+// recorded series equal those from the raw queries — in each capacity unit, and through a global
+// Prometheus federating only the recorded series. Query time and response
 // bytes of both are printed (the scale numbers are in bench/README.md).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -95,6 +96,25 @@ describe.skipIf(skip)('recording rules on a real Prometheus', () => {
     };
     console.log(`recording rules, 4 origins x 300 subnets: raw ${JSON.stringify(await cost(false))}, recorded ${JSON.stringify(await cost(true))}`);
   }, 120_000);
+
+  it('reads the recorded series through a global Prometheus federating them from the regional one', async () => {
+    // The regional Prometheus (the one above) evaluates the rules; a global one federates only the
+    // recorded series, keeping their labels (and adding none the recorded queries group by).
+    const global = await startPrometheus([{ job: 'federate', targets: [new URL(prom.url).host], metricsPath: '/federate', params: { 'match[]': ['{__name__=~".+:sluice_.+"}'] }, honorLabels: true }]);
+    try {
+      await waitFor(async () => Number((await global.query(`count(subnet_node:sluice_agent_subnet_connections:rate${WINDOW_S}s)`))[0]?.value[1] ?? 0) === 400, { timeoutMs: 30_000, intervalMs: 500, what: 'the recorded series federated' });
+      expect(Number((await global.query('count({__name__=~"sluice_.+"})'))[0]?.value[1] ?? 0)).toBe(0); // no raw series went over
+      // Federation carries the samples' own timestamps: at the latest the global holds, both agree exactly.
+      const at = new Date(Number((await global.query(`max(timestamp(edge_listener_load_balancer:sluice_edge_requests:rate${WINDOW_S}s))`))[0]!.value[1]) * 1000);
+      const federated = await new PromqlInputReader({ url: global.url, timeoutMs: 10_000, windowSeconds: WINDOW_S, staleSeconds: STALE_S, recorded: true, queries: {}, perLoadBalancer: {}, evaluationTime: at }, noCount).read(ctx);
+      const regionalRaw = await reader(false, WINDOW_S, at).read(ctx);
+      expect(federated.subnetDemand.size).toBe(300);
+      expect(federated.connections.edgeSurvivors.size).toBe(3);
+      expect(inputDifferences(regionalRaw, federated)).toEqual([]);
+    } finally {
+      await global.stop();
+    }
+  }, 60_000);
 
   it('holds with a message naming the command when the rules were generated for another window', async () => {
     const err = await reader(true, 20).read(ctx).catch((e: unknown) => e);

@@ -20,6 +20,10 @@ export interface ScrapeJob {
   tls?: { ca_file: string; cert_file?: string; key_file?: string; server_name?: string };
   /** Target groups with their own labels (e.g. `__metrics_path__`, `instance`), beside `targets`. */
   groups?: { targets: string[]; labels: Record<string, string> }[];
+  /** URL parameters of the scrape (federation: `match[]`). */
+  params?: Record<string, string[]>;
+  /** Keep the scraped series' own labels (federation). */
+  honorLabels?: boolean;
 }
 
 /** Serve Prometheus' own API over HTTPS, requiring client certificates signed by `clientCa`. */
@@ -57,6 +61,8 @@ export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?
       `  - job_name: ${JSON.stringify(j.job)}`,
       `    metrics_path: ${JSON.stringify(j.metricsPath ?? '/metrics')}`,
       ...(j.tls ? ['    scheme: https', `    tls_config: ${JSON.stringify(j.tls)}`] : []),
+      ...(j.params ? [`    params: ${JSON.stringify(j.params)}`] : []),
+      ...(j.honorLabels ? ['    honor_labels: true'] : []),
       `    static_configs: ${JSON.stringify([...(j.targets.length ? [{ targets: j.targets }] : []), ...(j.groups ?? [])])}`,
     ]),
   ].join('\n');
