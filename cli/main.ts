@@ -13,6 +13,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Runner>
   'edge-sync': { summary: 'apply per-edge weights to IPVS, HAProxy or nginx', load: async () => (await import('../edge-sync/command.ts')).run },
   solve: { summary: 'run one scheduling decision on a JSON problem (no server)', load: async () => (await import('../scheduler/solve-command.ts')).run },
   simulate: { summary: 'drive the scheduler core with a simulated world; CSV and SVG out', load: async () => (await import('../scheduler/simulate-command.ts')).run },
+  'prometheus-rules': { summary: 'print Prometheus recording rules that pre-aggregate the scheduler inputs', load: async () => (await import('../scheduler/rules-command.ts')).run },
   replay: { summary: 'run recorded cycles (the decision log) with other settings; CSV and SVG out', load: async () => (await import('../scheduler/replay-command.ts')).run },
   status: { summary: 'the state of a running control plane in the terminal, refreshed live', load: async () => (await import('./status-command.ts')).run },
   lab: { summary: 'the whole loop on real parts in network namespaces (root): up, status, down', load: async () => (await import('../test/lab/command.ts')).run },

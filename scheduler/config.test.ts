@@ -17,6 +17,13 @@ describe('scheduler config', () => {
     expect(c.prometheus!.load_balancers.web!.queries.origin_load).toContain('rate(x[1m])');
   });
 
+  it('shards instead of one url, a shard_hold, and recording rules', () => {
+    const c = loadYaml(SchedulerConfig, 'prometheus:\n  shards:\n    - {name: west, url: http://w:9090}\n    - {name: east, url: http://e:9090, headers: {X-Scope-OrgID: east}}\n  shard_hold: 30s\n  recording_rules: true\n');
+    expect(c.prometheus).toMatchObject({ shards: [{ name: 'west', url: 'http://w:9090', headers: {} }, { name: 'east', headers: { 'X-Scope-OrgID': 'east' } }], shard_hold: 30_000, recording_rules: true });
+    expect(c.prometheus!.url).toBeUndefined();
+    expect(loadYaml(SchedulerConfig, 'prometheus: {url: "http://p:9090"}\n').prometheus).toMatchObject({ shard_hold: 0, recording_rules: false });
+  });
+
   it('TLS for Prometheus and for scraping (Prometheus tls_config names)', () => {
     const c = loadYaml(SchedulerConfig, 'prometheus:\n  url: https://prometheus:9090\n  tls: {ca_file: /ca.pem, cert_file: /s.crt, key_file: /s.key, server_name: prometheus.internal}\n');
     expect(c.prometheus!.tls).toEqual({ ca_file: '/ca.pem', cert_file: '/s.crt', key_file: '/s.key', server_name: 'prometheus.internal', min_version: 'TLS12' });
@@ -37,6 +44,13 @@ describe('scheduler config', () => {
     ['prometheus: {url: "http://p:9090", tls: {ca_file: /ca.pem}}\n', /prometheus\.url: prometheus\.tls is set, so Prometheus must be reached over https:\/\//],
     ['scrape: {targets: ["https://a:9465", "http://b:9465"], tls: {ca_file: /ca.pem}}\n', /scrape\.targets\[1\]: scrape\.tls is set, so every target must be https:\/\//],
     ['prometheus: {url: "https://p:9090", tls: {cert_file: /c.crt}}\n', /prometheus\.tls\.key_file: set cert_file and key_file together/],
+    ['prometheus: {timeout: 5s}\n', /prometheus\.url: set exactly one of prometheus\.url \(one server\) and prometheus\.shards \(several\)/],
+    ['prometheus: {url: "http://p:9090", shards: [{name: a, url: "http://a:9090"}]}\n', /prometheus\.shards: set exactly one of prometheus\.url/],
+    ['prometheus: {shards: []}\n', /prometheus\.shards: /],
+    ['prometheus: {shards: [{name: a, url: "http://a:9090"}, {name: a, url: "http://b:9090"}]}\n', /prometheus\.shards\[1\]\.name: shard name "a" is used twice/],
+    ['prometheus: {shards: [{name: "a b", url: "http://a:9090"}]}\n', /prometheus\.shards\[0\]\.name: letters, digits/],
+    ['prometheus: {shards: [{name: a, url: "https://a:9090"}, {name: b, url: "http://b:9090"}], tls: {ca_file: /ca.pem}}\n', /prometheus\.shards\[1\]\.url: prometheus\.tls is set, so every shard must be reached over https:\/\//],
+    ['prometheus: {url: "http://p:9090", recording_rules: yes}\n', /prometheus\.recording_rules: /],
   ])('rejects %j: %s', (yaml, expected) => {
     expect(configProblem(SchedulerConfig, yaml)).toMatch(expected);
   });

@@ -46,7 +46,20 @@ export const SchedulerConfig = z
     decision_retention: AgeDuration.default(30 * 86_400_000).describe('decision records older than this are pruned'),
     prometheus: z
       .strictObject({
-        url: z.url(),
+        url: z.url().optional().describe('the Prometheus (or any PromQL API) to read; or shards'),
+        shards: z
+          .array(
+            z.strictObject({
+              name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "." or "-" (it names the shard in logs and metrics)'),
+              url: z.url(),
+              headers: z.record(z.string(), z.string()).default({}).describe("on top of prometheus.headers (the shard's own win)"),
+            }),
+          )
+          .min(1)
+          .optional()
+          .describe('several Prometheus servers (e.g. one per region), queried at once and their answers merged; listed in order of preference for a series two of them return'),
+        shard_hold: Duration.default(0).describe("how long a failed shard's last good answers stand in for it; past that the cycle holds (0: holds at once)"),
+        recording_rules: z.boolean().default(false).describe('read the series recorded by the rules `sluice prometheus-rules` prints (generated for this window and stale)'),
         timeout: Duration.default(5_000),
         window: Duration.default(60_000).describe('rate() window'),
         stale: Duration.default(120_000).describe('gauges older than this count as absent'),
@@ -72,7 +85,13 @@ export const SchedulerConfig = z
   })
   .superRefine((c, ctx) => {
     if (c.prometheus && c.scrape.targets.length > 0) ctx.addIssue({ code: 'custom', path: ['scrape', 'targets'], message: 'set either prometheus.url or scrape.targets, not both' });
-    if (c.prometheus?.tls && notHttps([c.prometheus.url]).length > 0) ctx.addIssue({ code: 'custom', path: ['prometheus', 'url'], message: 'prometheus.tls is set, so Prometheus must be reached over https://' });
+    const p = c.prometheus;
+    if (p && (p.url === undefined) === (p.shards === undefined)) ctx.addIssue({ code: 'custom', path: ['prometheus', p.url === undefined ? 'url' : 'shards'], message: 'set exactly one of prometheus.url (one server) and prometheus.shards (several)' });
+    for (const [i, s] of (p?.shards ?? []).entries()) {
+      if (p!.shards!.findIndex((o) => o.name === s.name) !== i) ctx.addIssue({ code: 'custom', path: ['prometheus', 'shards', i, 'name'], message: `shard name "${s.name}" is used twice` });
+    }
+    if (p?.tls && p.url !== undefined && notHttps([p.url]).length > 0) ctx.addIssue({ code: 'custom', path: ['prometheus', 'url'], message: 'prometheus.tls is set, so Prometheus must be reached over https://' });
+    if (p?.tls) for (const i of notHttps((p.shards ?? []).map((s) => s.url))) ctx.addIssue({ code: 'custom', path: ['prometheus', 'shards', i, 'url'], message: 'prometheus.tls is set, so every shard must be reached over https://' });
     if (c.scrape.tls) for (const i of notHttps(c.scrape.targets)) ctx.addIssue({ code: 'custom', path: ['scrape', 'targets', i], message: 'scrape.tls is set, so every target must be https://' });
   });
 export type SchedulerConfig = z.output<typeof SchedulerConfig>;

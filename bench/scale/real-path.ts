@@ -101,8 +101,8 @@ function quantile(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0;
 }
 
-/** Exposition text, in the agents' and edge-syncs' metric names, with counters that grow at the true rates. */
-class Exporter {
+/** Exposition text (also bench/scale/prometheus-path.ts), in the agents' and edge-syncs' metric names, with counters that grow at the true rates. */
+export class Exporter {
   private readonly t0 = Date.now();
   bytes = 0;
   renderMs = 0;

@@ -2,12 +2,14 @@
 // input has a default query on sluice's own agent and edge-sync metrics; any of them can be replaced,
 // globally or per load balancer, e.g. to read HAProxy's, nginx's or Envoy's exporters instead, as long
 // as the result carries the labels in QUERY_LABELS.
-import { PrometheusDriver } from 'prometheus-query';
 import { capacityUnitOf, type CapacityUnit, type LoadBalancer } from '../../model/index.ts';
 import { assembleInputs, edgeOriginUnitOf, QUERY_LABELS, type QueryName, type RawInputs, type Series } from './assemble.ts';
 import { toCapacityUnit } from './convert.ts';
-import { describeTlsError, type ClientTls } from '../../lib/tls-client.ts';
+import type { ClientTls } from '../../lib/tls-client.ts';
 import type { RejectionCounter } from './guard.ts';
+import { PrometheusServer } from './prometheus-server.ts';
+import { RECORDED_EDGE_DEMAND_IN, RECORDED_QUERIES } from './recording-rules.ts';
+import { ShardedQuery, type ShardEvents, type ShardFailures } from './shards.ts';
 import { InputsUnavailable, type InputReader, type LbInputs, type ReadContext } from './types.ts';
 
 export type { QueryName };
@@ -72,9 +74,9 @@ export function unusedTurnover(lb: Pick<LoadBalancer, 'dns' | 'listeners'>): Que
   ];
 }
 
-/** The default queries for a capacity unit. */
-export function defaultQueries(unit: CapacityUnit): Record<QueryName, string | null> {
-  const q: Record<QueryName, string | null> = { ...DEFAULT_QUERIES, edge_demand: EDGE_DEMAND_IN[unit] };
+/** The default queries for a capacity unit, on the raw series or on the recorded ones (recording-rules.ts). */
+export function defaultQueries(unit: CapacityUnit, recorded = false): Record<QueryName, string | null> {
+  const q: Record<QueryName, string | null> = recorded ? { ...RECORDED_QUERIES, edge_demand: RECORDED_EDGE_DEMAND_IN[unit] } : { ...DEFAULT_QUERIES, edge_demand: EDGE_DEMAND_IN[unit] };
   for (const name of UNUSED_IN[unit]) q[name] = null;
   return q;
 }
@@ -82,17 +84,35 @@ export function defaultQueries(unit: CapacityUnit): Record<QueryName, string | n
 /** Overrides as configured; `origin_load` is the old name of origin_connections (still accepted). */
 export type QueryOverrides = Partial<Record<QueryName | 'origin_load', string | null>>;
 
-export interface PromqlOptions {
+/** One Prometheus of several (prometheus.shards), e.g. one per region. */
+export interface ShardOptions {
+  name: string;
   url: string;
+  /** On top of PromqlOptions.headers (a shard's own win). */
+  headers?: Record<string, string>;
+}
+
+export interface PromqlOptions {
+  /** One Prometheus; or `shards`, several whose answers are merged (shards.ts). */
+  url?: string;
+  shards?: ShardOptions[];
+  /** How long a failed shard's last good answers stand in for it (0: the cycle holds at once). */
+  shardHoldMs?: number;
+  /** Failed shards and duplicate series, for logs and metrics. */
+  shardEvents?: ShardEvents;
   timeoutMs: number;
   windowSeconds: number;
   staleSeconds: number;
+  /** Read the series `sluice prometheus-rules` records instead of the raw ones (recording-rules.ts). */
+  recorded?: boolean;
   queries: QueryOverrides;
   /** Per load balancer name. */
   perLoadBalancer: Record<string, QueryOverrides>;
   headers?: Record<string, string>;
   /** prometheus.tls: CA bundle, server-name pin, client certificate for an https:// url. */
   tls?: ClientTls | undefined;
+  /** Evaluate at this instant instead of now (tests and benchmarks comparing two readings of one moment). */
+  evaluationTime?: Date;
 }
 
 function regexOf(names: string[]): string {
@@ -111,26 +131,23 @@ export function renderQuery(template: string, ctx: ReadContext, opts: Pick<Promq
 }
 
 export class PromqlInputReader implements InputReader {
-  private readonly driver: PrometheusDriver;
+  private readonly source: ShardedQuery;
 
   constructor(
     private readonly opts: PromqlOptions,
     private readonly counter: RejectionCounter,
   ) {
-    const tls = opts.tls;
-    this.driver = new PrometheusDriver({
-      endpoint: opts.url,
-      baseURL: '/api/v1',
-      timeout: opts.timeoutMs,
-      ...(opts.headers ? { headers: opts.headers } : {}),
-      // axios (under prometheus-query) takes the TLS options as an https.Agent per request; the agent
-      // is the current one (a renewed client certificate or CA bundle on disk is picked up).
-      ...(tls ? { requestInterceptor: { onFulfilled: (config) => Object.assign(config, { httpsAgent: tls.agent() }), onRejected: (err) => Promise.reject(err) } } : {}),
-    });
+    const shards = opts.shards ?? (opts.url !== undefined ? [{ name: 'default', url: opts.url }] : []);
+    if (shards.length === 0) throw new Error('PromqlInputReader: set url or shards');
+    this.source = new ShardedQuery(
+      shards.map((s) => ({ name: s.name, server: new PrometheusServer({ url: s.url, timeoutMs: opts.timeoutMs, headers: { ...opts.headers, ...s.headers }, tls: opts.tls, evaluationTime: opts.evaluationTime }) })),
+      opts.shardHoldMs ?? 0,
+      opts.shardEvents,
+    );
   }
 
   queriesFor(ctx: ReadContext): Record<QueryName, string | null> {
-    const merged: Record<QueryName, string | null> = { ...defaultQueries(capacityUnitOf(ctx.lb)), ...withoutAlias(this.opts.queries), ...withoutAlias(this.opts.perLoadBalancer[ctx.lb.name] ?? {}) };
+    const merged: Record<QueryName, string | null> = { ...defaultQueries(capacityUnitOf(ctx.lb), this.opts.recorded), ...withoutAlias(this.opts.queries), ...withoutAlias(this.opts.perLoadBalancer[ctx.lb.name] ?? {}) };
     for (const name of unusedTurnover(ctx.lb)) merged[name] = null;
     return Object.fromEntries(Object.entries(merged).map(([k, q]) => [k, q === null ? null : renderQuery(q, ctx, this.opts)])) as Record<QueryName, string | null>;
   }
@@ -142,34 +159,37 @@ export class PromqlInputReader implements InputReader {
   async read(ctx: ReadContext): Promise<LbInputs> {
     const queries = this.queriesFor(ctx);
     const names = Object.keys(QUERY_LABELS) as QueryName[];
-    const results = await Promise.all(names.map(async (name) => (queries[name] === null ? null : this.run(name, queries[name]!))));
+    const failures: ShardFailures = new Map();
+    let results: (Series[] | null)[];
+    try {
+      results = await Promise.all(names.map(async (name) => (queries[name] === null ? null : this.run(name, queries[name]!, failures))));
+    } finally {
+      this.source.report(failures);
+    }
+    // Nothing on the recorded rates (or gauges): the rules are not loaded, or were generated for another
+    // window (stale span); the names carry it.
+    const allEmpty = (marker: string) => {
+      const reading = names.flatMap((n, i) => (queries[n]?.includes(marker) ? [results[i]] : []));
+      return reading.length > 0 && reading.every((r) => !r || r.length === 0);
+    };
+    if (this.opts.recorded && (allEmpty(`:rate${this.opts.windowSeconds}s`) || allEmpty(`last${this.opts.staleSeconds}s`))) {
+      throw new InputsUnavailable('no_data', `no recorded series for load balancer ${ctx.lb.name}: is the rules file from \`sluice prometheus-rules --window ${this.opts.windowSeconds}s --stale ${this.opts.staleSeconds}s\` loaded in Prometheus?`);
+    }
     // A query switched off (null) reads as no series; only health distinguishes "not configured".
     const raw = Object.fromEntries(names.map((name, i) => [name, results[i] ?? (name === 'origin_health' ? null : [])])) as unknown as RawInputs;
     return toCapacityUnit(assembleInputs(raw, ctx, this.counter), ctx);
   }
 
-  private async run(name: QueryName, query: string): Promise<Series[]> {
-    try {
-      const res = await this.driver.instantQuery(query);
-      if (res.resultType !== 'vector') throw new InputsUnavailable('no_data', `${name}: expected an instant vector from "${query}", got ${res.resultType}`);
-      const series = (res.result as { metric: { labels: Record<string, string> }; value: { value: number } }[]).map((r) => ({ labels: r.metric.labels, value: Number(r.value.value) }));
-      // An overridden query that drops a label the mapping needs is a configuration mistake: count
-      // every such series instead of guessing what it meant.
-      const needed = QUERY_LABELS[name];
-      return series.filter((s) => {
-        const ok = needed.every((l) => s.labels[l] !== undefined && s.labels[l] !== '');
-        if (!ok) this.counter.reject(name, 'unknown_label');
-        return ok;
-      });
-    } catch (err) {
-      if (err instanceof InputsUnavailable) throw err;
-      const e = err as { message?: string; code?: string; status?: number; error?: string; errorType?: string; original?: unknown };
-      const tls = describeTlsError(e.original ?? e, 'scheduler.prometheus.tls', this.opts.tls?.presentsCertificate ?? false);
-      if (tls) throw new InputsUnavailable('backend_down', `${name}: Prometheus at ${this.opts.url}: ${tls}`);
-      const detail = e.error ?? e.message ?? e.code ?? JSON.stringify(err);
-      const kind = /timeout|ECONNABORTED/i.test(String(detail) + String(e.code)) ? 'timeout' : 'backend_down';
-      throw new InputsUnavailable(kind, `${name}: Prometheus at ${this.opts.url} failed: ${detail}`);
-    }
+  private async run(name: QueryName, query: string, failures: ShardFailures): Promise<Series[]> {
+    const series = await this.source.run(name, query, failures);
+    // An overridden query that drops a label the mapping needs is a configuration mistake: count
+    // every such series instead of guessing what it meant.
+    const needed = QUERY_LABELS[name];
+    return series.filter((s) => {
+      const ok = needed.every((l) => s.labels[l] !== undefined && s.labels[l] !== '');
+      if (!ok) this.counter.reject(name, 'unknown_label');
+      return ok;
+    });
   }
 }
 

@@ -22,6 +22,8 @@ export function createSchedulerMetrics(registry: Registry) {
     held: new Counter({ name: 'sluice_scheduler_held_cycles_total', help: 'cycles that kept the last weights, by why', labelNames: ['load_balancer', 'reason'], registers }),
     published: new Counter({ name: 'sluice_scheduler_published_total', help: 'weights versions published', labelNames: ['load_balancer', 'reason'], registers }),
     rejected: new Counter({ name: 'sluice_scheduler_input_rejected_total', help: 'input values dropped (NaN, Inf, negative, out of range, unknown label)', labelNames: ['input', 'reason'], registers }),
+    shardFailures: new Counter({ name: 'sluice_scheduler_prometheus_shard_failures_total', help: "reads in which a Prometheus shard did not answer, by shard, why, and what stood in (last_good: its last good answers, within shard_hold; none: the cycle held)", labelNames: ['shard', 'kind', 'stand_in'], registers }),
+    duplicateSeries: new Counter({ name: 'sluice_scheduler_prometheus_duplicate_series_total', help: 'series more than one Prometheus shard returned (the first listed shard’s value is used), by input', labelNames: ['input'], registers }),
     scrapeErrors: new Counter({ name: 'sluice_scheduler_scrape_errors_total', help: 'embedded-mode scrapes that failed', labelNames: ['target'], registers }),
     leader: new Gauge({ name: 'sluice_scheduler_leader', help: '1 while this process holds the scheduler lease', registers }),
     epoch: new Gauge({ name: 'sluice_scheduler_lease_epoch', help: 'epoch (fencing token) of the scheduler lease this process last held', registers }),

@@ -45,7 +45,19 @@ export async function startScheduler(config: SchedulerConfig, store: SchedulerSt
     (config.prometheus
       ? new PromqlInputReader(
           {
-            url: config.prometheus.url,
+            ...(config.prometheus.url !== undefined ? { url: config.prometheus.url } : {}),
+            ...(config.prometheus.shards ? { shards: config.prometheus.shards } : {}),
+            shardHoldMs: config.prometheus.shard_hold,
+            shardEvents: {
+              shardFailed(shard, kind, detail, standIn) {
+                metrics.shardFailures.inc({ shard, kind, stand_in: standIn });
+                log.warn({ shard, kind, detail, stand_in: standIn }, standIn === 'last_good' ? 'Prometheus shard failed: its last good answers stand in' : 'Prometheus shard failed: the cycle holds');
+              },
+              duplicateSeries(input, count) {
+                metrics.duplicateSeries.inc({ input }, count);
+              },
+            },
+            recorded: config.prometheus.recording_rules,
             timeoutMs: config.prometheus.timeout,
             windowSeconds: Math.round(config.prometheus.window / 1000),
             staleSeconds: Math.round(config.prometheus.stale / 1000),
@@ -75,7 +87,7 @@ export async function startScheduler(config: SchedulerConfig, store: SchedulerSt
     ...(replicaId ? { holder: `${replicaId}/${process.pid}/${Math.random().toString(36).slice(2, 8)}` } : {}),
   });
   loop.start();
-  log.info({ mode: reader ? 'custom' : config.prometheus ? `prometheus ${config.prometheus.url}` : `scrape ${config.scrape.targets.length} target(s)`, interval_ms: config.interval, holder: loop.holder }, 'scheduler started');
+  log.info({ mode: reader ? 'custom' : config.prometheus ? `prometheus ${config.prometheus.url ?? config.prometheus.shards!.map((x) => `${x.name}=${x.url}`).join(', ')}` : `scrape ${config.scrape.targets.length} target(s)`, interval_ms: config.interval, holder: loop.holder }, 'scheduler started');
   return {
     loop,
     async stop() {

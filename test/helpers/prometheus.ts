@@ -20,6 +20,10 @@ export interface ScrapeJob {
   tls?: { ca_file: string; cert_file?: string; key_file?: string; server_name?: string };
   /** Target groups with their own labels (e.g. `__metrics_path__`, `instance`), beside `targets`. */
   groups?: { targets: string[]; labels: Record<string, string> }[];
+  /** URL parameters of the scrape (federation: `match[]`). */
+  params?: Record<string, string[]>;
+  /** Keep the scraped series' own labels (federation). */
+  honorLabels?: boolean;
 }
 
 /** Serve Prometheus' own API over HTTPS, requiring client certificates signed by `clientCa`. */
@@ -42,19 +46,23 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; scrapeTimeout?: string; web?: PrometheusWebTls } = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; scrapeTimeout?: string; web?: PrometheusWebTls; /** A rules file's text, loaded with rule_files:. */ rules?: string } = {}): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-prom-'));
+  if (opts.rules !== undefined) writeFileSync(join(dir, 'rules.yml'), opts.rules);
   const port = await freePort();
   const config = [
     'global:',
     `  scrape_interval: ${opts.scrapeInterval ?? '1s'}`,
     `  evaluation_interval: ${opts.scrapeInterval ?? '1s'}`,
     ...(opts.scrapeTimeout ? [`  scrape_timeout: ${opts.scrapeTimeout}`] : []),
+    ...(opts.rules !== undefined ? ['rule_files:', `  - ${JSON.stringify(join(dir, 'rules.yml'))}`] : []),
     'scrape_configs:',
     ...jobs.flatMap((j) => [
       `  - job_name: ${JSON.stringify(j.job)}`,
       `    metrics_path: ${JSON.stringify(j.metricsPath ?? '/metrics')}`,
       ...(j.tls ? ['    scheme: https', `    tls_config: ${JSON.stringify(j.tls)}`] : []),
+      ...(j.params ? [`    params: ${JSON.stringify(j.params)}`] : []),
+      ...(j.honorLabels ? ['    honor_labels: true'] : []),
       `    static_configs: ${JSON.stringify([...(j.targets.length ? [{ targets: j.targets }] : []), ...(j.groups ?? [])])}`,
     ]),
   ].join('\n');
