@@ -16,35 +16,29 @@
 import { z } from 'zod';
 import { DnsRecordView, DnsView, ViewSeq, WeightMap } from './views.ts';
 
-export const CompactSubnets = z.strictObject({
+const TableFields = {
   maps: z.array(WeightMap).describe('the distinct weight maps (origin id -> share), each once'),
   cidrs: z.array(z.string()).describe('client subnets'),
   map: z.array(z.number().int().min(0)).describe('per subnet (same position in cidrs): the index of its weight map in maps'),
-}).meta({ id: 'CompactSubnets' });
+};
+
+export const CompactSubnets = z.strictObject(TableFields).meta({ id: 'CompactSubnets' });
 export type CompactSubnets = z.infer<typeof CompactSubnets>;
+
+/**
+ * The same table for a receiver: the (few) maps schema-checked, the (up to millions of) cidrs and
+ * indexes only checked to be arrays here and element by element by view-codec.ts's forEachCompact,
+ * which is several times cheaper than a schema walking every element and says which one is wrong.
+ */
+const ReceivedSubnets = z.strictObject({
+  maps: TableFields.maps,
+  cidrs: z.custom<string[]>((v) => Array.isArray(v), 'expected an array of CIDR strings'),
+  map: z.custom<number[]>((v) => Array.isArray(v), 'expected an array of indexes into maps'),
+});
 
 /** A record without its subnets: everything else the DNS answers from (origins, health, TTL...). */
 export const DnsRecordMeta = DnsRecordView.omit({ subnets: true });
 export type DnsRecordMeta = z.infer<typeof DnsRecordMeta>;
-
-export const DnsRecordChange = z.strictObject({
-  zone: z.number().int().min(0).describe('position of the zone in the view'),
-  record: z.number().int().min(0).describe('position of the record in its zone'),
-  load_balancer_id: z.string().describe('the record at that position (checked: a mismatch means the base is not the one the delta was made for)'),
-  meta: DnsRecordMeta.nullable().describe('the record\'s fields other than subnets when they changed, else null'),
-  set: CompactSubnets.describe('subnets added or whose shares changed'),
-  removed: z.array(z.string()).describe('subnets no longer learned'),
-}).meta({ id: 'DnsRecordChange' });
-export type DnsRecordChange = z.infer<typeof DnsRecordChange>;
-
-/** A record of a full compact view: the record's fields with its subnets as a compact table. */
-export const CompactDnsRecord = DnsRecordMeta.extend({ subnets: CompactSubnets }).meta({ id: 'CompactDnsRecord' });
-export type CompactDnsRecord = z.infer<typeof CompactDnsRecord>;
-
-export const CompactDnsView = DnsView.extend({
-  zones: z.array(z.strictObject({ zone: z.string(), records: z.array(CompactDnsRecord) })),
-}).meta({ id: 'CompactDnsView' });
-export type CompactDnsView = z.infer<typeof CompactDnsView>;
 
 const Header = {
   version: z.string().describe('content version of the view after this answer (the ETag)'),
@@ -52,21 +46,47 @@ const Header = {
   weights_version: z.number().int().nullable(),
 };
 
-export const DnsViewDelta = z.strictObject({
-  kind: z.literal('delta'),
-  from: z.string().describe('the version this delta applies to (the If-None-Match sent)'),
-  ...Header,
-  records: z.array(DnsRecordChange).describe('only the records that changed'),
-}).meta({ id: 'DnsViewDelta' });
+/** The schemas of one answer, over a subnet table schema (the documented one, or the receiver's). */
+function changeSchemas<T extends z.ZodType<CompactSubnets>>(table: T) {
+  const recordChange = z.strictObject({
+    zone: z.number().int().min(0).describe('position of the zone in the view'),
+    record: z.number().int().min(0).describe('position of the record in its zone'),
+    load_balancer_id: z.string().describe('the record at that position (checked: a mismatch means the base is not the one the delta was made for)'),
+    meta: DnsRecordMeta.nullable().describe("the record's fields other than subnets when they changed, else null"),
+    set: table.describe('subnets added or whose shares changed'),
+    removed: z.array(z.string()).describe('subnets no longer learned'),
+  });
+  const compactRecord = DnsRecordMeta.extend({ subnets: table });
+  const compactView = DnsView.extend({ zones: z.array(z.strictObject({ zone: z.string(), records: z.array(compactRecord) })) });
+  const delta = z.strictObject({
+    kind: z.literal('delta'),
+    from: z.string().describe('the version this delta applies to (the If-None-Match sent)'),
+    ...Header,
+    records: z.array(recordChange).describe('only the records that changed'),
+  });
+  const full = z.strictObject({
+    kind: z.literal('full'),
+    reason: z.enum(['no_base', 'unknown_base', 'shape_changed']).describe('why not a delta: no If-None-Match; this replica holds no history from that version (restarted, another replica rendered it, or too old); zones or records were added, removed or reordered'),
+    ...Header,
+    view: compactView,
+  });
+  return { recordChange, compactRecord, compactView, delta, full };
+}
+
+const documented = changeSchemas(CompactSubnets);
+export const DnsRecordChange = documented.recordChange.meta({ id: 'DnsRecordChange' });
+export type DnsRecordChange = z.infer<typeof DnsRecordChange>;
+export const CompactDnsRecord = documented.compactRecord.meta({ id: 'CompactDnsRecord' });
+export type CompactDnsRecord = z.infer<typeof CompactDnsRecord>;
+export const CompactDnsView = documented.compactView.meta({ id: 'CompactDnsView' });
+export type CompactDnsView = z.infer<typeof CompactDnsView>;
+export const DnsViewDelta = documented.delta.meta({ id: 'DnsViewDelta' });
 export type DnsViewDelta = z.infer<typeof DnsViewDelta>;
-
-export const DnsViewFull = z.strictObject({
-  kind: z.literal('full'),
-  reason: z.enum(['no_base', 'unknown_base', 'shape_changed']).describe('why not a delta: no If-None-Match; this replica holds no history from that version (restarted, another replica rendered it, or too old); zones or records were added, removed or reordered'),
-  ...Header,
-  view: CompactDnsView,
-}).meta({ id: 'DnsViewFull' });
+export const DnsViewFull = documented.full.meta({ id: 'DnsViewFull' });
 export type DnsViewFull = z.infer<typeof DnsViewFull>;
-
 export const DnsViewChange = z.discriminatedUnion('kind', [DnsViewDelta, DnsViewFull]).meta({ id: 'DnsViewChange' });
 export type DnsViewChange = z.infer<typeof DnsViewChange>;
+
+/** What a DNS server parses an answer with (ReceivedSubnets; then forEachCompact checks the big arrays). */
+const received = changeSchemas(ReceivedSubnets);
+export const ReceivedDnsViewChange = z.discriminatedUnion('kind', [received.delta, received.full]);

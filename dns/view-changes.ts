@@ -1,0 +1,48 @@
+// The DNS server's side of GET /api/v1/dns/view/changes (model/view-changes.ts): turns an answer into
+// the full view to install, given the view this server holds. A delta is applied to exactly the view
+// it names as its base (anything else is refused: the caller then asks for the full view); a full
+// answer is decoded from the compact table. The envelope is schema-checked once, the subnet tables
+// element by element (view-codec.ts), each error naming the field. Nothing is installed from a
+// refused answer: the last good view keeps answering.
+import { ReceivedDnsViewChange } from '../model/view-changes.ts';
+import { applyChanges, fromCompactView } from '../model/view-codec.ts';
+import type { DnsView } from '../model/views.ts';
+import { parseView } from './view-source.ts';
+
+export interface ReceivedView {
+  view: DnsView;
+  kind: 'delta' | 'full';
+  /** For a full view: why it was not a delta (no_base, unknown_base, shape_changed; legacy = from GET /dns/view). */
+  reason: string;
+}
+
+export const CHANGES_PATH = '/api/v1/dns/view/changes';
+export const LEGACY_PATH = '/api/v1/dns/view';
+
+/** Thrown for a delta made for another base than the view held: ask for the full view. */
+export class WrongBaseError extends Error {
+  override name = 'WrongBaseError';
+}
+
+/** Decodes an answer of /dns/view/changes against `held` (the view in force, or null). Throws with the problem. */
+export function decodeViewChange(doc: unknown, held: DnsView | null, where: string): ReceivedView {
+  const r = ReceivedDnsViewChange.safeParse(doc);
+  if (!r.success) {
+    const first = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`${where}: not a DnsViewChange: ${first}`);
+  }
+  const c = r.data;
+  try {
+    if (c.kind === 'full') return { view: fromCompactView(c.view), kind: 'full', reason: c.reason };
+    if (!held || held.version !== c.from) throw new WrongBaseError(`a delta from view ${c.from}, but the view held is ${held?.version ?? 'none'}`);
+    return { view: applyChanges(held, c.records, c), kind: 'delta', reason: 'delta' };
+  } catch (err) {
+    const e = new (err instanceof WrongBaseError ? WrongBaseError : Error)(`${where}: ${(err as Error).message}`);
+    throw e;
+  }
+}
+
+/** An answer of the older GET /dns/view (a control plane without /changes). */
+export function decodeLegacyView(doc: unknown, where: string): ReceivedView {
+  return { view: parseView(doc, where), kind: 'full', reason: 'legacy' };
+}
