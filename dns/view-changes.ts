@@ -4,13 +4,22 @@
 // answer is decoded from the compact table. The envelope is schema-checked once, the subnet tables
 // element by element (view-codec.ts), each error naming the field. Nothing is installed from a
 // refused answer: the last good view keeps answering.
-import { ReceivedDnsViewChange } from '../model/view-changes.ts';
+import { ReceivedDnsViewChange, type DnsRecordChange } from '../model/view-changes.ts';
 import { applyChanges, fromCompactView } from '../model/view-codec.ts';
 import type { DnsView } from '../model/views.ts';
 import { parseView } from './view-source.ts';
 
+/** What turned the view held into the next one: passed on, so that each serving thread applies it to its own index. */
+export interface ViewDelta {
+  from: string;
+  header: { version: string; seq: number | null; weights_version: number | null };
+  changes: DnsRecordChange[];
+}
+
 export interface ReceivedView {
   view: DnsView;
+  /** Set for a delta. */
+  delta?: ViewDelta;
   kind: 'delta' | 'full';
   /** For a full view: why it was not a delta (no_base, unknown_base, shape_changed; legacy = from GET /dns/view). */
   reason: string;
@@ -35,7 +44,8 @@ export function decodeViewChange(doc: unknown, held: DnsView | null, where: stri
   try {
     if (c.kind === 'full') return { view: fromCompactView(c.view), kind: 'full', reason: c.reason };
     if (!held || held.version !== c.from) throw new WrongBaseError(`a delta from view ${c.from}, but the view held is ${held?.version ?? 'none'}`);
-    return { view: applyChanges(held, c.records, c), kind: 'delta', reason: 'delta' };
+    const header = { version: c.version, seq: c.seq, weights_version: c.weights_version };
+    return { view: applyChanges(held, c.records, header), delta: { from: c.from, header, changes: c.records }, kind: 'delta', reason: 'delta' };
   } catch (err) {
     const e = new (err instanceof WrongBaseError ? WrongBaseError : Error)(`${where}: ${(err as Error).message}`);
     throw e;

@@ -8,10 +8,11 @@ import type { Logger } from '../lib/log.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
 import { LongPollClient, LongPollError, sleep, type Polled } from '../lib/long-poll.ts';
-import { CHANGES_PATH, decodeLegacyView, decodeViewChange, LEGACY_PATH, WrongBaseError, type ReceivedView } from './view-changes.ts';
+import { CHANGES_PATH, decodeLegacyView, decodeViewChange, LEGACY_PATH, WrongBaseError, type ReceivedView, type ViewDelta } from './view-changes.ts';
 import type { ClientTls } from '../lib/tls-client.ts';
 
-export type ViewListener = (view: DnsView) => void;
+/** `delta`: how `view` came from the one installed before (absent for a full view). */
+export type ViewListener = (view: DnsView, delta?: ViewDelta) => void;
 
 /** Reads and validates a DnsView file (JSON or YAML). Throws with the file and the problem. */
 export function readViewFile(file: string): DnsView {
@@ -160,7 +161,7 @@ export class ApiViewSource implements ViewSource {
     this.metrics.viewSeq.set(this.client.confirmedSeq ?? -1);
     if (r.kind === 'unchanged') return 'unchanged';
     try {
-      this.onView(r.view.view);
+      this.onView(r.view.view, r.view.delta);
     } catch (err) {
       // A view the schema accepts but the server cannot install (its index build threw): refused as
       // an invalid one is, counted and logged, and the last good view keeps answering. The next
