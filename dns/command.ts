@@ -279,7 +279,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   // The primary only parses views (the schema is their validation) and hands them on: indexing is the
   // workers' (and their UDP threads'), so a publish costs each server two index builds, not three.
   let latest: DnsView | null = null;
-  /** The view before `latest`: what a new worker gets instead when a worker could not index `latest`. */
+  /** The view before `latest`: what a new worker gets instead when a worker could not index `latest` (none after a delta). */
   let previous: DnsView | null = null;
   /** A view came whose summary no worker was asked to log yet (one worker logs it, not every one). */
   let summaryOwed = false;
@@ -352,7 +352,8 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     config,
     file,
     (view, delta) => {
-      previous = latest;
+      // A delta updated the view held in place: the one before it is gone, nothing older to fall back on.
+      previous = delta ? null : latest;
       latest = view;
       summaryOwed = !delta;
       broadcast(view, delta);

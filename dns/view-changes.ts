@@ -5,7 +5,7 @@
 // element by element (view-codec.ts), each error naming the field. Nothing is installed from a
 // refused answer: the last good view keeps answering.
 import { ReceivedDnsViewChange, type DnsRecordChange } from '../model/view-changes.ts';
-import { applyChanges, fromCompactView } from '../model/view-codec.ts';
+import { checkChanges, fromCompactView } from '../model/view-codec.ts';
 import type { DnsView } from '../model/views.ts';
 import { parseView } from './view-source.ts';
 
@@ -16,9 +16,15 @@ export interface ViewDelta {
   changes: DnsRecordChange[];
 }
 
+/**
+ * A full view, or a delta checked against the view held (it cannot fail to apply) but not applied yet:
+ * the owner applies it in place once the answer is accepted (a stale one is refused first), so a
+ * million-subnet view is not copied per publish.
+ */
 export interface ReceivedView {
-  view: DnsView;
-  /** Set for a delta. */
+  version: string;
+  seq: number | null;
+  view?: DnsView;
   delta?: ViewDelta;
   kind: 'delta' | 'full';
   /** For a full view: why it was not a delta (no_base, unknown_base, shape_changed; legacy = from GET /dns/view). */
@@ -42,10 +48,11 @@ export function decodeViewChange(doc: unknown, held: DnsView | null, where: stri
   }
   const c = r.data;
   try {
-    if (c.kind === 'full') return { view: fromCompactView(c.view), kind: 'full', reason: c.reason };
+    if (c.kind === 'full') return { version: c.version, seq: c.seq, view: fromCompactView(c.view), kind: 'full', reason: c.reason };
     if (!held || held.version !== c.from) throw new WrongBaseError(`a delta from view ${c.from}, but the view held is ${held?.version ?? 'none'}`);
+    checkChanges(held, c.records);
     const header = { version: c.version, seq: c.seq, weights_version: c.weights_version };
-    return { view: applyChanges(held, c.records, header), delta: { from: c.from, header, changes: c.records }, kind: 'delta', reason: 'delta' };
+    return { version: c.version, seq: c.seq, delta: { from: c.from, header, changes: c.records }, kind: 'delta', reason: 'delta' };
   } catch (err) {
     const e = new (err instanceof WrongBaseError ? WrongBaseError : Error)(`${where}: ${(err as Error).message}`);
     throw e;
@@ -54,5 +61,6 @@ export function decodeViewChange(doc: unknown, held: DnsView | null, where: stri
 
 /** An answer of the older GET /dns/view (a control plane without /changes). */
 export function decodeLegacyView(doc: unknown, where: string): ReceivedView {
-  return { view: parseView(doc, where), kind: 'full', reason: 'legacy' };
+  const view = parseView(doc, where);
+  return { version: view.version, seq: view.seq, view, kind: 'full', reason: 'legacy' };
 }

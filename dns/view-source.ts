@@ -8,6 +8,7 @@ import type { Logger } from '../lib/log.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
 import { LongPollClient, LongPollError, sleep, type Polled } from '../lib/long-poll.ts';
+import { applyChanges } from '../model/view-codec.ts';
 import { CHANGES_PATH, decodeLegacyView, decodeViewChange, LEGACY_PATH, WrongBaseError, type ReceivedView, type ViewDelta } from './view-changes.ts';
 import type { ClientTls } from '../lib/tls-client.ts';
 
@@ -68,8 +69,9 @@ export class FileViewSource implements ViewSource {
 /**
  * Long-polls the control plane replicas through lib/long-poll.ts on GET /api/v1/dns/view/changes: the
  * first request fetches the whole view (compact); every later one sends If-None-Match (the version
- * held) and ?wait=N and gets, as soon as one is published, a delta from the view held (applied here:
- * the workers get the resulting view) or the full view when the replica cannot vouch for a delta, or
+ * held) and ?wait=N and gets, as soon as one is published, a delta from the view held (applied to it
+ * in place: the listener gets the view and the delta, and must not keep the previous view object as
+ * something else) or the full view when the replica cannot vouch for a delta, or
  * 304 after N seconds. A control plane without /changes (404) is followed on GET /api/v1/dns/view as
  * before. A failing replica is left for the next at once; when all fail, jittered backoff
  * (retry .. 30 s). A view older than the one in force (lower store seq) is refused.
@@ -97,8 +99,8 @@ export class ApiViewSource implements ViewSource {
       waitMs: api.wait,
       timeoutMs: api.timeout,
       parse: (doc, where) => this.decode(doc, where),
-      version: (r) => r.view.version,
-      seq: (r) => r.view.seq,
+      version: (r) => r.version,
+      seq: (r) => r.seq,
       backoff: { initial: api.retry, max: Math.max(api.retry, 30_000), multiplier: 2, jitter: 0.2 },
       tokenHint: 'api.token / api.token_file',
       tls,
@@ -160,16 +162,21 @@ export class ApiViewSource implements ViewSource {
     }
     this.metrics.viewSeq.set(this.client.confirmedSeq ?? -1);
     if (r.kind === 'unchanged') return 'unchanged';
+    const { delta } = r.view;
+    // A delta was checked against the view held when it was decoded: applied in place, it cannot fail.
+    const view = delta ? applyChanges(this.held!, delta.changes, delta.header, { inPlace: true }) : r.view.view!;
     try {
-      this.onView(r.view.view, r.view.delta);
+      this.onView(view, delta);
     } catch (err) {
       // A view the schema accepts but the server cannot install (its index build threw): refused as
       // an invalid one is, counted and logged, and the last good view keeps answering. The next
-      // request asks for the whole view again (a delta needs the view held as its base).
+      // request asks for the whole view again (a delta needs the view held as its base, and the one
+      // held may have been changed in place).
       this.client.reset();
-      throw new LongPollError(`view ${r.view.view.version} from ${r.url}: cannot be installed: ${(err as Error).message}`, 'invalid', r.url);
+      if (delta) this.held = null;
+      throw new LongPollError(`view ${view.version} from ${r.url}: cannot be installed: ${(err as Error).message}`, 'invalid', r.url);
     }
-    this.held = r.view.view;
+    this.held = view;
     this.metrics.changes.inc({ kind: r.view.kind, reason: r.view.reason });
     this.metrics.updates.inc();
     this.metrics.lastUpdate.set(Date.now() / 1000);

@@ -50,6 +50,14 @@ export function v6Key(bytes: Uint8Array, prefix: number): string {
   return s;
 }
 
+/** The v6Key of the same network at a shorter prefix. */
+function shortenV6Key(key: string, prefix: number): string {
+  const n = (prefix + 7) >> 3;
+  if (!(prefix & 7)) return key.slice(0, n);
+  const last = key.charCodeAt(n - 1) & (0xff << (8 - (prefix & 7))) & 0xff;
+  return key.slice(0, n - 1) + String.fromCharCode(last);
+}
+
 export function v4ToBytes(addr: number): Uint8Array {
   return Uint8Array.of(addr >>> 24, (addr >>> 16) & 255, (addr >>> 8) & 255, addr & 255);
 }
@@ -81,6 +89,12 @@ export class PrefixTable<T> {
     return family === 4 ? this.v4.lengths : this.v6.lengths;
   }
 
+  /** Every stored value. */
+  *values(): Generator<T> {
+    for (const m of this.v4.byLength.values()) yield* m.values();
+    for (const m of this.v6.byLength.values()) yield* m.values();
+  }
+
   /** Every stored network with its value (the network rebuilt from its key: nothing is kept per entry for this). */
   *networks(): Generator<{ bytes: Uint8Array; prefix: number; value: T }> {
     for (const [prefix, m] of this.v4.byLength) for (const [key, value] of m) yield { bytes: v4ToBytes(key), prefix, value };
@@ -107,19 +121,38 @@ export class PrefixTable<T> {
    */
   nested(): Map<T, { bytes: Uint8Array; prefix: number }[]> {
     const out = new Map<T, { bytes: Uint8Array; prefix: number }[]>();
-    // Only a family with two lengths or more can nest anything (the common all-/24 table costs nothing).
-    const nests = (lengths: number[]) => lengths.length > 1;
-    if (!nests(this.v4.lengths) && !nests(this.v6.lengths)) return out;
-    for (const e of this.networks()) {
-      const lengths = e.bytes.length === 4 ? this.v4.lengths : this.v6.lengths;
-      if (!nests(lengths)) continue;
-      for (const p of lengths) {
-        if (p >= e.prefix) continue;
-        const covering = this.getExact(e.bytes, p);
-        if (covering === undefined) continue;
-        let list = out.get(covering);
-        if (!list) out.set(covering, (list = []));
-        list.push({ bytes: e.bytes, prefix: e.prefix });
+    const add = (covering: T, bytes: Uint8Array, prefix: number) => {
+      let list = out.get(covering);
+      if (!list) out.set(covering, (list = []));
+      list.push({ bytes, prefix });
+    };
+    // Only a family with two lengths or more can nest anything (the common all-/24 table costs
+    // nothing), and the walk works on the keys: bytes are made only for the networks found nested.
+    const v4 = this.v4.lengths;
+    if (v4.length > 1) {
+      for (const [prefix, m] of this.v4.byLength) {
+        for (const key of m.keys()) {
+          for (const p of v4) {
+            if (p >= prefix) continue;
+            const covering = this.v4.byLength.get(p)!.get(maskV4(key, p));
+            if (covering !== undefined) add(covering, v4ToBytes(key), prefix);
+          }
+        }
+      }
+    }
+    const v6 = this.v6.lengths;
+    if (v6.length > 1) {
+      for (const [prefix, m] of this.v6.byLength) {
+        for (const key of m.keys()) {
+          for (const p of v6) {
+            if (p >= prefix) continue;
+            const covering = this.v6.byLength.get(p)!.get(shortenV6Key(key, p));
+            if (covering === undefined) continue;
+            const bytes = new Uint8Array(16);
+            for (let i = 0; i < key.length; i++) bytes[i] = key.charCodeAt(i);
+            add(covering, bytes, prefix);
+          }
+        }
       }
     }
     return out;

@@ -177,17 +177,7 @@ export function encodeDiff(diff: RecordDiff[]): DnsRecordChange[] {
  * where they are instead of copied (a million-subnet table is not copied per publish).
  */
 export function applyChanges(view: DnsView, changes: DnsRecordChange[], header: { version: string; seq: number | null; weights_version: number | null }, o: { inPlace?: boolean } = {}): DnsView {
-  changes.forEach((c, i) => {
-    const where = `records[${i}]`;
-    const rec = view.zones[c.zone]?.records[c.record];
-    if (!rec) throw new ViewDecodeError(`${where}: no record at zones[${c.zone}].records[${c.record}] in the view in force`);
-    if (rec.load_balancer_id !== c.load_balancer_id) throw new ViewDecodeError(`${where}: zones[${c.zone}].records[${c.record}] is load balancer ${rec.load_balancer_id}, the delta names ${c.load_balancer_id}`);
-    forEachCompact(c.set, `${where}.set`, () => {});
-    if (!Array.isArray(c.removed)) throw new ViewDecodeError(`${where}.removed: expected an array of CIDR strings`);
-    c.removed.forEach((cidr, j) => {
-      if (typeof cidr !== 'string') throw new ViewDecodeError(`${where}.removed[${j}]: expected a CIDR string`);
-    });
-  });
+  checkChanges(view, changes);
   // Checked: nothing below throws.
   const zones = view.zones.map((z) => ({ zone: z.zone, records: [...z.records] }));
   for (const c of changes) {
@@ -200,4 +190,19 @@ export function applyChanges(view: DnsView, changes: DnsRecordChange[], header: 
     zones[c.zone]!.records[c.record] = { ...(c.meta ?? metaOf(rec)), subnets };
   }
   return { version: header.version, seq: header.seq, weights_version: header.weights_version, zones };
+}
+
+/** Throws ViewDecodeError when `changes` cannot be applied to `view` (applyChanges then cannot fail). */
+export function checkChanges(view: DnsView, changes: DnsRecordChange[]): void {
+  changes.forEach((c, i) => {
+    const where = `records[${i}]`;
+    const rec = view.zones[c.zone]?.records[c.record];
+    if (!rec) throw new ViewDecodeError(`${where}: no record at zones[${c.zone}].records[${c.record}] in the view in force`);
+    if (rec.load_balancer_id !== c.load_balancer_id) throw new ViewDecodeError(`${where}: zones[${c.zone}].records[${c.record}] is load balancer ${rec.load_balancer_id}, the delta names ${c.load_balancer_id}`);
+    forEachCompact(c.set, `${where}.set`, () => {});
+    if (!Array.isArray(c.removed)) throw new ViewDecodeError(`${where}.removed: expected an array of CIDR strings`);
+    c.removed.forEach((cidr, j) => {
+      if (typeof cidr !== 'string') throw new ViewDecodeError(`${where}.removed[${j}]: expected a CIDR string`);
+    });
+  });
 }

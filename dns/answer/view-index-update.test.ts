@@ -51,6 +51,18 @@ describe('updateViewIndex', () => {
     expect(index.serial).toBe(full.serial);
   });
 
+  it('new weights for aggregates and the networks nested in them (no network added or removed) keep their scopes', () => {
+    const a = view('example.com', [record('app.example.com', threeOrigins(), { subnets: subnets(600, 0) })], '1');
+    const s = subnets(600, 3);
+    s['10.0.0.0/16'] = { 'us-east': 1 };
+    s['2001:db8::/48'] = { 'us-east': 1 };
+    const b = view('example.com', [record('app.example.com', threeOrigins(), { subnets: s })], '2');
+    const { index, full } = step(a, b);
+    expect(summary(index)).toEqual(summary(full));
+    const rec = [...index.records.values()][0]!;
+    expect(rec.learned.getExact(Uint8Array.of(10, 0, 0, 0), 16)!.scopeFloor).toBe(24);
+  });
+
   it('a record whose origins changed is rebuilt; a learned map with nothing usable is dropped', () => {
     const a = view('example.com', [record('app.example.com', threeOrigins(), { subnets: subnets(50, 0) })], '1');
     const origins = threeOrigins().map((o) => (o.id === 'us-east' ? { ...o, healthy: false } : o));

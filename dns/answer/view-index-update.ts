@@ -65,12 +65,24 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
 
   // Nothing below can fail: the index changes from here on.
   for (const { rec, ops } of updates) {
+    // A new weight map for a network already learned leaves the set of networks, hence every ECS scope
+    // floor and nested list, as it was: the entry takes its predecessor's. Only networks added or
+    // removed make the nesting walk again (one pass over the table when it holds two prefix lengths).
+    let networksChanged = false;
     for (const { cidr, entry } of ops) {
-      if (entry) rec.learned.insert(cidr.bytes, cidr.prefix, entry);
-      // A map with nothing usable answers as an unlearned subnet does: removed, as a build skips it.
-      else rec.learned.delete(cidr.bytes, cidr.prefix);
+      const was = rec.learned.getExact(cidr.bytes, cidr.prefix);
+      if (entry) {
+        if (was) {
+          entry.scopeFloor = was.scopeFloor;
+          if (was.nested4) entry.nested4 = was.nested4;
+        } else networksChanged = true;
+        rec.learned.insert(cidr.bytes, cidr.prefix, entry);
+      } else if (rec.learned.delete(cidr.bytes, cidr.prefix)) {
+        // A map with nothing usable answers as an unlearned subnet does: removed, as a build skips it.
+        networksChanged = true;
+      }
     }
-    setNesting(rec, true);
+    if (networksChanged) setNesting(rec, true);
     setUniform(rec);
   }
   let records = prev.records;

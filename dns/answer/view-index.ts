@@ -353,7 +353,7 @@ export function setNesting(rec: RecordIndex, reset: boolean): void {
   rec.learnedLongest4 = rec.learned.longest(4);
   rec.learnedLongest6 = rec.learned.longest(6);
   if (reset && (rec.learned.lengths(4).length > 1 || rec.learned.lengths(6).length > 1)) {
-    for (const { value } of rec.learned.networks()) {
+    for (const value of rec.learned.values()) {
       value.scopeFloor = value.prefix;
       delete value.nested4;
     }
