@@ -1,4 +1,6 @@
-// `npm run bench -- view-delta [--sizes 100k,1m] [--changed 0.02]`: issue 15, the DNS view at scale.
+// `npm run bench -- view-delta [--sizes 100k,1m] [--changed 0.02] [--real 10k --dns 10]`: issue 15,
+// the DNS view at scale. `--real`: also the real loop (bench/scale/real-path.ts: agents, Prometheus,
+// scheduler, API, `--dns` sluice dns processes), publish -> every DNS server serving, bytes per server.
 //
 // One publish that changes 2 % of the learned subnets, as each side handles it, in one process per
 // size (synthetic view: N /24s and /48s over 200 origins, weight maps drawn from a pool of 5,000 as
@@ -26,6 +28,7 @@ import { applyChanges, encodeDiff, toCompactView } from '../model/view-codec.ts'
 import type { DnsView, OriginView, WeightMap } from '../model/views.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { recordResult } from './lib/results.ts';
+import { runRealPath } from './scale/real-path.ts';
 import { DnsConfig } from '../dns/config.ts';
 import { pino } from 'pino';
 
@@ -169,6 +172,31 @@ async function one(label: string, n: number, changed: number) {
   return r;
 }
 
+/** The real loop (bench/scale/real-path.ts) at `size` with `servers` sluice dns processes following the API. */
+async function realPath(size: string, servers: number) {
+  const sizes: Record<string, { subnets: number; edges: number; origins: number }> = { '10k': { subnets: 10_000, edges: 20, origins: 10 }, '50k': { subnets: 50_000, edges: 50, origins: 20 } };
+  const s = sizes[size];
+  if (!s) throw new Error(`--real: unknown size ${size} (${Object.keys(sizes).join(', ')})`);
+  const r = await runRealPath({ ...s, budget: 1000, dnsServers: servers, queries: 2000, cycles: 4, log: (l) => process.stderr.write(`  ${l}\n`) });
+  const steady = r.cycles.slice(1);
+  const med = (f: (c: (typeof steady)[number]) => number) => {
+    const xs = steady.map(f).sort((a, b) => a - b);
+    return xs[Math.floor(xs.length / 2)]!;
+  };
+  return {
+    size,
+    dns_servers: servers,
+    view_subnets: r.dns.view_subnets,
+    propagate_ms_median: med((c) => c.propagate_ms),
+    propagate_ms: r.cycles.map((c) => c.propagate_ms),
+    view_bytes_full: r.cycles.map((c) => c.view_bytes),
+    view_bytes_delta: r.cycles.map((c) => c.view_delta_bytes),
+    views_by_kind: r.dns.views_by_kind,
+    dns_rss_mb_each: r.dns.rss_mb_each,
+    answers: r.answers,
+  };
+}
+
 export async function main(args: string[]): Promise<void> {
   const arg = (name: string, dflt: string) => {
     const i = args.indexOf(name);
@@ -179,6 +207,8 @@ export async function main(args: string[]): Promise<void> {
   const load = loadavg()[0]!;
   const results: Record<string, Awaited<ReturnType<typeof one>>> = {};
   for (const s of sizes) results[s] = await one(s, SIZES[s] ?? Number(s), changed);
+  const realSize = arg('--real', '');
+  const real = realSize ? await realPath(realSize, Number(arg('--dns', '10'))) : null;
   const big = results[sizes.at(-1)!]!;
   const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
   recordResult(
@@ -186,13 +216,15 @@ export async function main(args: string[]): Promise<void> {
     {
       comparison: 'one publish changing 2 % of the learned subnets: full view per server (GET /dns/view: serialise, download, parse, index twice) vs delta (GET /dns/view/changes: diff, download, apply, index updated in place twice)',
       ratios: { bytes_full_over_delta: ratio(big.bytes_full, big.bytes_delta), dns_server_before_over_after: ratio(big.dns_server_before_ms, big.dns_server_after_ms), bytes_full_over_compact: ratio(big.bytes_full, big.bytes_compact_full) },
-      details: { sizes: results, loadavg_1m: load },
+      details: { sizes: results, real, loadavg_1m: load, loadavg_end: loadavg()[0] },
     },
     sizes
       .map((s) => {
         const x = results[s]!;
         return `${s}: ${(x.bytes_delta / 1e6).toFixed(2)} MB delta vs ${(x.bytes_full / 1e6).toFixed(1)} MB full per server (compact resync ${(x.bytes_compact_full / 1e6).toFixed(1)} MB); DNS server ${x.dns_server_after_ms} ms vs ${x.dns_server_before_ms} ms (parse ${x.dns_parse_delta_ms} vs ${x.dns_parse_full_ms}, index ${x.dns_index_update_ms} vs ${x.dns_index_build_ms} ×2); API ${x.api_render_delta_ms} vs ${x.api_render_full_ms} ms; heap view ${x.heap_view_mb} MB + index ${x.heap_index_mb} MB`;
       })
-      .join('; ') + `; load ${load.toFixed(1)}`,
+      .join('; ') +
+      (real ? `; real loop ${real.size} (${real.view_subnets} view subnets): publish -> all ${real.dns_servers} DNS servers serving in ${real.propagate_ms_median} ms median (${real.propagate_ms.join('/')}), delta ${real.view_bytes_delta.map((b) => (b / 1e3).toFixed(0)).join('/')} kB vs full ${(real.view_bytes_full.at(-1)! / 1e6).toFixed(2)} MB per server, views ${JSON.stringify(real.views_by_kind)}, DNS RSS max ${Math.max(...real.dns_rss_mb_each)} MB` : '') +
+      `; load ${load.toFixed(1)}`,
   );
 }
