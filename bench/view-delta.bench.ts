@@ -127,7 +127,7 @@ async function one(label: string, n: number, changed: number) {
     history.record(v2);
     const since = history.since('v1', 'v2');
     if (since.kind !== 'delta') throw new Error('expected a delta');
-    deltaJson = JSON.stringify({ kind: 'delta', from: 'v1', version: 'v2', seq: 2, weights_version: 2, records: encodeDiff(since.diff) });
+    deltaJson = JSON.stringify({ kind: 'delta', from: 'v1', version: 'v2', seq: 2, weights_version: 2, records: encodeDiff(since.diff()) });
   });
   let received: ReturnType<typeof decodeViewChange> | null = null;
   // The primary: parse and check the delta, apply it to the view it holds, in place.

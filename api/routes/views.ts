@@ -107,20 +107,27 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
       return { body: null, version: full.version, seq: full.seq, json: JSON.stringify(toCompactView(full.body)) };
     });
 
-  /** What brings a DNS server holding `base` (null: nothing) to the view now served. */
-  const dnsChanges = (base: string | null) =>
-    render(`dns-changes:${base ?? ''}`, async () => {
-      const full = await dnsView();
-      const header = { version: full.version, seq: full.seq, weights_version: full.body.weights_version };
-      const since = history.since(base, full.version);
-      if (since.kind === 'delta') {
-        const body: DnsViewDelta = { kind: 'delta', from: base!, ...header, records: encodeDiff(since.diff) };
-        return { body: since.kind, version: full.version, seq: full.seq, json: JSON.stringify(body) };
-      }
+  /**
+   * What brings a DNS server holding `base` (null: nothing) to the view now served. Cached per delta
+   * base (at most the history's steps) and per full-answer reason, never per arbitrary If-None-Match:
+   * clients sending made-up versions cannot make the cache hold a copy of the full view each.
+   */
+  const dnsChanges = async (base: string | null) => {
+    const full = await dnsView();
+    const since = history.since(base, full.version);
+    const header = { version: full.version, seq: full.seq, weights_version: full.body.weights_version };
+    if (since.kind === 'delta') {
+      return render(`dns-changes:delta:${base}`, () => {
+        const body: DnsViewDelta = { kind: 'delta', from: base!, ...header, records: encodeDiff(since.diff()) };
+        return { body: null, version: full.version, seq: full.seq, json: JSON.stringify(body) };
+      });
+    }
+    return render(`dns-changes:full:${since.reason}`, async () => {
       const head = JSON.stringify({ kind: 'full', reason: since.reason, ...header } satisfies Omit<DnsViewFull, 'view'>);
       const view = (await compactDnsView()).json;
-      return { body: since.kind, version: full.version, seq: full.seq, json: `${head.slice(0, -1)},"view":${view}}` };
+      return { body: null, version: full.version, seq: full.seq, json: `${head.slice(0, -1)},"view":${view}}` };
     });
+  };
 
   return {
     dnsView,

@@ -22,7 +22,7 @@ describe('DnsViewHistory', () => {
     for (const [i, base] of views.slice(0, 3).entries()) {
       const since = h.since(base.version, 'v4');
       expect(since.kind).toBe('delta');
-      if (since.kind === 'delta') expect(applyChanges(views[i]!, encodeDiff(since.diff), views[3]!)).toEqual(views[3]);
+      if (since.kind === 'delta') expect(applyChanges(views[i]!, encodeDiff(since.diff()), views[3]!)).toEqual(views[3]);
     }
   });
 

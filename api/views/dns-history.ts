@@ -19,7 +19,8 @@ interface Step {
   changed: number;
 }
 
-export type Since = { kind: 'delta'; diff: RecordDiff[] } | { kind: 'full'; reason: DnsViewFull['reason'] };
+/** `diff()` composes the steps (O(changes)): called once per base and version by the caller's cache. */
+export type Since = { kind: 'delta'; diff: () => RecordDiff[] } | { kind: 'full'; reason: DnsViewFull['reason'] };
 
 export class DnsViewHistory {
   private last: DnsView | null = null;
@@ -56,9 +57,15 @@ export class DnsViewHistory {
     if (this.shapeBreaks.has(base)) return { kind: 'full', reason: 'shape_changed' };
     const start = this.steps.findIndex((s) => s.from === base);
     if (start < 0 || this.last?.version !== current) return { kind: 'full', reason: 'unknown_base' };
-    let diff: RecordDiff[] = [];
-    for (const s of this.steps.slice(start)) diff = composeDiffs(diff, s.diff);
-    return { kind: 'delta', diff };
+    const steps = this.steps.slice(start);
+    return {
+      kind: 'delta',
+      diff: () => {
+        let diff: RecordDiff[] = [];
+        for (const s of steps) diff = composeDiffs(diff, s.diff);
+        return diff;
+      },
+    };
   }
 
   get depth(): number {
