@@ -1,6 +1,7 @@
-// `npm run bench -- view-delta [--sizes 100k,1m] [--changed 0.02] [--real 10k --dns 10]`: issue 15,
+// `npm run bench -- view-delta [--sizes 100k,1m] [--changed 0.02] [--real 10k --dns 10] [--rss 100k,1m]`: issue 15,
 // the DNS view at scale. `--real`: also the real loop (bench/scale/real-path.ts: agents, Prometheus,
 // scheduler, API, `--dns` sluice dns processes), publish -> every DNS server serving, bytes per server.
+// `--rss`: one sluice dns serving a view of that size: RSS, and p50/p99 at 10k qps (dnsperf, ECS).
 //
 // One publish that changes 2 % of the learned subnets, as each side handles it, in one process per
 // size (synthetic view: N /24s and /48s over 200 origins, weight maps drawn from a pool of 5,000 as
@@ -29,6 +30,14 @@ import type { DnsView, OriginView, WeightMap } from '../model/views.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { recordResult } from './lib/results.ts';
 import { runRealPath } from './scale/real-path.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dnsperf } from './lib/dnsperf.ts';
+import { freePort, freeServerPort } from '../test/helpers/ports.ts';
+import { treeRssBytes } from '../test/helpers/rss.ts';
+import { startSluice, type SluiceProcess } from '../test/helpers/sluice-process.ts';
+import { waitFor } from '../test/helpers/wait.ts';
 import { DnsConfig } from '../dns/config.ts';
 import { pino } from 'pino';
 
@@ -197,6 +206,39 @@ async function realPath(size: string, servers: number) {
   };
 }
 
+/**
+ * One `sluice dns` (primary + one worker with its UDP thread, as deployed with a metrics listener) on
+ * a view of `n` learned subnets from a file: its RSS once it serves, then dnsperf at 10k qps with ECS
+ * (10.1.2.0/24, learned) for the answer latency.
+ */
+async function servedRss(n: number) {
+  const rand = seededRandom(15);
+  const os = origins();
+  const view = makeView(n, rand, mapPool(rand, os.map((o) => o.id)), os);
+  view.zones[0]!.records[0]!.subnets['10.1.2.0/24'] = { [os[0]!.id]: 0.5, [os[1]!.id]: 0.5 };
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-view-rss-'));
+  let proc: SluiceProcess | null = null;
+  try {
+    writeFileSync(join(dir, 'view.json'), JSON.stringify(view));
+    const port = await freeServerPort();
+    const metricsPort = await freePort();
+    writeFileSync(join(dir, 'dns.yaml'), `listen: ["127.0.0.1:${port}"]\nview_file: view.json\nworkers: 1\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\n`);
+    const t = performance.now();
+    proc = startSluice(['dns', '--config', join(dir, 'dns.yaml')], { env: { SLUICE_LOG_LEVEL: 'warn' } });
+    await waitFor(() => proc!.output().includes('sluice dns ready'), { timeoutMs: 600_000, intervalMs: 500, what: `sluice dns ready; output: ${proc.output().slice(-1000)}` });
+    const readyMs = Math.round(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 3000)); // the UDP thread's index (built beside the worker's)
+    const rssMb = Math.round(treeRssBytes(proc.child.pid!) / 1e6);
+    const queries = join(dir, 'queries.txt');
+    writeFileSync(queries, 'app.example.com A\n'.repeat(1000));
+    const m = await dnsperf({ port, pid: proc.child.pid! }, queries, 5, { ecs: true, rate: 10_000 });
+    return { subnets: n, ready_ms: readyMs, rss_mb: rssMb, p50_ms: m.p50_ms, p99_ms: m.p99_ms, qps: m.qps, lost: m.lost };
+  } finally {
+    await proc?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function main(args: string[]): Promise<void> {
   const arg = (name: string, dflt: string) => {
     const i = args.indexOf(name);
@@ -209,6 +251,9 @@ export async function main(args: string[]): Promise<void> {
   for (const s of sizes) results[s] = await one(s, SIZES[s] ?? Number(s), changed);
   const realSize = arg('--real', '');
   const real = realSize ? await realPath(realSize, Number(arg('--dns', '10'))) : null;
+  const rssSizes = arg('--rss', '').split(',').filter(Boolean);
+  const served: Record<string, Awaited<ReturnType<typeof servedRss>>> = {};
+  for (const size of rssSizes) served[size] = await servedRss(SIZES[size] ?? Number(size));
   const big = results[sizes.at(-1)!]!;
   const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
   recordResult(
@@ -216,7 +261,7 @@ export async function main(args: string[]): Promise<void> {
     {
       comparison: 'one publish changing 2 % of the learned subnets: full view per server (GET /dns/view: serialise, download, parse, index twice) vs delta (GET /dns/view/changes: diff, download, apply, index updated in place twice)',
       ratios: { bytes_full_over_delta: ratio(big.bytes_full, big.bytes_delta), dns_server_before_over_after: ratio(big.dns_server_before_ms, big.dns_server_after_ms), bytes_full_over_compact: ratio(big.bytes_full, big.bytes_compact_full) },
-      details: { sizes: results, real, loadavg_1m: load, loadavg_end: loadavg()[0] },
+      details: { sizes: results, real, served, loadavg_1m: load, loadavg_end: loadavg()[0] },
     },
     sizes
       .map((s) => {
@@ -224,6 +269,7 @@ export async function main(args: string[]): Promise<void> {
         return `${s}: ${(x.bytes_delta / 1e6).toFixed(2)} MB delta vs ${(x.bytes_full / 1e6).toFixed(1)} MB full per server (compact resync ${(x.bytes_compact_full / 1e6).toFixed(1)} MB); DNS server ${x.dns_server_after_ms} ms vs ${x.dns_server_before_ms} ms (parse ${x.dns_parse_delta_ms} vs ${x.dns_parse_full_ms}, index ${x.dns_index_update_ms} vs ${x.dns_index_build_ms} ×2); API ${x.api_render_delta_ms} vs ${x.api_render_full_ms} ms; heap view ${x.heap_view_mb} MB + index ${x.heap_index_mb} MB`;
       })
       .join('; ') +
+      Object.entries(served).map(([k, x]) => `; one sluice dns serving ${k} (primary + worker + UDP thread): RSS ${x.rss_mb} MB, ready in ${x.ready_ms} ms, at 10k qps ECS p50 ${x.p50_ms} ms p99 ${x.p99_ms} ms (lost ${x.lost})`).join('') +
       (real ? `; real loop ${real.size} (${real.view_subnets} view subnets): publish -> all ${real.dns_servers} DNS servers serving in ${real.propagate_ms_median} ms median (${real.propagate_ms.join('/')}), delta ${real.view_bytes_delta.map((b) => (b / 1e3).toFixed(0)).join('/')} kB vs full ${(real.view_bytes_full.at(-1)! / 1e6).toFixed(2)} MB per server, views ${JSON.stringify(real.views_by_kind)}, DNS RSS max ${Math.max(...real.dns_rss_mb_each)} MB` : '') +
       `; load ${load.toFixed(1)}`,
   );
