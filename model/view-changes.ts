@@ -53,7 +53,7 @@ function changeSchemas<T extends z.ZodType<CompactSubnets>>(table: T) {
     record: z.number().int().min(0).describe('position of the record in its zone'),
     load_balancer_id: z.string().describe('the record at that position (checked: a mismatch means the base is not the one the delta was made for)'),
     meta: DnsRecordMeta.nullable().describe("the record's fields other than subnets when they changed, else null"),
-    set: table.describe('subnets added or whose shares changed'),
+    set: table, // subnets added or whose shares changed (no describe(): it would copy the schema and lose its $ref)
     removed: z.array(z.string()).describe('subnets no longer learned'),
   });
   const compactRecord = DnsRecordMeta.extend({ subnets: table });
