@@ -70,6 +70,23 @@ describe('GET /api/v1/dns/view/changes', () => {
     expect((await http(`${cp.url}/api/v1/dns/view/changes`, { headers: { 'if-none-match': `"${now.version}"` } })).status).toBe(304);
   });
 
+  it('a server several publishes behind gets one delta composed over every step since its version', async () => {
+    const base = DnsView.parse((await http(`${cp.url}/api/v1/dns/view`)).json);
+    for (let shift = 2; shift <= 4; shift++) {
+      const next = subnets(2000, ids[0]!, ids[1]!, shift);
+      for (let k = 2; k <= shift; k++) delete next[`10.1.${k}.0/24`]; // one more gone each publish
+      await cp.store.publishWeights(lbId, { subnets: next }, { load_balancer_id: lbId, reason: 'optimize' });
+      await http(`${cp.url}/api/v1/dns/view`); // this replica renders every version (as its long-polls do)
+    }
+    const res = await http(`${cp.url}/api/v1/dns/view/changes`, { headers: { 'if-none-match': `"${base.version}"` } });
+    const change = DnsViewChange.parse(res.json);
+    expect(change.kind).toBe('delta');
+    if (change.kind !== 'delta') throw new Error('unreachable');
+    expect(change.records[0]!.removed.sort()).toEqual(['10.1.2.0/24', '10.1.3.0/24', '10.1.4.0/24']);
+    const now = DnsView.parse((await http(`${cp.url}/api/v1/dns/view`)).json);
+    expect(applyChanges(base, change.records, change)).toEqual(now);
+  });
+
   it('a replica on the same database that did not render the base answers the full view (unknown_base)', async () => {
     const base = DnsView.parse((await http(`${cp.url}/api/v1/dns/view`)).json);
     await cp.store.publishWeights(lbId, { subnets: subnets(2000, ids[0]!, ids[1]!, 1) }, { load_balancer_id: lbId, reason: 'optimize' });
