@@ -15,7 +15,8 @@ import { loadKeys, openGeo } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
-import { ApiViewSource, FileViewSource, readViewFile, type ViewSource } from './view-source.ts';
+import { ApiViewSource, FileViewSource, readViewFile, type ViewListener, type ViewSource } from './view-source.ts';
+import type { ViewDelta } from './view-changes.ts';
 import { ConfigError } from '../lib/config-file.ts';
 import type https from 'node:https';
 import { readSecretLine } from '../lib/secret-file.ts';
@@ -40,6 +41,10 @@ const KEY_COMMANDS = new Set(['keygen', 'ds', 'settime', 'keys']);
 type Msg =
   /** `summary`: this worker logs what indexing the view found (one worker per view does). */
   | { type: 'sluice-dns-view'; view: DnsView; summary: boolean }
+  /** How the view moved on from the one the worker holds; applied by the worker to its own copy. */
+  | { type: 'sluice-dns-view-delta'; delta: ViewDelta }
+  /** The worker does not hold the delta's base: it needs the whole view. */
+  | { type: 'sluice-dns-view-resync'; have: string | null }
   | { type: 'sluice-dns-view-refused'; version: string; error: string }
   | { type: 'sluice-dns-metrics-request'; id: number }
   | { type: 'sluice-dns-metrics'; id: number; metrics: metric[] }
@@ -98,7 +103,7 @@ function untilSignal(onHup?: () => void): Promise<string> {
 }
 
 /** The token file (permissions checked) and TLS files are read here, before anything listens. */
-function makeSource(config: DnsConfig, file: string, install: (v: DnsView) => void, metrics: ViewMetrics, log: Logger): ViewSource & { reload?: () => void } {
+function makeSource(config: DnsConfig, file: string, install: ViewListener, metrics: ViewMetrics, log: Logger): ViewSource & { reload?: () => void } {
   const onView = (v: DnsView) => {
     install(v);
     logFailOpen(v, log);
@@ -169,7 +174,7 @@ async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo
   serving.registerMetrics(registry);
   const viewMetrics = registerViewMetrics(registry);
   const tls = metricsTls(config, file, log, viewMetrics);
-  const source = makeSource(config, file, (view) => serving.install(view, true), viewMetrics, log);
+  const source = makeSource(config, file, (view, delta) => serving.install(view, true, delta), viewMetrics, log);
   // Listen only once there is something to answer from (bounded wait): no SERVFAIL burst on restart.
   source.start();
   await firstView(() => serving.hasView(), FIRST_VIEW_WAIT_MS, log);
@@ -224,6 +229,13 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
         log.error({ err: (err as Error).message, version: m.view.version }, 'cannot index the view; keeping the last good one');
         process.send?.({ type: 'sluice-dns-view-refused', version: m.view.version, error: (err as Error).message } satisfies Msg);
       }
+    } else if (m.type === 'sluice-dns-view-delta') {
+      try {
+        if (!serving.installDelta(m.delta)) process.send?.({ type: 'sluice-dns-view-resync', have: serving.heldVersion() } satisfies Msg);
+      } catch (err) {
+        log.error({ err: (err as Error).message, version: m.delta.header.version }, 'cannot apply the view delta; keeping the last good index');
+        process.send?.({ type: 'sluice-dns-view-refused', version: m.delta.header.version, error: (err as Error).message } satisfies Msg);
+      }
     } else if (m.type === 'sluice-dns-metrics-request') {
       void registry.getMetricsAsJSON().then((metrics) => process.send?.({ type: 'sluice-dns-metrics', id: m.id, metrics } satisfies Msg));
     }
@@ -267,7 +279,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   // The primary only parses views (the schema is their validation) and hands them on: indexing is the
   // workers' (and their UDP threads'), so a publish costs each server two index builds, not three.
   let latest: DnsView | null = null;
-  /** The view before `latest`: what a new worker gets instead when a worker could not index `latest`. */
+  /** The view before `latest`: what a new worker gets instead when a worker could not index `latest` (none after a delta). */
   let previous: DnsView | null = null;
   /** A view came whose summary no worker was asked to log yet (one worker logs it, not every one). */
   let summaryOwed = false;
@@ -286,15 +298,20 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     w.send({ type: 'sluice-dns-view', view, summary: summaryOwed } satisfies Msg);
     summaryOwed = false;
   };
-  const broadcast = (view: DnsView) => {
-    for (const w of workers) if (w.isConnected()) send(w, view);
+  /** A delta crosses to the workers instead of the view when there is one (a worker without its base asks for the view). */
+  const broadcast = (view: DnsView, delta?: ViewDelta) => {
+    for (const w of workers) {
+      if (!w.isConnected()) continue;
+      if (delta) w.send({ type: 'sluice-dns-view-delta', delta } satisfies Msg);
+      else send(w, view);
+    }
   };
   let claimed: ListenAddress[] | null = null;
   const fork = () => {
     const w = cluster.fork(claimed ? { [CLAIMED_ENV]: JSON.stringify(claimed) } : {});
     workers.add(w);
     w.on('message', (m: Msg) => {
-      if (m.type === 'sluice-dns-hello') {
+      if (m.type === 'sluice-dns-hello' || m.type === 'sluice-dns-view-resync') {
         if (latest) send(w, latest);
         else w.send({ type: 'sluice-dns-no-view' } satisfies Msg);
       } else if (m.type === 'sluice-dns-ready') {
@@ -334,11 +351,12 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   const source = makeSource(
     config,
     file,
-    (view) => {
-      previous = latest;
+    (view, delta) => {
+      // A delta updated the view held in place: the one before it is gone, nothing older to fall back on.
+      previous = delta ? null : latest;
       latest = view;
-      summaryOwed = true;
-      broadcast(view);
+      summaryOwed = !delta;
+      broadcast(view, delta);
     },
     viewMetrics,
     log,

@@ -141,6 +141,8 @@ export interface ViewMetrics {
   failovers: Counter;
   lastUpdate: Gauge;
   viewSeq: Gauge;
+  /** Views received through /dns/view/changes, by kind (delta, full) and, for full ones, why. */
+  changes: Counter;
   /** metrics.tls: the certificate's expiry and reloads (the process that serves /metrics). */
   tls: TlsMetrics;
 }
@@ -154,6 +156,12 @@ export function registerViewMetrics(registry: Registry): ViewMetrics {
       name: 'sluice_dns_api_errors_total',
       help: 'Control-plane requests that failed, by kind: unreachable, http, auth, invalid, stale, tls (the last good view keeps answering)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    changes: new Counter({
+      name: 'sluice_dns_view_changes_total',
+      help: 'Views received from the control plane by kind: delta (applied to the view in force), full (a resync; reason: no_base, unknown_base, shape_changed, legacy = an older control plane without /dns/view/changes)',
+      labelNames: ['kind', 'reason'],
       registers: [registry],
     }),
     failovers: new Counter({ name: 'sluice_dns_api_failovers_total', help: 'Moves to the next control-plane replica after a failure', registers: [registry] }),

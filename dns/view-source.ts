@@ -7,10 +7,13 @@ import { DnsView } from '../model/views.ts';
 import type { Logger } from '../lib/log.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
-import { LongPollClient, LongPollError, sleep } from '../lib/long-poll.ts';
+import { LongPollClient, LongPollError, sleep, type Polled } from '../lib/long-poll.ts';
+import { applyChanges } from '../model/view-codec.ts';
+import { CHANGES_PATH, decodeLegacyView, decodeViewChange, LEGACY_PATH, WrongBaseError, type ReceivedView, type ViewDelta } from './view-changes.ts';
 import type { ClientTls } from '../lib/tls-client.ts';
 
-export type ViewListener = (view: DnsView) => void;
+/** `delta`: how `view` came from the one installed before (absent for a full view). */
+export type ViewListener = (view: DnsView, delta?: ViewDelta) => void;
 
 /** Reads and validates a DnsView file (JSON or YAML). Throws with the file and the problem. */
 export function readViewFile(file: string): DnsView {
@@ -64,15 +67,22 @@ export class FileViewSource implements ViewSource {
 }
 
 /**
- * Long-polls the control plane replicas through lib/long-poll.ts: the first request fetches the
- * current view; every later one sends If-None-Match and ?wait=N and gets a new view as soon as one is
- * published, or 304 after N seconds. A failing replica is left for the next at once; when all fail,
- * jittered backoff (retry .. 30 s). A view older than the one in force (lower store seq) is refused.
+ * Long-polls the control plane replicas through lib/long-poll.ts on GET /api/v1/dns/view/changes: the
+ * first request fetches the whole view (compact); every later one sends If-None-Match (the version
+ * held) and ?wait=N and gets, as soon as one is published, a delta from the view held (applied to it
+ * in place: the listener gets the view and the delta, and must not keep the previous view object as
+ * something else) or the full view when the replica cannot vouch for a delta, or
+ * 304 after N seconds. A control plane without /changes (404) is followed on GET /api/v1/dns/view as
+ * before. A failing replica is left for the next at once; when all fail, jittered backoff
+ * (retry .. 30 s). A view older than the one in force (lower store seq) is refused.
  */
 export class ApiViewSource implements ViewSource {
   private stopped = false;
   private readonly controller = new AbortController();
-  readonly client: LongPollClient<DnsView>;
+  readonly client: LongPollClient<ReceivedView>;
+  /** The view in force: the base of the next delta. */
+  private held: DnsView | null = null;
+  private legacy = false;
 
   constructor(
     api: NonNullable<DnsConfig['api']>,
@@ -82,20 +92,31 @@ export class ApiViewSource implements ViewSource {
     private readonly log: Logger,
     tls?: ClientTls,
   ) {
-    this.client = new LongPollClient<DnsView>({
+    this.client = new LongPollClient<ReceivedView>({
       urls: apiUrls(api),
-      path: '/api/v1/dns/view',
+      path: CHANGES_PATH,
       token,
       waitMs: api.wait,
       timeoutMs: api.timeout,
-      parse: parseView,
-      version: (v) => v.version,
-      seq: (v) => v.seq,
+      parse: (doc, where) => this.decode(doc, where),
+      version: (r) => r.version,
+      seq: (r) => r.seq,
       backoff: { initial: api.retry, max: Math.max(api.retry, 30_000), multiplier: 2, jitter: 0.2 },
       tokenHint: 'api.token / api.token_file',
       tls,
       tlsKey: 'api.tls',
     });
+  }
+
+  private decode(doc: unknown, where: string): ReceivedView {
+    if (this.legacy) return decodeLegacyView(doc, where);
+    try {
+      return decodeViewChange(doc, this.held, where);
+    } catch (err) {
+      // A delta for another base cannot be applied: the next request asks for the whole view.
+      if (err instanceof WrongBaseError) this.client.reset();
+      throw err;
+    }
   }
 
   start(): void {
@@ -126,16 +147,37 @@ export class ApiViewSource implements ViewSource {
 
   /** One request. Resolves after a 200 (installed) or 304; throws LongPollError on anything else. */
   async pollOnce(): Promise<'updated' | 'unchanged'> {
-    const r = await this.client.next({ wait: true, signal: this.controller.signal });
+    let r: Polled<ReceivedView>;
+    try {
+      r = await this.client.next({ wait: true, signal: this.controller.signal });
+    } catch (err) {
+      // An older control plane has no /changes: follow its full view from now on (not an error).
+      if (!this.legacy && err instanceof LongPollError && err.kind === 'http' && / HTTP 404:/.test(err.message)) {
+        this.legacy = true;
+        this.client.setPath(LEGACY_PATH);
+        this.log.info({ url: err.url }, `the control plane has no ${CHANGES_PATH}; following ${LEGACY_PATH} (full views)`);
+        return this.pollOnce();
+      }
+      throw err;
+    }
     this.metrics.viewSeq.set(this.client.confirmedSeq ?? -1);
     if (r.kind === 'unchanged') return 'unchanged';
+    const { delta } = r.view;
+    // A delta was checked against the view held when it was decoded: applied in place, it cannot fail.
+    const view = delta ? applyChanges(this.held!, delta.changes, delta.header, { inPlace: true }) : r.view.view!;
     try {
-      this.onView(r.view);
+      this.onView(view, delta);
     } catch (err) {
       // A view the schema accepts but the server cannot install (its index build threw): refused as
-      // an invalid one is, counted and logged, and the last good view keeps answering.
-      throw new LongPollError(`view ${r.view.version} from ${r.url}: cannot be installed: ${(err as Error).message}`, 'invalid', r.url);
+      // an invalid one is, counted and logged, and the last good view keeps answering. The next
+      // request asks for the whole view again (a delta needs the view held as its base, and the one
+      // held may have been changed in place).
+      this.client.reset();
+      if (delta) this.held = null;
+      throw new LongPollError(`view ${view.version} from ${r.url}: cannot be installed: ${(err as Error).message}`, 'invalid', r.url);
     }
+    this.held = view;
+    this.metrics.changes.inc({ kind: r.view.kind, reason: r.view.reason });
     this.metrics.updates.inc();
     this.metrics.lastUpdate.set(Date.now() / 1000);
     return 'updated';

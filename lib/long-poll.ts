@@ -110,6 +110,11 @@ export class LongPollClient<T> {
     return this.o.urls[this.index]!;
   }
 
+  /** Asks another path from now on (a data plane falling back to an older control plane's endpoint). */
+  setPath(path: string): void {
+    this.o.path = path;
+  }
+
   /** Forget the ETag: the next request fetches the whole view (after a failed apply). The seq floor stays. */
   reset(): void {
     this.etag = null;

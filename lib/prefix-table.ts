@@ -11,14 +11,27 @@ class Family<K, T> {
   readonly byLength = new Map<number, Map<K, T>>();
   /** Prefix lengths present, longest first. */
   lengths: number[] = [];
-  add(prefix: number, key: K, value: T): void {
+  /** True when the key was new. */
+  add(prefix: number, key: K, value: T): boolean {
     let m = this.byLength.get(prefix);
     if (!m) {
       m = new Map();
       this.byLength.set(prefix, m);
       this.lengths = [...this.byLength.keys()].sort((a, b) => b - a);
     }
+    const fresh = !m.has(key);
     m.set(key, value);
+    return fresh;
+  }
+  /** True when the key was there. A length left empty is dropped (lookups probe only lengths in use). */
+  remove(prefix: number, key: K): boolean {
+    const m = this.byLength.get(prefix);
+    if (!m?.delete(key)) return false;
+    if (m.size === 0) {
+      this.byLength.delete(prefix);
+      this.lengths = this.lengths.filter((p) => p !== prefix);
+    }
+    return true;
   }
 }
 
@@ -37,6 +50,18 @@ export function v6Key(bytes: Uint8Array, prefix: number): string {
   return s;
 }
 
+/** The v6Key of the same network at a shorter prefix. */
+function shortenV6Key(key: string, prefix: number): string {
+  const n = (prefix + 7) >> 3;
+  if (!(prefix & 7)) return key.slice(0, n);
+  const last = key.charCodeAt(n - 1) & (0xff << (8 - (prefix & 7))) & 0xff;
+  return key.slice(0, n - 1) + String.fromCharCode(last);
+}
+
+export function v4ToBytes(addr: number): Uint8Array {
+  return Uint8Array.of(addr >>> 24, (addr >>> 16) & 255, (addr >>> 8) & 255, addr & 255);
+}
+
 export function bytesToV4(bytes: Uint8Array): number {
   return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
 }
@@ -44,15 +69,42 @@ export function bytesToV4(bytes: Uint8Array): number {
 export class PrefixTable<T> {
   private readonly v4 = new Family<number, T>();
   private readonly v6 = new Family<string, T>();
-  private readonly entries: { bytes: Uint8Array; prefix: number }[] = [];
   size = 0;
 
-  /** `bytes` is 4 or 16 bytes long. */
+  /** `bytes` is 4 or 16 bytes long. Replaces the value of a network already stored. */
   insert(bytes: Uint8Array, prefix: number, value: T): void {
-    if (bytes.length === 4) this.v4.add(prefix, maskV4(bytesToV4(bytes), prefix), value);
-    else this.v6.add(prefix, v6Key(bytes, prefix), value);
-    this.entries.push({ bytes, prefix });
-    this.size++;
+    const fresh = bytes.length === 4 ? this.v4.add(prefix, maskV4(bytesToV4(bytes), prefix), value) : this.v6.add(prefix, v6Key(bytes, prefix), value);
+    if (fresh) this.size++;
+  }
+
+  /** Removes exactly this network; true when it was stored. */
+  delete(bytes: Uint8Array, prefix: number): boolean {
+    const gone = bytes.length === 4 ? this.v4.remove(prefix, maskV4(bytesToV4(bytes), prefix)) : this.v6.remove(prefix, v6Key(bytes, prefix));
+    if (gone) this.size--;
+    return gone;
+  }
+
+  /** Prefix lengths in use in the family, longest first. */
+  lengths(family: 4 | 6): readonly number[] {
+    return family === 4 ? this.v4.lengths : this.v6.lengths;
+  }
+
+  /** Every stored value. */
+  *values(): Generator<T> {
+    for (const m of this.v4.byLength.values()) yield* m.values();
+    for (const m of this.v6.byLength.values()) yield* m.values();
+  }
+
+  /** Every stored network with its value (the network rebuilt from its key: nothing is kept per entry for this). */
+  *networks(): Generator<{ bytes: Uint8Array; prefix: number; value: T }> {
+    for (const [prefix, m] of this.v4.byLength) for (const [key, value] of m) yield { bytes: v4ToBytes(key), prefix, value };
+    for (const [prefix, m] of this.v6.byLength) {
+      for (const [key, value] of m) {
+        const bytes = new Uint8Array(16);
+        for (let i = 0; i < key.length; i++) bytes[i] = key.charCodeAt(i);
+        yield { bytes, prefix, value };
+      }
+    }
   }
 
   /** The value stored for exactly this network, if any. */
@@ -69,15 +121,38 @@ export class PrefixTable<T> {
    */
   nested(): Map<T, { bytes: Uint8Array; prefix: number }[]> {
     const out = new Map<T, { bytes: Uint8Array; prefix: number }[]>();
-    for (const e of this.entries) {
-      const lengths = e.bytes.length === 4 ? this.v4.lengths : this.v6.lengths;
-      for (const p of lengths) {
-        if (p >= e.prefix) continue;
-        const covering = this.getExact(e.bytes, p);
-        if (covering === undefined) continue;
-        let list = out.get(covering);
-        if (!list) out.set(covering, (list = []));
-        list.push(e);
+    const add = (covering: T, bytes: Uint8Array, prefix: number) => {
+      let list = out.get(covering);
+      if (!list) out.set(covering, (list = []));
+      list.push({ bytes, prefix });
+    };
+    // Only a family with two lengths or more can nest anything (the common all-/24 table costs
+    // nothing), and the walk works on the keys: bytes are made only for the networks found nested.
+    const v4 = this.v4.lengths;
+    if (v4.length > 1) {
+      for (const [prefix, m] of this.v4.byLength) {
+        for (const key of m.keys()) {
+          for (const p of v4) {
+            if (p >= prefix) continue;
+            const covering = this.v4.byLength.get(p)!.get(maskV4(key, p));
+            if (covering !== undefined) add(covering, v4ToBytes(key), prefix);
+          }
+        }
+      }
+    }
+    const v6 = this.v6.lengths;
+    if (v6.length > 1) {
+      for (const [prefix, m] of this.v6.byLength) {
+        for (const key of m.keys()) {
+          for (const p of v6) {
+            if (p >= prefix) continue;
+            const covering = this.v6.byLength.get(p)!.get(shortenV6Key(key, p));
+            if (covering === undefined) continue;
+            const bytes = new Uint8Array(16);
+            for (let i = 0; i < key.length; i++) bytes[i] = key.charCodeAt(i);
+            add(covering, bytes, prefix);
+          }
+        }
       }
     }
     return out;

@@ -48,7 +48,7 @@ describe('openapi/openapi.json promises', () => {
   });
 
   it('declares 304 and 429 on the long-polled views, and 403/412/413/415 on writes', () => {
-    for (const p of ['/api/v1/edges/{id}/config', '/api/v1/dns/view']) expect(Object.keys(spec.paths[p]!.get!.responses)).toEqual(expect.arrayContaining(['200', '304', '429']));
+    for (const p of ['/api/v1/edges/{id}/config', '/api/v1/dns/view', '/api/v1/dns/view/changes']) expect(Object.keys(spec.paths[p]!.get!.responses)).toEqual(expect.arrayContaining(['200', '304', '429']));
     for (const { path, method, op } of operations.filter((o) => ['post', 'put', 'patch', 'delete'].includes(o.method))) {
       expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['403', '413', '415']));
       // Overrides are immutable (no revision, no If-Match): their one write after creation is the
@@ -146,6 +146,9 @@ describe('every documented operation, driven with auth on and validated', () => 
     const view = await call('GET', '/api/v1/dns/view');
     expect(view.status).toBe(200);
     expect((await call('GET', '/api/v1/dns/view', { headers: { 'if-none-match': view.headers.get('etag')! } })).status).toBe(304);
+    const changes = await call('GET', '/api/v1/dns/view/changes');
+    expect(changes.json).toMatchObject({ kind: 'full', reason: 'no_base', version: view.json.version });
+    expect((await call('GET', '/api/v1/dns/view/changes', { headers: { 'if-none-match': view.headers.get('etag')! } })).status).toBe(304);
 
     await cp.store.publishWeights(lb.json.id, { edges: { [edge.json.id]: { [origin.json.id]: 1 } } }, { load_balancer_id: lb.json.id, reason: 'optimize' });
     await cp.store.upsertLatency([{ subnet: '81.2.69.0/24', origin_id: origin.json.id, rtt_ms: 9, samples: 4, last_updated: new Date().toISOString() }]);

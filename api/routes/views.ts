@@ -13,6 +13,9 @@ import { noneMatch, PageQuery, pageOf } from '../http.ts';
 import type { Store } from '../store/store.ts';
 import type { Edge } from '../../model/edge.ts';
 import { buildDnsView, buildEdgeConfig, type WorldSnapshot } from '../views/build.ts';
+import { DnsViewHistory } from '../views/dns-history.ts';
+import { DnsViewChange, type DnsViewDelta, type DnsViewFull } from '../../model/view-changes.ts';
+import { encodeDiff, toCompactView } from '../../model/view-codec.ts';
 
 const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', ...ANY_REQUEST];
 const LONG_POLL: ProblemCode[] = [...READ, 'too_many_requests'];
@@ -36,17 +39,22 @@ export interface RenderedView {
   json: string;
 }
 
+interface Rendered<T> extends RenderedView {
+  body: T;
+}
+
 /**
  * Reads what the views are built from once per store change, and renders each view (the DNS view, one
  * edge's config) once per change: with 100k learned subnets the DNS view is megabytes, and every DNS
- * server and edge long-polling must not rebuild and re-serialise it.
+ * server and edge long-polling must not rebuild and re-serialise it. The DNS view's changes
+ * (/dns/view/changes) are rendered once per change and base version, the compact full view once per change.
  */
-export function viewCache(store: Store) {
+export function viewCache(store: Store, history = new DnsViewHistory()) {
   let seq = -1;
   let world: Promise<WorldSnapshot> | undefined;
-  let rendered = new Map<string, Promise<RenderedView>>();
+  let rendered = new Map<string, Promise<Rendered<unknown>>>();
 
-  async function current(): Promise<{ world: Promise<WorldSnapshot>; rendered: Map<string, Promise<RenderedView>> }> {
+  async function current(): Promise<{ world: Promise<WorldSnapshot>; rendered: Map<string, Promise<Rendered<unknown>>> }> {
     const now = await store.changeSeq();
     if (now !== seq || !world) {
       seq = now;
@@ -62,13 +70,22 @@ export function viewCache(store: Store) {
     return { world, rendered };
   }
 
-  async function render(key: string, build: (w: WorldSnapshot) => { version: string; seq: number | null }): Promise<RenderedView> {
+  async function render<T>(key: string, build: (w: WorldSnapshot) => Promise<{ body: T; version: string; seq: number | null; json?: string }> | { body: T; version: string; seq: number | null; json?: string }): Promise<Rendered<T>> {
     const { world: w, rendered: cache } = await current();
-    let view = cache.get(key);
+    let view = cache.get(key) as Promise<Rendered<T>> | undefined;
     if (!view) {
-      view = w.then((snapshot) => {
-        const body = build(snapshot);
-        return { version: body.version, seq: body.seq, json: JSON.stringify(body) };
+      view = w.then(async (snapshot) => {
+        const out = await build(snapshot);
+        // Serialised on first use: with only delta clients the full view's JSON is never needed.
+        let json = out.json;
+        return {
+          version: out.version,
+          seq: out.seq,
+          body: out.body,
+          get json() {
+            return (json ??= JSON.stringify(out.body));
+          },
+        };
       });
       cache.set(key, view);
       view.catch(() => cache.delete(key));
@@ -76,10 +93,58 @@ export function viewCache(store: Store) {
     return view;
   }
 
-  return {
-    dnsView: () => render('dns', buildDnsView),
-    edgeConfig: (edge: Edge) => render(`edge:${edge.id}`, (w) => buildEdgeConfig(edge, w)),
+  const dnsView = () =>
+    render('dns', (w) => {
+      const body = buildDnsView(w);
+      history.record(body);
+      return { body, version: body.version, seq: body.seq };
+    });
+
+  /** The full DNS view in the compact encoding, as a JSON fragment (rendered once per change). */
+  const compactDnsView = () =>
+    render('dns-compact', async () => {
+      const full = await dnsView();
+      return { body: null, version: full.version, seq: full.seq, json: JSON.stringify(toCompactView(full.body)) };
+    });
+
+  /**
+   * What brings a DNS server holding `base` (null: nothing) to the view now served. Cached per delta
+   * base (at most the history's steps) and per full-answer reason, never per arbitrary If-None-Match:
+   * clients sending made-up versions cannot make the cache hold a copy of the full view each.
+   */
+  const dnsChanges = async (base: string | null) => {
+    const full = await dnsView();
+    const since = history.since(base, full.version);
+    const header = { version: full.version, seq: full.seq, weights_version: full.body.weights_version };
+    if (since.kind === 'delta') {
+      return render(`dns-changes:delta:${base}`, () => {
+        const body: DnsViewDelta = { kind: 'delta', from: base!, ...header, records: encodeDiff(since.diff()) };
+        return { body: null, version: full.version, seq: full.seq, json: JSON.stringify(body) };
+      });
+    }
+    return render(`dns-changes:full:${since.reason}`, async () => {
+      const head = JSON.stringify({ kind: 'full', reason: since.reason, ...header } satisfies Omit<DnsViewFull, 'view'>);
+      const view = (await compactDnsView()).json;
+      return { body: null, version: full.version, seq: full.seq, json: `${head.slice(0, -1)},"view":${view}}` };
+    });
   };
+
+  return {
+    dnsView,
+    dnsChanges,
+    edgeConfig: (edge: Edge) => render(`edge:${edge.id}`, (w) => {
+      const body = buildEdgeConfig(edge, w);
+      return { body, version: body.version, seq: body.seq };
+    }),
+  };
+}
+
+/** The one version an If-None-Match names (null when absent, `*` or several): the base of a delta. */
+export function baseVersion(header: string | string[] | undefined): string | null {
+  if (header === undefined) return null;
+  const values = (Array.isArray(header) ? header.join(',') : header).split(',').map((v) => v.trim().replace(/^W\//, ''));
+  if (values.length !== 1 || !/^"[^"]+"$/.test(values[0]!)) return null;
+  return values[0]!.slice(1, -1);
 }
 
 const WaitQuery = z.strictObject({
@@ -91,7 +156,7 @@ const WaitQuery = z.strictObject({
  * request until the view changes (answers 200 within one store-change notification) or N seconds pass
  * (304). A change that leaves this view as it was (another edge's weights) keeps it waiting.
  */
-async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps, waitSeconds: number, compute: () => Promise<RenderedView>): Promise<FastifyReply> {
+async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps, waitSeconds: number, compute: () => Promise<RenderedView>, answer: (view: RenderedView) => Promise<RenderedView> = async (v) => v): Promise<FastifyReply> {
   const deadline = Date.now() + Math.min(waitSeconds * 1000, deps.longPollMaxMs);
   const closed = new AbortController();
   reply.raw.once('close', () => closed.abort());
@@ -119,6 +184,7 @@ async function longPoll(req: FastifyRequest, reply: FastifyReply, deps: ViewDeps
     release?.();
   }
   // Already rendered (and built from schema-typed data): sent as is, not re-validated per request.
+  view = await answer(view);
   return withSeq(reply, view).header('etag', `"${view.version}"`).header('cache-control', 'no-cache').type('application/json; charset=utf-8').serializer((x) => x as string).send(view.json);
 }
 
@@ -158,6 +224,25 @@ export function viewRoutes(deps: ViewDeps) {
         response: { 200: DnsView, 304: z.null().describe('not modified'), ...problemResponses(LONG_POLL) },
       },
       handler: async (req, reply) => longPoll(req, reply, deps, req.query.wait, () => views.dnsView()),
+    });
+
+    r.get('/api/v1/dns/view/changes', {
+      schema: {
+        tags: ['data plane'],
+        summary: 'The DNS view as changes: a delta from the version the server holds, or the full view',
+        description:
+          'Long-poll like /dns/view (If-None-Match with the version held, plus ?wait=N), for sluice dns servers that hold a view. ' +
+          'When the view has moved on, 200 with kind "delta" (only the records and subnets that changed since the If-None-Match version, ' +
+          'to be applied to exactly that version) when this replica rendered that version and kept the steps since; otherwise kind "full" ' +
+          '(the whole view, with a reason). Both carry subnets in the compact encoding (distinct weight maps once, then cidrs and map indexes). ' +
+          'Versions are content hashes, so a delta is correct whichever replica made it; a replica without the history answers full, never a guess.',
+        querystring: WaitQuery,
+        response: { 200: DnsViewChange, 304: z.null().describe('not modified'), ...problemResponses(LONG_POLL) },
+      },
+      handler: async (req, reply) => {
+        const base = baseVersion(req.headers['if-none-match']);
+        return longPoll(req, reply, deps, req.query.wait, () => views.dnsView(), () => views.dnsChanges(base));
+      },
     });
 
     r.get('/api/v1/load-balancers/:id/weights', {

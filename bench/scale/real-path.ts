@@ -69,6 +69,8 @@ export interface CycleStages {
   propagate_ms: number;
   /** One GET /api/v1/dns/view: what each DNS server downloads for this version. */
   view_bytes: number;
+  /** What each DNS server downloaded for this publish: the delta from the view before (GET /dns/view/changes). */
+  view_delta_bytes: number;
   view_get_ms: number;
   heap_mb: number;
   outcome: string;
@@ -86,7 +88,7 @@ export interface RealPathResult {
    * `overload_rps` and `max_load_over_max` are the damped weights' (max_shift walks there over cycles).
    */
   decision: { sources: number; origins: number; plan_overload_rps: number; overload_rps: number; max_load_over_max: number };
-  dns: { servers: number; rss_mb_each: number[]; view_records: number; view_subnets: number };
+  dns: { servers: number; rss_mb_each: number[]; view_records: number; view_subnets: number; views_by_kind: Record<string, number> };
   answers: { sent: number; answered: number; learned: number; geo: number; other: number; coverage: number; p50_ms: number; p99_ms: number };
 }
 
@@ -345,6 +347,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     const scrapesT = Date.now();
 
     const cycles: CycleStages[] = [];
+    let prevVersion: string | null = (((await (await fetch(`${apiUrl}/api/v1/dns/view`, { headers: { authorization: `Bearer ${READ_TOKEN}` } })).json()) as { version: string }).version) ?? null;
     let viewRecords = 0;
     let viewSubnets = 0;
     for (let c = 0; c < spec.cycles; c++) {
@@ -355,12 +358,16 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       const result = report.results[0];
       if (!result) throw new Error(`cycle ${c}: no result (leader ${report.leader})`);
       if (result.decision) lastDecision = result.decision;
-      // What every DNS server downloads for this version (the whole view: no delta encoding yet).
+      // What a DNS server on the previous view downloads for this one (GET /dns/view/changes: a delta
+      // when this replica rendered the previous view), and the whole view an older server would.
+      const deltaRes = await fetch(`${apiUrl}/api/v1/dns/view/changes`, { headers: { authorization: `Bearer ${READ_TOKEN}`, ...(prevVersion ? { 'if-none-match': `"${prevVersion}"` } : {}) } });
+      const deltaBytes = deltaRes.status === 200 ? (await deltaRes.text()).length : 0;
       const tv = performance.now();
       const viewRes = await fetch(`${apiUrl}/api/v1/dns/view`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
       const viewText = await viewRes.text();
       const viewGet = performance.now() - tv;
-      const view = JSON.parse(viewText) as { weights_version: number | null; zones: { records: { subnets: Record<string, unknown> }[] }[] };
+      const view = JSON.parse(viewText) as { version: string; weights_version: number | null; zones: { records: { subnets: Record<string, unknown> }[] }[] };
+      prevVersion = view.version;
       const records = view.zones.flatMap((z) => z.records);
       viewRecords = records.length;
       viewSubnets = records.reduce((n, r) => n + Object.keys(r.subnets).length, 0);
@@ -382,6 +389,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         cycle_ms: Math.round(cycleMs),
         propagate_ms: Math.round(propagate),
         view_bytes: viewText.length,
+        view_delta_bytes: deltaBytes,
         view_get_ms: Math.round(viewGet),
         heap_mb: mb(process.memoryUsage().heapUsed),
         outcome: `${result.outcome}${result.outcome === 'published' ? '' : `: ${result.detail}`}`,
@@ -390,6 +398,13 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       if (c + 1 < spec.cycles) await new Promise((r) => setTimeout(r, 2_000));
     }
     const roundS = Math.max(1, (Date.now() - scrapesT) / 2000);
+    // How the DNS servers received their views (sluice_dns_view_changes_total), summed over servers.
+    const viewsByKind: Record<string, number> = {};
+    for (const d of dns) {
+      for (const m of (await metricsText(d.metricsPort).catch(() => '')).matchAll(/^sluice_dns_view_changes_total\{kind="(\w+)",reason="(\w+)"\} (\d+)/gm)) {
+        viewsByKind[`${m[1]}/${m[2]}`] = (viewsByKind[`${m[1]}/${m[2]}`] ?? 0) + Number(m[3]);
+      }
+    }
 
     const tq = performance.now();
     const seriesNow = Number((await prom.query('count({__name__=~"sluice_.+"})'))[0]?.value[1] ?? 0);
@@ -437,7 +452,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       prometheus: { series: seriesNow || sources, rss_mb: mb(treeRssBytes(prom.process.pid!)), query_ms: Math.round(queryMs) },
       cycles,
       decision: { sources: lastDecision ? Object.keys(lastDecision.weights).length : 0, origins: spec.origins, plan_overload_rps: lastDecision?.plan_overload_rps ?? NaN, overload_rps: lastDecision?.overload_rps ?? NaN, max_load_over_max: Math.round(worst * 1000) / 1000 },
-      dns: { servers: dns.length, rss_mb_each: dns.map((d) => mb(treeRssBytes(d.proc.child.pid!))), view_records: viewRecords, view_subnets: viewSubnets },
+      dns: { servers: dns.length, rss_mb_each: dns.map((d) => mb(treeRssBytes(d.proc.child.pid!))), view_records: viewRecords, view_subnets: viewSubnets, views_by_kind: viewsByKind },
       answers: { sent: picks.length, answered, learned, geo, other: all - learned - geo, coverage: all ? learned / all : 0, p50_ms: Math.round(quantile(latencies, 0.5) * 100) / 100, p99_ms: Math.round(quantile(latencies, 0.99) * 100) / 100 },
     };
   } finally {

@@ -80,6 +80,11 @@ export interface RecordIndex {
   staticReason: 'static' | 'no_healthy_origin';
   /** Every client gets the same answer for this type (nothing learned, one possible origin): ECS scope 0. */
   uniform: { a: boolean; aaaa: boolean };
+  /**
+   * The precomputed choice for a learned weight map (identical maps share one), or null when nothing
+   * in it is usable; kept so that a delta (view-index-update.ts) adds subnets without a rebuild.
+   */
+  learnedChoice(weights: WeightMap, cidrText: string, warnings: string[]): FamilySets | null;
 }
 
 export interface Authority {
@@ -206,7 +211,7 @@ function addNameAndParents(z: ZoneIndex, host: string): void {
   }
 }
 
-function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: string[], pace: (() => void) | undefined): RecordIndex {
+export function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: string[], pace: (() => void) | undefined): RecordIndex {
   const origins: OriginEntry[] = rv.origins.map((o) => {
     const v4: Uint8Array[] = [];
     const v6: Uint8Array[] = [];
@@ -248,6 +253,7 @@ function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: str
     anyUsable: origins.some(usable),
     staticReason: 'static',
     uniform: { a: false, aaaa: false },
+    learnedChoice: () => null,
   };
   const byId = new Map(origins.map((o, i) => [o.id, i]));
   // Active, healthy origins ordered by static weight: the tail of multi-address answers.
@@ -255,7 +261,26 @@ function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: str
 
   // Learned per-subnet shares. Identical weight maps (common: {"eu": 1}) share one precomputed choice.
   const shared = new Map<string, FamilySets>();
-  if (rv.policy !== 'weighted' && rv.policy !== 'failover') {
+  rec.learnedChoice = (weights, cidrText, warns) => {
+    const canon = canonicalWeights(weights);
+    let sets = shared.get(canon);
+    if (!sets) {
+      const pairs: [number, number][] = [];
+      for (const [id, share] of Object.entries(weights)) {
+        const idx = byId.get(id);
+        if (idx === undefined) {
+          warns.push(`${host}: subnet ${cidrText} names unknown origin ${id}; ignored`);
+          continue;
+        }
+        if (Number.isFinite(share) && share > 0 && usable(origins[idx]!)) pairs.push([idx, share]);
+      }
+      sets = { a: choiceSet(rec, pairs, fill, TYPE.A), aaaa: choiceSet(rec, pairs, fill, TYPE.AAAA) };
+      shared.set(canon, sets);
+    }
+    // Nothing usable in this map (all its origins down): store nothing, so geo/static answer instead.
+    return sets.a || sets.aaaa ? sets : null;
+  };
+  if (learns(rec)) {
     let sincePace = 0;
     // Keys, not entries: no pair array per subnet (this loop runs once per learned subnet per view).
     for (const cidrText of Object.keys(rv.subnets)) {
@@ -269,42 +294,13 @@ function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: str
         warnings.push(`${host}: subnet "${cidrText}" is not a CIDR with host bits clear; skipped`);
         continue;
       }
-      const canon = canonicalWeights(weights);
-      let sets = shared.get(canon);
-      if (!sets) {
-        const pairs: [number, number][] = [];
-        for (const [id, share] of Object.entries(weights)) {
-          const idx = byId.get(id);
-          if (idx === undefined) {
-            warnings.push(`${host}: subnet ${cidrText} names unknown origin ${id}; ignored`);
-            continue;
-          }
-          if (Number.isFinite(share) && share > 0 && usable(origins[idx]!)) pairs.push([idx, share]);
-        }
-        sets = { a: choiceSet(rec, pairs, fill, TYPE.A), aaaa: choiceSet(rec, pairs, fill, TYPE.AAAA) };
-        shared.set(canon, sets);
-      }
-      // Nothing usable in this map (all its origins down): store nothing, so geo/static answer instead.
-      if (!sets.a && !sets.aaaa) continue;
+      const sets = rec.learnedChoice(weights, cidrText, warnings);
+      if (!sets) continue;
       // A literal, not a spread of `sets`: one shape for every entry, and ~4x cheaper to build.
       rec.learned.insert(cidr.bytes, cidr.prefix, { a: sets.a, aaaa: sets.aaaa, prefix: cidr.prefix, scopeFloor: cidr.prefix });
-      if (cidr.family === 4) rec.learnedLongest4 = Math.max(rec.learnedLongest4, cidr.prefix);
-      else rec.learnedLongest6 = Math.max(rec.learnedLongest6, cidr.prefix);
     }
   }
-
-  for (const [entry, nested] of rec.learned.nested()) {
-    for (const n of nested) entry.scopeFloor = Math.max(entry.scopeFloor, n.prefix);
-    if (nested.length <= NESTED_SCAN_MAX && nested[0]!.bytes.length === 4) {
-      const starts = new Uint32Array(nested.length);
-      const prefixes = new Uint8Array(nested.length);
-      for (let k = 0; k < nested.length; k++) {
-        starts[k] = bytesToV4(nested[k]!.bytes);
-        prefixes[k] = nested[k]!.prefix;
-      }
-      entry.nested4 = { starts, prefixes };
-    }
-  }
+  setNesting(rec, false);
 
   const geoPairs: [number, number][] = fill.map((i) => [i, Math.max(origins[i]!.staticWeight, 1e-9)]);
   rec.geo = { a: choiceSet(rec, geoPairs, fill, TYPE.A), aaaa: choiceSet(rec, geoPairs, fill, TYPE.AAAA) };
@@ -334,10 +330,46 @@ function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: str
   };
   rec.static = { a: staticFor(TYPE.A), aaaa: staticFor(TYPE.AAAA) };
   rec.staticReason = rec.anyUsable ? 'static' : 'no_healthy_origin';
+  setUniform(rec);
+  return rec;
+}
+
+/** Learned subnets count for this record's policy (weighted and failover answer by static weight only). */
+export function learns(rec: RecordIndex): boolean {
+  return rec.policy !== 'weighted' && rec.policy !== 'failover';
+}
+
+export function setUniform(rec: RecordIndex): void {
   const uniform = (st: ChoiceSet | null, geo: ChoiceSet | null): boolean =>
     rec.learned.size === 0 && st !== null && !st.multi && (geo === null || geo.slots.every((i) => i === st.slots[0]));
   rec.uniform = { a: uniform(rec.static.a, rec.geo.a), aaaa: uniform(rec.static.aaaa, rec.geo.aaaa) };
-  return rec;
+}
+
+/**
+ * The learned entries' ECS scope floors and nested networks, and the longest learned prefix per
+ * family. `reset`: entries already had them (an update), so they are first set back to their own.
+ */
+export function setNesting(rec: RecordIndex, reset: boolean): void {
+  rec.learnedLongest4 = rec.learned.longest(4);
+  rec.learnedLongest6 = rec.learned.longest(6);
+  if (reset && (rec.learned.lengths(4).length > 1 || rec.learned.lengths(6).length > 1)) {
+    for (const value of rec.learned.values()) {
+      value.scopeFloor = value.prefix;
+      delete value.nested4;
+    }
+  }
+  for (const [entry, nested] of rec.learned.nested()) {
+    for (const n of nested) entry.scopeFloor = Math.max(entry.scopeFloor, n.prefix);
+    if (nested.length <= NESTED_SCAN_MAX && nested[0]!.bytes.length === 4) {
+      const starts = new Uint32Array(nested.length);
+      const prefixes = new Uint8Array(nested.length);
+      for (let k = 0; k < nested.length; k++) {
+        starts[k] = bytesToV4(nested[k]!.bytes);
+        prefixes[k] = nested[k]!.prefix;
+      }
+      entry.nested4 = { starts, prefixes };
+    }
+  }
 }
 
 function usable(o: OriginEntry): boolean {

@@ -6,6 +6,9 @@ import { GeoLocator } from '../answer/geo.ts';
 import { Responder } from '../answer/respond.ts';
 import type { DnsStats } from '../answer/stats.ts';
 import { buildViewIndex, type Authority, type ViewIndex } from '../answer/view-index.ts';
+import { updateViewIndex } from '../answer/view-index-update.ts';
+import { applyChanges } from '../../model/view-codec.ts';
+import type { ViewDelta } from '../view-changes.ts';
 import type { DnsConfig } from '../config.ts';
 import { nameToWireKey, qtypeName } from '../wire/constants.ts';
 import { HMAC_SHA256, TsigKeyring } from '../wire/tsig.ts';
@@ -122,4 +125,24 @@ export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSumm
     log.info({ version: index.version, weights_version: index.weightsVersion, zones: index.zones.size, records: index.records.size }, 'view installed');
   }
   return index;
+}
+
+/**
+ * A delta applied by a process or thread that owns its copy of the view: the view updated in place
+ * and the installed index updated in place (view-index-update.ts), or rebuilt when it is not the
+ * index of the delta's base. Null when `held` is not the delta's base: the caller asks for the whole
+ * view. Throws when the delta is malformed (nothing changed) or the new view cannot be indexed; after
+ * the latter `held` has been changed, so the caller must not use it as a base again.
+ */
+export function applyViewDelta(held: DnsView | null, index: ViewIndex | null, delta: ViewDelta, config: DnsConfig, log: Logger): { view: DnsView; index: ViewIndex } | null {
+  if (!held || held.version !== delta.from) return null;
+  const view = applyChanges(held, delta.changes, delta.header, { inPlace: true });
+  if (index && index.version === delta.from) {
+    try {
+      return { view, index: updateViewIndex(index, view, delta.changes, authorityOf(config)) };
+    } catch (err) {
+      log.warn({ err: (err as Error).message, version: view.version }, 'cannot apply the delta to the index; rebuilding it');
+    }
+  }
+  return { view, index: indexView(view, config, log, false) };
 }

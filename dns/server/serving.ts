@@ -12,7 +12,10 @@ import { registerServingMetrics, servedVersionOf } from '../metrics.ts';
 import { registerDnssecMetrics } from '../dnssec/metrics.ts';
 import type { OnlineSigner } from '../dnssec/online.ts';
 import { DnssecStats } from '../dnssec/stats.ts';
-import { createResponder, createSigner, indexView, openGeo, reloadKeys, tcpLimitsOf } from './engine.ts';
+import { applyViewDelta, authorityOf, createResponder, createSigner, indexView, openGeo, reloadKeys, tcpLimitsOf } from './engine.ts';
+import { updateViewIndex } from '../answer/view-index-update.ts';
+import type { ViewIndex } from '../answer/view-index.ts';
+import type { ViewDelta } from '../view-changes.ts';
 import { startListeners, type ListenAddress, type Listeners } from './listeners.ts';
 import { TcpStats } from './tcp.ts';
 import { startBatchedUdp, type BatchedUdp } from './udp-batched/start.ts';
@@ -58,18 +61,53 @@ export class ServingProcess {
     return this.udp ? Math.min(own, this.udp.servedVersion()) : own;
   }
 
+  /** The version of this process's copy of the view (the base a delta must have), null before one. */
+  heldVersion(): string | null {
+    return this.latest?.version ?? null;
+  }
+
   hasView(): boolean {
     return this.responder.index !== null;
   }
 
   /**
    * Indexes a view here (throws if it is invalid: the caller counts it and the last good view stays),
-   * then hands it to the UDP thread, which indexes its own copy.
+   * then hands it to the UDP thread, which indexes its own copy. With `delta` (how `view` came from
+   * the view installed) the index is updated in place instead of rebuilt, here and in the thread.
    */
-  install(view: DnsView, logSummary: boolean): void {
-    this.responder.setIndex(indexView(view, this.config, this.log, logSummary));
+  install(view: DnsView, logSummary: boolean, delta?: ViewDelta): void {
+    const index = this.responder.index;
+    let next: ViewIndex | null = null;
+    if (delta && index && index.version === delta.from) {
+      try {
+        next = updateViewIndex(index, view, delta.changes, authorityOf(this.config));
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, version: view.version }, 'cannot apply the delta to the index; rebuilding it');
+      }
+    }
+    this.responder.setIndex(next ?? indexView(view, this.config, this.log, logSummary));
     this.latest = view;
-    this.udp?.setView(view);
+    this.udp?.setView(view, delta);
+  }
+
+  /**
+   * A delta for this process's own copy of the view (a cluster worker's): applied in place, the index
+   * updated in place. False when this process does not hold the delta's base: the caller sends the
+   * whole view. Throws like install() when the result cannot be indexed.
+   */
+  installDelta(delta: ViewDelta): boolean {
+    let out;
+    try {
+      out = applyViewDelta(this.latest, this.responder.index, delta, this.config, this.log);
+    } catch (err) {
+      this.latest = null; // possibly changed in place: no longer the base of anything
+      throw err;
+    }
+    if (!out) return false;
+    this.responder.setIndex(out.index);
+    this.latest = out.view;
+    this.udp?.setView(out.view, delta);
+    return true;
   }
 
   /**
@@ -88,6 +126,10 @@ export class ServingProcess {
       dnssecStats: this.udpDnssecStats,
       log: this.log,
       onUnexpectedExit: onUdpThreadExit,
+      // The thread could not apply a delta to its copy (it missed the base): it gets the whole view.
+      onNeedView: () => {
+        if (this.latest) this.udp?.setView(this.latest);
+      },
     });
     this.udp = udp;
     try {

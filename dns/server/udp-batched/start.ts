@@ -15,13 +15,17 @@ import type { DnsConfig } from '../../config.ts';
 import type { ExternalUdp, ListenAddress } from '../listeners.ts';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from './linux-abi.ts';
 import { splitView } from './view-parts.ts';
+import type { ViewDelta } from '../../view-changes.ts';
 import type { FromThread, ThreadData, ToThread } from './thread.ts';
 
 export interface BatchedUdp extends ExternalUdp {
   /** Resolves once the thread's sockets are bound (rejects if it cannot bind). */
   ready: Promise<void>;
-  /** Hands the thread a new view; safe before `ready` (it is queued and read after binding). */
-  setView(view: DnsView): void;
+  /**
+   * Hands the thread a new view; safe before `ready` (it is queued and read after binding). With
+   * `delta` only the delta crosses, applied by the thread to its own copy (onNeedView when it cannot).
+   */
+  setView(view: DnsView, delta?: ViewDelta): void;
   /** weights_version the thread answers from (-1: none yet). */
   servedVersion(): number;
   /** The thread re-reads its DNSSEC keys (SIGHUP). */
@@ -41,6 +45,8 @@ export interface BatchedUdpOptions {
   log: Logger;
   /** The thread ended without being asked to (a bug, or poll() failing): the caller decides what follows. */
   onUnexpectedExit: (code: number) => void;
+  /** The thread got a delta for a view it does not hold: send it the whole view. */
+  onNeedView?: () => void;
 }
 
 /** How long a stopping thread may take to drain its sockets before it is terminated. */
@@ -77,6 +83,7 @@ export function startBatchedUdp(o: BatchedUdpOptions): BatchedUdp {
         resolve();
       } else if (m.type === 'failed') reject(new Error(m.message));
       else if (m.type === 'installed') version = m.version;
+      else if (m.type === 'need-view') o.onNeedView?.();
     });
     void exit.then((code) => {
       if (!listening) reject(new Error(`the batched UDP thread exited (code ${code}) before it listened`));
@@ -99,9 +106,10 @@ export function startBatchedUdp(o: BatchedUdpOptions): BatchedUdp {
       if (!b) throw new Error(`no batched UDP socket for ${a.host}:${a.port}`);
       return { port: b.port, label: b.label };
     },
-    setView(view) {
+    setView(view, delta) {
       if (exited) return;
-      for (const part of splitView(view)) port1.postMessage(part satisfies ToThread);
+      if (delta) port1.postMessage({ type: 'view-delta', delta } satisfies ToThread);
+      else for (const part of splitView(view)) port1.postMessage(part satisfies ToThread);
       wake();
     },
     servedVersion: () => version,

@@ -14,7 +14,8 @@ import type { DnsView } from '../../../model/views.ts';
 import { DnsStats } from '../../answer/stats.ts';
 import type { DnsConfig } from '../../config.ts';
 import { servedVersionOf } from '../../metrics.ts';
-import { createResponder, createSigner, indexView, openGeo, reloadKeys } from '../engine.ts';
+import { applyViewDelta, createResponder, createSigner, indexView, openGeo, reloadKeys } from '../engine.ts';
+import type { ViewDelta } from '../../view-changes.ts';
 import { DnssecStats } from '../../dnssec/stats.ts';
 import type { ListenAddress } from '../listeners.ts';
 import { BatchedUdpLoop } from './serve-loop.ts';
@@ -34,12 +35,14 @@ export interface ThreadData {
 }
 
 /** A view arrives in parts (view-parts.ts); stop ends the loop. */
-export type ToThread = ViewPart | { type: 'stop' } | { type: 'reload-keys' };
+export type ToThread = ViewPart | { type: 'view-delta'; delta: ViewDelta } | { type: 'stop' } | { type: 'reload-keys' };
 export type FromThread =
   | { type: 'ready'; bound: { host: string; port: number; label: string }[] }
   | { type: 'failed'; message: string }
   /** `ms`: how long indexing took (queries were answered meanwhile, from the previous index). */
   | { type: 'installed'; version: number; ms: number }
+  /** A delta came for a view this thread does not hold: it needs the whole view. */
+  | { type: 'need-view' }
   | { type: 'stopped' };
 
 const data = workerData as ThreadData;
@@ -52,13 +55,29 @@ const responder = createResponder(data.config, openGeo(data.config, data.configF
 
 /** Once serving: answers what is queued while a new view is indexed (from the index still installed). */
 let pace: (() => void) | undefined;
+/** This thread's own copy of the view in force: the base a delta is applied to (in place). */
+let held: DnsView | null = null;
 const install = (view: DnsView) => {
   try {
     const t0 = performance.now();
     responder.setIndex(indexView(view, data.config, log, false, pace));
+    held = view;
     post({ type: 'installed', version: servedVersionOf(responder.index), ms: Math.round(performance.now() - t0) });
   } catch (err) {
     log.error({ err: (err as Error).message }, 'cannot index the view; keeping the last good one');
+  }
+};
+const installDelta = (delta: ViewDelta) => {
+  try {
+    const t0 = performance.now();
+    const out = applyViewDelta(held, responder.index, delta, data.config, log);
+    if (!out) return post({ type: 'need-view' });
+    responder.setIndex(out.index);
+    held = out.view;
+    post({ type: 'installed', version: servedVersionOf(responder.index), ms: Math.round(performance.now() - t0) });
+  } catch (err) {
+    held = null; // possibly changed in place: the next delta asks for the whole view
+    log.error({ err: (err as Error).message }, 'cannot apply the view delta; keeping the last good index');
   }
 };
 
@@ -85,6 +104,10 @@ try {
       if (msg.type === 'stop') return false;
       if (msg.type === 'reload-keys') {
         reloadKeys(signer, data.config, data.configFile, log);
+        continue;
+      }
+      if (msg.type === 'view-delta') {
+        installDelta(msg.delta);
         continue;
       }
       const view = assembly.add(msg);

@@ -1,0 +1,74 @@
+// One replica's memory of how the DNS view moved: the last view it rendered and the diffs between the
+// views it rendered before, newest last, bounded. It answers "what changed since version H" with a
+// delta when H is one of the views this replica rendered itself and every step from H to the view now
+// served is known; otherwise with the full view (model/view-changes.ts says why that is always
+// correct across replicas: versions are content hashes).
+//
+// Bounds: at most `maxSteps` diffs and `maxChanged` changed subnets over all of them (a server further
+// behind than that gets the full view, which then costs no more than the deltas would). Memory: the
+// last view rendered (sharing its weight maps with the store snapshot it was built from) plus the
+// diffs. Nothing survives a restart; a restarted replica answers full until it has rendered twice.
+import type { DnsView } from '../../model/views.ts';
+import type { DnsViewFull } from '../../model/view-changes.ts';
+import { composeDiffs, diffViews, type RecordDiff } from '../../model/view-codec.ts';
+
+interface Step {
+  from: string;
+  to: string;
+  diff: RecordDiff[];
+  changed: number;
+}
+
+/** `diff()` composes the steps (O(changes)): called once per base and version by the caller's cache. */
+export type Since = { kind: 'delta'; diff: () => RecordDiff[] } | { kind: 'full'; reason: DnsViewFull['reason'] };
+
+export class DnsViewHistory {
+  private last: DnsView | null = null;
+  private steps: Step[] = [];
+  /** Versions whose next view had another shape: a server holding one is told why it gets the full view. */
+  private readonly shapeBreaks = new Set<string>();
+
+  constructor(
+    private readonly maxSteps = 16,
+    private readonly maxChanged = 2_000_000,
+  ) {}
+
+  /** A view this replica rendered (in publish order; one older than the last is ignored). */
+  record(view: DnsView): void {
+    const last = this.last;
+    if (last && (last.version === view.version || (last.seq !== null && view.seq !== null && view.seq < last.seq))) return;
+    this.last = view;
+    if (!last) return;
+    const diff = diffViews(last, view);
+    if (!diff) {
+      this.steps = [];
+      this.shapeBreaks.add(last.version);
+      if (this.shapeBreaks.size > this.maxSteps) this.shapeBreaks.delete(this.shapeBreaks.values().next().value!);
+      return;
+    }
+    this.steps.push({ from: last.version, to: view.version, diff, changed: diff.reduce((n, d) => n + d.subnets.size, 0) });
+    let total = this.steps.reduce((n, s) => n + s.changed, 0);
+    while (this.steps.length > this.maxSteps || (total > this.maxChanged && this.steps.length > 0)) total -= this.steps.shift()!.changed;
+  }
+
+  /** How to bring a server holding `base` (null: nothing) to `current` (the version being served). */
+  since(base: string | null, current: string): Since {
+    if (base === null) return { kind: 'full', reason: 'no_base' };
+    if (this.shapeBreaks.has(base)) return { kind: 'full', reason: 'shape_changed' };
+    const start = this.steps.findIndex((s) => s.from === base);
+    if (start < 0 || this.last?.version !== current) return { kind: 'full', reason: 'unknown_base' };
+    const steps = this.steps.slice(start);
+    return {
+      kind: 'delta',
+      diff: () => {
+        let diff: RecordDiff[] = [];
+        for (const s of steps) diff = composeDiffs(diff, s.diff);
+        return diff;
+      },
+    };
+  }
+
+  get depth(): number {
+    return this.steps.length;
+  }
+}

@@ -1,0 +1,276 @@
+// `npm run bench -- view-delta [--sizes 100k,1m] [--changed 0.02] [--real 10k --dns 10] [--rss 100k,1m]`: issue 15,
+// the DNS view at scale. `--real`: also the real loop (bench/scale/real-path.ts: agents, Prometheus,
+// scheduler, API, `--dns` sluice dns processes), publish -> every DNS server serving, bytes per server.
+// `--rss`: one sluice dns serving a view of that size: RSS, and p50/p99 at 10k qps (dnsperf, ECS).
+//
+// One publish that changes 2 % of the learned subnets, as each side handles it, in one process per
+// size (synthetic view: N /24s and /48s over 200 origins, weight maps drawn from a pool of 5,000 as
+// the scheduler's rounding and source merging make them; 1 % coarse aggregates with /24s inside):
+//
+//   before (the peer)  GET /api/v1/dns/view: the control plane serialises the whole view; each DNS
+//                      server downloads it, parses it (JSON + schema) and builds a new index in its
+//                      worker and again in its UDP thread.
+//   after              GET /api/v1/dns/view/changes: the control plane diffs the view against the one
+//                      before (history) and sends the delta; the server parses it, checks the base,
+//                      applies it to its view (primary: a copy) and updates the index in place in the
+//                      worker and the UDP thread (each on its own copy).
+//   resync             the full view in the compact encoding (a server that fell behind).
+//
+// Reported per size: bytes per server per publish, the control plane's render time, the DNS server's
+// parse + index time (one thread; a server runs the index step twice), heap of one view and of one
+// index. Ratios: before / after. The machine is shared: the load average is recorded.
+import { loadavg } from 'node:os';
+import { buildViewIndex, type Authority } from '../dns/answer/view-index.ts';
+import { applyViewDelta } from '../dns/server/engine.ts';
+import { decodeViewChange } from '../dns/view-changes.ts';
+import { parseView } from '../dns/view-source.ts';
+import { DnsViewHistory } from '../api/views/dns-history.ts';
+import { applyChanges, encodeDiff, toCompactView } from '../model/view-codec.ts';
+import type { DnsView, OriginView, WeightMap } from '../model/views.ts';
+import { seededRandom } from '../lib/prng.ts';
+import { recordResult } from './lib/results.ts';
+import { runRealPath } from './scale/real-path.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dnsperf } from './lib/dnsperf.ts';
+import { freePort, freeServerPort } from '../test/helpers/ports.ts';
+import { treeRssBytes } from '../test/helpers/rss.ts';
+import { startSluice, type SluiceProcess } from '../test/helpers/sluice-process.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+import { DnsConfig } from '../dns/config.ts';
+import { pino } from 'pino';
+
+const AUTHORITY: Authority = { primaryNs: undefined, hostmaster: undefined, nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 3600, retry: 600, expire: 1209600 };
+const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
+const ORIGINS = 200;
+const MAP_POOL = 5000;
+
+function origins(): OriginView[] {
+  return Array.from({ length: ORIGINS }, (_, i) => ({
+    id: `or_${i.toString().padStart(4, '0')}`,
+    name: `origin-${i}`,
+    region: `r${i % 20}`,
+    addresses: [`10.200.${i >> 8}.${i & 255}`],
+    port: 443,
+    location: { lat: (i % 180) - 90, lon: ((i * 7) % 360) - 180 },
+    admin_state: 'active' as const,
+    healthy: true,
+    static_weight: 1,
+    priority: 0,
+    health_check: null,
+  }));
+}
+
+function mapPool(rand: () => number, ids: string[]): WeightMap[] {
+  return Array.from({ length: MAP_POOL }, () => {
+    const k = 1 + Math.floor(rand() * 3);
+    const m: WeightMap = {};
+    let left = 20;
+    for (let j = 0; j < k; j++) {
+      const id = ids[Math.floor(rand() * ids.length)]!;
+      const share = j === k - 1 ? left : 1 + Math.floor(rand() * (left - (k - j - 1)));
+      m[id] = (m[id] ?? 0) + share / 20;
+      left -= share;
+      if (left <= 0) break;
+    }
+    return m;
+  });
+}
+
+function cidrOf(i: number): string {
+  // Alternate /24s (v4) and /48s (v6); every 100th a coarse aggregate (/16, /32) that holds others.
+  if (i % 100 === 99) return i % 2 ? `${10 + ((i >> 16) & 63)}.${(i >> 8) & 255}.0.0/16` : `2001:db8:${(i & 0xffff).toString(16)}::/32`.replace('2001:db8:', `2001:${(0xd00 + (i >> 16)).toString(16)}:`);
+  return i % 2 ? `${10 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}.0/24` : `2001:db8:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::/48`;
+}
+
+function makeView(n: number, rand: () => number, pool: WeightMap[], os: OriginView[]): DnsView {
+  const subnets: Record<string, WeightMap> = {};
+  for (let i = 0; i < n; i++) subnets[cidrOf(i)] = pool[Math.floor(rand() * pool.length)]!;
+  return { version: 'v1', seq: 1, weights_version: 1, zones: [{ zone: 'example.com', records: [{ load_balancer_id: 'lb_1', hostname: 'app.example.com', ttl: 20, answers: 1, policy: 'latency', max_latency_ms: 300, origins: os, subnets }] }] };
+}
+
+function ms(f: () => void): number {
+  const t = performance.now();
+  f();
+  return Math.round((performance.now() - t) * 10) / 10;
+}
+
+function heapMb(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed / 1e6;
+}
+
+async function one(label: string, n: number, changed: number) {
+  const rand = seededRandom(15);
+  const os = origins();
+  const pool = mapPool(rand, os.map((o) => o.id));
+  const h0 = heapMb();
+  const v1 = makeView(n, rand, pool, os);
+  const viewHeap = heapMb() - h0;
+  // The next publish: `changed` of the subnets get another weight map, 0.1 % leave, 0.1 % arrive.
+  const s2: Record<string, WeightMap> = { ...v1.zones[0]!.records[0]!.subnets };
+  const keys = Object.keys(s2);
+  for (let k = 0; k < n * changed; k++) s2[keys[Math.floor(rand() * n)]!] = pool[Math.floor(rand() * pool.length)]!;
+  for (let k = 0; k < n * 0.001; k++) delete s2[keys[Math.floor(rand() * n)]!];
+  for (let k = 0; k < n * 0.001; k++) s2[cidrOf(n + k)] = pool[k % pool.length]!;
+  const v2: DnsView = { ...v1, version: 'v2', seq: 2, weights_version: 2, zones: [{ zone: 'example.com', records: [{ ...v1.zones[0]!.records[0]!, subnets: s2 }] }] };
+
+  // Before: the whole view per publish.
+  let fullJson = '';
+  const renderFull = ms(() => (fullJson = JSON.stringify(v2)));
+  let parsed: DnsView | null = null;
+  const parseFull = ms(() => (parsed = parseView(JSON.parse(fullJson), 'bench')));
+  const h1 = heapMb();
+  let index1 = buildViewIndex(v1, AUTHORITY, 0);
+  const indexHeap = heapMb() - h1;
+  const buildIndex = ms(() => void buildViewIndex(parsed!, AUTHORITY, 0));
+  parsed = null;
+  fullJson = '';
+
+  // After: the delta.
+  const history = new DnsViewHistory();
+  history.record(v1);
+  let deltaJson = '';
+  const renderDelta = ms(() => {
+    history.record(v2);
+    const since = history.since('v1', 'v2');
+    if (since.kind !== 'delta') throw new Error('expected a delta');
+    deltaJson = JSON.stringify({ kind: 'delta', from: 'v1', version: 'v2', seq: 2, weights_version: 2, records: encodeDiff(since.diff()) });
+  });
+  let received: ReturnType<typeof decodeViewChange> | null = null;
+  // The primary: parse and check the delta, apply it to the view it holds, in place.
+  const primary = structuredClone(v1);
+  const own = structuredClone(v1);
+  const parseDelta = ms(() => {
+    received = decodeViewChange(JSON.parse(deltaJson), primary, 'bench');
+    applyChanges(primary, received.delta!.changes, received.delta!.header, { inPlace: true });
+  });
+  // A worker's (or UDP thread's) own copy and index, updated in place.
+  const config = DnsConfig.parse({ view_file: 'x.json' });
+  const log = pino({ level: 'silent' });
+  const updateIndex = ms(() => void (index1 = applyViewDelta(own, index1, received!.delta!, config, log)!.index));
+  if (index1.version !== 'v2') throw new Error('index not updated');
+
+  // Resync: the compact full view.
+  let compactJson = '';
+  const renderCompact = ms(() => (compactJson = JSON.stringify({ kind: 'full', reason: 'unknown_base', version: 'v2', seq: 2, weights_version: 2, view: toCompactView(v2) })));
+  const parseCompact = ms(() => void decodeViewChange(JSON.parse(compactJson), null, 'bench'));
+
+  const r = {
+    subnets: n,
+    changed_share: changed,
+    bytes_full: Buffer.byteLength(JSON.stringify(v2)),
+    bytes_delta: Buffer.byteLength(deltaJson),
+    bytes_compact_full: Buffer.byteLength(compactJson),
+    api_render_full_ms: renderFull,
+    api_render_delta_ms: renderDelta,
+    api_render_compact_ms: renderCompact,
+    dns_parse_full_ms: parseFull,
+    dns_parse_delta_ms: parseDelta,
+    dns_parse_compact_ms: parseCompact,
+    dns_index_build_ms: buildIndex,
+    dns_index_update_ms: updateIndex,
+    /** One DNS server per publish: parse once, index in the worker and in its UDP thread. */
+    dns_server_before_ms: Math.round(parseFull + 2 * buildIndex),
+    dns_server_after_ms: Math.round(parseDelta + 2 * updateIndex),
+    heap_view_mb: Math.round(viewHeap),
+    heap_index_mb: Math.round(indexHeap),
+  };
+  process.stdout.write(`${label}: ${JSON.stringify(r)}\n`);
+  return r;
+}
+
+/** The real loop (bench/scale/real-path.ts) at `size` with `servers` sluice dns processes following the API. */
+async function realPath(size: string, servers: number) {
+  const sizes: Record<string, { subnets: number; edges: number; origins: number }> = { '10k': { subnets: 10_000, edges: 20, origins: 10 }, '50k': { subnets: 50_000, edges: 50, origins: 20 } };
+  const s = sizes[size];
+  if (!s) throw new Error(`--real: unknown size ${size} (${Object.keys(sizes).join(', ')})`);
+  const r = await runRealPath({ ...s, budget: 1000, dnsServers: servers, queries: 2000, cycles: 4, log: (l) => process.stderr.write(`  ${l}\n`) });
+  const steady = r.cycles.slice(1);
+  const med = (f: (c: (typeof steady)[number]) => number) => {
+    const xs = steady.map(f).sort((a, b) => a - b);
+    return xs[Math.floor(xs.length / 2)]!;
+  };
+  return {
+    size,
+    dns_servers: servers,
+    view_subnets: r.dns.view_subnets,
+    propagate_ms_median: med((c) => c.propagate_ms),
+    propagate_ms: r.cycles.map((c) => c.propagate_ms),
+    view_bytes_full: r.cycles.map((c) => c.view_bytes),
+    view_bytes_delta: r.cycles.map((c) => c.view_delta_bytes),
+    views_by_kind: r.dns.views_by_kind,
+    dns_rss_mb_each: r.dns.rss_mb_each,
+    answers: r.answers,
+  };
+}
+
+/**
+ * One `sluice dns` (primary + one worker with its UDP thread, as deployed with a metrics listener) on
+ * a view of `n` learned subnets from a file: its RSS once it serves, then dnsperf at 10k qps with ECS
+ * (10.1.2.0/24, learned) for the answer latency.
+ */
+async function servedRss(n: number) {
+  const rand = seededRandom(15);
+  const os = origins();
+  const view = makeView(n, rand, mapPool(rand, os.map((o) => o.id)), os);
+  view.zones[0]!.records[0]!.subnets['10.1.2.0/24'] = { [os[0]!.id]: 0.5, [os[1]!.id]: 0.5 };
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-view-rss-'));
+  let proc: SluiceProcess | null = null;
+  try {
+    writeFileSync(join(dir, 'view.json'), JSON.stringify(view));
+    const port = await freeServerPort();
+    const metricsPort = await freePort();
+    writeFileSync(join(dir, 'dns.yaml'), `listen: ["127.0.0.1:${port}"]\nview_file: view.json\nworkers: 1\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\n`);
+    const t = performance.now();
+    proc = startSluice(['dns', '--config', join(dir, 'dns.yaml')], { env: { SLUICE_LOG_LEVEL: 'warn' } });
+    await waitFor(() => proc!.output().includes('sluice dns ready'), { timeoutMs: 600_000, intervalMs: 500, what: `sluice dns ready; output: ${proc.output().slice(-1000)}` });
+    const readyMs = Math.round(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 3000)); // the UDP thread's index (built beside the worker's)
+    const rssMb = Math.round(treeRssBytes(proc.child.pid!) / 1e6);
+    const queries = join(dir, 'queries.txt');
+    writeFileSync(queries, 'app.example.com A\n'.repeat(1000));
+    const m = await dnsperf({ port, pid: proc.child.pid! }, queries, 5, { ecs: true, rate: 10_000 });
+    return { subnets: n, ready_ms: readyMs, rss_mb: rssMb, p50_ms: m.p50_ms, p99_ms: m.p99_ms, qps: m.qps, lost: m.lost };
+  } finally {
+    await proc?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function main(args: string[]): Promise<void> {
+  const arg = (name: string, dflt: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1]! : dflt;
+  };
+  const sizes = arg('--sizes', '100k,1m').split(',');
+  const changed = Number(arg('--changed', '0.02'));
+  const load = loadavg()[0]!;
+  const results: Record<string, Awaited<ReturnType<typeof one>>> = {};
+  for (const s of sizes) results[s] = await one(s, SIZES[s] ?? Number(s), changed);
+  const realSize = arg('--real', '');
+  const real = realSize ? await realPath(realSize, Number(arg('--dns', '10'))) : null;
+  const rssSizes = arg('--rss', '').split(',').filter(Boolean);
+  const served: Record<string, Awaited<ReturnType<typeof servedRss>>> = {};
+  for (const size of rssSizes) served[size] = await servedRss(SIZES[size] ?? Number(size));
+  const big = results[sizes.at(-1)!]!;
+  const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
+  recordResult(
+    'view-delta',
+    {
+      comparison: 'one publish changing 2 % of the learned subnets: full view per server (GET /dns/view: serialise, download, parse, index twice) vs delta (GET /dns/view/changes: diff, download, apply, index updated in place twice)',
+      ratios: { bytes_full_over_delta: ratio(big.bytes_full, big.bytes_delta), dns_server_before_over_after: ratio(big.dns_server_before_ms, big.dns_server_after_ms), bytes_full_over_compact: ratio(big.bytes_full, big.bytes_compact_full) },
+      details: { sizes: results, real, served, loadavg_1m: load, loadavg_end: loadavg()[0] },
+    },
+    sizes
+      .map((s) => {
+        const x = results[s]!;
+        return `${s}: ${(x.bytes_delta / 1e6).toFixed(2)} MB delta vs ${(x.bytes_full / 1e6).toFixed(1)} MB full per server (compact resync ${(x.bytes_compact_full / 1e6).toFixed(1)} MB); DNS server ${x.dns_server_after_ms} ms vs ${x.dns_server_before_ms} ms (parse ${x.dns_parse_delta_ms} vs ${x.dns_parse_full_ms}, index ${x.dns_index_update_ms} vs ${x.dns_index_build_ms} ×2); API ${x.api_render_delta_ms} vs ${x.api_render_full_ms} ms; heap view ${x.heap_view_mb} MB + index ${x.heap_index_mb} MB`;
+      })
+      .join('; ') +
+      Object.entries(served).map(([k, x]) => `; one sluice dns serving ${k} (primary + worker + UDP thread): RSS ${x.rss_mb} MB, ready in ${x.ready_ms} ms, at 10k qps ECS p50 ${x.p50_ms} ms p99 ${x.p99_ms} ms (lost ${x.lost})`).join('') +
+      (real ? `; real loop ${real.size} (${real.view_subnets} view subnets): publish -> all ${real.dns_servers} DNS servers serving in ${real.propagate_ms_median} ms median (${real.propagate_ms.join('/')}), delta ${real.view_bytes_delta.map((b) => (b / 1e3).toFixed(0)).join('/')} kB vs full ${(real.view_bytes_full.at(-1)! / 1e6).toFixed(2)} MB per server, views ${JSON.stringify(real.views_by_kind)}, DNS RSS max ${Math.max(...real.dns_rss_mb_each)} MB` : '') +
+      `; load ${load.toFixed(1)}`,
+  );
+}

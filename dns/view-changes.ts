@@ -1,0 +1,66 @@
+// The DNS server's side of GET /api/v1/dns/view/changes (model/view-changes.ts): turns an answer into
+// the full view to install, given the view this server holds. A delta is applied to exactly the view
+// it names as its base (anything else is refused: the caller then asks for the full view); a full
+// answer is decoded from the compact table. The envelope is schema-checked once, the subnet tables
+// element by element (view-codec.ts), each error naming the field. Nothing is installed from a
+// refused answer: the last good view keeps answering.
+import { ReceivedDnsViewChange, type DnsRecordChange } from '../model/view-changes.ts';
+import { checkChanges, fromCompactView } from '../model/view-codec.ts';
+import type { DnsView } from '../model/views.ts';
+import { parseView } from './view-source.ts';
+
+/** What turned the view held into the next one: passed on, so that each serving thread applies it to its own index. */
+export interface ViewDelta {
+  from: string;
+  header: { version: string; seq: number | null; weights_version: number | null };
+  changes: DnsRecordChange[];
+}
+
+/**
+ * A full view, or a delta checked against the view held (it cannot fail to apply) but not applied yet:
+ * the owner applies it in place once the answer is accepted (a stale one is refused first), so a
+ * million-subnet view is not copied per publish.
+ */
+export interface ReceivedView {
+  version: string;
+  seq: number | null;
+  view?: DnsView;
+  delta?: ViewDelta;
+  kind: 'delta' | 'full';
+  /** For a full view: why it was not a delta (no_base, unknown_base, shape_changed; legacy = from GET /dns/view). */
+  reason: string;
+}
+
+export const CHANGES_PATH = '/api/v1/dns/view/changes';
+export const LEGACY_PATH = '/api/v1/dns/view';
+
+/** Thrown for a delta made for another base than the view held: ask for the full view. */
+export class WrongBaseError extends Error {
+  override name = 'WrongBaseError';
+}
+
+/** Decodes an answer of /dns/view/changes against `held` (the view in force, or null). Throws with the problem. */
+export function decodeViewChange(doc: unknown, held: DnsView | null, where: string): ReceivedView {
+  const r = ReceivedDnsViewChange.safeParse(doc);
+  if (!r.success) {
+    const first = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`${where}: not a DnsViewChange: ${first}`);
+  }
+  const c = r.data;
+  try {
+    if (c.kind === 'full') return { version: c.version, seq: c.seq, view: fromCompactView(c.view), kind: 'full', reason: c.reason };
+    if (!held || held.version !== c.from) throw new WrongBaseError(`a delta from view ${c.from}, but the view held is ${held?.version ?? 'none'}`);
+    checkChanges(held, c.records);
+    const header = { version: c.version, seq: c.seq, weights_version: c.weights_version };
+    return { version: c.version, seq: c.seq, delta: { from: c.from, header, changes: c.records }, kind: 'delta', reason: 'delta' };
+  } catch (err) {
+    const e = new (err instanceof WrongBaseError ? WrongBaseError : Error)(`${where}: ${(err as Error).message}`);
+    throw e;
+  }
+}
+
+/** An answer of the older GET /dns/view (a control plane without /changes). */
+export function decodeLegacyView(doc: unknown, where: string): ReceivedView {
+  const view = parseView(doc, where);
+  return { version: view.version, seq: view.seq, view, kind: 'full', reason: 'legacy' };
+}

@@ -1,0 +1,208 @@
+// Pure functions of the DNS view's delta protocol (model/view-changes.ts): the compact subnet table
+// (encode, and decode with validation in a loop), the diff of two views, the composition of two
+// diffs (a server several publishes behind gets one delta), and applying a delta to a view.
+//
+// Costs, for n learned subnets and c changed ones: encode/decode O(n); diff O(n) (one pass over the
+// new view's subnets, one over the old one's for removals); compose O(c1 + c2); apply O(n) for the
+// copy of each changed record's subnet table (a view in force is never mutated: it may still be
+// installed, or kept as the last good one) plus O(c).
+//
+// Decoding never trusts the input: the envelope is checked by the caller's schema, the big arrays
+// here, element by element, with the path of the first bad one. Nothing is half-applied: a bad delta
+// throws before any result exists.
+import type { DnsRecordView, DnsView, WeightMap } from './views.ts';
+import type { CompactDnsView, CompactSubnets, DnsRecordChange, DnsRecordMeta } from './view-changes.ts';
+
+export class ViewDecodeError extends Error {
+  override name = 'ViewDecodeError';
+}
+
+/** A cheap identity for a weight map: its entries in order. Equal maps written alike share one entry. */
+function mapKey(m: WeightMap): string {
+  let k = '';
+  for (const id in m) k += `${id}\u0000${m[id]}\u0001`;
+  return k;
+}
+
+export function sameWeights(a: WeightMap, b: WeightMap): boolean {
+  if (a === b) return true;
+  let n = 0;
+  for (const id in a) {
+    if (b[id] !== a[id]) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
+}
+
+/** Groups `entries` by identical weight maps. */
+export function compactSubnets(entries: Iterable<[string, WeightMap]>): CompactSubnets {
+  const maps: WeightMap[] = [];
+  const byKey = new Map<string, number>();
+  const cidrs: string[] = [];
+  const map: number[] = [];
+  for (const [cidr, weights] of entries) {
+    const key = mapKey(weights);
+    let i = byKey.get(key);
+    if (i === undefined) {
+      i = maps.length;
+      maps.push(weights);
+      byKey.set(key, i);
+    }
+    cidrs.push(cidr);
+    map.push(i);
+  }
+  return { maps, cidrs, map };
+}
+
+/**
+ * Checks the table's arrays element by element and calls `each` per subnet. `where` names the table in
+ * errors (e.g. "zones[0].records[2].subnets"). The maps themselves are few and schema-checked by the caller.
+ */
+export function forEachCompact(c: CompactSubnets, where: string, each: (cidr: string, weights: WeightMap) => void): void {
+  const { maps, cidrs, map } = c;
+  if (!Array.isArray(cidrs) || !Array.isArray(map)) throw new ViewDecodeError(`${where}: cidrs and map must be arrays`);
+  if (cidrs.length !== map.length) throw new ViewDecodeError(`${where}: cidrs has ${cidrs.length} entries but map has ${map.length}; they must pair up`);
+  for (let i = 0; i < cidrs.length; i++) {
+    const cidr = cidrs[i];
+    if (typeof cidr !== 'string') throw new ViewDecodeError(`${where}.cidrs[${i}]: expected a CIDR string, got ${JSON.stringify(cidr)}`);
+    const m = map[i];
+    if (typeof m !== 'number' || !Number.isInteger(m) || m < 0 || m >= maps.length) {
+      throw new ViewDecodeError(`${where}.map[${i}]: expected an index into maps (0..${maps.length - 1}), got ${JSON.stringify(m)}`);
+    }
+    each(cidr, maps[m]!);
+  }
+}
+
+export function expandSubnets(c: CompactSubnets, where: string): Record<string, WeightMap> {
+  const out: Record<string, WeightMap> = {};
+  forEachCompact(c, where, (cidr, w) => {
+    out[cidr] = w;
+  });
+  return out;
+}
+
+function metaOf(r: DnsRecordView): DnsRecordMeta {
+  const { subnets: _, ...meta } = r;
+  return meta;
+}
+
+export function toCompactView(view: DnsView): CompactDnsView {
+  return {
+    ...view,
+    zones: view.zones.map((z) => ({ zone: z.zone, records: z.records.map((r) => ({ ...metaOf(r), subnets: compactSubnets(Object.entries(r.subnets)) })) })),
+  };
+}
+
+export function fromCompactView(view: CompactDnsView): DnsView {
+  return {
+    ...view,
+    zones: view.zones.map((z, zi) => ({ zone: z.zone, records: z.records.map((r, ri) => ({ ...r, subnets: expandSubnets(r.subnets, `zones[${zi}].records[${ri}].subnets`) })) })),
+  };
+}
+
+/** Same zones in the same order, each with the same records (by load balancer) in the same order. */
+export function sameShape(a: DnsView, b: DnsView): boolean {
+  if (a.zones.length !== b.zones.length) return false;
+  return a.zones.every((z, zi) => {
+    const other = b.zones[zi]!;
+    return z.zone === other.zone && z.records.length === other.records.length && z.records.every((r, ri) => r.load_balancer_id === other.records[ri]!.load_balancer_id);
+  });
+}
+
+/** Changes of one record, before encoding: subnet -> new weights, or null when removed. */
+export interface RecordDiff {
+  zone: number;
+  record: number;
+  load_balancer_id: string;
+  meta: DnsRecordMeta | null;
+  subnets: Map<string, WeightMap | null>;
+}
+
+/** prev -> next, or null when the shape changed (a delta cannot say that: send the full view). */
+export function diffViews(prev: DnsView, next: DnsView): RecordDiff[] | null {
+  if (!sameShape(prev, next)) return null;
+  const out: RecordDiff[] = [];
+  next.zones.forEach((z, zi) =>
+    z.records.forEach((r, ri) => {
+      const old = prev.zones[zi]!.records[ri]!;
+      const subnets = new Map<string, WeightMap | null>();
+      for (const cidr in r.subnets) {
+        const was = old.subnets[cidr];
+        const now = r.subnets[cidr]!;
+        if (was === undefined || !sameWeights(was, now)) subnets.set(cidr, now);
+      }
+      for (const cidr in old.subnets) if (!(cidr in r.subnets)) subnets.set(cidr, null);
+      const meta = JSON.stringify(metaOf(old)) === JSON.stringify(metaOf(r)) ? null : metaOf(r);
+      if (meta || subnets.size > 0) out.push({ zone: zi, record: ri, load_balancer_id: r.load_balancer_id, meta, subnets });
+    }),
+  );
+  return out;
+}
+
+/** `a` then `b` as one diff (both of the same shape). */
+export function composeDiffs(a: RecordDiff[], b: RecordDiff[]): RecordDiff[] {
+  const byPos = new Map<string, RecordDiff>();
+  for (const d of a) byPos.set(`${d.zone}/${d.record}`, { ...d, subnets: new Map(d.subnets) });
+  for (const d of b) {
+    const key = `${d.zone}/${d.record}`;
+    const was = byPos.get(key);
+    if (!was) {
+      byPos.set(key, { ...d, subnets: new Map(d.subnets) });
+      continue;
+    }
+    if (d.meta) was.meta = d.meta;
+    for (const [cidr, w] of d.subnets) was.subnets.set(cidr, w);
+  }
+  return [...byPos.values()].sort((x, y) => x.zone - y.zone || x.record - y.record);
+}
+
+export function encodeDiff(diff: RecordDiff[]): DnsRecordChange[] {
+  return diff.map((d) => {
+    const set: [string, WeightMap][] = [];
+    const removed: string[] = [];
+    for (const [cidr, w] of d.subnets) {
+      if (w) set.push([cidr, w]);
+      else removed.push(cidr);
+    }
+    return { zone: d.zone, record: d.record, load_balancer_id: d.load_balancer_id, meta: d.meta, set: compactSubnets(set), removed };
+  });
+}
+
+/**
+ * The view after `changes` (a delta made from `view`). Throws ViewDecodeError, before changing or
+ * building anything, when a change points at a record that is not there or not the one named, or when
+ * a subnet table is malformed. `view` is left as it was, unless `inPlace` (its owner holds no other
+ * reference to it: a serving thread's own copy), when the changed records' subnet tables are updated
+ * where they are instead of copied (a million-subnet table is not copied per publish).
+ */
+export function applyChanges(view: DnsView, changes: DnsRecordChange[], header: { version: string; seq: number | null; weights_version: number | null }, o: { inPlace?: boolean } = {}): DnsView {
+  checkChanges(view, changes);
+  // Checked: nothing below throws.
+  const zones = view.zones.map((z) => ({ zone: z.zone, records: [...z.records] }));
+  for (const c of changes) {
+    const rec = zones[c.zone]!.records[c.record]!;
+    const subnets = o.inPlace ? rec.subnets : { ...rec.subnets };
+    forEachCompact(c.set, '', (cidr, w) => {
+      subnets[cidr] = w;
+    });
+    for (const cidr of c.removed) delete subnets[cidr];
+    zones[c.zone]!.records[c.record] = { ...(c.meta ?? metaOf(rec)), subnets };
+  }
+  return { version: header.version, seq: header.seq, weights_version: header.weights_version, zones };
+}
+
+/** Throws ViewDecodeError when `changes` cannot be applied to `view` (applyChanges then cannot fail). */
+export function checkChanges(view: DnsView, changes: DnsRecordChange[]): void {
+  changes.forEach((c, i) => {
+    const where = `records[${i}]`;
+    const rec = view.zones[c.zone]?.records[c.record];
+    if (!rec) throw new ViewDecodeError(`${where}: no record at zones[${c.zone}].records[${c.record}] in the view in force`);
+    if (rec.load_balancer_id !== c.load_balancer_id) throw new ViewDecodeError(`${where}: zones[${c.zone}].records[${c.record}] is load balancer ${rec.load_balancer_id}, the delta names ${c.load_balancer_id}`);
+    forEachCompact(c.set, `${where}.set`, () => {});
+    if (!Array.isArray(c.removed)) throw new ViewDecodeError(`${where}.removed: expected an array of CIDR strings`);
+    c.removed.forEach((cidr, j) => {
+      if (typeof cidr !== 'string') throw new ViewDecodeError(`${where}.removed[${j}]: expected a CIDR string`);
+    });
+  });
+}

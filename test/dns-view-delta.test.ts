@@ -1,0 +1,102 @@
+// End to end: the control plane publishes learned weights (SQLite store, real HTTP API), `sluice dns`
+// with two cluster workers (each with its batched UDP thread) follows GET /api/v1/dns/view/changes and
+// answers from deltas: a changed subnet is answered by its new origin, a removed one falls back to
+// geolocation, an unchanged one keeps its answer — while the server counts deltas, not full views.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GEOIP_TEST_DB, PLACES } from '../dns/testing/fixtures.ts';
+import { SAMPLE, http, startInProcess, type InProcessControlPlane } from './helpers/control-plane.ts';
+import { unavailable } from './helpers/env.ts';
+import { freePort, freeServerPort } from './helpers/ports.ts';
+import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
+import { waitFor } from './helpers/wait.ts';
+
+const run = promisify(execFile);
+const skip = unavailable({ tools: { dig: 'dnsutils' } });
+const N = 5000;
+
+describe.skipIf(skip)('sluice dns following /dns/view/changes (deltas through workers and UDP threads)', () => {
+  let cp: InProcessControlPlane;
+  let dir: string;
+  let dns: SluiceProcess;
+  let dnsPort: number;
+  let metricsPort: number;
+  let lbId = '';
+  const ids: Record<string, string> = {};
+  const dig = async (subnet: string, tcp = false) =>
+    (await run('dig', ['@127.0.0.1', '-p', String(dnsPort), '+short', '+tries=2', '+time=1', ...(tcp ? ['+tcp'] : []), 'app.example.com', `+subnet=${subnet}`])).stdout.trim();
+  const metric = async (pattern: RegExp) => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return text.split('\n').filter((l) => pattern.test(l)).reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+  };
+  const learned = (eu: number) => {
+    const out: Record<string, Record<string, number>> = {};
+    for (let i = 0; i < N; i++) out[`10.${i >> 8}.${i & 255}.0/24`] = i < eu ? { [ids.eu!]: 1 } : { [ids.us!]: 1 };
+    return out;
+  };
+
+  beforeAll(async () => {
+    cp = await startInProcess();
+    lbId = (await http(`${cp.url}/api/v1/load-balancers`, { method: 'POST', body: { ...SAMPLE.loadBalancer, dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 30, answers: 1 } } })).json.id;
+    ids.eu = (await http(`${cp.url}/api/v1/load-balancers/${lbId}/origins`, { method: 'POST', body: { name: 'eu-london', region: 'eu-west', addresses: ['192.0.2.10'], port: 443, location: PLACES.london, target_rps: 100, max_rps: 200 } })).json.id;
+    ids.us = (await http(`${cp.url}/api/v1/load-balancers/${lbId}/origins`, { method: 'POST', body: { name: 'us-east', region: 'us-east', addresses: ['203.0.113.30'], port: 443, location: PLACES.ashburn, target_rps: 100, max_rps: 200 } })).json.id;
+    await cp.store.publishWeights(lbId, { subnets: learned(N / 2) }, { load_balancer_id: lbId, reason: 'optimize' });
+
+    dir = mkdtempSync(join(tmpdir(), 'sluice-dns-delta-'));
+    dnsPort = await freeServerPort();
+    metricsPort = await freePort();
+    writeFileSync(
+      join(dir, 'dns.yaml'),
+      [
+        `listen: ["127.0.0.1:${dnsPort}"]`,
+        `api: { url: "${cp.url}", wait: 30s }`,
+        `geoip: { database: ${JSON.stringify(fileURLToPath(GEOIP_TEST_DB))} }`,
+        'workers: 2',
+        `metrics: { listen: "127.0.0.1:${metricsPort}" }`,
+      ].join('\n'),
+    );
+    dns = startSluice(['dns', '--config', join(dir, 'dns.yaml')]);
+    await waitFor(() => dns.output().includes('sluice dns ready'), { timeoutMs: 30_000, what: `sluice dns ready; output: ${dns?.output()}` });
+  });
+
+  afterAll(async () => {
+    await dns?.stop();
+    await cp?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers changed, removed and unchanged subnets from deltas on UDP and TCP, counting deltas', async () => {
+    expect(await dig('10.0.5.0/24')).toBe('192.0.2.10'); // learned: eu
+    expect(await dig('10.15.0.0/24')).toBe('203.0.113.30'); // learned: us
+    expect(await metric(/^sluice_dns_view_changes_total\{kind="full",reason="no_base"\}/)).toBe(1);
+    const version = async () => (await http(`${cp.url}/api/v1/dns/view`)).json.version as string;
+    for (let round = 1; round <= 3; round++) {
+      // 2 % of the subnets move from eu to us each round; one subnet is removed in the last.
+      const next = learned(N / 2 - round * (N / 50));
+      if (round === 3) delete next['10.1.0.0/24'];
+      const before = await version();
+      await cp.store.publishWeights(lbId, { subnets: next }, { load_balancer_id: lbId, reason: 'optimize' });
+      expect(await version()).not.toBe(before);
+      const moved = `10.${(N / 2 - 1) >> 8}.${(N / 2 - 1) & 255}.0/24`; // the last eu subnet moves in round 1
+      await waitFor(async () => (await metric(/^sluice_dns_view_changes_total\{kind="delta"/)) >= round, { timeoutMs: 15_000, what: `delta ${round} installed` });
+      await waitFor(async () => (await dig(moved)) === '203.0.113.30' && (await dig(moved, true)) === '203.0.113.30', { timeoutMs: 10_000, what: `${moved} answered by its new origin (UDP and TCP)` });
+    }
+    // Removed: no longer learned, so not answered with reason learned_latency (10.x is not in the test
+    // database, so by static weight). One query for it and one for a learned subnet: exactly one learned.
+    const learnedBefore = await metric(/^sluice_dns_queries_total\{.*reason="learned_latency"/);
+    const totalBefore = await metric(/^sluice_dns_queries_total\{/);
+    await dig('10.1.0.0/24');
+    await dig('10.1.1.0/24');
+    await waitFor(async () => (await metric(/^sluice_dns_queries_total\{/)) >= totalBefore + 2, { timeoutMs: 5000, what: 'both queries counted' });
+    expect(await metric(/^sluice_dns_queries_total\{.*reason="learned_latency"/)).toBe(learnedBefore + 1);
+    expect(await dig('10.0.5.0/24')).toBe('192.0.2.10'); // unchanged
+    expect(await metric(/^sluice_dns_view_changes_total\{kind="full"/)).toBe(1);
+    expect(await metric(/^sluice_dns_api_errors_total/)).toBe(0);
+    expect(dns.output()).not.toMatch(/cannot apply|rebuilding it/);
+  });
+});
