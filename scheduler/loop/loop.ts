@@ -34,6 +34,8 @@ export interface LoopOptions {
   inputTimeoutMs: number;
   leaseTtlMs: number;
   holdCycles: number;
+  /** Scheduler config merge_resolution_ms: sources this close in RTT are one solver row (solver/merge.ts). */
+  mergeResolutionMs?: number;
   latencyTtlMs: number;
   decisionRetentionMs?: number;
   locate: Locate;
@@ -302,7 +304,7 @@ export class SchedulerLoop {
     const snapshot = { survivors: inputs.connections.subnetSurvivors, polledAt: inputs.connections.originPolledAt };
     const answerSurvival = lb.dns ? answers.observe(snapshot, (name) => healthyNow.has(name), (this.o.now ?? Date.now)() / 1000) : undefined;
     if (answerSurvival) this.o.metrics.answerSurvival.set({ load_balancer: lb.name }, answerSurvival.value);
-    const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds, answerSurvival });
+    const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, mergeResolutionMs: this.o.mergeResolutionMs, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds, answerSurvival });
     const active = await this.o.store.activeOverrides(lb.id);
     const overrides = this.overrides.resolve(lb.id, active, built.problem.sources, (this.o.now ?? Date.now)());
     if (overrides) built.problem.overrides = overrides;

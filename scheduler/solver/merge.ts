@@ -1,6 +1,21 @@
-// Merging identical sources. Thousands of client subnets behind the same resolver or PoP often have the
-// same cost vector; they are one row to the LP (their demands add up) and get the same shares. A source
-// set of 100k subnets measured from 20 origins typically collapses by an order of magnitude.
+// Merging interchangeable sources. Thousands of client subnets behind the same resolver or PoP have the
+// same, or nearly the same, cost vector; they are one row to the LP (their demands add up) and get the
+// same shares.
+//
+// Exact (resolution 0): rows whose cost vectors are bit-identical. Quantised (resolution r > 0): rows
+// whose every cost falls in the same bucket ⌊c / r⌋ — so the same allowed set (+∞ is its own bucket)
+// and, column by column, costs less than r apart. The merged row's cost is the demand-weighted mean of
+// its members' (mergedCosts), so the merged LP's objective of any merged flow is exactly the true
+// objective of giving every member its group's shares. The bound, for the whole LP objective (latency
+// plus the load terms, which depend only on column loads and so are the same either way):
+//     exact optimum ≤ true objective of the merged optimum ≤ exact optimum + r · total demand
+// (right: the exact optimum's flows summed per group are feasible for the merged LP and cost at most
+// r per unit more there, every member's cost being within r of the group's mean). In demand-weighted
+// latency: the merged plan is at most r ms worse than the exact one. Measured RTT noise (several ms
+// between probes of one pair) is far larger than the default r (scheduler config solver.merge_resolution).
+/** Scheduler config merge_resolution_ms's default (bench/README.md has the measurement behind it). */
+export const DEFAULT_MERGE_RESOLUTION_MS = 1;
+
 export interface MergedRows {
   /** Row index in the merged problem for every original row. */
   groupOf: Int32Array;
@@ -10,8 +25,22 @@ export interface MergedRows {
   representative: Int32Array;
 }
 
+/** Bit-identical rows only (mergeRows with resolution 0). */
 export function mergeIdenticalRows(cost: Float64Array, rows: number, cols: number): MergedRows {
-  const bits = new Uint32Array(cost.buffer, cost.byteOffset, cost.length * 2);
+  return mergeRows(cost, rows, cols, 0);
+}
+
+/** Groups rows whose costs agree bucket by bucket (resolution > 0) or bit for bit (0); see the header. */
+export function mergeRows(cost: Float64Array, rows: number, cols: number, resolution: number): MergedRows {
+  if (!(resolution >= 0) || !Number.isFinite(resolution)) throw new Error(`merge: resolution must be a finite number ≥ 0, got ${resolution}`);
+  // The key each cost is compared by: the cost itself, or its bucket (a float too: costs with failover
+  // ranks reach ~1e7, and buckets of 1e-3 ms would overflow an int32).
+  let keys = cost;
+  if (resolution > 0) {
+    keys = new Float64Array(cost.length);
+    for (let t = 0; t < cost.length; t++) keys[t] = Math.floor(cost[t]! / resolution);
+  }
+  const bits = new Uint32Array(keys.buffer, keys.byteOffset, keys.length * 2);
   const groupOf = new Int32Array(rows);
   const representative = new Int32Array(rows);
   let groups = 0;
@@ -34,7 +63,7 @@ export function mergeIdenticalRows(cost: Float64Array, rows: number, cols: numbe
       const r = representative[g]!;
       if (hashOf[r] === h) {
         let same = true;
-        for (let j = 0; j < cols && same; j++) same = cost[r * cols + j] === cost[i * cols + j];
+        for (let j = 0; j < cols && same; j++) same = keys[r * cols + j] === keys[i * cols + j];
         if (same) {
           found = g;
           break;
@@ -50,4 +79,34 @@ export function mergeIdenticalRows(cost: Float64Array, rows: number, cols: numbe
     groupOf[i] = found;
   }
   return { groupOf, groups, representative: representative.slice(0, groups) };
+}
+
+/**
+ * The merged rows' costs into `out` (groups × cols) and demands into `demandOut`: the representative's
+ * costs when the merge was exact (they are all the same), else the demand-weighted mean of the members'
+ * (a group without demand: its representative's) — what makes the header's bound hold.
+ */
+export function mergedCosts(m: MergedRows, cost: Float64Array, demand: Float64Array, cols: number, exact: boolean, out: Float64Array, demandOut: Float64Array): void {
+  const { groupOf, groups, representative } = m;
+  const rows = groupOf.length;
+  demandOut.fill(0, 0, groups);
+  for (let i = 0; i < rows; i++) demandOut[groupOf[i]!]! += demand[i]!;
+  for (let g = 0; g < groups; g++) out.set(cost.subarray(representative[g]! * cols, representative[g]! * cols + cols), g * cols);
+  if (exact) return;
+  // Weighted sums over the members with demand (+∞ stays +∞: a bucket is all-infinite or all-finite).
+  const sum = new Float64Array(groups * cols);
+  for (let i = 0; i < rows; i++) {
+    const d = demand[i]!;
+    if (!(d > 0)) continue;
+    const g = groupOf[i]!;
+    for (let j = 0; j < cols; j++) sum[g * cols + j]! += d * cost[i * cols + j]!;
+  }
+  for (let g = 0; g < groups; g++) {
+    const d = demandOut[g]!;
+    if (!(d > 0)) continue;
+    for (let j = 0; j < cols; j++) {
+      const c = out[g * cols + j]!;
+      if (c !== Infinity) out[g * cols + j] = sum[g * cols + j]! / d;
+    }
+  }
 }
