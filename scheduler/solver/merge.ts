@@ -33,14 +33,6 @@ export function mergeIdenticalRows(cost: Float64Array, rows: number, cols: numbe
 /** Groups rows whose costs agree bucket by bucket (resolution > 0) or bit for bit (0); see the header. */
 export function mergeRows(cost: Float64Array, rows: number, cols: number, resolution: number): MergedRows {
   if (!(resolution >= 0) || !Number.isFinite(resolution)) throw new Error(`merge: resolution must be a finite number ≥ 0, got ${resolution}`);
-  // The key each cost is compared by: the cost itself, or its bucket (a float too: costs with failover
-  // ranks reach ~1e7, and buckets of 1e-3 ms would overflow an int32).
-  let keys = cost;
-  if (resolution > 0) {
-    keys = new Float64Array(cost.length);
-    for (let t = 0; t < cost.length; t++) keys[t] = Math.floor(cost[t]! / resolution);
-  }
-  const bits = new Uint32Array(keys.buffer, keys.byteOffset, keys.length * 2);
   const groupOf = new Int32Array(rows);
   const representative = new Int32Array(rows);
   let groups = 0;
@@ -50,10 +42,20 @@ export function mergeRows(cost: Float64Array, rows: number, cols: number, resolu
   const mask = size - 1;
   const slots = new Int32Array(size);
   const hashOf = new Int32Array(rows);
+  // Each cost is compared by its key: the cost itself, or its bucket ⌊c / r⌋ (a float: costs with
+  // failover ranks reach ~1e7, and buckets of 1e-3 ms would overflow an int32). Keys are computed on
+  // the fly, not stored: at 129k rows × 200 columns a key matrix would be another 200 MB.
+  const inv = resolution > 0 ? 1 / resolution : 0;
+  const key = (t: number): number => (inv > 0 ? Math.floor(cost[t]! * inv) : cost[t]!);
+  const word = new Float64Array(1);
+  const words = new Uint32Array(word.buffer);
   for (let i = 0; i < rows; i++) {
     let h = 0x811c9dc5;
-    const base = i * cols * 2;
-    for (let t = 0; t < cols * 2; t++) h = Math.imul(h ^ bits[base + t]!, 0x01000193);
+    const base = i * cols;
+    for (let j = 0; j < cols; j++) {
+      word[0] = key(base + j);
+      h = Math.imul(Math.imul(h ^ words[0]!, 0x01000193) ^ words[1]!, 0x01000193);
+    }
     hashOf[i] = h;
     let slot = h & mask;
     let found = -1;
@@ -63,7 +65,7 @@ export function mergeRows(cost: Float64Array, rows: number, cols: number, resolu
       const r = representative[g]!;
       if (hashOf[r] === h) {
         let same = true;
-        for (let j = 0; j < cols && same; j++) same = keys[r * cols + j] === keys[i * cols + j];
+        for (let j = 0; j < cols && same; j++) same = key(r * cols + j) === key(base + j);
         if (same) {
           found = g;
           break;
@@ -93,20 +95,20 @@ export function mergedCosts(m: MergedRows, cost: Float64Array, demand: Float64Ar
   for (let i = 0; i < rows; i++) demandOut[groupOf[i]!]! += demand[i]!;
   for (let g = 0; g < groups; g++) out.set(cost.subarray(representative[g]! * cols, representative[g]! * cols + cols), g * cols);
   if (exact) return;
-  // Weighted sums over the members with demand (+∞ stays +∞: a bucket is all-infinite or all-finite).
-  const sum = new Float64Array(groups * cols);
+  // Weighted means over the members with demand, summed in place (no groups × cols scratch: 100 MB at
+  // 1M subnets); +∞ stays +∞ (a bucket is all-infinite or all-finite).
+  for (let g = 0; g < groups; g++) {
+    if (!(demandOut[g]! > 0)) continue;
+    for (let j = 0; j < cols; j++) if (out[g * cols + j] !== Infinity) out[g * cols + j] = 0;
+  }
   for (let i = 0; i < rows; i++) {
     const d = demand[i]!;
     if (!(d > 0)) continue;
     const g = groupOf[i]!;
-    for (let j = 0; j < cols; j++) sum[g * cols + j]! += d * cost[i * cols + j]!;
-  }
-  for (let g = 0; g < groups; g++) {
-    const d = demandOut[g]!;
-    if (!(d > 0)) continue;
+    const w = d / demandOut[g]!;
     for (let j = 0; j < cols; j++) {
-      const c = out[g * cols + j]!;
-      if (c !== Infinity) out[g * cols + j] = sum[g * cols + j]! / d;
+      const c = cost[i * cols + j]!;
+      if (c !== Infinity) out[g * cols + j]! += w * c;
     }
   }
 }
