@@ -189,4 +189,48 @@ describe('the decision core vs HiGHS (latency policy, within capacity)', () => {
       for (const o of origins) expect(d.origin_load_rps[o.id]!).toBeLessThanOrEqual(o.max_rps * (1 + 1e-9));
     }
   });
+
+  /** 600 sources around 12 places (RTT within 0.5 ms of the place's, inside one 1-ms bucket), 30 origins, capacity binding. */
+  function clustered(seed: number): SchedulingProblem {
+    const r = rng(seed);
+    const K = 30;
+    const origins = Array.from({ length: K }, (_, j) => ({ id: `o${j}`, target_rps: 0, max_rps: 0, healthy: true, admin_state: 'active' as const, static_weight: 1, priority: 0 }));
+    const places = Array.from({ length: 12 }, () => origins.map(() => Math.floor(5 + r() * 200) + 0.25));
+    const sources = Array.from({ length: 600 }, (_, i) => {
+      const at = places[i % places.length]!;
+      return { id: `s${i}`, demand_rps: 1 + r() * 40, rtt_ms: Object.fromEntries(origins.map((o, j) => [o.id, Math.round((at[j]! + 0.5 * r()) * 100) / 100])) };
+    });
+    const D = sources.reduce((a, x) => a + x.demand_rps, 0);
+    origins.forEach((o) => (o.target_rps = o.max_rps = (D * 1.1) / K));
+    return { policy: 'latency', max_shift: 1, deadband: 0, max_latency_ms: 500, origins, sources, current: {} };
+  }
+
+  it('merge_resolution_ms: fewer rows, plan within resolution × demand of the exact one', () => {
+    for (let seed = 1; seed <= 3; seed++) {
+      const p = clustered(seed);
+      const D = p.sources.reduce((a, x) => a + x.demand_rps, 0);
+      const exact = decide(p);
+      const merged = decide({ ...p, merge_resolution_ms: 1 });
+      expect(exact.solver.merged_rows).toBe(600);
+      expect(merged.solver.merged_rows).toBeLessThan(100);
+      // plan_objective is the demand-weighted latency of the plan the sources are given.
+      expect(merged.plan_objective).toBeGreaterThanOrEqual(exact.plan_objective * (1 - 1e-9));
+      expect(merged.plan_objective).toBeLessThanOrEqual(exact.plan_objective + 1 * D);
+    }
+  });
+
+  it('price_hint: the previous decision\'s prices reach the same optimum with fewer augmenting paths', () => {
+    for (let seed = 1; seed <= 3; seed++) {
+      const p = clustered(seed + 10);
+      const cold = decide(p);
+      const hint = Object.fromEntries(Object.entries(cold.origins).map(([id, o]) => [id, o.price]));
+      // The next cycle: demand moved a little.
+      const r = rng(seed);
+      const next = { ...p, sources: p.sources.map((x) => ({ ...x, demand_rps: x.demand_rps * (0.97 + 0.06 * r()) })) };
+      const nextCold = decide(next);
+      const nextWarm = decide({ ...next, price_hint: hint });
+      expect(Math.abs(nextWarm.plan_objective - nextCold.plan_objective) / nextCold.plan_objective).toBeLessThan(1e-9);
+      expect(nextWarm.solver.augmentations).toBeLessThan(nextCold.solver.augmentations / 2);
+    }
+  });
 });

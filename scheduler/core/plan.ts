@@ -17,9 +17,9 @@ export interface Plan {
   solver: SolverInfo;
 }
 
-export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, mergeResolution = 0): Plan {
+export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, lp: Pick<LpExtras, 'mergeResolution' | 'initialPrice'> = {}): Plan {
   if (policy === 'weighted') return weightedPlan(columns, costs, demand);
-  return lpPlan(policy, columns, costs.cost, demand, costs.rows, { mergeResolution });
+  return lpPlan(policy, columns, costs.cost, demand, costs.rows, lp);
 }
 
 /** Extra terms of the LP (bounded-plan.ts): load outside it, limits on columns' totals, a reward tier. */
@@ -27,6 +27,8 @@ export interface LpExtras {
   adjust?: CapacityAdjust | undefined;
   /** Rows whose costs agree within this many ms (buckets; solver/merge.ts) are one row; 0: bit-identical only. */
   mergeResolution?: number | undefined;
+  /** Column prices to start the solver from (the previous decision's); default: its own warm start. */
+  initialPrice?: Float64Array | undefined;
   /** Per column: load that earns the reward tier (a minimum share); none when absent. */
   minLoad?: Float64Array | undefined;
 }
@@ -51,7 +53,7 @@ export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Arra
   const penalty = aboveTargetPenalty(mCost, K);
   const reward = extras?.minLoad ? minimumShareReward(mCost, K, penalty) : undefined;
   const flow = scratch.f64('plan.flow', m * K);
-  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty, ...(extras?.minLoad ? { minLoad: extras.minLoad, reward } : {}) }, { flow });
+  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty, ...(extras?.minLoad ? { minLoad: extras.minLoad, reward } : {}) }, { flow, ...(extras?.initialPrice ? { initialPrice: extras.initialPrice } : {}) });
 
   const mShare = sharesOf(sol.flow, mCost, mDemand, sol.price, m, K);
   let share = mShare;

@@ -87,6 +87,8 @@ export class SchedulerLoop {
   private readonly missing = new Map<string, Map<string, number>>();
   /** Connection state and load prediction from one cycle to the next (connection-sources.ts). */
   private readonly carried = new CarriedState();
+  /** Per load balancer: the last decision's capacity prices, the next solve's start (price_hint). */
+  private readonly lastPrices = new Map<string, Record<string, number>>();
   private unsubscribe: (() => void) | undefined;
   private lastUnhealthy = '';
   /** The lease as the last renewal saw it (gauges, carried state); undefined once it is lost. */
@@ -340,7 +342,10 @@ export class SchedulerLoop {
       return { load_balancer: lb.name, outcome: 'held', detail };
     }
 
+    const hint = this.lastPrices.get(lb.id);
+    if (hint) built.problem.price_hint = hint;
     const { decision, solve_ms } = await this.o.solve(built.problem);
+    if (decision.status === 'ok') this.lastPrices.set(lb.id, Object.fromEntries(Object.entries(decision.origins).map(([id, o]) => [id, o.price])));
     this.o.metrics.solveDuration.observe({ load_balancer: lb.name }, solve_ms / 1000);
     if (decision.status === 'no_usable_origin') {
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_usable_origin' });
