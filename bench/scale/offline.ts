@@ -64,6 +64,10 @@ export interface OfflineResult {
   solve_ms: number;
   /** The decision worker's own solve time (decide() without packing and transfer), first cycle. */
   worker_solve_ms: number;
+  /** The decision worker's heap + typed arrays after a decision, the larger of the two cycles (MB). */
+  worker_memory_mb: number;
+  /** The second cycle's worker time (starts from the first decision's prices). */
+  worker_solve_ms_cycle2: number;
   /** What the solver reported for the first cycle: rows after merging, augmenting paths. */
   solver: SchedulingDecision['solver'];
   /** Longest stall of the main thread's event loop during each cycle (perf_hooks, 10 ms resolution). */
@@ -141,6 +145,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
 
     let solveMs = 0;
     let workerMs = 0;
+    let workerMb = 0;
     const loop = new SchedulerLoop({
       store,
       reader: { read: async (c) => toCapacityUnit(assembleInputs(raw, c, counter), c) },
@@ -149,6 +154,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
         try {
           const d = await solver.decide(p);
           workerMs = d.solve_ms;
+          workerMb = Math.max(workerMb, d.memory_mb ?? 0);
           return d;
         } finally {
           solveMs = performance.now() - t;
@@ -174,7 +180,8 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     const firstWorker = Math.round(workerMs);
     // A second cycle from the weights in force (the steady state the scheduler runs in).
     const [[, cycle2], stall2] = await watchingLoop(() => timed(() => loop.cycle()));
-    log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms), event loop max ${stall2} ms`);
+    log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms`);
+    const secondWorker = Math.round(workerMs);
     await loop.stop();
 
     const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: ['t'] }), docs: false });
@@ -204,6 +211,8 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       view_subnets: viewSubnets,
       solve_ms: firstSolve,
       worker_solve_ms: firstWorker,
+      worker_solve_ms_cycle2: secondWorker,
+      worker_memory_mb: workerMb,
       solver: solverInfo,
       event_loop_max_ms: { cycle: stall, cycle2: stall2 },
       coverage,
