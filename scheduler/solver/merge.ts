@@ -12,9 +12,14 @@
 // (right: the exact optimum's flows summed per group are feasible for the merged LP and cost at most
 // r per unit more there, every member's cost being within r of the group's mean). In demand-weighted
 // latency: the merged plan is at most r ms worse than the exact one. Measured RTT noise (several ms
-// between probes of one pair) is far larger than the default r (scheduler config solver.merge_resolution).
-/** Scheduler config merge_resolution_ms's default (bench/README.md has the measurement behind it). */
-export const DEFAULT_MERGE_RESOLUTION_MS = 1;
+// between probes of one pair) is larger than the default r (scheduler config merge_resolution_ms).
+//
+// Measured on the scale harness's 1M-subnet problem (128,850 sources × 200 origins; bench/README.md):
+// r = 0.5 / 1 / 2 / 5 ms merges 1.66× / 1.95× / 2.32× / 2.91×, and the merged plan's demand-weighted
+// latency is 0.0001 / 0.0006 / 0.003 / 0.015 ms above the exact optimum — far inside the bound. The
+// default, 2 ms, is the largest of these whose bound stays below the RTT noise.
+/** Scheduler config merge_resolution_ms's default (the header has the measurement behind it). */
+export const DEFAULT_MERGE_RESOLUTION_MS = 2;
 
 export interface MergedRows {
   /** Row index in the merged problem for every original row. */
@@ -42,19 +47,20 @@ export function mergeRows(cost: Float64Array, rows: number, cols: number, resolu
   const mask = size - 1;
   const slots = new Int32Array(size);
   const hashOf = new Int32Array(rows);
-  // Each cost is compared by its key: the cost itself, or its bucket ⌊c / r⌋ (a float: costs with
-  // failover ranks reach ~1e7, and buckets of 1e-3 ms would overflow an int32). Keys are computed on
-  // the fly, not stored: at 129k rows × 200 columns a key matrix would be another 200 MB.
+  // Each cost is compared by its key: the cost itself, or its bucket ⌊c / r⌋ (compared as a float:
+  // costs with failover ranks reach ~1e7, and buckets of 1e-3 ms would overflow an int32). Keys are
+  // computed on the fly, not stored: at 129k rows × 200 columns a key matrix would be another 200 MB.
   const inv = resolution > 0 ? 1 / resolution : 0;
-  const key = (t: number): number => (inv > 0 ? Math.floor(cost[t]! * inv) : cost[t]!);
-  const word = new Float64Array(1);
-  const words = new Uint32Array(word.buffer);
+  const costBits = new Uint32Array(cost.buffer, cost.byteOffset, cost.length * 2);
   for (let i = 0; i < rows; i++) {
     let h = 0x811c9dc5;
     const base = i * cols;
-    for (let j = 0; j < cols; j++) {
-      word[0] = key(base + j);
-      h = Math.imul(Math.imul(h ^ words[0]!, 0x01000193) ^ words[1]!, 0x01000193);
+    if (inv > 0) {
+      // The bucket's low 32 bits (|0: +∞ hashes as 0, huge buckets wrap): only a hash; rows are
+      // compared on the exact buckets below.
+      for (let j = 0; j < cols; j++) h = Math.imul(h ^ (Math.floor(cost[base + j]! * inv) | 0), 0x01000193);
+    } else {
+      for (let t = base * 2; t < (base + cols) * 2; t++) h = Math.imul(h ^ costBits[t]!, 0x01000193);
     }
     hashOf[i] = h;
     let slot = h & mask;
@@ -65,7 +71,8 @@ export function mergeRows(cost: Float64Array, rows: number, cols: number, resolu
       const r = representative[g]!;
       if (hashOf[r] === h) {
         let same = true;
-        for (let j = 0; j < cols && same; j++) same = key(r * cols + j) === key(base + j);
+        if (inv > 0) for (let j = 0; j < cols && same; j++) same = Math.floor(cost[r * cols + j]! * inv) === Math.floor(cost[base + j]! * inv);
+        else for (let j = 0; j < cols && same; j++) same = cost[r * cols + j] === cost[base + j];
         if (same) {
           found = g;
           break;
