@@ -90,7 +90,8 @@ export async function main(args: string[]): Promise<void> {
   }
   parts.push(`load average ${Math.max(...load).toFixed(1)}`);
   recordResult(
-    'scale',
+    // An offline-only run (`--real ''`) is recorded apart, so it does not replace the real path's record.
+    Object.keys(real).length > 0 ? 'scale' : 'scale-offline',
     {
       comparison: 'the whole loop at 10k/100k subnets (real Prometheus, API, sluice dns) and its in-process stages up to 1M subnets x 1,000 edges x 200 origins; coverage with per-agent aggregation vs the busiest-subnets-only export at the same series budget',
       ratios,
