@@ -3,7 +3,8 @@
 // javascript-lp-solver as a second peer where its dense tableau still fits; then 100k×20 on its own
 // (HiGHS needs over 12 minutes and 2 GB there): the solver alone, the whole decision core (costs,
 // capacity plan, solve, damping, weights) in-process for a first and a next cycle, and through the
-// worker thread. Last, the whole `sluice solve` process (read JSON, validate, decide, write JSON) at
+// worker thread; then 20k × 200 (bench/lib/geo-instance.ts, issue 15's origin count) cold and from the
+// last solve's prices. Last, the whole `sluice solve` process (read JSON, validate, decide, write JSON) at
 // 10k×20 and 100k×20 and `sluice simulate` on a 10k-source scenario, beside HiGHS's in-process solve of
 // the 10k×20 LP measured above.
 //
@@ -20,6 +21,7 @@ import { solveWithLpSolver } from '../scheduler/solver/lp-solver.ts';
 import { solveTransport, type TransportProblem } from '../scheduler/solver/transport.ts';
 import { aboveTargetPenalty } from '../scheduler/core/costs.ts';
 import { recordResult } from './lib/results.ts';
+import { geoTransport } from './lib/geo-instance.ts';
 import { seededRandom as rng } from '../lib/prng.ts';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -170,6 +172,27 @@ export async function main(args: string[]): Promise<void> {
   ratios[`solver_ms_${n / 1000}k`] = big100.solver_ms;
   ratios[`decide_ms_${n / 1000}k`] = big100.decide_ms;
 
+  // 200 origins (issue 15's internet scale): cold, and from the last solve's prices with demand drifted
+  // by up to ±3 % (what the live loop passes as price_hint). HiGHS's cross-check at K = 200 is in
+  // test/solver-optimality.test.ts (600 × 200); at this size it is not run.
+  const wideRows = quick ? 5_000 : 20_000;
+  const wide = geoTransport({ rows: wideRows, cols: 200, seed: 5 });
+  const wideCold = Array.from({ length: 3 }, () => time(() => solveTransport(wide)));
+  const drift = rng(11);
+  const wideNext = { ...wide, demand: wide.demand.map((d) => d * (0.97 + 0.06 * drift())) };
+  const fromPrices = Array.from({ length: 3 }, () => time(() => solveTransport(wideNext, { initialPrice: wideCold[0]!.value.price })));
+  const wideLabel = `${wideRows / 1000}k x 200`;
+  const k200 = {
+    size: wideLabel,
+    solver_ms: round(median(wideCold.map((s) => s.ms))),
+    augmentations: wideCold[0]!.value.augmentations,
+    next_from_prices_ms: round(median(fromPrices.map((s) => s.ms))),
+    next_from_prices_augmentations: fromPrices[0]!.value.augmentations,
+  };
+  process.stdout.write(`${wideLabel}: solver ${k200.solver_ms} ms (${k200.augmentations} paths), next from the last prices ${k200.next_from_prices_ms} ms (${k200.next_from_prices_augmentations} paths)\n`);
+  ratios[`solver_ms_${wideLabel.replace(' x ', 'x')}`] = k200.solver_ms;
+  ratios[`next_from_prices_over_cold_${wideLabel.replace(' x ', 'x')}`] = k200.next_from_prices_ms / k200.solver_ms;
+
   const bIdx = args.indexOf('--baseline');
   const cli = cliTimes(quick, bIdx >= 0 ? join(resolve(args[bIdx + 1]!), 'bin/sluice.js') : null);
   const highs10k = rows.find((row) => row.size === '10kx20')?.highs_ms as number | undefined;
@@ -186,8 +209,9 @@ export async function main(args: string[]): Promise<void> {
     `objective ratio ${Math.max(...sizes.map(([a, b]) => Math.abs(r(`objective_${a >= 1000 ? `${a / 1000}k` : a}x${b}`) - 1))).toExponential(1)} from 1; ` +
     `${label}: solver ${big100.solver_ms} ms median (${big100.solver_ms_min} min), decide() ${big100.decide_ms} ms median (${big100.decide_ms_min} min), next cycle ${big100.decide_next_cycle_ms} ms; ` +
     `worker round trip ${big100.worker_round_trip_ms} ms (caller stall ${big100.caller_longest_stall_ms} ms); ` +
+    `${wideLabel}: solver ${k200.solver_ms} ms, next from the last prices ${k200.next_from_prices_ms} ms; ` +
     `whole process: ${cli.map((c) => `${c.what} ${c.ms} ms (CPU ${c.cpu_ms})${c.baseline_ms ? ` [baseline ${c.baseline_ms} ms, CPU ${c.baseline_cpu_ms}]` : ''}`).join(', ')}${highs10k ? ` (HiGHS solve alone at 10kx20: ${highs10k} ms)` : ''}; load ${load}`;
-  recordResult('solver', { comparison: 'sluice transportation SSP vs HiGHS (and javascript-lp-solver) on the same LP; whole sluice solve/simulate processes beside HiGHS', ratios, details: { loadavg: load, sizes: rows, large: big100, cli } }, summary);
+  recordResult('solver', { comparison: 'sluice transportation SSP vs HiGHS (and javascript-lp-solver) on the same LP; whole sluice solve/simulate processes beside HiGHS', ratios, details: { loadavg: load, sizes: rows, large: big100, wide: k200, cli } }, summary);
 }
 
 /** The live loop's next cycle: `weights` in force, every source's demand drifted by up to ±10 %. */

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { configProblem, loadYaml } from '../test/helpers/config-cases.ts';
 import { SchedulerConfig } from './config.ts';
+import { DEFAULT_MERGE_RESOLUTION_MS } from './solver/merge.ts';
 
 describe('scheduler config', () => {
   it('defaults: 15 s cycles, 5 s input timeout, 8 hold cycles, a week of latency, embedded scraping', () => {
@@ -9,6 +10,8 @@ describe('scheduler config', () => {
     expect(c).toMatchObject({ enabled: true, interval: 15_000, input_timeout: 5_000, hold_cycles: 8, latency_ttl: 168 * 3_600_000, scrape: { targets: [], timeout: 2_000 } });
     expect(c.prometheus).toBeUndefined();
     expect(c.lease_ttl).toBeUndefined(); // the loop then uses 3 x interval
+    expect(c.merge_resolution_ms).toBe(DEFAULT_MERGE_RESOLUTION_MS);
+    expect(loadYaml(SchedulerConfig, 'merge_resolution_ms: 0\n').merge_resolution_ms).toBe(0);
   });
 
   it('a Prometheus section takes its defaults and per-load-balancer query overrides', () => {
@@ -35,6 +38,8 @@ describe('scheduler config', () => {
     ['interval: 2 minutes\n', /interval: expected a duration/],
     ['hold_cycles: 1.5\n', /hold_cycles: /],
     ['hold_cycles: 5000\n', /hold_cycles: /],
+    ['merge_resolution_ms: -1\n', /merge_resolution_ms: expected a number of ms in \[0, 50\]/],
+    ['merge_resolution_ms: fast\n', /merge_resolution_ms: expected a number of ms in \[0, 50\]/],
     ['prometheus: {url: localhost}\n', /prometheus\.url: /],
     ['prometheus:\n  url: http://p:9090\n  queries: {edge_demands: x}\n', /:3:13: prometheus\.queries: unknown key\(s\) "edge_demands"/],
     ['prometheus:\n  url: http://p:9090\n  queries: {origin_load: ""}\n', /prometheus\.queries\.origin_load: /],

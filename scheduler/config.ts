@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TlsClientConfig } from '../lib/tls-config.ts';
 import { notHttps } from '../lib/tls-client.ts';
 import { AgeDuration, Cidr, Duration, Location } from '../model/primitives.ts';
+import { DEFAULT_MERGE_RESOLUTION_MS } from './solver/merge.ts';
 
 const query = z.string().min(1).nullable().optional();
 
@@ -42,6 +43,12 @@ export const SchedulerConfig = z
     input_timeout: Duration.default(5_000).describe('a read slower than this holds the weights for the cycle'),
     lease_ttl: Duration.optional().describe('scheduler lease; default 3 x interval'),
     hold_cycles: z.number().int().min(0).max(1000).default(8).describe('cycles a source missing from the inputs keeps its weights'),
+    merge_resolution_ms: z
+      .number({ error: 'expected a number of ms in [0, 50]' })
+      .min(0, { error: 'expected a number of ms in [0, 50]' })
+      .max(50, { error: 'expected a number of ms in [0, 50]' })
+      .default(DEFAULT_MERGE_RESOLUTION_MS)
+      .describe('sources whose RTT to every origin agrees within this many ms (and with the same usable origins) are one row to the solver; the plan is at most this much worse in demand-weighted latency (solver/merge.ts); 0: only identical rows'),
     latency_ttl: AgeDuration.default(168 * 3_600_000).describe('learned latency rows older than this are dropped'),
     decision_retention: AgeDuration.default(30 * 86_400_000).describe('decision records older than this are pruned'),
     prometheus: z

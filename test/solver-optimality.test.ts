@@ -95,11 +95,27 @@ describe('transportation solver vs HiGHS', () => {
     });
   }
 
+  // The internet-scale origin count (issue 15): many columns, few rows each — the exchange arcs' dense
+  // top-of-heap arrays (exchange-heaps.ts) are repaired on every row that leaves or arrives.
+  it.each([
+    ['distinct costs', { n: 600, K: 200, holes: 0.2, ties: false, slack: 1.05, zeroDemand: 0.05 }],
+    ['many ties', { n: 400, K: 200, holes: 0, ties: true, slack: 1.02, zeroDemand: 0.1 }],
+  ] as [string, Shape][])('200 columns, %s: same optimum as HiGHS, feasible flows', async (_name, shape) => {
+    const p = instance(200 + shape.n, shape);
+    const ours = solveTransport(p);
+    const ref = await solveWithHighs(p);
+    expect(ref.status).toMatch(/7|Optimal/);
+    expect(ours.augmentations).toBeGreaterThan(100);
+    expect(Math.abs(ours.objective - ref.objective) / Math.max(1, Math.abs(ref.objective))).toBeLessThan(1e-6);
+    expect(ours.unplaced).toBeLessThan(1e-9 * p.demand.reduce((a, b) => a + b, 0));
+    checkFeasible(p, ours.flow);
+  });
+
   it('warm starts (from a sample, or from arbitrary prices) reach the same optimum', async () => {
     for (let seed = 1; seed <= 4; seed++) {
       const p = instance(seed * 104729, { n: 400, K: 12, holes: 0.15, ties: seed % 2 === 0, slack: 1.08, zeroDemand: 0.05 });
       const ref = await solveWithHighs(p);
-      const sampled = solveTransport(p, { warmStartRows: 60 }); // two levels of sampling
+      const sampled = solveTransport(p, { warmStartRows: 60, warmStartRowsPerColumn: 0 }); // two levels of sampling
       const r = rng(seed);
       const wild = solveTransport(p, { initialPrice: Float64Array.from({ length: p.cols }, () => (r() < 0.3 ? 0 : r() * p.penalty * 1.5)) });
       for (const sol of [sampled, wild]) {
@@ -122,7 +138,7 @@ describe('transportation solver vs HiGHS', () => {
       const p: TransportProblem = { ...base, minLoad, reward: base.penalty * (base.cols + 2) };
       const ref = await solveWithHighs(p);
       expect(ref.status).toMatch(/7|Optimal/);
-      for (const sol of [solveTransport(p), solveTransport(p, { warmStartRows: 40 })]) {
+      for (const sol of [solveTransport(p), solveTransport(p, { warmStartRows: 40, warmStartRowsPerColumn: 0 })]) {
         expect(Math.abs(sol.objective - ref.objective) / Math.max(1, Math.abs(ref.objective)), `seed ${seed}`).toBeLessThan(1e-9);
         expect(sol.unplaced).toBeLessThan(1e-9 * D);
         checkFeasible(p, sol.flow);
@@ -171,6 +187,50 @@ describe('the decision core vs HiGHS (latency policy, within capacity)', () => {
       expect(Math.abs(d.plan_objective - ref.objective) / ref.objective, `seed ${seed}`).toBeLessThan(1e-6);
       expect(Math.abs(d.objective - ref.objective) / ref.objective).toBeLessThan(1e-6); // undamped: weights = plan
       for (const o of origins) expect(d.origin_load_rps[o.id]!).toBeLessThanOrEqual(o.max_rps * (1 + 1e-9));
+    }
+  });
+
+  /** 600 sources around 12 places (RTT within 0.5 ms of the place's, inside one 1-ms bucket), 30 origins, capacity binding. */
+  function clustered(seed: number): SchedulingProblem {
+    const r = rng(seed);
+    const K = 30;
+    const origins = Array.from({ length: K }, (_, j) => ({ id: `o${j}`, target_rps: 0, max_rps: 0, healthy: true, admin_state: 'active' as const, static_weight: 1, priority: 0 }));
+    const places = Array.from({ length: 12 }, () => origins.map(() => Math.floor(5 + r() * 200) + 0.25));
+    const sources = Array.from({ length: 600 }, (_, i) => {
+      const at = places[i % places.length]!;
+      return { id: `s${i}`, demand_rps: 1 + r() * 40, rtt_ms: Object.fromEntries(origins.map((o, j) => [o.id, Math.round((at[j]! + 0.5 * r()) * 100) / 100])) };
+    });
+    const D = sources.reduce((a, x) => a + x.demand_rps, 0);
+    origins.forEach((o) => (o.target_rps = o.max_rps = (D * 1.1) / K));
+    return { policy: 'latency', max_shift: 1, deadband: 0, max_latency_ms: 500, origins, sources, current: {} };
+  }
+
+  it('merge_resolution_ms: fewer rows, plan within resolution × demand of the exact one', () => {
+    for (let seed = 1; seed <= 3; seed++) {
+      const p = clustered(seed);
+      const D = p.sources.reduce((a, x) => a + x.demand_rps, 0);
+      const exact = decide(p);
+      const merged = decide({ ...p, merge_resolution_ms: 1 });
+      expect(exact.solver.merged_rows).toBe(600);
+      expect(merged.solver.merged_rows).toBeLessThan(100);
+      // plan_objective is the demand-weighted latency of the plan the sources are given.
+      expect(merged.plan_objective).toBeGreaterThanOrEqual(exact.plan_objective * (1 - 1e-9));
+      expect(merged.plan_objective).toBeLessThanOrEqual(exact.plan_objective + 1 * D);
+    }
+  });
+
+  it('price_hint: the previous decision\'s prices reach the same optimum with fewer augmenting paths', () => {
+    for (let seed = 1; seed <= 3; seed++) {
+      const p = clustered(seed + 10);
+      const cold = decide(p);
+      const hint = Object.fromEntries(Object.entries(cold.origins).map(([id, o]) => [id, o.price]));
+      // The next cycle: demand moved a little.
+      const r = rng(seed);
+      const next = { ...p, sources: p.sources.map((x) => ({ ...x, demand_rps: x.demand_rps * (0.97 + 0.06 * r()) })) };
+      const nextCold = decide(next);
+      const nextWarm = decide({ ...next, price_hint: hint });
+      expect(Math.abs(nextWarm.plan_objective - nextCold.plan_objective) / nextCold.plan_objective).toBeLessThan(1e-9);
+      expect(nextWarm.solver.augmentations).toBeLessThan(nextCold.solver.augmentations / 2);
     }
   });
 });

@@ -22,8 +22,9 @@ function bigProblem(n: number, K: number): SchedulingProblem {
 describe('solver worker', () => {
   it('returns exactly what decide() returns in-process', async () => {
     const p = bigProblem(500, 6);
-    const { decision, solve_ms } = await worker.decide(p);
+    const { decision, solve_ms, memory_mb } = await worker.decide(p);
     expect(solve_ms).toBeGreaterThan(0);
+    expect(memory_mb).toBeGreaterThan(0); // the worker's own heap + typed arrays, reported with every decision
     expect(decision).toEqual(decide(p));
   });
 

@@ -12,6 +12,7 @@
 // Heap is measured after a forced GC where the process was started with --expose-gc.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -22,6 +23,7 @@ import { openSqliteStore } from '../../api/store/sqlite.ts';
 import { bytesToV4 } from '../../lib/prefix-table.ts';
 import { ipToBytes } from '../../model/primitives.ts';
 import type { DnsView } from '../../model/index.ts';
+import type { SchedulingDecision } from '../../scheduler/core/types.ts';
 import { choose, newChoice } from '../../dns/answer/choose.ts';
 import { buildViewIndex, type Authority } from '../../dns/answer/view-index.ts';
 import { assembleInputs } from '../../scheduler/inputs/assemble.ts';
@@ -31,6 +33,7 @@ import { createLocator } from '../../scheduler/loop/locate.ts';
 import { SchedulerLoop } from '../../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../../scheduler/loop/metrics.ts';
 import { DecisionWorker } from '../../scheduler/solver/client.ts';
+import { DEFAULT_MERGE_RESOLUTION_MS } from '../../scheduler/solver/merge.ts';
 import { DEFAULT_AGGREGATION, simulateAgents } from './agents.ts';
 import { geoMappings, rawInputsFromAgents, seedStore } from './inputs.ts';
 import { buildWorld, coldStartAssignment, subnetCidr } from './world.ts';
@@ -41,6 +44,8 @@ export interface OfflineSpec {
   origins: number;
   budget: number;
   seed?: number;
+  /** Scheduler config merge_resolution_ms (default: the config's default). */
+  mergeResolutionMs?: number;
   log?: (line: string) => void;
 }
 
@@ -57,6 +62,16 @@ export interface OfflineResult {
   sources: number;
   view_subnets: number;
   solve_ms: number;
+  /** The decision worker's own solve time (decide() without packing and transfer), first cycle. */
+  worker_solve_ms: number;
+  /** The decision worker's heap + typed arrays after a decision, the larger of the two cycles (MB). */
+  worker_memory_mb: number;
+  /** The second cycle's worker time (starts from the first decision's prices). */
+  worker_solve_ms_cycle2: number;
+  /** What the solver reported for the first cycle: rows after merging, augmenting paths. */
+  solver: SchedulingDecision['solver'];
+  /** Longest stall of the main thread's event loop during each cycle (perf_hooks, 10 ms resolution). */
+  event_loop_max_ms: { cycle: number; cycle2: number };
   coverage: number;
   /** The same agents exporting only their busiest `budget` subnets (the peer). */
   coverage_top_n: number;
@@ -67,6 +82,18 @@ const AUTHORITY: Authority = { primaryNs: 'ns1.scale.example', hostmaster: 'host
 function heapMb(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10;
+}
+
+/** Runs f while watching the event loop: its result and the longest delay seen (ms). */
+async function watchingLoop<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  try {
+    const v = await f();
+    return [v, Math.round(h.max / 1e6)];
+  } finally {
+    h.disable();
+  }
 }
 
 async function timed<T>(f: () => Promise<T> | T): Promise<[T, Stage]> {
@@ -117,13 +144,18 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     log(`inputs ${JSON.stringify(inputs)} (${series} series)`);
 
     let solveMs = 0;
+    let workerMs = 0;
+    let workerMb = 0;
     const loop = new SchedulerLoop({
       store,
       reader: { read: async (c) => toCapacityUnit(assembleInputs(raw, c, counter), c) },
       solve: async (p) => {
         const t = performance.now();
         try {
-          return await solver.decide(p);
+          const d = await solver.decide(p);
+          workerMs = d.solve_ms;
+          workerMb = Math.max(workerMb, d.memory_mb ?? 0);
+          return d;
         } finally {
           solveMs = performance.now() - t;
         }
@@ -134,18 +166,22 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       inputTimeoutMs: 600_000,
       leaseTtlMs: 3_600_000,
       holdCycles: 0,
+      mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS,
       latencyTtlMs: 3_600_000,
       locate: await createLocator({ cidr_mappings: geoMappings(w) }),
     });
-    const [report, cycle] = await timed(() => loop.cycle());
+    const [[report, cycle], stall] = await watchingLoop(() => timed(() => loop.cycle()));
     const first = report.results[0]!;
     if (first.outcome !== 'published') throw new Error(`cycle: ${first.outcome}: ${first.detail}`);
     const sources = Object.keys(first.decision!.weights).length;
-    log(`cycle ${JSON.stringify(cycle)} solve ${Math.round(solveMs)} ms, ${sources} sources`);
+    const solverInfo = first.decision!.solver;
+    log(`cycle ${JSON.stringify(cycle)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms), ${sources} sources, solver ${JSON.stringify(solverInfo)}, event loop max ${stall} ms`);
     const firstSolve = Math.round(solveMs);
+    const firstWorker = Math.round(workerMs);
     // A second cycle from the weights in force (the steady state the scheduler runs in).
-    const [, cycle2] = await timed(() => loop.cycle());
-    log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms`);
+    const [[, cycle2], stall2] = await watchingLoop(() => timed(() => loop.cycle()));
+    log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms`);
+    const secondWorker = Math.round(workerMs);
     await loop.stop();
 
     const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: ['t'] }), docs: false });
@@ -168,12 +204,17 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     for (let i = 0; i < w.demand.length; i++) all += w.demand[i]!;
 
     return {
-      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, seed: spec.seed ?? 15 },
+      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, seed: spec.seed ?? 15, mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS },
       stages: { world, agents: agentsStage, inputs, cycle, cycle2, view, dns_index: dnsIndex, answers },
       series,
       sources,
       view_subnets: viewSubnets,
       solve_ms: firstSolve,
+      worker_solve_ms: firstWorker,
+      worker_solve_ms_cycle2: secondWorker,
+      worker_memory_mb: workerMb,
+      solver: solverInfo,
+      event_loop_max_ms: { cycle: stall, cycle2: stall2 },
       coverage,
       coverage_top_n: covered / all,
     };

@@ -74,7 +74,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   if (costs.unknown > 0) notes.push(`${costs.unknown} pair(s) with neither RTT nor locations: priced at max_latency_ms`);
   const resolved = settings.overrides ? resolveOverrides(problem, settings.overrides, new Map(columns.map((o, c) => [o.id, c])), C, dialled.outcomes) : undefined;
   const bounded = resolved !== undefined && (resolved.forced.size > 0 || resolved.rowBounds.size > 0 || resolved.colMin.some((x) => x > 0) || resolved.colMax.some((x) => x < Infinity));
-  const plan = bounded ? makeBoundedPlan(settings.policy, columns, costs, demand, resolved) : makePlan(settings.policy, columns, costs, demand);
+  const plan = bounded ? makeBoundedPlan(settings.policy, columns, costs, demand, resolved) : makePlan(settings.policy, columns, costs, demand, { mergeResolution: settings.merge_resolution_ms ?? 0, initialPrice: priceHint(settings.price_hint, columns) });
   notes.push(...plan.notes);
   // Dense over declared origins (the same array when every origin is a destination, in order).
   const identity = C === K && colToOrigin.every((j, c) => j === c);
@@ -133,6 +133,15 @@ export function decideDense(problem: DenseProblem): DenseDecision {
     diff: diffAgainstCurrent(problem, w, weights.origin.length),
     ...(inForce.hasConnections && next ? { connections: { effective: sparseRows(next, n, K) } } : {}),
   };
+}
+
+/** The previous decision's prices per destination column (0 for a column it had none for), or none. */
+function priceHint(hint: Record<string, number> | undefined, columns: OriginState[]): Float64Array | undefined {
+  if (!hint) return undefined;
+  return Float64Array.from(columns, (o) => {
+    const p = hint[o.id];
+    return p !== undefined && Number.isFinite(p) ? p : 0;
+  });
 }
 
 /** Per origin: predicted and planned load, capacity, price and notes; and the load above max in total. */

@@ -1,7 +1,7 @@
 // The undamped plan x*: per source, the share of each destination origin that minimises the policy's
 // objective this cycle. Optimisation policies reduce to the transportation LP (solver/transport.ts) on
 // merged rows; `weighted` is a water-filled static mix.
-import { mergeIdenticalRows } from '../solver/merge.ts';
+import { mergedCosts, mergeRows } from '../solver/merge.ts';
 import { solveTransport } from '../solver/transport.ts';
 import { planCapacity, type CapacityAdjust } from './capacity.ts';
 import { aboveTargetPenalty, finiteRange, type CostMatrix } from './costs.ts';
@@ -17,22 +17,27 @@ export interface Plan {
   solver: SolverInfo;
 }
 
-export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array): Plan {
+export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, lp: Pick<LpExtras, 'mergeResolution' | 'initialPrice'> = {}): Plan {
   if (policy === 'weighted') return weightedPlan(columns, costs, demand);
-  return lpPlan(policy, columns, costs.cost, demand, costs.rows);
+  return lpPlan(policy, columns, costs.cost, demand, costs.rows, lp);
 }
 
 /** Extra terms of the LP (bounded-plan.ts): load outside it, limits on columns' totals, a reward tier. */
 export interface LpExtras {
-  adjust: CapacityAdjust;
+  adjust?: CapacityAdjust | undefined;
+  /** Rows whose costs agree within this many ms (buckets; solver/merge.ts) are one row; 0: bit-identical only. */
+  mergeResolution?: number | undefined;
+  /** Column prices to start the solver from (the previous decision's); default: its own warm start. */
+  initialPrice?: Float64Array | undefined;
   /** Per column: load that earns the reward tier (a minimum share); none when absent. */
   minLoad?: Float64Array | undefined;
 }
 
-/** The transportation LP on these rows (merged when identical): shares per row, prices, notes. */
+/** The transportation LP on these rows (merged when interchangeable, solver/merge.ts): shares per row, prices, notes. */
 export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Array, demand: Float64Array, n: number, extras?: LpExtras): Plan & { limitsRelaxed: boolean } {
   const K = columns.length;
-  const merged = mergeIdenticalRows(cost, n, K);
+  const resolution = extras?.mergeResolution ?? 0;
+  const merged = mergeRows(cost, n, K, resolution);
   const m = merged.groups;
   // Nothing merged: use the rows as they are (no copies of n × K arrays).
   const same = m === n;
@@ -41,15 +46,14 @@ export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Arra
   if (!same) {
     mCost = scratch.f64('plan.mergedCost', m * K);
     mDemand = new Float64Array(m);
-    for (let g = 0; g < m; g++) mCost.set(cost.subarray(merged.representative[g]! * K, merged.representative[g]! * K + K), g * K);
-    for (let i = 0; i < n; i++) mDemand[merged.groupOf[i]!]! += demand[i]!;
+    mergedCosts(merged, cost, demand, K, resolution === 0, mCost, mDemand);
   }
 
   const caps = planCapacity(policy, columns, mCost, mDemand, m, extras?.adjust);
   const penalty = aboveTargetPenalty(mCost, K);
   const reward = extras?.minLoad ? minimumShareReward(mCost, K, penalty) : undefined;
   const flow = scratch.f64('plan.flow', m * K);
-  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty, ...(extras?.minLoad ? { minLoad: extras.minLoad, reward } : {}) }, { flow });
+  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty, ...(extras?.minLoad ? { minLoad: extras.minLoad, reward } : {}) }, { flow, ...(extras?.initialPrice ? { initialPrice: extras.initialPrice } : {}) });
 
   const mShare = sharesOf(sol.flow, mCost, mDemand, sol.price, m, K);
   let share = mShare;

@@ -77,6 +77,8 @@ export const ProblemSchema = z
     deadband: z.number({ error: 'expected a number in [0, 0.5]' }).min(0, { error: 'expected a number in [0, 0.5]' }).max(0.5, { error: 'expected a number in [0, 0.5]' }).default(0.005),
     max_latency_ms: positive('a positive number (ms)').default(500),
     stickiness_ms: nonNegative('a non-negative number (ms)').default(0),
+    merge_resolution_ms: nonNegative('a non-negative number (ms)').optional(),
+    price_hint: z.record(z.string(), z.number({ error: 'expected a finite number' }).finite()).optional(),
     origins: z.array(Origin, { error: 'expected an array of origins' }).min(1, { error: 'expected at least one origin' }),
     sources: z.array(SourceSchema, { error: 'expected an array of sources' }),
     current: z.record(z.string(), CurrentSharesSchema, { error: 'expected an object of source id -> {origin id: share}' }).default({}),

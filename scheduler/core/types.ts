@@ -116,6 +116,12 @@ export interface SchedulingProblem {
   max_latency_ms: number;
   /** Anti-flap band (stickiness.ts): moving load off an origin it is on must save at least this (ms). Default 0. */
   stickiness_ms?: number | undefined;
+  /** Sources whose costs agree within this many ms are merged into one LP row (solver/merge.ts: the plan
+   * is at most this much worse in demand-weighted latency). Default 0: identical rows only. */
+  merge_resolution_ms?: number | undefined;
+  /** Capacity prices of the previous decision (origin id → its `price`): the solver starts from them.
+   * Any start reaches the same optimum (transport.ts); one close to it spares most of the work. */
+  price_hint?: Record<string, number> | undefined;
   origins: OriginState[];
   sources: SourceState[];
   /** Weights in force now. Missing sources are new (they get the plan at once). */

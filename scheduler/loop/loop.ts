@@ -34,6 +34,8 @@ export interface LoopOptions {
   inputTimeoutMs: number;
   leaseTtlMs: number;
   holdCycles: number;
+  /** Scheduler config merge_resolution_ms: sources this close in RTT are one solver row (solver/merge.ts). */
+  mergeResolutionMs?: number;
   latencyTtlMs: number;
   decisionRetentionMs?: number;
   locate: Locate;
@@ -85,6 +87,8 @@ export class SchedulerLoop {
   private readonly missing = new Map<string, Map<string, number>>();
   /** Connection state and load prediction from one cycle to the next (connection-sources.ts). */
   private readonly carried = new CarriedState();
+  /** Per load balancer: the last decision's capacity prices, the next solve's start (price_hint). */
+  private readonly lastPrices = new Map<string, Record<string, number>>();
   private unsubscribe: (() => void) | undefined;
   private lastUnhealthy = '';
   /** The lease as the last renewal saw it (gauges, carried state); undefined once it is lost. */
@@ -302,7 +306,7 @@ export class SchedulerLoop {
     const snapshot = { survivors: inputs.connections.subnetSurvivors, polledAt: inputs.connections.originPolledAt };
     const answerSurvival = lb.dns ? answers.observe(snapshot, (name) => healthyNow.has(name), (this.o.now ?? Date.now)() / 1000) : undefined;
     if (answerSurvival) this.o.metrics.answerSurvival.set({ load_balancer: lb.name }, answerSurvival.value);
-    const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds, answerSurvival });
+    const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, mergeResolutionMs: this.o.mergeResolutionMs, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds, answerSurvival });
     const active = await this.o.store.activeOverrides(lb.id);
     const overrides = this.overrides.resolve(lb.id, active, built.problem.sources, (this.o.now ?? Date.now)());
     if (overrides) built.problem.overrides = overrides;
@@ -338,7 +342,10 @@ export class SchedulerLoop {
       return { load_balancer: lb.name, outcome: 'held', detail };
     }
 
+    const hint = this.lastPrices.get(lb.id);
+    if (hint) built.problem.price_hint = hint;
     const { decision, solve_ms } = await this.o.solve(built.problem);
+    if (decision.status === 'ok') this.lastPrices.set(lb.id, Object.fromEntries(Object.entries(decision.origins).map(([id, o]) => [id, o.price])));
     this.o.metrics.solveDuration.observe({ load_balancer: lb.name }, solve_ms / 1000);
     if (decision.status === 'no_usable_origin') {
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_usable_origin' });

@@ -43,6 +43,8 @@ export function buildProblem(args: {
   /** Consecutive cycles each source has been missing (updated in place). */
   missing: Map<string, number>;
   holdCycles: number;
+  /** Scheduler config merge_resolution_ms (solver/merge.ts); absent: identical rows only. */
+  mergeResolutionMs?: number | undefined;
   locate: Locate;
   /** Connection state the last decision left for this load balancer (loop.ts carries it). */
   carried?: CarriedConnections | undefined;
@@ -121,6 +123,7 @@ export function buildProblem(args: {
       gain: lb.gain,
       max_latency_ms: lb.max_latency_ms,
       stickiness_ms: lb.stickiness_ms ?? 0,
+      ...(args.mergeResolutionMs ? { merge_resolution_ms: args.mergeResolutionMs } : {}),
       origins: originStates,
       sources,
       current,

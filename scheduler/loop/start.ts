@@ -80,6 +80,7 @@ export async function startScheduler(config: SchedulerConfig, store: SchedulerSt
     inputTimeoutMs: config.input_timeout,
     leaseTtlMs: config.lease_ttl ?? 3 * config.interval,
     holdCycles: config.hold_cycles,
+    mergeResolutionMs: config.merge_resolution_ms,
     latencyTtlMs: config.latency_ttl,
     decisionRetentionMs: config.decision_retention,
     locate: await createLocator(config.geoip),

@@ -10,9 +10,11 @@ export interface TimedDecision {
   decision: SchedulingDecision;
   /** Wall time of decide() inside the worker (without packing and transfer). */
   solve_ms: number;
+  /** The worker's V8 heap plus the typed arrays it holds, after the decision (MB). */
+  memory_mb?: number;
 }
 
-type Reply = { id: number; decision: PackedDecision; solve_ms: number } | { id: number; error: string };
+type Reply = { id: number; decision: PackedDecision; solve_ms: number; memory_mb: number } | { id: number; error: string };
 
 export class DecisionWorker {
   private worker: Worker | undefined;
@@ -27,7 +29,7 @@ export class DecisionWorker {
       if (!p) return;
       this.pending.delete(reply.id);
       if ('error' in reply) p.reject(new Error(`solver worker: ${reply.error}`));
-      else p.resolve({ decision: unpackDecision(reply.decision, p.sourceIds), solve_ms: reply.solve_ms });
+      else p.resolve({ decision: unpackDecision(reply.decision, p.sourceIds), solve_ms: reply.solve_ms, memory_mb: reply.memory_mb });
     });
     const fail = (err: Error): void => {
       if (this.worker === w) this.worker = undefined;

@@ -91,16 +91,19 @@ export function shortestPath(s: SspState, heaps: ExchangeHeaps, path: PathSearch
       }
     }
     heaps.build(u, done);
+    // One contiguous row of the dense top-of-heap keys (exchange-heaps.ts): +∞ where no row can move.
+    const { topKey, topRow } = heaps;
+    const at = u * K;
     for (let v = 0; v < K; v++) {
-      if (v === u || done[v]) continue;
-      const i = heaps.topRow(u, v);
-      if (i < 0) continue;
-      let d = du + heaps.topKey(u, v) + price[v]! - pu;
+      if (done[v]) continue;
+      const key = topKey[at + v]!;
+      if (key === Infinity) continue;
+      let d = du + key + price[v]! - pu;
       if (d < du) d = du;
       if (d < dist[v]!) {
         dist[v] = d;
         pred[v] = u;
-        predRow[v] = i;
+        predRow[v] = topRow[at + v]!;
       }
     }
   }
@@ -138,6 +141,7 @@ export function augment(s: SspState, heaps: ExchangeHeaps, path: PathSearch): vo
       const after = before - a <= tol ? 0 : before - a;
       const moved = before - after;
       flow[i * K + u] = after;
+      if (after === 0) heaps.rowLeft(i, u);
       if (flow[i * K + v] === 0) heaps.onNewFlow(i, v);
       flow[i * K + v]! += moved;
       load[u]! -= moved;
