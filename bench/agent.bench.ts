@@ -31,7 +31,8 @@ import { Learner } from '../agent/learning/learner.ts';
 import { buildClassifyConfig } from '../agent/classify.ts';
 import { TCP_STATE, WANTED_STATES } from '../agent/netlink/constants.ts';
 import { portFilterFor } from '../agent/collectors.ts';
-import type { SocketRecord } from '../agent/collector.ts';
+import type { Collector, SocketRecord } from '../agent/collector.ts';
+import { measureAllocation } from './lib/allocation.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const HOLD = join(ROOT, 'test/delay-line/tcp-hold.mjs');
@@ -361,8 +362,51 @@ function memoryAt100kSubnets(): Record<string, number> {
   return { subnets: learner.table.size, heap_mb: (after - before) / 1048576, bytes_per_subnet: (after - before) / learner.table.size, feed_600k_sockets_ms: feedMs, top_1000_ms: topMs };
 }
 
+/** 100k distinct /24s as inbound sockets, `rounds` polls' worth (each subnet seen once per round). */
+function* feed100k(rounds: number): Generator<SocketRecord[]> {
+  let id = 1;
+  for (let round = 0; round < rounds; round++) {
+    for (let batch = 0; batch < 10; batch++) {
+      const sockets: SocketRecord[] = [];
+      for (let k = 0; k < 10_000; k++) {
+        const s = batch * 10_000 + k;
+        sockets.push({ id: id++, family: 4, state: TCP_STATE.ESTABLISHED, localAddr: '192.0.2.1', localPort: 443, remoteAddr: `${10 + (s >> 16)}.${(s >> 8) & 255}.${s & 255}.7`, remotePort: 40000, rttUs: 20_000 + (s % 1000) * 100, minRttUs: 20_000, lastAckRecvMs: 0 });
+      }
+      yield sockets;
+    }
+  }
+}
+
+const ALLOC_POLLS = 20;
+/** Polls per Prometheus scrape of /metrics/subnets: a 15 s scrape interval over 250 ms polls. */
+const POLLS_PER_SCRAPE = 60;
+
+/**
+ * Bytes the collector worker's heap allocates per poll at 100k subnets (bench/lib/allocation.ts): the
+ * real Poller over a collector that returns no sockets (the table learned, its clients gone, as in the
+ * resident-memory run), so what is measured is the per-poll work over the whole table.
+ */
+function allocationAt100kSubnets(): Record<string, number> {
+  const cfg = AgentConfig.parse({ node: 'bench', service_ports: [443], include_loopback: true, min_connection_age: 0, min_samples: 5, max_subnets: 100_000 });
+  const none: Collector = { name: 'none', collect: () => ({ sockets: [], complete: true }), close: () => {} };
+  const poller = new Poller(cfg, none, () => 100_000);
+  let t = 0;
+  for (const sockets of feed100k(6)) poller.learner.ingest(sockets, (t += 1000));
+  if (poller.learner.table.size !== 100_000) throw new Error(`table has ${poller.learner.table.size} subnets`);
+  for (let i = 0; i < 5; i++) poller.poll(); // warm-up: JIT
+  const polls = measureAllocation(() => {
+    for (let i = 0; i < ALLOC_POLLS; i++) poller.poll();
+  });
+  const perPoll = polls.bytes / ALLOC_POLLS;
+  return { subnets: poller.learner.table.size, polls: ALLOC_POLLS, allocated_per_poll_mb: perPoll / 1048576, gcs_per_poll: polls.gcs / ALLOC_POLLS, allocated_per_scrape_interval_mb: (perPoll * POLLS_PER_SCRAPE) / 1048576 };
+}
+
 export async function main(args: string[]): Promise<void> {
   // `npm run bench -- agent [N ...] [--memory-only]`: connection counts (default 10k and 50k).
+  if (args.includes('--allocation-only')) {
+    process.stdout.write(`${JSON.stringify(allocationAt100kSubnets())}\n`);
+    return;
+  }
   const memoryOnly = args.includes('--memory-only');
   const numbers = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const sizes = memoryOnly ? [] : numbers.length ? numbers : [10_000, 50_000];
