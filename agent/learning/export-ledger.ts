@@ -28,75 +28,103 @@ interface Totals {
   closes: number;
 }
 
+/** What the ledger remembers of a subnet counted in an entry at the last apply. Updated in place. */
+interface SubnetRecord extends Totals {
+  /** Counted in an aggregate at some apply since it was last uncovered. */
+  aggregated: boolean;
+  /** The entry it was counted in (the plan's prefix string, shared). */
+  entry: string;
+  /** The apply it was last counted at (records not counted at the latest apply are dropped). */
+  stamp: number;
+}
+
+/** An exported entry's running counters (aggregates), or the mark of a subnet's own entry. Updated in place. */
+interface EntryRecord extends Totals {
+  own: boolean;
+  stamp: number;
+}
+
 export interface TurnoverSource {
   subnet(subnet: string): SubnetTurnover;
   survivors(subnet: string): Survivors | undefined;
 }
 
-function totalsOf(e: SubnetEntry, t: SubnetTurnover): Totals {
-  return { connections: e.connections, samples: e.samples, connectionSeconds: t.connectionSeconds, closes: t.closes };
-}
-
 /** Increase since `prev`; a total below it (the subnet was evicted and came back) counts from zero. */
-function increase(now: number, prev: number | undefined): number {
-  if (prev === undefined) return now;
+function increase(now: number, prev: number): number {
   return now >= prev ? now - prev : now;
 }
 
+// State is kept in place (one record per covered subnet and per entry, reused from apply to apply):
+// at 100k subnets a fresh map of totals, set of present subnets and set of aggregated subnets per apply
+// were most of the garbage the collector worker made.
 export class ExportLedger {
-  /** Each subnet's totals at the last poll it was part of an exported entry. */
-  private readonly lastSeen = new Map<string, Totals>();
-  /** Running counters of the entries exported at the last poll (entries kept by the ledger). */
-  private readonly entries = new Map<string, Totals>();
-  /** Subnets once counted in an aggregate. */
-  private readonly aggregated = new Set<string>();
-  /** Subnets exported as themselves with their own totals at the last poll. */
-  private ownEntries = new Set<string>();
+  /** Each covered subnet's totals at the last apply it was part of an exported entry. */
+  private readonly lastSeen = new Map<string, SubnetRecord>();
+  /** The entries exported at the last apply: running counters of aggregates, and own entries. */
+  private readonly entries = new Map<string, EntryRecord>();
+  private stamp = 0;
 
-  /** Prefixes exported at the last poll (what the next plan prefers to keep). */
-  exported(): ReadonlySet<string> {
-    return new Set([...this.entries.keys(), ...this.ownEntries]);
+  /** Prefixes exported at the last apply (what the next plan prefers to keep). */
+  exported(): { has(prefix: string): boolean } {
+    return { has: (prefix) => this.entries.get(prefix)?.stamp === this.stamp };
+  }
+
+  /** The entry the subnet was counted in at the last apply, or null. */
+  entryOf(subnet: string): string | null {
+    const r = this.lastSeen.get(subnet);
+    return r && r.stamp === this.stamp ? r.entry : null;
   }
 
   apply(plan: ExportPlan, turnover: TurnoverSource, minSamples: number): ExportedEntry[] {
+    const previous = this.stamp;
+    const stamp = ++this.stamp;
     const out: ExportedEntry[] = [];
-    const nextEntries = new Map<string, Totals>();
-    const nextOwn = new Set<string>();
-    const present = new Set<string>();
     for (const g of plan.groups) {
-      const own = g.exact && !this.aggregated.has(g.members[0]!.subnet);
-      let counters: Totals;
-      if (own) {
-        const e = g.members[0]!;
-        counters = totalsOf(e, turnover.subnet(e.subnet));
-        this.lastSeen.set(e.subnet, counters);
-        present.add(e.subnet);
-        nextOwn.add(g.prefix);
-      } else {
-        const before = this.entries.get(g.prefix);
-        counters = before ? { ...before } : { connections: 0, samples: 0, connectionSeconds: 0, closes: 0 };
-        for (const e of g.members) {
-          const now = totalsOf(e, turnover.subnet(e.subnet));
-          const prev = before ? this.lastSeen.get(e.subnet) : undefined;
-          counters.connections += increase(now.connections, prev?.connections);
-          counters.samples += increase(now.samples, prev?.samples);
-          counters.connectionSeconds += increase(now.connectionSeconds, prev?.connectionSeconds);
-          counters.closes += increase(now.closes, prev?.closes);
-          this.lastSeen.set(e.subnet, now);
-          present.add(e.subnet);
-          if (!g.exact) this.aggregated.add(e.subnet);
+      const first = this.lastSeen.get(g.members[0]!.subnet);
+      const own = g.exact && !(first && first.stamp === previous && first.aggregated);
+      let entry = this.entries.get(g.prefix);
+      // An aggregate continues from its counters at the last apply; new (or own last time), from zero.
+      const continues = !own && entry !== undefined && entry.stamp === previous && !entry.own;
+      if (!entry) this.entries.set(g.prefix, (entry = { own, stamp, connections: 0, samples: 0, connectionSeconds: 0, closes: 0 }));
+      entry.own = own;
+      entry.stamp = stamp;
+      if (!continues) entry.connections = entry.samples = entry.connectionSeconds = entry.closes = 0;
+      for (const e of g.members) {
+        const t = turnover.subnet(e.subnet);
+        let r = this.lastSeen.get(e.subnet);
+        const seen = r !== undefined && r.stamp === previous;
+        if (!r) this.lastSeen.set(e.subnet, (r = { connections: 0, samples: 0, connectionSeconds: 0, closes: 0, aggregated: false, entry: g.prefix, stamp }));
+        if (own) {
+          // A subnet exported as itself reports its own totals.
+          entry.connections = e.connections;
+          entry.samples = e.samples;
+          entry.connectionSeconds = t.connectionSeconds;
+          entry.closes = t.closes;
+        } else if (continues && seen) {
+          entry.connections += increase(e.connections, r.connections);
+          entry.samples += increase(e.samples, r.samples);
+          entry.connectionSeconds += increase(t.connectionSeconds, r.connectionSeconds);
+          entry.closes += increase(t.closes, r.closes);
+        } else {
+          entry.connections += e.connections;
+          entry.samples += e.samples;
+          entry.connectionSeconds += t.connectionSeconds;
+          entry.closes += t.closes;
         }
-        nextEntries.set(g.prefix, counters);
+        r.aggregated = (seen && r.aggregated) || !g.exact;
+        r.connections = e.connections;
+        r.samples = e.samples;
+        r.connectionSeconds = t.connectionSeconds;
+        r.closes = t.closes;
+        r.entry = g.prefix;
+        r.stamp = stamp;
       }
-      out.push(seriesOf(g.prefix, g.members, counters, turnover, minSamples));
+      out.push(seriesOf(g.prefix, g.members, entry, turnover, minSamples));
     }
-    // Subnets in no entry this poll: forget their last totals (they count afresh when covered again,
-    // into an entry that starts from its members' totals anyway).
-    for (const s of this.lastSeen.keys()) if (!present.has(s)) this.lastSeen.delete(s);
-    for (const s of this.aggregated) if (!present.has(s)) this.aggregated.delete(s);
-    this.entries.clear();
-    for (const [k, v] of nextEntries) this.entries.set(k, v);
-    this.ownEntries = nextOwn;
+    // Subnets in no entry this apply: forget them (they count afresh when covered again, into an entry
+    // that starts from its members' totals anyway); entries not exported lose their counters.
+    for (const [s, r] of this.lastSeen) if (r.stamp !== stamp) this.lastSeen.delete(s);
+    for (const [p, e] of this.entries) if (e.stamp !== stamp) this.entries.delete(p);
     return out;
   }
 }
