@@ -9,6 +9,7 @@ import { Poller, type PollReport } from './poller.ts';
 
 export type WorkerRequest =
   | { id: number; type: 'poll' }
+  | { id: number; type: 'subnets' }
   | { id: number; type: 'table'; limit: number }
   | { id: number; type: 'sockets'; limit: number };
 
@@ -38,7 +39,8 @@ port.on('message', (req: WorkerRequest) => {
     if (req.type === 'poll') {
       const { used_heap_size, total_physical_size } = getHeapStatistics();
       value = { ...poller.poll(), heap: { used_heap_size, total_physical_size } } satisfies PollReport;
-    } else if (req.type === 'table') value = poller.table(req.limit);
+    } else if (req.type === 'subnets') value = poller.exportSubnets();
+    else if (req.type === 'table') value = poller.table(req.limit);
     else value = poller.sockets(req.limit);
     port.postMessage({ id: req.id, ok: true, value } satisfies WorkerReply);
   } catch (err) {

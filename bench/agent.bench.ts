@@ -378,6 +378,7 @@ function* feed100k(rounds: number): Generator<SocketRecord[]> {
 }
 
 const ALLOC_POLLS = 20;
+const ALLOC_EXPORTS = 5;
 /** Polls per Prometheus scrape of /metrics/subnets: a 15 s scrape interval over 250 ms polls. */
 const POLLS_PER_SCRAPE = 60;
 
@@ -393,12 +394,38 @@ function allocationAt100kSubnets(): Record<string, number> {
   let t = 0;
   for (const sockets of feed100k(6)) poller.learner.ingest(sockets, (t += 1000));
   if (poller.learner.table.size !== 100_000) throw new Error(`table has ${poller.learner.table.size} subnets`);
-  for (let i = 0; i < 5; i++) poller.poll(); // warm-up: JIT
+  for (let i = 0; i < 5; i++) {
+    poller.poll(); // warm-up: JIT
+    poller.exportSubnets();
+  }
   const polls = measureAllocation(() => {
     for (let i = 0; i < ALLOC_POLLS; i++) poller.poll();
   });
+  // The export (plan + ledger) is made when /metrics/subnets is scraped, at most once per poll.
+  const exports = measureAllocation(() => {
+    for (let i = 0; i < ALLOC_EXPORTS; i++) {
+      poller.poll();
+      poller.exportSubnets();
+    }
+  });
   const perPoll = polls.bytes / ALLOC_POLLS;
-  return { subnets: poller.learner.table.size, polls: ALLOC_POLLS, allocated_per_poll_mb: perPoll / 1048576, gcs_per_poll: polls.gcs / ALLOC_POLLS, allocated_per_scrape_interval_mb: (perPoll * POLLS_PER_SCRAPE) / 1048576 };
+  const perExport = Math.max(0, exports.bytes / ALLOC_EXPORTS - perPoll);
+  const t0 = performance.now();
+  poller.poll();
+  poller.exportSubnets();
+  const exportMs = performance.now() - t0;
+  const mb = (x: number) => Math.round((x / 1048576) * 100) / 100;
+  return {
+    subnets: poller.learner.table.size,
+    polls: ALLOC_POLLS,
+    exports: ALLOC_EXPORTS,
+    allocated_per_poll_mb: mb(perPoll),
+    gcs_per_poll: polls.gcs / ALLOC_POLLS,
+    allocated_per_export_mb: mb(perExport),
+    poll_and_export_ms: Math.round(exportMs),
+    // What the worker allocates per 250 ms poll averaged over a 15 s scrape interval (one export).
+    allocated_per_poll_with_scrapes_mb: mb(perPoll + perExport / POLLS_PER_SCRAPE),
+  };
 }
 
 export async function main(args: string[]): Promise<void> {
