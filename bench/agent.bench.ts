@@ -13,7 +13,9 @@
 // addresses over loopback, ipv4_prefix 32, connected a batch at a time and reset), each beside
 // node_exporter started and scraped the same way. Every memory reading is VmRSS and its split into private
 // (RssAnon) and file-backed pages (RssFile: mostly the node binary's code, shared with every node process
-// on the host). Finally the learning table's heap at 100k subnets (synthetic feed, no kernel involved).
+// on the host). Finally the learning table's heap at 100k subnets (synthetic feed, no kernel involved), and
+// the bytes the collector's poll and its /metrics/subnets export allocate at 100k subnets (garbage
+// included; `--allocation-only` runs just that, in a few seconds).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -462,6 +464,8 @@ export async function main(args: string[]): Promise<void> {
   }
   const mem = memoryAt100kSubnets();
   process.stdout.write(`${JSON.stringify(mem)}\n`);
+  const alloc = allocationAt100kSubnets();
+  process.stdout.write(`${JSON.stringify(alloc)}\n`);
   const ratios: Record<string, number> = {
     rss_idle_vs_node_exporter: resident.idle_agent_rss_mb! / resident.idle_node_exporter_rss_mb!,
     rss_100k_subnets_vs_node_exporter: resident.subnets_agent_rss_mb! / resident.subnets_node_exporter_rss_mb!,
@@ -486,8 +490,8 @@ export async function main(args: string[]): Promise<void> {
     .join('; ');
   recordResult(
     'agent',
-    { comparison: 'sluice agent kernel poll (netlink sock_diag via koffi) vs ss -tin on the same sockets; resident memory vs prometheus-node-exporter in the same namespace', ratios, details: { runs: RUNS, loadavg_at_start: load, resident_memory: resident, results, memory_100k_subnets: mem } },
-    `${rss}; ${summary ? `${summary}; ` : ''}100k subnets: ${mem.heap_mb!.toFixed(1)} MiB heap (${mem.bytes_per_subnet!.toFixed(0)} B/subnet); load ${load}`,
+    { comparison: 'sluice agent kernel poll (netlink sock_diag via koffi) vs ss -tin on the same sockets; resident memory vs prometheus-node-exporter in the same namespace', ratios, details: { runs: RUNS, loadavg_at_start: load, resident_memory: resident, results, memory_100k_subnets: mem, allocation_100k_subnets: alloc } },
+    `${rss}; ${summary ? `${summary}; ` : ''}100k subnets: ${mem.heap_mb!.toFixed(1)} MiB heap (${mem.bytes_per_subnet!.toFixed(0)} B/subnet), allocated per poll ${alloc.allocated_per_poll_mb} MiB + ${alloc.allocated_per_export_mb} MiB per /metrics/subnets export; load ${load}`,
   );
 }
 
