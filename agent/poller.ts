@@ -220,7 +220,7 @@ export class Poller {
    */
   exportSubnets(): SubnetExport {
     if (this.lastExport?.poll === this.polls) return this.lastExport.value;
-    const plan = planExport(this.learner.table.values(), this.cfg.subnet_series_budget, { ...aggregationOf(this.cfg), previous: this.ledger.exported() });
+    const plan = planExport(this.learner.table.list(), this.cfg.subnet_series_budget, { ...aggregationOf(this.cfg), previous: this.ledger.exported() });
     let own = 0;
     let aggregate = 0;
     for (const g of plan.groups) {

@@ -45,7 +45,8 @@ interface EntryRecord extends Totals {
 }
 
 export interface TurnoverSource {
-  subnet(subnet: string): SubnetTurnover;
+  /** A subnet's turnover; may fill and return `out` (read before the next call) instead of allocating. */
+  subnet(subnet: string, out?: SubnetTurnover): SubnetTurnover;
   survivors(subnet: string): Survivors | undefined;
 }
 
@@ -79,6 +80,7 @@ export class ExportLedger {
     const previous = this.stamp;
     const stamp = ++this.stamp;
     const out: ExportedEntry[] = [];
+    const scratch: SubnetTurnover = { closes: 0, connectionSeconds: 0 };
     for (const g of plan.groups) {
       const first = this.lastSeen.get(g.members[0]!.subnet);
       const own = g.exact && !(first && first.stamp === previous && first.aggregated);
@@ -90,7 +92,7 @@ export class ExportLedger {
       entry.stamp = stamp;
       if (!continues) entry.connections = entry.samples = entry.connectionSeconds = entry.closes = 0;
       for (const e of g.members) {
-        const t = turnover.subnet(e.subnet);
+        const t = turnover.subnet(e.subnet, scratch);
         let r = this.lastSeen.get(e.subnet);
         const seen = r !== undefined && r.stamp === previous;
         if (!r) this.lastSeen.set(e.subnet, (r = { connections: 0, samples: 0, connectionSeconds: 0, closes: 0, aggregated: false, entry: g.prefix, stamp }));

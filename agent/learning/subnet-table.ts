@@ -106,10 +106,17 @@ export class SubnetTable implements SubnetCounters {
     this.closes[i]! += closes;
   }
 
-  /** A subnet's cumulative turnover since it entered the table; undefined when it holds no such subnet. */
-  turnoverOf(subnet: string): SubnetTurnover | undefined {
+  /**
+   * A subnet's cumulative turnover since it entered the table; undefined when it holds no such subnet.
+   * `out`: filled and returned instead of a new object.
+   */
+  turnoverOf(subnet: string, out?: SubnetTurnover): SubnetTurnover | undefined {
     const i = this.index.get(subnet);
-    return i === undefined ? undefined : { closes: this.closes[i]!, connectionSeconds: this.connectionSeconds[i]! };
+    if (i === undefined) return undefined;
+    if (!out) return { closes: this.closes[i]!, connectionSeconds: this.connectionSeconds[i]! };
+    out.closes = this.closes[i]!;
+    out.connectionSeconds = this.connectionSeconds[i]!;
+    return out;
   }
 
   /** Drops subnets not seen for ttlMs; returns how many. Walks only the expired prefix. */
@@ -126,6 +133,14 @@ export class SubnetTable implements SubnetCounters {
   /** Least recently seen first. */
   *values(): IterableIterator<SubnetEntry> {
     for (let i = this.head; i !== NONE; i = this.next[i]!) yield new SubnetView(this, i);
+  }
+
+  /** Every subnet, least recently seen first, as one array (no generator: no result object per subnet). */
+  list(): SubnetEntry[] {
+    const out = new Array<SubnetEntry>(this.size);
+    let k = 0;
+    for (let i = this.head; i !== NONE; i = this.next[i]!) out[k++] = new SubnetView(this, i);
+    return out;
   }
 
   /** Most recently seen first, at most `limit`. */
