@@ -18,6 +18,7 @@ import type { RttSeries, SubnetSeries } from '../poller.ts';
 import type { ExportPlan } from './export-plan.ts';
 import type { SubnetEntry } from './subnet-table.ts';
 import type { SubnetTurnover, Survivors } from './turnover.ts';
+import { LedgerColumns } from './ledger-columns.ts';
 
 export type ExportedEntry = SubnetSeries;
 
@@ -26,16 +27,6 @@ interface Totals {
   samples: number;
   connectionSeconds: number;
   closes: number;
-}
-
-/** What the ledger remembers of a subnet counted in an entry at the last apply. Updated in place. */
-interface SubnetRecord extends Totals {
-  /** Counted in an aggregate at some apply since it was last uncovered. */
-  aggregated: boolean;
-  /** The entry it was counted in (the plan's prefix string, shared). */
-  entry: string;
-  /** The apply it was last counted at (records not counted at the latest apply are dropped). */
-  stamp: number;
 }
 
 /** An exported entry's running counters (aggregates), or the mark of a subnet's own entry. Updated in place. */
@@ -55,12 +46,12 @@ function increase(now: number, prev: number): number {
   return now >= prev ? now - prev : now;
 }
 
-// State is kept in place (one record per covered subnet and per entry, reused from apply to apply):
-// at 100k subnets a fresh map of totals, set of present subnets and set of aggregated subnets per apply
-// were most of the garbage the collector worker made.
+// State is kept in place (a slot per covered subnet in ledger-columns.ts, a record per entry, reused
+// from apply to apply): at 100k subnets a fresh map of totals, set of present subnets and set of
+// aggregated subnets per apply were most of the garbage the collector worker made.
 export class ExportLedger {
   /** Each covered subnet's totals at the last apply it was part of an exported entry. */
-  private readonly lastSeen = new Map<string, SubnetRecord>();
+  private readonly lastSeen = new LedgerColumns();
   /** The entries exported at the last apply: running counters of aggregates, and own entries. */
   private readonly entries = new Map<string, EntryRecord>();
   private stamp = 0;
@@ -72,8 +63,8 @@ export class ExportLedger {
 
   /** The entry the subnet was counted in at the last apply, or null. */
   entryOf(subnet: string): string | null {
-    const r = this.lastSeen.get(subnet);
-    return r && r.stamp === this.stamp ? r.entry : null;
+    const i = this.lastSeen.slotOf(subnet);
+    return i !== undefined && this.lastSeen.stamp[i] === this.stamp ? this.lastSeen.entry[i]! : null;
   }
 
   apply(plan: ExportPlan, turnover: TurnoverSource, minSamples: number): ExportedEntry[] {
@@ -81,9 +72,10 @@ export class ExportLedger {
     const stamp = ++this.stamp;
     const out: ExportedEntry[] = [];
     const scratch: SubnetTurnover = { closes: 0, connectionSeconds: 0 };
+    const seen = this.lastSeen;
     for (const g of plan.groups) {
-      const first = this.lastSeen.get(g.members[0]!.subnet);
-      const own = g.exact && !(first && first.stamp === previous && first.aggregated);
+      const first = seen.slotOf(g.members[0]!.subnet);
+      const own = g.exact && !(first !== undefined && seen.stamp[first] === previous && seen.aggregated[first] === 1);
       let entry = this.entries.get(g.prefix);
       // An aggregate continues from its counters at the last apply; new (or own last time), from zero.
       const continues = !own && entry !== undefined && entry.stamp === previous && !entry.own;
@@ -93,39 +85,39 @@ export class ExportLedger {
       if (!continues) entry.connections = entry.samples = entry.connectionSeconds = entry.closes = 0;
       for (const e of g.members) {
         const t = turnover.subnet(e.subnet, scratch);
-        let r = this.lastSeen.get(e.subnet);
-        const seen = r !== undefined && r.stamp === previous;
-        if (!r) this.lastSeen.set(e.subnet, (r = { connections: 0, samples: 0, connectionSeconds: 0, closes: 0, aggregated: false, entry: g.prefix, stamp }));
+        let i = seen.slotOf(e.subnet);
+        const counted = i !== undefined && seen.stamp[i] === previous;
+        if (i === undefined) i = seen.add(e.subnet, stamp);
         if (own) {
           // A subnet exported as itself reports its own totals.
           entry.connections = e.connections;
           entry.samples = e.samples;
           entry.connectionSeconds = t.connectionSeconds;
           entry.closes = t.closes;
-        } else if (continues && seen) {
-          entry.connections += increase(e.connections, r.connections);
-          entry.samples += increase(e.samples, r.samples);
-          entry.connectionSeconds += increase(t.connectionSeconds, r.connectionSeconds);
-          entry.closes += increase(t.closes, r.closes);
+        } else if (continues && counted) {
+          entry.connections += increase(e.connections, seen.connections[i]!);
+          entry.samples += increase(e.samples, seen.samples[i]!);
+          entry.connectionSeconds += increase(t.connectionSeconds, seen.connectionSeconds[i]!);
+          entry.closes += increase(t.closes, seen.closes[i]!);
         } else {
           entry.connections += e.connections;
           entry.samples += e.samples;
           entry.connectionSeconds += t.connectionSeconds;
           entry.closes += t.closes;
         }
-        r.aggregated = (seen && r.aggregated) || !g.exact;
-        r.connections = e.connections;
-        r.samples = e.samples;
-        r.connectionSeconds = t.connectionSeconds;
-        r.closes = t.closes;
-        r.entry = g.prefix;
-        r.stamp = stamp;
+        seen.aggregated[i] = (counted && seen.aggregated[i] === 1) || !g.exact ? 1 : 0;
+        seen.connections[i] = e.connections;
+        seen.samples[i] = e.samples;
+        seen.connectionSeconds[i] = t.connectionSeconds;
+        seen.closes[i] = t.closes;
+        seen.entry[i] = g.prefix;
+        seen.stamp[i] = stamp;
       }
       out.push(seriesOf(g.prefix, g.members, entry, turnover, minSamples));
     }
     // Subnets in no entry this apply: forget them (they count afresh when covered again, into an entry
     // that starts from its members' totals anyway); entries not exported lose their counters.
-    for (const [s, r] of this.lastSeen) if (r.stamp !== stamp) this.lastSeen.delete(s);
+    seen.keepOnly(stamp);
     for (const [p, e] of this.entries) if (e.stamp !== stamp) this.entries.delete(p);
     return out;
   }
