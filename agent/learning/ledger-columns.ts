@@ -3,6 +3,8 @@
 // held 14.5 MB of the collector's heap (its numbers boxed); the columns hold ~7. Slots of subnets the
 // ledger forgets are reused through a free list; columns grow by doubling.
 
+import { resized } from './columns.ts';
+
 const INITIAL_SLOTS = 1024;
 
 export class LedgerColumns {
@@ -51,18 +53,11 @@ export class LedgerColumns {
 
   private grow(): void {
     const size = this.stamp.length * 2;
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(size);
-      b.set(a);
-      return b;
-    };
-    this.connections = f64(this.connections);
-    this.samples = f64(this.samples);
-    this.connectionSeconds = f64(this.connectionSeconds);
-    this.closes = f64(this.closes);
-    this.stamp = f64(this.stamp);
-    const aggregated = new Uint8Array(size);
-    aggregated.set(this.aggregated);
-    this.aggregated = aggregated;
+    this.connections = resized(this.connections, size);
+    this.samples = resized(this.samples, size);
+    this.connectionSeconds = resized(this.connectionSeconds, size);
+    this.closes = resized(this.closes, size);
+    this.stamp = resized(this.stamp, size);
+    this.aggregated = resized(this.aggregated, size);
   }
 }

@@ -17,6 +17,7 @@
 // turnover.ts counts them, as its SubnetCounters), so the agent keeps one entry per subnet, not a second
 // map of objects beside this one (100k subnets: ~10 MB of heap less), and a subnet's turnover goes with
 // it when it is evicted or expires.
+import { resized } from './columns.ts';
 import type { RttStat } from './rtt-stat.ts';
 import type { SubnetCounters, SubnetTurnover } from './turnover.ts';
 
@@ -232,27 +233,17 @@ export class SubnetTable implements SubnetCounters {
 
   private grow(): void {
     const size = Math.min(Math.max(INITIAL_SLOTS, this.ewmaUs.length * 2), Math.max(this.opts.maxSubnets, 1));
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(size);
-      b.set(a);
-      return b;
-    };
-    const i32 = (a: Int32Array) => {
-      const b = new Int32Array(size);
-      b.set(a);
-      return b;
-    };
-    this.ewmaUs = f64(this.ewmaUs);
-    this.minRttUs = f64(this.minRttUs);
-    this.samples = f64(this.samples);
-    this.connections = f64(this.connections);
-    this.firstSeenMs = f64(this.firstSeenMs);
-    this.lastSeenMs = f64(this.lastSeenMs);
-    this.lastSampleMs = f64(this.lastSampleMs);
-    this.closes = f64(this.closes);
-    this.connectionSeconds = f64(this.connectionSeconds);
-    this.prev = i32(this.prev);
-    this.next = i32(this.next);
+    this.ewmaUs = resized(this.ewmaUs, size);
+    this.minRttUs = resized(this.minRttUs, size);
+    this.samples = resized(this.samples, size);
+    this.connections = resized(this.connections, size);
+    this.firstSeenMs = resized(this.firstSeenMs, size);
+    this.lastSeenMs = resized(this.lastSeenMs, size);
+    this.lastSampleMs = resized(this.lastSampleMs, size);
+    this.closes = resized(this.closes, size);
+    this.connectionSeconds = resized(this.connectionSeconds, size);
+    this.prev = resized(this.prev, size);
+    this.next = resized(this.next, size);
   }
 
   private remove(i: number): void {
