@@ -31,8 +31,9 @@ const { config } = workerData as WorkerInit;
  * ~21 MB, much of it alive for the whole export and so promoted past the 8 MB young generation; the
  * polls between scrapes allocate almost nothing, so V8 has no reason to collect the old generation,
  * and whether its memory reducer did within 15 s decided whether `npm run bench -- agent` read ~105 or
- * ~185 MB. Collected right after the reply (the scrape does not wait), once per export: 22-30 ms at 100k
- * subnets (in-process, loaded machine).
+ * ~185 MB. Collected right after the reply (the scrape does not wait), once per export: 22-30 ms at
+ * 100k subnets (in-process, loaded machine). `--expose-gc` is set at run time (V8 flags are per
+ * process; it only adds `gc` to contexts created from now on, like this one).
  */
 const BIG_TABLE = 10_000;
 setFlagsFromString('--expose-gc');
