@@ -5,7 +5,7 @@ import type { ServerTls } from '../lib/tls.ts';
 import { CollectorClient } from './collector-client.ts';
 import type { AgentConfig } from './config.ts';
 import { AgentMetrics } from './metrics.ts';
-import type { PollReport, TableRow } from './poller.ts';
+import type { PollReport, SubnetExport, TableRow } from './poller.ts';
 import { startServer, type AgentServer } from './server.ts';
 
 export class Agent {
@@ -18,6 +18,7 @@ export class Agent {
   private lastError: string | null = null;
   private readonly startedMs = Date.now();
   lastReport: PollReport | null = null;
+  private subnetsRequest: Promise<void> | null = null;
 
   constructor(
     readonly config: AgentConfig,
@@ -36,7 +37,10 @@ export class Agent {
     const { host, port } = this.config.listen;
     this.server = await startServer(host, port, {
       mainMetrics: async () => ({ contentType: this.metrics.main.contentType, body: await this.metrics.main.metrics() }),
-      subnetMetrics: async () => ({ contentType: this.metrics.subnets.contentType, body: await this.metrics.subnets.metrics() }),
+      subnetMetrics: async () => {
+        await this.refreshSubnets();
+        return { contentType: this.metrics.subnets.contentType, body: await this.metrics.subnets.metrics() };
+      },
       latency: async (limit) => this.latency(limit),
       sockets: async (limit) => this.collector.request({ type: 'sockets', limit }, 10_000),
       health: () => this.health(),
@@ -72,6 +76,25 @@ export class Agent {
       this.lastError = (err as Error).message;
       this.log.warn({ err: this.lastError }, 'poll failed; keeping the last learned state');
     }
+  }
+
+  /**
+   * The export of the table as the latest poll left it, made by the collector when a scrape asks (not at
+   * every poll: Poller.exportSubnets says why). Scrapes that arrive together share one request. If the
+   * collector does not answer, the scrape gets the last export (the last good values stay in force).
+   */
+  private refreshSubnets(): Promise<void> {
+    this.subnetsRequest ??= this.collector
+      .request<SubnetExport>({ type: 'subnets' }, 10_000)
+      .then((x) => this.metrics.applyExport(x))
+      .catch((err: unknown) => {
+        this.metrics.countError('timeout');
+        this.log.warn({ err: (err as Error).message }, 'subnet export failed; serving the last one');
+      })
+      .finally(() => {
+        this.subnetsRequest = null;
+      });
+    return this.subnetsRequest;
   }
 
   private async latency(limit: number): Promise<unknown> {

@@ -6,7 +6,7 @@ import { getHeapStatistics } from 'node:v8';
 import { registerTlsMetrics } from '../lib/tls-metrics.ts';
 import { collectProcessMetrics } from '../lib/process-metrics.ts';
 import { Counter, Gauge, Histogram, Registry } from '../lib/prom.ts';
-import type { PackedSubnets, PollReport } from './poller.ts';
+import type { PackedSubnets, PollReport, SubnetExport } from './poller.ts';
 import { CONTENT_TYPE, renderSubnetMetrics, SUBNET_FAMILIES } from './subnet-exposition.ts';
 
 export interface ChurnState {
@@ -21,7 +21,7 @@ export interface ChurnState {
 
 export class AgentMetrics {
   readonly main = new Registry();
-  /** /metrics/subnets, written from the latest poll (subnet-exposition.ts). */
+  /** /metrics/subnets, written from the latest export (subnet-exposition.ts). */
   readonly subnets = {
     contentType: CONTENT_TYPE,
     metrics: async () => renderSubnetMetrics(this.subnetSeries, this.node),
@@ -113,9 +113,10 @@ export class AgentMetrics {
     if (r.complete) this.lastPoll.set(nowMs / 1000);
     for (const [direction, n] of Object.entries(r.sockets)) this.sockets.set({ direction }, n);
     this.tracked.set(r.subnetsTracked);
-    const exported = r.topSubnets.count;
-    const ex = r.exportedSubnets ?? { own: exported, aggregate: 0, none: Math.max(0, r.subnetsTracked - exported) };
-    for (const [as, n] of Object.entries(ex)) this.exportedSubnets.set({ as }, n);
+    if (r.topSubnets) {
+      const exported = r.topSubnets.count;
+      this.applyExport({ topSubnets: r.topSubnets, exportedSubnets: r.exportedSubnets ?? { own: exported, aggregate: 0, none: Math.max(0, r.subnetsTracked - exported) } });
+    }
     if (r.heap) setHeap(this.heap, 'collector', r.heap);
     this.evicted.inc(Math.max(0, r.evictedTotal - this.prev.evicted));
     this.prev.evicted = r.evictedTotal;
@@ -131,7 +132,16 @@ export class AgentMetrics {
     }
     this.applyChurn(r, httpBefore, httpNow);
     this.applyTurnover(r);
-    this.subnetSeries = r.topSubnets;
+  }
+
+  /**
+   * The entries /metrics/subnets writes, and sluice_agent_exported_subnets: the running agent reads them
+   * from the collector at each scrape of /metrics/subnets (Poller.exportSubnets), so the gauge tells how
+   * the last such scrape was exported.
+   */
+  applyExport(x: SubnetExport): void {
+    for (const [as, n] of Object.entries(x.exportedSubnets)) this.exportedSubnets.set({ as }, n);
+    this.subnetSeries = x.topSubnets;
   }
 
   /** Per service port: open connections now, and the cumulative turnover counters as increments. */

@@ -35,17 +35,27 @@ export interface PollReport {
   passiveOpens: number | null;
   upstreams: ({ upstream: string } & Partial<RttSeries> & { connections: number })[];
   /**
+   * The exported entries, when the report carries them (a SubnetExport; the running agent asks for them
+   * separately, at each scrape of /metrics/subnets: see Poller.exportSubnets).
+   */
+  topSubnets?: PackedSubnets;
+  exportedSubnets?: SubnetExport['exportedSubnets'];
+  /** Connection turnover per service port (cumulative, except `open` and `survivors`). */
+  ports?: Record<string, PortTurnover & { survivors?: Survivors }>;
+  /** The collector thread's V8 heap (set by agent/worker.ts, which runs the poll). */
+  heap?: { used_heap_size: number; total_physical_size: number };
+}
+
+/** What /metrics/subnets exports (Poller.exportSubnets). */
+export interface SubnetExport {
+  /**
    * The exported entries (learning/export-plan.ts): the busiest subnets, and prefixes aggregating the
    * rest when the table holds more than the budget (demand, turnover); RTT fields only where at least
    * min_samples samples were learned. `subnet` is the entry's prefix. Packed (see PackedSubnets).
    */
   topSubnets: PackedSubnets;
   /** Subnets of the table by how they are exported: as themselves, inside an aggregate, or not at all. */
-  exportedSubnets?: { own: number; aggregate: number; none: number };
-  /** Connection turnover per service port (cumulative, except `open` and `survivors`). */
-  ports?: Record<string, PortTurnover & { survivors?: Survivors }>;
-  /** The collector thread's V8 heap (set by agent/worker.ts, which runs the poll). */
-  heap?: { used_heap_size: number; total_physical_size: number };
+  exportedSubnets: { own: number; aggregate: number; none: number };
 }
 
 /** One exported subnet: demand and turnover, and RTT once min_samples samples were learned. */
@@ -133,8 +143,9 @@ export class Poller {
   readonly learner: Learner;
   readonly turnover: ConnectionTurnover;
   private readonly ledger = new ExportLedger();
-  /** Subnet -> the entry it was exported in at the last poll. */
-  private exportedAs = new Map<string, string>();
+  /** Polls so far: the export made at a poll is reused until the next one. */
+  private polls = 0;
+  private lastExport: { poll: number; value: SubnetExport } | null = null;
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -146,7 +157,9 @@ export class Poller {
     this.turnover = new ConnectionTurnover({ pollSeconds: cfg.poll_interval / 1000, horizonSeconds: cfg.survival_horizon / 1000, offsetSeconds: (cfg.survival_offset ?? cfg.poll_interval) / 1000 }, this.learner.table);
   }
 
+  /** Collects and learns; the export is not made here (exportSubnets, when it is read). */
   poll(): PollReport {
+    this.polls++;
     const started = performance.now();
     let complete = false;
     let summary = { inbound: 0, outbound: 0, other: 0 };
@@ -184,7 +197,6 @@ export class Poller {
         samples: u.samples,
         ...(u.ewmaUs !== undefined ? { rttSeconds: u.ewmaUs / 1e6, minRttSeconds: (u.minRttUs ?? u.ewmaUs) / 1e6 } : {}),
       })),
-      ...this.exportEntries(),
       ports: Object.fromEntries([...this.turnover.ports].map(([p, t]) => {
         const survivors = this.turnover.portSurvivors.get(p);
         return [String(p), { ...t, ...(survivors ? { survivors } : {}) }];
@@ -192,19 +204,32 @@ export class Poller {
     };
   }
 
-  /** This poll's /metrics/subnets entries (export-plan.ts chooses them, export-ledger.ts counts them). */
-  private exportEntries(): Pick<PollReport, 'topSubnets' | 'exportedSubnets'> {
-    const plan = planExport(this.learner.table.values(), this.cfg.subnet_series_budget, { ...aggregationOf(this.cfg), previous: this.ledger.exported() });
-    const exportedAs = new Map<string, string>();
+  /**
+   * The /metrics/subnets entries of the table as the latest poll left it: export-plan.ts chooses them,
+   * export-ledger.ts counts them. Made when read (a scrape), at most once per poll, not at every poll:
+   * at 100k subnets a plan allocates ~50 MB, and made every 250 ms that garbage was most of the
+   * collector's heap (bench/agent.bench.ts, "allocated per poll"), while Prometheus reads it every ~15 s.
+   *
+   * What a scrape sees is what it saw when the plan was made at every poll: the table changes only in
+   * poll() (this thread runs one request at a time), so the plan is made over the table the latest poll
+   * left, as the per-poll plan was. The ledger's counters stay monotonic (it adds each member's increase
+   * since the last export, whichever entry the member was in then): between two scrapes an aggregate
+   * grows by the same total; only an increase of a subnet that moved between entries in between is
+   * counted in the entry it is in at the scrape rather than one no scrape saw. Stickiness (`previous`)
+   * now prefers what the last scrape exported: the series Prometheus actually holds.
+   */
+  exportSubnets(): SubnetExport {
+    if (this.lastExport?.poll === this.polls) return this.lastExport.value;
+    const plan = planExport(this.learner.table.list(), this.cfg.subnet_series_budget, { ...aggregationOf(this.cfg), previous: this.ledger.exported() });
     let own = 0;
     let aggregate = 0;
     for (const g of plan.groups) {
-      for (const m of g.members) exportedAs.set(m.subnet, g.prefix);
       if (g.exact) own += g.members.length;
       else aggregate += g.members.length;
     }
-    this.exportedAs = exportedAs;
-    return { topSubnets: packSubnets(this.ledger.apply(plan, this.turnover, this.cfg.min_samples)), exportedSubnets: { own, aggregate, none: this.learner.table.size - own - aggregate } };
+    const value: SubnetExport = { topSubnets: packSubnets(this.ledger.apply(plan, this.turnover, this.cfg.min_samples)), exportedSubnets: { own, aggregate, none: this.learner.table.size - own - aggregate } };
+    this.lastExport = { poll: this.polls, value };
+    return value;
   }
 
   private ingestTurnover(sockets: readonly SocketRecord[], nowMs: number, complete: boolean): void {
@@ -236,6 +261,7 @@ export class Poller {
 
   /** The whole table, most recently seen first, for GET /api/v1/latency. */
   table(limit: number): TableRow[] {
+    this.exportSubnets(); // exported_as: the entries a scrape now would see
     const rows: TableRow[] = [];
     for (const e of this.learner.table.recent(limit)) {
       rows.push({
@@ -246,8 +272,8 @@ export class Poller {
         connections: e.connections,
         first_seen: new Date(e.firstSeenMs).toISOString(),
         last_seen: new Date(e.lastSeenMs).toISOString(),
-        exported: this.exportedAs.has(e.subnet),
-        exported_as: this.exportedAs.get(e.subnet) ?? null,
+        exported: this.ledger.entryOf(e.subnet) !== null,
+        exported_as: this.ledger.entryOf(e.subnet),
       });
     }
     return rows;

@@ -13,7 +13,9 @@
 // addresses over loopback, ipv4_prefix 32, connected a batch at a time and reset), each beside
 // node_exporter started and scraped the same way. Every memory reading is VmRSS and its split into private
 // (RssAnon) and file-backed pages (RssFile: mostly the node binary's code, shared with every node process
-// on the host). Finally the learning table's heap at 100k subnets (synthetic feed, no kernel involved).
+// on the host). Finally the learning table's heap at 100k subnets (synthetic feed, no kernel involved), and
+// the bytes the collector's poll and its /metrics/subnets export allocate at 100k subnets (garbage
+// included; `--allocation-only` runs just that, in a few seconds).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +33,8 @@ import { Learner } from '../agent/learning/learner.ts';
 import { buildClassifyConfig } from '../agent/classify.ts';
 import { TCP_STATE, WANTED_STATES } from '../agent/netlink/constants.ts';
 import { portFilterFor } from '../agent/collectors.ts';
-import type { SocketRecord } from '../agent/collector.ts';
+import type { Collector, SocketRecord } from '../agent/collector.ts';
+import { measureAllocation } from './lib/allocation.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const HOLD = join(ROOT, 'test/delay-line/tcp-hold.mjs');
@@ -361,8 +364,78 @@ function memoryAt100kSubnets(): Record<string, number> {
   return { subnets: learner.table.size, heap_mb: (after - before) / 1048576, bytes_per_subnet: (after - before) / learner.table.size, feed_600k_sockets_ms: feedMs, top_1000_ms: topMs };
 }
 
+/** 100k distinct /24s as inbound sockets, `rounds` polls' worth (each subnet seen once per round). */
+function* feed100k(rounds: number): Generator<SocketRecord[]> {
+  let id = 1;
+  for (let round = 0; round < rounds; round++) {
+    for (let batch = 0; batch < 10; batch++) {
+      const sockets: SocketRecord[] = [];
+      for (let k = 0; k < 10_000; k++) {
+        const s = batch * 10_000 + k;
+        sockets.push({ id: id++, family: 4, state: TCP_STATE.ESTABLISHED, localAddr: '192.0.2.1', localPort: 443, remoteAddr: `${10 + (s >> 16)}.${(s >> 8) & 255}.${s & 255}.7`, remotePort: 40000, rttUs: 20_000 + (s % 1000) * 100, minRttUs: 20_000, lastAckRecvMs: 0 });
+      }
+      yield sockets;
+    }
+  }
+}
+
+const ALLOC_POLLS = 20;
+const ALLOC_EXPORTS = 5;
+/** Polls per Prometheus scrape of /metrics/subnets: a 15 s scrape interval over 250 ms polls. */
+const POLLS_PER_SCRAPE = 60;
+
+/**
+ * Bytes the collector worker's heap allocates per poll at 100k subnets (bench/lib/allocation.ts): the
+ * real Poller over a collector that returns no sockets (the table learned, its clients gone, as in the
+ * resident-memory run), so what is measured is the per-poll work over the whole table.
+ */
+function allocationAt100kSubnets(): Record<string, number> {
+  const cfg = AgentConfig.parse({ node: 'bench', service_ports: [443], include_loopback: true, min_connection_age: 0, min_samples: 5, max_subnets: 100_000 });
+  const none: Collector = { name: 'none', collect: () => ({ sockets: [], complete: true }), close: () => {} };
+  const poller = new Poller(cfg, none, () => 100_000);
+  let t = 0;
+  for (const sockets of feed100k(6)) poller.learner.ingest(sockets, (t += 1000));
+  if (poller.learner.table.size !== 100_000) throw new Error(`table has ${poller.learner.table.size} subnets`);
+  for (let i = 0; i < 5; i++) {
+    poller.poll(); // warm-up: JIT
+    poller.exportSubnets();
+  }
+  const polls = measureAllocation(() => {
+    for (let i = 0; i < ALLOC_POLLS; i++) poller.poll();
+  });
+  // The export (plan + ledger) is made when /metrics/subnets is scraped, at most once per poll.
+  const exports = measureAllocation(() => {
+    for (let i = 0; i < ALLOC_EXPORTS; i++) {
+      poller.poll();
+      poller.exportSubnets();
+    }
+  });
+  const perPoll = polls.bytes / ALLOC_POLLS;
+  const perExport = Math.max(0, exports.bytes / ALLOC_EXPORTS - perPoll);
+  const t0 = performance.now();
+  poller.poll();
+  poller.exportSubnets();
+  const exportMs = performance.now() - t0;
+  const mb = (x: number) => Math.round((x / 1048576) * 100) / 100;
+  return {
+    subnets: poller.learner.table.size,
+    polls: ALLOC_POLLS,
+    exports: ALLOC_EXPORTS,
+    allocated_per_poll_mb: mb(perPoll),
+    gcs_per_poll: polls.gcs / ALLOC_POLLS,
+    allocated_per_export_mb: mb(perExport),
+    poll_and_export_ms: Math.round(exportMs),
+    // What the worker allocates per 250 ms poll averaged over a 15 s scrape interval (one export).
+    allocated_per_poll_with_scrapes_mb: mb(perPoll + perExport / POLLS_PER_SCRAPE),
+  };
+}
+
 export async function main(args: string[]): Promise<void> {
   // `npm run bench -- agent [N ...] [--memory-only]`: connection counts (default 10k and 50k).
+  if (args.includes('--allocation-only')) {
+    process.stdout.write(`${JSON.stringify(allocationAt100kSubnets())}\n`);
+    return;
+  }
   const memoryOnly = args.includes('--memory-only');
   const numbers = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const sizes = memoryOnly ? [] : numbers.length ? numbers : [10_000, 50_000];
@@ -391,6 +464,8 @@ export async function main(args: string[]): Promise<void> {
   }
   const mem = memoryAt100kSubnets();
   process.stdout.write(`${JSON.stringify(mem)}\n`);
+  const alloc = allocationAt100kSubnets();
+  process.stdout.write(`${JSON.stringify(alloc)}\n`);
   const ratios: Record<string, number> = {
     rss_idle_vs_node_exporter: resident.idle_agent_rss_mb! / resident.idle_node_exporter_rss_mb!,
     rss_100k_subnets_vs_node_exporter: resident.subnets_agent_rss_mb! / resident.subnets_node_exporter_rss_mb!,
@@ -415,8 +490,8 @@ export async function main(args: string[]): Promise<void> {
     .join('; ');
   recordResult(
     'agent',
-    { comparison: 'sluice agent kernel poll (netlink sock_diag via koffi) vs ss -tin on the same sockets; resident memory vs prometheus-node-exporter in the same namespace', ratios, details: { runs: RUNS, loadavg_at_start: load, resident_memory: resident, results, memory_100k_subnets: mem } },
-    `${rss}; ${summary ? `${summary}; ` : ''}100k subnets: ${mem.heap_mb!.toFixed(1)} MiB heap (${mem.bytes_per_subnet!.toFixed(0)} B/subnet); load ${load}`,
+    { comparison: 'sluice agent kernel poll (netlink sock_diag via koffi) vs ss -tin on the same sockets; resident memory vs prometheus-node-exporter in the same namespace', ratios, details: { runs: RUNS, loadavg_at_start: load, resident_memory: resident, results, memory_100k_subnets: mem, allocation_100k_subnets: alloc } },
+    `${rss}; ${summary ? `${summary}; ` : ''}100k subnets: ${mem.heap_mb!.toFixed(1)} MiB heap (${mem.bytes_per_subnet!.toFixed(0)} B/subnet), allocated per poll ${alloc.allocated_per_poll_mb} MiB + ${alloc.allocated_per_export_mb} MiB per /metrics/subnets export; load ${load}`,
   );
 }
 

@@ -18,6 +18,7 @@ import type { RttSeries, SubnetSeries } from '../poller.ts';
 import type { ExportPlan } from './export-plan.ts';
 import type { SubnetEntry } from './subnet-table.ts';
 import type { SubnetTurnover, Survivors } from './turnover.ts';
+import { LedgerColumns } from './ledger-columns.ts';
 
 export type ExportedEntry = SubnetSeries;
 
@@ -28,75 +29,96 @@ interface Totals {
   closes: number;
 }
 
+/** An exported entry's running counters (aggregates), or the mark of a subnet's own entry. Updated in place. */
+interface EntryRecord extends Totals {
+  own: boolean;
+  stamp: number;
+}
+
 export interface TurnoverSource {
-  subnet(subnet: string): SubnetTurnover;
+  /** A subnet's turnover; may fill and return `out` (read before the next call) instead of allocating. */
+  subnet(subnet: string, out?: SubnetTurnover): SubnetTurnover;
   survivors(subnet: string): Survivors | undefined;
 }
 
-function totalsOf(e: SubnetEntry, t: SubnetTurnover): Totals {
-  return { connections: e.connections, samples: e.samples, connectionSeconds: t.connectionSeconds, closes: t.closes };
-}
-
 /** Increase since `prev`; a total below it (the subnet was evicted and came back) counts from zero. */
-function increase(now: number, prev: number | undefined): number {
-  if (prev === undefined) return now;
+function increase(now: number, prev: number): number {
   return now >= prev ? now - prev : now;
 }
 
+// State is kept in place (a slot per covered subnet in ledger-columns.ts, a record per entry, reused
+// from apply to apply): at 100k subnets a fresh map of totals, set of present subnets and set of
+// aggregated subnets per apply were most of the garbage the collector worker made.
 export class ExportLedger {
-  /** Each subnet's totals at the last poll it was part of an exported entry. */
-  private readonly lastSeen = new Map<string, Totals>();
-  /** Running counters of the entries exported at the last poll (entries kept by the ledger). */
-  private readonly entries = new Map<string, Totals>();
-  /** Subnets once counted in an aggregate. */
-  private readonly aggregated = new Set<string>();
-  /** Subnets exported as themselves with their own totals at the last poll. */
-  private ownEntries = new Set<string>();
+  /** Each covered subnet's totals at the last apply it was part of an exported entry. */
+  private readonly lastSeen = new LedgerColumns();
+  /** The entries exported at the last apply: running counters of aggregates, and own entries. */
+  private readonly entries = new Map<string, EntryRecord>();
+  private stamp = 0;
 
-  /** Prefixes exported at the last poll (what the next plan prefers to keep). */
-  exported(): ReadonlySet<string> {
-    return new Set([...this.entries.keys(), ...this.ownEntries]);
+  /** Prefixes exported at the last apply (what the next plan prefers to keep). */
+  exported(): { has(prefix: string): boolean } {
+    return { has: (prefix) => this.entries.get(prefix)?.stamp === this.stamp };
+  }
+
+  /** The entry the subnet was counted in at the last apply, or null. */
+  entryOf(subnet: string): string | null {
+    const i = this.lastSeen.slotOf(subnet);
+    return i !== undefined && this.lastSeen.stamp[i] === this.stamp ? this.lastSeen.entry[i]! : null;
   }
 
   apply(plan: ExportPlan, turnover: TurnoverSource, minSamples: number): ExportedEntry[] {
+    const previous = this.stamp;
+    const stamp = ++this.stamp;
     const out: ExportedEntry[] = [];
-    const nextEntries = new Map<string, Totals>();
-    const nextOwn = new Set<string>();
-    const present = new Set<string>();
+    const scratch: SubnetTurnover = { closes: 0, connectionSeconds: 0 };
+    const seen = this.lastSeen;
     for (const g of plan.groups) {
-      const own = g.exact && !this.aggregated.has(g.members[0]!.subnet);
-      let counters: Totals;
-      if (own) {
-        const e = g.members[0]!;
-        counters = totalsOf(e, turnover.subnet(e.subnet));
-        this.lastSeen.set(e.subnet, counters);
-        present.add(e.subnet);
-        nextOwn.add(g.prefix);
-      } else {
-        const before = this.entries.get(g.prefix);
-        counters = before ? { ...before } : { connections: 0, samples: 0, connectionSeconds: 0, closes: 0 };
-        for (const e of g.members) {
-          const now = totalsOf(e, turnover.subnet(e.subnet));
-          const prev = before ? this.lastSeen.get(e.subnet) : undefined;
-          counters.connections += increase(now.connections, prev?.connections);
-          counters.samples += increase(now.samples, prev?.samples);
-          counters.connectionSeconds += increase(now.connectionSeconds, prev?.connectionSeconds);
-          counters.closes += increase(now.closes, prev?.closes);
-          this.lastSeen.set(e.subnet, now);
-          present.add(e.subnet);
-          if (!g.exact) this.aggregated.add(e.subnet);
+      const first = seen.slotOf(g.members[0]!.subnet);
+      const own = g.exact && !(first !== undefined && seen.stamp[first] === previous && seen.aggregated[first] === 1);
+      let entry = this.entries.get(g.prefix);
+      // An aggregate continues from its counters at the last apply; new (or own last time), from zero.
+      const continues = !own && entry !== undefined && entry.stamp === previous && !entry.own;
+      if (!entry) this.entries.set(g.prefix, (entry = { own, stamp, connections: 0, samples: 0, connectionSeconds: 0, closes: 0 }));
+      entry.own = own;
+      entry.stamp = stamp;
+      if (!continues) entry.connections = entry.samples = entry.connectionSeconds = entry.closes = 0;
+      for (const e of g.members) {
+        const t = turnover.subnet(e.subnet, scratch);
+        let i = seen.slotOf(e.subnet);
+        const counted = i !== undefined && seen.stamp[i] === previous;
+        if (i === undefined) i = seen.add(e.subnet, stamp);
+        if (own) {
+          // A subnet exported as itself reports its own totals.
+          entry.connections = e.connections;
+          entry.samples = e.samples;
+          entry.connectionSeconds = t.connectionSeconds;
+          entry.closes = t.closes;
+        } else if (continues && counted) {
+          entry.connections += increase(e.connections, seen.connections[i]!);
+          entry.samples += increase(e.samples, seen.samples[i]!);
+          entry.connectionSeconds += increase(t.connectionSeconds, seen.connectionSeconds[i]!);
+          entry.closes += increase(t.closes, seen.closes[i]!);
+        } else {
+          entry.connections += e.connections;
+          entry.samples += e.samples;
+          entry.connectionSeconds += t.connectionSeconds;
+          entry.closes += t.closes;
         }
-        nextEntries.set(g.prefix, counters);
+        seen.aggregated[i] = (counted && seen.aggregated[i] === 1) || !g.exact ? 1 : 0;
+        seen.connections[i] = e.connections;
+        seen.samples[i] = e.samples;
+        seen.connectionSeconds[i] = t.connectionSeconds;
+        seen.closes[i] = t.closes;
+        seen.entry[i] = g.prefix;
+        seen.stamp[i] = stamp;
       }
-      out.push(seriesOf(g.prefix, g.members, counters, turnover, minSamples));
+      out.push(seriesOf(g.prefix, g.members, entry, turnover, minSamples));
     }
-    // Subnets in no entry this poll: forget their last totals (they count afresh when covered again,
-    // into an entry that starts from its members' totals anyway).
-    for (const s of this.lastSeen.keys()) if (!present.has(s)) this.lastSeen.delete(s);
-    for (const s of this.aggregated) if (!present.has(s)) this.aggregated.delete(s);
-    this.entries.clear();
-    for (const [k, v] of nextEntries) this.entries.set(k, v);
-    this.ownEntries = nextOwn;
+    // Subnets in no entry this apply: forget them (they count afresh when covered again, into an entry
+    // that starts from its members' totals anyway); entries not exported lose their counters.
+    seen.keepOnly(stamp);
+    for (const [p, e] of this.entries) if (e.stamp !== stamp) this.entries.delete(p);
     return out;
   }
 }

@@ -42,7 +42,7 @@ export interface AggregationOptions {
    * error clearly more (their gain counts STICKY times), so entries — Prometheus series — do not churn
    * from poll to poll on noise.
    */
-  previous?: ReadonlySet<string>;
+  previous?: { has(prefix: string): boolean };
 }
 
 /** How much more a prefix exported last time counts when choosing what to refine (see `previous`). */
@@ -62,26 +62,30 @@ export interface ExportPlan {
   uncovered: number;
 }
 
-/** A node of the prefix tree over the table's subnets: an aggregation prefix, or a subnet (leaf). */
-interface Node {
+/**
+ * The prefix tree over the table's subnets. Aggregation prefixes (a few thousand at most) are objects;
+ * the subnets (leaves, up to 100k) are columns indexed by their position in traffic order: a leaf as an
+ * object with its sums cost ~200 bytes of garbage each time the plan was made. A tree position is a
+ * number: a leaf's index (>= 0), or ~k for the k-th aggregation prefix.
+ */
+interface Prefix {
+  /** Its tree position (~index in Tree.prefixes). */
+  pos: number;
   level: number;
   family: 4 | 6;
   /** Masked address: uint32 (IPv4) or bytes (IPv6). */
   v4: number;
   v6: Uint8Array | null;
-  parent: Node | null;
-  children: Node[] | null;
-  /** The subnet itself when this node is a table entry. */
-  leaf: SubnetEntry | null;
-  // The subtree's sums: weight (demand) of every member; weight, weight·rtt, weight·rtt² of the members
-  // with an RTT; member count.
+  parent: Prefix | null;
+  /** Tree positions of its children (aggregation prefixes and leaves), in the order they were met. */
+  children: number[];
+  // The subtree's sums: weight (demand) of every member; weight and weight·rtt of the members with an
+  // RTT; member count.
   w: number;
   wr: number;
   s1: number;
-  s2: number;
   n: number;
-  // What this node exports once chosen: its subtree minus chosen descendants (the same sums).
-  rw: number;
+  // What this prefix exports once chosen: its subtree minus chosen descendants (the same sums).
   rwr: number;
   rs1: number;
   rn: number;
@@ -97,24 +101,35 @@ function weightOf(e: SubnetEntry): number {
 
 const byTraffic = (a: SubnetEntry, b: SubnetEntry): number => b.connections - a.connections || b.samples - a.samples || (a.subnet < b.subnet ? -1 : 1);
 
-/** Parsed subnet addresses, computed once per table entry. */
-const parsed = new WeakMap<SubnetEntry, { family: 4 | 6; v4: number; v6: Uint8Array | null } | null>();
-
-function parseLeaf(e: SubnetEntry): { family: 4 | 6; v4: number; v6: Uint8Array | null } | null {
-  let p = parsed.get(e);
-  if (p !== undefined) return p;
-  const slash = e.subnet.indexOf('/');
-  const addr = slash < 0 ? e.subnet : e.subnet.slice(0, slash);
-  p = null;
-  if (addr.includes(':')) {
-    const bytes = ipToBytes(addr);
-    if (bytes) p = { family: 6, v4: 0, v6: bytes };
-  } else {
-    const parts = addr.split('.');
-    if (parts.length === 4) p = { family: 4, v4: ((Number(parts[0]) << 24) | (Number(parts[1]) << 16) | (Number(parts[2]) << 8) | Number(parts[3])) >>> 0, v6: null };
+/**
+ * A subnet's address: IPv4 as a uint32 (v6 null), or IPv6 bytes; null when unparsable. IPv4 is read
+ * from the string's characters, allocating nothing: the plan reads all 100k subnets each time it runs.
+ */
+function parseLeaf(subnet: string): { v4: number; v6: Uint8Array | null } | null {
+  const slash = subnet.indexOf('/');
+  const end = slash < 0 ? subnet.length : slash;
+  let v4 = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < end; i++) {
+    const c = subnet.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      octet = octet * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && digits > 0 && octet <= 255 && dots < 3) {
+      v4 = v4 * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else {
+      digits = -1;
+      break;
+    }
   }
-  parsed.set(e, p);
-  return p;
+  if (digits > 0 && dots === 3 && octet <= 255) return { v4: v4 * 256 + octet, v6: null };
+  const bytes = ipToBytes(subnet.slice(0, end));
+  return bytes ? { v4: 0, v6: bytes } : null;
 }
 
 function mask4(a: number, prefix: number): number {
@@ -166,28 +181,108 @@ function cidr6(bytes: Uint8Array, prefix: number): string {
   return `${text}/${prefix}`;
 }
 
-function prefixOf(node: Node): string {
-  if (node.text === null) node.text = node.leaf ? node.leaf.subnet : node.family === 4 ? cidr4(node.v4, node.level) : cidr6(node.v6!, node.level);
-  return node.text;
+/** The tree: aggregation prefixes, and the leaves' columns (see Prefix). */
+class Tree {
+  readonly prefixes: Prefix[] = [];
+  readonly roots: number[] = [];
+  // Leaves: weight, weight with an RTT, weight·rtt; chosen as an entry; parent prefix.
+  readonly w: Float64Array;
+  readonly wr: Float64Array;
+  readonly s1: Float64Array;
+  readonly chosen: Uint8Array;
+  readonly parent: (Prefix | null)[];
+
+  constructor(readonly leaves: readonly SubnetEntry[]) {
+    const n = leaves.length;
+    this.w = new Float64Array(n);
+    this.wr = new Float64Array(n);
+    this.s1 = new Float64Array(n);
+    this.chosen = new Uint8Array(n);
+    this.parent = new Array<Prefix | null>(n).fill(null);
+  }
+
+  newPrefix(level: number, family: 4 | 6, v4: number, v6: Uint8Array | null, parent: Prefix | null): Prefix {
+    const p: Prefix = { pos: ~this.prefixes.length, level, family, v4, v6, parent, children: [], w: 0, wr: 0, s1: 0, n: 0, rwr: 0, rs1: 0, rn: 0, chosen: false, text: null };
+    this.prefixes.push(p);
+    return p;
+  }
+
+  /** The prefix at tree position ~k (k = ~pos). */
+  prefix(pos: number): Prefix {
+    return this.prefixes[~pos]!;
+  }
+
+  weight(pos: number): number {
+    return pos >= 0 ? this.w[pos]! : this.prefix(pos).w;
+  }
+
+  members(pos: number): number {
+    return pos >= 0 ? 1 : this.prefix(pos).n;
+  }
+
+  isChosen(pos: number): boolean {
+    return pos >= 0 ? this.chosen[pos] === 1 : this.prefix(pos).chosen;
+  }
+
+  parentOf(pos: number): Prefix | null {
+    return pos >= 0 ? this.parent[pos]! : this.prefix(pos).parent;
+  }
+
+  /** The nearest chosen ancestor (what carving `pos` would take it out of). */
+  chosenAncestor(pos: number): Prefix | null {
+    for (let p = this.parentOf(pos); p; p = p.parent) if (p.chosen) return p;
+    return null;
+  }
+
+  prefixText(pos: number): string {
+    if (pos >= 0) return this.leaves[pos]!.subnet;
+    const p = this.prefix(pos);
+    if (p.text === null) p.text = p.family === 4 ? cidr4(p.v4, p.level) : cidr6(p.v6!, p.level);
+    return p.text;
+  }
+
+  /** Between-group reduction of the squared RTT error when `pos` is carved out of `from`'s remainder. */
+  gainOf(pos: number, from: Prefix): number {
+    const wr = pos >= 0 ? this.wr[pos]! : this.prefix(pos).wr;
+    const s1 = pos >= 0 ? this.s1[pos]! : this.prefix(pos).s1;
+    const restW = from.rwr - wr;
+    if (wr <= 0 || restW <= 1e-9 * from.rwr) return 0;
+    const mc = s1 / wr;
+    const mr = (from.rs1 - s1) / restW;
+    return ((wr * restW) / (wr + restW)) * (mc - mr) ** 2;
+  }
+
+  /** Marks `pos` an entry; `from` (its nearest chosen ancestor, if any) no longer counts its subtree. */
+  carve(pos: number, from: Prefix | null): void {
+    if (pos >= 0) {
+      this.chosen[pos] = 1;
+      if (from) {
+        from.rwr -= this.wr[pos]!;
+        from.rs1 -= this.s1[pos]!;
+        from.rn -= 1;
+      }
+      return;
+    }
+    const c = this.prefix(pos);
+    c.chosen = true;
+    c.rwr = c.wr;
+    c.rs1 = c.s1;
+    c.rn = c.n;
+    if (!from) return;
+    from.rwr -= c.wr;
+    from.rs1 -= c.s1;
+    from.rn -= c.n;
+  }
 }
 
-/** Between-group reduction of the squared RTT error when `c` is carved out of `from`'s remainder. */
-function gainOf(c: Node, from: Node): number {
-  const restW = from.rwr - c.wr;
-  if (c.wr <= 0 || restW <= 1e-9 * from.rwr) return 0;
-  const mc = c.s1 / c.wr;
-  const mr = (from.rs1 - c.s1) / restW;
-  return ((c.wr * restW) / (c.wr + restW)) * (mc - mr) ** 2;
-}
-
-/** Max-heap of candidate carves (child, the gain it had when pushed). */
+/** Max-heap of candidate carves (tree position, the gain it had when pushed). */
 class CandidateHeap {
-  private nodes: Node[] = [];
+  private nodes: number[] = [];
   private gains: number[] = [];
   get size(): number {
     return this.nodes.length;
   }
-  push(n: Node, g: number): void {
+  push(n: number, g: number): void {
     this.nodes.push(n);
     this.gains.push(g);
     let i = this.nodes.length - 1;
@@ -201,7 +296,7 @@ class CandidateHeap {
   topGain(): number {
     return this.gains[0]!;
   }
-  pop(): Node {
+  pop(): number {
     const top = this.nodes[0]!;
     const lastN = this.nodes.pop()!;
     const lastG = this.gains.pop()!;
@@ -232,28 +327,54 @@ class CandidateHeap {
   }
 }
 
-/** The nearest chosen ancestor (what carving `n` would take it out of). */
-function chosenAncestor(n: Node): Node | null {
-  for (let p = n.parent; p; p = p.parent) if (p.chosen) return p;
-  return null;
-}
-
-function newNode(level: number, family: 4 | 6, v4: number, v6: Uint8Array | null, parent: Node | null, leaf: SubnetEntry | null): Node {
-  return { level, family, v4, v6, parent, children: null, leaf, w: 0, wr: 0, s1: 0, s2: 0, n: 0, rw: 0, rwr: 0, rs1: 0, rn: 0, chosen: false, text: null };
-}
-
-/** Marks `c` an entry; `from` (its nearest chosen ancestor, if any) no longer counts c's subtree. */
-function carve(c: Node, from: Node | null): void {
-  c.chosen = true;
-  c.rw = c.w;
-  c.rwr = c.wr;
-  c.rs1 = c.s1;
-  c.rn = c.n;
-  if (!from) return;
-  from.rw -= c.w;
-  from.rwr -= c.wr;
-  from.rs1 -= c.s1;
-  from.rn -= c.n;
+/** The prefix tree of the table's subnets (in traffic order): one map per (family, level), coarse to fine. */
+function buildTree(all: readonly SubnetEntry[], o: AggregationOptions): Tree {
+  const t = new Tree(all);
+  const levels4 = o.ipv4Prefixes.filter((p) => p < o.ipv4Prefix);
+  const levels6 = o.ipv6Prefixes.filter((p) => p < o.ipv6Prefix);
+  const maps4 = levels4.map(() => new Map<number, Prefix>());
+  const maps6 = levels6.map(() => new Map<string, Prefix>());
+  for (let i = 0; i < all.length; i++) {
+    const e = all[i]!;
+    const p = parseLeaf(e.subnet);
+    if (!p) continue;
+    const family = p.v6 ? 6 : 4;
+    const w = weightOf(e);
+    const rtt = e.ewmaUs;
+    const wr = rtt !== undefined ? w : 0;
+    const s1 = rtt !== undefined ? w * rtt : 0;
+    let parent: Prefix | null = null;
+    const levels = family === 4 ? levels4 : levels6;
+    for (let k = 0; k < levels.length; k++) {
+      const level = levels[k]!;
+      let node: Prefix | undefined;
+      if (family === 4) {
+        const a = mask4(p.v4, level);
+        node = maps4[k]!.get(a);
+        if (!node) maps4[k]!.set(a, (node = t.newPrefix(level, 4, a, null, parent)));
+      } else {
+        const key = key6(p.v6!, level);
+        node = maps6[k]!.get(key);
+        if (!node) maps6[k]!.set(key, (node = t.newPrefix(level, 6, 0, mask6(p.v6!, level), parent)));
+      }
+      if (node.n === 0) {
+        if (parent) parent.children.push(node.pos);
+        else t.roots.push(node.pos);
+      }
+      node.w += w;
+      node.wr += wr;
+      node.s1 += s1;
+      node.n++;
+      parent = node;
+    }
+    t.w[i] = w;
+    t.wr[i] = wr;
+    t.s1[i] = s1;
+    t.parent[i] = parent;
+    if (parent) parent.children.push(i);
+    else t.roots.push(i); // a family without aggregation levels: only ever an exact entry
+  }
+  return t;
 }
 
 export function planExport(entries: Iterable<SubnetEntry>, budget: number, o: AggregationOptions): ExportPlan {
@@ -263,76 +384,27 @@ export function planExport(entries: Iterable<SubnetEntry>, budget: number, o: Ag
     const top = all.length <= budget ? all : all.slice(0, budget);
     return { groups: top.map((e) => ({ prefix: e.subnet, exact: true, members: [e] })), uncovered: all.length - top.length };
   }
-
-  // The prefix tree: one map per (family, level), coarse to fine; then the subnets as leaves.
-  const maps4 = o.ipv4Prefixes.filter((p) => p < o.ipv4Prefix).map(() => new Map<number, Node>());
-  const maps6 = o.ipv6Prefixes.filter((p) => p < o.ipv6Prefix).map(() => new Map<string, Node>());
-  const levels4 = o.ipv4Prefixes.filter((p) => p < o.ipv4Prefix);
-  const levels6 = o.ipv6Prefixes.filter((p) => p < o.ipv6Prefix);
-  const roots: Node[] = [];
-  const leaves: Node[] = [];
-  for (const e of all) {
-    const p = parseLeaf(e);
-    if (!p) continue;
-    const w = weightOf(e);
-    const rtt = e.ewmaUs;
-    const wr = rtt !== undefined ? w : 0;
-    const s1 = rtt !== undefined ? w * rtt : 0;
-    const s2 = rtt !== undefined ? w * rtt * rtt : 0;
-    let parent: Node | null = null;
-    const levels = p.family === 4 ? levels4 : levels6;
-    for (let k = 0; k < levels.length; k++) {
-      const level = levels[k]!;
-      let node: Node | undefined;
-      if (p.family === 4) {
-        const a = mask4(p.v4, level);
-        node = maps4[k]!.get(a);
-        if (!node) maps4[k]!.set(a, (node = newNode(level, 4, a, null, parent, null)));
-      } else {
-        const key = key6(p.v6!, level);
-        node = maps6[k]!.get(key);
-        if (!node) maps6[k]!.set(key, (node = newNode(level, 6, 0, mask6(p.v6!, level), parent, null)));
-      }
-      if (node.n === 0) {
-        if (parent) (parent.children ??= []).push(node);
-        else roots.push(node);
-      }
-      node.w += w;
-      node.wr += wr;
-      node.s1 += s1;
-      node.s2 += s2;
-      node.n++;
-      parent = node;
-    }
-    const leaf = newNode(p.family === 4 ? o.ipv4Prefix : o.ipv6Prefix, p.family, p.v4, p.v6, parent, e);
-    leaf.w = w;
-    leaf.wr = wr;
-    leaf.s1 = s1;
-    leaf.s2 = s2;
-    leaf.n = 1;
-    if (parent) (parent.children ??= []).push(leaf);
-    else roots.push(leaf); // a family without aggregation levels: only ever an exact entry
-    leaves.push(leaf);
-  }
+  const t = buildTree(all, o);
+  const leaves = all.length;
 
   let left = budget;
   // 1. Cover: the coarsest prefixes, heaviest first (a family without levels has its subnets as roots).
-  roots.sort((a, b) => b.w - a.w || b.n - a.n);
+  const roots = [...t.roots].sort((a, b) => t.weight(b) - t.weight(a) || t.members(b) - t.members(a));
   let covered = 0;
   for (const r of roots) {
     if (left === 0) break;
-    carve(r, null);
-    covered += r.n;
+    t.carve(r, null);
+    covered += t.members(r);
     left--;
   }
   // 2. Exact: the busiest subnets (leaves are in traffic order), never emptying their parent entry.
   let exact = Math.min(left, Math.floor(budget * o.exactShare));
-  for (const leaf of leaves) {
+  for (let leaf = 0; leaf < leaves; leaf++) {
     if (exact === 0) break;
-    if (leaf.chosen) continue;
-    const from = chosenAncestor(leaf);
+    if (t.chosen[leaf]) continue;
+    const from = t.chosenAncestor(leaf);
     if (!from || from.rn <= 1) continue;
-    carve(leaf, from);
+    t.carve(leaf, from);
     exact--;
     left--;
   }
@@ -340,19 +412,18 @@ export function planExport(entries: Iterable<SubnetEntry>, budget: number, o: Ag
   // remainder as it is now, and pushed back when it has fallen). Zero when carving would empty the
   // parent (gainOf).
   const heap = new CandidateHeap();
-  const gain = (c: Node, from: Node): number => {
-    const g = gainOf(c, from);
-    return g > 0 && o.previous?.has(prefixOf(c)) ? g * STICKY : g;
+  const gain = (c: number, from: Prefix): number => {
+    const g = t.gainOf(c, from);
+    return g > 0 && o.previous?.has(t.prefixText(c)) ? g * STICKY : g;
   };
-  const pushChildren = (node: Node): void => {
-    for (const c of node.children ?? []) if (!c.chosen) heap.push(c, gain(c, node));
+  const pushChildren = (p: Prefix): void => {
+    for (const c of p.children) if (!t.isChosen(c)) heap.push(c, gain(c, p));
   };
-  for (const r of roots) if (r.chosen) pushChildren(r);
-  for (const leaf of leaves) if (leaf.chosen && leaf.children) pushChildren(leaf);
+  for (const r of roots) if (r < 0 && t.prefix(r).chosen) pushChildren(t.prefix(r));
   while (left > 0 && heap.size > 0 && heap.topGain() > 0) {
     const c = heap.pop();
-    if (c.chosen) continue;
-    const from = chosenAncestor(c);
+    if (t.isChosen(c)) continue;
+    const from = t.chosenAncestor(c);
     if (!from) continue;
     const g = gain(c, from);
     if (g <= 0) continue;
@@ -360,32 +431,37 @@ export function planExport(entries: Iterable<SubnetEntry>, budget: number, o: Ag
       heap.push(c, g);
       continue;
     }
-    carve(c, from);
+    t.carve(c, from);
     left--;
-    pushChildren(c);
+    if (c < 0) pushChildren(t.prefix(c));
   }
   // 4. Fill: the busiest subnets not yet an entry of their own.
-  for (const leaf of leaves) {
+  for (let leaf = 0; leaf < leaves; leaf++) {
     if (left === 0) break;
-    if (leaf.chosen) continue;
-    const from = chosenAncestor(leaf);
+    if (t.chosen[leaf]) continue;
+    const from = t.chosenAncestor(leaf);
     if (!from || from.rn <= 1) continue;
-    carve(leaf, from);
+    t.carve(leaf, from);
     left--;
   }
 
   // Every subnet to its nearest chosen node (entries in traffic order of their heaviest member).
   const groups: ExportGroup[] = [];
-  const byNode = new Map<Node, ExportGroup>();
-  for (const leaf of leaves) {
-    const owner = leaf.chosen ? leaf : chosenAncestor(leaf);
+  const byPrefix = new Map<Prefix, ExportGroup>();
+  for (let leaf = 0; leaf < leaves; leaf++) {
+    const e = all[leaf]!;
+    if (t.chosen[leaf]) {
+      groups.push({ prefix: e.subnet, exact: true, members: [e] });
+      continue;
+    }
+    const owner = t.chosenAncestor(leaf);
     if (!owner) continue;
-    let g = byNode.get(owner);
+    let g = byPrefix.get(owner);
     if (!g) {
-      byNode.set(owner, (g = { prefix: prefixOf(owner), exact: owner.leaf !== null, members: [] }));
+      byPrefix.set(owner, (g = { prefix: t.prefixText(owner.pos), exact: false, members: [] }));
       groups.push(g);
     }
-    g.members.push(leaf.leaf!);
+    g.members.push(e);
   }
-  return { groups, uncovered: all.length - covered };
+  return { groups, uncovered: leaves - covered };
 }

@@ -17,6 +17,7 @@
 // turnover.ts counts them, as its SubnetCounters), so the agent keeps one entry per subnet, not a second
 // map of objects beside this one (100k subnets: ~10 MB of heap less), and a subnet's turnover goes with
 // it when it is evicted or expires.
+import { resized } from './columns.ts';
 import type { RttStat } from './rtt-stat.ts';
 import type { SubnetCounters, SubnetTurnover } from './turnover.ts';
 
@@ -106,10 +107,17 @@ export class SubnetTable implements SubnetCounters {
     this.closes[i]! += closes;
   }
 
-  /** A subnet's cumulative turnover since it entered the table; undefined when it holds no such subnet. */
-  turnoverOf(subnet: string): SubnetTurnover | undefined {
+  /**
+   * A subnet's cumulative turnover since it entered the table; undefined when it holds no such subnet.
+   * `out`: filled and returned instead of a new object.
+   */
+  turnoverOf(subnet: string, out?: SubnetTurnover): SubnetTurnover | undefined {
     const i = this.index.get(subnet);
-    return i === undefined ? undefined : { closes: this.closes[i]!, connectionSeconds: this.connectionSeconds[i]! };
+    if (i === undefined) return undefined;
+    if (!out) return { closes: this.closes[i]!, connectionSeconds: this.connectionSeconds[i]! };
+    out.closes = this.closes[i]!;
+    out.connectionSeconds = this.connectionSeconds[i]!;
+    return out;
   }
 
   /** Drops subnets not seen for ttlMs; returns how many. Walks only the expired prefix. */
@@ -126,6 +134,14 @@ export class SubnetTable implements SubnetCounters {
   /** Least recently seen first. */
   *values(): IterableIterator<SubnetEntry> {
     for (let i = this.head; i !== NONE; i = this.next[i]!) yield new SubnetView(this, i);
+  }
+
+  /** Every subnet, least recently seen first, as one array (no generator: no result object per subnet). */
+  list(): SubnetEntry[] {
+    const out = new Array<SubnetEntry>(this.size);
+    let k = 0;
+    for (let i = this.head; i !== NONE; i = this.next[i]!) out[k++] = new SubnetView(this, i);
+    return out;
   }
 
   /** Most recently seen first, at most `limit`. */
@@ -217,27 +233,17 @@ export class SubnetTable implements SubnetCounters {
 
   private grow(): void {
     const size = Math.min(Math.max(INITIAL_SLOTS, this.ewmaUs.length * 2), Math.max(this.opts.maxSubnets, 1));
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(size);
-      b.set(a);
-      return b;
-    };
-    const i32 = (a: Int32Array) => {
-      const b = new Int32Array(size);
-      b.set(a);
-      return b;
-    };
-    this.ewmaUs = f64(this.ewmaUs);
-    this.minRttUs = f64(this.minRttUs);
-    this.samples = f64(this.samples);
-    this.connections = f64(this.connections);
-    this.firstSeenMs = f64(this.firstSeenMs);
-    this.lastSeenMs = f64(this.lastSeenMs);
-    this.lastSampleMs = f64(this.lastSampleMs);
-    this.closes = f64(this.closes);
-    this.connectionSeconds = f64(this.connectionSeconds);
-    this.prev = i32(this.prev);
-    this.next = i32(this.next);
+    this.ewmaUs = resized(this.ewmaUs, size);
+    this.minRttUs = resized(this.minRttUs, size);
+    this.samples = resized(this.samples, size);
+    this.connections = resized(this.connections, size);
+    this.firstSeenMs = resized(this.firstSeenMs, size);
+    this.lastSeenMs = resized(this.lastSeenMs, size);
+    this.lastSampleMs = resized(this.lastSampleMs, size);
+    this.closes = resized(this.closes, size);
+    this.connectionSeconds = resized(this.connectionSeconds, size);
+    this.prev = resized(this.prev, size);
+    this.next = resized(this.next, size);
   }
 
   private remove(i: number): void {

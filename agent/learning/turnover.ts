@@ -58,7 +58,8 @@ export interface SubnetTurnover {
  */
 export interface SubnetCounters {
   addTurnover(subnet: string, connectionSeconds: number, closes: number): void;
-  turnoverOf(subnet: string): SubnetTurnover | undefined;
+  /** A subnet's counters; `out`, when given, may be filled and returned instead of a new object. */
+  turnoverOf(subnet: string, out?: SubnetTurnover): SubnetTurnover | undefined;
 }
 
 /** Per-subnet counters in a Map: every subnet that ever had an open connection, until pruned. */
@@ -206,9 +207,17 @@ export class ConnectionTurnover {
     return s;
   }
 
-  /** Cumulative connection-seconds and closes of a subnet (zero when it has had no open connection). */
-  subnet(subnet: string): SubnetTurnover {
-    return this.subnets.turnoverOf(subnet) ?? { closes: 0, connectionSeconds: 0 };
+  /**
+   * Cumulative connection-seconds and closes of a subnet (zero when it has had no open connection).
+   * `out`: filled and returned instead of a new object (the export reads every subnet's).
+   */
+  subnet(subnet: string, out?: SubnetTurnover): SubnetTurnover {
+    const t = this.subnets.turnoverOf(subnet, out);
+    if (t) return t;
+    if (!out) return { closes: 0, connectionSeconds: 0 };
+    out.closes = 0;
+    out.connectionSeconds = 0;
+    return out;
   }
 
   private port(p: number): PortTurnover {
