@@ -17,6 +17,7 @@ import { DelayLine } from './delay-line/index.ts';
 const skip = unavailable({ root: true, tools: { ss: 'iproute2', ip: 'iproute2', setpriv: 'util-linux' } });
 const ECHO = fileURLToPath(new URL('./delay-line/tcp-echo.mjs', import.meta.url));
 const PINGPONG = fileURLToPath(new URL('./delay-line/tcp-pingpong.mjs', import.meta.url));
+const KEEPALIVE_GET = fileURLToPath(new URL('./delay-line/keepalive-get.mjs', import.meta.url));
 const PORT = 8080;
 const AGENT = '127.0.0.1:9465'; // inside the origin namespace
 const NOBODY = 65534;
@@ -218,42 +219,52 @@ describe.skipIf(skip)('agent in a namespace behind the TUN delay line', () => {
   });
 
   it('bounds demand missed between polls: kernel PassiveOpens = counted + uncounted', async () => {
-    // The baseline once the accounting is at rest: two reads a second apart that agree. Connections of
-    // the earlier tests can still be settling (counted a poll late on a loaded machine); taken then,
-    // the baseline misses one and the sum below reads 41 for ever.
-    let previous: LatencyBody['churn'] | null = null;
-    const before = await waitFor(
-      async () => {
-        const c = (await latency()).churn;
-        const same = previous !== null && c.counted_inbound === previous.counted_inbound && c.gap === previous.gap;
-        previous = c;
-        return same ? c : null;
-      },
-      { timeoutMs: 20_000, intervalMs: 1000, what: 'the churn accounting at rest before the burst' },
-    );
-    // 40 connections that live ~40 ms each (one echo round trip, then the client closes): most begin
-    // and end between two 250 ms polls.
-    const burst = `const net=require('net');let left=40,open=0;function one(){if(!left)return;left--;open++;const s=net.connect({host:'10.201.0.1',port:${PORT}},()=>s.write('x'));s.on('data',()=>s.end());s.on('close',()=>{open--;if(!left&&!open)process.exit(0);setTimeout(one,15)})}for(let i=0;i<4;i++)one();`;
-    const r = await line.exec('eu', process.execPath, ['-e', burst]);
-    expect(r.code).toBe(0);
-    // The kernel counter is settled one poll late against the agent's own HTTP accepts (our probes), and
-    // a probe landing between the kernel read and the settlement makes one poll's gap read low: wait for
-    // a poll where the accounting is exact, and fail if it never is. Probes a second apart: every 300 ms
-    // (with 250 ms polls, slower on a loaded machine) nearly every read had the previous probe's accept
-    // inside its settlement window, and a fresh-clone run never saw an exact poll in 15 s.
-    const after = await waitFor(
-      async () => {
-        const c = (await latency()).churn;
-        return c.counted_inbound - before.counted_inbound + c.gap - before.gap === 40 ? c : null;
-      },
-      { timeoutMs: 20_000, intervalMs: 1000, what: 'counted + uncounted = the 40 accepted by the kernel' },
-    );
-    const counted = after.counted_inbound - before.counted_inbound;
-    const uncounted = after.gap - before.gap;
-    process.stderr.write(`churn: 40 short connections, counted ${counted}, uncounted ${uncounted} (${((100 * uncounted) / 40).toFixed(0)} % missed at 250 ms polls)\n`);
-    expect(counted + uncounted).toBe(40); // the kernel's PassiveOpens, less our own accepts
-    expect(after.uncounted).toBeGreaterThanOrEqual(after.gap); // the exported counter is the running maximum
-    expect(uncounted).toBeGreaterThan(0); // connections shorter than a poll interval are really missed...
+    // The agent's state is read over ONE kept-alive connection (a reader process inside the namespace):
+    // every new probe connection would itself be a PassiveOpen the agent settles a poll late against its
+    // own accepts, and on a loaded machine a baseline read with a probe in flight and later reads
+    // without one differed by one for ever (a fresh-clone run read 41 or 39 every time for 20 s).
+    const reader = keptAliveReader(line.spawn('origin', process.execPath, [KEEPALIVE_GET, `http://${AGENT}/api/v1/latency`], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    try {
+      const churn = async () => (JSON.parse(await reader.get()) as LatencyBody).churn;
+      // The baseline once the accounting is at rest: two reads a second apart that agree (a connection
+      // of an earlier test can still be settling, counted a poll late on a loaded machine).
+      let previous: LatencyBody['churn'] | null = null;
+      const before = await waitFor(
+        async () => {
+          const c = await churn();
+          const same = previous !== null && c.counted_inbound === previous.counted_inbound && c.gap === previous.gap && c.agent_http_accepts === previous.agent_http_accepts;
+          previous = c;
+          return same ? c : null;
+        },
+        { timeoutMs: 20_000, intervalMs: 1000, what: 'the churn accounting at rest before the burst' },
+      );
+      // 40 connections that live ~40 ms each (one echo round trip, then the client closes): most begin
+      // and end between two 250 ms polls.
+      const burst = `const net=require('net');let left=40,open=0;function one(){if(!left)return;left--;open++;const s=net.connect({host:'10.201.0.1',port:${PORT}},()=>s.write('x'));s.on('data',()=>s.end());s.on('close',()=>{open--;if(!left&&!open)process.exit(0);setTimeout(one,15)})}for(let i=0;i<4;i++)one();`;
+      const r = await line.exec('eu', process.execPath, ['-e', burst]);
+      expect(r.code).toBe(0);
+      // Each poll settles the kernel counter a poll late: wait until it has caught up with the burst.
+      const seen: string[] = [];
+      const after = await waitFor(
+        async () => {
+          const c = await churn();
+          const counted = c.counted_inbound - before.counted_inbound;
+          const uncounted = c.gap - before.gap;
+          seen.push(`${counted}+${uncounted} (own accepts +${c.agent_http_accepts - before.agent_http_accepts})`);
+          if (counted + uncounted !== 40) throw new Error(`reads, counted+uncounted: ${seen.join(', ')}`);
+          return c;
+        },
+        { timeoutMs: 20_000, intervalMs: 250, what: 'counted + uncounted = the 40 accepted by the kernel' },
+      );
+      const counted = after.counted_inbound - before.counted_inbound;
+      const uncounted = after.gap - before.gap;
+      process.stderr.write(`churn: 40 short connections, counted ${counted}, uncounted ${uncounted} (${((100 * uncounted) / 40).toFixed(0)} % missed at 250 ms polls); the reader opened ${after.agent_http_accepts - before.agent_http_accepts} connections meanwhile\n`);
+      expect(counted + uncounted).toBe(40); // the kernel's PassiveOpens, less our own accepts
+      expect(after.uncounted).toBeGreaterThanOrEqual(after.gap); // the exported counter is the running maximum
+      expect(uncounted).toBeGreaterThan(0); // connections shorter than a poll interval are really missed...
+    } finally {
+      reader.close();
+    }
     const metrics = (await line.fetchText('origin', `http://${AGENT}/metrics`)).body;
     expect(metrics).toMatch(/sluice_agent_uncounted_connections_total\{node="origin-test"\} [1-9]/); // ...and reported
   });
@@ -284,4 +295,32 @@ function listNamespaces(): string[] {
   } catch {
     return [];
   }
+}
+
+/** One GET per call over the reader's single kept-alive connection (test/delay-line/keepalive-get.mjs). */
+function keptAliveReader(child: ChildProcess): { get(): Promise<string>; close(): void } {
+  const waiting: ((line: string) => void)[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      waiting.shift()?.(line);
+    }
+  });
+  return {
+    get: () =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('kept-alive reader: no answer in 10 s')), 10_000);
+        waiting.push((line) => {
+          clearTimeout(timer);
+          const r = JSON.parse(line) as { status?: number; body?: string; error?: string };
+          if (r.error !== undefined || r.status !== 200) reject(new Error(`kept-alive reader: ${r.error ?? `HTTP ${r.status}`}`));
+          else resolve(r.body!);
+        });
+        child.stdin!.write('get\n');
+      }),
+    close: () => child.stdin!.end(),
+  };
 }
