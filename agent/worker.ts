@@ -37,6 +37,10 @@ const { config } = workerData as WorkerInit;
  * ~185 MB. Collected right after the reply (the scrape does not wait), once per export: 22-30 ms at
  * 100k subnets (in-process, loaded machine). `--expose-gc` is set at run time (V8 flags are per
  * process; it only adds `gc` to contexts created from now on, like this one).
+ * Twice: one full GC frees the export's objects but leaves the pages they shared with live ones
+ * committed (measured: collector heap 18.6 MB used, 32.8 MB committed, 15 s after the last export, in
+ * one bench run of two); the second finds those pages fragmented and compacts them. A synthetic old
+ * generation (66 MB, one object in 32 kept): 58 MB committed after one gc(), 23 MB after two.
  */
 const BIG_TABLE = 10_000;
 setFlagsFromString('--expose-gc');
@@ -74,7 +78,10 @@ port.on('message', (req: WorkerRequest) => {
     } else if (req.type === 'table') value = poller.table(req.limit);
     else value = poller.sockets(req.limit);
     port.postMessage({ id: req.id, ok: true, value } satisfies WorkerReply, transfer);
-    if (exported && poller.learner.table.size >= BIG_TABLE) collectGarbage?.();
+    if (exported && poller.learner.table.size >= BIG_TABLE && collectGarbage) {
+      collectGarbage();
+      collectGarbage();
+    }
   } catch (err) {
     port.postMessage({ id: req.id, ok: false, error: (err as Error).message } satisfies WorkerReply);
   }
