@@ -5,7 +5,8 @@ import type { ServerTls } from '../lib/tls.ts';
 import { CollectorClient } from './collector-client.ts';
 import type { AgentConfig } from './config.ts';
 import { AgentMetrics } from './metrics.ts';
-import type { PollReport, SubnetExport, TableRow } from './poller.ts';
+import type { PollReport, TableRow } from './poller.ts';
+import type { SubnetExposition } from './subnet-exposition.ts';
 import { startServer, type AgentServer } from './server.ts';
 
 export class Agent {
@@ -39,7 +40,7 @@ export class Agent {
       mainMetrics: async () => ({ contentType: this.metrics.main.contentType, body: await this.metrics.main.metrics() }),
       subnetMetrics: async () => {
         await this.refreshSubnets();
-        return { contentType: this.metrics.subnets.contentType, body: await this.metrics.subnets.metrics() };
+        return { contentType: this.metrics.subnets.contentType, body: this.metrics.subnets.body() };
       },
       latency: async (limit) => this.latency(limit),
       sockets: async (limit) => this.collector.request({ type: 'sockets', limit }, 10_000),
@@ -80,13 +81,14 @@ export class Agent {
 
   /**
    * The export of the table as the latest poll left it, made by the collector when a scrape asks (not at
-   * every poll: Poller.exportSubnets says why). Scrapes that arrive together share one request. If the
+   * every poll: Poller.exportSubnets says why) and written there (subnet-exposition.ts). Scrapes that
+   * arrive together share one request; between two polls the reply carries no body. If the
    * collector does not answer, the scrape gets the last export (the last good values stay in force).
    */
   private refreshSubnets(): Promise<void> {
     this.subnetsRequest ??= this.collector
-      .request<SubnetExport>({ type: 'subnets' }, 10_000)
-      .then((x) => this.metrics.applyExport(x))
+      .request<SubnetExposition>({ type: 'subnets', have: this.metrics.subnetExport }, 10_000)
+      .then((x) => this.metrics.applySubnetExposition(x))
       .catch((err: unknown) => {
         this.metrics.countError('timeout');
         this.log.warn({ err: (err as Error).message }, 'subnet export failed; serving the last one');

@@ -33,6 +33,23 @@ describe('agent metrics', () => {
     expect(unpackSubnets(packSubnets([]))).toEqual([]);
   });
 
+  it('serves /metrics/subnets as the collector wrote it, and keeps it while the export is unchanged', async () => {
+    const m = new AgentMetrics('n1');
+    expect(m.subnetExport).toBeNull();
+    const text = '# HELP x y\nsluice_agent_subnet_connections_total{subnet="10.0.1.0/24",node="n1"} 5\n';
+    const body = new TextEncoder().encode(text);
+    m.applySubnetExposition({ id: '7.1', exportedSubnets: { own: 1, aggregate: 0, none: 2 }, body });
+    expect(m.subnets.body()).toBe(body); // the bytes that crossed, not a copy
+    expect(await m.subnets.metrics()).toBe(text);
+    expect(m.subnetExport).toBe('7.1');
+    m.applySubnetExposition({ id: '7.1', exportedSubnets: { own: 1, aggregate: 0, none: 3 } }); // no body: still current
+    expect(m.subnets.body()).toBe(body);
+    expect(await m.main.metrics()).toContain('sluice_agent_exported_subnets{as="none",node="n1"} 3');
+    m.applyExport({ topSubnets: packSubnets([sub('10.0.2.0/24', 4)]), exportedSubnets: { own: 1, aggregate: 0, none: 0 } });
+    expect(m.subnetExport).toBeNull(); // written here: the next request asks for the collector's own
+    expect(await m.subnets.metrics()).toContain('sluice_agent_subnet_connections_total{subnet="10.0.2.0/24",node="n1"} 4');
+  });
+
   it('removes a subnet\'s series as soon as it leaves the exported top N', async () => {
     const m = new AgentMetrics('n1');
     m.apply(report({ topSubnets: packSubnets([sub('10.0.1.0/24', 5), sub('10.0.2.0/24', 3)]) }), 0);

@@ -1,13 +1,14 @@
 // Prometheus exposition. Two endpoints: the main registry (prom-client) stays small whatever the
 // traffic; the per-subnet one holds at most `subnet_series_budget` subnets (the busiest), written from
-// the latest poll at each scrape (subnet-exposition.ts), so that a subnet leaving the top N (or
-// expiring) loses its series at once.
+// the latest export at each scrape (subnet-exposition.ts: the running agent's collector worker writes
+// it, this class keeps the bytes), so that a subnet leaving the top N (or expiring) loses its series at
+// once.
 import { getHeapStatistics } from 'node:v8';
 import { registerTlsMetrics } from '../lib/tls-metrics.ts';
 import { collectProcessMetrics } from '../lib/process-metrics.ts';
 import { Counter, Gauge, Histogram, Registry } from '../lib/prom.ts';
-import type { PackedSubnets, PollReport, SubnetExport } from './poller.ts';
-import { CONTENT_TYPE, renderSubnetMetrics, SUBNET_FAMILIES } from './subnet-exposition.ts';
+import type { PollReport, SubnetExport } from './poller.ts';
+import { CONTENT_TYPE, renderSubnetExposition, SUBNET_FAMILIES, type SubnetExposition } from './subnet-exposition.ts';
 
 export interface ChurnState {
   kernelPassiveOpens: number;
@@ -24,7 +25,10 @@ export class AgentMetrics {
   /** /metrics/subnets, written from the latest export (subnet-exposition.ts). */
   readonly subnets = {
     contentType: CONTENT_TYPE,
-    metrics: async () => renderSubnetMetrics(this.subnetSeries, this.node),
+    /** The bytes the endpoint serves, as they came (no copy, no decoding). */
+    body: (): Uint8Array => this.subnetBody,
+    /** The same as text (tests, tools). */
+    metrics: async () => Buffer.from(this.subnetBody.buffer, this.subnetBody.byteOffset, this.subnetBody.byteLength).toString('utf8'),
     /** The families it writes (names, types, help), shaped like prom-client's, for tooling and tests. */
     getMetricsAsJSON: async () => SUBNET_FAMILIES.map((f) => ({ ...f, values: [] })),
   };
@@ -57,12 +61,15 @@ export class AgentMetrics {
   /** Cumulative values already exported, to turn the worker's totals into counter increments. */
   private prev = { evicted: 0, expired: 0, ports: new Map<string, number>(), errors: new Map<string, number>(), upstreams: new Map<string, number>(), turnover: new Map<string, number>() };
   private baseline: { passive: number; counted: number; http: number } | null = null;
-  private subnetSeries: PackedSubnets = { names: '', values: new Float64Array(0), count: 0 };
+  /** /metrics/subnets as last written, and the id of its export (null: made here, not by the collector). */
+  private subnetBody: Uint8Array;
+  private subnetExpositionId: string | null = null;
   /** The previous poll's kernel and agent counts, evaluated at the next poll (see applyChurn). */
   private pending: { passive: number; counted: number } | null = null;
   readonly churn: ChurnState = { kernelPassiveOpens: 0, countedInbound: 0, agentHttpAccepts: 0, gap: 0, uncounted: 0 };
 
   constructor(private readonly node: string) {
+    this.subnetBody = renderSubnetExposition({ names: '', values: new Float64Array(0), count: 0 }, node);
     this.main.setDefaultLabels({ node });
     collectProcessMetrics(this.main);
     const m = [this.main];
@@ -134,14 +141,28 @@ export class AgentMetrics {
     this.applyTurnover(r);
   }
 
-  /**
-   * The entries /metrics/subnets writes, and sluice_agent_exported_subnets: the running agent reads them
-   * from the collector at each scrape of /metrics/subnets (Poller.exportSubnets), so the gauge tells how
-   * the last such scrape was exported.
-   */
+  /** An export made in this thread (tests, benchmarks, a report carrying one): written here. */
   applyExport(x: SubnetExport): void {
+    this.applySubnetExposition({ id: '', exportedSubnets: x.exportedSubnets, body: renderSubnetExposition(x.topSubnets, this.node) });
+    this.subnetExpositionId = null;
+  }
+
+  /**
+   * /metrics/subnets as the collector wrote it, and sluice_agent_exported_subnets: the running agent asks
+   * for it at each scrape of /metrics/subnets (Poller.exportSubnets), so the gauge tells how the last
+   * such scrape was exported. Without a body the export is the one already held (`id`).
+   */
+  applySubnetExposition(x: SubnetExposition): void {
     for (const [as, n] of Object.entries(x.exportedSubnets)) this.exportedSubnets.set({ as }, n);
-    this.subnetSeries = x.topSubnets;
+    if (x.body) {
+      this.subnetBody = x.body;
+      this.subnetExpositionId = x.id;
+    }
+  }
+
+  /** The collector export whose exposition is held (the `have` of the next `subnets` request). */
+  get subnetExport(): string | null {
+    return this.subnetExpositionId;
   }
 
   /** Per service port: open connections now, and the cumulative turnover counters as increments. */

@@ -11,7 +11,8 @@ import { createHttpServer, type TlsServing } from '../lib/tls-server.ts';
 
 export interface Handlers {
   mainMetrics(): Promise<{ contentType: string; body: string }>;
-  subnetMetrics(): Promise<{ contentType: string; body: string }>;
+  /** Bytes as the collector wrote them (agent/subnet-exposition.ts), served as they are. */
+  subnetMetrics(): Promise<{ contentType: string; body: string | Uint8Array }>;
   latency(limit: number): Promise<unknown>;
   sockets(limit: number): Promise<unknown>;
   health(): { ok: boolean; detail: unknown };
@@ -90,7 +91,7 @@ function parseLimit(v: string | null): number | null {
   return n >= 1 && n <= 1_000_000 ? n : null;
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+function send(res: ServerResponse, status: number, contentType: string, body: string | Uint8Array): void {
   res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

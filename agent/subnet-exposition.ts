@@ -1,9 +1,13 @@
-// /metrics/subnets: the per-subnet series, written straight from the latest poll's packed subnets in
-// the Prometheus text format (the same families, names and labels as the rest of the agent's metrics).
+// /metrics/subnets: the per-subnet series, written straight from the export's packed subnets in the
+// Prometheus text format (the same families, names and labels as the rest of the agent's metrics).
 // Up to subnet_series_budget subnets x 9 series: through prom-client (reset and set every series per
 // poll, then render) this was the agent main thread's largest allocation, enough to grow its young
-// generation to ~25 MB committed; written directly it is one array of lines per scrape.
-import { unpackSubnets, type PackedSubnets, type SubnetSeries } from './poller.ts';
+// generation to ~25 MB committed. Written on the main thread at every scrape it still was (~1 MB of
+// lines and rows per scrape at the default budget, the young generation grown to 21–24 MB committed at
+// 100k subnets against 7–8 idle), so the running agent writes it in the collector worker, once per
+// export, as UTF-8 bytes that cross to the main thread by transfer (SubnetExposition): the main thread
+// keeps one byte array and serves it, and allocates nothing per subnet.
+import { unpackSubnets, type PackedSubnets, type SubnetExport, type SubnetSeries } from './poller.ts';
 
 interface Family {
   name: string;
@@ -45,6 +49,23 @@ export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Label values escaped as the exposition format requires (backslash, double quote, newline). */
 const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/**
+ * /metrics/subnets as the collector worker wrote it, the reply to a `subnets` request (agent/worker.ts).
+ * `id` names the export (the worker's thread id and a count, so a restarted worker never repeats one):
+ * the main thread sends the id it holds and gets no body back while that export is still current.
+ */
+export interface SubnetExposition {
+  id: string;
+  exportedSubnets: SubnetExport['exportedSubnets'];
+  /** The exposition text, UTF-8; absent when the main thread already holds export `id`. */
+  body?: Uint8Array;
+}
+
+/** The exposition text as UTF-8 bytes in an ArrayBuffer of their own (so it can be transferred). */
+export function renderSubnetExposition(packed: PackedSubnets, node: string): Uint8Array {
+  return new TextEncoder().encode(renderSubnetMetrics(packed, node));
+}
 
 export function renderSubnetMetrics(packed: PackedSubnets, node: string): string {
   const rows = unpackSubnets(packed);

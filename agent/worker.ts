@@ -1,16 +1,19 @@
 // The collector worker thread: owns the netlink socket, the learner and its table, so the blocking dump,
 // the parse and the per-subnet work never run on the event loop that serves /metrics. The main thread
-// asks for a poll (or a table/socket listing) and gets a compact, structured-clone-able answer back.
+// asks for a poll (or a table/socket listing) and gets a compact, structured-clone-able answer back; for
+// /metrics/subnets, the exposition text already written (agent/subnet-exposition.ts says why).
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { AgentConfig } from './config.ts';
 import { createCollector, portFilterFor } from './collectors.ts';
-import { Poller, type PollReport } from './poller.ts';
+import { Poller, type PollReport, type SubnetExport } from './poller.ts';
+import { renderSubnetExposition, type SubnetExposition } from './subnet-exposition.ts';
 
 export type WorkerRequest =
   | { id: number; type: 'poll' }
-  | { id: number; type: 'subnets' }
+  /** /metrics/subnets; `have`: the export the main thread holds (SubnetExposition.id), or null. */
+  | { id: number; type: 'subnets'; have: string | null }
   | { id: number; type: 'table'; limit: number }
   | { id: number; type: 'sockets'; limit: number };
 
@@ -34,11 +37,25 @@ const { config } = workerData as WorkerInit;
  * ~185 MB. Collected right after the reply (the scrape does not wait), once per export: 22-30 ms at
  * 100k subnets (in-process, loaded machine). `--expose-gc` is set at run time (V8 flags are per
  * process; it only adds `gc` to contexts created from now on, like this one).
+ * Twice: one full GC frees the export's objects but leaves the pages they shared with live ones
+ * committed (measured: collector heap 18.6 MB used, 32.8 MB committed, 15 s after the last export, in
+ * one bench run of two); the second finds those pages fragmented and compacts them. A synthetic old
+ * generation (66 MB, one object in 32 kept): 58 MB committed after one gc(), 23 MB after two.
+ * Neither gives back the young generation, grown to its 8 MB cap by the export: V8 shrinks it at a GC
+ * only once its measured allocation rate is low, i.e. some seconds after the export (the polls between
+ * scrapes allocate ~80 B/ms). So one more full GC SETTLED_MS after the last large export (each export
+ * pushes it back: one timed from the first of a burst of scrapes came too early and shrank nothing,
+ * collector heap 18.3 MB used, 26.3 committed): in a worker of that shape (synthetic), young generation
+ * 8 -> 1 MB committed at a GC 6 s after the allocation, not at 0 or 3 s.
  */
+const SETTLED_MS = 8_000;
+let settling: NodeJS.Timeout | null = null;
 const BIG_TABLE = 10_000;
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as (() => void) | undefined;
-let lastExport: unknown = null;
+/** The latest export and its id (SubnetExposition): scrapes between two polls share it. */
+let current: { export: SubnetExport; id: string } | null = null;
+let exports = 0;
 let poller: Poller;
 try {
   poller = new Poller(config, await createCollector(config.collector, portFilterFor(config)));
@@ -51,16 +68,34 @@ try {
 port.on('message', (req: WorkerRequest) => {
   try {
     let value: unknown;
+    let transfer: ArrayBuffer[] = [];
+    let exported = false;
     if (req.type === 'poll') {
       const { used_heap_size, total_physical_size } = getHeapStatistics();
       value = { ...poller.poll(), heap: { used_heap_size, total_physical_size } } satisfies PollReport;
-    } else if (req.type === 'subnets') value = poller.exportSubnets();
-    else if (req.type === 'table') value = poller.table(req.limit);
+    } else if (req.type === 'subnets') {
+      const x = poller.exportSubnets();
+      if (current?.export !== x) {
+        current = { export: x, id: `${threadId}.${++exports}` };
+        exported = true;
+      }
+      // Written here, once per export the main thread does not hold yet, and moved rather than copied.
+      const body = req.have === current.id ? undefined : renderSubnetExposition(x.topSubnets, config.node);
+      if (body && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) transfer = [body.buffer as ArrayBuffer];
+      value = { id: current.id, exportedSubnets: x.exportedSubnets, ...(body ? { body } : {}) } satisfies SubnetExposition;
+    } else if (req.type === 'table') value = poller.table(req.limit);
     else value = poller.sockets(req.limit);
-    port.postMessage({ id: req.id, ok: true, value } satisfies WorkerReply);
-    if (req.type === 'subnets' && value !== lastExport) {
-      lastExport = value;
-      if (poller.learner.table.size >= BIG_TABLE) collectGarbage?.();
+    port.postMessage({ id: req.id, ok: true, value } satisfies WorkerReply, transfer);
+    if (exported && poller.learner.table.size >= BIG_TABLE && collectGarbage) {
+      const gc = collectGarbage;
+      gc();
+      gc();
+      if (settling) settling.refresh();
+      else
+        settling = setTimeout(() => {
+          settling = null;
+          gc();
+        }, SETTLED_MS).unref();
     }
   } catch (err) {
     port.postMessage({ id: req.id, ok: false, error: (err as Error).message } satisfies WorkerReply);

@@ -69,6 +69,12 @@ describe.skipIf(process.platform !== 'linux')('agent connection turnover (real k
       expect(await metric('sluice_agent_bytes_total', { port: String(servicePort), direction: 'sent' })).toBeGreaterThan(4 * 15 * 2000);
       const subnets = await (await fetch(`http://127.0.0.1:${listen}/metrics/subnets`)).text();
       expect(subnets).toMatch(/sluice_agent_subnet_connection_closes_total\{subnet="127\.0\.0\.0\/24",node="[^"]+"\} 4/);
+      // The collector writes /metrics/subnets once per export and the main thread keeps the bytes: a
+      // scrape in the same poll gets no body back (it holds that export), one after a poll a new one.
+      // Nothing changes any more here, so every scrape, alone or together, reads the same text.
+      for (let i = 0; i < 3; i++) expect(await (await fetch(`http://127.0.0.1:${listen}/metrics/subnets`)).text()).toBe(subnets);
+      const together = await Promise.all([0, 1, 2].map(async () => (await fetch(`http://127.0.0.1:${listen}/metrics/subnets`)).text()));
+      expect(together).toEqual([subnets, subnets, subnets]);
     } finally {
       expect(await agent.stop()).toBe(0);
       server.closeAllConnections();
