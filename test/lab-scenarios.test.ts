@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { unavailable } from './helpers/env.ts';
 import { expectAllChecks, labUp as labUpIn } from './helpers/lab.ts';
 import { leftovers, readState } from './lab/state.ts';
@@ -17,8 +17,14 @@ const dir = mkdtempSync(join(tmpdir(), 'sluice-lab-test-'));
 const labUp = (scenario: string, timeoutMs: number, env: NodeJS.ProcessEnv = {}) => labUpIn(dir, scenario, timeoutMs, env);
 
 describe.skipIf(skip).sequential('sluice lab scenarios (real parts, network namespaces)', () => {
+  // A failed scenario's outputs (result.json, decisions.json, logs) are kept for reading.
+  let keep = false;
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') keep = true;
+  });
   afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
+    if (keep) process.stderr.write(`lab scenarios: a scenario failed; its outputs are kept in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   });
 
   it('capacity spill: US settles at <= 200 rps +2 % within the damped cycles, EU takes the rest; a failed US gets nothing', async () => {

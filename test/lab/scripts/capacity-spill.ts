@@ -168,10 +168,16 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   rec.check('spill: the near origin settles at or under max_rps + 2 % (measured at the origin) and stays there', tSettle !== null, tSettle ? `${near.name} ${nearHold.toFixed(1)} rps over the last ${((tHoldEnd - holdFrom) / 1000).toFixed(1)} s (ceiling ${ceiling}; every 2-s window since, as share x total: <= ceiling; raw 2-s max ${rawMax.toFixed(1)})` : `never settled; last 2 s: ${rateOf(nearBins, 'served', tHoldEnd - 2000, tHoldEnd).toFixed(1)} rps`);
   // Under a CPU hog the scheduler's cycles stretch and its demand reads jitter: the cycle count is
   // reported, and the damping law is checked by the unstarved scenarios.
+  // The walk as decided, beside the walk as measured: a slow walk (moves under max_shift, skipped
+  // cycles) is the scheduler's; a walk on time with a late settle is the data plane's or the measure's.
+  const stepOf = (d: Decision) => Math.max(0, ...d.diff.filter((c) => c.source.includes(edgeId) && c.origin_id === nearId).map((c) => c.from - c.to));
+  const shortMoves = moves.filter((d) => stepOf(d) < maxShift - 1e-6).length;
+  const walkCycles = firstMove && moves.length ? (Date.parse(moves.at(-1)!.created_at) - firstMove) / period + 1 : null;
+  rec.number('cycles_walk_decided', walkCycles);
   if (!hog) rec.check(
     'spill: within the cycles the damping allows (+1)',
     cyclesTaken !== null && cyclesTaken <= bound + 1e-9,
-    `${cyclesTaken?.toFixed(2) ?? '—'} cycles (of ${period} ms) from the first damped move, ${((firstMove ?? tCap) - tCap) / 1000} s after the cap; allowed ${bound} = ${law} (damping law: max_shift ${maxShift}, then the proportional band ${gain}, to within ${p.tolerance * 100} %) + 1; the write-up's ceil(gap/max_shift) = ${naive}`,
+    `${cyclesTaken?.toFixed(2) ?? '—'} cycles (of ${period} ms) from the first damped move, ${((firstMove ?? tCap) - tCap) / 1000} s after the cap; allowed ${bound} = ${law} (damping law: max_shift ${maxShift}, then the proportional band ${gain}, to within ${p.tolerance * 100} %) + 1; the write-up's ceil(gap/max_shift) = ${naive}; decided: ${moves.length} moves over ${walkCycles?.toFixed(2) ?? '—'} cycles, ${shortMoves} of them under max_shift`,
   );
   if (hog) {
     await world.stopProcess(hog);
