@@ -20,6 +20,7 @@ import { startListeners, type ListenAddress, type Listeners } from './listeners.
 import { TcpStats } from './tcp.ts';
 import { startBatchedUdp, type BatchedUdp } from './udp-batched/start.ts';
 import type { UdpIo } from './udp-io.ts';
+import { collectGarbage } from '../../lib/collect-garbage.ts';
 
 export class ServingProcess {
   readonly responder: Responder;
@@ -88,6 +89,8 @@ export class ServingProcess {
     this.responder.setIndex(next ?? indexView(view, this.config, this.log, logSummary));
     this.latest = view;
     this.udp?.setView(view, delta);
+    // A full view's parse and index build leave several times its size as garbage (lib/collect-garbage.ts).
+    if (!delta) collectGarbage();
   }
 
   /**

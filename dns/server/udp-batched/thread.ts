@@ -19,6 +19,7 @@ import type { ViewDelta } from '../../view-changes.ts';
 import { DnssecStats } from '../../dnssec/stats.ts';
 import type { ListenAddress } from '../listeners.ts';
 import { BatchedUdpLoop } from './serve-loop.ts';
+import { collectGarbage } from '../../../lib/collect-garbage.ts';
 import { openReusePortSocket, type BatchedSocket } from './socket.ts';
 import { ViewAssembly, type ViewPart } from './view-parts.ts';
 
@@ -63,6 +64,9 @@ const install = (view: DnsView) => {
     responder.setIndex(indexView(view, data.config, log, false, pace));
     held = view;
     post({ type: 'installed', version: servedVersionOf(responder.index), ms: Math.round(performance.now() - t0) });
+    // The parts and the build's garbage, given back now (lib/collect-garbage.ts): queries wait for
+    // this one collection, once per full view (not per delta), in the socket's buffer.
+    collectGarbage();
   } catch (err) {
     log.error({ err: (err as Error).message }, 'cannot index the view; keeping the last good one');
   }
