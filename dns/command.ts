@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { loadKeys, openGeo } from './server/engine.ts';
+import { loadKeys, openGeo, withTables } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
@@ -183,7 +183,7 @@ async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo
   serving.registerMetrics(registry);
   const viewMetrics = registerViewMetrics(registry);
   const tls = metricsTls(config, file, log, viewMetrics);
-  const source = makeSource(config, file, (view, delta) => serving.install(view, true, delta), viewMetrics, log, first);
+  const source = makeSource(config, file, (view, delta) => serving.install(view, true, delta, { keep: true }), viewMetrics, log, first);
   // Listen only once there is something to answer from (bounded wait): no SERVFAIL burst on restart.
   source.start();
   await firstView(() => serving.hasView(), FIRST_VIEW_WAIT_MS, log);
@@ -228,6 +228,8 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
   const registry = new Registry();
   serving.registerMetrics(registry);
   let primaryHasNoView = false;
+  // The worker keeps only its index and the view's skeleton: its UDP thread's resync comes from the primary.
+  serving.onNeedView = () => process.send?.({ type: 'sluice-dns-view-resync', have: serving.heldVersion() } satisfies Msg);
   process.on('message', (m: Msg) => {
     if (m.type === 'sluice-dns-no-view') primaryHasNoView = true;
     else if (m.type === 'sluice-dns-reload-keys') serving.reloadKeys();
@@ -311,9 +313,11 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   const broadcast = (view: DnsView, delta?: ViewDelta) => {
     // Made once per full view (not kept: a delta changes the view in place and would leave it stale).
     const compact = delta ? null : toCompactView(view);
+    // Workers keep no subnets: a record the delta rebuilds crosses whole (engine.ts withTables).
+    const sent = delta && withTables(delta, view);
     for (const w of workers) {
       if (!w.isConnected()) continue;
-      if (delta) w.send({ type: 'sluice-dns-view-delta', delta } satisfies Msg);
+      if (sent) w.send({ type: 'sluice-dns-view-delta', delta: sent } satisfies Msg);
       else send(w, compact!);
     }
   };
