@@ -2,13 +2,13 @@
 // the parse and the per-subnet work never run on the event loop that serves /metrics. The main thread
 // asks for a poll (or a table/socket listing) and gets a compact, structured-clone-able answer back; for
 // /metrics/subnets, the exposition text already written (agent/subnet-exposition.ts says why).
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { AgentConfig } from './config.ts';
 import { createCollector, portFilterFor } from './collectors.ts';
 import { Poller, type PollReport, type SubnetExport } from './poller.ts';
 import { renderSubnetExposition, type SubnetExposition } from './subnet-exposition.ts';
+import { collectGarbage } from '../lib/collect-garbage.ts';
 
 export type WorkerRequest =
   | { id: number; type: 'poll' }
@@ -35,8 +35,8 @@ const { config } = workerData as WorkerInit;
  * polls between scrapes allocate almost nothing, so V8 has no reason to collect the old generation,
  * and whether its memory reducer did within 15 s decided whether `npm run bench -- agent` read ~105 or
  * ~185 MB. Collected right after the reply (the scrape does not wait), once per export: 22-30 ms at
- * 100k subnets (in-process, loaded machine). `--expose-gc` is set at run time (V8 flags are per
- * process; it only adds `gc` to contexts created from now on, like this one).
+ * 100k subnets (in-process, loaded machine). gc() through lib/collect-garbage.ts (`--expose-gc` set at
+ * run time).
  * Twice: one full GC frees the export's objects but leaves the pages they shared with live ones
  * committed (measured: collector heap 18.6 MB used, 32.8 MB committed, 15 s after the last export, in
  * one bench run of two); the second finds those pages fragmented and compacts them. A synthetic old
@@ -51,8 +51,6 @@ const { config } = workerData as WorkerInit;
 const SETTLED_MS = 8_000;
 let settling: NodeJS.Timeout | null = null;
 const BIG_TABLE = 10_000;
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as (() => void) | undefined;
 /** The latest export and its id (SubnetExposition): scrapes between two polls share it. */
 let current: { export: SubnetExport; id: string } | null = null;
 let exports = 0;
@@ -86,15 +84,14 @@ port.on('message', (req: WorkerRequest) => {
     } else if (req.type === 'table') value = poller.table(req.limit);
     else value = poller.sockets(req.limit);
     port.postMessage({ id: req.id, ok: true, value } satisfies WorkerReply, transfer);
-    if (exported && poller.learner.table.size >= BIG_TABLE && collectGarbage) {
-      const gc = collectGarbage;
-      gc();
-      gc();
+    if (exported && poller.learner.table.size >= BIG_TABLE) {
+      collectGarbage();
+      collectGarbage();
       if (settling) settling.refresh();
       else
         settling = setTimeout(() => {
           settling = null;
-          gc();
+          collectGarbage();
         }, SETTLED_MS).unref();
     }
   } catch (err) {

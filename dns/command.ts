@@ -11,12 +11,14 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { loadKeys, openGeo } from './server/engine.ts';
+import { loadKeys, openGeo, withTables } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
 import { ApiViewSource, FileViewSource, readViewFile, type ViewListener, type ViewSource } from './view-source.ts';
 import type { ViewDelta } from './view-changes.ts';
+import type { CompactDnsView } from '../model/view-changes.ts';
+import { fromCompactView, toCompactView } from '../model/view-codec.ts';
 import { ConfigError } from '../lib/config-file.ts';
 import type https from 'node:https';
 import { readSecretLine } from '../lib/secret-file.ts';
@@ -24,6 +26,7 @@ import { loadingFilesOf, loadServerTls } from '../lib/tls.ts';
 import { clientTls, warnCleartextToken } from '../lib/tls-client.ts';
 import { createHttpServer, schemeOf, type TlsServing } from '../lib/tls-server.ts';
 import { KeyDirectoryWatch } from './dnssec/key-watch.ts';
+import { collectGarbage } from '../lib/collect-garbage.ts';
 
 const USAGE = `usage: sluice dns --config FILE
        sluice dns keygen|ds|settime|keys ...   (DNSSEC keys; "sluice dns keygen --help")
@@ -39,8 +42,12 @@ options:
 const KEY_COMMANDS = new Set(['keygen', 'ds', 'settime', 'keys']);
 
 type Msg =
-  /** `summary`: this worker logs what indexing the view found (one worker per view does). */
-  | { type: 'sluice-dns-view'; view: DnsView; summary: boolean }
+  /**
+   * `summary`: this worker logs what indexing the view found (one worker per view does). Compact (the
+   * distinct weight maps once, then CIDRs and map indexes): half the bytes of the view's JSON, and the
+   * worker's parse makes no object per subnet.
+   */
+  | { type: 'sluice-dns-view'; view: CompactDnsView; summary: boolean }
   /** How the view moved on from the one the worker holds; applied by the worker to its own copy. */
   | { type: 'sluice-dns-view-delta'; delta: ViewDelta }
   /** The worker does not hold the delta's base: it needs the whole view. */
@@ -74,10 +81,12 @@ export async function run(argv: string[]): Promise<number> {
   const io = resolveUdpIo(config, file);
   if (cluster.isWorker) return runWorker(config, file, log, io);
   log.info({ udp_io: io, configured: config.udp_io }, 'UDP path');
+  let first: DnsView | null = null;
   if (config.view_file) {
-    // A static view that cannot be read at start is a config error: fail before listening.
+    // A static view that cannot be read at start is a config error: fail before listening. The view
+    // read here is the one installed first (read twice, a million-subnet view's parse leaves twice the garbage).
     try {
-      readViewFile(config.view_file);
+      first = readViewFile(config.view_file);
     } catch (err) {
       throw new ConfigError(file, [{ key: 'view_file', message: (err as Error).message }]);
     }
@@ -86,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
   // With a metrics listener, even one serving worker runs beside a primary: rendering metrics and
   // parsing views (megabytes with 100k learned subnets) then never stall the loop that answers queries.
-  return workers <= 1 && !config.metrics ? runSingle(config, file, log, io) : runPrimary(config, file, log, workers, io);
+  return workers <= 1 && !config.metrics ? runSingle(config, file, log, io, first) : runPrimary(config, file, log, workers, io, first);
 }
 
 function untilSignal(onHup?: () => void): Promise<string> {
@@ -103,12 +112,12 @@ function untilSignal(onHup?: () => void): Promise<string> {
 }
 
 /** The token file (permissions checked) and TLS files are read here, before anything listens. */
-function makeSource(config: DnsConfig, file: string, install: ViewListener, metrics: ViewMetrics, log: Logger): ViewSource & { reload?: () => void } {
+function makeSource(config: DnsConfig, file: string, install: ViewListener, metrics: ViewMetrics, log: Logger, first: DnsView | null): ViewSource & { reload?: () => void } {
   const onView = (v: DnsView) => {
     install(v);
     logFailOpen(v, log);
   };
-  if (config.view_file) return new FileViewSource(config.view_file, onView, metrics, log);
+  if (config.view_file) return new FileViewSource(config.view_file, onView, metrics, log, first);
   const api = config.api!;
   return loadingFilesOf(file, () => {
     const token = api.token_file ? readSecretLine('api.token_file', api.token_file) : api.token;
@@ -168,13 +177,13 @@ function startMetricsServer(config: DnsConfig, log: Logger, render: () => Promis
 }
 
 /** One process does everything: fetch views and answer (no metrics listener configured). */
-async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo): Promise<number> {
+async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo, first: DnsView | null): Promise<number> {
   const serving = new ServingProcess(config, file, log, io);
   const registry = new Registry();
   serving.registerMetrics(registry);
   const viewMetrics = registerViewMetrics(registry);
   const tls = metricsTls(config, file, log, viewMetrics);
-  const source = makeSource(config, file, (view, delta) => serving.install(view, true, delta), viewMetrics, log);
+  const source = makeSource(config, file, (view, delta) => serving.install(view, true, delta, { keep: true }), viewMetrics, log, first);
   // Listen only once there is something to answer from (bounded wait): no SERVFAIL burst on restart.
   source.start();
   await firstView(() => serving.hasView(), FIRST_VIEW_WAIT_MS, log);
@@ -219,12 +228,14 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
   const registry = new Registry();
   serving.registerMetrics(registry);
   let primaryHasNoView = false;
+  // The worker keeps only its index and the view's skeleton: its UDP thread's resync comes from the primary.
+  serving.onNeedView = () => process.send?.({ type: 'sluice-dns-view-resync', have: serving.heldVersion() } satisfies Msg);
   process.on('message', (m: Msg) => {
     if (m.type === 'sluice-dns-no-view') primaryHasNoView = true;
     else if (m.type === 'sluice-dns-reload-keys') serving.reloadKeys();
     else if (m.type === 'sluice-dns-view') {
       try {
-        serving.install(m.view, m.summary);
+        serving.install(fromCompactView(m.view), m.summary);
       } catch (err) {
         log.error({ err: (err as Error).message, version: m.view.version }, 'cannot index the view; keeping the last good one');
         process.send?.({ type: 'sluice-dns-view-refused', version: m.view.version, error: (err as Error).message } satisfies Msg);
@@ -270,7 +281,7 @@ function leaveCluster(): void {
 }
 
 /** The primary: fetches views, hands them to workers, restarts workers, merges their metrics. */
-async function runPrimary(config: DnsConfig, file: string, log: Logger, count: number, io: UdpIo): Promise<number> {
+async function runPrimary(config: DnsConfig, file: string, log: Logger, count: number, io: UdpIo, first: DnsView | null): Promise<number> {
   openGeo(config, file); // fail fast on a bad database, before forking
   if (config.dnssec) loadKeys(config, file); // and on bad keys (each worker reads them itself)
   const registry = new Registry();
@@ -294,16 +305,20 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   let earlyExits = 0;
   let giveUp: ((code: number) => void) | null = null;
   const gaveUp = new Promise<number>((resolve) => (giveUp = resolve));
-  const send = (w: Worker, view: DnsView) => {
+  const send = (w: Worker, view: CompactDnsView) => {
     w.send({ type: 'sluice-dns-view', view, summary: summaryOwed } satisfies Msg);
     summaryOwed = false;
   };
   /** A delta crosses to the workers instead of the view when there is one (a worker without its base asks for the view). */
   const broadcast = (view: DnsView, delta?: ViewDelta) => {
+    // Made once per full view (not kept: a delta changes the view in place and would leave it stale).
+    const compact = delta ? null : toCompactView(view);
+    // Workers keep no subnets: a record the delta rebuilds crosses whole (engine.ts withTables).
+    const sent = delta && withTables(delta, view);
     for (const w of workers) {
       if (!w.isConnected()) continue;
-      if (delta) w.send({ type: 'sluice-dns-view-delta', delta } satisfies Msg);
-      else send(w, view);
+      if (sent) w.send({ type: 'sluice-dns-view-delta', delta: sent } satisfies Msg);
+      else send(w, compact!);
     }
   };
   let claimed: ListenAddress[] | null = null;
@@ -312,8 +327,10 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     workers.add(w);
     w.on('message', (m: Msg) => {
       if (m.type === 'sluice-dns-hello' || m.type === 'sluice-dns-view-resync') {
-        if (latest) send(w, latest);
-        else w.send({ type: 'sluice-dns-no-view' } satisfies Msg);
+        if (latest) {
+          send(w, toCompactView(latest));
+          collectGarbage(); // the compact copy and its JSON (lib/collect-garbage.ts)
+        } else w.send({ type: 'sluice-dns-no-view' } satisfies Msg);
       } else if (m.type === 'sluice-dns-ready') {
         ready.add(w.id);
         earlyExits = 0;
@@ -357,9 +374,12 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
       latest = view;
       summaryOwed = !delta;
       broadcast(view, delta);
+      // A full view's parse leaves several times its size as garbage (lib/collect-garbage.ts).
+      if (!delta) collectGarbage();
     },
     viewMetrics,
     log,
+    first,
   );
   source.start();
   await firstView(() => latest !== null, FIRST_VIEW_WAIT_MS, log);

@@ -4,7 +4,7 @@
 // answer is decoded from the compact table. The envelope is schema-checked once, the subnet tables
 // element by element (view-codec.ts), each error naming the field. Nothing is installed from a
 // refused answer: the last good view keeps answering.
-import { ReceivedDnsViewChange, type DnsRecordChange } from '../model/view-changes.ts';
+import { ReceivedDnsViewChange, type CompactSubnets, type DnsRecordChange } from '../model/view-changes.ts';
 import { checkChanges, fromCompactView } from '../model/view-codec.ts';
 import type { DnsView } from '../model/views.ts';
 import { parseView } from './view-source.ts';
@@ -14,6 +14,12 @@ export interface ViewDelta {
   from: string;
   header: { version: string; seq: number | null; weights_version: number | null };
   changes: DnsRecordChange[];
+  /**
+   * For each change with `meta` (a record rebuilt: its origins, health or TTL shape every answer), that
+   * record's whole subnet table after the delta: added by the process that holds the view
+   * (engine.ts withTables) for those that keep only their index and the view's skeleton.
+   */
+  tables?: { zone: number; record: number; subnets: CompactSubnets }[];
 }
 
 /**

@@ -11,7 +11,7 @@ import type { DnsView } from '../model/views.ts';
 import { LongPollError } from '../lib/long-poll.ts';
 import { registerViewMetrics } from './metrics.ts';
 import { origin, record, view } from './testing/fixtures.ts';
-import { ApiViewSource } from './view-source.ts';
+import { ApiViewSource, parseView } from './view-source.ts';
 import type { DnsViewDelta } from '../model/view-changes.ts';
 import { diffViews, encodeDiff, toCompactView } from '../model/view-codec.ts';
 import { waitFor } from '../test/helpers/wait.ts';
@@ -144,5 +144,24 @@ describe('ApiViewSource', () => {
     expect(paths).toEqual(['/api/v1/dns/view/changes', '/api/v1/dns/view', '/api/v1/dns/view?wait=1']);
     expect(await kinds(metrics)).toEqual({ 'full/legacy': 2 });
     expect((await metrics.errors.get()).values).toEqual([]);
+  });
+});
+
+describe('parseView', () => {
+  const subnets = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`10.0.${i}.0/24`, i % 2 ? { 'eu-london': 0.5, 'us-east': 0.5 } : { 'eu-london': 1 }]));
+  const doc = (s: Record<string, unknown>) => JSON.parse(JSON.stringify(view('example.com', [record('a.example.com', [origin('eu-london', ['192.0.2.1'], { lat: 51, lon: 0 }), origin('us-east', ['192.0.2.2'], { lat: 40, lon: -74 })], { subnets: s as never })], '7', 7))) as unknown;
+
+  it('shares one object per distinct weight map (JSON has one per subnet)', () => {
+    const v = parseView(doc(subnets(6)), 'test');
+    const maps = Object.values(v.zones[0]!.records[0]!.subnets);
+    expect(maps).toHaveLength(6);
+    expect(new Set(maps).size).toBe(2);
+    expect(maps[1]).toEqual({ 'eu-london': 0.5, 'us-east': 0.5 });
+  });
+
+  it('names the subnet and origin of a bad share, and a subnets value that is not an object', () => {
+    expect(() => parseView(doc({ ...subnets(3), '10.9.0.0/24': { 'eu-london': 2 } }), 'f.json')).toThrow(/f\.json: not a DnsView: zones\.0\.records\.0\.subnets\.10\.9\.0\.0\/24\.eu-london: /);
+    expect(() => parseView(doc({ '10.9.0.0/24': 'eu' }), 'f.json')).toThrow(/zones\.0\.records\.0\.subnets\.10\.9\.0\.0\/24: /);
+    expect(() => parseView(doc([] as never), 'f.json')).toThrow(/zones\.0\.records\.0\.subnets: expected an object/);
   });
 });

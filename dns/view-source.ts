@@ -3,12 +3,13 @@
 // a failed fetch or a bad view is counted and logged, and the last good view keeps answering.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { DnsView } from '../model/views.ts';
+import { z } from 'zod';
+import { DnsRecordView, DnsView, WeightMap } from '../model/views.ts';
 import type { Logger } from '../lib/log.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
 import { LongPollClient, LongPollError, sleep, type Polled } from '../lib/long-poll.ts';
-import { applyChanges } from '../model/view-codec.ts';
+import { applyChanges, WeightMapInterner } from '../model/view-codec.ts';
 import { CHANGES_PATH, decodeLegacyView, decodeViewChange, LEGACY_PATH, WrongBaseError, type ReceivedView, type ViewDelta } from './view-changes.ts';
 import type { ClientTls } from '../lib/tls-client.ts';
 
@@ -27,34 +28,61 @@ export function readViewFile(file: string): DnsView {
   return parseView(doc, file);
 }
 
+/**
+ * The view's envelope is schema-checked; the learned subnets (up to millions) are checked here in a
+ * loop, each weight map once per distinct content, and equal maps share one object (WeightMapInterner):
+ * a schema walking a million-key record copies every map and keeps a million small objects alive.
+ */
 export function parseView(doc: unknown, what: string): DnsView {
-  const r = DnsView.safeParse(doc);
-  if (!r.success) {
-    const first = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`${what}: not a DnsView: ${first}`);
-  }
-  return r.data;
+  const r = ReceivedDnsView.safeParse(doc);
+  const fail = (issues: readonly { path: PropertyKey[]; message: string }[]) => {
+    const first = issues.slice(0, 3).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+    return new Error(`${what}: not a DnsView: ${first}`);
+  };
+  if (!r.success) throw fail(r.error.issues);
+  const interner = new WeightMapInterner();
+  r.data.zones.forEach((z, zi) =>
+    z.records.forEach((rec, ri) => {
+      const subnets = rec.subnets;
+      for (const cidr in subnets) {
+        const m = subnets[cidr]!;
+        const shared = interner.intern(m, () => {
+          const w = WeightMap.safeParse(m);
+          if (!w.success) throw fail(w.error.issues.map((i) => ({ ...i, path: ['zones', zi, 'records', ri, 'subnets', cidr, ...i.path] })));
+        });
+        if (shared !== m) subnets[cidr] = shared;
+      }
+    }),
+  );
+  return r.data as DnsView;
 }
+
+/** DnsView with each record's subnets only checked to be an object here (parseView checks the rest). */
+const ReceivedDnsView = DnsView.extend({
+  zones: z.array(z.strictObject({ zone: z.string(), records: z.array(DnsRecordView.extend({ subnets: z.custom<Record<string, WeightMap>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object of client subnet -> weight map') })) })),
+});
 
 export interface ViewSource {
   start(): void;
   stop(): void;
 }
 
-/** Static file; SIGHUP (handled by the caller) calls reload(). */
+/** Static file; SIGHUP (handled by the caller) calls reload(). `first`: the file already read (start installs it). */
 export class FileViewSource implements ViewSource {
   constructor(
     private readonly file: string,
     private readonly onView: ViewListener,
     private readonly metrics: ViewMetrics,
     private readonly log: Logger,
+    private first: DnsView | null = null,
   ) {}
   start(): void {
     this.reload();
   }
   reload(): void {
     try {
-      const view = readViewFile(this.file);
+      const view = this.first ?? readViewFile(this.file);
+      this.first = null;
       this.onView(view);
       this.metrics.updates.inc();
       this.metrics.lastUpdate.set(Date.now() / 1000);

@@ -35,19 +35,42 @@ export function sameWeights(a: WeightMap, b: WeightMap): boolean {
   return n === 0;
 }
 
+/**
+ * Shares one object per distinct weight map. A view parsed from JSON has one map object per subnet
+ * (1M small objects at 1M subnets, ~100 MB of heap); most subnets share a few thousand distinct maps.
+ */
+export class WeightMapInterner {
+  private readonly byKey = new Map<string, WeightMap>();
+  /** The shared map equal to `m`; `check` (which may throw) runs once per distinct map, before it is kept. */
+  intern(m: WeightMap, check?: (m: WeightMap) => void): WeightMap {
+    const key = mapKey(m);
+    const had = this.byKey.get(key);
+    if (had) return had;
+    check?.(m);
+    this.byKey.set(key, m);
+    return m;
+  }
+}
+
 /** Groups `entries` by identical weight maps. */
 export function compactSubnets(entries: Iterable<[string, WeightMap]>): CompactSubnets {
   const maps: WeightMap[] = [];
   const byKey = new Map<string, number>();
+  // A parsed view shares equal maps (parseView, fromCompactView): known by identity, no key to build.
+  const byObject = new Map<WeightMap, number>();
   const cidrs: string[] = [];
   const map: number[] = [];
   for (const [cidr, weights] of entries) {
-    const key = mapKey(weights);
-    let i = byKey.get(key);
+    let i = byObject.get(weights);
     if (i === undefined) {
-      i = maps.length;
-      maps.push(weights);
-      byKey.set(key, i);
+      const key = mapKey(weights);
+      i = byKey.get(key);
+      if (i === undefined) {
+        i = maps.length;
+        maps.push(weights);
+        byKey.set(key, i);
+      }
+      byObject.set(weights, i);
     }
     cidrs.push(cidr);
     map.push(i);

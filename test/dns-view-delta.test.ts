@@ -99,4 +99,17 @@ describe.skipIf(skip)('sluice dns following /dns/view/changes (deltas through wo
     expect(await metric(/^sluice_dns_api_errors_total/)).toBe(0);
     expect(dns.output()).not.toMatch(/cannot apply|rebuilding it/);
   });
+
+  it('rebuilds a record whose origins changed from the delta (workers and UDP threads keep no subnets), still as deltas', async () => {
+    const deltas = await metric(/^sluice_dns_view_changes_total\{kind="delta"/);
+    const eu = `/api/v1/load-balancers/${lbId}/origins/${ids.eu}`;
+    // eu disabled: its learned subnets have nothing usable left, so the other origin answers them.
+    await http(`${cp.url}${eu}`, { method: 'PATCH', body: { admin_state: 'disabled' } });
+    await waitFor(async () => (await dig('10.0.5.0/24')) === '203.0.113.30' && (await dig('10.0.5.0/24', true)) === '203.0.113.30', { timeoutMs: 15_000, what: 'eu disabled: 10.0.5.0/24 answered by us-east (UDP and TCP)' });
+    await http(`${cp.url}${eu}`, { method: 'PATCH', body: { admin_state: 'active' } });
+    await waitFor(async () => (await dig('10.0.5.0/24')) === '192.0.2.10' && (await dig('10.0.5.0/24', true)) === '192.0.2.10', { timeoutMs: 15_000, what: 'eu active again: 10.0.5.0/24 learned eu again (UDP and TCP)' });
+    expect(await metric(/^sluice_dns_view_changes_total\{kind="delta"/)).toBeGreaterThanOrEqual(deltas + 2);
+    expect(await metric(/^sluice_dns_view_changes_total\{kind="full"/)).toBe(1);
+    expect(dns.output()).not.toMatch(/cannot apply|asking for the whole view|cannot index/);
+  });
 });

@@ -7,7 +7,7 @@ import { Responder } from '../answer/respond.ts';
 import type { DnsStats } from '../answer/stats.ts';
 import { buildViewIndex, type Authority, type ViewIndex } from '../answer/view-index.ts';
 import { updateViewIndex } from '../answer/view-index-update.ts';
-import { applyChanges } from '../../model/view-codec.ts';
+import { checkChanges, compactSubnets, expandSubnets } from '../../model/view-codec.ts';
 import type { ViewDelta } from '../view-changes.ts';
 import type { DnsConfig } from '../config.ts';
 import { nameToWireKey, qtypeName } from '../wire/constants.ts';
@@ -128,21 +128,46 @@ export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSumm
 }
 
 /**
- * A delta applied by a process or thread that owns its copy of the view: the view updated in place
- * and the installed index updated in place (view-index-update.ts), or rebuilt when it is not the
- * index of the delta's base. Null when `held` is not the delta's base: the caller asks for the whole
- * view. Throws when the delta is malformed (nothing changed) or the new view cannot be indexed; after
- * the latter `held` has been changed, so the caller must not use it as a base again.
+ * The view without its learned subnets: what a process keeps once its index holds them (a delta's
+ * base: record positions, load balancer ids, every other field). A million subnets are then held once
+ * per server (by whoever fetched the view), not once more per index.
+ */
+export function skeletonOf(view: DnsView): DnsView {
+  return { ...view, zones: view.zones.map((z) => ({ zone: z.zone, records: z.records.map((r) => (Object.keys(r.subnets).length === 0 ? r : { ...r, subnets: {} })) })) };
+}
+
+/** `delta` with the whole subnet table of each record it rebuilds, from `view` (the view after it). */
+export function withTables(delta: ViewDelta, view: DnsView): ViewDelta {
+  const tables = delta.changes.filter((c) => c.meta).map((c) => ({ zone: c.zone, record: c.record, subnets: compactSubnets(Object.entries(view.zones[c.zone]!.records[c.record]!.subnets)) }));
+  return tables.length > 0 ? { ...delta, tables } : delta;
+}
+
+/**
+ * A delta applied by a process or thread that keeps only its index and the view's skeleton: the index
+ * updated in place (view-index-update.ts), the skeleton moved on. Null when that cannot be done here —
+ * `held` or the index is not the delta's base, a rebuilt record's table is missing, or the index
+ * refuses the update (nothing changed) — and the caller asks for the whole view. Throws
+ * ViewDecodeError when the delta is malformed (nothing changed).
  */
 export function applyViewDelta(held: DnsView | null, index: ViewIndex | null, delta: ViewDelta, config: DnsConfig, log: Logger): { view: DnsView; index: ViewIndex } | null {
-  if (!held || held.version !== delta.from) return null;
-  const view = applyChanges(held, delta.changes, delta.header, { inPlace: true });
-  if (index && index.version === delta.from) {
-    try {
-      return { view, index: updateViewIndex(index, view, delta.changes, authorityOf(config)) };
-    } catch (err) {
-      log.warn({ err: (err as Error).message, version: view.version }, 'cannot apply the delta to the index; rebuilding it');
-    }
+  if (!held || held.version !== delta.from || !index || index.version !== delta.from) return null;
+  checkChanges(held, delta.changes);
+  // The view after the delta as far as the index update reads it: the changed records' names, and
+  // the rebuilt records whole.
+  const zones = held.zones.map((z) => ({ zone: z.zone, records: [...z.records] }));
+  for (const c of delta.changes) {
+    if (!c.meta) continue;
+    const table = delta.tables?.find((t) => t.zone === c.zone && t.record === c.record);
+    if (!table) return null;
+    zones[c.zone]!.records[c.record] = { ...c.meta, subnets: expandSubnets(table.subnets, `tables[${c.zone}/${c.record}]`) };
   }
-  return { view, index: indexView(view, config, log, false) };
+  const next: DnsView = { version: delta.header.version, seq: delta.header.seq, weights_version: delta.header.weights_version, zones };
+  let updated: ViewIndex;
+  try {
+    updated = updateViewIndex(index, next, delta.changes, authorityOf(config));
+  } catch (err) {
+    log.warn({ err: (err as Error).message, version: next.version }, 'cannot apply the delta to the index; asking for the whole view');
+    return null;
+  }
+  return { view: skeletonOf(next), index: updated };
 }

@@ -12,7 +12,7 @@ import { registerServingMetrics, servedVersionOf } from '../metrics.ts';
 import { registerDnssecMetrics } from '../dnssec/metrics.ts';
 import type { OnlineSigner } from '../dnssec/online.ts';
 import { DnssecStats } from '../dnssec/stats.ts';
-import { applyViewDelta, authorityOf, createResponder, createSigner, indexView, openGeo, reloadKeys, tcpLimitsOf } from './engine.ts';
+import { applyViewDelta, authorityOf, createResponder, createSigner, indexView, openGeo, reloadKeys, skeletonOf, tcpLimitsOf, withTables } from './engine.ts';
 import { updateViewIndex } from '../answer/view-index-update.ts';
 import type { ViewIndex } from '../answer/view-index.ts';
 import type { ViewDelta } from '../view-changes.ts';
@@ -20,6 +20,7 @@ import { startListeners, type ListenAddress, type Listeners } from './listeners.
 import { TcpStats } from './tcp.ts';
 import { startBatchedUdp, type BatchedUdp } from './udp-batched/start.ts';
 import type { UdpIo } from './udp-io.ts';
+import { collectGarbage } from '../../lib/collect-garbage.ts';
 
 export class ServingProcess {
   readonly responder: Responder;
@@ -29,8 +30,17 @@ export class ServingProcess {
   private readonly signer: OnlineSigner | undefined;
   private readonly udpDnssecStats: DnssecStats | null;
   private readonly tcpStats = new TcpStats();
+  /** The skeleton of the view in force (engine.ts skeletonOf): the base of the next delta. */
   private latest: DnsView | null = null;
+  /**
+   * The whole view, only while something still needs it: the UDP thread not started yet (it indexes
+   * its own copy), or `keep` (the caller holds it anyway: one process, its view source's copy).
+   */
+  private full: DnsView | null = null;
+  private keeps = false;
   private udp: BatchedUdp | null = null;
+  /** The UDP thread needs the whole view and this process does not keep it (a cluster worker asks its primary). */
+  onNeedView: (() => void) | null = null;
 
   constructor(
     private readonly config: DnsConfig,
@@ -75,7 +85,7 @@ export class ServingProcess {
    * then hands it to the UDP thread, which indexes its own copy. With `delta` (how `view` came from
    * the view installed) the index is updated in place instead of rebuilt, here and in the thread.
    */
-  install(view: DnsView, logSummary: boolean, delta?: ViewDelta): void {
+  install(view: DnsView, logSummary: boolean, delta?: ViewDelta, o: { keep?: boolean } = {}): void {
     const index = this.responder.index;
     let next: ViewIndex | null = null;
     if (delta && index && index.version === delta.from) {
@@ -86,8 +96,12 @@ export class ServingProcess {
       }
     }
     this.responder.setIndex(next ?? indexView(view, this.config, this.log, logSummary));
-    this.latest = view;
-    this.udp?.setView(view, delta);
+    this.latest = skeletonOf(view);
+    if (o.keep) this.keeps = true;
+    this.full = this.keeps || !this.udp ? view : null;
+    this.udp?.setView(view, delta && withTables(delta, view));
+    // A full view's parse and index build leave several times its size as garbage (lib/collect-garbage.ts).
+    if (!delta) collectGarbage();
   }
 
   /**
@@ -106,6 +120,7 @@ export class ServingProcess {
     if (!out) return false;
     this.responder.setIndex(out.index);
     this.latest = out.view;
+    this.full = null;
     this.udp?.setView(out.view, delta);
     return true;
   }
@@ -121,17 +136,19 @@ export class ServingProcess {
       addresses,
       config: this.config,
       configFile: this.configFile,
-      view: this.latest,
+      view: this.full,
       stats: this.udpStats!,
       dnssecStats: this.udpDnssecStats,
       log: this.log,
       onUnexpectedExit: onUdpThreadExit,
       // The thread could not apply a delta to its copy (it missed the base): it gets the whole view.
       onNeedView: () => {
-        if (this.latest) this.udp?.setView(this.latest);
+        if (this.full) this.udp?.setView(this.full);
+        else this.onNeedView?.();
       },
     });
     this.udp = udp;
+    if (!this.keeps) this.full = null; // the thread has its own copy now
     try {
       await udp.ready;
     } catch (err) {

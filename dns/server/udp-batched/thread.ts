@@ -14,11 +14,12 @@ import type { DnsView } from '../../../model/views.ts';
 import { DnsStats } from '../../answer/stats.ts';
 import type { DnsConfig } from '../../config.ts';
 import { servedVersionOf } from '../../metrics.ts';
-import { applyViewDelta, createResponder, createSigner, indexView, openGeo, reloadKeys } from '../engine.ts';
+import { applyViewDelta, createResponder, createSigner, indexView, openGeo, reloadKeys, skeletonOf } from '../engine.ts';
 import type { ViewDelta } from '../../view-changes.ts';
 import { DnssecStats } from '../../dnssec/stats.ts';
 import type { ListenAddress } from '../listeners.ts';
 import { BatchedUdpLoop } from './serve-loop.ts';
+import { collectGarbage } from '../../../lib/collect-garbage.ts';
 import { openReusePortSocket, type BatchedSocket } from './socket.ts';
 import { ViewAssembly, type ViewPart } from './view-parts.ts';
 
@@ -55,14 +56,17 @@ const responder = createResponder(data.config, openGeo(data.config, data.configF
 
 /** Once serving: answers what is queued while a new view is indexed (from the index still installed). */
 let pace: (() => void) | undefined;
-/** This thread's own copy of the view in force: the base a delta is applied to (in place). */
+/** The skeleton of the view in force (engine.ts skeletonOf; the index holds the subnets): a delta's base. */
 let held: DnsView | null = null;
 const install = (view: DnsView) => {
   try {
     const t0 = performance.now();
     responder.setIndex(indexView(view, data.config, log, false, pace));
-    held = view;
+    held = skeletonOf(view);
     post({ type: 'installed', version: servedVersionOf(responder.index), ms: Math.round(performance.now() - t0) });
+    // The parts and the build's garbage, given back now (lib/collect-garbage.ts): queries wait for
+    // this one collection, once per full view (not per delta), in the socket's buffer.
+    collectGarbage();
   } catch (err) {
     log.error({ err: (err as Error).message }, 'cannot index the view; keeping the last good one');
   }
@@ -76,7 +80,7 @@ const installDelta = (delta: ViewDelta) => {
     held = out.view;
     post({ type: 'installed', version: servedVersionOf(responder.index), ms: Math.round(performance.now() - t0) });
   } catch (err) {
-    held = null; // possibly changed in place: the next delta asks for the whole view
+    held = null; // refused: the next delta asks for the whole view
     log.error({ err: (err as Error).message }, 'cannot apply the view delta; keeping the last good index');
   }
 };

@@ -27,6 +27,17 @@ describe('view parts', () => {
     expect(Object.keys(whole.zones[0]!.records[0]!.subnets)).toEqual(Object.keys(v.zones[0]!.records[0]!.subnets));
   });
 
+  it('clones each distinct weight map once: the reassembled view shares them', () => {
+    const shared = { 'eu-london': 1 };
+    const v = view('example.com', [record('a.example.com', threeOrigins(), { subnets: Object.fromEntries(Array.from({ length: SUBNETS_PER_PART + 3 }, (_, i) => [`10.1.${i >> 8}.${i & 255}/32`, shared])) })], '9', 9);
+    const assembly = new ViewAssembly();
+    const whole = splitView(v).map((p) => assembly.add(structuredClone(p))).at(-1)!;
+    const maps = Object.values(whole.zones[0]!.records[0]!.subnets);
+    expect(maps).toHaveLength(SUBNETS_PER_PART + 3);
+    expect(new Set(maps).size).toBe(1);
+    expect(maps[0]).toEqual(shared);
+  });
+
   it('a new view replaces one still arriving', () => {
     const assembly = new ViewAssembly();
     const first = splitView(viewWith(SUBNETS_PER_PART + 1, 0));

@@ -1,0 +1,66 @@
+// applyViewDelta: a process that keeps only its index and the view's skeleton (no subnets) applies a
+// delta to the index and gets the index a full build of the new view gives — including a record the
+// delta rebuilds (its origins changed), from the whole table withTables adds; without that table, or
+// from another base, it asks for the whole view (null) and changes nothing.
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { diffViews, encodeDiff } from '../../model/view-codec.ts';
+import type { DnsView, WeightMap } from '../../model/views.ts';
+import { record, threeOrigins, view } from '../testing/fixtures.ts';
+import { buildViewIndex, type ViewIndex } from '../answer/view-index.ts';
+import { DnsConfig } from '../config.ts';
+import { applyViewDelta, authorityOf, skeletonOf, withTables } from './engine.ts';
+import type { ViewDelta } from '../view-changes.ts';
+
+const config = DnsConfig.parse({ listen: ['127.0.0.1:0'], view_file: 'x.json' });
+const log = pino({ level: 'silent' });
+
+function subnets(n: number, shift: number): Record<string, WeightMap> {
+  const out: Record<string, WeightMap> = { '10.0.0.0/16': { 'eu-london': 1 } };
+  for (let i = 0; i < n; i++) out[`10.${i >> 8}.${i & 255}.0/24`] = { 'eu-london': ((i + shift) % 5) + 1, 'us-east': 1 };
+  return out;
+}
+
+/** What an index answers from, per record: learned networks with their choices, and the origins' health. */
+function summary(index: ViewIndex) {
+  return [...index.records.values()].map((r) => ({
+    host: r.hostname,
+    origins: r.origins.map((o) => [o.id, o.healthy]),
+    learned: [...r.learned.networks()].map(({ bytes, prefix, value }) => [bytes.join('.'), prefix, value.scopeFloor, value.a?.slots, value.a && [...value.a.cum]]),
+  }));
+}
+
+function deltaOf(a: DnsView, b: DnsView): ViewDelta {
+  return { from: a.version, header: { version: b.version, seq: b.seq, weights_version: b.weights_version }, changes: encodeDiff(diffViews(a, b)!) };
+}
+
+describe('applyViewDelta on a skeleton', () => {
+  const a = view('example.com', [record('app.example.com', threeOrigins(), { subnets: subnets(300, 0) }), record('cold.example.com', threeOrigins())], '1');
+  const b = view('example.com', [record('app.example.com', threeOrigins(), { subnets: subnets(320, 1) }), record('cold.example.com', threeOrigins())], '2');
+  const downOrigins = threeOrigins().map((o, i) => (i === 0 ? { ...o, healthy: false } : o));
+  const c = view('example.com', [record('app.example.com', downOrigins, { subnets: subnets(320, 2) }), record('cold.example.com', threeOrigins())], '3');
+
+  it('keeps no subnets and updates the index as a full build of the new view does, a rebuilt record from its table', () => {
+    const held = skeletonOf(a);
+    expect(Object.keys(held.zones[0]!.records[0]!.subnets)).toHaveLength(0);
+    const index = buildViewIndex(a, authorityOf(config), 0);
+    const one = applyViewDelta(held, index, deltaOf(a, b), config, log)!;
+    expect(one.view.version).toBe('2');
+    expect(Object.keys(one.view.zones[0]!.records[0]!.subnets)).toHaveLength(0);
+    expect(summary(one.index)).toEqual(summary(buildViewIndex(b, authorityOf(config), 0)));
+    // b -> c changes the record's origins (a rebuild): only possible with its whole table.
+    const bare = deltaOf(b, c);
+    expect(bare.changes[0]!.meta).not.toBeNull();
+    expect(applyViewDelta(one.view, one.index, bare, config, log)).toBeNull();
+    const two = applyViewDelta(one.view, one.index, withTables(bare, c), config, log)!;
+    expect(summary(two.index)).toEqual(summary(buildViewIndex(c, authorityOf(config), 0)));
+    expect(two.index.records.get([...two.index.records.keys()][0]!)!.origins[0]!.healthy).toBe(false);
+    expect(Object.keys(two.view.zones[0]!.records[0]!.subnets)).toHaveLength(0);
+  });
+
+  it('asks for the whole view (null) for a delta from another base', () => {
+    const index = buildViewIndex(a, authorityOf(config), 0);
+    expect(applyViewDelta(skeletonOf(b), index, deltaOf(b, c), config, log)).toBeNull();
+    expect(applyViewDelta(null, index, deltaOf(a, b), config, log)).toBeNull();
+  });
+});

@@ -1,0 +1,34 @@
+// A full garbage collection on demand, for a server that has just swapped a large structure in.
+//
+// Why: parsing and indexing a DNS view with a million learned subnets allocates several times the
+// view's live size (the JSON text, the parsed objects, the tables' growth), and V8 keeps its heap at
+// that high-water mark until its own heuristics run a full collection — which, in a server that then
+// sits idle or only answers queries, can take indefinitely: measured, a sluice dns primary held 781 MB
+// resident with 101 MB live. Collecting once after a full view is installed gives that memory back.
+// Not after deltas: they allocate in proportion to the change, and a collection costs time in
+// proportion to the live heap (~0.1-0.3 s at 1M subnets).
+//
+// The gc() function is normally only there with --expose-gc; the V8 flag is set at run time and the
+// function taken from a fresh context (the usual way to reach it without a command-line flag; the flag
+// only exposes the function, it changes no collector behaviour).
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+let gc: (() => void) | null | undefined;
+
+/** Runs a full, synchronous collection; false when this runtime offers none (nothing done). */
+export function collectGarbage(): boolean {
+  if (gc === undefined) {
+    gc = (globalThis as { gc?: () => void }).gc ?? null;
+    if (!gc) {
+      try {
+        setFlagsFromString('--expose-gc');
+        gc = runInNewContext('gc') as () => void;
+      } catch {
+        gc = null;
+      }
+    }
+  }
+  gc?.();
+  return gc !== null;
+}
