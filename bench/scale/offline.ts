@@ -26,7 +26,8 @@ import type { DnsView } from '../../model/index.ts';
 import type { SchedulingDecision } from '../../scheduler/core/types.ts';
 import { choose, newChoice } from '../../dns/answer/choose.ts';
 import { buildViewIndex, type Authority } from '../../dns/answer/view-index.ts';
-import { assembleInputs } from '../../scheduler/inputs/assemble.ts';
+import { runPaced } from '../../lib/steps.ts';
+import { assembleInputs, assembleInputsSteps } from '../../scheduler/inputs/assemble.ts';
 import { toCapacityUnit } from '../../scheduler/inputs/convert.ts';
 import type { ReadContext } from '../../scheduler/inputs/types.ts';
 import { createLocator } from '../../scheduler/loop/locate.ts';
@@ -46,6 +47,8 @@ export interface OfflineSpec {
   seed?: number;
   /** Scheduler config merge_resolution_ms (default: the config's default). */
   mergeResolutionMs?: number;
+  /** Stop after the two cycles (no view, DNS index or answers stages): the decision's numbers only. */
+  cyclesOnly?: boolean;
   log?: (line: string) => void;
 }
 
@@ -57,7 +60,8 @@ export interface Stage {
 
 export interface OfflineResult {
   spec: Omit<OfflineSpec, 'log'>;
-  stages: Record<'world' | 'agents' | 'inputs' | 'cycle' | 'cycle2' | 'view' | 'dns_index' | 'answers', Stage>;
+  /** view, dns_index and answers are absent when run with cyclesOnly. */
+  stages: Record<'world' | 'agents' | 'inputs' | 'cycle' | 'cycle2', Stage> & Partial<Record<'view' | 'dns_index' | 'answers', Stage>>;
   series: number;
   sources: number;
   view_subnets: number;
@@ -72,6 +76,9 @@ export interface OfflineResult {
   solver: SchedulingDecision['solver'];
   /** Longest stall of the main thread's event loop during each cycle (perf_hooks, 10 ms resolution). */
   event_loop_max_ms: { cycle: number; cycle2: number };
+  /** Each cycle stage's wall time on the main thread between two yields (scheduler/loop/stage-clock.ts), ms. */
+  cycle_stages_ms: { cycle: Record<string, number>; cycle2: Record<string, number> };
+  /** NaN (null in JSON) when run with cyclesOnly. */
   coverage: number;
   /** The same agents exporting only their busiest `budget` subnets (the peer). */
   coverage_top_n: number;
@@ -143,12 +150,14 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     const [, inputs] = await timed(() => toCapacityUnit(assembleInputs(raw, ctx, counter), ctx));
     log(`inputs ${JSON.stringify(inputs)} (${series} series)`);
 
+    let stageMs: Record<string, number> = {};
     let solveMs = 0;
     let workerMs = 0;
     let workerMb = 0;
     const loop = new SchedulerLoop({
       store,
-      reader: { read: async (c) => toCapacityUnit(assembleInputs(raw, c, counter), c) },
+      // As PromqlInputReader reads them: assembled in steps on the loop's thread.
+      reader: { read: async (c) => toCapacityUnit(await runPaced(assembleInputsSteps(raw, c, counter)), c) },
       solve: async (p) => {
         const t = performance.now();
         try {
@@ -168,21 +177,37 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       holdCycles: 0,
       mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS,
       latencyTtlMs: 3_600_000,
+      onStage: (stage, ms) => (stageMs[stage] = Math.round((stageMs[stage] ?? 0) + ms)),
       locate: await createLocator({ cidr_mappings: geoMappings(w) }),
     });
     const [[report, cycle], stall] = await watchingLoop(() => timed(() => loop.cycle()));
+    const stages1 = stageMs;
+    stageMs = {};
     const first = report.results[0]!;
     if (first.outcome !== 'published') throw new Error(`cycle: ${first.outcome}: ${first.detail}`);
     const sources = Object.keys(first.decision!.weights).length;
     const solverInfo = first.decision!.solver;
-    log(`cycle ${JSON.stringify(cycle)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms), ${sources} sources, solver ${JSON.stringify(solverInfo)}, event loop max ${stall} ms`);
+    log(`cycle ${JSON.stringify(cycle)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms), ${sources} sources, solver ${JSON.stringify(solverInfo)}, event loop max ${stall} ms, stages ${JSON.stringify(stages1)}`);
     const firstSolve = Math.round(solveMs);
     const firstWorker = Math.round(workerMs);
     // A second cycle from the weights in force (the steady state the scheduler runs in).
     const [[, cycle2], stall2] = await watchingLoop(() => timed(() => loop.cycle()));
-    log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms`);
+    log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms, stages ${JSON.stringify(stageMs)}`);
     const secondWorker = Math.round(workerMs);
     await loop.stop();
+    const decisionOnly = {
+      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, seed: spec.seed ?? 15, mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS },
+      series,
+      sources,
+      solve_ms: firstSolve,
+      worker_solve_ms: firstWorker,
+      worker_solve_ms_cycle2: secondWorker,
+      worker_memory_mb: workerMb,
+      solver: solverInfo,
+      event_loop_max_ms: { cycle: stall, cycle2: stall2 },
+      cycle_stages_ms: { cycle: stages1, cycle2: stageMs },
+    };
+    if (spec.cyclesOnly) return { ...decisionOnly, stages: { world, agents: agentsStage, inputs, cycle, cycle2 }, view_subnets: 0, coverage: NaN, coverage_top_n: NaN };
 
     const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: ['t'] }), docs: false });
     const [viewText, view] = await timed(async () => (await app.inject({ method: 'GET', url: '/api/v1/dns/view', headers: { authorization: 'Bearer t' } })).body);
@@ -204,17 +229,9 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     for (let i = 0; i < w.demand.length; i++) all += w.demand[i]!;
 
     return {
-      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, seed: spec.seed ?? 15, mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS },
+      ...decisionOnly,
       stages: { world, agents: agentsStage, inputs, cycle, cycle2, view, dns_index: dnsIndex, answers },
-      series,
-      sources,
       view_subnets: viewSubnets,
-      solve_ms: firstSolve,
-      worker_solve_ms: firstWorker,
-      worker_solve_ms_cycle2: secondWorker,
-      worker_memory_mb: workerMb,
-      solver: solverInfo,
-      event_loop_max_ms: { cycle: stall, cycle2: stall2 },
       coverage,
       coverage_top_n: covered / all,
     };
