@@ -31,7 +31,7 @@ import {
 } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
@@ -265,7 +265,7 @@ export class SqliteStore implements Store {
         .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES (?, ?, ?, ?, ?, ?)`)
         .run(row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body).lastInsertRowid,
     );
-    return decisionFromRow(id, row, true);
+    return insertedDecision(id, row);
   }
 
   /**

@@ -42,17 +42,17 @@ export class DecisionWorker {
     return w;
   }
 
-  decide(problem: SchedulingProblem): Promise<TimedDecision> {
+  async decide(problem: SchedulingProblem): Promise<TimedDecision> {
+    let message;
+    try {
+      message = await packProblem(problem);
+    } catch (err) {
+      throw new Error(`solver worker: cannot pack the problem: ${(err as Error).message}`);
+    }
+    // The worker is (re)started after packing: one that died meanwhile is replaced, not posted to.
     const w = this.ensure();
     const id = this.nextId++;
     return new Promise<TimedDecision>((resolve, reject) => {
-      let message;
-      try {
-        message = packProblem(problem);
-      } catch (err) {
-        reject(new Error(`solver worker: cannot pack the problem: ${(err as Error).message}`));
-        return;
-      }
       this.pending.set(id, { resolve, reject, sourceIds: message.packed.sourceIds });
       w.postMessage({ id, problem: message.packed }, message.transfer);
     });
