@@ -29,7 +29,7 @@ export class DecisionWorker {
       if (!p) return;
       this.pending.delete(reply.id);
       if ('error' in reply) p.reject(new Error(`solver worker: ${reply.error}`));
-      else p.resolve({ decision: unpackDecision(reply.decision, p.sourceIds), solve_ms: reply.solve_ms, memory_mb: reply.memory_mb });
+      else unpackDecision(reply.decision, p.sourceIds).then((decision) => p.resolve({ decision, solve_ms: reply.solve_ms, memory_mb: reply.memory_mb }), p.reject);
     });
     const fail = (err: Error): void => {
       if (this.worker === w) this.worker = undefined;

@@ -6,7 +6,7 @@
 // the decision's records are built once, on the caller's side.
 import { runPaced } from '../../lib/steps.ts';
 import { denseBuffers, densifySteps, type DenseProblem } from '../core/input.ts';
-import { decisionBuffers, toDecision, type DenseDecision } from '../core/output.ts';
+import { decisionBuffers, toDecisionSteps, type DenseDecision } from '../core/output.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/types.ts';
 
 export type PackedProblem = DenseProblem;
@@ -24,7 +24,7 @@ export function packDecision(d: DenseDecision): { packed: PackedDecision; transf
   return { packed, transfer: decisionBuffers(d) };
 }
 
-/** `sourceIds`: those of the packed problem the decision answers. */
-export function unpackDecision(pd: PackedDecision, sourceIds: string[]): SchedulingDecision {
-  return toDecision({ ...pd, sourceIds });
+/** `sourceIds`: those of the packed problem the decision answers. Paced: 130k sources' records at 1M subnets. */
+export function unpackDecision(pd: PackedDecision, sourceIds: string[]): Promise<SchedulingDecision> {
+  return runPaced(toDecisionSteps({ ...pd, sourceIds }));
 }
