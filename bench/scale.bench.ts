@@ -85,7 +85,7 @@ export async function main(args: string[]): Promise<void> {
     parts.push(
       `offline ${size}: coverage ${pct(r.coverage)} vs top-N ${pct(r.coverage_top_n)}; ${r.series} series, inputs ${r.stages.inputs.ms} ms, cycle ${r.stages.cycle.ms} ms (solve ${r.solve_ms}, in the worker ${r.worker_solve_ms}; ${r.sources} sources merged to ${r.solver.merged_rows} rows at ${r.spec.mergeResolutionMs} ms, ${r.solver.augmentations} augmenting paths), ` +
         `next cycle ${r.stages.cycle2.ms} ms (worker ${r.worker_solve_ms_cycle2}), worker memory ${r.worker_memory_mb} MB, event loop max ${r.event_loop_max_ms.cycle}/${r.event_loop_max_ms.cycle2} ms, ` +
-        `view ${(r.stages.view.bytes! / 1e6).toFixed(1)} MB, DNS index ${r.stages.dns_index.ms} ms, heap ${Math.max(...Object.values(r.stages).map((s) => s.heap_mb))} MB`,
+        `view ${(r.stages.view!.bytes! / 1e6).toFixed(1)} MB, DNS index ${r.stages.dns_index!.ms} ms, heap ${Math.max(...Object.values(r.stages).map((s) => s.heap_mb))} MB`,
     );
   }
   parts.push(`load average ${Math.max(...load).toFixed(1)}`);

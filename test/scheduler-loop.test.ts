@@ -98,6 +98,29 @@ describe('SchedulerLoop', () => {
     expect(decisions[0]!.predicted_load_rps[us.id]).toBeCloseTo(200, 0);
   });
 
+  it('reports each stage of a cycle and gives the event loop a turn between stages', async () => {
+    const reader = new ScriptedReader();
+    reader.next = () => edgeInputs('sfo', 300, { us: 20, eu: 140 });
+    const stages: string[] = [];
+    let turns = 0;
+    let watching = true;
+    const watch = (): void => {
+      turns++;
+      if (watching) setImmediate(watch);
+    };
+    const loop = makeLoop(reader, 'test-a', registry, 5_000, { onStage: (stage) => stages.push(`${stage}@${turns}`) });
+    setImmediate(watch);
+    expect((await loop.cycle()).results[0]!.outcome).toBe('published');
+    watching = false;
+    const names = stages.map((s) => s.split('@')[0]);
+    expect(names).toEqual(['inputs', 'weights_in_force', 'problem', 'summary', 'latency', 'solve', 'split', 'publish']);
+    // The watcher ran between every two stages: each stage ended in a turn of its own.
+    const at = stages.map((s) => Number(s.split('@')[1]));
+    for (let i = 1; i < at.length; i++) expect(at[i]!).toBeGreaterThan(at[i - 1]!);
+    const hist = (await registry.getMetricsAsJSON()).find((m) => m.name === 'sluice_scheduler_stage_duration_seconds')!;
+    expect(hist.values.find((v) => (v as { metricName?: string }).metricName === 'sluice_scheduler_stage_duration_seconds_count' && v.labels.stage === 'publish')?.value).toBe(1);
+  });
+
   it('holds the weights in force when inputs are unavailable, records why and counts it', async () => {
     const reader = new ScriptedReader();
     reader.next = () => edgeInputs('sfo', 300, { us: 20, eu: 140 });

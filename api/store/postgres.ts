@@ -19,7 +19,7 @@ import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
 import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
 import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
@@ -337,7 +337,7 @@ export class PostgresStore implements Store {
       `INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
       [row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body],
     );
-    return decisionFromRow(rows[0]!.id, row, true);
+    return insertedDecision(rows[0]!.id, row);
   }
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null> {

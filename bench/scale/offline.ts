@@ -12,7 +12,7 @@
 // Heap is measured after a forced GC where the process was started with --expose-gc.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -26,8 +26,9 @@ import type { DnsView } from '../../model/index.ts';
 import type { SchedulingDecision } from '../../scheduler/core/types.ts';
 import { choose, newChoice } from '../../dns/answer/choose.ts';
 import { buildViewIndex, type Authority } from '../../dns/answer/view-index.ts';
-import { assembleInputs } from '../../scheduler/inputs/assemble.ts';
-import { toCapacityUnit } from '../../scheduler/inputs/convert.ts';
+import { runPaced } from '../../lib/steps.ts';
+import { assembleInputs, assembleInputsSteps } from '../../scheduler/inputs/assemble.ts';
+import { toCapacityUnit, toCapacityUnitSteps } from '../../scheduler/inputs/convert.ts';
 import type { ReadContext } from '../../scheduler/inputs/types.ts';
 import { createLocator } from '../../scheduler/loop/locate.ts';
 import { SchedulerLoop } from '../../scheduler/loop/loop.ts';
@@ -46,6 +47,8 @@ export interface OfflineSpec {
   seed?: number;
   /** Scheduler config merge_resolution_ms (default: the config's default). */
   mergeResolutionMs?: number;
+  /** Stop after the two cycles (no view, DNS index or answers stages): the decision's numbers only. */
+  cyclesOnly?: boolean;
   log?: (line: string) => void;
 }
 
@@ -57,7 +60,8 @@ export interface Stage {
 
 export interface OfflineResult {
   spec: Omit<OfflineSpec, 'log'>;
-  stages: Record<'world' | 'agents' | 'inputs' | 'cycle' | 'cycle2' | 'view' | 'dns_index' | 'answers', Stage>;
+  /** view, dns_index and answers are absent when run with cyclesOnly. */
+  stages: Record<'world' | 'agents' | 'inputs' | 'cycle' | 'cycle2', Stage> & Partial<Record<'view' | 'dns_index' | 'answers', Stage>>;
   series: number;
   sources: number;
   view_subnets: number;
@@ -72,6 +76,13 @@ export interface OfflineResult {
   solver: SchedulingDecision['solver'];
   /** Longest stall of the main thread's event loop during each cycle (perf_hooks, 10 ms resolution). */
   event_loop_max_ms: { cycle: number; cycle2: number };
+  /** Each cycle stage's wall time on the main thread between two yields (scheduler/loop/stage-clock.ts), ms. */
+  cycle_stages_ms: { cycle: Record<string, number>; cycle2: Record<string, number> };
+  /** The main thread's GC pauses during each cycle (perf_hooks 'gc' entries). */
+  main_gc: { cycle: GcPauses; cycle2: GcPauses };
+  /** A 10 ms ticker's longest late firing, by the stage last reported done when it fired (ms). */
+  stalls_after_stage_ms: { cycle: Record<string, number>; cycle2: Record<string, number> };
+  /** NaN (null in JSON) when run with cyclesOnly. */
   coverage: number;
   /** The same agents exporting only their busiest `budget` subnets (the peer). */
   coverage_top_n: number;
@@ -84,15 +95,36 @@ function heapMb(): number {
   return Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10;
 }
 
-/** Runs f while watching the event loop: its result and the longest delay seen (ms). */
-async function watchingLoop<T>(f: () => Promise<T>): Promise<[T, number]> {
+/** Main-thread GC while a cycle ran: the longest pause and the sum (ms). */
+export interface GcPauses {
+  max_ms: number;
+  total_ms: number;
+}
+
+/**
+ * Runs f while watching the event loop: its result, the longest delay seen (ms) and the main thread's
+ * GC pauses meanwhile (a stall no stage causes alone: this process also holds the harness's world).
+ */
+async function watchingLoop<T>(f: () => Promise<T>): Promise<[T, number, GcPauses]> {
   const h = monitorEventLoopDelay({ resolution: 10 });
+  const gc: GcPauses = { max_ms: 0, total_ms: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.max_ms = Math.max(gc.max_ms, Math.round(e.duration));
+      gc.total_ms += e.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
   h.enable();
   try {
     const v = await f();
-    return [v, Math.round(h.max / 1e6)];
+    // GC entries are delivered asynchronously, and the stall ticker fires every 10 ms: let both catch up.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    gc.total_ms = Math.round(gc.total_ms);
+    return [v, Math.round(h.max / 1e6), gc];
   } finally {
     h.disable();
+    observer.disconnect();
   }
 }
 
@@ -143,12 +175,25 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     const [, inputs] = await timed(() => toCapacityUnit(assembleInputs(raw, ctx, counter), ctx));
     log(`inputs ${JSON.stringify(inputs)} (${series} series)`);
 
+    let stageMs: Record<string, number> = {};
+    // The stall log: a 10 ms ticker's longest gap, attributed to the stage in progress (the one after
+    // the last stage the loop reported done).
+    let lastStage = 'start';
+    let stallAfter: Record<string, number> = {};
+    let tickAt = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      const gap = Math.round(now - tickAt - 10);
+      if (gap > (stallAfter[lastStage] ?? 0)) stallAfter[lastStage] = gap;
+      tickAt = now;
+    }, 10);
     let solveMs = 0;
     let workerMs = 0;
     let workerMb = 0;
     const loop = new SchedulerLoop({
       store,
-      reader: { read: async (c) => toCapacityUnit(assembleInputs(raw, c, counter), c) },
+      // As PromqlInputReader reads them: assembled in steps on the loop's thread.
+      reader: { read: async (c) => runPaced(toCapacityUnitSteps(await runPaced(assembleInputsSteps(raw, c, counter)), c)) },
       solve: async (p) => {
         const t = performance.now();
         try {
@@ -168,21 +213,59 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       holdCycles: 0,
       mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS,
       latencyTtlMs: 3_600_000,
+      onStage: (stage, ms) => {
+        stageMs[stage] = Math.round((stageMs[stage] ?? 0) + ms);
+        lastStage = stage;
+      },
       locate: await createLocator({ cidr_mappings: geoMappings(w) }),
     });
-    const [[report, cycle], stall] = await watchingLoop(() => timed(() => loop.cycle()));
+    // timed() outside watchingLoop: its forced GC (the heap figure) is the harness's, not the loop's.
+    lastStage = 'start';
+    tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
+    const [[report, stall, gc1], cycle] = await timed(async () => {
+      const watched = await watchingLoop(() => loop.cycle());
+      lastStage = 'harness';
+      return watched;
+    });
+    const stages1 = stageMs;
+    const stalls1 = stallAfter;
+    stageMs = {};
+    stallAfter = {};
     const first = report.results[0]!;
     if (first.outcome !== 'published') throw new Error(`cycle: ${first.outcome}: ${first.detail}`);
     const sources = Object.keys(first.decision!.weights).length;
     const solverInfo = first.decision!.solver;
-    log(`cycle ${JSON.stringify(cycle)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms), ${sources} sources, solver ${JSON.stringify(solverInfo)}, event loop max ${stall} ms`);
+    log(`cycle ${JSON.stringify(cycle)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms), ${sources} sources, solver ${JSON.stringify(solverInfo)}, event loop max ${stall} ms (main-thread GC max ${gc1.max_ms} ms, ${gc1.total_ms} ms in all), stages ${JSON.stringify(stages1)}`);
     const firstSolve = Math.round(solveMs);
     const firstWorker = Math.round(workerMs);
     // A second cycle from the weights in force (the steady state the scheduler runs in).
-    const [[, cycle2], stall2] = await watchingLoop(() => timed(() => loop.cycle()));
-    log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms`);
+    lastStage = 'start';
+    tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
+    const [[, stall2, gc2], cycle2] = await timed(async () => {
+      const watched = await watchingLoop(() => loop.cycle());
+      lastStage = 'harness';
+      return watched;
+    });
+    log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms (main-thread GC max ${gc2.max_ms} ms, ${gc2.total_ms} ms in all), stages ${JSON.stringify(stageMs)}`);
     const secondWorker = Math.round(workerMs);
+    clearInterval(ticker);
+    log(`stalls by the stage they followed: ${JSON.stringify(stalls1)} / ${JSON.stringify(stallAfter)}`);
     await loop.stop();
+    const decisionOnly = {
+      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, seed: spec.seed ?? 15, mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS },
+      series,
+      sources,
+      solve_ms: firstSolve,
+      worker_solve_ms: firstWorker,
+      worker_solve_ms_cycle2: secondWorker,
+      worker_memory_mb: workerMb,
+      solver: solverInfo,
+      event_loop_max_ms: { cycle: stall, cycle2: stall2 },
+      cycle_stages_ms: { cycle: stages1, cycle2: stageMs },
+      main_gc: { cycle: gc1, cycle2: gc2 },
+      stalls_after_stage_ms: { cycle: stalls1, cycle2: stallAfter },
+    };
+    if (spec.cyclesOnly) return { ...decisionOnly, stages: { world, agents: agentsStage, inputs, cycle, cycle2 }, view_subnets: 0, coverage: NaN, coverage_top_n: NaN };
 
     const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: ['t'] }), docs: false });
     const [viewText, view] = await timed(async () => (await app.inject({ method: 'GET', url: '/api/v1/dns/view', headers: { authorization: 'Bearer t' } })).body);
@@ -204,17 +287,9 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     for (let i = 0; i < w.demand.length; i++) all += w.demand[i]!;
 
     return {
-      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, seed: spec.seed ?? 15, mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS },
+      ...decisionOnly,
       stages: { world, agents: agentsStage, inputs, cycle, cycle2, view, dns_index: dnsIndex, answers },
-      series,
-      sources,
       view_subnets: viewSubnets,
-      solve_ms: firstSolve,
-      worker_solve_ms: firstWorker,
-      worker_solve_ms_cycle2: secondWorker,
-      worker_memory_mb: workerMb,
-      solver: solverInfo,
-      event_loop_max_ms: { cycle: stall, cycle2: stall2 },
       coverage,
       coverage_top_n: covered / all,
     };

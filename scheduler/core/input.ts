@@ -4,6 +4,7 @@
 // this point (costs, damping, objectives, diff) runs over typed arrays indexed by (source, origin), and
 // this is also the form the worker thread receives (solver/packing.ts): its buffers are transferred
 // without copying, and the worker never rebuilds the source objects it would only read back.
+import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import type { Scratch } from './scratch.ts';
 import type { SchedulingProblem, SourceState } from './types.ts';
 
@@ -61,20 +62,33 @@ export type OriginIndex = Map<string, number>;
  * call: decide() in-process); without, every array is the result's own (it is transferred to the worker).
  */
 export function densify(problem: SchedulingProblem, space?: Scratch): DenseProblem {
+  return runToEnd(densifySteps(problem, space));
+}
+
+/**
+ * densify in steps (lib/steps.ts): the decision worker's client packs on the scheduler's own thread,
+ * and at 1M subnets (130k sources × 200 origins) that was ~0.6 s in one piece.
+ */
+export function* densifySteps(problem: SchedulingProblem, space?: Scratch): Steps<DenseProblem> {
   const { sources, current, ...settings } = problem;
   const n = sources.length;
   const K = settings.origins.length;
   const index: OriginIndex = new Map(settings.origins.map((o, j) => [o.id, j]));
   const sourceIds = new Array<string>(n);
   const demand = new Float64Array(n);
-  const rtt = space ? space.f64('input.rtt', n * K, NaN) : new Float64Array(n * K).fill(NaN);
+  // Without scratch space the rows are NaN-filled one by one below: one fill of n × K (206 MB at 1M
+  // subnets) was a stall of its own.
+  const rtt = space ? space.f64('input.rtt', n * K, NaN) : new Float64Array(n * K);
+  const rowFill = !space;
   const hasLocation = new Uint8Array(n);
   const lat = new Float64Array(n);
   const lon = new Float64Array(n);
   const reader = new KeyColumnCache(index);
   const excluded: number[] = [];
   for (let i = 0; i < n; i++) {
+    if ((i + 1) % STEP_ITEMS === 0) yield;
     const s = sources[i]!;
+    if (rowFill) rtt.fill(NaN, i * K, i * K + K);
     if (s.excluded) {
       const js = s.excluded.map((id) => index.get(id) ?? -1).filter((j) => j >= 0).sort((a, b) => a - b);
       for (let k = 0; k < js.length; k++) if (k === 0 || js[k] !== js[k - 1]) excluded.push(i * K + js[k]!);
@@ -89,7 +103,9 @@ export function densify(problem: SchedulingProblem, space?: Scratch): DenseProbl
       lon[i] = s.location.lon;
     }
   }
-  return { settings, sourceIds, demand, rtt, hasLocation, lat, lon, current: readCurrent(current, sourceIds, index), excluded: Int32Array.from(excluded), ...readConnections(sources, index, K) };
+  const currentShares = yield* readCurrentSteps(current, sourceIds, index);
+  yield;
+  return { settings, sourceIds, demand, rtt, hasLocation, lat, lon, current: currentShares, excluded: Int32Array.from(excluded), ...readConnections(sources, index, K) };
 }
 
 /** The sources' connection state and sticky points, when any source has them (else nothing is allocated). */
@@ -167,6 +183,10 @@ function readRtts(s: SourceState, rtt: Float64Array, base: number, cache: KeyCol
 }
 
 export function readCurrent(current: SchedulingProblem['current'], sourceIds: string[], index: OriginIndex): CurrentShares {
+  return runToEnd(readCurrentSteps(current, sourceIds, index));
+}
+
+function* readCurrentSteps(current: SchedulingProblem['current'], sourceIds: string[], index: OriginIndex): Steps<CurrentShares> {
   const n = sourceIds.length;
   const has = new Uint8Array(n);
   const start = new Int32Array(n + 1);
@@ -181,6 +201,7 @@ export function readCurrent(current: SchedulingProblem['current'], sourceIds: st
   // shares either way: the source counts as new.)
   const inForce: SchedulingProblem['current'] = current ?? {}; // absent: every source is new
   for (let i = 0; i < n; i++) {
+    if ((i + 1) % STEP_ITEMS === 0) yield;
     start[i] = count;
     const record = inForce[sourceIds[i]!];
     if (!record) continue;

@@ -4,6 +4,7 @@
 // produces them as typed arrays (cheap to build, transferable to another thread without copying), and
 // the records are built once, by whoever needs them: decide() at once, the worker client on the
 // caller's side (solver/client.ts) — never twice, never in the worker only to be flattened again.
+import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import type { WeightChange } from '../../model/views.ts';
 import type { SchedulingDecision, Weights } from './types.ts';
 
@@ -68,13 +69,22 @@ export function emptyDiff(): FlatDiff {
 }
 
 export function toDecision(d: DenseDecision): SchedulingDecision {
+  return runToEnd(toDecisionSteps(d));
+}
+
+/** toDecision in steps (lib/steps.ts): the worker's client builds the records on the caller's thread. */
+export function* toDecisionSteps(d: DenseDecision): Steps<SchedulingDecision> {
   const { rest } = d;
+  const weights = yield* toWeights(d.weights, d.sourceIds, d.originIds);
+  const plan = yield* toWeights(d.plan, d.sourceIds, d.originIds);
+  const diff = yield* toChanges(d.diff, d.sourceIds, d.originIds);
+  const effective = d.connections ? yield* toWeights(d.connections.effective, d.sourceIds, d.originIds) : undefined;
   // The key order of the original object literal, so JSON output reads the same.
   return {
     status: rest.status,
     reason: rest.reason,
-    weights: toWeights(d.weights, d.sourceIds, d.originIds),
-    plan: toWeights(d.plan, d.sourceIds, d.originIds),
+    weights,
+    plan,
     objective: rest.objective,
     plan_objective: rest.plan_objective,
     origin_load_rps: rest.origin_load_rps,
@@ -82,17 +92,18 @@ export function toDecision(d: DenseDecision): SchedulingDecision {
     plan_overload_rps: rest.plan_overload_rps,
     origins: rest.origins,
     notes: rest.notes,
-    diff: toChanges(d.diff, d.sourceIds, d.originIds),
+    diff,
     step: rest.step,
     solver: rest.solver,
-    ...(d.connections ? { connections: { effective: toWeights(d.connections.effective, d.sourceIds, d.originIds) } } : {}),
+    ...(effective ? { connections: { effective } } : {}),
     ...(rest.overrides ? { overrides: rest.overrides } : {}),
   };
 }
 
-function toWeights(s: SparseShares, sourceIds: string[], originIds: string[]): Weights {
+function* toWeights(s: SparseShares, sourceIds: string[], originIds: string[]): Steps<Weights> {
   const out: Weights = {};
   for (let i = 0; i < s.rows; i++) {
+    if ((i + 1) % STEP_ITEMS === 0) yield;
     const rec: Record<string, number> = {};
     for (let e = s.start[i]!; e < s.start[i + 1]!; e++) rec[originIds[s.origin[e]!]!] = s.share[e]!;
     out[sourceIds[i]!] = rec;
@@ -100,9 +111,10 @@ function toWeights(s: SparseShares, sourceIds: string[], originIds: string[]): W
   return out;
 }
 
-function toChanges(diff: FlatDiff, sourceIds: string[], originIds: string[]): WeightChange[] {
+function* toChanges(diff: FlatDiff, sourceIds: string[], originIds: string[]): Steps<WeightChange[]> {
   const out = new Array<WeightChange>(diff.source.length);
   for (let k = 0; k < out.length; k++) {
+    if ((k + 1) % STEP_ITEMS === 0) yield;
     const o = diff.origin[k]!;
     out[k] = { source: sourceIds[diff.source[k]!]!, origin_id: o >= 0 ? originIds[o]! : diff.extraIds[-o - 1]!, from: diff.from[k]!, to: diff.to[k]! };
   }

@@ -5,6 +5,7 @@
 import { capacityUnitOf, type Listener, type Origin } from '../../model/index.ts';
 import { parseCidr } from '../../model/primitives.ts';
 import { acceptRate, acceptRttMs, type RejectionCounter } from './guard.ts';
+import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import type { OpenConnections, ReadContext, SubnetRtt } from './types.ts';
 import { rate, type CapacityUnit, type CountedUnit, type Rate } from './units.ts';
 
@@ -151,6 +152,11 @@ function byKey<U extends CountedUnit>(target: Map<string, Rate<U>>, key: string,
 }
 
 export function assembleInputs(raw: RawInputs, ctx: ReadContext, counter: RejectionCounter): Measurements {
+  return runToEnd(assembleInputsSteps(raw, ctx, counter));
+}
+
+/** assembleInputs in steps (lib/steps.ts): at 1M subnets ~800k series, seconds of the reader's thread. */
+export function* assembleInputsSteps(raw: RawInputs, ctx: ReadContext, counter: RejectionCounter): Steps<Measurements> {
   const unit = capacityUnitOf(ctx.lb);
   const originNames = new Set(ctx.origins.map((o) => o.name));
   const edgeNames = new Set(ctx.edges.map((e) => e.name));
@@ -176,6 +182,7 @@ export function assembleInputs(raw: RawInputs, ctx: ReadContext, counter: Reject
     originPolledAt: new Map(),
     originHealth: new Map(),
   };
+  let step = 0;
 
   for (const s of raw.edge_demand) {
     const edge = s.labels.edge;
@@ -201,8 +208,9 @@ export function assembleInputs(raw: RawInputs, ctx: ReadContext, counter: Reject
     row.set(origin, ms);
     out.edgeRtt.set(edge, row);
   }
-  const perSubnet = <U extends CountedUnit>(series: Series[], input: QueryName, u: U, target: Map<string, ByOrigin<U>>): void => {
+  const perSubnet = function* <U extends CountedUnit>(series: Series[], input: QueryName, u: U, target: Map<string, ByOrigin<U>>): Steps<void> {
     for (const s of series) {
+      if (++step % STEP_ITEMS === 0) yield;
       const subnet = s.labels.subnet;
       if (!subnet || !parseCidr(subnet)) { counter.reject(input, 'unknown_label'); continue; }
       const node = s.labels.node ?? '';
@@ -211,14 +219,16 @@ export function assembleInputs(raw: RawInputs, ctx: ReadContext, counter: Reject
       if (v !== null) byTwoKeys(target, subnet, node, rate(u, v));
     }
   };
-  perSubnet(raw.subnet_demand, 'subnet_demand', 'connections', out.subnetConnections);
-  perSubnet(raw.subnet_connection_seconds, 'subnet_connection_seconds', 'connection_seconds', out.subnetConnectionSeconds);
-  perSubnet(raw.subnet_closes, 'subnet_closes', 'connections', out.subnetCloses);
+  yield* perSubnet(raw.subnet_demand, 'subnet_demand', 'connections', out.subnetConnections);
+  yield* perSubnet(raw.subnet_connection_seconds, 'subnet_connection_seconds', 'connection_seconds', out.subnetConnectionSeconds);
+  yield* perSubnet(raw.subnet_closes, 'subnet_closes', 'connections', out.subnetCloses);
   const samples = new Map<string, number>();
   for (const s of raw.subnet_samples) {
+    if (++step % STEP_ITEMS === 0) yield;
     if (s.labels.node && s.labels.subnet && Number.isFinite(s.value)) samples.set(`${s.labels.node}|${s.labels.subnet}`, s.value);
   }
   for (const s of raw.subnet_rtt) {
+    if (++step % STEP_ITEMS === 0) yield;
     const { node, subnet } = s.labels;
     if (!node || !subnet || !originNames.has(node)) continue;
     if (!parseCidr(subnet)) { counter.reject('subnet_rtt', 'unknown_label'); continue; }
@@ -243,8 +253,9 @@ export function assembleInputs(raw: RawInputs, ctx: ReadContext, counter: Reject
   perNode(raw.origin_bytes, 'origin_bytes', 'bytes', originNames, out.originBytes);
   perNode(raw.edge_connection_seconds, 'edge_connection_seconds', 'connection_seconds', edgeNames, out.edgeConnectionSeconds);
   perNode(raw.edge_closes, 'edge_closes', 'connections', edgeNames, out.edgeCloses);
-  const survivorsOf = (series: Series[], input: QueryName, field: keyof OpenConnections, key: (s: Series) => string | null, get: (k: string) => OpenConnections): void => {
+  const survivorsOf = function* (series: Series[], input: QueryName, field: keyof OpenConnections, key: (s: Series) => string | null, get: (k: string) => OpenConnections): Steps<void> {
     for (const s of series) {
+      if (++step % STEP_ITEMS === 0) yield;
       const k = key(s);
       if (k === null) continue;
       const v = acceptRate(s.value, input, counter);
@@ -265,18 +276,18 @@ export function assembleInputs(raw: RawInputs, ctx: ReadContext, counter: Reject
     if (!e) row.set(node, (e = { open: 0, surviving: 0, survivingMean: 0 }));
     return e;
   };
-  survivorsOf(raw.subnet_open, 'subnet_open', 'open', subnetKey('subnet_open'), subnetEntry);
-  survivorsOf(raw.subnet_surviving, 'subnet_surviving', 'surviving', subnetKey('subnet_surviving'), subnetEntry);
-  survivorsOf(raw.subnet_surviving_mean, 'subnet_surviving_mean', 'survivingMean', subnetKey('subnet_surviving_mean'), subnetEntry);
+  yield* survivorsOf(raw.subnet_open, 'subnet_open', 'open', subnetKey('subnet_open'), subnetEntry);
+  yield* survivorsOf(raw.subnet_surviving, 'subnet_surviving', 'surviving', subnetKey('subnet_surviving'), subnetEntry);
+  yield* survivorsOf(raw.subnet_surviving_mean, 'subnet_surviving_mean', 'survivingMean', subnetKey('subnet_surviving_mean'), subnetEntry);
   const edgeKey = (s: Series): string | null => (s.labels.node && edgeNames.has(s.labels.node) ? s.labels.node : null);
   const edgeEntry = (k: string): OpenConnections => {
     let e = out.edgeSurvivors.get(k);
     if (!e) out.edgeSurvivors.set(k, (e = { open: 0, surviving: 0, survivingMean: 0 }));
     return e;
   };
-  survivorsOf(raw.edge_open, 'edge_open', 'open', edgeKey, edgeEntry);
-  survivorsOf(raw.edge_surviving, 'edge_surviving', 'surviving', edgeKey, edgeEntry);
-  survivorsOf(raw.edge_surviving_mean, 'edge_surviving_mean', 'survivingMean', edgeKey, edgeEntry);
+  yield* survivorsOf(raw.edge_open, 'edge_open', 'open', edgeKey, edgeEntry);
+  yield* survivorsOf(raw.edge_surviving, 'edge_surviving', 'surviving', edgeKey, edgeEntry);
+  yield* survivorsOf(raw.edge_surviving_mean, 'edge_surviving_mean', 'survivingMean', edgeKey, edgeEntry);
   for (const s of raw.origin_polled) {
     const node = s.labels.node;
     if (!node || !originNames.has(node)) continue;

@@ -3,8 +3,9 @@
 // globally or per load balancer, e.g. to read HAProxy's, nginx's or Envoy's exporters instead, as long
 // as the result carries the labels in QUERY_LABELS.
 import { capacityUnitOf, type CapacityUnit, type LoadBalancer } from '../../model/index.ts';
-import { assembleInputs, edgeOriginUnitOf, QUERY_LABELS, type QueryName, type RawInputs, type Series } from './assemble.ts';
-import { toCapacityUnit } from './convert.ts';
+import { runPaced } from '../../lib/steps.ts';
+import { assembleInputsSteps, edgeOriginUnitOf, QUERY_LABELS, type QueryName, type RawInputs, type Series } from './assemble.ts';
+import { toCapacityUnitSteps } from './convert.ts';
 import type { ClientTls } from '../../lib/tls-client.ts';
 import type { RejectionCounter } from './guard.ts';
 import { PrometheusServer } from './prometheus-server.ts';
@@ -177,7 +178,7 @@ export class PromqlInputReader implements InputReader {
     }
     // A query switched off (null) reads as no series; only health distinguishes "not configured".
     const raw = Object.fromEntries(names.map((name, i) => [name, results[i] ?? (name === 'origin_health' ? null : [])])) as unknown as RawInputs;
-    return toCapacityUnit(assembleInputs(raw, ctx, this.counter), ctx);
+    return runPaced(toCapacityUnitSteps(await runPaced(assembleInputsSteps(raw, ctx, this.counter)), ctx));
   }
 
   private async run(name: QueryName, query: string, failures: ShardFailures): Promise<Series[]> {

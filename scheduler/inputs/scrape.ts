@@ -5,8 +5,9 @@ import { HttpGetter } from '../../lib/http-get.ts';
 import { parsePromText, type PromSample } from '../../lib/prom-text.ts';
 import { capacityUnitOf } from '../../model/index.ts';
 import { describeTlsError, type ClientTls } from '../../lib/tls-client.ts';
-import { assembleInputs, type RawInputs, type Series } from './assemble.ts';
-import { toCapacityUnit } from './convert.ts';
+import { runPaced } from '../../lib/steps.ts';
+import { assembleInputsSteps, type RawInputs, type Series } from './assemble.ts';
+import { toCapacityUnitSteps } from './convert.ts';
 import type { RejectionCounter } from './guard.ts';
 import { InputsUnavailable, type InputReader, type LbInputs, type ReadContext } from './types.ts';
 
@@ -157,6 +158,6 @@ export class ScrapeInputReader implements InputReader {
       origin_polled: this.gauges('sluice_agent_last_poll_timestamp_seconds').filter(byNode(origins)),
       origin_health: null,
     };
-    return toCapacityUnit(assembleInputs(raw, ctx, this.counter), ctx);
+    return runPaced(toCapacityUnitSteps(await runPaced(assembleInputsSteps(raw, ctx, this.counter)), ctx));
   }
 }

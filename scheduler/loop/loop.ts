@@ -12,15 +12,17 @@
 // acts again only once it holds the lease anew.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { LoadBalancer, LoadBalancerWeights } from '../../model/index.ts';
+import type { LatencyEntry, LoadBalancer, LoadBalancerWeights } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant, type SchedulerStore } from './store.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
-import { buildProblem, sameWeights, splitWeights, type Locate } from './problem.ts';
+import { buildProblemSteps, sameWeights, splitWeights, splitWeightsSteps, type BuiltProblem, type Locate } from './problem.ts';
 import { CarriedState, connectionSummary } from './connection-sources.ts';
-import { answersOf } from './answer-survival.ts';
+import { answersOfSteps } from './answer-survival.ts';
 import type { SchedulerMetrics } from './metrics.ts';
 import { OverrideTracker } from './overrides.ts';
+import { runPaced, yieldToLoop } from '../../lib/steps.ts';
+import { StageClock, type StageObserver } from './stage-clock.ts';
 
 export type Solve = (p: SchedulingProblem) => Promise<{ decision: SchedulingDecision; solve_ms: number }>;
 
@@ -43,9 +45,14 @@ export interface LoopOptions {
   now?: () => number;
   /** How often the lease is renewed (or, by a standby, tried); default min(TTL / 3, interval). */
   renewEveryMs?: number;
+  /** Told each stage's wall time between yields (benchmarks; the stage histogram has it too). */
+  onStage?: StageObserver;
 }
 
 export const LEASE_NAME = 'scheduler';
+
+/** Latency rows per store write (recordLatency): ~20-50 ms of SQLite each on this machine. */
+const LATENCY_BATCH = 5_000;
 
 /**
  * Decision records carry the whole problem the decision was made on (`inputs.problem`: demand, RTT,
@@ -280,6 +287,10 @@ export class SchedulerLoop {
     health: Awaited<ReturnType<SchedulerStore['listOriginHealth']>>,
     edgeHealth: Awaited<ReturnType<SchedulerStore['listEdgeHealth']>>,
   ): Promise<CycleReport['results'][number]> {
+    const clock = new StageClock((stage, ms) => {
+      this.o.metrics.stageDuration.observe({ stage }, ms / 1000);
+      this.o.onStage?.(stage, ms);
+    });
     const origins = await this.o.store.allOrigins(lb.id);
     const ctx = { lb, origins, edges: allEdges };
     let inputs: LbInputs;
@@ -294,8 +305,10 @@ export class SchedulerLoop {
     }
     for (const [name, load] of inputs.originLoad) this.o.metrics.measuredLoad.set({ load_balancer: lb.name, origin: name }, load);
     for (const [name, tau] of inputs.connections.originLifetimeS) this.o.metrics.connectionLifetime.set({ load_balancer: lb.name, origin: name }, tau);
+    await clock.lap('inputs');
 
     const inForce = await this.o.store.getWeights(lb.id);
+    await clock.lap('weights_in_force');
     const current = this.weightsToDecideFrom(lb, inForce);
     const missing = this.missing.get(lb.id) ?? new Map<string, number>();
     this.missing.set(lb.id, missing);
@@ -306,7 +319,8 @@ export class SchedulerLoop {
     const snapshot = { survivors: inputs.connections.subnetSurvivors, polledAt: inputs.connections.originPolledAt };
     const answerSurvival = lb.dns ? answers.observe(snapshot, (name) => healthyNow.has(name), (this.o.now ?? Date.now)() / 1000) : undefined;
     if (answerSurvival) this.o.metrics.answerSurvival.set({ load_balancer: lb.name }, answerSurvival.value);
-    const built = buildProblem({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, mergeResolutionMs: this.o.mergeResolutionMs, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds, answerSurvival });
+    const built = await runPaced(buildProblemSteps({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, mergeResolutionMs: this.o.mergeResolutionMs, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds, answerSurvival }));
+    await clock.lap('problem');
     const active = await this.o.store.activeOverrides(lb.id);
     const overrides = this.overrides.resolve(lb.id, active, built.problem.sources, (this.o.now ?? Date.now)());
     if (overrides) built.problem.overrides = overrides;
@@ -332,7 +346,9 @@ export class SchedulerLoop {
       overrides_in_force: active.map((o) => ({ id: o.id, kind: o.kind, origin_id: o.origin_id ?? null, edge_id: o.edge_id ?? null, subnet: o.subnet ?? null, percent: o.percent ?? null, min_share: o.min_share ?? null, max_share: o.max_share ?? null, weights: o.weights ?? null, now: o.now, expires_at: o.expires_at ?? null, created_by: o.created_by, reason: o.reason })),
     };
 
+    await clock.lap('summary');
     await this.recordLatency(inputs, origins);
+    await clock.lap('latency');
 
     if (built.problem.sources.length === 0) {
       const detail = current ? 'no demand series for any source (absent or stale): holding the weights in force' : 'no demand measured yet: edges and DNS use static weights';
@@ -345,6 +361,7 @@ export class SchedulerLoop {
     const hint = this.lastPrices.get(lb.id);
     if (hint) built.problem.price_hint = hint;
     const { decision, solve_ms } = await this.o.solve(built.problem);
+    await clock.lap('solve');
     if (decision.status === 'ok') this.lastPrices.set(lb.id, Object.fromEntries(Object.entries(decision.origins).map(([id, o]) => [id, o.price])));
     this.o.metrics.solveDuration.observe({ load_balancer: lb.name }, solve_ms / 1000);
     if (decision.status === 'no_usable_origin') {
@@ -358,12 +375,15 @@ export class SchedulerLoop {
     const carriedConnections = decision.connections ? { ...decision.connections, weights: decision.weights, answer_survival: answerSurvival?.from === 'observed' ? answerSurvival.value : 1 } : undefined;
     this.carried.remember(lb.id, carriedConnections, Object.fromEntries(origins.map((o) => [o.name, decision.origin_load_rps[o.id] ?? 0])));
     if (lb.mode === 'shadow') return this.recordShadow(lb, decision, built, summary, solve_ms, current);
+    const publish = await runPaced(splitWeightsSteps(decision.weights, built.carried));
+    await clock.lap('split');
     if (lb.dns) {
       // Watch, for the next cycle, the connections left on origins neither the answers in force nor the new ones name.
       const nameOf = new Map(origins.map((o) => [o.id, o.name]));
-      const decided = splitWeights(decision.weights, built.carried).subnets;
+      const decided = publish.subnets;
       const walked = (name: string) => built.connections.walk[name]?.survival;
-      answers.remember(snapshot, walked, answersOf(current?.subnets ?? {}, lb.dns.hostname, nameOf), answersOf(decided, lb.dns.hostname, nameOf), (this.o.now ?? Date.now)() / 1000, lb.dns.ttl);
+      answers.remember(snapshot, walked, await runPaced(answersOfSteps(current?.subnets ?? {}, lb.dns.hostname, nameOf)), await runPaced(answersOfSteps(decided, lb.dns.hostname, nameOf)), (this.o.now ?? Date.now)() / 1000, lb.dns.ttl);
+      await clock.lap('answers');
     }
     const record = {
       load_balancer_id: lb.id,
@@ -375,12 +395,13 @@ export class SchedulerLoop {
       overload_rps: decision.overload_rps,
       diff: decision.diff,
     };
-    const publish = splitWeights(decision.weights, built.carried);
     if ((decision.diff.length === 0 && built.dropped.length === 0 && current) || sameWeights(publish, current)) {
       await this.o.store.recordDecision(record, this.writeFence());
+      await clock.lap('publish');
       return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
     }
     const { version } = await this.o.store.publishWeights(lb.id, publish, record, this.writeFence());
+    await clock.lap('publish');
     this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });
     this.o.log.info({ load_balancer: lb.name, version, epoch: this.cycleFence?.epoch, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
@@ -406,7 +427,7 @@ export class SchedulerLoop {
   private async recordShadow(
     lb: LoadBalancer,
     decision: SchedulingDecision,
-    built: ReturnType<typeof buildProblem>,
+    built: BuiltProblem,
     summary: Record<string, unknown>,
     solve_ms: number,
     from: LoadBalancerWeights | null,
@@ -468,9 +489,22 @@ export class SchedulerLoop {
   private async recordLatency(inputs: LbInputs, origins: { id: string; name: string }[]): Promise<void> {
     const byName = new Map(origins.map((o) => [o.name, o.id]));
     const now = new Date((this.o.now ?? Date.now)()).toISOString();
-    const rows = [...inputs.subnetRtt].flatMap(([subnet, row]) =>
-      [...row].flatMap(([name, r]) => (byName.has(name) ? [{ subnet, origin_id: byName.get(name)!, rtt_ms: Math.round(r.ms * 1000) / 1000, samples: Math.round(r.samples), last_updated: now }] : [])),
-    );
+    // In batches, each its own fenced write with a turn of the event loop between: at 1M subnets one
+    // transaction of every row was ~1-2 s of this thread. The rows are independent upserts (no reader
+    // needs them all at once; what reaches DNS goes through the published weights).
+    let rows: LatencyEntry[] = [];
+    for (const [subnet, row] of inputs.subnetRtt) {
+      for (const [name, r] of row) {
+        const origin_id = byName.get(name);
+        if (origin_id !== undefined) rows.push({ subnet, origin_id, rtt_ms: Math.round(r.ms * 1000) / 1000, samples: Math.round(r.samples), last_updated: now });
+      }
+      if (rows.length >= LATENCY_BATCH) {
+        await this.o.store.upsertLatency(rows, this.writeFence());
+        rows = [];
+        await yieldToLoop();
+      }
+    }
     if (rows.length > 0) await this.o.store.upsertLatency(rows, this.writeFence());
   }
+
 }

@@ -5,6 +5,7 @@ export function createSchedulerMetrics(registry: Registry) {
   const registers = [registry];
   return {
     cycleDuration: new Histogram({ name: 'sluice_scheduler_cycle_duration_seconds', help: 'one scheduling cycle over all load balancers', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    stageDuration: new Histogram({ name: 'sluice_scheduler_stage_duration_seconds', help: "wall time of each stage of a cycle on the scheduler's event loop between two yields (input read, problem building, solve round trip, publish...): an upper bound on how long that stage stalled the loop", labelNames: ['stage'], buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers }),
     solveDuration: new Histogram({ name: 'sluice_scheduler_solve_duration_seconds', help: 'decide() in the solver worker, per load balancer', labelNames: ['load_balancer'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers }),
     objective: new Gauge({ name: 'sluice_scheduler_objective', help: 'demand-weighted RTT of the published weights (ms x rps)', labelNames: ['load_balancer'], registers }),
     predictedLoad: new Gauge({ name: 'sluice_scheduler_predicted_load_rps', help: "load predicted on each origin over the next cycle (established connections plus new traffic by the published weights), per second in the load balancer's capacity_unit", labelNames: ['load_balancer', 'origin'], registers }),

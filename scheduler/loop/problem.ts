@@ -7,6 +7,7 @@ import { EdgeSubnets } from '../inputs/edge-subnets.ts';
 import type { AnswerSurvivalEstimate } from './answer-survival.ts';
 import { annotateSources, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnections, type ConnectionUse } from './connection-sources.ts';
 import type { LbInputs } from '../inputs/types.ts';
+import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 
 export type Locate = (subnet: string) => { lat: number; lon: number } | undefined;
 
@@ -31,7 +32,7 @@ export function currentAsProblemWeights(w: LoadBalancerWeights | null): Weights 
   return out;
 }
 
-export function buildProblem(args: {
+export type BuildArgs = {
   lb: LoadBalancer;
   origins: Origin[];
   edges: Edge[];
@@ -52,7 +53,14 @@ export function buildProblem(args: {
   cycleSeconds?: number;
   /** Whether connections outlive an answer change, as learned so far (answer-survival.ts). */
   answerSurvival?: AnswerSurvivalEstimate | undefined;
-}): BuiltProblem {
+};
+
+export function buildProblem(args: BuildArgs): BuiltProblem {
+  return runToEnd(buildProblemSteps(args));
+}
+
+/** buildProblem in steps (lib/steps.ts): at 1M subnets, ~130k sources, over a second of the loop's thread. */
+export function* buildProblemSteps(args: BuildArgs): Steps<BuiltProblem> {
   const { lb, origins, edges, inputs } = args;
   const byName = new Map(origins.map((o) => [o.name, o.id]));
   const storeHealth = new Map(args.health.map((h) => [h.origin_id, h.healthy]));
@@ -89,7 +97,9 @@ export function buildProblem(args: {
   if (lb.dns) {
     // Connections from an edge's own subnet are edge traffic, already counted as the edge's demand.
     const edgeSubnets = new EdgeSubnets(edges);
+    let step = 0;
     for (const [subnet, demand] of inputs.subnetDemand) {
+      if (++step % STEP_ITEMS === 0) yield;
       if (edgeSubnets.edgeOf(subnet) !== undefined) continue;
       const rtt: Record<string, number> = {};
       for (const [name, r] of inputs.subnetRtt.get(subnet) ?? []) {
@@ -107,8 +117,11 @@ export function buildProblem(args: {
   const carried: Weights = {};
   const dropped: string[] = [];
   for (const id of args.missing.keys()) if (present.has(id) || !(id in current)) args.missing.delete(id);
-  for (const [id, shares] of Object.entries(current)) {
+  let step = 0;
+  for (const id in current) {
+    if (++step % STEP_ITEMS === 0) yield;
     if (present.has(id)) continue;
+    const shares = current[id]!;
     const cycles = (args.missing.get(id) ?? 0) + 1;
     args.missing.set(id, cycles);
     if (cycles <= args.holdCycles) carried[id] = shares;
@@ -144,13 +157,29 @@ export function clean(shares: Record<string, number>): WeightMap {
 }
 
 export function splitWeights(weights: Weights, carried: Weights): { edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> } {
+  return runToEnd(splitWeightsSteps(weights, carried));
+}
+
+/** splitWeights in steps (lib/steps.ts): at 1M subnets it is ~1 s of the loop's thread. */
+export function* splitWeightsSteps(weights: Weights, carried: Weights): Steps<{ edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> }> {
   const edges: Record<string, WeightMap> = {};
   const subnets: Record<string, WeightMap> = {};
-  for (const [id, shares] of Object.entries({ ...carried, ...weights })) {
+  let n = 0;
+  const put = (id: string, shares: Record<string, number>): void => {
     const cleaned = clean(shares);
-    if (Object.keys(cleaned).length === 0) continue;
+    if (Object.keys(cleaned).length === 0) return;
     if (id.startsWith(EDGE)) edges[id.slice(EDGE.length)] = cleaned;
     else if (id.startsWith(SUBNET)) subnets[id.slice(SUBNET.length)] = cleaned;
+  };
+  // { ...carried, ...weights } in that key order, without copying either map.
+  for (const id in carried) {
+    put(id, weights[id] ?? carried[id]!);
+    if (++n % STEP_ITEMS === 0) yield;
+  }
+  for (const id in weights) {
+    if (id in carried) continue;
+    put(id, weights[id]!);
+    if (++n % STEP_ITEMS === 0) yield;
   }
   return { edges, subnets };
 }

@@ -29,7 +29,7 @@ export class DecisionWorker {
       if (!p) return;
       this.pending.delete(reply.id);
       if ('error' in reply) p.reject(new Error(`solver worker: ${reply.error}`));
-      else p.resolve({ decision: unpackDecision(reply.decision, p.sourceIds), solve_ms: reply.solve_ms, memory_mb: reply.memory_mb });
+      else unpackDecision(reply.decision, p.sourceIds).then((decision) => p.resolve({ decision, solve_ms: reply.solve_ms, memory_mb: reply.memory_mb }), p.reject);
     });
     const fail = (err: Error): void => {
       if (this.worker === w) this.worker = undefined;
@@ -42,17 +42,17 @@ export class DecisionWorker {
     return w;
   }
 
-  decide(problem: SchedulingProblem): Promise<TimedDecision> {
+  async decide(problem: SchedulingProblem): Promise<TimedDecision> {
+    let message;
+    try {
+      message = await packProblem(problem);
+    } catch (err) {
+      throw new Error(`solver worker: cannot pack the problem: ${(err as Error).message}`);
+    }
+    // The worker is (re)started after packing: one that died meanwhile is replaced, not posted to.
     const w = this.ensure();
     const id = this.nextId++;
     return new Promise<TimedDecision>((resolve, reject) => {
-      let message;
-      try {
-        message = packProblem(problem);
-      } catch (err) {
-        reject(new Error(`solver worker: cannot pack the problem: ${(err as Error).message}`));
-        return;
-      }
       this.pending.set(id, { resolve, reject, sourceIds: message.packed.sourceIds });
       w.postMessage({ id, problem: message.packed }, message.transfer);
     });

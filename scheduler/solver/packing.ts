@@ -4,16 +4,18 @@
 // without copying. The forms are the decision core's own flat forms (core/input.ts, core/output.ts), so
 // the worker runs the core on them directly — it never rebuilds the problem's source objects — and
 // the decision's records are built once, on the caller's side.
-import { denseBuffers, densify, type DenseProblem } from '../core/input.ts';
-import { decisionBuffers, toDecision, type DenseDecision } from '../core/output.ts';
+import { runPaced } from '../../lib/steps.ts';
+import { denseBuffers, densifySteps, type DenseProblem } from '../core/input.ts';
+import { decisionBuffers, toDecisionSteps, type DenseDecision } from '../core/output.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/types.ts';
 
 export type PackedProblem = DenseProblem;
 /** The decision without the source ids: the caller sent them and still has them (100k strings). */
 export type PackedDecision = Omit<DenseDecision, 'sourceIds'>;
 
-export function packProblem(p: SchedulingProblem): { packed: PackedProblem; transfer: ArrayBuffer[] } {
-  const packed = densify(p);
+/** Packed in slices that give the caller's event loop a turn (~0.6 s in one piece at 1M subnets). */
+export async function packProblem(p: SchedulingProblem): Promise<{ packed: PackedProblem; transfer: ArrayBuffer[] }> {
+  const packed = await runPaced(densifySteps(p));
   return { packed, transfer: denseBuffers(packed) };
 }
 
@@ -22,7 +24,7 @@ export function packDecision(d: DenseDecision): { packed: PackedDecision; transf
   return { packed, transfer: decisionBuffers(d) };
 }
 
-/** `sourceIds`: those of the packed problem the decision answers. */
-export function unpackDecision(pd: PackedDecision, sourceIds: string[]): SchedulingDecision {
-  return toDecision({ ...pd, sourceIds });
+/** `sourceIds`: those of the packed problem the decision answers. Paced: 130k sources' records at 1M subnets. */
+export function unpackDecision(pd: PackedDecision, sourceIds: string[]): Promise<SchedulingDecision> {
+  return runPaced(toDecisionSteps({ ...pd, sourceIds }));
 }

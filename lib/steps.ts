@@ -1,0 +1,39 @@
+// Long synchronous work in steps, so it can share an event loop. At 1M subnets the scheduler's input
+// assembly, problem building and weight splitting are each hundreds of ms to seconds of CPU on the
+// thread that also serves the API and renews the lease; run straight through they stalled it for
+// seconds (bench/README.md "The decision at 1M").
+import { performance } from 'node:perf_hooks';
+
+/** Lets the event loop run whatever is queued (timers, I/O callbacks) before continuing. */
+export function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Long synchronous steps are written as generators that `yield` every few thousand items (a step
+ * boundary, no value): runToEnd() runs one straight through (tests, small inputs, callers without an
+ * event loop to share); runPaced() gives the event loop a turn whenever a slice has run `sliceMs`.
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+/** Items a step generator handles between two yields (cheap to check, fine enough for 20 ms slices). */
+export const STEP_ITEMS = 2048;
+
+export function runToEnd<T>(steps: Steps<T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+export async function runPaced<T>(steps: Steps<T>, sliceMs = 20): Promise<T> {
+  let since = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - since >= sliceMs) {
+      await yieldToLoop();
+      since = performance.now();
+    }
+  }
+}
