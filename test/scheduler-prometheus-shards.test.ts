@@ -43,7 +43,7 @@ describe.skipIf(skip)('scheduler on two Prometheus shards', () => {
     new PromqlInputReader({ ...options, ...extra, shards: [{ name: 'west', url: west.url }, { name: 'east', url: east.url }], shardEvents: recordEvents }, { reject: () => undefined });
 
   beforeAll(async () => {
-    exporter = await serveFleet(fleet);
+    exporter = await serveFleet(fleet, { wholeSecondStamps: true });
     [west, east, all] = await Promise.all([
       startPrometheus(exporter.jobs({ origins: ['origin-0', 'origin-1', 'origin-2'], edges: ['edge-0', 'edge-1'] })),
       startPrometheus(exporter.jobs({ origins: ['origin-2', 'origin-3'], edges: ['edge-2', 'edge-3'] })),
@@ -59,12 +59,23 @@ describe.skipIf(skip)('scheduler on two Prometheus shards', () => {
   });
 
   it('merges the shards into what one Prometheus scraping everything reads; the overlap counted once', async () => {
-    // A full rate window behind every series on every server, and a few seconds past it: read at an
-    // instant every server has scraped beyond, so rate() spans whole windows on each.
-    for (const p of [west, east, all]) {
-      await waitFor(async () => Number((await p.query(`min(count_over_time(sluice_agent_connections_total[${WINDOW_S}s]))`))[0]?.value[1] ?? 0) >= WINDOW_S - 1, { timeoutMs: 90_000, intervalMs: 500, what: 'a full window on every Prometheus' });
-    }
-    const at = new Date(Date.now() - 3_000);
+    // Read at an instant at which every target on every server has a sample at every whole second of
+    // the window (sluice_agent_connections_total: every origin and edge exports it, and a scrape takes a
+    // target's families together) (the exporter stamps its samples on whole seconds; Prometheus 2's range [t − 20 s, t]
+    // is closed: 21 samples). Three servers scrape at their own instants, and where one missed scrapes
+    // at a window's edge (a loaded machine), rate() extrapolates only part of the way there: a rate
+    // several % low on that server alone. With every second sampled, rate() is exact on all three.
+    const at = await waitFor(
+      async () => {
+        const newest = Math.floor(Date.now() / 1000) - 2;
+        for (let t = newest; t > newest - 15; t--) {
+          const counts = await Promise.all([west, east, all].map((p) => p.query(`min(count_over_time(sluice_agent_connections_total[${WINDOW_S}s] @ ${t}))`)));
+          if (counts.every((r) => Number(r[0]?.value[1] ?? 0) >= WINDOW_S + 1)) return new Date(t * 1000);
+        }
+        return null;
+      },
+      { timeoutMs: 90_000, intervalMs: 1000, what: 'an instant with every second of its window scraped on every Prometheus' },
+    );
     const merged = await sharded({ evaluationTime: at }).read(ctx);
     const reference = await new PromqlInputReader({ ...options, url: all.url, evaluationTime: at }, { reject: () => undefined }).read(ctx);
     expect(merged.subnetDemand.size).toBe(200);

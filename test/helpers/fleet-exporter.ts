@@ -95,15 +95,23 @@ function edgeText(f: Fleet, k: number, s: number): string {
   return lines.join('\n');
 }
 
-export async function serveFleet(f: Fleet): Promise<FleetExporter> {
+export async function serveFleet(f: Fleet, opts: { wholeSecondStamps?: boolean } = {}): Promise<FleetExporter> {
   const t0 = Date.now();
   const server: Server = createServer((req, res) => {
-    const s = (Date.now() - t0) / 1000;
+    const now = opts.wholeSecondStamps ? Math.floor(Date.now() / 1000) * 1000 : Date.now();
+    const s = (now - t0) / 1000;
     const m = /^\/(origin|edge)\/(.+)$/.exec(req.url ?? '');
     const j = m?.[1] === 'origin' ? f.origins.findIndex((o) => o.name === m[2]) : -1;
     const k = m?.[1] === 'edge' ? f.edges.indexOf(m[2]!) : -1;
     if (j < 0 && k < 0) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(j >= 0 ? originText(f, j, s) : edgeText(f, k, s));
+    // wholeSecondStamps: every sample carries the instant its value was computed for, a whole second.
+    // Otherwise Prometheus stamps it with the scrape's start, the render can come well after it on a
+    // loaded machine (the counters' lines bend), and three servers scraping at their own instants read
+    // different rates; on the grid, a window every second of which was scraped reads the rate exactly
+    // on all of them (test/scheduler-prometheus-shards.test.ts). Not for recording rules: a sample
+    // stamped a second back can arrive after a rule evaluation that then missed it.
+    const text = j >= 0 ? originText(f, j, s) : edgeText(f, k, s);
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(opts.wholeSecondStamps ? text.replace(/^([^#\n].*)$/gm, `$1 ${now}`) : text);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const target = `127.0.0.1:${(server.address() as { port: number }).port}`;
