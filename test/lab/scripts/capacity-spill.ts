@@ -59,6 +59,8 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   const listener = spec.load_balancer.listeners[0]!;
   const edgeId = Object.values(world.ids!.edges)[0]!;
   const nearId = world.ids!.origins[near.name]!;
+  /** A decision's change of the edge's share on the near origin. */
+  const nearOnEdge = (c: Decision['diff'][number]) => c.source.includes(edgeId) && c.origin_id === nearId;
   const interval = spec.timing.scheduler_interval;
   const maxShift = spec.load_balancer.max_shift;
   const gain = 0.5; // scheduler/core/decide.ts DEFAULT_GAIN
@@ -112,7 +114,7 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   rec.number('cycles_damping_law', law);
   rec.number('cycles_allowed', bound);
 
-  const kill = p.kill_leader_after_moves ? await killLeaderMidWalk(world, rec, p.kill_leader_after_moves, tStep, (d) => d.diff.some((c) => c.source.includes(edgeId) && c.origin_id === nearId && c.to < c.from)) : null;
+  const kill = p.kill_leader_after_moves ? await killLeaderMidWalk(world, rec, p.kill_leader_after_moves, tStep, (d) => d.diff.some((c) => nearOnEdge(c) && c.to < c.from)) : null;
 
   // Settled: the last 2 s at the near origin at or under max_rps + tolerance.
   const settleDeadline = (bound + 12) * interval + 20_000 + (kill ? 30_000 : 0);
@@ -137,7 +139,7 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   );
   const period = cyclePeriod(ds, interval);
   rec.number('cycle_period_ms', period);
-  const moves = ds.filter((d) => Date.parse(d.created_at) >= tStep && d.diff.some((c) => c.source.includes(edgeId) && c.origin_id === nearId && c.to < c.from));
+  const moves = ds.filter((d) => Date.parse(d.created_at) >= tStep && d.diff.some((c) => nearOnEdge(c) && c.to < c.from));
   const firstMove = firstMoveOff(ds, tStep, nearId, (source) => source.includes(edgeId));
   if (firstMove) rec.event('first damped move', firstMove);
   rec.number('damped_moves', moves.length);
@@ -166,14 +168,14 @@ export async function capacitySpill(world: World, rec: Recorder, outDir: string)
   rec.number(`${far.name}_rps_settled`, farHold);
   rec.number('offered_rps_settled', offeredHold);
   rec.check('spill: the near origin settles at or under max_rps + 2 % (measured at the origin) and stays there', tSettle !== null, tSettle ? `${near.name} ${nearHold.toFixed(1)} rps over the last ${((tHoldEnd - holdFrom) / 1000).toFixed(1)} s (ceiling ${ceiling}; every 2-s window since, as share x total: <= ceiling; raw 2-s max ${rawMax.toFixed(1)})` : `never settled; last 2 s: ${rateOf(nearBins, 'served', tHoldEnd - 2000, tHoldEnd).toFixed(1)} rps`);
-  // Under a CPU hog the scheduler's cycles stretch and its demand reads jitter: the cycle count is
-  // reported, and the damping law is checked by the unstarved scenarios.
   // The walk as decided, beside the walk as measured: a slow walk (moves under max_shift, skipped
   // cycles) is the scheduler's; a walk on time with a late settle is the data plane's or the measure's.
-  const stepOf = (d: Decision) => Math.max(0, ...d.diff.filter((c) => c.source.includes(edgeId) && c.origin_id === nearId).map((c) => c.from - c.to));
+  const stepOf = (d: Decision) => Math.max(0, ...d.diff.filter(nearOnEdge).map((c) => c.from - c.to));
   const shortMoves = moves.filter((d) => stepOf(d) < maxShift - 1e-6).length;
   const walkCycles = firstMove && moves.length ? (Date.parse(moves.at(-1)!.created_at) - firstMove) / period + 1 : null;
   rec.number('cycles_walk_decided', walkCycles);
+  // Under a CPU hog the scheduler's cycles stretch and its demand reads jitter: the cycle count is
+  // reported, and the damping law is checked by the unstarved scenarios.
   if (!hog) rec.check(
     'spill: within the cycles the damping allows (+1)',
     cyclesTaken !== null && cyclesTaken <= bound + 1e-9,
