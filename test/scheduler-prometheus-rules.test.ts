@@ -34,7 +34,7 @@ describe.skipIf(skip)('recording rules on a real Prometheus', () => {
   const reader = (recorded: boolean, windowSeconds = WINDOW_S, at?: Date) => new PromqlInputReader({ url: prom.url, timeoutMs: 10_000, windowSeconds, staleSeconds: STALE_S, recorded, queries: {}, perLoadBalancer: {}, ...(at ? { evaluationTime: at } : {}) }, noCount);
 
   beforeAll(async () => {
-    exporter = await serveFleet(fleet);
+    exporter = await serveFleet(fleet, { stamps: 'ahead' });
     prom = await startPrometheus(exporter.jobs(), { rules });
     ({ ctx, close: closeStore } = await fleetContext(fleet));
   }, 60_000);
@@ -67,7 +67,8 @@ describe.skipIf(skip)('recording rules on a real Prometheus', () => {
 
     // Both read at the instant of the last rule evaluation: rate() over a window only a few scrapes wide
     // extrapolates differently a second apart (by up to a tenth on a loaded machine), and the claim is
-    // that the recorded series hold what the raw queries compute, not that two moments agree.
+    // that the recorded series hold what the raw queries compute, not that two moments agree. The
+    // samples are stamped ahead of the clock, so the query reads the very samples the evaluation read.
     const at = new Date(Number((await prom.query(`max(timestamp(edge_listener_load_balancer:sluice_edge_requests:rate${WINDOW_S}s))`))[0]!.value[1]) * 1000);
     for (const unit of ['requests', 'connections', 'bytes'] as const) {
       const c = { ...ctx, lb: { ...ctx.lb, capacity_unit: unit } };

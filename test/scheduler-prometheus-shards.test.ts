@@ -43,7 +43,7 @@ describe.skipIf(skip)('scheduler on two Prometheus shards', () => {
     new PromqlInputReader({ ...options, ...extra, shards: [{ name: 'west', url: west.url }, { name: 'east', url: east.url }], shardEvents: recordEvents }, { reject: () => undefined });
 
   beforeAll(async () => {
-    exporter = await serveFleet(fleet, { wholeSecondStamps: true });
+    exporter = await serveFleet(fleet, { stamps: 'whole-second' });
     [west, east, all] = await Promise.all([
       startPrometheus(exporter.jobs({ origins: ['origin-0', 'origin-1', 'origin-2'], edges: ['edge-0', 'edge-1'] })),
       startPrometheus(exporter.jobs({ origins: ['origin-2', 'origin-3'], edges: ['edge-2', 'edge-3'] })),

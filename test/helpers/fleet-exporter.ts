@@ -95,23 +95,35 @@ function edgeText(f: Fleet, k: number, s: number): string {
   return lines.join('\n');
 }
 
-export async function serveFleet(f: Fleet, opts: { wholeSecondStamps?: boolean } = {}): Promise<FleetExporter> {
+/**
+ * How samples are stamped. `scrape` (the default): Prometheus stamps each with the scrape's start.
+ * `whole-second`: each carries the whole second its value was computed for. `ahead`: the same, two
+ * seconds ahead of the clock.
+ */
+export type FleetStamps = 'scrape' | 'whole-second' | 'ahead';
+
+export async function serveFleet(f: Fleet, opts: { stamps?: FleetStamps } = {}): Promise<FleetExporter> {
   const t0 = Date.now();
+  const stamps = opts.stamps ?? 'scrape';
   const server: Server = createServer((req, res) => {
-    const now = opts.wholeSecondStamps ? Math.floor(Date.now() / 1000) * 1000 : Date.now();
+    const second = Math.floor(Date.now() / 1000) * 1000;
+    const now = stamps === 'scrape' ? Date.now() : stamps === 'whole-second' ? second : second + 2000;
     const s = (now - t0) / 1000;
     const m = /^\/(origin|edge)\/(.+)$/.exec(req.url ?? '');
     const j = m?.[1] === 'origin' ? f.origins.findIndex((o) => o.name === m[2]) : -1;
     const k = m?.[1] === 'edge' ? f.edges.indexOf(m[2]!) : -1;
     if (j < 0 && k < 0) return void res.writeHead(404).end();
-    // wholeSecondStamps: every sample carries the instant its value was computed for, a whole second.
-    // Otherwise Prometheus stamps it with the scrape's start, the render can come well after it on a
+    // Stamped by Prometheus at the scrape's start, a sample's value can be rendered well after it on a
     // loaded machine (the counters' lines bend), and three servers scraping at their own instants read
-    // different rates; on the grid, a window every second of which was scraped reads the rate exactly
-    // on all of them (test/scheduler-prometheus-shards.test.ts). Not for recording rules: a sample
-    // stamped a second back can arrive after a rule evaluation that then missed it.
+    // different rates. `whole-second` puts every sample on the line: a window every second of which was
+    // scraped reads the rate exactly on all of them (test/scheduler-prometheus-shards.test.ts). Not for
+    // recording rules: a sample stamped a second back can arrive after a rule evaluation at a later
+    // instant, which then missed it while a query at that instant now sees it. `ahead` closes that race:
+    // a sample is in the database a second or more before the instant it is stamped with, so a rule
+    // evaluated at an instant and a query at the same instant afterwards read the very same samples
+    // (test/scheduler-prometheus-rules.test.ts).
     const text = j >= 0 ? originText(f, j, s) : edgeText(f, k, s);
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(opts.wholeSecondStamps ? text.replace(/^([^#\n].*)$/gm, `$1 ${now}`) : text);
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(stamps === 'scrape' ? text : text.replace(/^([^#\n].*)$/gm, `$1 ${now}`));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const target = `127.0.0.1:${(server.address() as { port: number }).port}`;
