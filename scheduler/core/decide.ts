@@ -13,6 +13,7 @@ import { splitInForce } from './connections.ts';
 import { applyDials, makeBoundedPlan, resolveOverrides, type ResolvedOverrides } from './bounded-plan.ts';
 import { buildCosts } from './costs.ts';
 import { damp } from './damping.ts';
+import { lap, startStages } from './decide-stages.ts';
 import { densify, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
 import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff } from './output.ts';
@@ -35,6 +36,7 @@ export function decide(problem: SchedulingProblem): SchedulingDecision {
 /** decide() on the flat form of the problem, returning the flat form of the decision (output.ts): what
  * the worker thread runs, so neither side builds records the other would only flatten again. */
 export function decideDense(problem: DenseProblem): DenseDecision {
+  startStages();
   const { settings, demand } = problem;
   // Dials scale capacities before anything looks at them (the damping's capacity guard included).
   const dialled = applyDials(settings.origins, settings.overrides);
@@ -64,8 +66,10 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const C = columns.length;
   const colToOrigin = columns.map((o) => index.get(o.id)!);
   const banned = bannedPairs(problem, roleOf, notes);
+  lap('setup');
   const costs = buildCosts(problem, columns, colToOrigin, banned);
   preferCurrent(costs, problem, colToOrigin, settings.stickiness_ms ?? 0);
+  lap('costs');
   if (costs.fallbacks.length > 0) {
     const shown = costs.fallbacks.slice(0, 5).join(', ');
     notes.push(`${costs.fallbacks.length} source(s) have no origin within max_latency_ms ${settings.max_latency_ms}: sent to their nearest origin (${shown}${costs.fallbacks.length > 5 ? ', …' : ''})`);
@@ -79,16 +83,19 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   // Dense over declared origins (the same array when every origin is a destination, in order).
   const identity = C === K && colToOrigin.every((j, c) => j === c);
   const planDense = identity ? plan.share : spreadColumns(plan.share, n, C, K, colToOrigin, 'decide.plan', 0);
+  lap('plan shares');
 
   const inForce = splitInForce(problem, roleOf, banned);
   const exact = resolved ? steerOverridden(inForce, resolved, n, K) : undefined;
   const drainingIdx = roleOf.flatMap((role, j) => (role === 'draining' ? [j] : []));
   const walkTo = pinDraining(planDense, inForce.keptEffective, drainingIdx, n, K);
+  lap('in force');
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
   const { weights: w, step, next, pinnedSources } = damp({
     rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps, exact,
     ...(inForce.hasConnections ? { keptEffective: inForce.keptEffective, freedEffective: inForce.freedEffective, pinned: inForce.pinned } : {}),
   });
+  lap('damping');
   if (step.limited_by === 'capacity') notes.push(`capacity protection: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan (more than max_shift allows) so re-planned shares do not overload an origin`);
   else if (step.limited_by === 'max_shift') notes.push(`damped: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan; ${step.cycles_to_plan} more cycle(s) at max_shift ${settings.max_shift}`);
   if (step.held_sources > 0) notes.push(`${step.held_sources} source(s) within the deadband ${settings.deadband}: kept as they are`);
@@ -99,9 +106,12 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   // Published shares: drop dust below MIN_SHARE, renormalise.
   cleanRows(w, n, K);
   cleanRows(planDense, n, K);
+  lap('clean rows');
   // The load the next cycle will carry: pinned connections plus new traffic by these weights.
   const prediction = predict(problem, w, roleOf, origins.map((o) => o.id));
+  lap('prediction');
   const totals = loadsAndObjectives(prediction.share, planDense, latencyDense, demand, n, K);
+  lap('objectives');
 
   const outcomes = originOutcomes(origins, columns, roleOf, originNotes, { ...totals, pinnedLoad: prediction.pinnedLoad }, plan.price);
   if (outcomes.planOverload > 0) notes.push(`overload: ${fmt(outcomes.planOverload)} rps above max_rps in total (demand exceeds capacity)`);
@@ -111,6 +121,10 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const shaped = overrideOutcomes.some((o) => o.status !== 'void');
   const reason: DecisionReason = inForce.freedByHealth > 0 ? 'health' : inForce.drainShare > 0 ? 'drain' : shaped ? 'override' : 'optimize';
   const weights = sparseRows(w, n, K);
+  const planRows = sparseRows(planDense, n, K);
+  const diff = diffAgainstCurrent(problem, w, weights.origin.length);
+  const effective = inForce.hasConnections && next ? { connections: { effective: sparseRows(next, n, K) } } : {};
+  lap('output');
   return {
     rest: {
       status: 'ok',
@@ -129,9 +143,9 @@ export function decideDense(problem: DenseProblem): DenseDecision {
     originIds: origins.map((o) => o.id),
     sourceIds: problem.sourceIds,
     weights,
-    plan: sparseRows(planDense, n, K),
-    diff: diffAgainstCurrent(problem, w, weights.origin.length),
-    ...(inForce.hasConnections && next ? { connections: { effective: sparseRows(next, n, K) } } : {}),
+    plan: planRows,
+    diff,
+    ...effective,
   };
 }
 

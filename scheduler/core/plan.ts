@@ -4,6 +4,7 @@
 import { mergedCosts, mergeRows } from '../solver/merge.ts';
 import { solveTransport } from '../solver/transport.ts';
 import { planCapacity, type CapacityAdjust } from './capacity.ts';
+import { lap } from './decide-stages.ts';
 import { aboveTargetPenalty, finiteRange, type CostMatrix } from './costs.ts';
 import { scratch } from './scratch.ts';
 import type { OriginState, Policy, SolverInfo } from './types.ts';
@@ -48,13 +49,16 @@ export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Arra
     mDemand = new Float64Array(m);
     mergedCosts(merged, cost, demand, K, resolution === 0, mCost, mDemand);
   }
+  lap('merge');
 
   const caps = planCapacity(policy, columns, mCost, mDemand, m, extras?.adjust);
   const penalty = aboveTargetPenalty(mCost, K);
   const reward = extras?.minLoad ? minimumShareReward(mCost, K, penalty) : undefined;
   const flow = scratch.f64('plan.flow', m * K);
+  lap('capacity');
   const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty, ...(extras?.minLoad ? { minLoad: extras.minLoad, reward } : {}) }, { flow, ...(extras?.initialPrice ? { initialPrice: extras.initialPrice } : {}) });
 
+  lap('solve');
   const mShare = sharesOf(sol.flow, mCost, mDemand, sol.price, m, K);
   let share = mShare;
   if (!same) {

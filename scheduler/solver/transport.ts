@@ -45,6 +45,7 @@
 // Termination: every augmentation removes an imbalance, fills or empties a tier, or empties one row's
 // flow on a column, and prices only rise; if no deficit is reachable the rest cannot be placed within
 // cap2 and stays on its columns (reported as `unplaced`, never dropped).
+import { lap } from '../core/decide-stages.ts';
 import { ExchangeHeaps } from './exchange-heaps.ts';
 import { augment, PathSearch, raisePrices, shortestPath } from './shortest-path.ts';
 import { seatRows, type SspState } from './ssp-state.ts';
@@ -120,6 +121,7 @@ export function solveTransport(p: TransportProblem, options: SolveOptions = {}):
     const s = solveTransport(sample, { warmStartRows: threshold, warmStartRowsPerColumn: perColumn });
     initial = s.price;
     augmentations += s.augmentations;
+    lap('solve: warm start');
   }
   const sol = solveFrom(p, initial, options.flow);
   sol.augmentations += augmentations;
