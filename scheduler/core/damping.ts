@@ -66,6 +66,9 @@ export interface DampingInput {
   pinned?: Float64Array | undefined;
   /** Rows the deadband may not hold (forced and bounded sources: their plan is reached exactly); absent = none. */
   exact?: Uint8Array | undefined;
+  /** Where to write the weights (rows × cols); default scratch space. May be `kept` itself: each entry of
+   * `kept` is read once, before the weight at the same place is written (spares a 206 MB array at 1M subnets). */
+  weightsInto?: Float64Array | undefined;
 }
 
 export interface DampingResult {
@@ -89,7 +92,7 @@ export function damp(input: DampingInput): DampingResult {
   const gain = maxShift >= 1 ? 1 : Math.min(1, Math.max(input.gain, 1e-3));
   // x0: the weights in force with freed shares re-planned (what a held source keeps publishing);
   // e0: the same for the effective shares — the start of the walk (the same array without pinning).
-  const x0 = scratch.f64('damp.weights', n * K);
+  const x0 = input.weightsInto ?? scratch.f64('damp.weights', n * K);
   const e0 = pinned ? scratch.f64('damp.effective', n * K) : x0;
   // Per source, 1 − Σπ: the share new weights steer this cycle.
   const steer = new Float64Array(n).fill(1);

@@ -11,7 +11,7 @@
 import type { DecisionReason } from '../../model/views.ts';
 import { splitInForce } from './connections.ts';
 import { applyDials, makeBoundedPlan, resolveOverrides, type ResolvedOverrides } from './bounded-plan.ts';
-import { buildCosts } from './costs.ts';
+import { buildCosts, type CostMatrix } from './costs.ts';
 import { damp } from './damping.ts';
 import { lap, startStages } from './decide-stages.ts';
 import { densify, type DenseProblem } from './input.ts';
@@ -78,11 +78,11 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   if (costs.unknown > 0) notes.push(`${costs.unknown} pair(s) with neither RTT nor locations: priced at max_latency_ms`);
   const resolved = settings.overrides ? resolveOverrides(problem, settings.overrides, new Map(columns.map((o, c) => [o.id, c])), C, dialled.outcomes) : undefined;
   const bounded = resolved !== undefined && (resolved.forced.size > 0 || resolved.rowBounds.size > 0 || resolved.colMin.some((x) => x > 0) || resolved.colMax.some((x) => x < Infinity));
-  const plan = bounded ? makeBoundedPlan(settings.policy, columns, costs, demand, resolved) : makePlan(settings.policy, columns, costs, demand, { mergeResolution: settings.merge_resolution_ms ?? 0, initialPrice: priceHint(settings.price_hint, columns) });
+  const plan = bounded ? makeBoundedPlan(settings.policy, columns, costs, demand, resolved) : makePlan(settings.policy, columns, costs, demand, { mergeResolution: settings.merge_resolution_ms ?? 0, initialPrice: priceHint(settings.price_hint, columns), shareInto: costs.cost });
   notes.push(...plan.notes);
   // Dense over declared origins (the same array when every origin is a destination, in order).
   const identity = C === K && colToOrigin.every((j, c) => j === c);
-  const planDense = identity ? plan.share : spreadColumns(plan.share, n, C, K, colToOrigin, 'decide.plan', 0);
+  const planDense = identity ? plan.share : spreadColumns(plan.share, n, C, K, colToOrigin, 'decide.plan');
   lap('plan shares');
 
   const inForce = splitInForce(problem, roleOf, banned);
@@ -93,6 +93,8 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
   const { weights: w, step, next, pinnedSources } = damp({
     rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps, exact,
+    // The weights overwrite the weights in force (read only before; nothing after needs them).
+    weightsInto: inForce.kept,
     ...(inForce.hasConnections ? { keptEffective: inForce.keptEffective, freedEffective: inForce.freedEffective, pinned: inForce.pinned } : {}),
   });
   lap('damping');
@@ -101,7 +103,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   if (step.held_sources > 0) notes.push(`${step.held_sources} source(s) within the deadband ${settings.deadband}: kept as they are`);
   if (pinnedSources > 0) notes.push(`${pinnedSources} source(s) held back by established connections: their load cannot leave an origin faster than its connections close`);
 
-  const latencyDense = objectiveLatency(problem, costs.latency, identity, colToOrigin, roleOf);
+  const latencyAt = objectiveLatency(problem, costs, colToOrigin, roleOf);
 
   // Published shares: drop dust below MIN_SHARE, renormalise.
   cleanRows(w, n, K);
@@ -110,7 +112,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   // The load the next cycle will carry: pinned connections plus new traffic by these weights.
   const prediction = predict(problem, w, roleOf, origins.map((o) => o.id));
   lap('prediction');
-  const totals = loadsAndObjectives(prediction.share, planDense, latencyDense, demand, n, K);
+  const totals = loadsAndObjectives(prediction.share, planDense, latencyAt, demand, n, K);
   lap('objectives');
 
   const outcomes = originOutcomes(origins, columns, roleOf, originNotes, { ...totals, pinnedLoad: prediction.pinnedLoad }, plan.price);
@@ -221,26 +223,25 @@ function bannedPairs(problem: DenseProblem, roleOf: OriginRole[], notes: string[
 
 /**
  * Latency per (source, declared origin) for the objectives: the cost matrix's (learned, estimated or
- * max_latency_ms) on destinations; elsewhere the learned RTT, or max_latency_ms.
+ * max_latency_ms) on destinations; elsewhere the learned RTT, or max_latency_ms. On demand: only pairs
+ * with a share are read.
  */
-function objectiveLatency(problem: DenseProblem, byColumn: Float64Array, identity: boolean, colToOrigin: number[], roleOf: OriginRole[]): Float64Array {
-  const n = problem.sourceIds.length;
+function objectiveLatency(problem: DenseProblem, costs: CostMatrix, colToOrigin: number[], roleOf: OriginRole[]): (i: number, j: number) => number {
   const K = roleOf.length;
-  const C = colToOrigin.length;
-  const latency = identity ? byColumn : spreadColumns(byColumn, n, C, K, colToOrigin, 'decide.latency', problem.settings.max_latency_ms);
-  for (let j = 0; j < K; j++) {
-    if (roleOf[j] === 'destination') continue;
-    for (let i = 0; i < n; i++) {
-      const l = problem.rtt[i * K + j]!;
-      if (Number.isFinite(l) && l >= 0) latency[i * K + j] = l;
-    }
-  }
-  return latency;
+  const colOf = new Int32Array(K).fill(-1);
+  colToOrigin.forEach((j, c) => (colOf[j] = c));
+  const ceiling = problem.settings.max_latency_ms;
+  return (i, j) => {
+    const c = colOf[j]!;
+    if (c >= 0) return costs.latencyAt(i, c);
+    const l = problem.rtt[i * K + j]!;
+    return Number.isFinite(l) && l >= 0 ? l : ceiling;
+  };
 }
 
-/** rows × C columns → rows × K declared origins (scratch space named `name`; other origins `fill`). */
-function spreadColumns(byColumn: Float64Array, n: number, C: number, K: number, colToOrigin: number[], name: string, fill: number): Float64Array {
-  const dense = scratch.f64(name, n * K, fill);
+/** rows × C columns → rows × K declared origins (scratch space named `name`; other origins 0). */
+function spreadColumns(byColumn: Float64Array, n: number, C: number, K: number, colToOrigin: number[], name: string): Float64Array {
+  const dense = scratch.f64(name, n * K);
   for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) dense[i * K + colToOrigin[c]!] = byColumn[i * C + c]!;
   return dense;
 }
@@ -299,7 +300,7 @@ function overrideNote(o: OverrideOutcome): string {
 }
 
 /** Load per origin and Σ demand × rtt × share, for the predicted shares and for the plan (one pass). */
-function loadsAndObjectives(w: Float64Array, plan: Float64Array, latency: Float64Array, demand: Float64Array, n: number, K: number) {
+function loadsAndObjectives(w: Float64Array, plan: Float64Array, latencyAt: (i: number, j: number) => number, demand: Float64Array, n: number, K: number) {
   const load = new Float64Array(K);
   const planLoad = new Float64Array(K);
   let objective = 0;
@@ -309,10 +310,12 @@ function loadsAndObjectives(w: Float64Array, plan: Float64Array, latency: Float6
     for (let j = 0; j < K; j++) {
       const x = w[i * K + j]!;
       const p = plan[i * K + j]!;
+      if (x === 0 && p === 0) continue; // adds 0 to every sum (latencies are finite)
       load[j]! += d * x;
       planLoad[j]! += d * p;
-      objective += d * x * latency[i * K + j]!;
-      planObjective += d * p * latency[i * K + j]!;
+      const l = latencyAt(i, j);
+      objective += d * x * l;
+      planObjective += d * p * l;
     }
   }
   return { load, planLoad, objective, planObjective };
