@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { MinHeap } from './heap.ts';
 import { groupByAllowedSet, maxPlaceable } from './max-flow.ts';
-import { mergeIdenticalRows } from './merge.ts';
+import { mergeIdenticalRows, mergeRows } from './merge.ts';
 import { solveTransport } from './transport.ts';
 
 describe('MinHeap', () => {
@@ -77,6 +77,38 @@ describe('solveTransport', () => {
     const s = solveTransport({ rows: 1, cols: 2, demand: Float64Array.from([10]), cost: Float64Array.from([1, 2]), cap1: Float64Array.from([3, 3]), cap2: Float64Array.from([3, 3]), penalty: 10 });
     expect(s.unplaced).toBeCloseTo(4, 9);
     expect(s.flow[0]! + s.flow[1]!).toBeCloseTo(10, 9);
+  });
+
+  it('starting from the coarsened problem\'s prices reaches the same optimum as a cold start', () => {
+    // 4,000 rows around 40 client locations (costs within a few ms of their location's), 30 columns
+    // with capacities that bind: the coarse merge (30 ms buckets) at least halves the rows.
+    let seed = 7;
+    const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const n = 4000;
+    const K = 30;
+    const place = Array.from({ length: 40 }, () => Array.from({ length: K }, () => 5 + rand() * 200));
+    const cost = new Float64Array(n * K);
+    const demand = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const at = place[i % 40]!;
+      demand[i] = 1 + rand() * 10;
+      for (let j = 0; j < K; j++) cost[i * K + j] = at[j]! + rand() * 3;
+    }
+    const total = demand.reduce((a, b) => a + b, 0);
+    const cap1 = Float64Array.from({ length: K }, () => (total / K) * (0.6 + rand() * 0.6));
+    const cap2 = cap1.map((c) => c * 1.5);
+    const problem = { rows: n, cols: K, demand, cost, cap1, cap2, penalty: 1e5 };
+    expect(mergeRows(cost, n, K, 30).groups).toBeLessThan(n / 2); // so the coarse start applies
+    const cold = solveTransport(problem, { warmStartRows: Infinity, coarseStartRows: Infinity });
+    const coarse = solveTransport(problem, { warmStartRows: 0, warmStartRowsPerColumn: Infinity, coarseStartRows: 1000 });
+    expect(coarse.augmentations).not.toBe(cold.augmentations); // the coarse start was taken
+    expect(Math.abs(coarse.objective - cold.objective) / cold.objective).toBeLessThan(1e-12);
+    // Optimality at the coarse run's own prices: every row only on columns of minimal c + price.
+    for (let i = 0; i < n; i++) {
+      let best = Infinity;
+      for (let j = 0; j < K; j++) best = Math.min(best, cost[i * K + j]! + coarse.price[j]!);
+      for (let j = 0; j < K; j++) if (coarse.flow[i * K + j]! > 1e-9) expect(cost[i * K + j]! + coarse.price[j]!).toBeLessThan(best + 1e-6);
+    }
   });
 
   it('rejects a row without any allowed column', () => {
