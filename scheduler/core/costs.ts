@@ -42,11 +42,6 @@ export function latencyOf(problem: SchedulingProblem, s: SourceState, o: OriginS
 /** Distinct source locations whose estimates are kept (× columns × 8 bytes: 13 MB at 200). */
 const MAX_CACHED_LOCATIONS = 8192;
 
-/** What kind of latency a pair has (PairLatency.kindOf). */
-const LEARNED = 0;
-const ESTIMATED = 1;
-const UNKNOWN = 2;
-
 /**
  * Latency per (source, destination column), computed from the problem on each call — the learned RTT,
  * else the great-circle estimate, else max_latency_ms — so the cost matrix and the objectives read the
@@ -74,24 +69,47 @@ class PairLatency {
     this.estimates = new Float64Array(0);
   }
 
-  /** LEARNED, ESTIMATED or UNKNOWN for (i, c). */
-  kindOf(i: number, c: number): number {
-    const ms = this.problem.rtt[i * this.declared + this.originOf[c]!]!;
-    if (ms >= 0 && ms !== Infinity) return LEARNED;
-    return this.problem.hasLocation[i] && this.columns[c]!.location ? ESTIMATED : UNKNOWN;
-  }
+  /** Pairs estimated and pairs unknown, counted by fillRow. */
+  estimated = 0;
+  unknown = 0;
 
   at(i: number, c: number): number {
     const { problem } = this;
     const ms = problem.rtt[i * this.declared + this.originOf[c]!]!;
     if (ms >= 0 && ms !== Infinity) return ms;
+    if (!problem.hasLocation[i] || !this.columns[c]!.location) return problem.settings.max_latency_ms;
+    return this.estimate(i, c);
+  }
+
+  /** Row i's latencies into out[at .. at + columns), the same numbers as at(); counts the kinds. */
+  fillRow(i: number, out: Float64Array, at: number): void {
+    const { problem, columns, originOf } = this;
+    const { rtt } = problem;
+    const base = i * this.declared;
+    const located = problem.hasLocation[i] === 1;
+    const ceiling = problem.settings.max_latency_ms;
+    for (let c = 0; c < columns.length; c++) {
+      const ms = rtt[base + originOf[c]!]!;
+      if (ms >= 0 && ms !== Infinity) out[at + c] = ms;
+      else if (located && columns[c]!.location) {
+        out[at + c] = this.estimate(i, c);
+        this.estimated++;
+      } else {
+        out[at + c] = ceiling;
+        this.unknown++;
+      }
+    }
+  }
+
+  /** The great-circle estimate for (i, c), both located. */
+  private estimate(i: number, c: number): number {
+    const { problem } = this;
     const o = this.columns[c]!;
-    if (!problem.hasLocation[i] || !o.location) return problem.settings.max_latency_ms;
     const slot = this.slot(i);
-    if (slot < 0) return estimateRttMs({ lat: problem.lat[i]!, lon: problem.lon[i]! }, o.location, this.model);
+    if (slot < 0) return estimateRttMs({ lat: problem.lat[i]!, lon: problem.lon[i]! }, o.location!, this.model);
     const K = this.columns.length;
     let est = this.estimates[slot * K + c]!;
-    if (Number.isNaN(est)) est = this.estimates[slot * K + c] = estimateRttMs({ lat: problem.lat[i]!, lon: problem.lon[i]! }, o.location, this.model);
+    if (Number.isNaN(est)) est = this.estimates[slot * K + c] = estimateRttMs({ lat: problem.lat[i]!, lon: problem.lon[i]! }, o.location!, this.model);
     return est;
   }
 
@@ -128,20 +146,16 @@ export function buildCosts(problem: DenseProblem, columns: OriginState[], origin
   const ceiling = settings.max_latency_ms;
   const cost = scratch.f64('costs.cost', n * K);
   const fallbacks: string[] = [];
-  let estimated = 0;
-  let unknown = 0;
   const latency = new PairLatency(problem, columns, originOf);
   for (let i = 0; i < n; i++) {
     const row = i * K;
     let allowed = 0;
     let nearest = -1;
     let nearestMs = Infinity;
+    latency.fillRow(i, cost, row);
     for (let j = 0; j < K; j++) {
       const ban = banned !== null && banned[i * declared + originOf[j]!] === 1;
-      const ms = latency.at(i, j);
-      const kind = latency.kindOf(i, j);
-      if (kind === ESTIMATED) estimated++;
-      else if (kind === UNKNOWN) unknown++;
+      const ms = cost[row + j]!;
       const ok = ms <= ceiling && !ban;
       cost[row + j] = ok ? ms : Infinity;
       if (ok) allowed++;
@@ -156,7 +170,7 @@ export function buildCosts(problem: DenseProblem, columns: OriginState[], origin
     }
   }
   if (settings.policy === 'failover') applyPriorityRanks(cost, n, columns);
-  return { rows: n, cols: K, latencyAt: (i, c) => latency.at(i, c), cost, fallbacks, estimated, unknown };
+  return { rows: n, cols: K, latencyAt: (i, c) => latency.at(i, c), cost, fallbacks, estimated: latency.estimated, unknown: latency.unknown };
 }
 
 function applyPriorityRanks(cost: Float64Array, n: number, columns: OriginState[]): void {
