@@ -18,7 +18,7 @@ import { densify, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
 import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff } from './output.ts';
 import { makePlan } from './plan.ts';
-import { predict } from './predict.ts';
+import { predict, type Prediction } from './predict.ts';
 import { scratch } from './scratch.ts';
 import { preferCurrent } from './stickiness.ts';
 import type { OriginOutcome, OriginState, OverrideOutcome, SchedulingDecision, SchedulingProblem } from './types.ts';
@@ -112,7 +112,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   // The load the next cycle will carry: pinned connections plus new traffic by these weights.
   const prediction = predict(problem, w, roleOf, origins.map((o) => o.id));
   lap('prediction');
-  const totals = loadsAndObjectives(prediction.share, planDense, latencyAt, demand, n, K);
+  const totals = loadsAndObjectives(prediction, planDense, latencyAt, demand, n, K);
   lap('objectives');
 
   const outcomes = originOutcomes(origins, columns, roleOf, originNotes, { ...totals, pinnedLoad: prediction.pinnedLoad }, plan.price);
@@ -300,15 +300,17 @@ function overrideNote(o: OverrideOutcome): string {
 }
 
 /** Load per origin and Σ demand × rtt × share, for the predicted shares and for the plan (one pass). */
-function loadsAndObjectives(w: Float64Array, plan: Float64Array, latencyAt: (i: number, j: number) => number, demand: Float64Array, n: number, K: number) {
+function loadsAndObjectives(prediction: Prediction, plan: Float64Array, latencyAt: (i: number, j: number) => number, demand: Float64Array, n: number, K: number) {
+  const { share: w, picked } = prediction;
   const load = new Float64Array(K);
   const planLoad = new Float64Array(K);
   let objective = 0;
   let planObjective = 0;
   for (let i = 0; i < n; i++) {
     const d = demand[i]!;
+    const whole = picked ? picked[i]! : -2;
     for (let j = 0; j < K; j++) {
-      const x = w[i * K + j]!;
+      const x = whole === -2 ? w[i * K + j]! : j === whole ? 1 : 0;
       const p = plan[i * K + j]!;
       if (x === 0 && p === 0) continue; // adds 0 to every sum (latencies are finite)
       load[j]! += d * x;
