@@ -57,6 +57,8 @@ class PairLatency {
   private readonly slots = new Map<string, number>();
   /** slots × columns, NaN = not estimated yet. */
   private estimates: Float64Array;
+  /** Per column: 1 when the origin has a location. */
+  private readonly locatedColumn: Uint8Array;
 
   constructor(
     private readonly problem: DenseProblem,
@@ -67,6 +69,7 @@ class PairLatency {
     this.model = problem.settings.rtt_model ?? DEFAULT_RTT_MODEL;
     this.slotOf = new Int32Array(problem.sourceIds.length).fill(-2);
     this.estimates = new Float64Array(0);
+    this.locatedColumn = Uint8Array.from(columns, (o) => (o.location ? 1 : 0));
   }
 
   /** Pairs estimated and pairs unknown, counted by fillRow. */
@@ -85,14 +88,24 @@ class PairLatency {
   fillRow(i: number, out: Float64Array, at: number): void {
     const { problem, columns, originOf } = this;
     const { rtt } = problem;
+    const K = columns.length;
     const base = i * this.declared;
     const located = problem.hasLocation[i] === 1;
     const ceiling = problem.settings.max_latency_ms;
-    for (let c = 0; c < columns.length; c++) {
+    // The row's slot is looked up once, at its first estimate (the hot path of a 1M-subnet problem:
+    // 98.5 % of its 25.8M pairs are estimates).
+    let slot = -3;
+    for (let c = 0; c < K; c++) {
       const ms = rtt[base + originOf[c]!]!;
       if (ms >= 0 && ms !== Infinity) out[at + c] = ms;
-      else if (located && columns[c]!.location) {
-        out[at + c] = this.estimate(i, c);
+      else if (located && this.locatedColumn[c] === 1) {
+        if (slot === -3) slot = this.slot(i);
+        let est = slot >= 0 ? this.estimates[slot * K + c]! : NaN;
+        if (Number.isNaN(est)) {
+          est = estimateRttMs({ lat: problem.lat[i]!, lon: problem.lon[i]! }, columns[c]!.location!, this.model);
+          if (slot >= 0) this.estimates[slot * K + c] = est;
+        }
+        out[at + c] = est;
         this.estimated++;
       } else {
         out[at + c] = ceiling;
