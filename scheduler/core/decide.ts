@@ -16,9 +16,9 @@ import { damp } from './damping.ts';
 import { lap, startStages } from './decide-stages.ts';
 import { densify, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
-import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff } from './output.ts';
+import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff, type SparseShares } from './output.ts';
 import { makePlan } from './plan.ts';
-import { predict, type Prediction } from './predict.ts';
+import { predict } from './predict.ts';
 import { scratch } from './scratch.ts';
 import { preferCurrent } from './stickiness.ts';
 import type { OriginOutcome, OriginState, OverrideOutcome, SchedulingDecision, SchedulingProblem } from './types.ts';
@@ -112,7 +112,11 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   // The load the next cycle will carry: pinned connections plus new traffic by these weights.
   const prediction = predict(problem, w, roleOf, origins.map((o) => o.id));
   lap('prediction');
-  const totals = loadsAndObjectives(prediction, planDense, latencyAt, demand, n, K);
+  // The published rows (sparse: 1-3 origins a row), and the objectives summed over them.
+  const weights = sparseRows(w, n, K);
+  const planRows = sparseRows(planDense, n, K);
+  const predicted = prediction.share === w ? weights : sparseRows(prediction.share, n, K);
+  const totals = loadsAndObjectives(predicted, prediction.picked, planRows, latencyAt, demand, K);
   lap('objectives');
 
   const outcomes = originOutcomes(origins, columns, roleOf, originNotes, { ...totals, pinnedLoad: prediction.pinnedLoad }, plan.price);
@@ -122,8 +126,6 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   for (const o of overrideOutcomes) notes.push(overrideNote(o));
   const shaped = overrideOutcomes.some((o) => o.status !== 'void');
   const reason: DecisionReason = inForce.freedByHealth > 0 ? 'health' : inForce.drainShare > 0 ? 'drain' : shaped ? 'override' : 'optimize';
-  const weights = sparseRows(w, n, K);
-  const planRows = sparseRows(planDense, n, K);
   const diff = diffAgainstCurrent(problem, w, weights.origin.length);
   const effective = inForce.hasConnections && next ? { connections: { effective: sparseRows(next, n, K) } } : {};
   lap('output');
@@ -299,25 +301,38 @@ function overrideNote(o: OverrideOutcome): string {
   return o.notes.length > 0 ? `${what} — ${o.notes.join('; ')}` : what;
 }
 
-/** Load per origin and Σ demand × rtt × share, for the predicted shares and for the plan (one pass). */
-function loadsAndObjectives(prediction: Prediction, plan: Float64Array, latencyAt: (i: number, j: number) => number, demand: Float64Array, n: number, K: number) {
-  const { share: w, picked } = prediction;
+/**
+ * Load per origin and Σ demand × rtt × share, for the predicted shares (or, with `picked`, the one origin
+ * a source answered whole goes to) and for the plan, over their non-zero entries in row order: the same
+ * sums as over the dense rows (a zero share adds 0; latencies are finite).
+ */
+function loadsAndObjectives(predicted: SparseShares, picked: Int32Array | undefined, plan: SparseShares, latencyAt: (i: number, j: number) => number, demand: Float64Array, K: number) {
   const load = new Float64Array(K);
   const planLoad = new Float64Array(K);
   let objective = 0;
   let planObjective = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < predicted.rows; i++) {
     const d = demand[i]!;
     const whole = picked ? picked[i]! : -2;
-    for (let j = 0; j < K; j++) {
-      const x = whole === -2 ? w[i * K + j]! : j === whole ? 1 : 0;
-      const p = plan[i * K + j]!;
-      if (x === 0 && p === 0) continue; // adds 0 to every sum (latencies are finite)
-      load[j]! += d * x;
+    if (whole >= 0) {
+      load[whole]! += d;
+      objective += d * latencyAt(i, whole);
+    } else if (whole === -2) {
+      for (let e = predicted.start[i]!; e < predicted.start[i + 1]!; e++) {
+        const j = predicted.origin[e]!;
+        const x = predicted.share[e]!;
+        load[j]! += d * x;
+        objective += d * x * latencyAt(i, j);
+      }
+    }
+  }
+  for (let i = 0; i < plan.rows; i++) {
+    const d = demand[i]!;
+    for (let e = plan.start[i]!; e < plan.start[i + 1]!; e++) {
+      const j = plan.origin[e]!;
+      const p = plan.share[e]!;
       planLoad[j]! += d * p;
-      const l = latencyAt(i, j);
-      objective += d * x * l;
-      planObjective += d * p * l;
+      planObjective += d * p * latencyAt(i, j);
     }
   }
   return { load, planLoad, objective, planObjective };
