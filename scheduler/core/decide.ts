@@ -14,7 +14,7 @@ import { applyDials, makeBoundedPlan, resolveOverrides, type ResolvedOverrides }
 import { buildCosts, type CostMatrix } from './costs.ts';
 import { damp } from './damping.ts';
 import { lap, startStages } from './decide-stages.ts';
-import { densify, type DenseProblem } from './input.ts';
+import { densify, rttOf, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
 import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff, type SparseShares } from './output.ts';
 import { makePlan } from './plan.ts';
@@ -30,7 +30,7 @@ export const DEFAULT_GAIN = 0.5;
 const MIN_SHARE = 1e-9;
 
 export function decide(problem: SchedulingProblem): SchedulingDecision {
-  return toDecision(decideDense(densify(problem, scratch)));
+  return toDecision(decideDense(densify(problem)));
 }
 
 /** decide() on the flat form of the problem, returning the flat form of the decision (output.ts): what
@@ -236,7 +236,7 @@ function objectiveLatency(problem: DenseProblem, costs: CostMatrix, colToOrigin:
   return (i, j) => {
     const c = colOf[j]!;
     if (c >= 0) return costs.latencyAt(i, c);
-    const l = problem.rtt[i * K + j]!;
+    const l = rttOf(problem.rtt, i, j);
     return Number.isFinite(l) && l >= 0 ? l : ceiling;
   };
 }
