@@ -12,6 +12,7 @@ import { parseCommandLine, UsageError } from '../lib/cli-args.ts';
 import { ConfigError } from '../lib/config-error.ts';
 import { decideDense } from './core/decide.ts';
 import { densify } from './core/input.ts';
+import { scratch } from './core/scratch.ts';
 import { implicitOrigin, parseProblemText } from './core/problem-text.ts';
 import { readProblem } from './core/read-problem.ts';
 import type { SchedulingProblem } from './core/types.ts';
@@ -47,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const problem: SchedulingProblem = readProblem(doc, name);
     const implicit = addImplicitOrigins(problem);
-    parsedText = { dense: densify(problem), implicit };
+    parsedText = { dense: densify(problem, scratch), implicit };
   }
   const { dense, implicit } = parsedText;
   for (const id of implicit) process.stderr.write(`sluice solve: origin "${id}" has RTTs but is not declared under origins: assumed healthy with unlimited capacity\n`);

@@ -1,5 +1,6 @@
-// decide(problem) → decision: the whole scheduling step, pure (no I/O, no clock, no randomness), so the
-// live loop, the simulator, `sluice solve`, the tests and the benchmark all run exactly this.
+// decide(problem) → decision: the whole scheduling step, pure (no I/O, no clock, no randomness — its
+// stages are timed, decide-stages.ts, but nothing it computes reads the time), so the live loop, the
+// simulator, `sluice solve`, the tests and the benchmark all run exactly this.
 //
 //   dials → classify origins → cost matrix (→ anti-flap band) → overrides onto rows and columns
 //     → capacity plan → transportation LP (the plan x*; bounded-plan.ts with overrides)
@@ -30,7 +31,7 @@ export const DEFAULT_GAIN = 0.5;
 const MIN_SHARE = 1e-9;
 
 export function decide(problem: SchedulingProblem): SchedulingDecision {
-  return toDecision(decideDense(densify(problem)));
+  return toDecision(decideDense(densify(problem, scratch)));
 }
 
 /** decide() on the flat form of the problem, returning the flat form of the decision (output.ts): what

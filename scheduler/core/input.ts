@@ -6,6 +6,7 @@
 // this is also the form the worker thread receives (solver/packing.ts): its buffers are transferred
 // without copying, and the worker never rebuilds the source objects it would only read back.
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
+import type { Scratch } from './scratch.ts';
 import type { SchedulingProblem, SourceState } from './types.ts';
 
 /** Weights in force, per source, in the order the source's record lists them (CSR rows). */
@@ -75,23 +76,26 @@ export interface DenseProblem {
 /** Index of an origin id among the declared origins. */
 export type OriginIndex = Map<string, number>;
 
-/** The flat form of a problem; every array is the result's own (it is transferred to the worker). */
-export function densify(problem: SchedulingProblem): DenseProblem {
-  return runToEnd(densifySteps(problem));
+/**
+ * The flat form of a problem. With `space`, the learned RTTs are scratch space (valid until the next
+ * call: decide() in-process); without, every array is the result's own (it is transferred to the worker).
+ */
+export function densify(problem: SchedulingProblem, space?: Scratch): DenseProblem {
+  return runToEnd(densifySteps(problem, space));
 }
 
 /**
  * densify in steps (lib/steps.ts): the decision worker's client packs on the scheduler's own thread,
  * and at 1M subnets (130k sources × 200 origins) that was ~0.6 s in one piece.
  */
-export function* densifySteps(problem: SchedulingProblem): Steps<DenseProblem> {
+export function* densifySteps(problem: SchedulingProblem, space?: Scratch): Steps<DenseProblem> {
   const { sources, current, ...settings } = problem;
   const n = sources.length;
   const K = settings.origins.length;
   const index: OriginIndex = new Map(settings.origins.map((o, j) => [o.id, j]));
   const sourceIds = new Array<string>(n);
   const demand = new Float64Array(n);
-  const rtt = new RttBuilder(n);
+  const rtt = new RttBuilder(n, space);
   const hasLocation = new Uint8Array(n);
   const lat = new Float64Array(n);
   const lon = new Float64Array(n);
@@ -194,15 +198,20 @@ function readRtts(s: SourceState, rtt: RttBuilder, cache: KeyColumnCache): void 
   }
 }
 
-/** SourceRtts row by row, the arrays grown by doubling. */
+/** SourceRtts row by row, the arrays grown by doubling (in scratch space when given: see densify). */
 export class RttBuilder {
   private readonly start: Int32Array;
-  private origin = new Int32Array(1024);
-  private ms = new Float64Array(1024);
+  private origin: Int32Array;
+  private ms: Float64Array;
   private count = 0;
 
-  constructor(rows: number) {
-    this.start = new Int32Array(rows + 1);
+  constructor(
+    rows: number,
+    private readonly space?: Scratch,
+  ) {
+    this.start = space ? space.i32('input.rtt.start', rows + 1) : new Int32Array(rows + 1);
+    this.origin = space ? space.i32('input.rtt.origin', 1024) : new Int32Array(1024);
+    this.ms = space ? space.f64Raw('input.rtt.ms', 1024) : new Float64Array(1024);
   }
 
   /** Starts source i's row (rows in order; a row not started is empty). */
@@ -211,9 +220,10 @@ export class RttBuilder {
   }
 
   push(j: number, ms: number): void {
-    if (this.count === this.origin.length) {
-      this.origin = grown(this.origin, new Int32Array(2 * this.count));
-      this.ms = grown(this.ms, new Float64Array(2 * this.count));
+    if (this.count === this.origin.length || this.count === this.ms.length) {
+      const size = 2 * this.count;
+      this.origin = grown(this.origin.subarray(0, this.count), this.space ? this.space.i32('input.rtt.origin', size) : new Int32Array(size));
+      this.ms = grown(this.ms.subarray(0, this.count), this.space ? this.space.f64Raw('input.rtt.ms', size) : new Float64Array(size));
     }
     this.origin[this.count] = j;
     this.ms[this.count++] = ms;
@@ -221,7 +231,9 @@ export class RttBuilder {
 
   done(rows: number): SourceRtts {
     this.start[rows] = this.count;
-    return { start: this.start, origin: this.origin.slice(0, this.count), ms: this.ms.slice(0, this.count) };
+    const start = this.start.subarray(0, rows + 1);
+    if (this.space) return { start, origin: this.origin.subarray(0, this.count), ms: this.ms.subarray(0, this.count) };
+    return { start, origin: this.origin.slice(0, this.count), ms: this.ms.slice(0, this.count) };
   }
 }
 

@@ -6,10 +6,13 @@
 //
 // Only for arrays that do not outlive the call: nothing handed back to a caller may come from here.
 // decide() is synchronous and each worker thread has its own module instance, so one call at a time
-// uses them. The price is memory held between calls: six sources × origins arrays of the largest
-// problem seen (~100 MB at 100k × 20), which that problem needed at its peak anyway.
+// uses them. The price is memory held between calls: the sources × origins arrays of the largest
+// problem seen, which that problem needed at its peak anyway — two without connection state (the cost
+// matrix, later the rows' plan shares; the weights in force, later the new weights) plus the merged
+// rows' costs and flows: ~590 MB at 1M subnets (128,850 × 200), ~50 MB at 100k × 20.
 export class Scratch {
   private readonly f64s = new Map<string, Float64Array>();
+  private readonly i32s = new Map<string, Int32Array>();
 
   /** A Float64Array of `length` (zero-filled, or `fill`) for the purpose `name`. The same name returns
    * the same memory on the next call, so one name must not be used for two arrays alive at once. */
@@ -26,6 +29,26 @@ export class Scratch {
     const view = buffer.length === length ? buffer : buffer.subarray(0, length);
     view.fill(fill);
     return view;
+  }
+
+  /** An Int32Array of at least `length` (contents unspecified) for the purpose `name`, kept like f64's. */
+  i32(name: string, length: number): Int32Array {
+    let buffer = this.i32s.get(name);
+    if (!buffer || buffer.length < length) {
+      buffer = new Int32Array(length);
+      this.i32s.set(name, buffer);
+    }
+    return buffer;
+  }
+
+  /** A Float64Array of at least `length` (contents unspecified) for `name`; the same memory as f64(name). */
+  f64Raw(name: string, length: number): Float64Array {
+    let buffer = this.f64s.get(name);
+    if (!buffer || buffer.length < length) {
+      buffer = new Float64Array(length);
+      this.f64s.set(name, buffer);
+    }
+    return buffer;
   }
 }
 
