@@ -42,6 +42,21 @@ describe('maxPlaceable', () => {
   });
 });
 
+describe('groupByAllowedSet', () => {
+  it('groups rows by allowed set past 52 columns, in the order of their first row, without zero-demand rows', () => {
+    const K = 70;
+    const row = (banned: number[]): number[] => Array.from({ length: K }, (_, j) => (banned.includes(j) ? Infinity : 1 + j));
+    const rows = [row([3]), row([65]), row([3]), row([]), row([65]), row([3, 65])];
+    const cost = Float64Array.from(rows.flat());
+    const g = groupByAllowedSet(cost, Float64Array.from([1, 2, 4, 8, 16, 0]), rows.length, K);
+    expect(g.demand).toEqual([5, 18, 8]); // {¬3}: rows 0 and 2; {¬65}: rows 1 and 4; all: row 3; row 5 has no demand
+    expect(g.allowed[0]).toHaveLength(K - 1);
+    expect(g.allowed[0]).not.toContain(3);
+    expect(g.allowed[1]).not.toContain(65);
+    expect(g.allowed[2]).toHaveLength(K);
+  });
+});
+
 describe('solveTransport', () => {
   it('a 2×2 case by hand: the row with the smaller regret moves', () => {
     const s = solveTransport({
