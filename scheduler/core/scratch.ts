@@ -17,12 +17,10 @@ export class Scratch {
   /** A Float64Array of `length` (zero-filled, or `fill`) for the purpose `name`. The same name returns
    * the same memory on the next call, so one name must not be used for two arrays alive at once. */
   f64(name: string, length: number, fill = 0): Float64Array {
-    let buffer = this.f64s.get(name);
-    // Kept at the largest size asked for: the live loop decides load balancers of very different sizes
-    // in one worker, and shrinking for the small ones would reallocate for the large one every cycle.
-    if (!buffer || buffer.length < length) {
-      buffer = new Float64Array(length);
-      this.f64s.set(name, buffer);
+    const had = this.f64s.get(name);
+    const buffer = this.f64Raw(name, length);
+    if (buffer !== had) {
+      // Fresh (zeroed) memory: only a non-zero fill has work to do.
       if (fill !== 0) buffer.fill(fill);
       return buffer;
     }
@@ -31,25 +29,29 @@ export class Scratch {
     return view;
   }
 
-  /** An Int32Array of at least `length` (contents unspecified) for the purpose `name`, kept like f64's. */
-  i32(name: string, length: number): Int32Array {
-    let buffer = this.i32s.get(name);
-    if (!buffer || buffer.length < length) {
-      buffer = new Int32Array(length);
-      this.i32s.set(name, buffer);
-    }
-    return buffer;
-  }
-
   /** A Float64Array of at least `length` (contents unspecified) for `name`; the same memory as f64(name). */
   f64Raw(name: string, length: number): Float64Array {
-    let buffer = this.f64s.get(name);
-    if (!buffer || buffer.length < length) {
-      buffer = new Float64Array(length);
-      this.f64s.set(name, buffer);
-    }
-    return buffer;
+    return kept(this.f64s, name, length, (n) => new Float64Array(n));
   }
+
+  /** An Int32Array of at least `length` (contents unspecified) for the purpose `name`, kept like f64's. */
+  i32(name: string, length: number): Int32Array {
+    return kept(this.i32s, name, length, (n) => new Int32Array(n));
+  }
+}
+
+/**
+ * The array kept under `name`, replaced by a new one of `length` when it is shorter. Kept at the largest
+ * size asked for: the live loop decides load balancers of very different sizes in one worker, and
+ * shrinking for the small ones would reallocate for the large one every cycle.
+ */
+function kept<T extends { length: number }>(arrays: Map<string, T>, name: string, length: number, make: (length: number) => T): T {
+  let buffer = arrays.get(name);
+  if (!buffer || buffer.length < length) {
+    buffer = make(length);
+    arrays.set(name, buffer);
+  }
+  return buffer;
 }
 
 /** The module's scratch space (one per thread). */
