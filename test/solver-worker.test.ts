@@ -22,9 +22,14 @@ function bigProblem(n: number, K: number): SchedulingProblem {
 describe('solver worker', () => {
   it('returns exactly what decide() returns in-process', async () => {
     const p = bigProblem(500, 6);
-    const { decision, solve_ms, memory_mb } = await worker.decide(p);
+    const { decision, solve_ms, memory_mb, stages_ms } = await worker.decide(p);
     expect(solve_ms).toBeGreaterThan(0);
     expect(memory_mb).toBeGreaterThan(0); // the worker's own heap + typed arrays, reported with every decision
+    // decide()'s stages, timed inside the worker: each present, none longer than the whole decision.
+    for (const stage of ['costs', 'merge', 'capacity', 'solve', 'damping', 'prediction', 'objectives', 'output']) {
+      expect(stages_ms?.[stage], stage).toBeGreaterThanOrEqual(0);
+      expect(stages_ms![stage]!, stage).toBeLessThanOrEqual(solve_ms + 1);
+    }
     expect(decision).toEqual(decide(p));
   });
 

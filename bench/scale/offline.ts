@@ -10,10 +10,11 @@
 //   answers    choose() for every subnet: coverage = demand-weighted share answered from learned RTT
 //
 // Heap is measured after a forced GC where the process was started with --expose-gc.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { serialize } from 'node:v8';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -23,6 +24,7 @@ import { openSqliteStore } from '../../api/store/sqlite.ts';
 import { bytesToV4 } from '../../lib/prefix-table.ts';
 import { ipToBytes } from '../../model/primitives.ts';
 import type { DnsView } from '../../model/index.ts';
+import { densify } from '../../scheduler/core/input.ts';
 import type { SchedulingDecision } from '../../scheduler/core/types.ts';
 import { choose, newChoice } from '../../dns/answer/choose.ts';
 import { buildViewIndex, type Authority } from '../../dns/answer/view-index.ts';
@@ -49,6 +51,9 @@ export interface OfflineSpec {
   mergeResolutionMs?: number;
   /** Stop after the two cycles (no view, DNS index or answers stages): the decision's numbers only. */
   cyclesOnly?: boolean;
+  /** Write each cycle's problem, in the decision worker's flat form (v8.serialize of densify()), to
+   * `${dumpProblem}-1.v8` and `-2.v8`: what bench/scale/decide-dump.ts profiles without the harness. */
+  dumpProblem?: string;
   log?: (line: string) => void;
 }
 
@@ -72,6 +77,8 @@ export interface OfflineResult {
   worker_memory_mb: number;
   /** The second cycle's worker time (starts from the first decision's prices). */
   worker_solve_ms_cycle2: number;
+  /** decide()'s stages inside the worker (scheduler/core/decide-stages.ts), wall ms per cycle. */
+  worker_stages_ms: { cycle: Record<string, number>; cycle2: Record<string, number> };
   /** What the solver reported for the first cycle: rows after merging, augmenting paths. */
   solver: SchedulingDecision['solver'];
   /** Longest stall of the main thread's event loop during each cycle (perf_hooks, 10 ms resolution). */
@@ -190,16 +197,20 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     let solveMs = 0;
     let workerMs = 0;
     let workerMb = 0;
+    let dumped = 0;
+    let workerStages: Record<string, number> = {};
     const loop = new SchedulerLoop({
       store,
       // As PromqlInputReader reads them: assembled in steps on the loop's thread.
       reader: { read: async (c) => runPaced(toCapacityUnitSteps(await runPaced(assembleInputsSteps(raw, c, counter)), c)) },
       solve: async (p) => {
+        if (spec.dumpProblem) writeFileSync(`${spec.dumpProblem}-${++dumped}.v8`, serialize(densify(p)));
         const t = performance.now();
         try {
           const d = await solver.decide(p);
           workerMs = d.solve_ms;
           workerMb = Math.max(workerMb, d.memory_mb ?? 0);
+          workerStages = d.stages_ms ?? {};
           return d;
         } finally {
           solveMs = performance.now() - t;
@@ -238,6 +249,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     log(`cycle ${JSON.stringify(cycle)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms), ${sources} sources, solver ${JSON.stringify(solverInfo)}, event loop max ${stall} ms (main-thread GC max ${gc1.max_ms} ms, ${gc1.total_ms} ms in all), stages ${JSON.stringify(stages1)}`);
     const firstSolve = Math.round(solveMs);
     const firstWorker = Math.round(workerMs);
+    const firstStages = workerStages;
     // A second cycle from the weights in force (the steady state the scheduler runs in).
     lastStage = 'start';
     tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
@@ -248,6 +260,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     });
     log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms (main-thread GC max ${gc2.max_ms} ms, ${gc2.total_ms} ms in all), stages ${JSON.stringify(stageMs)}`);
     const secondWorker = Math.round(workerMs);
+    log(`worker stages (ms) first ${JSON.stringify(firstStages)} / next ${JSON.stringify(workerStages)}`);
     clearInterval(ticker);
     log(`stalls by the stage they followed: ${JSON.stringify(stalls1)} / ${JSON.stringify(stallAfter)}`);
     await loop.stop();
@@ -259,6 +272,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       worker_solve_ms: firstWorker,
       worker_solve_ms_cycle2: secondWorker,
       worker_memory_mb: workerMb,
+      worker_stages_ms: { cycle: firstStages, cycle2: workerStages },
       solver: solverInfo,
       event_loop_max_ms: { cycle: stall, cycle2: stall2 },
       cycle_stages_ms: { cycle: stages1, cycle2: stageMs },

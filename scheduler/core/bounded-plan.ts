@@ -183,7 +183,7 @@ function relax(r: ResolvedOverrides, id: string | undefined, note: string): void
 
 /** The plan with the overrides as exact reformulations (see the header). */
 export function makeBoundedPlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, r: ResolvedOverrides): Plan {
-  const { rows: n, cols: C, cost, latency } = costs;
+  const { rows: n, cols: C, cost } = costs;
   let D = 0;
   for (let i = 0; i < n; i++) D += demand[i]!;
 
@@ -253,7 +253,7 @@ export function makeBoundedPlan(policy: Policy, columns: OriginState[], costs: C
     let allowed = false;
     for (let c = 0; c < C && !allowed; c++) allowed = lpCost[s * C + c] !== Infinity;
     if (!allowed) {
-      for (let c = 0; c < C; c++) if (!excluded.includes(c)) lpCost[s * C + c] = latency[i * C + c]!;
+      for (let c = 0; c < C; c++) if (!excluded.includes(c)) lpCost[s * C + c] = costs.latencyAt(i, c);
       allowed = excluded.length < C;
     }
     if (!allowed) {

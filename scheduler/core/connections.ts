@@ -43,7 +43,8 @@ export interface InForce {
   keptEffective: Float64Array;
   /** 1 − Σ keptEffective per source. */
   freedEffective: Float64Array;
-  /** π: pinned share per (source, origin) at the end of the next cycle, from the effective shares (zeros without state). */
+  /** π: pinned share per (source, origin) at the end of the next cycle, from the effective shares;
+   * empty without connection state (nothing is pinned: no sources × origins array of zeros). */
   pinned: Float64Array;
   /** Demand that was on removed (declared) origins: a health event. */
   freedByHealth: number;
@@ -100,7 +101,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[], banned
     freed[i] = Math.max(0, 1 - keptSum);
   }
   const conn = problem.connections;
-  if (!conn) return { kept, freed, keptEffective: kept, freedEffective: freed, pinned: scratch.f64('conn.pinned', n * K), freedByHealth, drainShare, hasConnections: false };
+  if (!conn) return { kept, freed, keptEffective: kept, freedEffective: freed, pinned: new Float64Array(0), freedByHealth, drainShare, hasConnections: false };
 
   // Effective shares (where the load is) on kept origins; the weights' split where none is given.
   const keptEffective = scratch.f64('conn.keptEffective', n * K);

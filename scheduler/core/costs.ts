@@ -12,15 +12,17 @@
 // penalty is larger still, so headroom is used only when every target is full, again by priority);
 // latency stays the tie-break within one priority level.
 import { DEFAULT_RTT_MODEL, estimateRttMs } from './geo.ts';
-import type { DenseProblem } from './input.ts';
+import { rttOf, type DenseProblem } from './input.ts';
 import { scratch } from './scratch.ts';
-import type { OriginState, SchedulingProblem, SourceState } from './types.ts';
+import type { OriginState, RttModel, SchedulingProblem, SourceState } from './types.ts';
 
 export interface CostMatrix {
   rows: number;
   cols: number;
-  /** Latency (ms) per pair used for the reported objective; unknown → max_latency_ms. */
-  latency: Float64Array;
+  /** Latency (ms) of (row, column) for the reported objectives; unknown → max_latency_ms. Computed on
+   * demand, not stored: rows × columns of it were 206 MB at 1M subnets (128,850 sources × 200 origins),
+   * and the objectives read only the few pairs per row that carry a share. */
+  latencyAt(i: number, c: number): number;
   /** Solver cost per pair (+∞ excluded). */
   cost: Float64Array;
   /** Sources that fell back to their nearest origin (every pair above the ceiling). */
@@ -37,66 +39,156 @@ export function latencyOf(problem: SchedulingProblem, s: SourceState, o: OriginS
   return { ms: problem.max_latency_ms, kind: 'unknown' };
 }
 
-/** Distinct source locations whose estimates buildCosts keeps (× columns × 8 bytes: 13 MB at 200). */
+/** Distinct source locations whose estimates are kept (× columns × 8 bytes: 13 MB at 200). */
 const MAX_CACHED_LOCATIONS = 8192;
 
 /**
+ * Latency per (source, destination column), computed from the problem on each call — the learned RTT,
+ * else the great-circle estimate, else max_latency_ms — so the cost matrix and the objectives read the
+ * same number without either storing a sources × columns matrix of them. Estimates are kept per distinct
+ * source location (sources located by the same CIDR mapping or city share one: 1M subnets × 200 origins
+ * would be ~25M haversines otherwise, 1.3 s), up to MAX_CACHED_LOCATIONS locations.
+ */
+class PairLatency {
+  private readonly declared: number;
+  private readonly model: RttModel;
+  /** Per source: its location's slot in `estimates`, −1 not kept, −2 not looked up yet. */
+  private readonly slotOf: Int32Array;
+  private readonly slots = new Map<string, number>();
+  /** slots × columns, NaN = not estimated yet. */
+  private estimates: Float64Array;
+  /** Per column: 1 when the origin has a location. */
+  private readonly locatedColumn: Uint8Array;
+  /** One source's learned RTTs per declared origin while fillRow reads it; NaN elsewhere. */
+  private readonly rowRtt: Float64Array;
+
+  constructor(
+    private readonly problem: DenseProblem,
+    private readonly columns: OriginState[],
+    private readonly originOf: ArrayLike<number>,
+  ) {
+    this.declared = problem.settings.origins.length;
+    this.model = problem.settings.rtt_model ?? DEFAULT_RTT_MODEL;
+    this.slotOf = new Int32Array(problem.sourceIds.length).fill(-2);
+    this.estimates = new Float64Array(0);
+    this.locatedColumn = Uint8Array.from(columns, (o) => (o.location ? 1 : 0));
+    this.rowRtt = new Float64Array(this.declared).fill(NaN);
+  }
+
+  /** Pairs estimated and pairs unknown, counted by fillRow. */
+  estimated = 0;
+  unknown = 0;
+
+  at(i: number, c: number): number {
+    const { problem } = this;
+    const ms = rttOf(problem.rtt, i, this.originOf[c]!);
+    if (ms >= 0 && ms !== Infinity) return ms;
+    if (!problem.hasLocation[i] || !this.columns[c]!.location) return problem.settings.max_latency_ms;
+    return this.estimate(i, c);
+  }
+
+  /** Row i's latencies into out[at .. at + columns), the same numbers as at(); counts the kinds. */
+  fillRow(i: number, out: Float64Array, at: number): void {
+    const { problem, columns, originOf, rowRtt } = this;
+    const { rtt } = problem;
+    const K = columns.length;
+    // The row's learned RTTs spread over the declared origins (later entries win), cleared after.
+    for (let e = rtt.start[i]!; e < rtt.start[i + 1]!; e++) rowRtt[rtt.origin[e]!] = rtt.ms[e]!;
+    const located = problem.hasLocation[i] === 1;
+    const ceiling = problem.settings.max_latency_ms;
+    // The row's slot is looked up once, at its first estimate (the hot path of a 1M-subnet problem:
+    // 98.5 % of its 25.8M pairs are estimates).
+    let slot = -3;
+    for (let c = 0; c < K; c++) {
+      const ms = rowRtt[originOf[c]!]!;
+      if (ms >= 0 && ms !== Infinity) out[at + c] = ms;
+      else if (located && this.locatedColumn[c] === 1) {
+        if (slot === -3) slot = this.slot(i);
+        let est = slot >= 0 ? this.estimates[slot * K + c]! : NaN;
+        if (Number.isNaN(est)) {
+          est = estimateRttMs({ lat: problem.lat[i]!, lon: problem.lon[i]! }, columns[c]!.location!, this.model);
+          if (slot >= 0) this.estimates[slot * K + c] = est;
+        }
+        out[at + c] = est;
+        this.estimated++;
+      } else {
+        out[at + c] = ceiling;
+        this.unknown++;
+      }
+    }
+    for (let e = rtt.start[i]!; e < rtt.start[i + 1]!; e++) rowRtt[rtt.origin[e]!] = NaN;
+  }
+
+  /** The great-circle estimate for (i, c), both located. */
+  private estimate(i: number, c: number): number {
+    const { problem } = this;
+    const o = this.columns[c]!;
+    const slot = this.slot(i);
+    if (slot < 0) return estimateRttMs({ lat: problem.lat[i]!, lon: problem.lon[i]! }, o.location!, this.model);
+    const K = this.columns.length;
+    let est = this.estimates[slot * K + c]!;
+    if (Number.isNaN(est)) est = this.estimates[slot * K + c] = estimateRttMs({ lat: problem.lat[i]!, lon: problem.lon[i]! }, o.location!, this.model);
+    return est;
+  }
+
+  private slot(i: number): number {
+    let slot = this.slotOf[i]!;
+    if (slot !== -2) return slot;
+    const key = `${this.problem.lat[i]},${this.problem.lon[i]}`;
+    slot = this.slots.get(key) ?? -1;
+    if (slot < 0 && this.slots.size < MAX_CACHED_LOCATIONS) {
+      slot = this.slots.size;
+      this.slots.set(key, slot);
+      const K = this.columns.length;
+      if (this.estimates.length < (slot + 1) * K) {
+        // Grown by doubling (NaN-filled), up to MAX_CACHED_LOCATIONS rows.
+        const grown = new Float64Array(Math.min(MAX_CACHED_LOCATIONS, Math.max(16, 2 * (slot + 1))) * K).fill(NaN);
+        grown.set(this.estimates);
+        this.estimates = grown;
+      }
+    }
+    this.slotOf[i] = slot;
+    return slot;
+  }
+}
+
+/**
  * One row per source, one column per destination; `originOf[c]` is column c's index among the declared
- * origins (the dense RTT rows). The arrays are scratch space (see scratch.ts): valid until the next call.
+ * origins (the dense RTT rows). The cost array is scratch space (see scratch.ts): valid until the next call.
  */
 export function buildCosts(problem: DenseProblem, columns: OriginState[], originOf: ArrayLike<number>, banned: Uint8Array | null = null): CostMatrix {
-  const { settings, rtt, hasLocation, lat, lon } = problem;
+  const { settings } = problem;
   const n = problem.sourceIds.length;
   const K = columns.length;
   const declared = settings.origins.length;
   const ceiling = settings.max_latency_ms;
-  const latency = scratch.f64('costs.latency', n * K);
   const cost = scratch.f64('costs.cost', n * K);
   const fallbacks: string[] = [];
-  let estimated = 0;
-  let unknown = 0;
-  const model = settings.rtt_model ?? DEFAULT_RTT_MODEL;
-  // Great-circle estimates per distinct source location, computed once: sources located by the same
-  // CIDR mapping or city share one (1M subnets × 200 origins is ~25M estimates otherwise: 1.3 s).
-  const estimates = new Map<string, Float64Array>();
+  const latency = new PairLatency(problem, columns, originOf);
   for (let i = 0; i < n; i++) {
     const row = i * K;
     let allowed = 0;
     let nearest = -1;
-    let here: Float64Array | undefined;
+    let nearestMs = Infinity;
+    latency.fillRow(i, cost, row);
     for (let j = 0; j < K; j++) {
       const ban = banned !== null && banned[i * declared + originOf[j]!] === 1;
-      let ms = rtt[i * declared + originOf[j]!]!;
-      if (!(ms >= 0) || ms === Infinity) {
-        const o = columns[j]!;
-        if (hasLocation[i] && o.location) {
-          if (here === undefined) {
-            const key = `${lat[i]},${lon[i]}`;
-            here = estimates.get(key) ?? new Float64Array(K).fill(NaN);
-            // Bounded: past MAX_CACHED_LOCATIONS, new locations are estimated without being kept.
-            if (estimates.size < MAX_CACHED_LOCATIONS) estimates.set(key, here);
-          }
-          ms = here[j]!;
-          if (Number.isNaN(ms)) ms = here[j] = estimateRttMs({ lat: lat[i]!, lon: lon[i]! }, o.location, model);
-          estimated++;
-        } else {
-          ms = ceiling;
-          unknown++;
-        }
-      }
-      latency[row + j] = ms;
+      const ms = cost[row + j]!;
       const ok = ms <= ceiling && !ban;
       cost[row + j] = ok ? ms : Infinity;
       if (ok) allowed++;
-      if (!ban && (nearest < 0 || ms < latency[row + nearest]!)) nearest = j;
+      if (!ban && (nearest < 0 || ms < nearestMs)) {
+        nearest = j;
+        nearestMs = ms;
+      }
     }
     if (allowed === 0 && nearest >= 0) {
-      cost[row + nearest] = latency[row + nearest]!;
+      cost[row + nearest] = nearestMs;
       fallbacks.push(problem.sourceIds[i]!);
     }
   }
   if (settings.policy === 'failover') applyPriorityRanks(cost, n, columns);
-  return { rows: n, cols: K, latency, cost, fallbacks, estimated, unknown };
+  return { rows: n, cols: K, latencyAt: (i, c) => latency.at(i, c), cost, fallbacks, estimated: latency.estimated, unknown: latency.unknown };
 }
 
 function applyPriorityRanks(cost: Float64Array, n: number, columns: OriginState[]): void {

@@ -1,5 +1,6 @@
-// decide(problem) → decision: the whole scheduling step, pure (no I/O, no clock, no randomness), so the
-// live loop, the simulator, `sluice solve`, the tests and the benchmark all run exactly this.
+// decide(problem) → decision: the whole scheduling step, pure (no I/O, no clock, no randomness — its
+// stages are timed, decide-stages.ts, but nothing it computes reads the time), so the live loop, the
+// simulator, `sluice solve`, the tests and the benchmark all run exactly this.
 //
 //   dials → classify origins → cost matrix (→ anti-flap band) → overrides onto rows and columns
 //     → capacity plan → transportation LP (the plan x*; bounded-plan.ts with overrides)
@@ -11,11 +12,12 @@
 import type { DecisionReason } from '../../model/views.ts';
 import { splitInForce } from './connections.ts';
 import { applyDials, makeBoundedPlan, resolveOverrides, type ResolvedOverrides } from './bounded-plan.ts';
-import { buildCosts } from './costs.ts';
+import { buildCosts, type CostMatrix } from './costs.ts';
 import { damp } from './damping.ts';
-import { densify, type DenseProblem } from './input.ts';
+import { lap, startStages } from './decide-stages.ts';
+import { densify, rttOf, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
-import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff } from './output.ts';
+import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff, type SparseShares } from './output.ts';
 import { makePlan } from './plan.ts';
 import { predict } from './predict.ts';
 import { scratch } from './scratch.ts';
@@ -35,6 +37,7 @@ export function decide(problem: SchedulingProblem): SchedulingDecision {
 /** decide() on the flat form of the problem, returning the flat form of the decision (output.ts): what
  * the worker thread runs, so neither side builds records the other would only flatten again. */
 export function decideDense(problem: DenseProblem): DenseDecision {
+  startStages();
   const { settings, demand } = problem;
   // Dials scale capacities before anything looks at them (the damping's capacity guard included).
   const dialled = applyDials(settings.origins, settings.overrides);
@@ -64,8 +67,10 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const C = columns.length;
   const colToOrigin = columns.map((o) => index.get(o.id)!);
   const banned = bannedPairs(problem, roleOf, notes);
+  lap('setup');
   const costs = buildCosts(problem, columns, colToOrigin, banned);
   preferCurrent(costs, problem, colToOrigin, settings.stickiness_ms ?? 0);
+  lap('costs');
   if (costs.fallbacks.length > 0) {
     const shown = costs.fallbacks.slice(0, 5).join(', ');
     notes.push(`${costs.fallbacks.length} source(s) have no origin within max_latency_ms ${settings.max_latency_ms}: sent to their nearest origin (${shown}${costs.fallbacks.length > 5 ? ', …' : ''})`);
@@ -74,34 +79,46 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   if (costs.unknown > 0) notes.push(`${costs.unknown} pair(s) with neither RTT nor locations: priced at max_latency_ms`);
   const resolved = settings.overrides ? resolveOverrides(problem, settings.overrides, new Map(columns.map((o, c) => [o.id, c])), C, dialled.outcomes) : undefined;
   const bounded = resolved !== undefined && (resolved.forced.size > 0 || resolved.rowBounds.size > 0 || resolved.colMin.some((x) => x > 0) || resolved.colMax.some((x) => x < Infinity));
-  const plan = bounded ? makeBoundedPlan(settings.policy, columns, costs, demand, resolved) : makePlan(settings.policy, columns, costs, demand, { mergeResolution: settings.merge_resolution_ms ?? 0, initialPrice: priceHint(settings.price_hint, columns) });
+  const plan = bounded ? makeBoundedPlan(settings.policy, columns, costs, demand, resolved) : makePlan(settings.policy, columns, costs, demand, { mergeResolution: settings.merge_resolution_ms ?? 0, initialPrice: priceHint(settings.price_hint, columns), shareInto: costs.cost });
   notes.push(...plan.notes);
   // Dense over declared origins (the same array when every origin is a destination, in order).
   const identity = C === K && colToOrigin.every((j, c) => j === c);
-  const planDense = identity ? plan.share : spreadColumns(plan.share, n, C, K, colToOrigin, 'decide.plan', 0);
+  const planDense = identity ? plan.share : spreadColumns(plan.share, n, C, K, colToOrigin, 'decide.plan');
+  lap('plan shares');
 
   const inForce = splitInForce(problem, roleOf, banned);
   const exact = resolved ? steerOverridden(inForce, resolved, n, K) : undefined;
   const drainingIdx = roleOf.flatMap((role, j) => (role === 'draining' ? [j] : []));
   const walkTo = pinDraining(planDense, inForce.keptEffective, drainingIdx, n, K);
+  lap('in force');
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
   const { weights: w, step, next, pinnedSources } = damp({
     rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps, exact,
+    // The weights overwrite the weights in force (read only before; nothing after needs them).
+    weightsInto: inForce.kept,
     ...(inForce.hasConnections ? { keptEffective: inForce.keptEffective, freedEffective: inForce.freedEffective, pinned: inForce.pinned } : {}),
   });
+  lap('damping');
   if (step.limited_by === 'capacity') notes.push(`capacity protection: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan (more than max_shift allows) so re-planned shares do not overload an origin`);
   else if (step.limited_by === 'max_shift') notes.push(`damped: moved ${(step.fraction * 100).toFixed(1)}% of the way to the plan; ${step.cycles_to_plan} more cycle(s) at max_shift ${settings.max_shift}`);
   if (step.held_sources > 0) notes.push(`${step.held_sources} source(s) within the deadband ${settings.deadband}: kept as they are`);
   if (pinnedSources > 0) notes.push(`${pinnedSources} source(s) held back by established connections: their load cannot leave an origin faster than its connections close`);
 
-  const latencyDense = objectiveLatency(problem, costs.latency, identity, colToOrigin, roleOf);
+  const latencyAt = objectiveLatency(problem, costs, colToOrigin, roleOf);
 
   // Published shares: drop dust below MIN_SHARE, renormalise.
   cleanRows(w, n, K);
   cleanRows(planDense, n, K);
+  lap('clean rows');
   // The load the next cycle will carry: pinned connections plus new traffic by these weights.
   const prediction = predict(problem, w, roleOf, origins.map((o) => o.id));
-  const totals = loadsAndObjectives(prediction.share, planDense, latencyDense, demand, n, K);
+  lap('prediction');
+  // The published rows (sparse: 1-3 origins a row), and the objectives summed over them.
+  const weights = sparseRows(w, n, K);
+  const planRows = sparseRows(planDense, n, K);
+  const predicted = prediction.share === w ? weights : sparseRows(prediction.share, n, K);
+  const totals = loadsAndObjectives(predicted, prediction.picked, planRows, latencyAt, demand, K);
+  lap('objectives');
 
   const outcomes = originOutcomes(origins, columns, roleOf, originNotes, { ...totals, pinnedLoad: prediction.pinnedLoad }, plan.price);
   if (outcomes.planOverload > 0) notes.push(`overload: ${fmt(outcomes.planOverload)} rps above max_rps in total (demand exceeds capacity)`);
@@ -110,7 +127,9 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   for (const o of overrideOutcomes) notes.push(overrideNote(o));
   const shaped = overrideOutcomes.some((o) => o.status !== 'void');
   const reason: DecisionReason = inForce.freedByHealth > 0 ? 'health' : inForce.drainShare > 0 ? 'drain' : shaped ? 'override' : 'optimize';
-  const weights = sparseRows(w, n, K);
+  const diff = diffAgainstCurrent(problem, w, weights.origin.length);
+  const effective = inForce.hasConnections && next ? { connections: { effective: sparseRows(next, n, K) } } : {};
+  lap('output');
   return {
     rest: {
       status: 'ok',
@@ -129,9 +148,9 @@ export function decideDense(problem: DenseProblem): DenseDecision {
     originIds: origins.map((o) => o.id),
     sourceIds: problem.sourceIds,
     weights,
-    plan: sparseRows(planDense, n, K),
-    diff: diffAgainstCurrent(problem, w, weights.origin.length),
-    ...(inForce.hasConnections && next ? { connections: { effective: sparseRows(next, n, K) } } : {}),
+    plan: planRows,
+    diff,
+    ...effective,
   };
 }
 
@@ -207,26 +226,25 @@ function bannedPairs(problem: DenseProblem, roleOf: OriginRole[], notes: string[
 
 /**
  * Latency per (source, declared origin) for the objectives: the cost matrix's (learned, estimated or
- * max_latency_ms) on destinations; elsewhere the learned RTT, or max_latency_ms.
+ * max_latency_ms) on destinations; elsewhere the learned RTT, or max_latency_ms. On demand: only pairs
+ * with a share are read.
  */
-function objectiveLatency(problem: DenseProblem, byColumn: Float64Array, identity: boolean, colToOrigin: number[], roleOf: OriginRole[]): Float64Array {
-  const n = problem.sourceIds.length;
+function objectiveLatency(problem: DenseProblem, costs: CostMatrix, colToOrigin: number[], roleOf: OriginRole[]): (i: number, j: number) => number {
   const K = roleOf.length;
-  const C = colToOrigin.length;
-  const latency = identity ? byColumn : spreadColumns(byColumn, n, C, K, colToOrigin, 'decide.latency', problem.settings.max_latency_ms);
-  for (let j = 0; j < K; j++) {
-    if (roleOf[j] === 'destination') continue;
-    for (let i = 0; i < n; i++) {
-      const l = problem.rtt[i * K + j]!;
-      if (Number.isFinite(l) && l >= 0) latency[i * K + j] = l;
-    }
-  }
-  return latency;
+  const colOf = new Int32Array(K).fill(-1);
+  colToOrigin.forEach((j, c) => (colOf[j] = c));
+  const ceiling = problem.settings.max_latency_ms;
+  return (i, j) => {
+    const c = colOf[j]!;
+    if (c >= 0) return costs.latencyAt(i, c);
+    const l = rttOf(problem.rtt, i, j);
+    return Number.isFinite(l) && l >= 0 ? l : ceiling;
+  };
 }
 
-/** rows × C columns → rows × K declared origins (scratch space named `name`; other origins `fill`). */
-function spreadColumns(byColumn: Float64Array, n: number, C: number, K: number, colToOrigin: number[], name: string, fill: number): Float64Array {
-  const dense = scratch.f64(name, n * K, fill);
+/** rows × C columns → rows × K declared origins (scratch space named `name`; other origins 0). */
+function spreadColumns(byColumn: Float64Array, n: number, C: number, K: number, colToOrigin: number[], name: string): Float64Array {
+  const dense = scratch.f64(name, n * K);
   for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) dense[i * K + colToOrigin[c]!] = byColumn[i * C + c]!;
   return dense;
 }
@@ -284,21 +302,38 @@ function overrideNote(o: OverrideOutcome): string {
   return o.notes.length > 0 ? `${what} — ${o.notes.join('; ')}` : what;
 }
 
-/** Load per origin and Σ demand × rtt × share, for the predicted shares and for the plan (one pass). */
-function loadsAndObjectives(w: Float64Array, plan: Float64Array, latency: Float64Array, demand: Float64Array, n: number, K: number) {
+/**
+ * Load per origin and Σ demand × rtt × share, for the predicted shares (or, with `picked`, the one origin
+ * a source answered whole goes to) and for the plan, over their non-zero entries in row order: the same
+ * sums as over the dense rows (a zero share adds 0; latencies are finite).
+ */
+function loadsAndObjectives(predicted: SparseShares, picked: Int32Array | undefined, plan: SparseShares, latencyAt: (i: number, j: number) => number, demand: Float64Array, K: number) {
   const load = new Float64Array(K);
   const planLoad = new Float64Array(K);
   let objective = 0;
   let planObjective = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < predicted.rows; i++) {
     const d = demand[i]!;
-    for (let j = 0; j < K; j++) {
-      const x = w[i * K + j]!;
-      const p = plan[i * K + j]!;
-      load[j]! += d * x;
+    const whole = picked ? picked[i]! : -2;
+    if (whole >= 0) {
+      load[whole]! += d;
+      objective += d * latencyAt(i, whole);
+    } else if (whole === -2) {
+      for (let e = predicted.start[i]!; e < predicted.start[i + 1]!; e++) {
+        const j = predicted.origin[e]!;
+        const x = predicted.share[e]!;
+        load[j]! += d * x;
+        objective += d * x * latencyAt(i, j);
+      }
+    }
+  }
+  for (let i = 0; i < plan.rows; i++) {
+    const d = demand[i]!;
+    for (let e = plan.start[i]!; e < plan.start[i + 1]!; e++) {
+      const j = plan.origin[e]!;
+      const p = plan.share[e]!;
       planLoad[j]! += d * p;
-      objective += d * x * latency[i * K + j]!;
-      planObjective += d * p * latency[i * K + j]!;
+      planObjective += d * p * latencyAt(i, j);
     }
   }
   return { load, planLoad, objective, planObjective };

@@ -2,7 +2,7 @@
 // reading a problem keeps what the core needs, and reusing arrays never carries one call into the next.
 import { describe, expect, it } from 'vitest';
 import { decide, decideDense } from './decide.ts';
-import { densify } from './input.ts';
+import { densify, rttOf } from './input.ts';
 import { toDecision } from './output.ts';
 import { Scratch } from './scratch.ts';
 import type { OriginState, SchedulingProblem } from './types.ts';
@@ -38,7 +38,10 @@ describe('flat problem (densify)', () => {
       current: { y: { old: 0.25, b: 0.75 }, z: {} },
     };
     const d = densify(p);
-    expect([...d.rtt]).toEqual([10, 20, 40, 30, Number.NaN, Number.NaN]);
+    expect([0, 1, 2].flatMap((i) => [rttOf(d.rtt, i, 0), rttOf(d.rtt, i, 1)])).toEqual([10, 20, 40, 30, Number.NaN, Number.NaN]);
+    // Sparse rows in the records' key order; the undeclared origin is not kept.
+    expect([...d.rtt.start]).toEqual([0, 2, 4, 4]);
+    expect([...d.rtt.origin]).toEqual([0, 1, 1, 0]);
     expect([...d.demand]).toEqual([5, 0, 1]); // NaN demand counts as none
     expect([...d.hasLocation]).toEqual([0, 1, 0]);
     expect([d.lat[1], d.lon[1]]).toEqual([1, 2]);

@@ -1,7 +1,8 @@
 // The problem's per-source data as flat typed arrays, read from the source objects in one pass.
 //
 // Why: at 100k sources × 20 origins the problem holds 2M RTTs in 100k small records. Everything after
-// this point (costs, damping, objectives, diff) runs over typed arrays indexed by (source, origin), and
+// this point (costs, damping, objectives, diff) runs over typed arrays indexed by source (the learned
+// RTTs and the weights in force as sparse rows, the work arrays by (source, origin)), and
 // this is also the form the worker thread receives (solver/packing.ts): its buffers are transferred
 // without copying, and the worker never rebuilds the source objects it would only read back.
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
@@ -35,13 +36,31 @@ export interface DenseConnections {
   answerSurvival: Float64Array;
 }
 
+/**
+ * Learned RTTs per source (CSR): source i's entries are start[i] .. start[i+1] − 1, each a declared
+ * origin's index and the RTT as given; where a source lists one origin twice, the later entry counts.
+ * Sparse because few pairs are learned: at 1M subnets 1.5 % of 128,850 × 200 (a dense matrix of them
+ * was 206 MB, NaN nearly everywhere, sent to the decision worker every cycle).
+ */
+export interface SourceRtts {
+  start: Int32Array;
+  origin: Int32Array;
+  ms: Float64Array;
+}
+
+/** Source i's learned RTT to declared origin j as given, or NaN (none). */
+export function rttOf(rtts: SourceRtts, i: number, j: number): number {
+  for (let e = rtts.start[i + 1]! - 1; e >= rtts.start[i]!; e--) if (rtts.origin[e] === j) return rtts.ms[e]!;
+  return NaN;
+}
+
 export interface DenseProblem {
   settings: Omit<SchedulingProblem, 'sources' | 'current'>;
   sourceIds: string[];
   /** Demand per source; non-finite or negative demand is 0. */
   demand: Float64Array;
-  /** sources × declared origins; NaN where nothing is given (RTTs to undeclared origins are ignored). */
-  rtt: Float64Array;
+  /** Learned RTTs to declared origins (those to undeclared origins are ignored). */
+  rtt: SourceRtts;
   /** 1 when the source has a location (then lat/lon hold it). */
   hasLocation: Uint8Array;
   lat: Float64Array;
@@ -58,7 +77,7 @@ export interface DenseProblem {
 export type OriginIndex = Map<string, number>;
 
 /**
- * The flat form of a problem. With `space`, the large RTT matrix is scratch space (valid until the next
+ * The flat form of a problem. With `space`, the learned RTTs are scratch space (valid until the next
  * call: decide() in-process); without, every array is the result's own (it is transferred to the worker).
  */
 export function densify(problem: SchedulingProblem, space?: Scratch): DenseProblem {
@@ -76,10 +95,7 @@ export function* densifySteps(problem: SchedulingProblem, space?: Scratch): Step
   const index: OriginIndex = new Map(settings.origins.map((o, j) => [o.id, j]));
   const sourceIds = new Array<string>(n);
   const demand = new Float64Array(n);
-  // Without scratch space the rows are NaN-filled one by one below: one fill of n × K (206 MB at 1M
-  // subnets) was a stall of its own.
-  const rtt = space ? space.f64('input.rtt', n * K, NaN) : new Float64Array(n * K);
-  const rowFill = !space;
+  const rtt = new RttBuilder(n, space);
   const hasLocation = new Uint8Array(n);
   const lat = new Float64Array(n);
   const lon = new Float64Array(n);
@@ -88,7 +104,6 @@ export function* densifySteps(problem: SchedulingProblem, space?: Scratch): Step
   for (let i = 0; i < n; i++) {
     if ((i + 1) % STEP_ITEMS === 0) yield;
     const s = sources[i]!;
-    if (rowFill) rtt.fill(NaN, i * K, i * K + K);
     if (s.excluded) {
       const js = s.excluded.map((id) => index.get(id) ?? -1).filter((j) => j >= 0).sort((a, b) => a - b);
       for (let k = 0; k < js.length; k++) if (k === 0 || js[k] !== js[k - 1]) excluded.push(i * K + js[k]!);
@@ -96,7 +111,8 @@ export function* densifySteps(problem: SchedulingProblem, space?: Scratch): Step
     sourceIds[i] = s.id;
     const d = s.demand_rps;
     demand[i] = Number.isFinite(d) && d > 0 ? d : 0;
-    readRtts(s, rtt, i * K, reader);
+    rtt.row(i);
+    readRtts(s, rtt, reader);
     if (s.location) {
       hasLocation[i] = 1;
       lat[i] = s.location.lat;
@@ -105,7 +121,7 @@ export function* densifySteps(problem: SchedulingProblem, space?: Scratch): Step
   }
   const currentShares = yield* readCurrentSteps(current, sourceIds, index);
   yield;
-  return { settings, sourceIds, demand, rtt, hasLocation, lat, lon, current: currentShares, excluded: Int32Array.from(excluded), ...readConnections(sources, index, K) };
+  return { settings, sourceIds, demand, rtt: rtt.done(n), hasLocation, lat, lon, current: currentShares, excluded: Int32Array.from(excluded), ...readConnections(sources, index, K) };
 }
 
 /** The sources' connection state and sticky points, when any source has them (else nothing is allocated). */
@@ -173,12 +189,51 @@ class KeyColumnCache {
 }
 
 /** Copies a source's RTTs into its row (for-in: no per-source key/value arrays are allocated). */
-function readRtts(s: SourceState, rtt: Float64Array, base: number, cache: KeyColumnCache): void {
+function readRtts(s: SourceState, rtt: RttBuilder, cache: KeyColumnCache): void {
   const record = s.rtt_ms;
   let position = 0;
   for (const key in record) {
     const j = cache.column(position++, key);
-    if (j >= 0) rtt[base + j] = record[key]!;
+    if (j >= 0) rtt.push(j, record[key]!);
+  }
+}
+
+/** SourceRtts row by row, the arrays grown by doubling (in scratch space when given: see densify). */
+export class RttBuilder {
+  private readonly start: Int32Array;
+  private origin: Int32Array;
+  private ms: Float64Array;
+  private count = 0;
+
+  constructor(
+    rows: number,
+    private readonly space?: Scratch,
+  ) {
+    this.start = space ? space.i32('input.rtt.start', rows + 1) : new Int32Array(rows + 1);
+    this.origin = space ? space.i32('input.rtt.origin', 1024) : new Int32Array(1024);
+    this.ms = space ? space.f64Raw('input.rtt.ms', 1024) : new Float64Array(1024);
+  }
+
+  /** Starts source i's row (rows in order; a row not started is empty). */
+  row(i: number): void {
+    this.start[i] = this.count;
+  }
+
+  push(j: number, ms: number): void {
+    if (this.count === this.origin.length || this.count === this.ms.length) {
+      const size = 2 * this.count;
+      this.origin = grown(this.origin.subarray(0, this.count), this.space ? this.space.i32('input.rtt.origin', size) : new Int32Array(size));
+      this.ms = grown(this.ms.subarray(0, this.count), this.space ? this.space.f64Raw('input.rtt.ms', size) : new Float64Array(size));
+    }
+    this.origin[this.count] = j;
+    this.ms[this.count++] = ms;
+  }
+
+  done(rows: number): SourceRtts {
+    this.start[rows] = this.count;
+    const start = this.start.subarray(0, rows + 1);
+    if (this.space) return { start, origin: this.origin.subarray(0, this.count), ms: this.ms.subarray(0, this.count) };
+    return { start, origin: this.origin.slice(0, this.count), ms: this.ms.slice(0, this.count) };
   }
 }
 
@@ -236,5 +291,5 @@ export function denseBuffers(p: DenseProblem): ArrayBuffer[] {
   const c = p.current;
   const k = p.connections;
   const extra = [...(k ? [k.effective, k.survival, k.meanSurvival, k.pinnedEnd, k.pinnedMean, k.answerSurvival] : []), ...(p.pick ? [p.pick] : [])];
-  return [p.demand, p.rtt, p.hasLocation, p.lat, p.lon, c.has, c.start, c.origin, c.share, p.excluded, ...extra].map((a) => a.buffer as ArrayBuffer);
+  return [p.demand, p.rtt.start, p.rtt.origin, p.rtt.ms, p.hasLocation, p.lat, p.lon, c.has, c.start, c.origin, c.share, p.excluded, ...extra].map((a) => a.buffer as ArrayBuffer);
 }

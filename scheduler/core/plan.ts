@@ -4,6 +4,7 @@
 import { mergedCosts, mergeRows } from '../solver/merge.ts';
 import { solveTransport } from '../solver/transport.ts';
 import { planCapacity, type CapacityAdjust } from './capacity.ts';
+import { lap } from './decide-stages.ts';
 import { aboveTargetPenalty, finiteRange, type CostMatrix } from './costs.ts';
 import { scratch } from './scratch.ts';
 import type { OriginState, Policy, SolverInfo } from './types.ts';
@@ -17,7 +18,7 @@ export interface Plan {
   solver: SolverInfo;
 }
 
-export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, lp: Pick<LpExtras, 'mergeResolution' | 'initialPrice'> = {}): Plan {
+export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, lp: Pick<LpExtras, 'mergeResolution' | 'initialPrice' | 'shareInto'> = {}): Plan {
   if (policy === 'weighted') return weightedPlan(columns, costs, demand);
   return lpPlan(policy, columns, costs.cost, demand, costs.rows, lp);
 }
@@ -31,6 +32,9 @@ export interface LpExtras {
   initialPrice?: Float64Array | undefined;
   /** Per column: load that earns the reward tier (a minimum share); none when absent. */
   minLoad?: Float64Array | undefined;
+  /** Where to write the rows' shares when rows were merged (rows × cols): may be the cost array itself,
+   * which nothing reads once the merged costs are built (spares a 206 MB array at 1M subnets). */
+  shareInto?: Float64Array | undefined;
 }
 
 /** The transportation LP on these rows (merged when interchangeable, solver/merge.ts): shares per row, prices, notes. */
@@ -48,17 +52,20 @@ export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Arra
     mDemand = new Float64Array(m);
     mergedCosts(merged, cost, demand, K, resolution === 0, mCost, mDemand);
   }
+  lap('merge');
 
   const caps = planCapacity(policy, columns, mCost, mDemand, m, extras?.adjust);
   const penalty = aboveTargetPenalty(mCost, K);
   const reward = extras?.minLoad ? minimumShareReward(mCost, K, penalty) : undefined;
   const flow = scratch.f64('plan.flow', m * K);
+  lap('capacity');
   const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty, ...(extras?.minLoad ? { minLoad: extras.minLoad, reward } : {}) }, { flow, ...(extras?.initialPrice ? { initialPrice: extras.initialPrice } : {}) });
 
+  lap('solve');
   const mShare = sharesOf(sol.flow, mCost, mDemand, sol.price, m, K);
   let share = mShare;
   if (!same) {
-    share = scratch.f64('plan.share', n * K);
+    share = extras?.shareInto ?? scratch.f64('plan.share', n * K);
     for (let i = 0; i < n; i++) share.set(mShare.subarray(merged.groupOf[i]! * K, merged.groupOf[i]! * K + K), i * K);
   }
   const notes = [...caps.notes];

@@ -10,8 +10,13 @@ import type { OriginRole } from './origins.ts';
 import { scratch } from './scratch.ts';
 
 export interface Prediction {
-  /** Predicted mean share per (source, origin) over the next cycle (the weights themselves when nothing is pinned or picked). */
+  /** Predicted mean share per (source, origin) over the next cycle (the weights themselves when nothing
+   * is pinned; with `picked`, only for the sources it does not name). */
   share: Float64Array;
+  /** Without connection state, sources answered whole: per source the origin all of it goes to, or −2 for
+   * a source not answered whole (its `share` row holds), −1 for one with no origin. Spares a rows ×
+   * origins array that would be one-hot in nearly every row (206 MB at 1M subnets). */
+  picked?: Int32Array;
   /** Per origin: load on established connections over the next cycle. */
   pinnedLoad: Float64Array;
 }
@@ -50,6 +55,11 @@ export function predict(problem: DenseProblem, weights: Float64Array, roleOf: Or
   if (!conn && !pick) return { share: weights, pinnedLoad };
 
   const order = pickOrder(originIds);
+  if (!conn) {
+    const picked = new Int32Array(n);
+    for (let i = 0; i < n; i++) picked[i] = Number.isFinite(pick![i]!) ? pickOrigin(weights, i * K, order, pick![i]!) : -2;
+    return { share: weights, picked, pinnedLoad };
+  }
   const share = scratch.f64('predict.share', n * K);
   const arrivals = new Float64Array(K);
   for (let i = 0; i < n; i++) {
@@ -58,10 +68,6 @@ export function predict(problem: DenseProblem, weights: Float64Array, roleOf: Or
     const u = pick ? pick[i]! : NaN;
     const picked = Number.isFinite(u) ? pickOrigin(weights, row, order, u) : -2;
     for (let j = 0; j < K; j++) arrivals[j] = picked === -2 ? weights[row + j]! : j === picked ? 1 : 0;
-    if (!conn) {
-      share.set(arrivals, row);
-      continue;
-    }
     const pinnedShare = pinnedRow(problem, i, K, order, u);
     // Answered whole: what is pinned off the new answer stays only as far as connections outlive an
     // answer change; a fractional source's every share may see its answer change (as in the walk).

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/config-file.ts';
 import { seededRandom } from '../../lib/prng.ts';
 import { addImplicitOrigins } from '../solve-command.ts';
-import { densify } from './input.ts';
+import { densify, rttOf } from './input.ts';
 import { parseProblemText } from './problem-text.ts';
 import { readProblem } from './read-problem.ts';
 
@@ -128,7 +128,7 @@ describe('parseProblemText ends where JSON.parse, readProblem and densify do', (
     const parsed = parseProblemText(text, 'p.json')!;
     expect(parsed).not.toBeNull();
     numbers.forEach((n, i) => {
-      expect(parsed.dense.rtt[i], n).toBe(Number(n));
+      expect(rttOf(parsed.dense.rtt, i, 0), n).toBe(Number(n));
       expect(parsed.dense.demand[i], n).toBe(Number(n));
     });
   });

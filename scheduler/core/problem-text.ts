@@ -15,7 +15,7 @@
 //  - everything but the sources (settings, origins, current) goes through readProblem (read-problem.ts).
 // Pure: no I/O. problem-text.test.ts checks both roads give the same dense problem and the same errors.
 import { ConfigError, issueProblems } from '../../lib/config-file.ts';
-import { readCurrent, type DenseProblem } from './input.ts';
+import { readCurrent, RttBuilder, type DenseProblem } from './input.ts';
 import { readProblem } from './read-problem.ts';
 import { SourceSchema } from './schema.ts';
 import type { OriginState } from './types.ts';
@@ -471,15 +471,16 @@ export function parseProblemText(text: string, file: string): ParsedProblem | nu
   }
   const K = settings.origins.length;
   const column = Int32Array.from(cols.keys, (k) => index.get(k)!);
-  const rtt = new Float64Array(n * K).fill(NaN);
+  const rtt = new RttBuilder(n);
   for (let i = 0; i < n; i++) {
-    for (let e = cols.rowStart[i]!; e < cols.rowStart[i + 1]!; e++) rtt[i * K + column[cols.key[e]!]!] = cols.value[e]!;
+    rtt.row(i);
+    for (let e = cols.rowStart[i]!; e < cols.rowStart[i + 1]!; e++) rtt.push(column[cols.key[e]!]!, cols.value[e]!);
   }
   const dense: DenseProblem = {
     settings,
     sourceIds: cols.ids,
     demand: cols.demand.slice(0, n),
-    rtt,
+    rtt: rtt.done(n),
     hasLocation: cols.hasLocation.slice(0, n),
     lat: cols.lat.slice(0, n),
     lon: cols.lon.slice(0, n),

@@ -6,20 +6,21 @@
 //
 // Only for arrays that do not outlive the call: nothing handed back to a caller may come from here.
 // decide() is synchronous and each worker thread has its own module instance, so one call at a time
-// uses them. The price is memory held between calls: six sources × origins arrays of the largest
-// problem seen (~100 MB at 100k × 20), which that problem needed at its peak anyway.
+// uses them. The price is memory held between calls: the sources × origins arrays of the largest
+// problem seen, which that problem needed at its peak anyway — two without connection state (the cost
+// matrix, later the rows' plan shares; the weights in force, later the new weights) plus the merged
+// rows' costs and flows: ~590 MB at 1M subnets (128,850 × 200), ~50 MB at 100k × 20.
 export class Scratch {
   private readonly f64s = new Map<string, Float64Array>();
+  private readonly i32s = new Map<string, Int32Array>();
 
   /** A Float64Array of `length` (zero-filled, or `fill`) for the purpose `name`. The same name returns
    * the same memory on the next call, so one name must not be used for two arrays alive at once. */
   f64(name: string, length: number, fill = 0): Float64Array {
-    let buffer = this.f64s.get(name);
-    // Kept at the largest size asked for: the live loop decides load balancers of very different sizes
-    // in one worker, and shrinking for the small ones would reallocate for the large one every cycle.
-    if (!buffer || buffer.length < length) {
-      buffer = new Float64Array(length);
-      this.f64s.set(name, buffer);
+    const had = this.f64s.get(name);
+    const buffer = this.f64Raw(name, length);
+    if (buffer !== had) {
+      // Fresh (zeroed) memory: only a non-zero fill has work to do.
       if (fill !== 0) buffer.fill(fill);
       return buffer;
     }
@@ -27,6 +28,30 @@ export class Scratch {
     view.fill(fill);
     return view;
   }
+
+  /** A Float64Array of at least `length` (contents unspecified) for `name`; the same memory as f64(name). */
+  f64Raw(name: string, length: number): Float64Array {
+    return kept(this.f64s, name, length, (n) => new Float64Array(n));
+  }
+
+  /** An Int32Array of at least `length` (contents unspecified) for the purpose `name`, kept like f64's. */
+  i32(name: string, length: number): Int32Array {
+    return kept(this.i32s, name, length, (n) => new Int32Array(n));
+  }
+}
+
+/**
+ * The array kept under `name`, replaced by a new one of `length` when it is shorter. Kept at the largest
+ * size asked for: the live loop decides load balancers of very different sizes in one worker, and
+ * shrinking for the small ones would reallocate for the large one every cycle.
+ */
+function kept<T extends { length: number }>(arrays: Map<string, T>, name: string, length: number, make: (length: number) => T): T {
+  let buffer = arrays.get(name);
+  if (!buffer || buffer.length < length) {
+    buffer = make(length);
+    arrays.set(name, buffer);
+  }
+  return buffer;
 }
 
 /** The module's scratch space (one per thread). */

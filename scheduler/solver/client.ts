@@ -12,9 +12,11 @@ export interface TimedDecision {
   solve_ms: number;
   /** The worker's V8 heap plus the typed arrays it holds, after the decision (MB). */
   memory_mb?: number;
+  /** decide()'s stages inside the worker, wall ms (core/decide-stages.ts). */
+  stages_ms?: Record<string, number>;
 }
 
-type Reply = { id: number; decision: PackedDecision; solve_ms: number; memory_mb: number } | { id: number; error: string };
+type Reply = { id: number; decision: PackedDecision; solve_ms: number; memory_mb: number; stages_ms: Record<string, number> } | { id: number; error: string };
 
 export class DecisionWorker {
   private worker: Worker | undefined;
@@ -29,7 +31,7 @@ export class DecisionWorker {
       if (!p) return;
       this.pending.delete(reply.id);
       if ('error' in reply) p.reject(new Error(`solver worker: ${reply.error}`));
-      else unpackDecision(reply.decision, p.sourceIds).then((decision) => p.resolve({ decision, solve_ms: reply.solve_ms, memory_mb: reply.memory_mb }), p.reject);
+      else unpackDecision(reply.decision, p.sourceIds).then((decision) => p.resolve({ decision, solve_ms: reply.solve_ms, memory_mb: reply.memory_mb, stages_ms: reply.stages_ms }), p.reject);
     });
     const fail = (err: Error): void => {
       if (this.worker === w) this.worker = undefined;

@@ -1,16 +1,23 @@
-// The exchange arcs of the SSP (transport.ts): for each ordered column pair (u, v), a min-heap of the
-// rows with flow on u keyed by c_kv − c_ku, which does not depend on prices — so the cheapest row to
-// move from u to v is the top of one heap. Heaps are built lazily (when the Dijkstra first settles u)
-// and lazily cleaned: a row that left u is dropped when it reaches the top.
+// The exchange arcs of the SSP (transport.ts): for each ordered column pair (u, v), the rows with flow
+// on u keyed by c_kv − c_ku, which does not depend on prices — so the cheapest row to move from u to v
+// is the minimum of one fixed key set. The minima are kept in two dense K × K arrays (`topKey`,
+// `topRow`): a Dijkstra step at u reads one contiguous row of K keys instead of touching K heap
+// objects and K random rows' flows (at K = 200, 40,000 arcs: a cache-missing peek each cost ~1.3 ms per
+// search; the dense scan a few tens of µs).
 //
-// The tops are mirrored in two dense K × K arrays (`topKey`, `topRow`) that are kept exact eagerly:
-// a Dijkstra step at u then reads one contiguous row of K keys instead of touching K heap objects and
-// K random rows' flows. At K = 200 this is what makes a search cheap (40,000 arcs: a cache-missing peek
-// each cost ~1.3 ms per search; the dense scan a few tens of µs). Invariant, for every built heap
-// (u, v): topRow[u·K+v] is its top entry's row and has flow on u, topKey its key; an empty heap has
-// topRow −1 and topKey +∞. Only two events can break it, and both repair it at once: a row's flow on u
-// reaching 0 (rowLeft: heaps out of u whose top it is are popped down to a live row), and a row gaining
-// flow on v (onNewFlow: pushed into every heap out of v, which may become its new top).
+// A pair goes through up to two states, each entered lazily:
+//   scanned  when the Dijkstra first settles u: one pass over u's rows finds the minimum for every pair
+//            out of u at once (reads only: no per-pair arrays are written);
+//   heap     when that minimum's row leaves u: a min-heap of u's live rows for that pair is built, and
+//            popped from then on (lazily cleaned: a row that left u is dropped when it reaches the top).
+// Most pairs never need the heap: at 1M subnets (55,421 rows × 200 columns) building every heap on the
+// first settle wrote ~11M entries per solve and was the solver's largest cost.
+//
+// Invariant, for every scanned pair (u, v): topRow[u·K+v] is a row with flow on u whose key is the
+// minimum over u's rows with flow, topKey that key; none: topRow −1, topKey +∞. Only two events can
+// break it, and both repair it at once: a row's flow on u reaching 0 (rowLeft: the pair's heap is
+// built if it has none and popped down to a live row), and a row gaining flow on v (onNewFlow: it joins
+// every heap out of v and may become a pair's new minimum).
 import { HeapArrays, MinHeap } from './heap.ts';
 import type { SspState } from './ssp-state.ts';
 
@@ -18,102 +25,117 @@ import type { SspState } from './ssp-state.ts';
 const heapArrays = new HeapArrays();
 
 export class ExchangeHeaps {
+  /** Per pair: its heap once its first minimum has left (see the header), else undefined. */
   private readonly heaps: (MinHeap | undefined)[];
-  /** K × K: key of the cheapest live row to move u → v (+∞: none); valid where the heap is built. */
+  /** Per pair: 1 once its minimum is known (scanned). */
+  private readonly scanned: Uint8Array;
+  /** K × K: key of the cheapest live row to move u → v (+∞: none); valid where scanned. */
   readonly topKey: Float64Array;
   /** K × K: that row, or −1. */
   readonly topRow: Int32Array;
-  // Scratch for build(): the columns wanted and the arrays being filled for each.
+  // Scratch for scan(): the columns wanted and the best key and row found for each.
   private readonly wanted: Int32Array;
-  private readonly wantedKeys: Float64Array[];
-  private readonly wantedIds: Int32Array[];
-  private readonly wantedSize: Int32Array;
+  private readonly bestKey: Float64Array;
+  private readonly bestRow: Int32Array;
 
   constructor(private readonly s: SspState) {
     const K = s.K;
     this.heaps = new Array<MinHeap | undefined>(K * K);
+    this.scanned = new Uint8Array(K * K);
     this.topKey = new Float64Array(K * K).fill(Infinity);
     this.topRow = new Int32Array(K * K).fill(-1);
     this.wanted = new Int32Array(K);
-    this.wantedKeys = new Array<Float64Array>(K);
-    this.wantedIds = new Array<Int32Array>(K);
-    this.wantedSize = new Int32Array(K);
+    this.bestKey = new Float64Array(K);
+    this.bestRow = new Int32Array(K);
   }
 
   /**
-   * Builds the heaps out of u for every column v the Dijkstra step at u will look at (not `done`) and
-   * that has none yet, in one pass over u's rows: each row's costs are read once (a cache line or two)
-   * rather than once per v. Nothing changes flows during that step, so each heap holds exactly what
-   * building it on first use would.
+   * Finds the minimum of every pair out of u the Dijkstra step at u will look at (not `done`) and that
+   * is not scanned yet, in one pass over u's rows: each row's costs are read once (a cache line or two)
+   * rather than once per v.
    */
   build(u: number, done: Uint8Array): void {
     const { K, flow, cost } = this.s;
-    const { heaps, wanted, wantedKeys, wantedIds, wantedSize } = this;
+    const { scanned, wanted, bestKey, bestRow } = this;
     let count = 0;
-    for (let v = 0; v < K; v++) if (v !== u && !done[v] && heaps[u * K + v] === undefined) wanted[count++] = v;
+    for (let v = 0; v < K; v++) if (v !== u && !done[v] && scanned[u * K + v] === 0) wanted[count++] = v;
     if (count === 0) return;
+    bestKey.fill(Infinity, 0, count);
+    bestRow.fill(-1, 0, count);
     const arr = this.s.members[u]!;
     const rows = this.s.memberCount[u]!;
-    for (let q = 0; q < count; q++) {
-      const a = heapArrays.take(rows);
-      wantedKeys[q] = a.keys;
-      wantedIds[q] = a.ids;
-      wantedSize[q] = 0;
-    }
     for (let t = 0; t < rows; t++) {
       const i = arr[t]!;
       const base = i * K;
       if (flow[base + u]! <= 0) continue;
       const cu = cost[base + u]!;
       for (let q = 0; q < count; q++) {
-        const cv = cost[base + wanted[q]!]!;
-        if (cv === Infinity) continue;
-        const m = wantedSize[q]!;
-        wantedKeys[q]![m] = cv - cu;
-        wantedIds[q]![m] = i;
-        wantedSize[q] = m + 1;
+        const key = cost[base + wanted[q]!]! - cu; // +∞ for a pair not allowed: never below bestKey's +∞
+        if (key < bestKey[q]!) {
+          bestKey[q] = key;
+          bestRow[q] = i;
+        }
       }
     }
     for (let q = 0; q < count; q++) {
       const at = u * K + wanted[q]!;
-      const h = MinHeap.adopt(wantedKeys[q]!, wantedIds[q]!, wantedSize[q]!, heapArrays);
-      heaps[at] = h;
-      this.mirror(at, h);
+      scanned[at] = 1;
+      this.topKey[at] = bestKey[q]!;
+      this.topRow[at] = bestRow[q]!;
     }
   }
 
-  /** Row i's flow on u has just reached 0: every heap out of u whose top it was moves to a live row. */
+  /** Row i's flow on u has just reached 0: every pair out of u whose minimum it was moves to a live row. */
   rowLeft(i: number, u: number): void {
     const { K, flow } = this.s;
     const { heaps, topRow } = this;
     for (let w = 0; w < K; w++) {
       const at = u * K + w;
       if (topRow[at] !== i) continue;
-      const h = heaps[at]!;
+      let h = heaps[at];
+      if (h === undefined) heaps[at] = h = this.heapOf(u, w);
       while (h.size > 0 && flow[h.topId() * K + u]! <= 0) h.pop();
       this.mirror(at, h);
     }
   }
 
-  /** Row i now has flow on v (it had none): it becomes a candidate in every heap out of v. */
+  /** Row i now has flow on v (it had none): it becomes a candidate for every scanned pair out of v. */
   onNewFlow(i: number, v: number): void {
     const { K, cost } = this.s;
-    const { heaps, topKey, topRow } = this;
+    const { heaps, scanned, topKey, topRow } = this;
     this.s.addMember(v, i);
     const cv = cost[i * K + v]!;
     for (let w = 0; w < K; w++) {
       const at = v * K + w;
-      const h = heaps[at];
-      if (h === undefined || w === v) continue;
+      if (scanned[at] === 0 || w === v) continue;
       const cw = cost[i * K + w]!;
       if (cw === Infinity) continue;
       const key = cw - cv;
-      h.push(key, i);
+      heaps[at]?.push(key, i);
       if (key < topKey[at]! || topRow[at] === -1) {
         topKey[at] = key;
         topRow[at] = i;
       }
     }
+  }
+
+  /** The heap of pair (u, w): u's rows with flow whose cost on w is finite, keyed c_kw − c_ku. */
+  private heapOf(u: number, w: number): MinHeap {
+    const { K, flow, cost } = this.s;
+    const arr = this.s.members[u]!;
+    const rows = this.s.memberCount[u]!;
+    const { keys, ids } = heapArrays.take(rows);
+    let size = 0;
+    for (let t = 0; t < rows; t++) {
+      const i = arr[t]!;
+      const base = i * K;
+      if (flow[base + u]! <= 0) continue;
+      const cw = cost[base + w]!;
+      if (cw === Infinity) continue;
+      keys[size] = cw - cost[base + u]!;
+      ids[size++] = i;
+    }
+    return MinHeap.adopt(keys, ids, size, heapArrays);
   }
 
   /** Gives every heap's arrays back for the next solve. */

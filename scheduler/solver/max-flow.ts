@@ -8,27 +8,45 @@ export interface FeasibilityGroups {
   allowed: number[][];
 }
 
-/** Groups rows by their set of allowed columns (finite cost). Rows with zero demand are left out. */
+/**
+ * Groups rows by their set of allowed columns (finite cost). Rows with zero demand are left out. Groups
+ * come in the order of their first row. Hashed in place (open addressing on a hash of the set, rows
+ * compared column by column): no key string per row — at 55,421 rows × 200 columns those strings were
+ * ~0.3 s.
+ */
 export function groupByAllowedSet(cost: Float64Array, demand: Float64Array, rows: number, cols: number): FeasibilityGroups {
-  const index = new Map<number | string, number>();
   const out: FeasibilityGroups = { demand: [], allowed: [] };
+  let size = 16;
+  while (size < rows * 2) size <<= 1;
+  const mask = size - 1;
+  const slots = new Int32Array(size); // group + 1; 0 = empty
+  const representative: number[] = [];
+  const hashOf: number[] = [];
+  const sameSet = (a: number, b: number): boolean => {
+    for (let j = 0; j < cols; j++) if ((cost[a * cols + j] === Infinity) !== (cost[b * cols + j] === Infinity)) return false;
+    return true;
+  };
   for (let i = 0; i < rows; i++) {
     const d = demand[i]!;
     if (!(d > 0)) continue;
-    // The allowed set as a number (exact up to 52 columns), else as text.
-    let key: number | string = 0;
-    if (cols <= 52) {
-      let bit = 1;
-      for (let j = 0; j < cols; j++, bit *= 2) if (cost[i * cols + j] !== Infinity) key += bit;
-    } else {
-      const parts: number[] = [];
-      for (let j = 0; j < cols; j++) if (cost[i * cols + j] !== Infinity) parts.push(j);
-      key = parts.join(',');
+    let h = 0x811c9dc5;
+    for (let j = 0; j < cols; j++) h = Math.imul(h ^ (cost[i * cols + j] === Infinity ? 1 : 2), 0x01000193);
+    let slot = h & mask;
+    let g = -1;
+    for (;;) {
+      const at = slots[slot]! - 1;
+      if (at < 0) break;
+      if (hashOf[at] === h && sameSet(representative[at]!, i)) {
+        g = at;
+        break;
+      }
+      slot = (slot + 1) & mask;
     }
-    let g = index.get(key);
-    if (g === undefined) {
+    if (g < 0) {
       g = out.demand.length;
-      index.set(key, g);
+      slots[slot] = g + 1;
+      representative.push(i);
+      hashOf.push(h);
       out.demand.push(0);
       const allowed: number[] = [];
       for (let j = 0; j < cols; j++) if (cost[i * cols + j] !== Infinity) allowed.push(j);
