@@ -14,7 +14,7 @@
 //   idle_in_transaction_timeout, so it cannot hold the lease row or a counter row for long.
 import pg from 'pg';
 import type { Decision, DecisionInput, Edge, EdgeOriginHealth, LatencyEntry, LoadBalancer, LoadBalancerSpec, LoadBalancerWeights, Origin, OriginHealth, OriginSpec, Override, OverrideSpec, WeightsInput } from '../../model/index.ts';
-import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
+import { LeaseLost, type Fence, type LeaseGrant, type WeightsHead } from '../../scheduler/loop/store.ts';
 import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
 import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
@@ -307,20 +307,21 @@ export class PostgresStore implements Store {
 
   // ---- scheduler's write side ----
 
-  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision }> {
+  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
     return this.write(
       async (c) => {
         const parsed = checkWeights(weights);
         await this.lbs.get(c, lbId);
         assertKnownOrigins(lbId, new Set((await this.origins.all(c, lbId)).map((o) => o.id)), parsed);
         const version = (await c.query<{ value: number }>(`UPDATE meta SET value = value + 1 WHERE key = 'weights_version' RETURNING value`)).rows[0]!.value;
+        const publishedAt = new Date().toISOString();
         await c.query(
           `INSERT INTO weights (load_balancer_id, version, published_at, body) VALUES ($1, $2, $3, $4)
            ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body`,
-          [lbId, version, new Date().toISOString(), JSON.stringify(parsed)],
+          [lbId, version, publishedAt, JSON.stringify(parsed)],
         );
         const recorded = await this.insertDecision(c, { ...decision, load_balancer_id: lbId }, version, fence);
-        return { version, decision: recorded };
+        return { version, decision: recorded, weights: { load_balancer_id: lbId, version, published_at: publishedAt, edges: parsed.edges, subnets: parsed.subnets } };
       },
       { fence },
     );
@@ -342,6 +343,10 @@ export class PostgresStore implements Store {
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
     return this.read((c) => this.weightsOf(c, [lbId]).then((w) => w[0] ?? null));
+  }
+
+  weightsHead(lbId: string): Promise<WeightsHead | null> {
+    return this.read(async (c) => (await c.query<WeightsHead>(`SELECT version, published_at FROM weights WHERE load_balancer_id = $1`, [lbId])).rows[0] ?? null);
   }
 
   private async weightsOf(c: Q, lbIds: string[]): Promise<LoadBalancerWeights[]> {

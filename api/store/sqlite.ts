@@ -30,7 +30,7 @@ import {
   type OverrideSpec,
   type WeightsInput,
 } from '../../model/index.ts';
-import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
+import { LeaseLost, type Fence, type LeaseGrant, type WeightsHead } from '../../scheduler/loop/store.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
@@ -231,7 +231,7 @@ export class SqliteStore implements Store {
 
   // ---- scheduler's write side ----
 
-  async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision }> {
+  async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
     // Checked and serialised before the write transaction, with a turn of the event loop after each
     // step: at 1M subnets each is 0.1-0.3 s of the caller's thread (the scheduler's, which also serves
     // the API), and one transaction doing all of it was its longest stall. Invalid input still writes nothing.
@@ -255,7 +255,7 @@ export class SqliteStore implements Store {
         .run(lbId, version, now, body);
       const recorded = this.insertRow({ ...prepared, weights_version: version, recorded: { ...prepared.recorded, weights_version: version } });
       this.bumpChangeSeq();
-      return { version, decision: recorded };
+      return { version, decision: recorded, weights: { load_balancer_id: lbId, version, published_at: now, edges: parsed.edges, subnets: parsed.subnets } };
     });
   }
 
@@ -294,6 +294,10 @@ export class SqliteStore implements Store {
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
     return this.read(() => this.weightsOf(lbId));
+  }
+
+  weightsHead(lbId: string): Promise<WeightsHead | null> {
+    return this.read(() => (this.db.prepare(`SELECT version, published_at FROM weights WHERE load_balancer_id = ?`).get(lbId) as WeightsHead | undefined) ?? null);
   }
 
   private weightsOf(lbId: string): LoadBalancerWeights | null {

@@ -107,6 +107,11 @@ export class SchedulerLoop {
    */
   private cycleFence: Fence | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  /**
+   * Per load balancer: the weights this replica last published, as the store stored them (read-only:
+   * the next cycle decides from them while the store's version still says they are in force).
+   */
+  private readonly published = new Map<string, LoadBalancerWeights>();
   /** Per load balancer in shadow mode: the weights it would have in force had it published (its own walk). */
   private readonly shadow = new Map<string, LoadBalancerWeights>();
   /** Which overrides this replica has seen (their `now` applies once). */
@@ -307,7 +312,7 @@ export class SchedulerLoop {
     for (const [name, tau] of inputs.connections.originLifetimeS) this.o.metrics.connectionLifetime.set({ load_balancer: lb.name, origin: name }, tau);
     await clock.lap('inputs');
 
-    const inForce = await this.o.store.getWeights(lb.id);
+    const inForce = await this.weightsInForce(lb.id);
     await clock.lap('weights_in_force');
     const current = this.weightsToDecideFrom(lb, inForce);
     const missing = this.missing.get(lb.id) ?? new Map<string, number>();
@@ -400,11 +405,29 @@ export class SchedulerLoop {
       await clock.lap('publish');
       return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
     }
-    const { version } = await this.o.store.publishWeights(lb.id, publish, record, this.writeFence());
+    const { version, weights: stored } = await this.o.store.publishWeights(lb.id, publish, record, this.writeFence());
+    this.published.set(lb.id, stored);
     await clock.lap('publish');
     this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });
     this.o.log.info({ load_balancer: lb.name, version, epoch: this.cycleFence?.epoch, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
+  }
+
+  /**
+   * The weights in force, without reading back the body this replica published itself while it still
+   * is the one in force: at 1M subnets that read is a JSON.parse of tens of MB, ~0.2-0.65 s of this
+   * thread in one piece. Versions are store-wide, so whether ours is still in force is one small read:
+   * a publish by another replica (HA: it took the lease while we were paused), by the API, or a store
+   * restored from a backup gives another version or time, and then the body is read.
+   */
+  private async weightsInForce(lbId: string): Promise<LoadBalancerWeights | null> {
+    const ours = this.published.get(lbId);
+    if (ours) {
+      const head = await this.o.store.weightsHead(lbId);
+      if (head && head.version === ours.version && head.published_at === ours.published_at) return ours;
+      this.published.delete(lbId);
+    }
+    return this.o.store.getWeights(lbId);
   }
 
   /**
