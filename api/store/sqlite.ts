@@ -10,7 +10,7 @@
 // change_seq counts the commits that can change a long-polled view (load balancers, origins, edges,
 // published weights, origin health transitions); decisions, latency rows and leases do not bump it,
 // so a scheduler cycle that changes nothing wakes no long-poller.
-import { yieldToLoop } from '../../lib/steps.ts';
+import { runPaced } from '../../lib/steps.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -32,7 +32,7 @@ import {
 } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant, type WeightsHead } from '../../scheduler/loop/store.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, preparePublishSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
@@ -232,19 +232,18 @@ export class SqliteStore implements Store {
   // ---- scheduler's write side ----
 
   async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
-    // Checked and serialised before the write transaction, with a turn of the event loop after each
-    // step: at 1M subnets each is 0.1-0.3 s of the caller's thread (the scheduler's, which also serves
-    // the API), and one transaction doing all of it was its longest stall. Invalid input still writes nothing.
-    const parsed = checkWeights(weights);
-    await yieldToLoop();
-    const body = JSON.stringify(parsed);
-    await yieldToLoop();
-    const prepared = decisionRow({ ...decision, load_balancer_id: lbId }, null, fence, new Date().toISOString());
-    await yieldToLoop();
+    // Checked and serialised before the write transaction, in slices with turns of the event loop
+    // between (lib/steps.ts): at 1M subnets the weights' check, their body, the decision's diff check
+    // and its body were each 0.15-0.35 s of the caller's thread (the scheduler's, which also serves the
+    // API), and in one transaction its longest stall. Invalid input still writes nothing. Inside the
+    // transaction: the fence, the origins as they are now (a few ids), two inserts.
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence));
+    const parsed = ready.parsed;
+    const body = ready.body;
     return this.tx(() => {
       this.checkFence(fence);
       this.lbs.get(lbId);
-      assertKnownOrigins(lbId, new Set(this.origins.all(lbId).map((o) => o.id)), parsed);
+      assertKnownOrigins(lbId, new Set(this.origins.all(lbId).map((o) => o.id)), parsed, ready.named);
       const version = this.nextWeightsVersion();
       const now = new Date().toISOString();
       this.db
