@@ -16,7 +16,7 @@ import type { LatencyEntry, LoadBalancer, LoadBalancerWeights } from '../../mode
 import { LeaseLost, type Fence, type LeaseGrant, type SchedulerStore } from './store.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
-import { buildProblemSteps, sameWeights, splitWeights, splitWeightsSteps, type BuiltProblem, type Locate } from './problem.ts';
+import { buildProblemSteps, sameWeights, sameWeightsSteps, splitWeights, splitWeightsSteps, type BuiltProblem, type Locate } from './problem.ts';
 import { CarriedState, connectionSummary } from './connection-sources.ts';
 import { answersOfSteps } from './answer-survival.ts';
 import type { SchedulerMetrics } from './metrics.ts';
@@ -400,7 +400,7 @@ export class SchedulerLoop {
       overload_rps: decision.overload_rps,
       diff: decision.diff,
     };
-    if ((decision.diff.length === 0 && built.dropped.length === 0 && current) || sameWeights(publish, current)) {
+    if ((decision.diff.length === 0 && built.dropped.length === 0 && current) || (await runPaced(sameWeightsSteps(publish, current)))) {
       await this.o.store.recordDecision(record, this.writeFence());
       await clock.lap('publish');
       return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
