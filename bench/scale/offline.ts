@@ -10,8 +10,8 @@
 //   answers    choose() for every subnet: coverage = demand-weighted share answered from learned RTT
 //
 // Heap is measured after a forced GC where the process was started with --expose-gc.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -78,6 +78,13 @@ export interface OfflineResult {
   event_loop_max_ms: { cycle: number; cycle2: number };
   /** Each cycle stage's wall time on the main thread between two yields (scheduler/loop/stage-clock.ts), ms. */
   cycle_stages_ms: { cycle: Record<string, number>; cycle2: Record<string, number> };
+  /**
+   * The main thread's CPU time in each stage (ms, 10 ms ticks; Linux only, else absent): what a stage
+   * costs whatever the load, where its wall time and the stalls it causes grow with the load.
+   */
+  cycle_stages_cpu_ms?: { cycle: Record<string, number>; cycle2: Record<string, number> };
+  /** The load average (1 min) at the start and end of the two cycles: stalls grow with it. */
+  loadavg: [number, number];
   /** The main thread's GC pauses during each cycle (perf_hooks 'gc' entries). */
   main_gc: { cycle: GcPauses; cycle2: GcPauses };
   /** A 10 ms ticker's longest late firing, by the stage last reported done when it fired (ms). */
@@ -89,6 +96,17 @@ export interface OfflineResult {
 }
 
 const AUTHORITY: Authority = { primaryNs: 'ns1.scale.example', hostmaster: 'hostmaster@scale.example', nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 3600, retry: 600, expire: 1209600 };
+
+/** This thread's CPU time (user + system, ms) from /proc: the main thread's task has the process id. */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in USER_HZ (100) ticks
+  } catch {
+    return undefined;
+  }
+}
 
 function heapMb(): number {
   (globalThis as { gc?: () => void }).gc?.();
@@ -176,6 +194,8 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     log(`inputs ${JSON.stringify(inputs)} (${series} series)`);
 
     let stageMs: Record<string, number> = {};
+    let stageCpu: Record<string, number> = {};
+    let cpuAt = mainThreadCpuMs();
     // The stall log: a 10 ms ticker's longest gap, attributed to the stage in progress (the one after
     // the last stage the loop reported done).
     let lastStage = 'start';
@@ -215,13 +235,18 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       latencyTtlMs: 3_600_000,
       onStage: (stage, ms) => {
         stageMs[stage] = Math.round((stageMs[stage] ?? 0) + ms);
+        const cpu = mainThreadCpuMs();
+        if (cpu !== undefined && cpuAt !== undefined) stageCpu[stage] = (stageCpu[stage] ?? 0) + cpu - cpuAt;
+        cpuAt = cpu;
         lastStage = stage;
       },
       locate: await createLocator({ cidr_mappings: geoMappings(w) }),
     });
     // timed() outside watchingLoop: its forced GC (the heap figure) is the harness's, not the loop's.
+    const loadStart = loadavg()[0]!;
     lastStage = 'start';
     tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
+    cpuAt = mainThreadCpuMs();
     const [[report, stall, gc1], cycle] = await timed(async () => {
       const watched = await watchingLoop(() => loop.cycle());
       lastStage = 'harness';
@@ -229,8 +254,10 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     });
     const stages1 = stageMs;
     const stalls1 = stallAfter;
+    const cpu1 = stageCpu;
     stageMs = {};
     stallAfter = {};
+    stageCpu = {};
     const first = report.results[0]!;
     if (first.outcome !== 'published') throw new Error(`cycle: ${first.outcome}: ${first.detail}`);
     const sources = Object.keys(first.decision!.weights).length;
@@ -241,6 +268,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     // A second cycle from the weights in force (the steady state the scheduler runs in).
     lastStage = 'start';
     tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
+    cpuAt = mainThreadCpuMs();
     const [[, stall2, gc2], cycle2] = await timed(async () => {
       const watched = await watchingLoop(() => loop.cycle());
       lastStage = 'harness';
@@ -249,7 +277,9 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms (main-thread GC max ${gc2.max_ms} ms, ${gc2.total_ms} ms in all), stages ${JSON.stringify(stageMs)}`);
     const secondWorker = Math.round(workerMs);
     clearInterval(ticker);
+    const loadEnd = loadavg()[0]!;
     log(`stalls by the stage they followed: ${JSON.stringify(stalls1)} / ${JSON.stringify(stallAfter)}`);
+    log(`main-thread CPU by stage: ${JSON.stringify(cpu1)} / ${JSON.stringify(stageCpu)}; load ${loadStart.toFixed(1)} -> ${loadEnd.toFixed(1)}`);
     await loop.stop();
     const decisionOnly = {
       spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, seed: spec.seed ?? 15, mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS },
@@ -264,6 +294,8 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       cycle_stages_ms: { cycle: stages1, cycle2: stageMs },
       main_gc: { cycle: gc1, cycle2: gc2 },
       stalls_after_stage_ms: { cycle: stalls1, cycle2: stallAfter },
+      ...(cpuAt !== undefined ? { cycle_stages_cpu_ms: { cycle: cpu1, cycle2: stageCpu } } : {}),
+      loadavg: [Math.round(loadStart * 10) / 10, Math.round(loadEnd * 10) / 10] as [number, number],
     };
     if (spec.cyclesOnly) return { ...decisionOnly, stages: { world, agents: agentsStage, inputs, cycle, cycle2 }, view_subnets: 0, coverage: NaN, coverage_top_n: NaN };
 
