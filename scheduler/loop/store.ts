@@ -44,7 +44,8 @@ export interface LeaseGrant extends Fence {
 export class LeaseLost extends Error {
   constructor(
     readonly fence: Fence,
-    detail: string,
+    /** Why (the lease's epoch and holder now, or its expiry): kept so the error can cross a thread. */
+    readonly detail: string,
   ) {
     super(`lease ${fence.name} epoch ${fence.epoch} is no longer held by ${fence.holder}: ${detail}; the write was not applied`);
     this.name = 'LeaseLost';
