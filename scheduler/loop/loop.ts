@@ -221,6 +221,8 @@ export class SchedulerLoop {
     this.cycleFence = { name: grant.name, holder: grant.holder, epoch: grant.epoch };
     try {
       const lbs = (await this.o.store.allLoadBalancers()).filter((lb) => lb.enabled);
+      // What we published for a load balancer since deleted or disabled is tens of MB at scale: let it go.
+      for (const id of this.published.keys()) if (!lbs.some((lb) => lb.id === id)) this.published.delete(id);
       const edges = await this.o.store.allEdges();
       const health = await this.o.store.listOriginHealth();
       const edgeHealth = await this.o.store.listEdgeHealth();
