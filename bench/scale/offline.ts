@@ -26,7 +26,7 @@ import type { DnsView } from '../../model/index.ts';
 import type { SchedulingDecision } from '../../scheduler/core/types.ts';
 import { choose, newChoice } from '../../dns/answer/choose.ts';
 import { buildViewIndex, type Authority } from '../../dns/answer/view-index.ts';
-import { runPaced } from '../../lib/steps.ts';
+import { runPaced, type Steps } from '../../lib/steps.ts';
 import { assembleInputs, assembleInputsSteps } from '../../scheduler/inputs/assemble.ts';
 import { toCapacityUnit, toCapacityUnitSteps } from '../../scheduler/inputs/convert.ts';
 import type { ReadContext } from '../../scheduler/inputs/types.ts';
@@ -85,6 +85,12 @@ export interface OfflineResult {
   cycle_stages_cpu_ms?: { cycle: Record<string, number>; cycle2: Record<string, number> };
   /** The load average (1 min) at the start and end of the two cycles: stalls grow with it. */
   loadavg: [number, number];
+  /**
+   * The peer: the longest stall a 10 ms ticker (as the stall log's) sees beside a busy loop paced as the stages
+   * are (runPaced, 20 ms slices, steps of ~0.1 ms), for 3 s before the first cycle and after the second:
+   * the floor the machine's load puts under any stall of this thread, whatever the code.
+   */
+  paced_peer_stall_ms: [number, number];
   /** The main thread's GC pauses during each cycle (perf_hooks 'gc' entries). */
   main_gc: { cycle: GcPauses; cycle2: GcPauses };
   /** A 10 ms ticker's longest late firing, by the stage last reported done when it fired (ms). */
@@ -106,6 +112,29 @@ function mainThreadCpuMs(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+let sink = 0;
+
+/** See OfflineResult.paced_peer_stall_ms. */
+async function pacedPeerStall(ms: number): Promise<number> {
+  let worst = 0;
+  let at = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - at - 10);
+    at = now;
+  }, 10);
+  function* burn(): Steps<void> {
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      for (let i = 0; i < 100_000; i++) sink += Math.sqrt(i);
+      yield;
+    }
+  }
+  await runPaced(burn());
+  clearInterval(ticker);
+  return Math.round(worst);
 }
 
 function heapMb(): number {
@@ -193,6 +222,8 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     const [, inputs] = await timed(() => toCapacityUnit(assembleInputs(raw, ctx, counter), ctx));
     log(`inputs ${JSON.stringify(inputs)} (${series} series)`);
 
+    const peerBefore = await pacedPeerStall(3000);
+    log(`paced peer before the cycles: longest stall ${peerBefore} ms (load ${loadavg()[0]!.toFixed(1)})`);
     let stageMs: Record<string, number> = {};
     let stageCpu: Record<string, number> = {};
     let cpuAt = mainThreadCpuMs();
@@ -277,6 +308,8 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms (main-thread GC max ${gc2.max_ms} ms, ${gc2.total_ms} ms in all), stages ${JSON.stringify(stageMs)}`);
     const secondWorker = Math.round(workerMs);
     clearInterval(ticker);
+    const peerAfter = await pacedPeerStall(3000);
+    log(`paced peer after the cycles: longest stall ${peerAfter} ms (load ${loadavg()[0]!.toFixed(1)})`);
     const loadEnd = loadavg()[0]!;
     log(`stalls by the stage they followed: ${JSON.stringify(stalls1)} / ${JSON.stringify(stallAfter)}`);
     log(`main-thread CPU by stage: ${JSON.stringify(cpu1)} / ${JSON.stringify(stageCpu)}; load ${loadStart.toFixed(1)} -> ${loadEnd.toFixed(1)}`);
@@ -296,6 +329,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       stalls_after_stage_ms: { cycle: stalls1, cycle2: stallAfter },
       ...(cpuAt !== undefined ? { cycle_stages_cpu_ms: { cycle: cpu1, cycle2: stageCpu } } : {}),
       loadavg: [Math.round(loadStart * 10) / 10, Math.round(loadEnd * 10) / 10] as [number, number],
+      paced_peer_stall_ms: [peerBefore, peerAfter] as [number, number],
     };
     if (spec.cyclesOnly) return { ...decisionOnly, stages: { world, agents: agentsStage, inputs, cycle, cycle2 }, view_subnets: 0, coverage: NaN, coverage_top_n: NaN };
 
