@@ -389,7 +389,9 @@ export class SchedulerLoop {
       const nameOf = new Map(origins.map((o) => [o.id, o.name]));
       const decided = publish.subnets;
       const walked = (name: string) => built.connections.walk[name]?.survival;
-      answers.remember(snapshot, walked, await runPaced(answersOfSteps(current?.subnets ?? {}, lb.dns.hostname, nameOf)), await runPaced(answersOfSteps(decided, lb.dns.hostname, nameOf)), (this.o.now ?? Date.now)() / 1000, lb.dns.ttl);
+      const before = await runPaced(answersOfSteps(current?.subnets ?? {}, lb.dns.hostname, nameOf));
+      const after = await runPaced(answersOfSteps(decided, lb.dns.hostname, nameOf));
+      await runPaced(answers.rememberSteps(snapshot, walked, before, after, (this.o.now ?? Date.now)() / 1000, lb.dns.ttl));
       await clock.lap('answers');
     }
     const record = {
