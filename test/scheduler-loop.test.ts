@@ -121,6 +121,32 @@ describe('SchedulerLoop', () => {
     expect(hist.values.find((v) => (v as { metricName?: string }).metricName === 'sluice_scheduler_stage_duration_seconds_count' && v.labels.stage === 'publish')?.value).toBe(1);
   });
 
+  it('decides from the weights it published without reading them back, until another writer publishes', async () => {
+    const reader = new ScriptedReader();
+    reader.next = () => edgeInputs('sfo', 300, { us: 20, eu: 140 });
+    let bodyReads = 0;
+    const counting = new Proxy(store, {
+      get(target, key) {
+        if (key === 'getWeights') return (...a: Parameters<SqliteStore['getWeights']>) => (bodyReads++, target.getWeights(...a));
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const loop = makeLoop(reader, 'test-a', registry, 5_000, { store: counting });
+    expect((await loop.cycle()).results[0]!.outcome).toBe('published');
+    expect(bodyReads).toBe(1); // nothing published yet: read (null)
+    reader.next = () => edgeInputs('sfo', 400, { us: 20, eu: 140 });
+    expect((await loop.cycle()).results[0]!.outcome).toBe('published');
+    expect(bodyReads).toBe(1); // its own publish is still the version in force: kept, not read back
+    const ours = (await store.getWeights(lb.id))!;
+    expect(ours.edges[edgeId]![us.id]).toBeCloseTo(2 / 3 - 0.02, 4);
+    // Another writer (a replica that led meanwhile, the API) publishes: the next cycle reads those and damps from them.
+    await store.publishWeights(lb.id, { edges: { [edgeId]: { [us.id]: 0.9, [eu.id]: 0.1 } } }, { load_balancer_id: lb.id, reason: 'override' });
+    expect((await loop.cycle()).results[0]!.outcome).toBe('published');
+    expect(bodyReads).toBe(2);
+    expect((await store.getWeights(lb.id))!.edges[edgeId]![us.id]).toBeCloseTo(0.9 - 0.02, 4);
+  });
+
   it('holds the weights in force when inputs are unavailable, records why and counts it', async () => {
     const reader = new ScriptedReader();
     reader.next = () => edgeInputs('sfo', 300, { us: 20, eu: 140 });

@@ -13,13 +13,14 @@
 // - a session stuck inside a transaction (a paused replica) is ended by the server after
 //   idle_in_transaction_timeout, so it cannot hold the lease row or a counter row for long.
 import pg from 'pg';
+import { runPaced } from '../../lib/steps.ts';
 import type { Decision, DecisionInput, Edge, EdgeOriginHealth, LatencyEntry, LoadBalancer, LoadBalancerSpec, LoadBalancerWeights, Origin, OriginHealth, OriginSpec, Override, OverrideSpec, WeightsInput } from '../../model/index.ts';
-import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
+import { LeaseLost, type Fence, type LeaseGrant, type WeightsHead } from '../../scheduler/loop/store.ts';
 import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
 import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, preparePublishSteps, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
 import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
@@ -307,20 +308,24 @@ export class PostgresStore implements Store {
 
   // ---- scheduler's write side ----
 
-  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision }> {
+  async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
+    // Checked and serialised before the transaction, in steps (as the SQLite store: records.ts); inside
+    // it the fence, the origins as they are now (a few ids) and two inserts.
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence));
+    const { parsed } = ready;
     return this.write(
       async (c) => {
-        const parsed = checkWeights(weights);
         await this.lbs.get(c, lbId);
-        assertKnownOrigins(lbId, new Set((await this.origins.all(c, lbId)).map((o) => o.id)), parsed);
+        assertKnownOrigins(lbId, new Set((await this.origins.all(c, lbId)).map((o) => o.id)), parsed, ready.named);
         const version = (await c.query<{ value: number }>(`UPDATE meta SET value = value + 1 WHERE key = 'weights_version' RETURNING value`)).rows[0]!.value;
+        const publishedAt = new Date().toISOString();
         await c.query(
           `INSERT INTO weights (load_balancer_id, version, published_at, body) VALUES ($1, $2, $3, $4)
            ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body`,
-          [lbId, version, new Date().toISOString(), JSON.stringify(parsed)],
+          [lbId, version, publishedAt, ready.body],
         );
-        const recorded = await this.insertDecision(c, { ...decision, load_balancer_id: lbId }, version, fence);
-        return { version, decision: recorded };
+        const recorded = await this.insertRow(c, { ...prepared, weights_version: version, recorded: { ...prepared.recorded, weights_version: version } });
+        return { version, decision: recorded, weights: { load_balancer_id: lbId, version, published_at: publishedAt, edges: parsed.edges, subnets: parsed.subnets } };
       },
       { fence },
     );
@@ -331,8 +336,11 @@ export class PostgresStore implements Store {
     return this.write((c) => this.insertDecision(c, decision, null, fence), { fence, bump: false });
   }
 
-  private async insertDecision(c: Q, input: DecisionInput, weightsVersion: number | null, fence: Fence | undefined): Promise<Decision> {
-    const row = decisionRow(input, weightsVersion, fence, new Date().toISOString());
+  private insertDecision(c: Q, input: DecisionInput, weightsVersion: number | null, fence: Fence | undefined): Promise<Decision> {
+    return this.insertRow(c, decisionRow(input, weightsVersion, fence, new Date().toISOString()));
+  }
+
+  private async insertRow(c: Q, row: PreparedDecisionRow): Promise<Decision> {
     const { rows } = await c.query<{ id: number }>(
       `INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
       [row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body],
@@ -342,6 +350,10 @@ export class PostgresStore implements Store {
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
     return this.read((c) => this.weightsOf(c, [lbId]).then((w) => w[0] ?? null));
+  }
+
+  weightsHead(lbId: string): Promise<WeightsHead | null> {
+    return this.read(async (c) => (await c.query<WeightsHead>(`SELECT version, published_at FROM weights WHERE load_balancer_id = $1`, [lbId])).rows[0] ?? null);
   }
 
   private async weightsOf(c: Q, lbIds: string[]): Promise<LoadBalancerWeights[]> {

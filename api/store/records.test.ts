@@ -2,7 +2,9 @@
 // and leave every doubtful input to the schema (which names the bad field).
 import { describe, expect, it } from 'vitest';
 import { WeightsInput } from '../../model/index.ts';
-import { checkWeights } from './records.ts';
+import { ZodError } from 'zod';
+import { runToEnd } from '../../lib/steps.ts';
+import { assertKnownOrigins, checkWeights, decisionRow, decisionRowSteps, prepareWeightsSteps } from './records.ts';
 import { StoreError } from './store.ts';
 
 describe('checkWeights', () => {
@@ -33,5 +35,52 @@ describe('checkWeights', () => {
     expect((err as StoreError).kind).toBe('invalid');
     expect((err as StoreError).field).toBe(field);
     expect(WeightsInput.safeParse(w).success).toBe(false);
+  });
+});
+
+describe('publish preparation in steps', () => {
+  const weights = { edges: { e1: { a: 0.25, b: 0.75 } }, subnets: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`10.${i >> 8}.${i & 255}.0/24`, (i % 3 ? { a: 1 } : { b: 0.5, c: 0.5 }) as Record<string, number>])) };
+
+  it('serialises the weights as JSON.stringify does, naming every origin, across several steps', () => {
+    const steps = prepareWeightsSteps(weights);
+    let yields = 0;
+    let r = steps.next();
+    for (; !r.done; r = steps.next()) yields++;
+    expect(yields).toBeGreaterThan(1);
+    expect(r.value.body).toBe(JSON.stringify(checkWeights(weights)));
+    expect([...r.value.named].sort()).toEqual(['a', 'b', 'c']);
+    expect(() => runToEnd(prepareWeightsSteps({ edges: { e1: { a: 1.5 } } }))).toThrow(StoreError);
+  });
+
+  it('names the unknown origin only when the weights name one', () => {
+    const { parsed, named } = runToEnd(prepareWeightsSteps(weights));
+    expect(() => assertKnownOrigins('lb', new Set(['a', 'b', 'c']), parsed, named)).not.toThrow();
+    expect(() => assertKnownOrigins('lb', new Set(['a', 'b']), parsed, named)).toThrow(/subnets\.10\.0\.0\.0\/24 names origin c/);
+  });
+
+  const diff = Array.from({ length: 5000 }, (_, i) => ({ source: `subnet:10.${i >> 8}.${i & 255}.0/24`, origin_id: 'a', from: i / 5000, to: 1 - i / 5000 }));
+  const input = { load_balancer_id: 'lb', reason: 'optimize' as const, objective: 3, inputs: { sources: 5000 }, diff };
+
+  it('writes the decision body decisionRow writes, with the diff serialised in steps', () => {
+    const fence = { name: 'scheduler', holder: 'h', epoch: 4 };
+    const row = runToEnd(decisionRowSteps(input, 7, fence, '2026-11-29T12:00:00.000Z'));
+    const whole = decisionRow(input, 7, fence, '2026-11-29T12:00:00.000Z');
+    expect(JSON.parse(row.body)).toEqual(JSON.parse(whole.body));
+    expect(row.recorded).toEqual(whole.recorded);
+    expect({ ...row, body: '', recorded: null }).toEqual({ ...whole, body: '', recorded: null });
+  });
+
+  it.each([
+    ['a NaN', { source: 's', origin_id: 'a', from: NaN, to: 1 }, 'diff.1.from'],
+    ['an extra key', { source: 's', origin_id: 'a', from: 0, to: 1, why: 'x' }, 'diff.1'],
+    ['a missing key', { source: 's', origin_id: 'a', from: 0 }, 'diff.1.to'],
+  ])('leaves a change with %s to the schema, which refuses it', (_, bad, path) => {
+    const attempt = () => runToEnd(decisionRowSteps({ ...input, diff: [diff[0]!, bad as never] }, null, undefined, 'now'));
+    expect(attempt).toThrow(ZodError);
+    try {
+      attempt();
+    } catch (e) {
+      expect((e as ZodError).issues[0]!.path.join('.')).toContain(path);
+    }
   });
 });

@@ -10,7 +10,7 @@
 // change_seq counts the commits that can change a long-polled view (load balancers, origins, edges,
 // published weights, origin health transitions); decisions, latency rows and leases do not bump it,
 // so a scheduler cycle that changes nothing wakes no long-poller.
-import { yieldToLoop } from '../../lib/steps.ts';
+import { runPaced } from '../../lib/steps.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -30,9 +30,11 @@ import {
   type OverrideSpec,
   type WeightsInput,
 } from '../../model/index.ts';
-import { LeaseLost, type Fence, type LeaseGrant } from '../../scheduler/loop/store.ts';
+import type { Fence, LeaseGrant, WeightsHead } from '../../scheduler/loop/store.ts';
+import { checkFence, errorOf, publishTransaction } from './sqlite-publish.ts';
+import { SqlitePublisher } from './sqlite-publisher.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, checkWeights, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, preparePublishSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
@@ -50,6 +52,8 @@ import {
 } from './store.ts';
 
 const CHANGE_POLL_MS = 200;
+/** A publish this big (weights + decision JSON) is written on the publish worker's thread: ~1 MB is ~10 ms here. */
+const PUBLISH_OFF_THREAD_CHARS = 1_000_000;
 /** How long a write waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -67,14 +71,24 @@ export class SqliteStore implements Store {
   private readonly lbs: ResourceTable<LoadBalancerSpec, LoadBalancer>;
   private readonly origins: ResourceTable<OriginSpec, Origin>;
   private readonly edges: ResourceTable<EdgeSpec, Edge>;
+  /** The publish transaction's own thread and connection; none for an in-memory database. */
+  private readonly publisher: SqlitePublisher | undefined;
 
-  constructor(readonly path: string) {
+  /**
+   * @param publishOffThreadChars publishes whose weights and decision bodies reach this size run on the
+   *   publish worker (tests lower it to exercise that path with small data).
+   */
+  constructor(
+    readonly path: string,
+    private readonly publishOffThreadChars = PUBLISH_OFF_THREAD_CHARS,
+  ) {
     // The busy timeout is set at open: switching to WAL and migrating take locks another process may hold.
     this.db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
+    this.publisher = path === ':memory:' || path === '' ? undefined : new SqlitePublisher(path, BUSY_TIMEOUT_MS);
     const bump = () => this.bumpChangeSeq();
     const meta = (row: ResourceRow) => ({ id: row.id, revision: row.revision, created_at: row.created_at, updated_at: row.updated_at });
     this.lbs = new ResourceTable(this.db, { table: 'load_balancers', idPrefix: 'lb', noun: 'load balancer' }, (row, spec) => ({ ...spec, ...meta(row) }), bump);
@@ -231,32 +245,32 @@ export class SqliteStore implements Store {
 
   // ---- scheduler's write side ----
 
-  async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision }> {
-    // Checked and serialised before the write transaction, with a turn of the event loop after each
-    // step: at 1M subnets each is 0.1-0.3 s of the caller's thread (the scheduler's, which also serves
-    // the API), and one transaction doing all of it was its longest stall. Invalid input still writes nothing.
-    const parsed = checkWeights(weights);
-    await yieldToLoop();
-    const body = JSON.stringify(parsed);
-    await yieldToLoop();
-    const prepared = decisionRow({ ...decision, load_balancer_id: lbId }, null, fence, new Date().toISOString());
-    await yieldToLoop();
-    return this.tx(() => {
-      this.checkFence(fence);
-      this.lbs.get(lbId);
-      assertKnownOrigins(lbId, new Set(this.origins.all(lbId).map((o) => o.id)), parsed);
-      const version = this.nextWeightsVersion();
-      const now = new Date().toISOString();
-      this.db
-        .prepare(
-          `INSERT INTO weights (load_balancer_id, version, published_at, body) VALUES (?, ?, ?, ?)
-           ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body`,
-        )
-        .run(lbId, version, now, body);
-      const recorded = this.insertRow({ ...prepared, weights_version: version, recorded: { ...prepared.recorded, weights_version: version } });
-      this.bumpChangeSeq();
-      return { version, decision: recorded };
-    });
+  async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
+    // Checked and serialised before the write transaction, in slices with turns of the event loop
+    // between (lib/steps.ts): at 1M subnets the weights' check, their body, the decision's diff check
+    // and its body were each 0.15-0.35 s of the caller's thread (the scheduler's, which also serves the
+    // API). Invalid input still writes nothing. The transaction itself (the fence, the origins as they
+    // are now, the inserts and the fsync) is one function (sqlite-publish.ts): a big one (tens of MB at
+    // 1M subnets, 0.1-0.7 s) runs on the publish worker's connection, a small one here (sub-ms, and no
+    // worker start-up in its way); an in-memory database, which only this connection sees, always here.
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence));
+    const { recorded: _objects, ...row } = prepared;
+    const request = { lbId, body: ready.body, row, fence, named: [...ready.named] };
+    const offThread = this.publisher && request.body.length + row.body.length >= this.publishOffThreadChars;
+    const outcome = offThread ? await this.publisher!.publish(request) : publishTransaction(this.db, request);
+    if (!outcome.ok) {
+      const f = outcome.failure;
+      if (f.kind !== 'unknown_origins') throw errorOf(f);
+      assertKnownOrigins(lbId, new Set(f.known), ready.parsed); // throws, naming the source and origin
+      throw new StoreError('invalid', `weights name an origin not in load balancer ${lbId}`, 'weights');
+    }
+    queueMicrotask(() => this.notify());
+    const { version } = outcome;
+    return {
+      version,
+      decision: insertedDecision(outcome.decision_id, { ...prepared, weights_version: version, recorded: { ...prepared.recorded, weights_version: version } }),
+      weights: { load_balancer_id: lbId, version, published_at: outcome.published_at, edges: ready.parsed.edges, subnets: ready.parsed.subnets },
+    };
   }
 
   recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision> {
@@ -280,20 +294,16 @@ export class SqliteStore implements Store {
     return insertedDecision(id, row);
   }
 
-  /**
-   * Inside the write's transaction (SQLite's write lock is held from the first statement): the lease
-   * still names this holder and epoch and has not expired. Else nothing of the write is applied.
-   */
   private checkFence(fence: Fence | undefined): void {
-    if (!fence) return;
-    const row = this.db.prepare(`SELECT holder, epoch, expires_at FROM leases WHERE name = ?`).get(fence.name) as { holder: string; epoch: number; expires_at: number } | undefined;
-    if (!row) throw new LeaseLost(fence, 'no such lease');
-    if (row.epoch !== fence.epoch || row.holder !== fence.holder) throw new LeaseLost(fence, `the lease is at epoch ${row.epoch}, held by ${row.holder}`);
-    if (row.expires_at <= Date.now()) throw new LeaseLost(fence, `it expired at ${new Date(row.expires_at).toISOString()}`);
+    checkFence(this.db, fence);
   }
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
     return this.read(() => this.weightsOf(lbId));
+  }
+
+  weightsHead(lbId: string): Promise<WeightsHead | null> {
+    return this.read(() => (this.db.prepare(`SELECT version, published_at FROM weights WHERE load_balancer_id = ?`).get(lbId) as WeightsHead | undefined) ?? null);
   }
 
   private weightsOf(lbId: string): LoadBalancerWeights | null {
@@ -555,10 +565,10 @@ export class SqliteStore implements Store {
     for (const l of this.listeners) l();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (this.watcher) clearInterval(this.watcher);
     this.listeners.clear();
+    await this.publisher?.close();
     this.db.close();
-    return Promise.resolve();
   }
 }

@@ -66,16 +66,22 @@ export function storeContract(label: string, harness: StoreHarness): void {
       const b = await store.createLoadBalancer({ ...LB, name: 'b' });
       const oa = await store.createOrigin(a.id, { ...ORIGIN, name: 'x' });
       const ob = await store.createOrigin(b.id, { ...ORIGIN, name: 'x' });
+      expect(await store.weightsHead(a.id)).toBeNull();
       const first = await store.publishWeights(a.id, { edges: { e1: { [oa.id]: 1 } } }, { load_balancer_id: a.id, reason: 'optimize', objective: 42, diff: [{ source: 'e1', origin_id: oa.id, from: 0, to: 1 }] });
       const second = await store.publishWeights(b.id, { subnets: { '10.1.0.0/16': { [ob.id]: 1 } } }, { load_balancer_id: b.id, reason: 'health' });
       expect(second.version).toBe(first.version + 1);
       expect(first.decision).toMatchObject({ weights_version: first.version, leader_epoch: null, reason: 'optimize', objective: 42 });
       expect(await store.getWeights(a.id)).toMatchObject({ version: first.version, edges: { e1: { [oa.id]: 1 } }, subnets: {} });
+      // What publishWeights says it stored is what getWeights reads back, and the head names that version.
+      expect(first.weights).toEqual(await store.getWeights(a.id));
+      expect(await store.weightsHead(a.id)).toEqual({ version: first.version, published_at: first.weights.published_at });
+      expect(await store.weightsHead(b.id)).toEqual({ version: second.version, published_at: second.weights.published_at });
       // Weights of one origin may not be published under another load balancer.
       await expect(store.publishWeights(a.id, { edges: { e1: { [ob.id]: 1 } } }, { load_balancer_id: a.id, reason: 'optimize' })).rejects.toThrow(/not in load balancer/);
       // A share outside 0..1 never reaches the store.
       await expect(store.publishWeights(a.id, { edges: { e1: { [oa.id]: 1.5 } } }, { load_balancer_id: a.id, reason: 'optimize' })).rejects.toMatchObject({ kind: 'invalid' });
       expect((await store.getWeights(a.id))!.version).toBe(first.version);
+      expect((await store.weightsHead(a.id))!.version).toBe(first.version);
       // A refused publish took no version: the next one is contiguous.
       expect((await store.publishWeights(a.id, {}, { load_balancer_id: a.id, reason: 'optimize' })).version).toBe(second.version + 1);
     });

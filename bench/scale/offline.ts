@@ -10,8 +10,8 @@
 //   answers    choose() for every subnet: coverage = demand-weighted share answered from learned RTT
 //
 // Heap is measured after a forced GC where the process was started with --expose-gc.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { serialize } from 'node:v8';
@@ -28,7 +28,7 @@ import { densify } from '../../scheduler/core/input.ts';
 import type { SchedulingDecision } from '../../scheduler/core/types.ts';
 import { choose, newChoice } from '../../dns/answer/choose.ts';
 import { buildViewIndex, type Authority } from '../../dns/answer/view-index.ts';
-import { runPaced } from '../../lib/steps.ts';
+import { runPaced, type Steps } from '../../lib/steps.ts';
 import { assembleInputs, assembleInputsSteps } from '../../scheduler/inputs/assemble.ts';
 import { toCapacityUnit, toCapacityUnitSteps } from '../../scheduler/inputs/convert.ts';
 import type { ReadContext } from '../../scheduler/inputs/types.ts';
@@ -85,6 +85,19 @@ export interface OfflineResult {
   event_loop_max_ms: { cycle: number; cycle2: number };
   /** Each cycle stage's wall time on the main thread between two yields (scheduler/loop/stage-clock.ts), ms. */
   cycle_stages_ms: { cycle: Record<string, number>; cycle2: Record<string, number> };
+  /**
+   * The main thread's CPU time in each stage (ms, 10 ms ticks; Linux only, else absent): what a stage
+   * costs whatever the load, where its wall time and the stalls it causes grow with the load.
+   */
+  cycle_stages_cpu_ms?: { cycle: Record<string, number>; cycle2: Record<string, number> };
+  /** The load average (1 min) at the start and end of the two cycles: stalls grow with it. */
+  loadavg: [number, number];
+  /**
+   * The peer: the longest stall a 10 ms ticker (as the stall log's) sees beside a busy loop paced as the stages
+   * are (runPaced, 20 ms slices, steps of ~0.1 ms), for 3 s before the first cycle and after the second:
+   * the floor the machine's load puts under any stall of this thread, whatever the code.
+   */
+  paced_peer_stall_ms: [number, number];
   /** The main thread's GC pauses during each cycle (perf_hooks 'gc' entries). */
   main_gc: { cycle: GcPauses; cycle2: GcPauses };
   /** A 10 ms ticker's longest late firing, by the stage last reported done when it fired (ms). */
@@ -96,6 +109,40 @@ export interface OfflineResult {
 }
 
 const AUTHORITY: Authority = { primaryNs: 'ns1.scale.example', hostmaster: 'hostmaster@scale.example', nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 3600, retry: 600, expire: 1209600 };
+
+/** This thread's CPU time (user + system, ms) from /proc: the main thread's task has the process id. */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in USER_HZ (100) ticks
+  } catch {
+    return undefined;
+  }
+}
+
+let sink = 0;
+
+/** See OfflineResult.paced_peer_stall_ms. */
+async function pacedPeerStall(ms: number): Promise<number> {
+  let worst = 0;
+  let at = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - at - 10);
+    at = now;
+  }, 10);
+  function* burn(): Steps<void> {
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      for (let i = 0; i < 100_000; i++) sink += Math.sqrt(i);
+      yield;
+    }
+  }
+  await runPaced(burn());
+  clearInterval(ticker);
+  return Math.round(worst);
+}
 
 function heapMb(): number {
   (globalThis as { gc?: () => void }).gc?.();
@@ -182,7 +229,11 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     const [, inputs] = await timed(() => toCapacityUnit(assembleInputs(raw, ctx, counter), ctx));
     log(`inputs ${JSON.stringify(inputs)} (${series} series)`);
 
+    const peerBefore = await pacedPeerStall(3000);
+    log(`paced peer before the cycles: longest stall ${peerBefore} ms (load ${loadavg()[0]!.toFixed(1)})`);
     let stageMs: Record<string, number> = {};
+    let stageCpu: Record<string, number> = {};
+    let cpuAt = mainThreadCpuMs();
     // The stall log: a 10 ms ticker's longest gap, attributed to the stage in progress (the one after
     // the last stage the loop reported done).
     let lastStage = 'start';
@@ -226,13 +277,18 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       latencyTtlMs: 3_600_000,
       onStage: (stage, ms) => {
         stageMs[stage] = Math.round((stageMs[stage] ?? 0) + ms);
+        const cpu = mainThreadCpuMs();
+        if (cpu !== undefined && cpuAt !== undefined) stageCpu[stage] = (stageCpu[stage] ?? 0) + cpu - cpuAt;
+        cpuAt = cpu;
         lastStage = stage;
       },
       locate: await createLocator({ cidr_mappings: geoMappings(w) }),
     });
     // timed() outside watchingLoop: its forced GC (the heap figure) is the harness's, not the loop's.
+    const loadStart = loadavg()[0]!;
     lastStage = 'start';
     tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
+    cpuAt = mainThreadCpuMs();
     const [[report, stall, gc1], cycle] = await timed(async () => {
       const watched = await watchingLoop(() => loop.cycle());
       lastStage = 'harness';
@@ -240,8 +296,10 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     });
     const stages1 = stageMs;
     const stalls1 = stallAfter;
+    const cpu1 = stageCpu;
     stageMs = {};
     stallAfter = {};
+    stageCpu = {};
     const first = report.results[0]!;
     if (first.outcome !== 'published') throw new Error(`cycle: ${first.outcome}: ${first.detail}`);
     const sources = Object.keys(first.decision!.weights).length;
@@ -253,6 +311,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     // A second cycle from the weights in force (the steady state the scheduler runs in).
     lastStage = 'start';
     tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
+    cpuAt = mainThreadCpuMs();
     const [[, stall2, gc2], cycle2] = await timed(async () => {
       const watched = await watchingLoop(() => loop.cycle());
       lastStage = 'harness';
@@ -262,7 +321,11 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     const secondWorker = Math.round(workerMs);
     log(`worker stages (ms) first ${JSON.stringify(firstStages)} / next ${JSON.stringify(workerStages)}`);
     clearInterval(ticker);
+    const peerAfter = await pacedPeerStall(3000);
+    log(`paced peer after the cycles: longest stall ${peerAfter} ms (load ${loadavg()[0]!.toFixed(1)})`);
+    const loadEnd = loadavg()[0]!;
     log(`stalls by the stage they followed: ${JSON.stringify(stalls1)} / ${JSON.stringify(stallAfter)}`);
+    log(`main-thread CPU by stage: ${JSON.stringify(cpu1)} / ${JSON.stringify(stageCpu)}; load ${loadStart.toFixed(1)} -> ${loadEnd.toFixed(1)}`);
     await loop.stop();
     const decisionOnly = {
       spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, seed: spec.seed ?? 15, mergeResolutionMs: spec.mergeResolutionMs ?? DEFAULT_MERGE_RESOLUTION_MS },
@@ -278,6 +341,9 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       cycle_stages_ms: { cycle: stages1, cycle2: stageMs },
       main_gc: { cycle: gc1, cycle2: gc2 },
       stalls_after_stage_ms: { cycle: stalls1, cycle2: stallAfter },
+      ...(cpuAt !== undefined ? { cycle_stages_cpu_ms: { cycle: cpu1, cycle2: stageCpu } } : {}),
+      loadavg: [Math.round(loadStart * 10) / 10, Math.round(loadEnd * 10) / 10] as [number, number],
+      paced_peer_stall_ms: [peerBefore, peerAfter] as [number, number],
     };
     if (spec.cyclesOnly) return { ...decisionOnly, stages: { world, agents: agentsStage, inputs, cycle, cycle2 }, view_subnets: 0, coverage: NaN, coverage_top_n: NaN };
 

@@ -53,10 +53,16 @@ export function* toCapacityUnitSteps(m: Measurements, ctx: ReadContext): Steps<L
   out.edgeRtt = m.edgeRtt;
   out.subnetRtt = m.subnetRtt;
   out.originHealth = m.originHealth;
-  const subnets = new Set([...m.subnetConnections.keys(), ...m.subnetConnectionSeconds.keys()]);
+  let step = 0;
+  const subnets = new Set<string>();
+  for (const table of [m.subnetConnections, m.subnetConnectionSeconds]) {
+    for (const s of table.keys()) {
+      subnets.add(s);
+      if (++step % STEP_ITEMS === 0) yield;
+    }
+  }
   const edgeSubnet = new Map<string, string>();
   const edgeIndex = new EdgeSubnets(ctx.edges);
-  let step = 0;
   for (const s of subnets) {
     if (++step % STEP_ITEMS === 0) yield;
     const e = edgeIndex.edgeOf(s);
@@ -65,7 +71,9 @@ export function* toCapacityUnitSteps(m: Measurements, ctx: ReadContext): Steps<L
   // HTTP edges pool their connections to the origins: their traffic there is counted by the edges' own
   // per-origin request counters, not by connections. TCP edges open one origin connection per client.
   const httpEdges = m.edgeOriginUnit === 'requests';
-  const shares = unit === 'requests' ? requestShares(m, ctx, edgeSubnet, httpEdges) : unit === 'bytes' ? byteShares(m, ctx) : connectionShares(m, ctx);
+  // Per origin, in steps: at 1M subnets × 200 origins the shares are ~400k rows, 0.1-0.3 s in one piece.
+  yield* indexSubnetsByOrigin(m);
+  const shares = unit === 'requests' ? yield* requestShares(m, ctx, edgeSubnet, httpEdges) : unit === 'bytes' ? yield* byteShares(m, ctx) : yield* connectionShares(m, ctx);
 
   // Subnet (DNS) demand: what each subnet sent to each origin, summed over the origins. Gathered
   // origin by origin (each alloc holds only that origin's subnets): asking every origin about every
@@ -122,14 +130,15 @@ export function* toCapacityUnitSteps(m: Measurements, ctx: ReadContext): Steps<L
     out.conversions.ratios[o] = r;
   }
   yield;
-  out.connections = connectionTurnover(m, edgeSubnet, subnets);
+  out.connections = yield* connectionTurnover(m, edgeSubnet, subnets);
   return out;
 }
 
 /** requests: per origin, the shares of D_o = R_o − (HTTP edges' requests) among its subnets. */
-function requestShares(m: Measurements, ctx: ReadContext, edgeSubnet: Map<string, string>, httpEdges: boolean): Map<string, OriginShare<'requests'>> {
+function* requestShares(m: Measurements, ctx: ReadContext, edgeSubnet: Map<string, string>, httpEdges: boolean): Steps<Map<string, OriginShare<'requests'>>> {
   const out = new Map<string, OriginShare<'requests'>>();
   for (const o of ctx.origins) {
+    yield;
     const { n, x } = originSubnets(m, o.name, (s) => !(httpEdges && edgeSubnet.has(s)));
     if (n.size === 0 && x.size === 0) continue;
     const R = m.originRequests.get(o.name);
@@ -158,10 +167,11 @@ function requestShares(m: Measurements, ctx: ReadContext, edgeSubnet: Map<string
 }
 
 /** connections: each subnet's new connections, as they are. */
-function connectionShares(m: Measurements, ctx: ReadContext): Map<string, OriginShare<'connections'>> {
+function* connectionShares(m: Measurements, ctx: ReadContext): Steps<Map<string, OriginShare<'connections'>>> {
   const out = new Map<string, OriginShare<'connections'>>();
   const by: PerConnection<'connections'> = { perConnection: ratio('connections', 'connections', 1, 'counted'), perOpenSecond: ratio('connections', 'connection_seconds', 0, 'none') };
   for (const o of ctx.origins) {
+    yield;
     const { n, x } = originSubnets(m, o.name, () => true);
     if (n.size > 0) out.set(o.name, { by, alloc: allocate('connections', n, x, by) });
   }
@@ -169,9 +179,10 @@ function connectionShares(m: Measurements, ctx: ReadContext): Map<string, Origin
 }
 
 /** bytes: an origin's bytes shared out over its subnets by connection-seconds (new connections without). */
-function byteShares(m: Measurements, ctx: ReadContext): Map<string, OriginShare<'bytes'>> {
+function* byteShares(m: Measurements, ctx: ReadContext): Steps<Map<string, OriginShare<'bytes'>>> {
   const out = new Map<string, OriginShare<'bytes'>>();
   for (const o of ctx.origins) {
+    yield;
     const B = m.originBytes.get(o.name);
     const { n, x } = originSubnets(m, o.name, () => true);
     if (!B || (n.size === 0 && x.size === 0)) continue;
@@ -191,18 +202,29 @@ function byteShares(m: Measurements, ctx: ReadContext): Map<string, OriginShare<
 const byOriginCache = new WeakMap<Measurements, Map<string, { n: Map<string, Rate<'connections'>>; x: Map<string, Rate<'connection_seconds'>> }>>();
 
 function subnetsByOrigin(m: Measurements) {
-  let index = byOriginCache.get(m);
-  if (index) return index;
-  index = new Map();
+  if (!byOriginCache.has(m)) runToEnd(indexSubnetsByOrigin(m));
+  return byOriginCache.get(m)!;
+}
+
+/** Builds subnetsByOrigin's index in steps (lib/steps.ts): every subnet × origin row, once. */
+function* indexSubnetsByOrigin(m: Measurements): Steps<void> {
+  if (byOriginCache.has(m)) return;
+  const index: NonNullable<ReturnType<typeof byOriginCache.get>> = new Map();
   const at = (origin: string) => {
-    let e = index!.get(origin);
-    if (!e) index!.set(origin, (e = { n: new Map(), x: new Map() }));
+    let e = index.get(origin);
+    if (!e) index.set(origin, (e = { n: new Map(), x: new Map() }));
     return e;
   };
-  for (const [s, row] of m.subnetConnections) for (const [origin, r] of row) at(origin).n.set(s, r);
-  for (const [s, row] of m.subnetConnectionSeconds) for (const [origin, r] of row) at(origin).x.set(s, r);
+  let step = 0;
+  for (const [s, row] of m.subnetConnections) {
+    for (const [origin, r] of row) at(origin).n.set(s, r);
+    if (++step % STEP_ITEMS === 0) yield;
+  }
+  for (const [s, row] of m.subnetConnectionSeconds) {
+    for (const [origin, r] of row) at(origin).x.set(s, r);
+    if (++step % STEP_ITEMS === 0) yield;
+  }
   byOriginCache.set(m, index);
-  return index;
 }
 
 /** The subnets an origin saw (new connections, connection-seconds), those `keep` accepts. */
@@ -315,13 +337,18 @@ function describeSubnetConversion(unit: CapacityUnit, shares: Map<string, Origin
  * connections at TCP edges (maximum likelihood for an exponential lifetime with the still-open ones
  * censored: connection-seconds observed / connections closed), and where each subnet's connections are.
  */
-function connectionTurnover(m: Measurements, edgeSubnet: Map<string, string>, subnets: Set<string>): ConnectionInputs {
+function* connectionTurnover(m: Measurements, edgeSubnet: Map<string, string>, subnets: Set<string>): Steps<ConnectionInputs> {
   const out: ConnectionInputs = { originLifetimeS: new Map(), edgeLifetimeS: new Map(), subnetPlacement: new Map(), subnetSurvivors: new Map(), edgeSurvivors: new Map(), originPolledAt: m.originPolledAt };
-  for (const [s, row] of m.subnetSurvivors) if (!edgeSubnet.has(s)) out.subnetSurvivors.set(s, row);
+  let step = 0;
+  for (const [s, row] of m.subnetSurvivors) {
+    if (!edgeSubnet.has(s)) out.subnetSurvivors.set(s, row);
+    if (++step % STEP_ITEMS === 0) yield;
+  }
   if (m.edgeOriginUnit === 'connections') out.edgeSurvivors = m.edgeSurvivors;
   const open = new Map<string, number>();
   const closes = new Map<string, number>();
   for (const s of subnets) {
+    if (++step % STEP_ITEMS === 0) yield;
     if (edgeSubnet.has(s)) continue;
     const xs = m.subnetConnectionSeconds.get(s);
     let total = 0;

@@ -155,11 +155,19 @@ export class AnswerSurvival {
    * after `nowS`; one still waiting keeps its older snapshot; one the answer returns to is dropped.
    */
   remember(snap: SnapshotAt, survival: (origin: string) => number | undefined, before: Answers, after: Answers, nowS: number, ttlS: number): void {
+    runToEnd(this.rememberSteps(snap, survival, before, after, nowS, ttlS));
+  }
+
+  /** remember in steps (lib/steps.ts): every subnet watched or with survivors, ~130k at 1M subnets. */
+  *rememberSteps(snap: SnapshotAt, survival: (origin: string) => number | undefined, before: Answers, after: Answers, nowS: number, ttlS: number): Steps<void> {
+    let n = 0;
     for (const [subnet, row] of this.watch) {
+      if (++n % STEP_ITEMS === 0) yield;
       for (const origin of row.keys()) if (after.get(subnet) === origin || after.get(subnet) === undefined) row.delete(origin);
       if (row.size === 0) this.watch.delete(subnet);
     }
     for (const [subnet, conns] of snap.survivors) {
+      if (++n % STEP_ITEMS === 0) yield;
       const a = before.get(subnet);
       const b = after.get(subnet);
       if (a === undefined || b === undefined) continue;

@@ -24,6 +24,7 @@ import { edgeOriginUnitOf } from '../inputs/assemble.ts';
 import type { LbInputs, OpenConnections } from '../inputs/types.ts';
 import { AnswerSurvival, reconcile, type AnswerSurvivalEstimate } from './answer-survival.ts';
 import { dnsPick } from './dns-pick.ts';
+import { STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 
 export const EDGE_PREFIX = 'edge:';
 export const SUBNET_PREFIX = 'subnet:';
@@ -112,8 +113,11 @@ function originSurvival(ctx: ConnectionContext, idOf: Map<string, string>, use: 
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-/** Adds `connections` and `pick` to the sources where the measurements support them (in place). */
-export function annotateSources(sources: SourceState[], ctx: ConnectionContext): ConnectionUse {
+/**
+ * Adds `connections` and `pick` to the sources where the measurements support them (in place). In
+ * steps (lib/steps.ts): ~130k sources at 1M subnets, 0.1-0.3 s of the loop's thread in one piece.
+ */
+export function* annotateSourcesSteps(sources: SourceState[], ctx: ConnectionContext): Steps<ConnectionUse> {
   const use: ConnectionUse = { walk: {}, effective_from: { carried: 0, measured: 0, weights: 0 }, pinned_measured: 0 };
   const answer = ctx.answerSurvival;
   const stays = answer?.from === 'observed' ? answer.value : undefined;
@@ -139,7 +143,9 @@ export function annotateSources(sources: SourceState[], ctx: ConnectionContext):
   const walk = originSurvival(ctx, idOf, use);
   const tcpEdges = edgeOriginUnitOf(ctx.lb.listeners) === 'connections';
   const edgeName = new Map(ctx.edges.map((e) => [e.id, e.name]));
+  let n = 0;
   for (const src of sources) {
+    if (++n % STEP_ITEMS === 0) yield;
     const carried = ctx.carried?.effective[src.id];
     if (src.id.startsWith(SUBNET_PREFIX)) {
       const subnet = src.id.slice(SUBNET_PREFIX.length);

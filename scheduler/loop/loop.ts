@@ -16,7 +16,7 @@ import type { LatencyEntry, LoadBalancer, LoadBalancerWeights } from '../../mode
 import { LeaseLost, type Fence, type LeaseGrant, type SchedulerStore } from './store.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
-import { buildProblemSteps, sameWeights, splitWeights, splitWeightsSteps, type BuiltProblem, type Locate } from './problem.ts';
+import { buildProblemSteps, sameWeights, sameWeightsSteps, splitWeights, splitWeightsSteps, type BuiltProblem, type Locate } from './problem.ts';
 import { CarriedState, connectionSummary } from './connection-sources.ts';
 import { answersOfSteps } from './answer-survival.ts';
 import type { SchedulerMetrics } from './metrics.ts';
@@ -107,6 +107,11 @@ export class SchedulerLoop {
    */
   private cycleFence: Fence | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  /**
+   * Per load balancer: the weights this replica last published, as the store stored them (read-only:
+   * the next cycle decides from them while the store's version still says they are in force).
+   */
+  private readonly published = new Map<string, LoadBalancerWeights>();
   /** Per load balancer in shadow mode: the weights it would have in force had it published (its own walk). */
   private readonly shadow = new Map<string, LoadBalancerWeights>();
   /** Which overrides this replica has seen (their `now` applies once). */
@@ -216,6 +221,8 @@ export class SchedulerLoop {
     this.cycleFence = { name: grant.name, holder: grant.holder, epoch: grant.epoch };
     try {
       const lbs = (await this.o.store.allLoadBalancers()).filter((lb) => lb.enabled);
+      // What we published for a load balancer since deleted or disabled is tens of MB at scale: let it go.
+      for (const id of this.published.keys()) if (!lbs.some((lb) => lb.id === id)) this.published.delete(id);
       const edges = await this.o.store.allEdges();
       const health = await this.o.store.listOriginHealth();
       const edgeHealth = await this.o.store.listEdgeHealth();
@@ -307,7 +314,7 @@ export class SchedulerLoop {
     for (const [name, tau] of inputs.connections.originLifetimeS) this.o.metrics.connectionLifetime.set({ load_balancer: lb.name, origin: name }, tau);
     await clock.lap('inputs');
 
-    const inForce = await this.o.store.getWeights(lb.id);
+    const inForce = await this.weightsInForce(lb.id);
     await clock.lap('weights_in_force');
     const current = this.weightsToDecideFrom(lb, inForce);
     const missing = this.missing.get(lb.id) ?? new Map<string, number>();
@@ -382,7 +389,9 @@ export class SchedulerLoop {
       const nameOf = new Map(origins.map((o) => [o.id, o.name]));
       const decided = publish.subnets;
       const walked = (name: string) => built.connections.walk[name]?.survival;
-      answers.remember(snapshot, walked, await runPaced(answersOfSteps(current?.subnets ?? {}, lb.dns.hostname, nameOf)), await runPaced(answersOfSteps(decided, lb.dns.hostname, nameOf)), (this.o.now ?? Date.now)() / 1000, lb.dns.ttl);
+      const before = await runPaced(answersOfSteps(current?.subnets ?? {}, lb.dns.hostname, nameOf));
+      const after = await runPaced(answersOfSteps(decided, lb.dns.hostname, nameOf));
+      await runPaced(answers.rememberSteps(snapshot, walked, before, after, (this.o.now ?? Date.now)() / 1000, lb.dns.ttl));
       await clock.lap('answers');
     }
     const record = {
@@ -395,16 +404,34 @@ export class SchedulerLoop {
       overload_rps: decision.overload_rps,
       diff: decision.diff,
     };
-    if ((decision.diff.length === 0 && built.dropped.length === 0 && current) || sameWeights(publish, current)) {
+    if ((decision.diff.length === 0 && built.dropped.length === 0 && current) || (await runPaced(sameWeightsSteps(publish, current)))) {
       await this.o.store.recordDecision(record, this.writeFence());
       await clock.lap('publish');
       return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
     }
-    const { version } = await this.o.store.publishWeights(lb.id, publish, record, this.writeFence());
+    const { version, weights: stored } = await this.o.store.publishWeights(lb.id, publish, record, this.writeFence());
+    this.published.set(lb.id, stored);
     await clock.lap('publish');
     this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });
     this.o.log.info({ load_balancer: lb.name, version, epoch: this.cycleFence?.epoch, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
+  }
+
+  /**
+   * The weights in force, without reading back the body this replica published itself while it still
+   * is the one in force: at 1M subnets that read is a JSON.parse of tens of MB, ~0.2-0.65 s of this
+   * thread in one piece. Versions are store-wide, so whether ours is still in force is one small read:
+   * a publish by another replica (HA: it took the lease while we were paused), by the API, or a store
+   * restored from a backup gives another version or time, and then the body is read.
+   */
+  private async weightsInForce(lbId: string): Promise<LoadBalancerWeights | null> {
+    const ours = this.published.get(lbId);
+    if (ours) {
+      const head = await this.o.store.weightsHead(lbId);
+      if (head && head.version === ours.version && head.published_at === ours.published_at) return ours;
+      this.published.delete(lbId);
+    }
+    return this.o.store.getWeights(lbId);
   }
 
   /**

@@ -5,7 +5,7 @@ import type { LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, Edge, Edg
 import type { OriginState, SchedulingProblem, SourceState, Weights } from '../core/index.ts';
 import { EdgeSubnets } from '../inputs/edge-subnets.ts';
 import type { AnswerSurvivalEstimate } from './answer-survival.ts';
-import { annotateSources, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnections, type ConnectionUse } from './connection-sources.ts';
+import { annotateSourcesSteps, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnections, type ConnectionUse } from './connection-sources.ts';
 import type { LbInputs } from '../inputs/types.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 
@@ -25,10 +25,18 @@ const EDGE = EDGE_PREFIX;
 const SUBNET = SUBNET_PREFIX;
 
 export function currentAsProblemWeights(w: LoadBalancerWeights | null): Weights {
+  return runToEnd(currentAsProblemWeightsSteps(w));
+}
+
+function* currentAsProblemWeightsSteps(w: LoadBalancerWeights | null): Steps<Weights> {
   const out: Weights = {};
   if (!w) return out;
-  for (const [id, shares] of Object.entries(w.edges)) out[`${EDGE}${id}`] = shares;
-  for (const [cidr, shares] of Object.entries(w.subnets)) out[`${SUBNET}${cidr}`] = shares;
+  let n = 0;
+  for (const id in w.edges) out[`${EDGE}${id}`] = w.edges[id]!;
+  for (const cidr in w.subnets) {
+    if (++n % STEP_ITEMS === 0) yield;
+    out[`${SUBNET}${cidr}`] = w.subnets[cidr]!;
+  }
   return out;
 }
 
@@ -110,10 +118,14 @@ export function* buildProblemSteps(args: BuildArgs): Steps<BuiltProblem> {
     }
   }
 
-  const connections = annotateSources(sources, { lb, origins, edges, inputs, carried: args.carried, cycleSeconds: args.cycleSeconds ?? 15, answerSurvival: args.answerSurvival });
+  const connections = yield* annotateSourcesSteps(sources, { lb, origins, edges, inputs, carried: args.carried, cycleSeconds: args.cycleSeconds ?? 15, answerSurvival: args.answerSurvival });
 
-  const current = currentAsProblemWeights(args.current);
-  const present = new Set(sources.map((s) => s.id));
+  const current = yield* currentAsProblemWeightsSteps(args.current);
+  const present = new Set<string>();
+  for (let i = 0; i < sources.length; i++) {
+    present.add(sources[i]!.id);
+    if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+  }
   const carried: Weights = {};
   const dropped: string[] = [];
   for (const id of args.missing.keys()) if (present.has(id) || !(id in current)) args.missing.delete(id);
@@ -189,17 +201,26 @@ export function* splitWeightsSteps(weights: Weights, carried: Weights): Steps<{ 
  * to 1e-6): a decision whose changes all vanish in the rounding (a source at its plan, re-derived with
  * float noise) is no new version, so no data plane is woken for nothing.
  */
-export function sameWeights(next: { edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> }, inForce: { edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> } | null): boolean {
+export function sameWeights(next: PublishedShares, inForce: PublishedShares | null): boolean {
+  return runToEnd(sameWeightsSteps(next, inForce));
+}
+
+type PublishedShares = { edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> };
+
+/** sameWeights in steps (lib/steps.ts): two ~130k-subnet tables compared at 1M subnets. */
+export function* sameWeightsSteps(next: PublishedShares, inForce: PublishedShares | null): Steps<boolean> {
   if (!inForce) return false;
-  const same = (a: Record<string, WeightMap>, b: Record<string, WeightMap>) => {
+  function* same(a: Record<string, WeightMap>, b: Record<string, WeightMap>): Steps<boolean> {
     const keys = Object.keys(a);
     if (keys.length !== Object.keys(b).length) return false;
-    return keys.every((k) => {
-      const x = a[k]!;
-      const y = b[k];
+    for (let i = 0; i < keys.length; i++) {
+      if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+      const x = a[keys[i]!]!;
+      const y = b[keys[i]!];
       if (!y || Object.keys(x).length !== Object.keys(y).length) return false;
-      return Object.entries(x).every(([o, v]) => y[o] === v);
-    });
-  };
-  return same(next.edges, inForce.edges) && same(next.subnets, inForce.subnets);
+      for (const o in x) if (y[o] !== x[o]) return false;
+    }
+    return true;
+  }
+  return (yield* same(next.edges, inForce.edges)) && (yield* same(next.subnets, inForce.subnets));
 }

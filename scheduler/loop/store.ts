@@ -23,6 +23,9 @@ import type {
   WeightsInput,
 } from '../../model/index.ts';
 
+/** The version and publication time of the weights in force (LoadBalancerWeights without the body). */
+export type WeightsHead = Pick<LoadBalancerWeights, 'version' | 'published_at'>;
+
 /** The fencing token a leader's writes carry. */
 export interface Fence {
   name: string;
@@ -41,7 +44,8 @@ export interface LeaseGrant extends Fence {
 export class LeaseLost extends Error {
   constructor(
     readonly fence: Fence,
-    detail: string,
+    /** Why (the lease's epoch and holder now, or its expiry): kept so the error can cross a thread. */
+    readonly detail: string,
   ) {
     super(`lease ${fence.name} epoch ${fence.epoch} is no longer held by ${fence.holder}: ${detail}; the write was not applied`);
     this.name = 'LeaseLost';
@@ -71,10 +75,18 @@ export interface SchedulerStore {
 
   getWeights(lbId: string): Promise<LoadBalancerWeights | null>;
   /**
-   * Publishes a new weights version for one load balancer together with its decision record, atomically.
-   * With `fence`, only while that lease is held (else `LeaseLost`, nothing written).
+   * Which weights are in force, without their body: the version and publication time getWeights would
+   * return, or null when none was ever published. Versions are store-wide (every publish, by any
+   * replica or the API, takes the next one), so a caller holding the weights it published itself knows
+   * from this whether they are still the ones in force.
    */
-  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision }>;
+  weightsHead(lbId: string): Promise<WeightsHead | null>;
+  /**
+   * Publishes a new weights version for one load balancer together with its decision record, atomically.
+   * With `fence`, only while that lease is held (else `LeaseLost`, nothing written). Resolves with the
+   * weights as stored: what getWeights returns until the next publish.
+   */
+  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }>;
   /** Records a cycle that changed nothing (hold) or only explained itself; fenced like publishWeights. */
   recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision>;
   /** Removes decision records created before `before` (ISO time); returns how many. */

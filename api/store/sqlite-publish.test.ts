@@ -1,0 +1,67 @@
+// The SQLite store's publish on its worker thread (sqlite-publish-worker.ts): a store that sends every
+// publish there (threshold 0) behaves as the contract's in-thread publish does — versions, the body
+// read back, the decision in the same transaction, the fence, an unknown origin named.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/helpers/wait.ts';
+import { LeaseLost } from '../../scheduler/loop/store.ts';
+import { SqliteStore } from './sqlite.ts';
+import { LB, ORIGIN } from './store.contract.ts';
+
+let dir: string;
+let store: SqliteStore;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-publish-'));
+  store = new SqliteStore(join(dir, 'sluice.db'), 0);
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SQLite publish on the publish worker', () => {
+  it('publishes weights and the decision together, as getWeights and the decision log read them back', async () => {
+    const lb = await store.createLoadBalancer(LB);
+    const o = await store.createOrigin(lb.id, { ...ORIGIN, name: 'x' });
+    const seq = await store.changeSeq();
+    const subnets = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`10.${i >> 8}.${i & 255}.0/24`, { [o.id]: 1 }]));
+    const diff = Object.keys(subnets).map((s) => ({ source: `subnet:${s}`, origin_id: o.id, from: 0, to: 1 }));
+    const first = await store.publishWeights(lb.id, { subnets }, { load_balancer_id: lb.id, reason: 'optimize', objective: 1, diff });
+    const second = await store.publishWeights(lb.id, { edges: { e: { [o.id]: 1 } } }, { load_balancer_id: lb.id, reason: 'optimize' });
+    expect(second.version).toBe(first.version + 1);
+    expect(first.weights.subnets).toEqual(subnets);
+    expect(second.weights).toEqual(await store.getWeights(lb.id));
+    expect(await store.weightsHead(lb.id)).toEqual({ version: second.version, published_at: second.weights.published_at });
+    const log = (await store.listDecisions({ limit: 10, load_balancer_id: lb.id })).items;
+    expect(log.map((d) => [d.id, d.weights_version])).toEqual([[second.decision.id, second.version], [first.decision.id, first.version]]);
+    expect(log[1]!.diff).toEqual(diff);
+    expect(await store.changeSeq()).toBe(seq + 2);
+  });
+
+  it('refuses weights naming an origin of another load balancer, naming it, with nothing written', async () => {
+    const lb = await store.createLoadBalancer(LB);
+    const other = await store.createLoadBalancer({ ...LB, name: 'other' });
+    const theirs = await store.createOrigin(other.id, { ...ORIGIN, name: 'y' });
+    await expect(store.publishWeights(lb.id, { edges: { e1: { [theirs.id]: 1 } } }, { load_balancer_id: lb.id, reason: 'optimize' })).rejects.toMatchObject({ kind: 'invalid', field: 'edges.e1' });
+    await expect(store.publishWeights('lb_missing', {}, { load_balancer_id: 'lb_missing', reason: 'optimize' })).rejects.toMatchObject({ kind: 'not_found' });
+    expect(await store.weightsHead(lb.id)).toBeNull();
+    expect((await store.listDecisions({ limit: 10 })).items).toEqual([]);
+  });
+
+  it('is fenced: a publish under an expired lease fails with LeaseLost and writes nothing', async () => {
+    const lb = await store.createLoadBalancer(LB);
+    const o = await store.createOrigin(lb.id, { ...ORIGIN, name: 'x' });
+    const grant = (await store.acquireLease('scheduler', 'a', 60_000))!;
+    const fence = { name: grant.name, holder: grant.holder, epoch: grant.epoch };
+    const ok = await store.publishWeights(lb.id, { edges: { e: { [o.id]: 1 } } }, { load_balancer_id: lb.id, reason: 'optimize' }, fence);
+    expect(ok.decision.leader_epoch).toBe(grant.epoch);
+    await store.releaseLease('scheduler', 'a');
+    await waitFor(async () => (await store.getLease('scheduler'))?.held === false || undefined, { timeoutMs: 3000, what: 'the lease released' });
+    const refused = store.publishWeights(lb.id, { edges: { e: { [o.id]: 0.5 } } }, { load_balancer_id: lb.id, reason: 'optimize' }, fence);
+    await expect(refused).rejects.toBeInstanceOf(LeaseLost);
+    await expect(refused).rejects.toThrow(/expired at .*the write was not applied/);
+    expect(await store.weightsHead(lb.id)).toEqual({ version: ok.version, published_at: ok.weights.published_at });
+  });
+});

@@ -1,0 +1,95 @@
+// The SQLite store's publish transaction, written once for the two connections that run it: the
+// store's own (an in-memory database, which no other connection can open) and the publish worker's
+// (sqlite-publish-worker.ts, every file-backed store). It is the HA fence: the lease check, the new
+// weights version, the weights body and the decision record commit together or not at all.
+//
+// Why a thread of its own: better-sqlite3 is synchronous, and at 1M subnets the publish writes tens of
+// MB (the weights body and the decision's diff) and fsyncs them (synchronous=FULL): 0.1-0.7 s during
+// which the calling thread (the scheduler's, which also serves the API and renews the lease) stood
+// still. The bodies arrive here already checked and serialised (records.ts preparePublishSteps).
+import type Database from 'better-sqlite3';
+import { LeaseLost, type Fence } from '../../scheduler/loop/store.ts';
+import type { DecisionRow } from './records.ts';
+import { StoreError } from './store.ts';
+
+export interface PublishRequest {
+  lbId: string;
+  /** The weights body, JSON. */
+  body: string;
+  /** The decision row (its weights_version is set here). */
+  row: DecisionRow;
+  fence?: Fence | undefined;
+  /** Every origin id the weights name. */
+  named: string[];
+}
+
+/** What an error thrown in the transaction becomes on its way across a thread, and back. */
+export type PublishFailure =
+  | { kind: 'lease_lost'; fence: Fence; detail: string }
+  | { kind: 'store'; storeKind: StoreError['kind']; message: string; field?: string | undefined }
+  /** The weights name origins the load balancer does not have: these are the ones it has (the caller names the field). */
+  | { kind: 'unknown_origins'; known: string[] }
+  | { kind: 'error'; message: string };
+
+export type PublishOutcome = { ok: true; version: number; published_at: string; decision_id: number } | { ok: false; failure: PublishFailure };
+
+class UnknownOrigins extends Error {
+  constructor(readonly known: string[]) {
+    super('unknown origins');
+  }
+}
+
+/**
+ * Inside a write transaction (SQLite's write lock is held from the first statement): the lease still
+ * names this holder and epoch and has not expired. Else nothing of the write is applied.
+ */
+export function checkFence(db: Database.Database, fence: Fence | undefined): void {
+  if (!fence) return;
+  const row = db.prepare(`SELECT holder, epoch, expires_at FROM leases WHERE name = ?`).get(fence.name) as { holder: string; epoch: number; expires_at: number } | undefined;
+  if (!row) throw new LeaseLost(fence, 'no such lease');
+  if (row.epoch !== fence.epoch || row.holder !== fence.holder) throw new LeaseLost(fence, `the lease is at epoch ${row.epoch}, held by ${row.holder}`);
+  if (row.expires_at <= Date.now()) throw new LeaseLost(fence, `it expired at ${new Date(row.expires_at).toISOString()}`);
+}
+
+/** One BEGIN IMMEDIATE transaction; never throws (the outcome crosses a thread). */
+export function publishTransaction(db: Database.Database, req: PublishRequest): PublishOutcome {
+  try {
+    return db
+      .transaction((): PublishOutcome => {
+        checkFence(db, req.fence);
+        if (!db.prepare(`SELECT 1 FROM load_balancers WHERE id = ?`).get(req.lbId)) throw new StoreError('not_found', `no load balancer with id ${req.lbId}`, 'id');
+        const known = db.prepare(`SELECT id FROM origins WHERE load_balancer_id = ?`).pluck().all(req.lbId) as string[];
+        const have = new Set(known);
+        if (!req.named.every((id) => have.has(id))) throw new UnknownOrigins(known);
+        const version = (db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'weights_version' RETURNING value`).get() as { value: number }).value;
+        const publishedAt = new Date().toISOString();
+        db.prepare(
+          `INSERT INTO weights (load_balancer_id, version, published_at, body) VALUES (?, ?, ?, ?)
+           ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body`,
+        ).run(req.lbId, version, publishedAt, req.body);
+        const r = req.row;
+        const id = db
+          .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES (?, ?, ?, ?, ?, ?)`)
+          .run(r.load_balancer_id, version, r.leader_epoch, r.created_at, r.reason, r.body).lastInsertRowid;
+        db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'change_seq'`).run();
+        return { ok: true, version, published_at: publishedAt, decision_id: Number(id) };
+      })
+      .immediate();
+  } catch (err) {
+    return { ok: false, failure: failureOf(err) };
+  }
+}
+
+function failureOf(err: unknown): PublishFailure {
+  if (err instanceof LeaseLost) return { kind: 'lease_lost', fence: err.fence, detail: err.detail };
+  if (err instanceof StoreError) return { kind: 'store', storeKind: err.kind, message: err.message, field: err.field };
+  if (err instanceof UnknownOrigins) return { kind: 'unknown_origins', known: err.known };
+  return { kind: 'error', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** The error the publish failed with, as the store's caller knows it (unknown_origins is the caller's to name). */
+export function errorOf(f: Exclude<PublishFailure, { kind: 'unknown_origins' }>): Error {
+  if (f.kind === 'lease_lost') return new LeaseLost(f.fence, f.detail);
+  if (f.kind === 'store') return new StoreError(f.storeKind, f.message, f.field);
+  return new Error(f.message);
+}
