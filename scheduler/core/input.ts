@@ -121,23 +121,30 @@ export function* densifySteps(problem: SchedulingProblem, space?: Scratch): Step
   }
   const currentShares = yield* readCurrentSteps(current, sourceIds, index);
   yield;
-  return { settings, sourceIds, demand, rtt: rtt.done(n), hasLocation, lat, lon, current: currentShares, excluded: Int32Array.from(excluded), ...readConnections(sources, index, K) };
+  const connections = yield* readConnectionsSteps(sources, index, K);
+  return { settings, sourceIds, demand, rtt: rtt.done(n), hasLocation, lat, lon, current: currentShares, excluded: Int32Array.from(excluded), ...connections };
 }
 
-/** The sources' connection state and sticky points, when any source has them (else nothing is allocated). */
-function readConnections(sources: SourceState[], index: OriginIndex, K: number): Pick<DenseProblem, 'connections' | 'pick'> {
+/**
+ * The sources' connection state and sticky points, when any source has them (else nothing is
+ * allocated). In steps, row by row: at 1M the four NaN-filled sources × origins arrays are ~0.8 GB of
+ * fresh pages, and filling each in one call stalled the scheduler's thread 56–361 ms.
+ */
+function* readConnectionsSteps(sources: SourceState[], index: OriginIndex, K: number): Steps<Pick<DenseProblem, 'connections' | 'pick'>> {
   const n = sources.length;
   const any = sources.some((s) => s.connections);
   const anyPick = sources.some((s) => s.pick !== undefined);
   const out: Pick<DenseProblem, 'connections' | 'pick'> = {};
   if (any) {
-    const nan = () => new Float64Array(n * K).fill(NaN);
-    const c: DenseConnections = { effective: nan(), survival: new Float64Array(n * K), meanSurvival: nan(), pinnedEnd: nan(), pinnedMean: nan(), answerSurvival: new Float64Array(n).fill(NaN) };
+    const c: DenseConnections = { effective: new Float64Array(n * K), survival: new Float64Array(n * K), meanSurvival: new Float64Array(n * K), pinnedEnd: new Float64Array(n * K), pinnedMean: new Float64Array(n * K), answerSurvival: new Float64Array(n).fill(NaN) };
     // One key cache per field: each field's records list their origins in the same order source after source.
     const caches = Array.from({ length: 5 }, () => new KeyColumnCache(index));
-    const put = (target: Float64Array, base: number, rec: Record<string, number> | undefined, cache: KeyColumnCache): void => {
-      if (!rec) return;
-      target.fill(0, base, base + K);
+    // A row with a record reads 0 where the record names no origin; a row without one reads `absent`.
+    const put = (target: Float64Array, base: number, rec: Record<string, number> | undefined, cache: KeyColumnCache, absent: number): void => {
+      if (!rec) {
+        if (absent !== 0) target.fill(absent, base, base + K);
+        return;
+      }
       let position = 0;
       for (const key in rec) {
         const j = cache.column(position++, key);
@@ -145,15 +152,15 @@ function readConnections(sources: SourceState[], index: OriginIndex, K: number):
       }
     };
     for (let i = 0; i < n; i++) {
+      if ((i + 1) % STEP_ITEMS === 0) yield;
       const conn = sources[i]!.connections;
-      if (!conn) continue;
       const base = i * K;
-      put(c.effective, base, conn.effective, caches[0]!);
-      put(c.pinnedEnd, base, conn.pinned?.end, caches[1]!);
-      put(c.pinnedMean, base, conn.pinned?.mean, caches[2]!);
-      put(c.survival, base, conn.survival, caches[3]!);
-      put(c.meanSurvival, base, conn.mean_survival, caches[4]!);
-      if (conn.answer_survival !== undefined) c.answerSurvival[i] = conn.answer_survival;
+      put(c.effective, base, conn?.effective, caches[0]!, NaN);
+      put(c.pinnedEnd, base, conn?.pinned?.end, caches[1]!, NaN);
+      put(c.pinnedMean, base, conn?.pinned?.mean, caches[2]!, NaN);
+      put(c.survival, base, conn?.survival, caches[3]!, 0);
+      put(c.meanSurvival, base, conn?.mean_survival, caches[4]!, NaN);
+      if (conn?.answer_survival !== undefined) c.answerSurvival[i] = conn.answer_survival;
     }
     out.connections = c;
   }
