@@ -156,6 +156,8 @@ export class ServingProcess {
       await udp.close();
       throw err;
     }
+    // The whole view this process held for the thread's first build is garbage now (lib/collect-garbage.ts).
+    if (!this.keeps) collectGarbage();
     return startListeners(addresses, this.responder, this.log, { ...tcp, udp });
   }
 }

@@ -86,7 +86,13 @@ const installDelta = (delta: ViewDelta) => {
 };
 
 // Index first, bind second: a new thread never answers SERVFAIL while its siblings answer from the view.
-if (data.view) install(data.view);
+// Then the view is let go: `data` lives as long as the thread, and a million-subnet view held there for
+// nothing was ~100 MB of this thread's heap (measured).
+if (data.view) {
+  const first = data.view;
+  data.view = null;
+  install(first);
+}
 const sockets: BatchedSocket[] = [];
 try {
   for (const a of data.addresses) sockets.push(openReusePortSocket(c, a.host, a.port, log));
