@@ -26,7 +26,7 @@ import { loadingFilesOf, loadServerTls } from '../lib/tls.ts';
 import { clientTls, warnCleartextToken } from '../lib/tls-client.ts';
 import { createHttpServer, schemeOf, type TlsServing } from '../lib/tls-server.ts';
 import { KeyDirectoryWatch } from './dnssec/key-watch.ts';
-import { collectGarbage } from '../lib/collect-garbage.ts';
+import { collectSoon } from '../lib/collect-garbage.ts';
 
 const USAGE = `usage: sluice dns --config FILE
        sluice dns keygen|ds|settime|keys ...   (DNSSEC keys; "sluice dns keygen --help")
@@ -329,7 +329,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
       if (m.type === 'sluice-dns-hello' || m.type === 'sluice-dns-view-resync') {
         if (latest) {
           send(w, toCompactView(latest));
-          collectGarbage(); // the compact copy and its JSON (lib/collect-garbage.ts)
+          collectSoon(); // the compact copy and its JSON (lib/collect-garbage.ts)
         } else w.send({ type: 'sluice-dns-no-view' } satisfies Msg);
       } else if (m.type === 'sluice-dns-ready') {
         ready.add(w.id);
@@ -374,8 +374,9 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
       latest = view;
       summaryOwed = !delta;
       broadcast(view, delta);
-      // A full view's parse leaves several times its size as garbage (lib/collect-garbage.ts).
-      if (!delta) collectGarbage();
+      // A full view's parse leaves several times its size as garbage (lib/collect-garbage.ts), collected
+      // once the view source's frames (the response text, the parse) have returned.
+      if (!delta) collectSoon();
     },
     viewMetrics,
     log,
