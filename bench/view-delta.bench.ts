@@ -28,6 +28,7 @@ import { DnsViewHistory } from '../api/views/dns-history.ts';
 import { applyChanges, encodeDiff, toCompactView } from '../model/view-codec.ts';
 import type { DnsView, OriginView, WeightMap } from '../model/views.ts';
 import { parseCidr } from '../model/primitives.ts';
+import { collectGarbage } from '../lib/collect-garbage.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { recordResult } from './lib/results.ts';
 import { runRealPath } from './scale/real-path.ts';
@@ -105,9 +106,11 @@ function ms(f: () => void): number {
   return Math.round((performance.now() - t) * 10) / 10;
 }
 
+/** Live JavaScript heap plus typed arrays' backing stores (the learned tables live there), after a full GC. */
 function heapMb(): number {
-  (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().heapUsed / 1e6;
+  collectGarbage();
+  const m = process.memoryUsage();
+  return (m.heapUsed + m.arrayBuffers) / 1e6;
 }
 
 async function one(label: string, n: number, changed: number) {
