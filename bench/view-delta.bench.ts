@@ -27,6 +27,8 @@ import { parseView } from '../dns/view-source.ts';
 import { DnsViewHistory } from '../api/views/dns-history.ts';
 import { applyChanges, encodeDiff, toCompactView } from '../model/view-codec.ts';
 import type { DnsView, OriginView, WeightMap } from '../model/views.ts';
+import { parseCidr } from '../model/primitives.ts';
+import { collectGarbage } from '../lib/collect-garbage.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { recordResult } from './lib/results.ts';
 import { runRealPath } from './scale/real-path.ts';
@@ -35,7 +37,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dnsperf } from './lib/dnsperf.ts';
 import { freePort, freeServerPort } from '../test/helpers/ports.ts';
-import { treeRssBytes } from '../test/helpers/rss.ts';
+import { childPids, rssBytes, treeRssBytes } from '../test/helpers/rss.ts';
 import { startSluice, type SluiceProcess } from '../test/helpers/sluice-process.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { DnsConfig } from '../dns/config.ts';
@@ -79,9 +81,12 @@ function mapPool(rand: () => number, ids: string[]): WeightMap[] {
 }
 
 function cidrOf(i: number): string {
-  // Alternate /24s (v4) and /48s (v6); every 100th a coarse aggregate (/16, /32) that holds others.
-  if (i % 100 === 99) return i % 2 ? `${10 + ((i >> 16) & 63)}.${(i >> 8) & 255}.0.0/16` : `2001:db8:${(i & 0xffff).toString(16)}::/32`.replace('2001:db8:', `2001:${(0xd00 + (i >> 16)).toString(16)}:`);
-  return i % 2 ? `${10 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}.0/24` : `2001:db8:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::/48`;
+  // Alternate /24s (v4) and /48s (v6); every 100th a coarse aggregate (a /16, or every other one a /32)
+  // that holds others. (Until 2026-11-29 the /48s and /32s had host bits set — 2001:db8:X:Y::/48 — so
+  // every IPv6 subnet was skipped as invalid and a "1M" view indexed ~0.5M networks.)
+  const hi = (0xd00 + (i >> 16)).toString(16);
+  if (i % 100 === 99) return i % 200 === 199 ? `2001:${hi}::/32` : `${10 + ((i >> 16) & 63)}.${(i >> 8) & 255}.0.0/16`;
+  return i % 2 ? `${10 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}.0/24` : `2001:${hi}:${(i & 0xffff).toString(16)}::/48`;
 }
 
 function makeView(n: number, rand: () => number, pool: WeightMap[], os: OriginView[]): DnsView {
@@ -90,15 +95,22 @@ function makeView(n: number, rand: () => number, pool: WeightMap[], os: OriginVi
   return { version: 'v1', seq: 1, weights_version: 1, zones: [{ zone: 'example.com', records: [{ load_balancer_id: 'lb_1', hostname: 'app.example.com', ttl: 20, answers: 1, policy: 'latency', max_latency_ms: 300, origins: os, subnets }] }] };
 }
 
+/** Networks of the view an index holds (valid CIDRs, distinct): what the server really serves. */
+function learnedNetworks(view: DnsView): number {
+  return Object.keys(view.zones[0]!.records[0]!.subnets).filter((c) => parseCidr(c) !== null).length;
+}
+
 function ms(f: () => void): number {
   const t = performance.now();
   f();
   return Math.round((performance.now() - t) * 10) / 10;
 }
 
+/** Live JavaScript heap plus typed arrays' backing stores (the learned tables live there), after a full GC. */
 function heapMb(): number {
-  (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().heapUsed / 1e6;
+  collectGarbage();
+  const m = process.memoryUsage();
+  return (m.heapUsed + m.arrayBuffers) / 1e6;
 }
 
 async function one(label: string, n: number, changed: number) {
@@ -229,10 +241,12 @@ async function servedRss(n: number) {
     const readyMs = Math.round(performance.now() - t);
     await new Promise((r) => setTimeout(r, 3000)); // the UDP thread's index (built beside the worker's)
     const rssMb = Math.round(treeRssBytes(proc.child.pid!) / 1e6);
+    // Per process: the primary, and its worker (with the worker's UDP thread).
+    const perProcessMb = [proc.child.pid!, ...childPids(proc.child.pid!)].map((pid) => Math.round(rssBytes(pid) / 1e6));
     const queries = join(dir, 'queries.txt');
     writeFileSync(queries, 'app.example.com A\n'.repeat(1000));
     const m = await dnsperf({ port, pid: proc.child.pid! }, queries, 5, { ecs: true, rate: 10_000 });
-    return { subnets: n, ready_ms: readyMs, rss_mb: rssMb, p50_ms: m.p50_ms, p99_ms: m.p99_ms, qps: m.qps, lost: m.lost };
+    return { subnets: n, indexed: learnedNetworks(view), ready_ms: readyMs, rss_mb: rssMb, rss_mb_per_process: perProcessMb, p50_ms: m.p50_ms, p99_ms: m.p99_ms, qps: m.qps, lost: m.lost };
   } finally {
     await proc?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -269,7 +283,7 @@ export async function main(args: string[]): Promise<void> {
         return `${s}: ${(x.bytes_delta / 1e6).toFixed(2)} MB delta vs ${(x.bytes_full / 1e6).toFixed(1)} MB full per server (compact resync ${(x.bytes_compact_full / 1e6).toFixed(1)} MB); DNS server ${x.dns_server_after_ms} ms vs ${x.dns_server_before_ms} ms (parse ${x.dns_parse_delta_ms} vs ${x.dns_parse_full_ms}, index ${x.dns_index_update_ms} vs ${x.dns_index_build_ms} ×2); API ${x.api_render_delta_ms} vs ${x.api_render_full_ms} ms; heap view ${x.heap_view_mb} MB + index ${x.heap_index_mb} MB`;
       })
       .join('; ') +
-      Object.entries(served).map(([k, x]) => `; one sluice dns serving ${k} (primary + worker + UDP thread): RSS ${x.rss_mb} MB, ready in ${x.ready_ms} ms, at 10k qps ECS p50 ${x.p50_ms} ms p99 ${x.p99_ms} ms (lost ${x.lost})`).join('') +
+      Object.entries(served).map(([k, x]) => `; one sluice dns serving ${k} (primary + worker + UDP thread, ${x.indexed} valid networks): RSS ${x.rss_mb} MB (${x.rss_mb_per_process.join(' + ')}), ready in ${x.ready_ms} ms, at 10k qps ECS p50 ${x.p50_ms} ms p99 ${x.p99_ms} ms (lost ${x.lost})`).join('') +
       (real ? `; real loop ${real.size} (${real.view_subnets} view subnets): publish -> all ${real.dns_servers} DNS servers serving in ${real.propagate_ms_median} ms median (${real.propagate_ms.join('/')}), delta ${real.view_bytes_delta.map((b) => (b / 1e3).toFixed(0)).join('/')} kB vs full ${(real.view_bytes_full.at(-1)! / 1e6).toFixed(2)} MB per server, views ${JSON.stringify(real.views_by_kind)}, DNS RSS max ${Math.max(...real.dns_rss_mb_each)} MB` : '') +
       `; load ${load.toFixed(1)}`,
   );

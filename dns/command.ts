@@ -26,7 +26,7 @@ import { loadingFilesOf, loadServerTls } from '../lib/tls.ts';
 import { clientTls, warnCleartextToken } from '../lib/tls-client.ts';
 import { createHttpServer, schemeOf, type TlsServing } from '../lib/tls-server.ts';
 import { KeyDirectoryWatch } from './dnssec/key-watch.ts';
-import { collectGarbage } from '../lib/collect-garbage.ts';
+import { collectSoon } from '../lib/collect-garbage.ts';
 
 const USAGE = `usage: sluice dns --config FILE
        sluice dns keygen|ds|settime|keys ...   (DNSSEC keys; "sluice dns keygen --help")
@@ -53,6 +53,8 @@ type Msg =
   /** The worker does not hold the delta's base: it needs the whole view. */
   | { type: 'sluice-dns-view-resync'; have: string | null }
   | { type: 'sluice-dns-view-refused'; version: string; error: string }
+  /** The worker indexed this full view (the primary's fallback to the view before can go once all have). */
+  | { type: 'sluice-dns-view-installed'; version: string }
   | { type: 'sluice-dns-metrics-request'; id: number }
   | { type: 'sluice-dns-metrics'; id: number; metrics: metric[] }
   | { type: 'sluice-dns-ready'; bound: string[] }
@@ -236,6 +238,7 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
     else if (m.type === 'sluice-dns-view') {
       try {
         serving.install(fromCompactView(m.view), m.summary);
+        process.send?.({ type: 'sluice-dns-view-installed', version: m.view.version } satisfies Msg);
       } catch (err) {
         log.error({ err: (err as Error).message, version: m.view.version }, 'cannot index the view; keeping the last good one');
         process.send?.({ type: 'sluice-dns-view-refused', version: m.view.version, error: (err as Error).message } satisfies Msg);
@@ -290,8 +293,14 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   // The primary only parses views (the schema is their validation) and hands them on: indexing is the
   // workers' (and their UDP threads'), so a publish costs each server two index builds, not three.
   let latest: DnsView | null = null;
-  /** The view before `latest`: what a new worker gets instead when a worker could not index `latest` (none after a delta). */
+  /**
+   * The view before `latest`: what a new worker gets instead when a worker could not index `latest`
+   * (none after a delta). Only until every worker has indexed `latest` (`installedBy`): a
+   * million-subnet view is ~100 MB of heap, and holding two after every full view cost that much.
+   */
   let previous: DnsView | null = null;
+  /** Workers that said they indexed the full view `latest`. */
+  const installedBy = new Set<number>();
   /** A view came whose summary no worker was asked to log yet (one worker logs it, not every one). */
   let summaryOwed = false;
   let stopping = false;
@@ -329,12 +338,19 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
       if (m.type === 'sluice-dns-hello' || m.type === 'sluice-dns-view-resync') {
         if (latest) {
           send(w, toCompactView(latest));
-          collectGarbage(); // the compact copy and its JSON (lib/collect-garbage.ts)
+          collectSoon(); // the compact copy and its JSON (lib/collect-garbage.ts)
         } else w.send({ type: 'sluice-dns-no-view' } satisfies Msg);
       } else if (m.type === 'sluice-dns-ready') {
         ready.add(w.id);
         earlyExits = 0;
         if (ready.size === count) log.info({ listen: m.bound, workers: count }, 'sluice dns ready');
+      } else if (m.type === 'sluice-dns-view-installed') {
+        if (latest?.version !== m.version || previous === null) return;
+        installedBy.add(w.id);
+        if ([...workers].every((x) => !x.isConnected() || installedBy.has(x.id))) {
+          previous = null;
+          collectSoon();
+        }
       } else if (m.type === 'sluice-dns-view-refused') {
         // Counted once per view (every worker indexes the same view alike); the workers keep answering
         // from their last good index, and a worker started later gets that view, not this one.
@@ -372,10 +388,12 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
       // A delta updated the view held in place: the one before it is gone, nothing older to fall back on.
       previous = delta ? null : latest;
       latest = view;
+      installedBy.clear();
       summaryOwed = !delta;
       broadcast(view, delta);
-      // A full view's parse leaves several times its size as garbage (lib/collect-garbage.ts).
-      if (!delta) collectGarbage();
+      // A full view's parse leaves several times its size as garbage (lib/collect-garbage.ts), collected
+      // once the view source's frames (the response text, the parse) have returned.
+      if (!delta) collectSoon();
     },
     viewMetrics,
     log,

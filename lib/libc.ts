@@ -30,6 +30,8 @@ export interface Libc {
   eventfd(initval: number, flags: number): number;
   strerror(errnum: number): string;
   errno(): number;
+  /** glibc: gives free memory at the top and inside the malloc arenas back to the kernel; 1 when some was. */
+  mallocTrim(pad: number): number;
 }
 
 let cached: Libc | null = null;
@@ -60,6 +62,7 @@ export function libc(): Libc {
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
     strerror: lib.func('const char *strerror(int errnum)'),
+    malloc_trim: lib.func('int malloc_trim(size_t pad)'),
   };
   cached = {
     socket: (d, t, p) => fns.socket(d, t, p) as number,
@@ -82,6 +85,7 @@ export function libc(): Libc {
     eventfd: (v, f) => fns.eventfd(v, f) as number,
     strerror: (e) => fns.strerror(e) as string,
     errno: () => koffi.errno(),
+    mallocTrim: (pad) => fns.malloc_trim(pad) as number,
   };
   return cached;
 }

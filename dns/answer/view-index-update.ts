@@ -19,10 +19,11 @@ import { forEachCompact } from '../../model/view-codec.ts';
 import type { DnsView, WeightMap } from '../../model/views.ts';
 import { parseCidr, type ParsedCidr } from '../../model/primitives.ts';
 import { nameToWireKey } from '../wire/constants.ts';
-import { buildRecord, learns, setNesting, setUniform, type Authority, type LearnedEntry, type RecordIndex, type ViewIndex } from './view-index.ts';
+import { buildRecord, learns, setNesting, setUniform, type Authority, type RecordIndex, type ViewIndex } from './view-index.ts';
 import { fnv1aString } from './hash.ts';
 
-type Op = { cidr: ParsedCidr; entry: LearnedEntry | null };
+/** `choice`: the id to store, or -1 to delete the network. */
+type Op = { cidr: ParsedCidr; choice: number };
 
 export class IndexUpdateError extends Error {
   override name = 'IndexUpdateError';
@@ -55,8 +56,7 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
         warnings.push(`${host}: subnet "${cidrText}" is not a CIDR with host bits clear; skipped`);
         return;
       }
-      const sets = weights && rec.learnedChoice(weights, cidrText, warnings);
-      ops.push({ cidr, entry: sets ? { a: sets.a, aaaa: sets.aaaa, prefix: cidr.prefix, scopeFloor: cidr.prefix } : null });
+      ops.push({ cidr, choice: weights ? rec.learnedChoice(weights, cidrText, warnings) : -1 });
     };
     forEachCompact(c.set, `${host}: set`, add);
     for (const cidrText of c.removed) add(cidrText, null);
@@ -66,17 +66,12 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
   // Nothing below can fail: the index changes from here on.
   for (const { rec, ops } of updates) {
     // A new weight map for a network already learned leaves the set of networks, hence every ECS scope
-    // floor and nested list, as it was: the entry takes its predecessor's. Only networks added or
-    // removed make the nesting walk again (one pass over the table when it holds two prefix lengths).
+    // floor and nested list, as it was: the table keeps them for a network it already holds. Only
+    // networks added or removed make the nesting walk again.
     let networksChanged = false;
-    for (const { cidr, entry } of ops) {
-      const was = rec.learned.getExact(cidr.bytes, cidr.prefix);
-      if (entry) {
-        if (was) {
-          entry.scopeFloor = was.scopeFloor;
-          if (was.nested4) entry.nested4 = was.nested4;
-        } else networksChanged = true;
-        rec.learned.insert(cidr.bytes, cidr.prefix, entry);
+    for (const { cidr, choice } of ops) {
+      if (choice >= 0) {
+        if (rec.learned.insert(cidr.bytes, cidr.prefix, choice)) networksChanged = true;
       } else if (rec.learned.delete(cidr.bytes, cidr.prefix)) {
         // A map with nothing usable answers as an unlearned subnet does: removed, as a build skips it.
         networksChanged = true;

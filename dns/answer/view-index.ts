@@ -8,7 +8,7 @@ import type { DnsRecordView, DnsView, OriginView, WeightMap } from '../../model/
 import { ipToBytes, parseCidr, type Location } from '../../model/primitives.ts';
 import { nameToWireKey, TYPE, CLASS_IN } from '../wire/constants.ts';
 import { fnv1aString } from './hash.ts';
-import { bytesToV4, PrefixTable } from '../../lib/prefix-table.ts';
+import { LearnedTable } from './learned-table.ts';
 
 export interface OriginEntry {
   id: string;
@@ -41,20 +41,8 @@ export interface FamilySets {
   aaaa: ChoiceSet | null;
 }
 
-export interface LearnedEntry extends FamilySets {
-  prefix: number;
-  /** Longest learned prefix nested inside this entry (its own prefix when none): the ECS scope floor. */
-  scopeFloor: number;
-  /**
-   * IPv4 only, when few (<= NESTED_SCAN_MAX): the learned networks nested inside this entry, so that an
-   * answer from it can carry the shortest scope that still excludes them all (choose.ts) rather than
-   * scopeFloor — a resolver then shares an aggregate's answer across as wide a network as is true.
-   */
-  nested4?: { starts: Uint32Array; prefixes: Uint8Array };
-}
-
-/** Nested networks scanned per answer at most; beyond, the entry answers with scopeFloor. */
-export const NESTED_SCAN_MAX = 64;
+export type { LearnedHit as LearnedEntry } from './learned-table.ts';
+export { NESTED_SCAN_MAX } from './learned-table.ts';
 
 export interface RecordIndex {
   hostname: string;
@@ -67,7 +55,8 @@ export interface RecordIndex {
   policy: DnsRecordView['policy'];
   origins: OriginEntry[];
   seed: number;
-  learned: PrefixTable<LearnedEntry>;
+  /** Learned networks -> choice ids (learned-table.ts). */
+  learned: LearnedTable;
   /** Longest learned prefix per family: a non-learned answer must not be cached over a learned subnet. */
   learnedLongest4: number;
   learnedLongest6: number;
@@ -81,10 +70,11 @@ export interface RecordIndex {
   /** Every client gets the same answer for this type (nothing learned, one possible origin): ECS scope 0. */
   uniform: { a: boolean; aaaa: boolean };
   /**
-   * The precomputed choice for a learned weight map (identical maps share one), or null when nothing
-   * in it is usable; kept so that a delta (view-index-update.ts) adds subnets without a rebuild.
+   * The id (in `learned.choices`) of the precomputed choice for a learned weight map (identical maps
+   * share one), or -1 when nothing in it is usable; kept so that a delta (view-index-update.ts) adds
+   * subnets without a rebuild.
    */
-  learnedChoice(weights: WeightMap, cidrText: string, warnings: string[]): FamilySets | null;
+  learnedChoice(weights: WeightMap, cidrText: string, warnings: string[]): number;
 }
 
 export interface Authority {
@@ -245,7 +235,7 @@ export function buildRecord(rv: DnsRecordView, host: string, key: string, warnin
     policy: rv.policy,
     origins,
     seed: fnv1aString(key),
-    learned: new PrefixTable(),
+    learned: new LearnedTable(),
     learnedLongest4: 0,
     learnedLongest6: 0,
     geo: { a: null, aaaa: null },
@@ -253,18 +243,21 @@ export function buildRecord(rv: DnsRecordView, host: string, key: string, warnin
     anyUsable: origins.some(usable),
     staticReason: 'static',
     uniform: { a: false, aaaa: false },
-    learnedChoice: () => null,
+    learnedChoice: () => -1,
   };
   const byId = new Map(origins.map((o, i) => [o.id, i]));
   // Active, healthy origins ordered by static weight: the tail of multi-address answers.
   const fill = origins.map((_, i) => i).filter((i) => active(origins[i]!)).sort((x, y) => byWeightThenId(origins, x, y));
 
   // Learned per-subnet shares. Identical weight maps (common: {"eu": 1}) share one precomputed choice.
-  const shared = new Map<string, FamilySets>();
+  // No closure in this function may name `rv`: closures share one context, and learnedChoice lives as
+  // long as the index — it would keep the view's whole subnet table alive (measured: ~100 MB per
+  // thread at 1M subnets, after the view itself was let go).
+  const shared = new Map<string, number>();
   rec.learnedChoice = (weights, cidrText, warns) => {
     const canon = canonicalWeights(weights);
-    let sets = shared.get(canon);
-    if (!sets) {
+    let id = shared.get(canon);
+    if (id === undefined) {
       const pairs: [number, number][] = [];
       for (const [id, share] of Object.entries(weights)) {
         const idx = byId.get(id);
@@ -274,11 +267,12 @@ export function buildRecord(rv: DnsRecordView, host: string, key: string, warnin
         }
         if (Number.isFinite(share) && share > 0 && usable(origins[idx]!)) pairs.push([idx, share]);
       }
-      sets = { a: choiceSet(rec, pairs, fill, TYPE.A), aaaa: choiceSet(rec, pairs, fill, TYPE.AAAA) };
-      shared.set(canon, sets);
+      const sets = { a: choiceSet(rec, pairs, fill, TYPE.A), aaaa: choiceSet(rec, pairs, fill, TYPE.AAAA) };
+      // Nothing usable in this map (all its origins down): store nothing, so geo/static answer instead.
+      id = sets.a || sets.aaaa ? rec.learned.choices.push(sets) - 1 : -1;
+      shared.set(canon, id);
     }
-    // Nothing usable in this map (all its origins down): store nothing, so geo/static answer instead.
-    return sets.a || sets.aaaa ? sets : null;
+    return id;
   };
   if (learns(rec)) {
     let sincePace = 0;
@@ -294,10 +288,8 @@ export function buildRecord(rv: DnsRecordView, host: string, key: string, warnin
         warnings.push(`${host}: subnet "${cidrText}" is not a CIDR with host bits clear; skipped`);
         continue;
       }
-      const sets = rec.learnedChoice(weights, cidrText, warnings);
-      if (!sets) continue;
-      // A literal, not a spread of `sets`: one shape for every entry, and ~4x cheaper to build.
-      rec.learned.insert(cidr.bytes, cidr.prefix, { a: sets.a, aaaa: sets.aaaa, prefix: cidr.prefix, scopeFloor: cidr.prefix });
+      const choice = rec.learnedChoice(weights, cidrText, warnings);
+      if (choice >= 0) rec.learned.insert(cidr.bytes, cidr.prefix, choice);
     }
   }
   setNesting(rec, false);
@@ -318,7 +310,7 @@ export function buildRecord(rv: DnsRecordView, host: string, key: string, warnin
     for (const inTier of tiers) {
       let idx = origins.map((_, i) => i).filter((i) => inTier(origins[i]!) && hasFamily(i, qtype));
       if (idx.length === 0) continue;
-      if (rv.policy === 'failover') {
+      if (rec.policy === 'failover') {
         const best = Math.min(...idx.map((i) => origins[i]!.priority));
         idx = idx.filter((i) => origins[i]!.priority === best);
       }
@@ -352,24 +344,7 @@ export function setUniform(rec: RecordIndex): void {
 export function setNesting(rec: RecordIndex, reset: boolean): void {
   rec.learnedLongest4 = rec.learned.longest(4);
   rec.learnedLongest6 = rec.learned.longest(6);
-  if (reset && (rec.learned.lengths(4).length > 1 || rec.learned.lengths(6).length > 1)) {
-    for (const value of rec.learned.values()) {
-      value.scopeFloor = value.prefix;
-      delete value.nested4;
-    }
-  }
-  for (const [entry, nested] of rec.learned.nested()) {
-    for (const n of nested) entry.scopeFloor = Math.max(entry.scopeFloor, n.prefix);
-    if (nested.length <= NESTED_SCAN_MAX && nested[0]!.bytes.length === 4) {
-      const starts = new Uint32Array(nested.length);
-      const prefixes = new Uint8Array(nested.length);
-      for (let k = 0; k < nested.length; k++) {
-        starts[k] = bytesToV4(nested[k]!.bytes);
-        prefixes[k] = nested[k]!.prefix;
-      }
-      entry.nested4 = { starts, prefixes };
-    }
-  }
+  rec.learned.computeNesting(reset);
 }
 
 function usable(o: OriginEntry): boolean {

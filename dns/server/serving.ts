@@ -20,7 +20,7 @@ import { startListeners, type ListenAddress, type Listeners } from './listeners.
 import { TcpStats } from './tcp.ts';
 import { startBatchedUdp, type BatchedUdp } from './udp-batched/start.ts';
 import type { UdpIo } from './udp-io.ts';
-import { collectGarbage } from '../../lib/collect-garbage.ts';
+import { collectSoon } from '../../lib/collect-garbage.ts';
 
 export class ServingProcess {
   readonly responder: Responder;
@@ -101,7 +101,8 @@ export class ServingProcess {
     this.full = this.keeps || !this.udp ? view : null;
     this.udp?.setView(view, delta && withTables(delta, view));
     // A full view's parse and index build leave several times its size as garbage (lib/collect-garbage.ts).
-    if (!delta) collectGarbage();
+    // Collected once the caller (which holds the view, or the message it came in) has returned.
+    if (!delta) collectSoon();
   }
 
   /**
@@ -156,6 +157,8 @@ export class ServingProcess {
       await udp.close();
       throw err;
     }
+    // The whole view this process held for the thread's first build is garbage now (lib/collect-garbage.ts).
+    if (!this.keeps) collectSoon();
     return startListeners(addresses, this.responder, this.log, { ...tcp, udp });
   }
 }

@@ -59,6 +59,9 @@ export function startBatchedUdp(o: BatchedUdpOptions): BatchedUdp {
   if (wakeFd < 0) throw new Error(`eventfd(): ${lastError(c)}`);
   const { port1, port2 } = new MessageChannel();
   const data: ThreadData = { config: o.config, configFile: o.configFile, addresses: o.addresses, wakeFd, stats: o.stats.buffer, dnssecStats: (o.dnssecStats?.buffer as SharedArrayBuffer | undefined) ?? null, control: port2, view: o.view };
+  // The closures below keep what they use, never `o`: it holds the whole first view, which would then
+  // live as long as the thread (measured: ~100 MB of the worker's heap at 1M subnets).
+  const { log, onUnexpectedExit, onNeedView } = o;
   const worker: Worker = startWorker(new URL('./thread.ts', import.meta.url), { workerData: data, transferList: [port2], name: 'sluice-dns-udp' });
   let exited = false;
   let stopping = false;
@@ -71,7 +74,7 @@ export function startBatchedUdp(o: BatchedUdpOptions): BatchedUdp {
       resolve(code);
     }),
   );
-  worker.on('error', (err) => o.log.error({ err: err.message, stack: err.stack }, 'batched UDP thread failed'));
+  worker.on('error', (err) => log.error({ err: err.message, stack: err.stack }, 'batched UDP thread failed'));
 
   let bound: Extract<FromThread, { type: 'ready' }>['bound'] = [];
   let listening = false;
@@ -83,11 +86,11 @@ export function startBatchedUdp(o: BatchedUdpOptions): BatchedUdp {
         resolve();
       } else if (m.type === 'failed') reject(new Error(m.message));
       else if (m.type === 'installed') version = m.version;
-      else if (m.type === 'need-view') o.onNeedView?.();
+      else if (m.type === 'need-view') onNeedView?.();
     });
     void exit.then((code) => {
       if (!listening) reject(new Error(`the batched UDP thread exited (code ${code}) before it listened`));
-      else if (!stopping) o.onUnexpectedExit(code);
+      else if (!stopping) onUnexpectedExit(code);
     });
   });
 

@@ -1,0 +1,329 @@
+// A record's learned subnets, compact: network -> choice id (the record's distinct weight maps, each
+// made into its precomputed FamilySets once), ECS scope floor and, for the few covering networks,
+// the networks nested inside them. With a million learned subnets the general PrefixTable (one JS
+// Map per prefix length, one entry object per network, an IPv6 key string or a boxed IPv4 key per
+// network) cost ~100 bytes per subnet and one such index per thread; here a network costs its key
+// words and two uint32s in flat typed arrays (~12–24 bytes before the load factor), and building or
+// updating it leaves almost no garbage.
+//
+// Model: one open-addressing hash table (linear probing, power-of-two capacity, load <= 0.7, deletion
+// by backward shift: no tombstones) per family and prefix length in use; a key is the masked network
+// as ceil(prefix/32) uint32 words (IPv4: one). Per slot: `vals` = choice id + 1 (0: empty) and
+// `meta` = scope floor (low 8 bits) | (index into `nestedLists` + 1) << 8. Lookups probe from the
+// longest length down, as PrefixTable does.
+//
+// Invariants: a stored network always has a choice (a map with nothing usable is not stored, so the
+// network answers as unlearned); its floor is >= its prefix; `nestedLists` is rebuilt by
+// computeNesting, the only place meta's upper bits are set. `find4`/`find6` fill one reused hit
+// object (no allocation per query): it is valid until the next find on the same table, which on a
+// single-threaded isolate means for the rest of the answer being built.
+import type { FamilySets } from './view-index.ts';
+
+/** What a lookup found (or what `networks()` yields per network). */
+export interface LearnedHit extends FamilySets {
+  prefix: number;
+  /** Longest learned prefix nested inside this network (its own prefix when none): the ECS scope floor. */
+  scopeFloor: number;
+  /** IPv4 only, when few (<= NESTED_SCAN_MAX): the learned networks nested inside this one. */
+  nested4?: { starts: Uint32Array; prefixes: Uint8Array } | undefined;
+}
+
+/** Nested networks scanned per answer at most; beyond, the entry answers with scopeFloor. */
+export const NESTED_SCAN_MAX = 64;
+
+const MIN_CAPACITY = 16;
+const FLOOR_MASK = 0xff;
+
+/** One prefix length of one family. */
+class LengthTable {
+  readonly words: number;
+  keys: Uint32Array;
+  vals: Uint32Array;
+  meta: Uint32Array;
+  size = 0;
+  private mask: number;
+
+  constructor(readonly prefix: number, family: 4 | 6) {
+    this.words = family === 4 ? 1 : Math.max(1, Math.ceil(prefix / 32));
+    this.keys = new Uint32Array(MIN_CAPACITY * this.words);
+    this.vals = new Uint32Array(MIN_CAPACITY);
+    this.meta = new Uint32Array(MIN_CAPACITY);
+    this.mask = MIN_CAPACITY - 1;
+  }
+
+  private hash(k: Uint32Array, at: number): number {
+    let h = Math.imul(k[at]!, 0x9e3779b1);
+    for (let w = 1; w < this.words; w++) h = Math.imul(h ^ k[at + w]!, 0x85ebca6b);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 13;
+    return h & this.mask;
+  }
+
+  private same(slot: number, k: Uint32Array, at: number): boolean {
+    const base = slot * this.words;
+    for (let w = 0; w < this.words; w++) if (this.keys[base + w] !== k[at + w]) return false;
+    return true;
+  }
+
+  /** The slot holding key `k` (words from `at`), or -1. */
+  find(k: Uint32Array, at: number): number {
+    for (let s = this.hash(k, at); ; s = (s + 1) & this.mask) {
+      if (this.vals[s] === 0) return -1;
+      if (this.same(s, k, at)) return s;
+    }
+  }
+
+  /** The slot for `k`: found, or claimed empty (vals 0) when absent. */
+  claim(k: Uint32Array, at: number): number {
+    if ((this.size + 1) * 10 > (this.mask + 1) * 7) this.grow();
+    let s = this.hash(k, at);
+    while (this.vals[s] !== 0 && !this.same(s, k, at)) s = (s + 1) & this.mask;
+    if (this.vals[s] === 0) {
+      for (let w = 0; w < this.words; w++) this.keys[s * this.words + w] = k[at + w]!;
+      this.size++;
+    }
+    return s;
+  }
+
+  /** Removes the slot, shifting later members of its probe run back (no tombstones). */
+  remove(slot: number): void {
+    const { words, keys, vals, meta, mask } = this;
+    let hole = slot;
+    for (let s = (slot + 1) & mask; vals[s] !== 0; s = (s + 1) & mask) {
+      const home = this.hash(keys, s * words);
+      // The entry at s moves into the hole when its home is not cyclically within (hole, s].
+      if (((s - home) & mask) >= ((s - hole) & mask)) {
+        keys.copyWithin(hole * words, s * words, s * words + words);
+        vals[hole] = vals[s]!;
+        meta[hole] = meta[s]!;
+        hole = s;
+      }
+    }
+    vals[hole] = 0;
+    meta[hole] = 0;
+    this.size--;
+  }
+
+  private grow(): void {
+    const { words, keys, vals, meta } = this;
+    const cap = (this.mask + 1) * 2;
+    this.keys = new Uint32Array(cap * words);
+    this.vals = new Uint32Array(cap);
+    this.meta = new Uint32Array(cap);
+    this.mask = cap - 1;
+    this.size = 0;
+    for (let s = 0; s < vals.length; s++) {
+      if (vals[s] === 0) continue;
+      const t = this.claim(keys, s * words);
+      this.vals[t] = vals[s]!;
+      this.meta[t] = meta[s]!;
+    }
+  }
+
+  capacity(): number {
+    return this.mask + 1;
+  }
+}
+
+class Family {
+  readonly byLength = new Map<number, LengthTable>();
+  /** Longest first: the order lookups probe in. */
+  tables: LengthTable[] = [];
+  constructor(readonly family: 4 | 6) {}
+  table(prefix: number, create: boolean): LengthTable | undefined {
+    let t = this.byLength.get(prefix);
+    if (!t && create) {
+      t = new LengthTable(prefix, this.family);
+      this.byLength.set(prefix, t);
+      this.tables = [...this.byLength.values()].sort((a, b) => b.prefix - a.prefix);
+    }
+    return t;
+  }
+  drop(prefix: number): void {
+    this.byLength.delete(prefix);
+    this.tables = this.tables.filter((t) => t.prefix !== prefix);
+  }
+}
+
+/** `words` <- the network (4 or 16 bytes) masked to `prefix`, as uint32 words. */
+function maskInto(bytes: Uint8Array, prefix: number, words: Uint32Array): void {
+  const n = bytes.length >> 2;
+  for (let w = 0; w < n; w++) {
+    const v = ((bytes[4 * w]! << 24) | (bytes[4 * w + 1]! << 16) | (bytes[4 * w + 2]! << 8) | bytes[4 * w + 3]!) >>> 0;
+    const bits = prefix - 32 * w;
+    words[w] = bits >= 32 ? v : bits <= 0 ? 0 : (v & (0xffffffff << (32 - bits))) >>> 0;
+  }
+}
+
+function mask32(v: number, bits: number): number {
+  return bits >= 32 ? v : bits <= 0 ? 0 : (v & (0xffffffff << (32 - bits))) >>> 0;
+}
+
+export class LearnedTable {
+  private readonly v4 = new Family(4);
+  private readonly v6 = new Family(6);
+  /** Choice id -> the precomputed answers of one distinct weight map (view-index.ts learnedChoice). */
+  readonly choices: FamilySets[] = [];
+  private nestedLists: { starts: Uint32Array; prefixes: Uint8Array }[] = [];
+  size = 0;
+  private readonly scratch = new Uint32Array(4);
+  private readonly probe = new Uint32Array(4);
+  private readonly hit: LearnedHit = { a: null, aaaa: null, prefix: 0, scopeFloor: 0, nested4: undefined };
+
+  private fam(bytes: Uint8Array): Family {
+    return bytes.length === 4 ? this.v4 : this.v6;
+  }
+
+  /**
+   * Stores `choice` for the network. A network already stored keeps its scope floor and nested list
+   * (the set of networks did not change); a new one starts with its own prefix as floor. True when new.
+   */
+  insert(bytes: Uint8Array, prefix: number, choice: number): boolean {
+    const t = this.fam(bytes).table(prefix, true)!;
+    maskInto(bytes, prefix, this.scratch);
+    const s = t.claim(this.scratch, 0);
+    const fresh = t.vals[s] === 0;
+    t.vals[s] = choice + 1;
+    if (fresh) {
+      t.meta[s] = prefix;
+      this.size++;
+    }
+    return fresh;
+  }
+
+  /** Removes exactly this network; true when it was stored. A length left empty is dropped. */
+  delete(bytes: Uint8Array, prefix: number): boolean {
+    const f = this.fam(bytes);
+    const t = f.table(prefix, false);
+    if (!t) return false;
+    maskInto(bytes, prefix, this.scratch);
+    const s = t.find(this.scratch, 0);
+    if (s < 0) return false;
+    t.remove(s);
+    this.size--;
+    if (t.size === 0) f.drop(prefix);
+    return true;
+  }
+
+  /** Prefix lengths in use in the family, longest first. */
+  lengths(family: 4 | 6): number[] {
+    return (family === 4 ? this.v4 : this.v6).tables.map((t) => t.prefix);
+  }
+
+  /** Longest prefix length stored for the family (0 when empty). */
+  longest(family: 4 | 6): number {
+    return (family === 4 ? this.v4 : this.v6).tables[0]?.prefix ?? 0;
+  }
+
+  private fill(t: LengthTable, s: number): LearnedHit {
+    const h = this.hit;
+    const sets = this.choices[t.vals[s]! - 1]!;
+    const m = t.meta[s]!;
+    h.a = sets.a;
+    h.aaaa = sets.aaaa;
+    h.prefix = t.prefix;
+    h.scopeFloor = m & FLOOR_MASK;
+    h.nested4 = m > FLOOR_MASK ? this.nestedLists[(m >>> 8) - 1] : undefined;
+    return h;
+  }
+
+  /** Longest stored network of length <= maxPrefix holding `addr` (the reused hit object), if any. */
+  find4(addr: number, maxPrefix: number): LearnedHit | undefined {
+    const k = this.probe;
+    for (const t of this.v4.tables) {
+      if (t.prefix > maxPrefix) continue;
+      k[0] = mask32(addr, t.prefix);
+      const s = t.find(k, 0);
+      if (s >= 0) return this.fill(t, s);
+    }
+    return undefined;
+  }
+
+  find6(bytes: Uint8Array, maxPrefix: number): LearnedHit | undefined {
+    const k = this.probe;
+    for (const t of this.v6.tables) {
+      if (t.prefix > maxPrefix) continue;
+      maskInto(bytes, t.prefix, k);
+      const s = t.find(k, 0);
+      if (s >= 0) return this.fill(t, s);
+    }
+    return undefined;
+  }
+
+  /** The stored network exactly, as a fresh object (not the reused hit), if any. */
+  getExact(bytes: Uint8Array, prefix: number): LearnedHit | undefined {
+    const t = this.fam(bytes).table(prefix, false);
+    if (!t) return undefined;
+    maskInto(bytes, prefix, this.scratch);
+    const s = t.find(this.scratch, 0);
+    return s < 0 ? undefined : { ...this.fill(t, s) };
+  }
+
+  /** Every stored network with what it answers (fresh objects; for tests and tools, not the query path). */
+  *networks(): Generator<{ bytes: Uint8Array; prefix: number; value: LearnedHit }> {
+    for (const f of [this.v4, this.v6]) {
+      for (const t of f.byLength.values()) {
+        for (let s = 0; s < t.capacity(); s++) {
+          if (t.vals[s] === 0) continue;
+          const bytes = new Uint8Array(f.family === 4 ? 4 : 16);
+          for (let w = 0; w < t.words; w++) {
+            const v = t.keys[s * t.words + w]!;
+            bytes.set([v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255], 4 * w);
+          }
+          yield { bytes, prefix: t.prefix, value: { ...this.fill(t, s) } };
+        }
+      }
+    }
+  }
+
+  /**
+   * The scope floors and nested lists: a covering network's answer is not valid across all of it
+   * when longer learned networks sit inside it, so its ECS scope must exclude them (choose.ts).
+   * `reset`: entries may carry floors from before (an update), so they are first set back to their
+   * own prefix. Only a family with two lengths or more can nest anything (an all-/24 table costs one
+   * check), and the walk probes each network's shorter lengths in use.
+   */
+  computeNesting(reset: boolean): void {
+    const lists = new Map<LengthTable, Map<number, { starts: number[]; prefixes: number[]; longest: number }>>();
+    for (const f of [this.v4, this.v6]) {
+      if (reset) {
+        for (const t of f.tables) for (let s = 0; s < t.capacity(); s++) if (t.vals[s] !== 0) t.meta[s] = t.prefix;
+      }
+      if (f.tables.length < 2) continue;
+      const k = this.probe;
+      for (const inner of f.tables) {
+        for (let s = 0; s < inner.capacity(); s++) {
+          if (inner.vals[s] === 0) continue;
+          const at = s * inner.words;
+          for (const outer of f.tables) {
+            if (outer.prefix >= inner.prefix) continue;
+            for (let w = 0; w < outer.words; w++) k[w] = mask32(inner.keys[at + w]!, outer.prefix - 32 * w);
+            const c = outer.find(k, 0);
+            if (c < 0) continue;
+            let byTable = lists.get(outer);
+            if (!byTable) lists.set(outer, (byTable = new Map()));
+            let list = byTable.get(c);
+            if (!list) byTable.set(c, (list = { starts: [], prefixes: [], longest: 0 }));
+            list.longest = Math.max(list.longest, inner.prefix);
+            if (f.family === 4 && list.starts.length <= NESTED_SCAN_MAX) {
+              list.starts.push(inner.keys[at]!);
+              list.prefixes.push(inner.prefix);
+            }
+          }
+        }
+      }
+    }
+    this.nestedLists = [];
+    for (const [outer, byTable] of lists) {
+      for (const [c, list] of byTable) {
+        let m = Math.max(outer.meta[c]! & FLOOR_MASK, list.longest);
+        if (list.starts.length > 0 && list.starts.length <= NESTED_SCAN_MAX) {
+          this.nestedLists.push({ starts: Uint32Array.from(list.starts), prefixes: Uint8Array.from(list.prefixes) });
+          m |= this.nestedLists.length << 8;
+        }
+        outer.meta[c] = m;
+      }
+    }
+  }
+}
