@@ -32,74 +32,13 @@ import { collectGarbage } from '../lib/collect-garbage.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { recordResult } from './lib/results.ts';
 import { runRealPath } from './scale/real-path.ts';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { dnsperf } from './lib/dnsperf.ts';
-import { freePort, freeServerPort } from '../test/helpers/ports.ts';
-import { childPids, rssBytes, treeRssBytes } from '../test/helpers/rss.ts';
-import { startSluice, type SluiceProcess } from '../test/helpers/sluice-process.ts';
-import { waitFor } from '../test/helpers/wait.ts';
+import { childPids, rssBytes } from '../test/helpers/rss.ts';
+import { cidrOf, learnedNetworks, makeView, mapPool, origins, startServedDns } from './lib/synthetic-view.ts';
 import { DnsConfig } from '../dns/config.ts';
 import { pino } from 'pino';
 
 const AUTHORITY: Authority = { primaryNs: undefined, hostmaster: undefined, nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 3600, retry: 600, expire: 1209600 };
 const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
-const ORIGINS = 200;
-const MAP_POOL = 5000;
-
-function origins(): OriginView[] {
-  return Array.from({ length: ORIGINS }, (_, i) => ({
-    id: `or_${i.toString().padStart(4, '0')}`,
-    name: `origin-${i}`,
-    region: `r${i % 20}`,
-    addresses: [`10.200.${i >> 8}.${i & 255}`],
-    port: 443,
-    location: { lat: (i % 180) - 90, lon: ((i * 7) % 360) - 180 },
-    admin_state: 'active' as const,
-    healthy: true,
-    static_weight: 1,
-    priority: 0,
-    health_check: null,
-  }));
-}
-
-function mapPool(rand: () => number, ids: string[]): WeightMap[] {
-  return Array.from({ length: MAP_POOL }, () => {
-    const k = 1 + Math.floor(rand() * 3);
-    const m: WeightMap = {};
-    let left = 20;
-    for (let j = 0; j < k; j++) {
-      const id = ids[Math.floor(rand() * ids.length)]!;
-      const share = j === k - 1 ? left : 1 + Math.floor(rand() * (left - (k - j - 1)));
-      m[id] = (m[id] ?? 0) + share / 20;
-      left -= share;
-      if (left <= 0) break;
-    }
-    return m;
-  });
-}
-
-function cidrOf(i: number): string {
-  // Alternate /24s (v4) and /48s (v6); every 100th a coarse aggregate (a /16, or every other one a /32)
-  // that holds others. (Until 2026-11-29 the /48s and /32s had host bits set — 2001:db8:X:Y::/48 — so
-  // every IPv6 subnet was skipped as invalid and a "1M" view indexed ~0.5M networks.)
-  const hi = (0xd00 + (i >> 16)).toString(16);
-  if (i % 100 === 99) return i % 200 === 199 ? `2001:${hi}::/32` : `${10 + ((i >> 16) & 63)}.${(i >> 8) & 255}.0.0/16`;
-  return i % 2 ? `${10 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}.0/24` : `2001:${hi}:${(i & 0xffff).toString(16)}::/48`;
-}
-
-function makeView(n: number, rand: () => number, pool: WeightMap[], os: OriginView[]): DnsView {
-  const subnets: Record<string, WeightMap> = {};
-  for (let i = 0; i < n; i++) subnets[cidrOf(i)] = pool[Math.floor(rand() * pool.length)]!;
-  return { version: 'v1', seq: 1, weights_version: 1, zones: [{ zone: 'example.com', records: [{ load_balancer_id: 'lb_1', hostname: 'app.example.com', ttl: 20, answers: 1, policy: 'latency', max_latency_ms: 300, origins: os, subnets }] }] };
-}
-
-/** Networks of the view an index holds (valid CIDRs, distinct): what the server really serves. */
-function learnedNetworks(view: DnsView): number {
-  return Object.keys(view.zones[0]!.records[0]!.subnets).filter((c) => parseCidr(c) !== null).length;
-}
-
 function ms(f: () => void): number {
   const t = performance.now();
   f();
@@ -224,32 +163,13 @@ async function realPath(size: string, servers: number) {
  * (10.1.2.0/24, learned) for the answer latency.
  */
 async function servedRss(n: number) {
-  const rand = seededRandom(15);
-  const os = origins();
-  const view = makeView(n, rand, mapPool(rand, os.map((o) => o.id)), os);
-  view.zones[0]!.records[0]!.subnets['10.1.2.0/24'] = { [os[0]!.id]: 0.5, [os[1]!.id]: 0.5 };
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-view-rss-'));
-  let proc: SluiceProcess | null = null;
+  const served = await startServedDns(n);
   try {
-    writeFileSync(join(dir, 'view.json'), JSON.stringify(view));
-    const port = await freeServerPort();
-    const metricsPort = await freePort();
-    writeFileSync(join(dir, 'dns.yaml'), `listen: ["127.0.0.1:${port}"]\nview_file: view.json\nworkers: 1\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\n`);
-    const t = performance.now();
-    proc = startSluice(['dns', '--config', join(dir, 'dns.yaml')], { env: { SLUICE_LOG_LEVEL: 'warn' } });
-    await waitFor(() => proc!.output().includes('sluice dns ready'), { timeoutMs: 600_000, intervalMs: 500, what: `sluice dns ready; output: ${proc.output().slice(-1000)}` });
-    const readyMs = Math.round(performance.now() - t);
-    await new Promise((r) => setTimeout(r, 3000)); // the UDP thread's index (built beside the worker's)
-    const rssMb = Math.round(treeRssBytes(proc.child.pid!) / 1e6);
-    // Per process: the primary, and its worker (with the worker's UDP thread).
-    const perProcessMb = [proc.child.pid!, ...childPids(proc.child.pid!)].map((pid) => Math.round(rssBytes(pid) / 1e6));
-    const queries = join(dir, 'queries.txt');
-    writeFileSync(queries, 'app.example.com A\n'.repeat(1000));
-    const m = await dnsperf({ port, pid: proc.child.pid! }, queries, 5, { ecs: true, rate: 10_000 });
-    return { subnets: n, indexed: learnedNetworks(view), ready_ms: readyMs, rss_mb: rssMb, rss_mb_per_process: perProcessMb, p50_ms: m.p50_ms, p99_ms: m.p99_ms, qps: m.qps, lost: m.lost };
+    const perProcessMb = [served.pid, ...childPids(served.pid)].map((pid) => Math.round(rssBytes(pid) / 1e6));
+    const m = await served.measure(5);
+    return { subnets: n, indexed: served.indexed, ready_ms: served.readyMs, rss_mb: served.rssMb, rss_mb_per_process: perProcessMb, p50_ms: m.p50_ms, p99_ms: m.p99_ms, qps: m.qps, lost: m.lost };
   } finally {
-    await proc?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await served.stop();
   }
 }
 
