@@ -37,8 +37,9 @@ const { config } = workerData as WorkerInit;
  * ~185 MB. Collected right after the reply (the scrape does not wait), once per export: 22-30 ms at
  * 100k subnets (in-process, loaded machine). gc() through lib/collect-garbage.ts (`--expose-gc` set at
  * run time).
- * Twice: one full GC frees the export's objects but leaves the pages they shared with live ones
- * committed (measured: collector heap 18.6 MB used, 32.8 MB committed, 15 s after the last export, in
+ * Twice (one collectGarbage() runs two, then trims the C heap): one full GC frees the export's objects
+ * but leaves the pages they shared with live ones committed (measured: collector heap 18.6 MB used,
+ * 32.8 MB committed, 15 s after the last export, in
  * one bench run of two); the second finds those pages fragmented and compacts them. A synthetic old
  * generation (66 MB, one object in 32 kept): 58 MB committed after one gc(), 23 MB after two.
  * Neither gives back the young generation, grown to its 8 MB cap by the export: V8 shrinks it at a GC
@@ -85,7 +86,6 @@ port.on('message', (req: WorkerRequest) => {
     else value = poller.sockets(req.limit);
     port.postMessage({ id: req.id, ok: true, value } satisfies WorkerReply, transfer);
     if (exported && poller.learner.table.size >= BIG_TABLE) {
-      collectGarbage();
       collectGarbage();
       if (settling) settling.refresh();
       else
