@@ -39,8 +39,7 @@ const { config } = workerData as WorkerInit;
  * run time).
  * Twice (one collectGarbage() runs two, then trims the C heap): one full GC frees the export's objects
  * but leaves the pages they shared with live ones committed (measured: collector heap 18.6 MB used,
- * 32.8 MB committed, 15 s after the last export, in
- * one bench run of two); the second finds those pages fragmented and compacts them. A synthetic old
+ * 32.8 MB committed, 15 s after the last export, in one bench run of two); the second finds those pages fragmented and compacts them. A synthetic old
  * generation (66 MB, one object in 32 kept): 58 MB committed after one gc(), 23 MB after two.
  * Neither gives back the young generation, grown to its 8 MB cap by the export: V8 shrinks it at a GC
  * only once its measured allocation rate is low, i.e. some seconds after the export (the polls between
