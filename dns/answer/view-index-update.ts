@@ -50,13 +50,23 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
     }
     if (!learns(rec)) continue;
     const ops: Op[] = [];
+    // A delta's table holds each distinct map once (forEachCompact passes the same object for every
+    // subnet of it): its choice is looked up once, not canonicalised again per subnet.
+    const choiceOf = new Map<WeightMap, number>();
     const add = (cidrText: string, weights: WeightMap | null) => {
       const cidr = parseCidr(cidrText);
       if (!cidr) {
         warnings.push(`${host}: subnet "${cidrText}" is not a CIDR with host bits clear; skipped`);
         return;
       }
-      ops.push({ cidr, choice: weights ? rec.learnedChoice(weights, cidrText, warnings) : -1 });
+      let choice = -1;
+      if (weights) {
+        const known = choiceOf.get(weights);
+        // A map's first subnet names it in any warning about the map, as a build does.
+        choice = known ?? rec.learnedChoice(weights, cidrText, warnings);
+        if (known === undefined) choiceOf.set(weights, choice);
+      }
+      ops.push({ cidr, choice });
     };
     forEachCompact(c.set, `${host}: set`, add);
     for (const cidrText of c.removed) add(cidrText, null);
