@@ -391,17 +391,10 @@ export class LearnedTable {
 
   /** A network of length `prefix` (its masked words in `scratch`) was just stored in `t`: the Nests it changes. */
   private nestAdded(f: Family, t: LengthTable, prefix: number): void {
-    const k = this.probe;
-    const net = this.scratch;
-    for (const outer of f.tables) {
-      if (outer.prefix >= prefix) continue;
-      for (let w = 0; w < outer.words; w++) k[w] = mask32(net[w]!, outer.prefix - 32 * w);
-      if (outer.find(k, 0) < 0) continue;
-      this.refresh(outer, outer.nestKey(k, 0), this.count(f, outer, k, prefix, net[0]!, 1));
-    }
+    this.countInOuters(f, prefix, 1);
     // Longer networks already stored inside the new one.
-    const key = t.nestKey(net, 0);
-    const own = this.enumerateInside(f, t.prefix, net);
+    const key = t.nestKey(this.scratch, 0);
+    const own = this.enumerateInside(f, t.prefix, this.scratch);
     if (own) {
       t.nests.set(key, own);
       this.refresh(t, key, own);
@@ -410,6 +403,11 @@ export class LearnedTable {
 
   /** A network of length `prefix` (its masked words in `scratch`) was just removed: the Nests holding it. */
   private nestRemoved(f: Family, prefix: number): void {
+    this.countInOuters(f, prefix, -1);
+  }
+
+  /** The network in `scratch` (length `prefix`) counted in (+1) or out of (-1) each stored network holding it. */
+  private countInOuters(f: Family, prefix: number, delta: 1 | -1): void {
     const k = this.probe;
     const net = this.scratch;
     for (const outer of f.tables) {
@@ -417,9 +415,9 @@ export class LearnedTable {
       for (let w = 0; w < outer.words; w++) k[w] = mask32(net[w]!, outer.prefix - 32 * w);
       if (outer.find(k, 0) < 0) continue;
       const key = outer.nestKey(k, 0);
-      const nest = this.count(f, outer, k, prefix, net[0]!, -1);
+      const nest = this.count(f, outer, k, prefix, net[0]!, delta);
       // Back within the scan limit: the list was not kept while over it, so it is found again.
-      if (f.family === 4 && !nest.list && nest.total > 0 && nest.total <= NESTED_SCAN_MAX) nest.list = this.enumerateInside(f, outer.prefix, k.slice(0, outer.words))!.list;
+      if (delta < 0 && f.family === 4 && !nest.list && nest.total > 0 && nest.total <= NESTED_SCAN_MAX) nest.list = this.enumerateInside(f, outer.prefix, k.slice(0, outer.words))!.list;
       this.refresh(outer, key, nest);
     }
   }
