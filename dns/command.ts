@@ -115,8 +115,10 @@ function untilSignal(onHup?: () => void): Promise<string> {
 
 /** The token file (permissions checked) and TLS files are read here, before anything listens. */
 function makeSource(config: DnsConfig, file: string, install: ViewListener, metrics: ViewMetrics, log: Logger, first: DnsView | null): ViewSource & { reload?: () => void } {
-  const onView = (v: DnsView) => {
-    install(v);
+  // The delta passes through: without it the primary would send every worker the whole view (and
+  // each would rebuild its index) on every publish, whatever came over the wire.
+  const onView: ViewListener = (v, delta) => {
+    install(v, delta);
     logFailOpen(v, log);
   };
   if (config.view_file) return new FileViewSource(config.view_file, onView, metrics, log, first);

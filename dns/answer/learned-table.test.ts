@@ -114,4 +114,79 @@ describe('LearnedTable', () => {
     expect(of(v4('10.0.0.0'), 8).scopeFloor).toBe(16);
     expect(of(v4('10.1.0.0'), 16)).toMatchObject({ scopeFloor: 16, nested4: undefined });
   });
+
+  it('kept live through inserts and deletes, the nesting equals what a walk over the same networks gives', () => {
+    const rand = seededRandom(11);
+    // Small alphabets, so networks nest and the IPv4 lists cross NESTED_SCAN_MAX both ways.
+    const pick = (xs: number[]) => xs[Math.floor(rand() * xs.length)]!;
+    const network = (): { bytes: Uint8Array; prefix: number } => {
+      if (rand() < 0.5) {
+        const bytes = Uint8Array.of(10, pick([0, 1]), Math.floor(rand() * 12) << 4, Math.floor(rand() * 8) << 5);
+        const prefix = pick([8, 16, 20, 24, 24, 24, 27, 32]);
+        return { bytes: masked(bytes, prefix), prefix };
+      }
+      const bytes = new Uint8Array(16);
+      bytes[0] = 0x20;
+      bytes[3] = pick([0, 1]);
+      bytes[5] = Math.floor(rand() * 40);
+      bytes[7] = Math.floor(rand() * 3);
+      const prefix = pick([16, 32, 48, 48, 56, 64]);
+      return { bytes: masked(bytes, prefix), prefix };
+    };
+    const nesting = (t: LearnedTable) => {
+      const out: Record<string, unknown> = {};
+      for (const { bytes, prefix, value } of t.networks()) {
+        out[`${bytes.join('.')}/${prefix}`] = { floor: value.scopeFloor, nested4: value.nested4 ? [...value.nested4.starts].map((s, i) => `${s}/${value.nested4!.prefixes[i]}`).sort() : null };
+      }
+      return out;
+    };
+    const live = new LearnedTable();
+    live.choices.push({ a: null, aaaa: null });
+    const held = new Map<string, { bytes: Uint8Array; prefix: number }>();
+    for (let i = 0; i < 150; i++) {
+      const n = network();
+      live.insert(n.bytes, n.prefix, 0);
+      held.set(keyOf(n.bytes, n.prefix), n);
+    }
+    live.computeNesting(false);
+    let listsSeen = 0;
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 40; i++) {
+        const n = network();
+        if (rand() < 0.5) {
+          live.insert(n.bytes, n.prefix, 0);
+          held.set(keyOf(n.bytes, n.prefix), n);
+        } else {
+          expect(live.delete(n.bytes, n.prefix)).toBe(held.delete(keyOf(n.bytes, n.prefix)));
+        }
+      }
+      const walked = new LearnedTable();
+      walked.choices.push({ a: null, aaaa: null });
+      for (const n of held.values()) walked.insert(n.bytes, n.prefix, 0);
+      walked.computeNesting(false);
+      const got = nesting(live);
+      expect(got).toEqual(nesting(walked));
+      listsSeen += Object.values(got).filter((v) => (v as { nested4: unknown }).nested4).length;
+    }
+    expect(listsSeen).toBeGreaterThan(0);
+
+    // Across the scan limit both ways: 65 /24s in 172.16/16 (no list), one removed (the list is
+    // found again), one added (dropped again).
+    const t = new LearnedTable();
+    t.choices.push({ a: null, aaaa: null });
+    t.insert(Uint8Array.of(172, 16, 0, 0), 16, 0);
+    t.computeNesting(false);
+    for (let i = 0; i <= NESTED_SCAN_MAX; i++) t.insert(Uint8Array.of(172, 16, i, 0), 24, 0);
+    const outer = () => t.getExact(Uint8Array.of(172, 16, 0, 0), 16)!;
+    expect(outer()).toMatchObject({ scopeFloor: 24, nested4: undefined });
+    t.delete(Uint8Array.of(172, 16, 7, 0), 24);
+    expect(outer().nested4!.starts.length).toBe(NESTED_SCAN_MAX);
+    expect([...outer().nested4!.starts]).not.toContain(((172 << 24) | (16 << 16) | (7 << 8)) >>> 0);
+    t.insert(Uint8Array.of(172, 16, 200, 0), 24, 0);
+    expect(outer()).toMatchObject({ scopeFloor: 24, nested4: undefined });
+    for (let i = 0; i <= NESTED_SCAN_MAX; i++) t.delete(Uint8Array.of(172, 16, i, 0), 24);
+    t.delete(Uint8Array.of(172, 16, 200, 0), 24);
+    expect(outer()).toMatchObject({ scopeFloor: 16, nested4: undefined });
+  });
 });
+

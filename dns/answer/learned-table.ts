@@ -9,14 +9,25 @@
 // Model: one open-addressing hash table (linear probing, power-of-two capacity, load <= 0.7, deletion
 // by backward shift: no tombstones) per family and prefix length in use; a key is the masked network
 // as ceil(prefix/32) uint32 words (IPv4: one). Per slot: `vals` = choice id + 1 (0: empty) and
-// `meta` = scope floor (low 8 bits) | (index into `nestedLists` + 1) << 8. Lookups probe from the
+// `meta` = scope floor (low 8 bits) | HAS_LIST (an IPv4 nested list is kept). Lookups probe from the
 // longest length down, as PrefixTable does.
 //
+// Nesting: each length table keeps, for the few networks that hold longer learned ones ("outers",
+// keyed by their key words, not by slot: slots move), a Nest: how many learned networks of each
+// longer length sit inside, and for IPv4 the list of them while there are at most NESTED_SCAN_MAX.
+// computeNesting builds them with one walk (a view's build); after it the table is `live`: insert and
+// delete keep every Nest, floor and list up to date themselves, in O(lengths in use) per network added
+// or removed (plus, for a network added over longer ones already there, finding those: probes of the
+// candidates or a scan of that one length, whichever is fewer). A 2 % delta at 1M subnets then costs
+// what it changes, not a walk over the million (measured: that walk was ~170 ms CPU per thread).
+//
 // Invariants: a stored network always has a choice (a map with nothing usable is not stored, so the
-// network answers as unlearned); its floor is >= its prefix; `nestedLists` is rebuilt by
-// computeNesting, the only place meta's upper bits are set. `find4`/`find6` fill one reused hit
-// object (no allocation per query): it is valid until the next find on the same table, which on a
-// single-threaded isolate means for the rest of the answer being built.
+// network answers as unlearned); its floor is max(its prefix, the longest length with a count in its
+// Nest); HAS_LIST is set exactly when its Nest holds a list (IPv4, 1..NESTED_SCAN_MAX nested); a live
+// table's Nests equal what computeNesting would build (learned-table.test.ts checks this after random
+// inserts and deletes). `find4`/`find6` fill one reused hit object (no allocation per query): it is
+// valid until the next find on the same table, which on a single-threaded isolate means for the rest
+// of the answer being built.
 import type { FamilySets } from './view-index.ts';
 
 /** What a lookup found (or what `networks()` yields per network). */
@@ -33,6 +44,18 @@ export const NESTED_SCAN_MAX = 64;
 
 const MIN_CAPACITY = 16;
 const FLOOR_MASK = 0xff;
+const HAS_LIST = 0x100;
+
+/** What a network holds of the longer learned networks (see the header). */
+interface Nest {
+  /** Inner prefix length -> learned networks of that length inside this one. */
+  counts: Map<number, number>;
+  total: number;
+  /** IPv4: the nested networks while total <= NESTED_SCAN_MAX, else null (IPv6: always null). */
+  list: { start: number; prefix: number }[] | null;
+  /** `list` as the query path reads it (choose.ts), packed when it changes. */
+  packed: { starts: Uint32Array; prefixes: Uint8Array } | undefined;
+}
 
 /** One prefix length of one family. */
 class LengthTable {
@@ -41,6 +64,8 @@ class LengthTable {
   vals: Uint32Array;
   meta: Uint32Array;
   size = 0;
+  /** The Nests of this length's networks that hold longer ones, by nestKey. */
+  readonly nests = new Map<number | string, Nest>();
   private mask: number;
 
   constructor(readonly prefix: number, family: 4 | 6) {
@@ -124,6 +149,14 @@ class LengthTable {
   capacity(): number {
     return this.mask + 1;
   }
+
+  /** The Nest map's key of the network whose words start at `k[at]`. */
+  nestKey(k: Uint32Array, at: number): number | string {
+    if (this.words === 1) return k[at]!;
+    let key = `${k[at]}`;
+    for (let w = 1; w < this.words; w++) key += `,${k[at + w]}`;
+    return key;
+  }
 }
 
 class Family {
@@ -165,7 +198,8 @@ export class LearnedTable {
   private readonly v6 = new Family(6);
   /** Choice id -> the precomputed answers of one distinct weight map (view-index.ts learnedChoice). */
   readonly choices: FamilySets[] = [];
-  private nestedLists: { starts: Uint32Array; prefixes: Uint8Array }[] = [];
+  /** Set by computeNesting: from then on insert and delete keep the nesting themselves. */
+  private live = false;
   size = 0;
   private readonly scratch = new Uint32Array(4);
   private readonly probe = new Uint32Array(4);
@@ -188,6 +222,7 @@ export class LearnedTable {
     if (fresh) {
       t.meta[s] = prefix;
       this.size++;
+      if (this.live) this.nestAdded(this.fam(bytes), t, prefix);
     }
     return fresh;
   }
@@ -202,6 +237,10 @@ export class LearnedTable {
     if (s < 0) return false;
     t.remove(s);
     this.size--;
+    if (this.live) {
+      t.nests.delete(t.nestKey(this.scratch, 0));
+      this.nestRemoved(f, prefix);
+    }
     if (t.size === 0) f.drop(prefix);
     return true;
   }
@@ -224,7 +263,7 @@ export class LearnedTable {
     h.aaaa = sets.aaaa;
     h.prefix = t.prefix;
     h.scopeFloor = m & FLOOR_MASK;
-    h.nested4 = m > FLOOR_MASK ? this.nestedLists[(m >>> 8) - 1] : undefined;
+    h.nested4 = m & HAS_LIST ? t.nests.get(t.keys[s]!)!.packed : undefined;
     return h;
   }
 
@@ -280,18 +319,19 @@ export class LearnedTable {
   /**
    * The scope floors and nested lists: a covering network's answer is not valid across all of it
    * when longer learned networks sit inside it, so its ECS scope must exclude them (choose.ts).
-   * `reset`: entries may carry floors from before (an update), so they are first set back to their
-   * own prefix. Only a family with two lengths or more can nest anything (an all-/24 table costs one
-   * check), and the walk probes each network's shorter lengths in use.
+   * `reset`: entries may carry floors from before, so they are first set back to their own prefix.
+   * Only a family with two lengths or more can nest anything (an all-/24 table costs one check), and
+   * the walk probes each network's shorter lengths in use. Once done, the table is live (header).
    */
   computeNesting(reset: boolean): void {
-    const lists = new Map<LengthTable, Map<number, { starts: number[]; prefixes: number[]; longest: number }>>();
     for (const f of [this.v4, this.v6]) {
-      if (reset) {
-        for (const t of f.tables) for (let s = 0; s < t.capacity(); s++) if (t.vals[s] !== 0) t.meta[s] = t.prefix;
+      for (const t of f.tables) {
+        t.nests.clear();
+        if (reset) for (let s = 0; s < t.capacity(); s++) if (t.vals[s] !== 0) t.meta[s] = t.prefix;
       }
       if (f.tables.length < 2) continue;
       const k = this.probe;
+      const touched = new Set<Nest>();
       for (const inner of f.tables) {
         for (let s = 0; s < inner.capacity(); s++) {
           if (inner.vals[s] === 0) continue;
@@ -299,31 +339,129 @@ export class LearnedTable {
           for (const outer of f.tables) {
             if (outer.prefix >= inner.prefix) continue;
             for (let w = 0; w < outer.words; w++) k[w] = mask32(inner.keys[at + w]!, outer.prefix - 32 * w);
-            const c = outer.find(k, 0);
-            if (c < 0) continue;
-            let byTable = lists.get(outer);
-            if (!byTable) lists.set(outer, (byTable = new Map()));
-            let list = byTable.get(c);
-            if (!list) byTable.set(c, (list = { starts: [], prefixes: [], longest: 0 }));
-            list.longest = Math.max(list.longest, inner.prefix);
-            if (f.family === 4 && list.starts.length <= NESTED_SCAN_MAX) {
-              list.starts.push(inner.keys[at]!);
-              list.prefixes.push(inner.prefix);
-            }
+            if (outer.find(k, 0) < 0) continue;
+            touched.add(this.count(f, outer, k, inner.prefix, inner.keys[at]!, 1));
           }
         }
       }
-    }
-    this.nestedLists = [];
-    for (const [outer, byTable] of lists) {
-      for (const [c, list] of byTable) {
-        let m = Math.max(outer.meta[c]! & FLOOR_MASK, list.longest);
-        if (list.starts.length > 0 && list.starts.length <= NESTED_SCAN_MAX) {
-          this.nestedLists.push({ starts: Uint32Array.from(list.starts), prefixes: Uint8Array.from(list.prefixes) });
-          m |= this.nestedLists.length << 8;
+      for (const outer of f.tables) {
+        for (const [key, nest] of outer.nests) {
+          if (touched.has(nest)) this.refresh(outer, key, nest);
         }
-        outer.meta[c] = m;
       }
     }
+    this.live = true;
+  }
+
+  /** `delta` (+1/-1) networks of length `prefix` (IPv4: starting at `start`) inside the outer network `k`; its Nest. */
+  private count(f: Family, outer: LengthTable, k: Uint32Array, prefix: number, start: number, delta: 1 | -1): Nest {
+    const key = outer.nestKey(k, 0);
+    let nest = outer.nests.get(key);
+    if (!nest) outer.nests.set(key, (nest = { counts: new Map(), total: 0, list: f.family === 4 ? [] : null, packed: undefined }));
+    const n = (nest.counts.get(prefix) ?? 0) + delta;
+    if (n === 0) nest.counts.delete(prefix);
+    else nest.counts.set(prefix, n);
+    nest.total += delta;
+    if (delta > 0) {
+      if (nest.list && nest.total <= NESTED_SCAN_MAX) nest.list.push({ start, prefix });
+      else nest.list = null;
+    } else if (nest.list) {
+      const i = nest.list.findIndex((e) => e.start === start && e.prefix === prefix);
+      if (i >= 0) nest.list.splice(i, 1);
+    }
+    return nest;
+  }
+
+  /** Floor, list flag and packed list of the outer network `key` from its Nest (dropped when empty). */
+  private refresh(outer: LengthTable, key: number | string, nest: Nest): void {
+    const k = this.probe;
+    if (typeof key === 'number') k[0] = key;
+    else key.split(',').forEach((w, i) => (k[i] = Number(w)));
+    const s = outer.find(k, 0);
+    if (nest.total === 0) {
+      outer.nests.delete(key);
+      outer.meta[s] = outer.prefix;
+      return;
+    }
+    let floor = outer.prefix;
+    for (const [prefix, n] of nest.counts) if (n > 0 && prefix > floor) floor = prefix;
+    nest.packed = nest.list ? { starts: Uint32Array.from(nest.list, (e) => e.start), prefixes: Uint8Array.from(nest.list, (e) => e.prefix) } : undefined;
+    outer.meta[s] = floor | (nest.list ? HAS_LIST : 0);
+  }
+
+  /** A network of length `prefix` (its masked words in `scratch`) was just stored in `t`: the Nests it changes. */
+  private nestAdded(f: Family, t: LengthTable, prefix: number): void {
+    this.countInOuters(f, prefix, 1);
+    // Longer networks already stored inside the new one.
+    const key = t.nestKey(this.scratch, 0);
+    const own = this.enumerateInside(f, t.prefix, this.scratch);
+    if (own) {
+      t.nests.set(key, own);
+      this.refresh(t, key, own);
+    }
+  }
+
+  /** A network of length `prefix` (its masked words in `scratch`) was just removed: the Nests holding it. */
+  private nestRemoved(f: Family, prefix: number): void {
+    this.countInOuters(f, prefix, -1);
+  }
+
+  /** The network in `scratch` (length `prefix`) counted in (+1) or out of (-1) each stored network holding it. */
+  private countInOuters(f: Family, prefix: number, delta: 1 | -1): void {
+    const k = this.probe;
+    const net = this.scratch;
+    for (const outer of f.tables) {
+      if (outer.prefix >= prefix) continue;
+      for (let w = 0; w < outer.words; w++) k[w] = mask32(net[w]!, outer.prefix - 32 * w);
+      if (outer.find(k, 0) < 0) continue;
+      const key = outer.nestKey(k, 0);
+      const nest = this.count(f, outer, k, prefix, net[0]!, delta);
+      // Back within the scan limit: the list was not kept while over it, so it is found again.
+      if (delta < 0 && f.family === 4 && !nest.list && nest.total > 0 && nest.total <= NESTED_SCAN_MAX) nest.list = this.enumerateInside(f, outer.prefix, k.slice(0, outer.words))!.list;
+      this.refresh(outer, key, nest);
+    }
+  }
+
+  /**
+   * The Nest of the network `prefix`/`words` from the longer networks stored inside it (null: none).
+   * Per longer length: probe each candidate network when there are fewer of them than that length's
+   * slots, else scan its slots — never more than the walk over that one length would cost.
+   */
+  private enumerateInside(f: Family, prefix: number, words: Uint32Array): Nest | null {
+    const found: { start: number; prefix: number }[] = [];
+    const counts = new Map<number, number>();
+    const cand = new Uint32Array(4);
+    const collect = (inner: LengthTable, at: Uint32Array, from: number) => {
+      counts.set(inner.prefix, (counts.get(inner.prefix) ?? 0) + 1);
+      if (found.length <= NESTED_SCAN_MAX) found.push({ start: at[from]!, prefix: inner.prefix });
+    };
+    for (const inner of f.tables) {
+      if (inner.prefix <= prefix) continue;
+      const bits = inner.prefix - prefix;
+      if (bits < 30 && 2 ** bits <= inner.capacity()) {
+        for (let j = 0; j < 2 ** bits; j++) {
+          cand.fill(0);
+          for (let w = 0; w < inner.words; w++) cand[w] = words[w] ?? 0;
+          // Bits prefix .. inner.prefix-1 (big-endian) <- j.
+          for (let b = 0; b < bits; b++) {
+            if (((j >>> (bits - 1 - b)) & 1) === 0) continue;
+            const pos = prefix + b;
+            cand[pos >>> 5] = (cand[pos >>> 5]! | (1 << (31 - (pos & 31)))) >>> 0;
+          }
+          if (inner.find(cand, 0) >= 0) collect(inner, cand, 0);
+        }
+      } else {
+        for (let s = 0; s < inner.capacity(); s++) {
+          if (inner.vals[s] === 0) continue;
+          let inside = true;
+          for (let w = 0; inside && w * 32 < prefix; w++) inside = mask32(inner.keys[s * inner.words + w]!, prefix - 32 * w) === words[w];
+          if (inside) collect(inner, inner.keys, s * inner.words);
+        }
+      }
+    }
+    let total = 0;
+    for (const n of counts.values()) total += n;
+    if (total === 0) return null;
+    return { counts, total, list: f.family === 4 && total <= NESTED_SCAN_MAX ? found : null, packed: undefined };
   }
 }

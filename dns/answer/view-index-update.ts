@@ -4,8 +4,8 @@
 //
 // Model: a record whose fields other than subnets are unchanged keeps its RecordIndex; its learned
 // table is updated in place (entries set or deleted; choices for new weight maps made through the
-// record's own learnedChoice, shared as in a build), then its nesting (ECS scope floors) and uniform
-// flags are recomputed. A record whose other fields changed is rebuilt from the new view (its origins,
+// record's own learnedChoice, shared as in a build; the table keeps its nesting — ECS scope floors,
+// nested lists — itself), then its longest prefixes and uniform flags are recomputed: O(changes). A record whose other fields changed is rebuilt from the new view (its origins,
 // health or TTL shape every precomputed answer). The result is a new ViewIndex object sharing the
 // records: installing it is the same one reference assignment as a full build.
 //
@@ -19,7 +19,7 @@ import { forEachCompact } from '../../model/view-codec.ts';
 import type { DnsView, WeightMap } from '../../model/views.ts';
 import { parseCidr, type ParsedCidr } from '../../model/primitives.ts';
 import { nameToWireKey } from '../wire/constants.ts';
-import { buildRecord, learns, setNesting, setUniform, type Authority, type RecordIndex, type ViewIndex } from './view-index.ts';
+import { buildRecord, learns, setUniform, type Authority, type RecordIndex, type ViewIndex } from './view-index.ts';
 import { fnv1aString } from './hash.ts';
 
 /** `choice`: the id to store, or -1 to delete the network. */
@@ -50,13 +50,23 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
     }
     if (!learns(rec)) continue;
     const ops: Op[] = [];
+    // A delta's table holds each distinct map once (forEachCompact passes the same object for every
+    // subnet of it): its choice is looked up once, not canonicalised again per subnet.
+    const choiceOf = new Map<WeightMap, number>();
     const add = (cidrText: string, weights: WeightMap | null) => {
       const cidr = parseCidr(cidrText);
       if (!cidr) {
         warnings.push(`${host}: subnet "${cidrText}" is not a CIDR with host bits clear; skipped`);
         return;
       }
-      ops.push({ cidr, choice: weights ? rec.learnedChoice(weights, cidrText, warnings) : -1 });
+      let choice = -1;
+      if (weights) {
+        const known = choiceOf.get(weights);
+        // A map's first subnet names it in any warning about the map, as a build does.
+        choice = known ?? rec.learnedChoice(weights, cidrText, warnings);
+        if (known === undefined) choiceOf.set(weights, choice);
+      }
+      ops.push({ cidr, choice });
     };
     forEachCompact(c.set, `${host}: set`, add);
     for (const cidrText of c.removed) add(cidrText, null);
@@ -65,19 +75,16 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
 
   // Nothing below can fail: the index changes from here on.
   for (const { rec, ops } of updates) {
-    // A new weight map for a network already learned leaves the set of networks, hence every ECS scope
-    // floor and nested list, as it was: the table keeps them for a network it already holds. Only
-    // networks added or removed make the nesting walk again.
-    let networksChanged = false;
+    // The learned table keeps every ECS scope floor and nested list itself as networks come and go
+    // (learned-table.ts, live after the build's nesting walk): O(changes), no walk over the record's
+    // networks. A new weight map for a network already learned changes none of them.
     for (const { cidr, choice } of ops) {
-      if (choice >= 0) {
-        if (rec.learned.insert(cidr.bytes, cidr.prefix, choice)) networksChanged = true;
-      } else if (rec.learned.delete(cidr.bytes, cidr.prefix)) {
-        // A map with nothing usable answers as an unlearned subnet does: removed, as a build skips it.
-        networksChanged = true;
-      }
+      // A map with nothing usable answers as an unlearned subnet does: removed, as a build skips it.
+      if (choice >= 0) rec.learned.insert(cidr.bytes, cidr.prefix, choice);
+      else rec.learned.delete(cidr.bytes, cidr.prefix);
     }
-    if (networksChanged) setNesting(rec, true);
+    rec.learnedLongest4 = rec.learned.longest(4);
+    rec.learnedLongest6 = rec.learned.longest(6);
     setUniform(rec);
   }
   let records = prev.records;

@@ -133,7 +133,10 @@ export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSumm
  * per server (by whoever fetched the view), not once more per index.
  */
 export function skeletonOf(view: DnsView): DnsView {
-  return { ...view, zones: view.zones.map((z) => ({ zone: z.zone, records: z.records.map((r) => (Object.keys(r.subnets).length === 0 ? r : { ...r, subnets: {} })) })) };
+  // Every record copied without its table, empty or not: telling a million-key table from an empty
+  // one costs V8 the enumeration of all its keys (Object.keys, even for-in: measured ~300 ms at 1M,
+  // and this runs per delta in serving.ts install).
+  return { ...view, zones: view.zones.map((z) => ({ zone: z.zone, records: z.records.map((r) => ({ ...r, subnets: {} })) })) };
 }
 
 /** `delta` with the whole subnet table of each record it rebuilds, from `view` (the view after it). */
