@@ -29,6 +29,7 @@ import { applyChanges, encodeDiff, toCompactView } from '../model/view-codec.ts'
 import type { DnsView, OriginView, WeightMap } from '../model/views.ts';
 import { parseCidr } from '../model/primitives.ts';
 import { collectGarbage } from '../lib/collect-garbage.ts';
+import { runToEnd } from '../lib/steps.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { recordResult } from './lib/results.ts';
 import { runRealPath } from './scale/real-path.ts';
@@ -87,7 +88,7 @@ async function one(label: string, n: number, changed: number) {
     history.record(v2);
     const since = history.since('v1', 'v2');
     if (since.kind !== 'delta') throw new Error('expected a delta');
-    deltaJson = JSON.stringify({ kind: 'delta', from: 'v1', version: 'v2', seq: 2, weights_version: 2, records: encodeDiff(since.diff()) });
+    deltaJson = JSON.stringify({ kind: 'delta', from: 'v1', version: 'v2', seq: 2, weights_version: 2, records: encodeDiff(runToEnd(since.diff())) });
   });
   let received: ReturnType<typeof decodeViewChange> | null = null;
   // The primary: parse and check the delta, apply it to the view it holds, in place.

@@ -12,10 +12,12 @@ import type { Replica } from '../replica.ts';
 import { noneMatch, PageQuery, pageOf } from '../http.ts';
 import type { Store } from '../store/store.ts';
 import type { Edge } from '../../model/edge.ts';
-import { buildDnsView, buildEdgeConfig, type WorldSnapshot } from '../views/build.ts';
+import { buildDnsViewSteps, buildEdgeConfig, dnsViewJsonSteps, type WorldSnapshot } from '../views/build.ts';
 import { DnsViewHistory } from '../views/dns-history.ts';
 import { DnsViewChange, type DnsViewDelta, type DnsViewFull } from '../../model/view-changes.ts';
-import { encodeDiff, toCompactView } from '../../model/view-codec.ts';
+import { compactViewJsonSteps, encodeDiffSteps } from '../../model/view-codec.ts';
+import { textSink } from '../../lib/json-steps.ts';
+import { runPaced } from '../../lib/steps.ts';
 
 const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', ...ANY_REQUEST];
 const LONG_POLL: ProblemCode[] = [...READ, 'too_many_requests'];
@@ -93,18 +95,38 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
     return view;
   }
 
+  // The DNS view's work is paced (lib/steps.ts runPaced): at 1M subnets its hash, diff and encodings
+  // were each 0.2-1 s of this thread, which also runs the scheduler loop and renews its lease. Renders
+  // of the DNS view run one after the other, in store-change order, so the history records them in
+  // publish order even though each takes several turns of the loop.
+  let dnsRenders: Promise<unknown> = Promise.resolve();
   const dnsView = () =>
     render('dns', (w) => {
-      const body = buildDnsView(w);
-      history.record(body);
-      return { body, version: body.version, seq: body.seq };
+      const run = dnsRenders.then(async () => {
+        const body = await runPaced(buildDnsViewSteps(w));
+        await runPaced(history.recordSteps(body));
+        return { body, version: body.version, seq: body.seq };
+      });
+      dnsRenders = run.catch(() => {});
+      return run;
+    });
+
+  /** The full DNS view's JSON (GET /dns/view), written in steps once per change. */
+  const dnsViewJson = () =>
+    render('dns-json', async () => {
+      const full = await dnsView();
+      const text = textSink();
+      await runPaced(dnsViewJsonSteps(full.body, text.add));
+      return { body: null, version: full.version, seq: full.seq, json: text.text() };
     });
 
   /** The full DNS view in the compact encoding, as a JSON fragment (rendered once per change). */
   const compactDnsView = () =>
     render('dns-compact', async () => {
       const full = await dnsView();
-      return { body: null, version: full.version, seq: full.seq, json: JSON.stringify(toCompactView(full.body)) };
+      const text = textSink();
+      await runPaced(compactViewJsonSteps(full.body, text.add));
+      return { body: null, version: full.version, seq: full.seq, json: text.text() };
     });
 
   /**
@@ -117,8 +139,13 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
     const since = history.since(base, full.version);
     const header = { version: full.version, seq: full.seq, weights_version: full.body.weights_version };
     if (since.kind === 'delta') {
-      return render(`dns-changes:delta:${base}`, () => {
-        const body: DnsViewDelta = { kind: 'delta', from: base!, ...header, records: encodeDiff(since.diff()) };
+      return render(`dns-changes:delta:${base}`, async () => {
+        const records = await runPaced(
+          (function* () {
+            return yield* encodeDiffSteps(yield* since.diff());
+          })(),
+        );
+        const body: DnsViewDelta = { kind: 'delta', from: base!, ...header, records };
         return { body: null, version: full.version, seq: full.seq, json: JSON.stringify(body) };
       });
     }
@@ -131,6 +158,7 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
 
   return {
     dnsView,
+    dnsViewJson,
     dnsChanges,
     edgeConfig: (edge: Edge) => render(`edge:${edge.id}`, (w) => {
       const body = buildEdgeConfig(edge, w);
@@ -223,7 +251,7 @@ export function viewRoutes(deps: ViewDeps) {
         querystring: WaitQuery,
         response: { 200: DnsView, 304: z.null().describe('not modified'), ...problemResponses(LONG_POLL) },
       },
-      handler: async (req, reply) => longPoll(req, reply, deps, req.query.wait, () => views.dnsView()),
+      handler: async (req, reply) => longPoll(req, reply, deps, req.query.wait, () => views.dnsView(), () => views.dnsViewJson()),
     });
 
     r.get('/api/v1/dns/view/changes', {

@@ -1,0 +1,50 @@
+// The paced writers must give exactly JSON.stringify's text (content versions hash it), whatever the
+// size relative to a step, with escapes, empty tables and a big key that is not the last one.
+import { describe, expect, it } from 'vitest';
+import { arrayJsonSteps, arrayOfJsonSteps, lastKeyJsonSteps, objectJsonSteps, textSink } from './json-steps.ts';
+import { runToEnd, STEP_ITEMS, type Steps } from './steps.ts';
+
+function text(write: (sink: (p: string) => void) => Steps<void>): { text: string; yields: number } {
+  const out = textSink();
+  const steps = write(out.add);
+  let yields = 0;
+  while (!steps.next().done) yields++;
+  return { text: out.text(), yields };
+}
+
+const table = (n: number) => {
+  const t: Record<string, Record<string, number>> = {};
+  for (let i = 0; i < n; i++) t[`10.${i >> 8}.${i & 255}.0/24`] = { 'o"1': i / 7, o2: 1 - i / 7 };
+  return t;
+};
+
+describe('json-steps', () => {
+  for (const n of [0, 1, STEP_ITEMS - 1, STEP_ITEMS, STEP_ITEMS * 2 + 5]) {
+    it(`objectJsonSteps and arrayJsonSteps give JSON.stringify's text for ${n} entries`, () => {
+      const t = table(n);
+      const o = text((sink) => objectJsonSteps(t, sink));
+      expect(o.text).toBe(JSON.stringify(t));
+      expect(o.yields).toBe(Math.floor(n / STEP_ITEMS));
+      const keys = Object.keys(t);
+      expect(text((sink) => arrayJsonSteps(keys, sink)).text).toBe(JSON.stringify(keys));
+    });
+  }
+
+  it('objectJsonSteps shows every entry to `each`', () => {
+    const seen: string[] = [];
+    runToEnd(objectJsonSteps(table(3), () => {}, (k) => seen.push(k)));
+    expect(seen).toEqual(Object.keys(table(3)));
+  });
+
+  it('lastKeyJsonSteps writes the last key in steps, and anything else whole (same text either way)', () => {
+    const last = { a: 1, s: '\u0000"', big: table(STEP_ITEMS + 1) };
+    const paced = text((sink) => lastKeyJsonSteps(last, 'big', sink, (b) => objectJsonSteps(b, sink)));
+    expect(paced.text).toBe(JSON.stringify(last));
+    expect(paced.yields).toBe(1);
+    const notLast = { big: table(STEP_ITEMS + 1), a: 1 };
+    const whole = text((sink) => lastKeyJsonSteps(notLast, 'big', sink, (b) => objectJsonSteps(b, sink)));
+    expect(whole).toEqual({ text: JSON.stringify(notLast), yields: 0 });
+    const nested = [last, { a: 2, s: '', big: {} }];
+    expect(text((sink) => arrayOfJsonSteps(nested, sink, (x) => lastKeyJsonSteps(x, 'big', sink, (b) => objectJsonSteps(b, sink)))).text).toBe(JSON.stringify(nested));
+  });
+});
