@@ -39,7 +39,7 @@ import { DnsConfig } from '../dns/config.ts';
 import { pino } from 'pino';
 
 const AUTHORITY: Authority = { primaryNs: undefined, hostmaster: undefined, nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 3600, retry: 600, expire: 1209600 };
-const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
+export const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
 function ms(f: () => void): number {
   const t = performance.now();
   f();
@@ -53,6 +53,16 @@ function heapMb(): number {
   return (m.heapUsed + m.arrayBuffers) / 1e6;
 }
 
+/** The next publish's subnets: `changed` of them get another weight map, 0.1 % leave, 0.1 % arrive. */
+export function nextSubnets(s1: Record<string, WeightMap>, n: number, changed: number, rand: () => number, pool: WeightMap[]): Record<string, WeightMap> {
+  const s2: Record<string, WeightMap> = { ...s1 };
+  const keys = Object.keys(s2);
+  for (let k = 0; k < n * changed; k++) s2[keys[Math.floor(rand() * n)]!] = pool[Math.floor(rand() * pool.length)]!;
+  for (let k = 0; k < n * 0.001; k++) delete s2[keys[Math.floor(rand() * n)]!];
+  for (let k = 0; k < n * 0.001; k++) s2[cidrOf(n + k)] = pool[k % pool.length]!;
+  return s2;
+}
+
 async function one(label: string, n: number, changed: number) {
   const rand = seededRandom(15);
   const os = origins();
@@ -61,11 +71,7 @@ async function one(label: string, n: number, changed: number) {
   const v1 = makeView(n, rand, pool, os);
   const viewHeap = heapMb() - h0;
   // The next publish: `changed` of the subnets get another weight map, 0.1 % leave, 0.1 % arrive.
-  const s2: Record<string, WeightMap> = { ...v1.zones[0]!.records[0]!.subnets };
-  const keys = Object.keys(s2);
-  for (let k = 0; k < n * changed; k++) s2[keys[Math.floor(rand() * n)]!] = pool[Math.floor(rand() * pool.length)]!;
-  for (let k = 0; k < n * 0.001; k++) delete s2[keys[Math.floor(rand() * n)]!];
-  for (let k = 0; k < n * 0.001; k++) s2[cidrOf(n + k)] = pool[k % pool.length]!;
+  const s2 = nextSubnets(v1.zones[0]!.records[0]!.subnets, n, changed, rand, pool);
   const v2: DnsView = { ...v1, version: 'v2', seq: 2, weights_version: 2, zones: [{ zone: 'example.com', records: [{ ...v1.zones[0]!.records[0]!, subnets: s2 }] }] };
 
   // Before: the whole view per publish.

@@ -1,7 +1,7 @@
 // The paced writers must give exactly JSON.stringify's text (content versions hash it), whatever the
 // size relative to a step, with escapes, empty tables and a big key that is not the last one.
 import { describe, expect, it } from 'vitest';
-import { arrayJsonSteps, arrayOfJsonSteps, lastKeyJsonSteps, objectJsonSteps, textSink } from './json-steps.ts';
+import { arrayJsonSteps, arrayOfJsonSteps, keyJsonSteps, keysOnce, objectJsonSteps, textSink } from './json-steps.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from './steps.ts';
 
 function text(write: (sink: (p: string) => void) => Steps<void>): { text: string; yields: number } {
@@ -30,21 +30,27 @@ describe('json-steps', () => {
     });
   }
 
-  it('objectJsonSteps shows every entry to `each`', () => {
+  it('objectJsonSteps shows every entry to `each`; keysOnce lists a table once', () => {
     const seen: string[] = [];
     runToEnd(objectJsonSteps(table(3), () => {}, (k) => seen.push(k)));
     expect(seen).toEqual(Object.keys(table(3)));
+    const t = table(3);
+    expect(keysOnce(t)).toBe(keysOnce(t));
+    expect(keysOnce(t)).toEqual(Object.keys(t));
   });
 
-  it('lastKeyJsonSteps writes the last key in steps, and anything else whole (same text either way)', () => {
+  it('keyJsonSteps writes the last key in steps, and anything else whole (same text either way)', () => {
     const last = { a: 1, s: '\u0000"', big: table(STEP_ITEMS + 1) };
-    const paced = text((sink) => lastKeyJsonSteps(last, 'big', sink, (b) => objectJsonSteps(b, sink)));
+    const paced = text((sink) => keyJsonSteps(last, 'big', sink, (b) => objectJsonSteps(b, sink)));
     expect(paced.text).toBe(JSON.stringify(last));
     expect(paced.yields).toBe(1);
     const notLast = { big: table(STEP_ITEMS + 1), a: 1 };
-    const whole = text((sink) => lastKeyJsonSteps(notLast, 'big', sink, (b) => objectJsonSteps(b, sink)));
-    expect(whole).toEqual({ text: JSON.stringify(notLast), yields: 0 });
+    expect(text((sink) => keyJsonSteps(notLast, 'big', sink, (b) => objectJsonSteps(b, sink)))).toEqual({ text: JSON.stringify(notLast), yields: 1 });
+    const middle = { a: 1, big: table(3), gone: undefined, z: [1] };
+    expect(text((sink) => keyJsonSteps(middle, 'big', sink, (b) => objectJsonSteps(b, sink))).text).toBe(JSON.stringify(middle));
+    const absent = { a: 1, big: undefined };
+    expect(text((sink) => keyJsonSteps(absent, 'big', sink, () => objectJsonSteps({}, sink))).text).toBe(JSON.stringify(absent));
     const nested = [last, { a: 2, s: '', big: {} }];
-    expect(text((sink) => arrayOfJsonSteps(nested, sink, (x) => lastKeyJsonSteps(x, 'big', sink, (b) => objectJsonSteps(b, sink)))).text).toBe(JSON.stringify(nested));
+    expect(text((sink) => arrayOfJsonSteps(nested, sink, (x) => keyJsonSteps(x, 'big', sink, (b) => objectJsonSteps(b, sink)))).text).toBe(JSON.stringify(nested));
   });
 });

@@ -13,7 +13,7 @@
 import type { DnsRecordView, DnsView, WeightMap } from './views.ts';
 import type { CompactDnsView, CompactSubnets, DnsRecordChange, DnsRecordMeta } from './view-changes.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from '../lib/steps.ts';
-import { arrayJsonSteps, arrayOfJsonSteps, lastKeyJsonSteps } from '../lib/json-steps.ts';
+import { arrayJsonSteps, arrayOfJsonSteps, keyJsonSteps } from '../lib/json-steps.ts';
 
 export class ViewDecodeError extends Error {
   override name = 'ViewDecodeError';
@@ -124,23 +124,26 @@ export function toCompactView(view: DnsView): CompactDnsView {
   };
 }
 
-function* entriesOf<V>(table: Record<string, V>): Generator<[string, V]> {
-  for (const key in table) yield [key, table[key]!];
+function* entriesOf<V>(table: Record<string, V>, keys: readonly string[]): Generator<[string, V]> {
+  for (const key of keys) yield [key, table[key]!];
 }
+
+/** How a big table's keys are listed: Object.keys, or a cache of them for tables that do not change (lib/json-steps.ts keysOnce). */
+export type KeysOf = (table: object) => readonly string[];
 
 /**
  * JSON.stringify(toCompactView(view)) in steps, except that `zones` is written last (the parse does not
  * care about key order; the compact view carries no hash). For a resync at 1M subnets.
  */
-export function* compactViewJsonSteps(view: DnsView, sink: (piece: string) => void): Steps<void> {
+export function* compactViewJsonSteps(view: DnsView, sink: (piece: string) => void, keysOf: KeysOf = Object.keys): Steps<void> {
   const { zones, ...head } = view;
-  yield* lastKeyJsonSteps({ ...head, zones }, 'zones', sink, (zs) =>
+  yield* keyJsonSteps({ ...head, zones }, 'zones', sink, (zs) =>
     arrayOfJsonSteps(zs, sink, (z) =>
-      lastKeyJsonSteps(z, 'records', sink, (records) =>
+      keyJsonSteps(z, 'records', sink, (records) =>
         arrayOfJsonSteps(records, sink, function* (r) {
           // Entries one at a time: Object.entries of 1M subnets is itself a long piece.
-          const compact = yield* compactSubnetsSteps(entriesOf(r.subnets));
-          yield* lastKeyJsonSteps({ ...metaOf(r), subnets: compact }, 'subnets', sink, function* (c) {
+          const compact = yield* compactSubnetsSteps(entriesOf(r.subnets, keysOf(r.subnets)));
+          yield* keyJsonSteps({ ...metaOf(r), subnets: compact }, 'subnets', sink, function* (c) {
             sink(`{"maps":${JSON.stringify(c.maps)},"cidrs":`);
             yield* arrayJsonSteps(c.cidrs, sink);
             sink(',"map":');
@@ -184,7 +187,7 @@ export function diffViews(prev: DnsView, next: DnsView): RecordDiff[] | null {
 }
 
 /** diffViews in steps (lib/steps.ts): one pass over both views' subnets, ~0.5-1 s at 1M in one piece. */
-export function* diffViewsSteps(prev: DnsView, next: DnsView): Steps<RecordDiff[] | null> {
+export function* diffViewsSteps(prev: DnsView, next: DnsView, keysOf: KeysOf = Object.keys): Steps<RecordDiff[] | null> {
   if (!sameShape(prev, next)) return null;
   const out: RecordDiff[] = [];
   for (let zi = 0; zi < next.zones.length; zi++) {
@@ -194,13 +197,13 @@ export function* diffViewsSteps(prev: DnsView, next: DnsView): Steps<RecordDiff[
       const old = prev.zones[zi]!.records[ri]!;
       const subnets = new Map<string, WeightMap | null>();
       let n = 0;
-      for (const cidr in r.subnets) {
+      for (const cidr of keysOf(r.subnets)) {
         const was = old.subnets[cidr];
         const now = r.subnets[cidr]!;
         if (was === undefined || !sameWeights(was, now)) subnets.set(cidr, now);
         if (++n % STEP_ITEMS === 0) yield;
       }
-      for (const cidr in old.subnets) {
+      for (const cidr of keysOf(old.subnets)) {
         if (!(cidr in r.subnets)) subnets.set(cidr, null);
         if (++n % STEP_ITEMS === 0) yield;
       }

@@ -16,7 +16,7 @@ import { buildDnsViewSteps, buildEdgeConfig, dnsViewJsonSteps, type WorldSnapsho
 import { DnsViewHistory } from '../views/dns-history.ts';
 import { DnsViewChange, type DnsViewDelta, type DnsViewFull } from '../../model/view-changes.ts';
 import { compactViewJsonSteps, encodeDiffSteps } from '../../model/view-codec.ts';
-import { textSink } from '../../lib/json-steps.ts';
+import { keysOnce, textSink } from '../../lib/json-steps.ts';
 import { runPaced } from '../../lib/steps.ts';
 
 const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', ...ANY_REQUEST];
@@ -125,7 +125,7 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
     render('dns-compact', async () => {
       const full = await dnsView();
       const text = textSink();
-      await runPaced(compactViewJsonSteps(full.body, text.add));
+      await runPaced(compactViewJsonSteps(full.body, text.add, keysOnce));
       return { body: null, version: full.version, seq: full.seq, json: text.text() };
     });
 

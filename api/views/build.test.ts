@@ -72,6 +72,10 @@ describe('buildDnsView in steps', () => {
     const text = textSink();
     await runPaced(dnsViewJsonSteps(body, text.add));
     expect(text.text()).toBe(JSON.stringify(body));
+    // The whole view as GET /dns/view sends it (version and seq after the zones).
+    const whole = textSink();
+    await runPaced(dnsViewJsonSteps(view, whole.add));
+    expect(whole.text()).toBe(JSON.stringify(view));
     // And the version moves with a single subnet's weights.
     subnets['10.0.1.0/24'] = { x: 1 };
     expect(buildDnsView(w).version).not.toBe(version);

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { DnsView, Edge, EdgeConfig, EdgeOriginHealth, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, OriginView } from '../../model/index.ts';
 import { effectiveShares } from '../../model/shares.ts';
-import { arrayOfJsonSteps, lastKeyJsonSteps, objectJsonSteps } from '../../lib/json-steps.ts';
+import { arrayOfJsonSteps, keyJsonSteps, keysOnce, objectJsonSteps } from '../../lib/json-steps.ts';
 import { runToEnd, type Steps } from '../../lib/steps.ts';
 
 export interface WorldSnapshot {
@@ -31,9 +31,11 @@ type DnsViewBody = Omit<DnsView, 'version' | 'seq'>;
  * pieces gives contentVersion(body) exactly (versions are compared across replicas during a rolling
  * upgrade: a replica hashing differently would make every DNS server resync in full).
  */
-export function* dnsViewJsonSteps(body: DnsViewBody, sink: (piece: string) => void): Steps<void> {
-  yield* lastKeyJsonSteps(body, 'zones', sink, (zones) =>
-    arrayOfJsonSteps(zones, sink, (zone) => lastKeyJsonSteps(zone, 'records', sink, (records) => arrayOfJsonSteps(records, sink, (r) => lastKeyJsonSteps(r, 'subnets', sink, (subnets) => objectJsonSteps(subnets, sink))))),
+// A view's subnet tables are the store snapshot's weights, never changed once read: their keys are
+// listed once per table (keysOnce) and shared by the hash, the diffs and the encodings of that view.
+export function* dnsViewJsonSteps(body: DnsViewBody | DnsView, sink: (piece: string) => void): Steps<void> {
+  yield* keyJsonSteps(body, 'zones', sink, (zones) =>
+    arrayOfJsonSteps(zones, sink, (zone) => keyJsonSteps(zone, 'records', sink, (records) => arrayOfJsonSteps(records, sink, (r) => keyJsonSteps(r, 'subnets', sink, (subnets) => objectJsonSteps(subnets, sink, undefined, keysOnce(subnets)))))),
   );
 }
 

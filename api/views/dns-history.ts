@@ -12,6 +12,7 @@ import type { DnsView } from '../../model/views.ts';
 import type { DnsViewFull } from '../../model/view-changes.ts';
 import { composeDiffsSteps, diffViewsSteps, type RecordDiff } from '../../model/view-codec.ts';
 import { runToEnd, type Steps } from '../../lib/steps.ts';
+import { keysOnce } from '../../lib/json-steps.ts';
 
 interface Step {
   from: string;
@@ -51,7 +52,7 @@ export class DnsViewHistory {
       this.last = view;
       return;
     }
-    const diff = yield* diffViewsSteps(last, view);
+    const diff = yield* diffViewsSteps(last, view, keysOnce);
     // Another view recorded meanwhile (two renders interleaved): this one is no successor of it.
     if (this.last !== last) return;
     this.last = view;

@@ -1,0 +1,158 @@
+// `npm run bench -- view-render [--sizes 100k,1m] [--changed 0.02]`: issue 15, the control plane's DNS
+// view render as the event loop sees it. The control plane runs the scheduler loop and the API in one
+// process, so an API stall is the loop's stall (and its lease renewal's). Same synthetic views and
+// publish as view-delta (N /24s and /48s, 5,000 distinct weight maps, 2 % changed).
+//
+//   before (the peer)  each piece as it ran until 2026-11-29, synchronously: the store's JSON.parse of
+//                      the weights body (readWorld), build + content hash (JSON.stringify of the whole
+//                      view), diff against the previous view (history), encode the delta, and for the
+//                      full answers the whole view's JSON (GET /dns/view) and the compact view's (resync).
+//                      Each piece is one stall of the loop as long as the piece.
+//   after              the same renders through the route's cache (api/routes/views.ts viewCache) with
+//                      the pieces in steps (lib/steps.ts runPaced, 20 ms slices), a setImmediate ticker
+//                      beside them recording the longest gap between two turns of the loop (the stall).
+//
+// The store's parse (readWorld) is measured but not paced (it is one JSON.parse of the stored body),
+// so the "after" renders are fed worlds parsed before the ticker starts; it is reported on its own.
+// CPU time (process.cpuUsage) beside wall time: the machine is shared (load average recorded).
+import { loadavg } from 'node:os';
+import { viewCache } from '../api/routes/views.ts';
+import type { Store, StoreSnapshot } from '../api/store/store.ts';
+import { buildDnsView, contentVersion } from '../api/views/build.ts';
+import { DnsViewHistory } from '../api/views/dns-history.ts';
+import { diffViews, encodeDiff, toCompactView } from '../model/view-codec.ts';
+import type { LoadBalancer, Origin, OriginView, WeightMap } from '../model/index.ts';
+import { seededRandom } from '../lib/prng.ts';
+import { recordResult } from './lib/results.ts';
+// The view-delta bench's views (same cidrs, same draws from the same seed).
+import { cidrOf, mapPool, origins } from './lib/synthetic-view.ts';
+import { nextSubnets, SIZES } from './view-delta.bench.ts';
+
+const LB = { id: 'lb_1', name: 'app', enabled: true, listeners: [], policy: 'latency', dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 20, answers: 1 }, max_latency_ms: 300 } as unknown as LoadBalancer;
+
+function worldOf(seq: number, os: OriginView[], subnets: Record<string, WeightMap>): StoreSnapshot {
+  const stored: Origin[] = os.map(({ healthy: _, ...o }) => ({ ...o, load_balancer_id: LB.id }) as unknown as Origin);
+  return { seq, loadBalancers: [LB], origins: stored, health: [], edgeHealth: [], weights: [{ load_balancer_id: LB.id, version: seq, published_at: '', edges: {}, subnets }] };
+}
+
+/** Wall and CPU ms of one synchronous piece (its wall time is the loop's stall). */
+function timed<T>(f: () => T): { value: T; wall_ms: number; cpu_ms: number } {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  const value = f();
+  const wall = performance.now() - t;
+  const cpu = process.cpuUsage(c);
+  return { value, wall_ms: round(wall), cpu_ms: round((cpu.user + cpu.system) / 1000) };
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+/** The longest gap between two turns of the event loop while `f` runs (a setImmediate ticker beside it). */
+async function stalls<T>(f: () => Promise<T>): Promise<{ value: T; wall_ms: number; cpu_ms: number; max_stall_ms: number; turns: number }> {
+  let last = performance.now();
+  let max = 0;
+  let turns = 0;
+  let running = true;
+  const tick = () => {
+    const now = performance.now();
+    max = Math.max(max, now - last);
+    last = now;
+    turns++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const c = process.cpuUsage();
+  const t = performance.now();
+  const value = await f();
+  const wall = performance.now() - t;
+  const cpu = process.cpuUsage(c);
+  running = false;
+  max = Math.max(max, performance.now() - last);
+  return { value, wall_ms: round(wall), cpu_ms: round((cpu.user + cpu.system) / 1000), max_stall_ms: round(max), turns };
+}
+
+async function one(label: string, n: number, changed: number) {
+  const rand = seededRandom(15);
+  const os = origins();
+  const pool = mapPool(rand, os.map((o) => o.id));
+  const s1: Record<string, WeightMap> = {};
+  for (let i = 0; i < n; i++) s1[cidrOf(i)] = pool[Math.floor(rand() * pool.length)]!;
+  const s2 = nextSubnets(s1, n, changed, rand, pool);
+  // As the store holds them: the weights' JSON body, parsed per readWorld (one map object per subnet).
+  const body1 = JSON.stringify({ edges: {}, subnets: s1 });
+  const body2 = JSON.stringify({ edges: {}, subnets: s2 });
+  const parse = timed(() => JSON.parse(body2) as { subnets: Record<string, WeightMap> });
+  const w1 = worldOf(1, os, (JSON.parse(body1) as { subnets: Record<string, WeightMap> }).subnets);
+  const w2 = worldOf(2, os, parse.value.subnets);
+  const snapshot = (w: StoreSnapshot) => ({ ...w, weights: new Map(w.weights.map((x) => [x.load_balancer_id, x])) });
+
+  // Before: each piece in one go.
+  const v1 = buildDnsView(snapshot(w1));
+  const build = timed(() => buildDnsView(snapshot(w2)));
+  const v2 = build.value;
+  const { version: _v, seq: _s, ...v2body } = v2;
+  const hash = timed(() => contentVersion(v2body));
+  const diff = timed(() => diffViews(v1, v2)!);
+  const encode = timed(() => JSON.stringify({ kind: 'delta', records: encodeDiff(diff.value) }));
+  const fullJson = timed(() => JSON.stringify(v2));
+  const compactJson = timed(() => JSON.stringify(toCompactView(v2)));
+  const before = { readworld_parse: parse, build_and_hash: build, of_which_hash: hash, diff, encode_delta: encode, full_json: fullJson, compact_json: compactJson };
+  const strip = (x: { wall_ms: number; cpu_ms: number }) => ({ wall_ms: x.wall_ms, cpu_ms: x.cpu_ms });
+
+  // After: the route's cache, paced, fed the two worlds in turn.
+  let current = w1;
+  const store = { changeSeq: async () => current.seq, readWorld: async () => current } as unknown as Store;
+  const views = viewCache(store, new DnsViewHistory());
+  const first = await stalls(async () => (await views.dnsChanges(null)).json.length);
+  current = w2;
+  const delta = await stalls(async () => (await views.dnsChanges(v1.version)).json);
+  if (!delta.value.startsWith('{"kind":"delta"')) throw new Error(`expected a delta, got ${delta.value.slice(0, 80)}`);
+  const rendered = await views.dnsView();
+  if (rendered.version !== v2.version) throw new Error(`paced version ${rendered.version} != ${v2.version}`);
+  const full = await stalls(async () => (await views.dnsViewJson()).json.length);
+  const resync = await stalls(async () => (await views.dnsChanges('unknown')).json.length);
+  const after = { first_render_and_resync: first, publish_delta: { ...delta, value: delta.value.length }, full_json: full, resync_compact: resync };
+
+  const r = {
+    subnets: n,
+    before: Object.fromEntries(Object.entries(before).map(([k, v]) => [k, strip(v)])),
+    before_longest_stall_ms: Math.max(build.wall_ms, diff.wall_ms, encode.wall_ms, fullJson.wall_ms, compactJson.wall_ms),
+    before_publish_delta_ms: round(build.wall_ms + diff.wall_ms + encode.wall_ms),
+    after,
+    after_longest_stall_ms: Math.max(...Object.values(after).map((x) => x.max_stall_ms)),
+    versions_equal: rendered.version === v2.version,
+  };
+  process.stdout.write(`${label}: ${JSON.stringify(r)}\n`);
+  return r;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const arg = (name: string, dflt: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1]! : dflt;
+  };
+  const sizes = arg('--sizes', '100k,1m').split(',');
+  const changed = Number(arg('--changed', '0.02'));
+  const load = loadavg()[0]!;
+  const results: Record<string, Awaited<ReturnType<typeof one>>> = {};
+  for (const s of sizes) results[s] = await one(s, SIZES[s] ?? Number(s), changed);
+  const big = results[sizes.at(-1)!]!;
+  const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
+  recordResult(
+    'view-render',
+    {
+      comparison: "the control plane's DNS view render per publish (2 % changed): each piece synchronous (before: build + hash, diff, encode; full and compact JSON) vs paced in 20 ms slices through the route's cache (after): the longest event-loop stall",
+      ratios: { longest_stall_before_over_after: ratio(big.before_longest_stall_ms, big.after_longest_stall_ms), publish_delta_stall_before_over_after: ratio(big.before_publish_delta_ms, big.after.publish_delta.max_stall_ms) },
+      details: { sizes: results, loadavg_1m: load, loadavg_end: loadavg()[0] },
+    },
+    sizes
+      .map((s) => {
+        const x = results[s]!;
+        const b = x.before as Record<string, { wall_ms: number; cpu_ms: number }>;
+        const p = (k: string) => `${k} ${b[k]!.wall_ms} ms`;
+        const a = x.after;
+        return `${s}: before, one stall per piece: ${['readworld_parse', 'build_and_hash', 'of_which_hash', 'diff', 'encode_delta', 'full_json', 'compact_json'].map(p).join(', ')}; after (paced): publish delta ${a.publish_delta.wall_ms} ms wall / ${a.publish_delta.cpu_ms} ms CPU, longest stall ${a.publish_delta.max_stall_ms} ms; full JSON longest stall ${a.full_json.max_stall_ms} ms; resync ${a.resync_compact.max_stall_ms} ms; first render ${a.first_render_and_resync.max_stall_ms} ms (readWorld's parse not paced: ${b.readworld_parse!.wall_ms} ms)`;
+      })
+      .join('; ') + `; load ${load.toFixed(1)}`,
+  );
+}
