@@ -1,7 +1,7 @@
 // The paced writers must give exactly JSON.stringify's text (content versions hash it), whatever the
 // size relative to a step, with escapes, empty tables and a big key that is not the last one.
 import { describe, expect, it } from 'vitest';
-import { arrayJsonSteps, arrayOfJsonSteps, keyJsonSteps, keysOnce, objectJsonSteps, textSink } from './json-steps.ts';
+import { arrayJsonSteps, arrayOfJsonSteps, keyJsonSteps, keysOnce, objectJsonSteps, parseJsonObjectSteps, textSink } from './json-steps.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from './steps.ts';
 
 function text(write: (sink: (p: string) => void) => Steps<void>): { text: string; yields: number } {
@@ -52,5 +52,29 @@ describe('json-steps', () => {
     expect(text((sink) => keyJsonSteps(absent, 'big', sink, () => objectJsonSteps({}, sink))).text).toBe(JSON.stringify(absent));
     const nested = [last, { a: 2, s: '', big: {} }];
     expect(text((sink) => arrayOfJsonSteps(nested, sink, (x) => keyJsonSteps(x, 'big', sink, (b) => objectJsonSteps(b, sink)))).text).toBe(JSON.stringify(nested));
+  });
+
+  it('parseJsonObjectSteps gives what JSON.parse gives, the paced tables in steps, their keys remembered', () => {
+    const t = table(STEP_ITEMS * 2 + 3);
+    const body = { edges: { e1: { a: 1 }, '7': { b: 0.5 } }, subnets: t, other: [1, '}', { x: '"\\'}] };
+    for (const text of [JSON.stringify(body), JSON.stringify(body, null, 2)]) {
+      const steps = parseJsonObjectSteps(text, new Set(['edges', 'subnets']));
+      let yields = 0;
+      let r = steps.next();
+      for (; !r.done; r = steps.next()) yields++;
+      expect(r.value).toEqual(JSON.parse(text));
+      expect(Object.keys(r.value)).toEqual(['edges', 'subnets', 'other']);
+      expect(yields).toBeGreaterThanOrEqual(2);
+      const subnets = r.value.subnets as object;
+      expect(keysOnce(subnets)).toEqual(Object.keys(t));
+    }
+    expect(runToEnd(parseJsonObjectSteps('{}', new Set(['subnets'])))).toEqual({});
+    expect(runToEnd(parseJsonObjectSteps('{"subnets":{}}', new Set(['subnets'])))).toEqual({ subnets: {} });
+  });
+
+  it('parseJsonObjectSteps refuses malformed text', () => {
+    for (const bad of ['', '[]', '{"a":1', '{"a":1,}', '{"subnets":{"x":1,,"y":2}}', '{"subnets":{"x":1}', '{"a":1} x', '{"subnets":{"x":{"y":1}}']) {
+      expect(() => runToEnd(parseJsonObjectSteps(bad, new Set(['subnets']))), bad).toThrow(SyntaxError);
+    }
   });
 });

@@ -10,14 +10,14 @@ import type { PerClientLimit } from '../client-limit.ts';
 import { ANY_REQUEST, ApiError, problemResponses, sendProblem, type ProblemCode } from '../errors.ts';
 import type { Replica } from '../replica.ts';
 import { noneMatch, PageQuery, pageOf } from '../http.ts';
-import type { Store } from '../store/store.ts';
+import type { Store, StoreSnapshot } from '../store/store.ts';
 import type { Edge } from '../../model/edge.ts';
 import { buildDnsViewSteps, buildEdgeConfig, dnsViewJsonSteps, type WorldSnapshot } from '../views/build.ts';
 import { DnsViewHistory } from '../views/dns-history.ts';
 import { DnsViewChange, type DnsViewDelta, type DnsViewFull } from '../../model/view-changes.ts';
 import { compactViewJsonSteps, encodeDiffSteps } from '../../model/view-codec.ts';
-import { keysOnce, textSink } from '../../lib/json-steps.ts';
-import { runPaced } from '../../lib/steps.ts';
+import { keysOnce, parseJsonObjectSteps, textSink } from '../../lib/json-steps.ts';
+import { runPaced, type Steps } from '../../lib/steps.ts';
 
 const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', ...ANY_REQUEST];
 const LONG_POLL: ProblemCode[] = [...READ, 'too_many_requests'];
@@ -45,6 +45,17 @@ interface Rendered<T> extends RenderedView {
   body: T;
 }
 
+/** A store snapshot with its weights bodies parsed, in steps (the subnet tables are the big part). */
+function* worldSteps(w: StoreSnapshot): Steps<WorldSnapshot> {
+  const weights = new Map<string, LoadBalancerWeights>();
+  for (const { body, ...row } of w.weights) {
+    const parsed = (yield* parseJsonObjectSteps(body, PACED_TABLES)) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>;
+    weights.set(row.load_balancer_id, { ...row, edges: parsed.edges, subnets: parsed.subnets });
+  }
+  return { ...w, weights };
+}
+const PACED_TABLES = new Set(['edges', 'subnets']);
+
 /**
  * Reads what the views are built from once per store change, and renders each view (the DNS view, one
  * edge's config) once per change: with 100k learned subnets the DNS view is megabytes, and every DNS
@@ -63,7 +74,7 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
       rendered = new Map();
       // One snapshot: its seq labels exactly the content read (a later seq than `now` is fine: views
       // only need seq never to run ahead of their content).
-      world = store.readWorld().then((w) => ({ ...w, weights: new Map(w.weights.map((x) => [x.load_balancer_id, x])) }));
+      world = store.readWorld().then((w) => runPaced(worldSteps(w)));
       const mine = world;
       world.catch(() => {
         if (world === mine) world = undefined;
