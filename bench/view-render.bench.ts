@@ -16,6 +16,7 @@
 // now returns it: the cache parses it in steps too (lib/json-steps.ts parseJsonObjectSteps).
 // CPU time (process.cpuUsage) beside wall time: the machine is shared (load average recorded).
 import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { viewCache } from '../api/routes/views.ts';
 import type { Store, StoreSnapshot } from '../api/store/store.ts';
 import { buildDnsView, contentVersion, type WorldSnapshot } from '../api/views/build.ts';
@@ -54,13 +55,21 @@ function timed<T>(f: () => T): { value: T; wall_ms: number; cpu_ms: number } {
 const round = (x: number) => Math.round(x * 10) / 10;
 
 /** The longest gap between two turns of the event loop while `f` runs (a setImmediate ticker beside it). */
-async function stalls<T>(f: () => Promise<T>): Promise<{ value: T; wall_ms: number; cpu_ms: number; max_stall_ms: number; turns: number }> {
+async function stalls<T>(f: () => Promise<T>): Promise<{ value: T; wall_ms: number; cpu_ms: number; max_stall_ms: number; turns: number; stalls_over_50_ms: number[]; max_gc_ms: number }> {
   let last = performance.now();
   let max = 0;
   let turns = 0;
   let running = true;
+  const long: number[] = [];
+  // Garbage collection pauses, to tell them from work that was not paced (a stall is either).
+  let maxGc = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) maxGc = Math.max(maxGc, e.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const tick = () => {
     const now = performance.now();
+    if (now - last > 50) long.push(round(now - last));
     max = Math.max(max, now - last);
     last = now;
     turns++;
@@ -74,7 +83,9 @@ async function stalls<T>(f: () => Promise<T>): Promise<{ value: T; wall_ms: numb
   const cpu = process.cpuUsage(c);
   running = false;
   max = Math.max(max, performance.now() - last);
-  return { value, wall_ms: round(wall), cpu_ms: round((cpu.user + cpu.system) / 1000), max_stall_ms: round(max), turns };
+  await new Promise((r) => setImmediate(r));
+  gc.disconnect();
+  return { value, wall_ms: round(wall), cpu_ms: round((cpu.user + cpu.system) / 1000), max_stall_ms: round(max), turns, stalls_over_50_ms: long, max_gc_ms: round(maxGc) };
 }
 
 async function one(label: string, n: number, changed: number) {
@@ -155,7 +166,7 @@ export async function main(args: string[]): Promise<void> {
         const b = x.before as Record<string, { wall_ms: number; cpu_ms: number }>;
         const p = (k: string) => `${k} ${b[k]!.wall_ms} ms`;
         const a = x.after;
-        return `${s}: before, one stall per piece: ${['readworld_parse', 'build_and_hash', 'of_which_hash', 'diff', 'encode_delta', 'full_json', 'compact_json'].map(p).join(', ')}; after (paced): publish delta ${a.publish_delta.wall_ms} ms wall / ${a.publish_delta.cpu_ms} ms CPU, longest stall ${a.publish_delta.max_stall_ms} ms; full JSON longest stall ${a.full_json.max_stall_ms} ms; resync ${a.resync_compact.max_stall_ms} ms; first render ${a.first_render_and_resync.max_stall_ms} ms (readWorld's parse now paced, counted in each)`;
+        return `${s}: before, one stall per piece: ${['readworld_parse', 'build_and_hash', 'of_which_hash', 'diff', 'encode_delta', 'full_json', 'compact_json'].map(p).join(', ')}; after (paced): publish delta ${a.publish_delta.wall_ms} ms wall / ${a.publish_delta.cpu_ms} ms CPU, longest stall ${a.publish_delta.max_stall_ms} ms (longest GC pause ${a.publish_delta.max_gc_ms} ms); full JSON longest stall ${a.full_json.max_stall_ms} ms; resync ${a.resync_compact.max_stall_ms} ms; first render ${a.first_render_and_resync.max_stall_ms} ms (readWorld's parse now paced, counted in each)`;
       })
       .join('; ') + `; load ${load.toFixed(1)}`,
   );
