@@ -180,7 +180,8 @@ async function servedRss(n: number) {
   }
 }
 
-export async function main(args: string[]): Promise<void> {
+/** `--sizes` and `--changed` of a bench over view sizes (this one, view-render): `one` per size, in turn, with the load average before. */
+export async function perSize<R>(args: string[], one: (label: string, n: number, changed: number) => Promise<R>) {
   const arg = (name: string, dflt: string) => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1]! : dflt;
@@ -188,8 +189,13 @@ export async function main(args: string[]): Promise<void> {
   const sizes = arg('--sizes', '100k,1m').split(',');
   const changed = Number(arg('--changed', '0.02'));
   const load = loadavg()[0]!;
-  const results: Record<string, Awaited<ReturnType<typeof one>>> = {};
+  const results: Record<string, R> = {};
   for (const s of sizes) results[s] = await one(s, SIZES[s] ?? Number(s), changed);
+  return { arg, sizes, load, results };
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { arg, sizes, load, results } = await perSize(args, one);
   const realSize = arg('--real', '');
   const real = realSize ? await realPath(realSize, Number(arg('--dns', '10'))) : null;
   const rssSizes = arg('--rss', '').split(',').filter(Boolean);
