@@ -68,6 +68,13 @@ describe('json-steps', () => {
       const subnets = r.value.subnets as object;
       expect(keysOnce(subnets)).toEqual(Object.keys(t));
     }
+    // Unpaced entries before, between and after paced ones (the weights body paces only some tables).
+    const mixed = { a: 1, edges: { e: { x: 1 } }, b: [2], subnets: table(STEP_ITEMS + 1), c: 'z' };
+    for (const paced of [['subnets'], ['edges'], ['a', 'c'], []]) {
+      const text = JSON.stringify(mixed);
+      expect(runToEnd(parseJsonObjectSteps(text, new Set(paced))), paced.join()).toEqual(mixed);
+      expect(runToEnd(parseJsonObjectSteps(JSON.stringify(mixed, null, 1), new Set(paced)))).toEqual(mixed);
+    }
     expect(runToEnd(parseJsonObjectSteps('{}', new Set(['subnets'])))).toEqual({});
     expect(runToEnd(parseJsonObjectSteps('{"subnets":{}}', new Set(['subnets'])))).toEqual({ subnets: {} });
   });

@@ -111,6 +111,8 @@ function* parseObjectSteps(text: string, i: number, paced: ReadonlySet<string>, 
   i = skipSpace(text, i + 1);
   if (text.charCodeAt(i) === 0x7d) return { value, end: i + 1 };
   let chunkStart = i;
+  // The comma before the entry at `i` (-1 for the first): a chunk ends before it.
+  let comma = -1;
   let n = 0;
   const flush = (to: number) => {
     if (to <= chunkStart) return;
@@ -131,7 +133,7 @@ function* parseObjectSteps(text: string, i: number, paced: ReadonlySet<string>, 
     let end: number;
     const key = top ? (JSON.parse(text.slice(i, keyEnd)) as string) : '';
     if (top && paced.has(key) && text.charCodeAt(at) === 0x7b) {
-      flush(i);
+      flush(Math.max(comma, chunkStart));
       const inner = yield* parseObjectSteps(text, at, paced, false);
       Object.defineProperty(value, key, { value: inner.value, writable: true, enumerable: true, configurable: true });
       if (!keys.includes(key)) keys.push(key);
@@ -154,6 +156,7 @@ function* parseObjectSteps(text: string, i: number, paced: ReadonlySet<string>, 
       chunkStart = next + 1;
       yield;
     }
+    comma = next;
     i = skipSpace(text, next + 1);
   }
 }
