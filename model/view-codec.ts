@@ -124,6 +124,20 @@ export function toCompactView(view: DnsView): CompactDnsView {
   };
 }
 
+/** JSON.stringify(c) of a compact subnet table (as compactSubnets makes it), in steps. */
+export function* compactSubnetsJsonSteps(c: CompactSubnets, sink: (piece: string) => void): Steps<void> {
+  sink(`{"maps":${JSON.stringify(c.maps)},"cidrs":`);
+  yield* arrayJsonSteps(c.cidrs, sink);
+  sink(',"map":');
+  yield* arrayJsonSteps(c.map, sink);
+  sink('}');
+}
+
+/** JSON.stringify(changes) of a delta's records (each `set` a compact table, encodeDiff's), in steps. */
+export function* changesJsonSteps(changes: DnsRecordChange[], sink: (piece: string) => void): Steps<void> {
+  yield* arrayOfJsonSteps(changes, sink, (c) => keyJsonSteps(c, 'set', sink, (set) => compactSubnetsJsonSteps(set, sink)));
+}
+
 function* entriesOf<V>(table: Record<string, V>, keys: readonly string[]): Generator<[string, V]> {
   for (const key of keys) yield [key, table[key]!];
 }
@@ -143,13 +157,7 @@ export function* compactViewJsonSteps(view: DnsView, sink: (piece: string) => vo
         arrayOfJsonSteps(records, sink, function* (r) {
           // Entries one at a time: Object.entries of 1M subnets is itself a long piece.
           const compact = yield* compactSubnetsSteps(entriesOf(r.subnets, keysOf(r.subnets)));
-          yield* keyJsonSteps({ ...metaOf(r), subnets: compact }, 'subnets', sink, function* (c) {
-            sink(`{"maps":${JSON.stringify(c.maps)},"cidrs":`);
-            yield* arrayJsonSteps(c.cidrs, sink);
-            sink(',"map":');
-            yield* arrayJsonSteps(c.map, sink);
-            sink('}');
-          });
+          yield* keyJsonSteps({ ...metaOf(r), subnets: compact }, 'subnets', sink, (c) => compactSubnetsJsonSteps(c, sink));
         }),
       ),
     ),

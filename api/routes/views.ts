@@ -15,8 +15,8 @@ import type { Edge } from '../../model/edge.ts';
 import { buildDnsViewSteps, buildEdgeConfig, dnsViewJsonSteps, type WorldSnapshot } from '../views/build.ts';
 import { DnsViewHistory } from '../views/dns-history.ts';
 import { DnsViewChange, type DnsViewDelta, type DnsViewFull } from '../../model/view-changes.ts';
-import { compactViewJsonSteps, encodeDiffSteps } from '../../model/view-codec.ts';
-import { keysOnce, parseJsonObjectSteps, textSink } from '../../lib/json-steps.ts';
+import { changesJsonSteps, compactViewJsonSteps, encodeDiffSteps } from '../../model/view-codec.ts';
+import { keyJsonSteps, keysOnce, parseJsonObjectSteps, textSink } from '../../lib/json-steps.ts';
 import { runPaced, type Steps } from '../../lib/steps.ts';
 
 const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', ...ANY_REQUEST];
@@ -157,7 +157,10 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
           })(),
         );
         const body: DnsViewDelta = { kind: 'delta', from: base!, ...header, records };
-        return { body: null, version: full.version, seq: full.seq, json: JSON.stringify(body) };
+        // A server far behind is owed up to the history's 2M changed subnets: their JSON in steps too.
+        const text = textSink();
+        await runPaced(keyJsonSteps(body, 'records', text.add, (r) => changesJsonSteps(r, text.add)));
+        return { body: null, version: full.version, seq: full.seq, json: text.text() };
       });
     }
     return render(`dns-changes:full:${since.reason}`, async () => {
