@@ -29,6 +29,7 @@ import { applyChanges, encodeDiff, toCompactView } from '../model/view-codec.ts'
 import type { DnsView, OriginView, WeightMap } from '../model/views.ts';
 import { parseCidr } from '../model/primitives.ts';
 import { collectGarbage } from '../lib/collect-garbage.ts';
+import { runToEnd } from '../lib/steps.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { recordResult } from './lib/results.ts';
 import { runRealPath } from './scale/real-path.ts';
@@ -38,7 +39,7 @@ import { DnsConfig } from '../dns/config.ts';
 import { pino } from 'pino';
 
 const AUTHORITY: Authority = { primaryNs: undefined, hostmaster: undefined, nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 3600, retry: 600, expire: 1209600 };
-const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
+export const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
 function ms(f: () => void): number {
   const t = performance.now();
   f();
@@ -52,6 +53,16 @@ function heapMb(): number {
   return (m.heapUsed + m.arrayBuffers) / 1e6;
 }
 
+/** The next publish's subnets: `changed` of them get another weight map, 0.1 % leave, 0.1 % arrive. */
+export function nextSubnets(s1: Record<string, WeightMap>, n: number, changed: number, rand: () => number, pool: WeightMap[]): Record<string, WeightMap> {
+  const s2: Record<string, WeightMap> = { ...s1 };
+  const keys = Object.keys(s2);
+  for (let k = 0; k < n * changed; k++) s2[keys[Math.floor(rand() * n)]!] = pool[Math.floor(rand() * pool.length)]!;
+  for (let k = 0; k < n * 0.001; k++) delete s2[keys[Math.floor(rand() * n)]!];
+  for (let k = 0; k < n * 0.001; k++) s2[cidrOf(n + k)] = pool[k % pool.length]!;
+  return s2;
+}
+
 async function one(label: string, n: number, changed: number) {
   const rand = seededRandom(15);
   const os = origins();
@@ -60,11 +71,7 @@ async function one(label: string, n: number, changed: number) {
   const v1 = makeView(n, rand, pool, os);
   const viewHeap = heapMb() - h0;
   // The next publish: `changed` of the subnets get another weight map, 0.1 % leave, 0.1 % arrive.
-  const s2: Record<string, WeightMap> = { ...v1.zones[0]!.records[0]!.subnets };
-  const keys = Object.keys(s2);
-  for (let k = 0; k < n * changed; k++) s2[keys[Math.floor(rand() * n)]!] = pool[Math.floor(rand() * pool.length)]!;
-  for (let k = 0; k < n * 0.001; k++) delete s2[keys[Math.floor(rand() * n)]!];
-  for (let k = 0; k < n * 0.001; k++) s2[cidrOf(n + k)] = pool[k % pool.length]!;
+  const s2 = nextSubnets(v1.zones[0]!.records[0]!.subnets, n, changed, rand, pool);
   const v2: DnsView = { ...v1, version: 'v2', seq: 2, weights_version: 2, zones: [{ zone: 'example.com', records: [{ ...v1.zones[0]!.records[0]!, subnets: s2 }] }] };
 
   // Before: the whole view per publish.
@@ -87,7 +94,7 @@ async function one(label: string, n: number, changed: number) {
     history.record(v2);
     const since = history.since('v1', 'v2');
     if (since.kind !== 'delta') throw new Error('expected a delta');
-    deltaJson = JSON.stringify({ kind: 'delta', from: 'v1', version: 'v2', seq: 2, weights_version: 2, records: encodeDiff(since.diff()) });
+    deltaJson = JSON.stringify({ kind: 'delta', from: 'v1', version: 'v2', seq: 2, weights_version: 2, records: encodeDiff(runToEnd(since.diff())) });
   });
   let received: ReturnType<typeof decodeViewChange> | null = null;
   // The primary: parse and check the delta, apply it to the view it holds, in place.
@@ -177,7 +184,8 @@ async function servedRss(n: number) {
   }
 }
 
-export async function main(args: string[]): Promise<void> {
+/** `--sizes` and `--changed` of a bench over view sizes (this one, view-render): `one` per size, in turn, with the load average before. */
+export async function perSize<R>(args: string[], one: (label: string, n: number, changed: number) => Promise<R>) {
   const arg = (name: string, dflt: string) => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1]! : dflt;
@@ -185,8 +193,13 @@ export async function main(args: string[]): Promise<void> {
   const sizes = arg('--sizes', '100k,1m').split(',');
   const changed = Number(arg('--changed', '0.02'));
   const load = loadavg()[0]!;
-  const results: Record<string, Awaited<ReturnType<typeof one>>> = {};
+  const results: Record<string, R> = {};
   for (const s of sizes) results[s] = await one(s, SIZES[s] ?? Number(s), changed);
+  return { arg, sizes, load, results };
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { arg, sizes, load, results } = await perSize(args, one);
   const realSize = arg('--real', '');
   const real = realSize ? await realPath(realSize, Number(arg('--dns', '10'))) : null;
   const rssSizes = arg('--rss', '').split(',').filter(Boolean);

@@ -2,7 +2,8 @@
 // several steps, and malformed input refused with the path of the problem (the view in force untouched).
 import { describe, expect, it } from 'vitest';
 import type { DnsView, WeightMap } from './views.ts';
-import { applyChanges, compactSubnets, composeDiffs, diffViews, encodeDiff, fromCompactView, toCompactView, ViewDecodeError } from './view-codec.ts';
+import { runToEnd } from '../lib/steps.ts';
+import { applyChanges, changesJsonSteps, compactSubnets, compactViewJsonSteps, composeDiffs, diffViews, encodeDiff, fromCompactView, toCompactView, ViewDecodeError } from './view-codec.ts';
 
 function view(version: string, subnets: Record<string, WeightMap>, ttl = 20): DnsView {
   const origin = { id: 'o1', name: 'o1', region: 'r', addresses: ['192.0.2.1'], port: 80, location: { lat: 0, lon: 0 }, admin_state: 'active' as const, healthy: true, static_weight: 1, priority: 0, health_check: null };
@@ -28,6 +29,10 @@ describe('compact subnet table', () => {
     expect(c.zones[0]!.records[0]!.subnets.cidrs).toHaveLength(1000);
     expect(JSON.stringify(c).length).toBeLessThan(JSON.stringify(v).length * 0.55);
     expect(fromCompactView(c)).toEqual(v);
+    // Written in steps (the API's resync): the same table.
+    const pieces: string[] = [];
+    runToEnd(compactViewJsonSteps(v, (p) => void pieces.push(p)));
+    expect(JSON.parse(pieces.join(''))).toEqual(JSON.parse(JSON.stringify(c)));
   });
 
   it('refuses a map index out of range, a non-string cidr and arrays that do not pair up, naming the element', () => {
@@ -58,6 +63,10 @@ describe('deltas', () => {
     expect(diff[0]!.subnets.size).toBe(22);
     const changes = encodeDiff(diff);
     expect(changes[0]!.removed).toEqual(['10.3.0.0/24']);
+    // The API writes them in steps: the same text.
+    const pieces: string[] = [];
+    runToEnd(changesJsonSteps(changes, (p) => void pieces.push(p)));
+    expect(pieces.join('')).toBe(JSON.stringify(changes));
     const applied = applyChanges(a, changes, b);
     expect(applied).toEqual(b);
     expect(Object.keys(a.zones[0]!.records[0]!.subnets)).toHaveLength(1000); // the base is untouched

@@ -10,12 +10,14 @@ import type { PerClientLimit } from '../client-limit.ts';
 import { ANY_REQUEST, ApiError, problemResponses, sendProblem, type ProblemCode } from '../errors.ts';
 import type { Replica } from '../replica.ts';
 import { noneMatch, PageQuery, pageOf } from '../http.ts';
-import type { Store } from '../store/store.ts';
+import type { Store, StoreSnapshot } from '../store/store.ts';
 import type { Edge } from '../../model/edge.ts';
-import { buildDnsView, buildEdgeConfig, type WorldSnapshot } from '../views/build.ts';
+import { buildDnsViewSteps, buildEdgeConfig, dnsViewJsonSteps, type WorldSnapshot } from '../views/build.ts';
 import { DnsViewHistory } from '../views/dns-history.ts';
 import { DnsViewChange, type DnsViewDelta, type DnsViewFull } from '../../model/view-changes.ts';
-import { encodeDiff, toCompactView } from '../../model/view-codec.ts';
+import { changesJsonSteps, compactViewJsonSteps, encodeDiffSteps } from '../../model/view-codec.ts';
+import { keyJsonSteps, keysOnce, parseJsonObjectSteps, textSink } from '../../lib/json-steps.ts';
+import { runPaced, type Steps } from '../../lib/steps.ts';
 
 const READ: ProblemCode[] = ['validation_failed', 'unauthorized', 'not_found', ...ANY_REQUEST];
 const LONG_POLL: ProblemCode[] = [...READ, 'too_many_requests'];
@@ -43,6 +45,17 @@ interface Rendered<T> extends RenderedView {
   body: T;
 }
 
+/** A store snapshot with its weights bodies parsed, in steps (the subnet tables are the big part). */
+function* worldSteps(w: StoreSnapshot): Steps<WorldSnapshot> {
+  const weights = new Map<string, LoadBalancerWeights>();
+  for (const { body, ...row } of w.weights) {
+    const parsed = (yield* parseJsonObjectSteps(body, PACED_TABLES)) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>;
+    weights.set(row.load_balancer_id, { ...row, edges: parsed.edges, subnets: parsed.subnets });
+  }
+  return { ...w, weights };
+}
+const PACED_TABLES = new Set(['edges', 'subnets']);
+
 /**
  * Reads what the views are built from once per store change, and renders each view (the DNS view, one
  * edge's config) once per change: with 100k learned subnets the DNS view is megabytes, and every DNS
@@ -61,7 +74,7 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
       rendered = new Map();
       // One snapshot: its seq labels exactly the content read (a later seq than `now` is fine: views
       // only need seq never to run ahead of their content).
-      world = store.readWorld().then((w) => ({ ...w, weights: new Map(w.weights.map((x) => [x.load_balancer_id, x])) }));
+      world = store.readWorld().then((w) => runPaced(worldSteps(w)));
       const mine = world;
       world.catch(() => {
         if (world === mine) world = undefined;
@@ -93,18 +106,38 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
     return view;
   }
 
+  // The DNS view's work is paced (lib/steps.ts runPaced): at 1M subnets its hash, diff and encodings
+  // were each 0.2-1 s of this thread, which also runs the scheduler loop and renews its lease. Renders
+  // of the DNS view run one after the other, in store-change order, so the history records them in
+  // publish order even though each takes several turns of the loop.
+  let dnsRenders: Promise<unknown> = Promise.resolve();
   const dnsView = () =>
     render('dns', (w) => {
-      const body = buildDnsView(w);
-      history.record(body);
-      return { body, version: body.version, seq: body.seq };
+      const run = dnsRenders.then(async () => {
+        const body = await runPaced(buildDnsViewSteps(w));
+        await runPaced(history.recordSteps(body));
+        return { body, version: body.version, seq: body.seq };
+      });
+      dnsRenders = run.catch(() => {});
+      return run;
+    });
+
+  /** The full DNS view's JSON (GET /dns/view), written in steps once per change. */
+  const dnsViewJson = () =>
+    render('dns-json', async () => {
+      const full = await dnsView();
+      const text = textSink();
+      await runPaced(dnsViewJsonSteps(full.body, text.add));
+      return { body: null, version: full.version, seq: full.seq, json: text.text() };
     });
 
   /** The full DNS view in the compact encoding, as a JSON fragment (rendered once per change). */
   const compactDnsView = () =>
     render('dns-compact', async () => {
       const full = await dnsView();
-      return { body: null, version: full.version, seq: full.seq, json: JSON.stringify(toCompactView(full.body)) };
+      const text = textSink();
+      await runPaced(compactViewJsonSteps(full.body, text.add, keysOnce));
+      return { body: null, version: full.version, seq: full.seq, json: text.text() };
     });
 
   /**
@@ -117,9 +150,17 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
     const since = history.since(base, full.version);
     const header = { version: full.version, seq: full.seq, weights_version: full.body.weights_version };
     if (since.kind === 'delta') {
-      return render(`dns-changes:delta:${base}`, () => {
-        const body: DnsViewDelta = { kind: 'delta', from: base!, ...header, records: encodeDiff(since.diff()) };
-        return { body: null, version: full.version, seq: full.seq, json: JSON.stringify(body) };
+      return render(`dns-changes:delta:${base}`, async () => {
+        const records = await runPaced(
+          (function* () {
+            return yield* encodeDiffSteps(yield* since.diff());
+          })(),
+        );
+        const body: DnsViewDelta = { kind: 'delta', from: base!, ...header, records };
+        // A server far behind is owed up to the history's 2M changed subnets: their JSON in steps too.
+        const text = textSink();
+        await runPaced(keyJsonSteps(body, 'records', text.add, (r) => changesJsonSteps(r, text.add)));
+        return { body: null, version: full.version, seq: full.seq, json: text.text() };
       });
     }
     return render(`dns-changes:full:${since.reason}`, async () => {
@@ -131,6 +172,7 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
 
   return {
     dnsView,
+    dnsViewJson,
     dnsChanges,
     edgeConfig: (edge: Edge) => render(`edge:${edge.id}`, (w) => {
       const body = buildEdgeConfig(edge, w);
@@ -223,7 +265,7 @@ export function viewRoutes(deps: ViewDeps) {
         querystring: WaitQuery,
         response: { 200: DnsView, 304: z.null().describe('not modified'), ...problemResponses(LONG_POLL) },
       },
-      handler: async (req, reply) => longPoll(req, reply, deps, req.query.wait, () => views.dnsView()),
+      handler: async (req, reply) => longPoll(req, reply, deps, req.query.wait, () => views.dnsView(), () => views.dnsViewJson()),
     });
 
     r.get('/api/v1/dns/view/changes', {

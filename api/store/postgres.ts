@@ -23,7 +23,7 @@ import { PgResourceTable } from './pg-resource-table.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, preparePublishSteps, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
-import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
+import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot, type StoredWeights } from './store.ts';
 
 type Q = pg.ClientBase;
 
@@ -357,17 +357,17 @@ export class PostgresStore implements Store {
   }
 
   private async weightsOf(c: Q, lbIds: string[]): Promise<LoadBalancerWeights[]> {
-    const { rows } = await c.query<{ load_balancer_id: string; version: number; published_at: string; body: string }>(
-      `SELECT load_balancer_id, version, published_at, body FROM weights WHERE load_balancer_id = ANY($1)`,
-      [lbIds],
-    );
-    const byId = new Map(rows.map((r) => [r.load_balancer_id, r]));
-    return lbIds.flatMap((id) => {
-      const row = byId.get(id);
-      if (!row) return [];
+    return (await this.weightRows(c, lbIds)).map((row) => {
       const body = JSON.parse(row.body) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
-      return [{ load_balancer_id: id, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets }];
+      return { load_balancer_id: row.load_balancer_id, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets };
     });
+  }
+
+  /** The weights rows of `lbIds`, in that order, bodies unparsed. */
+  private async weightRows(c: Q, lbIds: string[]): Promise<StoredWeights[]> {
+    const { rows } = await c.query<StoredWeights>(`SELECT load_balancer_id, version, published_at, body FROM weights WHERE load_balancer_id = ANY($1)`, [lbIds]);
+    const byId = new Map(rows.map((r) => [r.load_balancer_id, r]));
+    return lbIds.flatMap((id) => byId.get(id) ?? []);
   }
 
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>> {
@@ -580,7 +580,7 @@ export class PostgresStore implements Store {
       const origins = await this.origins.all(c);
       const health = await this.healthRows(c);
       const edgeHealth = await this.edgeHealthRows(c);
-      const weights = await this.weightsOf(c, loadBalancers.map((lb) => lb.id));
+      const weights = await this.weightRows(c, loadBalancers.map((lb) => lb.id));
       return { seq, loadBalancers, origins, health, edgeHealth, weights };
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }

@@ -14,6 +14,7 @@ import {
 } from '../../model/index.ts';
 import { parseCidr } from '../../model/primitives.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
+import { arrayJsonSteps, objectJsonSteps, textSink } from '../../lib/json-steps.ts';
 import type { Fence } from '../../scheduler/loop/store.ts';
 import { StoreError, type HealthDecisionInput, type HealthObservation } from './store.ts';
 
@@ -77,19 +78,16 @@ export interface PreparedWeights {
 export function* prepareWeightsSteps(weights: WeightsInput): Steps<PreparedWeights> {
   const parsed = (yield* plainlyValidSteps(weights)) ? { edges: (weights as ParsedWeights).edges ?? {}, subnets: (weights as ParsedWeights).subnets ?? {} } : checkWeights(weights);
   const named = new Set<string>();
-  function* json(table: Record<string, Record<string, number>>): Steps<string> {
-    const parts: string[] = [];
-    let n = 0;
-    for (const source in table) {
-      if (++n % STEP_ITEMS === 0) yield;
-      const shares = table[source]!;
-      for (const origin in shares) named.add(origin);
-      parts.push(`${JSON.stringify(source)}:${JSON.stringify(shares)}`);
-    }
-    return `{${parts.join(',')}}`;
-  }
-  const body = `{"edges":${yield* json(parsed.edges)},"subnets":${yield* json(parsed.subnets)}}`;
-  return { parsed, body, named };
+  const nameOrigins = (_: string, shares: Record<string, number>) => {
+    for (const origin in shares) named.add(origin);
+  };
+  const body = textSink();
+  body.add('{"edges":');
+  yield* objectJsonSteps(parsed.edges, body.add, nameOrigins);
+  body.add(',"subnets":');
+  yield* objectJsonSteps(parsed.subnets, body.add, nameOrigins);
+  body.add('}');
+  return { parsed, body: body.text(), named };
 }
 
 /**
@@ -157,12 +155,11 @@ export function* decisionRowSteps(input: DecisionInput, weightsVersion: number |
   }
   const d = DecisionInputSchema.parse({ ...input, diff: [] });
   const rest = { detail: d.detail, objective: d.objective, inputs: d.inputs, predicted_load_rps: d.predicted_load_rps, overload_rps: d.overload_rps };
-  const parts: string[] = [];
-  for (let i = 0; i < diff.length; i += STEP_ITEMS) {
-    parts.push(JSON.stringify(diff.slice(i, i + STEP_ITEMS)).slice(1, -1));
-    yield;
-  }
-  const body = `${JSON.stringify(rest).slice(0, -1)},"diff":[${parts.join(',')}]}`;
+  const text = textSink();
+  text.add(`${JSON.stringify(rest).slice(0, -1)},"diff":`);
+  yield* arrayJsonSteps(diff, text.add);
+  text.add('}');
+  const body = text.text();
   const head = { load_balancer_id: d.load_balancer_id, weights_version: weightsVersion, leader_epoch: fence?.epoch ?? null, created_at: now, reason: d.reason };
   return { ...head, body, recorded: { ...head, ...rest, diff } };
 }

@@ -49,6 +49,7 @@ import {
   type PageRequest,
   type Store,
   type StoreSnapshot,
+  type StoredWeights,
 } from './store.ts';
 
 const CHANGE_POLL_MS = 200;
@@ -307,14 +308,16 @@ export class SqliteStore implements Store {
   }
 
   private weightsOf(lbId: string): LoadBalancerWeights | null {
-    {
-      const row = this.db.prepare(`SELECT version, published_at, body FROM weights WHERE load_balancer_id = ?`).get(lbId) as
-        | { version: number; published_at: string; body: string }
-        | undefined;
-      if (!row) return null;
-      const body = JSON.parse(row.body) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
-      return { load_balancer_id: lbId, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets };
-    }
+    const row = this.weightRow(lbId);
+    if (!row) return null;
+    const body = JSON.parse(row.body) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
+    return { load_balancer_id: lbId, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets };
+  }
+
+  /** The weights row of `lbId`, body unparsed. */
+  private weightRow(lbId: string): StoredWeights | null {
+    const row = this.db.prepare(`SELECT version, published_at, body FROM weights WHERE load_balancer_id = ?`).get(lbId) as Omit<StoredWeights, 'load_balancer_id'> | undefined;
+    return row ? { load_balancer_id: lbId, ...row } : null;
   }
 
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>> {
@@ -488,7 +491,7 @@ export class SqliteStore implements Store {
     return this.tx(() => {
       const seq = (this.db.prepare(`SELECT value FROM meta WHERE key = 'change_seq'`).get() as { value: number }).value;
       const loadBalancers = this.lbs.all();
-      const weights = loadBalancers.map((lb) => this.weightsOf(lb.id)).filter((w) => w !== null);
+      const weights = loadBalancers.map((lb) => this.weightRow(lb.id)).filter((w) => w !== null);
       return { seq, loadBalancers, origins: this.origins.all(), health: this.healthRows(), edgeHealth: this.edgeHealthRows(), weights };
     });
   }

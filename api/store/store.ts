@@ -71,7 +71,20 @@ export interface StoreSnapshot {
   health: OriginHealth[];
   /** Edge-local exclusions (and lifted ones). */
   edgeHealth: EdgeOriginHealth[];
-  weights: LoadBalancerWeights[];
+  /**
+   * Published weights as stored: the body (`{"edges":...,"subnets":...}`) not parsed, so the reader can
+   * parse it in steps (api/routes/views.ts; ~1 s in one JSON.parse at 1M subnets, on the thread that
+   * also runs the scheduler loop).
+   */
+  weights: StoredWeights[];
+}
+
+/** A load balancer's weights row: LoadBalancerWeights with `edges` and `subnets` still in their JSON body. */
+export interface StoredWeights {
+  load_balancer_id: string;
+  version: number;
+  published_at: string;
+  body: string;
 }
 
 /**

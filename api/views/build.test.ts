@@ -3,7 +3,9 @@
 // origin down by quorum fails open (never an empty answer).
 import { describe, expect, it } from 'vitest';
 import type { Edge, EdgeOriginHealth, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth } from '../../model/index.ts';
-import { buildDnsView, buildEdgeConfig, type WorldSnapshot } from './build.ts';
+import { buildDnsView, buildDnsViewSteps, buildEdgeConfig, contentVersion, dnsViewJsonSteps, type WorldSnapshot } from './build.ts';
+import { runPaced, STEP_ITEMS } from '../../lib/steps.ts';
+import { textSink } from '../../lib/json-steps.ts';
 
 const lb = { id: 'lb1', name: 'web', enabled: true, listeners: [{ vip: '192.0.2.1', port: 80, protocol: 'http' }], policy: 'latency', dns: { zone: 'example.com', hostname: 'web.example.com', ttl: 5 }, max_latency_ms: 500 } as unknown as LoadBalancer;
 const origin = (id: string) => ({ id, name: id, region: 'r', load_balancer_id: 'lb1', addresses: [`198.51.100.${id.charCodeAt(0) % 200}`], port: 80, location: { lat: 0, lon: 0 }, admin_state: 'active', static_weight: 1, priority: 0 }) as unknown as Origin;
@@ -48,5 +50,34 @@ describe('buildEdgeConfig and health', () => {
     const check = { type: 'http' as const, path: '/health', interval_ms: 500, timeout_ms: 400, rise: 2, fall: 2, expect_status: [200] };
     const w = world({ origins: [{ ...origin('x'), health_check: check }, origin('y')] });
     expect(buildEdgeConfig(edge('a'), w).listeners[0]!.origins.map((o) => o.health_check)).toEqual([check, null]);
+  });
+});
+
+describe('buildDnsView in steps', () => {
+  it('gives the same version as contentVersion of the body (versions are compared across replicas), yielding over the subnets', async () => {
+    const subnets: LoadBalancerWeights['subnets'] = {};
+    for (let i = 0; i < STEP_ITEMS * 3 + 7; i++) subnets[i % 2 ? `10.${i >> 8}.${i & 255}.0/24` : `2001:db8:${i.toString(16)}::/48`] = i % 3 ? { x: 0.5, y: 0.5 } : { z: 1 };
+    const lb2 = { ...lb, id: 'lb2', dns: { zone: 'example.net', hostname: 'b.example.net', ttl: 9 } } as unknown as LoadBalancer;
+    const w = world({ loadBalancers: [lb, lb2], weights: new Map([['lb1', { ...weights, subnets }], ['lb2', { ...weights, load_balancer_id: 'lb2', version: 9, subnets: { '192.0.2.0/24': { x: 1 } } }]]) });
+    // Something else on the loop runs while the view is built (it yields).
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    const view = await runPaced(buildDnsViewSteps(w), 0);
+    clearInterval(ticker);
+    expect(ticks).toBeGreaterThan(0);
+    const { version, seq, ...body } = view;
+    expect(version).toBe(contentVersion(body));
+    expect(buildDnsView(w)).toEqual(view);
+    expect(view.zones.map((z) => z.zone)).toEqual(['example.com', 'example.net']);
+    const text = textSink();
+    await runPaced(dnsViewJsonSteps(body, text.add));
+    expect(text.text()).toBe(JSON.stringify(body));
+    // The whole view as GET /dns/view sends it (version and seq after the zones).
+    const whole = textSink();
+    await runPaced(dnsViewJsonSteps(view, whole.add));
+    expect(whole.text()).toBe(JSON.stringify(view));
+    // And the version moves with a single subnet's weights.
+    subnets['10.0.1.0/24'] = { x: 1 };
+    expect(buildDnsView(w).version).not.toBe(version);
   });
 });

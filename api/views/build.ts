@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { DnsView, Edge, EdgeConfig, EdgeOriginHealth, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, OriginView } from '../../model/index.ts';
 import { effectiveShares } from '../../model/shares.ts';
+import { arrayOfJsonSteps, keyJsonSteps, keysOnce, objectJsonSteps } from '../../lib/json-steps.ts';
+import { runToEnd, type Steps } from '../../lib/steps.ts';
 
 export interface WorldSnapshot {
   /** The store's change_seq of the snapshot; null for a world not read from a store. */
@@ -19,6 +21,29 @@ export interface WorldSnapshot {
 
 export function contentVersion(body: unknown): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 20);
+}
+
+type DnsViewBody = Omit<DnsView, 'version' | 'seq'>;
+
+/**
+ * JSON.stringify(body) of a DNS view in steps: each record's subnet table (up to 1M entries) in slices,
+ * the rest (zones, records' other fields, origins: small) in one piece each. Same text, so hashing the
+ * pieces gives contentVersion(body) exactly (versions are compared across replicas during a rolling
+ * upgrade: a replica hashing differently would make every DNS server resync in full).
+ */
+// A view's subnet tables are the store snapshot's weights, never changed once read: their keys are
+// listed once per table (keysOnce) and shared by the hash, the diffs and the encodings of that view.
+export function* dnsViewJsonSteps(body: DnsViewBody | DnsView, sink: (piece: string) => void): Steps<void> {
+  yield* keyJsonSteps(body, 'zones', sink, (zones) =>
+    arrayOfJsonSteps(zones, sink, (zone) => keyJsonSteps(zone, 'records', sink, (records) => arrayOfJsonSteps(records, sink, (r) => keyJsonSteps(r, 'subnets', sink, (subnets) => objectJsonSteps(subnets, sink, undefined, keysOnce(subnets)))))),
+  );
+}
+
+/** contentVersion(body) of a DNS view, in steps (at 1M subnets one JSON.stringify + hash was ~0.5-1 s of the API's thread). */
+export function* dnsViewVersionSteps(body: DnsViewBody): Steps<string> {
+  const hash = createHash('sha256');
+  yield* dnsViewJsonSteps(body, (piece) => void hash.update(piece));
+  return hash.digest('hex').slice(0, 20);
 }
 
 function originView(o: Origin, health: Map<string, OriginHealth>): OriginView {
@@ -90,6 +115,11 @@ export function buildEdgeConfig(edge: Edge, world: WorldSnapshot): EdgeConfig {
 }
 
 export function buildDnsView(world: WorldSnapshot): DnsView {
+  return runToEnd(buildDnsViewSteps(world));
+}
+
+/** buildDnsView in steps (lib/steps.ts): the content hash over the subnet tables is the long part. */
+export function* buildDnsViewSteps(world: WorldSnapshot): Steps<DnsView> {
   const byLb = originsByLb(world);
   const zones = new Map<string, DnsView['zones'][number]>();
   for (const lb of world.loadBalancers) {
@@ -108,5 +138,5 @@ export function buildDnsView(world: WorldSnapshot): DnsView {
     zones.set(lb.dns.zone, zone);
   }
   const body = { weights_version: maxWeightsVersion(world), zones: [...zones.values()] };
-  return { ...body, version: contentVersion(body), seq: world.seq };
+  return { ...body, version: yield* dnsViewVersionSteps(body), seq: world.seq };
 }

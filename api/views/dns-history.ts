@@ -10,7 +10,9 @@
 // diffs. Nothing survives a restart; a restarted replica answers full until it has rendered twice.
 import type { DnsView } from '../../model/views.ts';
 import type { DnsViewFull } from '../../model/view-changes.ts';
-import { composeDiffs, diffViews, type RecordDiff } from '../../model/view-codec.ts';
+import { composeDiffsSteps, diffViewsSteps, type RecordDiff } from '../../model/view-codec.ts';
+import { runToEnd, type Steps } from '../../lib/steps.ts';
+import { keysOnce } from '../../lib/json-steps.ts';
 
 interface Step {
   from: string;
@@ -19,8 +21,8 @@ interface Step {
   changed: number;
 }
 
-/** `diff()` composes the steps (O(changes)): called once per base and version by the caller's cache. */
-export type Since = { kind: 'delta'; diff: () => RecordDiff[] } | { kind: 'full'; reason: DnsViewFull['reason'] };
+/** `diff()` composes the steps (O(changes), in steps of its own): run once per base and version by the caller's cache. */
+export type Since = { kind: 'delta'; diff: () => Steps<RecordDiff[]> } | { kind: 'full'; reason: DnsViewFull['reason'] };
 
 export class DnsViewHistory {
   private last: DnsView | null = null;
@@ -35,11 +37,25 @@ export class DnsViewHistory {
 
   /** A view this replica rendered (in publish order; one older than the last is ignored). */
   record(view: DnsView): void {
+    runToEnd(this.recordSteps(view));
+  }
+
+  /**
+   * record() in steps (lib/steps.ts): the diff walks every subnet of both views. The view becomes
+   * `last` only when its diff is done, so since() never pairs a view with steps that do not reach it.
+   * Callers record one view at a time (the route's cache renders the DNS view once per store change).
+   */
+  *recordSteps(view: DnsView): Steps<void> {
     const last = this.last;
     if (last && (last.version === view.version || (last.seq !== null && view.seq !== null && view.seq < last.seq))) return;
+    if (!last) {
+      this.last = view;
+      return;
+    }
+    const diff = yield* diffViewsSteps(last, view, keysOnce);
+    // Another view recorded meanwhile (two renders interleaved): this one is no successor of it.
+    if (this.last !== last) return;
     this.last = view;
-    if (!last) return;
-    const diff = diffViews(last, view);
     if (!diff) {
       this.steps = [];
       this.shapeBreaks.add(last.version);
@@ -60,9 +76,9 @@ export class DnsViewHistory {
     const steps = this.steps.slice(start);
     return {
       kind: 'delta',
-      diff: () => {
+      diff: function* () {
         let diff: RecordDiff[] = [];
-        for (const s of steps) diff = composeDiffs(diff, s.diff);
+        for (const s of steps) diff = yield* composeDiffsSteps(diff, s.diff);
         return diff;
       },
     };
