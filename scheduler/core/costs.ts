@@ -14,7 +14,7 @@
 import { DEFAULT_RTT_MODEL, estimateRttMs } from './geo.ts';
 import { rttOf, type DenseProblem } from './input.ts';
 import { scratch } from './scratch.ts';
-import type { OriginState, RttModel, SchedulingProblem, SourceState } from './types.ts';
+import type { OriginState, RttModel } from './types.ts';
 
 export interface CostMatrix {
   rows: number;
@@ -30,13 +30,6 @@ export interface CostMatrix {
   /** Pairs whose latency was estimated from geography / unknown. */
   estimated: number;
   unknown: number;
-}
-
-export function latencyOf(problem: SchedulingProblem, s: SourceState, o: OriginState): { ms: number; kind: 'learned' | 'estimated' | 'unknown' } {
-  const learned = s.rtt_ms[o.id];
-  if (learned !== undefined && Number.isFinite(learned) && learned >= 0) return { ms: learned, kind: 'learned' };
-  if (s.location && o.location) return { ms: estimateRttMs(s.location, o.location, problem.rtt_model ?? DEFAULT_RTT_MODEL), kind: 'estimated' };
-  return { ms: problem.max_latency_ms, kind: 'unknown' };
 }
 
 /** Distinct source locations whose estimates are kept (× columns × 8 bytes: 13 MB at 200). */
