@@ -10,9 +10,7 @@
 //
 // Bytes are each rendered query's JSON answer, fetched on its own; times are read() as the loop calls
 // it (queries in parallel, then assembly and conversion).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../api/store/sqlite.ts';
@@ -23,6 +21,7 @@ import { inputDifferences } from '../../test/helpers/inputs-compare.ts';
 import { startPrometheus, type RunningPrometheus } from '../../test/helpers/prometheus.ts';
 import { treeRssBytes } from '../../test/helpers/rss.ts';
 import { waitFor } from '../../test/helpers/wait.ts';
+import { startExporterProcess } from './exporter.ts';
 import { seedStore } from './inputs.ts';
 import { buildWorld } from './world.ts';
 
@@ -112,19 +111,9 @@ export async function runPrometheusPath(spec: PrometheusPathSpec): Promise<Prome
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
     const w = buildWorld({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, seed });
-    // The exporters in a process of their own (exporter-process.ts): this one blocks for seconds in read().
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./exporter-process.ts', import.meta.url)), JSON.stringify({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, budget: spec.budget, seed })], { stdio: ['pipe', 'pipe', 'inherit'] });
-    cleanup.push(() => void child.kill('SIGTERM'));
-    const [port, entries] = await new Promise<[number, number]>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening (\d+) (\d+)/.exec(out);
-        if (m) resolve([Number(m[1]), Number(m[2])]);
-      });
-      child.once('exit', (code) => reject(new Error(`exporter process exited (${code})`)));
-    });
-    const target = `127.0.0.1:${port}`;
+    const exporters = await startExporterProcess({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, budget: spec.budget, seed });
+    cleanup.push(() => exporters.stop());
+    const { target, entries } = exporters;
     const group = (kind: string, n: number) => Array.from({ length: n }, (_, i) => ({ targets: [target], labels: { __metrics_path__: `/${kind}/${i}`, instance: `${kind}-${i}` } }));
     const jobs = [
       { job: 'origins', targets: [], groups: group('origin', spec.origins) },
