@@ -35,7 +35,7 @@ import { buildQuery, decodeResponse, udpExchange } from '../../dns/testing/packe
 import { freePort, freeServerPort } from '../../test/helpers/ports.ts';
 import { startPrometheus, type RunningPrometheus } from '../../test/helpers/prometheus.ts';
 import { childPids, treeRssBytes } from '../../test/helpers/rss.ts';
-import { treeCpu } from '../lib/proc.ts';
+import { load1, treeCpu } from '../lib/proc.ts';
 import { memoryOf } from '../lib/processes.ts';
 import { startSluice, type SluiceProcess } from '../../test/helpers/sluice-process.ts';
 import { waitFor } from '../../test/helpers/wait.ts';
@@ -90,6 +90,8 @@ export interface CycleStages {
   cycle_cpu_ms: number;
   /** Prometheus' CPU time while the read stage ran (evaluating the queries, and scraping meanwhile). */
   read_prometheus_cpu_ms: number;
+  /** The machine's 1-minute load average at the cycle's end (it is shared: wall times grow with it). */
+  load1: number;
   outcome: string;
 }
 
@@ -353,7 +355,20 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       const result = report.results[0];
       if (!result) throw new Error(`cycle ${c}: no result (leader ${report.leader})`);
       if (result.decision) lastDecision = result.decision;
-      // What a DNS server on the previous view downloads for this one (GET /dns/view/changes: a delta
+      // Publish -> every DNS process serving that version, timed first: the harness's own GETs of the
+      // view below (seconds at 1M, on the API's event loop) must not sit inside it.
+      const published = result.outcome === 'published' ? /^version (\S+)$/.exec(result.detail ?? '')?.[1] : undefined;
+      if (published !== undefined) {
+        await Promise.race([
+          dnsExited,
+          waitFor(async () => {
+            for (const d of dns) if (viewVersion(await metricsText(d.metricsPort).catch(() => '')) !== published) return false;
+            return true;
+          }, { timeoutMs: 600_000, intervalMs: 20, what: `every DNS server on view ${published}; their output: ${dns.map((d) => d.proc.output().slice(-800)).join(' | ')}` }),
+        ]);
+      }
+      const propagate = performance.now() - t - cycleMs;
+      // What a DNS server on the previous view downloaded for this one (GET /dns/view/changes: a delta
       // when this replica rendered the previous view), and the whole view an older server would.
       const deltaRes = await fetch(`${apiUrl}/api/v1/dns/view/changes`, { headers: { authorization: `Bearer ${READ_TOKEN}`, ...(prevVersion ? { 'if-none-match': `"${prevVersion}"` } : {}) } });
       const deltaBytes = deltaRes.status === 200 ? (await deltaRes.text()).length : 0;
@@ -362,21 +377,11 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       const viewText = await viewRes.text();
       const viewGet = performance.now() - tv;
       const view = JSON.parse(viewText) as { version: string; weights_version: number | null; zones: { records: { subnets: Record<string, unknown> }[] }[] };
+      if (published !== undefined && String(view.weights_version) !== published) throw new Error(`cycle ${c}: published version ${published}, the view carries ${view.weights_version}`);
       prevVersion = view.version;
       const records = view.zones.flatMap((z) => z.records);
       viewRecords = records.length;
       viewSubnets = records.reduce((n, r) => n + Object.keys(r.subnets).length, 0);
-      const version = view.weights_version === null ? undefined : String(view.weights_version);
-      if (version !== undefined) {
-        await Promise.race([
-          dnsExited,
-          waitFor(async () => {
-            for (const d of dns) if (viewVersion(await metricsText(d.metricsPort).catch(() => '')) !== version) return false;
-            return true;
-          }, { timeoutMs: 600_000, intervalMs: 20, what: `every DNS server on view ${version}; their output: ${dns.map((d) => d.proc.output().slice(-800)).join(' | ')}` }),
-        ]);
-      }
-      const propagate = performance.now() - t - cycleMs;
       cycles.push({
         read_ms: Math.round(stage.read),
         solve_ms: Math.round(stage.solve),
@@ -389,6 +394,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         heap_mb: mb(process.memoryUsage().heapUsed),
         cycle_cpu_ms: Math.round((cycleCpu.user + cycleCpu.system) / 1000),
         read_prometheus_cpu_ms: Math.round(stage.readPromCpu),
+        load1: load1(),
         outcome: `${result.outcome}${result.outcome === 'published' ? '' : `: ${result.detail}`}`,
       });
       log(`cycle ${c}: ${JSON.stringify(cycles.at(-1))}`);
@@ -446,7 +452,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     latencies.sort((a, b) => a - b);
 
     return {
-      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, dnsServers: spec.dnsServers, queries: spec.queries, cycles: spec.cycles, seed },
+      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, dnsServers: spec.dnsServers, queries: spec.queries, cycles: spec.cycles, scrapeIntervalS: scrapeS, windowS, staleS: spec.staleS ?? 30, ...(spec.retention ? { retention: spec.retention } : {}), seed },
       world: { subnets: w.demand.length, v6_share: w.family.reduce((n, f) => n + (f === 6 ? 1 : 0), 0) / w.demand.length, demand: Math.round(demandAll), networks_mapped: mappings.length },
       agents: agentsOut,
       exposition: {
