@@ -1,10 +1,11 @@
-// `npm run bench -- scale [--real 10k,100k] [--offline 10k,100k,1m]`: issue 15, internet scale.
+// `npm run bench -- scale [--real 10k,100k] [--offline 10k,100k,1m] [--production]`: issue 15, internet scale.
 //
-//   real     the whole loop at reduced sizes (bench/scale/real-path.ts): simulated agents and edges
+//   real     the whole loop (bench/scale/real-path.ts; 1m too, with `--real 1m`): simulated agents and edges
 //            scraped by a real Prometheus, PromQL inputs, the solve in the decision worker, the
 //            publish into SQLite behind the real API, `sluice dns` processes long-polling the view,
 //            ECS queries drawn by demand. Stage times, memory, bytes per cycle; coverage counted by
-//            the DNS processes.
+//            the DNS processes. `--production`: every size scraped as 1m is (PRODUCTION below), so
+//            the three sizes' Prometheus costs compare at one setting.
 //   offline  the in-process stages at up to full size (bench/scale/offline.ts: 1M subnets, 1,000
 //            edges, 200 origins), each size in a child process of its own (clean heap, --expose-gc).
 //
@@ -32,6 +33,7 @@ const SIZES: Record<string, Size> = {
   // block holds it all in memory either way). 4 DNS servers, as at 100k.
   '1m': { subnets: 1_000_000, edges: 1000, origins: 200, dnsServers: 4, scrapeIntervalS: 15, windowS: 60, staleS: 120, retention: '1h' },
 };
+const PRODUCTION = { scrapeIntervalS: 15, windowS: 60, staleS: 120, retention: '1h' } as const;
 const BUDGET = 1000;
 
 function arg(args: string[], name: string, fallback: string): string[] {
@@ -58,11 +60,12 @@ export async function main(args: string[]): Promise<void> {
   const real: Record<string, RealPathResult> = {};
   const off: Record<string, OfflineResult> = {};
   const load: number[] = [];
+  const production = args.includes('--production');
   for (const size of arg(args, '--real', '10k,100k')) {
     const s = SIZES[size];
     if (!s) throw new Error(`--real: unknown size ${size} (${Object.keys(SIZES).join(', ')})`);
     process.stderr.write(`real path ${size}\n`);
-    real[size] = await runRealPath({ ...s, budget: BUDGET, queries: 5000, cycles: 3, log: (l) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${l}\n`) });
+    real[size] = await runRealPath({ ...s, ...(production ? PRODUCTION : {}), budget: BUDGET, queries: 5000, cycles: 3, log: (l) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${l}\n`) });
     load.push(loadavg()[0]!);
   }
   for (const size of arg(args, '--offline', '10k,100k,1m')) {
@@ -100,7 +103,7 @@ export async function main(args: string[]): Promise<void> {
   recordResult(
     // An offline-only run (`--real ''`) and a real-only one (`--real 1m --offline ''`) are recorded
     // apart, so they do not replace the default run's record.
-    Object.keys(real).length === 0 ? 'scale-offline' : Object.keys(off).length === 0 ? `scale-real-${Object.keys(real).join('-')}` : 'scale',
+    Object.keys(real).length === 0 ? 'scale-offline' : Object.keys(off).length === 0 ? `scale-real-${Object.keys(real).join('-')}${production ? '-production' : ''}` : 'scale',
     {
       comparison: 'the whole loop at 10k/100k subnets (real Prometheus, API, sluice dns) and its in-process stages up to 1M subnets x 1,000 edges x 200 origins; coverage with per-agent aggregation vs the busiest-subnets-only export at the same series budget',
       ratios,
