@@ -80,6 +80,8 @@ export interface CycleStages {
   cycle_ms: number;
   /** From the publish returning to every DNS process holding that version. */
   propagate_ms: number;
+  /** The same, per DNS server (polled every 20 ms, all servers at once). */
+  propagate_ms_each: number[];
   /** One GET /api/v1/dns/view: what each DNS server downloads for this version. */
   view_bytes: number;
   /** What each DNS server downloaded for this publish: the delta from the view before (GET /dns/view/changes). */
@@ -358,12 +360,17 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       // Publish -> every DNS process serving that version, timed first: the harness's own GETs of the
       // view below (seconds at 1M, on the API's event loop) must not sit inside it.
       const published = result.outcome === 'published' ? /^version (\S+)$/.exec(result.detail ?? '')?.[1] : undefined;
+      // When each server was first seen serving it: all late together is the API's side (render, the
+      // long-poll's answer), spread out is the servers' (parse, apply, index).
+      const arrived: (number | undefined)[] = dns.map(() => undefined);
       if (published !== undefined) {
         await Promise.race([
           dnsExited,
           waitFor(async () => {
-            for (const d of dns) if (viewVersion(await metricsText(d.metricsPort).catch(() => '')) !== published) return false;
-            return true;
+            await Promise.all(dns.map(async (d, k) => {
+              if (arrived[k] === undefined && viewVersion(await metricsText(d.metricsPort).catch(() => '')) === published) arrived[k] = Math.round(performance.now() - t - cycleMs);
+            }));
+            return arrived.every((a) => a !== undefined);
           }, { timeoutMs: 600_000, intervalMs: 20, what: `every DNS server on view ${published}; their output: ${dns.map((d) => d.proc.output().slice(-800)).join(' | ')}` }),
         ]);
       }
@@ -388,6 +395,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         publish_ms: Math.round(stage.publish),
         cycle_ms: Math.round(cycleMs),
         propagate_ms: Math.round(propagate),
+        propagate_ms_each: arrived.map((a) => a ?? 0),
         view_bytes: viewText.length,
         view_delta_bytes: deltaBytes,
         view_get_ms: Math.round(viewGet),
