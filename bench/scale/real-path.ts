@@ -82,6 +82,9 @@ export interface CycleStages {
   propagate_ms: number;
   /** The same, per DNS server (polled every 20 ms, all servers at once). */
   propagate_ms_each: number[];
+  /** CPU time while propagating: every DNS server's together, and this process' (API render, polling). */
+  propagate_dns_cpu_ms: number;
+  propagate_api_cpu_ms: number;
   /** One GET /api/v1/dns/view: what each DNS server downloads for this version. */
   view_bytes: number;
   /** What each DNS server downloaded for this publish: the delta from the view before (GET /dns/view/changes). */
@@ -363,6 +366,14 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       // When each server was first seen serving it: all late together is the API's side (render, the
       // long-poll's answer), spread out is the servers' (parse, apply, index).
       const arrived: (number | undefined)[] = dns.map(() => undefined);
+      // ...and where the CPU went meanwhile: the DNS servers' (every process and thread of each) and
+      // this process' (the API's render and long-poll answers, beside this polling).
+      const dnsCpu = () => dns.reduce((n, d) => {
+        const c = treeCpu(d.proc.child.pid!);
+        return n + (c.user + c.sys) * 1000;
+      }, 0);
+      const dnsCpuBefore = dnsCpu();
+      const apiCpuBefore = process.cpuUsage();
       if (published !== undefined) {
         await Promise.race([
           dnsExited,
@@ -375,6 +386,8 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         ]);
       }
       const propagate = performance.now() - t - cycleMs;
+      const propagateDnsCpu = dnsCpu() - dnsCpuBefore;
+      const propagateApiCpu = process.cpuUsage(apiCpuBefore);
       // What a DNS server on the previous view downloaded for this one (GET /dns/view/changes: a delta
       // when this replica rendered the previous view), and the whole view an older server would.
       const deltaRes = await fetch(`${apiUrl}/api/v1/dns/view/changes`, { headers: { authorization: `Bearer ${READ_TOKEN}`, ...(prevVersion ? { 'if-none-match': `"${prevVersion}"` } : {}) } });
@@ -396,6 +409,8 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         cycle_ms: Math.round(cycleMs),
         propagate_ms: Math.round(propagate),
         propagate_ms_each: arrived.map((a) => a ?? 0),
+        propagate_dns_cpu_ms: Math.round(propagateDnsCpu),
+        propagate_api_cpu_ms: Math.round((propagateApiCpu.user + propagateApiCpu.system) / 1000),
         view_bytes: viewText.length,
         view_delta_bytes: deltaBytes,
         view_get_ms: Math.round(viewGet),
