@@ -1,15 +1,18 @@
-// The scale harness through the REAL loop (issue 15), at a size this machine can hold:
+// The scale harness through the REAL loop (issue 15), up to 1M subnets × 1,000 edges × 200 origins:
 //
 //   simulated agents and edges (bench/scale/agents.ts: the agent's real export plan over a synthetic
-//   learning table; only the kernel is simulated) served over HTTP in the agents' metric format
-//     -> a real Prometheus scraping them
+//   learning table; only the kernel is simulated) served over HTTP in the agents' metric format, from
+//   a process of their own (exporter.ts: this one blocks for seconds in the read at scale)
+//     -> a real Prometheus scraping them (every 2 s by default; the 1M run scrapes every 15 s with the
+//        scheduler's default 60 s window, as production does: bench/scale.bench.ts)
 //     -> the scheduler's PromqlInputReader (the default queries), SchedulerLoop, the decision worker
 //     -> the publish into a real SQLite store behind the real control-plane API
 //     -> `sluice dns` processes long-polling GET /api/v1/dns/view
 //     -> ECS queries for subnets drawn by demand, answered by those processes.
 //
-// Each stage is timed per cycle; memory is read where the stage runs (the scheduler's heap in this
-// process, RSS of Prometheus and of every DNS process); bytes are what crosses each hop (scraped
+// Each stage is timed per cycle, wall and CPU (this process' and Prometheus'); memory is read where
+// the stage runs (the scheduler's heap in this process, RSS and peak RSS of Prometheus, of this process
+// and of every DNS process); bytes are what crosses each hop (scraped
 // exposition, the view each DNS server downloads). Coverage is measured, not computed: the share of
 // the demand-weighted queries that the DNS processes answered with reason learned_latency (their own
 // sluice_dns_queries_total counters), beside the share the agents' export plans learned (offline).
