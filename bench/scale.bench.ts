@@ -1,10 +1,11 @@
-// `npm run bench -- scale [--real 10k,100k] [--offline 10k,100k,1m]`: issue 15, internet scale.
+// `npm run bench -- scale [--real 10k,100k] [--offline 10k,100k,1m] [--production]`: issue 15, internet scale.
 //
-//   real     the whole loop at reduced sizes (bench/scale/real-path.ts): simulated agents and edges
+//   real     the whole loop (bench/scale/real-path.ts; 1m too, with `--real 1m`): simulated agents and edges
 //            scraped by a real Prometheus, PromQL inputs, the solve in the decision worker, the
 //            publish into SQLite behind the real API, `sluice dns` processes long-polling the view,
 //            ECS queries drawn by demand. Stage times, memory, bytes per cycle; coverage counted by
-//            the DNS processes.
+//            the DNS processes. `--production`: every size scraped as 1m is (PRODUCTION below), so
+//            the three sizes' Prometheus costs compare at one setting.
 //   offline  the in-process stages at up to full size (bench/scale/offline.ts: 1M subnets, 1,000
 //            edges, 200 origins), each size in a child process of its own (clean heap, --expose-gc).
 //
@@ -15,17 +16,24 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { recordResult } from './lib/results.ts';
-import { runRealPath, type RealPathResult } from './scale/real-path.ts';
+import { runRealPath, type RealPathResult, type RealPathSpec } from './scale/real-path.ts';
 import type { OfflineResult } from './scale/offline.ts';
 
 const run = promisify(execFile);
 
-const SIZES: Record<string, { subnets: number; edges: number; origins: number; dnsServers: number }> = {
+type Size = { subnets: number; edges: number; origins: number; dnsServers: number } & Pick<RealPathSpec, 'scrapeIntervalS' | 'windowS' | 'staleS' | 'retention'>;
+const SIZES: Record<string, Size> = {
   '10k': { subnets: 10_000, edges: 20, origins: 10, dnsServers: 2 },
   '50k': { subnets: 50_000, edges: 50, origins: 20, dnsServers: 2 },
   '100k': { subnets: 100_000, edges: 100, origins: 50, dnsServers: 4 },
-  '1m': { subnets: 1_000_000, edges: 1000, origins: 200, dnsServers: 4 },
+  // The real path at 1M as production runs it, not as the small runs do: Prometheus scraping every
+  // 15 s (sluice's cycle; the 2 s of the small runs only makes tests fast) and the scheduler's default
+  // rate window and staleness (60 s / 120 s: four scrapes a window), so that one Prometheus holding
+  // ~0.8M series fits this machine beside the rest; retention 1 h (the run lasts minutes; the head
+  // block holds it all in memory either way). 4 DNS servers, as at 100k.
+  '1m': { subnets: 1_000_000, edges: 1000, origins: 200, dnsServers: 4, scrapeIntervalS: 15, windowS: 60, staleS: 120, retention: '1h' },
 };
+const PRODUCTION = { scrapeIntervalS: 15, windowS: 60, staleS: 120, retention: '1h' } as const;
 const BUDGET = 1000;
 
 function arg(args: string[], name: string, fallback: string): string[] {
@@ -52,11 +60,12 @@ export async function main(args: string[]): Promise<void> {
   const real: Record<string, RealPathResult> = {};
   const off: Record<string, OfflineResult> = {};
   const load: number[] = [];
+  const production = args.includes('--production');
   for (const size of arg(args, '--real', '10k,100k')) {
     const s = SIZES[size];
     if (!s) throw new Error(`--real: unknown size ${size} (${Object.keys(SIZES).join(', ')})`);
     process.stderr.write(`real path ${size}\n`);
-    real[size] = await runRealPath({ ...s, budget: BUDGET, queries: 5000, cycles: 3, log: (l) => process.stderr.write(`  ${l}\n`) });
+    real[size] = await runRealPath({ ...s, ...(production ? PRODUCTION : {}), budget: BUDGET, queries: 5000, cycles: 3, log: (l) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${l}\n`) });
     load.push(loadavg()[0]!);
   }
   for (const size of arg(args, '--offline', '10k,100k,1m')) {
@@ -77,8 +86,10 @@ export async function main(args: string[]): Promise<void> {
     };
     parts.push(
       `real ${size} (${r.spec.origins} origins, ${r.spec.edges} edges, ${r.prometheus.series} series): coverage ${pct(r.answers.coverage)} of ${r.answers.sent} ECS queries, ` +
-        `cycle ${med((c) => c.cycle_ms)} ms (read ${med((c) => c.read_ms)}, solve ${med((c) => c.solve_ms)}, publish ${med((c) => c.publish_ms)}), ` +
-        `view ${(med((c) => c.view_bytes) / 1e6).toFixed(2)} MB to each of ${r.dns.servers} DNS in ${med((c) => c.propagate_ms)} ms, DNS RSS ${Math.max(...r.dns.rss_mb_each)} MB, Prometheus RSS ${r.prometheus.rss_mb} MB`,
+        `scrapes every ${r.spec.scrapeIntervalS ?? 2} s (${(r.exposition.bytes_per_scrape_round / 1e6).toFixed(1)} MB a round), ` +
+        `cycle ${med((c) => c.cycle_ms)} ms wall / ${med((c) => c.cycle_cpu_ms)} ms CPU (read ${med((c) => c.read_ms)}, solve ${med((c) => c.solve_ms)}, publish ${med((c) => c.publish_ms)}), ` +
+        `view ${(med((c) => c.view_bytes) / 1e6).toFixed(2)} MB (delta ${(med((c) => c.view_delta_bytes) / 1e6).toFixed(2)} MB) to each of ${r.dns.servers} DNS in ${med((c) => c.propagate_ms)} ms, DNS RSS ${Math.max(...r.dns.rss_mb_each)} MB, ` +
+        `Prometheus RSS ${r.prometheus.rss_mb} MB (peak ${r.prometheus.peak_rss_mb}), harness RSS peak ${r.harness.peak_rss_mb} MB`,
     );
   }
   for (const [size, r] of Object.entries(off)) {
@@ -90,8 +101,9 @@ export async function main(args: string[]): Promise<void> {
   }
   parts.push(`load average ${Math.max(...load).toFixed(1)}`);
   recordResult(
-    // An offline-only run (`--real ''`) is recorded apart, so it does not replace the real path's record.
-    Object.keys(real).length > 0 ? 'scale' : 'scale-offline',
+    // An offline-only run (`--real ''`) and a real-only one (`--real 1m --offline ''`) are recorded
+    // apart, so they do not replace the default run's record.
+    Object.keys(real).length === 0 ? 'scale-offline' : Object.keys(off).length === 0 ? `scale-real-${Object.keys(real).join('-')}${production ? '-production' : ''}` : 'scale',
     {
       comparison: 'the whole loop at 10k/100k subnets (real Prometheus, API, sluice dns) and its in-process stages up to 1M subnets x 1,000 edges x 200 origins; coverage with per-agent aggregation vs the busiest-subnets-only export at the same series budget',
       ratios,

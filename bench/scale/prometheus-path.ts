@@ -10,9 +10,7 @@
 //
 // Bytes are each rendered query's JSON answer, fetched on its own; times are read() as the loop calls
 // it (queries in parallel, then assembly and conversion).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../api/store/sqlite.ts';
@@ -21,8 +19,9 @@ import { rulesFile } from '../../scheduler/inputs/recording-rules.ts';
 import type { ReadContext } from '../../scheduler/inputs/types.ts';
 import { inputDifferences } from '../../test/helpers/inputs-compare.ts';
 import { startPrometheus, type RunningPrometheus } from '../../test/helpers/prometheus.ts';
-import { treeRssBytes } from '../../test/helpers/rss.ts';
+import { memoryOf } from '../lib/processes.ts';
 import { waitFor } from '../../test/helpers/wait.ts';
+import { startExporterProcess } from './exporter.ts';
 import { seedStore } from './inputs.ts';
 import { buildWorld } from './world.ts';
 
@@ -33,6 +32,13 @@ export interface PrometheusPathSpec {
   budget: number;
   /** read() calls per way (the median is reported). */
   reads: number;
+  /** Scrape interval, rate window, staleness, rule interval (defaults: 2 s, 30 s, 60 s, 10 s: fifteen scrapes a window). */
+  scrapeIntervalS?: number;
+  windowS?: number;
+  staleS?: number;
+  ruleIntervalS?: number;
+  /** Prometheus' --storage.tsdb.retention.time (default: its own). */
+  retention?: string;
   seed?: number;
   log?: (line: string) => void;
 }
@@ -47,18 +53,10 @@ export interface ReadCost {
 export interface PrometheusPathResult {
   spec: Omit<PrometheusPathSpec, 'log'>;
   exported_entries: number;
-  raw: { head_series: number; sluice_series: number; rss_mb: number; read: ReadCost };
-  recorded: { head_series: number; recorded_series: number; rss_mb: number; rule_eval_ms: number; read_raw: ReadCost; read_recorded: ReadCost; differences: number; difference_sample: string[] };
+  raw: { head_series: number; sluice_series: number; rss_mb: number; peak_rss_mb: number; read: ReadCost };
+  recorded: { head_series: number; recorded_series: number; rss_mb: number; peak_rss_mb: number; rule_eval_ms: number; read_raw: ReadCost; read_recorded: ReadCost; differences: number; difference_sample: string[] };
 }
 
-// Fifteen scrapes a window: a scrape or two missed on a loaded machine does not empty a rate.
-const WINDOW_S = 30;
-const STALE_S = 60;
-const RULE_INTERVAL_S = 10;
-
-function mb(bytes: number): number {
-  return Math.round((bytes / 1048576) * 10) / 10;
-}
 
 async function json<T>(url: string): Promise<T> {
   return (await (await fetch(url)).json()) as T;
@@ -72,8 +70,8 @@ async function count(prom: RunningPrometheus, selector: string): Promise<number>
   return Number((await prom.query(`count(${selector})`))[0]?.value[1] ?? 0);
 }
 
-function reader(prom: RunningPrometheus, recorded: boolean, at?: Date): PromqlInputReader {
-  return new PromqlInputReader({ url: prom.url, timeoutMs: 120_000, windowSeconds: WINDOW_S, staleSeconds: STALE_S, recorded, queries: {}, perLoadBalancer: {}, ...(at ? { evaluationTime: at } : {}) }, { reject: () => undefined });
+function reader(prom: RunningPrometheus, recorded: boolean, span: { windowS: number; staleS: number }, at?: Date): PromqlInputReader {
+  return new PromqlInputReader({ url: prom.url, timeoutMs: 600_000, windowSeconds: span.windowS, staleSeconds: span.staleS, recorded, queries: {}, perLoadBalancer: {}, ...(at ? { evaluationTime: at } : {}) }, { reject: () => undefined });
 }
 
 /** Each reader's read() times; a read that fails (InputsUnavailable) is logged and left out. */
@@ -108,23 +106,18 @@ function cost(times: number[], size: { bytes: number; queries: number }): ReadCo
 export async function runPrometheusPath(spec: PrometheusPathSpec): Promise<PrometheusPathResult> {
   const log = spec.log ?? (() => undefined);
   const seed = spec.seed ?? 15;
+  // Fifteen scrapes a window by default: a scrape or two missed on a loaded machine does not empty a rate.
+  const scrapeS = spec.scrapeIntervalS ?? 2;
+  const span = { windowS: spec.windowS ?? 30, staleS: spec.staleS ?? 60 };
+  const WINDOW_S = span.windowS;
+  const ruleIntervalS = spec.ruleIntervalS ?? 10;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-promscale-'));
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
     const w = buildWorld({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, seed });
-    // The exporters in a process of their own (exporter-process.ts): this one blocks for seconds in read().
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./exporter-process.ts', import.meta.url)), JSON.stringify({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, budget: spec.budget, seed })], { stdio: ['pipe', 'pipe', 'inherit'] });
-    cleanup.push(() => void child.kill('SIGTERM'));
-    const [port, entries] = await new Promise<[number, number]>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening (\d+) (\d+)/.exec(out);
-        if (m) resolve([Number(m[1]), Number(m[2])]);
-      });
-      child.once('exit', (code) => reject(new Error(`exporter process exited (${code})`)));
-    });
-    const target = `127.0.0.1:${port}`;
+    const exporters = await startExporterProcess({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, budget: spec.budget, seed });
+    cleanup.push(() => exporters.stop());
+    const { target, entries } = exporters;
     const group = (kind: string, n: number) => Array.from({ length: n }, (_, i) => ({ targets: [target], labels: { __metrics_path__: `/${kind}/${i}`, instance: `${kind}-${i}` } }));
     const jobs = [
       { job: 'origins', targets: [], groups: group('origin', spec.origins) },
@@ -136,40 +129,43 @@ export async function runPrometheusPath(spec: PrometheusPathSpec): Promise<Prome
     const ctx: ReadContext = { lb: seeded.lb, origins: await store.allOrigins(seeded.lb.id), edges: await store.allEdges() };
 
     const start = async (rules?: string) => {
-      const prom = await startPrometheus(jobs, { scrapeInterval: '2s', scrapeTimeout: '2s', ...(rules ? { rules } : {}) });
+      const prom = await startPrometheus(jobs, { scrapeInterval: `${scrapeS}s`, scrapeTimeout: `${scrapeS}s`, ...(rules ? { rules } : {}), ...(spec.retention ? { args: [`--storage.tsdb.retention.time=${spec.retention}`] } : {}) });
       // Every target scraped, and a full rate window behind every series.
-      await waitFor(async () => (await count(prom, 'sluice_agent_subnet_connections_total')) >= entries && (await count(prom, 'up == 1')) === spec.origins + spec.edges, { timeoutMs: 180_000, intervalMs: 1000, what: 'Prometheus to scrape every simulated agent' });
-      await waitFor(async () => Number((await prom.query(`min(count_over_time(sluice_agent_connections_total[${WINDOW_S}s]))`))[0]?.value[1] ?? 0) >= WINDOW_S / 2 - 1, { timeoutMs: 60_000, intervalMs: 1000, what: 'a full rate window' });
+      await waitFor(async () => (await count(prom, 'sluice_agent_subnet_connections_total')) >= entries && (await count(prom, 'up == 1')) === spec.origins + spec.edges, { timeoutMs: 600_000, intervalMs: 1000, what: 'Prometheus to scrape every simulated agent' });
+      const full = Math.max(2, WINDOW_S / scrapeS - 1);
+      await waitFor(async () => Number((await prom.query(`min(count_over_time(sluice_agent_connections_total[${WINDOW_S}s]))`))[0]?.value[1] ?? 0) >= full, { timeoutMs: 600_000, intervalMs: 1000, what: 'a full rate window' });
       return prom;
     };
 
     log(`prometheus path: ${spec.subnets} subnets, ${spec.origins} origins, ${spec.edges} edges, ${entries} exported entries`);
     const rawProm = await start();
-    const rawTimes = await timedReads([reader(rawProm, false)], ctx, spec.reads, log);
-    const raw = { head_series: await headSeries(rawProm), sluice_series: await count(rawProm, '{__name__=~"sluice_.+"}'), rss_mb: mb(treeRssBytes(rawProm.process.pid!)), read: cost(rawTimes[0]!, await answerBytes(rawProm, reader(rawProm, false), ctx)) };
+    const rawTimes = await timedReads([reader(rawProm, false, span)], ctx, spec.reads, log);
+    const raw = { head_series: await headSeries(rawProm), sluice_series: await count(rawProm, '{__name__=~"sluice_.+"}'), rss_mb: memoryOf(rawProm.process.pid!).rss_mb, peak_rss_mb: memoryOf(rawProm.process.pid!).peak_mb, read: cost(rawTimes[0]!, await answerBytes(rawProm, reader(rawProm, false, span), ctx)) };
     log(`raw: ${JSON.stringify(raw)}`);
     await rawProm.stop();
 
-    const recProm = await start(rulesFile({ windowSeconds: WINDOW_S, staleSeconds: STALE_S, intervalSeconds: RULE_INTERVAL_S }));
+    const recProm = await start(rulesFile({ windowSeconds: WINDOW_S, staleSeconds: span.staleS, intervalSeconds: ruleIntervalS }));
     cleanup.push(() => recProm.stop());
-    await waitFor(async () => (await count(recProm, `subnet_node:sluice_agent_subnet_connections:rate${WINDOW_S}s`)) >= entries, { timeoutMs: 120_000, intervalMs: 1000, what: 'the rules evaluated' });
-    const [rawT, recT] = await timedReads([reader(recProm, false), reader(recProm, true)], ctx, spec.reads, log);
+    await waitFor(async () => (await count(recProm, `subnet_node:sluice_agent_subnet_connections:rate${WINDOW_S}s`)) >= entries, { timeoutMs: 600_000, intervalMs: 1000, what: 'the rules evaluated' });
+    const [rawT, recT] = await timedReads([reader(recProm, false, span), reader(recProm, true, span)], ctx, spec.reads, log);
     const rules = await json<{ data: { groups: { name: string; evaluationTime: number }[] } }>(`${recProm.url}/api/v1/rules`);
-    const lastEval = await waitFor(async () => (await recProm.query(`max(timestamp(subnet_node:sluice_agent_subnet_connections:rate${WINDOW_S}s))`))[0]?.value[1], { timeoutMs: 60_000, intervalMs: 1000, what: 'a rule evaluation' });
+    const lastEval = await waitFor(async () => (await recProm.query(`max(timestamp(subnet_node:sluice_agent_subnet_connections:rate${WINDOW_S}s))`))[0]?.value[1], { timeoutMs: 600_000, intervalMs: 1000, what: 'a rule evaluation' });
     const at = new Date(Number(lastEval) * 1000);
-    const diffs = inputDifferences(await reader(recProm, false, at).read(ctx), await reader(recProm, true, at).read(ctx), 1e-6);
+    const diffs = inputDifferences(await reader(recProm, false, span, at).read(ctx), await reader(recProm, true, span, at).read(ctx), 1e-6);
     const recorded = {
       head_series: await headSeries(recProm),
       recorded_series: await count(recProm, '{__name__=~".+:.+:.+"}'),
-      rss_mb: mb(treeRssBytes(recProm.process.pid!)),
+      rss_mb: memoryOf(recProm.process.pid!).rss_mb,
+      peak_rss_mb: memoryOf(recProm.process.pid!).peak_mb,
       rule_eval_ms: Math.round((rules.data.groups.find((g) => g.name === 'sluice_scheduler_inputs')?.evaluationTime ?? NaN) * 1000),
-      read_raw: cost(rawT!, await answerBytes(recProm, reader(recProm, false), ctx)),
-      read_recorded: cost(recT!, await answerBytes(recProm, reader(recProm, true), ctx)),
+      read_raw: cost(rawT!, await answerBytes(recProm, reader(recProm, false, span), ctx)),
+      read_recorded: cost(recT!, await answerBytes(recProm, reader(recProm, true, span), ctx)),
       differences: diffs.length,
       difference_sample: diffs.slice(0, 5),
     };
     log(`recorded: ${JSON.stringify(recorded)}`);
-    return { spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, reads: spec.reads, seed }, exported_entries: entries, raw, recorded };
+    const { log: _log, ...specOut } = spec;
+    return { spec: { ...specOut, seed }, exported_entries: entries, raw, recorded };
   } finally {
     for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

@@ -1,22 +1,24 @@
-// The scale harness through the REAL loop (issue 15), at a size this machine can hold:
+// The scale harness through the REAL loop (issue 15), up to 1M subnets × 1,000 edges × 200 origins:
 //
 //   simulated agents and edges (bench/scale/agents.ts: the agent's real export plan over a synthetic
-//   learning table; only the kernel is simulated) served over HTTP in the agents' metric format
-//     -> a real Prometheus scraping them
+//   learning table; only the kernel is simulated) served over HTTP in the agents' metric format, from
+//   a process of their own (exporter.ts: this one blocks for seconds in the read at scale)
+//     -> a real Prometheus scraping them (every 2 s by default; the 1M run scrapes every 15 s with the
+//        scheduler's default 60 s window, as production does: bench/scale.bench.ts)
 //     -> the scheduler's PromqlInputReader (the default queries), SchedulerLoop, the decision worker
 //     -> the publish into a real SQLite store behind the real control-plane API
 //     -> `sluice dns` processes long-polling GET /api/v1/dns/view
 //     -> ECS queries for subnets drawn by demand, answered by those processes.
 //
-// Each stage is timed per cycle; memory is read where the stage runs (the scheduler's heap in this
-// process, RSS of Prometheus and of every DNS process); bytes are what crosses each hop (scraped
+// Each stage is timed per cycle, wall and CPU (this process' and Prometheus'); memory is read where
+// the stage runs (the scheduler's heap in this process, RSS and peak RSS of Prometheus, of this process
+// and of every DNS process); bytes are what crosses each hop (scraped
 // exposition, the view each DNS server downloads). Coverage is measured, not computed: the share of
 // the demand-weighted queries that the DNS processes answered with reason learned_latency (their own
 // sluice_dns_queries_total counters), beside the share the agents' export plans learned (offline).
 //
 // Used by bench/scale.bench.ts (the reported sizes) and test/scale-loop.test.ts (CI size, asserting
 // correctness, not timings).
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,12 +37,15 @@ import type { SchedulingDecision } from '../../scheduler/core/index.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../../dns/testing/packets.ts';
 import { freePort, freeServerPort } from '../../test/helpers/ports.ts';
 import { startPrometheus, type RunningPrometheus } from '../../test/helpers/prometheus.ts';
-import { treeRssBytes } from '../../test/helpers/rss.ts';
+import { childPids, treeRssBytes } from '../../test/helpers/rss.ts';
+import { load1, treeCpu } from '../lib/proc.ts';
+import { memoryOf } from '../lib/processes.ts';
 import { startSluice, type SluiceProcess } from '../../test/helpers/sluice-process.ts';
 import { waitFor } from '../../test/helpers/wait.ts';
-import { DEFAULT_AGGREGATION, simulateAgents, type SimulatedAgent } from './agents.ts';
-import { entryDemand, geoMappings, HOSTNAME, ORIGIN_PORT, seedStore } from './inputs.ts';
-import { buildWorld, coldStartAssignment, cumulative, draw, edgeRttMs, subnetCidr, type World } from './world.ts';
+import { DEFAULT_AGGREGATION, simulateAgents } from './agents.ts';
+import { startExporterProcess } from './exporter.ts';
+import { geoMappings, HOSTNAME, seedStore } from './inputs.ts';
+import { buildWorld, coldStartAssignment, cumulative, draw, subnetCidr, type World } from './world.ts';
 
 export interface RealPathSpec {
   subnets: number;
@@ -53,6 +58,17 @@ export interface RealPathSpec {
   queries: number;
   /** Scheduler cycles run (the first publishes into an empty store; later ones are steady state). */
   cycles: number;
+  /**
+   * Prometheus' scrape interval (default 2 s: small runs, fast tests). At 1M, 15 s: sluice's production
+   * cycle, and what lets one Prometheus on this machine ingest ~0.8M series.
+   */
+  scrapeIntervalS?: number;
+  /** The reader's rate() window (default 10 s); it must hold at least two scrapes. */
+  windowS?: number;
+  /** The reader's staleness bound (default 30 s). */
+  staleS?: number;
+  /** Prometheus' --storage.tsdb.retention.time (default: Prometheus' own, 15 d); the run lasts minutes. */
+  retention?: string;
   seed?: number;
   log?: (line: string) => void;
 }
@@ -67,12 +83,23 @@ export interface CycleStages {
   cycle_ms: number;
   /** From the publish returning to every DNS process holding that version. */
   propagate_ms: number;
+  /** The same, per DNS server (polled every 20 ms, all servers at once). */
+  propagate_ms_each: number[];
+  /** CPU time while propagating: every DNS server's together, and this process' (API render, polling). */
+  propagate_dns_cpu_ms: number;
+  propagate_api_cpu_ms: number;
   /** One GET /api/v1/dns/view: what each DNS server downloads for this version. */
   view_bytes: number;
   /** What each DNS server downloaded for this publish: the delta from the view before (GET /dns/view/changes). */
   view_delta_bytes: number;
   view_get_ms: number;
   heap_mb: number;
+  /** CPU time of this process (scheduler, API, decision worker: all its threads) over the cycle. */
+  cycle_cpu_ms: number;
+  /** Prometheus' CPU time while the read stage ran (evaluating the queries, and scraping meanwhile). */
+  read_prometheus_cpu_ms: number;
+  /** The machine's 1-minute load average at the cycle's end (it is shared: wall times grow with it). */
+  load1: number;
   outcome: string;
 }
 
@@ -80,84 +107,39 @@ export interface RealPathResult {
   spec: Omit<RealPathSpec, 'log'>;
   world: { subnets: number; v6_share: number; demand: number; networks_mapped: number };
   agents: { series_entries: number; distinct_prefixes: number; exact: number; aggregate: number; plan_ms_max: number; planned_coverage: number };
-  exposition: { bytes_per_scrape_round: number; render_ms_per_round: number };
-  prometheus: { series: number; rss_mb: number; query_ms: number };
+  exposition: { bytes_per_scrape_round: number; render_ms_per_round: number; exporter_cpu_ms_per_round: number };
+  /** `series`: sluice_* series; `head_series`: the TSDB head's (with up, scrape_* ...); `cpu_ms_per_s`: its CPU over the cycles. */
+  prometheus: { series: number; head_series: number; rss_mb: number; peak_rss_mb: number; query_ms: number; cpu_ms_per_s: number };
+  /** This process (world, scheduler, API, SQLite, decision worker) at the end and at its peak. */
+  harness: { rss_mb: number; peak_rss_mb: number };
   cycles: CycleStages[];
   /**
    * The last decision: `plan_overload_rps` is the undamped plan's load above max (0 when demand fits);
    * `overload_rps` and `max_load_over_max` are the damped weights' (max_shift walks there over cycles).
    */
   decision: { sources: number; origins: number; plan_overload_rps: number; overload_rps: number; max_load_over_max: number };
-  dns: { servers: number; rss_mb_each: number[]; view_records: number; view_subnets: number; views_by_kind: Record<string, number> };
+  dns: { servers: number; rss_mb_each: number[]; peak_rss_mb_each: number[]; view_records: number; view_subnets: number; views_by_kind: Record<string, number> };
   answers: { sent: number; answered: number; learned: number; geo: number; other: number; coverage: number; p50_ms: number; p99_ms: number };
 }
 
 const READ_TOKEN = 'scale-read-token';
-const LISTENER = '198.18.255.1:443';
 
 function mb(bytes: number): number {
   return Math.round((bytes / 1048576) * 10) / 10;
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0;
+/** Peak RSS (VmHWM) of a process tree, summed over its processes: an upper bound of the tree's peak. */
+function treePeakMb(pid: number): number {
+  const peak = (p: number): number => memoryOf(p).peak_mb + childPids(p).reduce((n, c) => n + peak(c), 0);
+  try {
+    return Math.round(peak(pid) * 10) / 10;
+  } catch {
+    return NaN; // gone
+  }
 }
 
-/** Exposition text (also bench/scale/prometheus-path.ts), in the agents' and edge-syncs' metric names, with counters that grow at the true rates. */
-export class Exporter {
-  private readonly t0 = Date.now();
-  bytes = 0;
-  renderMs = 0;
-  readonly entries: { node: string; subnet: string; demand: number; rtt: number | undefined; samples: number }[][];
-
-  constructor(private readonly w: World, agents: SimulatedAgent[]) {
-    this.entries = agents.map((a) => {
-      const node = w.origins[a.origin]!.name;
-      const demand = entryDemand(w, a);
-      return a.exported.map((e) => ({ node, subnet: e.subnet, demand: demand.get(e.subnet) ?? 0, rtt: e.rttSeconds, samples: e.samples ?? 0 }));
-    });
-  }
-
-  /** An origin agent's /metrics/subnets plus its /metrics connection counter. */
-  origin(j: number): string {
-    const t = performance.now();
-    const s = (Date.now() - this.t0) / 1000 + 600;
-    const list = this.entries[j]!;
-    const node = this.w.origins[j]!.name;
-    const lines: string[] = ['# TYPE sluice_agent_subnet_connections_total counter'];
-    let total = 0;
-    for (const e of list) {
-      total += e.demand;
-      lines.push(`sluice_agent_subnet_connections_total{node="${node}",subnet="${e.subnet}"} ${Math.round(e.demand * s * 1000) / 1000}`);
-    }
-    lines.push('# TYPE sluice_agent_client_rtt_seconds gauge');
-    for (const e of list) if (e.rtt !== undefined) lines.push(`sluice_agent_client_rtt_seconds{node="${node}",subnet="${e.subnet}"} ${e.rtt}`);
-    lines.push('# TYPE sluice_agent_client_rtt_samples_total counter');
-    for (const e of list) if (e.rtt !== undefined) lines.push(`sluice_agent_client_rtt_samples_total{node="${node}",subnet="${e.subnet}"} ${e.samples}`);
-    lines.push('# TYPE sluice_agent_connections_total counter', `sluice_agent_connections_total{node="${node}",port="${ORIGIN_PORT}"} ${Math.round(total * s * 1000) / 1000}`, '');
-    const text = lines.join('\n');
-    this.bytes += text.length;
-    this.renderMs += performance.now() - t;
-    return text;
-  }
-
-  /** An edge: its edge-sync request counter and its agent's upstream RTT to every origin. */
-  edge(k: number): string {
-    const t = performance.now();
-    const s = (Date.now() - this.t0) / 1000 + 600;
-    const e = this.w.edges[k]!;
-    const lines = [
-      '# TYPE sluice_edge_requests_total counter',
-      `sluice_edge_requests_total{edge="${e.name}",load_balancer="app",listener="${LISTENER}"} ${Math.round(e.demand * s * 1000) / 1000}`,
-      '# TYPE sluice_agent_upstream_rtt_seconds gauge',
-      ...this.w.origins.map((o, j) => `sluice_agent_upstream_rtt_seconds{node="${e.name}",upstream="${o.address}:${ORIGIN_PORT}"} ${edgeRttMs(this.w, k, j) / 1000}`),
-      '',
-    ];
-    const text = lines.join('\n');
-    this.bytes += text.length;
-    this.renderMs += performance.now() - t;
-    return text;
-  }
+function quantile(sorted: number[], q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0;
 }
 
 /** Subnet indices drawn with probability ∝ demand (seeded). */
@@ -185,55 +167,64 @@ function viewVersion(text: string): string | undefined {
   return /^sluice_dns_view_version(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
 }
 
+/**
+ * What the agents' export plans hold (the exporter process serves the same plans): entries, distinct
+ * prefixes, and the demand they learn. A function of its own so the simulated tables (hundreds of MB
+ * at 1M) are garbage once it returns.
+ */
+function plannedExport(w: World, budget: number): { agentsOut: RealPathResult['agents']; demandAll: number } {
+  const agents = simulateAgents(w, coldStartAssignment(w), budget, DEFAULT_AGGREGATION);
+  let exact = 0;
+  let aggregate = 0;
+  let covered = 0;
+  let demandAll = 0;
+  const prefixes = new Set<string>();
+  for (const a of agents) {
+    for (const e of a.exported) prefixes.add(e.subnet);
+    for (const e of a.exported) (e.subnet.endsWith('/24') || e.subnet.endsWith('/48') ? exact++ : aggregate++);
+    for (const i of a.subnets) if (a.entryOf.has(i)) covered += w.demand[i]!;
+  }
+  for (let i = 0; i < w.demand.length; i++) demandAll += w.demand[i]!;
+  const agentsOut = {
+    series_entries: exact + aggregate,
+    // Agents aggregate into the same prefixes (a /16 seen at two origins): one source each.
+    distinct_prefixes: prefixes.size,
+    exact,
+    aggregate,
+    plan_ms_max: Math.round(Math.max(...agents.map((a) => a.plan_ms))),
+    planned_coverage: covered / demandAll,
+  };
+  return { agentsOut, demandAll };
+}
+
 export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
   const log = spec.log ?? (() => undefined);
   const seed = spec.seed ?? 15;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-scale-'));
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
+    const scrapeS = spec.scrapeIntervalS ?? 2;
+    const windowS = spec.windowS ?? 10;
+    // The exporters build the same world in their own process meanwhile (exporter.ts: why apart).
+    const exportersStarting = startExporterProcess({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, budget: spec.budget, seed });
+    exportersStarting.catch(() => undefined); // awaited below; a failure before then must not go unhandled
+    cleanup.push(async () => (await exportersStarting).stop());
     // The world and what each origin's agent exports (cold start: subnets go to the nearest origin).
     const w = buildWorld({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, seed });
-    const agents = simulateAgents(w, coldStartAssignment(w), spec.budget, DEFAULT_AGGREGATION);
-    let exact = 0;
-    let aggregate = 0;
-    let covered = 0;
-    let demandAll = 0;
-    const prefixes = new Set<string>();
-    for (const a of agents) {
-      for (const e of a.exported) prefixes.add(e.subnet);
-      for (const e of a.exported) (e.subnet.endsWith('/24') || e.subnet.endsWith('/48') ? exact++ : aggregate++);
-      for (const i of a.subnets) if (a.entryOf.has(i)) covered += w.demand[i]!;
-    }
-    for (let i = 0; i < w.demand.length; i++) demandAll += w.demand[i]!;
-    const agentsOut = {
-      series_entries: exact + aggregate,
-      // Agents aggregate into the same prefixes (a /16 seen at two origins): one source each.
-      distinct_prefixes: prefixes.size,
-      exact,
-      aggregate,
-      plan_ms_max: Math.round(Math.max(...agents.map((a) => a.plan_ms))),
-      planned_coverage: covered / demandAll,
-    };
-    log(`world: ${spec.subnets} subnets, ${spec.origins} origins, ${spec.edges} edges; agents export ${agentsOut.series_entries} entries (${aggregate} aggregates), planned coverage ${(agentsOut.planned_coverage * 100).toFixed(1)} %`);
+    const { agentsOut, demandAll } = plannedExport(w, spec.budget);
+    log(`world: ${spec.subnets} subnets, ${spec.origins} origins, ${spec.edges} edges; agents export ${agentsOut.series_entries} entries (${agentsOut.aggregate} aggregates), planned coverage ${(agentsOut.planned_coverage * 100).toFixed(1)} %`);
 
-    // The exporters: one HTTP server, a path per agent (targets told apart by __metrics_path__).
-    const exporter = new Exporter(w, agents);
-    const server: Server = createServer((req, res) => {
-      const m = /^\/(origin|edge)\/(\d+)$/.exec(req.url ?? '');
-      if (!m) return void res.writeHead(404).end();
-      const body = m[1] === 'origin' ? exporter.origin(Number(m[2])) : exporter.edge(Number(m[2]));
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(body);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-    const target = `127.0.0.1:${(server.address() as { port: number }).port}`;
+    // The exporters: a path per agent (targets told apart by __metrics_path__).
+    const exporters = await exportersStarting;
+    if (exporters.entries !== agentsOut.series_entries) throw new Error(`exporter process exports ${exporters.entries} entries, this one planned ${agentsOut.series_entries}`);
+    const target = exporters.target;
     const group = (kind: string, n: number) => Array.from({ length: n }, (_, i) => ({ targets: [target], labels: { __metrics_path__: `/${kind}/${i}`, instance: `${kind}-${i}` } }));
     const prom: RunningPrometheus = await startPrometheus(
       [
         { job: 'origins', targets: [], groups: group('origin', spec.origins) },
         { job: 'edges', targets: [], groups: group('edge', spec.edges) },
       ],
-      { scrapeInterval: '2s', scrapeTimeout: '2s' },
+      { scrapeInterval: `${scrapeS}s`, scrapeTimeout: `${scrapeS}s`, ...(spec.retention ? { args: [`--storage.tsdb.retention.time=${spec.retention}`] } : {}) },
     );
     cleanup.push(() => prom.stop());
 
@@ -250,16 +241,22 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     const registry = new Registry();
     const metrics = createSchedulerMetrics(registry);
     const reader = new PromqlInputReader(
-      { url: prom.url, timeoutMs: 60_000, windowSeconds: 10, staleSeconds: 30, queries: {}, perLoadBalancer: {} },
+      { url: prom.url, timeoutMs: 600_000, windowSeconds: windowS, staleSeconds: spec.staleS ?? 30, queries: {}, perLoadBalancer: {} },
       { reject: (input, reason) => metrics.rejected.inc({ input, reason }) },
     );
-    const stage = { read: 0, solve: 0, publish: 0 };
+    const stage = { read: 0, solve: 0, publish: 0, readPromCpu: 0 };
+    const promCpuMs = () => {
+      const c = treeCpu(prom.process.pid!);
+      return (c.user + c.sys) * 1000;
+    };
     const timedReader = { read: async (ctx: Parameters<typeof reader.read>[0]) => {
       const t = performance.now();
+      const cpu = promCpuMs();
       try {
         return await reader.read(ctx);
       } finally {
         stage.read += performance.now() - t;
+        stage.readPromCpu += promCpuMs() - cpu;
       }
     } } as typeof reader;
     const solver = new DecisionWorker();
@@ -296,7 +293,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       log: pino({ level: 'silent' }),
       metrics,
       intervalMs: 3_600_000,
-      inputTimeoutMs: 120_000,
+      inputTimeoutMs: 900_000,
       leaseTtlMs: 3_600_000,
       holdCycles: 0,
       latencyTtlMs: 3_600_000,
@@ -340,25 +337,61 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       const up = await prom.query('count(up == 1)');
       const n = Number(r[0]?.value[1] ?? 0);
       return n >= agentsOut.series_entries && Number(up[0]?.value[1] ?? 0) === spec.origins + spec.edges ? n : null;
-    }, { timeoutMs: 120_000, intervalMs: 1000, what: 'Prometheus to scrape every simulated agent' });
-    await new Promise((r) => setTimeout(r, 5_000));
-    const roundsBefore = exporter.bytes;
-    const renderBefore = exporter.renderMs;
-    const scrapesT = Date.now();
+    }, { timeoutMs: 600_000, intervalMs: 1000, what: 'Prometheus to scrape every simulated agent' });
+    log(`Prometheus scraped every target: ${sources} subnet series, RSS ${memoryOf(prom.process.pid!).rss_mb} MB`);
+    // ...and a rate window holding two samples of every counter the rates read.
+    await waitFor(async () => {
+      const r = await prom.query(`min(count_over_time({__name__=~"sluice_agent_subnet_connections_total|sluice_edge_requests_total"}[${windowS}s]))`);
+      return Number(r[0]?.value[1] ?? 0) >= 2;
+    }, { timeoutMs: 600_000, intervalMs: 1000, what: `two scrapes of every counter inside the ${windowS} s rate window` });
+    log(`rate window full: Prometheus RSS ${memoryOf(prom.process.pid!).rss_mb} MB, this process ${memoryOf(process.pid).rss_mb} MB`);
+    const exportedBefore = await exporters.stats();
+    const promCpuBefore = promCpuMs();
+    const cyclesT = performance.now();
 
     const cycles: CycleStages[] = [];
     let prevVersion: string | null = (((await (await fetch(`${apiUrl}/api/v1/dns/view`, { headers: { authorization: `Bearer ${READ_TOKEN}` } })).json()) as { version: string }).version) ?? null;
     let viewRecords = 0;
     let viewSubnets = 0;
     for (let c = 0; c < spec.cycles; c++) {
-      stage.read = stage.solve = stage.publish = 0;
+      stage.read = stage.solve = stage.publish = stage.readPromCpu = 0;
       const t = performance.now();
+      const cpu = process.cpuUsage();
       const report = await loop.cycle();
       const cycleMs = performance.now() - t;
+      const cycleCpu = process.cpuUsage(cpu);
       const result = report.results[0];
       if (!result) throw new Error(`cycle ${c}: no result (leader ${report.leader})`);
       if (result.decision) lastDecision = result.decision;
-      // What a DNS server on the previous view downloads for this one (GET /dns/view/changes: a delta
+      // Publish -> every DNS process serving that version, timed first: the harness's own GETs of the
+      // view below (seconds at 1M, on the API's event loop) must not sit inside it.
+      const published = result.outcome === 'published' ? /^version (\S+)$/.exec(result.detail ?? '')?.[1] : undefined;
+      // When each server was first seen serving it: all late together is the API's side (render, the
+      // long-poll's answer), spread out is the servers' (parse, apply, index).
+      const arrived: (number | undefined)[] = dns.map(() => undefined);
+      // ...and where the CPU went meanwhile: the DNS servers' (every process and thread of each) and
+      // this process' (the API's render and long-poll answers, beside this polling).
+      const dnsCpu = () => dns.reduce((n, d) => {
+        const c = treeCpu(d.proc.child.pid!);
+        return n + (c.user + c.sys) * 1000;
+      }, 0);
+      const dnsCpuBefore = dnsCpu();
+      const apiCpuBefore = process.cpuUsage();
+      if (published !== undefined) {
+        await Promise.race([
+          dnsExited,
+          waitFor(async () => {
+            await Promise.all(dns.map(async (d, k) => {
+              if (arrived[k] === undefined && viewVersion(await metricsText(d.metricsPort).catch(() => '')) === published) arrived[k] = Math.round(performance.now() - t - cycleMs);
+            }));
+            return arrived.every((a) => a !== undefined);
+          }, { timeoutMs: 600_000, intervalMs: 20, what: `every DNS server on view ${published}; their output: ${dns.map((d) => d.proc.output().slice(-800)).join(' | ')}` }),
+        ]);
+      }
+      const propagate = performance.now() - t - cycleMs;
+      const propagateDnsCpu = dnsCpu() - dnsCpuBefore;
+      const propagateApiCpu = process.cpuUsage(apiCpuBefore);
+      // What a DNS server on the previous view downloaded for this one (GET /dns/view/changes: a delta
       // when this replica rendered the previous view), and the whole view an older server would.
       const deltaRes = await fetch(`${apiUrl}/api/v1/dns/view/changes`, { headers: { authorization: `Bearer ${READ_TOKEN}`, ...(prevVersion ? { 'if-none-match': `"${prevVersion}"` } : {}) } });
       const deltaBytes = deltaRes.status === 200 ? (await deltaRes.text()).length : 0;
@@ -367,37 +400,36 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       const viewText = await viewRes.text();
       const viewGet = performance.now() - tv;
       const view = JSON.parse(viewText) as { version: string; weights_version: number | null; zones: { records: { subnets: Record<string, unknown> }[] }[] };
+      if (published !== undefined && String(view.weights_version) !== published) throw new Error(`cycle ${c}: published version ${published}, the view carries ${view.weights_version}`);
       prevVersion = view.version;
       const records = view.zones.flatMap((z) => z.records);
       viewRecords = records.length;
       viewSubnets = records.reduce((n, r) => n + Object.keys(r.subnets).length, 0);
-      const version = view.weights_version === null ? undefined : String(view.weights_version);
-      if (version !== undefined) {
-        await Promise.race([
-          dnsExited,
-          waitFor(async () => {
-            for (const d of dns) if (viewVersion(await metricsText(d.metricsPort).catch(() => '')) !== version) return false;
-            return true;
-          }, { timeoutMs: 120_000, intervalMs: 20, what: `every DNS server on view ${version}; their output: ${dns.map((d) => d.proc.output().slice(-800)).join(' | ')}` }),
-        ]);
-      }
-      const propagate = performance.now() - t - cycleMs;
       cycles.push({
         read_ms: Math.round(stage.read),
         solve_ms: Math.round(stage.solve),
         publish_ms: Math.round(stage.publish),
         cycle_ms: Math.round(cycleMs),
         propagate_ms: Math.round(propagate),
+        propagate_ms_each: arrived.map((a) => a ?? 0),
+        propagate_dns_cpu_ms: Math.round(propagateDnsCpu),
+        propagate_api_cpu_ms: Math.round((propagateApiCpu.user + propagateApiCpu.system) / 1000),
         view_bytes: viewText.length,
         view_delta_bytes: deltaBytes,
         view_get_ms: Math.round(viewGet),
         heap_mb: mb(process.memoryUsage().heapUsed),
+        cycle_cpu_ms: Math.round((cycleCpu.user + cycleCpu.system) / 1000),
+        read_prometheus_cpu_ms: Math.round(stage.readPromCpu),
+        load1: load1(),
         outcome: `${result.outcome}${result.outcome === 'published' ? '' : `: ${result.detail}`}`,
       });
       log(`cycle ${c}: ${JSON.stringify(cycles.at(-1))}`);
-      if (c + 1 < spec.cycles) await new Promise((r) => setTimeout(r, 2_000));
+      // A scrape between cycles: the next one reads fresh samples.
+      if (c + 1 < spec.cycles) await new Promise((r) => setTimeout(r, scrapeS * 1000));
     }
-    const roundS = Math.max(1, (Date.now() - scrapesT) / 2000);
+    const exportedAfter = await exporters.stats();
+    const rounds = Math.max(1, (exportedAfter.scrapes - exportedBefore.scrapes) / (spec.origins + spec.edges));
+    const promCpuPerS = (promCpuMs() - promCpuBefore) / ((performance.now() - cyclesT) / 1000);
     // How the DNS servers received their views (sluice_dns_view_changes_total), summed over servers.
     const viewsByKind: Record<string, number> = {};
     for (const d of dns) {
@@ -409,6 +441,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     const tq = performance.now();
     const seriesNow = Number((await prom.query('count({__name__=~"sluice_.+"})'))[0]?.value[1] ?? 0);
     const queryMs = performance.now() - tq;
+    const headSeries = ((await (await fetch(`${prom.url}/api/v1/status/tsdb`)).json()) as { data: { headStats: { numSeries: number } } }).data.headStats.numSeries;
 
     // Decision check: origins' predicted load over their max under the published (damped) weights.
     let worst = 0;
@@ -445,14 +478,19 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     latencies.sort((a, b) => a - b);
 
     return {
-      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, dnsServers: spec.dnsServers, queries: spec.queries, cycles: spec.cycles, seed },
+      spec: { subnets: spec.subnets, edges: spec.edges, origins: spec.origins, budget: spec.budget, dnsServers: spec.dnsServers, queries: spec.queries, cycles: spec.cycles, scrapeIntervalS: scrapeS, windowS, staleS: spec.staleS ?? 30, ...(spec.retention ? { retention: spec.retention } : {}), seed },
       world: { subnets: w.demand.length, v6_share: w.family.reduce((n, f) => n + (f === 6 ? 1 : 0), 0) / w.demand.length, demand: Math.round(demandAll), networks_mapped: mappings.length },
       agents: agentsOut,
-      exposition: { bytes_per_scrape_round: Math.round((exporter.bytes - roundsBefore) / roundS), render_ms_per_round: Math.round(((exporter.renderMs - renderBefore) / roundS) * 10) / 10 },
-      prometheus: { series: seriesNow || sources, rss_mb: mb(treeRssBytes(prom.process.pid!)), query_ms: Math.round(queryMs) },
+      exposition: {
+        bytes_per_scrape_round: Math.round((exportedAfter.bytes - exportedBefore.bytes) / rounds),
+        render_ms_per_round: Math.round(((exportedAfter.render_ms - exportedBefore.render_ms) / rounds) * 10) / 10,
+        exporter_cpu_ms_per_round: Math.round((exportedAfter.cpu_ms - exportedBefore.cpu_ms) / rounds),
+      },
+      prometheus: { series: seriesNow || sources, head_series: headSeries, rss_mb: memoryOf(prom.process.pid!).rss_mb, peak_rss_mb: memoryOf(prom.process.pid!).peak_mb, query_ms: Math.round(queryMs), cpu_ms_per_s: Math.round(promCpuPerS) },
+      harness: { rss_mb: memoryOf(process.pid).rss_mb, peak_rss_mb: memoryOf(process.pid).peak_mb },
       cycles,
       decision: { sources: lastDecision ? Object.keys(lastDecision.weights).length : 0, origins: spec.origins, plan_overload_rps: lastDecision?.plan_overload_rps ?? NaN, overload_rps: lastDecision?.overload_rps ?? NaN, max_load_over_max: Math.round(worst * 1000) / 1000 },
-      dns: { servers: dns.length, rss_mb_each: dns.map((d) => mb(treeRssBytes(d.proc.child.pid!))), view_records: viewRecords, view_subnets: viewSubnets, views_by_kind: viewsByKind },
+      dns: { servers: dns.length, rss_mb_each: dns.map((d) => mb(treeRssBytes(d.proc.child.pid!))), peak_rss_mb_each: dns.map((d) => treePeakMb(d.proc.child.pid!)), view_records: viewRecords, view_subnets: viewSubnets, views_by_kind: viewsByKind },
       answers: { sent: picks.length, answered, learned, geo, other: all - learned - geo, coverage: all ? learned / all : 0, p50_ms: Math.round(quantile(latencies, 0.5) * 100) / 100, p99_ms: Math.round(quantile(latencies, 0.99) * 100) / 100 },
     };
   } finally {

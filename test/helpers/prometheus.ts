@@ -46,7 +46,7 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; scrapeTimeout?: string; web?: PrometheusWebTls; /** A rules file's text, loaded with rule_files:. */ rules?: string } = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; scrapeTimeout?: string; web?: PrometheusWebTls; /** A rules file's text, loaded with rule_files:. */ rules?: string; /** More command-line flags (e.g. `--storage.tsdb.retention.time=10m`). */ args?: string[] } = {}): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-prom-'));
   if (opts.rules !== undefined) writeFileSync(join(dir, 'rules.yml'), opts.rules);
   const port = await freePort();
@@ -74,7 +74,7 @@ export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?
       ['tls_server_config:', `  cert_file: ${web.cert}`, `  key_file: ${web.key}`, `  client_ca_file: ${web.clientCa}`, '  client_auth_type: RequireAndVerifyClientCert', ''].join('\n'),
     );
   }
-  const args = [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, ...(web ? [`--web.config.file=${join(dir, 'web.yml')}`] : [])];
+  const args = [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, ...(web ? [`--web.config.file=${join(dir, 'web.yml')}`] : []), ...(opts.args ?? [])];
   const child = spawn('prometheus', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
