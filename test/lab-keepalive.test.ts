@@ -3,7 +3,8 @@
 // balances every request and pools its own origin connections). Each scenario runs through the real CLI
 // on real parts in network namespaces; the test asserts its checks — all computed from the origins' own
 // request counters, not from the scheduler's numbers — and the headline numbers:
-//   * the capped origin settles at or under max_rps + 2 % in requests/s, within the damping law + 1;
+//   * the capped origin settles at or under max_rps + 2 % in requests/s, within the damping law + 1
+//     (through DNS, plus the cycles the whole-subnet answers held load back: test/lab/README.md);
 //   * in every cycle of the shift, predicted and measured load per origin agree within 5 %;
 //   * the scheduler's measured load is in requests (within 5 % of the origin's counter);
 //   * a failed origin (its connections break) gets nothing from one cycle after detection.

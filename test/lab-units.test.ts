@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/sluice-process.ts';
 import { renderChart } from './lab/chart.ts';
 import { loadScenario, rttBetween } from './lab/scenario.ts';
-import { dampedCycles } from './lab/settle.ts';
+import type { Decision } from './lab/measure.ts';
+import { answeredLoads, answerLag, dampedCycles } from './lab/settle.ts';
 import { reasonCounts, subnetOf } from './lab/scripts/latency-learning.ts';
 import { isSameProcess, leftovers, procRecord, readState, teardown, writeState, type LabState } from './lab/state.ts';
 import { rateOf, rateOver } from './lab/world.ts';
@@ -58,6 +59,49 @@ describe('damping-law cycle bound', () => {
   it('with the band (gain 0.5) the tail is geometric: 8 cycles to within 2 % of 200/300 at max_shift 0.05', () => {
     expect(dampedCycles(1 / 3, 0.05, 0.5, 204 / 300 - 200 / 300)).toBe(8);
     expect(dampedCycles(0, 0.05, 0.5, 0.01)).toBe(0);
+  });
+});
+
+describe('DNS answers against the damping law (whole subnets by their sticky points)', () => {
+  // Ten subnets of 10 req/s leave one origin for another in ten equal steps of their shares; the
+  // expected load on the one they leave crosses 45 req/s at the sixth decision (index 5: shares 0.4).
+  const subnets = Array.from({ length: 10 }, (_, i) => ({ cidr: `10.0.${i}.0/24`, point: 0.05 + i * 0.001, rate: 10 }));
+  /** The walk between origins `leaving` and `taking`, and the weights it ends on. */
+  const walk = (leaving: string, taking: string): [Decision[], Record<string, Record<string, number>>] => [
+    // Then three decisions that change nothing (the connections opened before them still count).
+    Array.from({ length: 13 }, (_, k) => ({
+      id: k, created_at: new Date(k * 2000).toISOString(), reason: 'optimize', weights_version: k + 1, detail: '', inputs: {}, predicted_load_rps: {},
+      diff: k >= 10 ? [] : subnets.flatMap((s) => [
+        { source: `subnet:${s.cidr}`, origin_id: leaving, from: 1 - k / 10, to: 1 - (k + 1) / 10 },
+        { source: `subnet:${s.cidr}`, origin_id: taking, from: k / 10, to: (k + 1) / 10 },
+      ]),
+    })),
+    Object.fromEntries(subnets.map((s) => [s.cidr, { [leaving]: 0, [taking]: 1 }])),
+  ];
+
+  it('points at the start of the line hold the load on the origin leaving when it comes first on the line, release it early when it comes last', () => {
+    // The line is in id order: leaving `a` for `b`, a point u is answered `a` while u < share(a), so
+    // these low points hold on until the last decision; leaving `z` for `a`, they go to `a` as soon
+    // as share(a) passes them, at the first.
+    const [late, lateEnd] = walk('a', 'b');
+    const held = answeredLoads(late, 0, subnets, { a: 1 }, ['a', 'b'], 'a', lateEnd)!;
+    expect(held.byShare.map((l) => Math.round(l))).toEqual([90, 80, 70, 60, 50, 40, 30, 20, 10, 0, 0, 0, 0]);
+    expect(held.byAnswer).toEqual([100, 100, 100, 100, 100, 100, 100, 100, 100, 0, 0, 0, 0]);
+    const [early, earlyEnd] = walk('z', 'a');
+    const released = answeredLoads(early, 0, subnets, { z: 1 }, ['z', 'a'], 'z', earlyEnd)!;
+    expect(released.byAnswer).toEqual(new Array(13).fill(0));
+    // The shares reach 45 req/s at decision 5 (40); until then the held answers kept up to 60 req/s
+    // more on the origin (100 against 40), six cycles of a law moving 10 req/s a cycle; the released
+    // ones never more than the shares.
+    expect(answerLag(held, 45, 10)).toBeCloseTo(6, 9);
+    expect(answerLag(released, 45, 10)).toBe(0);
+    expect(answerLag(held, 45, 0)).toBeNull();
+  });
+
+  it('claims nothing when the replayed weights are not the weights in force', () => {
+    const [w, end] = walk('a', 'b');
+    expect(answeredLoads(w.slice(0, 8), 0, subnets, { a: 1 }, ['a', 'b'], 'a', end)).toBeNull();
+    expect(answeredLoads(w, 0, subnets, { a: 1 }, ['a', 'c'], 'a', end)).toBeNull();
   });
 });
 

@@ -2,6 +2,7 @@
 // first damped move in the audit log, and when the near origin went (and stayed) at or under its ceiling.
 // Shared by the spill scenarios (scripts/capacity-spill.ts, scripts/keepalive-spill.ts).
 import type { Decision, Recorder } from './measure.ts';
+import { pickOrder, pickOrigin } from '../../scheduler/core/predict.ts';
 import { rateOf, type Bin } from './world.ts';
 
 /**
@@ -86,4 +87,72 @@ export function checkMeasuredInRequests(rec: Recorder, ds: Decision[], bins: Bin
   rec.number('scheduler_measured_over_origin_counter', median);
   const how = (used.at(-1)?.inputs.units as { origin_load?: Record<string, string> } | undefined)?.origin_load?.[origin] ?? '—';
   rec.check(`units: the scheduler measures ${origin}'s load in requests, as its own counter does (within 5 %)`, Math.abs(median - 1) <= 0.05, `median of ${ratios.length} decisions: ${median.toFixed(3)} × the origin's served rate over the same ${windowMs / 1000} s; conversion: ${how}`);
+}
+
+/** One client subnet steered by DNS: its sticky point (scheduler/loop/dns-pick.ts) and the requests/s it offers. */
+export interface AnsweredSubnet {
+  cidr: string;
+  point: number;
+  rate: number;
+}
+
+/**
+ * Per decision from `fromIndex`: the load on `originId` by where sluice dns answers each subnet (whole,
+ * by its sticky point) and by its share (what the damping walks). Null when the replayed weights are
+ * not `final` (then nothing is claimed).
+ */
+export function answeredLoads(
+  ds: Decision[],
+  fromIndex: number,
+  subnets: AnsweredSubnet[],
+  start: Record<string, number>,
+  originIds: readonly string[],
+  originId: string,
+  final: Record<string, Record<string, number>>,
+): { byAnswer: number[]; byShare: number[] } | null {
+  const order = pickOrder(originIds);
+  const col = originIds.indexOf(originId);
+  const weights = new Map(subnets.map((s) => [s.cidr, originIds.map((id) => start[id] ?? 0)]));
+  const byAnswer: number[] = [];
+  const byShare: number[] = [];
+  for (let k = 0; fromIndex + k < ds.length; k++) {
+    for (const c of ds[fromIndex + k]!.diff) {
+      const w = c.source.startsWith('subnet:') ? weights.get(c.source.slice('subnet:'.length)) : undefined;
+      if (!w) continue;
+      const j = originIds.indexOf(c.origin_id);
+      if (j < 0) return null; // an origin this replay does not know: it cannot say what was answered
+      w[j] = c.to;
+    }
+    let answered = 0;
+    let shared = 0;
+    for (const s of subnets) {
+      const w = Float64Array.from(weights.get(s.cidr)!);
+      const total = w.reduce((t, v) => t + (v > 0 ? v : 0), 0);
+      if (pickOrigin(w, 0, order, s.point) === col) answered += s.rate;
+      shared += total > 0 ? (s.rate * Math.max(0, w[col]!)) / total : 0;
+    }
+    byAnswer.push(answered);
+    byShare.push(shared);
+  }
+  const replayed = subnets.every((s) => originIds.every((id, j) => Math.abs((final[s.cidr]?.[id] ?? 0) - weights.get(s.cidr)![j]!) < 1e-6));
+  return replayed ? { byAnswer, byShare } : null;
+}
+
+/**
+ * The cycles the answers' granularity may add to the damping law's bound. The law walks the shares;
+ * the load goes where the subnets are answered, and the scheduler carries the *expected* shares from
+ * one cycle to the next (scheduler/core/connections.ts), so a surplus the answers hold on the origin
+ * is not caught up by a faster walk: it is worked off as the shares pass the remaining points. The
+ * allowance is the largest surplus of the answered over the shared load on the origin, from the first
+ * move until the shares reach the ceiling, in cycles of the law's pace there (`lawStep`, load moved
+ * per cycle). Zero when the answers never held more than the shares; null without a pace.
+ */
+export function answerLag(loads: { byAnswer: number[]; byShare: number[] }, ceiling: number, lawStep: number): number | null {
+  if (!(lawStep > 0)) return null;
+  let surplus = 0;
+  for (let k = 0; k < loads.byShare.length; k++) {
+    surplus = Math.max(surplus, loads.byAnswer[k]! - loads.byShare[k]!);
+    if (loads.byShare[k]! <= ceiling) break;
+  }
+  return surplus / lawStep;
 }

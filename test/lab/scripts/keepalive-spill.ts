@@ -5,7 +5,8 @@
 // request counters, never from the scheduler's numbers:
 //
 //   * the near origin settles at or under max_rps + 2 % in requests/s, within the damping law's cycles
-//     + 1, and stays there;
+//     + 1 (through DNS, plus the cycles the answers' whole-subnet granularity held load back: settle.ts
+//     answerLag), and stays there;
 //   * in every cycle of the shift, the load the scheduler predicted for each origin agrees with what the
 //     origin served in that cycle within 5 % (the prediction knows which connections are pinned, and
 //     which origin each DNS subnet's answer names);
@@ -19,7 +20,8 @@ import { waitFor } from '../../helpers/wait.ts';
 import { COLOURS } from '../chart.ts';
 import { cyclePeriod, decisions, writeLoadChart, type Decision, type Recorder } from '../measure.ts';
 import { predictionChecks, type CycleCheck } from '../prediction.ts';
-import { checkMeasuredInRequests, dampedCycles, firstMoveOff, settling } from '../settle.ts';
+import { dnsPick } from '../../../scheduler/loop/dns-pick.ts';
+import { answeredLoads, answerLag, checkMeasuredInRequests, dampedCycles, firstMoveOff, settling } from '../settle.ts';
 import { rateOf, readBins, settledNow, type Bin, type World } from '../world.ts';
 import { subnetOf } from './latency-learning.ts';
 
@@ -135,7 +137,14 @@ export async function keepaliveSpill(world: World, rec: Recorder, outDir: string
   await new Promise((r) => setTimeout(r, p.hold_s * 1000));
   const tHoldEnd = settledNow();
 
-  const ds = await decisions(world);
+  // The weights in force, then the decisions up to them (the loop goes on publishing meanwhile).
+  const finalWeights = await world.api.get<{ version: number; subnets: Record<string, Record<string, number>> }>(`${lbPath}/weights`);
+  const ds = (await decisions(world)).filter((d) => d.weights_version === null || d.weights_version <= finalWeights.version);
+  const answerGranularity = async (fromIndex: number) => {
+    const hostname = spec.load_balancer.dns!.hostname;
+    const subnets = clientAddrs.filter((c) => c.home === 'near').flatMap((c) => c.addresses.map((a) => ({ cidr: subnetOf(a), point: dnsPick(subnetOf(a), hostname)!, rate: c.rate })));
+    return answeredLoads(ds, fromIndex, subnets, { [nearId]: 1 }, [nearId, farId], nearId, finalWeights.subnets);
+  };
   const period = cyclePeriod(ds, interval);
   rec.number('cycle_period_ms', period);
   const firstMove = firstMoveOff(ds, tCap, nearId, isSource);
@@ -148,10 +157,24 @@ export async function keepaliveSpill(world: World, rec: Recorder, outDir: string
   const first = ds.find((d) => Date.parse(d.created_at) === firstMove);
   const G = Math.min(1, maxShift / Math.max(1e-9, Number((first?.inputs.step as { fraction?: number } | undefined)?.fraction ?? maxShift)));
   const law = dampedCycles(G, maxShift, gain, (G * (ceiling - near.target_rps)) / (nearOffered - near.target_rps));
-  const bound = law + 1;
+  // Through DNS the law's expected load is answered in whole subnets: the cycles their sticky points
+  // may hold it back (settle.ts answerLag), from the weights actually published.
+  const loads = p.via === 'dns' && firstMove ? await answerGranularity(ds.findIndex((d) => Date.parse(d.created_at) === firstMove)) : null;
+  const lawLoad = (k: number) => {
+    let g = G;
+    for (let i = 0; i < k; i++) g -= Math.min(maxShift, gain * g);
+    return near.target_rps + (g / G) * (nearOffered - near.target_rps);
+  };
+  const lag = loads ? answerLag(loads, ceiling, lawLoad(law - 1) - lawLoad(law)) : null;
+  if (loads) writeFileSync(join(outDir, 'answers.json'), `${JSON.stringify({ note: `load on ${near.name} per decision from the first move: by DNS answer (whole subnets) and by share`, ...loads })}\n`);
+  const bound = law + (lag ?? 0) + 1;
   rec.number('max_shift', maxShift);
   rec.number('largest_share_move', G);
   rec.number('cycles_damping_law', law);
+  if (p.via === 'dns') {
+    rec.number('cycles_answer_lag', lag);
+    rec.number('dns_line_near_first', nearId < farId ? 1 : 0);
+  }
   rec.number('cycles_allowed', bound);
   const nearBins = world.originStats(near.name);
   const farBins = world.originStats(far.name);
@@ -178,7 +201,8 @@ export async function keepaliveSpill(world: World, rec: Recorder, outDir: string
     tSettle !== null,
     tSettle ? `${near.name} ${nearHold.toFixed(1)} req/s over the last ${((tHoldEnd - holdFrom) / 1000).toFixed(1)} s (ceiling ${ceiling}; every 2-s window since, as share x total: <= ceiling; raw 2-s max ${rawMax.toFixed(1)}); ${far.name} ${farHold.toFixed(1)}` : `never settled; last 2 s: ${rateOf(nearBins, 'served', tHoldEnd - 2000, tHoldEnd).toFixed(1)} req/s`,
   );
-  rec.check('spill: within the cycles the damping allows (+1)', cyclesTaken !== null && cyclesTaken <= bound + 1e-9, `${cyclesTaken?.toFixed(2) ?? '—'} cycles (of ${period} ms) from the first damped move${movesCompleteAtCycleEnd ? ', each complete at the end of its cycle' : ''}; allowed ${bound} = ${law} (damping law, max_shift ${maxShift}) + 1`);
+  const answersSay = lag === null ? (p.via === 'dns' ? ' (answers not replayed: the weights did not match)' : '') : ` + ${lag.toFixed(2)} (the DNS answers, whole subnets by their sticky points, held up to ${(lag * (lawLoad(law - 1) - lawLoad(law))).toFixed(1)} req/s more on ${near.name} than the shares before they reached the ceiling; answers.json)`;
+  rec.check('spill: within the cycles the damping allows (+1)', cyclesTaken !== null && cyclesTaken <= bound + 1e-9, `${cyclesTaken?.toFixed(2) ?? '—'} cycles (of ${period} ms) from the first damped move${movesCompleteAtCycleEnd ? ', each complete at the end of its cycle' : ''}; allowed ${bound.toFixed(2)} = ${law} (damping law, max_shift ${maxShift})${answersSay} + 1`);
 
   // Predicted vs measured, cycle by cycle, from the first move to the end of the hold.
   const checks = predictionChecks(ds, { near: [nearId, near.name, nearBins], far: [farId, far.name, farBins] }, firstMove ?? tCap, tHoldEnd, totalRate, interval);
