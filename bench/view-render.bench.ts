@@ -39,7 +39,7 @@ function storedWorld(seq: number, os: OriginView[], body: string): StoreSnapshot
 
 /** The snapshot parsed in one piece, as readWorld did until 2026-11-29. */
 function parsedWorld(w: StoreSnapshot): WorldSnapshot {
-  return { ...w, weights: new Map(w.weights.map(({ body, ...row }) => [row.load_balancer_id, { ...row, ...(JSON.parse(body) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>) }])) };
+  return { ...w, weights: new Map(w.weights.map(({ body, ...row }) => [row.load_balancer_id, { ...row, ...(JSON.parse(body!) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>) }])) };
 }
 
 /** Wall and CPU ms of one synchronous piece (its wall time is the loop's stall). */

@@ -14,7 +14,8 @@ import {
 } from '../../model/index.ts';
 import { parseCidr } from '../../model/primitives.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
-import { arrayJsonSteps, objectJsonSteps, textSink } from '../../lib/json-steps.ts';
+import { arrayJsonSteps, keysOnce, objectJsonSteps, textSink } from '../../lib/json-steps.ts';
+import { sameWeights, type SubnetsChange } from '../../model/view-codec.ts';
 import type { Fence } from '../../scheduler/loop/store.ts';
 import { StoreError, type HealthDecisionInput, type HealthObservation } from './store.ts';
 
@@ -69,25 +70,51 @@ export interface PreparedWeights {
   body: string;
   /** Every origin id a share names: checked against the load balancer's inside the write (assertKnownOrigins). */
   named: Set<string>;
+  /** The subnet keys that differ from `since` (prepareWeightsSteps'), or null without one. */
+  changed: SubnetsChange | null;
 }
 
 /**
  * checkWeights, the serialised body and the origin ids named, in steps: at 1M subnets (~130k sources)
  * each was 0.15-0.35 s of the publishing thread in one piece (the scheduler's, which also serves the API).
+ * With `since` (the subnet table this process published before), also the subnet keys added, removed
+ * or re-weighted since, compared during the same walk (the API's view then diffs only those).
  */
-export function* prepareWeightsSteps(weights: WeightsInput): Steps<PreparedWeights> {
+export function* prepareWeightsSteps(weights: WeightsInput, since?: Record<string, Record<string, number>>): Steps<PreparedWeights> {
   const parsed = (yield* plainlyValidSteps(weights)) ? { edges: (weights as ParsedWeights).edges ?? {}, subnets: (weights as ParsedWeights).subnets ?? {} } : checkWeights(weights);
   const named = new Set<string>();
   const nameOrigins = (_: string, shares: Record<string, number>) => {
     for (const origin in shares) named.add(origin);
   };
+  const changed: string[] = [];
+  let kept = 0;
+  const compare = (cidr: string, shares: Record<string, number>) => {
+    nameOrigins(cidr, shares);
+    const was = Object.hasOwn(since!, cidr) ? since![cidr] : undefined;
+    if (was === undefined) changed.push(cidr);
+    else {
+      kept++;
+      if (!sameWeights(was, shares)) changed.push(cidr);
+    }
+  };
   const body = textSink();
   body.add('{"edges":');
   yield* objectJsonSteps(parsed.edges, body.add, nameOrigins);
   body.add(',"subnets":');
-  yield* objectJsonSteps(parsed.subnets, body.add, nameOrigins);
+  // keysOnce: the table's key list stays cached with it, so the next publish's removals walk needs no Object.keys of it.
+  yield* objectJsonSteps(parsed.subnets, body.add, since ? compare : nameOrigins, keysOnce(parsed.subnets));
   body.add('}');
-  return { parsed, body: body.text(), named };
+  if (since) {
+    const before = keysOnce(since);
+    // Every key of `since` still present was counted: a walk for removals only when some are gone.
+    if (kept < before.length) {
+      for (let i = 0; i < before.length; i++) {
+        if (!Object.hasOwn(parsed.subnets, before[i]!)) changed.push(before[i]!);
+        if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+      }
+    }
+  }
+  return { parsed, body: body.text(), named, changed: since ? { from: since, keys: changed } : null };
 }
 
 /**
@@ -165,8 +192,8 @@ export function* decisionRowSteps(input: DecisionInput, weightsVersion: number |
 }
 
 /** A publish's weights and decision row, checked and serialised in steps before its write transaction. */
-export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
-  const ready = yield* prepareWeightsSteps(weights);
+export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
+  const ready = yield* prepareWeightsSteps(weights, since);
   const row = yield* decisionRowSteps({ ...decision, load_balancer_id: lbId }, null, fence, new Date().toISOString());
   return { weights: ready, decision: row };
 }
