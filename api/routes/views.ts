@@ -56,11 +56,13 @@ function* worldSteps(w: StoreSnapshot, previous: WorldSnapshot | undefined): Ste
   const changes = new Map<object, SubnetsChange>();
   for (const { body, own, ...row } of w.weights) {
     const had = previous?.weights.get(row.load_balancer_id);
-    if (own) {
+    if (had && had.version === row.version && had.published_at === row.published_at) {
+      // First, so a table stays the same object across views even when the first read of a version
+      // parsed its body (read before the store remembered its own publish).
+      weights.set(row.load_balancer_id, had);
+    } else if (own) {
       weights.set(row.load_balancer_id, { ...row, edges: own.edges, subnets: own.subnets });
       if (own.changed) changes.set(own.subnets, own.changed);
-    } else if (had && had.version === row.version && had.published_at === row.published_at) {
-      weights.set(row.load_balancer_id, had);
     } else {
       if (body === null) throw new Error(`the store returned weights of ${row.load_balancer_id} version ${row.version} with neither a body nor its own copy`);
       const parsed = (yield* parseJsonObjectSteps(body, PACED_TABLES)) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>;
