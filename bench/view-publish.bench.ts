@@ -10,6 +10,7 @@
 // event-loop stall, and the load average: the machine is shared.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { viewCache } from '../api/routes/views.ts';
 import { tokenSets } from '../api/auth.ts';
@@ -104,6 +105,20 @@ function treeCpuMs(pid: number): number {
   return ms + childPids(pid).reduce((sum, c) => sum + treeCpuMs(c), 0);
 }
 
+/** Starts the V8 CPU profiler on this thread; the function returned stops it and gives the profile. */
+async function startProfile(): Promise<() => Promise<object>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) => new Promise<object>((resolve, reject) => session.post(method, (err, r) => (err ? reject(err) : resolve(r as object))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: object };
+    session.disconnect();
+    return profile;
+  };
+}
+
 async function metricsText(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 }
@@ -146,6 +161,8 @@ async function toServers(label: string, n: number, changed: number, servers: num
     const firstMs = performance.now() - t0;
     const rss = procs.map((p) => Math.round(treeRssBytes(p.proc.child.pid!) / 1e6));
     const dnsCpu0 = procs.map((p) => treeCpuMs(p.proc.child.pid!));
+    // VIEW_PUBLISH_PROFILE=file.cpuprofile: this process's main thread, publish -> all serving.
+    const profile = process.env.VIEW_PUBLISH_PROFILE ? await startProfile() : null;
     const cpu0 = process.cpuUsage();
     const t = performance.now();
     const second = await store.publishWeights(lb.id, { subnets: s2 }, decision);
@@ -153,6 +170,7 @@ async function toServers(label: string, n: number, changed: number, servers: num
     await allOn(second.version, 'every DNS server on the second view');
     const propagateMs = performance.now() - t;
     const apiCpu = process.cpuUsage(cpu0);
+    if (profile) writeFileSync(process.env.VIEW_PUBLISH_PROFILE!, JSON.stringify(await profile()));
     const dnsCpu = procs.map((p, i) => treeCpuMs(p.proc.child.pid!) - dnsCpu0[i]!);
     const kinds = await Promise.all(procs.map(async (p) => changesByKind(await metricsText(p.metricsPort))));
     const r = {
