@@ -86,7 +86,8 @@ export function* digestSteps(table: Record<string, WeightMap>, keys: readonly st
 export function* updateDigestSteps(prevDigest: SubnetDigest, prev: Record<string, WeightMap>, next: Record<string, WeightMap>, changed: Iterable<string>): Steps<SubnetDigest> {
   const d: SubnetDigest = { lanes: new Uint32Array(prevDigest.lanes), count: prevDigest.count };
   let n = 0;
-  for (const cidr of changed) {
+  // Each key once: a key named twice would move the sums twice.
+  for (const cidr of new Set(changed)) {
     const was = Object.hasOwn(prev, cidr) ? prev[cidr] : undefined;
     const now = Object.hasOwn(next, cidr) ? next[cidr] : undefined;
     if (was) add(d, cidr, was, -1);
