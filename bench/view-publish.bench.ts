@@ -1,13 +1,13 @@
-// `npm run bench -- view-publish [--sizes 100k,1m] [--changed 0.02] [--dns 10 --dns-size 100k]`: issue 15, one publish through the
-// control plane as it runs: the scheduler's publishWeights into a real SQLite store (file, WAL, its
-// publish worker) and then the DNS view's delta rendered by the route's cache (api/routes/views.ts
-// viewCache: readWorld, build + version, history diff, delta encoded), on
+// `npm run bench -- view-publish [--sizes 100k,1m] [--changed 0.02] [--dns 10 --dns-size 100k]`:
+// issue 15, one publish through the control plane as it runs: the scheduler's publishWeights into a
+// real SQLite store (file, WAL, its publish worker) and then the DNS view's delta rendered by the
+// route's cache (api/routes/views.ts viewCache: readWorld, build + version, history diff, delta encoded), on
 //   leader    the replica that published (the store's own publish is known to it), and
 //   follower  a second store on the same file (an HA replica that did not publish: it reads the body).
 // Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
-// changed, 0.1 % added and removed); the published tables are fresh objects per subnet, as the
-// scheduler's splitWeightsSteps builds them. CPU time (process.cpuUsage) beside wall time, the longest
-// event-loop stall, and the load average: the machine is shared.
+// changed, 0.1 % added and removed); the published tables are fresh objects per subnet with their key
+// list known, as the scheduler's splitWeightsSteps builds them. CPU time (process.cpuUsage) beside
+// wall time, the longest event-loop stall, and the load average: the machine is shared.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { Session } from 'node:inspector';
@@ -22,15 +22,21 @@ import { waitFor } from '../test/helpers/wait.ts';
 import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
 import type { WeightMap } from '../model/index.ts';
 import { seededRandom } from '../lib/prng.ts';
+import { knownKeys } from '../lib/json-steps.ts';
 import { recordResult } from './lib/results.ts';
 import { cidrOf, mapPool } from './lib/synthetic-view.ts';
 import { nextSubnets, perSize, SIZES } from './view-delta.bench.ts';
 import { stalls } from './view-render.bench.ts';
 
-/** As the scheduler publishes them: one fresh map per subnet. */
+/** As the scheduler publishes them (splitWeightsSteps): one fresh map per subnet, the key list known to keysOnce. */
 const fresh = (s: Record<string, WeightMap>) => {
   const out: Record<string, WeightMap> = {};
-  for (const k in s) out[k] = { ...s[k]! };
+  const keys: string[] = [];
+  for (const k in s) {
+    out[k] = { ...s[k]! };
+    keys.push(k);
+  }
+  knownKeys(out, keys);
   return out;
 };
 

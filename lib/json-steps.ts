@@ -17,6 +17,16 @@ export function keysOnce(table: object): string[] {
 const keyCache = new WeakMap<object, string[]>();
 
 /**
+ * Tells keysOnce the own keys of `table`, in order, from a caller that built it and knows them (the
+ * scheduler's published subnet table, built in steps): then nobody lists a 1M-key table in one piece
+ * (the publish's walk did, ~0.3 s of the loop's thread). Only when `keys` is exactly Object.keys(table)
+ * and neither changes afterwards.
+ */
+export function knownKeys(table: object, keys: string[]): void {
+  keyCache.set(table, keys);
+}
+
+/**
  * JSON.stringify(table) for a plain object of JSON values (no undefined, functions or toJSON inside),
  * STEP_ITEMS entries per piece. `keys` are the table's own keys in its order (JSON.stringify's order;
  * keysOnce() for a table enumerated more than once). `each` sees every entry as it is written.
