@@ -32,12 +32,20 @@ export function knownKeys(table: object, keys: string[]): void {
  * keysOnce() for a table enumerated more than once). `each` sees every entry as it is written.
  */
 export function* objectJsonSteps<V>(table: Record<string, V>, sink: (piece: string) => void, each?: (key: string, value: V) => void, keys: readonly string[] = Object.keys(table)): Steps<void> {
+  yield* objectJsonWhileSteps(table, sink, each, keys);
+}
+
+/**
+ * objectJsonSteps whose `each` sees every entry before it is written and can stop the walk by
+ * returning false: then the result is false and the text incomplete (a check failed on the way).
+ */
+export function* objectJsonWhileSteps<V>(table: Record<string, V>, sink: (piece: string) => void, each?: (key: string, value: V) => void | boolean, keys: readonly string[] = Object.keys(table)): Steps<boolean> {
   // Each piece joined from an array: one flat string (a chain of += is a rope, flattened later in one go).
   let parts: string[] = ['{'];
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     const value = table[key]!;
-    each?.(key, value);
+    if (each?.(key, value) === false) return false;
     parts.push(`${i === 0 ? '' : ','}${JSON.stringify(key)}:${JSON.stringify(value)}`);
     if ((i + 1) % STEP_ITEMS === 0) {
       sink(parts.join(''));
@@ -47,6 +55,7 @@ export function* objectJsonSteps<V>(table: Record<string, V>, sink: (piece: stri
   }
   parts.push('}');
   sink(parts.join(''));
+  return true;
 }
 
 /** JSON.stringify(array) for an array of JSON values (no holes or undefined), STEP_ITEMS items per piece. */

@@ -14,7 +14,7 @@ import {
 } from '../../model/index.ts';
 import { parseCidr } from '../../model/primitives.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
-import { arrayJsonSteps, keysOnce, textSink } from '../../lib/json-steps.ts';
+import { arrayJsonSteps, keysOnce, objectJsonWhileSteps, textSink } from '../../lib/json-steps.ts';
 import type { SubnetsChange } from '../../model/view-codec.ts';
 import type { Fence } from '../../scheduler/loop/store.ts';
 import { StoreError, type HealthDecisionInput, type HealthObservation } from './store.ts';
@@ -130,12 +130,7 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
  */
 function* tablePassSteps(table: Record<string, Record<string, number>>, sink: (piece: string) => void, keyOk: ((k: string) => boolean) | null, named: Set<string>, cmp: Comparison | null): Steps<boolean> {
   if (keyOk && !isPlain(table)) return false;
-  // keysOnce: the key list stays cached with the table, so the next publish's removals walk needs no Object.keys of it.
-  const keys = keysOnce(table);
-  let parts: string[] = ['{'];
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    const shares = table[key]!;
+  const entry = (key: string, shares: Record<string, number>): boolean => {
     if (keyOk && (!keyOk(key) || !isPlain(shares))) return false;
     let n = 0;
     // for..in, not Object.keys: no array per map (1M of them); isPlain leaves no inherited keys to see.
@@ -153,16 +148,10 @@ function* tablePassSteps(table: Record<string, Record<string, number>>, sink: (p
         if (!sameShares(was, shares, n)) cmp.changed.push(key);
       }
     }
-    parts.push(`${i === 0 ? '' : ','}${JSON.stringify(key)}:${JSON.stringify(shares)}`);
-    if ((i + 1) % STEP_ITEMS === 0) {
-      sink(parts.join(''));
-      parts = [];
-      yield;
-    }
-  }
-  parts.push('}');
-  sink(parts.join(''));
-  return true;
+    return true;
+  };
+  // keysOnce: the key list stays cached with the table, so the next publish's removals walk needs no Object.keys of it.
+  return yield* objectJsonWhileSteps(table, sink, entry, keysOnce(table));
 }
 
 /** `a` has exactly `bSize` origins, each with b's share (b's size counted by the caller's walk). */
