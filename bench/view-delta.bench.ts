@@ -57,8 +57,9 @@ function heapMb(): number {
 export function nextSubnets(s1: Record<string, WeightMap>, n: number, changed: number, rand: () => number, pool: WeightMap[]): Record<string, WeightMap> {
   const s2: Record<string, WeightMap> = { ...s1 };
   const keys = Object.keys(s2);
-  for (let k = 0; k < n * changed; k++) s2[keys[Math.floor(rand() * n)]!] = pool[Math.floor(rand() * pool.length)]!;
-  for (let k = 0; k < n * 0.001; k++) delete s2[keys[Math.floor(rand() * n)]!];
+  // keys.length, not n: the aggregates repeat (cidrOf), so there are fewer distinct keys than n.
+  for (let k = 0; k < n * changed; k++) s2[keys[Math.floor(rand() * keys.length)]!] = pool[Math.floor(rand() * pool.length)]!;
+  for (let k = 0; k < n * 0.001; k++) delete s2[keys[Math.floor(rand() * keys.length)]!];
   for (let k = 0; k < n * 0.001; k++) s2[cidrOf(n + k)] = pool[k % pool.length]!;
   return s2;
 }

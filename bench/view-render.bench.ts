@@ -39,7 +39,7 @@ function storedWorld(seq: number, os: OriginView[], body: string): StoreSnapshot
 
 /** The snapshot parsed in one piece, as readWorld did until 2026-11-29. */
 function parsedWorld(w: StoreSnapshot): WorldSnapshot {
-  return { ...w, weights: new Map(w.weights.map(({ body, ...row }) => [row.load_balancer_id, { ...row, ...(JSON.parse(body) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>) }])) };
+  return { ...w, weights: new Map(w.weights.map(({ body, ...row }) => [row.load_balancer_id, { ...row, ...(JSON.parse(body!) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>) }])) };
 }
 
 /** Wall and CPU ms of one synchronous piece (its wall time is the loop's stall). */
@@ -55,7 +55,7 @@ function timed<T>(f: () => T): { value: T; wall_ms: number; cpu_ms: number } {
 const round = (x: number) => Math.round(x * 10) / 10;
 
 /** The longest gap between two turns of the event loop while `f` runs (a setImmediate ticker beside it). */
-async function stalls<T>(f: () => Promise<T>): Promise<{ value: T; wall_ms: number; cpu_ms: number; max_stall_ms: number; max_stall_cpu_ms: number; turns: number; stalls_over_50_ms: number[]; max_gc_ms: number }> {
+export async function stalls<T>(f: () => Promise<T>): Promise<{ value: T; wall_ms: number; cpu_ms: number; max_stall_ms: number; max_stall_cpu_ms: number; turns: number; stalls_over_50_ms: number[]; max_gc_ms: number }> {
   let last = performance.now();
   let max = 0;
   let turns = 0;

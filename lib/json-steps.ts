@@ -17,17 +17,35 @@ export function keysOnce(table: object): string[] {
 const keyCache = new WeakMap<object, string[]>();
 
 /**
+ * Tells keysOnce the own keys of `table`, in order, from a caller that built it and knows them (the
+ * scheduler's published subnet table, built in steps): then nobody lists a 1M-key table in one piece
+ * (the publish's walk did, ~0.3 s of the loop's thread). Only when `keys` is exactly Object.keys(table)
+ * and neither changes afterwards.
+ */
+export function knownKeys(table: object, keys: string[]): void {
+  keyCache.set(table, keys);
+}
+
+/**
  * JSON.stringify(table) for a plain object of JSON values (no undefined, functions or toJSON inside),
  * STEP_ITEMS entries per piece. `keys` are the table's own keys in its order (JSON.stringify's order;
  * keysOnce() for a table enumerated more than once). `each` sees every entry as it is written.
  */
 export function* objectJsonSteps<V>(table: Record<string, V>, sink: (piece: string) => void, each?: (key: string, value: V) => void, keys: readonly string[] = Object.keys(table)): Steps<void> {
+  yield* objectJsonWhileSteps(table, sink, each, keys);
+}
+
+/**
+ * objectJsonSteps whose `each` sees every entry before it is written and can stop the walk by
+ * returning false: then the result is false and the text incomplete (a check failed on the way).
+ */
+export function* objectJsonWhileSteps<V>(table: Record<string, V>, sink: (piece: string) => void, each?: (key: string, value: V) => void | boolean, keys: readonly string[] = Object.keys(table)): Steps<boolean> {
   // Each piece joined from an array: one flat string (a chain of += is a rope, flattened later in one go).
   let parts: string[] = ['{'];
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     const value = table[key]!;
-    each?.(key, value);
+    if (each?.(key, value) === false) return false;
     parts.push(`${i === 0 ? '' : ','}${JSON.stringify(key)}:${JSON.stringify(value)}`);
     if ((i + 1) % STEP_ITEMS === 0) {
       sink(parts.join(''));
@@ -37,6 +55,7 @@ export function* objectJsonSteps<V>(table: Record<string, V>, sink: (piece: stri
   }
   parts.push('}');
   sink(parts.join(''));
+  return true;
 }
 
 /** JSON.stringify(array) for an array of JSON values (no holes or undefined), STEP_ITEMS items per piece. */

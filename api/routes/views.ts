@@ -15,7 +15,7 @@ import type { Edge } from '../../model/edge.ts';
 import { buildDnsViewSteps, buildEdgeConfig, dnsViewJsonSteps, type WorldSnapshot } from '../views/build.ts';
 import { DnsViewHistory } from '../views/dns-history.ts';
 import { DnsViewChange, type DnsViewDelta, type DnsViewFull } from '../../model/view-changes.ts';
-import { changesJsonSteps, compactViewJsonSteps, encodeDiffSteps } from '../../model/view-codec.ts';
+import { changesJsonSteps, compactViewJsonSteps, encodeDiffSteps, type SubnetsChange } from '../../model/view-codec.ts';
 import { keyJsonSteps, keysOnce, parseJsonObjectSteps, textSink } from '../../lib/json-steps.ts';
 import { runPaced, type Steps } from '../../lib/steps.ts';
 
@@ -45,14 +45,31 @@ interface Rendered<T> extends RenderedView {
   body: T;
 }
 
-/** A store snapshot with its weights bodies parsed, in steps (the subnet tables are the big part). */
-function* worldSteps(w: StoreSnapshot): Steps<WorldSnapshot> {
+/**
+ * A store snapshot with its weights bodies parsed, in steps (the subnet tables are the big part). Rows
+ * this process published come parsed (`own`, with the keys the publish changed); rows at the version
+ * and time of the previous snapshot's keep that snapshot's objects, so an unchanged table is the very
+ * same object in consecutive views (their diff skips it). Only other rows are parsed.
+ */
+function* worldSteps(w: StoreSnapshot, previous: WorldSnapshot | undefined): Steps<WorldSnapshot> {
   const weights = new Map<string, LoadBalancerWeights>();
-  for (const { body, ...row } of w.weights) {
-    const parsed = (yield* parseJsonObjectSteps(body, PACED_TABLES)) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>;
-    weights.set(row.load_balancer_id, { ...row, edges: parsed.edges, subnets: parsed.subnets });
+  const changes = new Map<object, SubnetsChange>();
+  for (const { body, own, ...row } of w.weights) {
+    const had = previous?.weights.get(row.load_balancer_id);
+    if (had && had.version === row.version && had.published_at === row.published_at) {
+      // First, so a table stays the same object across views even when the first read of a version
+      // parsed its body (read before the store remembered its own publish).
+      weights.set(row.load_balancer_id, had);
+    } else if (own) {
+      weights.set(row.load_balancer_id, { ...row, edges: own.edges, subnets: own.subnets });
+      if (own.changed) changes.set(own.subnets, own.changed);
+    } else {
+      if (body === null) throw new Error(`the store returned weights of ${row.load_balancer_id} version ${row.version} with neither a body nor its own copy`);
+      const parsed = (yield* parseJsonObjectSteps(body, PACED_TABLES)) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>;
+      weights.set(row.load_balancer_id, { ...row, edges: parsed.edges, subnets: parsed.subnets });
+    }
   }
-  return { ...w, weights };
+  return { ...w, weights, changes };
 }
 const PACED_TABLES = new Set(['edges', 'subnets']);
 
@@ -65,6 +82,8 @@ const PACED_TABLES = new Set(['edges', 'subnets']);
 export function viewCache(store: Store, history = new DnsViewHistory()) {
   let seq = -1;
   let world: Promise<WorldSnapshot> | undefined;
+  /** The last snapshot read, whose parsed weights the next one reuses where unchanged. */
+  let lastWorld: WorldSnapshot | undefined;
   let rendered = new Map<string, Promise<Rendered<unknown>>>();
 
   async function current(): Promise<{ world: Promise<WorldSnapshot>; rendered: Map<string, Promise<Rendered<unknown>>> }> {
@@ -74,7 +93,7 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
       rendered = new Map();
       // One snapshot: its seq labels exactly the content read (a later seq than `now` is fine: views
       // only need seq never to run ahead of their content).
-      world = store.readWorld().then((w) => runPaced(worldSteps(w)));
+      world = store.readWorld().then(async (w) => (lastWorld = await runPaced(worldSteps(w, lastWorld))));
       const mine = world;
       world.catch(() => {
         if (world === mine) world = undefined;
@@ -115,7 +134,7 @@ export function viewCache(store: Store, history = new DnsViewHistory()) {
     render('dns', (w) => {
       const run = dnsRenders.then(async () => {
         const body = await runPaced(buildDnsViewSteps(w));
-        await runPaced(history.recordSteps(body));
+        await runPaced(history.recordSteps(body, w.changes));
         return { body, version: body.version, seq: body.seq };
       });
       dnsRenders = run.catch(() => {});

@@ -20,6 +20,7 @@ import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
 import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
+import { OwnWeightsMemo } from './own-weights.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, preparePublishSteps, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
@@ -78,6 +79,8 @@ export class PostgresStore implements Store {
   private readonly origins: PgResourceTable<OriginSpec, Origin>;
   private readonly edges: PgResourceTable<EdgeSpec, Edge>;
   private closed = false;
+  /** The weights this process published, handed to readWorld's callers instead of the body (own-weights.ts). */
+  private readonly own = new OwnWeightsMemo();
 
   constructor(
     private readonly conn: PgConnection,
@@ -311,9 +314,9 @@ export class PostgresStore implements Store {
   async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
     // Checked and serialised before the transaction, in steps (as the SQLite store: records.ts); inside
     // it the fence, the origins as they are now (a few ids) and two inserts.
-    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence));
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId)));
     const { parsed } = ready;
-    return this.write(
+    const out = await this.write(
       async (c) => {
         await this.lbs.get(c, lbId);
         assertKnownOrigins(lbId, new Set((await this.origins.all(c, lbId)).map((o) => o.id)), parsed, ready.named);
@@ -329,6 +332,8 @@ export class PostgresStore implements Store {
       },
       { fence },
     );
+    this.own.remember(lbId, out.version, out.weights.published_at, ready);
+    return out;
   }
 
   recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision> {
@@ -358,9 +363,20 @@ export class PostgresStore implements Store {
 
   private async weightsOf(c: Q, lbIds: string[]): Promise<LoadBalancerWeights[]> {
     return (await this.weightRows(c, lbIds)).map((row) => {
-      const body = JSON.parse(row.body) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
+      const body = JSON.parse(row.body!) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
       return { load_balancer_id: row.load_balancer_id, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets };
     });
+  }
+
+  /** As weightRows, but the weights this process published itself handed over as published, their body not even read. */
+  private async worldWeights(c: Q, lbIds: string[]): Promise<StoredWeights[]> {
+    const { rows } = await c.query<Omit<StoredWeights, 'body'>>(`SELECT load_balancer_id, version, published_at FROM weights WHERE load_balancer_id = ANY($1)`, [lbIds]);
+    const own = new Map(rows.flatMap((r) => {
+      const w = this.own.of(r.load_balancer_id, r.version, r.published_at);
+      return w ? [[r.load_balancer_id, { ...r, body: null, own: w }] as const] : [];
+    }));
+    const read = new Map((await this.weightRows(c, lbIds.filter((id) => !own.has(id)))).map((r) => [r.load_balancer_id, r]));
+    return lbIds.flatMap((id) => own.get(id) ?? read.get(id) ?? []);
   }
 
   /** The weights rows of `lbIds`, in that order, bodies unparsed. */
@@ -580,7 +596,7 @@ export class PostgresStore implements Store {
       const origins = await this.origins.all(c);
       const health = await this.healthRows(c);
       const edgeHealth = await this.edgeHealthRows(c);
-      const weights = await this.weightRows(c, loadBalancers.map((lb) => lb.id));
+      const weights = await this.worldWeights(c, loadBalancers.map((lb) => lb.id));
       return { seq, loadBalancers, origins, health, edgeHealth, weights };
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }

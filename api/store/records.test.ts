@@ -7,6 +7,18 @@ import { runToEnd } from '../../lib/steps.ts';
 import { assertKnownOrigins, checkWeights, decisionRow, decisionRowSteps, prepareWeightsSteps } from './records.ts';
 import { StoreError } from './store.ts';
 
+const REFUSED: [string, unknown, string][] = [
+  ['a share above 1', { edges: { e1: { a: 1.5 } } }, 'edges.e1.a'],
+  ['a NaN share', { subnets: { '192.0.2.0/24': { a: NaN } } }, 'subnets.192.0.2.0/24.a'],
+  ['an infinite share', { edges: { e1: { a: Infinity } } }, 'edges.e1.a'],
+  ['a string share', { edges: { e1: { a: '0.5' } } }, 'edges.e1.a'],
+  ['host bits in a subnet', { subnets: { '192.0.2.1/24': { a: 1 } } }, 'subnets.192.0.2.1/24'],
+  ['an array as a share map', { edges: { e1: [0.5] } }, 'edges.e1'],
+  ['an unknown key', { edges: {}, extra: {} }, ''],
+  ['a null table', { edges: null }, 'edges'],
+  ['a negative share of a subnet published before', { subnets: { '192.0.2.0/24': { a: -0.5 } } }, 'subnets.192.0.2.0/24.a'],
+];
+
 describe('checkWeights', () => {
   it('accepts what the schema accepts, with absent tables as empty', () => {
     const w = { edges: { e1: { a: 0.25, b: 0.75 } }, subnets: { '192.0.2.0/24': { a: 1 }, '2001:db8::/48': { b: 0 } } };
@@ -14,15 +26,7 @@ describe('checkWeights', () => {
     expect(checkWeights({ subnets: { '198.51.100.0/24': { a: 1 } } })).toEqual({ edges: {}, subnets: { '198.51.100.0/24': { a: 1 } } });
   });
 
-  it.each([
-    ['a share above 1', { edges: { e1: { a: 1.5 } } }, 'edges.e1.a'],
-    ['a NaN share', { subnets: { '192.0.2.0/24': { a: NaN } } }, 'subnets.192.0.2.0/24.a'],
-    ['an infinite share', { edges: { e1: { a: Infinity } } }, 'edges.e1.a'],
-    ['a string share', { edges: { e1: { a: '0.5' } } }, 'edges.e1.a'],
-    ['host bits in a subnet', { subnets: { '192.0.2.1/24': { a: 1 } } }, 'subnets.192.0.2.1/24'],
-    ['an array as a share map', { edges: { e1: [0.5] } }, 'edges.e1'],
-    ['an unknown key', { edges: {}, extra: {} }, ''],
-  ])('refuses %s, naming the field', (_, w, field) => {
+  it.each(REFUSED)('refuses %s, naming the field', (_, w, field) => {
     const err = (() => {
       try {
         checkWeights(w as never);
@@ -39,6 +43,14 @@ describe('checkWeights', () => {
 });
 
 describe('publish preparation in steps', () => {
+  // The one-pass check (prepareWeightsSteps) refuses what checkWeights refuses, also when the previous
+  // publish's subnets (whose CIDRs it does not parse again) are given.
+  it.each(REFUSED)('refuses %s, with or without the previous publish', (_, w, field) => {
+    for (const since of [undefined, { '192.0.2.0/24': { a: 1 } }]) {
+      expect(() => runToEnd(prepareWeightsSteps(w as never, since))).toThrow(expect.objectContaining({ kind: 'invalid', field }));
+    }
+  });
+
   const weights = { edges: { e1: { a: 0.25, b: 0.75 } }, subnets: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`10.${i >> 8}.${i & 255}.0/24`, (i % 3 ? { a: 1 } : { b: 0.5, c: 0.5 }) as Record<string, number>])) };
 
   it('serialises the weights as JSON.stringify does, naming every origin, across several steps', () => {

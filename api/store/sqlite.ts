@@ -34,6 +34,7 @@ import type { Fence, LeaseGrant, WeightsHead } from '../../scheduler/loop/store.
 import { checkFence, errorOf, publishTransaction } from './sqlite-publish.ts';
 import { SqlitePublisher } from './sqlite-publisher.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { OwnWeightsMemo } from './own-weights.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, preparePublishSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
@@ -74,6 +75,8 @@ export class SqliteStore implements Store {
   private readonly edges: ResourceTable<EdgeSpec, Edge>;
   /** The publish transaction's own thread and connection; none for an in-memory database. */
   private readonly publisher: SqlitePublisher | undefined;
+  /** The weights this process published, handed to readWorld's callers instead of the body (own-weights.ts). */
+  private readonly own = new OwnWeightsMemo();
 
   /**
    * @param publishOffThreadChars publishes whose weights and decision bodies reach this size run on the
@@ -254,7 +257,7 @@ export class SqliteStore implements Store {
     // are now, the inserts and the fsync) is one function (sqlite-publish.ts): a big one (tens of MB at
     // 1M subnets, 0.1-0.7 s) runs on the publish worker's connection, a small one here (sub-ms, and no
     // worker start-up in its way); an in-memory database, which only this connection sees, always here.
-    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence));
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId)));
     const { recorded: _objects, ...row } = prepared;
     const request = { lbId, body: ready.body, row, fence, named: [...ready.named] };
     const offThread = this.publisher && request.body.length + row.body.length >= this.publishOffThreadChars;
@@ -265,8 +268,9 @@ export class SqliteStore implements Store {
       assertKnownOrigins(lbId, new Set(f.known), ready.parsed); // throws, naming the source and origin
       throw new StoreError('invalid', `weights name an origin not in load balancer ${lbId}`, 'weights');
     }
-    queueMicrotask(() => this.notify());
     const { version } = outcome;
+    this.own.remember(lbId, version, outcome.published_at, ready);
+    queueMicrotask(() => this.notify());
     return {
       version,
       decision: insertedDecision(outcome.decision_id, { ...prepared, weights_version: version, recorded: { ...prepared.recorded, weights_version: version } }),
@@ -310,7 +314,7 @@ export class SqliteStore implements Store {
   private weightsOf(lbId: string): LoadBalancerWeights | null {
     const row = this.weightRow(lbId);
     if (!row) return null;
-    const body = JSON.parse(row.body) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
+    const body = JSON.parse(row.body!) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
     return { load_balancer_id: lbId, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets };
   }
 
@@ -491,7 +495,15 @@ export class SqliteStore implements Store {
     return this.tx(() => {
       const seq = (this.db.prepare(`SELECT value FROM meta WHERE key = 'change_seq'`).get() as { value: number }).value;
       const loadBalancers = this.lbs.all();
-      const weights = loadBalancers.map((lb) => this.weightRow(lb.id)).filter((w) => w !== null);
+      // Weights this process published itself are handed over as published, their body not even read.
+      const head = this.db.prepare(`SELECT version, published_at FROM weights WHERE load_balancer_id = ?`);
+      const weights = loadBalancers.flatMap((lb): StoredWeights[] => {
+        const h = head.get(lb.id) as WeightsHead | undefined;
+        const own = h && this.own.of(lb.id, h.version, h.published_at);
+        if (own) return [{ load_balancer_id: lb.id, ...h, body: null, own }];
+        const row = this.weightRow(lb.id);
+        return row ? [row] : [];
+      });
       return { seq, loadBalancers, origins: this.origins.all(), health: this.healthRows(), edgeHealth: this.edgeHealthRows(), weights };
     });
   }

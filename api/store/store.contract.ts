@@ -301,6 +301,37 @@ export function storeContract(label: string, harness: StoreHarness): void {
       expect(world).toMatchObject({ seq: await store.changeSeq(), loadBalancers: [{ id: lb.id }], origins: [], health: [], edgeHealth: [], weights: [] });
     });
 
+    it("readWorld hands this process's own publish back as published, with the subnet keys it changed; another writer's as its body", async () => {
+      const store = await harness.fresh();
+      const other = await harness.peer(store);
+      const lb = await store.createLoadBalancer(LB);
+      const [x, y] = [(await store.createOrigin(lb.id, { ...ORIGIN, name: 'x' })).id, (await store.createOrigin(lb.id, { ...ORIGIN, name: 'y' })).id];
+      const decision = { load_balancer_id: lb.id, reason: 'optimize' as const };
+      const first = { '10.0.0.0/24': { [x]: 1 }, '10.0.1.0/24': { [x]: 0.5, [y]: 0.5 }, '10.0.2.0/24': { [y]: 1 } };
+      await store.publishWeights(lb.id, { subnets: first }, decision);
+      const w1 = (await store.readWorld()).weights[0]!;
+      expect(w1).toMatchObject({ body: null, own: { subnets: first, changed: null } });
+      expect(w1.own!.subnets).toBe(first); // the very object: nothing parsed
+      // Re-weighted, added, removed, and one re-sent equal (not a change).
+      const second = { '10.0.0.0/24': { [x]: 1 }, '10.0.1.0/24': { [x]: 0.25, [y]: 0.75 }, '10.0.3.0/24': { [x]: 1 } };
+      await store.publishWeights(lb.id, { subnets: second }, decision);
+      const w2 = (await store.readWorld()).weights[0]!;
+      expect(w2.own!.changed!.from).toBe(first);
+      expect([...w2.own!.changed!.keys].sort()).toEqual(['10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24']);
+      // The other process reads the body: the same content.
+      const seen = (await other.readWorld()).weights[0]!;
+      expect(seen.own).toBeUndefined();
+      expect(JSON.parse(seen.body!)).toEqual({ edges: {}, subnets: second });
+      // Once another writer publishes, this process reads the body too, and its next publish is
+      // still compared against its own last one (the reader checks the change starts from what it holds).
+      await other.publishWeights(lb.id, { subnets: first }, decision);
+      const w3 = (await store.readWorld()).weights[0]!;
+      expect(w3.own).toBeUndefined();
+      expect(JSON.parse(w3.body!).subnets).toEqual(first);
+      await store.publishWeights(lb.id, { subnets: first }, decision);
+      expect((await store.readWorld()).weights[0]!.own!.changed!.from).toBe(second);
+    });
+
     it('a conditional write (ifRevision) to a row that is gone fails its precondition; an unconditional one is not_found', async () => {
       const store = await harness.fresh();
       const lb = await store.createLoadBalancer(LB);

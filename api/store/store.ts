@@ -18,6 +18,7 @@ import type {
   OverrideSpec,
 } from '../../model/index.ts';
 import type { z } from 'zod';
+import type { SubnetsChange } from '../../model/view-codec.ts';
 import type { EdgeInput as EdgeInputSchema } from '../../model/edge.ts';
 import type { Fence, LeaseGrant, SchedulerStore } from '../../scheduler/loop/store.ts';
 
@@ -84,7 +85,22 @@ export interface StoredWeights {
   load_balancer_id: string;
   version: number;
   published_at: string;
-  body: string;
+  /** The JSON body as stored; null when `own` is given (not read: the reader needs no text). */
+  body: string | null;
+  /**
+   * When this row is the weights this process's store committed itself (publishWeights, same version
+   * and time): those weights as handed to publishWeights (never to be mutated by anyone), and how their
+   * subnet table moved from the one this process published before, so readers skip parsing the body
+   * and diff only the changed keys (api/routes/views.ts). Absent for weights written by another process.
+   */
+  own?: OwnWeights;
+}
+
+export interface OwnWeights {
+  edges: LoadBalancerWeights['edges'];
+  subnets: LoadBalancerWeights['subnets'];
+  /** The keys that may differ from the subnet table this process published before for the same load balancer; null when unknown. */
+  changed: SubnetsChange | null;
 }
 
 /**

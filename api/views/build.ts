@@ -2,8 +2,18 @@
 // hash as their version, so an unchanged view keeps its ETag and long-polls stay asleep, and the
 // store's change sequence they were read at (`seq`, outside the hash), so a data plane following
 // several replicas can refuse to go back to an older view.
+//
+// The DNS view's version hashes each record's subnet table through its multiset digest
+// (model/subnet-digest.ts), kept per table object and updated in O(changes) from the table it replaced
+// when the publisher named the changed keys (WorldSnapshot.changes); the rest of the view (zones,
+// records' other fields, origins: small) is hashed as JSON. Still a function of content only, so every
+// replica gives the same version for the same view. (Until 2026-11-29 the version was the sha256 of
+// the whole view's JSON, ~1 s per publish at 1M subnets; a DNS server holding an old-format version
+// resyncs in full once.)
 import { createHash } from 'node:crypto';
-import type { DnsView, Edge, EdgeConfig, EdgeOriginHealth, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, OriginView } from '../../model/index.ts';
+import { digestSteps, digestText, updateDigestSteps, type SubnetDigest } from '../../model/subnet-digest.ts';
+import type { SubnetsChange, SubnetsChanges } from '../../model/view-codec.ts';
+import type { DnsView, Edge, EdgeConfig, EdgeOriginHealth, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, OriginView, WeightMap } from '../../model/index.ts';
 import { effectiveShares } from '../../model/shares.ts';
 import { arrayOfJsonSteps, keyJsonSteps, keysOnce, objectJsonSteps } from '../../lib/json-steps.ts';
 import { runToEnd, type Steps } from '../../lib/steps.ts';
@@ -17,6 +27,11 @@ export interface WorldSnapshot {
   /** Edge-local exclusions: an origin one edge cannot reach while the quorum can. */
   edgeHealth: EdgeOriginHealth[];
   weights: Map<string, LoadBalancerWeights>;
+  /**
+   * What the publisher knew about how a subnet table moved (keyed by the table object in `weights`):
+   * lets the DNS view's version and diff look at the changed keys only. Absent: compare in full.
+   */
+  changes?: SubnetsChanges;
 }
 
 export function contentVersion(body: unknown): string {
@@ -25,25 +40,40 @@ export function contentVersion(body: unknown): string {
 
 type DnsViewBody = Omit<DnsView, 'version' | 'seq'>;
 
-/**
- * JSON.stringify(body) of a DNS view in steps: each record's subnet table (up to 1M entries) in slices,
- * the rest (zones, records' other fields, origins: small) in one piece each. Same text, so hashing the
- * pieces gives contentVersion(body) exactly (versions are compared across replicas during a rolling
- * upgrade: a replica hashing differently would make every DNS server resync in full).
- */
+/** JSON.stringify(body) of a DNS view in steps: each record's subnet table (up to 1M entries) in slices, the rest in one piece each. */
 // A view's subnet tables are the store snapshot's weights, never changed once read: their keys are
-// listed once per table (keysOnce) and shared by the hash, the diffs and the encodings of that view.
+// listed once per table (keysOnce) and shared by the diffs and the encodings of that view.
 export function* dnsViewJsonSteps(body: DnsViewBody | DnsView, sink: (piece: string) => void): Steps<void> {
   yield* keyJsonSteps(body, 'zones', sink, (zones) =>
     arrayOfJsonSteps(zones, sink, (zone) => keyJsonSteps(zone, 'records', sink, (records) => arrayOfJsonSteps(records, sink, (r) => keyJsonSteps(r, 'subnets', sink, (subnets) => objectJsonSteps(subnets, sink, undefined, keysOnce(subnets)))))),
   );
 }
 
-/** contentVersion(body) of a DNS view, in steps (at 1M subnets one JSON.stringify + hash was ~0.5-1 s of the API's thread). */
-export function* dnsViewVersionSteps(body: DnsViewBody): Steps<string> {
-  const hash = createHash('sha256');
-  yield* dnsViewJsonSteps(body, (piece) => void hash.update(piece));
-  return hash.digest('hex').slice(0, 20);
+/** Digests per subnet table object (tables are never changed once published or read). */
+const digests = new WeakMap<object, SubnetDigest>();
+
+/** The digest of `table`: cached, else from the digest of the table it replaced (`change`) in O(changes), else in full. */
+function* tableDigestSteps(table: Record<string, WeightMap>, change: SubnetsChange | undefined): Steps<SubnetDigest> {
+  let d = digests.get(table);
+  if (d) return d;
+  const from = change && digests.get(change.from);
+  d = from ? yield* updateDigestSteps(from, change.from, table, change.keys) : yield* digestSteps(table, keysOnce(table));
+  digests.set(table, d);
+  return d;
+}
+
+/**
+ * The DNS view's version: sha256 over its JSON with each record's subnet table replaced by the
+ * table's digest text, in steps. A function of content only (model/subnet-digest.ts).
+ */
+export function* dnsViewVersionSteps(body: DnsViewBody, changes?: SubnetsChanges): Steps<string> {
+  const zones = [];
+  for (const z of body.zones) {
+    const records = [];
+    for (const r of z.records) records.push({ ...r, subnets: digestText(yield* tableDigestSteps(r.subnets, changes?.get(r.subnets))) });
+    zones.push({ zone: z.zone, records });
+  }
+  return contentVersion({ ...body, zones });
 }
 
 function originView(o: Origin, health: Map<string, OriginHealth>): OriginView {
@@ -118,7 +148,7 @@ export function buildDnsView(world: WorldSnapshot): DnsView {
   return runToEnd(buildDnsViewSteps(world));
 }
 
-/** buildDnsView in steps (lib/steps.ts): the content hash over the subnet tables is the long part. */
+/** buildDnsView in steps (lib/steps.ts): a subnet table's digest is the long part when no change from a known table is given. */
 export function* buildDnsViewSteps(world: WorldSnapshot): Steps<DnsView> {
   const byLb = originsByLb(world);
   const zones = new Map<string, DnsView['zones'][number]>();
@@ -138,5 +168,5 @@ export function* buildDnsViewSteps(world: WorldSnapshot): Steps<DnsView> {
     zones.set(lb.dns.zone, zone);
   }
   const body = { weights_version: maxWeightsVersion(world), zones: [...zones.values()] };
-  return { ...body, version: yield* dnsViewVersionSteps(body), seq: world.seq };
+  return { ...body, version: yield* dnsViewVersionSteps(body, world.changes), seq: world.seq };
 }

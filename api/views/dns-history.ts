@@ -10,7 +10,7 @@
 // diffs. Nothing survives a restart; a restarted replica answers full until it has rendered twice.
 import type { DnsView } from '../../model/views.ts';
 import type { DnsViewFull } from '../../model/view-changes.ts';
-import { composeDiffsSteps, diffViewsSteps, type RecordDiff } from '../../model/view-codec.ts';
+import { composeDiffsSteps, diffViewsSteps, type RecordDiff, type SubnetsChanges } from '../../model/view-codec.ts';
 import { runToEnd, type Steps } from '../../lib/steps.ts';
 import { keysOnce } from '../../lib/json-steps.ts';
 
@@ -36,23 +36,25 @@ export class DnsViewHistory {
   ) {}
 
   /** A view this replica rendered (in publish order; one older than the last is ignored). */
-  record(view: DnsView): void {
-    runToEnd(this.recordSteps(view));
+  record(view: DnsView, changes?: SubnetsChanges): void {
+    runToEnd(this.recordSteps(view, changes));
   }
 
   /**
    * record() in steps (lib/steps.ts): the diff walks every subnet of both views. The view becomes
    * `last` only when its diff is done, so since() never pairs a view with steps that do not reach it.
    * Callers record one view at a time (the route's cache renders the DNS view once per store change).
+   * `changes`: the publisher's changed keys per subnet table (WorldSnapshot.changes); the diff then
+   * looks at those keys only, O(changes), for every table whose change starts from the last view's.
    */
-  *recordSteps(view: DnsView): Steps<void> {
+  *recordSteps(view: DnsView, changes?: SubnetsChanges): Steps<void> {
     const last = this.last;
     if (last && (last.version === view.version || (last.seq !== null && view.seq !== null && view.seq < last.seq))) return;
     if (!last) {
       this.last = view;
       return;
     }
-    const diff = yield* diffViewsSteps(last, view, keysOnce);
+    const diff = yield* diffViewsSteps(last, view, keysOnce, changes);
     // Another view recorded meanwhile (two renders interleaved): this one is no successor of it.
     if (this.last !== last) return;
     this.last = view;

@@ -8,6 +8,7 @@ import type { AnswerSurvivalEstimate } from './answer-survival.ts';
 import { annotateSourcesSteps, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnections, type ConnectionUse } from './connection-sources.ts';
 import type { LbInputs } from '../inputs/types.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
+import { knownKeys } from '../../lib/json-steps.ts';
 
 export type Locate = (subnet: string) => { lat: number; lon: number } | undefined;
 
@@ -176,12 +177,19 @@ export function splitWeights(weights: Weights, carried: Weights): { edges: Recor
 export function* splitWeightsSteps(weights: Weights, carried: Weights): Steps<{ edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> }> {
   const edges: Record<string, WeightMap> = {};
   const subnets: Record<string, WeightMap> = {};
+  // The subnet table's keys as they are added (each once; CIDRs are never array indexes, so this is
+  // Object.keys' order): the publish and the views then never list the 1M keys in one piece.
+  const subnetKeys: string[] = [];
   let n = 0;
   const put = (id: string, shares: Record<string, number>): void => {
     const cleaned = clean(shares);
     if (Object.keys(cleaned).length === 0) return;
     if (id.startsWith(EDGE)) edges[id.slice(EDGE.length)] = cleaned;
-    else if (id.startsWith(SUBNET)) subnets[id.slice(SUBNET.length)] = cleaned;
+    else if (id.startsWith(SUBNET)) {
+      const cidr = id.slice(SUBNET.length);
+      subnets[cidr] = cleaned;
+      subnetKeys.push(cidr);
+    }
   };
   // { ...carried, ...weights } in that key order, without copying either map.
   for (const id in carried) {
@@ -193,6 +201,7 @@ export function* splitWeightsSteps(weights: Weights, carried: Weights): Steps<{ 
     put(id, weights[id]!);
     if (++n % STEP_ITEMS === 0) yield;
   }
+  knownKeys(subnets, subnetKeys);
   return { edges, subnets };
 }
 

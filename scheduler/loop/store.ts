@@ -84,7 +84,9 @@ export interface SchedulerStore {
   /**
    * Publishes a new weights version for one load balancer together with its decision record, atomically.
    * With `fence`, only while that lease is held (else `LeaseLost`, nothing written). Resolves with the
-   * weights as stored: what getWeights returns until the next publish.
+   * weights as stored: what getWeights returns until the next publish. The store may keep `weights`'
+   * tables as given (the API's views read them instead of parsing the stored body): the caller must
+   * not change them afterwards (the loop builds fresh tables every cycle).
    */
   publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }>;
   /** Records a cycle that changed nothing (hold) or only explained itself; fenced like publishWeights. */

@@ -1,0 +1,44 @@
+// The weights this process's store committed itself, per load balancer, kept so that readers in the
+// same process need not parse them back from the stored body (tens of MB of JSON at 1M subnets, ~1 s)
+// and can diff only the subnet keys the publish changed. Shared by both stores (SQLite, PostgreSQL).
+//
+// Invariants:
+// - A memo is handed out only for the row it was made for: same version and published_at as the row
+//   read in the reader's snapshot. Versions are store-wide, so a publish by another process, the API or
+//   a restored backup gives another version or time, and the reader parses the body as before.
+// - The weights are kept as the publisher handed them, not copied or frozen: the only publisher at
+//   scale, the scheduler loop, builds fresh tables every cycle and only reads them afterwards
+//   (scheduler/loop/store.ts publishWeights says callers must not change them). Freezing a 1M-key
+//   table would be a walk of its own and slows its lookups in V8.
+// - `changed` is kept only when the publish compared against the memo that is still the latest when it
+//   commits (two of this process's publishes of one load balancer interleaving lose it: readers then
+//   diff in full).
+import type { OwnWeights } from './store.ts';
+import type { PreparedWeights } from './records.ts';
+
+interface Memo {
+  version: number;
+  published_at: string;
+  weights: OwnWeights;
+}
+
+export class OwnWeightsMemo {
+  private readonly byLb = new Map<string, Memo>();
+
+  /** The subnet table this process last published for `lbId` (what the next publish compares against). */
+  lastSubnets(lbId: string): OwnWeights['subnets'] | undefined {
+    return this.byLb.get(lbId)?.weights.subnets;
+  }
+
+  /** After a committed publish of `ready` as `version`. */
+  remember(lbId: string, version: number, publishedAt: string, ready: PreparedWeights): void {
+    const changed = ready.changed && ready.changed.from === this.lastSubnets(lbId) ? ready.changed : null;
+    this.byLb.set(lbId, { version, published_at: publishedAt, weights: { edges: ready.parsed.edges, subnets: ready.parsed.subnets, changed } });
+  }
+
+  /** The weights this process committed as exactly this row, or undefined. */
+  of(lbId: string, version: number | string, publishedAt: string): OwnWeights | undefined {
+    const m = this.byLb.get(lbId);
+    return m && m.version === Number(version) && m.published_at === publishedAt ? m.weights : undefined;
+  }
+}

@@ -1,0 +1,234 @@
+// `npm run bench -- view-publish [--sizes 100k,1m] [--changed 0.02] [--dns 10 --dns-size 100k]`:
+// issue 15, one publish through the control plane as it runs: the scheduler's publishWeights into a
+// real SQLite store (file, WAL, its publish worker) and then the DNS view's delta rendered by the
+// route's cache (api/routes/views.ts viewCache: readWorld, build + version, history diff, delta encoded), on
+//   leader    the replica that published (the store's own publish is known to it), and
+//   follower  a second store on the same file (an HA replica that did not publish: it reads the body).
+// Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
+// changed, 0.1 % added and removed); the published tables are fresh objects per subnet with their key
+// list known, as the scheduler's splitWeightsSteps builds them. CPU time (process.cpuUsage) beside
+// wall time, the longest event-loop stall, and the load average: the machine is shared.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+import { viewCache } from '../api/routes/views.ts';
+import { tokenSets } from '../api/auth.ts';
+import { buildServer } from '../api/server.ts';
+import { freePort, freeServerPort } from '../test/helpers/ports.ts';
+import { childPids, treeRssBytes } from '../test/helpers/rss.ts';
+import { startSluice, type SluiceProcess } from '../test/helpers/sluice-process.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
+import type { WeightMap } from '../model/index.ts';
+import { seededRandom } from '../lib/prng.ts';
+import { knownKeys } from '../lib/json-steps.ts';
+import { recordResult } from './lib/results.ts';
+import { cidrOf, mapPool } from './lib/synthetic-view.ts';
+import { nextSubnets, perSize, SIZES } from './view-delta.bench.ts';
+import { stalls } from './view-render.bench.ts';
+
+/** As the scheduler publishes them (splitWeightsSteps): one fresh map per subnet, the key list known to keysOnce. */
+const fresh = (s: Record<string, WeightMap>) => {
+  const out: Record<string, WeightMap> = {};
+  const keys: string[] = [];
+  for (const k in s) {
+    out[k] = { ...s[k]! };
+    keys.push(k);
+  }
+  knownKeys(out, keys);
+  return out;
+};
+
+/** A load balancer with 200 origins in `store`, and two publishes of n subnets (the second changing `changed` of them). */
+async function publishes(store: SqliteStore, n: number, changed: number) {
+  const lb = await store.createLoadBalancer({ name: 'app', dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 20, answers: 1 }, listeners: [], policy: 'latency', max_latency_ms: 300, min_samples: 5, max_shift: 1, deadband: 0, gain: 0.5, enabled: true });
+  const ids: string[] = [];
+  for (let i = 0; i < 200; i++) ids.push((await store.createOrigin(lb.id, { name: `origin-${i}`, region: `r${i % 20}`, addresses: [`10.200.${i >> 8}.${i & 255}`], port: 443, admin_state: 'active', static_weight: 1, priority: 0, location: { lat: (i % 180) - 90, lon: ((i * 7) % 360) - 180 }, target_rps: 1000, max_rps: 1200 })).id);
+  const rand = seededRandom(15);
+  const pool = mapPool(rand, ids);
+  const s1: Record<string, WeightMap> = {};
+  for (let i = 0; i < n; i++) s1[cidrOf(i)] = pool[Math.floor(rand() * pool.length)]!;
+  const s2 = fresh(nextSubnets(s1, n, changed, rand, pool));
+  const decision = { load_balancer_id: lb.id, reason: 'optimize' as const };
+  return { lb, s1: fresh(s1), s2, decision };
+}
+
+async function one(label: string, n: number, changed: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-view-publish-'));
+  const leader = openSqliteStore(dir);
+  const follower = openSqliteStore(dir);
+  try {
+    const { lb, s1, s2, decision } = await publishes(leader, n, changed);
+    await leader.publishWeights(lb.id, { subnets: s1 }, decision);
+    const leaderViews = viewCache(leader);
+    const followerViews = viewCache(follower);
+    const first = await stalls(async () => (await leaderViews.dnsChanges(null)).json.length);
+    const followerFirst = await stalls(async () => (await followerViews.dnsChanges(null)).json.length);
+    const v1 = (await leaderViews.dnsView()).version;
+    if ((await followerViews.dnsView()).version !== v1) throw new Error('leader and follower render different versions of the same content');
+
+    const publish = await stalls(() => leader.publishWeights(lb.id, { subnets: s2 }, decision));
+    const render = await stalls(async () => (await leaderViews.dnsChanges(v1)).json);
+    if (!render.value.startsWith('{"kind":"delta"')) throw new Error(`leader: expected a delta, got ${render.value.slice(0, 80)}`);
+    const followerRender = await stalls(async () => (await followerViews.dnsChanges(v1)).json);
+    if (!followerRender.value.startsWith('{"kind":"delta"')) throw new Error(`follower: expected a delta, got ${followerRender.value.slice(0, 80)}`);
+    const v2 = (await leaderViews.dnsView()).version;
+    const versionsEqual = v2 === (await followerViews.dnsView()).version && render.value === followerRender.value;
+    if (!versionsEqual) throw new Error('leader and follower rendered different deltas or versions');
+    const strip = <T extends { value: unknown }>({ value: _, ...x }: T): Omit<T, 'value'> => x;
+    const r = {
+      subnets: n,
+      publish: strip(publish),
+      leader_render: strip(render),
+      follower_render: strip(followerRender),
+      publish_to_delta_leader: { wall_ms: round(publish.wall_ms + render.wall_ms), cpu_ms: round(publish.cpu_ms + render.cpu_ms) },
+      delta_bytes: render.value.length,
+      first_render: { leader: strip(first), follower: strip(followerFirst) },
+      versions_equal: versionsEqual,
+    };
+    process.stdout.write(`${label}: ${JSON.stringify(r)}\n`);
+    return r;
+  } finally {
+    await leader.close();
+    await follower.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+const READ_TOKEN = 'view-publish-read-token';
+
+/** CPU ms (user + system) a process tree has used so far, from /proc (Linux; clock ticks of 10 ms). */
+function treeCpuMs(pid: number): number {
+  let ms = 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    ms = (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+  return ms + childPids(pid).reduce((sum, c) => sum + treeCpuMs(c), 0);
+}
+
+/** Starts the V8 CPU profiler on this thread; the function returned stops it and gives the profile. */
+async function startProfile(): Promise<() => Promise<object>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) => new Promise<object>((resolve, reject) => session.post(method, (err, r) => (err ? reject(err) : resolve(r as object))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: object };
+    session.disconnect();
+    return profile;
+  };
+}
+
+async function metricsText(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+const servedVersion = (text: string) => /^sluice_dns_view_version(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+const changesByKind = (text: string) => Object.fromEntries([...text.matchAll(/^sluice_dns_view_changes_total\{kind="(\w+)",reason="(\w+)"\} (\d+)/gm)].map((m) => [`${m[1]}/${m[2]}`, Number(m[3])]));
+
+/**
+ * publish -> `servers` real `sluice dns` processes serving the new version (their
+ * sluice_dns_view_version gauge = the weights version), each following the API's long-poll
+ * (GET /dns/view/changes) on an in-process API over SQLite. The first publish brings every server
+ * its full view; the second (2 % changed) is timed, from publishWeights' call to the last server
+ * serving it. CPU of the API process and of the DNS process trees (from /proc) beside wall time.
+ */
+async function toServers(label: string, n: number, changed: number, servers: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-view-publish-dns-'));
+  const store = openSqliteStore(dir);
+  const procs: { proc: SluiceProcess; metricsPort: number }[] = [];
+  const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: [READ_TOKEN], report_tokens: [] }), docs: false });
+  try {
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const { lb, s1, s2, decision } = await publishes(store, n, changed);
+    const first = await store.publishWeights(lb.id, { subnets: s1 }, decision);
+    writeFileSync(join(dir, 'token'), READ_TOKEN, { mode: 0o600 });
+    for (let d = 0; d < servers; d++) {
+      const metricsPort = await freePort();
+      const cfg = { listen: [`127.0.0.1:${await freeServerPort()}`], api: { url, token_file: join(dir, 'token'), wait: '30s' }, metrics: { listen: `127.0.0.1:${metricsPort}` } };
+      writeFileSync(join(dir, `dns-${d}.yaml`), JSON.stringify(cfg));
+      procs.push({ proc: startSluice(['dns', '--config', join(dir, `dns-${d}.yaml`)], { env: { SLUICE_LOG_LEVEL: 'warn' } }), metricsPort });
+    }
+    // Polled every 25 ms, and a server once seen on the version is not asked again: at 10 ms, five
+    // servers' /metrics cost this process seconds of CPU (counted as the API's) and the servers a
+    // share of the two cores while they applied the delta.
+    const allOn = (version: number, what: string) => {
+      const waiting = new Set(procs);
+      return waitFor(
+        async () => {
+          for (const p of [...waiting]) if (servedVersion(await metricsText(p.metricsPort).catch(() => '')) === String(version)) waiting.delete(p);
+          return waiting.size === 0;
+        },
+        { timeoutMs: 900_000, intervalMs: 25, what: `${what}; output: ${procs.map((p) => p.proc.output().slice(-400)).join(' | ')}` },
+      );
+    };
+    const t0 = performance.now();
+    await allOn(first.version, 'every DNS server on the first (full) view');
+    const firstMs = performance.now() - t0;
+    const rss = procs.map((p) => Math.round(treeRssBytes(p.proc.child.pid!) / 1e6));
+    const dnsCpu0 = procs.map((p) => treeCpuMs(p.proc.child.pid!));
+    // VIEW_PUBLISH_PROFILE=file.cpuprofile: this process's main thread, publish -> all serving.
+    const profile = process.env.VIEW_PUBLISH_PROFILE ? await startProfile() : null;
+    const cpu0 = process.cpuUsage();
+    const t = performance.now();
+    const second = await store.publishWeights(lb.id, { subnets: s2 }, decision);
+    const publishMs = performance.now() - t;
+    await allOn(second.version, 'every DNS server on the second view');
+    const propagateMs = performance.now() - t;
+    const apiCpu = process.cpuUsage(cpu0);
+    if (profile) writeFileSync(process.env.VIEW_PUBLISH_PROFILE!, JSON.stringify(await profile()));
+    const dnsCpu = procs.map((p, i) => treeCpuMs(p.proc.child.pid!) - dnsCpu0[i]!);
+    const kinds = await Promise.all(procs.map(async (p) => changesByKind(await metricsText(p.metricsPort))));
+    const r = {
+      subnets: n,
+      dns_servers: servers,
+      first_full_view_all_serving_ms: Math.round(firstMs),
+      publish_ms: Math.round(publishMs),
+      publish_to_all_serving_ms: Math.round(propagateMs),
+      api_process_cpu_ms: Math.round((apiCpu.user + apiCpu.system) / 1000),
+      dns_cpu_ms_each: dnsCpu,
+      dns_rss_mb_each: rss,
+      views_by_kind: kinds,
+      loadavg: loadavg()[0],
+    };
+    process.stdout.write(`${label} -> ${servers} sluice dns: ${JSON.stringify(r)}\n`);
+    return r;
+  } finally {
+    await Promise.all(procs.map((p) => p.proc.stop()));
+    await app.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { arg, sizes, load, results } = await perSize(args, one);
+  // --dns 10 --dns-size 100k: publish -> that many real sluice dns serving it.
+  const servers = Number(arg('--dns', '0'));
+  const dnsSize = arg('--dns-size', '100k');
+  const served = servers > 0 ? await toServers(dnsSize, SIZES[dnsSize] ?? Number(dnsSize), Number(arg('--changed', '0.02')), servers) : null;
+  const big = results[sizes.at(-1)!]!;
+  const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
+  recordResult(
+    'view-publish',
+    {
+      comparison: "one publish (2 % changed) through a real SQLite store and the route's cache: the DNS view delta rendered by the replica that published (leader) vs by a replica that did not (follower, reads and parses the body)",
+      ratios: { render_cpu_follower_over_leader: ratio(big.follower_render.cpu_ms, big.leader_render.cpu_ms) },
+      details: { sizes: results, served, loadavg_1m: load, loadavg_end: loadavg()[0] },
+    },
+    sizes
+      .map((s) => {
+        const x = results[s]!;
+        const f = (y: { wall_ms: number; cpu_ms: number }) => `${y.wall_ms} ms wall / ${y.cpu_ms} ms CPU`;
+        return `${s}: publish (store commit) ${f(x.publish)}; delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB`;
+      })
+      .join('; ') +
+      (served ? `; ${dnsSize} -> ${served.dns_servers} sluice dns: publish -> all serving ${served.publish_to_all_serving_ms} ms (publish ${served.publish_ms} ms; API process ${served.api_process_cpu_ms} ms CPU, each DNS server ${Math.min(...served.dns_cpu_ms_each)}-${Math.max(...served.dns_cpu_ms_each)} ms CPU; RSS ${Math.min(...served.dns_rss_mb_each)}-${Math.max(...served.dns_rss_mb_each)} MB each; first full view to all ${served.first_full_view_all_serving_ms} ms)` : '') +
+      `; load ${load.toFixed(1)}`,
+  );
+}

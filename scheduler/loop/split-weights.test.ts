@@ -1,0 +1,25 @@
+// The published tables the loop builds: edges and subnets split from the solver's sources, carried
+// sources first, and the subnet table's key list handed to keysOnce as built (the publish and the
+// views never list a 1M-key table in one piece): it must be exactly Object.keys' list.
+import { describe, expect, it } from 'vitest';
+import { keysOnce } from '../../lib/json-steps.ts';
+import { runToEnd } from '../../lib/steps.ts';
+import { EDGE_PREFIX, SUBNET_PREFIX } from './connection-sources.ts';
+import { splitWeightsSteps } from './problem.ts';
+
+describe('splitWeightsSteps', () => {
+  it("gives the subnet table's keys as Object.keys lists them, carried first, each once, empty maps left out", () => {
+    const sub = (c: string) => `${SUBNET_PREFIX}${c}`;
+    const carried: Record<string, Record<string, number>> = { [sub('10.0.1.0/24')]: { a: 1 }, [sub('2001:db8::/48')]: { b: 1 }, [`${EDGE_PREFIX}e1`]: { a: 1 } };
+    const weights: Record<string, Record<string, number>> = { [sub('2001:db8::/48')]: { a: 0.5, b: 0.5 }, [sub('10.0.0.0/24')]: { a: 1 }, [sub('10.0.2.0/24')]: { a: 0 } };
+    for (let i = 0; i < 5000; i++) weights[sub(`10.${1 + (i >> 8)}.${i & 255}.0/24`)] = { b: 1 };
+    const { edges, subnets } = runToEnd(splitWeightsSteps(weights, carried));
+    expect(Object.keys(edges)).toEqual(['e1']);
+    const keys = keysOnce(subnets);
+    expect(keys).toEqual(Object.keys(subnets));
+    expect(keys.slice(0, 3)).toEqual(['10.0.1.0/24', '2001:db8::/48', '10.0.0.0/24']);
+    expect(keys).not.toContain('10.0.2.0/24'); // all shares 0: not published
+    expect(subnets['2001:db8::/48']).toEqual({ a: 0.5, b: 0.5 }); // the new weights win over carried
+    expect(keysOnce(subnets)).toBe(keys);
+  });
+});
