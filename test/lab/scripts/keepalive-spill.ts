@@ -165,7 +165,8 @@ export async function keepaliveSpill(world: World, rec: Recorder, outDir: string
     for (let i = 0; i < k; i++) g -= Math.min(maxShift, gain * g);
     return near.target_rps + (g / G) * (nearOffered - near.target_rps);
   };
-  const lag = loads ? answerLag(loads, ceiling, lawLoad(law - 1) - lawLoad(law)) : null;
+  const lawStep = lawLoad(law - 1) - lawLoad(law);
+  const lag = loads ? answerLag(loads, ceiling, lawStep) : null;
   if (loads) writeFileSync(join(outDir, 'answers.json'), `${JSON.stringify({ note: `load on ${near.name} per decision from the first move: by DNS answer (whole subnets) and by share`, ...loads })}\n`);
   const bound = law + (lag ?? 0) + 1;
   rec.number('max_shift', maxShift);
@@ -201,7 +202,7 @@ export async function keepaliveSpill(world: World, rec: Recorder, outDir: string
     tSettle !== null,
     tSettle ? `${near.name} ${nearHold.toFixed(1)} req/s over the last ${((tHoldEnd - holdFrom) / 1000).toFixed(1)} s (ceiling ${ceiling}; every 2-s window since, as share x total: <= ceiling; raw 2-s max ${rawMax.toFixed(1)}); ${far.name} ${farHold.toFixed(1)}` : `never settled; last 2 s: ${rateOf(nearBins, 'served', tHoldEnd - 2000, tHoldEnd).toFixed(1)} req/s`,
   );
-  const answersSay = lag === null ? (p.via === 'dns' ? ' (answers not replayed: the weights did not match)' : '') : ` + ${lag.toFixed(2)} (the DNS answers, whole subnets by their sticky points, held up to ${(lag * (lawLoad(law - 1) - lawLoad(law))).toFixed(1)} req/s more on ${near.name} than the shares before they reached the ceiling; answers.json)`;
+  const answersSay = lag === null ? (p.via === 'dns' ? ' (answers not replayed: the weights did not match)' : '') : ` + ${lag.toFixed(2)} (the DNS answers, whole subnets by their sticky points, held up to ${(lag * lawStep).toFixed(1)} req/s more on ${near.name} than the shares before they reached the ceiling; answers.json)`;
   rec.check('spill: within the cycles the damping allows (+1)', cyclesTaken !== null && cyclesTaken <= bound + 1e-9, `${cyclesTaken?.toFixed(2) ?? '—'} cycles (of ${period} ms) from the first damped move${movesCompleteAtCycleEnd ? ', each complete at the end of its cycle' : ''}; allowed ${bound.toFixed(2)} = ${law} (damping law, max_shift ${maxShift})${answersSay} + 1`);
 
   // Predicted vs measured, cycle by cycle, from the first move to the end of the hold.
