@@ -1,5 +1,5 @@
-// checkWeights' hand-checked fast path must accept exactly what the WeightsInput schema accepts as is,
-// and leave every doubtful input to the schema (which names the bad field).
+// The publish's hand check (prepareWeightsSteps' one pass) must accept exactly what the WeightsInput
+// schema accepts as is, and leave every doubtful input to the schema (checkWeights, which names the bad field).
 import { describe, expect, it } from 'vitest';
 import { WeightsInput } from '../../model/index.ts';
 import { ZodError } from 'zod';
