@@ -27,13 +27,15 @@ function mapKey(m: WeightMap): string {
   return k;
 }
 
-export function sameWeights(a: WeightMap, b: WeightMap): boolean {
+export function sameWeights(a: WeightMap, b: WeightMap, bSize?: number): boolean {
   if (a === b) return true;
   let n = 0;
   for (const id in a) {
     if (b[id] !== a[id]) return false;
     n++;
   }
+  // b's size, when the caller counted it on a walk of its own (the publish's one pass does, per entry).
+  if (bSize !== undefined) return n === bSize;
   for (const _ in b) n--;
   return n === 0;
 }

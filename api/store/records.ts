@@ -15,7 +15,7 @@ import {
 import { parseCidr } from '../../model/primitives.ts';
 import { STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import { arrayJsonSteps, keysOnce, objectJsonWhileSteps, textSink } from '../../lib/json-steps.ts';
-import type { SubnetsChange } from '../../model/view-codec.ts';
+import { sameWeights, type SubnetsChange } from '../../model/view-codec.ts';
 import type { Fence } from '../../scheduler/loop/store.ts';
 import { StoreError, type HealthDecisionInput, type HealthObservation } from './store.ts';
 
@@ -120,23 +120,13 @@ function* tablePassSteps(table: Record<string, Record<string, number>>, sink: (p
       if (was === undefined) cmp.changed.push(key);
       else {
         cmp.kept++;
-        if (!sameShares(was, shares, n)) cmp.changed.push(key);
+        if (!sameWeights(was, shares, n)) cmp.changed.push(key);
       }
     }
     return true;
   };
   // keysOnce: the key list stays cached with the table, so the next publish's removals walk needs no Object.keys of it.
   return yield* objectJsonWhileSteps(table, sink, entry, keysOnce(table));
-}
-
-/** `a` has exactly `bSize` origins, each with b's share (b's size counted by the caller's walk). */
-function sameShares(a: Record<string, number>, b: Record<string, number>, bSize: number): boolean {
-  let n = 0;
-  for (const id in a) {
-    if (b[id] !== a[id]) return false;
-    n++;
-  }
-  return n === bSize;
 }
 
 /**
