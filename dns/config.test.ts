@@ -20,6 +20,12 @@ const ROWS: [string, string, RegExp | ((c: DnsConfig) => void)][] = [
   ['an api url that is not one', 'api: { url: "not a url" }\n', /: api\.url:/],
   ['token and token_file', 'api: { url: "http://127.0.0.1:8080", token: a, token_file: /t }\n', /api\.token_file: set token or token_file, not both/],
   ['api durations', 'api: { url: "http://127.0.0.1:8080", wait: 5s, retry: 500ms }\n', (c) => expect([c.api!.wait, c.api!.retry, c.api!.timeout]).toEqual([5_000, 500, 10_000])],
+  ['api.first_view_wait', 'api: { url: "http://127.0.0.1:8080", first_view_wait: 2s }\n', (c) => expect(c.api!.first_view_wait).toBe(2_000)],
+  // view_cache (serve-stale across restarts: dns/view-cache.ts)
+  ['view_cache, relative to the config file', 'api: { url: "http://127.0.0.1:8080" }\nview_cache: { file: cache/view.cache }\n', (c) => expect(c.view_cache).toEqual({ file: '/etc/sluice/cache/view.cache', min_interval: 30_000 })],
+  ['view_cache with a view_file', `${BASE}view_cache: { file: v.cache }\n`, /:2:1: view_cache: view_cache keeps views from the control plane: it needs `api`/],
+  ['view_cache without a file', 'api: { url: "http://127.0.0.1:8080" }\nview_cache: { min_interval: 1m }\n', /view_cache\.file: /],
+  ['view_cache.min_interval not a duration', 'api: { url: "http://127.0.0.1:8080" }\nview_cache: { file: v.cache, min_interval: often }\n', /view_cache\.min_interval: expected a duration such as/],
   ['a misspelt key', `${BASE}workres: 2\n`, /unknown key\(s\) "workres"/],
   // TLS: the API client (Prometheus tls_config names) and the metrics listener (web.config names)
   [

@@ -80,9 +80,17 @@ export const DnsConfig = z
         wait: Duration.default(30_000).describe('long-poll wait sent as ?wait=SECONDS'),
         retry: Duration.default(2_000).describe('pause after every replica failed (doubles up to 30s, jittered)'),
         timeout: Duration.default(10_000).describe('extra time allowed beyond `wait` before a poll is abandoned'),
+        first_view_wait: Duration.default(10_000).describe('how long a starting server waits for a view from a replica before it listens anyway: from view_cache if set, else answering SERVFAIL until one arrives'),
       })
       .optional(),
     view_file: z.string().min(1).optional().describe('a static DnsView (JSON or YAML) instead of the API'),
+    view_cache: z
+      .strictObject({
+        file: z.string().min(1).describe('where the last good view from the control plane is kept (its directory must exist and be writable); read at start when no replica answers within api.first_view_wait'),
+        min_interval: Duration.default(30_000).describe('the view in force is written at most this often (a 1M-subnet view is ~25 MB and seconds of paced work)'),
+      })
+      .optional()
+      .describe('serve-stale across restarts: a server restarted during a control-plane outage answers from its last good view instead of SERVFAIL'),
     authority: z
       .strictObject({
         primary_ns: DnsName.optional().describe('SOA MNAME; default ns1.<zone>'),
@@ -142,6 +150,7 @@ export const DnsConfig = z
     if (!c.api === !c.view_file) {
       ctx.addIssue({ code: 'custom', path: c.api ? ['view_file'] : ['api'], message: 'set exactly one of `api` (control plane) or `view_file` (static view)' });
     }
+    if (c.view_cache && !c.api) ctx.addIssue({ code: 'custom', path: ['view_cache'], message: 'view_cache keeps views from the control plane: it needs `api` (a view_file is its own cache)' });
     if (c.api && !c.api.url === !c.api.urls) ctx.addIssue({ code: 'custom', path: ['api', 'url'], message: 'set api.url (one control plane) or api.urls (its replicas), not both' });
     if (c.api && c.api.token && c.api.token_file) ctx.addIssue({ code: 'custom', path: ['api', 'token_file'], message: 'set token or token_file, not both' });
     if (c.api?.tls) notHttps(c.api.url ? [c.api.url] : (c.api.urls ?? [])).forEach((i) => ctx.addIssue({ code: 'custom', path: ['api', ...(c.api!.url ? ['url'] : ['urls', i])], message: 'api.tls is set, so the control plane must be reached over https://' }));
@@ -173,6 +182,7 @@ export function resolvePaths(config: DnsConfig, baseDir: string): DnsConfig {
   return {
     ...config,
     ...(config.view_file ? { view_file: abs(config.view_file) } : {}),
+    ...(config.view_cache ? { view_cache: { ...config.view_cache, file: abs(config.view_cache.file) } } : {}),
     ...(api ? { api } : {}),
     ...(config.metrics?.tls ? { metrics: { ...config.metrics, tls: resolveTlsPaths(config.metrics.tls, baseDir) } } : {}),
     geoip: { ...config.geoip, ...(config.geoip.database ? { database: abs(config.geoip.database) } : {}) },

@@ -145,6 +145,10 @@ export interface ViewMetrics {
   changes: Counter;
   /** metrics.tls: the certificate's expiry and reloads (the process that serves /metrics). */
   tls: TlsMetrics;
+  /** view_cache (view-cache.ts): writes by result, loads at start by result, and whether the view in force came from it. */
+  cacheWrites: Counter;
+  cacheLoads: Counter;
+  fromCache: Gauge;
 }
 
 export function registerViewMetrics(registry: Registry): ViewMetrics {
@@ -174,6 +178,24 @@ export function registerViewMetrics(registry: Registry): ViewMetrics {
     lastUpdate: new Gauge({
       name: 'sluice_dns_view_last_update_timestamp_seconds',
       help: 'When the current view was installed (unix time)',
+      registers: [registry],
+      aggregator: 'max',
+    }),
+    cacheWrites: new Counter({
+      name: 'sluice_dns_view_cache_writes_total',
+      help: 'Writes of the view in force to view_cache.file, by result: ok, superseded (a newer view arrived during the write; retried), failed (logged; the previous cache stays)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    cacheLoads: new Counter({
+      name: 'sluice_dns_view_cache_loads_total',
+      help: 'Starts that found no view from the control plane and read view_cache.file, by result: ok, missing, unreadable, invalid (damaged or refused: SERVFAIL until a replica answers)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    fromCache: new Gauge({
+      name: 'sluice_dns_view_from_cache',
+      help: '1 while the view in force is the cached one read at start (no control-plane replica has answered since), else 0',
       registers: [registry],
       aggregator: 'max',
     }),

@@ -12,6 +12,7 @@ import { LongPollClient, LongPollError, sleep, type Polled } from '../lib/long-p
 import { applyChanges, WeightMapInterner } from '../model/view-codec.ts';
 import { CHANGES_PATH, decodeLegacyView, decodeViewChange, LEGACY_PATH, WrongBaseError, type ReceivedView, type ViewDelta } from './view-changes.ts';
 import type { ClientTls } from '../lib/tls-client.ts';
+import type { ViewCache } from './view-cache.ts';
 
 /** `delta`: how `view` came from the one installed before (absent for a full view). */
 export type ViewListener = (view: DnsView, delta?: ViewDelta) => void;
@@ -65,6 +66,8 @@ const ReceivedDnsView = DnsView.extend({
 export interface ViewSource {
   start(): void;
   stop(): void;
+  /** At start, with no view from the source itself: install a cached one; false when there is none. */
+  resumeFromCache?(): boolean;
 }
 
 /** Static file; SIGHUP (handled by the caller) calls reload(). `first`: the file already read (start installs it). */
@@ -113,12 +116,13 @@ export class ApiViewSource implements ViewSource {
   private legacy = false;
 
   constructor(
-    api: NonNullable<DnsConfig['api']>,
+    api: Omit<NonNullable<DnsConfig['api']>, 'first_view_wait'>,
     token: string | undefined,
     private readonly onView: ViewListener,
     private readonly metrics: ViewMetrics,
     private readonly log: Logger,
     tls?: ClientTls,
+    private readonly cache?: ViewCache,
   ) {
     this.client = new LongPollClient<ReceivedView>({
       urls: apiUrls(api),
@@ -155,6 +159,28 @@ export class ApiViewSource implements ViewSource {
     this.stopped = true;
     this.controller.abort();
     this.client.close();
+    this.cache?.stop();
+  }
+
+  /**
+   * No replica gave a view at start: install the cached one (view-cache.ts) and ask the replicas for
+   * what changed since it. False when there is no usable cache (logged and counted by the cache).
+   */
+  resumeFromCache(): boolean {
+    if (this.held || !this.cache) return false;
+    const cached = this.cache.load();
+    if (!cached) return false;
+    try {
+      this.onView(cached.view);
+    } catch (err) {
+      this.cache.refused(err as Error);
+      return false;
+    }
+    this.held = cached.view;
+    this.client.resumeFrom(cached.view.version);
+    this.cache.serving();
+    this.log.warn({ version: cached.view.version, seq: cached.view.seq, saved_at: cached.savedAt, file: this.cache.file }, 'no control-plane replica answered: answering from the cached view until one does');
+    return true;
   }
 
   private async loop(): Promise<void> {
@@ -205,6 +231,7 @@ export class ApiViewSource implements ViewSource {
       throw new LongPollError(`view ${view.version} from ${r.url}: cannot be installed: ${(err as Error).message}`, 'invalid', r.url);
     }
     this.held = view;
+    this.cache?.installed(view);
     this.metrics.changes.inc({ kind: r.view.kind, reason: r.view.reason });
     this.metrics.updates.inc();
     this.metrics.lastUpdate.set(Date.now() / 1000);

@@ -115,6 +115,15 @@ export class LongPollClient<T> {
     this.o.path = path;
   }
 
+  /**
+   * Start from a view held already (a DNS server's cached view at start): the next request names it
+   * (If-None-Match), so an up-to-date replica answers 304 or a delta. The seq floor is not set: the
+   * view did not come from a replica this run.
+   */
+  resumeFrom(version: string): void {
+    this.etag = `"${version}"`;
+  }
+
   /** Forget the ETag: the next request fetches the whole view (after a failed apply). The seq floor stays. */
   reset(): void {
     this.etag = null;

@@ -341,6 +341,9 @@ describe('control plane cloud-init', () => {
     expect(config.metrics).toMatchObject({ listen: { host: '10.10.1.10', port: 9153 }, tls: { key_file: '/etc/sluice/tls/dns.key', client_auth_type: 'RequireAndVerifyClientCert' } });
     expect(fileAt(doc, '/etc/sluice/dns.token')).toMatchObject({ content: READ_TOKEN, owner: 'root:sluice-dns', permissions: '0640' });
     expect(config.geoip.cidr_mappings).toHaveLength(2);
+    // Inside the unit's StateDirectory, the one path sluice-dns.service may write.
+    expect(config.view_cache?.file).toBe('/var/lib/sluice/dns/view.cache');
+    expect(readFileSync(join(REPO_ROOT, 'deploy/systemd/sluice-dns.service'), 'utf8')).toMatch(/^ReadWritePaths=\/var\/lib\/sluice\/dns$/m);
   });
 
   it('installs sluice, then starts the control plane, registers the topology, starts DNS and restarts Prometheus', () => {
@@ -674,8 +677,9 @@ describe.skipIf(unavailable({ tools: { dig: 'dnsutils', jq: 'jq', curl: 'curl', 
 
   it('sluice dns runs from the rendered dns.yaml and steers each client subnet by the rendered geo mapping', async () => {
     const rendered = renderControlPlane({ privateIp: '127.0.0.1', apiPort: Number(new URL(api).port), dnsPort, zone: 'sluice.internal', useRecordingRules: true, geo: GEO, agentTargets: [], edgeTargets: [], bootstrap: null });
-    const dnsDoc = parseYaml(rendered.dnsConfig) as { api: { token_file: string; tls: Record<string, string> }; metrics: { listen: string; tls: Record<string, string> } };
+    const dnsDoc = parseYaml(rendered.dnsConfig) as { api: { token_file: string; tls: Record<string, string> }; metrics: { listen: string; tls: Record<string, string> }; view_cache: { file: string } };
     dnsDoc.api.token_file = join(dir, 'read.token');
+    dnsDoc.view_cache.file = join(dir, 'dns-view.cache');
     localTls(dnsDoc.api.tls);
     localTls(dnsDoc.metrics.tls);
     dnsDoc.metrics.listen = `127.0.0.1:${await freePort()}`;

@@ -32,6 +32,7 @@ describe('dns config', () => {
     ['view_file: missing.json\n', /dns\.yaml: view_file: .*missing\.json/],
     ['view_file: bad.json\n', /dns\.yaml: view_file: .*bad\.json: not a DnsView: zones/],
     ['view_file: v.json\ndnssec: { key_directory: nokeys }\n', /dns\.yaml: dnssec\.key_directory: .*nokeys: cannot read the key directory/],
+    ['api: { url: "http://127.0.0.1:9" }\nview_cache: { file: no-such-dir/view.cache }\n', /dns\.yaml: view_cache\.file: directory .*no-such-dir is not writable \(ENOENT\)/],
   ])('rejects %j with a clear message and exit code 2', async (yaml, message) => {
     const file = join(dir, 'dns.yaml');
     writeFileSync(file, yaml);
