@@ -12,6 +12,7 @@ import { unavailable } from './helpers/env.ts';
 import { freePort, freeServerPort } from './helpers/ports.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
+import { dataPlaneControlPlane } from './helpers/control-plane.ts';
 import { GEOIP_TEST_DB, PLACES } from '../dns/testing/fixtures.ts';
 
 const run = promisify(execFile);
@@ -28,37 +29,16 @@ describe.skipIf(skip)('sluice dns following the real control plane', () => {
   const ids: Record<string, string> = {};
   let lbId = '';
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return JSON.parse(text) as { id: string };
-  };
+  let cp: ReturnType<typeof dataPlaneControlPlane>;
+  const call = (method: string, path: string, body?: unknown) => cp.call(method, path, body);
   const dig = async (...args: string[]) => (await run('dig', ['@127.0.0.1', '-p', String(dnsPort), '+short', '+tries=2', '+time=1', ...args])).stdout.trim();
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-dns-cp-'));
     apiPort = await freePort();
     dnsPort = await freeServerPort();
-    writeFileSync(
-      join(dir, 'cp.yaml'),
-      [
-        `listen: 127.0.0.1:${apiPort}`,
-        `data_dir: ${JSON.stringify(join(dir, 'data'))}`,
-        `auth: { admin_tokens: [${ADMIN}], read_tokens: [${READ}] }`,
-        'health_checks: { enabled: false }',
-        'scheduler: { enabled: false }',
-      ].join('\n'),
-    );
-    api = startSluice(['control-plane', '--config', join(dir, 'cp.yaml')]);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${apiPort}/api/v1/dns/view`, { headers: { authorization: `Bearer ${READ}` } })).status === 200, {
-      timeoutMs: 30_000,
-      what: `the control plane; output: ${api.output()}`,
-    });
+    cp = dataPlaneControlPlane(dir, apiPort, { admin: ADMIN, read: READ });
+    api = await cp.start();
     lbId = (await call('POST', '/api/v1/load-balancers', { name: 'app', dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 30, answers: 1 }, policy: 'latency' })).id;
     const origins = [
       { name: 'eu-london', region: 'eu-west', addresses: ['192.0.2.10'], location: PLACES.london },

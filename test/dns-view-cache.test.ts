@@ -16,6 +16,7 @@ import { unavailable } from './helpers/env.ts';
 import { freePort, freeServerPort } from './helpers/ports.ts';
 import { startSluice, type SluiceProcess } from './helpers/sluice-process.ts';
 import { waitFor } from './helpers/wait.ts';
+import { dataPlaneControlPlane } from './helpers/control-plane.ts';
 
 const run = promisify(execFile);
 const skip = unavailable({ tools: { dig: 'dnsutils' } });
@@ -34,16 +35,8 @@ describe.skipIf(skip)('sluice dns view_cache: answering from the last good view 
   let lbId = '';
   const cacheFile = () => join(dir, 'cache', 'view.cache');
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return JSON.parse(text) as { id: string; version?: string };
-  };
+  let cp: ReturnType<typeof dataPlaneControlPlane>;
+  const call = (method: string, path: string, body?: unknown) => cp.call(method, path, body);
   const dig = async (...args: string[]) => (await run('dig', ['@127.0.0.1', '-p', String(dnsPort), '+tries=1', '+time=1', ...args])).stdout;
   const answer = async () => (await dig('+short', 'app.example.com', LONDON)).trim();
   const metric = async (name: string) => {
@@ -52,11 +45,7 @@ describe.skipIf(skip)('sluice dns view_cache: answering from the last good view 
     return m ? Number(m[1]) : undefined;
   };
   const startApi = async () => {
-    api = startSluice(['control-plane', '--config', join(dir, 'cp.yaml')]);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${apiPort}/api/v1/dns/view`, { headers: { authorization: `Bearer ${READ}` } }).catch(() => null))?.status === 200, {
-      timeoutMs: 30_000,
-      what: `the control plane; output: ${api.output()}`,
-    });
+    api = await cp.start();
   };
   const startDns = () => {
     dns = startSluice(['dns', '--config', join(dir, 'dns.yaml')]);
@@ -76,16 +65,7 @@ describe.skipIf(skip)('sluice dns view_cache: answering from the last good view 
     apiPort = await freePort();
     dnsPort = await freeServerPort();
     metricsPort = await freePort();
-    writeFileSync(
-      join(dir, 'cp.yaml'),
-      [
-        `listen: 127.0.0.1:${apiPort}`,
-        `data_dir: ${JSON.stringify(join(dir, 'data'))}`,
-        `auth: { admin_tokens: [${ADMIN}], read_tokens: [${READ}] }`,
-        'health_checks: { enabled: false }',
-        'scheduler: { enabled: false }',
-      ].join('\n'),
-    );
+    cp = dataPlaneControlPlane(dir, apiPort, { admin: ADMIN, read: READ });
     await startApi();
     lbId = (await call('POST', '/api/v1/load-balancers', { name: 'app', dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 30, answers: 1 }, policy: 'latency' })).id;
     const origins = [

@@ -1,6 +1,6 @@
 // Starting a control plane for tests: in-process (fast, for API behaviour) or as the real CLI process
 // (for durability and start-up behaviour).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -104,4 +104,47 @@ export async function http(url: string, init: { method?: string; body?: unknown;
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json: json as any };
+}
+
+/**
+ * A real `sluice control-plane` for the data planes' end-to-end tests: loopback on `port`, SQLite in
+ * `dir/data`, two tokens, no health checks and no scheduler (the test publishes what it needs). Its
+ * data and port survive a restart, so a test can stop it and start it again with `start()`.
+ */
+export function dataPlaneControlPlane(dir: string, port: number, tokens: { admin: string; read: string }) {
+  const config = join(dir, 'cp.yaml');
+  writeFileSync(
+    config,
+    [
+      `listen: 127.0.0.1:${port}`,
+      `data_dir: ${JSON.stringify(join(dir, 'data'))}`,
+      `auth: { admin_tokens: [${tokens.admin}], read_tokens: [${tokens.read}] }`,
+      'health_checks: { enabled: false }',
+      'scheduler: { enabled: false }',
+    ].join('\n'),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    /** Starts the process and resolves once it serves the DNS view to the read token. */
+    async start(): Promise<SluiceProcess> {
+      const proc = startSluice(['control-plane', '--config', config]);
+      await waitFor(async () => (await fetch(`${url}/api/v1/dns/view`, { headers: { authorization: `Bearer ${tokens.read}` } }).catch(() => null))?.status === 200, {
+        timeoutMs: 30_000,
+        what: `the control plane; output: ${proc.output()}`,
+      });
+      return proc;
+    },
+    /** One REST call with the admin token; throws with the status and body unless 2xx. */
+    async call(method: string, path: string, body?: unknown): Promise<{ id: string }> {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${tokens.admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+      return JSON.parse(text) as { id: string };
+    },
+  };
 }
