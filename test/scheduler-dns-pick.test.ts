@@ -8,6 +8,7 @@ import { buildViewIndex, type Authority } from '../dns/answer/view-index.ts';
 import { origin, PLACES, record, view } from '../dns/testing/fixtures.ts';
 import { buildQuery, decodeResponse } from '../dns/testing/packets.ts';
 import { pickOrder, pickOrigin } from '../scheduler/core/predict.ts';
+import { steerWholeAnswers } from '../scheduler/core/answer-steering.ts';
 import { DNS_HASH_PREFIX, dnsPick } from '../scheduler/loop/dns-pick.ts';
 import { DnsConfig } from '../dns/config.ts';
 
@@ -43,6 +44,41 @@ describe('the scheduler’s DNS pick is the answer sluice dns gives', () => {
     // Fractional weights really are split across subnets (the check is not vacuous).
     expect(answeredBy).toBeGreaterThan(60);
     expect(answeredBy).toBeLessThan(240);
+  });
+
+  it('steered weights (subnets flipped ahead where the answers lag the walk), published rounded, are answered as the scheduler steered them', () => {
+    // Points that fall late: of a pool, 160 subnets whose points lie above the walk's boundary and 20 below.
+    const ids2 = ['o-zeta', 'o-alpha']; // o-alpha first on the line: the origin the walk moves to
+    const pool = Array.from({ length: 3000 }, (_, i) => `10.${40 + (i >> 8)}.${i & 255}.0/24`);
+    const withPoints = pool.map((s) => ({ s, u: dnsPick(s, 'app.lab.example.')! }));
+    const chosen = [...withPoints.filter((x) => x.u >= 0.3).slice(0, 160), ...withPoints.filter((x) => x.u < 0.3).slice(0, 20)];
+    const n = chosen.length;
+    const weights = new Float64Array(n * 2);
+    const plan = new Float64Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      weights.set([0.7, 0.3], i * 2); // o-zeta 0.7, o-alpha 0.3
+      plan.set([0, 1], i * 2);
+    }
+    const order = pickOrder(ids2);
+    const input = { rows: n, cols: 2, weights, plan, demand: new Float64Array(n).fill(1), pick: Float64Array.from(chosen, (x) => x.u), order };
+    const r = steerWholeAnswers(input);
+    expect(r.surplusBefore).toBeGreaterThan(30);
+    expect(r.flipped).toBeGreaterThan(25);
+    // Published as the loop publishes them: rounded to 1e-6.
+    const published = chosen.map((_, i) => Object.fromEntries(ids2.map((id, j) => [id, Math.round(weights[i * 2 + j]! * 1e6) / 1e6])));
+    const two = [origin('o-zeta', ['192.0.2.10'], PLACES.london), origin('o-alpha', ['192.0.2.20'], PLACES.ashburn)];
+    const steered = new Responder({ geo: null, limits: { ipv4: 24, ipv6: 56 }, udpPayloadSize: 1232 });
+    steered.setIndex(buildViewIndex(view('lab.example', [record('App.Lab.Example', two, { subnets: Object.fromEntries(chosen.map((x, i) => [x.s, published[i]!])) })]), AUTHORITY));
+    let onAlpha = 0;
+    chosen.forEach(({ s: subnet, u }, i) => {
+      const expected = ids2[pickOrigin(weights, i * 2, order, u)];
+      const answer = decodeResponse(steered.respond(buildQuery({ name: 'app.lab.example', edns: { ecs: { address: subnet.split('/')[0]!, source: 24 } } }), 'udp', { family: 4, v4: 0x0a000001, v6: new Uint8Array(16) })!).answers[0]!.value!;
+      expect(byAddress[answer], subnet).toBe(expected);
+      if (expected === 'o-alpha') onAlpha++;
+    });
+    // The answered load is within one subnet of the walk's.
+    const walk = [...Array(n).keys()].reduce((sum, i) => sum + weights[i * 2 + 1]!, 0);
+    expect(Math.abs(onAlpha - walk)).toBeLessThanOrEqual(1);
   });
 
   it('gives no point for a subnet the DNS does not answer as one unit', () => {

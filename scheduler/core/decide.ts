@@ -19,9 +19,10 @@ import { densify, rttOf, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
 import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff, type SparseShares } from './output.ts';
 import { makePlan } from './plan.ts';
-import { predict } from './predict.ts';
+import { pickOrder, predict } from './predict.ts';
 import { scratch } from './scratch.ts';
 import { preferCurrent } from './stickiness.ts';
+import { steerWholeAnswers } from './answer-steering.ts';
 import type { OriginOutcome, OriginState, OverrideOutcome, SchedulingDecision, SchedulingProblem } from './types.ts';
 
 /** Proportional band of the damping (damping.ts). */
@@ -110,6 +111,12 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   cleanRows(w, n, K);
   cleanRows(planDense, n, K);
   lap('clean rows');
+  // DNS subnets answered whole: flip the ones nearest to flipping where the answers lag the walk.
+  if (problem.pick) {
+    const steered = steerWholeAnswers({ rows: n, cols: K, weights: w, plan: walkTo, demand, pick: problem.pick, order: pickOrder(origins.map((o) => o.id)), pinned: inForce.hasConnections ? inForce.pinned : undefined, exact });
+    if (steered.flipped > 0) notes.push(`answers: ${steered.flipped} subnet(s) answered whole flipped ahead of their shares (${fmt(steered.movedLoad)} rps), so the answered load follows the walk: ${fmt(steered.surplusBefore)} → ${fmt(steered.surplusAfter)} rps answered above it`);
+    lap('answer steering');
+  }
   // The load the next cycle will carry: pinned connections plus new traffic by these weights.
   const prediction = predict(problem, w, roleOf, origins.map((o) => o.id));
   lap('prediction');
