@@ -102,6 +102,7 @@ export function steerWholeAnswers(input: AnswerSteeringInput): AnswerSteering {
   candidates.sort((x, y) => x.lambda - y.lambda || x.row - y.row);
   const done = new Uint8Array(n);
   const next = new Float64Array(K);
+  const change = new Float64Array(K);
   // A pair (from, to) whose cheapest remaining flip does not pay is done: the next ones sit farther from
   // their boundaries (a farther subnet could fit a small remainder better, but flips in order of their
   // points are what the walk itself would make next).
@@ -115,8 +116,8 @@ export function steerWholeAnswers(input: AnswerSteeringInput): AnswerSteering {
     let gain = 0;
     for (let j = 0; j < K; j++) {
       next[j] = (1 - c.lambda) * w[row + j]! + (j === c.to ? c.lambda : 0);
-      const change = -m * (next[j]! - w[row + j]!) + (j === c.from ? -m : j === c.to ? m : 0);
-      if (change !== 0) gain += Math.abs(surplus[j]!) - Math.abs(surplus[j]! + change);
+      change[j] = -m * (next[j]! - w[row + j]!) + (j === c.from ? -m : j === c.to ? m : 0);
+      if (change[j] !== 0) gain += Math.abs(surplus[j]!) - Math.abs(surplus[j]! + change[j]!);
     }
     // A flip churns a subnet's answer: worth it only for a real gain (5 % of its load), not a tie.
     if (!(gain > 0.05 * m)) {
@@ -124,7 +125,7 @@ export function steerWholeAnswers(input: AnswerSteeringInput): AnswerSteering {
       continue;
     }
     for (let j = 0; j < K; j++) {
-      surplus[j]! += -m * (next[j]! - w[row + j]!) + (j === c.from ? -m : j === c.to ? m : 0);
+      surplus[j]! += change[j]!;
       w[row + j] = next[j]!;
     }
     done[c.row] = 1;
