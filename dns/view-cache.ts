@@ -101,11 +101,6 @@ export class ViewCache {
     return this.timer !== null;
   }
 
-  /** Resolves when no write is running (tests, shutdown). */
-  async idle(): Promise<void> {
-    while (this.writing) await this.writing;
-  }
-
   /** The cached view, checked; null (logged and counted) when there is none or it does not check out. */
   load(): CachedView | null {
     const file = this.config.file;
