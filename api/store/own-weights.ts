@@ -13,13 +13,22 @@
 // - `changed` is kept only when the publish compared against the memo that is still the latest when it
 //   commits (two of this process's publishes of one load balancer interleaving lose it: readers then
 //   diff in full).
+// - The memo is also where the next publish's change row starts (weights-chain.ts): it names the
+//   version and time the change applies to, and how far the store's chain is from its base (`chain`),
+//   so compaction is decided before serialising anything; the transaction checks both again.
 import type { OwnWeights } from './store.ts';
+import { keysOnce } from '../../lib/json-steps.ts';
 import type { PreparedWeights } from './records.ts';
+import type { ChainHead, VersionStamp } from './weights-chain.ts';
+
+/** How far the store's chain of change rows was from its base after a publish. */
+export type ChainLength = Pick<ChainHead, 'base_entries' | 'since_base' | 'change_rows'>;
 
 interface Memo {
   version: number;
   published_at: string;
   weights: OwnWeights;
+  chain: ChainLength;
 }
 
 export class OwnWeightsMemo {
@@ -30,10 +39,17 @@ export class OwnWeightsMemo {
     return this.byLb.get(lbId)?.weights.subnets;
   }
 
-  /** After a committed publish of `ready` as `version`. */
-  remember(lbId: string, version: number, publishedAt: string, ready: PreparedWeights): void {
+  /** The version and chain length this process published last for `lbId` (where its next change row starts). */
+  last(lbId: string): (VersionStamp & { chain: ChainLength }) | undefined {
+    const m = this.byLb.get(lbId);
+    return m && { version: m.version, published_at: m.published_at, chain: m.chain };
+  }
+
+  /** After a committed publish of `ready` as `version` (`chain`: the store's chain after it; unknown: as after a base). */
+  remember(lbId: string, version: number, publishedAt: string, ready: PreparedWeights, chain?: ChainLength): void {
     const changed = ready.changed && ready.changed.from === this.lastSubnets(lbId) ? ready.changed : null;
-    this.byLb.set(lbId, { version, published_at: publishedAt, weights: { edges: ready.parsed.edges, subnets: ready.parsed.subnets, changed } });
+    const base = { base_entries: keysOnce(ready.parsed.subnets).length, since_base: 0, change_rows: 0 };
+    this.byLb.set(lbId, { version, published_at: publishedAt, weights: { edges: ready.parsed.edges, subnets: ready.parsed.subnets, changed }, chain: chain ?? base });
   }
 
   /** The weights this process committed as exactly this row, or undefined. */

@@ -41,8 +41,8 @@ const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'obje
 /** Weights checked and serialised for a publish, before its write transaction. */
 export interface PreparedWeights {
   parsed: ParsedWeights;
-  /** JSON.stringify(parsed), built in pieces. */
-  body: string;
+  /** JSON.stringify(parsed), built in pieces; null when not asked for (a change row will do: weightsBodySteps if not). */
+  body: string | null;
   /** Every origin id a share names: checked against the load balancer's inside the write (assertKnownOrigins). */
   named: Set<string>;
   /** The subnet keys that differ from `since` (prepareWeightsSteps'), or null without one. */
@@ -57,8 +57,19 @@ export interface PreparedWeights {
  * permissive than the schema: when it doubts, the schema decides (and names the bad field), and the
  * pass runs again, unchecked, over the schema's copy.
  */
-export function* prepareWeightsSteps(weights: WeightsInput, since?: Record<string, Record<string, number>>): Steps<PreparedWeights> {
-  return (yield* onePassSteps(weights, since, true)) ?? (yield* onePassSteps(checkWeights(weights), since, false))!;
+export function* prepareWeightsSteps(weights: WeightsInput, since?: Record<string, Record<string, number>>, serialise = true): Steps<PreparedWeights> {
+  return (yield* onePassSteps(weights, since, true, serialise)) ?? (yield* onePassSteps(checkWeights(weights), since, false, serialise))!;
+}
+
+/** The body of weights prepared without it (a change row was refused: a base is written). */
+export function* weightsBodySteps(parsed: ParsedWeights): Steps<string> {
+  const body = textSink();
+  body.add('{"edges":');
+  yield* objectJsonWhileSteps(parsed.edges, body.add, undefined, keysOnce(parsed.edges));
+  body.add(',"subnets":');
+  yield* objectJsonWhileSteps(parsed.subnets, body.add, undefined, keysOnce(parsed.subnets));
+  body.add('}');
+  return body.text();
 }
 
 /** The subnet keys compared with the previous publish so far. */
@@ -70,21 +81,22 @@ interface Comparison {
 }
 
 /** prepareWeightsSteps over `w`, checking it by hand when `check` (null as soon as a check fails). */
-function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, number>> | undefined, check: boolean): Steps<PreparedWeights | null> {
+function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, number>> | undefined, check: boolean, serialise: boolean): Steps<PreparedWeights | null> {
   if (check && (!isPlain(w) || Object.keys(w).some((k) => k !== 'edges' && k !== 'subnets'))) return null;
   // Absent is empty; anything else (null too) must pass the table's check, as the schema requires.
   const { edges, subnets } = w as Partial<ParsedWeights>;
   const parsed = { edges: edges === undefined ? {} : edges, subnets: subnets === undefined ? {} : subnets };
   const named = new Set<string>();
-  const body = textSink();
+  const body = serialise ? textSink() : null;
+  const add = body ? body.add : null;
   const cmp: Comparison | null = since ? { since, changed: [], kept: 0 } : null;
   // CIDRs already in the last publish passed this check then: not parsed again (~2 s of 1M).
   const cidrOk = since ? (k: string) => Object.hasOwn(since, k) || parseCidr(k) !== null : (k: string) => parseCidr(k) !== null;
-  body.add('{"edges":');
-  if (!(yield* tablePassSteps(parsed.edges, body.add, check ? () => true : null, named, null))) return null;
-  body.add(',"subnets":');
-  if (!(yield* tablePassSteps(parsed.subnets, body.add, check ? cidrOk : null, named, cmp))) return null;
-  body.add('}');
+  add?.('{"edges":');
+  if (!(yield* tablePassSteps(parsed.edges, add, check ? () => true : null, named, null))) return null;
+  add?.(',"subnets":');
+  if (!(yield* tablePassSteps(parsed.subnets, add, check ? cidrOk : null, named, cmp))) return null;
+  add?.('}');
   if (cmp) {
     const before = keysOnce(cmp.since);
     // Every key of `since` still present was counted: a walk for removals only when some are gone.
@@ -95,7 +107,7 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
       }
     }
   }
-  return { parsed, body: body.text(), named, changed: cmp ? { from: cmp.since, keys: cmp.changed } : null };
+  return { parsed, body: body ? body.text() : null, named, changed: cmp ? { from: cmp.since, keys: cmp.changed } : null };
 }
 
 /**
@@ -103,7 +115,7 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
  * checked), its origins named, compared with the previous publish (`cmp`), its JSON written (exactly
  * JSON.stringify(table)'s, STEP_ITEMS entries per piece). false when a check fails.
  */
-function* tablePassSteps(table: Record<string, Record<string, number>>, sink: (piece: string) => void, keyOk: ((k: string) => boolean) | null, named: Set<string>, cmp: Comparison | null): Steps<boolean> {
+function* tablePassSteps(table: Record<string, Record<string, number>>, sink: ((piece: string) => void) | null, keyOk: ((k: string) => boolean) | null, named: Set<string>, cmp: Comparison | null): Steps<boolean> {
   if (keyOk && !isPlain(table)) return false;
   const entry = (key: string, shares: Record<string, number>): boolean => {
     if (keyOk && (!keyOk(key) || !isPlain(shares))) return false;
@@ -126,7 +138,14 @@ function* tablePassSteps(table: Record<string, Record<string, number>>, sink: (p
     return true;
   };
   // keysOnce: the key list stays cached with the table, so the next publish's removals walk needs no Object.keys of it.
-  return yield* objectJsonWhileSteps(table, sink, entry, keysOnce(table));
+  const keys = keysOnce(table);
+  if (sink) return yield* objectJsonWhileSteps(table, sink, entry, keys);
+  // No body: the same walk without writing JSON (a change row serialises the changed keys only).
+  for (let i = 0; i < keys.length; i++) {
+    if (!entry(keys[i]!, table[keys[i]!]!)) return false;
+    if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+  }
+  return true;
 }
 
 /**
@@ -205,7 +224,8 @@ export function* decisionRowSteps(input: DecisionInput, weightsVersion: number |
 
 /** A publish's weights and decision row, checked and serialised in steps before its write transaction. */
 export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
-  const ready = yield* prepareWeightsSteps(weights, since);
+  // With `since` (this process's last publish) a change row is tried first: no body unless refused.
+  const ready = yield* prepareWeightsSteps(weights, since, since === undefined);
   const row = yield* decisionRowSteps({ ...decision, load_balancer_id: lbId }, null, fence, new Date().toISOString());
   return { weights: ready, decision: row };
 }
