@@ -3,7 +3,10 @@
 // real SQLite store (file, WAL, its publish worker) and then the DNS view's delta rendered by the
 // route's cache (api/routes/views.ts viewCache: readWorld, build + version, history diff, delta encoded), on
 //   leader    the replica that published (the store's own publish is known to it), and
-//   follower  a second store on the same file (an HA replica that did not publish: it reads the body).
+//   follower  a second store on the same file (an HA replica that did not publish: it reads the
+//             change rows after the version it rendered before and applies them, api/store/weights-chain.ts).
+// The first publish has no memo to write a change row against: it writes a full base, as a
+// compaction does (one publish in ~12 at 2 % changed): `publish_base`.
 // Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
 // changed, 0.1 % added and removed); the published tables are fresh objects per subnet with their key
 // list known, as the scheduler's splitWeightsSteps builds them. CPU time (process.cpuUsage) beside
@@ -60,7 +63,7 @@ async function one(label: string, n: number, changed: number) {
   const follower = openSqliteStore(dir);
   try {
     const { lb, s1, s2, decision } = await publishes(leader, n, changed);
-    await leader.publishWeights(lb.id, { subnets: s1 }, decision);
+    const publishBase = await stalls(() => leader.publishWeights(lb.id, { subnets: s1 }, decision));
     const leaderViews = viewCache(leader);
     const followerViews = viewCache(follower);
     const first = await stalls(async () => (await leaderViews.dnsChanges(null)).json.length);
@@ -73,6 +76,8 @@ async function one(label: string, n: number, changed: number) {
     if (!render.value.startsWith('{"kind":"delta"')) throw new Error(`leader: expected a delta, got ${render.value.slice(0, 80)}`);
     const followerRender = await stalls(async () => (await followerViews.dnsChanges(v1)).json);
     if (!followerRender.value.startsWith('{"kind":"delta"')) throw new Error(`follower: expected a delta, got ${followerRender.value.slice(0, 80)}`);
+    const followerReads = follower.weightsReads;
+    if (followerReads.incremental !== 1) throw new Error(`follower: expected one incremental read of the change row, got ${JSON.stringify(followerReads)}`);
     const v2 = (await leaderViews.dnsView()).version;
     const versionsEqual = v2 === (await followerViews.dnsView()).version && render.value === followerRender.value;
     if (!versionsEqual) throw new Error('leader and follower rendered different deltas or versions');
@@ -80,6 +85,8 @@ async function one(label: string, n: number, changed: number) {
     const r = {
       subnets: n,
       publish: strip(publish),
+      publish_base: strip(publishBase),
+      follower_reads: followerReads,
       leader_render: strip(render),
       follower_render: strip(followerRender),
       publish_to_delta_leader: { wall_ms: round(publish.wall_ms + render.wall_ms), cpu_ms: round(publish.cpu_ms + render.cpu_ms) },
@@ -217,15 +224,15 @@ export async function main(args: string[]): Promise<void> {
   recordResult(
     'view-publish',
     {
-      comparison: "one publish (2 % changed) through a real SQLite store and the route's cache: the DNS view delta rendered by the replica that published (leader) vs by a replica that did not (follower, reads and parses the body)",
-      ratios: { render_cpu_follower_over_leader: ratio(big.follower_render.cpu_ms, big.leader_render.cpu_ms) },
+      comparison: "one publish (2 % changed) through a real SQLite store and the route's cache: the DNS view delta rendered by the replica that published (leader) vs by a replica that did not (follower: applies the change row to the tables it held); the publish as a change row vs as a full base",
+      ratios: { render_cpu_follower_over_leader: ratio(big.follower_render.cpu_ms, big.leader_render.cpu_ms), publish_cpu_base_over_change_row: ratio(big.publish_base.cpu_ms, big.publish.cpu_ms) },
       details: { sizes: results, served, loadavg_1m: load, loadavg_end: loadavg()[0] },
     },
     sizes
       .map((s) => {
         const x = results[s]!;
         const f = (y: { wall_ms: number; cpu_ms: number }) => `${y.wall_ms} ms wall / ${y.cpu_ms} ms CPU`;
-        return `${s}: publish (store commit) ${f(x.publish)}; delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB`;
+        return `${s}: publish (store commit, a change row) ${f(x.publish)} (a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB`;
       })
       .join('; ') +
       (served ? `; ${dnsSize} -> ${served.dns_servers} sluice dns: publish -> all serving ${served.publish_to_all_serving_ms} ms (publish ${served.publish_ms} ms; API process ${served.api_process_cpu_ms} ms CPU, each DNS server ${Math.min(...served.dns_cpu_ms_each)}-${Math.max(...served.dns_cpu_ms_each)} ms CPU; RSS ${Math.min(...served.dns_rss_mb_each)}-${Math.max(...served.dns_rss_mb_each)} MB each; first full view to all ${served.first_full_view_all_serving_ms} ms)` : '') +
