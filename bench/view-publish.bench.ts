@@ -1,7 +1,8 @@
-// `npm run bench -- view-publish [--sizes 100k,1m] [--changed 0.02] [--dns 10 --dns-size 100k]`:
+// `npm run bench -- view-publish [--sizes 100k,1m] [--changed 0.02] [--store sqlite|postgres] [--dns 10 --dns-size 100k]`:
 // issue 15, one publish through the control plane as it runs: the scheduler's publishWeights into a
 // real SQLite store (file, WAL, its publish worker) and then the DNS view's delta rendered by the
-// route's cache (api/routes/views.ts viewCache: readWorld, build + version, history diff, delta encoded), on
+// route's cache (api/routes/views.ts viewCache: readWorld, build + version, history diff, delta encoded)
+// (`--store postgres`: the same on a real PostgreSQL this bench starts, two stores on one database), on
 //   leader    the replica that published (the store's own publish is known to it), and
 //   follower  a second store on the same file (an HA replica that did not publish: it reads the
 //             change rows after the version it rendered before and applies them, api/store/weights-chain.ts).
@@ -23,6 +24,10 @@ import { childPids, treeRssBytes } from '../test/helpers/rss.ts';
 import { startSluice, type SluiceProcess } from '../test/helpers/sluice-process.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
+import { openPostgresStore, type PostgresStore } from '../api/store/postgres.ts';
+import { PostgresConfig } from '../api/store/pg-connection.ts';
+import { startPostgres, type RunningPostgres } from '../test/helpers/postgres.ts';
+import { pino } from 'pino';
 import type { WeightMap } from '../model/index.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { knownKeys } from '../lib/json-steps.ts';
@@ -44,7 +49,7 @@ const fresh = (s: Record<string, WeightMap>) => {
 };
 
 /** A load balancer with 200 origins in `store`, and two publishes of n subnets (the second changing `changed` of them). */
-async function publishes(store: SqliteStore, n: number, changed: number) {
+async function publishes(store: SqliteStore | PostgresStore, n: number, changed: number) {
   const lb = await store.createLoadBalancer({ name: 'app', dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 20, answers: 1 }, listeners: [], policy: 'latency', max_latency_ms: 300, min_samples: 5, max_shift: 1, deadband: 0, gain: 0.5, enabled: true });
   const ids: string[] = [];
   for (let i = 0; i < 200; i++) ids.push((await store.createOrigin(lb.id, { name: `origin-${i}`, region: `r${i % 20}`, addresses: [`10.200.${i >> 8}.${i & 255}`], port: 443, admin_state: 'active', static_weight: 1, priority: 0, location: { lat: (i % 180) - 90, lon: ((i * 7) % 360) - 180 }, target_rps: 1000, max_rps: 1200 })).id);
@@ -57,10 +62,19 @@ async function publishes(store: SqliteStore, n: number, changed: number) {
   return { lb, s1: fresh(s1), s2, decision };
 }
 
-async function one(label: string, n: number, changed: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-view-publish-'));
-  const leader = openSqliteStore(dir);
-  const follower = openSqliteStore(dir);
+/** The two stores of one run: SQLite (one file) or PostgreSQL (one database of `pg`). */
+async function storePair(pg: RunningPostgres | null): Promise<{ leader: SqliteStore | PostgresStore; follower: SqliteStore | PostgresStore; done: () => void }> {
+  if (!pg) {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-view-publish-'));
+    return { leader: openSqliteStore(dir), follower: openSqliteStore(dir), done: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const url = await pg.createDatabase();
+  const open = (replica: string) => openPostgresStore({ config: PostgresConfig.parse({ url, password_file: pg.passwordFile, change_poll: '1s' }), replica, log: pino({ level: 'silent' }) });
+  return { leader: await open('leader'), follower: await open('follower'), done: () => undefined };
+}
+
+async function one(label: string, n: number, changed: number, pg: RunningPostgres | null) {
+  const { leader, follower, done } = await storePair(pg);
   try {
     const { lb, s1, s2, decision } = await publishes(leader, n, changed);
     const publishBase = await stalls(() => leader.publishWeights(lb.id, { subnets: s1 }, decision));
@@ -99,7 +113,7 @@ async function one(label: string, n: number, changed: number) {
   } finally {
     await leader.close();
     await follower.close();
-    rmSync(dir, { recursive: true, force: true });
+    done();
   }
 }
 
@@ -214,7 +228,10 @@ async function toServers(label: string, n: number, changed: number, servers: num
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { arg, sizes, load, results } = await perSize(args, one);
+  const storeKind = args.includes('--store') ? args[args.indexOf('--store') + 1] : 'sqlite';
+  if (storeKind !== 'sqlite' && storeKind !== 'postgres') throw new Error(`--store: expected sqlite or postgres, got ${storeKind}`);
+  const pg = storeKind === 'postgres' ? await startPostgres() : null;
+  const { arg, sizes, load, results } = await perSize(args, (label, n, changed) => one(label, n, changed, pg)).finally(() => pg?.destroy());
   // --dns 10 --dns-size 100k: publish -> that many real sluice dns serving it.
   const servers = Number(arg('--dns', '0'));
   const dnsSize = arg('--dns-size', '100k');
@@ -222,9 +239,9 @@ export async function main(args: string[]): Promise<void> {
   const big = results[sizes.at(-1)!]!;
   const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
   recordResult(
-    'view-publish',
+    storeKind === 'postgres' ? 'view-publish-postgres' : 'view-publish',
     {
-      comparison: "one publish (2 % changed) through a real SQLite store and the route's cache: the DNS view delta rendered by the replica that published (leader) vs by a replica that did not (follower: applies the change row to the tables it held); the publish as a change row vs as a full base",
+      comparison: `one publish (2 % changed) through a real ${storeKind === 'postgres' ? 'PostgreSQL' : 'SQLite'} store and the route's cache: the DNS view delta rendered by the replica that published (leader) vs by a replica that did not (follower: applies the change row to the tables it held); the publish as a change row vs as a full base`,
       ratios: { render_cpu_follower_over_leader: ratio(big.follower_render.cpu_ms, big.leader_render.cpu_ms), publish_cpu_base_over_change_row: ratio(big.publish_base.cpu_ms, big.publish.cpu_ms) },
       details: { sizes: results, served, loadavg_1m: load, loadavg_end: loadavg()[0] },
     },
