@@ -360,11 +360,12 @@ export class PostgresStore implements Store {
           await c.query(`UPDATE weights SET version = $1, published_at = $2, since_base = $3, change_rows = $4 WHERE load_balancer_id = $5`, [version, publishedAt, chain.since_base, chain.change_rows, lbId]);
         } else {
           await c.query(
-            `INSERT INTO weights (load_balancer_id, version, published_at, body, base_version, base_published_at, base_entries, since_base, change_rows) VALUES ($1, $2, $3, $4, $2, $3, $5, 0, 0)
-             ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body,
+            `INSERT INTO weights (load_balancer_id, version, published_at, base_version, base_published_at, base_entries, since_base, change_rows) VALUES ($1, $2, $3, $2, $3, $4, 0, 0)
+             ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at,
                base_version = excluded.base_version, base_published_at = excluded.base_published_at, base_entries = excluded.base_entries, since_base = 0, change_rows = 0`,
-            [lbId, version, publishedAt, write.body, entries],
+            [lbId, version, publishedAt, entries],
           );
+          await c.query(`INSERT INTO weights_base (load_balancer_id, body) VALUES ($1, $2) ON CONFLICT (load_balancer_id) DO UPDATE SET body = excluded.body`, [lbId, write.body]);
           await c.query(`DELETE FROM weights_changes WHERE load_balancer_id = $1`, [lbId]);
           chain = { base_entries: entries, since_base: 0, change_rows: 0 };
         }
@@ -399,7 +400,7 @@ export class PostgresStore implements Store {
 
   async getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
     const r = await this.tx(async (c) => {
-      const head = (await c.query<ChainHead & { body: string }>(`SELECT ${HEAD_COLUMNS}, body FROM weights WHERE load_balancer_id = $1`, [lbId])).rows[0];
+      const head = (await c.query<ChainHead & { body: string }>(`SELECT ${HEAD_COLUMNS}, body FROM weights JOIN weights_base USING (load_balancer_id) WHERE load_balancer_id = $1`, [lbId])).rows[0];
       return head ? { head, body: head.body, rows: await this.changeRows(c, lbId, head.base_version) } : null;
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     if (!r) return null;
@@ -431,7 +432,7 @@ export class PostgresStore implements Store {
       const plan = planRead(this.held, this.own.of(id, head.version, head.published_at), id, head);
       let step = plan.next();
       while (!step.done) {
-        const got = 'body' in step.value ? (await c.query<{ body: string }>(`SELECT body FROM weights WHERE load_balancer_id = $1`, [id])).rows[0]!.body : await this.changeRows(c, id, step.value.rowsAfter);
+        const got = 'body' in step.value ? (await c.query<{ body: string }>(`SELECT body FROM weights_base WHERE load_balancer_id = $1`, [id])).rows[0]!.body : await this.changeRows(c, id, step.value.rowsAfter);
         step = plan.next(got);
       }
       pending.push(step.value);

@@ -96,15 +96,16 @@ export function publishTransaction(db: Database.Database, req: PublishRequest): 
 /** The weights as a new base: the head row rewritten, every change row of the load balancer gone. */
 function writeBase(db: Database.Database, lbId: string, version: number, publishedAt: string, body: string, entries: number): ChainLength {
   db.prepare(
-    `INSERT INTO weights (load_balancer_id, version, published_at, body, base_version, base_published_at, base_entries, since_base, change_rows) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)
-     ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body,
+    `INSERT INTO weights (load_balancer_id, version, published_at, base_version, base_published_at, base_entries, since_base, change_rows) VALUES (?, ?, ?, ?, ?, ?, 0, 0)
+     ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at,
        base_version = excluded.base_version, base_published_at = excluded.base_published_at, base_entries = excluded.base_entries, since_base = 0, change_rows = 0`,
-  ).run(lbId, version, publishedAt, body, version, publishedAt, entries);
+  ).run(lbId, version, publishedAt, version, publishedAt, entries);
+  db.prepare(`INSERT INTO weights_base (load_balancer_id, body) VALUES (?, ?) ON CONFLICT (load_balancer_id) DO UPDATE SET body = excluded.body`).run(lbId, body);
   db.prepare(`DELETE FROM weights_changes WHERE load_balancer_id = ?`).run(lbId);
   return { base_entries: entries, since_base: 0, change_rows: 0 };
 }
 
-/** The weights as a change row after `head` (refuseChange allowed it), and the head moved to it. */
+/** The weights as a change row after `head` (refuseChange allowed it), and the head (a narrow row: no body) moved to it. */
 function writeChange(db: Database.Database, lbId: string, version: number, publishedAt: string, head: ChainHead, c: ChangeToWrite): ChainLength {
   db.prepare(
     `INSERT INTO weights_changes (load_balancer_id, version, published_at, prev_version, prev_published_at, edges, subnets, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -347,7 +347,7 @@ export class SqliteStore implements Store {
   }
 
   private baseBody(lbId: string): string {
-    return (this.db.prepare(`SELECT body FROM weights WHERE load_balancer_id = ?`).get(lbId) as { body: string }).body;
+    return (this.db.prepare(`SELECT body FROM weights_base WHERE load_balancer_id = ?`).get(lbId) as { body: string }).body;
   }
 
   /** The change rows of `lbId` after version `after`, oldest first. */

@@ -1,13 +1,15 @@
 // Published weights as stored by both stores (SQLite, PostgreSQL): per load balancer a BASE (the full
-// JSON body, in the `weights` row) and, per later publish, a CHANGE ROW (`weights_changes`): the
+// JSON body, in `weights_base`) and, per later publish, a CHANGE ROW (`weights_changes`): the
 // edges table whole (small), the subnet keys set (with their weights) and the keys deleted against the
 // version before it. At 1M subnets with 2 % changed a publish then writes ~1 MB instead of a 46 MB body,
 // and a replica that did not publish reads the few change rows after the version it holds.
 //
 // Model and invariants:
-// - The `weights` row is the HEAD: version and published_at are the latest publish's (weightsHead
-//   reads only them), body/base_version/base_published_at the base's, base_entries the base's subnet
-//   count, since_base the changed entries of the change rows after it, change_rows how many there are.
+// - The `weights` row is the HEAD, a narrow row a change row's publish updates (SQLite rewrites a whole
+//   row on update: with the body in it, 46 MB per publish at 1M): version and published_at are the
+//   latest publish's (weightsHead reads only them), base_version/base_published_at the base's,
+//   base_entries the base's subnet count, since_base the changed entries of the change rows after it,
+//   change_rows how many there are.
 // - A change row names the version and time it applies to (prev_version, prev_published_at): the rows
 //   after a base form a chain from it to the head, each link checked by the reader (chainFrom). Versions
 //   are store-wide and time-stamped, so a row written against other weights (another writer's, a
