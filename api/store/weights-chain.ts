@@ -167,26 +167,36 @@ export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[]
   }
   const old = from.subnets;
   const oldKeys = keysOnce(old);
+  // The copy first, then the net change on it: a Map lookup per key of a 1M-key copy was ~0.2 s.
   const subnets: Subnets = {};
-  const keys: string[] = [];
   for (let i = 0; i < oldKeys.length; i++) {
-    const k = oldKeys[i]!;
-    const now = net.has(k) ? net.get(k)! : old[k]!;
-    if (now !== null) {
-      subnets[k] = now;
-      keys.push(k);
-    }
+    subnets[oldKeys[i]!] = old[oldKeys[i]!]!;
     if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
   }
   const changed: string[] = [];
+  const added: string[] = [];
+  const removed = new Set<string>();
   for (const [k, now] of net) {
     const had = Object.hasOwn(old, k);
-    if (now !== null && !had) {
+    if (now !== null) {
+      if (!had) added.push(k);
       subnets[k] = now;
-      keys.push(k);
+    } else if (had) {
+      delete subnets[k];
+      removed.add(k);
     }
     if (had || now !== null) changed.push(k);
   }
+  // Object.keys' order: the old keys that stayed, then the added ones in the order they were set.
+  let keys = oldKeys;
+  if (removed.size > 0) {
+    keys = [];
+    for (let i = 0; i < oldKeys.length; i++) {
+      if (!removed.has(oldKeys[i]!)) keys.push(oldKeys[i]!);
+      if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+    }
+  }
+  keys = keys.concat(added);
   knownKeys(subnets, keys);
   return { weights: { edges: JSON.parse(last.edges) as EdgesTable, subnets }, changed: { from: old, keys: changed } };
 }
