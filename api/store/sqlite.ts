@@ -60,9 +60,14 @@ const PUBLISH_OFF_THREAD_CHARS = 1_000_000;
 /** How long a write waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 
-export function openSqliteStore(dataDir: string): SqliteStore {
+/** Where the store tells what it cannot do the cheap way (a weights read that falls back to a full one). */
+export interface StoreLog {
+  warn(obj: object, msg: string): void;
+}
+
+export function openSqliteStore(dataDir: string, log?: StoreLog): SqliteStore {
   mkdirSync(dataDir, { recursive: true });
-  return new SqliteStore(join(dataDir, 'sluice.db'));
+  return new SqliteStore(join(dataDir, 'sluice.db'), PUBLISH_OFF_THREAD_CHARS, log);
 }
 
 export class SqliteStore implements Store {
@@ -79,7 +84,7 @@ export class SqliteStore implements Store {
   /** The weights this process published, handed to readWorld's callers instead of the body (own-weights.ts). */
   private readonly own = new OwnWeightsMemo();
   /** The weights readWorld handed out last, per load balancer: where its next read starts (weights-chain.ts). */
-  private readonly held = new HeldWeightsCache();
+  private readonly held: HeldWeightsCache;
 
   /**
    * @param publishOffThreadChars publishes whose weights and decision bodies reach this size run on the
@@ -88,7 +93,9 @@ export class SqliteStore implements Store {
   constructor(
     readonly path: string,
     private readonly publishOffThreadChars = PUBLISH_OFF_THREAD_CHARS,
+    log?: StoreLog,
   ) {
+    this.held = new HeldWeightsCache((lbId, why) => log?.warn({ load_balancer: lbId, why }, 'weights: reading in full, the change rows do not lead from the weights held'));
     // The busy timeout is set at open: switching to WAL and migrating take locks another process may hold.
     this.db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     this.db.pragma('journal_mode = WAL');
