@@ -9,8 +9,9 @@
 // The first publish has no memo to write a change row against: it writes a full base, as a
 // compaction does (one publish in ~12 at 2 % changed): `publish_base`.
 // Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
-// changed, 0.1 % added and removed); the published tables are fresh objects per subnet with their key
-// list known, as the scheduler's splitWeightsSteps builds them. CPU time (process.cpuUsage) beside
+// changed, 0.1 % added and removed); the published tables have their key list known, and the maps
+// the scheduler's splitWeightsSteps builds: fresh ones where the weights changed, the very maps of the
+// previous publish elsewhere (`publish_fresh_maps`: every map fresh, as before 2026-11-29). CPU time (process.cpuUsage) beside
 // wall time, the longest event-loop stall, and the load average: the machine is shared.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -36,7 +37,7 @@ import { cidrOf, mapPool } from './lib/synthetic-view.ts';
 import { nextSubnets, perSize, SIZES } from './view-delta.bench.ts';
 import { stalls } from './view-render.bench.ts';
 
-/** As the scheduler publishes them (splitWeightsSteps): one fresh map per subnet, the key list known to keysOnce. */
+/** As the scheduler's first publish has them (splitWeightsSteps): one fresh map per subnet, the key list known to keysOnce. */
 const fresh = (s: Record<string, WeightMap>) => {
   const out: Record<string, WeightMap> = {};
   const keys: string[] = [];
@@ -48,7 +49,27 @@ const fresh = (s: Record<string, WeightMap>) => {
   return out;
 };
 
-/** A load balancer with 200 origins in `store`, and two publishes of n subnets (the second changing `changed` of them). */
+/**
+ * As the scheduler publishes the next table (splitWeightsSteps with the weights in force): the very map
+ * objects it published before where the weights did not change, fresh maps elsewhere.
+ */
+const sharing = (next: Record<string, WeightMap>, before: Record<string, WeightMap>, published: Record<string, WeightMap>) => {
+  const out: Record<string, WeightMap> = {};
+  const keys: string[] = [];
+  for (const k in next) {
+    out[k] = next[k] === before[k] && Object.hasOwn(published, k) ? published[k]! : { ...next[k]! };
+    keys.push(k);
+  }
+  knownKeys(out, keys);
+  return out;
+};
+
+/**
+ * A load balancer with 200 origins in `store`, and three publishes of n subnets: the first, the second
+ * changing `changed` of them (unchanged maps shared with the first, as the scheduler hands them), and a
+ * third changing as many again with every map a fresh object (as the scheduler handed them until
+ * 2026-11-29: the store then checks and compares every map).
+ */
 async function publishes(store: SqliteStore | PostgresStore, n: number, changed: number) {
   const lb = await store.createLoadBalancer({ name: 'app', dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 20, answers: 1 }, listeners: [], policy: 'latency', max_latency_ms: 300, min_samples: 5, max_shift: 1, deadband: 0, gain: 0.5, enabled: true });
   const ids: string[] = [];
@@ -57,9 +78,12 @@ async function publishes(store: SqliteStore | PostgresStore, n: number, changed:
   const pool = mapPool(rand, ids);
   const s1: Record<string, WeightMap> = {};
   for (let i = 0; i < n; i++) s1[cidrOf(i)] = pool[Math.floor(rand() * pool.length)]!;
-  const s2 = fresh(nextSubnets(s1, n, changed, rand, pool));
+  const s1f = fresh(s1);
+  const next = nextSubnets(s1, n, changed, rand, pool);
+  const s2 = sharing(next, s1, s1f);
+  const s3 = fresh(nextSubnets(next, n, changed, rand, pool));
   const decision = { load_balancer_id: lb.id, reason: 'optimize' as const };
-  return { lb, s1: fresh(s1), s2, decision };
+  return { lb, s1: s1f, s2, s3, decision };
 }
 
 /** The two stores of one run: SQLite (one file) or PostgreSQL (one database of `pg`). */
@@ -76,7 +100,7 @@ async function storePair(pg: RunningPostgres | null): Promise<{ leader: SqliteSt
 async function one(label: string, n: number, changed: number, pg: RunningPostgres | null) {
   const { leader, follower, done } = await storePair(pg);
   try {
-    const { lb, s1, s2, decision } = await publishes(leader, n, changed);
+    const { lb, s1, s2, s3, decision } = await publishes(leader, n, changed);
     const publishBase = await stalls(() => leader.publishWeights(lb.id, { subnets: s1 }, decision));
     const leaderViews = viewCache(leader);
     const followerViews = viewCache(follower);
@@ -95,11 +119,13 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const v2 = (await leaderViews.dnsView()).version;
     const versionsEqual = v2 === (await followerViews.dnsView()).version && render.value === followerRender.value;
     if (!versionsEqual) throw new Error('leader and follower rendered different deltas or versions');
+    const publishFresh = await stalls(() => leader.publishWeights(lb.id, { subnets: s3 }, decision));
     const strip = <T extends { value: unknown }>({ value: _, ...x }: T): Omit<T, 'value'> => x;
     const r = {
       subnets: n,
       publish: strip(publish),
       publish_base: strip(publishBase),
+      publish_fresh_maps: strip(publishFresh),
       follower_reads: followerReads,
       leader_render: strip(render),
       follower_render: strip(followerRender),
@@ -249,7 +275,7 @@ export async function main(args: string[]): Promise<void> {
       .map((s) => {
         const x = results[s]!;
         const f = (y: { wall_ms: number; cpu_ms: number }) => `${y.wall_ms} ms wall / ${y.cpu_ms} ms CPU`;
-        return `${s}: publish (store commit, a change row) ${f(x.publish)} (a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB`;
+        return `${s}: publish (store commit, a change row) ${f(x.publish)} (every map a fresh object: ${f(x.publish_fresh_maps)}; a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB`;
       })
       .join('; ') +
       (served ? `; ${dnsSize} -> ${served.dns_servers} sluice dns: publish -> all serving ${served.publish_to_all_serving_ms} ms (publish ${served.publish_ms} ms; API process ${served.api_process_cpu_ms} ms CPU, each DNS server ${Math.min(...served.dns_cpu_ms_each)}-${Math.max(...served.dns_cpu_ms_each)} ms CPU; RSS ${Math.min(...served.dns_rss_mb_each)}-${Math.max(...served.dns_rss_mb_each)} MB each; first full view to all ${served.first_full_view_all_serving_ms} ms)` : '') +

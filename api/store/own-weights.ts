@@ -16,6 +16,8 @@
 // - The memo is also where the next publish's change row starts (weights-chain.ts): it names the
 //   version and time the change applies to, and how far the store's chain is from its base (`chain`),
 //   so compaction is decided before serialising anything; the transaction checks both again.
+// - The origin ids it named stand in for those of the maps the next publish hands over again as the
+//   very same objects (records.ts: such entries are not walked).
 import type { OwnWeights } from './store.ts';
 import { keysOnce } from '../../lib/json-steps.ts';
 import type { PreparedWeights } from './records.ts';
@@ -29,6 +31,8 @@ interface Memo {
   published_at: string;
   weights: OwnWeights;
   chain: ChainLength;
+  /** The origin ids the publish named (a superset when it reused maps: records.ts PreparedWeights). */
+  named: ReadonlySet<string>;
 }
 
 export class OwnWeightsMemo {
@@ -37,6 +41,11 @@ export class OwnWeightsMemo {
   /** The subnet table this process last published for `lbId` (what the next publish compares against). */
   lastSubnets(lbId: string): OwnWeights['subnets'] | undefined {
     return this.byLb.get(lbId)?.weights.subnets;
+  }
+
+  /** The origin ids this process's last publish of `lbId` named: stand-ins for the maps a publish hands over again. */
+  lastNamed(lbId: string): ReadonlySet<string> | undefined {
+    return this.byLb.get(lbId)?.named;
   }
 
   /** The version and chain length this process published last for `lbId` (where its next change row starts). */
@@ -49,7 +58,7 @@ export class OwnWeightsMemo {
   remember(lbId: string, version: number, publishedAt: string, ready: PreparedWeights, chain?: ChainLength): void {
     const changed = ready.changed && ready.changed.from === this.lastSubnets(lbId) ? ready.changed : null;
     const base = { base_entries: keysOnce(ready.parsed.subnets).length, since_base: 0, change_rows: 0 };
-    this.byLb.set(lbId, { version, published_at: publishedAt, weights: { edges: ready.parsed.edges, subnets: ready.parsed.subnets, changed }, chain: chain ?? base });
+    this.byLb.set(lbId, { version, published_at: publishedAt, weights: { edges: ready.parsed.edges, subnets: ready.parsed.subnets, changed }, chain: chain ?? base, named: ready.named });
   }
 
   /** The weights this process committed as exactly this row, or undefined. */

@@ -23,7 +23,7 @@ import { PgResourceTable } from './pg-resource-table.ts';
 import { OwnWeightsMemo } from './own-weights.ts';
 import { keysOnce } from '../../lib/json-steps.ts';
 import { BaseNeeded, CHANGE_COLUMNS, changeToWrite, compactionDue, finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, preparePublishSteps, weightsBodySteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, preparePublishSteps, weightsBodySteps, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
 import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
@@ -34,6 +34,9 @@ type Q = pg.ClientBase;
 const TYPES = {
   getTypeParser: ((oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
 };
+
+/** Thrown inside a publish when the origin names standing in for reused maps include an unknown one: the caller names exactly. */
+class NamedInexact extends Error {}
 
 /** SQLSTATEs worth retrying the whole transaction for. */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -322,16 +325,27 @@ export class PostgresStore implements Store {
     // process's last publish when the head is still that one, else a base: weights-chain.ts) and the
     // decision. A refused change row rolls back and the publish runs again with the body.
     const last = this.own.last(lbId);
-    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId)));
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId), this.own.lastNamed(lbId)));
     const entries = keysOnce(ready.parsed.subnets).length;
     const change = last && ready.changed && !compactionDue(last.chain, ready.changed.keys.length) ? changeToWrite(ready, last) : null;
     const body = async () => ready.body ?? (await runPaced(weightsBodySteps(ready.parsed)));
+    let write: { change: ChangeToWrite } | { body: string } = change ? { change } : { body: await body() };
     let out;
-    try {
-      out = await this.publishTx(lbId, ready, prepared, fence, change ? { change } : { body: await body() }, entries);
-    } catch (err) {
-      if (!(err instanceof BaseNeeded)) throw err;
-      out = await this.publishTx(lbId, ready, prepared, fence, { body: await body() }, entries);
+    // At most twice more, each time with nothing written: a refused change row goes again as a base;
+    // names that stood in for reused maps naming an origin the load balancer no longer has go again
+    // named exactly (records.ts PreparedWeights).
+    for (let again = 0; ; again++) {
+      try {
+        out = await this.publishTx(lbId, ready, prepared, fence, write, entries);
+        break;
+      } catch (err) {
+        if (again === 2) throw err;
+        if (err instanceof BaseNeeded && 'change' in write) write = { body: await body() };
+        else if (err instanceof NamedInexact) {
+          ready.named = await runPaced(namedSteps(ready.parsed));
+          ready.namedExact = true;
+        } else throw err;
+      }
     }
     this.own.remember(lbId, out.version, out.weights.published_at, ready, out.chain);
     const { chain: _chain, ...result } = out;
@@ -343,7 +357,9 @@ export class PostgresStore implements Store {
     return this.write(
       async (c) => {
         await this.lbs.get(c, lbId);
-        assertKnownOrigins(lbId, new Set((await this.origins.all(c, lbId)).map((o) => o.id)), parsed, ready.named);
+        const known = new Set((await this.origins.all(c, lbId)).map((o) => o.id));
+        if (!ready.namedExact && ![...ready.named].every((id) => known.has(id))) throw new NamedInexact();
+        assertKnownOrigins(lbId, known, parsed, ready.named);
         // Locked: a change row is checked against the head as it is when this commits.
         const head = (await c.query<ChainHead>(`SELECT ${HEAD_COLUMNS} FROM weights WHERE load_balancer_id = $1 FOR UPDATE`, [lbId])).rows[0];
         if ('change' in write) {

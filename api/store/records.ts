@@ -43,8 +43,13 @@ export interface PreparedWeights {
   parsed: ParsedWeights;
   /** JSON.stringify(parsed), built in pieces; null when not asked for (a change row will do: weightsBodySteps if not). */
   body: string | null;
-  /** Every origin id a share names: checked against the load balancer's inside the write (assertKnownOrigins). */
+  /**
+   * Every origin id a share names: checked against the load balancer's inside the write
+   * (assertKnownOrigins). A superset when `namedExact` is false: entries handed over as the very
+   * objects of the previous publish were not walked, and its names stand in for theirs.
+   */
   named: Set<string>;
+  namedExact: boolean;
   /** The subnet keys that differ from `since` (prepareWeightsSteps'), or null without one. */
   changed: SubnetsChange | null;
 }
@@ -57,8 +62,21 @@ export interface PreparedWeights {
  * permissive than the schema: when it doubts, the schema decides (and names the bad field), and the
  * pass runs again, unchecked, over the schema's copy.
  */
-export function* prepareWeightsSteps(weights: WeightsInput, since?: Record<string, Record<string, number>>, serialise = true): Steps<PreparedWeights> {
-  return (yield* onePassSteps(weights, since, true, serialise)) ?? (yield* onePassSteps(checkWeights(weights), since, false, serialise))!;
+export function* prepareWeightsSteps(weights: WeightsInput, since?: Record<string, Record<string, number>>, serialise = true, sinceNamed?: ReadonlySet<string>): Steps<PreparedWeights> {
+  return (yield* onePassSteps(weights, since, true, serialise, sinceNamed)) ?? (yield* onePassSteps(checkWeights(weights), since, false, serialise, sinceNamed))!;
+}
+
+/** Exactly the origin ids `parsed` names (when a superset named one the load balancer no longer has). */
+export function* namedSteps(parsed: ParsedWeights): Steps<Set<string>> {
+  const named = new Set<string>();
+  for (const table of [parsed.edges, parsed.subnets]) {
+    const keys = keysOnce(table);
+    for (let i = 0; i < keys.length; i++) {
+      for (const origin in table[keys[i]!]) named.add(origin);
+      if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+    }
+  }
+  return named;
 }
 
 /** The body of weights prepared without it (a change row was refused: a base is written). */
@@ -78,10 +96,14 @@ interface Comparison {
   changed: string[];
   /** Keys of `since` seen again (all of them: nothing removed). */
   kept: number;
+  /** The origin ids `since` named (with it, entries that are the very objects of `since` are not walked). */
+  sinceNamed: ReadonlySet<string> | undefined;
+  /** Entries not walked for that reason. */
+  reused: number;
 }
 
 /** prepareWeightsSteps over `w`, checking it by hand when `check` (null as soon as a check fails). */
-function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, number>> | undefined, check: boolean, serialise: boolean): Steps<PreparedWeights | null> {
+function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, number>> | undefined, check: boolean, serialise: boolean, sinceNamed: ReadonlySet<string> | undefined): Steps<PreparedWeights | null> {
   if (check && (!isPlain(w) || Object.keys(w).some((k) => k !== 'edges' && k !== 'subnets'))) return null;
   // Absent is empty; anything else (null too) must pass the table's check, as the schema requires.
   const { edges, subnets } = w as Partial<ParsedWeights>;
@@ -89,7 +111,7 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
   const named = new Set<string>();
   const body = serialise ? textSink() : null;
   const add = body ? body.add : null;
-  const cmp: Comparison | null = since ? { since, changed: [], kept: 0 } : null;
+  const cmp: Comparison | null = since ? { since, changed: [], kept: 0, sinceNamed, reused: 0 } : null;
   // CIDRs already in the last publish passed this check then: not parsed again (~2 s of 1M).
   const cidrOk = since ? (k: string) => Object.hasOwn(since, k) || parseCidr(k) !== null : (k: string) => parseCidr(k) !== null;
   add?.('{"edges":');
@@ -107,7 +129,8 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
       }
     }
   }
-  return { parsed, body: body ? body.text() : null, named, changed: cmp ? { from: cmp.since, keys: cmp.changed } : null };
+  if (cmp?.reused) for (const id of cmp.sinceNamed!) named.add(id);
+  return { parsed, body: body ? body.text() : null, named, namedExact: !cmp?.reused, changed: cmp ? { from: cmp.since, keys: cmp.changed } : null };
 }
 
 /**
@@ -130,6 +153,13 @@ function* tablePassSteps(table: Record<string, Record<string, number>>, sink: ((
     // The previous publish's entry, looked up once (a 1M-key table: each lookup a cache miss): a key
     // it had passed this check then, so only new keys are checked again.
     const was = cmp ? ownEntry(cmp.since, key) : undefined;
+    // The very map the previous publish had (the scheduler hands over the maps it did not change):
+    // checked then, never changed since (publishWeights' callers must not), its origins named then.
+    if (was !== undefined && was === shares && cmp!.sinceNamed) {
+      cmp!.kept++;
+      cmp!.reused++;
+      return true;
+    }
     if (keyOk && ((was === undefined && !keyOk(key)) || !isPlain(shares))) return false;
     let n = 0;
     // for..in, not Object.keys: no array per map (1M of them); isPlain leaves no inherited keys to see.
@@ -234,9 +264,9 @@ export function* decisionRowSteps(input: DecisionInput, weightsVersion: number |
 }
 
 /** A publish's weights and decision row, checked and serialised in steps before its write transaction. */
-export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
+export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>, sinceNamed?: ReadonlySet<string>): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
   // With `since` (this process's last publish) a change row is tried first: no body unless refused.
-  const ready = yield* prepareWeightsSteps(weights, since, since === undefined);
+  const ready = yield* prepareWeightsSteps(weights, since, since === undefined, sinceNamed);
   const row = yield* decisionRowSteps({ ...decision, load_balancer_id: lbId }, null, fence, new Date().toISOString());
   return { weights: ready, decision: row };
 }

@@ -37,7 +37,7 @@ import { MIGRATIONS } from './migrations.ts';
 import { OwnWeightsMemo } from './own-weights.ts';
 import { changeToWrite, compactionDue, finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
 import { keysOnce } from '../../lib/json-steps.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, preparePublishSteps, weightsBodySteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, preparePublishSteps, weightsBodySteps, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
@@ -272,14 +272,25 @@ export class SqliteStore implements Store {
     // head is still that one (weights-chain.ts): only the changed keys are serialised and written, and
     // the body only when the transaction refuses the change row (then it runs again with the body).
     const last = this.own.last(lbId);
-    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId)));
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId), this.own.lastNamed(lbId)));
     const { recorded: _objects, ...row } = prepared;
     const entries = keysOnce(ready.parsed.subnets).length;
     const change = last && ready.changed && !compactionDue(last.chain, ready.changed.keys.length) ? changeToWrite(ready, last) : null;
-    const request: PublishRequest = { lbId, body: change ? null : (ready.body ?? (await runPaced(weightsBodySteps(ready.parsed)))), change, entries, row, fence, named: [...ready.named] };
+    const body = async () => ready.body ?? (await runPaced(weightsBodySteps(ready.parsed)));
+    let request: PublishRequest = { lbId, body: change ? null : await body(), change, entries, row, fence, named: [...ready.named] };
     let outcome = await this.runPublish(request);
-    if (!outcome.ok && outcome.failure.kind === 'base_needed') {
-      outcome = await this.runPublish({ ...request, change: null, body: ready.body ?? (await runPaced(weightsBodySteps(ready.parsed))) });
+    // At most twice more, each time with nothing written: a refused change row goes again as a base;
+    // names that stood in for reused maps (a superset) naming an origin the load balancer no longer
+    // has go again named exactly.
+    for (let again = 0; again < 2 && !outcome.ok; again++) {
+      const f = outcome.failure;
+      if (f.kind === 'base_needed' && request.change) request = { ...request, change: null, body: await body() };
+      else if (f.kind === 'unknown_origins' && !ready.namedExact) {
+        ready.named = await runPaced(namedSteps(ready.parsed));
+        ready.namedExact = true;
+        request = { ...request, named: [...ready.named] };
+      } else break;
+      outcome = await this.runPublish(request);
     }
     if (!outcome.ok) {
       const f = outcome.failure;

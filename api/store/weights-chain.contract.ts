@@ -201,6 +201,32 @@ export function weightsChainContract(label: string, h: WeightsHarness): void {
       expect(content((await follower.readWorld()).weights[0]!).subnets).toEqual(table);
     });
 
+    it("maps handed over again as the very objects of this process's last publish are taken as checked; their origins still are", async () => {
+      const { store, lbId, origins: [x, y, z] } = await setup(h);
+      const peer = await h.peer(store);
+      const first: Subnets = { '10.0.0.0/24': { [z!]: 1 } };
+      for (let i = 1; i < 40; i++) first[`10.0.${i}.0/24`] = { [i % 2 ? x! : y!]: 1 };
+      await store.publishWeights(lbId, { subnets: first }, DECISION(lbId));
+      // The same map objects but one, which no longer names z; z is then deleted: the names standing in
+      // for the reused maps (the last publish's, z among them) are not taken as the weights' own.
+      const second: Subnets = { ...first, '10.0.0.0/24': { [x!]: 1 } };
+      await store.deleteOrigin(lbId, z!);
+      const v2 = await store.publishWeights(lbId, { subnets: second }, DECISION(lbId));
+      expect(await peer.getWeights(lbId)).toEqual(v2.weights);
+      expect((await chainOf(h, store, lbId)).change_rows).toBe(1);
+      // A reused map naming an origin that is gone is refused, naming it, and nothing is written.
+      const third: Subnets = { ...second, '10.0.5.0/24': { [y!]: 1 } };
+      await store.deleteOrigin(lbId, x!);
+      await expect(store.publishWeights(lbId, { subnets: third }, DECISION(lbId))).rejects.toMatchObject({ kind: 'invalid', field: expect.stringMatching(/^subnets\./) });
+      expect((await store.weightsHead(lbId))!.version).toBe(v2.version);
+      // Every map naming x replaced (new objects), the rest reused: published and read back equal (half
+      // the entries changed: a compaction, so a base).
+      const fourth: Subnets = Object.fromEntries(Object.entries(second).map(([k, v]) => [k, x! in v ? { [y!]: 1 } : v]));
+      const v4 = await store.publishWeights(lbId, { subnets: fourth }, DECISION(lbId));
+      expect(await peer.getWeights(lbId)).toEqual(v4.weights);
+      expect(await chainOf(h, store, lbId)).toMatchObject({ base_version: v4.version, change_rows: 0 });
+    });
+
     it('weights written before change rows existed are a base: read, published after and read incrementally', async () => {
       const body = JSON.stringify({ edges: { e1: { o1: 1 } }, subnets: { '10.0.0.0/24': { o1: 1 }, '10.0.1.0/24': { o2: 1 } } });
       const { store, lbId, origins: [o1, o2] } = await h.legacy(body);
