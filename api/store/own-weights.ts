@@ -7,7 +7,8 @@
 //   read in the reader's snapshot. Versions are store-wide, so a publish by another process, the API or
 //   a restored backup gives another version or time, and the reader parses the body as before.
 // - The weights are kept as the publisher handed them, not copied or frozen: the only publisher at
-//   scale, the scheduler loop, builds fresh tables every cycle and only reads them afterwards
+//   scale, the scheduler loop, builds fresh tables every cycle (sharing unchanged maps with the last
+//   one, which this memo's `named` stands in for: records.ts) and only reads them afterwards
 //   (scheduler/loop/store.ts publishWeights says callers must not change them). Freezing a 1M-key
 //   table would be a walk of its own and slows its lookups in V8.
 // - `changed` is kept only when the publish compared against the memo that is still the latest when it
