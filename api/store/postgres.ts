@@ -360,13 +360,15 @@ export class PostgresStore implements Store {
         const known = new Set((await this.origins.all(c, lbId)).map((o) => o.id));
         if (!ready.namedExact && ![...ready.named].every((id) => known.has(id))) throw new NamedInexact();
         assertKnownOrigins(lbId, known, parsed, ready.named);
-        // Locked: a change row is checked against the head as it is when this commits.
-        const head = (await c.query<ChainHead>(`SELECT ${HEAD_COLUMNS} FROM weights WHERE load_balancer_id = $1 FOR UPDATE`, [lbId])).rows[0];
+        // The version counter's row first: every weights write takes it, so the head read next is the
+        // one this commits on (a lock on the head row taken first deadlocked with a first publish,
+        // which finds no row to lock, holding the counter).
+        const version = (await c.query<{ value: number }>(`UPDATE meta SET value = value + 1 WHERE key = 'weights_version' RETURNING value`)).rows[0]!.value;
+        const head = (await c.query<ChainHead>(`SELECT ${HEAD_COLUMNS} FROM weights WHERE load_balancer_id = $1`, [lbId])).rows[0];
         if ('change' in write) {
           const refused = refuseChange(head, write.change);
           if (refused !== null) throw new BaseNeeded(refused);
         }
-        const version = (await c.query<{ value: number }>(`UPDATE meta SET value = value + 1 WHERE key = 'weights_version' RETURNING value`)).rows[0]!.value;
         const publishedAt = new Date().toISOString();
         let chain;
         if ('change' in write) {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { keysOnce } from '../../lib/json-steps.ts';
 import { runToEnd } from '../../lib/steps.ts';
-import { applyChangesSteps, chainFrom, compactionDue, MAX_CHANGE_ROWS, type ChangeRow } from './weights-chain.ts';
+import { applyChangesSteps, chainFrom, compactionDue, HeldWeightsCache, MAX_CHANGE_ROWS, type ChangeRow } from './weights-chain.ts';
 
 const row = (version: number, prev: number, set: object, deleted: string[], edges: object = {}): ChangeRow => ({
   version,
@@ -44,5 +44,20 @@ describe('weights chain', () => {
     expect(compactionDue({ base_entries: 100, since_base: 20, change_rows: 3 }, 6)).toBe(true);
     expect(compactionDue({ base_entries: 1_000_000, since_base: 0, change_rows: MAX_CHANGE_ROWS - 1 }, 1)).toBe(false);
     expect(compactionDue({ base_entries: 1_000_000, since_base: 0, change_rows: MAX_CHANGE_ROWS }, 1)).toBe(true);
+  });
+
+  it('keeps the weights of the read planned last, even at a lower version (a restore), and reads in full from outside the chain', () => {
+    const cache = new HeldWeightsCache();
+    const w = (version: number) => ({ version, published_at: `t${version}`, edges: {}, subnets: {} });
+    const head = (version: number, base: number) => ({ version, published_at: `t${version}`, base_version: base, base_published_at: `t${base}`, base_entries: 10, since_base: 0, change_rows: 0 });
+    const [first, second] = [cache.ticket(), cache.ticket()];
+    cache.set('lb', w(9), second);
+    cache.set('lb', w(8), first); // planned before: finished late, ignored
+    expect(cache.at('lb', { version: 9, published_at: 't9' })).toBeDefined();
+    expect(cache.plan('lb', head(12, 7))).toMatchObject({ kind: 'since', from: { version: 9 } });
+    expect(cache.plan('lb', head(12, 10))).toEqual({ kind: 'full' }); // behind a compaction
+    expect(cache.plan('lb', head(5, 3))).toEqual({ kind: 'full' }); // a restore took the store back
+    cache.set('lb', w(5), cache.ticket());
+    expect(cache.at('lb', { version: 5, published_at: 't5' })).toBeDefined();
   });
 });

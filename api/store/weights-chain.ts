@@ -23,20 +23,19 @@
 //   total more than a quarter of the base's entries, or more than MAX_CHANGE_ROWS rows. Why a quarter:
 //   a full read (a new replica, or one that fell behind past a compaction) then parses at most 1.25x the
 //   entries of one body, storage stays under ~1.25 bodies, and at 2 % changed per publish one publish
-//   in ~12 writes a full body (at 1M ~2.4 s once, ~0.2 s per publish on average). The row bound keeps
+//   in ~12 writes a full body (at 1M ~2.7 s CPU once, ~0.2 s per publish on average). The row bound keeps
 //   a tiny table's chain (a few changes per publish, a quarter of very little) from growing without end.
 // - Readers never mutate a table they handed out (views keep them, keyed by identity): applying change
-//   rows builds a new table from the old one's keys (~0.3 s at 1M, vs ~1 s for a parse of the body) and
+//   rows builds a new table from the old one's keys (~0.35 s at 1M, vs ~1 s for a parse of the body) and
 //   tells keysOnce its keys. The result equals a full read's content (same keys, weights, version,
 //   time); only the order of keys may differ (added keys come last), which no reader depends on.
 // - A chain that does not reach the head from what the reader holds (a gap, a compaction it missed)
 //   makes the reader read in full (counted: WeightsReads.fallbacks); a full read whose chain is broken
 //   throws (a wrong table is never served; the views keep the last good one).
-import { STEP_ITEMS, type Steps } from '../../lib/steps.ts';
+import { runPaced, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import { keysOnce, knownKeys, parseJsonObjectSteps } from '../../lib/json-steps.ts';
 import type { LoadBalancerWeights, WeightMap } from '../../model/index.ts';
 import type { SubnetsChange } from '../../model/view-codec.ts';
-import { runPaced } from '../../lib/steps.ts';
 import type { PreparedWeights } from './records.ts';
 import type { OwnWeights, StoredWeights } from './store.ts';
 
@@ -57,7 +56,7 @@ export interface VersionStamp {
 /** The `weights` columns of ChainHead, for both stores' SELECTs. */
 export const HEAD_COLUMNS = 'version, published_at, base_version, base_published_at, base_entries, since_base, change_rows';
 
-/** The SELECT of a load balancer's change rows after a version, oldest first ($1/? the load balancer, $2/? the version). */
+/** The `weights_changes` columns of ChangeRow, for both stores' SELECTs and INSERTs. */
 export const CHANGE_COLUMNS = 'version, published_at, prev_version, prev_published_at, edges, subnets, deleted';
 
 /** The `weights` row without its body. */
@@ -219,18 +218,21 @@ export interface WeightsReads {
  * publish them keeps what it read): the start of its next incremental read.
  */
 export class HeldWeightsCache {
-  private readonly byLb = new Map<string, HeldWeights>();
+  private readonly byLb = new Map<string, { weights: HeldWeights; ticket: number }>();
+  /** Numbers reads in the order their transactions planned them. */
+  private tickets = 0;
   readonly reads: WeightsReads = { incremental: 0, full: 0, fallbacks: 0 };
 
   constructor(private readonly onFallback?: (lbId: string, why: string) => void) {}
 
-  get(lbId: string): HeldWeights | undefined {
-    return this.byLb.get(lbId);
+  /** A ticket for a read being planned now (set() keeps the latest planned read's weights). */
+  ticket(): number {
+    return ++this.tickets;
   }
 
   /** Exactly this version, or undefined. */
   at(lbId: string, at: VersionStamp): HeldWeights | undefined {
-    const h = this.byLb.get(lbId);
+    const h = this.byLb.get(lbId)?.weights;
     return h && Number(h.version) === Number(at.version) && h.published_at === at.published_at ? h : undefined;
   }
 
@@ -240,11 +242,14 @@ export class HeldWeightsCache {
     this.onFallback?.(lbId, why);
   }
 
-  set(lbId: string, w: HeldWeights): void {
+  /**
+   * The weights a read planned as `ticket` handed out. Two reads interleaving may finish out of order:
+   * the later planned one's stay. (Not by version: a restore may take the store back to a lower one.)
+   */
+  set(lbId: string, w: HeldWeights, ticket: number): void {
     const h = this.byLb.get(lbId);
-    // Never go back: two reads interleaving may finish out of order.
-    if (h && Number(h.version) > Number(w.version)) return;
-    this.byLb.set(lbId, w);
+    if (h && h.ticket > ticket) return;
+    this.byLb.set(lbId, { weights: w, ticket });
   }
 
   /** Load balancers gone from the store: forget their tables. */
@@ -254,7 +259,7 @@ export class HeldWeightsCache {
 
   /** Where a read of `head` starts: incrementally from what is held when it lies at or after the base. */
   plan(lbId: string, head: ChainHead): ReadPlan {
-    const h = this.byLb.get(lbId);
+    const h = this.byLb.get(lbId)?.weights;
     return h && Number(h.version) >= Number(head.base_version) && Number(h.version) <= Number(head.version) ? { kind: 'since', from: h } : { kind: 'full' };
   }
 }
@@ -279,11 +284,12 @@ export function* fullReadSteps(lbId: string, read: FullRead): Steps<HeldWeights>
 }
 
 /** One load balancer's weights as a read transaction found them, to be finished (parsed, applied) after it. */
-export type PendingRead =
-  | { lbId: string; kind: 'own'; stamp: VersionStamp; own: OwnWeights }
-  | { lbId: string; kind: 'held'; held: HeldWeights }
-  | { lbId: string; kind: 'since'; head: ChainHead; from: HeldWeights; rows: ChangeRow[] }
-  | { lbId: string; kind: 'full'; read: FullRead };
+export type PendingRead = { lbId: string; ticket: number } & (
+  | { kind: 'own'; stamp: VersionStamp; own: OwnWeights }
+  | { kind: 'held'; held: HeldWeights }
+  | { kind: 'since'; head: ChainHead; from: HeldWeights; rows: ChangeRow[] }
+  | { kind: 'full'; read: FullRead }
+);
 
 /**
  * Inside the read transaction: what to read for `lbId` at `head`. `rowsAfter` and `body` run the
@@ -296,18 +302,19 @@ export function* planRead(
   head: ChainHead,
 ): Generator<{ rowsAfter: number } | { body: true }, PendingRead, ChangeRow[] | string> {
   const stamp = { version: Number(head.version), published_at: head.published_at };
-  if (own) return { lbId, kind: 'own', stamp, own };
+  const ticket = cache.ticket();
+  if (own) return { lbId, ticket, kind: 'own', stamp, own };
   const held = cache.at(lbId, stamp);
-  if (held) return { lbId, kind: 'held', held };
+  if (held) return { lbId, ticket, kind: 'held', held };
   const plan = cache.plan(lbId, head);
   if (plan.kind === 'since') {
     const rows = (yield { rowsAfter: Number(plan.from.version) }) as ChangeRow[];
-    if (chainFrom(plan.from, rows, head)) return { lbId, kind: 'since', head, from: plan.from, rows };
+    if (chainFrom(plan.from, rows, head)) return { lbId, ticket, kind: 'since', head, from: plan.from, rows };
     cache.fallback(lbId, `the change rows after version ${plan.from.version} do not reach version ${head.version}`);
   }
   const body = (yield { body: true }) as string;
   const rows = (yield { rowsAfter: Number(head.base_version) }) as ChangeRow[];
-  return { lbId, kind: 'full', read: { head, body, rows } };
+  return { lbId, ticket, kind: 'full', read: { head, body, rows } };
 }
 
 /** After the read transaction: each pending read finished (parsed, applied, in steps) and remembered. */
@@ -317,7 +324,7 @@ export async function finishReads(cache: HeldWeightsCache, pending: readonly Pen
     let held: HeldWeights;
     if (p.kind === 'own') {
       // As today: this process's own publish, its body not even read.
-      cache.set(p.lbId, { ...p.stamp, edges: p.own.edges, subnets: p.own.subnets, changed: p.own.changed });
+      cache.set(p.lbId, { ...p.stamp, edges: p.own.edges, subnets: p.own.subnets, changed: p.own.changed }, p.ticket);
       out.push({ load_balancer_id: p.lbId, ...p.stamp, body: null, own: p.own });
       continue;
     }
@@ -330,7 +337,7 @@ export async function finishReads(cache: HeldWeightsCache, pending: readonly Pen
       held = { ...(await runPaced(fullReadSteps(p.lbId, p.read))), changed: null };
       cache.reads.full++;
     }
-    cache.set(p.lbId, held);
+    cache.set(p.lbId, held, p.ticket);
     out.push(storedWeights(p.lbId, held));
   }
   return out;
