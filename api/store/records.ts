@@ -55,8 +55,10 @@ export interface PreparedWeights {
 }
 
 /**
- * checkWeights, the serialised body, the origin ids named and (with `since`, the subnet table this
- * process published before) the subnet keys added, removed or re-weighted since, in steps. One pass
+ * checkWeights, the serialised body (unless `serialise` is false: a change row needs only the changed
+ * keys, weights-chain.ts), the origin ids named and (with `since`, the subnet table this process
+ * published before) the subnet keys added, removed or re-weighted since, in steps. With `sinceNamed`
+ * (the origin ids `since` named), entries that are the very map objects of `since` are not walked. One pass
  * over each table does all of it per entry (at 1M subnets the separate walks were 0.15-0.6 s each of
  * the publishing thread, the scheduler's, which also serves the API). The hand check is never more
  * permissive than the schema: when it doubts, the schema decides (and names the bad field), and the
