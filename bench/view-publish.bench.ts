@@ -1,12 +1,17 @@
-// `npm run bench -- view-publish [--sizes 100k,1m] [--changed 0.02] [--dns 10 --dns-size 100k]`:
+// `npm run bench -- view-publish [--sizes 100k,1m] [--changed 0.02] [--store sqlite|postgres] [--dns 10 --dns-size 100k]`:
 // issue 15, one publish through the control plane as it runs: the scheduler's publishWeights into a
 // real SQLite store (file, WAL, its publish worker) and then the DNS view's delta rendered by the
-// route's cache (api/routes/views.ts viewCache: readWorld, build + version, history diff, delta encoded), on
+// route's cache (api/routes/views.ts viewCache: readWorld, build + version, history diff, delta encoded)
+// (`--store postgres`: the same on a real PostgreSQL this bench starts, two stores on one database), on
 //   leader    the replica that published (the store's own publish is known to it), and
-//   follower  a second store on the same file (an HA replica that did not publish: it reads the body).
+//   follower  a second store on the same file (an HA replica that did not publish: it reads the
+//             change rows after the version it rendered before and applies them, api/store/weights-chain.ts).
+// The first publish has no memo to write a change row against: it writes a full base, as a
+// compaction does (one publish in ~12 at 2 % changed): `publish_base`.
 // Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
-// changed, 0.1 % added and removed); the published tables are fresh objects per subnet with their key
-// list known, as the scheduler's splitWeightsSteps builds them. CPU time (process.cpuUsage) beside
+// changed, 0.1 % added and removed); the published tables have their key list known, and the maps
+// the scheduler's splitWeightsSteps builds: fresh ones where the weights changed, the very maps of the
+// previous publish elsewhere (`publish_fresh_maps`: every map fresh, as before 2026-11-29). CPU time (process.cpuUsage) beside
 // wall time, the longest event-loop stall, and the load average: the machine is shared.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,6 +25,10 @@ import { childPids, treeRssBytes } from '../test/helpers/rss.ts';
 import { startSluice, type SluiceProcess } from '../test/helpers/sluice-process.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
+import { openPostgresStore, type PostgresStore } from '../api/store/postgres.ts';
+import { PostgresConfig } from '../api/store/pg-connection.ts';
+import { startPostgres, type RunningPostgres } from '../test/helpers/postgres.ts';
+import { pino } from 'pino';
 import type { WeightMap } from '../model/index.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { knownKeys } from '../lib/json-steps.ts';
@@ -28,7 +37,7 @@ import { cidrOf, mapPool } from './lib/synthetic-view.ts';
 import { nextSubnets, perSize, SIZES } from './view-delta.bench.ts';
 import { stalls } from './view-render.bench.ts';
 
-/** As the scheduler publishes them (splitWeightsSteps): one fresh map per subnet, the key list known to keysOnce. */
+/** As the scheduler's first publish has them (splitWeightsSteps): one fresh map per subnet, the key list known to keysOnce. */
 const fresh = (s: Record<string, WeightMap>) => {
   const out: Record<string, WeightMap> = {};
   const keys: string[] = [];
@@ -40,8 +49,28 @@ const fresh = (s: Record<string, WeightMap>) => {
   return out;
 };
 
-/** A load balancer with 200 origins in `store`, and two publishes of n subnets (the second changing `changed` of them). */
-async function publishes(store: SqliteStore, n: number, changed: number) {
+/**
+ * As the scheduler publishes the next table (splitWeightsSteps with the weights in force): the very map
+ * objects it published before where the weights did not change, fresh maps elsewhere.
+ */
+const sharing = (next: Record<string, WeightMap>, before: Record<string, WeightMap>, published: Record<string, WeightMap>) => {
+  const out: Record<string, WeightMap> = {};
+  const keys: string[] = [];
+  for (const k in next) {
+    out[k] = next[k] === before[k] && Object.hasOwn(published, k) ? published[k]! : { ...next[k]! };
+    keys.push(k);
+  }
+  knownKeys(out, keys);
+  return out;
+};
+
+/**
+ * A load balancer with 200 origins in `store`, and three publishes of n subnets: the first, the second
+ * changing `changed` of them (unchanged maps shared with the first, as the scheduler hands them), and a
+ * third changing as many again with every map a fresh object (as the scheduler handed them until
+ * 2026-11-29: the store then checks and compares every map).
+ */
+async function publishes(store: SqliteStore | PostgresStore, n: number, changed: number) {
   const lb = await store.createLoadBalancer({ name: 'app', dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 20, answers: 1 }, listeners: [], policy: 'latency', max_latency_ms: 300, min_samples: 5, max_shift: 1, deadband: 0, gain: 0.5, enabled: true });
   const ids: string[] = [];
   for (let i = 0; i < 200; i++) ids.push((await store.createOrigin(lb.id, { name: `origin-${i}`, region: `r${i % 20}`, addresses: [`10.200.${i >> 8}.${i & 255}`], port: 443, admin_state: 'active', static_weight: 1, priority: 0, location: { lat: (i % 180) - 90, lon: ((i * 7) % 360) - 180 }, target_rps: 1000, max_rps: 1200 })).id);
@@ -49,18 +78,30 @@ async function publishes(store: SqliteStore, n: number, changed: number) {
   const pool = mapPool(rand, ids);
   const s1: Record<string, WeightMap> = {};
   for (let i = 0; i < n; i++) s1[cidrOf(i)] = pool[Math.floor(rand() * pool.length)]!;
-  const s2 = fresh(nextSubnets(s1, n, changed, rand, pool));
+  const s1f = fresh(s1);
+  const next = nextSubnets(s1, n, changed, rand, pool);
+  const s2 = sharing(next, s1, s1f);
+  const s3 = fresh(nextSubnets(next, n, changed, rand, pool));
   const decision = { load_balancer_id: lb.id, reason: 'optimize' as const };
-  return { lb, s1: fresh(s1), s2, decision };
+  return { lb, s1: s1f, s2, s3, decision };
 }
 
-async function one(label: string, n: number, changed: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-view-publish-'));
-  const leader = openSqliteStore(dir);
-  const follower = openSqliteStore(dir);
+/** The two stores of one run: SQLite (one file) or PostgreSQL (one database of `pg`). */
+async function storePair(pg: RunningPostgres | null): Promise<{ leader: SqliteStore | PostgresStore; follower: SqliteStore | PostgresStore; done: () => void }> {
+  if (!pg) {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-view-publish-'));
+    return { leader: openSqliteStore(dir), follower: openSqliteStore(dir), done: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const url = await pg.createDatabase();
+  const open = (replica: string) => openPostgresStore({ config: PostgresConfig.parse({ url, password_file: pg.passwordFile, change_poll: '1s' }), replica, log: pino({ level: 'silent' }) });
+  return { leader: await open('leader'), follower: await open('follower'), done: () => undefined };
+}
+
+async function one(label: string, n: number, changed: number, pg: RunningPostgres | null) {
+  const { leader, follower, done } = await storePair(pg);
   try {
-    const { lb, s1, s2, decision } = await publishes(leader, n, changed);
-    await leader.publishWeights(lb.id, { subnets: s1 }, decision);
+    const { lb, s1, s2, s3, decision } = await publishes(leader, n, changed);
+    const publishBase = await stalls(() => leader.publishWeights(lb.id, { subnets: s1 }, decision));
     const leaderViews = viewCache(leader);
     const followerViews = viewCache(follower);
     const first = await stalls(async () => (await leaderViews.dnsChanges(null)).json.length);
@@ -73,13 +114,19 @@ async function one(label: string, n: number, changed: number) {
     if (!render.value.startsWith('{"kind":"delta"')) throw new Error(`leader: expected a delta, got ${render.value.slice(0, 80)}`);
     const followerRender = await stalls(async () => (await followerViews.dnsChanges(v1)).json);
     if (!followerRender.value.startsWith('{"kind":"delta"')) throw new Error(`follower: expected a delta, got ${followerRender.value.slice(0, 80)}`);
+    const followerReads = follower.weightsReads;
+    if (followerReads.incremental !== 1) throw new Error(`follower: expected one incremental read of the change row, got ${JSON.stringify(followerReads)}`);
     const v2 = (await leaderViews.dnsView()).version;
     const versionsEqual = v2 === (await followerViews.dnsView()).version && render.value === followerRender.value;
     if (!versionsEqual) throw new Error('leader and follower rendered different deltas or versions');
+    const publishFresh = await stalls(() => leader.publishWeights(lb.id, { subnets: s3 }, decision));
     const strip = <T extends { value: unknown }>({ value: _, ...x }: T): Omit<T, 'value'> => x;
     const r = {
       subnets: n,
       publish: strip(publish),
+      publish_base: strip(publishBase),
+      publish_fresh_maps: strip(publishFresh),
+      follower_reads: followerReads,
       leader_render: strip(render),
       follower_render: strip(followerRender),
       publish_to_delta_leader: { wall_ms: round(publish.wall_ms + render.wall_ms), cpu_ms: round(publish.cpu_ms + render.cpu_ms) },
@@ -92,7 +139,7 @@ async function one(label: string, n: number, changed: number) {
   } finally {
     await leader.close();
     await follower.close();
-    rmSync(dir, { recursive: true, force: true });
+    done();
   }
 }
 
@@ -207,7 +254,10 @@ async function toServers(label: string, n: number, changed: number, servers: num
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { arg, sizes, load, results } = await perSize(args, one);
+  const storeKind = args.includes('--store') ? args[args.indexOf('--store') + 1] : 'sqlite';
+  if (storeKind !== 'sqlite' && storeKind !== 'postgres') throw new Error(`--store: expected sqlite or postgres, got ${storeKind}`);
+  const pg = storeKind === 'postgres' ? await startPostgres() : null;
+  const { arg, sizes, load, results } = await perSize(args, (label, n, changed) => one(label, n, changed, pg)).finally(() => pg?.destroy());
   // --dns 10 --dns-size 100k: publish -> that many real sluice dns serving it.
   const servers = Number(arg('--dns', '0'));
   const dnsSize = arg('--dns-size', '100k');
@@ -215,17 +265,17 @@ export async function main(args: string[]): Promise<void> {
   const big = results[sizes.at(-1)!]!;
   const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
   recordResult(
-    'view-publish',
+    storeKind === 'postgres' ? 'view-publish-postgres' : 'view-publish',
     {
-      comparison: "one publish (2 % changed) through a real SQLite store and the route's cache: the DNS view delta rendered by the replica that published (leader) vs by a replica that did not (follower, reads and parses the body)",
-      ratios: { render_cpu_follower_over_leader: ratio(big.follower_render.cpu_ms, big.leader_render.cpu_ms) },
+      comparison: `one publish (2 % changed) through a real ${storeKind === 'postgres' ? 'PostgreSQL' : 'SQLite'} store and the route's cache: the DNS view delta rendered by the replica that published (leader) vs by a replica that did not (follower: applies the change row to the tables it held); the publish as a change row vs as a full base`,
+      ratios: { render_cpu_follower_over_leader: ratio(big.follower_render.cpu_ms, big.leader_render.cpu_ms), publish_cpu_base_over_change_row: ratio(big.publish_base.cpu_ms, big.publish.cpu_ms) },
       details: { sizes: results, served, loadavg_1m: load, loadavg_end: loadavg()[0] },
     },
     sizes
       .map((s) => {
         const x = results[s]!;
         const f = (y: { wall_ms: number; cpu_ms: number }) => `${y.wall_ms} ms wall / ${y.cpu_ms} ms CPU`;
-        return `${s}: publish (store commit) ${f(x.publish)}; delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB`;
+        return `${s}: publish (store commit, a change row) ${f(x.publish)} (every map a fresh object: ${f(x.publish_fresh_maps)}; a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB`;
       })
       .join('; ') +
       (served ? `; ${dnsSize} -> ${served.dns_servers} sluice dns: publish -> all serving ${served.publish_to_all_serving_ms} ms (publish ${served.publish_ms} ms; API process ${served.api_process_cpu_ms} ms CPU, each DNS server ${Math.min(...served.dns_cpu_ms_each)}-${Math.max(...served.dns_cpu_ms_each)} ms CPU; RSS ${Math.min(...served.dns_rss_mb_each)}-${Math.max(...served.dns_rss_mb_each)} MB each; first full view to all ${served.first_full_view_all_serving_ms} ms)` : '') +

@@ -46,24 +46,30 @@ interface Rendered<T> extends RenderedView {
 }
 
 /**
- * A store snapshot with its weights bodies parsed, in steps (the subnet tables are the big part). Rows
- * this process published come parsed (`own`, with the keys the publish changed); rows at the version
- * and time of the previous snapshot's keep that snapshot's objects, so an unchanged table is the very
- * same object in consecutive views (their diff skips it). Only other rows are parsed.
+ * A store snapshot's weights as the views hold them. The store hands them parsed: rows this process
+ * published as published (`own`), others built from what it handed out before plus the change rows
+ * since (`parsed`; api/store/weights-chain.ts), both with the keys changed when known. Rows at the
+ * version and time of the previous snapshot's keep that snapshot's objects, so an unchanged table is
+ * the very same object in consecutive views (their diff skips it). A row with neither is parsed here
+ * from its body (a store that hands bodies only).
  */
 function* worldSteps(w: StoreSnapshot, previous: WorldSnapshot | undefined): Steps<WorldSnapshot> {
   const weights = new Map<string, LoadBalancerWeights>();
   const changes = new Map<object, SubnetsChange>();
-  for (const { body, own, ...row } of w.weights) {
+  for (const stored of w.weights) {
+    // Not destructured: `body` may be serialised on demand (the store's parsed rows), and is not needed.
+    const row = { load_balancer_id: stored.load_balancer_id, version: stored.version, published_at: stored.published_at };
     const had = previous?.weights.get(row.load_balancer_id);
+    const given = stored.own ?? stored.parsed;
     if (had && had.version === row.version && had.published_at === row.published_at) {
       // First, so a table stays the same object across views even when the first read of a version
       // parsed its body (read before the store remembered its own publish).
       weights.set(row.load_balancer_id, had);
-    } else if (own) {
-      weights.set(row.load_balancer_id, { ...row, edges: own.edges, subnets: own.subnets });
-      if (own.changed) changes.set(own.subnets, own.changed);
+    } else if (given) {
+      weights.set(row.load_balancer_id, { ...row, edges: given.edges, subnets: given.subnets });
+      if (given.changed) changes.set(given.subnets, given.changed);
     } else {
+      const body = stored.body;
       if (body === null) throw new Error(`the store returned weights of ${row.load_balancer_id} version ${row.version} with neither a body nor its own copy`);
       const parsed = (yield* parseJsonObjectSteps(body, PACED_TABLES)) as Pick<LoadBalancerWeights, 'edges' | 'subnets'>;
       weights.set(row.load_balancer_id, { ...row, edges: parsed.edges, subnets: parsed.subnets });

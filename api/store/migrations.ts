@@ -134,4 +134,36 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX overrides_by_lb ON overrides (load_balancer_id, seq);
 `,
+  // 5: weights as a base plus per-publish change rows (weights-chain.ts). `weights` becomes the
+  // head (the latest version and time, the base's stamp and the chain's length) without the body: a
+  // publish updates it, and SQLite rewrites a whole row on update (46 MB at 1M subnets). The body
+  // moves to `weights_base`; every existing row is a base with no change rows.
+  `
+  ALTER TABLE weights ADD COLUMN base_version INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE weights ADD COLUMN base_published_at TEXT NOT NULL DEFAULT '';
+  ALTER TABLE weights ADD COLUMN base_entries INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE weights ADD COLUMN since_base INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE weights ADD COLUMN change_rows INTEGER NOT NULL DEFAULT 0;
+  UPDATE weights SET base_version = version, base_published_at = published_at,
+    base_entries = (SELECT count(*) FROM json_each(weights.body, '$.subnets'));
+
+  CREATE TABLE weights_base (
+    load_balancer_id TEXT PRIMARY KEY REFERENCES load_balancers(id) ON DELETE CASCADE,
+    body TEXT NOT NULL
+  );
+  INSERT INTO weights_base (load_balancer_id, body) SELECT load_balancer_id, body FROM weights;
+  ALTER TABLE weights DROP COLUMN body;
+
+  CREATE TABLE weights_changes (
+    load_balancer_id TEXT NOT NULL REFERENCES load_balancers(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    published_at TEXT NOT NULL,
+    prev_version INTEGER NOT NULL,
+    prev_published_at TEXT NOT NULL,
+    edges TEXT NOT NULL,
+    subnets TEXT NOT NULL,
+    deleted TEXT NOT NULL,
+    PRIMARY KEY (load_balancer_id, version)
+  );
+`,
 ];

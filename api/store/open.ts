@@ -16,7 +16,7 @@ export interface OpenedStore {
 
 export async function openStore(config: ControlPlaneConfig, replica: string, log: Logger, configFile = '(config)'): Promise<OpenedStore> {
   if (!config.postgres) {
-    const store = openSqliteStore(config.data_dir);
+    const store = openSqliteStore(config.data_dir, log.child({ part: 'store' }));
     return { store, kind: 'sqlite', where: store.path };
   }
   try {

@@ -7,19 +7,33 @@
 //   read in the reader's snapshot. Versions are store-wide, so a publish by another process, the API or
 //   a restored backup gives another version or time, and the reader parses the body as before.
 // - The weights are kept as the publisher handed them, not copied or frozen: the only publisher at
-//   scale, the scheduler loop, builds fresh tables every cycle and only reads them afterwards
+//   scale, the scheduler loop, builds fresh tables every cycle (sharing unchanged maps with the last
+//   one, which this memo's `named` stands in for: records.ts) and only reads them afterwards
 //   (scheduler/loop/store.ts publishWeights says callers must not change them). Freezing a 1M-key
 //   table would be a walk of its own and slows its lookups in V8.
 // - `changed` is kept only when the publish compared against the memo that is still the latest when it
 //   commits (two of this process's publishes of one load balancer interleaving lose it: readers then
 //   diff in full).
+// - The memo is also where the next publish's change row starts (weights-chain.ts): it names the
+//   version and time the change applies to, and how far the store's chain is from its base (`chain`),
+//   so compaction is decided before serialising anything; the transaction checks both again.
+// - The origin ids it named stand in for those of the maps the next publish hands over again as the
+//   very same objects (records.ts: such entries are not walked).
 import type { OwnWeights } from './store.ts';
+import { keysOnce } from '../../lib/json-steps.ts';
 import type { PreparedWeights } from './records.ts';
+import type { ChainHead, VersionStamp } from './weights-chain.ts';
+
+/** How far the store's chain of change rows was from its base after a publish. */
+export type ChainLength = Pick<ChainHead, 'base_entries' | 'since_base' | 'change_rows'>;
 
 interface Memo {
   version: number;
   published_at: string;
   weights: OwnWeights;
+  chain: ChainLength;
+  /** The origin ids the publish named (a superset when it reused maps: records.ts PreparedWeights). */
+  named: ReadonlySet<string>;
 }
 
 export class OwnWeightsMemo {
@@ -30,10 +44,22 @@ export class OwnWeightsMemo {
     return this.byLb.get(lbId)?.weights.subnets;
   }
 
-  /** After a committed publish of `ready` as `version`. */
-  remember(lbId: string, version: number, publishedAt: string, ready: PreparedWeights): void {
+  /** The origin ids this process's last publish of `lbId` named: stand-ins for the maps a publish hands over again. */
+  lastNamed(lbId: string): ReadonlySet<string> | undefined {
+    return this.byLb.get(lbId)?.named;
+  }
+
+  /** The version and chain length this process published last for `lbId` (where its next change row starts). */
+  last(lbId: string): (VersionStamp & { chain: ChainLength }) | undefined {
+    const m = this.byLb.get(lbId);
+    return m && { version: m.version, published_at: m.published_at, chain: m.chain };
+  }
+
+  /** After a committed publish of `ready` as `version` (`chain`: the store's chain after it; unknown: as after a base). */
+  remember(lbId: string, version: number, publishedAt: string, ready: PreparedWeights, chain?: ChainLength): void {
     const changed = ready.changed && ready.changed.from === this.lastSubnets(lbId) ? ready.changed : null;
-    this.byLb.set(lbId, { version, published_at: publishedAt, weights: { edges: ready.parsed.edges, subnets: ready.parsed.subnets, changed } });
+    const base = { base_entries: keysOnce(ready.parsed.subnets).length, since_base: 0, change_rows: 0 };
+    this.byLb.set(lbId, { version, published_at: publishedAt, weights: { edges: ready.parsed.edges, subnets: ready.parsed.subnets, changed }, chain: chain ?? base, named: ready.named });
   }
 
   /** The weights this process committed as exactly this row, or undefined. */

@@ -140,6 +140,36 @@ export const PG_MIGRATIONS: string[] = [
   );
   CREATE INDEX overrides_by_lb ON overrides (load_balancer_id, seq);
 `,
+  // 4: weights as a base plus per-publish change rows, as SQLite's migration 5 (the body in
+  // `weights_base`, the head in `weights`).
+  `
+  ALTER TABLE weights ADD COLUMN base_version BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE weights ADD COLUMN base_published_at TEXT NOT NULL DEFAULT '';
+  ALTER TABLE weights ADD COLUMN base_entries BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE weights ADD COLUMN since_base BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE weights ADD COLUMN change_rows INTEGER NOT NULL DEFAULT 0;
+  UPDATE weights SET base_version = version, base_published_at = published_at,
+    base_entries = (SELECT count(*) FROM json_object_keys(CASE WHEN json_typeof(body::json -> 'subnets') = 'object' THEN body::json -> 'subnets' END));
+
+  CREATE TABLE weights_base (
+    load_balancer_id TEXT PRIMARY KEY REFERENCES load_balancers(id) ON DELETE CASCADE,
+    body TEXT NOT NULL
+  );
+  INSERT INTO weights_base (load_balancer_id, body) SELECT load_balancer_id, body FROM weights;
+  ALTER TABLE weights DROP COLUMN body;
+
+  CREATE TABLE weights_changes (
+    load_balancer_id TEXT NOT NULL REFERENCES load_balancers(id) ON DELETE CASCADE,
+    version BIGINT NOT NULL,
+    published_at TEXT NOT NULL,
+    prev_version BIGINT NOT NULL,
+    prev_published_at TEXT NOT NULL,
+    edges TEXT NOT NULL,
+    subnets TEXT NOT NULL,
+    deleted TEXT NOT NULL,
+    PRIMARY KEY (load_balancer_id, version)
+  );
+`,
 ];
 
 export class SchemaTooNew extends Error {

@@ -21,10 +21,12 @@ import { pgConnection, type PgConnection, type PostgresConfig } from './pg-conne
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
 import { OwnWeightsMemo } from './own-weights.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, preparePublishSteps, type DecisionRow, type PreparedDecisionRow } from './records.ts';
+import { keysOnce } from '../../lib/json-steps.ts';
+import { BaseNeeded, CHANGE_COLUMNS, changeToWrite, compactionDue, finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, preparePublishSteps, weightsBodySteps, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
-import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot, type StoredWeights } from './store.ts';
+import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
 
 type Q = pg.ClientBase;
 
@@ -32,6 +34,9 @@ type Q = pg.ClientBase;
 const TYPES = {
   getTypeParser: ((oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
 };
+
+/** Thrown inside a publish when the origin names standing in for reused maps include an unknown one: the caller names exactly. */
+class NamedInexact extends Error {}
 
 /** SQLSTATEs worth retrying the whole transaction for. */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -81,12 +86,15 @@ export class PostgresStore implements Store {
   private closed = false;
   /** The weights this process published, handed to readWorld's callers instead of the body (own-weights.ts). */
   private readonly own = new OwnWeightsMemo();
+  /** The weights readWorld handed out last, per load balancer: where its next read starts (weights-chain.ts). */
+  private readonly held: HeldWeightsCache;
 
   constructor(
     private readonly conn: PgConnection,
     private readonly o: PgStoreOptions,
   ) {
     this.pool = new pg.Pool({ ...conn.options, types: TYPES });
+    this.held = new HeldWeightsCache((lbId, why) => o.log.warn({ load_balancer: lbId, why }, 'weights: reading in full, the change rows do not lead from the weights held'));
     // An idle pooled connection dropped by the server (restart): the pool replaces it on next use.
     this.pool.on('error', (err) => o.log.warn({ err: conn.redact(err.message) }, 'postgres: an idle connection failed; it will be replaced'));
     const meta = (row: ResourceRow) => ({ id: row.id, revision: row.revision, created_at: row.created_at, updated_at: row.updated_at });
@@ -313,27 +321,82 @@ export class PostgresStore implements Store {
 
   async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
     // Checked and serialised before the transaction, in steps (as the SQLite store: records.ts); inside
-    // it the fence, the origins as they are now (a few ids) and two inserts.
-    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId)));
+    // it the fence, the origins as they are now (a few ids), the weights (a change row against this
+    // process's last publish when the head is still that one, else a base: weights-chain.ts) and the
+    // decision. A refused change row rolls back and the publish runs again with the body.
+    const last = this.own.last(lbId);
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId), this.own.lastNamed(lbId)));
+    const entries = keysOnce(ready.parsed.subnets).length;
+    const change = last && ready.changed && !compactionDue(last.chain, ready.changed.keys.length) ? changeToWrite(ready, last) : null;
+    const body = async () => ready.body ?? (await runPaced(weightsBodySteps(ready.parsed)));
+    let write: { change: ChangeToWrite } | { body: string } = change ? { change } : { body: await body() };
+    let out;
+    // At most twice more, each time with nothing written: a refused change row goes again as a base;
+    // names that stood in for reused maps naming an origin the load balancer no longer has go again
+    // named exactly (records.ts PreparedWeights).
+    for (let again = 0; ; again++) {
+      try {
+        out = await this.publishTx(lbId, ready, prepared, fence, write, entries);
+        break;
+      } catch (err) {
+        if (again === 2) throw err;
+        if (err instanceof BaseNeeded && 'change' in write) write = { body: await body() };
+        else if (err instanceof NamedInexact) {
+          ready.named = await runPaced(namedSteps(ready.parsed));
+          ready.namedExact = true;
+        } else throw err;
+      }
+    }
+    this.own.remember(lbId, out.version, out.weights.published_at, ready, out.chain);
+    const { chain: _chain, ...result } = out;
+    return result;
+  }
+
+  private publishTx(lbId: string, ready: PreparedWeights, prepared: PreparedDecisionRow, fence: Fence | undefined, write: { change: ChangeToWrite } | { body: string }, entries: number) {
     const { parsed } = ready;
-    const out = await this.write(
+    return this.write(
       async (c) => {
         await this.lbs.get(c, lbId);
-        assertKnownOrigins(lbId, new Set((await this.origins.all(c, lbId)).map((o) => o.id)), parsed, ready.named);
+        const known = new Set((await this.origins.all(c, lbId)).map((o) => o.id));
+        if (!ready.namedExact && ![...ready.named].every((id) => known.has(id))) throw new NamedInexact();
+        assertKnownOrigins(lbId, known, parsed, ready.named);
+        // The version counter's row first: every weights write takes it, so the head read next is the
+        // one this commits on (a lock on the head row taken first deadlocked with a first publish,
+        // which finds no row to lock, holding the counter).
         const version = (await c.query<{ value: number }>(`UPDATE meta SET value = value + 1 WHERE key = 'weights_version' RETURNING value`)).rows[0]!.value;
+        const head = (await c.query<ChainHead>(`SELECT ${HEAD_COLUMNS} FROM weights WHERE load_balancer_id = $1`, [lbId])).rows[0];
+        if ('change' in write) {
+          const refused = refuseChange(head, write.change);
+          if (refused !== null) throw new BaseNeeded(refused);
+        }
         const publishedAt = new Date().toISOString();
-        await c.query(
-          `INSERT INTO weights (load_balancer_id, version, published_at, body) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, body = excluded.body`,
-          [lbId, version, publishedAt, ready.body],
-        );
+        let chain;
+        if ('change' in write) {
+          const ch = write.change;
+          await c.query(`INSERT INTO weights_changes (load_balancer_id, ${CHANGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [lbId, version, publishedAt, head!.version, head!.published_at, ch.edges, ch.subnets, ch.deleted]);
+          chain = { base_entries: Number(head!.base_entries), since_base: Number(head!.since_base) + ch.entries, change_rows: Number(head!.change_rows) + 1 };
+          await c.query(`UPDATE weights SET version = $1, published_at = $2, since_base = $3, change_rows = $4 WHERE load_balancer_id = $5`, [version, publishedAt, chain.since_base, chain.change_rows, lbId]);
+        } else {
+          await c.query(
+            `INSERT INTO weights (load_balancer_id, version, published_at, base_version, base_published_at, base_entries, since_base, change_rows) VALUES ($1, $2, $3, $2, $3, $4, 0, 0)
+             ON CONFLICT (load_balancer_id) DO UPDATE SET version = excluded.version, published_at = excluded.published_at,
+               base_version = excluded.base_version, base_published_at = excluded.base_published_at, base_entries = excluded.base_entries, since_base = 0, change_rows = 0`,
+            [lbId, version, publishedAt, entries],
+          );
+          await c.query(`INSERT INTO weights_base (load_balancer_id, body) VALUES ($1, $2) ON CONFLICT (load_balancer_id) DO UPDATE SET body = excluded.body`, [lbId, write.body]);
+          await c.query(`DELETE FROM weights_changes WHERE load_balancer_id = $1`, [lbId]);
+          chain = { base_entries: entries, since_base: 0, change_rows: 0 };
+        }
         const recorded = await this.insertRow(c, { ...prepared, weights_version: version, recorded: { ...prepared.recorded, weights_version: version } });
-        return { version, decision: recorded, weights: { load_balancer_id: lbId, version, published_at: publishedAt, edges: parsed.edges, subnets: parsed.subnets } };
+        return { version, decision: recorded, weights: { load_balancer_id: lbId, version, published_at: publishedAt, edges: parsed.edges, subnets: parsed.subnets }, chain };
       },
       { fence },
     );
-    this.own.remember(lbId, out.version, out.weights.published_at, ready);
-    return out;
+  }
+
+  /** How this store's readers fared: incremental reads, full reads, fallbacks (weights-chain.ts). */
+  get weightsReads(): WeightsReads {
+    return { ...this.held.reads };
   }
 
   recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision> {
@@ -353,37 +416,47 @@ export class PostgresStore implements Store {
     return insertedDecision(rows[0]!.id, row);
   }
 
-  getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
-    return this.read((c) => this.weightsOf(c, [lbId]).then((w) => w[0] ?? null));
+  async getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
+    const r = await this.tx(async (c) => {
+      const head = (await c.query<ChainHead & { body: string }>(`SELECT ${HEAD_COLUMNS}, body FROM weights JOIN weights_base USING (load_balancer_id) WHERE load_balancer_id = $1`, [lbId])).rows[0];
+      return head ? { head, body: head.body, rows: await this.changeRows(c, lbId, head.base_version) } : null;
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    if (!r) return null;
+    const w = await runPaced(fullReadSteps(lbId, r));
+    return { load_balancer_id: lbId, version: w.version, published_at: w.published_at, edges: w.edges, subnets: w.subnets };
   }
 
   weightsHead(lbId: string): Promise<WeightsHead | null> {
     return this.read(async (c) => (await c.query<WeightsHead>(`SELECT version, published_at FROM weights WHERE load_balancer_id = $1`, [lbId])).rows[0] ?? null);
   }
 
-  private async weightsOf(c: Q, lbIds: string[]): Promise<LoadBalancerWeights[]> {
-    return (await this.weightRows(c, lbIds)).map((row) => {
-      const body = JSON.parse(row.body!) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
-      return { load_balancer_id: row.load_balancer_id, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets };
-    });
+  /** The change rows of `lbId` after version `after`, oldest first. */
+  private async changeRows(c: Q, lbId: string, after: number): Promise<ChangeRow[]> {
+    return (await c.query<ChangeRow>(`SELECT ${CHANGE_COLUMNS} FROM weights_changes WHERE load_balancer_id = $1 AND version > $2 ORDER BY version`, [lbId, after])).rows;
   }
 
-  /** As weightRows, but the weights this process published itself handed over as published, their body not even read. */
-  private async worldWeights(c: Q, lbIds: string[]): Promise<StoredWeights[]> {
-    const { rows } = await c.query<Omit<StoredWeights, 'body'>>(`SELECT load_balancer_id, version, published_at FROM weights WHERE load_balancer_id = ANY($1)`, [lbIds]);
-    const own = new Map(rows.flatMap((r) => {
-      const w = this.own.of(r.load_balancer_id, r.version, r.published_at);
-      return w ? [[r.load_balancer_id, { ...r, body: null, own: w }] as const] : [];
-    }));
-    const read = new Map((await this.weightRows(c, lbIds.filter((id) => !own.has(id)))).map((r) => [r.load_balancer_id, r]));
-    return lbIds.flatMap((id) => own.get(id) ?? read.get(id) ?? []);
-  }
-
-  /** The weights rows of `lbIds`, in that order, bodies unparsed. */
-  private async weightRows(c: Q, lbIds: string[]): Promise<StoredWeights[]> {
-    const { rows } = await c.query<StoredWeights>(`SELECT load_balancer_id, version, published_at, body FROM weights WHERE load_balancer_id = ANY($1)`, [lbIds]);
-    const byId = new Map(rows.map((r) => [r.load_balancer_id, r]));
-    return lbIds.flatMap((id) => byId.get(id) ?? []);
+  /**
+   * Inside readWorld's transaction: per load balancer, this process's own publish as published, or
+   * what this store handed out before plus the change rows since, or the base and its change rows
+   * (weights-chain.ts); parsed after the transaction.
+   */
+  private async worldWeights(c: Q, lbIds: string[]): Promise<PendingRead[]> {
+    const { rows } = await c.query<ChainHead & { load_balancer_id: string }>(`SELECT load_balancer_id, ${HEAD_COLUMNS} FROM weights WHERE load_balancer_id = ANY($1)`, [lbIds]);
+    const heads = new Map(rows.map((r) => [r.load_balancer_id, r]));
+    const pending: PendingRead[] = [];
+    for (const id of lbIds) {
+      const head = heads.get(id);
+      if (!head) continue;
+      const plan = planRead(this.held, this.own.of(id, head.version, head.published_at), id, head);
+      let step = plan.next();
+      while (!step.done) {
+        const got = 'body' in step.value ? (await c.query<{ body: string }>(`SELECT body FROM weights_base WHERE load_balancer_id = $1`, [id])).rows[0]!.body : await this.changeRows(c, id, step.value.rowsAfter);
+        step = plan.next(got);
+      }
+      pending.push(step.value);
+    }
+    this.held.keepOnly(new Set(lbIds));
+    return pending;
   }
 
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>> {
@@ -596,9 +669,9 @@ export class PostgresStore implements Store {
       const origins = await this.origins.all(c);
       const health = await this.healthRows(c);
       const edgeHealth = await this.edgeHealthRows(c);
-      const weights = await this.worldWeights(c, loadBalancers.map((lb) => lb.id));
-      return { seq, loadBalancers, origins, health, edgeHealth, weights };
-    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const pending = await this.worldWeights(c, loadBalancers.map((lb) => lb.id));
+      return { seq, loadBalancers, origins, health, edgeHealth, pending };
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY').then(async ({ pending, ...world }) => ({ ...world, weights: await finishReads(this.held, pending) }));
   }
 
   changeSeq(): Promise<number> {

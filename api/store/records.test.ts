@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { WeightsInput } from '../../model/index.ts';
 import { ZodError } from 'zod';
 import { runToEnd } from '../../lib/steps.ts';
-import { assertKnownOrigins, checkWeights, decisionRow, decisionRowSteps, prepareWeightsSteps } from './records.ts';
+import { assertKnownOrigins, checkWeights, decisionRow, decisionRowSteps, namedSteps, prepareWeightsSteps } from './records.ts';
 import { StoreError } from './store.ts';
 
 const REFUSED: [string, unknown, string][] = [
@@ -94,5 +94,28 @@ describe('publish preparation in steps', () => {
     } catch (e) {
       expect((e as ZodError).issues[0]!.path.join('.')).toContain(path);
     }
+  });
+});
+
+describe('publish preparation against the last publish', () => {
+  it("takes maps that are the very objects of the last publish as checked, names with its names, and still finds every change", () => {
+    const a = { o1: 1 };
+    const b = { o2: 0.5, o3: 0.5 };
+    const since = { '10.0.0.0/24': a, '10.0.1.0/24': b, '10.0.2.0/24': { o4: 1 } };
+    // Reused: a, b. Re-weighted with a new object of equal content: not a change. Removed: 10.0.2.0/24.
+    const next = { '10.0.0.0/24': a, '10.0.1.0/24': b, '10.0.3.0/24': { o1: 1 }, '10.0.2.1/32': { o5: 1 } };
+    const ready = runToEnd(prepareWeightsSteps({ subnets: next }, since, false, new Set(['o1', 'o2', 'o3', 'o4'])));
+    expect(ready.namedExact).toBe(false);
+    expect([...ready.named].sort()).toEqual(['o1', 'o2', 'o3', 'o4', 'o5']); // a superset: o4 is no longer named
+    expect(ready.body).toBeNull();
+    expect([...ready.changed!.keys].sort()).toEqual(['10.0.2.0/24', '10.0.2.1/32', '10.0.3.0/24']);
+    expect([...runToEnd(namedSteps(ready.parsed))].sort()).toEqual(['o1', 'o2', 'o3', 'o5']);
+    // Without the last publish's names nothing is skipped: the names are exact.
+    const exact = runToEnd(prepareWeightsSteps({ subnets: next }, since, true));
+    expect(exact.namedExact).toBe(true);
+    expect([...exact.named].sort()).toEqual(['o1', 'o2', 'o3', 'o5']);
+    expect(JSON.parse(exact.body!)).toEqual({ edges: {}, subnets: next });
+    // A new key is still checked: a bad CIDR next to reused maps is refused.
+    expect(() => runToEnd(prepareWeightsSteps({ subnets: { ...next, 'not-a-cidr': { o1: 1 } } }, since, false, new Set(['o1'])))).toThrow(StoreError);
   });
 });

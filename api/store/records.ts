@@ -41,24 +41,55 @@ const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'obje
 /** Weights checked and serialised for a publish, before its write transaction. */
 export interface PreparedWeights {
   parsed: ParsedWeights;
-  /** JSON.stringify(parsed), built in pieces. */
-  body: string;
-  /** Every origin id a share names: checked against the load balancer's inside the write (assertKnownOrigins). */
+  /** JSON.stringify(parsed), built in pieces; null when not asked for (a change row will do: weightsBodySteps if not). */
+  body: string | null;
+  /**
+   * Every origin id a share names: checked against the load balancer's inside the write
+   * (assertKnownOrigins). A superset when `namedExact` is false: entries handed over as the very
+   * objects of the previous publish were not walked, and its names stand in for theirs.
+   */
   named: Set<string>;
+  namedExact: boolean;
   /** The subnet keys that differ from `since` (prepareWeightsSteps'), or null without one. */
   changed: SubnetsChange | null;
 }
 
 /**
- * checkWeights, the serialised body, the origin ids named and (with `since`, the subnet table this
- * process published before) the subnet keys added, removed or re-weighted since, in steps. One pass
+ * checkWeights, the serialised body (unless `serialise` is false: a change row needs only the changed
+ * keys, weights-chain.ts), the origin ids named and (with `since`, the subnet table this process
+ * published before) the subnet keys added, removed or re-weighted since, in steps. With `sinceNamed`
+ * (the origin ids `since` named), entries that are the very map objects of `since` are not walked. One pass
  * over each table does all of it per entry (at 1M subnets the separate walks were 0.15-0.6 s each of
  * the publishing thread, the scheduler's, which also serves the API). The hand check is never more
  * permissive than the schema: when it doubts, the schema decides (and names the bad field), and the
  * pass runs again, unchecked, over the schema's copy.
  */
-export function* prepareWeightsSteps(weights: WeightsInput, since?: Record<string, Record<string, number>>): Steps<PreparedWeights> {
-  return (yield* onePassSteps(weights, since, true)) ?? (yield* onePassSteps(checkWeights(weights), since, false))!;
+export function* prepareWeightsSteps(weights: WeightsInput, since?: Record<string, Record<string, number>>, serialise = true, sinceNamed?: ReadonlySet<string>): Steps<PreparedWeights> {
+  return (yield* onePassSteps(weights, since, true, serialise, sinceNamed)) ?? (yield* onePassSteps(checkWeights(weights), since, false, serialise, sinceNamed))!;
+}
+
+/** Exactly the origin ids `parsed` names (when a superset named one the load balancer no longer has). */
+export function* namedSteps(parsed: ParsedWeights): Steps<Set<string>> {
+  const named = new Set<string>();
+  for (const table of [parsed.edges, parsed.subnets]) {
+    const keys = keysOnce(table);
+    for (let i = 0; i < keys.length; i++) {
+      for (const origin in table[keys[i]!]) named.add(origin);
+      if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+    }
+  }
+  return named;
+}
+
+/** The body of weights prepared without it (a change row was refused: a base is written). */
+export function* weightsBodySteps(parsed: ParsedWeights): Steps<string> {
+  const body = textSink();
+  body.add('{"edges":');
+  yield* objectJsonWhileSteps(parsed.edges, body.add, undefined, keysOnce(parsed.edges));
+  body.add(',"subnets":');
+  yield* objectJsonWhileSteps(parsed.subnets, body.add, undefined, keysOnce(parsed.subnets));
+  body.add('}');
+  return body.text();
 }
 
 /** The subnet keys compared with the previous publish so far. */
@@ -67,24 +98,29 @@ interface Comparison {
   changed: string[];
   /** Keys of `since` seen again (all of them: nothing removed). */
   kept: number;
+  /** The origin ids `since` named (with it, entries that are the very objects of `since` are not walked). */
+  sinceNamed: ReadonlySet<string> | undefined;
+  /** Entries not walked for that reason. */
+  reused: number;
 }
 
 /** prepareWeightsSteps over `w`, checking it by hand when `check` (null as soon as a check fails). */
-function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, number>> | undefined, check: boolean): Steps<PreparedWeights | null> {
+function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, number>> | undefined, check: boolean, serialise: boolean, sinceNamed: ReadonlySet<string> | undefined): Steps<PreparedWeights | null> {
   if (check && (!isPlain(w) || Object.keys(w).some((k) => k !== 'edges' && k !== 'subnets'))) return null;
   // Absent is empty; anything else (null too) must pass the table's check, as the schema requires.
   const { edges, subnets } = w as Partial<ParsedWeights>;
   const parsed = { edges: edges === undefined ? {} : edges, subnets: subnets === undefined ? {} : subnets };
   const named = new Set<string>();
-  const body = textSink();
-  const cmp: Comparison | null = since ? { since, changed: [], kept: 0 } : null;
+  const body = serialise ? textSink() : null;
+  const add = body ? body.add : null;
+  const cmp: Comparison | null = since ? { since, changed: [], kept: 0, sinceNamed, reused: 0 } : null;
   // CIDRs already in the last publish passed this check then: not parsed again (~2 s of 1M).
   const cidrOk = since ? (k: string) => Object.hasOwn(since, k) || parseCidr(k) !== null : (k: string) => parseCidr(k) !== null;
-  body.add('{"edges":');
-  if (!(yield* tablePassSteps(parsed.edges, body.add, check ? () => true : null, named, null))) return null;
-  body.add(',"subnets":');
-  if (!(yield* tablePassSteps(parsed.subnets, body.add, check ? cidrOk : null, named, cmp))) return null;
-  body.add('}');
+  add?.('{"edges":');
+  if (!(yield* tablePassSteps(parsed.edges, add, check ? () => true : null, named, null))) return null;
+  add?.(',"subnets":');
+  if (!(yield* tablePassSteps(parsed.subnets, add, check ? cidrOk : null, named, cmp))) return null;
+  add?.('}');
   if (cmp) {
     const before = keysOnce(cmp.since);
     // Every key of `since` still present was counted: a walk for removals only when some are gone.
@@ -95,7 +131,17 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
       }
     }
   }
-  return { parsed, body: body.text(), named, changed: cmp ? { from: cmp.since, keys: cmp.changed } : null };
+  if (cmp?.reused) for (const id of cmp.sinceNamed!) named.add(id);
+  return { parsed, body: body ? body.text() : null, named, namedExact: !cmp?.reused, changed: cmp ? { from: cmp.since, keys: cmp.changed } : null };
+}
+
+/**
+ * table[key] when `key` is its own (one lookup): Object.prototype has no property whose name holds a
+ * "/" (every CIDR's does), so for such keys a defined value is an own one; other keys ask hasOwn too.
+ */
+function ownEntry<V>(table: Record<string, V>, key: string): V | undefined {
+  const v = table[key];
+  return v !== undefined && (key.includes('/') || Object.hasOwn(table, key)) ? v : undefined;
 }
 
 /**
@@ -103,10 +149,20 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
  * checked), its origins named, compared with the previous publish (`cmp`), its JSON written (exactly
  * JSON.stringify(table)'s, STEP_ITEMS entries per piece). false when a check fails.
  */
-function* tablePassSteps(table: Record<string, Record<string, number>>, sink: (piece: string) => void, keyOk: ((k: string) => boolean) | null, named: Set<string>, cmp: Comparison | null): Steps<boolean> {
+function* tablePassSteps(table: Record<string, Record<string, number>>, sink: ((piece: string) => void) | null, keyOk: ((k: string) => boolean) | null, named: Set<string>, cmp: Comparison | null): Steps<boolean> {
   if (keyOk && !isPlain(table)) return false;
   const entry = (key: string, shares: Record<string, number>): boolean => {
-    if (keyOk && (!keyOk(key) || !isPlain(shares))) return false;
+    // The previous publish's entry, looked up once (a 1M-key table: each lookup a cache miss): a key
+    // it had passed this check then, so only new keys are checked again.
+    const was = cmp ? ownEntry(cmp.since, key) : undefined;
+    // The very map the previous publish had (the scheduler hands over the maps it did not change):
+    // checked then, never changed since (publishWeights' callers must not), its origins named then.
+    if (was !== undefined && was === shares && cmp!.sinceNamed) {
+      cmp!.kept++;
+      cmp!.reused++;
+      return true;
+    }
+    if (keyOk && ((was === undefined && !keyOk(key)) || !isPlain(shares))) return false;
     let n = 0;
     // for..in, not Object.keys: no array per map (1M of them); isPlain leaves no inherited keys to see.
     for (const origin in shares) {
@@ -116,7 +172,6 @@ function* tablePassSteps(table: Record<string, Record<string, number>>, sink: (p
       n++;
     }
     if (cmp) {
-      const was = Object.hasOwn(cmp.since, key) ? cmp.since[key] : undefined;
       if (was === undefined) cmp.changed.push(key);
       else {
         cmp.kept++;
@@ -126,7 +181,14 @@ function* tablePassSteps(table: Record<string, Record<string, number>>, sink: (p
     return true;
   };
   // keysOnce: the key list stays cached with the table, so the next publish's removals walk needs no Object.keys of it.
-  return yield* objectJsonWhileSteps(table, sink, entry, keysOnce(table));
+  const keys = keysOnce(table);
+  if (sink) return yield* objectJsonWhileSteps(table, sink, entry, keys);
+  // No body: the same walk without writing JSON (a change row serialises the changed keys only).
+  for (let i = 0; i < keys.length; i++) {
+    if (!entry(keys[i]!, table[keys[i]!]!)) return false;
+    if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+  }
+  return true;
 }
 
 /**
@@ -204,8 +266,9 @@ export function* decisionRowSteps(input: DecisionInput, weightsVersion: number |
 }
 
 /** A publish's weights and decision row, checked and serialised in steps before its write transaction. */
-export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
-  const ready = yield* prepareWeightsSteps(weights, since);
+export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>, sinceNamed?: ReadonlySet<string>): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
+  // With `since` (this process's last publish) a change row is tried first: no body unless refused.
+  const ready = yield* prepareWeightsSteps(weights, since, since === undefined, sinceNamed);
   const row = yield* decisionRowSteps({ ...decision, load_balancer_id: lbId }, null, fence, new Date().toISOString());
   return { weights: ready, decision: row };
 }

@@ -40,6 +40,38 @@ describe('SQLite publish on the publish worker', () => {
     expect(await store.changeSeq()).toBe(seq + 2);
   });
 
+  it('writes a change row there, and a base when another writer moved the head (the refused change row writes nothing)', async () => {
+    const lb = await store.createLoadBalancer(LB);
+    const [x, y] = [(await store.createOrigin(lb.id, { ...ORIGIN, name: 'x' })).id, (await store.createOrigin(lb.id, { ...ORIGIN, name: 'y' })).id];
+    const subnets = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`10.${i >> 8}.${i & 255}.0/24`, { [x]: 1 }]));
+    const decision = { load_balancer_id: lb.id, reason: 'optimize' as const };
+    await store.publishWeights(lb.id, { subnets }, decision);
+    const changed = { ...subnets, '10.0.1.0/24': { [y]: 1 } };
+    const v2 = await store.publishWeights(lb.id, { subnets: changed }, decision);
+    const raw = new SqliteStore(join(dir, 'sluice.db'));
+    try {
+      expect(await raw.getWeights(lb.id)).toEqual(v2.weights);
+      // Another writer (no memo: a base), then this store again: its change row is refused inside the
+      // transaction (the head is not its last publish) and it writes a base instead.
+      const v3 = await raw.publishWeights(lb.id, { subnets }, decision);
+      const v4 = await store.publishWeights(lb.id, { subnets: changed }, decision);
+      expect(v4.version).toBe(v3.version + 1);
+      expect(await raw.getWeights(lb.id)).toEqual(v4.weights);
+      const Database = (await import('better-sqlite3')).default;
+      const db = new Database(join(dir, 'sluice.db'), { readonly: true });
+      try {
+        expect(db.prepare(`SELECT base_version, change_rows FROM weights`).get()).toEqual({ base_version: v4.version, change_rows: 0 });
+        expect(db.prepare(`SELECT count(*) AS n FROM weights_changes`).get()).toEqual({ n: 0 });
+        // Every attempt that failed wrote nothing: one decision per publish, no version skipped.
+        expect(db.prepare(`SELECT weights_version FROM decisions ORDER BY id`).pluck().all()).toEqual([v2.version - 1, v2.version, v3.version, v4.version]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('refuses weights naming an origin of another load balancer, naming it, with nothing written', async () => {
     const lb = await store.createLoadBalancer(LB);
     const other = await store.createLoadBalancer({ ...LB, name: 'other' });

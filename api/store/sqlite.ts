@@ -31,11 +31,13 @@ import {
   type WeightsInput,
 } from '../../model/index.ts';
 import type { Fence, LeaseGrant, WeightsHead } from '../../scheduler/loop/store.ts';
-import { checkFence, errorOf, publishTransaction } from './sqlite-publish.ts';
+import { checkFence, errorOf, publishTransaction, type PublishOutcome, type PublishRequest } from './sqlite-publish.ts';
 import { SqlitePublisher } from './sqlite-publisher.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { OwnWeightsMemo } from './own-weights.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, preparePublishSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
+import { changeToWrite, compactionDue, finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
+import { keysOnce } from '../../lib/json-steps.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, preparePublishSteps, weightsBodySteps, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
@@ -50,7 +52,6 @@ import {
   type PageRequest,
   type Store,
   type StoreSnapshot,
-  type StoredWeights,
 } from './store.ts';
 
 const CHANGE_POLL_MS = 200;
@@ -59,9 +60,14 @@ const PUBLISH_OFF_THREAD_CHARS = 1_000_000;
 /** How long a write waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 
-export function openSqliteStore(dataDir: string): SqliteStore {
+/** Where the store tells what it cannot do the cheap way (a weights read that falls back to a full one). */
+export interface StoreLog {
+  warn(obj: object, msg: string): void;
+}
+
+export function openSqliteStore(dataDir: string, log?: StoreLog): SqliteStore {
   mkdirSync(dataDir, { recursive: true });
-  return new SqliteStore(join(dataDir, 'sluice.db'));
+  return new SqliteStore(join(dataDir, 'sluice.db'), PUBLISH_OFF_THREAD_CHARS, log);
 }
 
 export class SqliteStore implements Store {
@@ -77,6 +83,8 @@ export class SqliteStore implements Store {
   private readonly publisher: SqlitePublisher | undefined;
   /** The weights this process published, handed to readWorld's callers instead of the body (own-weights.ts). */
   private readonly own = new OwnWeightsMemo();
+  /** The weights readWorld handed out last, per load balancer: where its next read starts (weights-chain.ts). */
+  private readonly held: HeldWeightsCache;
 
   /**
    * @param publishOffThreadChars publishes whose weights and decision bodies reach this size run on the
@@ -85,7 +93,9 @@ export class SqliteStore implements Store {
   constructor(
     readonly path: string,
     private readonly publishOffThreadChars = PUBLISH_OFF_THREAD_CHARS,
+    log?: StoreLog,
   ) {
+    this.held = new HeldWeightsCache((lbId, why) => log?.warn({ load_balancer: lbId, why }, 'weights: reading in full, the change rows do not lead from the weights held'));
     // The busy timeout is set at open: switching to WAL and migrating take locks another process may hold.
     this.db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     this.db.pragma('journal_mode = WAL');
@@ -257,25 +267,57 @@ export class SqliteStore implements Store {
     // are now, the inserts and the fsync) is one function (sqlite-publish.ts): a big one (tens of MB at
     // 1M subnets, 0.1-0.7 s) runs on the publish worker's connection, a small one here (sub-ms, and no
     // worker start-up in its way); an in-memory database, which only this connection sees, always here.
-    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId)));
+    //
+    // The weights are written as a change row against this process's last publish when the store's
+    // head is still that one (weights-chain.ts): only the changed keys are serialised and written, and
+    // the body only when the transaction refuses the change row (then it runs again with the body).
+    const last = this.own.last(lbId);
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId), this.own.lastNamed(lbId)));
     const { recorded: _objects, ...row } = prepared;
-    const request = { lbId, body: ready.body, row, fence, named: [...ready.named] };
-    const offThread = this.publisher && request.body.length + row.body.length >= this.publishOffThreadChars;
-    const outcome = offThread ? await this.publisher!.publish(request) : publishTransaction(this.db, request);
+    const entries = keysOnce(ready.parsed.subnets).length;
+    const change = last && ready.changed && !compactionDue(last.chain, ready.changed.keys.length) ? changeToWrite(ready, last) : null;
+    const body = async () => ready.body ?? (await runPaced(weightsBodySteps(ready.parsed)));
+    let request: PublishRequest = { lbId, body: change ? null : await body(), change, entries, row, fence, named: [...ready.named] };
+    let outcome = await this.runPublish(request);
+    // At most twice more, each time with nothing written: a refused change row goes again as a base;
+    // names that stood in for reused maps (a superset) naming an origin the load balancer no longer
+    // has go again named exactly.
+    for (let again = 0; again < 2 && !outcome.ok; again++) {
+      const f = outcome.failure;
+      if (f.kind === 'base_needed' && request.change) request = { ...request, change: null, body: await body() };
+      else if (f.kind === 'unknown_origins' && !ready.namedExact) {
+        ready.named = await runPaced(namedSteps(ready.parsed));
+        ready.namedExact = true;
+        request = { ...request, named: [...ready.named] };
+      } else break;
+      outcome = await this.runPublish(request);
+    }
     if (!outcome.ok) {
       const f = outcome.failure;
+      if (f.kind === 'base_needed') throw new Error(`publishing the weights of ${lbId}: ${f.why}`);
       if (f.kind !== 'unknown_origins') throw errorOf(f);
       assertKnownOrigins(lbId, new Set(f.known), ready.parsed); // throws, naming the source and origin
       throw new StoreError('invalid', `weights name an origin not in load balancer ${lbId}`, 'weights');
     }
     const { version } = outcome;
-    this.own.remember(lbId, version, outcome.published_at, ready);
+    this.own.remember(lbId, version, outcome.published_at, ready, outcome.chain);
     queueMicrotask(() => this.notify());
     return {
       version,
       decision: insertedDecision(outcome.decision_id, { ...prepared, weights_version: version, recorded: { ...prepared.recorded, weights_version: version } }),
       weights: { load_balancer_id: lbId, version, published_at: outcome.published_at, edges: ready.parsed.edges, subnets: ready.parsed.subnets },
     };
+  }
+
+  /** A big publish (tens of MB at 1M subnets) on the publish worker's connection, a small one here (sub-ms, no worker start-up in its way). */
+  private runPublish(request: PublishRequest): Promise<PublishOutcome> | PublishOutcome {
+    const size = (request.body?.length ?? 0) + (request.change ? request.change.subnets.length + request.change.edges.length + request.change.deleted.length : 0) + request.row.body.length;
+    return this.publisher && size >= this.publishOffThreadChars ? this.publisher.publish(request) : publishTransaction(this.db, request);
+  }
+
+  /** How this store's readers fared: incremental reads, full reads, fallbacks (weights-chain.ts). */
+  get weightsReads(): WeightsReads {
+    return { ...this.held.reads };
   }
 
   recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision> {
@@ -303,25 +345,34 @@ export class SqliteStore implements Store {
     checkFence(this.db, fence);
   }
 
-  getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
-    return this.read(() => this.weightsOf(lbId));
+  async getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
+    const read = this.read(() => {
+      const head = this.chainHead(lbId);
+      return head ? { head, body: this.baseBody(lbId), rows: this.changeRows(lbId, head.base_version) } : null;
+    });
+    const r = await read;
+    if (!r) return null;
+    const w = await runPaced(fullReadSteps(lbId, r));
+    return { load_balancer_id: lbId, version: w.version, published_at: w.published_at, edges: w.edges, subnets: w.subnets };
   }
 
   weightsHead(lbId: string): Promise<WeightsHead | null> {
     return this.read(() => (this.db.prepare(`SELECT version, published_at FROM weights WHERE load_balancer_id = ?`).get(lbId) as WeightsHead | undefined) ?? null);
   }
 
-  private weightsOf(lbId: string): LoadBalancerWeights | null {
-    const row = this.weightRow(lbId);
-    if (!row) return null;
-    const body = JSON.parse(row.body!) as { edges: LoadBalancerWeights['edges']; subnets: LoadBalancerWeights['subnets'] };
-    return { load_balancer_id: lbId, version: row.version, published_at: row.published_at, edges: body.edges, subnets: body.subnets };
+  private chainHead(lbId: string): ChainHead | undefined {
+    return this.db.prepare(`SELECT ${HEAD_COLUMNS} FROM weights WHERE load_balancer_id = ?`).get(lbId) as ChainHead | undefined;
   }
 
-  /** The weights row of `lbId`, body unparsed. */
-  private weightRow(lbId: string): StoredWeights | null {
-    const row = this.db.prepare(`SELECT version, published_at, body FROM weights WHERE load_balancer_id = ?`).get(lbId) as Omit<StoredWeights, 'load_balancer_id'> | undefined;
-    return row ? { load_balancer_id: lbId, ...row } : null;
+  private baseBody(lbId: string): string {
+    return (this.db.prepare(`SELECT body FROM weights_base WHERE load_balancer_id = ?`).get(lbId) as { body: string }).body;
+  }
+
+  /** The change rows of `lbId` after version `after`, oldest first. */
+  private changeRows(lbId: string, after: number): ChangeRow[] {
+    return this.db
+      .prepare(`SELECT version, published_at, prev_version, prev_published_at, edges, subnets, deleted FROM weights_changes WHERE load_balancer_id = ? AND version > ? ORDER BY version`)
+      .all(lbId, after) as ChangeRow[];
   }
 
   listDecisions(filter: DecisionFilter): Promise<Page<Decision>> {
@@ -495,17 +546,20 @@ export class SqliteStore implements Store {
     return this.tx(() => {
       const seq = (this.db.prepare(`SELECT value FROM meta WHERE key = 'change_seq'`).get() as { value: number }).value;
       const loadBalancers = this.lbs.all();
-      // Weights this process published itself are handed over as published, their body not even read.
-      const head = this.db.prepare(`SELECT version, published_at FROM weights WHERE load_balancer_id = ?`);
-      const weights = loadBalancers.flatMap((lb): StoredWeights[] => {
-        const h = head.get(lb.id) as WeightsHead | undefined;
-        const own = h && this.own.of(lb.id, h.version, h.published_at);
-        if (own) return [{ load_balancer_id: lb.id, ...h, body: null, own }];
-        const row = this.weightRow(lb.id);
-        return row ? [row] : [];
+      // Weights this process published itself are handed over as published, their body not even read;
+      // others from what this store handed out before plus the change rows since, or in full
+      // (weights-chain.ts). Parsed after the transaction, in steps.
+      const pending = loadBalancers.flatMap((lb): PendingRead[] => {
+        const head = this.chainHead(lb.id);
+        if (!head) return [];
+        const plan = planRead(this.held, this.own.of(lb.id, head.version, head.published_at), lb.id, head);
+        let step = plan.next();
+        while (!step.done) step = plan.next('body' in step.value ? this.baseBody(lb.id) : this.changeRows(lb.id, step.value.rowsAfter));
+        return [step.value];
       });
-      return { seq, loadBalancers, origins: this.origins.all(), health: this.healthRows(), edgeHealth: this.edgeHealthRows(), weights };
-    });
+      this.held.keepOnly(new Set(loadBalancers.map((lb) => lb.id)));
+      return { seq, loadBalancers, origins: this.origins.all(), health: this.healthRows(), edgeHealth: this.edgeHealthRows(), pending };
+    }).then(async ({ pending, ...world }) => ({ ...world, weights: await finishReads(this.held, pending) }));
   }
 
   recordHealthObservations(list: HealthObservation[]): Promise<void> {

@@ -10,8 +10,23 @@ import { postgresUnavailable, startPostgres, type RunningPostgres } from '../../
 import { PostgresConfig } from './pg-connection.ts';
 import { openPostgresStore, type PostgresStore } from './postgres.ts';
 import { openSqliteStore, SqliteStore } from './sqlite.ts';
-import { storeContract } from './store.contract.ts';
+import { LB, ORIGIN, storeContract } from './store.contract.ts';
 import type { Store } from './store.ts';
+import { weightsChainContract, type WeightsHarness } from './weights-chain.contract.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { PG_MIGRATIONS } from './pg-migrations.ts';
+
+/** The rows of a load balancer with origins o1, o2 and weights `body` at version 1, in SQL both databases take. */
+function legacyRows(body: string): string[] {
+  const now = new Date().toISOString();
+  const q = (x: unknown) => `'${JSON.stringify(x).replaceAll("'", "''")}'`;
+  return [
+    `INSERT INTO load_balancers (id, name, spec, revision, created_at, updated_at) VALUES ('lb_0000000000000001', 'app', ${q(LB)}, 1, '${now}', '${now}')`,
+    ...['o1', 'o2'].map((o) => `INSERT INTO origins (id, load_balancer_id, name, spec, revision, created_at, updated_at) VALUES ('${o}', 'lb_0000000000000001', '${o}', ${q({ ...ORIGIN, name: o })}, 1, '${now}', '${now}')`),
+    `INSERT INTO weights (load_balancer_id, version, published_at, body) VALUES ('lb_0000000000000001', 1, '${now}', '${body.replaceAll("'", "''")}')`,
+    `UPDATE meta SET value = 1 WHERE key = 'weights_version'`,
+  ];
+}
 
 const opened: Store[] = [];
 const dirs: string[] = [];
@@ -25,7 +40,7 @@ function track<T extends Store>(s: T): T {
   return s;
 }
 
-storeContract('SQLite', {
+const sqliteHarness: WeightsHarness = {
   async fresh() {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
     dirs.push(dir);
@@ -48,7 +63,30 @@ storeContract('SQLite', {
       }
     });
   },
-});
+  async sql<T>(s: Store, text: string) {
+    const raw = new Database((s as SqliteStore).path, { timeout: 5000 });
+    try {
+      const stmt = raw.prepare(text);
+      return (stmt.reader ? stmt.all() : (stmt.run(), [])) as T[];
+    } finally {
+      raw.close();
+    }
+  },
+  reads: (s) => (s as SqliteStore).weightsReads,
+  async legacy(body) {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
+    dirs.push(dir);
+    const raw = new Database(join(dir, 'sluice.db'));
+    raw.pragma('journal_mode = WAL');
+    for (const m of MIGRATIONS.slice(0, 4)) raw.exec(m);
+    raw.pragma('user_version = 4');
+    for (const sql of legacyRows(body)) raw.exec(sql);
+    raw.close();
+    return { store: track(openSqliteStore(dir)), lbId: 'lb_0000000000000001', origins: ['o1', 'o2'] };
+  },
+};
+storeContract('SQLite', sqliteHarness);
+weightsChainContract('SQLite', sqliteHarness);
 
 const pgSkip = postgresUnavailable();
 describe.skipIf(pgSkip)('PostgreSQL', () => {
@@ -66,7 +104,8 @@ describe.skipIf(pgSkip)('PostgreSQL', () => {
     urls.set(store, url);
     return store;
   };
-  storeContract('PostgreSQL', {
+  const dbOf = (s: Store) => new URL(urls.get(s)!).pathname.slice(1);
+  const pgHarness: WeightsHarness = {
     fresh: async () => open(await server.createDatabase()),
     peer: async (s) => open(urls.get(s)!),
     async openNewer(s) {
@@ -75,7 +114,22 @@ describe.skipIf(pgSkip)('PostgreSQL', () => {
       await server.query('INSERT INTO sluice_schema (version) VALUES (999)', [], new URL(url).pathname.slice(1));
       return open(url);
     },
-  });
+    sql: async <T>(s: Store, text: string) => (await server.query(text, [], dbOf(s))) as T[],
+    reads: (s) => (s as PostgresStore).weightsReads,
+    async legacy(body) {
+      const url = await server.createDatabase();
+      const db = new URL(url).pathname.slice(1);
+      await server.query(`CREATE TABLE IF NOT EXISTS sluice_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`, [], db);
+      for (const [i, m] of PG_MIGRATIONS.slice(0, 3).entries()) {
+        await server.query(m, [], db);
+        await server.query(`INSERT INTO sluice_schema (version) VALUES (${i + 1})`, [], db);
+      }
+      for (const sql of legacyRows(body)) await server.query(sql, [], db);
+      return { store: await open(url), lbId: 'lb_0000000000000001', origins: ['o1', 'o2'] };
+    },
+  };
+  storeContract('PostgreSQL', pgHarness);
+  weightsChainContract('PostgreSQL', pgHarness);
 });
 
 export type { PostgresStore };

@@ -73,33 +73,48 @@ export interface StoreSnapshot {
   /** Edge-local exclusions (and lifted ones). */
   edgeHealth: EdgeOriginHealth[];
   /**
-   * Published weights as stored: the body (`{"edges":...,"subnets":...}`) not parsed, so the reader can
-   * parse it in steps (api/routes/views.ts; ~1 s in one JSON.parse at 1M subnets, on the thread that
-   * also runs the scheduler loop).
+   * Published weights, parsed (in steps: ~1 s in one JSON.parse at 1M subnets, on the thread that also
+   * runs the scheduler loop) or, for versions after the one this store handed out before, built from
+   * it and the change rows since (O(changes) reading and parsing).
    */
   weights: StoredWeights[];
 }
 
-/** A load balancer's weights row: LoadBalancerWeights with `edges` and `subnets` still in their JSON body. */
+/**
+ * A load balancer's weights as read: LoadBalancerWeights with `edges` and `subnets` either as this
+ * process published them (`own`) or as the store parsed them (`parsed`). The store keeps them as a
+ * base plus change rows (weights-chain.ts); a replica that holds an older version applies only the
+ * change rows after it.
+ */
 export interface StoredWeights {
   load_balancer_id: string;
   version: number;
   published_at: string;
-  /** The JSON body as stored; null when `own` is given (not read: the reader needs no text). */
+  /**
+   * The weights as one JSON body (`{"edges":...,"subnets":...}`); null when `own` is given. With
+   * `parsed` it is serialised only when read (not enumerable): readers use `parsed`.
+   */
   body: string | null;
   /**
    * When this row is the weights this process's store committed itself (publishWeights, same version
    * and time): those weights as handed to publishWeights (never to be mutated by anyone), and how their
-   * subnet table moved from the one this process published before, so readers skip parsing the body
-   * and diff only the changed keys (api/routes/views.ts). Absent for weights written by another process.
+   * subnet table moved from the one this process published before, so readers diff only the changed
+   * keys (api/routes/views.ts). Absent for weights written by another process.
    */
   own?: OwnWeights;
+  /**
+   * Weights another process (or this one, before its last publish) wrote, parsed by the store: from
+   * the tables it handed out before plus the change rows since (then `changed` names the keys that
+   * may differ from that table), or in full (`changed` null). Shared with the store's cache: never to
+   * be mutated.
+   */
+  parsed?: OwnWeights;
 }
 
 export interface OwnWeights {
   edges: LoadBalancerWeights['edges'];
   subnets: LoadBalancerWeights['subnets'];
-  /** The keys that may differ from the subnet table this process published before for the same load balancer; null when unknown. */
+  /** The keys that may differ from the subnet table handed out (own: published) before for the same load balancer; null when unknown. */
   changed: SubnetsChange | null;
 }
 

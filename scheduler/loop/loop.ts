@@ -382,7 +382,7 @@ export class SchedulerLoop {
     const carriedConnections = decision.connections ? { ...decision.connections, weights: decision.weights, answer_survival: answerSurvival?.from === 'observed' ? answerSurvival.value : 1 } : undefined;
     this.carried.remember(lb.id, carriedConnections, Object.fromEntries(origins.map((o) => [o.name, decision.origin_load_rps[o.id] ?? 0])));
     if (lb.mode === 'shadow') return this.recordShadow(lb, decision, built, summary, solve_ms, current);
-    const publish = await runPaced(splitWeightsSteps(decision.weights, built.carried));
+    const publish = await runPaced(splitWeightsSteps(decision.weights, built.carried, current?.subnets));
     await clock.lap('split');
     if (lb.dns) {
       // Watch, for the next cycle, the connections left on origins neither the answers in force nor the new ones name.

@@ -22,4 +22,18 @@ describe('splitWeightsSteps', () => {
     expect(subnets['2001:db8::/48']).toEqual({ a: 0.5, b: 0.5 }); // the new weights win over carried
     expect(keysOnce(subnets)).toBe(keys);
   });
+
+  it('hands over the very map published before for a subnet whose cleaned shares did not change', () => {
+    const sub = (c: string) => `${SUBNET_PREFIX}${c}`;
+    const previous: Record<string, Record<string, number>> = { '10.0.0.0/24': { a: 0.5, b: 0.5 }, '10.0.1.0/24': { a: 1 }, '10.0.2.0/24': { b: 1 } };
+    // 10.0.0.0/24 the same after cleaning (float noise, a share under the epsilon); 10.0.1.0/24 moved; 10.0.3.0/24 new.
+    const weights: Record<string, Record<string, number>> = { [sub('10.0.0.0/24')]: { a: 0.5000000001, b: 0.4999999999, c: 1e-9 }, [sub('10.0.1.0/24')]: { a: 0.9, b: 0.1 }, [sub('10.0.3.0/24')]: { b: 1 } };
+    const { subnets } = runToEnd(splitWeightsSteps(weights, {}, previous));
+    expect(subnets['10.0.0.0/24']).toBe(previous['10.0.0.0/24']);
+    expect(subnets['10.0.1.0/24']).toEqual({ a: 0.9, b: 0.1 });
+    expect(subnets['10.0.3.0/24']).toEqual({ b: 1 });
+    expect(subnets['10.0.3.0/24']).not.toBe(previous['10.0.2.0/24']);
+    // The same content as without `previous`.
+    expect(subnets).toEqual(runToEnd(splitWeightsSteps(weights, {})).subnets);
+  });
 });
