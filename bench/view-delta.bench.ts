@@ -37,6 +37,14 @@ import { childPids, rssBytes } from '../test/helpers/rss.ts';
 import { cidrOf, learnedNetworks, makeView, mapPool, origins, startServedDns } from './lib/synthetic-view.ts';
 import { DnsConfig } from '../dns/config.ts';
 import { pino } from 'pino';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, freeServerPort } from '../test/helpers/ports.ts';
+import { startSluice } from '../test/helpers/sluice-process.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+import { startViewFeed } from './lib/view-feed.ts';
 
 const AUTHORITY: Authority = { primaryNs: undefined, hostmaster: undefined, nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 3600, retry: 600, expire: 1209600 };
 export const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
@@ -185,13 +193,142 @@ async function servedRss(n: number) {
   }
 }
 
+/** CPU ms (user + system, every thread) of one process so far, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** VmRSS and VmHWM (the peak so far) of one process, MB. */
+function rssOf(pid: number): { rss: number; peak: number } {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, 'm').exec(s)?.[1] ?? 0);
+    return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}
+
+/** The SOA serial example.com's server on `port` answers with (over UDP, from the serving thread). */
+function soaSerial(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket('udp4');
+    const done = (f: () => void) => {
+      clearTimeout(timer);
+      sock.close();
+      f();
+    };
+    const timer = setTimeout(() => done(() => reject(new Error('no SOA answer'))), 1000);
+    // id 1, RD 0, one question: example.com SOA IN.
+    const q = Buffer.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, ...Buffer.from('example'), 3, ...Buffer.from('com'), 0, 0, 6, 0, 1]);
+    sock.on('message', (m) => {
+      // Header, the question echoed, then the answer's SOA: name (a pointer), type, class, TTL, RDLENGTH, RDATA ending in 5 uint32s, serial first.
+      const at = q.length;
+      if (m.readUInt16BE(6) < 1 || (m[at]! & 0xc0) !== 0xc0) return done(() => reject(new Error('no SOA in the answer')));
+      const rdEnd = at + 12 + m.readUInt16BE(at + 10);
+      done(() => resolve(m.readUInt32BE(rdEnd - 20)));
+    });
+    sock.send(q, port, '127.0.0.1');
+  });
+}
+
+/**
+ * One real `sluice dns` (primary + one worker with its UDP thread, as deployed with a metrics
+ * listener) following a loopback control plane (bench/lib/view-feed.ts: the API's bodies, no store)
+ * on a view of `n` learned subnets: the first full view (its RSS peak per process), then `deltas`
+ * publishes each changing `changed` of the subnets, each timed from the publish to the server
+ * answering from it (its UDP thread's SOA serial, polled every 100 ms) and its CPU per
+ * process (all threads, /proc) over that time plus 1.5 s of tail (a collection after it), minus the
+ * CPU of an idle window as long (the polling itself). VIEW_DELTA_PROF=dir: --cpu-prof of every
+ * process and thread of the server into dir (written when it stops); VIEW_DELTA_NODE_ARGS: more node flags (--trace-gc).
+ */
+async function servedDeltas(n: number, changed: number, deltas: number) {
+  const rand = seededRandom(15);
+  const os = origins();
+  const pool = mapPool(rand, os.map((o) => o.id));
+  // Numeric versions: the SOA serial is the version then (how the bench sees which view is served).
+  let view: DnsView = { ...makeView(n, rand, pool, os), version: '1' };
+  const feed = await startViewFeed(view);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-view-deltas-'));
+  const metricsPort = await freePort();
+  const dnsPort = await freeServerPort();
+  writeFileSync(join(dir, 'dns.yaml'), JSON.stringify({ listen: [`127.0.0.1:${dnsPort}`], api: { url: feed.url, wait: '60s' }, workers: 1, metrics: { listen: `127.0.0.1:${metricsPort}` } }));
+  const prof = process.env.VIEW_DELTA_PROF;
+  const p = startSluice(['dns', '--config', join(dir, 'dns.yaml')], { env: { SLUICE_LOG_LEVEL: 'warn' }, nodeArgs: [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(process.env.VIEW_DELTA_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] });
+  // Asked over DNS (the zone's SOA serial is the numeric view version): a scrape of /metrics costs the
+  // primary and the worker a few ms each, which at this polling rate was most of an idle window.
+  const served = () => soaSerial(dnsPort);
+  const until = (version: number, what: string, intervalMs: number) => waitFor(async () => (await served().catch(() => undefined)) === version, { timeoutMs: 600_000, intervalMs, what: `${what}; output: ${p.output().slice(-1000)}` });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    const t0 = performance.now();
+    await until(1, 'serving the first view', 500);
+    const firstMs = Math.round(performance.now() - t0);
+    const pids = () => [p.child.pid!, ...childPids(p.child.pid!)];
+    await sleep(5000); // its collection after a full view, and the UDP thread's own
+    const loaded = pids().map(rssOf);
+    const cpu = () => pids().map(cpuMs);
+    const window = async (f: () => Promise<void>) => {
+      const c0 = cpu();
+      const t = performance.now();
+      await f();
+      const wall = performance.now() - t;
+      await sleep(1500);
+      return { wall, cpu: cpu().map((c, i) => c - c0[i]!) };
+    };
+    const runs: { wall_ms: number; cpu_ms: number[] }[] = [];
+    let idleRate: number[] = [];
+    for (let k = 0; k < deltas; k++) {
+      const s = nextSubnets(view.zones[0]!.records[0]!.subnets, n, changed, rand, pool);
+      const v = k + 2;
+      view = { ...view, version: String(v), seq: v, weights_version: v, zones: [{ zone: 'example.com', records: [{ ...view.zones[0]!.records[0]!, subnets: s }] }] };
+      const r = await window(async () => {
+        feed.publish(view);
+        await until(v, `serving view ${v}`, 100);
+      });
+      // The same polling with nothing published, as long: what the server spends anyway.
+      const idle = await window(async () => {
+        for (const end = performance.now() + r.wall; performance.now() < end; await sleep(100)) await served();
+      });
+      idleRate = idle.cpu.map((c) => c / (idle.wall + 1500));
+      runs.push({ wall_ms: Math.round(r.wall), cpu_ms: r.cpu.map((c, i) => Math.max(0, Math.round(c - idleRate[i]! * (r.wall + 1500)))) });
+      process.stderr.write(`  delta ${v}: ${JSON.stringify(runs.at(-1))} (idle ${JSON.stringify(idle.cpu)} in ${Math.round(idle.wall + 1500)} ms)\n`);
+    }
+    const end = pids().map(rssOf);
+    const total = runs.map((r) => r.cpu_ms.reduce((a, b) => a + b, 0)).sort((a, b) => a - b);
+    return {
+      subnets: n,
+      changed_share: changed,
+      delta_bytes: feed.bytes.delta,
+      full_bytes: feed.bytes.full,
+      first_view_ms: firstMs,
+      rss_mb_loaded: loaded.map((x) => x.rss),
+      rss_mb_peak: end.map((x) => x.peak),
+      rss_mb_end: end.map((x) => x.rss),
+      deltas: runs,
+      cpu_ms_per_delta_median: total[Math.floor(total.length / 2)]!,
+      cpu_ms_per_delta: total,
+    };
+  } finally {
+    await p.stop(10_000);
+    if (process.env.VIEW_DELTA_OUT) writeFileSync(process.env.VIEW_DELTA_OUT, p.output());
+    await feed.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** `--sizes` and `--changed` of a bench over view sizes (this one, view-render): `one` per size, in turn, with the load average before. */
 export async function perSize<R>(args: string[], one: (label: string, n: number, changed: number) => Promise<R>) {
   const arg = (name: string, dflt: string) => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1]! : dflt;
   };
-  const sizes = arg('--sizes', '100k,1m').split(',');
+  const sizes = arg('--sizes', '100k,1m').split(',').filter(Boolean);
   const changed = Number(arg('--changed', '0.02'));
   const load = loadavg()[0]!;
   const results: Record<string, R> = {};
@@ -206,6 +343,10 @@ export async function main(args: string[]): Promise<void> {
   const rssSizes = arg('--rss', '').split(',').filter(Boolean);
   const served: Record<string, Awaited<ReturnType<typeof servedRss>>> = {};
   for (const size of rssSizes) served[size] = await servedRss(SIZES[size] ?? Number(size));
+  const servedSize = arg('--served-deltas', '');
+  const deltas = servedSize ? await servedDeltas(SIZES[servedSize] ?? Number(servedSize), Number(arg('--changed', '0.02')), Number(arg('--deltas', '5'))) : null;
+  if (deltas) process.stdout.write(`served deltas ${servedSize}: ${JSON.stringify(deltas)}\n`);
+  if (sizes.length === 0) return;
   const big = results[sizes.at(-1)!]!;
   const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
   recordResult(
