@@ -287,8 +287,9 @@ async function servedDeltas(n: number, changed: number, deltas: number) {
       const s = nextSubnets(view.zones[0]!.records[0]!.subnets, n, changed, rand, pool);
       const v = k + 2;
       view = { ...view, version: String(v), seq: v, weights_version: v, zones: [{ zone: 'example.com', records: [{ ...view.zones[0]!.records[0]!, subnets: s }] }] };
+      const release = feed.publish(view);
       const r = await window(async () => {
-        feed.publish(view);
+        release();
         await until(v, `serving view ${v}`, 100);
       });
       // The same polling with nothing published, as long: what the server spends anyway.

@@ -92,12 +92,16 @@ function readIPv4(text: string, end: number): Uint8Array | undefined {
   return octet === 4 ? out : undefined;
 }
 
+/** readIPv6's groups (no array per subnet). */
+const GROUPS = new Uint16Array(8);
+
 /**
  * text[0, end) as IPv6 of hex groups (1-4 digits) with at most one "::", as isIP accepts it, or
  * undefined for anything else (an embedded IPv4 tail, a zone: the caller asks isIP).
  */
 function readIPv6(text: string, end: number): Uint8Array | undefined {
-  const groups: number[] = [];
+  const groups = GROUPS;
+  let count = 0;
   let gap = -1; // groups before the "::"
   let i = 0;
   if (text.charCodeAt(0) === 58) {
@@ -116,21 +120,21 @@ function readIPv6(text: string, end: number): Uint8Array | undefined {
       n = n * 16 + d;
       if (++digits > 4) return undefined;
     }
-    if (digits === 0) return undefined;
-    groups.push(n);
+    if (digits === 0 || count === 8) return undefined; // nine groups: too many in any form
+    groups[count++] = n;
     if (i === end) break;
     i++; // the colon
     if (i === end) return undefined; // a trailing single colon
     if (text.charCodeAt(i) === 58) {
       if (gap >= 0) return undefined;
-      gap = groups.length;
+      gap = count;
       i++;
     }
   }
-  if (gap < 0 ? groups.length !== 8 : groups.length > 7) return undefined;
+  if (gap < 0 ? count !== 8 : count > 7) return undefined;
   const out = new Uint8Array(16);
-  const tail = gap < 0 ? 0 : groups.length - gap;
-  for (let g = 0; g < groups.length; g++) {
+  const tail = gap < 0 ? 0 : count - gap;
+  for (let g = 0; g < count; g++) {
     const at = gap >= 0 && g >= gap ? 8 - tail + (g - gap) : g;
     out[at * 2] = groups[g]! >> 8;
     out[at * 2 + 1] = groups[g]! & 0xff;

@@ -11,8 +11,11 @@ import { diffViews, encodeDiff, toCompactView } from '../../model/view-codec.ts'
 
 export interface ViewFeed {
   url: string;
-  /** Publishes `view` (same shape as the one before): servers holding the previous view get a delta. */
-  publish(view: DnsView): void;
+  /**
+   * Prepares `view` (same shape as the one before; the diff of two 1M views takes this process ~1 s)
+   * and returns the function that publishes it: servers holding the previous view then get a delta.
+   */
+  publish(view: DnsView): () => void;
   /** Bytes of the last body answered with each kind. */
   bytes: { full: number; delta: number };
   close(): Promise<void>;
@@ -61,12 +64,15 @@ export async function startViewFeed(first: DnsView): Promise<ViewFeed> {
     publish(view) {
       const diff = diffViews(current, view);
       if (!diff) throw new Error('view-feed: the next view must have the same shape');
-      // Only the delta from the view just before (a server further behind gets the full view, as from a replica with no history).
-      deltas.clear();
-      deltas.set(current.version, JSON.stringify({ kind: 'delta', from: current.version, version: view.version, seq: view.seq, weights_version: view.weights_version, records: encodeDiff(diff) }));
-      current = view;
-      fullBody = null;
-      for (const w of [...waiters]) w();
+      const body = JSON.stringify({ kind: 'delta', from: current.version, version: view.version, seq: view.seq, weights_version: view.weights_version, records: encodeDiff(diff) });
+      return () => {
+        // Only the delta from the view just before (a server further behind gets the full view, as from a replica with no history).
+        deltas.clear();
+        deltas.set(current.version, body);
+        current = view;
+        fullBody = null;
+        for (const w of [...waiters]) w();
+      };
     },
     close: () =>
       new Promise<void>((r) => {
