@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { loadKeys, openGeo, withTables } from './server/engine.ts';
+import { loadKeys, openGeo, splitCompactView, withTables } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
@@ -21,7 +21,7 @@ import { ViewCache } from './view-cache.ts';
 import { ApiViewSource, FileViewSource, readViewFile, type ViewListener, type ViewSource } from './view-source.ts';
 import type { ViewDelta } from './view-changes.ts';
 import type { CompactDnsView } from '../model/view-changes.ts';
-import { fromCompactView, toCompactView } from '../model/view-codec.ts';
+import { toCompactView } from '../model/view-codec.ts';
 import { ConfigError } from '../lib/config-file.ts';
 import type https from 'node:https';
 import { readSecretLine } from '../lib/secret-file.ts';
@@ -261,7 +261,9 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
     else if (m.type === 'sluice-dns-reload-keys') serving.reloadKeys();
     else if (m.type === 'sluice-dns-view') {
       try {
-        serving.install(fromCompactView(m.view), m.summary);
+        // Indexed from the compact tables as they came: no object with a subnet per key in this process.
+        const { view, tables } = splitCompactView(m.view);
+        serving.install(view, m.summary, undefined, { tables });
         process.send?.({ type: 'sluice-dns-view-installed', version: m.view.version } satisfies Msg);
       } catch (err) {
         log.error({ err: (err as Error).message, version: m.view.version }, 'cannot index the view; keeping the last good one');

@@ -5,9 +5,10 @@ import type { DnsView } from '../../model/views.ts';
 import { GeoLocator } from '../answer/geo.ts';
 import { Responder } from '../answer/respond.ts';
 import type { DnsStats } from '../answer/stats.ts';
-import { buildViewIndex, type Authority, type ViewIndex } from '../answer/view-index.ts';
+import { buildViewIndex, type Authority, type LearnedTables, type ViewIndex } from '../answer/view-index.ts';
 import { updateViewIndex } from '../answer/view-index-update.ts';
 import { checkChanges, compactSubnets, expandSubnets } from '../../model/view-codec.ts';
+import type { CompactDnsView, CompactSubnets } from '../../model/view-changes.ts';
 import type { ViewDelta } from '../view-changes.ts';
 import type { DnsConfig } from '../config.ts';
 import { nameToWireKey, qtypeName } from '../wire/constants.ts';
@@ -116,9 +117,9 @@ export function tcpLimitsOf(config: DnsConfig): TcpLimits {
   return { maxConnections: t.max_connections, idleTimeoutMs: t.idle_timeout, messageTimeoutMs: t.message_timeout, maxUnsent: t.max_unsent };
 }
 
-/** Builds the index for a view and logs what it skipped. `pace`: see buildViewIndex. */
-export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSummary: boolean, pace?: () => void): ViewIndex {
-  const index = buildViewIndex(view, authorityOf(config), Date.now(), pace);
+/** Builds the index for a view and logs what it skipped. `pace`, `tables`: see buildViewIndex. */
+export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSummary: boolean, pace?: () => void, tables?: LearnedTables): ViewIndex {
+  const index = buildViewIndex(view, authorityOf(config), Date.now(), pace, tables);
   if (logSummary) {
     for (const w of index.warnings.slice(0, 20)) log.warn({ version: view.version }, `view: ${w}`);
     if (index.warnings.length > 20) log.warn(`view: ${index.warnings.length - 20} more problems not shown`);
@@ -137,6 +138,14 @@ export function skeletonOf(view: DnsView): DnsView {
   // one costs V8 the enumeration of all its keys (Object.keys, even for-in: measured ~300 ms at 1M,
   // and this runs per delta in serving.ts install).
   return { ...view, zones: view.zones.map((z) => ({ zone: z.zone, records: z.records.map((r) => ({ ...r, subnets: {} })) })) };
+}
+
+/**
+ * A compact view (model/view-changes.ts, as a cluster primary sends it) as its skeleton and its
+ * records' tables, without expanding a table into an object (view-index.ts LearnedTables).
+ */
+export function splitCompactView(c: CompactDnsView): { view: DnsView; tables: CompactSubnets[][] } {
+  return { view: { ...c, zones: c.zones.map((z) => ({ zone: z.zone, records: z.records.map((r) => ({ ...r, subnets: {} })) })) }, tables: c.zones.map((z) => z.records.map((r) => r.subnets)) };
 }
 
 /** `delta` with the whole subnet table of each record it rebuilds, from `view` (the view after it). */
