@@ -214,6 +214,9 @@ function rssOf(pid: number): { rss: number; peak: number } {
   }
 }
 
+const IDLE_MS = 6000;
+const TAIL_MS = 3000;
+
 /** The SOA serial example.com's server on `port` answers with (over UDP, from the serving thread). */
 function soaSerial(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -242,9 +245,9 @@ function soaSerial(port: number): Promise<number> {
  * listener) following a loopback control plane (bench/lib/view-feed.ts: the API's bodies, no store)
  * on a view of `n` learned subnets: the first full view (its RSS peak per process), then `deltas`
  * publishes each changing `changed` of the subnets, each timed from the publish to the server
- * answering from it (its UDP thread's SOA serial, polled every 100 ms) and its CPU per
- * process (all threads, /proc) over that time plus 1.5 s of tail (a collection after it), minus the
- * CPU of an idle window as long (the polling itself). VIEW_DELTA_PROF=dir: --cpu-prof of every
+ * answering from it (its UDP thread's SOA serial, polled every 50 ms) and its CPU per process (all
+ * threads, /proc) over that time plus 3 s of tail (a collection after it), minus what the server
+ * spends idle over as long (measured once before the deltas, 6 s). VIEW_DELTA_PROF=dir: --cpu-prof of every
  * process and thread of the server into dir (written when it stops); VIEW_DELTA_NODE_ARGS: more node flags (--trace-gc).
  */
 async function servedDeltas(n: number, changed: number, deltas: number) {
@@ -273,32 +276,26 @@ async function servedDeltas(n: number, changed: number, deltas: number) {
     await sleep(5000); // its collection after a full view, and the UDP thread's own
     const loaded = pids().map(rssOf);
     const cpu = () => pids().map(cpuMs);
-    const window = async (f: () => Promise<void>) => {
-      const c0 = cpu();
-      const t = performance.now();
-      await f();
-      const wall = performance.now() - t;
-      await sleep(1500);
-      return { wall, cpu: cpu().map((c, i) => c - c0[i]!) };
-    };
+    // What the server spends doing nothing (timers, its own metrics), per ms: measured once, before the deltas.
+    const c0 = cpu();
+    await sleep(IDLE_MS);
+    const idleRate = cpu().map((c, i) => (c - c0[i]!) / IDLE_MS);
     const runs: { wall_ms: number; cpu_ms: number[] }[] = [];
-    let idleRate: number[] = [];
     for (let k = 0; k < deltas; k++) {
       const s = nextSubnets(view.zones[0]!.records[0]!.subnets, n, changed, rand, pool);
       const v = k + 2;
       view = { ...view, version: String(v), seq: v, weights_version: v, zones: [{ zone: 'example.com', records: [{ ...view.zones[0]!.records[0]!, subnets: s }] }] };
       const release = feed.publish(view);
-      const r = await window(async () => {
-        release();
-        await until(v, `serving view ${v}`, 100);
-      });
-      // The same polling with nothing published, as long: what the server spends anyway.
-      const idle = await window(async () => {
-        for (const end = performance.now() + r.wall; performance.now() < end; await sleep(100)) await served();
-      });
-      idleRate = idle.cpu.map((c) => c / (idle.wall + 1500));
-      runs.push({ wall_ms: Math.round(r.wall), cpu_ms: r.cpu.map((c, i) => Math.max(0, Math.round(c - idleRate[i]! * (r.wall + 1500)))) });
-      process.stderr.write(`  delta ${v}: ${JSON.stringify(runs.at(-1))} (idle ${JSON.stringify(idle.cpu)} in ${Math.round(idle.wall + 1500)} ms)\n`);
+      const before = cpu();
+      const t = performance.now();
+      release();
+      await until(v, `serving view ${v}`, 50);
+      const wall = performance.now() - t;
+      // The tail: whatever the delta leaves to do after it is served (a collection of its garbage).
+      await sleep(TAIL_MS);
+      const span = performance.now() - t;
+      runs.push({ wall_ms: Math.round(wall), cpu_ms: cpu().map((c, i) => Math.max(0, Math.round(c - before[i]! - idleRate[i]! * span))) });
+      process.stderr.write(`  delta ${v}: ${JSON.stringify(runs.at(-1))}\n`);
     }
     const end = pids().map(rssOf);
     const total = runs.map((r) => r.cpu_ms.reduce((a, b) => a + b, 0)).sort((a, b) => a - b);
@@ -308,6 +305,7 @@ async function servedDeltas(n: number, changed: number, deltas: number) {
       delta_bytes: feed.bytes.delta,
       full_bytes: feed.bytes.full,
       first_view_ms: firstMs,
+      idle_cpu_ms_per_s: idleRate.map((r) => Math.round(r * 1000)),
       rss_mb_loaded: loaded.map((x) => x.rss),
       rss_mb_peak: end.map((x) => x.peak),
       rss_mb_end: end.map((x) => x.rss),

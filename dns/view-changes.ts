@@ -4,7 +4,7 @@
 // answer is decoded from the compact table. The envelope is schema-checked once, the subnet tables
 // element by element (view-codec.ts), each error naming the field. Nothing is installed from a
 // refused answer: the last good view keeps answering.
-import { ReceivedDnsViewChange, type CompactSubnets, type DnsRecordChange } from '../model/view-changes.ts';
+import { ReceivedDnsViewChange, type CompactDnsView, type CompactSubnets, type DnsRecordChange } from '../model/view-changes.ts';
 import { checkChanges, fromCompactView } from '../model/view-codec.ts';
 import type { DnsView } from '../model/views.ts';
 import { parseView } from './view-source.ts';
@@ -31,6 +31,8 @@ export interface ReceivedView {
   version: string;
   seq: number | null;
   view?: DnsView;
+  /** A full view as it came (compact), beside its expansion `view`. */
+  compact?: CompactDnsView;
   delta?: ViewDelta;
   kind: 'delta' | 'full';
   /** For a full view: why it was not a delta (no_base, unknown_base, shape_changed; legacy = from GET /dns/view). */
@@ -54,7 +56,7 @@ export function decodeViewChange(doc: unknown, held: DnsView | null, where: stri
   }
   const c = r.data;
   try {
-    if (c.kind === 'full') return { version: c.version, seq: c.seq, view: fromCompactView(c.view), kind: 'full', reason: c.reason };
+    if (c.kind === 'full') return { version: c.version, seq: c.seq, view: fromCompactView(c.view), compact: c.view, kind: 'full', reason: c.reason };
     if (!held || held.version !== c.from) throw new WrongBaseError(`a delta from view ${c.from}, but the view held is ${held?.version ?? 'none'}`);
     checkChanges(held, c.records);
     const header = { version: c.version, seq: c.seq, weights_version: c.weights_version };
