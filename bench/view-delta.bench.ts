@@ -353,7 +353,7 @@ export async function main(args: string[]): Promise<void> {
     {
       comparison: 'one publish changing 2 % of the learned subnets: full view per server (GET /dns/view: serialise, download, parse, index twice) vs delta (GET /dns/view/changes: diff, download, apply, index updated in place twice)',
       ratios: { bytes_full_over_delta: ratio(big.bytes_full, big.bytes_delta), dns_server_before_over_after: ratio(big.dns_server_before_ms, big.dns_server_after_ms), bytes_full_over_compact: ratio(big.bytes_full, big.bytes_compact_full) },
-      details: { sizes: results, real, served, loadavg_1m: load, loadavg_end: loadavg()[0] },
+      details: { sizes: results, real, served, served_deltas: deltas, loadavg_1m: load, loadavg_end: loadavg()[0] },
     },
     sizes
       .map((s) => {
@@ -362,6 +362,7 @@ export async function main(args: string[]): Promise<void> {
       })
       .join('; ') +
       Object.entries(served).map(([k, x]) => `; one sluice dns serving ${k} (primary + worker + UDP thread, ${x.indexed} valid networks): RSS ${x.rss_mb} MB (${x.rss_mb_per_process.join(' + ')}), ready in ${x.ready_ms} ms, at 10k qps ECS p50 ${x.p50_ms} ms p99 ${x.p99_ms} ms (lost ${x.lost})`).join('') +
+      (deltas ? `; one sluice dns following ${servedSize} deltas (${deltas.changed_share * 100} % changed, ${(deltas.delta_bytes / 1e6).toFixed(2)} MB each): CPU per delta, all processes and threads, ${deltas.cpu_ms_per_delta_median} ms median (${deltas.cpu_ms_per_delta.join('/')}; primary/worker ${deltas.deltas.map((d) => d.cpu_ms.join('+')).join(', ')}), publish -> served ${deltas.deltas.map((d) => d.wall_ms).join('/')} ms; first full view served in ${deltas.first_view_ms} ms, peak RSS primary ${deltas.rss_mb_peak[0]} + worker ${deltas.rss_mb_peak[1]} MB, after the deltas ${deltas.rss_mb_end.join(' + ')} MB` : '') +
       (real ? `; real loop ${real.size} (${real.view_subnets} view subnets): publish -> all ${real.dns_servers} DNS servers serving in ${real.propagate_ms_median} ms median (${real.propagate_ms.join('/')}), delta ${real.view_bytes_delta.map((b) => (b / 1e3).toFixed(0)).join('/')} kB vs full ${(real.view_bytes_full.at(-1)! / 1e6).toFixed(2)} MB per server, views ${JSON.stringify(real.views_by_kind)}, DNS RSS max ${Math.max(...real.dns_rss_mb_each)} MB` : '') +
       `; load ${load.toFixed(1)}`,
   );
