@@ -1,4 +1,4 @@
-// `npm run bench -- view-delta [--sizes 100k,1m] [--changed 0.02] [--real 10k --dns 10] [--rss 100k,1m]`: issue 15,
+// `npm run bench -- view-delta [--sizes 100k,1m] [--changed 0.02] [--real 10k --dns 10] [--rss 100k,1m] [--served-deltas 1m --deltas 5 --tail 3000]`: issue 15,
 // the DNS view at scale. `--real`: also the real loop (bench/scale/real-path.ts: agents, Prometheus,
 // scheduler, API, `--dns` sluice dns processes), publish -> every DNS server serving, bytes per server.
 // `--rss`: one sluice dns serving a view of that size: RSS, and p50/p99 at 10k qps (dnsperf, ECS).
@@ -246,11 +246,12 @@ function soaSerial(port: number): Promise<number> {
  * on a view of `n` learned subnets: the first full view (its RSS peak per process), then `deltas`
  * publishes each changing `changed` of the subnets, each timed from the publish to the server
  * answering from it (its UDP thread's SOA serial, polled every 50 ms) and its CPU per process (all
- * threads, /proc) over that time plus 3 s of tail (a collection after it), minus what the server
+ * threads, /proc) over that time plus 3 s of tail (`--tail` ms: a collection after it; V8's memory
+ * reducer runs a full one ~8 s after activity), minus what the server
  * spends idle over as long (measured once before the deltas, 6 s). VIEW_DELTA_PROF=dir: --cpu-prof of every
  * process and thread of the server into dir (written when it stops); VIEW_DELTA_NODE_ARGS: more node flags (--trace-gc).
  */
-async function servedDeltas(n: number, changed: number, deltas: number) {
+async function servedDeltas(n: number, changed: number, deltas: number, tailMs = TAIL_MS) {
   const rand = seededRandom(15);
   const os = origins();
   const pool = mapPool(rand, os.map((o) => o.id));
@@ -292,7 +293,7 @@ async function servedDeltas(n: number, changed: number, deltas: number) {
       await until(v, `serving view ${v}`, 50);
       const wall = performance.now() - t;
       // The tail: whatever the delta leaves to do after it is served (a collection of its garbage).
-      await sleep(TAIL_MS);
+      await sleep(tailMs);
       const span = performance.now() - t;
       runs.push({ wall_ms: Math.round(wall), cpu_ms: cpu().map((c, i) => Math.max(0, Math.round(c - before[i]! - idleRate[i]! * span))) });
       process.stderr.write(`  delta ${v}: ${JSON.stringify(runs.at(-1))}\n`);
@@ -302,6 +303,7 @@ async function servedDeltas(n: number, changed: number, deltas: number) {
     return {
       subnets: n,
       changed_share: changed,
+      tail_ms: tailMs,
       delta_bytes: feed.bytes.delta,
       full_bytes: feed.bytes.full,
       first_view_ms: firstMs,
@@ -343,7 +345,7 @@ export async function main(args: string[]): Promise<void> {
   const served: Record<string, Awaited<ReturnType<typeof servedRss>>> = {};
   for (const size of rssSizes) served[size] = await servedRss(SIZES[size] ?? Number(size));
   const servedSize = arg('--served-deltas', '');
-  const deltas = servedSize ? await servedDeltas(SIZES[servedSize] ?? Number(servedSize), Number(arg('--changed', '0.02')), Number(arg('--deltas', '5'))) : null;
+  const deltas = servedSize ? await servedDeltas(SIZES[servedSize] ?? Number(servedSize), Number(arg('--changed', '0.02')), Number(arg('--deltas', '5')), Number(arg('--tail', String(TAIL_MS)))) : null;
   if (deltas) process.stdout.write(`served deltas ${servedSize}: ${JSON.stringify(deltas)}\n`);
   if (sizes.length === 0) return;
   const big = results[sizes.at(-1)!]!;
