@@ -8,6 +8,7 @@ import { ReceivedDnsViewChange, type CompactDnsView, type CompactSubnets, type D
 import { checkChanges, fromCompactView } from '../model/view-codec.ts';
 import type { DnsView } from '../model/views.ts';
 import { parseView } from './view-source.ts';
+import type { ParsedSubnets } from './answer/view-index-update.ts';
 
 /** What turned the view held into the next one: passed on, so that each serving thread applies it to its own index. */
 export interface ViewDelta {
@@ -20,6 +21,11 @@ export interface ViewDelta {
    * (engine.ts withTables) for those that keep only their index and the view's skeleton.
    */
   tables?: { zone: number; record: number; subnets: CompactSubnets }[];
+  /**
+   * Per change (same position), its subnets already parsed (view-index-update.ts ParsedSubnets): how
+   * a worker hands a delta to its UDP thread, the change's own arrays then left empty.
+   */
+  parsed?: (ParsedSubnets | undefined)[];
 }
 
 /**

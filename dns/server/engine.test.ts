@@ -9,7 +9,7 @@ import type { DnsView, WeightMap } from '../../model/views.ts';
 import { record, threeOrigins, view } from '../testing/fixtures.ts';
 import { buildViewIndex, type ViewIndex } from '../answer/view-index.ts';
 import { DnsConfig } from '../config.ts';
-import { applyViewDelta, authorityOf, skeletonOf, splitCompactView, withTables } from './engine.ts';
+import { applyViewDelta, authorityOf, skeletonOf, splitCompactView, withParsed, withTables } from './engine.ts';
 import type { ViewDelta } from '../view-changes.ts';
 
 const config = DnsConfig.parse({ listen: ['127.0.0.1:0'], view_file: 'x.json' });
@@ -56,6 +56,21 @@ describe('applyViewDelta on a skeleton', () => {
     expect(summary(two.index)).toEqual(summary(buildViewIndex(c, authorityOf(config), 0)));
     expect(two.index.records.get([...two.index.records.keys()][0]!)!.origins[0]!.healthy).toBe(false);
     expect(Object.keys(two.view.zones[0]!.records[0]!.subnets)).toHaveLength(0);
+  });
+
+  it('a UDP thread given the delta as its worker parsed it (withParsed, cloned) updates its index alike', () => {
+    const worker = applyViewDelta(skeletonOf(a), buildViewIndex(a, authorityOf(config), 0), deltaOf(a, b), config, log)!;
+    const lean = structuredClone(withParsed(deltaOf(a, b), worker.parsed));
+    expect(lean.changes[0]!.set.cidrs).toHaveLength(0);
+    expect(lean.parsed![0]!.map.length).toBeGreaterThan(0);
+    const thread = applyViewDelta(skeletonOf(a), buildViewIndex(a, authorityOf(config), 0), lean, config, log)!;
+    expect(summary(thread.index)).toEqual(summary(buildViewIndex(b, authorityOf(config), 0)));
+    // A rebuilt record (its origins changed) crosses with its table, unparsed.
+    const rebuild = withTables(deltaOf(b, c), c);
+    const w2 = applyViewDelta(thread.view, thread.index, rebuild, config, log)!;
+    expect(w2.parsed[0]).toBeUndefined();
+    const t2 = applyViewDelta(thread.view, buildViewIndex(b, authorityOf(config), 0), structuredClone(withParsed(rebuild, w2.parsed)), config, log)!;
+    expect(summary(t2.index)).toEqual(summary(buildViewIndex(c, authorityOf(config), 0)));
   });
 
   it('asks for the whole view (null) for a delta from another base', () => {

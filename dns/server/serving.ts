@@ -12,7 +12,7 @@ import { registerServingMetrics, servedVersionOf } from '../metrics.ts';
 import { registerDnssecMetrics } from '../dnssec/metrics.ts';
 import type { OnlineSigner } from '../dnssec/online.ts';
 import { DnssecStats } from '../dnssec/stats.ts';
-import { applyViewDelta, authorityOf, createResponder, createSigner, indexView, openGeo, reloadKeys, skeletonOf, tcpLimitsOf, withTables } from './engine.ts';
+import { applyViewDelta, authorityOf, createResponder, createSigner, indexView, openGeo, reloadKeys, skeletonOf, tcpLimitsOf, withParsed, withTables } from './engine.ts';
 import { updateViewIndex } from '../answer/view-index-update.ts';
 import type { ViewIndex } from '../answer/view-index.ts';
 import type { ViewDelta } from '../view-changes.ts';
@@ -125,7 +125,7 @@ export class ServingProcess {
     this.responder.setIndex(out.index);
     this.latest = out.view;
     this.full = null;
-    this.udp?.setView({ view: out.view }, delta);
+    this.udp?.setView({ view: out.view }, withParsed(delta, out.parsed));
     return true;
   }
 
