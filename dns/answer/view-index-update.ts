@@ -13,7 +13,9 @@
 // delta says) is checked before anything is changed, so a refused delta leaves the installed index
 // exactly as it was. The update runs synchronously, without the `pace` hook: the thread that answers
 // queries never sees an index half updated. The caller applies a delta only to the index of the view
-// the delta was made from (same version); anything else is a full build.
+// the delta was made from (same version); anything else is a full build. A change's subnets are
+// parsed once (ParsedSubnets, typed arrays): by a worker for its own index, and handed so to its UDP
+// thread, which applies them without the strings.
 import type { DnsRecordChange } from '../../model/view-changes.ts';
 import { forEachCompact } from '../../model/view-codec.ts';
 import type { DnsView, WeightMap } from '../../model/views.ts';
@@ -67,7 +69,6 @@ export function parseSubnets(c: DnsRecordChange, where: string): ParsedSubnets {
   }
   return out;
 }
-
 
 export class IndexUpdateError extends Error {
   override name = 'IndexUpdateError';

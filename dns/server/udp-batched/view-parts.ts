@@ -4,7 +4,10 @@
 // deserialised in one piece on the thread that receives it; in parts, the thread answers queued
 // queries between two of them, so no single message holds its queries back for long. The compact
 // form clones each distinct weight map once instead of once per subnet (a million small objects at a
-// million subnets), and the reassembled view shares them as the sender's does.
+// million subnets), and the reassembled view shares them as the sender's does. Parts are made from
+// either form a process holds (a view with its subnets, or a skeleton with compact tables) and are
+// reassembled as the skeleton and compact tables, which the thread indexes without ever building an
+// object keyed by subnet.
 import type { DnsView, WeightMap } from '../../../model/views.ts';
 import type { CompactSubnets } from '../../../model/view-changes.ts';
 import { skeletonOf } from '../engine.ts';
