@@ -1,4 +1,4 @@
-// `npm run bench -- view-delta [--sizes 100k,1m] [--changed 0.02] [--real 10k --dns 10] [--rss 100k,1m]`: issue 15,
+// `npm run bench -- view-delta [--sizes 100k,1m] [--changed 0.02] [--real 10k --dns 10] [--rss 100k,1m] [--served-deltas 1m --deltas 5 --tail 3000]`: issue 15,
 // the DNS view at scale. `--real`: also the real loop (bench/scale/real-path.ts: agents, Prometheus,
 // scheduler, API, `--dns` sluice dns processes), publish -> every DNS server serving, bytes per server.
 // `--rss`: one sluice dns serving a view of that size: RSS, and p50/p99 at 10k qps (dnsperf, ECS).
@@ -37,6 +37,14 @@ import { childPids, rssBytes } from '../test/helpers/rss.ts';
 import { cidrOf, learnedNetworks, makeView, mapPool, origins, startServedDns } from './lib/synthetic-view.ts';
 import { DnsConfig } from '../dns/config.ts';
 import { pino } from 'pino';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, freeServerPort } from '../test/helpers/ports.ts';
+import { startSluice } from '../test/helpers/sluice-process.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+import { startViewFeed } from './lib/view-feed.ts';
 
 const AUTHORITY: Authority = { primaryNs: undefined, hostmaster: undefined, nameservers: [], soaTtl: 3600, nsTtl: 3600, negativeTtl: 30, refresh: 3600, retry: 600, expire: 1209600 };
 export const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
@@ -185,13 +193,143 @@ async function servedRss(n: number) {
   }
 }
 
+/** CPU ms (user + system, every thread) of one process so far, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** VmRSS and VmHWM (the peak so far) of one process, MB. */
+function rssOf(pid: number): { rss: number; peak: number } {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, 'm').exec(s)?.[1] ?? 0);
+    return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}
+
+const IDLE_MS = 6000;
+const TAIL_MS = 3000;
+
+/** The SOA serial example.com's server on `port` answers with (over UDP, from the serving thread). */
+function soaSerial(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket('udp4');
+    const done = (f: () => void) => {
+      clearTimeout(timer);
+      sock.close();
+      f();
+    };
+    const timer = setTimeout(() => done(() => reject(new Error('no SOA answer'))), 1000);
+    // id 1, RD 0, one question: example.com SOA IN.
+    const q = Buffer.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, ...Buffer.from('example'), 3, ...Buffer.from('com'), 0, 0, 6, 0, 1]);
+    sock.on('message', (m) => {
+      // Header, the question echoed, then the answer's SOA: name (a pointer), type, class, TTL, RDLENGTH, RDATA ending in 5 uint32s, serial first.
+      const at = q.length;
+      if (m.readUInt16BE(6) < 1 || (m[at]! & 0xc0) !== 0xc0) return done(() => reject(new Error('no SOA in the answer')));
+      const rdEnd = at + 12 + m.readUInt16BE(at + 10);
+      done(() => resolve(m.readUInt32BE(rdEnd - 20)));
+    });
+    sock.send(q, port, '127.0.0.1');
+  });
+}
+
+/**
+ * One real `sluice dns` (primary + one worker with its UDP thread, as deployed with a metrics
+ * listener) following a loopback control plane (bench/lib/view-feed.ts: the API's bodies, no store)
+ * on a view of `n` learned subnets: the first full view (its RSS peak per process), then `deltas`
+ * publishes each changing `changed` of the subnets, each timed from the publish to the server
+ * answering from it (its UDP thread's SOA serial, polled every 50 ms) and its CPU per process (all
+ * threads, /proc) over that time plus 3 s of tail (`--tail` ms: a collection after it; V8's memory
+ * reducer runs a full one ~8 s after activity), minus what the server
+ * spends idle over as long (measured once before the deltas, 6 s). VIEW_DELTA_PROF=dir: --cpu-prof of every
+ * process and thread of the server into dir (written when it stops); VIEW_DELTA_NODE_ARGS: more node flags (--trace-gc).
+ */
+async function servedDeltas(n: number, changed: number, deltas: number, tailMs = TAIL_MS) {
+  const rand = seededRandom(15);
+  const os = origins();
+  const pool = mapPool(rand, os.map((o) => o.id));
+  // Numeric versions: the SOA serial is the version then (how the bench sees which view is served).
+  let view: DnsView = { ...makeView(n, rand, pool, os), version: '1' };
+  const feed = await startViewFeed(view);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-view-deltas-'));
+  const metricsPort = await freePort();
+  const dnsPort = await freeServerPort();
+  writeFileSync(join(dir, 'dns.yaml'), JSON.stringify({ listen: [`127.0.0.1:${dnsPort}`], api: { url: feed.url, wait: '60s' }, workers: 1, metrics: { listen: `127.0.0.1:${metricsPort}` } }));
+  const prof = process.env.VIEW_DELTA_PROF;
+  const p = startSluice(['dns', '--config', join(dir, 'dns.yaml')], { env: { SLUICE_LOG_LEVEL: 'warn' }, nodeArgs: [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(process.env.VIEW_DELTA_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] });
+  // Asked over DNS (the zone's SOA serial is the numeric view version): a scrape of /metrics costs the
+  // primary and the worker a few ms each, which at this polling rate was most of an idle window.
+  const served = () => soaSerial(dnsPort);
+  const until = (version: number, what: string, intervalMs: number) => waitFor(async () => (await served().catch(() => undefined)) === version, { timeoutMs: 600_000, intervalMs, what: `${what}; output: ${p.output().slice(-1000)}` });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    const t0 = performance.now();
+    await until(1, 'serving the first view', 500);
+    const firstMs = Math.round(performance.now() - t0);
+    const pids = () => [p.child.pid!, ...childPids(p.child.pid!)];
+    await sleep(5000); // its collection after a full view, and the UDP thread's own
+    const loaded = pids().map(rssOf);
+    const cpu = () => pids().map(cpuMs);
+    // What the server spends doing nothing (timers, its own metrics), per ms: measured once, before the deltas.
+    const c0 = cpu();
+    await sleep(IDLE_MS);
+    const idleRate = cpu().map((c, i) => (c - c0[i]!) / IDLE_MS);
+    const runs: { wall_ms: number; cpu_ms: number[] }[] = [];
+    for (let k = 0; k < deltas; k++) {
+      const s = nextSubnets(view.zones[0]!.records[0]!.subnets, n, changed, rand, pool);
+      const v = k + 2;
+      view = { ...view, version: String(v), seq: v, weights_version: v, zones: [{ zone: 'example.com', records: [{ ...view.zones[0]!.records[0]!, subnets: s }] }] };
+      const release = feed.publish(view);
+      const before = cpu();
+      const t = performance.now();
+      release();
+      await until(v, `serving view ${v}`, 50);
+      const wall = performance.now() - t;
+      // The tail: whatever the delta leaves to do after it is served (a collection of its garbage).
+      await sleep(tailMs);
+      const span = performance.now() - t;
+      runs.push({ wall_ms: Math.round(wall), cpu_ms: cpu().map((c, i) => Math.max(0, Math.round(c - before[i]! - idleRate[i]! * span))) });
+      process.stderr.write(`  delta ${v}: ${JSON.stringify(runs.at(-1))}\n`);
+    }
+    const end = pids().map(rssOf);
+    const total = runs.map((r) => r.cpu_ms.reduce((a, b) => a + b, 0)).sort((a, b) => a - b);
+    return {
+      subnets: n,
+      changed_share: changed,
+      tail_ms: tailMs,
+      delta_bytes: feed.bytes.delta,
+      full_bytes: feed.bytes.full,
+      first_view_ms: firstMs,
+      idle_cpu_ms_per_s: idleRate.map((r) => Math.round(r * 1000)),
+      rss_mb_loaded: loaded.map((x) => x.rss),
+      rss_mb_peak: end.map((x) => x.peak),
+      rss_mb_end: end.map((x) => x.rss),
+      deltas: runs,
+      cpu_ms_per_delta_median: total[Math.floor(total.length / 2)]!,
+      cpu_ms_per_delta: total,
+    };
+  } finally {
+    await p.stop(10_000);
+    if (process.env.VIEW_DELTA_OUT) writeFileSync(process.env.VIEW_DELTA_OUT, p.output());
+    await feed.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** `--sizes` and `--changed` of a bench over view sizes (this one, view-render): `one` per size, in turn, with the load average before. */
 export async function perSize<R>(args: string[], one: (label: string, n: number, changed: number) => Promise<R>) {
   const arg = (name: string, dflt: string) => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1]! : dflt;
   };
-  const sizes = arg('--sizes', '100k,1m').split(',');
+  const sizes = arg('--sizes', '100k,1m').split(',').filter(Boolean);
   const changed = Number(arg('--changed', '0.02'));
   const load = loadavg()[0]!;
   const results: Record<string, R> = {};
@@ -206,6 +344,10 @@ export async function main(args: string[]): Promise<void> {
   const rssSizes = arg('--rss', '').split(',').filter(Boolean);
   const served: Record<string, Awaited<ReturnType<typeof servedRss>>> = {};
   for (const size of rssSizes) served[size] = await servedRss(SIZES[size] ?? Number(size));
+  const servedSize = arg('--served-deltas', '');
+  const deltas = servedSize ? await servedDeltas(SIZES[servedSize] ?? Number(servedSize), Number(arg('--changed', '0.02')), Number(arg('--deltas', '5')), Number(arg('--tail', String(TAIL_MS)))) : null;
+  if (deltas) process.stdout.write(`served deltas ${servedSize}: ${JSON.stringify(deltas)}\n`);
+  if (sizes.length === 0) return;
   const big = results[sizes.at(-1)!]!;
   const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
   recordResult(
@@ -213,7 +355,7 @@ export async function main(args: string[]): Promise<void> {
     {
       comparison: 'one publish changing 2 % of the learned subnets: full view per server (GET /dns/view: serialise, download, parse, index twice) vs delta (GET /dns/view/changes: diff, download, apply, index updated in place twice)',
       ratios: { bytes_full_over_delta: ratio(big.bytes_full, big.bytes_delta), dns_server_before_over_after: ratio(big.dns_server_before_ms, big.dns_server_after_ms), bytes_full_over_compact: ratio(big.bytes_full, big.bytes_compact_full) },
-      details: { sizes: results, real, served, loadavg_1m: load, loadavg_end: loadavg()[0] },
+      details: { sizes: results, real, served, served_deltas: deltas, loadavg_1m: load, loadavg_end: loadavg()[0] },
     },
     sizes
       .map((s) => {
@@ -222,6 +364,7 @@ export async function main(args: string[]): Promise<void> {
       })
       .join('; ') +
       Object.entries(served).map(([k, x]) => `; one sluice dns serving ${k} (primary + worker + UDP thread, ${x.indexed} valid networks): RSS ${x.rss_mb} MB (${x.rss_mb_per_process.join(' + ')}), ready in ${x.ready_ms} ms, at 10k qps ECS p50 ${x.p50_ms} ms p99 ${x.p99_ms} ms (lost ${x.lost})`).join('') +
+      (deltas ? `; one sluice dns following ${servedSize} deltas (${deltas.changed_share * 100} % changed, ${(deltas.delta_bytes / 1e6).toFixed(2)} MB each): CPU per delta, all processes and threads, ${deltas.cpu_ms_per_delta_median} ms median (${deltas.cpu_ms_per_delta.join('/')}; primary/worker ${deltas.deltas.map((d) => d.cpu_ms.join('+')).join(', ')}), publish -> served ${deltas.deltas.map((d) => d.wall_ms).join('/')} ms; first full view served in ${deltas.first_view_ms} ms, peak RSS primary ${deltas.rss_mb_peak[0]} + worker ${deltas.rss_mb_peak[1]} MB, after the deltas ${deltas.rss_mb_end.join(' + ')} MB` : '') +
       (real ? `; real loop ${real.size} (${real.view_subnets} view subnets): publish -> all ${real.dns_servers} DNS servers serving in ${real.propagate_ms_median} ms median (${real.propagate_ms.join('/')}), delta ${real.view_bytes_delta.map((b) => (b / 1e3).toFixed(0)).join('/')} kB vs full ${(real.view_bytes_full.at(-1)! / 1e6).toFixed(2)} MB per server, views ${JSON.stringify(real.views_by_kind)}, DNS RSS max ${Math.max(...real.dns_rss_mb_each)} MB` : '') +
       `; load ${load.toFixed(1)}`,
   );

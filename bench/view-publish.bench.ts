@@ -281,6 +281,8 @@ export async function main(args: string[]): Promise<void> {
   const servers = Number(arg('--dns', '0'));
   const dnsSize = arg('--dns-size', '100k');
   const served = servers > 0 ? await toServers(dnsSize, SIZES[dnsSize] ?? Number(dnsSize), Number(arg('--changed', '0.02')), servers, Math.max(1, Number(arg('--publishes', '1')))) : null;
+  // `--sizes ''`: only the servers (printed above), nothing recorded (the result needs a size's run).
+  if (sizes.length === 0) return;
   const big = results[sizes.at(-1)!]!;
   const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
   recordResult(

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { loadKeys, openGeo, withTables } from './server/engine.ts';
+import { loadKeys, openGeo, splitCompactView, withTables } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
@@ -21,7 +21,7 @@ import { ViewCache } from './view-cache.ts';
 import { ApiViewSource, FileViewSource, readViewFile, type ViewListener, type ViewSource } from './view-source.ts';
 import type { ViewDelta } from './view-changes.ts';
 import type { CompactDnsView } from '../model/view-changes.ts';
-import { fromCompactView, toCompactView } from '../model/view-codec.ts';
+import { toCompactView } from '../model/view-codec.ts';
 import { ConfigError } from '../lib/config-file.ts';
 import type https from 'node:https';
 import { readSecretLine } from '../lib/secret-file.ts';
@@ -138,8 +138,8 @@ function untilSignal(onHup?: () => void): Promise<string> {
 function makeSource(config: DnsConfig, file: string, install: ViewListener, metrics: ViewMetrics, log: Logger, first: DnsView | null): ViewSource & { reload?: () => void } {
   // The delta passes through: without it the primary would send every worker the whole view (and
   // each would rebuild its index) on every publish, whatever came over the wire.
-  const onView: ViewListener = (v, delta) => {
-    install(v, delta);
+  const onView: ViewListener = (v, delta, compact) => {
+    install(v, delta, compact);
     logFailOpen(v, log);
   };
   if (config.view_file) return new FileViewSource(config.view_file, onView, metrics, log, first);
@@ -261,7 +261,9 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
     else if (m.type === 'sluice-dns-reload-keys') serving.reloadKeys();
     else if (m.type === 'sluice-dns-view') {
       try {
-        serving.install(fromCompactView(m.view), m.summary);
+        // Indexed from the compact tables as they came: no object with a subnet per key in this process.
+        const { view, tables } = splitCompactView(m.view);
+        serving.install(view, m.summary, undefined, { tables });
         process.send?.({ type: 'sluice-dns-view-installed', version: m.view.version } satisfies Msg);
       } catch (err) {
         log.error({ err: (err as Error).message, version: m.view.version }, 'cannot index the view; keeping the last good one');
@@ -323,6 +325,13 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
    * million-subnet view is ~100 MB of heap, and holding two after every full view cost that much.
    */
   let previous: DnsView | null = null;
+  /**
+   * `latest` in the compact encoding as it came from the control plane (a full view), for the workers
+   * that have not indexed it yet (at start, every one: they are forked after it came): encoding the
+   * view again per worker cost ~0.2 s and its garbage (a collection of ~0.8 s at 1M) each time.
+   * Dropped with `previous`, or at once by a delta.
+   */
+  let latestCompact: CompactDnsView | null = null;
   /** Workers that said they indexed the full view `latest`. */
   const installedBy = new Set<number>();
   /** A view came whose summary no worker was asked to log yet (one worker logs it, not every one). */
@@ -345,7 +354,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   /** A delta crosses to the workers instead of the view when there is one (a worker without its base asks for the view). */
   const broadcast = (view: DnsView, delta?: ViewDelta) => {
     // Made once per full view (not kept: a delta changes the view in place and would leave it stale).
-    const compact = delta ? null : toCompactView(view);
+    const compact = delta ? null : (latestCompact ?? toCompactView(view));
     // Workers keep no subnets: a record the delta rebuilds crosses whole (engine.ts withTables).
     const sent = delta && withTables(delta, view);
     for (const w of workers) {
@@ -361,18 +370,19 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     w.on('message', (m: Msg) => {
       if (m.type === 'sluice-dns-hello' || m.type === 'sluice-dns-view-resync') {
         if (latest) {
-          send(w, toCompactView(latest));
-          collectSoon(); // the compact copy and its JSON (lib/collect-garbage.ts)
+          send(w, latestCompact ?? toCompactView(latest));
+          if (!latestCompact) collectSoon(); // the compact copy and its JSON (lib/collect-garbage.ts)
         } else w.send({ type: 'sluice-dns-no-view' } satisfies Msg);
       } else if (m.type === 'sluice-dns-ready') {
         ready.add(w.id);
         earlyExits = 0;
         if (ready.size === count) log.info({ listen: m.bound, workers: count }, 'sluice dns ready');
       } else if (m.type === 'sluice-dns-view-installed') {
-        if (latest?.version !== m.version || previous === null) return;
+        if (latest?.version !== m.version || (previous === null && latestCompact === null)) return;
         installedBy.add(w.id);
         if ([...workers].every((x) => !x.isConnected() || installedBy.has(x.id))) {
           previous = null;
+          latestCompact = null;
           collectSoon();
         }
       } else if (m.type === 'sluice-dns-view-refused') {
@@ -383,6 +393,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
         log.error({ version: m.version, err: m.error }, 'the workers cannot index this view; keeping the last good one');
         latest = previous;
         previous = null;
+        latestCompact = null;
       } else if (m.type === 'sluice-dns-metrics') {
         const req = waiting.get(m.id);
         if (req) {
@@ -408,10 +419,11 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   const source = makeSource(
     config,
     file,
-    (view, delta) => {
+    (view, delta, compact) => {
       // A delta updated the view held in place: the one before it is gone, nothing older to fall back on.
       previous = delta ? null : latest;
       latest = view;
+      latestCompact = delta ? null : (compact ?? null);
       installedBy.clear();
       summaryOwed = !delta;
       broadcast(view, delta);

@@ -4,10 +4,11 @@
 // answer is decoded from the compact table. The envelope is schema-checked once, the subnet tables
 // element by element (view-codec.ts), each error naming the field. Nothing is installed from a
 // refused answer: the last good view keeps answering.
-import { ReceivedDnsViewChange, type CompactSubnets, type DnsRecordChange } from '../model/view-changes.ts';
+import { ReceivedDnsViewChange, type CompactDnsView, type CompactSubnets, type DnsRecordChange } from '../model/view-changes.ts';
 import { checkChanges, fromCompactView } from '../model/view-codec.ts';
 import type { DnsView } from '../model/views.ts';
 import { parseView } from './view-source.ts';
+import type { ParsedSubnets } from './answer/view-index-update.ts';
 
 /** What turned the view held into the next one: passed on, so that each serving thread applies it to its own index. */
 export interface ViewDelta {
@@ -20,6 +21,11 @@ export interface ViewDelta {
    * (engine.ts withTables) for those that keep only their index and the view's skeleton.
    */
   tables?: { zone: number; record: number; subnets: CompactSubnets }[];
+  /**
+   * Per change (same position), its subnets already parsed (view-index-update.ts ParsedSubnets): how
+   * a worker hands a delta to its UDP thread, the change's own arrays then left empty.
+   */
+  parsed?: (ParsedSubnets | undefined)[];
 }
 
 /**
@@ -31,6 +37,8 @@ export interface ReceivedView {
   version: string;
   seq: number | null;
   view?: DnsView;
+  /** A full view as it came (compact), beside its expansion `view`. */
+  compact?: CompactDnsView;
   delta?: ViewDelta;
   kind: 'delta' | 'full';
   /** For a full view: why it was not a delta (no_base, unknown_base, shape_changed; legacy = from GET /dns/view). */
@@ -54,7 +62,7 @@ export function decodeViewChange(doc: unknown, held: DnsView | null, where: stri
   }
   const c = r.data;
   try {
-    if (c.kind === 'full') return { version: c.version, seq: c.seq, view: fromCompactView(c.view), kind: 'full', reason: c.reason };
+    if (c.kind === 'full') return { version: c.version, seq: c.seq, view: fromCompactView(c.view), compact: c.view, kind: 'full', reason: c.reason };
     if (!held || held.version !== c.from) throw new WrongBaseError(`a delta from view ${c.from}, but the view held is ${held?.version ?? 'none'}`);
     checkChanges(held, c.records);
     const header = { version: c.version, seq: c.seq, weights_version: c.weights_version };

@@ -13,9 +13,14 @@ import { applyChanges, WeightMapInterner } from '../model/view-codec.ts';
 import { CHANGES_PATH, decodeLegacyView, decodeViewChange, LEGACY_PATH, WrongBaseError, type ReceivedView, type ViewDelta } from './view-changes.ts';
 import type { ClientTls } from '../lib/tls-client.ts';
 import type { ViewCache } from './view-cache.ts';
+import type { CompactDnsView } from '../model/view-changes.ts';
 
-/** `delta`: how `view` came from the one installed before (absent for a full view). */
-export type ViewListener = (view: DnsView, delta?: ViewDelta) => void;
+/**
+ * `delta`: how `view` came from the one installed before (absent for a full view). `compact`: a full
+ * view as it came, in the compact encoding (when it came so): what a cluster primary hands its
+ * workers, rather than encoding `view` again. Valid only for this call's view (the next delta changes `view` in place).
+ */
+export type ViewListener = (view: DnsView, delta?: ViewDelta, compact?: CompactDnsView) => void;
 
 /** Reads and validates a DnsView file (JSON or YAML). Throws with the file and the problem. */
 export function readViewFile(file: string): DnsView {
@@ -220,7 +225,7 @@ export class ApiViewSource implements ViewSource {
     // A delta was checked against the view held when it was decoded: applied in place, it cannot fail.
     const view = delta ? applyChanges(this.held!, delta.changes, delta.header, { inPlace: true }) : r.view.view!;
     try {
-      this.onView(view, delta);
+      this.onView(view, delta, r.view.compact);
     } catch (err) {
       // A view the schema accepts but the server cannot install (its index build threw): refused as
       // an invalid one is, counted and logged, and the last good view keeps answering. The next

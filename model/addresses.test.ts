@@ -3,6 +3,7 @@
 // obvious one does, and that malformed text is still refused (isIP decides what is an address).
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../lib/prng.ts';
+import { isIP } from 'node:net';
 import { ipToBytes, parseCidr } from './addresses.ts';
 
 describe('ipToBytes', () => {
@@ -36,5 +37,49 @@ describe('parseCidr', () => {
 
   it.each(['192.0.2.1/24', '192.0.2.0/33', '192.0.2.0', '192.0.2.0/', '192.0.2.0/2a', '300.0.2.0/24', '2001:db8::1/32'])('refuses %j', (text) => {
     expect(parseCidr(text)).toBeNull();
+  });
+});
+
+describe('parseCidr fast paths', () => {
+  /** What parseCidr said before it read the plain forms itself: isIP, then bytesOf. */
+  function obvious(text: string) {
+    const slash = text.indexOf('/');
+    if (slash < 0) return null;
+    const addr = text.slice(0, slash);
+    const prefixText = text.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(prefixText)) return null;
+    const prefix = Number(prefixText);
+    const family = isIP(addr);
+    if (family === 0) return null;
+    const bytes = ipToBytes(addr);
+    if (!bytes || prefix > bytes.length * 8) return null;
+    for (let bit = prefix; bit < bytes.length * 8; bit++) if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) return null;
+    return { family, bytes: [...bytes], prefix };
+  }
+  const same = (text: string) => {
+    const c = parseCidr(text);
+    expect(c && { family: c.family, bytes: [...c.bytes], prefix: c.prefix }, text).toEqual(obvious(text));
+  };
+
+  it('agrees with isIP on edge cases of both families', () => {
+    for (const t of [
+      '::/0', '::1/128', '1::/16', '1:2:3:4:5:6:7::/128', '::1:2:3:4:5:6:7/128', '1:2:3:4:5:6:7:8/128', '1:2:3:4:5:6:7:8::/128', '::1:2:3:4:5:6:7:8/128',
+      '1:2:3:4::5:6:7:8/128', ':1::/16', '1::2::/16', '1:/16', ':/0', ':::/0', '12345::/16', 'g::/16', 'ABCD:ef01::/32', '2001:db8::/32', '2001:DB8::/32',
+      '::ffff:192.0.2.0/120', 'fe80::%eth0/64', '2001:db8::/129', '0.0.0.0/0', '00.0.0.0/8', '1.2.3.4/32', '1.2.3/24', '1.2.3.4.5/32', '256.0.0.0/8',
+      '1.2.3.0/24 ', ' 1.2.3.0/24', '1.2.3.0/024', '1.2.3.0/+4', '1.2.3.0/', '/24', '1..2.3/24', '.1.2.3/24', '1.2.3./24', '999.1.1.0/24', '1.2.3.0/33',
+    ]) same(t);
+  });
+
+  it('agrees with isIP on random subnets and random junk', () => {
+    const r = seededRandom(11);
+    const pick = (s: string) => s[Math.floor(r() * s.length)]!;
+    for (let k = 0; k < 20_000; k++) {
+      const p = Math.floor(r() * 140);
+      if (k % 3 === 0) same(`${Math.floor(r() * 300)}.${Math.floor(r() * 300)}.${Math.floor(r() * 4) * 64}.0/${p}`);
+      else if (k % 3 === 1) {
+        const g = Array.from({ length: 1 + Math.floor(r() * 9) }, () => (r() < 0.3 ? '' : Math.floor(r() * 0x1ffff).toString(16)));
+        same(`${g.join(':')}/${p}`);
+      } else same(`${Array.from({ length: 2 + Math.floor(r() * 14) }, () => pick('0123456789abcdefABG:.:%')).join('')}/${p}`);
+    }
   });
 });

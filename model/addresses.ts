@@ -33,19 +33,113 @@ export interface ParsedCidr {
 export function parseCidr(text: string): ParsedCidr | null {
   const slash = text.indexOf('/');
   if (slash < 0) return null;
-  const addr = text.slice(0, slash);
-  const prefixText = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(prefixText)) return null;
-  const prefix = Number(prefixText);
-  const family = isIP(addr);
-  if (family === 0) return null;
-  const bytes = bytesOf(addr, family);
+  const prefix = prefixOf(text, slash + 1);
+  if (prefix < 0) return null;
+  // The plain forms (dotted quad; hex groups and one "::") are read in one pass; anything else (an
+  // IPv4 tail, a zone, or text that is no address) goes the way isIP decides. A DNS server parses
+  // every subnet of a delta in each serving thread: through isIP's regular expressions that was
+  // ~1.2 µs a subnet, a quarter of applying a 2 % delta at 1M (measured).
+  const bytes = readIPv4(text, slash) ?? readIPv6(text, slash) ?? slowBytes(text.slice(0, slash));
   if (!bytes) return null;
   if (prefix > bytes.length * 8) return null;
   for (let bit = prefix; bit < bytes.length * 8; bit++) {
     if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) return null;
   }
-  return { family: family as 4 | 6, bytes, prefix };
+  return { family: bytes.length === 4 ? 4 : 6, bytes, prefix };
+}
+
+/** The prefix length after the slash: 1-3 digits (as /^\d{1,3}$/), else -1. */
+function prefixOf(text: string, from: number): number {
+  const len = text.length - from;
+  if (len < 1 || len > 3) return -1;
+  let n = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+function slowBytes(addr: string): Uint8Array | null {
+  const family = isIP(addr);
+  return family === 0 ? null : bytesOf(addr, family);
+}
+
+/**
+ * text[0, end) as a dotted quad exactly as isIP accepts one (four decimal octets 0-255, no leading
+ * zero), or undefined when it is not one (the caller then asks isIP: never a different verdict).
+ */
+function readIPv4(text: string, end: number): Uint8Array | undefined {
+  const out = new Uint8Array(4);
+  let octet = 0;
+  let n = 0;
+  let digits = 0;
+  for (let i = 0; i <= end; i++) {
+    const c = i === end ? 46 : text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || octet > 3) return undefined;
+      out[octet++] = n;
+      n = 0;
+      digits = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9 || (digits === 1 && n === 0)) return undefined;
+    n = n * 10 + d;
+    if (++digits > 3 || n > 255) return undefined;
+  }
+  return octet === 4 ? out : undefined;
+}
+
+/** readIPv6's groups (no array per subnet). */
+const GROUPS = new Uint16Array(8);
+
+/**
+ * text[0, end) as IPv6 of hex groups (1-4 digits) with at most one "::", as isIP accepts it, or
+ * undefined for anything else (an embedded IPv4 tail, a zone: the caller asks isIP).
+ */
+function readIPv6(text: string, end: number): Uint8Array | undefined {
+  const groups = GROUPS;
+  let count = 0;
+  let gap = -1; // groups before the "::"
+  let i = 0;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return undefined;
+    gap = 0;
+    i = 2;
+  }
+  while (i < end) {
+    let n = 0;
+    let digits = 0;
+    for (; i < end; i++) {
+      const c = text.charCodeAt(i);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : c === 58 ? -1 : -2;
+      if (d === -2) return undefined;
+      if (d === -1) break;
+      n = n * 16 + d;
+      if (++digits > 4) return undefined;
+    }
+    if (digits === 0 || count === 8) return undefined; // nine groups: too many in any form
+    groups[count++] = n;
+    if (i === end) break;
+    i++; // the colon
+    if (i === end) return undefined; // a trailing single colon
+    if (text.charCodeAt(i) === 58) {
+      if (gap >= 0) return undefined;
+      gap = count;
+      i++;
+    }
+  }
+  if (gap < 0 ? count !== 8 : count > 7) return undefined;
+  const out = new Uint8Array(16);
+  const tail = gap < 0 ? 0 : count - gap;
+  for (let g = 0; g < count; g++) {
+    const at = gap >= 0 && g >= gap ? 8 - tail + (g - gap) : g;
+    out[at * 2] = groups[g]! >> 8;
+    out[at * 2 + 1] = groups[g]! & 0xff;
+  }
+  return out;
 }
 
 /** IPv4 or IPv6 text to bytes (4 or 16). */

@@ -13,17 +13,62 @@
 // delta says) is checked before anything is changed, so a refused delta leaves the installed index
 // exactly as it was. The update runs synchronously, without the `pace` hook: the thread that answers
 // queries never sees an index half updated. The caller applies a delta only to the index of the view
-// the delta was made from (same version); anything else is a full build.
+// the delta was made from (same version); anything else is a full build. A change's subnets are
+// parsed once (ParsedSubnets, typed arrays): by a worker for its own index, and handed so to its UDP
+// thread, which applies them without the strings.
 import type { DnsRecordChange } from '../../model/view-changes.ts';
 import { forEachCompact } from '../../model/view-codec.ts';
 import type { DnsView, WeightMap } from '../../model/views.ts';
-import { parseCidr, type ParsedCidr } from '../../model/primitives.ts';
+import { parseCidr } from '../../model/primitives.ts';
 import { nameToWireKey } from '../wire/constants.ts';
 import { buildRecord, learns, setUniform, type Authority, type RecordIndex, type ViewIndex } from './view-index.ts';
 import { fnv1aString } from './hash.ts';
 
-/** `choice`: the id to store, or -1 to delete the network. */
-type Op = { cidr: ParsedCidr; choice: number };
+/**
+ * One change's subnets (set, then removed) parsed once, in typed arrays: a worker parses a delta for
+ * its own index and hands the result to its UDP thread, which then neither deserialises 20k strings
+ * nor parses them again (and neither keeps an object per subnet alive through the update: at 1M, what
+ * survived of a delta cost each runtime a full collection every other delta). Per subnet k: its
+ * network in `bytes` [16k, 16k + 4 or 16), `prefix` (| IPV6 for an IPv6 one), and `map`, the index of
+ * its weight map in `maps`, or REMOVED. Subnets that do not parse are in `invalid` (each is warned about).
+ */
+export interface ParsedSubnets {
+  bytes: Uint8Array;
+  prefix: Uint16Array;
+  map: Int32Array;
+  maps: WeightMap[];
+  /** Per map, the first subnet given it (it names the map in a warning, as in a build). */
+  names: string[];
+  invalid: string[];
+}
+
+const IPV6 = 0x100;
+const REMOVED = -1;
+
+/** A change's set and removed subnets as ParsedSubnets (throws ViewDecodeError on a malformed table). */
+export function parseSubnets(c: DnsRecordChange, where: string): ParsedSubnets {
+  const n = c.set.cidrs.length + c.removed.length;
+  const out: ParsedSubnets = { bytes: new Uint8Array(16 * n), prefix: new Uint16Array(n), map: new Int32Array(n), maps: c.set.maps, names: new Array<string>(c.set.maps.length), invalid: [] };
+  let k = 0;
+  const add = (text: string, m: number) => {
+    const cidr = parseCidr(text);
+    if (!cidr) return void out.invalid.push(text);
+    out.bytes.set(cidr.bytes, 16 * k);
+    out.prefix[k] = cidr.prefix | (cidr.family === 6 ? IPV6 : 0);
+    out.map[k++] = m;
+    if (m >= 0) out.names[m] ??= text;
+  };
+  const { cidrs, map } = c.set;
+  forEachCompact(c.set, where, () => {}); // checks the arrays (types, lengths, indexes) first
+  for (let i = 0; i < cidrs.length; i++) add(cidrs[i]!, map[i]!);
+  for (const text of c.removed) add(text, REMOVED);
+  if (k < n) {
+    out.bytes = out.bytes.slice(0, 16 * k);
+    out.prefix = out.prefix.slice(0, k);
+    out.map = out.map.slice(0, k);
+  }
+  return out;
+}
 
 export class IndexUpdateError extends Error {
   override name = 'IndexUpdateError';
@@ -33,11 +78,12 @@ export class IndexUpdateError extends Error {
  * `prev`: the index of the view the delta was made from; `next`: the view after it (applyChanges).
  * Throws IndexUpdateError (nothing changed) when the delta does not fit `prev`.
  */
-export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsRecordChange[], authority: Authority, installedAt = Date.now()): ViewIndex {
+export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsRecordChange[], authority: Authority, installedAt = Date.now(), parsed?: readonly (ParsedSubnets | undefined)[]): ViewIndex {
   const warnings: string[] = [];
   const rebuilt = new Map<string, RecordIndex>();
-  const updates: { rec: RecordIndex; ops: Op[] }[] = [];
-  for (const c of changes) {
+  const updates: { rec: RecordIndex; subnets: ParsedSubnets; choices: Int32Array }[] = [];
+  for (let ci = 0; ci < changes.length; ci++) {
+    const c = changes[ci]!;
     const rv = next.zones[c.zone]?.records[c.record];
     if (!rv) throw new IndexUpdateError(`no record at zones[${c.zone}].records[${c.record}]`);
     const host = rv.hostname.toLowerCase().replace(/\.$/, '');
@@ -49,39 +95,36 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
       continue;
     }
     if (!learns(rec)) continue;
-    const ops: Op[] = [];
-    // A delta's table holds each distinct map once (forEachCompact passes the same object for every
-    // subnet of it): its choice is looked up once, not canonicalised again per subnet.
-    const choiceOf = new Map<WeightMap, number>();
-    const add = (cidrText: string, weights: WeightMap | null) => {
-      const cidr = parseCidr(cidrText);
-      if (!cidr) {
-        warnings.push(`${host}: subnet "${cidrText}" is not a CIDR with host bits clear; skipped`);
-        return;
+    const subnets = parsed?.[ci] ?? parseSubnets(c, `${host}: set`);
+    for (const text of subnets.invalid) warnings.push(`${host}: subnet "${text}" is not a CIDR with host bits clear; skipped`);
+    // A delta's table holds each distinct map once: its choice is looked up once, not canonicalised
+    // again per subnet. A map's first subnet names it in any warning about the map, as a build does.
+    const byMap = new Int32Array(subnets.maps.length).fill(-2);
+    const choices = new Int32Array(subnets.map.length);
+    for (let k = 0; k < subnets.map.length; k++) {
+      const m = subnets.map[k]!;
+      if (m === REMOVED) choices[k] = -1;
+      else if (m < 0 || m >= subnets.maps.length) throw new IndexUpdateError(`${host}: subnet ${k} names weight map ${m} of ${subnets.maps.length}`);
+      else {
+        if (byMap[m] === -2) byMap[m] = rec.learnedChoice(subnets.maps[m]!, subnets.names[m] ?? '', warnings);
+        choices[k] = byMap[m]!;
       }
-      let choice = -1;
-      if (weights) {
-        const known = choiceOf.get(weights);
-        // A map's first subnet names it in any warning about the map, as a build does.
-        choice = known ?? rec.learnedChoice(weights, cidrText, warnings);
-        if (known === undefined) choiceOf.set(weights, choice);
-      }
-      ops.push({ cidr, choice });
-    };
-    forEachCompact(c.set, `${host}: set`, add);
-    for (const cidrText of c.removed) add(cidrText, null);
-    updates.push({ rec, ops });
+    }
+    updates.push({ rec, subnets, choices });
   }
 
   // Nothing below can fail: the index changes from here on.
-  for (const { rec, ops } of updates) {
+  for (const { rec, subnets, choices } of updates) {
     // The learned table keeps every ECS scope floor and nested list itself as networks come and go
     // (learned-table.ts, live after the build's nesting walk): O(changes), no walk over the record's
     // networks. A new weight map for a network already learned changes none of them.
-    for (const { cidr, choice } of ops) {
+    const { bytes, prefix } = subnets;
+    for (let k = 0; k < choices.length; k++) {
+      const p = prefix[k]!;
+      const network = bytes.subarray(16 * k, 16 * k + (p & IPV6 ? 16 : 4));
       // A map with nothing usable answers as an unlearned subnet does: removed, as a build skips it.
-      if (choice >= 0) rec.learned.insert(cidr.bytes, cidr.prefix, choice);
-      else rec.learned.delete(cidr.bytes, cidr.prefix);
+      if (choices[k]! >= 0) rec.learned.insert(network, p & 0xff, choices[k]!);
+      else rec.learned.delete(network, p & 0xff);
     }
     rec.learnedLongest4 = rec.learned.longest(4);
     rec.learnedLongest6 = rec.learned.longest(6);

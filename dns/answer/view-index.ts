@@ -9,6 +9,8 @@ import { ipToBytes, parseCidr, type Location } from '../../model/primitives.ts';
 import { nameToWireKey, TYPE, CLASS_IN } from '../wire/constants.ts';
 import { fnv1aString } from './hash.ts';
 import { LearnedTable } from './learned-table.ts';
+import type { CompactSubnets } from '../../model/view-changes.ts';
+import { forEachCompact } from '../../model/view-codec.ts';
 
 export interface OriginEntry {
   id: string;
@@ -123,11 +125,12 @@ export const PACE_EVERY = 128;
  * index on the thread that answers queries (dns/server/udp-batched) answers what is queued meanwhile
  * (from the index still installed), so a large view never holds queries back for the whole build.
  */
-export function buildViewIndex(view: DnsView, authority: Authority, installedAt = Date.now(), pace?: () => void): ViewIndex {
+export function buildViewIndex(view: DnsView, authority: Authority, installedAt = Date.now(), pace?: () => void, tables?: LearnedTables): ViewIndex {
   const warnings: string[] = [];
   const records = new Map<string, RecordIndex>();
   const zones = new Map<string, ZoneIndex>();
-  for (const zone of view.zones) {
+  for (let zi = 0; zi < view.zones.length; zi++) {
+    const zone = view.zones[zi]!;
     const zoneName = normalise(zone.zone);
     const zoneKey = nameToWireKey(zoneName);
     if (zones.has(zoneKey)) {
@@ -135,7 +138,8 @@ export function buildViewIndex(view: DnsView, authority: Authority, installedAt 
     }
     const z = zones.get(zoneKey) ?? makeZone(zoneName, zoneKey, authority);
     zones.set(zoneKey, z);
-    for (const rv of zone.records) {
+    for (let ri = 0; ri < zone.records.length; ri++) {
+      const rv = zone.records[ri]!;
       const host = normalise(rv.hostname);
       if (host !== zoneName && !host.endsWith(`.${zoneName}`)) {
         warnings.push(`record ${host} is outside zone ${zoneName}; skipped`);
@@ -146,7 +150,7 @@ export function buildViewIndex(view: DnsView, authority: Authority, installedAt 
         warnings.push(`record ${host} appears twice; the first wins`);
         continue;
       }
-      records.set(key, buildRecord(rv, host, key, warnings, pace));
+      records.set(key, buildRecord(rv, host, key, warnings, pace, tables?.[zi]?.[ri]));
       addNameAndParents(z, host);
       pace?.();
     }
@@ -201,7 +205,16 @@ function addNameAndParents(z: ZoneIndex, host: string): void {
   }
 }
 
-export function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: string[], pace: (() => void) | undefined): RecordIndex {
+/**
+ * The learned subnets of each record (by zone and record position) in the compact table that carried
+ * them (model/view-changes.ts), for a view whose records' `subnets` are left empty: a serving process
+ * indexes a million subnets from two arrays instead of first building an object with a million keys
+ * (~100 MB of heap per thread at 1M, measured, and its garbage).
+ */
+export type LearnedTables = readonly (readonly (CompactSubnets | undefined)[] | undefined)[];
+
+/** `table`: this record's learned subnets in compact form (LearnedTables), read instead of rv.subnets. */
+export function buildRecord(rv: DnsRecordView, host: string, key: string, warnings: string[], pace: (() => void) | undefined, table?: CompactSubnets): RecordIndex {
   const origins: OriginEntry[] = rv.origins.map((o) => {
     const v4: Uint8Array[] = [];
     const v6: Uint8Array[] = [];
@@ -276,9 +289,7 @@ export function buildRecord(rv: DnsRecordView, host: string, key: string, warnin
   };
   if (learns(rec)) {
     let sincePace = 0;
-    // Keys, not entries: no pair array per subnet (this loop runs once per learned subnet per view).
-    for (const cidrText of Object.keys(rv.subnets)) {
-      const weights = rv.subnets[cidrText]!;
+    const learn = (cidrText: string, weights: WeightMap) => {
       if (pace && ++sincePace === PACE_EVERY) {
         sincePace = 0;
         pace();
@@ -286,11 +297,15 @@ export function buildRecord(rv: DnsRecordView, host: string, key: string, warnin
       const cidr = parseCidr(cidrText);
       if (!cidr) {
         warnings.push(`${host}: subnet "${cidrText}" is not a CIDR with host bits clear; skipped`);
-        continue;
+        return;
       }
       const choice = rec.learnedChoice(weights, cidrText, warnings);
       if (choice >= 0) rec.learned.insert(cidr.bytes, cidr.prefix, choice);
-    }
+    };
+    // A table repeating a subnet ends as an object would: the last one counts (insert replaces).
+    if (table) forEachCompact(table, `${host}: subnets`, learn);
+    // Keys, not entries: no pair array per subnet (this loop runs once per learned subnet per view).
+    else for (const cidrText of Object.keys(rv.subnets)) learn(cidrText, rv.subnets[cidrText]!);
   }
   setNesting(rec, false);
 

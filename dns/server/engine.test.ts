@@ -4,12 +4,12 @@
 // from another base, it asks for the whole view (null) and changes nothing.
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { diffViews, encodeDiff } from '../../model/view-codec.ts';
+import { diffViews, encodeDiff, toCompactView } from '../../model/view-codec.ts';
 import type { DnsView, WeightMap } from '../../model/views.ts';
 import { record, threeOrigins, view } from '../testing/fixtures.ts';
 import { buildViewIndex, type ViewIndex } from '../answer/view-index.ts';
 import { DnsConfig } from '../config.ts';
-import { applyViewDelta, authorityOf, skeletonOf, withTables } from './engine.ts';
+import { applyViewDelta, authorityOf, skeletonOf, splitCompactView, withParsed, withTables } from './engine.ts';
 import type { ViewDelta } from '../view-changes.ts';
 
 const config = DnsConfig.parse({ listen: ['127.0.0.1:0'], view_file: 'x.json' });
@@ -58,9 +58,44 @@ describe('applyViewDelta on a skeleton', () => {
     expect(Object.keys(two.view.zones[0]!.records[0]!.subnets)).toHaveLength(0);
   });
 
+  it('a UDP thread given the delta as its worker parsed it (withParsed, cloned) updates its index alike', () => {
+    const worker = applyViewDelta(skeletonOf(a), buildViewIndex(a, authorityOf(config), 0), deltaOf(a, b), config, log)!;
+    const lean = structuredClone(withParsed(deltaOf(a, b), worker.parsed));
+    expect(lean.changes[0]!.set.cidrs).toHaveLength(0);
+    expect(lean.parsed![0]!.map.length).toBeGreaterThan(0);
+    const thread = applyViewDelta(skeletonOf(a), buildViewIndex(a, authorityOf(config), 0), lean, config, log)!;
+    expect(summary(thread.index)).toEqual(summary(buildViewIndex(b, authorityOf(config), 0)));
+    // A rebuilt record (its origins changed) crosses with its table, unparsed.
+    const rebuild = withTables(deltaOf(b, c), c);
+    const w2 = applyViewDelta(thread.view, thread.index, rebuild, config, log)!;
+    expect(w2.parsed[0]).toBeUndefined();
+    const t2 = applyViewDelta(thread.view, buildViewIndex(b, authorityOf(config), 0), structuredClone(withParsed(rebuild, w2.parsed)), config, log)!;
+    expect(summary(t2.index)).toEqual(summary(buildViewIndex(c, authorityOf(config), 0)));
+  });
+
   it('asks for the whole view (null) for a delta from another base', () => {
     const index = buildViewIndex(a, authorityOf(config), 0);
     expect(applyViewDelta(skeletonOf(b), index, deltaOf(b, c), config, log)).toBeNull();
     expect(applyViewDelta(null, index, deltaOf(a, b), config, log)).toBeNull();
+  });
+});
+
+describe('an index built from compact tables (a cluster worker, its UDP thread)', () => {
+  it('is the index the same view with its subnets in the records gives, skipped subnets and warnings included', () => {
+    const subnetsOf = { ...subnets(400, 3), '10.9.9.1/24': { 'eu-london': 1 }, 'not-a-cidr': { 'us-east': 1 }, '10.8.0.0/16': { nowhere: 1 } };
+    const v = view('example.com', [record('app.example.com', threeOrigins(), { subnets: subnetsOf }), record('cold.example.com', threeOrigins()), record('more.example.com', threeOrigins(), { subnets: subnets(50, 1) })], '7');
+    const { view: skeleton, tables } = splitCompactView(toCompactView(v));
+    expect(Object.keys(skeleton.zones[0]!.records[0]!.subnets)).toHaveLength(0);
+    const fromTables = buildViewIndex(skeleton, authorityOf(config), 0, undefined, tables);
+    const fromObject = buildViewIndex(v, authorityOf(config), 0);
+    expect(summary(fromTables)).toEqual(summary(fromObject));
+    expect(fromTables.warnings.sort()).toEqual(fromObject.warnings.sort());
+    expect(fromTables.warnings.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses a malformed table, naming it', () => {
+    const { view: skeleton, tables } = splitCompactView(toCompactView(view('example.com', [record('app.example.com', threeOrigins(), { subnets: subnets(3, 0) })], '1')));
+    tables[0]![0]!.map[1] = 99;
+    expect(() => buildViewIndex(skeleton, authorityOf(config), 0, undefined, tables)).toThrow(/app\.example\.com: subnets\.map\[1\]/);
   });
 });

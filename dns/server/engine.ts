@@ -5,9 +5,10 @@ import type { DnsView } from '../../model/views.ts';
 import { GeoLocator } from '../answer/geo.ts';
 import { Responder } from '../answer/respond.ts';
 import type { DnsStats } from '../answer/stats.ts';
-import { buildViewIndex, type Authority, type ViewIndex } from '../answer/view-index.ts';
-import { updateViewIndex } from '../answer/view-index-update.ts';
+import { buildViewIndex, type Authority, type LearnedTables, type ViewIndex } from '../answer/view-index.ts';
+import { parseSubnets, updateViewIndex, type ParsedSubnets } from '../answer/view-index-update.ts';
 import { checkChanges, compactSubnets, expandSubnets } from '../../model/view-codec.ts';
+import type { CompactDnsView, CompactSubnets, DnsRecordChange } from '../../model/view-changes.ts';
 import type { ViewDelta } from '../view-changes.ts';
 import type { DnsConfig } from '../config.ts';
 import { nameToWireKey, qtypeName } from '../wire/constants.ts';
@@ -116,9 +117,9 @@ export function tcpLimitsOf(config: DnsConfig): TcpLimits {
   return { maxConnections: t.max_connections, idleTimeoutMs: t.idle_timeout, messageTimeoutMs: t.message_timeout, maxUnsent: t.max_unsent };
 }
 
-/** Builds the index for a view and logs what it skipped. `pace`: see buildViewIndex. */
-export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSummary: boolean, pace?: () => void): ViewIndex {
-  const index = buildViewIndex(view, authorityOf(config), Date.now(), pace);
+/** Builds the index for a view and logs what it skipped. `pace`, `tables`: see buildViewIndex. */
+export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSummary: boolean, pace?: () => void, tables?: LearnedTables): ViewIndex {
+  const index = buildViewIndex(view, authorityOf(config), Date.now(), pace, tables);
   if (logSummary) {
     for (const w of index.warnings.slice(0, 20)) log.warn({ version: view.version }, `view: ${w}`);
     if (index.warnings.length > 20) log.warn(`view: ${index.warnings.length - 20} more problems not shown`);
@@ -139,6 +140,14 @@ export function skeletonOf(view: DnsView): DnsView {
   return { ...view, zones: view.zones.map((z) => ({ zone: z.zone, records: z.records.map((r) => ({ ...r, subnets: {} })) })) };
 }
 
+/**
+ * A compact view (model/view-changes.ts, as a cluster primary sends it) as its skeleton and its
+ * records' tables, without expanding a table into an object (view-index.ts LearnedTables).
+ */
+export function splitCompactView(c: CompactDnsView): { view: DnsView; tables: CompactSubnets[][] } {
+  return { view: { ...c, zones: c.zones.map((z) => ({ zone: z.zone, records: z.records.map((r) => ({ ...r, subnets: {} })) })) }, tables: c.zones.map((z) => z.records.map((r) => r.subnets)) };
+}
+
 /** `delta` with the whole subnet table of each record it rebuilds, from `view` (the view after it). */
 export function withTables(delta: ViewDelta, view: DnsView): ViewDelta {
   const tables = delta.changes.filter((c) => c.meta).map((c) => ({ zone: c.zone, record: c.record, subnets: compactSubnets(Object.entries(view.zones[c.zone]!.records[c.record]!.subnets)) }));
@@ -152,9 +161,10 @@ export function withTables(delta: ViewDelta, view: DnsView): ViewDelta {
  * refuses the update (nothing changed) — and the caller asks for the whole view. Throws
  * ViewDecodeError when the delta is malformed (nothing changed).
  */
-export function applyViewDelta(held: DnsView | null, index: ViewIndex | null, delta: ViewDelta, config: DnsConfig, log: Logger): { view: DnsView; index: ViewIndex } | null {
+export function applyViewDelta(held: DnsView | null, index: ViewIndex | null, delta: ViewDelta, config: DnsConfig, log: Logger): { view: DnsView; index: ViewIndex; parsed: (ParsedSubnets | undefined)[] } | null {
   if (!held || held.version !== delta.from || !index || index.version !== delta.from) return null;
   checkChanges(held, delta.changes);
+  const parsed = delta.parsed ?? parseChanges(delta.changes);
   // The view after the delta as far as the index update reads it: the changed records' names, and
   // the rebuilt records whole.
   const zones = held.zones.map((z) => ({ zone: z.zone, records: [...z.records] }));
@@ -167,10 +177,24 @@ export function applyViewDelta(held: DnsView | null, index: ViewIndex | null, de
   const next: DnsView = { version: delta.header.version, seq: delta.header.seq, weights_version: delta.header.weights_version, zones };
   let updated: ViewIndex;
   try {
-    updated = updateViewIndex(index, next, delta.changes, authorityOf(config));
+    updated = updateViewIndex(index, next, delta.changes, authorityOf(config), Date.now(), parsed);
   } catch (err) {
     log.warn({ err: (err as Error).message, version: next.version }, 'cannot apply the delta to the index; asking for the whole view');
     return null;
   }
-  return { view: skeletonOf(next), index: updated };
+  return { view: skeletonOf(next), index: updated, parsed };
+}
+
+/** Each change's subnets parsed (none for a record the delta rebuilds: its table is read whole). Throws ViewDecodeError. */
+export function parseChanges(changes: DnsRecordChange[]): (ParsedSubnets | undefined)[] {
+  return changes.map((c, i) => (c.meta ? undefined : parseSubnets(c, `records[${i}].set`)));
+}
+
+/**
+ * `delta` as a serving thread gets it once its owner has parsed it: the parsed subnets (typed arrays:
+ * a cheap clone) instead of the changes' strings, which are left empty.
+ */
+export function withParsed(delta: ViewDelta, parsed: (ParsedSubnets | undefined)[]): ViewDelta {
+  const changes = delta.changes.map((c, i) => (parsed[i] ? { ...c, set: { maps: [], cidrs: [], map: [] }, removed: [] } : c));
+  return { ...delta, changes, parsed };
 }

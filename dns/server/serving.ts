@@ -12,10 +12,12 @@ import { registerServingMetrics, servedVersionOf } from '../metrics.ts';
 import { registerDnssecMetrics } from '../dnssec/metrics.ts';
 import type { OnlineSigner } from '../dnssec/online.ts';
 import { DnssecStats } from '../dnssec/stats.ts';
-import { applyViewDelta, authorityOf, createResponder, createSigner, indexView, openGeo, reloadKeys, skeletonOf, tcpLimitsOf, withTables } from './engine.ts';
+import { applyViewDelta, authorityOf, createResponder, createSigner, indexView, openGeo, reloadKeys, skeletonOf, tcpLimitsOf, withParsed, withTables } from './engine.ts';
 import { updateViewIndex } from '../answer/view-index-update.ts';
 import type { ViewIndex } from '../answer/view-index.ts';
 import type { ViewDelta } from '../view-changes.ts';
+import type { CompactSubnets } from '../../model/view-changes.ts';
+import type { WholeView } from './udp-batched/view-parts.ts';
 import { startListeners, type ListenAddress, type Listeners } from './listeners.ts';
 import { TcpStats } from './tcp.ts';
 import { startBatchedUdp, type BatchedUdp } from './udp-batched/start.ts';
@@ -36,7 +38,7 @@ export class ServingProcess {
    * The whole view, only while something still needs it: the UDP thread not started yet (it indexes
    * its own copy), or `keep` (the caller holds it anyway: one process, its view source's copy).
    */
-  private full: DnsView | null = null;
+  private full: WholeView | null = null;
   private keeps = false;
   private udp: BatchedUdp | null = null;
   /** The UDP thread needs the whole view and this process does not keep it (a cluster worker asks its primary). */
@@ -85,7 +87,7 @@ export class ServingProcess {
    * then hands it to the UDP thread, which indexes its own copy. With `delta` (how `view` came from
    * the view installed) the index is updated in place instead of rebuilt, here and in the thread.
    */
-  install(view: DnsView, logSummary: boolean, delta?: ViewDelta, o: { keep?: boolean } = {}): void {
+  install(view: DnsView, logSummary: boolean, delta?: ViewDelta, o: { keep?: boolean; tables?: CompactSubnets[][] } = {}): void {
     const index = this.responder.index;
     let next: ViewIndex | null = null;
     if (delta && index && index.version === delta.from) {
@@ -95,11 +97,12 @@ export class ServingProcess {
         this.log.warn({ err: (err as Error).message, version: view.version }, 'cannot apply the delta to the index; rebuilding it');
       }
     }
-    this.responder.setIndex(next ?? indexView(view, this.config, this.log, logSummary));
+    this.responder.setIndex(next ?? indexView(view, this.config, this.log, logSummary, undefined, o.tables));
     this.latest = skeletonOf(view);
     if (o.keep) this.keeps = true;
-    this.full = this.keeps || !this.udp ? view : null;
-    this.udp?.setView(view, delta && withTables(delta, view));
+    const whole: WholeView = o.tables ? { view: this.latest, tables: o.tables } : { view };
+    this.full = this.keeps || !this.udp ? whole : null;
+    this.udp?.setView(whole, delta && withTables(delta, view));
     // A full view's parse and index build leave several times its size as garbage (lib/collect-garbage.ts).
     // Collected once the caller (which holds the view, or the message it came in) has returned.
     if (!delta) collectSoon();
@@ -122,7 +125,7 @@ export class ServingProcess {
     this.responder.setIndex(out.index);
     this.latest = out.view;
     this.full = null;
-    this.udp?.setView(out.view, delta);
+    this.udp?.setView({ view: out.view }, withParsed(delta, out.parsed));
     return true;
   }
 

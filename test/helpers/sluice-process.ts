@@ -19,10 +19,11 @@ export interface SluiceProcess {
 /**
  * `fdLimit`: a raised open-files limit (tests with thousands of sockets), set by the shell, which then
  * execs node. `netns`: run inside that network namespace (`ip netns exec` execs too). Either way the
- * child's PID is sluice's own.
+ * child's PID is sluice's own. `nodeArgs`: node's own flags (e.g. --cpu-prof, which NODE_OPTIONS refuses;
+ * a cluster's workers inherit them).
  */
-export function startSluice(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; fdLimit?: number; netns?: string } = {}): SluiceProcess {
-  let argv = [process.execPath, SLUICE_BIN, ...args];
+export function startSluice(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; fdLimit?: number; netns?: string; nodeArgs?: string[] } = {}): SluiceProcess {
+  let argv = [process.execPath, ...(opts.nodeArgs ?? []), SLUICE_BIN, ...args];
   if (opts.fdLimit) argv = ['/bin/sh', '-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, ...argv];
   if (opts.netns) argv = ['ip', 'netns', 'exec', opts.netns, ...argv];
   const [cmd, ...rest] = argv;

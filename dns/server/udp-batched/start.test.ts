@@ -13,6 +13,8 @@ import { record, threeOrigins, view } from '../../testing/fixtures.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../../testing/packets.ts';
 import { supportsBatchedUdp } from './linux-abi.ts';
 import { startBatchedUdp, type BatchedUdp } from './start.ts';
+import { splitCompactView } from '../engine.ts';
+import { toCompactView } from '../../../model/view-codec.ts';
 
 const config = DnsConfig.parse({ view_file: 'unused.json', log_level: 'warn' });
 const log = createLogger('dns-test', 'warn');
@@ -30,7 +32,7 @@ describe.skipIf(!supportsBatchedUdp())('batched UDP thread', () => {
   beforeAll(async () => {
     port = await freeServerPort(['127.0.0.1', '::1']);
     const addresses = [{ host: '127.0.0.1', port }, { host: '::1', port }];
-    udp = startBatchedUdp({ addresses, config, configFile: 'dns.yaml', view: appView(1, 'eu-london'), stats, log, onUnexpectedExit: (c) => exits.push(c) });
+    udp = startBatchedUdp({ addresses, config, configFile: 'dns.yaml', view: { view: appView(1, 'eu-london') }, stats, log, onUnexpectedExit: (c) => exits.push(c) });
     await udp.ready;
   });
 
@@ -49,7 +51,7 @@ describe.skipIf(!supportsBatchedUdp())('batched UDP thread', () => {
 
   it('takes a new view while idle in poll(), with no traffic to wake it', async () => {
     const t0 = Date.now();
-    udp.setView(appView(2, 'us-east'));
+    udp.setView({ view: appView(2, 'us-east') });
     await waitFor(() => udp.servedVersion() === 2, { timeoutMs: 10_000, what: 'the thread to install view 2' });
     const took = Date.now() - t0;
     expect(await ask(port)).toBe('203.0.113.30');
@@ -69,8 +71,10 @@ describe.skipIf(!supportsBatchedUdp())('batched UDP thread', () => {
     sock.on('message', (m) => arrivals.push({ at: performance.now(), value: decodeResponse(m).answers[0]?.value }));
     let id = 0;
     const query = () => sock.send(buildQuery({ id: ++id & 0xffff, name: 'app.example.com', edns: { ecs: { address: '10.1.2.0', source: 24 } } }));
+    // In the form a cluster worker holds it (skeleton + compact tables, as its primary sends it).
+    const whole = splitCompactView(toCompactView(big));
     const ticker = setInterval(query, 2);
-    udp.setView(big);
+    udp.setView(whole);
     // From here: setView posts the view's parts from this thread (0.2-0.3 s of structured clone for
     // 200k subnets), during which this thread sends no queries; that silence is the sender's, not the
     // UDP thread's, so the build and its gaps are timed from when queries flow again.

@@ -8,13 +8,12 @@ import { MessageChannel, type Worker } from 'node:worker_threads';
 import { lastError, libc } from '../../../lib/libc.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { startWorker } from '../../../lib/worker.ts';
-import type { DnsView } from '../../../model/views.ts';
 import type { DnsStats } from '../../answer/stats.ts';
 import type { DnssecStats } from '../../dnssec/stats.ts';
 import type { DnsConfig } from '../../config.ts';
 import type { ExternalUdp, ListenAddress } from '../listeners.ts';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from './linux-abi.ts';
-import { splitView } from './view-parts.ts';
+import { partsOf, type WholeView } from './view-parts.ts';
 import type { ViewDelta } from '../../view-changes.ts';
 import type { FromThread, ThreadData, ToThread } from './thread.ts';
 
@@ -25,7 +24,7 @@ export interface BatchedUdp extends ExternalUdp {
    * Hands the thread a new view; safe before `ready` (it is queued and read after binding). With
    * `delta` only the delta crosses, applied by the thread to its own copy (onNeedView when it cannot).
    */
-  setView(view: DnsView, delta?: ViewDelta): void;
+  setView(view: WholeView, delta?: ViewDelta): void;
   /** weights_version the thread answers from (-1: none yet). */
   servedVersion(): number;
   /** The thread re-reads its DNSSEC keys (SIGHUP). */
@@ -37,7 +36,7 @@ export interface BatchedUdpOptions {
   config: DnsConfig;
   configFile: string;
   /** The view to index before binding (null: none yet). */
-  view: DnsView | null;
+  view: WholeView | null;
   /** Counters over a SharedArrayBuffer: the thread counts, the caller's metrics read. */
   stats: DnsStats;
   /** The thread's DNSSEC counters, likewise (null: no zone is signed). */
@@ -58,7 +57,7 @@ export function startBatchedUdp(o: BatchedUdpOptions): BatchedUdp {
   const wakeFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wakeFd < 0) throw new Error(`eventfd(): ${lastError(c)}`);
   const { port1, port2 } = new MessageChannel();
-  const data: ThreadData = { config: o.config, configFile: o.configFile, addresses: o.addresses, wakeFd, stats: o.stats.buffer, dnssecStats: (o.dnssecStats?.buffer as SharedArrayBuffer | undefined) ?? null, control: port2, view: o.view };
+  const data: ThreadData = { config: o.config, configFile: o.configFile, addresses: o.addresses, wakeFd, stats: o.stats.buffer, dnssecStats: (o.dnssecStats?.buffer as SharedArrayBuffer | undefined) ?? null, control: port2, view: o.view && partsOf(o.view) };
   // The closures below keep what they use, never `o`: it holds the whole first view, which would then
   // live as long as the thread (measured: ~100 MB of the worker's heap at 1M subnets).
   const { log, onUnexpectedExit, onNeedView } = o;
@@ -112,7 +111,7 @@ export function startBatchedUdp(o: BatchedUdpOptions): BatchedUdp {
     setView(view, delta) {
       if (exited) return;
       if (delta) port1.postMessage({ type: 'view-delta', delta } satisfies ToThread);
-      else for (const part of splitView(view)) port1.postMessage(part satisfies ToThread);
+      else for (const part of partsOf(view)) port1.postMessage(part satisfies ToThread);
       wake();
     },
     servedVersion: () => version,

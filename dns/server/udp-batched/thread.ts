@@ -21,7 +21,7 @@ import type { ListenAddress } from '../listeners.ts';
 import { BatchedUdpLoop } from './serve-loop.ts';
 import { collectGarbage } from '../../../lib/collect-garbage.ts';
 import { openReusePortSocket, type BatchedSocket } from './socket.ts';
-import { ViewAssembly, type ViewPart } from './view-parts.ts';
+import { ViewAssembly, type ViewPart, type WholeView } from './view-parts.ts';
 
 export interface ThreadData {
   config: DnsConfig;
@@ -32,7 +32,8 @@ export interface ThreadData {
   /** DNSSEC counters (shared memory), when a zone is signed. */
   dnssecStats: SharedArrayBuffer | null;
   control: MessagePort;
-  view: DnsView | null;
+  /** The first view, in parts (view-parts.ts: compact, as later ones come), or null. */
+  view: ViewPart[] | null;
 }
 
 /** A view arrives in parts (view-parts.ts); stop ends the loop. */
@@ -58,10 +59,10 @@ const responder = createResponder(data.config, openGeo(data.config, data.configF
 let pace: (() => void) | undefined;
 /** The skeleton of the view in force (engine.ts skeletonOf; the index holds the subnets): a delta's base. */
 let held: DnsView | null = null;
-const install = (view: DnsView) => {
+const install = ({ view, tables }: WholeView) => {
   try {
     const t0 = performance.now();
-    responder.setIndex(indexView(view, data.config, log, false, pace));
+    responder.setIndex(indexView(view, data.config, log, false, pace, tables));
     held = skeletonOf(view);
     post({ type: 'installed', version: servedVersionOf(responder.index), ms: Math.round(performance.now() - t0) });
   } catch (err) {
@@ -102,7 +103,12 @@ const oweCollection = () => {
 const installFirst = () => {
   const first = data.view;
   data.view = null;
-  if (first) install(first);
+  if (!first) return;
+  const assembly = new ViewAssembly();
+  let whole: WholeView | null = null;
+  for (const part of first) whole = assembly.add(part) ?? whole;
+  first.length = 0; // each part's arrays go once the assembly holds them
+  if (whole) install(whole);
 };
 installFirst();
 collectGarbage();
