@@ -26,6 +26,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../lib/log.ts';
 import { compactViewJsonSteps } from '../model/view-codec.ts';
 import type { DnsView } from '../model/views.ts';
+import type { CompactDnsView } from '../model/view-changes.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
 import { decodeViewChange } from './view-changes.ts';
@@ -39,6 +40,8 @@ const RETRY_AFTER_FAILURE_MS = 10_000;
 
 export interface CachedView {
   view: DnsView;
+  /** The view as the file holds it (compact): what the primary hands its workers, not encoded again. */
+  compact: CompactDnsView;
   /** When it was written (ISO 8601). */
   savedAt: string;
 }
@@ -122,8 +125,8 @@ export class ViewCache {
       if (createHash('sha256').update(body).digest('hex') !== trailer.sha256) throw new Error('checksum mismatch (the file is damaged)');
       const doc = JSON.parse(body) as { version?: unknown; seq?: unknown; weights_version?: unknown };
       const answer = { kind: 'full', reason: 'no_base', version: doc.version, seq: doc.seq ?? null, weights_version: doc.weights_version ?? null, view: doc };
-      const view = decodeViewChange(answer, null, file).view!;
-      return { view, savedAt: String(trailer.saved_at) };
+      const { view, compact } = decodeViewChange(answer, null, file);
+      return { view: view!, compact: compact!, savedAt: String(trailer.saved_at) };
     } catch (err) {
       this.metrics.cacheLoads.inc({ result: 'invalid' });
       this.log.error({ file, err: (err as Error).message }, 'the cached view is not usable; ignored');

@@ -176,7 +176,7 @@ export class ApiViewSource implements ViewSource {
     const cached = this.cache.load();
     if (!cached) return false;
     try {
-      this.onView(cached.view);
+      this.onView(cached.view, undefined, cached.compact);
     } catch (err) {
       this.cache.refused(err as Error);
       return false;
