@@ -19,10 +19,25 @@
 //   so compaction is decided before serialising anything; the transaction checks both again.
 // - The origin ids it named stand in for those of the maps the next publish hands over again as the
 //   very same objects (records.ts: such entries are not walked).
+import type { DecisionInput, WeightsInput } from '../../model/index.ts';
+import type { Fence } from '../../scheduler/loop/store.ts';
 import type { OwnWeights } from './store.ts';
 import { keysOnce } from '../../lib/json-steps.ts';
-import type { PreparedWeights } from './records.ts';
-import type { ChainHead, VersionStamp } from './weights-chain.ts';
+import { runPaced } from '../../lib/steps.ts';
+import { preparePublishSteps, weightsBodySteps, type PreparedDecisionRow, type PreparedWeights } from './records.ts';
+import { changeToWrite, compactionDue, type ChainHead, type ChangeToWrite, type VersionStamp } from './weights-chain.ts';
+
+/** A publish checked and serialised before its transaction, and what it will try to write first. */
+export interface PublishPlan {
+  ready: PreparedWeights;
+  prepared: PreparedDecisionRow;
+  /** The subnet entries of the weights (a base's base_entries). */
+  entries: number;
+  /** A change row against this process's last publish, or null: a base (no last publish, no changed keys, compaction due). */
+  change: ChangeToWrite | null;
+  /** The full body, serialised on first need (a base, or a change row the transaction refused). */
+  body(): Promise<string>;
+}
 
 /** How far the store's chain of change rows was from its base after a publish. */
 export type ChainLength = Pick<ChainHead, 'base_entries' | 'since_base' | 'change_rows'>;
@@ -60,6 +75,20 @@ export class OwnWeightsMemo {
     const changed = ready.changed && ready.changed.from === this.lastSubnets(lbId) ? ready.changed : null;
     const base = { base_entries: keysOnce(ready.parsed.subnets).length, since_base: 0, change_rows: 0 };
     this.byLb.set(lbId, { version, published_at: publishedAt, weights: { edges: ready.parsed.edges, subnets: ready.parsed.subnets, changed }, chain: chain ?? base, named: ready.named });
+  }
+
+  /**
+   * Checks and serialises a publish of `lbId` in paced steps against this process's last publish of it,
+   * and decides what to try first: a change row where the chain allows one, else a base. Shared by both
+   * stores; the transaction (which may still refuse the change row) is theirs.
+   */
+  async plan(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined): Promise<PublishPlan> {
+    const last = this.last(lbId);
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.lastSubnets(lbId), this.lastNamed(lbId)));
+    const entries = keysOnce(ready.parsed.subnets).length;
+    const change = last && ready.changed && !compactionDue(last.chain, ready.changed.keys.length) ? changeToWrite(ready, last) : null;
+    const body = async () => ready.body ?? (await runPaced(weightsBodySteps(ready.parsed)));
+    return { ready, prepared, entries, change, body };
   }
 
   /** The weights this process committed as exactly this row, or undefined. */

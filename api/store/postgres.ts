@@ -21,9 +21,8 @@ import { pgConnection, type PgConnection, type PostgresConfig } from './pg-conne
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
 import { OwnWeightsMemo } from './own-weights.ts';
-import { keysOnce } from '../../lib/json-steps.ts';
-import { BaseNeeded, CHANGE_COLUMNS, changeToWrite, compactionDue, finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, preparePublishSteps, weightsBodySteps, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
+import { BaseNeeded, CHANGE_COLUMNS, finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
 import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
@@ -324,11 +323,7 @@ export class PostgresStore implements Store {
     // it the fence, the origins as they are now (a few ids), the weights (a change row against this
     // process's last publish when the head is still that one, else a base: weights-chain.ts) and the
     // decision. A refused change row rolls back and the publish runs again with the body.
-    const last = this.own.last(lbId);
-    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId), this.own.lastNamed(lbId)));
-    const entries = keysOnce(ready.parsed.subnets).length;
-    const change = last && ready.changed && !compactionDue(last.chain, ready.changed.keys.length) ? changeToWrite(ready, last) : null;
-    const body = async () => ready.body ?? (await runPaced(weightsBodySteps(ready.parsed)));
+    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence);
     let write: { change: ChangeToWrite } | { body: string } = change ? { change } : { body: await body() };
     let out;
     // At most twice more, each time with nothing written: a refused change row goes again as a base;

@@ -35,9 +35,8 @@ import { checkFence, errorOf, publishTransaction, type PublishOutcome, type Publ
 import { SqlitePublisher } from './sqlite-publisher.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { OwnWeightsMemo } from './own-weights.ts';
-import { changeToWrite, compactionDue, finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
-import { keysOnce } from '../../lib/json-steps.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, preparePublishSteps, weightsBodySteps, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
+import { finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
+import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
@@ -271,12 +270,8 @@ export class SqliteStore implements Store {
     // The weights are written as a change row against this process's last publish when the store's
     // head is still that one (weights-chain.ts): only the changed keys are serialised and written, and
     // the body only when the transaction refuses the change row (then it runs again with the body).
-    const last = this.own.last(lbId);
-    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, this.own.lastSubnets(lbId), this.own.lastNamed(lbId)));
+    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence);
     const { recorded: _objects, ...row } = prepared;
-    const entries = keysOnce(ready.parsed.subnets).length;
-    const change = last && ready.changed && !compactionDue(last.chain, ready.changed.keys.length) ? changeToWrite(ready, last) : null;
-    const body = async () => ready.body ?? (await runPaced(weightsBodySteps(ready.parsed)));
     let request: PublishRequest = { lbId, body: change ? null : await body(), change, entries, row, fence, named: [...ready.named] };
     let outcome = await this.runPublish(request);
     // At most twice more, each time with nothing written: a refused change row goes again as a base;
