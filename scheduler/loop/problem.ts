@@ -9,6 +9,7 @@ import { annotateSourcesSteps, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnectio
 import type { LbInputs } from '../inputs/types.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import { knownKeys } from '../../lib/json-steps.ts';
+import { sameWeights as sameMap } from '../../model/view-codec.ts';
 
 export type Locate = (subnet: string) => { lat: number; lon: number } | undefined;
 
@@ -212,17 +213,6 @@ export function* splitWeightsSteps(weights: Weights, carried: Weights, previous?
   return { edges, subnets };
 }
 
-/** Two weight maps with the same origins and exactly the same shares. */
-function sameMap(a: WeightMap, b: WeightMap): boolean {
-  let n = 0;
-  for (const o in a) {
-    if (b[o] !== a[o]) return false;
-    n++;
-  }
-  for (const _ in b) n--;
-  return n === 0;
-}
-
 /**
  * Whether weights to publish equal those in force as published (after the same cleaning and rounding
  * to 1e-6): a decision whose changes all vanish in the rounding (a source at its plan, re-derived with
@@ -242,11 +232,9 @@ export function* sameWeightsSteps(next: PublishedShares, inForce: PublishedShare
     if (keys.length !== Object.keys(b).length) return false;
     for (let i = 0; i < keys.length; i++) {
       if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
-      const x = a[keys[i]!]!;
+      // A map the publish shares with the weights in force (splitWeightsSteps) is the same object.
       const y = b[keys[i]!];
-      if (x === y) continue; // a map the publish shares with the weights in force (splitWeightsSteps)
-      if (!y || Object.keys(x).length !== Object.keys(y).length) return false;
-      for (const o in x) if (y[o] !== x[o]) return false;
+      if (!y || !sameMap(a[keys[i]!]!, y)) return false;
     }
     return true;
   }
