@@ -58,9 +58,9 @@ export function parseSubnets(c: DnsRecordChange, where: string): ParsedSubnets {
     out.map[k++] = m;
     if (m >= 0) out.names[m] ??= text;
   };
-  const { cidrs, map } = c.set;
-  forEachCompact(c.set, where, () => {}); // checks the arrays (types, lengths, indexes) first
-  for (let i = 0; i < cidrs.length; i++) add(cidrs[i]!, map[i]!);
+  // forEachCompact checks the arrays (types, lengths, indexes) as it walks them; a throw discards `out`.
+  let i = 0;
+  forEachCompact(c.set, where, (cidr) => add(cidr, c.set.map[i++]!));
   for (const text of c.removed) add(text, REMOVED);
   if (k < n) {
     out.bytes = out.bytes.slice(0, 16 * k);
