@@ -133,7 +133,7 @@ export function indexView(view: DnsView, config: DnsConfig, log: Logger, logSumm
  * base: record positions, load balancer ids, every other field). A million subnets are then held once
  * per server (by whoever fetched the view), not once more per index.
  */
-export function skeletonOf(view: DnsView): DnsView {
+export function skeletonOf(view: DnsView | CompactDnsView): DnsView {
   // Every record copied without its table, empty or not: telling a million-key table from an empty
   // one costs V8 the enumeration of all its keys (Object.keys, even for-in: measured ~300 ms at 1M,
   // and this runs per delta in serving.ts install).
@@ -145,7 +145,7 @@ export function skeletonOf(view: DnsView): DnsView {
  * records' tables, without expanding a table into an object (view-index.ts LearnedTables).
  */
 export function splitCompactView(c: CompactDnsView): { view: DnsView; tables: CompactSubnets[][] } {
-  return { view: { ...c, zones: c.zones.map((z) => ({ zone: z.zone, records: z.records.map((r) => ({ ...r, subnets: {} })) })) }, tables: c.zones.map((z) => z.records.map((r) => r.subnets)) };
+  return { view: skeletonOf(c), tables: c.zones.map((z) => z.records.map((r) => r.subnets)) };
 }
 
 /** `delta` with the whole subnet table of each record it rebuilds, from `view` (the view after it). */
