@@ -54,3 +54,16 @@ export function predictionChecks(ds: Decision[], origins: Record<'near' | 'far',
   }
   return out;
 }
+
+/**
+ * What the decision made at `t` knew of established connections, for a failed check's detail: a cycle
+ * predicted without measured connection state (agents' series not scraped yet on a loaded machine)
+ * tells a different story from one predicted with it.
+ */
+export function connectionStateOf(ds: Decision[], t: number): string {
+  const d = ds.find((x) => Date.parse(x.created_at) === t);
+  const c = d?.inputs.connections as { sources_with_state?: number; pinned_measured?: number; sources_answered_whole?: number; effective_from?: Record<string, number> } | null | undefined;
+  if (!c) return 'its decision had no connection state';
+  const from = Object.entries(c.effective_from ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `its decision: connection state for ${c.sources_with_state ?? 0} sources, pinned share measured for ${c.pinned_measured ?? 0}, effective shares from ${from || 'nothing'}`;
+}

@@ -14,12 +14,13 @@
 //     are in requests, not in connections;
 //   * the near origin fails (its connections break): from one cycle after detection it receives nothing.
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { waitFor } from '../../helpers/wait.ts';
 import { COLOURS } from '../chart.ts';
 import { cyclePeriod, decisions, writeLoadChart, type Decision, type Recorder } from '../measure.ts';
-import { predictionChecks, type CycleCheck } from '../prediction.ts';
+import { connectionStateOf, predictionChecks, type CycleCheck } from '../prediction.ts';
 import { dnsPick } from '../../../scheduler/loop/dns-pick.ts';
 import { answeredLoads, answerLag, checkMeasuredInRequests, dampedCycles, firstMoveOff, settling } from '../settle.ts';
 import { rateOf, readBins, settledNow, type Bin, type World } from '../world.ts';
@@ -215,7 +216,7 @@ export async function keepaliveSpill(world: World, rec: Recorder, outDir: string
   rec.check(
     `prediction: in every cycle of the shift, predicted and measured load per origin agree within ${p.prediction_tolerance * 100} %`,
     checks.length >= 2 * Math.min(3, law) && checks.every((c) => c.error <= p.prediction_tolerance),
-    worst ? `${checks.length / 2} cycles; worst ${worst.origin} at ${rec.rel(worst.t).toFixed(1)} s: predicted ${worst.predicted_by_share.toFixed(1)}, measured ${worst.measured_by_share.toFixed(1)} req/s (${(worst.error * 100).toFixed(1)} % of the origin's load; raw ${worst.predicted.toFixed(1)} vs ${worst.measured.toFixed(1)} over ${worst.window_s.toFixed(2)} s); every cycle in predictions.json` : 'no cycle to check',
+    worst ? `${checks.length / 2} cycles; worst ${worst.origin} at ${rec.rel(worst.t).toFixed(1)} s: predicted ${worst.predicted_by_share.toFixed(1)}, measured ${worst.measured_by_share.toFixed(1)} req/s (${(worst.error * 100).toFixed(1)} % of the origin's load; raw ${worst.predicted.toFixed(1)} vs ${worst.measured.toFixed(1)} over ${worst.window_s.toFixed(2)} s; ${connectionStateOf(ds, worst.t)}; load average ${loadavg()[0]!.toFixed(1)}); every cycle in predictions.json` : 'no cycle to check',
   );
 
   checkMeasuredInRequests(rec, ds, nearBins, near.name, spec.timing.rate_window, tStart, tHoldEnd);
