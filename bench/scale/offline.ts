@@ -35,7 +35,7 @@ import type { ReadContext } from '../../scheduler/inputs/types.ts';
 import { createLocator } from '../../scheduler/loop/locate.ts';
 import { SchedulerLoop } from '../../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../../scheduler/loop/metrics.ts';
-import { DecisionWorker } from '../../scheduler/solver/client.ts';
+import { DecisionWorker, type RoundTrip } from '../../scheduler/solver/client.ts';
 import { DEFAULT_MERGE_RESOLUTION_MS } from '../../scheduler/solver/merge.ts';
 import { DEFAULT_AGGREGATION, simulateAgents } from './agents.ts';
 import { geoMappings, rawInputsFromAgents, seedStore } from './inputs.ts';
@@ -79,6 +79,8 @@ export interface OfflineResult {
   worker_solve_ms_cycle2: number;
   /** decide()'s stages inside the worker (scheduler/core/decide-stages.ts), wall ms per cycle. */
   worker_stages_ms: { cycle: Record<string, number>; cycle2: Record<string, number> };
+  /** Each cycle's solve split by phase and thread (solver/client.ts RoundTrip: worker CPU, GC, stages' CPU). */
+  round_trip?: { cycle?: RoundTrip; cycle2?: RoundTrip };
   /** What the solver reported for the first cycle: rows after merging, augmenting paths. */
   solver: SchedulingDecision['solver'];
   /** Longest stall of the main thread's event loop during each cycle (perf_hooks, 10 ms resolution). */
@@ -250,6 +252,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     let workerMb = 0;
     let dumped = 0;
     let workerStages: Record<string, number> = {};
+    let roundTrip: RoundTrip | undefined;
     const loop = new SchedulerLoop({
       store,
       // As PromqlInputReader reads them: assembled in steps on the loop's thread.
@@ -262,6 +265,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
           workerMs = d.solve_ms;
           workerMb = Math.max(workerMb, d.memory_mb ?? 0);
           workerStages = d.stages_ms ?? {};
+          roundTrip = d.round_trip;
           return d;
         } finally {
           solveMs = performance.now() - t;
@@ -308,6 +312,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     const firstSolve = Math.round(solveMs);
     const firstWorker = Math.round(workerMs);
     const firstStages = workerStages;
+    const firstTrip = roundTrip;
     // A second cycle from the weights in force (the steady state the scheduler runs in).
     lastStage = 'start';
     tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
@@ -320,6 +325,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms (main-thread GC max ${gc2.max_ms} ms, ${gc2.total_ms} ms in all), stages ${JSON.stringify(stageMs)}`);
     const secondWorker = Math.round(workerMs);
     log(`worker stages (ms) first ${JSON.stringify(firstStages)} / next ${JSON.stringify(workerStages)}`);
+    log(`round trips: first ${JSON.stringify(firstTrip)} / next ${JSON.stringify(roundTrip)}`);
     clearInterval(ticker);
     const peerAfter = await pacedPeerStall(3000);
     log(`paced peer after the cycles: longest stall ${peerAfter} ms (load ${loadavg()[0]!.toFixed(1)})`);
@@ -336,6 +342,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       worker_solve_ms_cycle2: secondWorker,
       worker_memory_mb: workerMb,
       worker_stages_ms: { cycle: firstStages, cycle2: workerStages },
+      round_trip: { ...(firstTrip ? { cycle: firstTrip } : {}), ...(roundTrip ? { cycle2: roundTrip } : {}) },
       solver: solverInfo,
       event_loop_max_ms: { cycle: stall, cycle2: stall2 },
       cycle_stages_ms: { cycle: stages1, cycle2: stageMs },
