@@ -212,7 +212,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
   const log = spec.log ?? (() => undefined);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-scale-offline-'));
   const store = openSqliteStore(join(dir, 'data'));
-  const solver = new DecisionWorker();
+  const solver = new DecisionWorker().start(); // as start.ts: booted before the first cycle
   try {
     const [w, world] = await timed(() => buildWorld({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, seed: spec.seed ?? 15 }));
     log(`world ${JSON.stringify(world)}`);

@@ -282,7 +282,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         stage.readPromCpu += promCpuMs() - cpu;
       }
     } } as typeof reader;
-    const solver = new DecisionWorker();
+    const solver = new DecisionWorker().start(); // as start.ts: booted before the first cycle
     cleanup.push(() => solver.close());
     const mappings = geoMappings(w);
     const WRITES = new Set(['publishWeights', 'recordDecision', 'upsertLatency']);
