@@ -34,6 +34,7 @@ import { PromqlInputReader } from '../../scheduler/inputs/promql.ts';
 import { createLocator } from '../../scheduler/loop/locate.ts';
 import { SchedulerLoop } from '../../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../../scheduler/loop/metrics.ts';
+import { StallLog } from '../lib/stall-log.ts';
 import { DecisionWorker, type RoundTrip } from '../../scheduler/solver/client.ts';
 import { DEFAULT_MERGE_RESOLUTION_MS } from '../../scheduler/solver/merge.ts';
 import { threadCpuMs } from '../../lib/thread-cpu.ts';
@@ -305,19 +306,10 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     const solveRec: { detail?: NonNullable<CycleStages['solve_detail']> } = {};
     let solveWindow: [number, number] = [0, 0];
     let dumped = 0;
-    // The stall log (as offline.ts's): a 10 ms ticker's longest gap, put on the stage in progress (the
-    // one after the last stage the loop reported done), and each stage's wall time between yields.
-    let lastStage = 'start';
-    let stallAfter: Record<string, number> = {};
+    // The stall log (bench/lib/stall-log.ts, as offline.ts's) and each stage's wall time between yields.
+    const stallLog = new StallLog();
+    cleanup.push(() => stallLog.stop());
     let stageMs: Record<string, number> = {};
-    let tickAt = performance.now();
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      const gap = Math.round(now - tickAt - 10);
-      if (gap > (stallAfter[lastStage] ?? 0)) stallAfter[lastStage] = gap;
-      tickAt = now;
-    }, 10);
-    cleanup.push(() => clearInterval(ticker));
     // The main thread's GC pauses, kept with their start times so the solve's window can pick its own.
     const mainGc: { start: number; ms: number }[] = [];
     const gcObserver = new PerformanceObserver((list) => {
@@ -358,7 +350,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       locate: await createLocator({ cidr_mappings: mappings }),
       onStage: (name, ms) => {
         stageMs[name] = Math.round((stageMs[name] ?? 0) + ms);
-        lastStage = name;
+        stallLog.at(name);
       },
     });
     cleanup.push(() => loop.stop());
@@ -401,11 +393,17 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       return n >= agentsOut.series_entries && Number(up[0]?.value[1] ?? 0) === spec.origins + spec.edges ? n : null;
     }, { timeoutMs: 600_000, intervalMs: 1000, what: 'Prometheus to scrape every simulated agent' });
     log(`Prometheus scraped every target: ${sources} subnet series, RSS ${memoryOf(prom.process.pid!).rss_mb} MB`);
-    // ...and a rate window holding two samples of every counter the rates read.
+    // ...and a rate window full of samples of every counter the rates read. Two samples are enough for
+    // rate() to answer, but not to answer right: it extrapolates a series younger than its window by
+    // half a scrape interval at each end and divides by the whole window, so at 1M (15 s scrapes, 60 s
+    // window) the first cycle read 683k rps of a 1.30M rps demand, and the next cycle's solve started
+    // from prices for half the load (decidescale: 18,900 augmenting paths instead of ~800). A scheduler
+    // started beside a Prometheus already running sees full windows; so does this first cycle now.
+    const full = Math.max(2, Math.floor(windowS / scrapeS));
     await waitFor(async () => {
       const r = await prom.query(`min(count_over_time({__name__=~"sluice_agent_subnet_connections_total|sluice_edge_requests_total"}[${windowS}s]))`);
-      return Number(r[0]?.value[1] ?? 0) >= 2;
-    }, { timeoutMs: 600_000, intervalMs: 1000, what: `two scrapes of every counter inside the ${windowS} s rate window` });
+      return Number(r[0]?.value[1] ?? 0) >= full;
+    }, { timeoutMs: 600_000, intervalMs: 1000, what: `${full} scrapes of every counter inside the ${windowS} s rate window` });
     log(`rate window full: Prometheus RSS ${memoryOf(prom.process.pid!).rss_mb} MB, this process ${memoryOf(process.pid).rss_mb} MB`);
     const exportedBefore = await exporters.stats();
     const promCpuBefore = promCpuMs();
@@ -418,10 +416,8 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     for (let c = 0; c < spec.cycles; c++) {
       stage.read = stage.solve = stage.publish = stage.readPromCpu = 0;
       delete solveRec.detail;
-      lastStage = 'start';
-      stallAfter = {};
+      stallLog.restart();
       stageMs = {};
-      tickAt = performance.now();
       mainGc.length = 0;
       const t = performance.now();
       const cpu = process.cpuUsage();
@@ -430,7 +426,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       const report = await loop.cycle();
       const cycleMs = performance.now() - t;
       loopDelay.disable();
-      lastStage = 'harness';
+      stallLog.at('harness');
       // GC entries arrive asynchronously: let them catch up before summing the cycle's.
       await new Promise((resolve) => setTimeout(resolve, 20));
       const gcIn = (from: number, to: number) => mainGc.filter((g) => g.start >= from && g.start <= to);
@@ -508,7 +504,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         outcome: `${result.outcome}${result.outcome === 'published' ? '' : `: ${result.detail}`}`,
         ...(solveDetail ? { solve_detail: solveDetail } : {}),
         loop_max_stall_ms: Math.round(loopDelay.max / 1e6),
-        stalls_after_stage_ms: stallAfter,
+        stalls_after_stage_ms: { ...stallLog.stalls },
         stages_ms: stageMs,
         main_gc_ms: sum(cycleGc),
         main_gc_max_ms: longest(cycleGc),
