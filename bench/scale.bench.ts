@@ -1,4 +1,5 @@
-// `npm run bench -- scale [--real 10k,100k] [--offline 10k,100k,1m] [--production]`: issue 15, internet scale.
+// `npm run bench -- scale [--real 10k,100k] [--offline 10k,100k,1m] [--production] [--dump /tmp/p]`: issue 15,
+// internet scale. `--dump`: the real path writes each cycle's problem to /tmp/p-<size>-<cycle>.v8.
 //
 //   real     the whole loop (bench/scale/real-path.ts; 1m too, with `--real 1m`): simulated agents and edges
 //            scraped by a real Prometheus, PromQL inputs, the solve in the decision worker, the
@@ -65,7 +66,8 @@ export async function main(args: string[]): Promise<void> {
     const s = SIZES[size];
     if (!s) throw new Error(`--real: unknown size ${size} (${Object.keys(SIZES).join(', ')})`);
     process.stderr.write(`real path ${size}\n`);
-    real[size] = await runRealPath({ ...s, ...(production ? PRODUCTION : {}), budget: BUDGET, queries: 5000, cycles: 3, log: (l) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${l}\n`) });
+    const dump = arg(args, '--dump', '')[0];
+    real[size] = await runRealPath({ ...s, ...(production ? PRODUCTION : {}), ...(dump ? { dumpProblem: `${dump}-${size}` } : {}), budget: BUDGET, queries: 5000, cycles: 3, log: (l) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${l}\n`) });
     load.push(loadavg()[0]!);
   }
   for (const size of arg(args, '--offline', '10k,100k,1m')) {

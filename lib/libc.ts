@@ -32,6 +32,8 @@ export interface Libc {
   errno(): number;
   /** glibc: gives free memory at the top and inside the malloc arenas back to the kernel; 1 when some was. */
   mallocTrim(pad: number): number;
+  /** `ts` receives a `struct timespec` (16 bytes: seconds, nanoseconds as 64-bit integers). */
+  clockGettime(clock: number, ts: Buffer): number;
 }
 
 let cached: Libc | null = null;
@@ -63,6 +65,7 @@ export function libc(): Libc {
     eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
     strerror: lib.func('const char *strerror(int errnum)'),
     malloc_trim: lib.func('int malloc_trim(size_t pad)'),
+    clock_gettime: lib.func('int clock_gettime(int clock, void *ts)'),
   };
   cached = {
     socket: (d, t, p) => fns.socket(d, t, p) as number,
@@ -86,6 +89,7 @@ export function libc(): Libc {
     strerror: (e) => fns.strerror(e) as string,
     errno: () => koffi.errno(),
     mallocTrim: (pad) => fns.malloc_trim(pad) as number,
+    clockGettime: (c, ts) => fns.clock_gettime(c, ts) as number,
   };
   return cached;
 }

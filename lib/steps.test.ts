@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runPaced, runToEnd, type Steps } from './steps.ts';
+import { runPaced, runToEnd, type PacedMeter, type Steps } from './steps.ts';
+import { threadCpuMs } from './thread-cpu.ts';
 
 /** Busy work in steps: `slices` slices of ~`ms` ms of CPU each, a yield between; returns the slice count. */
 function* busy(slices: number, ms: number): Steps<number> {
@@ -35,5 +36,43 @@ describe('steps', () => {
     running = false;
     expect(value).toBe(40);
     expect(ticks).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a meter counts the CPU inside the paced slices, not what ran between them', async () => {
+    if (threadCpuMs() === undefined) return; // no thread clock off Linux: the meter stays at 0
+    // Spins until this thread has used `ms` more CPU (wall-clock spins burn less CPU on a loaded machine).
+    const spinCpu = (ms: number): void => {
+      const end = threadCpuMs()! + ms;
+      while (threadCpuMs()! < end) {
+        // spin
+      }
+    };
+    function* slices(): Steps<void> {
+      for (let i = 0; i < 10; i++) {
+        spinCpu(5);
+        yield;
+      }
+    }
+    // Between slices, a callback uses 15 ms of this thread's CPU each time: the meter must leave it out.
+    let between = 0;
+    let running = true;
+    const burn = (): void => {
+      spinCpu(15);
+      between++;
+      if (running) setImmediate(burn);
+    };
+    setImmediate(burn);
+    const meter: PacedMeter = { cpu_ms: 0, slices: 0 };
+    const t0 = threadCpuMs()!;
+    await runPaced(slices(), 4, meter);
+    running = false;
+    const all = threadCpuMs()! - t0;
+    expect(between).toBeGreaterThan(2);
+    expect(meter.slices).toBeGreaterThanOrEqual(5);
+    // The slices' 50 ms counted (plus the generator's own overhead)...
+    expect(meter.cpu_ms).toBeGreaterThanOrEqual(50);
+    expect(meter.cpu_ms).toBeLessThan(50 + 10);
+    // ...and the burns between them (15 ms each) not: the rest of this thread's CPU is theirs.
+    expect(all - meter.cpu_ms).toBeGreaterThanOrEqual(between * 15 - 1);
   });
 });

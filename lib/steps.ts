@@ -3,6 +3,7 @@
 // thread that also serves the API and renews the lease; run straight through they stalled it for
 // seconds (bench/README.md "The decision at 1M").
 import { performance } from 'node:perf_hooks';
+import { threadCpuMs } from './thread-cpu.ts';
 
 /** Lets the event loop run whatever is queued (timers, I/O callbacks) before continuing. */
 export function yieldToLoop(): Promise<void> {
@@ -26,14 +27,32 @@ export function runToEnd<T>(steps: Steps<T>): T {
   }
 }
 
-export async function runPaced<T>(steps: Steps<T>, sliceMs = 20): Promise<T> {
+/** What a paced run cost its own thread: CPU inside its slices only, not what ran between them. */
+export interface PacedMeter {
+  cpu_ms: number;
+  slices: number;
+}
+
+export async function runPaced<T>(steps: Steps<T>, sliceMs = 20, meter?: PacedMeter): Promise<T> {
   let since = performance.now();
+  let cpuSince = meter ? threadCpuMs() : undefined;
+  const endSlice = (): void => {
+    if (!meter) return;
+    meter.slices++;
+    const now = threadCpuMs();
+    if (now !== undefined && cpuSince !== undefined) meter.cpu_ms += now - cpuSince;
+  };
   for (;;) {
     const r = steps.next();
-    if (r.done) return r.value;
+    if (r.done) {
+      endSlice();
+      return r.value;
+    }
     if (performance.now() - since >= sliceMs) {
+      endSlice();
       await yieldToLoop();
       since = performance.now();
+      if (meter) cpuSince = threadCpuMs();
     }
   }
 }

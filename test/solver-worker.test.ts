@@ -33,6 +33,28 @@ describe('solver worker', () => {
     expect(decision).toEqual(decide(p));
   });
 
+  it('splits the round trip by phase and thread: the worker\'s CPU, GC and stages, packing and unpacking', async () => {
+    const p = bigProblem(3000, 8);
+    const t = performance.now();
+    const { round_trip: rt, solve_ms, stages_ms } = await worker.decide(p);
+    const wall = performance.now() - t;
+    expect(rt).toBeDefined();
+    // Every phase measured, none negative, together no longer than the whole call (1 ms rounding each).
+    const phases = [rt!.pack_ms, rt!.to_worker_ms, rt!.decide_ms, rt!.back_ms, rt!.unpack_ms];
+    for (const ms of phases) expect(ms).toBeGreaterThanOrEqual(0);
+    expect(phases.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(wall + phases.length);
+    expect(rt!.decide_ms).toBe(Math.round(solve_ms));
+    // The worker thread's own CPU clock: it did the decide, so it used some, and no more than it could
+    // in the wall time (one thread, 1 ms of rounding and clock granularity).
+    expect(rt!.worker.cpu_ms).toBeGreaterThan(0);
+    expect(rt!.worker.cpu_ms!).toBeLessThanOrEqual(solve_ms + 2);
+    // Its stages' CPU are the same stages as their wall times.
+    expect(Object.keys(rt!.worker.stages_cpu_ms)).toEqual(Object.keys(stages_ms!));
+    expect(rt!.worker.gc_count).toBeGreaterThanOrEqual(0);
+    expect(rt!.worker.gc_ms).toBeLessThanOrEqual(solve_ms + 1);
+    expect(rt!.pack_cpu_ms).toBeLessThanOrEqual(rt!.pack_ms + 2);
+  });
+
   it('with connection state and sources answered whole: the same answer too (the extra arrays cross the thread)', async () => {
     const p = bigProblem(300, 4);
     p.sources.forEach((src, i) => {

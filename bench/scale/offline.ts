@@ -35,7 +35,8 @@ import type { ReadContext } from '../../scheduler/inputs/types.ts';
 import { createLocator } from '../../scheduler/loop/locate.ts';
 import { SchedulerLoop } from '../../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../../scheduler/loop/metrics.ts';
-import { DecisionWorker } from '../../scheduler/solver/client.ts';
+import { StallLog } from '../lib/stall-log.ts';
+import { DecisionWorker, type RoundTrip } from '../../scheduler/solver/client.ts';
 import { DEFAULT_MERGE_RESOLUTION_MS } from '../../scheduler/solver/merge.ts';
 import { DEFAULT_AGGREGATION, simulateAgents } from './agents.ts';
 import { geoMappings, rawInputsFromAgents, seedStore } from './inputs.ts';
@@ -79,6 +80,8 @@ export interface OfflineResult {
   worker_solve_ms_cycle2: number;
   /** decide()'s stages inside the worker (scheduler/core/decide-stages.ts), wall ms per cycle. */
   worker_stages_ms: { cycle: Record<string, number>; cycle2: Record<string, number> };
+  /** Each cycle's solve split by phase and thread (solver/client.ts RoundTrip: worker CPU, GC, stages' CPU). */
+  round_trip?: { cycle?: RoundTrip; cycle2?: RoundTrip };
   /** What the solver reported for the first cycle: rows after merging, augmenting paths. */
   solver: SchedulingDecision['solver'];
   /** Longest stall of the main thread's event loop during each cycle (perf_hooks, 10 ms resolution). */
@@ -210,7 +213,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
   const log = spec.log ?? (() => undefined);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-scale-offline-'));
   const store = openSqliteStore(join(dir, 'data'));
-  const solver = new DecisionWorker();
+  const solver = new DecisionWorker().start(); // as start.ts: booted before the first cycle
   try {
     const [w, world] = await timed(() => buildWorld({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, seed: spec.seed ?? 15 }));
     log(`world ${JSON.stringify(world)}`);
@@ -234,22 +237,14 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     let stageMs: Record<string, number> = {};
     let stageCpu: Record<string, number> = {};
     let cpuAt = mainThreadCpuMs();
-    // The stall log: a 10 ms ticker's longest gap, attributed to the stage in progress (the one after
-    // the last stage the loop reported done).
-    let lastStage = 'start';
-    let stallAfter: Record<string, number> = {};
-    let tickAt = performance.now();
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      const gap = Math.round(now - tickAt - 10);
-      if (gap > (stallAfter[lastStage] ?? 0)) stallAfter[lastStage] = gap;
-      tickAt = now;
-    }, 10);
+    // The stall log (bench/lib/stall-log.ts), by the stage in progress.
+    const stallLog = new StallLog();
     let solveMs = 0;
     let workerMs = 0;
     let workerMb = 0;
     let dumped = 0;
     let workerStages: Record<string, number> = {};
+    let roundTrip: RoundTrip | undefined;
     const loop = new SchedulerLoop({
       store,
       // As PromqlInputReader reads them: assembled in steps on the loop's thread.
@@ -262,6 +257,7 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
           workerMs = d.solve_ms;
           workerMb = Math.max(workerMb, d.memory_mb ?? 0);
           workerStages = d.stages_ms ?? {};
+          roundTrip = d.round_trip;
           return d;
         } finally {
           solveMs = performance.now() - t;
@@ -280,25 +276,23 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
         const cpu = mainThreadCpuMs();
         if (cpu !== undefined && cpuAt !== undefined) stageCpu[stage] = (stageCpu[stage] ?? 0) + cpu - cpuAt;
         cpuAt = cpu;
-        lastStage = stage;
+        stallLog.at(stage);
       },
       locate: await createLocator({ cidr_mappings: geoMappings(w) }),
     });
     // timed() outside watchingLoop: its forced GC (the heap figure) is the harness's, not the loop's.
     const loadStart = loadavg()[0]!;
-    lastStage = 'start';
-    tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
+    stallLog.restart(); // the harness's own forced GC just before is not the cycle's
     cpuAt = mainThreadCpuMs();
     const [[report, stall, gc1], cycle] = await timed(async () => {
       const watched = await watchingLoop(() => loop.cycle());
-      lastStage = 'harness';
+      stallLog.at('harness');
       return watched;
     });
     const stages1 = stageMs;
-    const stalls1 = stallAfter;
+    const stalls1 = stallLog.stalls;
     const cpu1 = stageCpu;
     stageMs = {};
-    stallAfter = {};
     stageCpu = {};
     const first = report.results[0]!;
     if (first.outcome !== 'published') throw new Error(`cycle: ${first.outcome}: ${first.detail}`);
@@ -308,23 +302,25 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
     const firstSolve = Math.round(solveMs);
     const firstWorker = Math.round(workerMs);
     const firstStages = workerStages;
+    const firstTrip = roundTrip;
     // A second cycle from the weights in force (the steady state the scheduler runs in).
-    lastStage = 'start';
-    tickAt = performance.now(); // the harness's own forced GC just before is not the cycle's
+    stallLog.restart(); // the harness's own forced GC just before is not the cycle's
     cpuAt = mainThreadCpuMs();
     const [[, stall2, gc2], cycle2] = await timed(async () => {
       const watched = await watchingLoop(() => loop.cycle());
-      lastStage = 'harness';
+      stallLog.at('harness');
       return watched;
     });
     log(`cycle2 ${JSON.stringify(cycle2)} solve ${Math.round(solveMs)} ms (worker ${Math.round(workerMs)} ms, ${workerMb} MB), event loop max ${stall2} ms (main-thread GC max ${gc2.max_ms} ms, ${gc2.total_ms} ms in all), stages ${JSON.stringify(stageMs)}`);
     const secondWorker = Math.round(workerMs);
     log(`worker stages (ms) first ${JSON.stringify(firstStages)} / next ${JSON.stringify(workerStages)}`);
-    clearInterval(ticker);
+    log(`round trips: first ${JSON.stringify(firstTrip)} / next ${JSON.stringify(roundTrip)}`);
+    const stalls2 = stallLog.stalls;
+    stallLog.stop();
     const peerAfter = await pacedPeerStall(3000);
     log(`paced peer after the cycles: longest stall ${peerAfter} ms (load ${loadavg()[0]!.toFixed(1)})`);
     const loadEnd = loadavg()[0]!;
-    log(`stalls by the stage they followed: ${JSON.stringify(stalls1)} / ${JSON.stringify(stallAfter)}`);
+    log(`stalls by the stage they followed: ${JSON.stringify(stalls1)} / ${JSON.stringify(stalls2)}`);
     log(`main-thread CPU by stage: ${JSON.stringify(cpu1)} / ${JSON.stringify(stageCpu)}; load ${loadStart.toFixed(1)} -> ${loadEnd.toFixed(1)}`);
     await loop.stop();
     const decisionOnly = {
@@ -336,11 +332,12 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       worker_solve_ms_cycle2: secondWorker,
       worker_memory_mb: workerMb,
       worker_stages_ms: { cycle: firstStages, cycle2: workerStages },
+      round_trip: { ...(firstTrip ? { cycle: firstTrip } : {}), ...(roundTrip ? { cycle2: roundTrip } : {}) },
       solver: solverInfo,
       event_loop_max_ms: { cycle: stall, cycle2: stall2 },
       cycle_stages_ms: { cycle: stages1, cycle2: stageMs },
       main_gc: { cycle: gc1, cycle2: gc2 },
-      stalls_after_stage_ms: { cycle: stalls1, cycle2: stallAfter },
+      stalls_after_stage_ms: { cycle: stalls1, cycle2: stalls2 },
       ...(cpuAt !== undefined ? { cycle_stages_cpu_ms: { cycle: cpu1, cycle2: stageCpu } } : {}),
       loadavg: [Math.round(loadStart * 10) / 10, Math.round(loadEnd * 10) / 10] as [number, number],
       paced_peer_stall_ms: [peerBefore, peerAfter] as [number, number],

@@ -21,6 +21,8 @@
 // correctness, not timings).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { serialize } from 'node:v8';
+import { densify } from '../../scheduler/core/input.ts';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -32,7 +34,11 @@ import { PromqlInputReader } from '../../scheduler/inputs/promql.ts';
 import { createLocator } from '../../scheduler/loop/locate.ts';
 import { SchedulerLoop } from '../../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../../scheduler/loop/metrics.ts';
-import { DecisionWorker } from '../../scheduler/solver/client.ts';
+import { StallLog } from '../lib/stall-log.ts';
+import { DecisionWorker, type RoundTrip } from '../../scheduler/solver/client.ts';
+import { DEFAULT_MERGE_RESOLUTION_MS } from '../../scheduler/solver/merge.ts';
+import { threadCpuMs } from '../../lib/thread-cpu.ts';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { SchedulingDecision } from '../../scheduler/core/index.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../../dns/testing/packets.ts';
 import { freePort, freeServerPort } from '../../test/helpers/ports.ts';
@@ -70,6 +76,9 @@ export interface RealPathSpec {
   /** Prometheus' --storage.tsdb.retention.time (default: Prometheus' own, 15 d); the run lasts minutes. */
   retention?: string;
   seed?: number;
+  /** Write each cycle's problem in the decision worker's flat form to `${dumpProblem}-<cycle>.v8`
+   * (as offline.ts does; bench/scale/decide-dump.ts replays one without the harness). */
+  dumpProblem?: string;
   log?: (line: string) => void;
 }
 
@@ -101,6 +110,21 @@ export interface CycleStages {
   /** The machine's 1-minute load average at the cycle's end (it is shared: wall times grow with it). */
   load1: number;
   outcome: string;
+  /** The solve stage split by phase and thread (solver/client.ts RoundTrip: pack, to the worker, decide,
+   * back, unpack; the worker's CPU, GC and stages), the worker's memory, and this (main) thread meanwhile:
+   * its CPU over the whole round trip (packing, unpacking and whatever else ran between the paced
+   * slices: the API, the harness) and its GC pauses. */
+  solve_detail?: { round_trip?: RoundTrip; worker_memory_mb?: number; stages_ms?: Record<string, number>; main_cpu_ms?: number; main_gc_ms: number; main_gc_max_ms: number };
+  /** The main thread's longest event-loop stall over the cycle (monitorEventLoopDelay, 10 ms resolution). */
+  loop_max_stall_ms: number;
+  /** The longest stall a 10 ms ticker saw, by the loop stage in progress (named after the stage before it
+   * finished: `start` is the first, inputs; `harness` is this harness's own work after the cycle). */
+  stalls_after_stage_ms: Record<string, number>;
+  /** Each loop stage's wall time between yields (scheduler/loop/stage-clock.ts), ms. */
+  stages_ms: Record<string, number>;
+  /** The main thread's GC over the cycle: total and longest pause (perf_hooks 'gc'). */
+  main_gc_ms: number;
+  main_gc_max_ms: number;
 }
 
 export interface RealPathResult {
@@ -259,7 +283,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         stage.readPromCpu += promCpuMs() - cpu;
       }
     } } as typeof reader;
-    const solver = new DecisionWorker();
+    const solver = new DecisionWorker().start(); // as start.ts: booted before the first cycle
     cleanup.push(() => solver.close());
     const mappings = geoMappings(w);
     const WRITES = new Set(['publishWeights', 'recordDecision', 'upsertLatency']);
@@ -279,13 +303,35 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       },
     });
     let lastDecision: SchedulingDecision | undefined;
+    const solveRec: { detail?: NonNullable<CycleStages['solve_detail']> } = {};
+    let solveWindow: [number, number] = [0, 0];
+    let dumped = 0;
+    // The stall log (bench/lib/stall-log.ts, as offline.ts's) and each stage's wall time between yields.
+    const stallLog = new StallLog();
+    cleanup.push(() => stallLog.stop());
+    let stageMs: Record<string, number> = {};
+    // The main thread's GC pauses, kept with their start times so the solve's window can pick its own.
+    const mainGc: { start: number; ms: number }[] = [];
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) mainGc.push({ start: e.startTime, ms: e.duration });
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+    cleanup.push(() => gcObserver.disconnect());
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    cleanup.push(() => void loopDelay.disable());
     const loop = new SchedulerLoop({
       store: timedStore,
       reader: timedReader,
       solve: async (p) => {
+        if (spec.dumpProblem) writeFileSync(`${spec.dumpProblem}-${++dumped}.v8`, serialize(densify(p)));
         const t = performance.now();
+        const cpu = threadCpuMs();
         try {
-          return await solver.decide(p);
+          const d = await solver.decide(p);
+          const cpuEnd = threadCpuMs();
+          solveRec.detail = { round_trip: d.round_trip, worker_memory_mb: d.memory_mb, stages_ms: d.stages_ms, ...(cpu !== undefined && cpuEnd !== undefined ? { main_cpu_ms: Math.round(cpuEnd - cpu) } : {}), main_gc_ms: 0, main_gc_max_ms: 0 };
+          solveWindow = [t, performance.now()];
+          return d;
         } finally {
           stage.solve += performance.now() - t;
         }
@@ -296,8 +342,16 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       inputTimeoutMs: 900_000,
       leaseTtlMs: 3_600_000,
       holdCycles: 0,
+      // As scheduler/loop/start.ts wires it from the config (its default): without it the loop solves
+      // every source as its own row (128,850 instead of 55,421 at 1M), which is what made this path's
+      // solves 2-3x slower than the offline harness's.
+      mergeResolutionMs: DEFAULT_MERGE_RESOLUTION_MS,
       latencyTtlMs: 3_600_000,
       locate: await createLocator({ cidr_mappings: mappings }),
+      onStage: (name, ms) => {
+        stageMs[name] = Math.round((stageMs[name] ?? 0) + ms);
+        stallLog.at(name);
+      },
     });
     cleanup.push(() => loop.stop());
 
@@ -339,11 +393,17 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       return n >= agentsOut.series_entries && Number(up[0]?.value[1] ?? 0) === spec.origins + spec.edges ? n : null;
     }, { timeoutMs: 600_000, intervalMs: 1000, what: 'Prometheus to scrape every simulated agent' });
     log(`Prometheus scraped every target: ${sources} subnet series, RSS ${memoryOf(prom.process.pid!).rss_mb} MB`);
-    // ...and a rate window holding two samples of every counter the rates read.
+    // ...and a rate window full of samples of every counter the rates read. Two samples are enough for
+    // rate() to answer, but not to answer right: it extrapolates a series younger than its window by
+    // half a scrape interval at each end and divides by the whole window, so at 1M (15 s scrapes, 60 s
+    // window) the first cycle read 683k rps of a 1.30M rps demand, and the next cycle's solve started
+    // from prices for half the load (decidescale: 18,900 augmenting paths instead of ~800). A scheduler
+    // started beside a Prometheus already running sees full windows; so does this first cycle now.
+    const full = Math.max(2, Math.floor(windowS / scrapeS));
     await waitFor(async () => {
       const r = await prom.query(`min(count_over_time({__name__=~"sluice_agent_subnet_connections_total|sluice_edge_requests_total"}[${windowS}s]))`);
-      return Number(r[0]?.value[1] ?? 0) >= 2;
-    }, { timeoutMs: 600_000, intervalMs: 1000, what: `two scrapes of every counter inside the ${windowS} s rate window` });
+      return Number(r[0]?.value[1] ?? 0) >= full;
+    }, { timeoutMs: 600_000, intervalMs: 1000, what: `${full} scrapes of every counter inside the ${windowS} s rate window` });
     log(`rate window full: Prometheus RSS ${memoryOf(prom.process.pid!).rss_mb} MB, this process ${memoryOf(process.pid).rss_mb} MB`);
     const exportedBefore = await exporters.stats();
     const promCpuBefore = promCpuMs();
@@ -355,10 +415,30 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     let viewSubnets = 0;
     for (let c = 0; c < spec.cycles; c++) {
       stage.read = stage.solve = stage.publish = stage.readPromCpu = 0;
+      delete solveRec.detail;
+      stallLog.restart();
+      stageMs = {};
+      mainGc.length = 0;
       const t = performance.now();
       const cpu = process.cpuUsage();
+      loopDelay.reset();
+      loopDelay.enable();
       const report = await loop.cycle();
       const cycleMs = performance.now() - t;
+      loopDelay.disable();
+      stallLog.at('harness');
+      // GC entries arrive asynchronously: let them catch up before summing the cycle's.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const gcIn = (from: number, to: number) => mainGc.filter((g) => g.start >= from && g.start <= to);
+      const sum = (gs: { ms: number }[]) => Math.round(gs.reduce((n, g) => n + g.ms, 0));
+      const longest = (gs: { ms: number }[]) => Math.round(gs.reduce((n, g) => Math.max(n, g.ms), 0));
+      const cycleGc = gcIn(t, t + cycleMs);
+      const solveDetail = solveRec.detail as CycleStages['solve_detail']; // set by the solve callback
+      if (solveDetail) {
+        const solveGc = gcIn(solveWindow[0], solveWindow[1]);
+        solveDetail.main_gc_ms = sum(solveGc);
+        solveDetail.main_gc_max_ms = longest(solveGc);
+      }
       const cycleCpu = process.cpuUsage(cpu);
       const result = report.results[0];
       if (!result) throw new Error(`cycle ${c}: no result (leader ${report.leader})`);
@@ -422,6 +502,12 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         read_prometheus_cpu_ms: Math.round(stage.readPromCpu),
         load1: load1(),
         outcome: `${result.outcome}${result.outcome === 'published' ? '' : `: ${result.detail}`}`,
+        ...(solveDetail ? { solve_detail: solveDetail } : {}),
+        loop_max_stall_ms: Math.round(loopDelay.max / 1e6),
+        stalls_after_stage_ms: { ...stallLog.stalls },
+        stages_ms: stageMs,
+        main_gc_ms: sum(cycleGc),
+        main_gc_max_ms: longest(cycleGc),
       });
       log(`cycle ${c}: ${JSON.stringify(cycles.at(-1))}`);
       // A scrape between cycles: the next one reads fresh samples.

@@ -9,12 +9,16 @@
 // thread (bench/scale/decide-dump.ts), meaningless inside the worker while the main thread works too.
 //
 // One decision at a time per thread (decide() is synchronous), so one module-level record suffices.
+import { threadCpuMs } from '../../lib/thread-cpu.ts';
+
 let wall: Record<string, number> = {};
 let cpu: Record<string, number> = {};
 let lastWall = 0;
 let lastCpu = 0;
 
 function cpuMs(): number {
+  const own = threadCpuMs();
+  if (own !== undefined) return own;
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
@@ -42,7 +46,7 @@ export function lastStages(): Record<string, number> {
   return rounded(wall);
 }
 
-/** The same stages' process CPU time (ms). */
+/** The same stages' CPU time (ms): the deciding thread's own, else the process's. */
 export function lastStagesCpu(): Record<string, number> {
   return rounded(cpu);
 }

@@ -23,6 +23,7 @@ import type { SchedulerMetrics } from './metrics.ts';
 import { OverrideTracker } from './overrides.ts';
 import { runPaced, yieldToLoop } from '../../lib/steps.ts';
 import { StageClock, type StageObserver } from './stage-clock.ts';
+import { priceHintFor, totalDemand, type PricedDemand } from './price-hint.ts';
 
 export type Solve = (p: SchedulingProblem) => Promise<{ decision: SchedulingDecision; solve_ms: number }>;
 
@@ -94,8 +95,8 @@ export class SchedulerLoop {
   private readonly missing = new Map<string, Map<string, number>>();
   /** Connection state and load prediction from one cycle to the next (connection-sources.ts). */
   private readonly carried = new CarriedState();
-  /** Per load balancer: the last decision's capacity prices, the next solve's start (price_hint). */
-  private readonly lastPrices = new Map<string, Record<string, number>>();
+  /** Per load balancer: the last decision's capacity prices, the next solve's start (price-hint.ts). */
+  private readonly lastPrices = new Map<string, PricedDemand>();
   private unsubscribe: (() => void) | undefined;
   private lastUnhealthy = '';
   /** The lease as the last renewal saw it (gauges, carried state); undefined once it is lost. */
@@ -365,11 +366,12 @@ export class SchedulerLoop {
       return { load_balancer: lb.name, outcome: 'held', detail };
     }
 
-    const hint = this.lastPrices.get(lb.id);
+    const demandRps = totalDemand(built.problem.sources);
+    const hint = priceHintFor(this.lastPrices.get(lb.id), demandRps);
     if (hint) built.problem.price_hint = hint;
     const { decision, solve_ms } = await this.o.solve(built.problem);
     await clock.lap('solve');
-    if (decision.status === 'ok') this.lastPrices.set(lb.id, Object.fromEntries(Object.entries(decision.origins).map(([id, o]) => [id, o.price])));
+    if (decision.status === 'ok') this.lastPrices.set(lb.id, { prices: Object.fromEntries(Object.entries(decision.origins).map(([id, o]) => [id, o.price])), demand_rps: demandRps });
     this.o.metrics.solveDuration.observe({ load_balancer: lb.name }, solve_ms / 1000);
     if (decision.status === 'no_usable_origin') {
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_usable_origin' });

@@ -69,7 +69,7 @@ export async function startScheduler(config: SchedulerConfig, store: SchedulerSt
           counter,
         )
       : new ScrapeInputReader({ targets: config.scrape.targets, timeoutMs: config.scrape.timeout, minIntervalMs: Math.max(100, config.interval / 2), tls: tls.scrape }, counter));
-  const solver = new DecisionWorker();
+  const solver = new DecisionWorker().start(); // booting while the first inputs are read
   const loop = new SchedulerLoop({
     store,
     reader: inputs,

@@ -4,7 +4,7 @@
 // without copying. The forms are the decision core's own flat forms (core/input.ts, core/output.ts), so
 // the worker runs the core on them directly — it never rebuilds the problem's source objects — and
 // the decision's records are built once, on the caller's side.
-import { runPaced } from '../../lib/steps.ts';
+import { runPaced, type PacedMeter } from '../../lib/steps.ts';
 import { denseBuffers, densifySteps, type DenseProblem } from '../core/input.ts';
 import { decisionBuffers, toDecisionSteps, type DenseDecision } from '../core/output.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/types.ts';
@@ -14,8 +14,8 @@ export type PackedProblem = DenseProblem;
 export type PackedDecision = Omit<DenseDecision, 'sourceIds'>;
 
 /** Packed in slices that give the caller's event loop a turn (~0.6 s in one piece at 1M subnets). */
-export async function packProblem(p: SchedulingProblem): Promise<{ packed: PackedProblem; transfer: ArrayBuffer[] }> {
-  const packed = await runPaced(densifySteps(p));
+export async function packProblem(p: SchedulingProblem, meter?: PacedMeter): Promise<{ packed: PackedProblem; transfer: ArrayBuffer[] }> {
+  const packed = await runPaced(densifySteps(p), 20, meter);
   return { packed, transfer: denseBuffers(packed) };
 }
 
@@ -25,6 +25,6 @@ export function packDecision(d: DenseDecision): { packed: PackedDecision; transf
 }
 
 /** `sourceIds`: those of the packed problem the decision answers. Paced: 130k sources' records at 1M subnets. */
-export function unpackDecision(pd: PackedDecision, sourceIds: string[]): Promise<SchedulingDecision> {
-  return runPaced(toDecisionSteps({ ...pd, sourceIds }));
+export function unpackDecision(pd: PackedDecision, sourceIds: string[], meter?: PacedMeter): Promise<SchedulingDecision> {
+  return runPaced(toDecisionSteps({ ...pd, sourceIds }), 20, meter);
 }
