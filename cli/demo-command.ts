@@ -18,6 +18,7 @@ import { parseDuration, parseHostPort } from '../model/primitives.ts';
 import { renderFrame } from './demo/render.ts';
 import { SimulatedReader } from './demo/simulated-reader.ts';
 import { SchedulerLoop } from '../scheduler/loop/loop.ts';
+import { DEFAULT_MERGE_RESOLUTION_MS } from '../scheduler/solver/merge.ts';
 import { createSchedulerMetrics } from '../scheduler/loop/metrics.ts';
 import { toCsv } from '../scheduler/simulate/csv.ts';
 import { loadScenario, type Scenario } from '../scheduler/simulate/scenario.ts';
@@ -131,6 +132,8 @@ export async function run(argv: string[]): Promise<number> {
       holdCycles: 8,
       latencyTtlMs: 3_600_000,
       locate: () => undefined,
+      // As `sluice control-plane` runs (its config's default): the demo shows the product, not a variant.
+      mergeResolutionMs: DEFAULT_MERGE_RESOLUTION_MS,
     });
 
     const header = `sluice demo — ${scenario.description || scenario.name}\nAPI: ${url}/api/v1/load-balancers/${lb.id}/weights  ·  ${url}/api/v1/decisions  ·  ${url}/docs`;
