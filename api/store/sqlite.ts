@@ -271,7 +271,7 @@ export class SqliteStore implements Store {
     // last read, when the store's head is still that one (weights-chain.ts): only the changed keys are
     // serialised and written, and the body only when the transaction refuses the change row (then it
     // runs again with the body). The head read here only picks the start; the transaction decides.
-    const start = this.own.start(lbId, this.held.latest(lbId), this.chainHead(lbId));
+    const start = await this.own.start(lbId, this.held.latest(lbId), this.chainHead(lbId));
     const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence, start);
     const { recorded: _objects, ...row } = prepared;
     let request: PublishRequest = { lbId, body: change ? null : await body(), change, entries, row, fence, named: [...ready.named] };

@@ -247,12 +247,23 @@ export function weightsChainContract(label: string, h: WeightsHarness): void {
       const c = await h.peer(a);
       await b.releaseLease('scheduler', 'b');
       const leaseC = (await c.acquireLease('scheduler', 'c', 60_000))!;
-      expect((await c.getWeights(lbId))!.subnets).toEqual(table);
-      table = mutate(rand, table, origins, 0.03, next);
+      const inForce = (await c.getWeights(lbId))!.subnets;
+      expect(inForce).toEqual(table);
+      // As the scheduler hands the next table over: the maps that did not change as the very objects in force.
+      const nextTable = mutate(rand, table, origins, 0.03, next);
+      table = Object.fromEntries(Object.entries(nextTable).map(([k, v]) => [k, Object.hasOwn(inForce, k) && JSON.stringify(inForce[k]) === JSON.stringify(v) ? inForce[k]! : v]));
       const v4 = await c.publishWeights(lbId, { subnets: table }, DECISION(lbId), leaseC);
       expect(await chainOf(h, a, lbId)).toMatchObject({ version: v4.version, base_version: v1.version, change_rows: 3 });
       expect(content((await b.readWorld()).weights[0]!)).toEqual({ version: v4.version, published_at: v4.weights.published_at, edges: {}, subnets: table });
       expect(h.reads(b).fallbacks).toBe(0);
+      // Maps handed over again as the very objects read are taken as checked, but their origins still
+      // are: one deleted since makes the publish fail, naming it, with nothing written.
+      const gone = origins[0]!;
+      expect(Object.keys(table).some((k) => gone in table[k]!)).toBe(true);
+      await a.deleteOrigin(lbId, gone);
+      const reused = (await a.getWeights(lbId))!.subnets;
+      await expect(a.publishWeights(lbId, { subnets: { ...reused } }, DECISION(lbId))).rejects.toMatchObject({ kind: 'invalid', field: expect.stringMatching(/^subnets\./) });
+      expect((await a.weightsHead(lbId))!.version).toBe(v4.version);
     });
 
     it('a follower that fell behind, or holds a head the store no longer has (a restore, a chain it could not link), writes a base', async () => {
