@@ -10,7 +10,8 @@
 // compaction does (one publish in ~12 at 2 % changed): `publish_base`; it is also what a new leader's
 // first publish cost before it could start from the head it read as a follower. `failover_publish`:
 // the follower, having read the leader's last publish, takes over: its scheduler reads the weights in
-// force (getWeights) and publishes the next table (2 % changed): a change row; bytes written of both.
+// force (getWeights) and publishes the next table (2 % changed), fenced by the lease it took: a change
+// row; bytes written of both.
 // The bench asserts what it measures: deltas on both replicas, equal versions, one incremental read.
 // Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
 // changed, 0.1 % added and removed); the published tables have their key list known, and the maps
@@ -163,10 +164,17 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     // the table its store holds) and publishes the next table, unchanged maps shared with that one.
     const v3 = (await leaderViews.dnsView()).version;
     await followerViews.dnsChanges(v2);
+    // The lease passes to the follower (SQLite: its publish worker starts then, and is ready by the time
+    // a first cycle's inputs and solve are done: waited for here).
+    const grant = (await follower.acquireLease('scheduler', 'follower', 60_000))!;
+    if ('publishWorkerWarm' in follower) await follower.publishWorkerWarm();
     if ((await followerViews.dnsView()).version !== v3) throw new Error('the follower renders another version than the leader before the failover');
     const inForce = await stalls(async () => (await follower.getWeights(lb.id))!.subnets);
     const s4 = afterS3(inForce.value);
-    const failover = await stalls(() => follower.publishWeights(lb.id, { subnets: s4 }, decision));
+    // VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: this thread during the failover's publish.
+    const profile = process.env.VIEW_PUBLISH_FAILOVER_PROFILE ? await startProfile() : null;
+    const failover = await stalls(() => follower.publishWeights(lb.id, { subnets: s4 }, decision, grant));
+    if (profile) writeFileSync(process.env.VIEW_PUBLISH_FAILOVER_PROFILE!, JSON.stringify(await profile()));
     const failoverWritten = await weightsWritten(follower, pg, db, lb.id, failover.value.version);
     const failoverRender = await stalls(async () => (await followerViews.dnsChanges(v3)).json);
     if (!failoverRender.value.startsWith('{"kind":"delta"')) throw new Error(`new leader: expected a delta, got ${failoverRender.value.slice(0, 80)}`);

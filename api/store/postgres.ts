@@ -323,7 +323,7 @@ export class PostgresStore implements Store {
     // it the fence, the origins as they are now (a few ids), the weights (a change row against this
     // process's last publish when the head is still that one, else a base: weights-chain.ts) and the
     // decision. A refused change row rolls back and the publish runs again with the body.
-    const start = await this.own.start(lbId, this.held.latest(lbId), await this.weightsHead(lbId));
+    const start = this.own.start(lbId, this.held.latest(lbId), await this.weightsHead(lbId));
     const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence, start);
     let write: { change: ChangeToWrite } | { body: string } = change ? { change } : { body: await body() };
     let out;

@@ -84,6 +84,8 @@ export class SqliteStore implements Store {
   private readonly own = new OwnWeightsMemo();
   /** The weights readWorld handed out last, per load balancer: where its next read starts (weights-chain.ts). */
   private readonly held: HeldWeightsCache;
+  /** The publish worker's warm-up a fresh lease started (acquireLease), if any. */
+  private warming: Promise<void> | undefined;
 
   /**
    * @param publishOffThreadChars publishes whose weights and decision bodies reach this size run on the
@@ -271,7 +273,7 @@ export class SqliteStore implements Store {
     // last read, when the store's head is still that one (weights-chain.ts): only the changed keys are
     // serialised and written, and the body only when the transaction refuses the change row (then it
     // runs again with the body). The head read here only picks the start; the transaction decides.
-    const start = await this.own.start(lbId, this.held.latest(lbId), this.chainHead(lbId));
+    const start = this.own.start(lbId, this.held.latest(lbId), this.chainHead(lbId));
     const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence, start);
     const { recorded: _objects, ...row } = prepared;
     let request: PublishRequest = { lbId, body: change ? null : await body(), change, entries, row, fence, named: [...ready.named] };
@@ -310,6 +312,16 @@ export class SqliteStore implements Store {
   private runPublish(request: PublishRequest): Promise<PublishOutcome> | PublishOutcome {
     const size = (request.body?.length ?? 0) + (request.change ? request.change.subnets.length + request.change.edges.length + request.change.deleted.length : 0) + request.row.body.length;
     return this.publisher && size >= this.publishOffThreadChars ? this.publisher.publish(request) : publishTransaction(this.db, request);
+  }
+
+  /**
+   * Resolves once the publish worker a fresh lease started (acquireLease) answers: true, or false when
+   * none was started that way (tests; the benchmark waits for it as a new leader's first cycle would).
+   */
+  async publishWorkerWarm(): Promise<boolean> {
+    if (!this.warming) return false;
+    await this.warming;
+    return true;
   }
 
   /** How this store's readers fared: incremental reads, full reads, fallbacks (weights-chain.ts). */
@@ -507,8 +519,8 @@ export class SqliteStore implements Store {
   }
 
   // One machine, one clock: SQLite's lease times are this host's (every process on the file shares it).
-  acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
-    return this.tx(() => {
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
+    const grant = await this.tx(() => {
       const now = Date.now();
       const row = this.db.prepare(`SELECT holder, epoch, acquired_at, expires_at FROM leases WHERE name = ?`).get(name) as
         | { holder: string; epoch: number; acquired_at: number; expires_at: number }
@@ -524,8 +536,13 @@ export class SqliteStore implements Store {
            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, epoch = excluded.epoch, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
         )
         .run(name, holder, epoch, acquiredAt, now + ttlMs);
-      return { name, holder, epoch, acquired_at: new Date(acquiredAt).toISOString(), expires_at: new Date(now + ttlMs).toISOString() };
+      return { grant: { name, holder, epoch, acquired_at: new Date(acquiredAt).toISOString(), expires_at: new Date(now + ttlMs).toISOString() }, renewal };
     });
+    if (!grant) return null;
+    // A new holder (a failover) will publish soon: its publish worker starts now, not in that publish.
+    // Not awaited: the lease is the caller's now; a worker that fails to start fails that publish.
+    if (!grant.renewal && this.publisher) this.warming = this.publisher.warm().catch(() => undefined);
+    return grant.grant;
   }
 
   releaseLease(name: string, holder: string): Promise<void> {

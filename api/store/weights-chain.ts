@@ -149,13 +149,6 @@ export interface HeldWeights extends VersionStamp {
   changed?: SubnetsChange | null;
   /** The store's chain when it was read (a publish against it pre-checks compaction with it); unknown for this process's own publishes. */
   chain?: ChainLength;
-  /**
-   * A superset of the origin ids `subnets`' maps name, once known: a publish starting from this table
-   * then takes the maps it hands over again as these very objects as checked (records.ts), as it does
-   * for its own last publish. Worked out when a publish first needs it (own-weights.ts), carried over
-   * incremental reads (plus the names in the change rows).
-   */
-  named?: ReadonlySet<string>;
 }
 
 const PACED_TABLES = new Set(['edges', 'subnets']);
@@ -171,9 +164,9 @@ export function* parseBodySteps(body: string): Steps<{ edges: EdgesTable; subnet
  * `changed`: the keys that may differ from `from` (for the views' O(changes) diff). O(n) only in the
  * copy of the key list and the table, paced.
  */
-export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[]): Steps<{ weights: { edges: EdgesTable; subnets: Subnets }; changed: SubnetsChange; named?: ReadonlySet<string> }> {
+export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[]): Steps<{ weights: { edges: EdgesTable; subnets: Subnets }; changed: SubnetsChange }> {
   const last = rows.at(-1);
-  if (!last) return { weights: { edges: from.edges, subnets: from.subnets }, changed: { from: from.subnets, keys: [] }, named: from.named };
+  if (!last) return { weights: { edges: from.edges, subnets: from.subnets }, changed: { from: from.subnets, keys: [] } };
   // The net change over every row: the last word on each key wins (null: deleted).
   const net = new Map<string, WeightMap | null>();
   for (const r of rows) {
@@ -214,13 +207,7 @@ export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[]
   }
   keys = keys.concat(added);
   knownKeys(subnets, keys);
-  // The held names plus those of the maps set: a superset (a removed map's names stay), as allowed.
-  let named: Set<string> | undefined;
-  if (from.named) {
-    named = new Set(from.named);
-    for (const now of net.values()) if (now !== null) for (const origin in now) named.add(origin);
-  }
-  return { weights: { edges: JSON.parse(last.edges) as EdgesTable, subnets }, changed: { from: old, keys: changed }, named };
+  return { weights: { edges: JSON.parse(last.edges) as EdgesTable, subnets }, changed: { from: old, keys: changed } };
 }
 
 /** What a reader needs from the store for one load balancer, chosen from what it holds and the head. */
@@ -358,8 +345,8 @@ export async function finishReads(cache: HeldWeightsCache, pending: readonly Pen
     }
     if (p.kind === 'held') held = p.held;
     else if (p.kind === 'since') {
-      const { weights, changed, named } = await runPaced(applyChangesSteps(p.from, p.rows));
-      held = { version: Number(p.head.version), published_at: p.head.published_at, ...weights, changed, chain: chainLength(p.head), named };
+      const { weights, changed } = await runPaced(applyChangesSteps(p.from, p.rows));
+      held = { version: Number(p.head.version), published_at: p.head.published_at, ...weights, changed, chain: chainLength(p.head) };
       cache.reads.incremental++;
     } else {
       held = { ...(await runPaced(fullReadSteps(p.lbId, p.read))), changed: null, chain: chainLength(p.read.head) };
