@@ -13,6 +13,8 @@
 // force (getWeights) and publishes the next table (2 % changed), fenced by the lease it took: a change
 // row; bytes written of both.
 // The bench asserts what it measures: deltas on both replicas, equal versions, one incremental read.
+// VIEW_PUBLISH_FOLLOWER_PROFILE / VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: a V8 CPU profile of
+// this thread during the follower's delta render / the failover's publish.
 // Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
 // changed, 0.1 % added and removed); the published tables have their key list known, and the maps
 // the scheduler's splitWeightsSteps builds: fresh ones where the weights changed, the very maps of the
@@ -150,7 +152,10 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const publish = await stalls(() => leader.publishWeights(lb.id, { subnets: s2 }, decision));
     const render = await stalls(async () => (await leaderViews.dnsChanges(v1)).json);
     if (!render.value.startsWith('{"kind":"delta"')) throw new Error(`leader: expected a delta, got ${render.value.slice(0, 80)}`);
+    // VIEW_PUBLISH_FOLLOWER_PROFILE=file.cpuprofile: this thread during the follower's render of the delta.
+    const followerProfile = process.env.VIEW_PUBLISH_FOLLOWER_PROFILE ? await startProfile() : null;
     const followerRender = await stalls(async () => (await followerViews.dnsChanges(v1)).json);
+    if (followerProfile) writeFileSync(process.env.VIEW_PUBLISH_FOLLOWER_PROFILE!, JSON.stringify(await followerProfile()));
     if (!followerRender.value.startsWith('{"kind":"delta"')) throw new Error(`follower: expected a delta, got ${followerRender.value.slice(0, 80)}`);
     const followerReads = follower.weightsReads;
     if (followerReads.incremental !== 1) throw new Error(`follower: expected one incremental read of the change row, got ${JSON.stringify(followerReads)}`);
