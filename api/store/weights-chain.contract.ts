@@ -70,6 +70,16 @@ function mutate(rand: () => number, from: Subnets, origins: string[], share: num
   return out;
 }
 
+/** A load balancer in a fresh store `a`, a second replica `b` on its data, and a 60-subnet table to publish first. */
+async function twoReplicas(h: WeightsHarness, seed: number) {
+  const { store: a, lbId, origins } = await setup(h);
+  const rand = seededRandom(seed);
+  const next = { n: 0 };
+  const first: Subnets = {};
+  for (let i = 0; i < 60; i++) first[`10.${next.n >> 8}.${next.n++ & 255}.0/24`] = shares(rand, origins);
+  return { a, b: await h.peer(a), lbId, origins, rand, next, first };
+}
+
 export function weightsChainContract(label: string, h: WeightsHarness): void {
   describe(`Weights as a base plus change rows: ${label}`, () => {
     it('writes a publish after the first as a change row, read back (getWeights, another replica) equal to what was published', async () => {
@@ -206,12 +216,8 @@ export function weightsChainContract(label: string, h: WeightsHarness): void {
     });
 
     it("a failover: the new leader publishes a change row against the head it read as a follower; the old leader's fence refuses it", async () => {
-      const { store: a, lbId, origins } = await setup(h);
-      const b = await h.peer(a);
-      const rand = seededRandom(15);
-      const next = { n: 0 };
-      let table: Subnets = {};
-      for (let i = 0; i < 60; i++) table[`10.${next.n >> 8}.${next.n++ & 255}.0/24`] = shares(rand, origins);
+      const { a, b, lbId, origins, rand, next, first } = await twoReplicas(h, 15);
+      let table = first;
       const leaseA = (await a.acquireLease('scheduler', 'a', 60_000))!;
       const v1 = await a.publishWeights(lbId, { edges: { e1: shares(rand, origins) }, subnets: table }, DECISION(lbId), leaseA);
       table = mutate(rand, table, origins, 0.03, next);
@@ -267,12 +273,8 @@ export function weightsChainContract(label: string, h: WeightsHarness): void {
     });
 
     it('a follower that fell behind, or holds a head the store no longer has (a restore, a chain it could not link), writes a base', async () => {
-      const { store: a, lbId, origins } = await setup(h);
-      const b = await h.peer(a);
-      const rand = seededRandom(16);
-      const next = { n: 0 };
-      let table: Subnets = {};
-      for (let i = 0; i < 60; i++) table[`10.${next.n >> 8}.${next.n++ & 255}.0/24`] = shares(rand, origins);
+      const { a, b, lbId, origins, rand, next, first } = await twoReplicas(h, 16);
+      let table = first;
       await a.publishWeights(lbId, { subnets: table }, DECISION(lbId));
       await b.readWorld();
       // Fell behind: a published after b's read. b's publish is a base (b never wrote a change row against a version it does not hold).
