@@ -7,7 +7,14 @@
 //   follower  a second store on the same file (an HA replica that did not publish: it reads the
 //             change rows after the version it rendered before and applies them, api/store/weights-chain.ts).
 // The first publish has no memo to write a change row against: it writes a full base, as a
-// compaction does (one publish in ~12 at 2 % changed): `publish_base`.
+// compaction does (one publish in ~12 at 2 % changed): `publish_base`; it is also what a new leader's
+// first publish cost before it could start from the head it read as a follower. `failover_publish`:
+// the follower, having read the leader's last publish, takes over: its scheduler reads the weights in
+// force (getWeights) and publishes the next table (2 % changed), fenced by the lease it took: a change
+// row; bytes written of both.
+// The bench asserts what it measures: deltas on both replicas, equal versions, one incremental read.
+// VIEW_PUBLISH_FOLLOWER_PROFILE / VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: a V8 CPU profile of
+// this thread during the follower's delta render / the failover's publish.
 // Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
 // changed, 0.1 % added and removed); the published tables have their key list known, and the maps
 // the scheduler's splitWeightsSteps builds: fresh ones where the weights changed, the very maps of the
@@ -29,6 +36,7 @@ import { openPostgresStore, type PostgresStore } from '../api/store/postgres.ts'
 import { PostgresConfig } from '../api/store/pg-connection.ts';
 import { startPostgres, type RunningPostgres } from '../test/helpers/postgres.ts';
 import { pino } from 'pino';
+import Database from 'better-sqlite3';
 import type { WeightMap } from '../model/index.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { knownKeys } from '../lib/json-steps.ts';
@@ -81,7 +89,8 @@ async function publishes(store: SqliteStore | PostgresStore, n: number, changed:
   const s1f = fresh(s1);
   const next = nextSubnets(s1, n, changed, rand, pool);
   const s2 = sharing(next, s1, s1f);
-  const s3 = fresh(nextSubnets(next, n, changed, rand, pool));
+  const raw3 = nextSubnets(next, n, changed, rand, pool);
+  const s3 = fresh(raw3);
   const decision = { load_balancer_id: lb.id, reason: 'optimize' as const };
   // Publishes after s2, each changing `changed` of the one before and sharing its unchanged maps.
   let raw = next;
@@ -92,24 +101,46 @@ async function publishes(store: SqliteStore | PostgresStore, n: number, changed:
     raw = after;
     return published;
   };
-  return { lb, s1: s1f, s2, s3, decision, following };
+  /** After s3: the next table (`changed` of it moved), sharing its unchanged maps with `inForce` (the weights in force as the publisher got them). */
+  const afterS3 = (inForce: Record<string, WeightMap>) => sharing(nextSubnets(raw3, n, changed, rand, pool), raw3, inForce);
+  return { lb, s1: s1f, s2, s3, decision, following, afterS3 };
+}
+
+/** What the publish of `version` wrote for the weights: its change row's JSON, or the base body when it wrote one. */
+async function weightsWritten(store: SqliteStore | PostgresStore, pg: RunningPostgres | null, db: string, lbId: string, version: number): Promise<{ kind: 'change_row' | 'base'; bytes: number }> {
+  const change = `SELECT length(subnets) + length(edges) + length(deleted) AS n FROM weights_changes WHERE load_balancer_id = '${lbId}' AND version = ${version}`;
+  const base = `SELECT length(body) AS n FROM weights_base JOIN weights USING (load_balancer_id) WHERE load_balancer_id = '${lbId}' AND base_version = ${version}`;
+  const query = async (sql: string) => {
+    if (pg) return (await pg.query<{ n: number }>(sql, [], db))[0]?.n;
+    const raw = new Database((store as SqliteStore).path, { readonly: true });
+    try {
+      return (raw.prepare(sql).get() as { n: number } | undefined)?.n;
+    } finally {
+      raw.close();
+    }
+  };
+  const c = await query(change);
+  if (c !== undefined) return { kind: 'change_row', bytes: Number(c) };
+  const b = await query(base);
+  if (b === undefined) throw new Error(`version ${version} of ${lbId} is neither a change row nor the base`);
+  return { kind: 'base', bytes: Number(b) };
 }
 
 /** The two stores of one run: SQLite (one file) or PostgreSQL (one database of `pg`). */
-async function storePair(pg: RunningPostgres | null): Promise<{ leader: SqliteStore | PostgresStore; follower: SqliteStore | PostgresStore; done: () => void }> {
+async function storePair(pg: RunningPostgres | null): Promise<{ leader: SqliteStore | PostgresStore; follower: SqliteStore | PostgresStore; db: string; done: () => void }> {
   if (!pg) {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-view-publish-'));
-    return { leader: openSqliteStore(dir), follower: openSqliteStore(dir), done: () => rmSync(dir, { recursive: true, force: true }) };
+    return { leader: openSqliteStore(dir), follower: openSqliteStore(dir), db: '', done: () => rmSync(dir, { recursive: true, force: true }) };
   }
   const url = await pg.createDatabase();
   const open = (replica: string) => openPostgresStore({ config: PostgresConfig.parse({ url, password_file: pg.passwordFile, change_poll: '1s' }), replica, log: pino({ level: 'silent' }) });
-  return { leader: await open('leader'), follower: await open('follower'), done: () => undefined };
+  return { leader: await open('leader'), follower: await open('follower'), db: new URL(url).pathname.slice(1), done: () => undefined };
 }
 
 async function one(label: string, n: number, changed: number, pg: RunningPostgres | null) {
-  const { leader, follower, done } = await storePair(pg);
+  const { leader, follower, db, done } = await storePair(pg);
   try {
-    const { lb, s1, s2, s3, decision } = await publishes(leader, n, changed);
+    const { lb, s1, s2, s3, decision, afterS3 } = await publishes(leader, n, changed);
     const publishBase = await stalls(() => leader.publishWeights(lb.id, { subnets: s1 }, decision));
     const leaderViews = viewCache(leader);
     const followerViews = viewCache(follower);
@@ -121,7 +152,10 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const publish = await stalls(() => leader.publishWeights(lb.id, { subnets: s2 }, decision));
     const render = await stalls(async () => (await leaderViews.dnsChanges(v1)).json);
     if (!render.value.startsWith('{"kind":"delta"')) throw new Error(`leader: expected a delta, got ${render.value.slice(0, 80)}`);
+    // VIEW_PUBLISH_FOLLOWER_PROFILE=file.cpuprofile: this thread during the follower's render of the delta.
+    const followerProfile = process.env.VIEW_PUBLISH_FOLLOWER_PROFILE ? await startProfile() : null;
     const followerRender = await stalls(async () => (await followerViews.dnsChanges(v1)).json);
+    if (followerProfile) writeFileSync(process.env.VIEW_PUBLISH_FOLLOWER_PROFILE!, JSON.stringify(await followerProfile()));
     if (!followerRender.value.startsWith('{"kind":"delta"')) throw new Error(`follower: expected a delta, got ${followerRender.value.slice(0, 80)}`);
     const followerReads = follower.weightsReads;
     if (followerReads.incremental !== 1) throw new Error(`follower: expected one incremental read of the change row, got ${JSON.stringify(followerReads)}`);
@@ -129,12 +163,37 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const versionsEqual = v2 === (await followerViews.dnsView()).version && render.value === followerRender.value;
     if (!versionsEqual) throw new Error('leader and follower rendered different deltas or versions');
     const publishFresh = await stalls(() => leader.publishWeights(lb.id, { subnets: s3 }, decision));
+    const baseWritten = await weightsWritten(leader, pg, db, lb.id, publishBase.value.version);
+    // A failover: the follower's views read the leader's last publish (the change row after what they
+    // held), then it takes over. Its scheduler's first cycle reads the weights in force (getWeights:
+    // the table its store holds) and publishes the next table, unchanged maps shared with that one.
+    const v3 = (await leaderViews.dnsView()).version;
+    await followerViews.dnsChanges(v2);
+    // The lease passes to the follower (SQLite: its publish worker starts then, and is ready by the time
+    // a first cycle's inputs and solve are done: waited for here).
+    const grant = (await follower.acquireLease('scheduler', 'follower', 60_000))!;
+    if ('publishWorkerWarm' in follower) await follower.publishWorkerWarm();
+    if ((await followerViews.dnsView()).version !== v3) throw new Error('the follower renders another version than the leader before the failover');
+    const inForce = await stalls(async () => (await follower.getWeights(lb.id))!.subnets);
+    const s4 = afterS3(inForce.value);
+    // VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: this thread during the failover's publish.
+    const profile = process.env.VIEW_PUBLISH_FAILOVER_PROFILE ? await startProfile() : null;
+    const failover = await stalls(() => follower.publishWeights(lb.id, { subnets: s4 }, decision, grant));
+    if (profile) writeFileSync(process.env.VIEW_PUBLISH_FAILOVER_PROFILE!, JSON.stringify(await profile()));
+    const failoverWritten = await weightsWritten(follower, pg, db, lb.id, failover.value.version);
+    const failoverRender = await stalls(async () => (await followerViews.dnsChanges(v3)).json);
+    if (!failoverRender.value.startsWith('{"kind":"delta"')) throw new Error(`new leader: expected a delta, got ${failoverRender.value.slice(0, 80)}`);
     const strip = <T extends { value: unknown }>({ value: _, ...x }: T): Omit<T, 'value'> => x;
     const r = {
       subnets: n,
       publish: strip(publish),
       publish_base: strip(publishBase),
       publish_fresh_maps: strip(publishFresh),
+      publish_base_written: baseWritten,
+      failover_weights_in_force: strip(inForce),
+      failover_publish: strip(failover),
+      failover_written: failoverWritten,
+      failover_render: strip(failoverRender),
       follower_reads: followerReads,
       leader_render: strip(render),
       follower_render: strip(followerRender),
@@ -289,14 +348,20 @@ export async function main(args: string[]): Promise<void> {
     storeKind === 'postgres' ? 'view-publish-postgres' : 'view-publish',
     {
       comparison: `one publish (2 % changed) through a real ${storeKind === 'postgres' ? 'PostgreSQL' : 'SQLite'} store and the route's cache: the DNS view delta rendered by the replica that published (leader) vs by a replica that did not (follower: applies the change row to the tables it held); the publish as a change row vs as a full base`,
-      ratios: { render_cpu_follower_over_leader: ratio(big.follower_render.cpu_ms, big.leader_render.cpu_ms), publish_cpu_base_over_change_row: ratio(big.publish_base.cpu_ms, big.publish.cpu_ms) },
+      ratios: {
+        render_cpu_follower_over_leader: ratio(big.follower_render.cpu_ms, big.leader_render.cpu_ms),
+        publish_cpu_base_over_change_row: ratio(big.publish_base.cpu_ms, big.publish.cpu_ms),
+        // A failover's first publish as a base (no memo: what it was) over the same with the head held.
+        failover_cpu_base_over_held_head: ratio(big.publish_base.cpu_ms, big.failover_publish.cpu_ms),
+        failover_bytes_base_over_held_head: ratio(big.publish_base_written.bytes, big.failover_written.bytes),
+      },
       details: { sizes: results, served, loadavg_1m: load, loadavg_end: loadavg()[0] },
     },
     sizes
       .map((s) => {
         const x = results[s]!;
         const f = (y: { wall_ms: number; cpu_ms: number }) => `${y.wall_ms} ms wall / ${y.cpu_ms} ms CPU`;
-        return `${s}: publish (store commit, a change row) ${f(x.publish)} (every map a fresh object: ${f(x.publish_fresh_maps)}; a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB`;
+        return `${s}: publish (store commit, a change row) ${f(x.publish)} (every map a fresh object: ${f(x.publish_fresh_maps)}; a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB; failover, the new leader's first publish: ${f(x.failover_publish)}, ${x.failover_written.kind === 'change_row' ? 'a change row' : 'a base'} of ${(x.failover_written.bytes / 1e6).toFixed(2)} MB (a base: ${(x.publish_base_written.bytes / 1e6).toFixed(2)} MB), its delta rendered ${f(x.failover_render)}`;
       })
       .join('; ') +
       (served ? `; ${dnsSize} -> ${served.dns_servers} sluice dns: publish -> all serving ${served.rounds.map((x) => x.publish_to_all_serving_ms).join(' / ')} ms over ${served.rounds.length} publish(es) (first: publish ${served.publish_ms} ms; API process ${served.api_process_cpu_ms} ms CPU, each DNS server ${Math.min(...served.dns_cpu_ms_each)}-${Math.max(...served.dns_cpu_ms_each)} ms CPU; RSS ${Math.min(...served.dns_rss_mb_each)}-${Math.max(...served.dns_rss_mb_each)} MB each; first full view to all ${served.first_full_view_all_serving_ms} ms)` : '') +

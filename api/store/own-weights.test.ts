@@ -34,4 +34,22 @@ describe('OwnWeightsMemo', () => {
     memo.remember('lb', 3, 't3', p3);
     expect(memo.of('lb', 3, 't3')!.changed).toBeNull();
   });
+
+  it("starts a publish from whichever of its last publish and the table last read is the store's head, else the later one", () => {
+    const memo = new OwnWeightsMemo();
+    const t1 = table(3, 0.5);
+    memo.remember('lb', 5, 't5', runToEnd(prepareWeightsSteps({ subnets: t1 })));
+    const read = { version: 8, published_at: 't8', edges: {}, subnets: table(4, 0.25), chain: { base_entries: 4, since_base: 1, change_rows: 1 } };
+    expect(memo.start('lb', read, { version: 5, published_at: 't5' })).toMatchObject({ stamp: { version: 5, published_at: 't5' }, subnets: t1, chain: { change_rows: 0 } });
+    expect(memo.start('lb', read, { version: 8, published_at: 't8' })).toMatchObject({ stamp: { version: 8, published_at: 't8' }, subnets: read.subnets, chain: read.chain });
+    // PostgreSQL's BIGINT as text; a restore's same number at another time is neither.
+    expect((memo.start('lb', read, { version: '8' as unknown as number, published_at: 't8' }))!.subnets).toBe(read.subnets);
+    expect((memo.start('lb', read, { version: 5, published_at: 'restored' }))!.subnets).toBe(read.subnets);
+    expect((memo.start('lb', undefined, null))!.subnets).toBe(t1);
+    expect(memo.start('other', undefined, { version: 5, published_at: 't5' })).toBeUndefined();
+    // The changed keys of a publish compared against the table read are kept (the views diff from it).
+    const p = runToEnd(prepareWeightsSteps({ subnets: { ...read.subnets, '10.0.0.0/24': { a: 1 } } }, read.subnets));
+    memo.remember('lb', 9, 't9', p, undefined, read.subnets);
+    expect(memo.of('lb', 9, 't9')!.changed).toEqual({ from: read.subnets, keys: ['10.0.0.0/24'] });
+  });
 });

@@ -21,7 +21,7 @@ import { pgConnection, type PgConnection, type PostgresConfig } from './pg-conne
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
 import { OwnWeightsMemo } from './own-weights.ts';
-import { BaseNeeded, CHANGE_COLUMNS, finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
+import { BaseNeeded, CHANGE_COLUMNS, finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
@@ -323,7 +323,8 @@ export class PostgresStore implements Store {
     // it the fence, the origins as they are now (a few ids), the weights (a change row against this
     // process's last publish when the head is still that one, else a base: weights-chain.ts) and the
     // decision. A refused change row rolls back and the publish runs again with the body.
-    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence);
+    const start = this.own.start(lbId, this.held.latest(lbId), await this.weightsHead(lbId));
+    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence, start);
     let write: { change: ChangeToWrite } | { body: string } = change ? { change } : { body: await body() };
     let out;
     // At most twice more, each time with nothing written: a refused change row goes again as a base;
@@ -342,7 +343,7 @@ export class PostgresStore implements Store {
         } else throw err;
       }
     }
-    this.own.remember(lbId, out.version, out.weights.published_at, ready, out.chain);
+    this.own.remember(lbId, out.version, out.weights.published_at, ready, out.chain, this.held.latest(lbId)?.subnets);
     const { chain: _chain, ...result } = out;
     return result;
   }
@@ -412,13 +413,10 @@ export class PostgresStore implements Store {
   }
 
   async getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
-    const r = await this.tx(async (c) => {
-      const head = (await c.query<ChainHead & { body: string }>(`SELECT ${HEAD_COLUMNS}, body FROM weights JOIN weights_base USING (load_balancer_id) WHERE load_balancer_id = $1`, [lbId])).rows[0];
-      return head ? { head, body: head.body, rows: await this.changeRows(c, lbId, head.base_version) } : null;
-    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    if (!r) return null;
-    const w = await runPaced(fullReadSteps(lbId, r));
-    return { load_balancer_id: lbId, version: w.version, published_at: w.published_at, edges: w.edges, subnets: w.subnets };
+    // As readWorld reads each load balancer's (weights-chain.ts), and held after: a new leader's first
+    // publish (the scheduler reads the weights in force with this) can then be a change row against them.
+    const pending = await this.tx((c) => this.pendingReads(c, [lbId]), 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return pending.length > 0 ? loadBalancerWeights((await finishReads(this.held, pending))[0]!) : null;
   }
 
   weightsHead(lbId: string): Promise<WeightsHead | null> {
@@ -431,11 +429,11 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Inside readWorld's transaction: per load balancer, this process's own publish as published, or
+   * Inside a read transaction (readWorld's, getWeights'): per load balancer, this process's own publish as published, or
    * what this store handed out before plus the change rows since, or the base and its change rows
    * (weights-chain.ts); parsed after the transaction.
    */
-  private async worldWeights(c: Q, lbIds: string[]): Promise<PendingRead[]> {
+  private async pendingReads(c: Q, lbIds: string[]): Promise<PendingRead[]> {
     const { rows } = await c.query<ChainHead & { load_balancer_id: string }>(`SELECT load_balancer_id, ${HEAD_COLUMNS} FROM weights WHERE load_balancer_id = ANY($1)`, [lbIds]);
     const heads = new Map(rows.map((r) => [r.load_balancer_id, r]));
     const pending: PendingRead[] = [];
@@ -450,7 +448,6 @@ export class PostgresStore implements Store {
       }
       pending.push(step.value);
     }
-    this.held.keepOnly(new Set(lbIds));
     return pending;
   }
 
@@ -664,7 +661,9 @@ export class PostgresStore implements Store {
       const origins = await this.origins.all(c);
       const health = await this.healthRows(c);
       const edgeHealth = await this.edgeHealthRows(c);
-      const pending = await this.worldWeights(c, loadBalancers.map((lb) => lb.id));
+      const lbIds = loadBalancers.map((lb) => lb.id);
+      const pending = await this.pendingReads(c, lbIds);
+      this.held.keepOnly(new Set(lbIds));
       return { seq, loadBalancers, origins, health, edgeHealth, pending };
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY').then(async ({ pending, ...world }) => ({ ...world, weights: await finishReads(this.held, pending) }));
   }

@@ -96,4 +96,23 @@ describe('SQLite publish on the publish worker', () => {
     await expect(refused).rejects.toThrow(/expired at .*the write was not applied/);
     expect(await store.weightsHead(lb.id)).toEqual({ version: ok.version, published_at: ok.weights.published_at });
   });
+
+  it('starts its worker when this process takes a lease afresh (a new leader publishes soon), not on a renewal', async () => {
+    const lb = await store.createLoadBalancer(LB);
+    const o = await store.createOrigin(lb.id, { ...ORIGIN, name: 'x' });
+    expect(await store.publishWorkerWarm()).toBe(false);
+    const grant = (await store.acquireLease('scheduler', 'a', 60_000))!;
+    expect(await store.publishWorkerWarm()).toBe(true);
+    // Another process on the file renewing the same holder's lease does not start one.
+    const peer = new SqliteStore(join(dir, 'sluice.db'), 0);
+    try {
+      expect((await peer.acquireLease('scheduler', 'a', 60_000))!.epoch).toBe(grant.epoch);
+      expect(await peer.publishWorkerWarm()).toBe(false);
+    } finally {
+      await peer.close();
+    }
+    // The warmed worker publishes.
+    const out = await store.publishWeights(lb.id, { edges: { e: { [o.id]: 1 } } }, { load_balancer_id: lb.id, reason: 'optimize' }, grant);
+    expect(await store.getWeights(lb.id)).toEqual(out.weights);
+  });
 });

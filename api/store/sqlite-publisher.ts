@@ -9,7 +9,7 @@ import type { PublishOutcome, PublishRequest } from './sqlite-publish.ts';
 export class SqlitePublisher {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (o: PublishOutcome) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (o: PublishOutcome | null) => void; reject: (e: Error) => void }>();
 
   constructor(
     private readonly path: string,
@@ -17,9 +17,22 @@ export class SqlitePublisher {
   ) {}
 
   publish(request: PublishRequest): Promise<PublishOutcome> {
+    return this.send(request) as Promise<PublishOutcome>;
+  }
+
+  /**
+   * Starts the worker now, if it is not running, resolving once it answers: a replica that just took
+   * the scheduler's lease will publish soon, and its first big publish should not wait for a thread
+   * to start and load its modules (at 1M subnets a failover's first publish would).
+   */
+  async warm(): Promise<void> {
+    await this.send(null);
+  }
+
+  private send(request: PublishRequest | null): Promise<PublishOutcome | null> {
     const w = this.ensure();
     const id = this.nextId++;
-    return new Promise<PublishOutcome>((resolve, reject) => {
+    return new Promise<PublishOutcome | null>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       w.ref();
       w.postMessage({ id, request });
@@ -29,7 +42,7 @@ export class SqlitePublisher {
   private ensure(): Worker {
     if (this.worker) return this.worker;
     const w = startWorker(new URL('./sqlite-publish-worker.ts', import.meta.url), { workerData: { path: this.path, busyTimeoutMs: this.busyTimeoutMs } });
-    w.on('message', (msg: { id: number; outcome: PublishOutcome }) => {
+    w.on('message', (msg: { id: number; outcome: PublishOutcome | null }) => {
       const p = this.pending.get(msg.id);
       this.pending.delete(msg.id);
       if (this.pending.size === 0) w.unref();

@@ -35,7 +35,7 @@ import { checkFence, errorOf, publishTransaction, type PublishOutcome, type Publ
 import { SqlitePublisher } from './sqlite-publisher.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { OwnWeightsMemo } from './own-weights.ts';
-import { finishReads, fullReadSteps, HEAD_COLUMNS, HeldWeightsCache, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
+import { finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
@@ -84,6 +84,8 @@ export class SqliteStore implements Store {
   private readonly own = new OwnWeightsMemo();
   /** The weights readWorld handed out last, per load balancer: where its next read starts (weights-chain.ts). */
   private readonly held: HeldWeightsCache;
+  /** The publish worker's warm-up a fresh lease started (acquireLease), if any. */
+  private warming: Promise<void> | undefined;
 
   /**
    * @param publishOffThreadChars publishes whose weights and decision bodies reach this size run on the
@@ -267,10 +269,12 @@ export class SqliteStore implements Store {
     // 1M subnets, 0.1-0.7 s) runs on the publish worker's connection, a small one here (sub-ms, and no
     // worker start-up in its way); an in-memory database, which only this connection sees, always here.
     //
-    // The weights are written as a change row against this process's last publish when the store's
-    // head is still that one (weights-chain.ts): only the changed keys are serialised and written, and
-    // the body only when the transaction refuses the change row (then it runs again with the body).
-    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence);
+    // The weights are written as a change row against this process's last publish, or the weights it
+    // last read, when the store's head is still that one (weights-chain.ts): only the changed keys are
+    // serialised and written, and the body only when the transaction refuses the change row (then it
+    // runs again with the body). The head read here only picks the start; the transaction decides.
+    const start = this.own.start(lbId, this.held.latest(lbId), this.chainHead(lbId));
+    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence, start);
     const { recorded: _objects, ...row } = prepared;
     let request: PublishRequest = { lbId, body: change ? null : await body(), change, entries, row, fence, named: [...ready.named] };
     let outcome = await this.runPublish(request);
@@ -295,7 +299,7 @@ export class SqliteStore implements Store {
       throw new StoreError('invalid', `weights name an origin not in load balancer ${lbId}`, 'weights');
     }
     const { version } = outcome;
-    this.own.remember(lbId, version, outcome.published_at, ready, outcome.chain);
+    this.own.remember(lbId, version, outcome.published_at, ready, outcome.chain, this.held.latest(lbId)?.subnets);
     queueMicrotask(() => this.notify());
     return {
       version,
@@ -308,6 +312,16 @@ export class SqliteStore implements Store {
   private runPublish(request: PublishRequest): Promise<PublishOutcome> | PublishOutcome {
     const size = (request.body?.length ?? 0) + (request.change ? request.change.subnets.length + request.change.edges.length + request.change.deleted.length : 0) + request.row.body.length;
     return this.publisher && size >= this.publishOffThreadChars ? this.publisher.publish(request) : publishTransaction(this.db, request);
+  }
+
+  /**
+   * Resolves once the publish worker a fresh lease started (acquireLease) answers: true, or false when
+   * none was started that way (tests; the benchmark waits for it as a new leader's first cycle would).
+   */
+  async publishWorkerWarm(): Promise<boolean> {
+    if (!this.warming) return false;
+    await this.warming;
+    return true;
   }
 
   /** How this store's readers fared: incremental reads, full reads, fallbacks (weights-chain.ts). */
@@ -341,14 +355,23 @@ export class SqliteStore implements Store {
   }
 
   async getWeights(lbId: string): Promise<LoadBalancerWeights | null> {
-    const read = this.read(() => {
+    // As readWorld reads each load balancer's (weights-chain.ts): this process's own publish as
+    // published, else from the weights held plus the change rows since, else in full; and held after,
+    // so that a new leader's first publish (the scheduler reads the weights in force with this) can be
+    // a change row against them.
+    const pending = await this.read(() => {
       const head = this.chainHead(lbId);
-      return head ? { head, body: this.baseBody(lbId), rows: this.changeRows(lbId, head.base_version) } : null;
+      return head ? this.pendingRead(lbId, head) : null;
     });
-    const r = await read;
-    if (!r) return null;
-    const w = await runPaced(fullReadSteps(lbId, r));
-    return { load_balancer_id: lbId, version: w.version, published_at: w.published_at, edges: w.edges, subnets: w.subnets };
+    return pending ? loadBalancerWeights((await finishReads(this.held, [pending]))[0]!) : null;
+  }
+
+  /** Inside a read transaction: what to read of `lbId`'s weights at `head` (weights-chain.ts planRead, driven). */
+  private pendingRead(lbId: string, head: ChainHead): PendingRead {
+    const plan = planRead(this.held, this.own.of(lbId, head.version, head.published_at), lbId, head);
+    let step = plan.next();
+    while (!step.done) step = plan.next('body' in step.value ? this.baseBody(lbId) : this.changeRows(lbId, step.value.rowsAfter));
+    return step.value;
   }
 
   weightsHead(lbId: string): Promise<WeightsHead | null> {
@@ -496,8 +519,8 @@ export class SqliteStore implements Store {
   }
 
   // One machine, one clock: SQLite's lease times are this host's (every process on the file shares it).
-  acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
-    return this.tx(() => {
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant | null> {
+    const grant = await this.tx(() => {
       const now = Date.now();
       const row = this.db.prepare(`SELECT holder, epoch, acquired_at, expires_at FROM leases WHERE name = ?`).get(name) as
         | { holder: string; epoch: number; acquired_at: number; expires_at: number }
@@ -513,8 +536,13 @@ export class SqliteStore implements Store {
            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, epoch = excluded.epoch, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
         )
         .run(name, holder, epoch, acquiredAt, now + ttlMs);
-      return { name, holder, epoch, acquired_at: new Date(acquiredAt).toISOString(), expires_at: new Date(now + ttlMs).toISOString() };
+      return { grant: { name, holder, epoch, acquired_at: new Date(acquiredAt).toISOString(), expires_at: new Date(now + ttlMs).toISOString() }, renewal };
     });
+    if (!grant) return null;
+    // A new holder (a failover) will publish soon: its publish worker starts now, not in that publish.
+    // Not awaited: the lease is the caller's now; a worker that fails to start fails that publish.
+    if (!grant.renewal && this.publisher) this.warming = this.publisher.warm().catch(() => undefined);
+    return grant.grant;
   }
 
   releaseLease(name: string, holder: string): Promise<void> {
@@ -546,11 +574,7 @@ export class SqliteStore implements Store {
       // (weights-chain.ts). Parsed after the transaction, in steps.
       const pending = loadBalancers.flatMap((lb): PendingRead[] => {
         const head = this.chainHead(lb.id);
-        if (!head) return [];
-        const plan = planRead(this.held, this.own.of(lb.id, head.version, head.published_at), lb.id, head);
-        let step = plan.next();
-        while (!step.done) step = plan.next('body' in step.value ? this.baseBody(lb.id) : this.changeRows(lb.id, step.value.rowsAfter));
-        return [step.value];
+        return head ? [this.pendingRead(lb.id, head)] : [];
       });
       this.held.keepOnly(new Set(loadBalancers.map((lb) => lb.id)));
       return { seq, loadBalancers, origins: this.origins.all(), health: this.healthRows(), edgeHealth: this.edgeHealthRows(), pending };

@@ -323,13 +323,16 @@ export function storeContract(label: string, harness: StoreHarness): void {
       expect(seen.own).toBeUndefined();
       expect(JSON.parse(seen.body!)).toEqual({ edges: {}, subnets: second });
       // Once another writer publishes, this process reads the body too, and its next publish is
-      // still compared against its own last one (the reader checks the change starts from what it holds).
+      // compared against what it read, the head (a change row after it: weights-chain.ts), not against
+      // its own last publish.
       await other.publishWeights(lb.id, { subnets: first }, decision);
       const w3 = (await store.readWorld()).weights[0]!;
       expect(w3.own).toBeUndefined();
       expect(JSON.parse(w3.body!).subnets).toEqual(first);
-      await store.publishWeights(lb.id, { subnets: first }, decision);
-      expect((await store.readWorld()).weights[0]!.own!.changed!.from).toBe(second);
+      await store.publishWeights(lb.id, { subnets: { ...first, '10.0.2.0/24': { [x]: 1 } } }, decision);
+      const w4 = (await store.readWorld()).weights[0]!.own!.changed!;
+      expect(w4.from).toBe(w3.parsed!.subnets);
+      expect(w4.keys).toEqual(['10.0.2.0/24']);
     });
 
     it('a conditional write (ifRevision) to a row that is gone fails its precondition; an unconditional one is not_found', async () => {

@@ -3,13 +3,17 @@
 // published; a replica that did not publish reads incrementally and gets exactly what a full read
 // gets, over random publish sequences with compaction and a second writer interleaving; a reader that
 // fell behind past a compaction, or whose chain does not apply, reads in full; a broken chain is
-// refused, never served; data written before change rows existed keeps working.
+// refused, never served; data written before change rows existed keeps working. A failover: a replica
+// that read the head (as a follower) and then took the lease publishes a change row against it; one
+// that fell behind, or holds a table the store's head no longer is (a restore), writes a base; writers
+// alternating at random stay equal to full reads.
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../lib/prng.ts';
 import type { LoadBalancerWeights, WeightMap } from '../../model/index.ts';
 import { LB, ORIGIN, type StoreHarness } from './store.contract.ts';
 import type { Store, StoredWeights } from './store.ts';
 import { MAX_CHANGED_SHARE, type WeightsReads } from './weights-chain.ts';
+import { LeaseLost } from '../../scheduler/loop/store.ts';
 
 export interface WeightsHarness extends StoreHarness {
   /** Runs SQL (no parameters) on the data of `s`, as another client would. */
@@ -64,6 +68,16 @@ function mutate(rand: () => number, from: Subnets, origins: string[], share: num
   const added = Math.floor(Object.keys(from).length * share * 0.2) + (rand() < 0.5 ? 1 : 0);
   for (let i = 0; i < added; i++) out[`10.${next.n >> 8}.${next.n++ & 255}.0/24`] = shares(rand, origins);
   return out;
+}
+
+/** A load balancer in a fresh store `a`, a second replica `b` on its data, and a 60-subnet table to publish first. */
+async function twoReplicas(h: WeightsHarness, seed: number) {
+  const { store: a, lbId, origins } = await setup(h);
+  const rand = seededRandom(seed);
+  const next = { n: 0 };
+  const first: Subnets = {};
+  for (let i = 0; i < 60; i++) first[`10.${next.n >> 8}.${next.n++ & 255}.0/24`] = shares(rand, origins);
+  return { a, b: await h.peer(a), lbId, origins, rand, next, first };
 }
 
 export function weightsChainContract(label: string, h: WeightsHarness): void {
@@ -199,6 +213,156 @@ export function weightsChainContract(label: string, h: WeightsHarness): void {
       expect(content((await (await h.peer(store)).readWorld()).weights[0]!).subnets).toEqual(table);
       expect((await follower.getWeights(lbId))!.subnets).toEqual(table);
       expect(content((await follower.readWorld()).weights[0]!).subnets).toEqual(table);
+    });
+
+    it("a failover: the new leader publishes a change row against the head it read as a follower; the old leader's fence refuses it", async () => {
+      const { a, b, lbId, origins, rand, next, first } = await twoReplicas(h, 15);
+      let table = first;
+      const leaseA = (await a.acquireLease('scheduler', 'a', 60_000))!;
+      const v1 = await a.publishWeights(lbId, { edges: { e1: shares(rand, origins) }, subnets: table }, DECISION(lbId), leaseA);
+      table = mutate(rand, table, origins, 0.03, next);
+      const v2 = await a.publishWeights(lbId, { subnets: table }, DECISION(lbId), leaseA);
+      expect(await chainOf(h, a, lbId)).toMatchObject({ base_version: v1.version, change_rows: 1 });
+      // b follows as a reader (its views), then takes the lease once a lets it go.
+      expect(content((await b.readWorld()).weights[0]!).version).toBe(v2.version);
+      await a.releaseLease('scheduler', 'a');
+      const leaseB = (await b.acquireLease('scheduler', 'b', 60_000))!;
+      expect(leaseB.epoch).toBeGreaterThan(leaseA.epoch);
+      // The new leader's first publish: a change row after the version it read, holding only the keys that moved.
+      const before = table;
+      table = mutate(rand, table, origins, 0.03, next);
+      const v3 = await b.publishWeights(lbId, { subnets: table }, DECISION(lbId), leaseB);
+      const chain = await chainOf(h, a, lbId);
+      expect(chain).toMatchObject({ version: v3.version, base_version: v1.version, change_rows: 2, rows: [v2.version, v3.version] });
+      const [row] = await h.sql<{ subnets: string; deleted: string; prev_version: number }>(a, `SELECT subnets, deleted, prev_version FROM weights_changes WHERE load_balancer_id = '${lbId}' AND version = ${v3.version}`);
+      expect(Number(row!.prev_version)).toBe(v2.version);
+      const moved = new Set([...Object.keys(JSON.parse(row!.subnets) as object), ...(JSON.parse(row!.deleted) as string[])]);
+      const differing = new Set([...Object.keys(before), ...Object.keys(table)].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(table[k])));
+      expect(moved).toEqual(differing);
+      expect(moved.size).toBeGreaterThan(0);
+      expect(moved.size).toBeLessThan(Object.keys(table).length / 4);
+      // Every reader, the old leader and a fresh replica among them, reads exactly what b published.
+      const want = { version: v3.version, published_at: v3.weights.published_at, edges: {}, subnets: table };
+      expect(content((await a.readWorld()).weights[0]!)).toEqual(want);
+      expect(content((await (await h.peer(a)).readWorld()).weights[0]!)).toEqual(want);
+      // The old leader, paused and back with its stale fence, writes nothing, though its memo is gone stale too.
+      await expect(a.publishWeights(lbId, { subnets: before }, DECISION(lbId), leaseA)).rejects.toBeInstanceOf(LeaseLost);
+      expect((await chainOf(h, a, lbId)).version).toBe(v3.version);
+      // The scheduler reads the weights in force with getWeights, not readWorld: a replica that took the
+      // lease with no views of its own read them so in its first cycle, and publishes a change row too.
+      const c = await h.peer(a);
+      await b.releaseLease('scheduler', 'b');
+      const leaseC = (await c.acquireLease('scheduler', 'c', 60_000))!;
+      const inForce = (await c.getWeights(lbId))!.subnets;
+      expect(inForce).toEqual(table);
+      // As the scheduler hands the next table over: the maps that did not change as the very objects in force.
+      const nextTable = mutate(rand, table, origins, 0.03, next);
+      table = Object.fromEntries(Object.entries(nextTable).map(([k, v]) => [k, Object.hasOwn(inForce, k) && JSON.stringify(inForce[k]) === JSON.stringify(v) ? inForce[k]! : v]));
+      const v4 = await c.publishWeights(lbId, { subnets: table }, DECISION(lbId), leaseC);
+      expect(await chainOf(h, a, lbId)).toMatchObject({ version: v4.version, base_version: v1.version, change_rows: 3 });
+      expect(content((await b.readWorld()).weights[0]!)).toEqual({ version: v4.version, published_at: v4.weights.published_at, edges: {}, subnets: table });
+      expect(h.reads(b).fallbacks).toBe(0);
+      // Maps handed over again as the very objects read are taken as checked, but their origins still
+      // are: one deleted since makes the publish fail, naming it, with nothing written.
+      const gone = origins[0]!;
+      expect(Object.keys(table).some((k) => gone in table[k]!)).toBe(true);
+      await a.deleteOrigin(lbId, gone);
+      const reused = (await a.getWeights(lbId))!.subnets;
+      await expect(a.publishWeights(lbId, { subnets: { ...reused } }, DECISION(lbId))).rejects.toMatchObject({ kind: 'invalid', field: expect.stringMatching(/^subnets\./) });
+      expect((await a.weightsHead(lbId))!.version).toBe(v4.version);
+    });
+
+    it('a follower that fell behind, or holds a head the store no longer has (a restore, a chain it could not link), writes a base', async () => {
+      const { a, b, lbId, origins, rand, next, first } = await twoReplicas(h, 16);
+      let table = first;
+      await a.publishWeights(lbId, { subnets: table }, DECISION(lbId));
+      await b.readWorld();
+      // Fell behind: a published after b's read. b's publish is a base (b never wrote a change row against a version it does not hold).
+      table = mutate(rand, table, origins, 0.03, next);
+      await a.publishWeights(lbId, { subnets: table }, DECISION(lbId));
+      table = mutate(rand, table, origins, 0.03, next);
+      const behind = await b.publishWeights(lbId, { subnets: table }, DECISION(lbId));
+      expect(await chainOf(h, a, lbId)).toMatchObject({ version: behind.version, base_version: behind.version, change_rows: 0 });
+      expect((await (await h.peer(a)).getWeights(lbId))!.subnets).toEqual(table);
+
+      // A restore: the head b read comes back as other data under the same version (another time).
+      // b's table is not that head's content: a base.
+      table = mutate(rand, table, origins, 0.03, next);
+      const v = await a.publishWeights(lbId, { subnets: table }, DECISION(lbId));
+      expect(content((await b.readWorld()).weights[0]!).version).toBe(v.version);
+      await h.sql(a, `UPDATE weights SET published_at = 'restored' WHERE load_balancer_id = '${lbId}'`);
+      await h.sql(a, `UPDATE weights_changes SET published_at = 'restored' WHERE load_balancer_id = '${lbId}' AND version = ${v.version}`);
+      table = mutate(rand, table, origins, 0.03, next);
+      const afterRestore = await b.publishWeights(lbId, { subnets: table }, DECISION(lbId));
+      expect(await chainOf(h, a, lbId)).toMatchObject({ base_version: afterRestore.version, change_rows: 0 });
+      expect((await (await h.peer(a)).getWeights(lbId))!.subnets).toEqual(table);
+
+      // A chain b could not link: a row missing, so b's read is refused and b keeps the older table it
+      // held. Its publish is a base, which mends the chain for every reader.
+      await b.readWorld();
+      for (let i = 0; i < 2; i++) {
+        table = mutate(rand, table, origins, 0.02, next);
+        await a.publishWeights(lbId, { subnets: table }, DECISION(lbId));
+      }
+      const rows = (await chainOf(h, a, lbId)).rows;
+      await h.sql(a, `DELETE FROM weights_changes WHERE load_balancer_id = '${lbId}' AND version = ${rows[0]!}`);
+      await expect(b.readWorld()).rejects.toThrow(/do not reach version/);
+      table = mutate(rand, table, origins, 0.02, next);
+      const mended = await b.publishWeights(lbId, { subnets: table }, DECISION(lbId));
+      expect(await chainOf(h, a, lbId)).toMatchObject({ base_version: mended.version, change_rows: 0 });
+      expect(content((await (await h.peer(a)).readWorld()).weights[0]!).subnets).toEqual(table);
+      expect(content((await b.readWorld()).weights[0]!).subnets).toEqual(table);
+    });
+
+    it('40 random publishes by alternating writers, each reading at random, stay equal to full reads; a writer holding the head writes a change row', async () => {
+      const { store: a, lbId, origins } = await setup(h);
+      const writers = [a, await h.peer(a), await h.peer(a)];
+      const rand = seededRandom(4040);
+      const next = { n: 0 };
+      let table: Subnets = {};
+      for (let i = 0; i < 100; i++) table[`10.${next.n >> 8}.${next.n++ & 255}.0/24`] = shares(rand, origins);
+      let head = (await a.publishWeights(lbId, { subnets: table }, DECISION(lbId))).version;
+      /** The version each writer last read or published (what it holds). */
+      const holds = new Map<Store, number>([[a, head]]);
+      const publisher = new Map<number, Store>([[head, a]]);
+      let afterRead = 0;
+      let changeRowsAfterRead = 0;
+      for (let step = 0; step < 40; step++) {
+        // Some writers read now (its views, or the scheduler's getWeights).
+        for (const w of writers) {
+          if (rand() < 0.4) {
+            const got = rand() < 0.5 ? content((await w.readWorld()).weights[0]!) : (await w.getWeights(lbId))!;
+            expect(got.subnets).toEqual(table);
+            holds.set(w, got.version);
+          }
+        }
+        const writer = writers[Math.floor(rand() * writers.length)]!;
+        const held = holds.get(writer) === head;
+        const before = await chainOf(h, a, lbId);
+        table = mutate(rand, table, origins, rand() < 0.15 ? 0.2 : 0.03, next);
+        const edges: Subnets = rand() < 0.3 ? { e1: shares(rand, origins) } : {};
+        const out = await writer.publishWeights(lbId, { edges, subnets: table }, DECISION(lbId));
+        const chain = await chainOf(h, a, lbId);
+        const isBase = chain.base_version === out.version;
+        // Not holding the head: always a base. Holding it: a change row unless the rows would outgrow the base.
+        if (!held) expect(isBase).toBe(true);
+        else if (!isBase) expect(chain.change_rows).toBe(before.change_rows + 1);
+        // Held from reading another writer's publish: the case a memo of its own could not cover.
+        if (held && publisher.get(head) !== writer) {
+          afterRead++;
+          if (!isBase) changeRowsAfterRead++;
+        }
+        head = out.version;
+        holds.set(writer, head);
+        publisher.set(head, writer);
+        expect(chain.since_base).toBeLessThanOrEqual(chain.base_entries * MAX_CHANGED_SHARE);
+        const full = (await (await h.peer(a)).getWeights(lbId))!;
+        expect({ version: full.version, edges: full.edges, subnets: full.subnets }).toEqual({ version: out.version, edges, subnets: table });
+      }
+      // The case under test happened: writers publishing after reading another's publish, most as change rows.
+      expect(afterRead).toBeGreaterThan(5);
+      expect(changeRowsAfterRead).toBeGreaterThan(afterRead / 2);
+      for (const w of writers) expect(content((await w.readWorld()).weights[0]!).subnets).toEqual(table);
     });
 
     it("maps handed over again as the very objects of this process's last publish are taken as checked; their origins still are", async () => {

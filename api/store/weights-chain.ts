@@ -15,10 +15,15 @@
 //   are store-wide and time-stamped, so a row written against other weights (another writer's, a
 //   restored backup's) can never be taken for a link.
 // - A publish writes a change row only when the head is, inside its write transaction, exactly the
-//   version and time this process published last (own-weights.ts): then the changed keys its one pass
-//   computed against its last table are the change against the head. Anything else (another writer, a
-//   restore, no memo, compaction due) writes a base and deletes the change rows, in the same
-//   transaction: no half state survives a crash.
+//   version and time of the table its one pass compared against (own-weights.ts): the one this process
+//   published last, or the one its store last handed to a reader (HeldWeightsCache: a replica that
+//   followed, then took the lease, publishes a change row in its first cycle instead of a 46 MB base).
+//   Either way that table is the head's content: a (version, time) pair names one publish, across
+//   writers and restores, and a held table was read from exactly that head (a full read, or change
+//   rows checked link by link). Then the changed keys are the change against the head. Anything else
+//   (another writer since, a restore, nothing held, compaction due) writes a base and deletes the
+//   change rows, in the same transaction: no half state survives a crash. The leader's fence is
+//   checked in the same transaction, so a deposed leader writes neither.
 // - Compaction (compactionDue): a base is written instead of a change row when the change rows would
 //   total more than a quarter of the base's entries, or more than MAX_CHANGE_ROWS rows. Why a quarter:
 //   a full read (a new replica, or one that fell behind past a compaction) then parses at most 1.25x the
@@ -46,6 +51,9 @@ export type EdgesTable = LoadBalancerWeights['edges'];
 export const MAX_CHANGE_ROWS = 64;
 /** Change rows may total at most this share of the base's subnet entries (see the header). */
 export const MAX_CHANGED_SHARE = 0.25;
+
+/** How far the store's chain of change rows was from its base (at a publish, or a read). */
+export type ChainLength = Pick<ChainHead, 'base_entries' | 'since_base' | 'change_rows'>;
 
 /** A version as written: its number and publication time (together unique, across restores too). */
 export interface VersionStamp {
@@ -118,7 +126,7 @@ export class BaseNeeded extends Error {
 /** Inside the publish transaction: why a change row after `head` is not allowed, or null when it is. */
 export function refuseChange(head: ChainHead | undefined, change: ChangeToWrite): string | null {
   if (!head) return 'no weights stored';
-  if (Number(head.version) !== change.expect.version || head.published_at !== change.expect.published_at) return `the head is version ${head.version}, not this process's ${change.expect.version}`;
+  if (Number(head.version) !== change.expect.version || head.published_at !== change.expect.published_at) return `the head is version ${head.version}, not the ${change.expect.version} this change was computed against`;
   if (compactionDue(head, change.entries)) return 'compaction due';
   return null;
 }
@@ -139,6 +147,8 @@ export interface HeldWeights extends VersionStamp {
   subnets: Subnets;
   /** How `subnets` moved from the table held before it, when known. */
   changed?: SubnetsChange | null;
+  /** The store's chain when it was read (a publish against it pre-checks compaction with it); unknown for this process's own publishes. */
+  chain?: ChainLength;
 }
 
 const PACED_TABLES = new Set(['edges', 'subnets']);
@@ -228,6 +238,11 @@ export class HeldWeightsCache {
   /** A ticket for a read being planned now (set() keeps the latest planned read's weights). */
   ticket(): number {
     return ++this.tickets;
+  }
+
+  /** The weights handed out last for `lbId`, whatever their version (where a publish may start: own-weights.ts). */
+  latest(lbId: string): HeldWeights | undefined {
+    return this.byLb.get(lbId)?.weights;
   }
 
   /** Exactly this version, or undefined. */
@@ -331,10 +346,10 @@ export async function finishReads(cache: HeldWeightsCache, pending: readonly Pen
     if (p.kind === 'held') held = p.held;
     else if (p.kind === 'since') {
       const { weights, changed } = await runPaced(applyChangesSteps(p.from, p.rows));
-      held = { version: Number(p.head.version), published_at: p.head.published_at, ...weights, changed };
+      held = { version: Number(p.head.version), published_at: p.head.published_at, ...weights, changed, chain: chainLength(p.head) };
       cache.reads.incremental++;
     } else {
-      held = { ...(await runPaced(fullReadSteps(p.lbId, p.read))), changed: null };
+      held = { ...(await runPaced(fullReadSteps(p.lbId, p.read))), changed: null, chain: chainLength(p.read.head) };
       cache.reads.full++;
     }
     cache.set(p.lbId, held, p.ticket);
@@ -342,6 +357,15 @@ export async function finishReads(cache: HeldWeightsCache, pending: readonly Pen
   }
   return out;
 }
+
+/** A read's StoredWeights as getWeights returns them (the tables shared with the store's cache: never to be mutated). */
+export function loadBalancerWeights(w: StoredWeights): LoadBalancerWeights {
+  const t = (w.own ?? w.parsed)!;
+  return { load_balancer_id: w.load_balancer_id, version: w.version, published_at: w.published_at, edges: t.edges, subnets: t.subnets };
+}
+
+/** The chain length columns of a head (PostgreSQL's BIGINT may come back as text). */
+const chainLength = (h: ChainHead): ChainLength => ({ base_entries: Number(h.base_entries), since_base: Number(h.since_base), change_rows: Number(h.change_rows) });
 
 /**
  * A StoredWeights of weights the store parsed: `parsed` for readers; `body` (the JSON text, as the

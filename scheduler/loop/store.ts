@@ -73,6 +73,11 @@ export interface SchedulerStore {
   /** The load balancer's overrides neither cancelled nor expired (expiry judged by the reading process's clock), oldest first. */
   activeOverrides(lbId: string): Promise<Override[]>;
 
+  /**
+   * The weights in force. Their tables may be shared with the store's other readers (the API's views)
+   * and are where the store's next publish of this load balancer may start from (a change row against
+   * them): callers must not change them.
+   */
   getWeights(lbId: string): Promise<LoadBalancerWeights | null>;
   /**
    * Which weights are in force, without their body: the version and publication time getWeights would
