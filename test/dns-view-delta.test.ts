@@ -2,6 +2,8 @@
 // with two cluster workers (each with its batched UDP thread) follows GET /api/v1/dns/view/changes and
 // answers from deltas: a changed subnet is answered by its new origin, a removed one falls back to
 // geolocation, an unchanged one keeps its answer — while the server counts deltas, not full views.
+// The same as one process (no workers: it follows the API itself and holds the view packed, see
+// dns/packed/), whose index and UDP thread take the deltas as a worker's do.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,5 +116,62 @@ describe.skipIf(skip)('sluice dns following /dns/view/changes (deltas through wo
     expect(await metric(/^sluice_dns_view_changes_total\{kind="delta"/)).toBeGreaterThanOrEqual(deltas + 2);
     expect(await metric(/^sluice_dns_view_changes_total\{kind="full"/)).toBe(1);
     expect(dns.output()).not.toMatch(/cannot apply|asking for the whole view|cannot index/);
+  });
+});
+
+describe.skipIf(skip)('sluice dns as one process following /dns/view/changes (the view held packed, deltas to its index and UDP thread)', () => {
+  let cp: InProcessControlPlane;
+  let dir: string;
+  let dns: SluiceProcess;
+  let dnsPort: number;
+  let lbId = '';
+  const ids: Record<string, string> = {};
+  const dig = async (subnet: string, tcp = false) =>
+    (await run('dig', ['@127.0.0.1', '-p', String(dnsPort), '+short', '+tries=2', '+time=1', ...(tcp ? ['+tcp'] : []), 'app.example.com', `+subnet=${subnet}`])).stdout.trim();
+  const learned = (eu: number) => {
+    const out: Record<string, Record<string, number>> = {};
+    for (let i = 0; i < N; i++) out[`10.${i >> 8}.${i & 255}.0/24`] = i < eu ? { [ids.eu!]: 1 } : { [ids.us!]: 1 };
+    return out;
+  };
+
+  beforeAll(async () => {
+    cp = await startInProcess();
+    lbId = (await http(`${cp.url}/api/v1/load-balancers`, { method: 'POST', body: { ...SAMPLE.loadBalancer, dns: { zone: 'example.com', hostname: 'app.example.com', ttl: 30, answers: 1 } } })).json.id;
+    ids.eu = (await http(`${cp.url}/api/v1/load-balancers/${lbId}/origins`, { method: 'POST', body: { name: 'eu-london', region: 'eu-west', addresses: ['192.0.2.10'], port: 443, location: PLACES.london, target_rps: 100, max_rps: 200 } })).json.id;
+    ids.us = (await http(`${cp.url}/api/v1/load-balancers/${lbId}/origins`, { method: 'POST', body: { name: 'us-east', region: 'us-east', addresses: ['203.0.113.30'], port: 443, location: PLACES.ashburn, target_rps: 100, max_rps: 200 } })).json.id;
+    await cp.store.publishWeights(lbId, { subnets: learned(N / 2) }, { load_balancer_id: lbId, reason: 'optimize' });
+    dir = mkdtempSync(join(tmpdir(), 'sluice-dns-delta-one-'));
+    dnsPort = await freeServerPort();
+    writeFileSync(join(dir, 'dns.yaml'), [`listen: ["127.0.0.1:${dnsPort}"]`, `api: { url: "${cp.url}", wait: 30s }`, `geoip: { database: ${JSON.stringify(fileURLToPath(GEOIP_TEST_DB))} }`, 'workers: 1'].join('\n'));
+    dns = startSluice(['dns', '--config', join(dir, 'dns.yaml')]);
+    await waitFor(() => dns.output().includes('sluice dns ready'), { timeoutMs: 30_000, what: `sluice dns ready; output: ${dns?.output()}` });
+  });
+
+  afterAll(async () => {
+    await dns?.stop();
+    await cp?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers moved subnets and a rebuilt record from deltas on UDP and TCP, indexing the whole view once', async () => {
+    expect(dns.output()).toMatch(/sluice dns ready/);
+    expect(dns.output()).not.toMatch(/dns-worker/); // one process: no cluster workers
+    expect(await dig('10.0.5.0/24')).toBe('192.0.2.10');
+    for (let round = 1; round <= 2; round++) {
+      const next = learned(N / 2 - round * (N / 50));
+      await cp.store.publishWeights(lbId, { subnets: next }, { load_balancer_id: lbId, reason: 'optimize' });
+      const moved = `10.${(N / 2 - round * (N / 50)) >> 8}.${(N / 2 - round * (N / 50)) & 255}.0/24`;
+      await waitFor(async () => (await dig(moved)) === '203.0.113.30' && (await dig(moved, true)) === '203.0.113.30', { timeoutMs: 15_000, what: `${moved} answered by its new origin (UDP and TCP)` });
+    }
+    // A rebuilt record (its origins changed): its whole table comes from the packed view.
+    const eu = `/api/v1/load-balancers/${lbId}/origins/${ids.eu}`;
+    await http(`${cp.url}${eu}`, { method: 'PATCH', body: { admin_state: 'disabled' } });
+    await waitFor(async () => (await dig('10.0.5.0/24')) === '203.0.113.30' && (await dig('10.0.5.0/24', true)) === '203.0.113.30', { timeoutMs: 15_000, what: 'eu disabled: answered by us-east' });
+    await http(`${cp.url}${eu}`, { method: 'PATCH', body: { admin_state: 'active' } });
+    await waitFor(async () => (await dig('10.0.5.0/24')) === '192.0.2.10' && (await dig('10.0.5.0/24', true)) === '192.0.2.10', { timeoutMs: 15_000, what: 'eu active again: learned eu again (UDP and TCP)' });
+    expect(await dig('10.15.0.0/24')).toBe('203.0.113.30'); // unchanged
+    // Only the first view was indexed whole (its summary logged); every later one came as a delta.
+    expect(dns.output().match(/view installed/g) ?? []).toHaveLength(1);
+    expect(dns.output()).not.toMatch(/cannot apply|asking for the whole view|cannot index|rebuilding it/);
   });
 });
