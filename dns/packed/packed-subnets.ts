@@ -6,10 +6,12 @@
 // text lives in one byte arena.
 //
 // Model: entries in arrival order (a subnet set again keeps its place, one removed and set again goes
-// last: the order an object keyed by subnet iterates in), each entry its text's place in the arena
-// (`start`, `len`; a text that is not short ASCII is kept as a string in `wide`), its string hash, and
-// its weight map's index in `maps` (REMOVED once deleted: a tombstone). An open-addressing hash over
-// the string hashes (`slots`, linear probing, at most half full) finds a subnet's live entry.
+// last: the order an object keyed by subnet iterates in), each entry four int32s side by side in
+// `ent` (one cache line per lookup, not one per field): its string hash, its weight map's index in
+// `maps` (REMOVED once deleted: a tombstone), its text's place in the arena and its length (a text
+// that is not short ASCII is kept as a string in `wide`, its place then -1 - its index there). An
+// open-addressing hash over the string hashes (`slots`, linear probing, at most half full) finds a
+// subnet's live entry.
 //
 // Costs: set/delete O(1) amortised, so a delta costs O(changes); the tombstones are dropped (the
 // arrays rebuilt, in order) once they outnumber a quarter of the live entries; rendering the compact
@@ -19,7 +21,7 @@
 // same full table and deltas would have built (same subnets, same order, maps numbered by first use).
 import type { WeightMap } from '../../model/views.ts';
 import type { CompactSubnets } from '../../model/view-changes.ts';
-import { forEachCompact, mapKey } from '../../model/view-codec.ts';
+import { forEachCompact } from '../../model/view-codec.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 
 const REMOVED = -1;
@@ -27,6 +29,12 @@ const EMPTY = -1;
 /** Texts at most this long and all ASCII go into the arena; anything else (a malformed subnet) stays a string. */
 const ARENA_MAX_LEN = 255;
 const MIN_COMPACT_DEAD = 4096;
+/** Fields of an entry in `ent`. */
+const HASH = 0;
+const MAP = 1;
+const START = 2;
+const LEN = 3;
+const STRIDE = 4;
 
 /** FNV-1a over the string's UTF-16 units, then murmur3's finaliser (the slots are indexed by its low bits). */
 function hashOf(s: string): number {
@@ -42,23 +50,18 @@ function hashOf(s: string): number {
 export class PackedSubnets {
   private count = 0;
   private dead = 0;
-  private start: Int32Array;
-  private len: Uint8Array;
-  private hash: Int32Array;
-  private mapOf: Int32Array;
+  private ent: Int32Array;
   private arena: Buffer;
   private arenaUsed = 0;
   private wide: string[] = [];
   private slots: Int32Array;
   private maps: WeightMap[] = [];
+  /** JSON text of a weight map -> its index in `maps`. */
   private readonly mapIndex = new Map<string, number>();
 
   constructor(capacity = 16) {
     const cap = Math.max(16, capacity);
-    this.start = new Int32Array(cap);
-    this.len = new Uint8Array(cap);
-    this.hash = new Int32Array(cap);
-    this.mapOf = new Int32Array(cap);
+    this.ent = new Int32Array(cap * STRIDE);
     this.arena = Buffer.allocUnsafe(cap * 16);
     this.slots = new Int32Array(slotsFor(cap)).fill(EMPTY);
   }
@@ -92,7 +95,7 @@ export class PackedSubnets {
 
   get(cidr: string): WeightMap | undefined {
     const e = this.find(cidr, hashOf(cidr));
-    return e < 0 ? undefined : this.maps[this.mapOf[e]!];
+    return e < 0 ? undefined : this.maps[this.ent[e * STRIDE + MAP]!];
   }
 
   /**
@@ -110,14 +113,17 @@ export class PackedSubnets {
   delete(cidr: string): boolean {
     const e = this.find(cidr, hashOf(cidr));
     if (e < 0) return false;
-    this.mapOf[e] = REMOVED;
+    this.ent[e * STRIDE + MAP] = REMOVED;
     this.dead++;
     return true;
   }
 
   /** Live entries in order, as [subnet, weights]. */
   *entries(): Generator<[string, WeightMap]> {
-    for (let e = 0; e < this.count; e++) if (this.mapOf[e] !== REMOVED) yield [this.textOf(e), this.maps[this.mapOf[e]!]!];
+    for (let e = 0; e < this.count; e++) {
+      const m = this.ent[e * STRIDE + MAP]!;
+      if (m !== REMOVED) yield [this.textOf(e), this.maps[m]!];
+    }
   }
 
   /** The compact table: live subnets in order, the maps they use numbered by first use (compactSubnets' form). */
@@ -132,7 +138,7 @@ export class PackedSubnets {
     const cidrs: string[] = [];
     const map: number[] = [];
     for (let e = 0; e < this.count; e++) {
-      const m = this.mapOf[e]!;
+      const m = this.ent[e * STRIDE + MAP]!;
       if (m === REMOVED) continue;
       let r = renumber[m]!;
       if (r < 0) {
@@ -145,8 +151,9 @@ export class PackedSubnets {
     return { maps, cidrs, map };
   }
 
+  /** The index of `w` in `maps` (equal maps written alike share one: keyed by their JSON text). */
   private internMap(w: WeightMap): number {
-    const key = mapKey(w);
+    const key = JSON.stringify(w);
     let m = this.mapIndex.get(key);
     if (m === undefined) {
       m = this.maps.length;
@@ -160,53 +167,56 @@ export class PackedSubnets {
     const h = hashOf(cidr);
     const e = this.find(cidr, h);
     if (e >= 0) {
-      this.mapOf[e] = m;
+      this.ent[e * STRIDE + MAP] = m;
       return;
     }
-    if (this.count === this.mapOf.length) this.grow();
+    if ((this.count + 1) * STRIDE > this.ent.length) this.grow();
     const n = this.count++;
-    this.hash[n] = h;
-    this.mapOf[n] = m;
-    if (!this.toArena(n, cidr)) {
-      this.start[n] = -1 - this.wide.length;
+    const at = n * STRIDE;
+    this.ent[at + HASH] = h;
+    this.ent[at + MAP] = m;
+    if (!this.toArena(at, cidr)) {
+      this.ent[at + START] = -1 - this.wide.length;
       this.wide.push(cidr);
     }
-    if ((this.count + 1) * 2 > this.slots.length) this.rehash(slotsFor(this.mapOf.length));
+    if ((this.count + 1) * 2 > this.slots.length) this.rehash(slotsFor(this.ent.length / STRIDE));
     else this.place(n);
   }
 
-  /** Writes `cidr` into the arena for entry `n`; false (nothing written) when it is not short ASCII. */
-  private toArena(n: number, cidr: string): boolean {
+  /** Writes `cidr` into the arena for the entry at `at`; false (nothing written) when it is not short ASCII. */
+  private toArena(at: number, cidr: string): boolean {
     const len = cidr.length;
     if (len > ARENA_MAX_LEN) return false;
     if (this.arenaUsed + len > this.arena.length) this.arena = copyInto(Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.arenaUsed + len)), this.arena, this.arenaUsed);
     const a = this.arena;
-    const at = this.arenaUsed;
+    const from = this.arenaUsed;
     for (let i = 0; i < len; i++) {
       const c = cidr.charCodeAt(i);
       if (c > 0x7f) return false;
-      a[at + i] = c;
+      a[from + i] = c;
     }
-    this.start[n] = at;
-    this.len[n] = len;
-    this.arenaUsed = at + len;
+    this.ent[at + START] = from;
+    this.ent[at + LEN] = len;
+    this.arenaUsed = from + len;
     return true;
   }
 
   /** The live entry for `cidr` (hash `h`), or -1. */
   private find(cidr: string, h: number): number {
     const mask = this.slots.length - 1;
+    const ent = this.ent;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = this.slots[i]!;
       if (e === EMPTY) return -1;
-      if (this.hash[e] === h && this.mapOf[e] !== REMOVED && this.textIs(e, cidr)) return e;
+      const at = e * STRIDE;
+      if (ent[at + HASH] === h && ent[at + MAP] !== REMOVED && this.textIs(at, cidr)) return e;
     }
   }
 
-  private textIs(e: number, cidr: string): boolean {
-    const s = this.start[e]!;
+  private textIs(at: number, cidr: string): boolean {
+    const s = this.ent[at + START]!;
     if (s < 0) return this.wide[-1 - s] === cidr;
-    const n = this.len[e]!;
+    const n = this.ent[at + LEN]!;
     if (n !== cidr.length) return false;
     const a = this.arena;
     for (let i = 0; i < n; i++) if (a[s + i] !== cidr.charCodeAt(i)) return false;
@@ -214,37 +224,31 @@ export class PackedSubnets {
   }
 
   private textOf(e: number): string {
-    const s = this.start[e]!;
-    return s < 0 ? this.wide[-1 - s]! : this.arena.toString('latin1', s, s + this.len[e]!);
+    const s = this.ent[e * STRIDE + START]!;
+    return s < 0 ? this.wide[-1 - s]! : this.arena.toString('latin1', s, s + this.ent[e * STRIDE + LEN]!);
   }
 
   private place(e: number): void {
     const mask = this.slots.length - 1;
-    let i = this.hash[e]! & mask;
+    let i = this.ent[e * STRIDE + HASH]! & mask;
     while (this.slots[i] !== EMPTY) i = (i + 1) & mask;
     this.slots[i] = e;
   }
 
   private rehash(size: number): void {
     this.slots = new Int32Array(size).fill(EMPTY);
-    for (let e = 0; e < this.count; e++) if (this.mapOf[e] !== REMOVED) this.place(e);
+    for (let e = 0; e < this.count; e++) if (this.ent[e * STRIDE + MAP] !== REMOVED) this.place(e);
   }
 
   private grow(): void {
-    const cap = this.mapOf.length * 2;
-    this.start = resized(this.start, new Int32Array(cap), this.count);
-    this.len = resized(this.len, new Uint8Array(cap), this.count);
-    this.hash = resized(this.hash, new Int32Array(cap), this.count);
-    this.mapOf = resized(this.mapOf, new Int32Array(cap), this.count);
+    const ent = new Int32Array(this.ent.length * 2);
+    ent.set(this.ent.subarray(0, this.count * STRIDE));
+    this.ent = ent;
   }
 
   /** Drops the tombstones, the text only they used and the maps no live entry uses; the order stays. */
   private compact(): void {
-    const live = this.size;
-    const start = new Int32Array(withHeadroom(live));
-    const len = new Uint8Array(start.length);
-    const hash = new Int32Array(start.length);
-    const mapOf = new Int32Array(start.length);
+    const ent = new Int32Array(withHeadroom(this.size) * STRIDE);
     const arena = Buffer.allocUnsafe(Math.max(16, this.arenaUsed));
     const wide: string[] = [];
     const renumber = new Int32Array(this.maps.length).fill(-1);
@@ -252,29 +256,38 @@ export class PackedSubnets {
     let used = 0;
     let n = 0;
     for (let e = 0; e < this.count; e++) {
-      const m = this.mapOf[e]!;
+      const from = e * STRIDE;
+      const m = this.ent[from + MAP]!;
       if (m === REMOVED) continue;
       if (renumber[m]! < 0) {
         renumber[m] = maps.length;
         maps.push(this.maps[m]!);
       }
-      mapOf[n] = renumber[m]!;
-      hash[n] = this.hash[e]!;
-      const s = this.start[e]!;
+      const to = n * STRIDE;
+      ent[to + HASH] = this.ent[from + HASH]!;
+      ent[to + MAP] = renumber[m]!;
+      const s = this.ent[from + START]!;
       if (s < 0) {
-        start[n] = -1 - wide.length;
+        ent[to + START] = -1 - wide.length;
         wide.push(this.wide[-1 - s]!);
       } else {
-        start[n] = used;
-        len[n] = this.len[e]!;
-        used += this.arena.copy(arena, used, s, s + len[n]!);
+        const len = this.ent[from + LEN]!;
+        ent[to + START] = used;
+        ent[to + LEN] = len;
+        used += this.arena.copy(arena, used, s, s + len);
       }
       n++;
     }
-    Object.assign(this, { start, len, hash, mapOf, arena, arenaUsed: used, wide, maps, count: n, dead: 0 });
+    this.ent = ent;
+    this.arena = arena;
+    this.arenaUsed = used;
+    this.wide = wide;
+    this.maps = maps;
+    this.count = n;
+    this.dead = 0;
     this.mapIndex.clear();
-    maps.forEach((w, i) => this.mapIndex.set(mapKey(w), i));
-    this.rehash(slotsFor(start.length));
+    maps.forEach((w, i) => this.mapIndex.set(JSON.stringify(w), i));
+    this.rehash(slotsFor(ent.length / STRIDE));
   }
 }
 
@@ -288,11 +301,6 @@ function slotsFor(entries: number): number {
   let s = 32;
   while (s < entries * 2) s *= 2;
   return s;
-}
-
-function resized<T extends Int32Array | Uint8Array>(from: T, to: T, n: number): T {
-  to.set(from.subarray(0, n));
-  return to;
 }
 
 function copyInto(to: Buffer, from: Buffer, n: number): Buffer {
