@@ -21,7 +21,7 @@ export class ViewDecodeError extends Error {
 }
 
 /** A cheap identity for a weight map: its entries in order. Equal maps written alike share one entry. */
-export function mapKey(m: WeightMap): string {
+function mapKey(m: WeightMap): string {
   let k = '';
   for (const id in m) k += `${id}\u0000${m[id]}\u0001`;
   return k;
