@@ -21,11 +21,12 @@
 // index. Ratios: before / after. The machine is shared: the load average is recorded.
 import { loadavg } from 'node:os';
 import { buildViewIndex, type Authority } from '../dns/answer/view-index.ts';
-import { applyViewDelta, skeletonOf, withTables } from '../dns/server/engine.ts';
+import { applyViewDelta, skeletonOf } from '../dns/server/engine.ts';
+import { applyPackedChanges, packView, withTables } from '../dns/packed/packed-view.ts';
 import { decodeViewChange } from '../dns/view-changes.ts';
 import { parseView } from '../dns/view-source.ts';
 import { DnsViewHistory } from '../api/views/dns-history.ts';
-import { applyChanges, encodeDiff, toCompactView } from '../model/view-codec.ts';
+import { encodeDiff, toCompactView } from '../model/view-codec.ts';
 import type { DnsView, OriginView, WeightMap } from '../model/views.ts';
 import { parseCidr } from '../model/primitives.ts';
 import { collectGarbage } from '../lib/collect-garbage.ts';
@@ -106,12 +107,12 @@ async function one(label: string, n: number, changed: number) {
     deltaJson = JSON.stringify({ kind: 'delta', from: 'v1', version: 'v2', seq: 2, weights_version: 2, records: encodeDiff(runToEnd(since.diff())) });
   });
   let received: ReturnType<typeof decodeViewChange> | null = null;
-  // The primary: parse and check the delta, apply it to the view it holds, in place.
-  const primary = structuredClone(v1);
+  // The primary: parse and check the delta, apply it to the view it holds (packed), in place.
+  let primary = packView(v1);
   const own = structuredClone(v1);
   const parseDelta = ms(() => {
-    received = decodeViewChange(JSON.parse(deltaJson), primary, 'bench');
-    applyChanges(primary, received.delta!.changes, received.delta!.header, { inPlace: true });
+    received = decodeViewChange(JSON.parse(deltaJson), primary.view, 'bench');
+    primary = applyPackedChanges(primary, received.delta!.changes, received.delta!.header);
   });
   // A worker's (or UDP thread's) own copy and index, updated in place.
   const config = DnsConfig.parse({ view_file: 'x.json' });

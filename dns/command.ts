@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { loadKeys, openGeo, splitCompactView, withTables } from './server/engine.ts';
+import { loadKeys, openGeo, splitCompactView } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
@@ -21,7 +21,7 @@ import { ViewCache } from './view-cache.ts';
 import { ApiViewSource, FileViewSource, readViewFile, type ViewListener, type ViewSource } from './view-source.ts';
 import type { ViewDelta } from './view-changes.ts';
 import type { CompactDnsView } from '../model/view-changes.ts';
-import { toCompactView } from '../model/view-codec.ts';
+import { compactTablesOf, compactViewOf, withTables, type PackedView } from './packed/packed-view.ts';
 import { ConfigError } from '../lib/config-file.ts';
 import type https from 'node:https';
 import { readSecretLine } from '../lib/secret-file.ts';
@@ -140,7 +140,7 @@ function makeSource(config: DnsConfig, file: string, install: ViewListener, metr
   // each would rebuild its index) on every publish, whatever came over the wire.
   const onView: ViewListener = (v, delta, compact) => {
     install(v, delta, compact);
-    logFailOpen(v, log);
+    logFailOpen(v.view, log);
   };
   if (config.view_file) return new FileViewSource(config.view_file, onView, metrics, log, first);
   const api = config.api!;
@@ -209,7 +209,23 @@ async function runSingle(config: DnsConfig, file: string, log: Logger, io: UdpIo
   serving.registerMetrics(registry);
   const viewMetrics = registerViewMetrics(registry);
   const tls = metricsTls(config, file, log, viewMetrics);
-  const source = makeSource(config, file, (view, delta) => serving.install(view, true, delta, { keep: true }), viewMetrics, log, first);
+  // The view source holds the view packed (packed/packed-view.ts); this process's index and its UDP
+  // thread's copy are updated from a delta as a cluster worker's are, and a full index is built from
+  // the compact tables (never from an object keyed by subnet).
+  let held: PackedView | null = null;
+  const source = makeSource(
+    config,
+    file,
+    (view, delta) => {
+      if (!delta || !serving.installDelta(withTables(delta, view))) serving.install(view.view, true, { tables: compactTablesOf(view) });
+      held = view;
+    },
+    viewMetrics,
+    log,
+    first,
+  );
+  // The UDP thread missed a delta's base: it gets the whole view, rendered from the one held.
+  serving.onNeedView = () => held && serving.resyncThread({ view: held.view, tables: compactTablesOf(held) });
   // Listen only once there is something to answer from (bounded wait): no SERVFAIL burst on restart.
   source.start();
   await firstView(() => serving.hasView(), firstViewWait(config), log, source);
@@ -263,7 +279,7 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
       try {
         // Indexed from the compact tables as they came: no object with a subnet per key in this process.
         const { view, tables } = splitCompactView(m.view);
-        serving.install(view, m.summary, undefined, { tables });
+        serving.install(view, m.summary, { tables });
         process.send?.({ type: 'sluice-dns-view-installed', version: m.view.version } satisfies Msg);
       } catch (err) {
         log.error({ err: (err as Error).message, version: m.view.version }, 'cannot index the view; keeping the last good one');
@@ -318,13 +334,13 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   const tls = metricsTls(config, file, log, viewMetrics); // and on a bad certificate
   // The primary only parses views (the schema is their validation) and hands them on: indexing is the
   // workers' (and their UDP threads'), so a publish costs each server two index builds, not three.
-  let latest: DnsView | null = null;
+  let latest: PackedView | null = null;
   /**
    * The view before `latest`: what a new worker gets instead when a worker could not index `latest`
    * (none after a delta). Only until every worker has indexed `latest` (`installedBy`): a
    * million-subnet view is ~100 MB of heap, and holding two after every full view cost that much.
    */
-  let previous: DnsView | null = null;
+  let previous: PackedView | null = null;
   /**
    * `latest` in the compact encoding as it came from the control plane (a full view), for the workers
    * that have not indexed it yet (at start, every one: they are forked after it came): encoding the
@@ -352,10 +368,10 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     summaryOwed = false;
   };
   /** A delta crosses to the workers instead of the view when there is one (a worker without its base asks for the view). */
-  const broadcast = (view: DnsView, delta?: ViewDelta) => {
+  const broadcast = (view: PackedView, delta?: ViewDelta) => {
     // Made once per full view (not kept: a delta changes the view in place and would leave it stale).
-    const compact = delta ? null : (latestCompact ?? toCompactView(view));
-    // Workers keep no subnets: a record the delta rebuilds crosses whole (engine.ts withTables).
+    const compact = delta ? null : (latestCompact ?? compactViewOf(view));
+    // Workers keep no subnets: a record the delta rebuilds crosses whole (packed-view.ts withTables).
     const sent = delta && withTables(delta, view);
     for (const w of workers) {
       if (!w.isConnected()) continue;
@@ -370,7 +386,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
     w.on('message', (m: Msg) => {
       if (m.type === 'sluice-dns-hello' || m.type === 'sluice-dns-view-resync') {
         if (latest) {
-          send(w, latestCompact ?? toCompactView(latest));
+          send(w, latestCompact ?? compactViewOf(latest));
           if (!latestCompact) collectSoon(); // the compact copy and its JSON (lib/collect-garbage.ts)
         } else w.send({ type: 'sluice-dns-no-view' } satisfies Msg);
       } else if (m.type === 'sluice-dns-ready') {
@@ -378,7 +394,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
         earlyExits = 0;
         if (ready.size === count) log.info({ listen: m.bound, workers: count }, 'sluice dns ready');
       } else if (m.type === 'sluice-dns-view-installed') {
-        if (latest?.version !== m.version || (previous === null && latestCompact === null)) return;
+        if (latest?.view.version !== m.version || (previous === null && latestCompact === null)) return;
         installedBy.add(w.id);
         if ([...workers].every((x) => !x.isConnected() || installedBy.has(x.id))) {
           previous = null;
@@ -388,7 +404,7 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
       } else if (m.type === 'sluice-dns-view-refused') {
         // Counted once per view (every worker indexes the same view alike); the workers keep answering
         // from their last good index, and a worker started later gets that view, not this one.
-        if (latest?.version !== m.version) return;
+        if (latest?.view.version !== m.version) return;
         viewMetrics.errors.inc({ kind: 'invalid' });
         log.error({ version: m.version, err: m.error }, 'the workers cannot index this view; keeping the last good one');
         latest = previous;

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/log.ts';
-import { applyChanges } from '../model/view-codec.ts';
 import type { DnsView, WeightMap } from '../model/views.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
 import { record, threeOrigins, view } from './testing/fixtures.ts';
 import { ViewCache } from './view-cache.ts';
+import { applyPackedChanges, expandPackedView, packView } from './packed/packed-view.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 
 const log = createLogger('view-cache-test', 'silent');
@@ -50,10 +50,10 @@ describe('ViewCache', () => {
     const file = join(dir, 'view.cache');
     const v = learnedView(3000, 'v1');
     const writer = cacheAt(file);
-    writer.installed(v);
+    writer.installed(packView(v));
     await waitFor(async () => (await count(metrics, 'cacheWrites', 'ok')) === 1, { timeoutMs: 10_000, what: 'the first write' });
     const loaded = cacheAt(file).load();
-    expect(loaded?.view).toEqual(v);
+    expect(expandPackedView(loaded!.view)).toEqual(v);
     expect(Date.parse(loaded!.savedAt)).toBeGreaterThan(Date.now() - 60_000);
     expect(await count(metrics, 'cacheLoads', 'ok')).toBe(0);
     expect((await metrics.fromCache.get()).values[0]?.value).toBe(0);
@@ -62,19 +62,20 @@ describe('ViewCache', () => {
   it('a view changed in place while it is written is written again whole, never as a mix', async () => {
     const file = join(dir, 'view.cache');
     // Large enough that the write takes several slices, each followed by a file write (an await).
-    const v = learnedView(300_000, 'v1');
+    const v = packView(learnedView(300_000, 'v1'));
     const writer = cacheAt(file);
     writer.installed(v);
     await waitFor(() => writer.busy, { timeoutMs: 10_000, intervalMs: 1, what: 'the write to start' });
     const [a, b] = threeOrigins();
     const cidrs = Array.from({ length: 1000 }, (_, i) => `10.0.${(i >> 8) & 255}.${i & 255}/32`);
     const set = { cidrs, map: cidrs.map(() => 0), maps: [{ [a!.id]: 0.5, [b!.id]: 0.5 }] };
-    const v2 = applyChanges(v, [{ zone: 0, record: 0, load_balancer_id: v.zones[0]!.records[0]!.load_balancer_id, meta: null, set, removed: [] }], { version: 'v2', seq: null, weights_version: 2 }, { inPlace: true });
+    // The tables changed in place, as the view source applies a delta (packed/packed-view.ts).
+    const v2 = applyPackedChanges(v, [{ zone: 0, record: 0, load_balancer_id: v.view.zones[0]!.records[0]!.load_balancer_id, meta: null, set, removed: [] }], { version: 'v2', seq: null, weights_version: 2 });
     writer.installed(v2);
     await waitFor(async () => !writer.busy && !writer.pending && (await count(metrics, 'cacheWrites', 'ok')) >= 1, { timeoutMs: 30_000, what: 'the second write' });
     const loaded = cacheAt(file).load();
-    expect(loaded?.view.version).toBe('v2');
-    expect(loaded?.view).toEqual(v2);
+    expect(loaded?.view.view.version).toBe('v2');
+    expect(expandPackedView(loaded!.view)).toEqual(expandPackedView(v2));
     // Either the first write saw the change (superseded) or it had finished its text before it (two writes).
     expect((await count(metrics, 'cacheWrites', 'superseded')) + (await count(metrics, 'cacheWrites', 'ok'))).toBeGreaterThanOrEqual(2);
   });
@@ -82,12 +83,12 @@ describe('ViewCache', () => {
   it('writes at most once per min_interval, the latest view', async () => {
     const file = join(dir, 'view.cache');
     const writer = cacheAt(file, 60_000);
-    writer.installed(learnedView(10, 'v1'));
+    writer.installed(packView(learnedView(10, 'v1')));
     await waitFor(async () => (await count(metrics, 'cacheWrites', 'ok')) === 1, { timeoutMs: 10_000, what: 'the first write' });
-    writer.installed(learnedView(10, 'v2'));
-    writer.installed(learnedView(10, 'v3'));
+    writer.installed(packView(learnedView(10, 'v2')));
+    writer.installed(packView(learnedView(10, 'v3')));
     expect(writer.pending).toBe(true);
-    expect(cacheAt(file).load()?.view.version).toBe('v1');
+    expect(cacheAt(file).load()?.view.view.version).toBe('v1');
     expect(await count(metrics, 'cacheWrites', 'ok')).toBe(1);
   });
 
@@ -96,7 +97,7 @@ describe('ViewCache', () => {
     expect(cacheAt(file).load()).toBeNull();
     expect(await count(metrics, 'cacheLoads', 'missing')).toBe(1);
     const writer = cacheAt(file);
-    writer.installed(learnedView(500, 'v1'));
+    writer.installed(packView(learnedView(500, 'v1')));
     await waitFor(async () => (await count(metrics, 'cacheWrites', 'ok')) === 1, { timeoutMs: 10_000, what: 'the write' });
     const good = readFileSync(file, 'utf8');
     // One weight changed, still valid JSON and a valid view: only the checksum can tell.
@@ -112,7 +113,7 @@ describe('ViewCache', () => {
   it('a write that cannot happen is counted and logged, not thrown; the previous file stays', async () => {
     const sub = join(dir, 'gone');
     const writer = cacheAt(join(sub, 'view.cache'));
-    writer.installed(learnedView(10, 'v1'));
+    writer.installed(packView(learnedView(10, 'v1')));
     await waitFor(async () => (await count(metrics, 'cacheWrites', 'failed')) === 1, { timeoutMs: 10_000, what: 'the failed write' });
     expect(writer.busy).toBe(false);
   });

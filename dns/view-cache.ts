@@ -24,8 +24,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../lib/log.ts';
-import { compactViewJsonSteps } from '../model/view-codec.ts';
-import type { DnsView } from '../model/views.ts';
+import { packedViewJsonSteps, type PackedView } from './packed/packed-view.ts';
 import type { CompactDnsView } from '../model/view-changes.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
@@ -39,7 +38,7 @@ const FLUSH_CHARS = 1 << 20;
 const RETRY_AFTER_FAILURE_MS = 10_000;
 
 export interface CachedView {
-  view: DnsView;
+  view: PackedView;
   /** The view as the file holds it (compact): what the primary hands its workers, not encoded again. */
   compact: CompactDnsView;
   /** When it was written (ISO 8601). */
@@ -47,7 +46,7 @@ export interface CachedView {
 }
 
 export class ViewCache {
-  private held: DnsView | null = null;
+  private held: PackedView | null = null;
   /** Installs seen; a write whose count moved meanwhile wrote a mix of views and is discarded. */
   private installs = 0;
   private written = 0;
@@ -68,7 +67,7 @@ export class ViewCache {
   }
 
   /** After a view from the API is installed (the object may be changed in place by later deltas). */
-  installed(view: DnsView): void {
+  installed(view: PackedView): void {
     this.held = view;
     this.installs++;
     this.metrics.fromCache.set(0);
@@ -125,8 +124,8 @@ export class ViewCache {
       if (createHash('sha256').update(body).digest('hex') !== trailer.sha256) throw new Error('checksum mismatch (the file is damaged)');
       const doc = JSON.parse(body) as { version?: unknown; seq?: unknown; weights_version?: unknown };
       const answer = { kind: 'full', reason: 'no_base', version: doc.version, seq: doc.seq ?? null, weights_version: doc.weights_version ?? null, view: doc };
-      const { view, compact } = decodeViewChange(answer, null, file);
-      return { view: view!, compact: compact!, savedAt: String(trailer.saved_at) };
+      const { packed, compact } = decodeViewChange(answer, null, file);
+      return { view: packed!, compact: compact!, savedAt: String(trailer.saved_at) };
     } catch (err) {
       this.metrics.cacheLoads.inc({ result: 'invalid' });
       this.log.error({ file, err: (err as Error).message }, 'the cached view is not usable; ignored');
@@ -168,7 +167,7 @@ export class ViewCache {
       const hash = createHash('sha256');
       let pieces: string[] = [];
       let size = 0;
-      const steps = compactViewJsonSteps(view, (p) => {
+      const steps = packedViewJsonSteps(view, (p) => {
         pieces.push(p);
         size += p.length;
       });
@@ -189,7 +188,7 @@ export class ViewCache {
         await fh.write(chunk);
       }
       if (outcome === 'ok') {
-        await fh.write(`\n${JSON.stringify({ format: FORMAT, sha256: hash.digest('hex'), saved_at: new Date().toISOString(), version: view.version })}`);
+        await fh.write(`\n${JSON.stringify({ format: FORMAT, sha256: hash.digest('hex'), saved_at: new Date().toISOString(), version: view.view.version })}`);
         await fh.sync();
       }
     } catch (err) {
@@ -212,7 +211,7 @@ export class ViewCache {
     }
     this.written = at;
     this.metrics.cacheWrites.inc({ result: 'ok' });
-    this.log.debug({ file, version: view.version, ms: Math.round(performance.now() - started) }, 'view cache written');
+    this.log.debug({ file, version: view.view.version, ms: Math.round(performance.now() - started) }, 'view cache written');
   }
 
   private failed(err: Error): void {

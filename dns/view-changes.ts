@@ -5,10 +5,11 @@
 // element by element (view-codec.ts), each error naming the field. Nothing is installed from a
 // refused answer: the last good view keeps answering.
 import { ReceivedDnsViewChange, type CompactDnsView, type CompactSubnets, type DnsRecordChange } from '../model/view-changes.ts';
-import { checkChanges, fromCompactView } from '../model/view-codec.ts';
+import { checkChanges } from '../model/view-codec.ts';
 import type { DnsView } from '../model/views.ts';
 import { parseView } from './view-source.ts';
 import type { ParsedSubnets } from './answer/view-index-update.ts';
+import { packCompactView, packView, type PackedView } from './packed/packed-view.ts';
 
 /** What turned the view held into the next one: passed on, so that each serving thread applies it to its own index. */
 export interface ViewDelta {
@@ -18,7 +19,7 @@ export interface ViewDelta {
   /**
    * For each change with `meta` (a record rebuilt: its origins, health or TTL shape every answer), that
    * record's whole subnet table after the delta: added by the process that holds the view
-   * (engine.ts withTables) for those that keep only their index and the view's skeleton.
+   * (packed/packed-view.ts withTables) for those that keep only their index and the view's skeleton.
    */
   tables?: { zone: number; record: number; subnets: CompactSubnets }[];
   /**
@@ -36,8 +37,9 @@ export interface ViewDelta {
 export interface ReceivedView {
   version: string;
   seq: number | null;
-  view?: DnsView;
-  /** A full view as it came (compact), beside its expansion `view`. */
+  /** A full view, packed (packed/packed-view.ts): never expanded into an object keyed by subnet. */
+  packed?: PackedView;
+  /** A full view as it came (compact), beside `packed`. */
   compact?: CompactDnsView;
   delta?: ViewDelta;
   kind: 'delta' | 'full';
@@ -53,7 +55,10 @@ export class WrongBaseError extends Error {
   override name = 'WrongBaseError';
 }
 
-/** Decodes an answer of /dns/view/changes against `held` (the view in force, or null). Throws with the problem. */
+/**
+ * Decodes an answer of /dns/view/changes against `held` (the view in force, or null; its skeleton is
+ * enough: a delta is checked against record positions and load balancer ids). Throws with the problem.
+ */
 export function decodeViewChange(doc: unknown, held: DnsView | null, where: string): ReceivedView {
   const r = ReceivedDnsViewChange.safeParse(doc);
   if (!r.success) {
@@ -62,7 +67,7 @@ export function decodeViewChange(doc: unknown, held: DnsView | null, where: stri
   }
   const c = r.data;
   try {
-    if (c.kind === 'full') return { version: c.version, seq: c.seq, view: fromCompactView(c.view), compact: c.view, kind: 'full', reason: c.reason };
+    if (c.kind === 'full') return { version: c.version, seq: c.seq, packed: packCompactView(c.view), compact: c.view, kind: 'full', reason: c.reason };
     if (!held || held.version !== c.from) throw new WrongBaseError(`a delta from view ${c.from}, but the view held is ${held?.version ?? 'none'}`);
     checkChanges(held, c.records);
     const header = { version: c.version, seq: c.seq, weights_version: c.weights_version };
@@ -76,5 +81,5 @@ export function decodeViewChange(doc: unknown, held: DnsView | null, where: stri
 /** An answer of the older GET /dns/view (a control plane without /changes). */
 export function decodeLegacyView(doc: unknown, where: string): ReceivedView {
   const view = parseView(doc, where);
-  return { version: view.version, seq: view.seq, view, kind: 'full', reason: 'legacy' };
+  return { version: view.version, seq: view.seq, packed: packView(view), kind: 'full', reason: 'legacy' };
 }

@@ -15,6 +15,7 @@ import { ApiViewSource, parseView } from './view-source.ts';
 import type { DnsViewDelta } from '../model/view-changes.ts';
 import { diffViews, encodeDiff, toCompactView } from '../model/view-codec.ts';
 import { waitFor } from '../test/helpers/wait.ts';
+import { expandPackedView, type PackedView } from './packed/packed-view.ts';
 
 let server: Server | undefined;
 afterEach(() => new Promise<void>((r) => (server ? (server.closeAllConnections(), server.close(() => r())) : r())));
@@ -50,7 +51,7 @@ describe('ApiViewSource', () => {
     let current = viewAt('1');
     const url = await serve(() => current);
     const installed: string[] = [];
-    const onView = (v: DnsView) => {
+    const onView = ({ view: v }: PackedView) => {
       if (v.version === '1') throw new Error('index build failed');
       installed.push(v.version);
     };
@@ -98,7 +99,7 @@ describe('ApiViewSource', () => {
     });
     const installed: DnsView[] = [];
     const metrics = registerViewMetrics(new Registry());
-    const source = new ApiViewSource({ url, ...API }, undefined, (v) => installed.push(v), metrics, pino({ level: 'silent' }));
+    const source = new ApiViewSource({ url, ...API }, undefined, (v) => installed.push(expandPackedView(v)), metrics, pino({ level: 'silent' }));
     await expect(source.pollOnce()).resolves.toBe('updated');
     current = v2;
     await expect(source.pollOnce()).resolves.toBe('updated');
@@ -110,7 +111,7 @@ describe('ApiViewSource', () => {
     // A replica answers a delta made for another base than the view held (a broken control plane):
     // refused as invalid, nothing installed, and the next request carries no If-None-Match: the full view.
     current = withSubnets('3', { '10.0.3.0/24': { eu: 1 } });
-    const other = new ApiViewSource({ url, ...API }, undefined, (v) => installed.push(v), metrics, pino({ level: 'silent' }));
+    const other = new ApiViewSource({ url, ...API }, undefined, (v) => installed.push(expandPackedView(v)), metrics, pino({ level: 'silent' }));
     await other.pollOnce(); // holds v3
     current = withSubnets('4', {});
     const wrong = encodeDiff(diffViews(v1, current)!);
@@ -136,7 +137,7 @@ describe('ApiViewSource', () => {
     const url = await serve(() => current, { changes: false, paths });
     const installed: string[] = [];
     const metrics = registerViewMetrics(new Registry());
-    const source = new ApiViewSource({ url, ...API }, undefined, (v) => installed.push(v.version), metrics, pino({ level: 'silent' }));
+    const source = new ApiViewSource({ url, ...API }, undefined, (v) => installed.push(v.view.version), metrics, pino({ level: 'silent' }));
     await expect(source.pollOnce()).resolves.toBe('updated');
     current = viewAt('2');
     await expect(source.pollOnce()).resolves.toBe('updated');

@@ -9,18 +9,20 @@ import type { Logger } from '../lib/log.ts';
 import type { DnsConfig } from './config.ts';
 import type { ViewMetrics } from './metrics.ts';
 import { LongPollClient, LongPollError, sleep, type Polled } from '../lib/long-poll.ts';
-import { applyChanges, WeightMapInterner } from '../model/view-codec.ts';
+import { WeightMapInterner } from '../model/view-codec.ts';
+import { applyPackedChanges, packView, type PackedView } from './packed/packed-view.ts';
 import { CHANGES_PATH, decodeLegacyView, decodeViewChange, LEGACY_PATH, WrongBaseError, type ReceivedView, type ViewDelta } from './view-changes.ts';
 import type { ClientTls } from '../lib/tls-client.ts';
 import type { ViewCache } from './view-cache.ts';
 import type { CompactDnsView } from '../model/view-changes.ts';
 
 /**
+ * `view`: packed (packed/packed-view.ts: its tables are changed in place by the next delta).
  * `delta`: how `view` came from the one installed before (absent for a full view). `compact`: a full
  * view as it came, in the compact encoding (when it came so): what a cluster primary hands its
  * workers, rather than encoding `view` again. Valid only for this call's view (the next delta changes `view` in place).
  */
-export type ViewListener = (view: DnsView, delta?: ViewDelta, compact?: CompactDnsView) => void;
+export type ViewListener = (view: PackedView, delta?: ViewDelta, compact?: CompactDnsView) => void;
 
 /** Reads and validates a DnsView file (JSON or YAML). Throws with the file and the problem. */
 export function readViewFile(file: string): DnsView {
@@ -91,7 +93,7 @@ export class FileViewSource implements ViewSource {
     try {
       const view = this.first ?? readViewFile(this.file);
       this.first = null;
-      this.onView(view);
+      this.onView(packView(view));
       this.metrics.updates.inc();
       this.metrics.lastUpdate.set(Date.now() / 1000);
     } catch (err) {
@@ -117,7 +119,7 @@ export class ApiViewSource implements ViewSource {
   private readonly controller = new AbortController();
   readonly client: LongPollClient<ReceivedView>;
   /** The view in force: the base of the next delta. */
-  private held: DnsView | null = null;
+  private held: PackedView | null = null;
   private legacy = false;
 
   constructor(
@@ -148,7 +150,7 @@ export class ApiViewSource implements ViewSource {
   private decode(doc: unknown, where: string): ReceivedView {
     if (this.legacy) return decodeLegacyView(doc, where);
     try {
-      return decodeViewChange(doc, this.held, where);
+      return decodeViewChange(doc, this.held?.view ?? null, where);
     } catch (err) {
       // A delta for another base cannot be applied: the next request asks for the whole view.
       if (err instanceof WrongBaseError) this.client.reset();
@@ -182,9 +184,9 @@ export class ApiViewSource implements ViewSource {
       return false;
     }
     this.held = cached.view;
-    this.client.resumeFrom(cached.view.version);
+    this.client.resumeFrom(cached.view.view.version);
     this.cache.serving();
-    this.log.warn({ version: cached.view.version, seq: cached.view.seq, saved_at: cached.savedAt, file: this.cache.file }, 'no control-plane replica answered: answering from the cached view until one does');
+    this.log.warn({ version: cached.view.view.version, seq: cached.view.view.seq, saved_at: cached.savedAt, file: this.cache.file }, 'no control-plane replica answered: answering from the cached view until one does');
     return true;
   }
 
@@ -223,7 +225,7 @@ export class ApiViewSource implements ViewSource {
     if (r.kind === 'unchanged') return 'unchanged';
     const { delta } = r.view;
     // A delta was checked against the view held when it was decoded: applied in place, it cannot fail.
-    const view = delta ? applyChanges(this.held!, delta.changes, delta.header, { inPlace: true }) : r.view.view!;
+    const view = delta ? applyPackedChanges(this.held!, delta.changes, delta.header) : r.view.packed!;
     try {
       this.onView(view, delta, r.view.compact);
     } catch (err) {
@@ -233,7 +235,7 @@ export class ApiViewSource implements ViewSource {
       // held may have been changed in place).
       this.client.reset();
       if (delta) this.held = null;
-      throw new LongPollError(`view ${view.version} from ${r.url}: cannot be installed: ${(err as Error).message}`, 'invalid', r.url);
+      throw new LongPollError(`view ${view.view.version} from ${r.url}: cannot be installed: ${(err as Error).message}`, 'invalid', r.url);
     }
     this.held = view;
     this.cache?.installed(view);

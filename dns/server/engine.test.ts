@@ -1,6 +1,6 @@
 // applyViewDelta: a process that keeps only its index and the view's skeleton (no subnets) applies a
 // delta to the index and gets the index a full build of the new view gives — including a record the
-// delta rebuilds (its origins changed), from the whole table withTables adds; without that table, or
+// delta rebuilds (its origins changed), from the whole table withTables (packed/packed-view.ts) adds; without that table, or
 // from another base, it asks for the whole view (null) and changes nothing.
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -9,7 +9,8 @@ import type { DnsView, WeightMap } from '../../model/views.ts';
 import { record, threeOrigins, view } from '../testing/fixtures.ts';
 import { buildViewIndex, type ViewIndex } from '../answer/view-index.ts';
 import { DnsConfig } from '../config.ts';
-import { applyViewDelta, authorityOf, skeletonOf, splitCompactView, withParsed, withTables } from './engine.ts';
+import { applyViewDelta, authorityOf, skeletonOf, splitCompactView, withParsed } from './engine.ts';
+import { packView, withTables } from '../packed/packed-view.ts';
 import type { ViewDelta } from '../view-changes.ts';
 
 const config = DnsConfig.parse({ listen: ['127.0.0.1:0'], view_file: 'x.json' });
@@ -52,7 +53,7 @@ describe('applyViewDelta on a skeleton', () => {
     const bare = deltaOf(b, c);
     expect(bare.changes[0]!.meta).not.toBeNull();
     expect(applyViewDelta(one.view, one.index, bare, config, log)).toBeNull();
-    const two = applyViewDelta(one.view, one.index, withTables(bare, c), config, log)!;
+    const two = applyViewDelta(one.view, one.index, withTables(bare, packView(c)), config, log)!;
     expect(summary(two.index)).toEqual(summary(buildViewIndex(c, authorityOf(config), 0)));
     expect(two.index.records.get([...two.index.records.keys()][0]!)!.origins[0]!.healthy).toBe(false);
     expect(Object.keys(two.view.zones[0]!.records[0]!.subnets)).toHaveLength(0);
@@ -66,7 +67,7 @@ describe('applyViewDelta on a skeleton', () => {
     const thread = applyViewDelta(skeletonOf(a), buildViewIndex(a, authorityOf(config), 0), lean, config, log)!;
     expect(summary(thread.index)).toEqual(summary(buildViewIndex(b, authorityOf(config), 0)));
     // A rebuilt record (its origins changed) crosses with its table, unparsed.
-    const rebuild = withTables(deltaOf(b, c), c);
+    const rebuild = withTables(deltaOf(b, c), packView(c));
     const w2 = applyViewDelta(thread.view, thread.index, rebuild, config, log)!;
     expect(w2.parsed[0]).toBeUndefined();
     const t2 = applyViewDelta(thread.view, buildViewIndex(b, authorityOf(config), 0), structuredClone(withParsed(rebuild, w2.parsed)), config, log)!;

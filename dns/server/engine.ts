@@ -7,7 +7,7 @@ import { Responder } from '../answer/respond.ts';
 import type { DnsStats } from '../answer/stats.ts';
 import { buildViewIndex, type Authority, type LearnedTables, type ViewIndex } from '../answer/view-index.ts';
 import { parseSubnets, updateViewIndex, type ParsedSubnets } from '../answer/view-index-update.ts';
-import { checkChanges, compactSubnets, expandSubnets } from '../../model/view-codec.ts';
+import { checkChanges, expandSubnets } from '../../model/view-codec.ts';
 import type { CompactDnsView, CompactSubnets, DnsRecordChange } from '../../model/view-changes.ts';
 import type { ViewDelta } from '../view-changes.ts';
 import type { DnsConfig } from '../config.ts';
@@ -146,12 +146,6 @@ export function skeletonOf(view: DnsView | CompactDnsView): DnsView {
  */
 export function splitCompactView(c: CompactDnsView): { view: DnsView; tables: CompactSubnets[][] } {
   return { view: skeletonOf(c), tables: c.zones.map((z) => z.records.map((r) => r.subnets)) };
-}
-
-/** `delta` with the whole subnet table of each record it rebuilds, from `view` (the view after it). */
-export function withTables(delta: ViewDelta, view: DnsView): ViewDelta {
-  const tables = delta.changes.filter((c) => c.meta).map((c) => ({ zone: c.zone, record: c.record, subnets: compactSubnets(Object.entries(view.zones[c.zone]!.records[c.record]!.subnets)) }));
-  return tables.length > 0 ? { ...delta, tables } : delta;
 }
 
 /**

@@ -12,9 +12,7 @@ import { registerServingMetrics, servedVersionOf } from '../metrics.ts';
 import { registerDnssecMetrics } from '../dnssec/metrics.ts';
 import type { OnlineSigner } from '../dnssec/online.ts';
 import { DnssecStats } from '../dnssec/stats.ts';
-import { applyViewDelta, authorityOf, createResponder, createSigner, indexView, openGeo, reloadKeys, skeletonOf, tcpLimitsOf, withParsed, withTables } from './engine.ts';
-import { updateViewIndex } from '../answer/view-index-update.ts';
-import type { ViewIndex } from '../answer/view-index.ts';
+import { applyViewDelta, createResponder, createSigner, indexView, openGeo, reloadKeys, skeletonOf, tcpLimitsOf, withParsed } from './engine.ts';
 import type { ViewDelta } from '../view-changes.ts';
 import type { CompactSubnets } from '../../model/view-changes.ts';
 import type { WholeView } from './udp-batched/view-parts.ts';
@@ -34,12 +32,8 @@ export class ServingProcess {
   private readonly tcpStats = new TcpStats();
   /** The skeleton of the view in force (engine.ts skeletonOf): the base of the next delta. */
   private latest: DnsView | null = null;
-  /**
-   * The whole view, only while something still needs it: the UDP thread not started yet (it indexes
-   * its own copy), or `keep` (the caller holds it anyway: one process, its view source's copy).
-   */
+  /** The whole view, only until the UDP thread has started (it indexes its own copy). */
   private full: WholeView | null = null;
-  private keeps = false;
   private udp: BatchedUdp | null = null;
   /** The UDP thread needs the whole view and this process does not keep it (a cluster worker asks its primary). */
   onNeedView: (() => void) | null = null;
@@ -84,28 +78,23 @@ export class ServingProcess {
 
   /**
    * Indexes a view here (throws if it is invalid: the caller counts it and the last good view stays),
-   * then hands it to the UDP thread, which indexes its own copy. With `delta` (how `view` came from
-   * the view installed) the index is updated in place instead of rebuilt, here and in the thread.
+   * then hands it to the UDP thread, which indexes its own copy. `tables`: the records' learned
+   * subnets in compact form, read instead of `view`'s (a skeleton then: engine.ts skeletonOf).
    */
-  install(view: DnsView, logSummary: boolean, delta?: ViewDelta, o: { keep?: boolean; tables?: CompactSubnets[][] } = {}): void {
-    const index = this.responder.index;
-    let next: ViewIndex | null = null;
-    if (delta && index && index.version === delta.from) {
-      try {
-        next = updateViewIndex(index, view, delta.changes, authorityOf(this.config));
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message, version: view.version }, 'cannot apply the delta to the index; rebuilding it');
-      }
-    }
-    this.responder.setIndex(next ?? indexView(view, this.config, this.log, logSummary, undefined, o.tables));
+  install(view: DnsView, logSummary: boolean, o: { tables?: CompactSubnets[][] } = {}): void {
+    this.responder.setIndex(indexView(view, this.config, this.log, logSummary, undefined, o.tables));
     this.latest = skeletonOf(view);
-    if (o.keep) this.keeps = true;
     const whole: WholeView = o.tables ? { view: this.latest, tables: o.tables } : { view };
-    this.full = this.keeps || !this.udp ? whole : null;
-    this.udp?.setView(whole, delta && withTables(delta, view));
+    this.full = this.udp ? null : whole;
+    this.udp?.setView(whole);
     // A full view's parse and index build leave several times its size as garbage (lib/collect-garbage.ts).
     // Collected once the caller (which holds the view, or the message it came in) has returned.
-    if (!delta) collectSoon();
+    collectSoon();
+  }
+
+  /** The whole view for the UDP thread, which missed a delta's base (onNeedView), from whoever holds it. */
+  resyncThread(whole: WholeView): void {
+    this.udp?.setView(whole);
   }
 
   /**
@@ -152,7 +141,7 @@ export class ServingProcess {
       },
     });
     this.udp = udp;
-    if (!this.keeps) this.full = null; // the thread has its own copy now
+    this.full = null; // the thread has its own copy now
     try {
       await udp.ready;
     } catch (err) {
@@ -161,7 +150,7 @@ export class ServingProcess {
       throw err;
     }
     // The whole view this process held for the thread's first build is garbage now (lib/collect-garbage.ts).
-    if (!this.keeps) collectSoon();
+    collectSoon();
     return startListeners(addresses, this.responder, this.log, { ...tcp, udp });
   }
 }
