@@ -28,6 +28,7 @@ import { viewCache } from '../api/routes/views.ts';
 import { tokenSets } from '../api/auth.ts';
 import { buildServer } from '../api/server.ts';
 import { freePort, freeServerPort } from '../test/helpers/ports.ts';
+import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
 import { childPids, treeRssBytes } from '../test/helpers/rss.ts';
 import { startSluice, type SluiceProcess } from '../test/helpers/sluice-process.ts';
 import { waitFor } from '../test/helpers/wait.ts';
@@ -103,7 +104,7 @@ async function publishes(store: SqliteStore | PostgresStore, n: number, changed:
   };
   /** After s3: the next table (`changed` of it moved), sharing its unchanged maps with `inForce` (the weights in force as the publisher got them). */
   const afterS3 = (inForce: Record<string, WeightMap>) => sharing(nextSubnets(raw3, n, changed, rand, pool), raw3, inForce);
-  return { lb, s1: s1f, s2, s3, decision, following, afterS3 };
+  return { lb, ids, s1: s1f, s2, s3, decision, following, afterS3 };
 }
 
 /** What the publish of `version` wrote for the weights: its change row's JSON, or the base body when it wrote one. */
@@ -243,47 +244,71 @@ async function startProfile(): Promise<() => Promise<object>> {
 async function metricsText(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 }
-const servedVersion = (text: string) => /^sluice_dns_view_version(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+
 const changesByKind = (text: string) => Object.fromEntries([...text.matchAll(/^sluice_dns_view_changes_total\{kind="(\w+)",reason="(\w+)"\} (\d+)/gm)].map((m) => [`${m[1]}/${m[2]}`, Number(m[3])]));
 
+/** A subnet outside the synthetic tables (198.18.0.0/15, benchmarking): each publish sends it whole to another origin. */
+const PROBE = '198.18.0.0/24';
+/** Origin k's address as publishes() creates it. */
+const originAddress = (k: number) => `10.200.${k >> 8}.${k & 255}`;
+
+/** The address `port`'s server answers app.example.com with for the probe subnet (ECS), or null. */
+async function probeAnswer(port: number): Promise<string | null> {
+  const reply = await udpExchange(port, buildQuery({ name: 'app.example.com', edns: { ecs: { address: '198.18.0.1', source: 24 } } }), { timeoutMs: 1000 }).catch(() => null);
+  if (!reply || reply.length < 12) return null;
+  const a = decodeResponse(reply).answers.find((r) => r.type === 1);
+  return a?.value ?? null;
+}
+
 /**
- * publish -> `servers` real `sluice dns` processes serving the new version (their
- * sluice_dns_view_version gauge = the weights version), each following the API's long-poll
- * (GET /dns/view/changes) on an in-process API over SQLite. The first publish brings every server
- * its full view; the second (2 % changed) is timed, from publishWeights' call to the last server
- * serving it. CPU of the API process and of the DNS process trees (from /proc) beside wall time.
+ * publish -> `servers` real `sluice dns` processes serving the new version, each following the API's
+ * long-poll (GET /dns/view/changes) on an in-process API over SQLite. "Serving" is read from the
+ * answers themselves: every publish moves one probe subnet whole to another origin, and a server
+ * serves the publish once its ECS answer for that subnet names the new origin: what clients see, read
+ * from the thread that answers them, for microseconds of its CPU (a scrape of /metrics makes the
+ * primary gather every worker's registry over IPC, and was polled every 25 ms). The first publish
+ * brings every server its full view; the next ones (2 % changed) are timed, from publishWeights' call
+ * to the last server serving it. CPU of the API process and of the DNS process trees (from /proc)
+ * beside wall time.
  */
 async function toServers(label: string, n: number, changed: number, servers: number, rounds: number) {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-view-publish-dns-'));
   const store = openSqliteStore(dir);
-  const procs: { proc: SluiceProcess; metricsPort: number }[] = [];
+  const procs: { proc: SluiceProcess; metricsPort: number; dnsPort: number }[] = [];
   const app = await buildServer({ store, tokens: tokenSets({ admin_tokens: [], read_tokens: [READ_TOKEN], report_tokens: [] }), docs: false });
   try {
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const { lb, s1, s2, decision, following } = await publishes(store, n, changed);
-    const first = await store.publishWeights(lb.id, { subnets: s1 }, decision);
+    const { lb, ids, s1, s2, decision, following } = await publishes(store, n, changed);
+    // In place (each round's table is a fresh object), before the round's clocks start; its key list
+    // registered again for the store's serialiser (knownKeys: it must be exactly Object.keys).
+    const probed = (table: Record<string, WeightMap>, round: number) => {
+      table[PROBE] = { [ids[round % 2]!]: 1 };
+      knownKeys(table, Object.keys(table));
+      return table;
+    };
+    const first = await store.publishWeights(lb.id, { subnets: probed(s1, 0) }, decision);
     writeFileSync(join(dir, 'token'), READ_TOKEN, { mode: 0o600 });
     for (let d = 0; d < servers; d++) {
       const metricsPort = await freePort();
-      const cfg = { listen: [`127.0.0.1:${await freeServerPort()}`], api: { url, token_file: join(dir, 'token'), wait: '30s' }, metrics: { listen: `127.0.0.1:${metricsPort}` } };
+      const dnsPort = await freeServerPort();
+      const cfg = { listen: [`127.0.0.1:${dnsPort}`], api: { url, token_file: join(dir, 'token'), wait: '30s' }, metrics: { listen: `127.0.0.1:${metricsPort}` } };
       writeFileSync(join(dir, `dns-${d}.yaml`), JSON.stringify(cfg));
-      procs.push({ proc: startSluice(['dns', '--config', join(dir, `dns-${d}.yaml`)], { env: { SLUICE_LOG_LEVEL: 'warn' } }), metricsPort });
+      procs.push({ proc: startSluice(['dns', '--config', join(dir, `dns-${d}.yaml`)], { env: { SLUICE_LOG_LEVEL: 'warn' } }), metricsPort, dnsPort });
     }
-    // Polled every 25 ms, and a server once seen on the version is not asked again: at 10 ms, five
-    // servers' /metrics cost this process seconds of CPU (counted as the API's) and the servers a
-    // share of the two cores while they applied the delta.
-    const allOn = (version: number, what: string) => {
+    // A server once seen serving the round's answer is not asked again.
+    const allOn = (round: number, what: string) => {
       const waiting = new Set(procs);
+      const expected = originAddress(round % 2);
       return waitFor(
         async () => {
-          for (const p of [...waiting]) if (servedVersion(await metricsText(p.metricsPort).catch(() => '')) === String(version)) waiting.delete(p);
+          await Promise.all([...waiting].map(async (p) => (await probeAnswer(p.dnsPort)) === expected && waiting.delete(p)));
           return waiting.size === 0;
         },
-        { timeoutMs: 900_000, intervalMs: 25, what: `${what}; output: ${procs.map((p) => p.proc.output().slice(-400)).join(' | ')}` },
+        { timeoutMs: 900_000, intervalMs: 10, what: `${what}; output: ${procs.map((p) => p.proc.output().slice(-400)).join(' | ')}` },
       );
     };
     const t0 = performance.now();
-    await allOn(first.version, 'every DNS server on the first (full) view');
+    await allOn(0, 'every DNS server on the first (full) view');
     const firstMs = performance.now() - t0;
     const rss = procs.map((p) => Math.round(treeRssBytes(p.proc.child.pid!) / 1e6));
     // VIEW_PUBLISH_PROFILE=file.cpuprofile: this process's main thread, publish -> all serving (first round).
@@ -291,13 +316,13 @@ async function toServers(label: string, n: number, changed: number, servers: num
     // `rounds` publishes in a row, each timed from publishWeights' call to the last server serving it.
     const timed: { publish_ms: number; publish_to_all_serving_ms: number; api_process_cpu_ms: number; dns_cpu_ms_each: number[] }[] = [];
     for (let round = 0; round < rounds; round++) {
-      const table = round === 0 ? s2 : following();
+      const table = probed(round === 0 ? s2 : following(), round + 1);
       const dnsCpu0 = procs.map((p) => treeCpuMs(p.proc.child.pid!));
       const cpu0 = process.cpuUsage();
       const t = performance.now();
       const published = await store.publishWeights(lb.id, { subnets: table }, decision);
       const publishMs = performance.now() - t;
-      await allOn(published.version, `every DNS server on publish ${round + 2}`);
+      await allOn(round + 1, `every DNS server on publish ${round + 2}`);
       const propagateMs = performance.now() - t;
       const apiCpu = process.cpuUsage(cpu0);
       if (profile && round === 0) writeFileSync(process.env.VIEW_PUBLISH_PROFILE!, JSON.stringify(await profile()));
