@@ -42,9 +42,13 @@ export class HttpGetter {
           ...(opts.signal ? { signal: opts.signal } : {}),
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+          // Decoded chunk by chunk as they arrive (a character split across chunks is kept whole), so
+          // a big body (a 55 MB PromQL answer) is not concatenated and decoded in one piece at the end:
+          // ~100 ms of the event loop for Buffer.concat + toString, ~50 ms for the join.
+          res.setEncoding('utf8');
+          const chunks: string[] = [];
+          res.on('data', (c: string) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.join('') }));
           res.on('error', reject);
           res.on('close', () => {
             if (!res.complete) reject(Object.assign(new Error('the answer broke off'), { code: 'ECONNRESET' }));
