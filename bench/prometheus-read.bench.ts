@@ -7,9 +7,13 @@
 // stall a 10 ms ticker saw (a stall is how long the API would have answered nothing), and the longest
 // GC pause inside it.
 //
-//   npm run bench -- prometheus-read [--series 400000] [--reps 3]
+// With --gzip the server answers gzip to clients that ask for it (both do; Prometheus does too), as a
+// remote Prometheus's answer would best travel.
+//
+//   npm run bench -- prometheus-read [--series 400000] [--reps 3] [--gzip]
 import { createServer } from 'node:http';
 import { loadavg } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { PrometheusDriver } from 'prometheus-query';
 import { PrometheusServer } from '../scheduler/inputs/prometheus-server.ts';
@@ -67,7 +71,12 @@ export async function main(args: string[]): Promise<void> {
   // Encoded once: the server's own work (it shares this process) stays out of the reads' stalls.
   const body = Buffer.from(answer(count));
   // No content-length, as Prometheus (Go's net/http) sends a big answer: chunked.
-  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  const gzip = args.includes('--gzip');
+  const gzipped = gzip ? gzipSync(body) : undefined;
+  const server = createServer((req, res) => {
+    if (gzipped && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipped);
+    else res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const load = [loadavg()];
@@ -104,8 +113,8 @@ export async function main(args: string[]): Promise<void> {
   const mb = (body.length / 1e6).toFixed(1);
   const loads = load.map((l) => l[0]!.toFixed(1));
   recordResult(
-    'prometheus-read',
-    { comparison: 'sluice PrometheusServer (paced parse) vs prometheus-query (axios), one instant-vector answer from a loopback server', ratios, details: { series: count, body_mb: Number(mb), reps, runs, load_1m: loads } },
-    `${count} series, ${mb} MB answer, median of ${reps}: longest event-loop stall ${m('ours', 'max_stall_ms')} ms vs ${m('peer', 'max_stall_ms')} ms (prometheus-query), ×${ratios.max_stall.toFixed(3)}; CPU ${m('ours', 'cpu_ms')} vs ${m('peer', 'cpu_ms')} ms (×${ratios.cpu.toFixed(2)}); wall ${m('ours', 'wall_ms')} vs ${m('peer', 'wall_ms')} ms (×${ratios.wall.toFixed(2)}); longest GC pause ${m('ours', 'max_gc_ms')} vs ${m('peer', 'max_gc_ms')} ms; load average ${loads.join(' → ')}`,
+    gzip ? 'prometheus-read-gzip' : 'prometheus-read',
+    { comparison: 'sluice PrometheusServer (paced parse) vs prometheus-query (axios), one instant-vector answer from a loopback server', ratios, details: { series: count, body_mb: Number(mb), gzip_mb: gzipped ? gzipped.length / 1e6 : null, reps, runs, load_1m: loads } },
+    `${count} series, ${mb} MB answer${gzipped ? ` (${(gzipped.length / 1e6).toFixed(1)} MB gzipped)` : ''}, median of ${reps}: longest event-loop stall ${m('ours', 'max_stall_ms')} ms vs ${m('peer', 'max_stall_ms')} ms (prometheus-query), ×${ratios.max_stall.toFixed(3)}; CPU ${m('ours', 'cpu_ms')} vs ${m('peer', 'cpu_ms')} ms (×${ratios.cpu.toFixed(2)}); wall ${m('ours', 'wall_ms')} vs ${m('peer', 'wall_ms')} ms (×${ratios.wall.toFixed(2)}); longest GC pause ${m('ours', 'max_gc_ms')} vs ${m('peer', 'max_gc_ms')} ms; load average ${loads.join(' → ')}`,
   );
 }

@@ -5,6 +5,7 @@
 // never answers — is an InputsUnavailable naming the server and the query, never a crash or an empty
 // answer. The broken answers come from loopback servers of this test (Prometheus never sends them).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpGetter } from '../lib/http-get.ts';
 import { PrometheusServer } from '../scheduler/inputs/prometheus-server.ts';
@@ -164,6 +165,21 @@ describe('PrometheusServer on broken answers (loopback servers)', () => {
       // Generous for a loaded machine; what matters is that it ends, long before a test timeout.
       expect(Date.now() - t0).toBeLessThan(5000);
     }
+  });
+
+  it('asks for gzip and reads a gzip answer; a corrupt one is backend_down', async () => {
+    const body = vector(Array.from({ length: 3000 }, (_, i) => ({ metric: { subnet: `10.0.${i >> 8}.${i & 255}/32`, s: 'é"' }, value: [1, String(i / 3)] })));
+    const corrupt = gzipSync(body).subarray(0, 500);
+    let asked: string | undefined;
+    let bad = false;
+    const url = await serve((req, res) => {
+      asked = req.headers['accept-encoding'];
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(bad ? Buffer.concat([corrupt, Buffer.alloc(100, 7)]) : gzipSync(body));
+    });
+    expect(await new PrometheusServer({ url, timeoutMs: 5000 }).query('subnet_demand', 'up')).toEqual((JSON.parse(body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) })));
+    expect(asked).toBe('gzip');
+    bad = true;
+    expect(await reject(url)).toMatchObject({ kind: 'backend_down', message: expect.stringMatching(/^subnet_rtt: Prometheus at .* failed: .+/) });
   });
 
   it('sends the configured headers and the evaluation time; GET for short queries, a POST form for long ones', async () => {
