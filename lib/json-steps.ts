@@ -110,19 +110,25 @@ export function textSink(): { add: (piece: string) => void; text: () => string }
 }
 
 /**
- * JSON.parse(text) for a JSON object, where the values of the keys in `paced` (big flat tables, e.g. a
- * weights body's "subnets") are parsed in steps: STEP_ITEMS entries at a time, each slice of text given
- * to JSON.parse. At 1M subnets one JSON.parse of the stored weights was ~1 s of the API's thread. The
- * keys of a paced table are remembered for keysOnce() (so a view built from it never collects them).
+ * JSON.parse(text) for a JSON object, where the values at the paths in `paced` (big flat tables, e.g. a
+ * weights body's "subnets", or big arrays, e.g. a PromQL answer's "data.result") are parsed in steps:
+ * STEP_ITEMS entries or elements at a time, each slice of text given to JSON.parse. At 1M subnets one
+ * JSON.parse of the stored weights was ~1 s of the API's thread; one PromQL answer 0.5 s. A path is
+ * keys joined by "." from the top object (objects on the way are walked, not parsed whole). The keys of
+ * a paced table are remembered for keysOnce() (so a view built from it never collects them).
  * Valid JSON gives what JSON.parse gives; malformed text throws a SyntaxError (not always JSON.parse's).
  */
 export function* parseJsonObjectSteps(text: string, paced: ReadonlySet<string>): Steps<Record<string, unknown>> {
-  const { value, end } = yield* parseObjectSteps(text, skipSpace(text, 0), paced, true);
+  const { value, end } = yield* parseObjectSteps(text, skipSpace(text, 0), paced, '');
   if (skipSpace(text, end) !== text.length) throw new SyntaxError(`unexpected text after the JSON object at ${end}`);
   return value;
 }
 
-function* parseObjectSteps(text: string, i: number, paced: ReadonlySet<string>, top: boolean): Steps<{ value: Record<string, unknown>; end: number }> {
+/**
+ * `path` is where this object sits ('' for the top): its keys are read and compared with `paced`;
+ * null inside a paced table, whose keys are never looked at one by one (1M of them).
+ */
+function* parseObjectSteps(text: string, i: number, paced: ReadonlySet<string>, path: string | null): Steps<{ value: Record<string, unknown>; end: number }> {
   if (text.charCodeAt(i) !== 0x7b) throw new SyntaxError(`expected "{" at ${i}`);
   const value: Record<string, unknown> = {};
   const keys: string[] = [];
@@ -150,13 +156,16 @@ function* parseObjectSteps(text: string, i: number, paced: ReadonlySet<string>, 
     if (text.charCodeAt(colon) !== 0x3a) throw new SyntaxError(`expected ":" at ${colon}`);
     const at = skipSpace(text, colon + 1);
     let end: number;
-    const key = top ? (JSON.parse(text.slice(i, keyEnd)) as string) : '';
-    if (top && paced.has(key) && text.charCodeAt(at) === 0x7b) {
+    const at0 = text.charCodeAt(at);
+    const key = path === null ? '' : (JSON.parse(text.slice(i, keyEnd)) as string);
+    const full = path === null ? '' : path === '' ? key : `${path}.${key}`;
+    const inner = path === null ? null : paced.has(full) ? (at0 === 0x7b ? parseObjectSteps(text, at, paced, null) : at0 === 0x5b ? parseArraySteps(text, at) : null) : at0 === 0x7b && leadsToPaced(paced, full) ? parseObjectSteps(text, at, paced, full) : null;
+    if (inner) {
       flush(Math.max(comma, chunkStart));
-      const inner = yield* parseObjectSteps(text, at, paced, false);
-      Object.defineProperty(value, key, { value: inner.value, writable: true, enumerable: true, configurable: true });
+      const parsed = yield* inner;
+      Object.defineProperty(value, key, { value: parsed.value, writable: true, enumerable: true, configurable: true });
       if (!keys.includes(key)) keys.push(key);
-      end = inner.end;
+      end = parsed.end;
       chunkStart = skipSpace(text, end);
       if (text.charCodeAt(chunkStart) === 0x2c) chunkStart++;
     } else {
@@ -166,7 +175,7 @@ function* parseObjectSteps(text: string, i: number, paced: ReadonlySet<string>, 
     const c = text.charCodeAt(next);
     if (c === 0x7d) {
       flush(next);
-      if (!top && plainKeys) keyCache.set(value, keys);
+      if (path === null && plainKeys) keyCache.set(value, keys);
       return { value, end: next + 1 };
     }
     if (c !== 0x2c) throw new SyntaxError(`expected "," or "}" at ${next}`);
@@ -176,6 +185,40 @@ function* parseObjectSteps(text: string, i: number, paced: ReadonlySet<string>, 
       yield;
     }
     comma = next;
+    i = skipSpace(text, next + 1);
+  }
+}
+
+function leadsToPaced(paced: ReadonlySet<string>, path: string): boolean {
+  for (const p of paced) if (p.startsWith(`${path}.`)) return true;
+  return false;
+}
+
+/** A paced array: its elements' boundaries found by one scan, JSON.parse on STEP_ITEMS of them at a time. */
+function* parseArraySteps(text: string, i: number): Steps<{ value: unknown[]; end: number }> {
+  const value: unknown[] = [];
+  i = skipSpace(text, i + 1);
+  if (text.charCodeAt(i) === 0x5d) return { value, end: i + 1 };
+  let chunkStart = i;
+  let n = 0;
+  const flush = (to: number) => {
+    const part = JSON.parse(`[${text.slice(chunkStart, to)}]`) as unknown[];
+    // One push per element: a spread of thousands of arguments is no faster and has a stack limit.
+    for (const x of part) value.push(x);
+  };
+  for (;;) {
+    const next = skipSpace(text, valueEnd(text, i));
+    const c = text.charCodeAt(next);
+    if (c === 0x5d) {
+      flush(next);
+      return { value, end: next + 1 };
+    }
+    if (c !== 0x2c) throw new SyntaxError(`expected "," or "]" at ${next}`);
+    if (++n % STEP_ITEMS === 0) {
+      flush(next);
+      chunkStart = next + 1;
+      yield;
+    }
     i = skipSpace(text, next + 1);
   }
 }

@@ -1,5 +1,5 @@
-// Every number the scheduler reads passes through here. NaN, ±Inf (prometheus-query turns "+Inf" into
-// NaN), negative rates and absurd RTTs are dropped and counted, never planned with.
+// Every number the scheduler reads passes through here. NaN, ±Inf (Prometheus's "NaN", "+Inf", "-Inf"),
+// negative rates and absurd RTTs are dropped and counted, never planned with.
 export type RejectReason = 'nan' | 'infinite' | 'negative' | 'out_of_range' | 'unknown_label';
 
 export interface RejectionCounter {

@@ -1,7 +1,8 @@
-// Reads the scheduler's inputs from Prometheus (or any PromQL backend) with prometheus-query. Each
-// input has a default query on sluice's own agent and edge-sync metrics; any of them can be replaced,
-// globally or per load balancer, e.g. to read HAProxy's, nginx's or Envoy's exporters instead, as long
-// as the result carries the labels in QUERY_LABELS.
+// Reads the scheduler's inputs from Prometheus (or any PromQL backend), one instant query per input
+// (prometheus-server.ts, its answers parsed in paced steps). Each input has a default query on sluice's
+// own agent and edge-sync metrics; any of them can be replaced, globally or per load balancer, e.g. to
+// read HAProxy's, nginx's or Envoy's exporters instead, as long as the result carries the labels in
+// QUERY_LABELS.
 import { capacityUnitOf, type CapacityUnit, type LoadBalancer } from '../../model/index.ts';
 import { runPaced } from '../../lib/steps.ts';
 import { assembleInputsSteps, edgeOriginUnitOf, QUERY_LABELS, type QueryName, type RawInputs, type Series } from './assemble.ts';
