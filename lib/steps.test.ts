@@ -38,6 +38,32 @@ describe('steps', () => {
     expect(ticks).toBeGreaterThanOrEqual(3);
   });
 
+  it('paced tasks running at once take turns: one slice per turn of the event loop, not one each', async () => {
+    // A turn counter bumped once per loop iteration (an immediate that re-queues itself runs once per check phase).
+    let turn = 0;
+    let running = true;
+    const tick = (): void => {
+      turn++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const turnsOfSlices: number[] = [];
+    function* task(slices: number): Steps<void> {
+      for (let i = 0; i < slices; i++) {
+        turnsOfSlices.push(turn);
+        yield;
+      }
+    }
+    // Four tasks, every step its own slice (sliceMs 0): with an immediate each, the four would run a slice
+    // each in the same check phase, holding the loop four slices between two timer phases.
+    await Promise.all([task(6), task(6), task(6), task(6)].map((t) => runPaced(t, 0)));
+    running = false;
+    expect(turnsOfSlices).toHaveLength(24);
+    // The first slices run before any yield (one per task, as each starts); after that, never two in one turn.
+    const afterStart = turnsOfSlices.slice(4);
+    expect(new Set(afterStart).size).toBe(afterStart.length);
+  });
+
   it('a meter counts the CPU inside the paced slices, not what ran between them', async () => {
     if (threadCpuMs() === undefined) return; // no thread clock off Linux: the meter stays at 0
     // Spins until this thread has used `ms` more CPU (wall-clock spins burn less CPU on a loaded machine).
