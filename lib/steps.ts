@@ -4,35 +4,9 @@
 // seconds (bench/README.md "The decision at 1M").
 import { performance } from 'node:perf_hooks';
 import { threadCpuMs } from './thread-cpu.ts';
+import { yieldToLoop } from './loop-turns.ts';
 
-/**
- * Lets the event loop run whatever is queued (timers, I/O callbacks) before continuing: one waiter per
- * turn of the loop. Why not a setImmediate each: the immediates queued before a check phase all run in
- * it, back to back, so k paced tasks in progress at once (the scheduler's PromQL read parses its ~8
- * large answers concurrently) could hold the loop k slices between two timer phases. Waiters are
- * resumed in order, one per turn: an immediate queued while the
- * check phase runs waits for the next turn (Node's event loop), so the loop runs its timers and I/O
- * between any two slices, whoever runs them.
- */
-export function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    waiting.push(resolve);
-    if (!turnScheduled) scheduleTurn();
-  });
-}
-
-const waiting: (() => void)[] = [];
-let turnScheduled = false;
-
-function scheduleTurn(): void {
-  turnScheduled = true;
-  setImmediate(() => {
-    turnScheduled = false;
-    const next = waiting.shift();
-    if (waiting.length > 0) scheduleTurn();
-    next?.();
-  });
-}
+export { yieldToLoop };
 
 /**
  * Long synchronous steps are written as generators that `yield` every few thousand items (a step
