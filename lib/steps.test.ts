@@ -14,6 +14,25 @@ function* busy(slices: number, ms: number): Steps<number> {
   return slices;
 }
 
+/** Counts turns of the event loop: an immediate that queues itself again runs once per check phase. */
+function loopTurns(): { readonly count: number; stop(): void } {
+  let count = 0;
+  let running = true;
+  const tick = (): void => {
+    count++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    get count() {
+      return count;
+    },
+    stop: () => {
+      running = false;
+    },
+  };
+}
+
 describe('steps', () => {
   it('runToEnd runs a step generator straight through to its value', () => {
     let ticks = 0;
@@ -24,40 +43,27 @@ describe('steps', () => {
   });
 
   it('runPaced lets queued callbacks run between slices, with the same value', async () => {
-    let ticks = 0;
-    let running = true;
-    const tick = (): void => {
-      ticks++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = loopTurns();
     // ~200 ms of work in 5 ms steps, paced at 20 ms slices: the other callback gets several turns.
     const value = await runPaced(busy(40, 5), 20);
-    running = false;
+    turns.stop();
     expect(value).toBe(40);
-    expect(ticks).toBeGreaterThanOrEqual(3);
+    expect(turns.count).toBeGreaterThanOrEqual(3);
   });
 
   it('paced tasks running at once take turns: one slice per turn of the event loop, not one each', async () => {
-    // A turn counter bumped once per loop iteration (an immediate that re-queues itself runs once per check phase).
-    let turn = 0;
-    let running = true;
-    const tick = (): void => {
-      turn++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = loopTurns();
     const turnsOfSlices: number[] = [];
     function* task(slices: number): Steps<void> {
       for (let i = 0; i < slices; i++) {
-        turnsOfSlices.push(turn);
+        turnsOfSlices.push(turns.count);
         yield;
       }
     }
     // Four tasks, every step its own slice (sliceMs 0): with an immediate each, the four would run a slice
     // each in the same check phase, holding the loop four slices between two timer phases.
     await Promise.all([task(6), task(6), task(6), task(6)].map((t) => runPaced(t, 0)));
-    running = false;
+    turns.stop();
     expect(turnsOfSlices).toHaveLength(24);
     // The first slices run before any yield (one per task, as each starts); after that, never two in one turn.
     const afterStart = turnsOfSlices.slice(4);
