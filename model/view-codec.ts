@@ -315,19 +315,18 @@ export function* encodeDiffSteps(diff: RecordDiff[]): Steps<DnsRecordChange[]> {
 }
 
 /**
- * The view after `changes` (a delta made from `view`). Throws ViewDecodeError, before changing or
- * building anything, when a change points at a record that is not there or not the one named, or when
- * a subnet table is malformed. `view` is left as it was, unless `inPlace` (its owner holds no other
- * reference to it: a serving thread's own copy), when the changed records' subnet tables are updated
- * where they are instead of copied (a million-subnet table is not copied per publish).
+ * The view after `changes` (a delta made from `view`), `view` left as it was: what a delta means, on
+ * the object form (the DNS server applies deltas to its packed view, dns/packed/packed-view.ts, and
+ * its tests compare the two). Throws ViewDecodeError, before building anything, when a change points
+ * at a record that is not there or not the one named, or when a subnet table is malformed.
  */
-export function applyChanges(view: DnsView, changes: DnsRecordChange[], header: { version: string; seq: number | null; weights_version: number | null }, o: { inPlace?: boolean } = {}): DnsView {
+export function applyChanges(view: DnsView, changes: DnsRecordChange[], header: { version: string; seq: number | null; weights_version: number | null }): DnsView {
   checkChanges(view, changes);
   // Checked: nothing below throws.
   const zones = view.zones.map((z) => ({ zone: z.zone, records: [...z.records] }));
   for (const c of changes) {
     const rec = zones[c.zone]!.records[c.record]!;
-    const subnets = o.inPlace ? rec.subnets : { ...rec.subnets };
+    const subnets = { ...rec.subnets };
     forEachCompact(c.set, '', (cidr, w) => {
       subnets[cidr] = w;
     });
