@@ -10,7 +10,7 @@
 // sources × 20 origins the records are built once at each end, and the worker thread (solver/worker.ts)
 // runs decideDense() on the flat forms directly. Work arrays are reused from call to call (scratch.ts).
 import type { DecisionReason } from '../../model/views.ts';
-import { splitInForce } from './connections.ts';
+import { rowTotal, splitInForce } from './connections.ts';
 import { applyDials, makeBoundedPlan, resolveOverrides, type ResolvedOverrides } from './bounded-plan.ts';
 import { buildCosts, type CostMatrix } from './costs.ts';
 import { damp } from './damping.ts';
@@ -19,7 +19,7 @@ import { densify, rttOf, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
 import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff, type SparseShares } from './output.ts';
 import { makePlan } from './plan.ts';
-import { pickOrder, predict } from './predict.ts';
+import { pickOrder, pickOrigin, predict } from './predict.ts';
 import { scratch } from './scratch.ts';
 import { preferCurrent } from './stickiness.ts';
 import { steerWholeAnswers } from './answer-steering.ts';
@@ -91,6 +91,9 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const exact = resolved ? steerOverridden(inForce, resolved, n, K) : undefined;
   const drainingIdx = roleOf.flatMap((role, j) => (role === 'draining' ? [j] : []));
   const walkTo = pinDraining(planDense, inForce.keptEffective, drainingIdx, n, K);
+  // Before the damping overwrites the weights in force: where each subnet answered whole is answered now.
+  const order = pickOrder(origins.map((o) => o.id));
+  const inForceAnswers = problem.pick && inForce.hasConnections ? answersInForce(problem, inForce, order, exact) : undefined;
   lap('in force');
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
   const { weights: w, step, next, pinnedSources } = damp({
@@ -113,8 +116,17 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   lap('clean rows');
   // DNS subnets answered whole: flip the ones nearest to flipping where the answers lag the walk.
   if (problem.pick) {
-    const steered = steerWholeAnswers({ rows: n, cols: K, weights: w, plan: walkTo, demand, pick: problem.pick, order: pickOrder(origins.map((o) => o.id)), pinned: inForce.hasConnections ? inForce.pinned : undefined, exact });
-    if (steered.flipped > 0) notes.push(`answers: ${steered.flipped} subnet(s) answered whole flipped ahead of their shares (${fmt(steered.movedLoad)} rps), so the answered load follows the walk: ${fmt(steered.surplusBefore)} → ${fmt(steered.surplusAfter)} rps answered above it`);
+    // Answers running ahead of the walk are held back only where the walk is carried apart from the
+    // published weights, and never in a cycle whose pace the capacity guard set (answer-steering.ts).
+    const holds = inForceAnswers && step.limited_by !== 'capacity' ? inForceAnswers : undefined;
+    const steered = steerWholeAnswers({
+      rows: n, cols: K, weights: w, plan: walkTo, demand, pick: problem.pick, order, pinned: inForce.hasConnections ? inForce.pinned : undefined, exact,
+      walkApart: inForceAnswers?.walkApart, answerInForce: holds?.answer,
+    });
+    const ahead = steered.flipped - steered.held;
+    if (ahead > 0) notes.push(`answers: ${ahead} subnet(s) answered whole flipped ahead of their shares (${fmt(steered.movedLoad - steered.heldLoad)} rps), so the answered load follows the walk`);
+    if (steered.held > 0) notes.push(`answers: ${steered.held} subnet(s) answered whole held on their origin behind their shares (${fmt(steered.heldLoad)} rps), so the answered load does not outrun the walk`);
+    if (steered.flipped > 0) notes.push(`answers: ${fmt(steered.surplusBefore)} → ${fmt(steered.surplusAfter)} rps answered above the walk`);
     lap('answer steering');
   }
   // The load the next cycle will carry: pinned connections plus new traffic by these weights.
@@ -254,6 +266,39 @@ function spreadColumns(byColumn: Float64Array, n: number, C: number, K: number, 
   const dense = scratch.f64(name, n * K);
   for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) dense[i * K + colToOrigin[c]!] = byColumn[i * C + c]!;
   return dense;
+}
+
+/**
+ * Per source answered whole, before the damping: whether its walk is carried apart from the published
+ * weights (connection state with effective shares: the damping walks those, and the decision carries the
+ * walk it computed, not the weights published) and, for those that may be held back, the origin the
+ * weights in force answer it. Not held (−1): rows with shares freed by a health event or an override
+ * `now` (failover is never held back), rows an override fixes (`exact`).
+ */
+function answersInForce(problem: DenseProblem, inForce: ReturnType<typeof splitInForce>, order: readonly number[], exact: Uint8Array | undefined): { walkApart: Uint8Array; answer: Int32Array } {
+  const n = problem.sourceIds.length;
+  const K = problem.settings.origins.length;
+  const { pick, connections: conn, current } = problem;
+  const walkApart = new Uint8Array(n);
+  const answer = new Int32Array(n).fill(-1);
+  const line = new Float64Array(K);
+  for (let i = 0; i < n; i++) {
+    const u = pick![i]!;
+    if (!Number.isFinite(u) || !conn || rowTotal(conn.effective, i * K, K) === 0) continue;
+    walkApart[i] = 1;
+    if (inForce.freed[i]! > 0 || inForce.freedEffective[i]! > 0 || (exact !== undefined && exact[i] === 1)) continue;
+    // The published weights as the DNS server has them (draining shares not yet released).
+    const first = current.start[i]!;
+    const end = current.start[i + 1]!;
+    for (let e = first; e < end; e++) {
+      const j = current.origin[e]!;
+      const v = current.share[e]!;
+      if (j >= 0 && Number.isFinite(v) && v > 0) line[j] = v;
+    }
+    answer[i] = pickOrigin(line, 0, order, u);
+    for (let e = first; e < end; e++) if (current.origin[e]! >= 0) line[current.origin[e]!] = 0;
+  }
+  return { walkApart, answer };
 }
 
 /**
