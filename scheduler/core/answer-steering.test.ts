@@ -257,6 +257,30 @@ describe('decide() over cycles: the answered load tracks the walk both ways, and
     });
   }
 
+  it('the capacity guard is never held back: a cycle whose pace it raised holds no answer', () => {
+    // x fails; its 20 subnets (A) are re-planned onto y at once, and the 20 on y (B) must make room on
+    // z faster than max_shift: α = (40 − 25) / 20 = 0.75. B's points all lie past y's shrunken
+    // interval, so every B answer leaves y — ahead of the walk's 25 % — and none may be held.
+    const o = (id: string, max: number, healthy = true): OriginState => ({ id, target_rps: max, max_rps: max, healthy, admin_state: 'active', static_weight: 1, priority: 0 });
+    const A = Array.from({ length: 20 }, (_, i) => `subnet:10.1.${i}.0/24`);
+    const B = Array.from({ length: 20 }, (_, i) => `subnet:10.2.${i}.0/24`);
+    const current: Weights = Object.fromEntries([...A.map((id) => [id, { x: 1 }]), ...B.map((id) => [id, { y: 1 }])]);
+    const d = decide({
+      policy: 'latency', max_shift: 0.05, gain: 0.5, deadband: 0.005, max_latency_ms: 500, current,
+      origins: [o('x', 1000, false), o('y', 25), o('z', 1000)],
+      sources: [
+        ...A.map((id) => ({ id, demand_rps: 1, rtt_ms: { x: 5, y: 10, z: 100 }, pick: 0.5, connections: { effective: current[id]!, survival: { x: 0, y: 0, z: 0 } } })),
+        ...B.map((id, i) => ({ id, demand_rps: 1, rtt_ms: { x: 100, y: 10, z: 20 }, pick: 0.3 + i * 0.03, connections: { effective: current[id]!, survival: { x: 0, y: 0, z: 0 } } })),
+      ],
+    });
+    expect(d.step.limited_by).toBe('capacity');
+    const walkOnY = B.reduce((t, id) => t + (d.connections!.effective[id]!.y ?? 0), 0);
+    const answeredOnY = B.filter((id, i) => pickOrigin(Float64Array.from([d.weights[id]!.y ?? 0, d.weights[id]!.z ?? 0]), 0, [0, 1], 0.3 + i * 0.03) === 0).length;
+    expect(walkOnY).toBeGreaterThan(2);
+    expect(answeredOnY).toBe(0); // ahead of the walk by more than a subnet, and left so
+    expect(d.notes.some((x) => /held on their origin/.test(x))).toBe(false);
+  });
+
   it('failover is never held back: an origin failing mid-walk loses every answer in that cycle', () => {
     const cycles = walk('a-near', 'b-far', firstOnLine, true, 6);
     expect(cycles[6]!.answered).toBe(40);

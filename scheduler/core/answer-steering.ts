@@ -36,7 +36,11 @@
 //   origin's walked load is still the straight line L(α) = (1 − α)L(x⁰) + αL(x*), and the walk reaches
 //   the plan in the same cycle. What a hold changes is which origin the row's new connections are
 //   answered this cycle, i.e. how closely the answered load follows L(α). For the walk's surplus such a
-//   row's walk share does not move with the flip (it is the carried e', not the published w').
+//   row's walk share does not move with the flip (it is the carried e', not the published w'). Two
+//   places still read the published weights: a row the deadband holds keeps publishing them (and
+//   carries them as its walk: the deadband means "keep what is in force"), and the loop's re-reading of
+//   a carried row when the answer survival changes (loop/answer-survival.ts reconcile) mixes them in by
+//   1 − a/a′; both move a held row by at most its hold, never another row's pace.
 // - Failover and the capacity guard are never held back: rows with shares freed by a health event (or
 //   an override `now`) carry no in-force answer, an origin with no share left (removed) cannot be held
 //   on, and a cycle whose pace the capacity guard raised (damping step 3) holds nothing (the caller
