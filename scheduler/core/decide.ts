@@ -19,7 +19,7 @@ import { densify, rttOf, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
 import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff, type SparseShares } from './output.ts';
 import { makePlan } from './plan.ts';
-import { pickOrder, pickOrigin, predict } from './predict.ts';
+import { pickOrder, predict } from './predict.ts';
 import { scratch } from './scratch.ts';
 import { preferCurrent } from './stickiness.ts';
 import { steerWholeAnswers } from './answer-steering.ts';
@@ -281,22 +281,34 @@ function answersInForce(problem: DenseProblem, inForce: ReturnType<typeof splitI
   const { pick, connections: conn, current } = problem;
   const walkApart = new Uint8Array(n);
   const answer = new Int32Array(n).fill(-1);
-  const line = new Float64Array(K);
+  const rank = new Int32Array(K);
+  order.forEach((j, r) => (rank[j] = r));
+  // The row's entries in line order (rows name 1-3 origins: sorted by insertion, not a K-wide pass).
+  let entries: number[] = [];
   for (let i = 0; i < n; i++) {
     const u = pick![i]!;
     if (!Number.isFinite(u) || !conn || rowTotal(conn.effective, i * K, K) === 0) continue;
     walkApart[i] = 1;
     if (inForce.freed[i]! > 0 || inForce.freedEffective[i]! > 0 || (exact !== undefined && exact[i] === 1)) continue;
     // The published weights as the DNS server has them (draining shares not yet released).
-    const first = current.start[i]!;
-    const end = current.start[i + 1]!;
-    for (let e = first; e < end; e++) {
+    entries = [];
+    let total = 0;
+    for (let e = current.start[i]!; e < current.start[i + 1]!; e++) {
       const j = current.origin[e]!;
       const v = current.share[e]!;
-      if (j >= 0 && Number.isFinite(v) && v > 0) line[j] = v;
+      if (j < 0 || !(Number.isFinite(v) && v > 0)) continue;
+      total += v;
+      let at = entries.length;
+      while (at > 0 && rank[current.origin[entries[at - 1]!]!]! > rank[j]!) at--;
+      entries.splice(at, 0, e);
     }
-    answer[i] = pickOrigin(line, 0, order, u);
-    for (let e = first; e < end; e++) if (current.origin[e]! >= 0) line[current.origin[e]!] = 0;
+    // As pickOrigin (predict.ts): the interval of the line that holds u, else the last origin.
+    let acc = 0;
+    for (const e of entries) {
+      acc += current.share[e]! / total;
+      answer[i] = current.origin[e]!;
+      if (u < acc) break;
+    }
   }
   return { walkApart, answer };
 }
