@@ -10,6 +10,9 @@
 //   * in every cycle of the shift, the load the scheduler predicted for each origin agrees with what the
 //     origin served in that cycle within 5 % (the prediction knows which connections are pinned, and
 //     which origin each DNS subnet's answer names);
+//   * through DNS, the answers (replayed from the published weights) never leave the near origin more
+//     than two subnets ahead of the shares: new connections reach the far origin no faster than the walk
+//     (settle.ts answersAhead; the scheduler holds such subnets back, scheduler/core/answer-steering.ts);
 //   * the scheduler's measured load (decision records) agrees with the origin's counter: demand and load
 //     are in requests, not in connections;
 //   * the near origin fails (its connections break): from one cycle after detection it receives nothing.
