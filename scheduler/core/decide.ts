@@ -10,7 +10,7 @@
 // sources × 20 origins the records are built once at each end, and the worker thread (solver/worker.ts)
 // runs decideDense() on the flat forms directly. Work arrays are reused from call to call (scratch.ts).
 import type { DecisionReason } from '../../model/views.ts';
-import { rowTotal, splitInForce } from './connections.ts';
+import { splitInForce } from './connections.ts';
 import { applyDials, makeBoundedPlan, resolveOverrides, type ResolvedOverrides } from './bounded-plan.ts';
 import { buildCosts, type CostMatrix } from './costs.ts';
 import { damp } from './damping.ts';
@@ -278,20 +278,21 @@ function spreadColumns(byColumn: Float64Array, n: number, C: number, K: number, 
 function answersInForce(problem: DenseProblem, inForce: ReturnType<typeof splitInForce>, order: readonly number[], exact: Uint8Array | undefined): { walkApart: Uint8Array; answer: Int32Array } {
   const n = problem.sourceIds.length;
   const K = problem.settings.origins.length;
-  const { pick, connections: conn, current } = problem;
+  const { pick, current } = problem;
+  const given = inForce.effectiveGiven;
   const walkApart = new Uint8Array(n);
   const answer = new Int32Array(n).fill(-1);
   const rank = new Int32Array(K);
   order.forEach((j, r) => (rank[j] = r));
   // The row's entries in line order (rows name 1-3 origins: sorted by insertion, not a K-wide pass).
-  let entries: number[] = [];
+  const entries: number[] = [];
   for (let i = 0; i < n; i++) {
     const u = pick![i]!;
-    if (!Number.isFinite(u) || !conn || rowTotal(conn.effective, i * K, K) === 0) continue;
+    if (!Number.isFinite(u) || given === undefined || given[i] !== 1) continue;
     walkApart[i] = 1;
     if (inForce.freed[i]! > 0 || inForce.freedEffective[i]! > 0 || (exact !== undefined && exact[i] === 1)) continue;
     // The published weights as the DNS server has them (draining shares not yet released).
-    entries = [];
+    entries.length = 0;
     let total = 0;
     for (let e = current.start[i]!; e < current.start[i + 1]!; e++) {
       const j = current.origin[e]!;
