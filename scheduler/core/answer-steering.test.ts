@@ -245,6 +245,17 @@ describe('decide() over cycles: the answered load tracks the walk both ways, and
       expect(done).toBeGreaterThan(15);
       expect(held[done]!.answered).toBe(40);
       expect(held.at(-1)!.answered).toBe(40);
+      // Every row's published weights are on the plan when the unheld walk's are: no hold outlives the walk.
+      for (const w of Object.values(held[done]!.decision.weights)) expect(w).toEqual({ [to]: 1 });
+      // A held row's published weights trail its walk (the law) by its hold: just past its point. A row
+      // stays held while the answers need it and no subnet nearer its boundary can take its place: here
+      // at most 0.154 of a share, three cycles' steps (max_shift 0.05); the walk itself never trails.
+      let lag = 0;
+      held.forEach((c) => {
+        for (const [id, w] of Object.entries(c.decision.weights)) lag = Math.max(lag, (w[from] ?? 0) - (c.decision.connections!.effective[id]![from] ?? 0));
+      });
+      expect(lag).toBeGreaterThan(0);
+      expect(lag).toBeLessThan(4 * 0.05);
       // Not vacuous: the points alone run ahead of the walk by more than a subnet somewhere (the points
       // of the unheld walk's weights), and the steering held subnets to prevent it.
       const ahead = unheld.map((c) => {
