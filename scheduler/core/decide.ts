@@ -114,7 +114,8 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   cleanRows(w, n, K);
   cleanRows(planDense, n, K);
   lap('clean rows');
-  // DNS subnets answered whole: flip the ones nearest to flipping where the answers lag the walk.
+  // DNS subnets answered whole: flip the ones nearest to flipping where the answers lag the walk, hold
+  // back the ones just moved where they run ahead of it.
   if (problem.pick) {
     // Answers running ahead of the walk are held back only where the walk is carried apart from the
     // published weights, and never in a cycle whose pace the capacity guard set (answer-steering.ts).
