@@ -39,6 +39,7 @@ import { startPostgres, type RunningPostgres } from '../test/helpers/postgres.ts
 import { pino } from 'pino';
 import Database from 'better-sqlite3';
 import type { WeightMap } from '../model/index.ts';
+import type { WeightsChangeHint } from '../scheduler/loop/store.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { knownKeys } from '../lib/json-steps.ts';
 import { recordResult } from './lib/results.ts';
@@ -65,13 +66,22 @@ const fresh = (s: Record<string, WeightMap>) => {
 const sharing = (next: Record<string, WeightMap>, before: Record<string, WeightMap>, published: Record<string, WeightMap>) => {
   const out: Record<string, WeightMap> = {};
   const keys: string[] = [];
+  // What the scheduler hands publishWeights beside the table (splitWeightsChangeSteps): every key whose map is not `published`'s.
+  const changed: string[] = [];
   for (const k in next) {
-    out[k] = next[k] === before[k] && Object.hasOwn(published, k) ? published[k]! : { ...next[k]! };
+    const reuse = next[k] === before[k] && Object.hasOwn(published, k);
+    out[k] = reuse ? published[k]! : { ...next[k]! };
+    if (!reuse) changed.push(k);
     keys.push(k);
   }
+  for (const k in published) if (!Object.hasOwn(out, k)) changed.push(k);
   knownKeys(out, keys);
+  hints.set(out, { from: published, keys: changed });
   return out;
 };
+
+/** The change hint of each table `sharing` built (publishWeights' last argument). */
+const hints = new WeakMap<Record<string, WeightMap>, WeightsChangeHint>();
 
 /**
  * A load balancer with 200 origins in `store`, and three publishes of n subnets: the first, the second
@@ -150,7 +160,9 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const v1 = (await leaderViews.dnsView()).version;
     if ((await followerViews.dnsView()).version !== v1) throw new Error('leader and follower render different versions of the same content');
 
-    const publish = await stalls(() => leader.publishWeights(lb.id, { subnets: s2 }, decision));
+    const publish = await stalls(() => leader.publishWeights(lb.id, { subnets: s2 }, decision, undefined, hints.get(s2)));
+    // The scheduler's change hint (the keys whose maps are not the last publish's): the publish walked only those.
+    if (leader.publishHints.used !== 1) throw new Error(`leader: expected the publish to use its change hint, got ${JSON.stringify(leader.publishHints)}`);
     const render = await stalls(async () => (await leaderViews.dnsChanges(v1)).json);
     if (!render.value.startsWith('{"kind":"delta"')) throw new Error(`leader: expected a delta, got ${render.value.slice(0, 80)}`);
     // VIEW_PUBLISH_FOLLOWER_PROFILE=file.cpuprofile: this thread during the follower's render of the delta.
@@ -179,7 +191,7 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const s4 = afterS3(inForce.value);
     // VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: this thread during the failover's publish.
     const profile = process.env.VIEW_PUBLISH_FAILOVER_PROFILE ? await startProfile() : null;
-    const failover = await stalls(() => follower.publishWeights(lb.id, { subnets: s4 }, decision, grant));
+    const failover = await stalls(() => follower.publishWeights(lb.id, { subnets: s4 }, decision, grant, hints.get(s4)));
     if (profile) writeFileSync(process.env.VIEW_PUBLISH_FAILOVER_PROFILE!, JSON.stringify(await profile()));
     const failoverWritten = await weightsWritten(follower, pg, db, lb.id, failover.value.version);
     const failoverRender = await stalls(async () => (await followerViews.dnsChanges(v3)).json);
@@ -196,6 +208,7 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
       failover_written: failoverWritten,
       failover_render: strip(failoverRender),
       follower_reads: followerReads,
+      publish_hints: { leader: leader.publishHints, follower: follower.publishHints },
       leader_render: strip(render),
       follower_render: strip(followerRender),
       publish_to_delta_leader: { wall_ms: round(publish.wall_ms + render.wall_ms), cpu_ms: round(publish.cpu_ms + render.cpu_ms) },
@@ -284,6 +297,8 @@ async function toServers(label: string, n: number, changed: number, servers: num
     const probed = (table: Record<string, WeightMap>, round: number) => {
       table[PROBE] = { [ids[round % 2]!]: 1 };
       knownKeys(table, Object.keys(table));
+      const hint = hints.get(table);
+      if (hint) hints.set(table, { ...hint, keys: [...hint.keys, PROBE] });
       return table;
     };
     const first = await store.publishWeights(lb.id, { subnets: probed(s1, 0) }, decision);
@@ -320,7 +335,7 @@ async function toServers(label: string, n: number, changed: number, servers: num
       const dnsCpu0 = procs.map((p) => treeCpuMs(p.proc.child.pid!));
       const cpu0 = process.cpuUsage();
       const t = performance.now();
-      const published = await store.publishWeights(lb.id, { subnets: table }, decision);
+      const published = await store.publishWeights(lb.id, { subnets: table }, decision, undefined, hints.get(table));
       const publishMs = performance.now() - t;
       await allOn(round + 1, `every DNS server on publish ${round + 2}`);
       const propagateMs = performance.now() - t;

@@ -36,7 +36,7 @@ export function checkWeights(weights: WeightsInput): ParsedWeights {
   return checked.data;
 }
 
-const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+export const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 
 /** Weights checked and serialised for a publish, before its write transaction. */
 export interface PreparedWeights {
@@ -139,7 +139,7 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
  * table[key] when `key` is its own (one lookup): Object.prototype has no property whose name holds a
  * "/" (every CIDR's does), so for such keys a defined value is an own one; other keys ask hasOwn too.
  */
-function ownEntry<V>(table: Record<string, V>, key: string): V | undefined {
+export function ownEntry<V>(table: Record<string, V>, key: string): V | undefined {
   const v = table[key];
   return v !== undefined && (key.includes('/') || Object.hasOwn(table, key)) ? v : undefined;
 }
@@ -149,7 +149,7 @@ function ownEntry<V>(table: Record<string, V>, key: string): V | undefined {
  * checked), its origins named, compared with the previous publish (`cmp`), its JSON written (exactly
  * JSON.stringify(table)'s, STEP_ITEMS entries per piece). false when a check fails.
  */
-function* tablePassSteps(table: Record<string, Record<string, number>>, sink: ((piece: string) => void) | null, keyOk: ((k: string) => boolean) | null, named: Set<string>, cmp: Comparison | null): Steps<boolean> {
+export function* tablePassSteps(table: Record<string, Record<string, number>>, sink: ((piece: string) => void) | null, keyOk: ((k: string) => boolean) | null, named: Set<string>, cmp: Comparison | null): Steps<boolean> {
   if (keyOk && !isPlain(table)) return false;
   const entry = (key: string, shares: Record<string, number>): boolean => {
     // The previous publish's entry, looked up once (a 1M-key table: each lookup a cache miss): a key
@@ -266,9 +266,10 @@ export function* decisionRowSteps(input: DecisionInput, weightsVersion: number |
 }
 
 /** A publish's weights and decision row, checked and serialised in steps before its write transaction. */
-export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>, sinceNamed?: ReadonlySet<string>): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
+export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>, sinceNamed?: ReadonlySet<string>, hinted?: PreparedWeights): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
   // With `since` (this process's last publish) a change row is tried first: no body unless refused.
-  const ready = yield* prepareWeightsSteps(weights, since, since === undefined, sinceNamed);
+  // `hinted`: the weights already prepared from the caller's change hint (hinted-weights.ts).
+  const ready = hinted ?? (yield* prepareWeightsSteps(weights, since, since === undefined, sinceNamed));
   const row = yield* decisionRowSteps({ ...decision, load_balancer_id: lbId }, null, fence, new Date().toISOString());
   return { weights: ready, decision: row };
 }
