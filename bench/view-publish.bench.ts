@@ -42,6 +42,8 @@ import type { WeightMap } from '../model/index.ts';
 import type { WeightsChangeHint } from '../scheduler/loop/store.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { knownKeys } from '../lib/json-steps.ts';
+import { runPaced } from '../lib/steps.ts';
+import { copyTableSteps } from '../api/store/spare-table.ts';
 import { recordResult } from './lib/results.ts';
 import { cidrOf, mapPool } from './lib/synthetic-view.ts';
 import { nextSubnets, perSize, SIZES } from './view-delta.bench.ts';
@@ -160,6 +162,10 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const v1 = (await leaderViews.dnsView()).version;
     if ((await followerViews.dnsView()).version !== v1) throw new Error('leader and follower render different versions of the same content');
 
+    // The follower, idle until the next publish, copies the table it holds (api/store/spare-table.ts): timed apart.
+    const followerSpare = await stalls(() => follower.sparesSettled());
+    // What that copy costs, measured apart (the follower made it while rendering its first view): a copy of a table of n keys.
+    const idleCopy = await stalls(async () => (await runPaced(copyTableSteps(s1))) !== s1);
     const publish = await stalls(() => leader.publishWeights(lb.id, { subnets: s2 }, decision, undefined, hints.get(s2)));
     // The scheduler's change hint (the keys whose maps are not the last publish's): the publish walked only those.
     if (leader.publishHints.used !== 1) throw new Error(`leader: expected the publish to use its change hint, got ${JSON.stringify(leader.publishHints)}`);
@@ -171,6 +177,7 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     if (followerProfile) writeFileSync(process.env.VIEW_PUBLISH_FOLLOWER_PROFILE!, JSON.stringify(await followerProfile()));
     if (!followerRender.value.startsWith('{"kind":"delta"')) throw new Error(`follower: expected a delta, got ${followerRender.value.slice(0, 80)}`);
     const followerReads = follower.weightsReads;
+    if (follower.spareTables.taken !== 1) throw new Error(`follower: expected its read to change its idle copy in place, got ${JSON.stringify(follower.spareTables)}`);
     if (followerReads.incremental !== 1) throw new Error(`follower: expected one incremental read of the change row, got ${JSON.stringify(followerReads)}`);
     const v2 = (await leaderViews.dnsView()).version;
     const versionsEqual = v2 === (await followerViews.dnsView()).version && render.value === followerRender.value;
@@ -211,6 +218,8 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
       publish_hints: { leader: leader.publishHints, follower: follower.publishHints },
       leader_render: strip(render),
       follower_render: strip(followerRender),
+      follower_idle_copy: strip(idleCopy),
+      follower_idle_copy_waited: strip(followerSpare),
       publish_to_delta_leader: { wall_ms: round(publish.wall_ms + render.wall_ms), cpu_ms: round(publish.cpu_ms + render.cpu_ms) },
       delta_bytes: render.value.length,
       first_render: { leader: strip(first), follower: strip(followerFirst) },
@@ -401,7 +410,7 @@ export async function main(args: string[]): Promise<void> {
       .map((s) => {
         const x = results[s]!;
         const f = (y: { wall_ms: number; cpu_ms: number }) => `${y.wall_ms} ms wall / ${y.cpu_ms} ms CPU`;
-        return `${s}: publish (store commit, a change row) ${f(x.publish)} (every map a fresh object: ${f(x.publish_fresh_maps)}; a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB; failover, the new leader's first publish: ${f(x.failover_publish)}, ${x.failover_written.kind === 'change_row' ? 'a change row' : 'a base'} of ${(x.failover_written.bytes / 1e6).toFixed(2)} MB (a base: ${(x.publish_base_written.bytes / 1e6).toFixed(2)} MB), its delta rendered ${f(x.failover_render)}`;
+        return `${s}: publish (store commit, a change row) ${f(x.publish)} (every map a fresh object: ${f(x.publish_fresh_maps)}; a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)} (its copy of the table, made while idle: ${f(x.follower_idle_copy)}); publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB; failover, the new leader's first publish: ${f(x.failover_publish)}, ${x.failover_written.kind === 'change_row' ? 'a change row' : 'a base'} of ${(x.failover_written.bytes / 1e6).toFixed(2)} MB (a base: ${(x.publish_base_written.bytes / 1e6).toFixed(2)} MB), its delta rendered ${f(x.failover_render)}`;
       })
       .join('; ') +
       (served ? `; ${dnsSize} -> ${served.dns_servers} sluice dns: publish -> all serving ${served.rounds.map((x) => x.publish_to_all_serving_ms).join(' / ')} ms over ${served.rounds.length} publish(es) (first: publish ${served.publish_ms} ms; API process ${served.api_process_cpu_ms} ms CPU, each DNS server ${Math.min(...served.dns_cpu_ms_each)}-${Math.max(...served.dns_cpu_ms_each)} ms CPU; RSS ${Math.min(...served.dns_rss_mb_each)}-${Math.max(...served.dns_rss_mb_each)} MB each; first full view to all ${served.first_full_view_all_serving_ms} ms)` : '') +

@@ -392,6 +392,16 @@ export class PostgresStore implements Store {
   }
 
   /** How this store's readers fared: incremental reads, full reads, fallbacks (weights-chain.ts). */
+  /** Resolves once the idle copies of held tables scheduled so far are made (spare-table.ts): the benchmark waits as idle time would. */
+  sparesSettled(): Promise<void> {
+    return this.held.spares.settled();
+  }
+
+  /** Idle copies of held tables made, and reads that changed one in place (spare-table.ts). */
+  get spareTables(): { made: number; taken: number } {
+    return { ...this.held.spares.counts };
+  }
+
   /** How publishes' change hints fared (own-weights.ts HintUse). */
   get publishHints(): HintUse {
     return { ...this.own.hints };
