@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { keysOnce } from '../../lib/json-steps.ts';
 import { runToEnd } from '../../lib/steps.ts';
 import { seededRandom } from '../../lib/prng.ts';
-import { SpareTables } from './spare-table.ts';
+import { keyListSteps, SpareTables } from './spare-table.ts';
 import { applyChangesSteps, finishReads, HeldWeightsCache, type ChainHead, type ChangeRow, type PendingRead } from './weights-chain.ts';
 
 type Subnets = Record<string, Record<string, number>>;
@@ -43,6 +43,9 @@ describe('spare tables', () => {
     expect(inPlace.weights.subnets).toEqual(next);
     expect(keysOnce(inPlace.weights.subnets)).toEqual(keysOnce(viaCopy.weights.subnets));
     expect(keysOnce(inPlace.weights.subnets)).toEqual(Object.keys(spare));
+    // The key list left for later is Object.keys' list too.
+    expect(runToEnd(keyListSteps(inPlace.keysLater!))).toEqual(Object.keys(spare));
+    expect(viaCopy.keysLater).toBeUndefined();
     expect([...inPlace.changed.keys].sort()).toEqual([...viaCopy.changed.keys].sort());
     expect(from).toEqual(before);
   });

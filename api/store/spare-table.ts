@@ -15,7 +15,7 @@
 //   an old table is never used: reads start from the latest). Small tables get none (the copy is cheap).
 // - Tables are never changed once handed out, so a copy made over several turns is a copy of one state.
 import { runPaced, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
-import { keysOnce } from '../../lib/json-steps.ts';
+import { keysOnce, knownKeys } from '../../lib/json-steps.ts';
 import type { WeightMap } from '../../model/index.ts';
 
 type Subnets = Record<string, WeightMap>;
@@ -41,8 +41,28 @@ export function* copyTableSteps(table: Subnets): Steps<Subnets> {
   return copy;
 }
 
+/** A table's key list as the one before it changed: its keys minus `removed`, then `added`. */
+export interface KeyListChange {
+  old: readonly string[];
+  removed: ReadonlySet<string>;
+  added: readonly string[];
+}
+
+/** Object.keys' order of a table changed so: the old keys that stayed, then the added ones in the order they were set. */
+export function* keyListSteps(k: KeyListChange): Steps<string[]> {
+  if (k.removed.size === 0) return k.old.concat(k.added);
+  const keys: string[] = [];
+  for (let i = 0; i < k.old.length; i++) {
+    if (!k.removed.has(k.old[i]!)) keys.push(k.old[i]!);
+    if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+  }
+  return keys.concat(k.added);
+}
+
 export class SpareTables {
   private readonly byLb = new Map<string, { of: Subnets; copy: Subnets | null; making: Promise<void> }>();
+  /** The last key list being made (keysLater). */
+  private pending: Promise<void> = Promise.resolve();
   /** Spares made, and reads that took one (tests and the benchmark read it). */
   readonly counts = { made: 0, taken: 0 };
 
@@ -53,17 +73,32 @@ export class SpareTables {
 
   /** After a read handed out `table` for `lbId`: a spare of it, made after the delay. */
   schedule(lbId: string, table: Subnets): void {
-    if (this.byLb.get(lbId)?.of === table || keysOnce(table).length < this.minKeys) return;
+    if (this.byLb.get(lbId)?.of === table) return;
     const slot: { of: Subnets; copy: Subnets | null; making: Promise<void> } = { of: table, copy: null, making: Promise.resolve() };
     slot.making = new Promise<void>((resolve) => setTimeout(resolve, this.delayMs).unref())
       .then(async () => {
         if (this.byLb.get(lbId) !== slot) return; // replaced meanwhile
+        await this.pending; // the table's key list first, when it is being made (keysLater)
+        if (this.byLb.get(lbId) !== slot) return;
+        if (keysOnce(table).length < this.minKeys) {
+          this.byLb.delete(lbId);
+          return;
+        }
         const copy = await runPaced(copyTableSteps(table));
         if (this.byLb.get(lbId) !== slot) return;
         slot.copy = copy;
         this.counts.made++;
       });
     this.byLb.set(lbId, slot);
+  }
+
+  /**
+   * The key list of `table`, changed in place from a spare, made after the delay (keysOnce lists it
+   * itself if asked first: the same list, in one piece). Made whether or not a newer read replaced
+   * the spare meanwhile: the next read starts from this table's key list either way.
+   */
+  keysLater(table: Subnets, change: KeyListChange): void {
+    this.pending = new Promise<void>((resolve) => setTimeout(resolve, this.delayMs).unref()).then(async () => knownKeys(table, await runPaced(keyListSteps(change))));
   }
 
   /** The spare of exactly `table`, if made: the caller's to change (it is no longer anyone's spare). */
@@ -77,7 +112,7 @@ export class SpareTables {
 
   /** Resolves once every spare scheduled so far is made (or given up): the benchmark waits as idle time would. */
   async settled(): Promise<void> {
-    await Promise.all([...this.byLb.values()].map((s) => s.making));
+    await Promise.all([this.pending, ...[...this.byLb.values()].map((s) => s.making)]);
   }
 
   /** No spare for `lbId` (this process publishes it: its reads hand out its own tables, never applying rows). */

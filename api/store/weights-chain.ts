@@ -43,7 +43,7 @@ import type { LoadBalancerWeights, WeightMap } from '../../model/index.ts';
 import type { SubnetsChange } from '../../model/view-codec.ts';
 import type { PreparedWeights } from './records.ts';
 import type { OwnWeights, StoredWeights } from './store.ts';
-import { copyTableSteps, SpareTables } from './spare-table.ts';
+import { copyTableSteps, keyListSteps, SpareTables, type KeyListChange } from './spare-table.ts';
 
 export type Subnets = LoadBalancerWeights['subnets'];
 export type EdgesTable = LoadBalancerWeights['edges'];
@@ -164,9 +164,10 @@ export function* parseBodySteps(body: string): Steps<{ edges: EdgesTable; subnet
  * `from` moved along `rows` (already checked by chainFrom), as a new table: `from` is not touched.
  * `changed`: the keys that may differ from `from` (for the views' O(changes) diff). O(n) only in the
  * copy of the key list and the table, paced; with `spare` (a copy of `from.subnets` nobody else
- * holds: spare-table.ts) the table is not copied but changed in place.
+ * holds: spare-table.ts) the table is not copied but changed in place, and its key list is left for
+ * later (`keysLater`: keysOnce lists the table itself if asked first).
  */
-export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[], spare?: Subnets): Steps<{ weights: { edges: EdgesTable; subnets: Subnets }; changed: SubnetsChange }> {
+export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[], spare?: Subnets): Steps<{ weights: { edges: EdgesTable; subnets: Subnets }; changed: SubnetsChange; keysLater?: KeyListChange }> {
   const last = rows.at(-1);
   if (!last) return { weights: { edges: from.edges, subnets: from.subnets }, changed: { from: from.subnets, keys: [] } };
   // The net change over every row: the last word on each key wins (null: deleted).
@@ -195,18 +196,12 @@ export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[]
     }
     if (had || now !== null) changed.push(k);
   }
-  // Object.keys' order: the old keys that stayed, then the added ones in the order they were set.
-  let keys = oldKeys;
-  if (removed.size > 0) {
-    keys = [];
-    for (let i = 0; i < oldKeys.length; i++) {
-      if (!removed.has(oldKeys[i]!)) keys.push(oldKeys[i]!);
-      if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
-    }
-  }
-  keys = keys.concat(added);
-  knownKeys(subnets, keys);
-  return { weights: { edges: JSON.parse(last.edges) as EdgesTable, subnets }, changed: { from: old, keys: changed } };
+  const weights = { edges: JSON.parse(last.edges) as EdgesTable, subnets };
+  const keyChange = { old: oldKeys, removed, added };
+  // In place: the key list (a walk of the old one) is the spare's to make after the render (spare-table.ts).
+  if (spare) return { weights, changed: { from: old, keys: changed }, keysLater: keyChange };
+  knownKeys(subnets, yield* keyListSteps(keyChange));
+  return { weights, changed: { from: old, keys: changed } };
 }
 
 /** What a reader needs from the store for one load balancer, chosen from what it holds and the head. */
@@ -350,8 +345,9 @@ export async function finishReads(cache: HeldWeightsCache, pending: readonly Pen
     }
     if (p.kind === 'held') held = p.held;
     else if (p.kind === 'since') {
-      const { weights, changed } = await runPaced(applyChangesSteps(p.from, p.rows, cache.spares.take(p.lbId, p.from.subnets)?.copy));
+      const { weights, changed, keysLater } = await runPaced(applyChangesSteps(p.from, p.rows, cache.spares.take(p.lbId, p.from.subnets)?.copy));
       held = { version: Number(p.head.version), published_at: p.head.published_at, ...weights, changed, chain: chainLength(p.head) };
+      if (keysLater) cache.spares.keysLater(weights.subnets, keysLater);
       cache.reads.incremental++;
     } else {
       held = { ...(await runPaced(fullReadSteps(p.lbId, p.read))), changed: null, chain: chainLength(p.read.head) };
