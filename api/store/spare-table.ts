@@ -61,8 +61,8 @@ export function* keyListSteps(k: KeyListChange): Steps<string[]> {
 
 export class SpareTables {
   private readonly byLb = new Map<string, { of: Subnets; copy: Subnets | null; making: Promise<void> }>();
-  /** The last key list being made (keysLater). */
-  private pending: Promise<void> = Promise.resolve();
+  /** Key lists being made (keysLater), per table. */
+  private readonly keyLists = new Map<Subnets, Promise<void>>();
   /** Spares made, and reads that took one (tests and the benchmark read it). */
   readonly counts = { made: 0, taken: 0 };
 
@@ -78,7 +78,7 @@ export class SpareTables {
     slot.making = new Promise<void>((resolve) => setTimeout(resolve, this.delayMs).unref())
       .then(async () => {
         if (this.byLb.get(lbId) !== slot) return; // replaced meanwhile
-        await this.pending; // the table's key list first, when it is being made (keysLater)
+        await this.keyLists.get(table); // the table's key list first, when it is being made (keysLater)
         if (this.byLb.get(lbId) !== slot) return;
         if (keysOnce(table).length < this.minKeys) {
           this.byLb.delete(lbId);
@@ -98,7 +98,10 @@ export class SpareTables {
    * the spare meanwhile: the next read starts from this table's key list either way.
    */
   keysLater(table: Subnets, change: KeyListChange): void {
-    this.pending = new Promise<void>((resolve) => setTimeout(resolve, this.delayMs).unref()).then(async () => knownKeys(table, await runPaced(keyListSteps(change))));
+    const making = new Promise<void>((resolve) => setTimeout(resolve, this.delayMs).unref())
+      .then(async () => knownKeys(table, await runPaced(keyListSteps(change))))
+      .finally(() => this.keyLists.delete(table));
+    this.keyLists.set(table, making);
   }
 
   /** The spare of exactly `table`, if made: the caller's to change (it is no longer anyone's spare). */
@@ -112,7 +115,7 @@ export class SpareTables {
 
   /** Resolves once every spare scheduled so far is made (or given up): the benchmark waits as idle time would. */
   async settled(): Promise<void> {
-    await Promise.all([this.pending, ...[...this.byLb.values()].map((s) => s.making)]);
+    await Promise.all([...this.keyLists.values(), ...[...this.byLb.values()].map((s) => s.making)]);
   }
 
   /** No spare for `lbId` (this process publishes it: its reads hand out its own tables, never applying rows). */
