@@ -13,12 +13,17 @@
 // force (getWeights) and publishes the next table (2 % changed), fenced by the lease it took: a change
 // row; bytes written of both.
 // The bench asserts what it measures: deltas on both replicas, equal versions, one incremental read.
-// VIEW_PUBLISH_FOLLOWER_PROFILE / VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: a V8 CPU profile of
-// this thread during the follower's delta render / the failover's publish.
+// VIEW_PUBLISH_FOLLOWER_PROFILE / VIEW_PUBLISH_LEADER_PROFILE / VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile:
+// a V8 CPU profile of this thread during the follower's / the leader's delta render / the failover's publish.
 // Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
 // changed, 0.1 % added and removed); the published tables have their key list known, and the maps
 // the scheduler's splitWeightsSteps builds: fresh ones where the weights changed, the very maps of the
-// previous publish elsewhere (`publish_fresh_maps`: every map fresh, as before 2026-11-29). CPU time (process.cpuUsage) beside
+// previous publish elsewhere (`publish_fresh_maps`: every map fresh, as before 2026-11-29), handed to
+// publishWeights with the change hint the scheduler gives (the keys whose maps are fresh or gone:
+// the store walks only those, api/store/hinted-weights.ts; `publish_fresh_maps` and a failover's
+// publish take the full pass). The follower's copy of its table made while idle (api/store/spare-table.ts)
+// is waited for before the publish, as the time between publishes would, and its cost measured apart
+// on a table of the same size (`follower_idle_copy`). CPU time (process.cpuUsage) beside
 // wall time, the longest event-loop stall, and the load average: the machine is shared.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -163,13 +168,16 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     if ((await followerViews.dnsView()).version !== v1) throw new Error('leader and follower render different versions of the same content');
 
     // The follower, idle until the next publish, copies the table it holds (api/store/spare-table.ts): timed apart.
-    const followerSpare = await stalls(() => follower.sparesSettled());
+    const followerSpare = await stalls(() => follower.weightsWork.settled());
     // What that copy costs, measured apart (the follower made it while rendering its first view): a copy of a table of n keys.
     const idleCopy = await stalls(async () => (await runPaced(copyTableSteps(s1))) !== s1);
     const publish = await stalls(() => leader.publishWeights(lb.id, { subnets: s2 }, decision, undefined, hints.get(s2)));
     // The scheduler's change hint (the keys whose maps are not the last publish's): the publish walked only those.
-    if (leader.publishHints.used !== 1) throw new Error(`leader: expected the publish to use its change hint, got ${JSON.stringify(leader.publishHints)}`);
+    if (leader.weightsWork.hints.used !== 1) throw new Error(`leader: expected the publish to use its change hint, got ${JSON.stringify(leader.weightsWork.hints)}`);
+    // VIEW_PUBLISH_LEADER_PROFILE=file.cpuprofile: this thread during the publishing replica's render of the delta.
+    const leaderProfile = process.env.VIEW_PUBLISH_LEADER_PROFILE ? await startProfile() : null;
     const render = await stalls(async () => (await leaderViews.dnsChanges(v1)).json);
+    if (leaderProfile) writeFileSync(process.env.VIEW_PUBLISH_LEADER_PROFILE!, JSON.stringify(await leaderProfile()));
     if (!render.value.startsWith('{"kind":"delta"')) throw new Error(`leader: expected a delta, got ${render.value.slice(0, 80)}`);
     // VIEW_PUBLISH_FOLLOWER_PROFILE=file.cpuprofile: this thread during the follower's render of the delta.
     const followerProfile = process.env.VIEW_PUBLISH_FOLLOWER_PROFILE ? await startProfile() : null;
@@ -177,7 +185,7 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     if (followerProfile) writeFileSync(process.env.VIEW_PUBLISH_FOLLOWER_PROFILE!, JSON.stringify(await followerProfile()));
     if (!followerRender.value.startsWith('{"kind":"delta"')) throw new Error(`follower: expected a delta, got ${followerRender.value.slice(0, 80)}`);
     const followerReads = follower.weightsReads;
-    if (follower.spareTables.taken !== 1) throw new Error(`follower: expected its read to change its idle copy in place, got ${JSON.stringify(follower.spareTables)}`);
+    if (follower.weightsWork.spares.taken !== 1) throw new Error(`follower: expected its read to change its idle copy in place, got ${JSON.stringify(follower.weightsWork.spares)}`);
     if (followerReads.incremental !== 1) throw new Error(`follower: expected one incremental read of the change row, got ${JSON.stringify(followerReads)}`);
     const v2 = (await leaderViews.dnsView()).version;
     const versionsEqual = v2 === (await followerViews.dnsView()).version && render.value === followerRender.value;
@@ -215,7 +223,7 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
       failover_written: failoverWritten,
       failover_render: strip(failoverRender),
       follower_reads: followerReads,
-      publish_hints: { leader: leader.publishHints, follower: follower.publishHints },
+      publish_hints: { leader: leader.weightsWork.hints, follower: follower.weightsWork.hints },
       leader_render: strip(render),
       follower_render: strip(followerRender),
       follower_idle_copy: strip(idleCopy),

@@ -32,6 +32,7 @@ import { keysOnce } from '../../lib/json-steps.ts';
 import { runPaced } from '../../lib/steps.ts';
 import { preparePublishSteps, weightsBodySteps, type PreparedDecisionRow, type PreparedWeights } from './records.ts';
 import { prepareHintedSteps } from './hinted-weights.ts';
+import type { SpareTables } from './spare-table.ts';
 import { changeToWrite, compactionDue, type ChainLength, type ChangeToWrite, type HeldWeights, type Subnets, type VersionStamp } from './weights-chain.ts';
 
 export type { ChainLength };
@@ -66,6 +67,18 @@ export interface HintUse {
   unmatched: number;
   /** Hints that did not hold up against the store's checks, or named an entry the hand check doubts: the full pass. */
   refused: number;
+}
+
+/** A store's publishes' hints and its reads' idle copies (tests and the benchmark read them). */
+export interface WeightsWork {
+  hints: HintUse;
+  spares: { made: number; taken: number };
+  /** Resolves once the idle copies scheduled so far are made: the benchmark waits as idle time would. */
+  settled(): Promise<void>;
+}
+
+export function weightsWork(own: OwnWeightsMemo, spares: SpareTables): WeightsWork {
+  return { hints: { ...own.hints }, spares: { ...spares.counts }, settled: () => spares.settled() };
 }
 
 interface Memo {

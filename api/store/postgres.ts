@@ -20,7 +20,7 @@ import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
 import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
-import { OwnWeightsMemo, type HintUse } from './own-weights.ts';
+import { OwnWeightsMemo, weightsWork, type WeightsWork } from './own-weights.ts';
 import { BaseNeeded, CHANGE_COLUMNS, finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
@@ -391,22 +391,12 @@ export class PostgresStore implements Store {
     );
   }
 
+  /** How publishes used their change hints and reads their idle copies (own-weights.ts weightsWork). */
+  get weightsWork(): WeightsWork {
+    return weightsWork(this.own, this.held.spares);
+  }
+
   /** How this store's readers fared: incremental reads, full reads, fallbacks (weights-chain.ts). */
-  /** Resolves once the idle copies of held tables scheduled so far are made (spare-table.ts): the benchmark waits as idle time would. */
-  sparesSettled(): Promise<void> {
-    return this.held.spares.settled();
-  }
-
-  /** Idle copies of held tables made, and reads that changed one in place (spare-table.ts). */
-  get spareTables(): { made: number; taken: number } {
-    return { ...this.held.spares.counts };
-  }
-
-  /** How publishes' change hints fared (own-weights.ts HintUse). */
-  get publishHints(): HintUse {
-    return { ...this.own.hints };
-  }
-
   get weightsReads(): WeightsReads {
     return { ...this.held.reads };
   }

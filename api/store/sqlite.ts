@@ -34,7 +34,7 @@ import type { Fence, LeaseGrant, WeightsChangeHint, WeightsHead } from '../../sc
 import { checkFence, errorOf, publishTransaction, type PublishOutcome, type PublishRequest } from './sqlite-publish.ts';
 import { SqlitePublisher } from './sqlite-publisher.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { OwnWeightsMemo, type HintUse } from './own-weights.ts';
+import { OwnWeightsMemo, weightsWork, type WeightsWork } from './own-weights.ts';
 import { finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
@@ -325,22 +325,12 @@ export class SqliteStore implements Store {
     return true;
   }
 
+  /** How publishes used their change hints and reads their idle copies (own-weights.ts weightsWork). */
+  get weightsWork(): WeightsWork {
+    return weightsWork(this.own, this.held.spares);
+  }
+
   /** How this store's readers fared: incremental reads, full reads, fallbacks (weights-chain.ts). */
-  /** Resolves once the idle copies of held tables scheduled so far are made (spare-table.ts): the benchmark waits as idle time would. */
-  sparesSettled(): Promise<void> {
-    return this.held.spares.settled();
-  }
-
-  /** Idle copies of held tables made, and reads that changed one in place (spare-table.ts). */
-  get spareTables(): { made: number; taken: number } {
-    return { ...this.held.spares.counts };
-  }
-
-  /** How publishes' change hints fared (own-weights.ts HintUse). */
-  get publishHints(): HintUse {
-    return { ...this.own.hints };
-  }
-
   get weightsReads(): WeightsReads {
     return { ...this.held.reads };
   }

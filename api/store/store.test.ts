@@ -74,7 +74,7 @@ const sqliteHarness: WeightsHarness = {
     }
   },
   reads: (s) => (s as SqliteStore).weightsReads,
-  hints: (s) => (s as SqliteStore).publishHints,
+  hints: (s) => (s as SqliteStore).weightsWork.hints,
   async legacy(body) {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
     dirs.push(dir);
@@ -119,7 +119,7 @@ describe.skipIf(pgSkip)('PostgreSQL', () => {
     },
     sql: async <T>(s: Store, text: string) => (await server.query(text, [], dbOf(s))) as T[],
     reads: (s) => (s as PostgresStore).weightsReads,
-    hints: (s) => (s as PostgresStore).publishHints,
+    hints: (s) => (s as PostgresStore).weightsWork.hints,
     async legacy(body) {
       const url = await server.createDatabase();
       const db = new URL(url).pathname.slice(1);
