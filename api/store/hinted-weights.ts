@@ -24,10 +24,10 @@
 import { STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import { keysOnce } from '../../lib/json-steps.ts';
 import { parseCidr } from '../../model/primitives.ts';
-import { sameWeights } from '../../model/view-codec.ts';
+import { own, sameWeights } from '../../model/view-codec.ts';
 import type { WeightsInput } from '../../model/index.ts';
 import type { WeightsChangeHint } from '../../scheduler/loop/store.ts';
-import { isPlain, ownEntry, tablePassSteps, type PreparedWeights } from './records.ts';
+import { isPlain, tablePassSteps, type PreparedWeights } from './records.ts';
 
 /** Keys outside the hint checked, per publish, to map to the table before's very objects. */
 export const HINT_SAMPLE = 256;
@@ -57,8 +57,8 @@ export function* prepareHintedSteps(weights: WeightsInput, hint: WeightsChangeHi
     const key = hint.keys[i]!;
     if (seen.has(key)) continue;
     seen.add(key);
-    const now = ownEntry(parsed.subnets, key);
-    const was = ownEntry(from, key);
+    const now = own(parsed.subnets, key);
+    const was = own(from, key);
     if (now === undefined) {
       if (was !== undefined) {
         removed++;
@@ -89,7 +89,7 @@ export function* prepareHintedSteps(weights: WeightsInput, hint: WeightsChangeHi
   const whole = keys.length <= HINT_SAMPLE;
   for (let s = 0; s < Math.min(HINT_SAMPLE, keys.length); s++) {
     const key = keys[whole ? s : Math.floor(Math.random() * keys.length)]!;
-    if (!seen.has(key) && ownEntry(parsed.subnets, key) !== ownEntry(from, key)) return refuse(`subnets.${key} changed but the hint does not name it`);
+    if (!seen.has(key) && own(parsed.subnets, key) !== own(from, key)) return refuse(`subnets.${key} changed but the hint does not name it`);
   }
   for (const id of sinceNamed) named.add(id);
   return { prepared: { parsed, body: null, named, namedExact: false, changed: { from, keys: changed } }, why: null };

@@ -15,7 +15,7 @@ import {
 import { parseCidr } from '../../model/primitives.ts';
 import { STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import { arrayJsonSteps, keysOnce, objectJsonWhileSteps, textSink } from '../../lib/json-steps.ts';
-import { sameWeights, type SubnetsChange } from '../../model/view-codec.ts';
+import { own, sameWeights, type SubnetsChange } from '../../model/view-codec.ts';
 import type { Fence } from '../../scheduler/loop/store.ts';
 import { StoreError, type HealthDecisionInput, type HealthObservation } from './store.ts';
 
@@ -136,15 +136,6 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
 }
 
 /**
- * table[key] when `key` is its own (one lookup): Object.prototype has no property whose name holds a
- * "/" (every CIDR's does), so for such keys a defined value is an own one; other keys ask hasOwn too.
- */
-export function ownEntry<V>(table: Record<string, V>, key: string): V | undefined {
-  const v = table[key];
-  return v !== undefined && (key.includes('/') || Object.hasOwn(table, key)) ? v : undefined;
-}
-
-/**
  * One table (edges or subnets) in one pass, per entry: its key and shares checked (`keyOk`; null: not
  * checked), its origins named, compared with the previous publish (`cmp`), its JSON written (exactly
  * JSON.stringify(table)'s, STEP_ITEMS entries per piece). false when a check fails.
@@ -154,7 +145,7 @@ export function* tablePassSteps(table: Record<string, Record<string, number>>, s
   const entry = (key: string, shares: Record<string, number>): boolean => {
     // The previous publish's entry, looked up once (a 1M-key table: each lookup a cache miss): a key
     // it had passed this check then, so only new keys are checked again.
-    const was = cmp ? ownEntry(cmp.since, key) : undefined;
+    const was = cmp ? own(cmp.since, key) : undefined;
     // The very map the previous publish had (the scheduler hands over the maps it did not change):
     // checked then, never changed since (publishWeights' callers must not), its origins named then.
     if (was !== undefined && was === shares && cmp!.sinceNamed) {
