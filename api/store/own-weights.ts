@@ -53,7 +53,7 @@ export interface PublishPlan {
 export interface PublishStart {
   stamp: VersionStamp;
   subnets: Subnets;
-  /** The origin ids `subnets` named (own publishes only: with it, maps handed over again are not walked). */
+  /** The origin ids `subnets` named, or more (with it, maps handed over again are not walked). */
   named?: ReadonlySet<string>;
   /** The store's chain at that version, when known (compaction pre-checked with it). */
   chain?: ChainLength;
@@ -112,9 +112,9 @@ export class OwnWeightsMemo {
   start(lbId: string, held: HeldWeights | undefined, head: VersionStamp | null | undefined): PublishStart | undefined {
     const m = this.byLb.get(lbId);
     const own: PublishStart | undefined = m && { stamp: { version: m.version, published_at: m.published_at }, subnets: m.weights.subnets, named: m.named, chain: m.chain };
-    // No origin names for a table read: every map of the publish is walked (working the names out
-    // first, so that maps handed over again need no walk, measured as dear as that walk: ~0.5 s at 1M).
-    const read: PublishStart | undefined = held && { stamp: { version: Number(held.version), published_at: held.published_at }, subnets: held.subnets, chain: held.chain };
+    // A table read carries its origin names when the store worked them out (a full read, once; change
+    // rows add theirs): then maps handed over again need no walk, and a change hint against it is used.
+    const read: PublishStart | undefined = held && { stamp: { version: Number(held.version), published_at: held.published_at }, subnets: held.subnets, chain: held.chain, ...(held.named ? { named: held.named } : {}) };
     const isHead = (s: PublishStart | undefined) => s !== undefined && head != null && s.stamp.version === Number(head.version) && s.stamp.published_at === head.published_at;
     if (isHead(own)) return own;
     if (isHead(read)) return read;

@@ -76,6 +76,34 @@ export function publishHintContract(label: string, h: WeightsHarness): void {
       expect(h.reads(follower).incremental).toBeGreaterThan(3);
     });
 
+    it("a failover's first publish uses the hint against the table the new leader read, its origin names carried by the reads; a name gone is named exactly", async () => {
+      const { store: leader, lbId, origins: [x, y, z] } = await setup(h);
+      const follower = await h.peer(leader);
+      const { published } = await firstPublish(leader, lbId, [x!, y!], 40, 9);
+      // The follower reads in full (a base), then the leader's next publish incrementally.
+      expect((await follower.getWeights(lbId))!.subnets).toEqual(published);
+      const keys = Object.keys(published);
+      const second = scheduled({ ...published, [keys[0]!]: { [z!]: 1 } }, published);
+      await leader.publishWeights(lbId, { subnets: second.subnets }, DECISION(lbId), undefined, second.hint);
+      const inForce = (await follower.getWeights(lbId))!;
+      expect(inForce.subnets).toEqual({ ...second.subnets });
+      // The follower takes over: its scheduler's next table against the weights in force it read.
+      const grant = (await follower.acquireLease('scheduler', 'follower', 60_000))!;
+      const third = scheduled({ ...inForce.subnets, [keys[1]!]: { [y!]: 1 }, [keys[0]!]: { [x!]: 1 } }, inForce.subnets);
+      const used = h.hints(follower).used;
+      const before = await chainOf(h, leader, lbId);
+      const out = await follower.publishWeights(lbId, { subnets: third.subnets }, DECISION(lbId), grant, third.hint);
+      expect(h.hints(follower).used).toBe(used + 1);
+      expect(await chainOf(h, leader, lbId)).toMatchObject({ change_rows: before.change_rows + 1 });
+      expect((await (await h.peer(leader)).getWeights(lbId))!).toMatchObject({ version: out.version, subnets: { ...third.subnets } });
+      // z, which only the replaced map named, is deleted: the names carried (a superset) still hold it,
+      // so the publish names exactly and goes through.
+      await follower.deleteOrigin(lbId, z!);
+      const fourth = scheduled({ ...third.subnets, [keys[2]!]: { [y!]: 1 } }, out.weights.subnets);
+      const v4 = await follower.publishWeights(lbId, { subnets: fourth.subnets }, DECISION(lbId), grant, fourth.hint);
+      expect((await (await h.peer(leader)).getWeights(lbId))!).toMatchObject({ version: v4.version, subnets: { ...fourth.subnets } });
+    });
+
     it('a hint leaving out an addition, a removal or a re-weighting is refused and the full pass stores the weights right', async () => {
       const { store, lbId, origins: [x, y] } = await setup(h);
       // 20 subnets: the store checks every key outside the hint of a table this small (HINT_SAMPLE).
