@@ -202,6 +202,8 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const grant = (await follower.acquireLease('scheduler', 'follower', 60_000))!;
     if ('publishWorkerWarm' in follower) await follower.publishWorkerWarm();
     if ((await followerViews.dnsView()).version !== v3) throw new Error('the follower renders another version than the leader before the failover');
+    // Its idle copy of the table just read is made before a first cycle's inputs and solve are done (not timed with the publish).
+    await follower.weightsWork.settled();
     const inForce = await stalls(async () => (await follower.getWeights(lb.id))!.subnets);
     const s4 = afterS3(inForce.value);
     // VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: this thread during the failover's publish.
