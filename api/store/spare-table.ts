@@ -115,7 +115,13 @@ export class SpareTables {
 
   /** Resolves once every spare scheduled so far is made (or given up): the benchmark waits as idle time would. */
   async settled(): Promise<void> {
-    await Promise.all([...this.keyLists.values(), ...[...this.byLb.values()].map((s) => s.making)]);
+    // The delays' timers do not keep the process alive (unref): while someone waits on them, this does.
+    const alive = setInterval(() => undefined, 1_000);
+    try {
+      await Promise.all([...this.keyLists.values(), ...[...this.byLb.values()].map((s) => s.making)]);
+    } finally {
+      clearInterval(alive);
+    }
   }
 
   /** No spare for `lbId` (this process publishes it: its reads hand out its own tables, never applying rows). */
