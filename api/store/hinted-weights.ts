@@ -5,11 +5,11 @@
 // named) was ~0.4 s of the scheduler's thread per publish; this walks ~20k entries.
 //
 // Model and invariants:
-// - Used only when `hint.from` is exactly the table the store's next change row starts from (this
-//   process's last publish, with the origin ids it named): the caller's unchanged entries are then
-//   that table's very maps, checked and named when it was published and never changed since (the
-//   never-mutate contract of publishWeights' tables), so the origin ids it named stand in for theirs
-//   (a superset: `namedExact` false, as for records.ts' reused maps).
+// - Used only when `hint.from` is exactly the table the publish starts from, with its origin names
+//   known (this process's last publish, or a table its store read: HeldWeights.named): the caller's
+//   unchanged entries are then that table's very maps, checked when it was published and never
+//   changed since (the never-mutate contract of publishWeights' tables), so its origin names stand in
+//   for theirs (a superset: `namedExact` false, as for records.ts' reused maps).
 // - Every hinted key is checked as the full pass checks a new entry (the CIDR when the key is new, the
 //   map's shape and shares) and compared with the table before; keys the hint names that did not
 //   actually change drop out of the change.

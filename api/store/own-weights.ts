@@ -22,9 +22,10 @@
 //   (`start`): a failover's first publish is then a change row, not a full base.
 // - The origin ids it named stand in for those of the maps the next publish hands over again as the
 //   very same objects (records.ts: such entries are not walked).
-// - A publish whose caller names what changed against exactly this memo's table (WeightsChangeHint) is
-//   prepared from the changed keys alone (hinted-weights.ts); any other hint is ignored (the full
-//   pass, counted in `hints`).
+// - A publish whose caller names what changed (WeightsChangeHint) against exactly the table it starts
+//   from, its origin names known (this memo's, or a table read: HeldWeights.named), is prepared from
+//   the changed keys alone (hinted-weights.ts); any other hint is ignored (the full pass, counted in
+//   `hints`).
 import type { DecisionInput, WeightsInput } from '../../model/index.ts';
 import type { Fence, WeightsChangeHint } from '../../scheduler/loop/store.ts';
 import type { OwnWeights } from './store.ts';
@@ -138,7 +139,7 @@ export class OwnWeightsMemo {
    * Checks and serialises a publish of `lbId` in paced steps against `start` (this.start's), and
    * decides what to try first: a change row where the chain allows one, else a base. Shared by both
    * stores; the transaction (which may still refuse the change row) is theirs. With `hint` against
-   * `start`'s table (own publishes: their names known) only the keys it names are walked.
+   * `start`'s table (its names known) only the keys it names are walked.
    */
   async plan(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, start: PublishStart | undefined, hint?: WeightsChangeHint): Promise<PublishPlan> {
     let hinted: PreparedWeights | undefined;
