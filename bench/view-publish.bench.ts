@@ -13,12 +13,17 @@
 // force (getWeights) and publishes the next table (2 % changed), fenced by the lease it took: a change
 // row; bytes written of both.
 // The bench asserts what it measures: deltas on both replicas, equal versions, one incremental read.
-// VIEW_PUBLISH_FOLLOWER_PROFILE / VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: a V8 CPU profile of
-// this thread during the follower's delta render / the failover's publish.
+// VIEW_PUBLISH_FOLLOWER_PROFILE / VIEW_PUBLISH_LEADER_PROFILE / VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile:
+// a V8 CPU profile of this thread during the follower's / the leader's delta render / the failover's publish.
 // Same synthetic subnets as view-delta/view-render (N /24s and /48s, 5,000 distinct weight maps, 2 %
 // changed, 0.1 % added and removed); the published tables have their key list known, and the maps
 // the scheduler's splitWeightsSteps builds: fresh ones where the weights changed, the very maps of the
-// previous publish elsewhere (`publish_fresh_maps`: every map fresh, as before 2026-11-29). CPU time (process.cpuUsage) beside
+// previous publish elsewhere (`publish_fresh_maps`: every map fresh, as before 2026-11-29), handed to
+// publishWeights with the change hint the scheduler gives (the keys whose maps are fresh or gone:
+// the store walks only those, api/store/hinted-weights.ts; `publish_fresh_maps` and a failover's
+// publish take the full pass). The follower's copy of its table made while idle (api/store/spare-table.ts)
+// is waited for before the publish, as the time between publishes would, and its cost measured apart
+// on a table of the same size (`follower_idle_copy`). CPU time (process.cpuUsage) beside
 // wall time, the longest event-loop stall, and the load average: the machine is shared.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -39,8 +44,11 @@ import { startPostgres, type RunningPostgres } from '../test/helpers/postgres.ts
 import { pino } from 'pino';
 import Database from 'better-sqlite3';
 import type { WeightMap } from '../model/index.ts';
+import type { WeightsChangeHint } from '../scheduler/loop/store.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { knownKeys } from '../lib/json-steps.ts';
+import { runPaced } from '../lib/steps.ts';
+import { copyTableSteps } from '../api/store/spare-table.ts';
 import { recordResult } from './lib/results.ts';
 import { cidrOf, mapPool } from './lib/synthetic-view.ts';
 import { nextSubnets, perSize, SIZES } from './view-delta.bench.ts';
@@ -65,13 +73,22 @@ const fresh = (s: Record<string, WeightMap>) => {
 const sharing = (next: Record<string, WeightMap>, before: Record<string, WeightMap>, published: Record<string, WeightMap>) => {
   const out: Record<string, WeightMap> = {};
   const keys: string[] = [];
+  // What the scheduler hands publishWeights beside the table (splitWeightsChangeSteps): every key whose map is not `published`'s.
+  const changed: string[] = [];
   for (const k in next) {
-    out[k] = next[k] === before[k] && Object.hasOwn(published, k) ? published[k]! : { ...next[k]! };
+    const reuse = next[k] === before[k] && Object.hasOwn(published, k);
+    out[k] = reuse ? published[k]! : { ...next[k]! };
+    if (!reuse) changed.push(k);
     keys.push(k);
   }
+  for (const k in published) if (!Object.hasOwn(out, k)) changed.push(k);
   knownKeys(out, keys);
+  hints.set(out, { from: published, keys: changed });
   return out;
 };
+
+/** The change hint of each table `sharing` built (publishWeights' last argument). */
+const hints = new WeakMap<Record<string, WeightMap>, WeightsChangeHint>();
 
 /**
  * A load balancer with 200 origins in `store`, and three publishes of n subnets: the first, the second
@@ -150,8 +167,17 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const v1 = (await leaderViews.dnsView()).version;
     if ((await followerViews.dnsView()).version !== v1) throw new Error('leader and follower render different versions of the same content');
 
-    const publish = await stalls(() => leader.publishWeights(lb.id, { subnets: s2 }, decision));
+    // The follower, idle until the next publish, copies the table it holds (api/store/spare-table.ts): timed apart.
+    const followerSpare = await stalls(() => follower.weightsWork.settled());
+    // What that copy costs, measured apart (the follower made it while rendering its first view): a copy of a table of n keys.
+    const idleCopy = await stalls(async () => (await runPaced(copyTableSteps(s1))) !== s1);
+    const publish = await stalls(() => leader.publishWeights(lb.id, { subnets: s2 }, decision, undefined, hints.get(s2)));
+    // The scheduler's change hint (the keys whose maps are not the last publish's): the publish walked only those.
+    if (leader.weightsWork.hints.used !== 1) throw new Error(`leader: expected the publish to use its change hint, got ${JSON.stringify(leader.weightsWork.hints)}`);
+    // VIEW_PUBLISH_LEADER_PROFILE=file.cpuprofile: this thread during the publishing replica's render of the delta.
+    const leaderProfile = process.env.VIEW_PUBLISH_LEADER_PROFILE ? await startProfile() : null;
     const render = await stalls(async () => (await leaderViews.dnsChanges(v1)).json);
+    if (leaderProfile) writeFileSync(process.env.VIEW_PUBLISH_LEADER_PROFILE!, JSON.stringify(await leaderProfile()));
     if (!render.value.startsWith('{"kind":"delta"')) throw new Error(`leader: expected a delta, got ${render.value.slice(0, 80)}`);
     // VIEW_PUBLISH_FOLLOWER_PROFILE=file.cpuprofile: this thread during the follower's render of the delta.
     const followerProfile = process.env.VIEW_PUBLISH_FOLLOWER_PROFILE ? await startProfile() : null;
@@ -159,6 +185,7 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     if (followerProfile) writeFileSync(process.env.VIEW_PUBLISH_FOLLOWER_PROFILE!, JSON.stringify(await followerProfile()));
     if (!followerRender.value.startsWith('{"kind":"delta"')) throw new Error(`follower: expected a delta, got ${followerRender.value.slice(0, 80)}`);
     const followerReads = follower.weightsReads;
+    if (follower.weightsWork.spares.taken !== 1) throw new Error(`follower: expected its read to change its idle copy in place, got ${JSON.stringify(follower.weightsWork.spares)}`);
     if (followerReads.incremental !== 1) throw new Error(`follower: expected one incremental read of the change row, got ${JSON.stringify(followerReads)}`);
     const v2 = (await leaderViews.dnsView()).version;
     const versionsEqual = v2 === (await followerViews.dnsView()).version && render.value === followerRender.value;
@@ -175,11 +202,13 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const grant = (await follower.acquireLease('scheduler', 'follower', 60_000))!;
     if ('publishWorkerWarm' in follower) await follower.publishWorkerWarm();
     if ((await followerViews.dnsView()).version !== v3) throw new Error('the follower renders another version than the leader before the failover');
+    // Its idle copy of the table just read is made before a first cycle's inputs and solve are done (not timed with the publish).
+    await follower.weightsWork.settled();
     const inForce = await stalls(async () => (await follower.getWeights(lb.id))!.subnets);
     const s4 = afterS3(inForce.value);
     // VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: this thread during the failover's publish.
     const profile = process.env.VIEW_PUBLISH_FAILOVER_PROFILE ? await startProfile() : null;
-    const failover = await stalls(() => follower.publishWeights(lb.id, { subnets: s4 }, decision, grant));
+    const failover = await stalls(() => follower.publishWeights(lb.id, { subnets: s4 }, decision, grant, hints.get(s4)));
     if (profile) writeFileSync(process.env.VIEW_PUBLISH_FAILOVER_PROFILE!, JSON.stringify(await profile()));
     const failoverWritten = await weightsWritten(follower, pg, db, lb.id, failover.value.version);
     const failoverRender = await stalls(async () => (await followerViews.dnsChanges(v3)).json);
@@ -196,8 +225,11 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
       failover_written: failoverWritten,
       failover_render: strip(failoverRender),
       follower_reads: followerReads,
+      publish_hints: { leader: leader.weightsWork.hints, follower: follower.weightsWork.hints },
       leader_render: strip(render),
       follower_render: strip(followerRender),
+      follower_idle_copy: strip(idleCopy),
+      follower_idle_copy_waited: strip(followerSpare),
       publish_to_delta_leader: { wall_ms: round(publish.wall_ms + render.wall_ms), cpu_ms: round(publish.cpu_ms + render.cpu_ms) },
       delta_bytes: render.value.length,
       first_render: { leader: strip(first), follower: strip(followerFirst) },
@@ -284,6 +316,8 @@ async function toServers(label: string, n: number, changed: number, servers: num
     const probed = (table: Record<string, WeightMap>, round: number) => {
       table[PROBE] = { [ids[round % 2]!]: 1 };
       knownKeys(table, Object.keys(table));
+      const hint = hints.get(table);
+      if (hint) hints.set(table, { ...hint, keys: [...hint.keys, PROBE] });
       return table;
     };
     const first = await store.publishWeights(lb.id, { subnets: probed(s1, 0) }, decision);
@@ -320,7 +354,7 @@ async function toServers(label: string, n: number, changed: number, servers: num
       const dnsCpu0 = procs.map((p) => treeCpuMs(p.proc.child.pid!));
       const cpu0 = process.cpuUsage();
       const t = performance.now();
-      const published = await store.publishWeights(lb.id, { subnets: table }, decision);
+      const published = await store.publishWeights(lb.id, { subnets: table }, decision, undefined, hints.get(table));
       const publishMs = performance.now() - t;
       await allOn(round + 1, `every DNS server on publish ${round + 2}`);
       const propagateMs = performance.now() - t;
@@ -386,7 +420,7 @@ export async function main(args: string[]): Promise<void> {
       .map((s) => {
         const x = results[s]!;
         const f = (y: { wall_ms: number; cpu_ms: number }) => `${y.wall_ms} ms wall / ${y.cpu_ms} ms CPU`;
-        return `${s}: publish (store commit, a change row) ${f(x.publish)} (every map a fresh object: ${f(x.publish_fresh_maps)}; a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)}; publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB; failover, the new leader's first publish: ${f(x.failover_publish)}, ${x.failover_written.kind === 'change_row' ? 'a change row' : 'a base'} of ${(x.failover_written.bytes / 1e6).toFixed(2)} MB (a base: ${(x.publish_base_written.bytes / 1e6).toFixed(2)} MB), its delta rendered ${f(x.failover_render)}`;
+        return `${s}: publish (store commit, a change row) ${f(x.publish)} (every map a fresh object: ${f(x.publish_fresh_maps)}; a full base: ${f(x.publish_base)}); delta rendered: leader ${f(x.leader_render)} (longest stall ${x.leader_render.max_stall_ms} ms), follower ${f(x.follower_render)} (its copy of the table, made while idle: ${f(x.follower_idle_copy)}); publish -> delta on the leader ${f(x.publish_to_delta_leader)}; delta ${(x.delta_bytes / 1e6).toFixed(2)} MB; failover, the new leader's first publish: ${f(x.failover_publish)}, ${x.failover_written.kind === 'change_row' ? 'a change row' : 'a base'} of ${(x.failover_written.bytes / 1e6).toFixed(2)} MB (a base: ${(x.publish_base_written.bytes / 1e6).toFixed(2)} MB), its delta rendered ${f(x.failover_render)}`;
       })
       .join('; ') +
       (served ? `; ${dnsSize} -> ${served.dns_servers} sluice dns: publish -> all serving ${served.rounds.map((x) => x.publish_to_all_serving_ms).join(' / ')} ms over ${served.rounds.length} publish(es) (first: publish ${served.publish_ms} ms; API process ${served.api_process_cpu_ms} ms CPU, each DNS server ${Math.min(...served.dns_cpu_ms_each)}-${Math.max(...served.dns_cpu_ms_each)} ms CPU; RSS ${Math.min(...served.dns_rss_mb_each)}-${Math.max(...served.dns_rss_mb_each)} MB each; first full view to all ${served.first_full_view_all_serving_ms} ms)` : '') +

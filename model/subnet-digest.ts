@@ -20,6 +20,7 @@
 //   object); the published weights never do (scheduler/loop builds fresh tables every cycle).
 import type { WeightMap } from './views.ts';
 import { STEP_ITEMS, type Steps } from '../lib/steps.ts';
+import { own } from './view-codec.ts';
 
 export interface SubnetDigest {
   /** Lane-wise sums mod 2^32 of the entries' hashes. */
@@ -88,8 +89,8 @@ export function* updateDigestSteps(prevDigest: SubnetDigest, prev: Record<string
   let n = 0;
   // Each key once: a key named twice would move the sums twice.
   for (const cidr of new Set(changed)) {
-    const was = Object.hasOwn(prev, cidr) ? prev[cidr] : undefined;
-    const now = Object.hasOwn(next, cidr) ? next[cidr] : undefined;
+    const was = own(prev, cidr);
+    const now = own(next, cidr);
     if (was) add(d, cidr, was, -1);
     if (now) add(d, cidr, now, 1);
     if (++n % STEP_ITEMS === 0) yield;

@@ -136,6 +136,10 @@ describe('clients that follow answers (resolve before every request, reconnect o
     // …because it learned it, and says so in the decision record.
     expect(errors.findIndex((e) => e.learned), summary).toBeGreaterThanOrEqual(0);
     expect(errors.findIndex((e) => e.learned), summary).toBeLessThanOrEqual(3);
+    // Every publish after the first handed the store what changed (the keys whose maps are new), and the store used it.
+    const hints = store.weightsWork.hints;
+    expect(hints.used, JSON.stringify(hints)).toBeGreaterThan(5);
+    expect(hints.refused + hints.unmatched, JSON.stringify(hints)).toBe(0);
     const exported = (await registry.getMetricsAsJSON()).find((m) => m.name === 'sluice_scheduler_answer_survival')!.values[0]!.value;
     expect(exported).toBe(0);
     // Paced: the first cycle moves less than half, and all of it takes at least five cycles (max_shift

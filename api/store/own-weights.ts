@@ -22,12 +22,18 @@
 //   (`start`): a failover's first publish is then a change row, not a full base.
 // - The origin ids it named stand in for those of the maps the next publish hands over again as the
 //   very same objects (records.ts: such entries are not walked).
+// - A publish whose caller names what changed (WeightsChangeHint) against exactly the table it starts
+//   from, its origin names known (this memo's, or a table read: HeldWeights.named), is prepared from
+//   the changed keys alone (hinted-weights.ts); any other hint is ignored (the full pass, counted in
+//   `hints`).
 import type { DecisionInput, WeightsInput } from '../../model/index.ts';
-import type { Fence } from '../../scheduler/loop/store.ts';
+import type { Fence, WeightsChangeHint } from '../../scheduler/loop/store.ts';
 import type { OwnWeights } from './store.ts';
 import { keysOnce } from '../../lib/json-steps.ts';
 import { runPaced } from '../../lib/steps.ts';
 import { preparePublishSteps, weightsBodySteps, type PreparedDecisionRow, type PreparedWeights } from './records.ts';
+import { prepareHintedSteps } from './hinted-weights.ts';
+import type { SpareTables } from './spare-table.ts';
 import { changeToWrite, compactionDue, type ChainLength, type ChangeToWrite, type HeldWeights, type Subnets, type VersionStamp } from './weights-chain.ts';
 
 export type { ChainLength };
@@ -48,10 +54,32 @@ export interface PublishPlan {
 export interface PublishStart {
   stamp: VersionStamp;
   subnets: Subnets;
-  /** The origin ids `subnets` named (own publishes only: with it, maps handed over again are not walked). */
+  /** The origin ids `subnets` named, or more (with it, maps handed over again are not walked). */
   named?: ReadonlySet<string>;
   /** The store's chain at that version, when known (compaction pre-checked with it). */
   chain?: ChainLength;
+}
+
+/** How publishes' change hints fared (tests and the benchmark read it). */
+export interface HintUse {
+  /** Publishes prepared from the hint alone, O(changes). */
+  used: number;
+  /** Hints not against the table the publish starts from (another writer since, a failover's read table): the full pass. */
+  unmatched: number;
+  /** Hints that did not hold up against the store's checks, or named an entry the hand check doubts: the full pass. */
+  refused: number;
+}
+
+/** A store's publishes' hints and its reads' idle copies (tests and the benchmark read them). */
+export interface WeightsWork {
+  hints: HintUse;
+  spares: { made: number; taken: number };
+  /** Resolves once the idle copies scheduled so far are made: the benchmark waits as idle time would. */
+  settled(): Promise<void>;
+}
+
+export function weightsWork(own: OwnWeightsMemo, spares: SpareTables): WeightsWork {
+  return { hints: { ...own.hints }, spares: { ...spares.counts }, settled: () => spares.settled() };
 }
 
 interface Memo {
@@ -65,6 +93,10 @@ interface Memo {
 
 export class OwnWeightsMemo {
   private readonly byLb = new Map<string, Memo>();
+  readonly hints: HintUse = { used: 0, unmatched: 0, refused: 0 };
+
+  /** `onRefused`: told why a hint did not hold up (the store's log: a caller's bug to look into). */
+  constructor(private readonly onRefused?: (lbId: string, why: string) => void) {}
 
   /** The subnet table this process last published for `lbId` (what the next publish compares against). */
   lastSubnets(lbId: string): OwnWeights['subnets'] | undefined {
@@ -81,9 +113,9 @@ export class OwnWeightsMemo {
   start(lbId: string, held: HeldWeights | undefined, head: VersionStamp | null | undefined): PublishStart | undefined {
     const m = this.byLb.get(lbId);
     const own: PublishStart | undefined = m && { stamp: { version: m.version, published_at: m.published_at }, subnets: m.weights.subnets, named: m.named, chain: m.chain };
-    // No origin names for a table read: every map of the publish is walked (working the names out
-    // first, so that maps handed over again need no walk, measured as dear as that walk: ~0.5 s at 1M).
-    const read: PublishStart | undefined = held && { stamp: { version: Number(held.version), published_at: held.published_at }, subnets: held.subnets, chain: held.chain };
+    // A table read carries its origin names when the store worked them out (a full read, once; change
+    // rows add theirs): then maps handed over again need no walk, and a change hint against it is used.
+    const read: PublishStart | undefined = held && { stamp: { version: Number(held.version), published_at: held.published_at }, subnets: held.subnets, chain: held.chain, ...(held.named ? { named: held.named } : {}) };
     const isHead = (s: PublishStart | undefined) => s !== undefined && head != null && s.stamp.version === Number(head.version) && s.stamp.published_at === head.published_at;
     if (isHead(own)) return own;
     if (isHead(read)) return read;
@@ -106,10 +138,22 @@ export class OwnWeightsMemo {
   /**
    * Checks and serialises a publish of `lbId` in paced steps against `start` (this.start's), and
    * decides what to try first: a change row where the chain allows one, else a base. Shared by both
-   * stores; the transaction (which may still refuse the change row) is theirs.
+   * stores; the transaction (which may still refuse the change row) is theirs. With `hint` against
+   * `start`'s table (its names known) only the keys it names are walked.
    */
-  async plan(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, start: PublishStart | undefined): Promise<PublishPlan> {
-    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, start?.subnets, start?.named));
+  async plan(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, start: PublishStart | undefined, hint?: WeightsChangeHint): Promise<PublishPlan> {
+    let hinted: PreparedWeights | undefined;
+    if (hint && start?.named && hint.from === start.subnets) {
+      const verdict = await runPaced(prepareHintedSteps(weights, hint, start.named));
+      if (verdict.prepared) {
+        hinted = verdict.prepared;
+        this.hints.used++;
+      } else {
+        this.hints.refused++;
+        this.onRefused?.(lbId, verdict.why);
+      }
+    } else if (hint) this.hints.unmatched++;
+    const { weights: ready, decision: prepared } = await runPaced(preparePublishSteps(lbId, weights, decision, fence, start?.subnets, start?.named, hinted));
     const entries = keysOnce(ready.parsed.subnets).length;
     const change = start && ready.changed && !(start.chain && compactionDue(start.chain, ready.changed.keys.length)) ? changeToWrite(ready, start.stamp) : null;
     const body = async () => ready.body ?? (await runPaced(weightsBodySteps(ready.parsed)));

@@ -15,12 +15,12 @@
 import pg from 'pg';
 import { runPaced } from '../../lib/steps.ts';
 import type { Decision, DecisionInput, Edge, EdgeOriginHealth, LatencyEntry, LoadBalancer, LoadBalancerSpec, LoadBalancerWeights, Origin, OriginHealth, OriginSpec, Override, OverrideSpec, WeightsInput } from '../../model/index.ts';
-import { LeaseLost, type Fence, type LeaseGrant, type WeightsHead } from '../../scheduler/loop/store.ts';
+import { LeaseLost, type Fence, type LeaseGrant, type WeightsChangeHint, type WeightsHead } from '../../scheduler/loop/store.ts';
 import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
 import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
-import { OwnWeightsMemo } from './own-weights.ts';
+import { OwnWeightsMemo, weightsWork, type WeightsWork } from './own-weights.ts';
 import { BaseNeeded, CHANGE_COLUMNS, finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
@@ -84,7 +84,7 @@ export class PostgresStore implements Store {
   private readonly edges: PgResourceTable<EdgeSpec, Edge>;
   private closed = false;
   /** The weights this process published, handed to readWorld's callers instead of the body (own-weights.ts). */
-  private readonly own = new OwnWeightsMemo();
+  private readonly own: OwnWeightsMemo;
   /** The weights readWorld handed out last, per load balancer: where its next read starts (weights-chain.ts). */
   private readonly held: HeldWeightsCache;
 
@@ -93,6 +93,7 @@ export class PostgresStore implements Store {
     private readonly o: PgStoreOptions,
   ) {
     this.pool = new pg.Pool({ ...conn.options, types: TYPES });
+    this.own = new OwnWeightsMemo((lbId, why) => o.log.warn({ load_balancer: lbId, why }, 'weights: a publish\'s change hint did not hold up; checked in full'));
     this.held = new HeldWeightsCache((lbId, why) => o.log.warn({ load_balancer: lbId, why }, 'weights: reading in full, the change rows do not lead from the weights held'));
     // An idle pooled connection dropped by the server (restart): the pool replaces it on next use.
     this.pool.on('error', (err) => o.log.warn({ err: conn.redact(err.message) }, 'postgres: an idle connection failed; it will be replaced'));
@@ -318,13 +319,13 @@ export class PostgresStore implements Store {
 
   // ---- scheduler's write side ----
 
-  async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
+  async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence, changed?: WeightsChangeHint): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
     // Checked and serialised before the transaction, in steps (as the SQLite store: records.ts); inside
     // it the fence, the origins as they are now (a few ids), the weights (a change row against this
     // process's last publish when the head is still that one, else a base: weights-chain.ts) and the
     // decision. A refused change row rolls back and the publish runs again with the body.
     const start = this.own.start(lbId, this.held.latest(lbId), await this.weightsHead(lbId));
-    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence, start);
+    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence, start, changed);
     let write: { change: ChangeToWrite } | { body: string } = change ? { change } : { body: await body() };
     let out;
     // At most twice more, each time with nothing written: a refused change row goes again as a base;
@@ -388,6 +389,11 @@ export class PostgresStore implements Store {
       },
       { fence },
     );
+  }
+
+  /** How publishes used their change hints and reads their idle copies (own-weights.ts weightsWork). */
+  get weightsWork(): WeightsWork {
+    return weightsWork(this.own, this.held.spares);
   }
 
   /** How this store's readers fared: incremental reads, full reads, fallbacks (weights-chain.ts). */

@@ -15,7 +15,7 @@ import {
 import { parseCidr } from '../../model/primitives.ts';
 import { STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import { arrayJsonSteps, keysOnce, objectJsonWhileSteps, textSink } from '../../lib/json-steps.ts';
-import { sameWeights, type SubnetsChange } from '../../model/view-codec.ts';
+import { own, sameWeights, type SubnetsChange } from '../../model/view-codec.ts';
 import type { Fence } from '../../scheduler/loop/store.ts';
 import { StoreError, type HealthDecisionInput, type HealthObservation } from './store.ts';
 
@@ -36,7 +36,7 @@ export function checkWeights(weights: WeightsInput): ParsedWeights {
   return checked.data;
 }
 
-const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+export const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 
 /** Weights checked and serialised for a publish, before its write transaction. */
 export interface PreparedWeights {
@@ -136,25 +136,16 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
 }
 
 /**
- * table[key] when `key` is its own (one lookup): Object.prototype has no property whose name holds a
- * "/" (every CIDR's does), so for such keys a defined value is an own one; other keys ask hasOwn too.
- */
-function ownEntry<V>(table: Record<string, V>, key: string): V | undefined {
-  const v = table[key];
-  return v !== undefined && (key.includes('/') || Object.hasOwn(table, key)) ? v : undefined;
-}
-
-/**
  * One table (edges or subnets) in one pass, per entry: its key and shares checked (`keyOk`; null: not
  * checked), its origins named, compared with the previous publish (`cmp`), its JSON written (exactly
  * JSON.stringify(table)'s, STEP_ITEMS entries per piece). false when a check fails.
  */
-function* tablePassSteps(table: Record<string, Record<string, number>>, sink: ((piece: string) => void) | null, keyOk: ((k: string) => boolean) | null, named: Set<string>, cmp: Comparison | null): Steps<boolean> {
+export function* tablePassSteps(table: Record<string, Record<string, number>>, sink: ((piece: string) => void) | null, keyOk: ((k: string) => boolean) | null, named: Set<string>, cmp: Comparison | null): Steps<boolean> {
   if (keyOk && !isPlain(table)) return false;
   const entry = (key: string, shares: Record<string, number>): boolean => {
     // The previous publish's entry, looked up once (a 1M-key table: each lookup a cache miss): a key
     // it had passed this check then, so only new keys are checked again.
-    const was = cmp ? ownEntry(cmp.since, key) : undefined;
+    const was = cmp ? own(cmp.since, key) : undefined;
     // The very map the previous publish had (the scheduler hands over the maps it did not change):
     // checked then, never changed since (publishWeights' callers must not), its origins named then.
     if (was !== undefined && was === shares && cmp!.sinceNamed) {
@@ -266,9 +257,10 @@ export function* decisionRowSteps(input: DecisionInput, weightsVersion: number |
 }
 
 /** A publish's weights and decision row, checked and serialised in steps before its write transaction. */
-export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>, sinceNamed?: ReadonlySet<string>): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
+export function* preparePublishSteps(lbId: string, weights: WeightsInput, decision: DecisionInput, fence: Fence | undefined, since?: Record<string, Record<string, number>>, sinceNamed?: ReadonlySet<string>, hinted?: PreparedWeights): Steps<{ weights: PreparedWeights; decision: PreparedDecisionRow }> {
   // With `since` (this process's last publish) a change row is tried first: no body unless refused.
-  const ready = yield* prepareWeightsSteps(weights, since, since === undefined, sinceNamed);
+  // `hinted`: the weights already prepared from the caller's change hint (hinted-weights.ts).
+  const ready = hinted ?? (yield* prepareWeightsSteps(weights, since, since === undefined, sinceNamed));
   const row = yield* decisionRowSteps({ ...decision, load_balancer_id: lbId }, null, fence, new Date().toISOString());
   return { weights: ready, decision: row };
 }

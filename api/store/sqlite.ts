@@ -30,11 +30,11 @@ import {
   type OverrideSpec,
   type WeightsInput,
 } from '../../model/index.ts';
-import type { Fence, LeaseGrant, WeightsHead } from '../../scheduler/loop/store.ts';
+import type { Fence, LeaseGrant, WeightsChangeHint, WeightsHead } from '../../scheduler/loop/store.ts';
 import { checkFence, errorOf, publishTransaction, type PublishOutcome, type PublishRequest } from './sqlite-publish.ts';
 import { SqlitePublisher } from './sqlite-publisher.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { OwnWeightsMemo } from './own-weights.ts';
+import { OwnWeightsMemo, weightsWork, type WeightsWork } from './own-weights.ts';
 import { finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
 import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
@@ -81,7 +81,7 @@ export class SqliteStore implements Store {
   /** The publish transaction's own thread and connection; none for an in-memory database. */
   private readonly publisher: SqlitePublisher | undefined;
   /** The weights this process published, handed to readWorld's callers instead of the body (own-weights.ts). */
-  private readonly own = new OwnWeightsMemo();
+  private readonly own: OwnWeightsMemo;
   /** The weights readWorld handed out last, per load balancer: where its next read starts (weights-chain.ts). */
   private readonly held: HeldWeightsCache;
   /** The publish worker's warm-up a fresh lease started (acquireLease), if any. */
@@ -96,6 +96,7 @@ export class SqliteStore implements Store {
     private readonly publishOffThreadChars = PUBLISH_OFF_THREAD_CHARS,
     log?: StoreLog,
   ) {
+    this.own = new OwnWeightsMemo((lbId, why) => log?.warn({ load_balancer: lbId, why }, 'weights: a publish\'s change hint did not hold up; checked in full'));
     this.held = new HeldWeightsCache((lbId, why) => log?.warn({ load_balancer: lbId, why }, 'weights: reading in full, the change rows do not lead from the weights held'));
     // The busy timeout is set at open: switching to WAL and migrating take locks another process may hold.
     this.db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
@@ -260,7 +261,7 @@ export class SqliteStore implements Store {
 
   // ---- scheduler's write side ----
 
-  async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
+  async publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence, changed?: WeightsChangeHint): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }> {
     // Checked and serialised before the write transaction, in slices with turns of the event loop
     // between (lib/steps.ts): at 1M subnets the weights' check, their body, the decision's diff check
     // and its body were each 0.15-0.35 s of the caller's thread (the scheduler's, which also serves the
@@ -274,7 +275,7 @@ export class SqliteStore implements Store {
     // serialised and written, and the body only when the transaction refuses the change row (then it
     // runs again with the body). The head read here only picks the start; the transaction decides.
     const start = this.own.start(lbId, this.held.latest(lbId), this.chainHead(lbId));
-    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence, start);
+    const { ready, prepared, entries, change, body } = await this.own.plan(lbId, weights, decision, fence, start, changed);
     const { recorded: _objects, ...row } = prepared;
     let request: PublishRequest = { lbId, body: change ? null : await body(), change, entries, row, fence, named: [...ready.named] };
     let outcome = await this.runPublish(request);
@@ -322,6 +323,11 @@ export class SqliteStore implements Store {
     if (!this.warming) return false;
     await this.warming;
     return true;
+  }
+
+  /** How publishes used their change hints and reads their idle copies (own-weights.ts weightsWork). */
+  get weightsWork(): WeightsWork {
+    return weightsWork(this.own, this.held.spares);
   }
 
   /** How this store's readers fared: incremental reads, full reads, fallbacks (weights-chain.ts). */

@@ -13,6 +13,7 @@ import { openSqliteStore, SqliteStore } from './sqlite.ts';
 import { LB, ORIGIN, storeContract } from './store.contract.ts';
 import type { Store } from './store.ts';
 import { weightsChainContract, type WeightsHarness } from './weights-chain.contract.ts';
+import { publishHintContract } from './publish-hint.contract.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { PG_MIGRATIONS } from './pg-migrations.ts';
 
@@ -73,6 +74,7 @@ const sqliteHarness: WeightsHarness = {
     }
   },
   reads: (s) => (s as SqliteStore).weightsReads,
+  hints: (s) => (s as SqliteStore).weightsWork.hints,
   async legacy(body) {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
     dirs.push(dir);
@@ -87,6 +89,7 @@ const sqliteHarness: WeightsHarness = {
 };
 storeContract('SQLite', sqliteHarness);
 weightsChainContract('SQLite', sqliteHarness);
+publishHintContract('SQLite', sqliteHarness);
 
 const pgSkip = postgresUnavailable();
 describe.skipIf(pgSkip)('PostgreSQL', () => {
@@ -116,6 +119,7 @@ describe.skipIf(pgSkip)('PostgreSQL', () => {
     },
     sql: async <T>(s: Store, text: string) => (await server.query(text, [], dbOf(s))) as T[],
     reads: (s) => (s as PostgresStore).weightsReads,
+    hints: (s) => (s as PostgresStore).weightsWork.hints,
     async legacy(body) {
       const url = await server.createDatabase();
       const db = new URL(url).pathname.slice(1);
@@ -130,6 +134,7 @@ describe.skipIf(pgSkip)('PostgreSQL', () => {
   };
   storeContract('PostgreSQL', pgHarness);
   weightsChainContract('PostgreSQL', pgHarness);
+  publishHintContract('PostgreSQL', pgHarness);
 });
 
 export type { PostgresStore };

@@ -14,12 +14,15 @@ import { LB, ORIGIN, type StoreHarness } from './store.contract.ts';
 import type { Store, StoredWeights } from './store.ts';
 import { MAX_CHANGED_SHARE, type WeightsReads } from './weights-chain.ts';
 import { LeaseLost } from '../../scheduler/loop/store.ts';
+import type { HintUse } from './own-weights.ts';
 
 export interface WeightsHarness extends StoreHarness {
   /** Runs SQL (no parameters) on the data of `s`, as another client would. */
   sql<T = Record<string, unknown>>(s: Store, text: string): Promise<T[]>;
   /** The read counters of `s` (weights-chain.ts WeightsReads). */
   reads(s: Store): WeightsReads;
+  /** How the publishes of `s` used their change hints (own-weights.ts HintUse). */
+  hints(s: Store): HintUse;
   /**
    * A store whose data was written by the schema before change rows (one load balancer with origins
    * `o1`, `o2` and the weights row `body` at version 1), then opened (migrated) by this sluice.
@@ -27,8 +30,8 @@ export interface WeightsHarness extends StoreHarness {
   legacy(body: string): Promise<{ store: Store; lbId: string; origins: string[] }>;
 }
 
-type Subnets = Record<string, WeightMap>;
-const DECISION = (lbId: string) => ({ load_balancer_id: lbId, reason: 'optimize' as const });
+export type Subnets = Record<string, WeightMap>;
+export const DECISION = (lbId: string) => ({ load_balancer_id: lbId, reason: 'optimize' as const });
 
 /** The weights a StoredWeights carries, however the store handed them (own, parsed, or a body). */
 function content(w: StoredWeights): Pick<LoadBalancerWeights, 'version' | 'published_at' | 'edges' | 'subnets'> {
@@ -36,14 +39,14 @@ function content(w: StoredWeights): Pick<LoadBalancerWeights, 'version' | 'publi
   return { version: w.version, published_at: w.published_at, edges: t.edges, subnets: t.subnets };
 }
 
-async function chainOf(h: WeightsHarness, s: Store, lbId: string) {
+export async function chainOf(h: WeightsHarness, s: Store, lbId: string) {
   const [head] = await h.sql<{ version: number; base_version: number; change_rows: number; since_base: number; base_entries: number }>(s, `SELECT version, base_version, change_rows, since_base, base_entries FROM weights WHERE load_balancer_id = '${lbId}'`);
   const rows = await h.sql<{ version: number }>(s, `SELECT version FROM weights_changes WHERE load_balancer_id = '${lbId}' ORDER BY version`);
   // Numbers: a raw PostgreSQL client returns BIGINT as text.
   return { version: Number(head!.version), base_version: Number(head!.base_version), change_rows: Number(head!.change_rows), since_base: Number(head!.since_base), base_entries: Number(head!.base_entries), rows: rows.map((r) => Number(r.version)) };
 }
 
-async function setup(h: WeightsHarness) {
+export async function setup(h: WeightsHarness) {
   const store = await h.fresh();
   const lb = await store.createLoadBalancer(LB);
   const origins = [(await store.createOrigin(lb.id, { ...ORIGIN, name: 'x' })).id, (await store.createOrigin(lb.id, { ...ORIGIN, name: 'y' })).id, (await store.createOrigin(lb.id, { ...ORIGIN, name: 'z' })).id];
@@ -51,14 +54,14 @@ async function setup(h: WeightsHarness) {
 }
 
 /** A random weight map over `origins` (shares of 1/4). */
-function shares(rand: () => number, origins: string[]): WeightMap {
+export function shares(rand: () => number, origins: string[]): WeightMap {
   const a = origins[Math.floor(rand() * origins.length)]!;
   const b = origins[Math.floor(rand() * origins.length)]!;
   return a === b ? { [a]: 1 } : { [a]: 0.25, [b]: 0.75 };
 }
 
 /** `from` with about `share` of its keys re-weighted, some removed and some added: a fresh table. */
-function mutate(rand: () => number, from: Subnets, origins: string[], share: number, next: { n: number }): Subnets {
+export function mutate(rand: () => number, from: Subnets, origins: string[], share: number, next: { n: number }): Subnets {
   const out: Subnets = {};
   for (const [k, v] of Object.entries(from)) {
     const r = rand();

@@ -41,8 +41,9 @@ import { runPaced, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import { keysOnce, knownKeys, parseJsonObjectSteps } from '../../lib/json-steps.ts';
 import type { LoadBalancerWeights, WeightMap } from '../../model/index.ts';
 import type { SubnetsChange } from '../../model/view-codec.ts';
-import type { PreparedWeights } from './records.ts';
+import { namedSteps, type PreparedWeights } from './records.ts';
 import type { OwnWeights, StoredWeights } from './store.ts';
+import { copyTableSteps, keyListSteps, SpareTables, type KeyListChange } from './spare-table.ts';
 
 export type Subnets = LoadBalancerWeights['subnets'];
 export type EdgesTable = LoadBalancerWeights['edges'];
@@ -149,6 +150,12 @@ export interface HeldWeights extends VersionStamp {
   changed?: SubnetsChange | null;
   /** The store's chain when it was read (a publish against it pre-checks compaction with it); unknown for this process's own publishes. */
   chain?: ChainLength;
+  /**
+   * Every origin id `subnets`' maps name, or more (names of entries gone since may stay): where a
+   * publish starts from this table, maps it hands over again as the very objects are not walked
+   * (records.ts, hinted-weights.ts); a name no longer in the load balancer makes it name exactly.
+   */
+  named?: ReadonlySet<string>;
 }
 
 const PACED_TABLES = new Set(['edges', 'subnets']);
@@ -162,26 +169,30 @@ export function* parseBodySteps(body: string): Steps<{ edges: EdgesTable; subnet
 /**
  * `from` moved along `rows` (already checked by chainFrom), as a new table: `from` is not touched.
  * `changed`: the keys that may differ from `from` (for the views' O(changes) diff). O(n) only in the
- * copy of the key list and the table, paced.
+ * copy of the key list and the table, paced; with `spare` (a copy of `from.subnets` nobody else
+ * holds: spare-table.ts) the table is not copied but changed in place, and its key list is left for
+ * later (`keysLater`: keysOnce lists the table itself if asked first).
  */
-export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[]): Steps<{ weights: { edges: EdgesTable; subnets: Subnets }; changed: SubnetsChange }> {
+export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[], spare?: Subnets): Steps<{ weights: { edges: EdgesTable; subnets: Subnets }; changed: SubnetsChange; keysLater?: KeyListChange; named?: ReadonlySet<string> }> {
   const last = rows.at(-1);
-  if (!last) return { weights: { edges: from.edges, subnets: from.subnets }, changed: { from: from.subnets, keys: [] } };
+  if (!last) return { weights: { edges: from.edges, subnets: from.subnets }, changed: { from: from.subnets, keys: [] }, ...(from.named ? { named: from.named } : {}) };
   // The net change over every row: the last word on each key wins (null: deleted).
   const net = new Map<string, WeightMap | null>();
+  // `from`'s origin names and those the rows' maps name (a superset: see HeldWeights.named).
+  const named = from.named ? new Set(from.named) : undefined;
   for (const r of rows) {
     const set = JSON.parse(r.subnets) as Subnets;
-    for (const k in set) net.set(k, set[k]!);
+    for (const k in set) {
+      net.set(k, set[k]!);
+      if (named) for (const origin in set[k]) named.add(origin);
+    }
     for (const k of JSON.parse(r.deleted) as string[]) net.set(k, null);
   }
   const old = from.subnets;
   const oldKeys = keysOnce(old);
-  // The copy first, then the net change on it: a Map lookup per key of a 1M-key copy was ~0.2 s.
-  const subnets: Subnets = {};
-  for (let i = 0; i < oldKeys.length; i++) {
-    subnets[oldKeys[i]!] = old[oldKeys[i]!]!;
-    if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
-  }
+  // The copy first, then the net change on it: a Map lookup per key of a 1M-key copy was ~0.2 s. A
+  // spare (spare-table.ts: the copy made while idle, handed to nobody) is changed in place instead.
+  const subnets: Subnets = spare ?? (yield* copyTableSteps(old));
   const changed: string[] = [];
   const added: string[] = [];
   const removed = new Set<string>();
@@ -196,18 +207,13 @@ export function* applyChangesSteps(from: HeldWeights, rows: readonly ChangeRow[]
     }
     if (had || now !== null) changed.push(k);
   }
-  // Object.keys' order: the old keys that stayed, then the added ones in the order they were set.
-  let keys = oldKeys;
-  if (removed.size > 0) {
-    keys = [];
-    for (let i = 0; i < oldKeys.length; i++) {
-      if (!removed.has(oldKeys[i]!)) keys.push(oldKeys[i]!);
-      if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
-    }
-  }
-  keys = keys.concat(added);
-  knownKeys(subnets, keys);
-  return { weights: { edges: JSON.parse(last.edges) as EdgesTable, subnets }, changed: { from: old, keys: changed } };
+  const weights = { edges: JSON.parse(last.edges) as EdgesTable, subnets };
+  const keyChange = { old: oldKeys, removed, added };
+  // In place: the key list (a walk of the old one) is the spare's to make after the render (spare-table.ts).
+  const names = named ? { named } : {};
+  if (spare) return { weights, changed: { from: old, keys: changed }, keysLater: keyChange, ...names };
+  knownKeys(subnets, yield* keyListSteps(keyChange));
+  return { weights, changed: { from: old, keys: changed }, ...names };
 }
 
 /** What a reader needs from the store for one load balancer, chosen from what it holds and the head. */
@@ -233,7 +239,11 @@ export class HeldWeightsCache {
   private tickets = 0;
   readonly reads: WeightsReads = { incremental: 0, full: 0, fallbacks: 0 };
 
-  constructor(private readonly onFallback?: (lbId: string, why: string) => void) {}
+  constructor(
+    private readonly onFallback?: (lbId: string, why: string) => void,
+    /** Copies of the tables held, made while idle, for the next incremental read (spare-table.ts). */
+    readonly spares = new SpareTables(),
+  ) {}
 
   /** A ticket for a read being planned now (set() keeps the latest planned read's weights). */
   ticket(): number {
@@ -270,6 +280,7 @@ export class HeldWeightsCache {
   /** Load balancers gone from the store: forget their tables. */
   keepOnly(lbIds: ReadonlySet<string>): void {
     for (const id of this.byLb.keys()) if (!lbIds.has(id)) this.byLb.delete(id);
+    this.spares.keepOnly(lbIds);
   }
 
   /** Where a read of `head` starts: incrementally from what is held when it lies at or after the base. */
@@ -293,9 +304,11 @@ export function* fullReadSteps(lbId: string, read: FullRead): Steps<HeldWeights>
   if (!chainFrom(base, read.rows, head)) throw new Error(`weights of ${lbId}: the change rows after base version ${base.version} do not reach version ${head.version}; refusing to serve a wrong table`);
   const parsed = yield* parseBodySteps(read.body);
   const stamp = { version: Number(head.version), published_at: head.published_at };
-  if (read.rows.length === 0) return { ...stamp, ...parsed };
-  const { weights } = yield* applyChangesSteps({ ...base, ...parsed }, read.rows);
-  return { ...stamp, ...weights };
+  // The base's origin names, once (~0.1 s at 1M, beside the parse's seconds); the rows' added after.
+  const named = yield* namedSteps(parsed);
+  if (read.rows.length === 0) return { ...stamp, ...parsed, named };
+  const { weights, named: after } = yield* applyChangesSteps({ ...base, ...parsed, named }, read.rows);
+  return { ...stamp, ...weights, named: after };
 }
 
 /** One load balancer's weights as a read transaction found them, to be finished (parsed, applied) after it. */
@@ -340,19 +353,22 @@ export async function finishReads(cache: HeldWeightsCache, pending: readonly Pen
     if (p.kind === 'own') {
       // As today: this process's own publish, its body not even read.
       cache.set(p.lbId, { ...p.stamp, edges: p.own.edges, subnets: p.own.subnets, changed: p.own.changed }, p.ticket);
+      cache.spares.forget(p.lbId);
       out.push({ load_balancer_id: p.lbId, ...p.stamp, body: null, own: p.own });
       continue;
     }
     if (p.kind === 'held') held = p.held;
     else if (p.kind === 'since') {
-      const { weights, changed } = await runPaced(applyChangesSteps(p.from, p.rows));
-      held = { version: Number(p.head.version), published_at: p.head.published_at, ...weights, changed, chain: chainLength(p.head) };
+      const { weights, changed, keysLater, named } = await runPaced(applyChangesSteps(p.from, p.rows, cache.spares.take(p.lbId, p.from.subnets)?.copy));
+      held = { version: Number(p.head.version), published_at: p.head.published_at, ...weights, changed, chain: chainLength(p.head), ...(named ? { named } : {}) };
+      if (keysLater) cache.spares.keysLater(weights.subnets, keysLater);
       cache.reads.incremental++;
     } else {
       held = { ...(await runPaced(fullReadSteps(p.lbId, p.read))), changed: null, chain: chainLength(p.read.head) };
       cache.reads.full++;
     }
     cache.set(p.lbId, held, p.ticket);
+    if (p.kind !== 'held') cache.spares.schedule(p.lbId, held.subnets);
     out.push(storedWeights(p.lbId, held));
   }
   return out;

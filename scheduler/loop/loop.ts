@@ -16,7 +16,7 @@ import type { LatencyEntry, LoadBalancer, LoadBalancerWeights } from '../../mode
 import { LeaseLost, type Fence, type LeaseGrant, type SchedulerStore } from './store.ts';
 import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
-import { buildProblemSteps, sameWeights, sameWeightsSteps, splitWeights, splitWeightsSteps, type BuiltProblem, type Locate } from './problem.ts';
+import { buildProblemSteps, sameWeights, sameWeightsSteps, splitWeights, splitWeightsChangeSteps, type BuiltProblem, type Locate } from './problem.ts';
 import { CarriedState, connectionSummary } from './connection-sources.ts';
 import { answersOfSteps } from './answer-survival.ts';
 import type { SchedulerMetrics } from './metrics.ts';
@@ -384,7 +384,7 @@ export class SchedulerLoop {
     const carriedConnections = decision.connections ? { ...decision.connections, weights: decision.weights, answer_survival: answerSurvival?.from === 'observed' ? answerSurvival.value : 1 } : undefined;
     this.carried.remember(lb.id, carriedConnections, Object.fromEntries(origins.map((o) => [o.name, decision.origin_load_rps[o.id] ?? 0])));
     if (lb.mode === 'shadow') return this.recordShadow(lb, decision, built, summary, solve_ms, current);
-    const publish = await runPaced(splitWeightsSteps(decision.weights, built.carried, current?.subnets));
+    const { weights: publish, changed } = await runPaced(splitWeightsChangeSteps(decision.weights, built.carried, current?.subnets));
     await clock.lap('split');
     if (lb.dns) {
       // Watch, for the next cycle, the connections left on origins neither the answers in force nor the new ones name.
@@ -411,7 +411,7 @@ export class SchedulerLoop {
       await clock.lap('publish');
       return { load_balancer: lb.name, outcome: 'unchanged', detail: 'weights unchanged', decision };
     }
-    const { version, weights: stored } = await this.o.store.publishWeights(lb.id, publish, record, this.writeFence());
+    const { version, weights: stored } = await this.o.store.publishWeights(lb.id, publish, record, this.writeFence(), changed ?? undefined);
     this.published.set(lb.id, stored);
     await clock.lap('publish');
     this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });

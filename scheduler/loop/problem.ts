@@ -8,7 +8,8 @@ import type { AnswerSurvivalEstimate } from './answer-survival.ts';
 import { annotateSourcesSteps, EDGE_PREFIX, SUBNET_PREFIX, type CarriedConnections, type ConnectionUse } from './connection-sources.ts';
 import type { LbInputs } from '../inputs/types.ts';
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
-import { knownKeys } from '../../lib/json-steps.ts';
+import { keysOnce, knownKeys } from '../../lib/json-steps.ts';
+import type { WeightsChangeHint } from './store.ts';
 import { sameWeights as sameMap } from '../../model/view-codec.ts';
 
 export type Locate = (subnet: string) => { lat: number; lon: number } | undefined;
@@ -175,18 +176,28 @@ export function splitWeights(weights: Weights, carried: Weights): { edges: Recor
 }
 
 /** splitWeights in steps (lib/steps.ts): at 1M subnets it is ~1 s of the loop's thread. */
+export function* splitWeightsSteps(weights: Weights, carried: Weights, previous?: Record<string, WeightMap> | null): Steps<PublishedShares> {
+  return (yield* splitWeightsChangeSteps(weights, carried, previous)).weights;
+}
+
 /**
- * `previous`: the subnet table published last (the weights in force). A subnet whose cleaned map equals
- * the one it had there gets that very object: the store then takes it as checked and unchanged without
- * walking it (api/store/records.ts; ~0.6 s of its publish at 1M subnets), and a comparison with the
- * weights in force skips it. Published tables are never changed, so sharing a map is safe.
+ * splitWeightsSteps, and what changed against `previous` (the subnet table published last: the weights
+ * in force). A subnet whose cleaned map equals the one it had there gets that very object: the store
+ * then takes it as checked and unchanged, and a comparison with the weights in force skips it.
+ * Published tables are never changed, so sharing a map is safe. `changed` names every other key (a
+ * fresh map, or gone from `previous`): handed to publishWeights, the store checks, names and writes
+ * only those (WeightsChangeHint; at 1M subnets its pass over every entry was ~0.4 s). Null without
+ * `previous`.
  */
-export function* splitWeightsSteps(weights: Weights, carried: Weights, previous?: Record<string, WeightMap> | null): Steps<{ edges: Record<string, WeightMap>; subnets: Record<string, WeightMap> }> {
+export function* splitWeightsChangeSteps(weights: Weights, carried: Weights, previous?: Record<string, WeightMap> | null): Steps<{ weights: PublishedShares; changed: WeightsChangeHint | null }> {
   const edges: Record<string, WeightMap> = {};
   const subnets: Record<string, WeightMap> = {};
   // The subnet table's keys as they are added (each once; CIDRs are never array indexes, so this is
   // Object.keys' order): the publish and the views then never list the 1M keys in one piece.
   const subnetKeys: string[] = [];
+  const changed: string[] = [];
+  // Keys of `previous` still in the table: fewer than it has means some are gone (a walk finds them).
+  let kept = 0;
   let n = 0;
   const put = (id: string, shares: Record<string, number>): void => {
     const cleaned = clean(shares);
@@ -195,7 +206,10 @@ export function* splitWeightsSteps(weights: Weights, carried: Weights, previous?
     else if (id.startsWith(SUBNET)) {
       const cidr = id.slice(SUBNET.length);
       const was = previous && Object.hasOwn(previous, cidr) ? previous[cidr]! : undefined;
-      subnets[cidr] = was && sameMap(was, cleaned) ? was : cleaned;
+      if (was) kept++;
+      const same = was !== undefined && sameMap(was, cleaned);
+      subnets[cidr] = same ? was : cleaned;
+      if (!same) changed.push(cidr);
       subnetKeys.push(cidr);
     }
   };
@@ -210,7 +224,15 @@ export function* splitWeightsSteps(weights: Weights, carried: Weights, previous?
     if (++n % STEP_ITEMS === 0) yield;
   }
   knownKeys(subnets, subnetKeys);
-  return { edges, subnets };
+  if (!previous) return { weights: { edges, subnets }, changed: null };
+  const before = keysOnce(previous);
+  if (kept < before.length) {
+    for (let i = 0; i < before.length; i++) {
+      if (!Object.hasOwn(subnets, before[i]!)) changed.push(before[i]!);
+      if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+    }
+  }
+  return { weights: { edges, subnets }, changed: { from: previous, keys: changed } };
 }
 
 /**

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { keysOnce } from '../../lib/json-steps.ts';
 import { runToEnd } from '../../lib/steps.ts';
 import { EDGE_PREFIX, SUBNET_PREFIX } from './connection-sources.ts';
-import { splitWeightsSteps } from './problem.ts';
+import { splitWeightsChangeSteps, splitWeightsSteps } from './problem.ts';
 
 describe('splitWeightsSteps', () => {
   it("gives the subnet table's keys as Object.keys lists them, carried first, each once, empty maps left out", () => {
@@ -35,5 +35,17 @@ describe('splitWeightsSteps', () => {
     expect(subnets['10.0.3.0/24']).not.toBe(previous['10.0.2.0/24']);
     // The same content as without `previous`.
     expect(subnets).toEqual(runToEnd(splitWeightsSteps(weights, {})).subnets);
+  });
+
+  it('names what changed against the weights in force: every key whose map is not their very object, removed keys too', () => {
+    const sub = (c: string) => `${SUBNET_PREFIX}${c}`;
+    const previous: Record<string, Record<string, number>> = { '10.0.0.0/24': { a: 1 }, '10.0.1.0/24': { a: 1 }, '10.0.2.0/24': { b: 1 }, '10.0.3.0/24': { b: 1 } };
+    // 10.0.0.0/24 the same; 10.0.1.0/24 moved; 10.0.2.0/24 gone; 10.0.3.0/24 all shares 0 (left out: gone); 10.0.4.0/24 new.
+    const weights: Record<string, Record<string, number>> = { [sub('10.0.0.0/24')]: { a: 1 }, [sub('10.0.1.0/24')]: { b: 1 }, [sub('10.0.3.0/24')]: { b: 0 }, [sub('10.0.4.0/24')]: { a: 1 } };
+    const { weights: out, changed } = runToEnd(splitWeightsChangeSteps(weights, {}, previous));
+    expect(changed!.from).toBe(previous);
+    expect([...changed!.keys].sort()).toEqual(['10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24', '10.0.4.0/24']);
+    for (const k of keysOnce(out.subnets)) expect(changed!.keys.includes(k) || out.subnets[k] === previous[k]).toBe(true);
+    expect(runToEnd(splitWeightsChangeSteps(weights, {})).changed).toBeNull();
   });
 });

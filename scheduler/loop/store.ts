@@ -22,9 +22,23 @@ import type {
   Override,
   WeightsInput,
 } from '../../model/index.ts';
+import type { SubnetsChange } from '../../model/view-codec.ts';
 
 /** The version and publication time of the weights in force (LoadBalancerWeights without the body). */
 export type WeightsHead = Pick<LoadBalancerWeights, 'version' | 'published_at'>;
+
+/**
+ * What a publish changed, as its caller knows it: `from` is the subnet table of the weights in force
+ * it compared with (the very object getWeights or its last publishWeights returned), `keys` every
+ * subnet key whose map in the new table is not the very object `from` has for it (added, re-weighted,
+ * removed). Every other key maps to `from`'s object. The scheduler knows this when it shares unchanged
+ * maps (problem.ts splitWeightsSteps); with it the store checks, names and writes only those keys
+ * (O(changes) at 1M subnets instead of a pass over the table). A hint: a store uses it only when
+ * `from` is the table its next change row starts from and it passes the store's cheap checks (the key
+ * count, a sample of the other keys), and otherwise does its full pass. Like the tables themselves
+ * (never changed once handed over) it is the trusted in-process caller's word: the API never passes one.
+ */
+export type WeightsChangeHint = SubnetsChange;
 
 /** The fencing token a leader's writes carry. */
 export interface Fence {
@@ -91,9 +105,10 @@ export interface SchedulerStore {
    * With `fence`, only while that lease is held (else `LeaseLost`, nothing written). Resolves with the
    * weights as stored: what getWeights returns until the next publish. The store may keep `weights`'
    * tables as given (the API's views read them instead of parsing the stored body): the caller must
-   * not change them afterwards (the loop builds fresh tables every cycle).
+   * not change them afterwards (the loop builds fresh tables every cycle). `changed`: what changed
+   * against the weights in force, when the caller knows it (WeightsChangeHint).
    */
-  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }>;
+  publishWeights(lbId: string, weights: WeightsInput, decision: DecisionInput, fence?: Fence, changed?: WeightsChangeHint): Promise<{ version: number; decision: Decision; weights: LoadBalancerWeights }>;
   /** Records a cycle that changed nothing (hold) or only explained itself; fenced like publishWeights. */
   recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision>;
   /** Removes decision records created before `before` (ISO time); returns how many. */
