@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { loadKeys, openGeo, splitCompactView } from './server/engine.ts';
+import { loadKeys, openGeo, preParsed, splitCompactView } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
@@ -328,6 +328,9 @@ function leaveCluster(): void {
 /** The primary: fetches views, hands them to workers, restarts workers, merges their metrics. */
 async function runPrimary(config: DnsConfig, file: string, log: Logger, count: number, io: UdpIo, first: DnsView | null): Promise<number> {
   openGeo(config, file); // fail fast on a bad database, before forking
+  // Structured clone over IPC (V8's serializer), not JSON: a delta's parsed subnets cross as typed
+  // arrays (engine.ts preParsed), and a compact view's million strings are written without JSON's escaping.
+  cluster.setupPrimary({ serialization: 'advanced' });
   if (config.dnssec) loadKeys(config, file); // and on bad keys (each worker reads them itself)
   const registry = new Registry();
   const viewMetrics = registerViewMetrics(registry);
@@ -371,8 +374,9 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   const broadcast = (view: PackedView, delta?: ViewDelta) => {
     // Made once per full view (not kept: a delta changes the view in place and would leave it stale).
     const compact = delta ? null : (latestCompact ?? compactViewOf(view));
-    // Workers keep no subnets: a record the delta rebuilds crosses whole (packed-view.ts withTables).
-    const sent = delta && withTables(delta, view);
+    // Workers keep no subnets: a record the delta rebuilds crosses whole (packed-view.ts withTables);
+    // the others' subnets cross parsed, once for every worker (engine.ts preParsed).
+    const sent = delta && preParsed(withTables(delta, view));
     for (const w of workers) {
       if (!w.isConnected()) continue;
       if (sent) w.send({ type: 'sluice-dns-view-delta', delta: sent } satisfies Msg);

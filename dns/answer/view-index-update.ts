@@ -75,6 +75,20 @@ export class IndexUpdateError extends Error {
 }
 
 /**
+ * Parsed subnets that came from another process (a cluster primary) are checked for shape before
+ * anything is changed: arrays of one length, each network 16 bytes, a prefix length its family allows.
+ */
+function checkParsed(p: ParsedSubnets, host: string): void {
+  const n = p.prefix?.length;
+  const ok = p.bytes instanceof Uint8Array && p.prefix instanceof Uint16Array && p.map instanceof Int32Array && Array.isArray(p.maps) && Array.isArray(p.names) && Array.isArray(p.invalid);
+  if (!ok || p.map.length !== n || p.bytes.length !== 16 * n) throw new IndexUpdateError(`${host}: parsed subnets of inconsistent shape`);
+  for (let k = 0; k < n; k++) {
+    const v = p.prefix[k]!;
+    if ((v & 0xff) > (v & IPV6 ? 128 : 32) || (v & ~(IPV6 | 0xff)) !== 0) throw new IndexUpdateError(`${host}: parsed subnet ${k} has prefix ${v & 0xff}`);
+  }
+}
+
+/**
  * `prev`: the index of the view the delta was made from; `next`: the view after it (applyChanges).
  * Throws IndexUpdateError (nothing changed) when the delta does not fit `prev`.
  */
@@ -96,6 +110,7 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
     }
     if (!learns(rec)) continue;
     const subnets = parsed?.[ci] ?? parseSubnets(c, `${host}: set`);
+    checkParsed(subnets, host);
     for (const text of subnets.invalid) warnings.push(`${host}: subnet "${text}" is not a CIDR with host bits clear; skipped`);
     // A delta's table holds each distinct map once: its choice is looked up once, not canonicalised
     // again per subnet. A map's first subnet names it in any warning about the map, as a build does.
@@ -121,10 +136,9 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
     const { bytes, prefix } = subnets;
     for (let k = 0; k < choices.length; k++) {
       const p = prefix[k]!;
-      const network = bytes.subarray(16 * k, 16 * k + (p & IPV6 ? 16 : 4));
       // A map with nothing usable answers as an unlearned subnet does: removed, as a build skips it.
-      if (choices[k]! >= 0) rec.learned.insert(network, p & 0xff, choices[k]!);
-      else rec.learned.delete(network, p & 0xff);
+      if (choices[k]! >= 0) rec.learned.insertAt(bytes, 16 * k, (p & IPV6) !== 0, p & 0xff, choices[k]!);
+      else rec.learned.deleteAt(bytes, 16 * k, (p & IPV6) !== 0, p & 0xff);
     }
     rec.learnedLongest4 = rec.learned.longest(4);
     rec.learnedLongest6 = rec.learned.longest(6);

@@ -192,3 +192,20 @@ export function withParsed(delta: ViewDelta, parsed: (ParsedSubnets | undefined)
   const changes = delta.changes.map((c, i) => (parsed[i] ? { ...c, set: { maps: [], cidrs: [], map: [] }, removed: [] } : c));
   return { ...delta, changes, parsed };
 }
+
+/**
+ * A delta as a cluster primary hands it to its workers (over `serialization: 'advanced'` IPC: typed
+ * arrays cross as bytes): its subnets parsed once here, so no worker deserialises 20k CIDR strings
+ * from JSON and parses them again. A delta whose subnets do not parse crosses as it came, and each
+ * worker refuses it as before (ViewDecodeError, nothing changed).
+ */
+export function preParsed(delta: ViewDelta): ViewDelta {
+  if (delta.parsed) return delta;
+  let parsed;
+  try {
+    parsed = parseChanges(delta.changes);
+  } catch {
+    return delta;
+  }
+  return withParsed(delta, parsed);
+}
