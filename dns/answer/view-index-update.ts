@@ -37,6 +37,13 @@ export interface ParsedSubnets {
   prefix: Uint16Array;
   map: Int32Array;
   maps: WeightMap[];
+  /**
+   * Instead of `maps` (then empty): each map as its JSON text, as a cluster primary sends them
+   * (engine.ts preParsed). A record looks a text up once per delta (RecordIndex.learnedChoiceOfText):
+   * the ~3,500 maps of a 2 % delta at 1M are then neither cloned as objects into the worker and its
+   * UDP thread nor canonicalised again in each.
+   */
+  mapTexts?: string[];
   /** Per map, the first subnet given it (it names the map in a warning, as in a build). */
   names: string[];
   invalid: string[];
@@ -80,7 +87,7 @@ export class IndexUpdateError extends Error {
  */
 function checkParsed(p: ParsedSubnets, host: string): void {
   const n = p.prefix?.length;
-  const ok = p.bytes instanceof Uint8Array && p.prefix instanceof Uint16Array && p.map instanceof Int32Array && Array.isArray(p.maps) && Array.isArray(p.names) && Array.isArray(p.invalid);
+  const ok = p.bytes instanceof Uint8Array && p.prefix instanceof Uint16Array && p.map instanceof Int32Array && Array.isArray(p.maps) && (p.mapTexts === undefined || Array.isArray(p.mapTexts)) && Array.isArray(p.names) && Array.isArray(p.invalid);
   if (!ok || p.map.length !== n || p.bytes.length !== 16 * n) throw new IndexUpdateError(`${host}: parsed subnets of inconsistent shape`);
   for (let k = 0; k < n; k++) {
     const v = p.prefix[k]!;
@@ -114,14 +121,21 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
     for (const text of subnets.invalid) warnings.push(`${host}: subnet "${text}" is not a CIDR with host bits clear; skipped`);
     // A delta's table holds each distinct map once: its choice is looked up once, not canonicalised
     // again per subnet. A map's first subnet names it in any warning about the map, as a build does.
-    const byMap = new Int32Array(subnets.maps.length).fill(-2);
+    const texts = subnets.mapTexts;
+    const maps = texts?.length ?? subnets.maps.length;
+    const byMap = new Int32Array(maps).fill(-2);
     const choices = new Int32Array(subnets.map.length);
     for (let k = 0; k < subnets.map.length; k++) {
       const m = subnets.map[k]!;
       if (m === REMOVED) choices[k] = -1;
-      else if (m < 0 || m >= subnets.maps.length) throw new IndexUpdateError(`${host}: subnet ${k} names weight map ${m} of ${subnets.maps.length}`);
+      else if (m < 0 || m >= maps) throw new IndexUpdateError(`${host}: subnet ${k} names weight map ${m} of ${maps}`);
       else {
-        if (byMap[m] === -2) byMap[m] = rec.learnedChoice(subnets.maps[m]!, subnets.names[m] ?? '', warnings);
+        if (byMap[m] === -2) {
+          const name = subnets.names[m] ?? '';
+          if (!texts) byMap[m] = rec.learnedChoice(subnets.maps[m]!, name, warnings);
+          else if (typeof texts[m] === 'string') byMap[m] = rec.learnedChoiceOfText(texts[m], name, warnings);
+          else throw new IndexUpdateError(`${host}: weight map ${m} is not a JSON text`);
+        }
         choices[k] = byMap[m]!;
       }
     }

@@ -98,6 +98,9 @@ describe('applyViewDelta on a skeleton', () => {
       if (!sent.changes[0]!.meta) {
         expect(sent.changes[0]!.set.cidrs).toHaveLength(0);
         expect(sent.parsed![0]!.bytes).toBeInstanceOf(Uint8Array);
+        // The maps cross as JSON texts, looked up by the record (learnedChoiceOfText), no objects.
+        expect(sent.parsed![0]!.maps).toHaveLength(0);
+        expect(sent.parsed![0]!.mapTexts!.length).toBeGreaterThan(0);
       }
       const w = applyViewDelta(worker.view, worker.index, sent, config, log)!;
       const full = summary(buildViewIndex(next, authorityOf(config), 0));
@@ -119,6 +122,9 @@ describe('applyViewDelta on a skeleton', () => {
       (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, prefix: Uint16Array.from(p!.prefix, (v, k) => (k === 3 ? 40 : v)) }),
       (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, map: Int32Array.from(p!.map, (v, k) => (k === 2 ? 9999 : v)) }),
       (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, prefix: [1, 2] as unknown as Uint16Array }),
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, mapTexts: p!.mapTexts!.map((t, m) => (m === 1 ? 'null' : t)) }),
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, mapTexts: p!.mapTexts!.map((t, m) => (m === 0 ? '{"eu-london":' : t)) }),
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, mapTexts: p!.mapTexts!.map((t, m) => (m === 0 ? (7 as unknown as string) : t)) }),
     ];
     for (const spoil of bad) {
       expect(applyViewDelta(skeletonOf(a), index, { ...good, parsed: [spoil(good.parsed![0])] }, config, log)).toBeNull();

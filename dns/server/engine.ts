@@ -196,14 +196,15 @@ export function withParsed(delta: ViewDelta, parsed: (ParsedSubnets | undefined)
 /**
  * A delta as a cluster primary hands it to its workers (over `serialization: 'advanced'` IPC: typed
  * arrays cross as bytes): its subnets parsed once here, so no worker deserialises 20k CIDR strings
- * from JSON and parses them again. A delta whose subnets do not parse crosses as it came, and each
- * worker refuses it as before (ViewDecodeError, nothing changed).
+ * from JSON and parses them again, and its weight maps as JSON texts (ParsedSubnets.mapTexts), which
+ * a worker and its UDP thread look up instead of canonicalising each map again. A delta whose subnets
+ * do not parse crosses as it came, and each worker refuses it as before (ViewDecodeError, nothing changed).
  */
 export function preParsed(delta: ViewDelta): ViewDelta {
   if (delta.parsed) return delta;
   let parsed;
   try {
-    parsed = parseChanges(delta.changes);
+    parsed = parseChanges(delta.changes).map((p) => p && { ...p, maps: [], mapTexts: p.maps.map((m) => JSON.stringify(m)) });
   } catch {
     return delta;
   }
