@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { loadKeys, openGeo, preParsed, splitCompactView } from './server/engine.ts';
+import { fromWire, loadKeys, openGeo, preParsed, splitCompactView } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
@@ -287,7 +287,7 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
       }
     } else if (m.type === 'sluice-dns-view-delta') {
       try {
-        if (!serving.installDelta(m.delta)) process.send?.({ type: 'sluice-dns-view-resync', have: serving.heldVersion() } satisfies Msg);
+        if (!serving.installDelta(fromWire(m.delta))) process.send?.({ type: 'sluice-dns-view-resync', have: serving.heldVersion() } satisfies Msg);
       } catch (err) {
         log.error({ err: (err as Error).message, version: m.delta.header.version }, 'cannot apply the view delta; keeping the last good index');
         process.send?.({ type: 'sluice-dns-view-refused', version: m.delta.header.version, error: (err as Error).message } satisfies Msg);
@@ -328,9 +328,6 @@ function leaveCluster(): void {
 /** The primary: fetches views, hands them to workers, restarts workers, merges their metrics. */
 async function runPrimary(config: DnsConfig, file: string, log: Logger, count: number, io: UdpIo, first: DnsView | null): Promise<number> {
   openGeo(config, file); // fail fast on a bad database, before forking
-  // Structured clone over IPC (V8's serializer), not JSON: a delta's parsed subnets cross as typed
-  // arrays (engine.ts preParsed), and a compact view's million strings are written without JSON's escaping.
-  cluster.setupPrimary({ serialization: 'advanced' });
   if (config.dnssec) loadKeys(config, file); // and on bad keys (each worker reads them itself)
   const registry = new Registry();
   const viewMetrics = registerViewMetrics(registry);
