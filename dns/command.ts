@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import type { DnsView } from '../model/views.ts';
 import { loadDnsConfig, type DnsConfig } from './config.ts';
 import { registerViewMetrics, type ViewMetrics } from './metrics.ts';
-import { loadKeys, openGeo, splitCompactView } from './server/engine.ts';
+import { fromWire, loadKeys, openGeo, preParsed, splitCompactView } from './server/engine.ts';
 import type { ListenAddress } from './server/listeners.ts';
 import { ServingProcess } from './server/serving.ts';
 import { claimUdpAddresses, resolveUdpIo, type UdpIo } from './server/udp-io.ts';
@@ -287,7 +287,7 @@ async function runWorker(config: DnsConfig, file: string, log: Logger, io: UdpIo
       }
     } else if (m.type === 'sluice-dns-view-delta') {
       try {
-        if (!serving.installDelta(m.delta)) process.send?.({ type: 'sluice-dns-view-resync', have: serving.heldVersion() } satisfies Msg);
+        if (!serving.installDelta(fromWire(m.delta))) process.send?.({ type: 'sluice-dns-view-resync', have: serving.heldVersion() } satisfies Msg);
       } catch (err) {
         log.error({ err: (err as Error).message, version: m.delta.header.version }, 'cannot apply the view delta; keeping the last good index');
         process.send?.({ type: 'sluice-dns-view-refused', version: m.delta.header.version, error: (err as Error).message } satisfies Msg);
@@ -371,8 +371,9 @@ async function runPrimary(config: DnsConfig, file: string, log: Logger, count: n
   const broadcast = (view: PackedView, delta?: ViewDelta) => {
     // Made once per full view (not kept: a delta changes the view in place and would leave it stale).
     const compact = delta ? null : (latestCompact ?? compactViewOf(view));
-    // Workers keep no subnets: a record the delta rebuilds crosses whole (packed-view.ts withTables).
-    const sent = delta && withTables(delta, view);
+    // Workers keep no subnets: a record the delta rebuilds crosses whole (packed-view.ts withTables);
+    // the others' subnets cross parsed, once for every worker (engine.ts preParsed).
+    const sent = delta && preParsed(withTables(delta, view));
     for (const w of workers) {
       if (!w.isConnected()) continue;
       if (sent) w.send({ type: 'sluice-dns-view-delta', delta: sent } satisfies Msg);

@@ -9,6 +9,7 @@ import { checkChanges } from '../model/view-codec.ts';
 import type { DnsView } from '../model/views.ts';
 import { parseView } from './view-source.ts';
 import type { ParsedSubnets } from './answer/view-index-update.ts';
+import type { WireParsedSubnets } from './server/engine.ts';
 import { packCompactView, packView, type PackedView } from './packed/packed-view.ts';
 
 /** What turned the view held into the next one: passed on, so that each serving thread applies it to its own index. */
@@ -27,6 +28,8 @@ export interface ViewDelta {
    * a worker hands a delta to its UDP thread, the change's own arrays then left empty.
    */
   parsed?: (ParsedSubnets | undefined)[];
+  /** `parsed` as a cluster primary sends it over IPC (engine.ts preParsed, fromWire). */
+  wire?: (WireParsedSubnets | null | undefined)[];
 }
 
 /**

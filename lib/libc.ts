@@ -34,6 +34,8 @@ export interface Libc {
   mallocTrim(pad: number): number;
   /** `ts` receives a `struct timespec` (16 bytes: seconds, nanoseconds as 64-bit integers). */
   clockGettime(clock: number, ts: Buffer): number;
+  /** Names the calling thread (≤ 15 bytes; `top -H`, /proc/PID/task/TID/comm); 0 when done. */
+  setThreadName(name: string): number;
 }
 
 let cached: Libc | null = null;
@@ -66,6 +68,8 @@ export function libc(): Libc {
     strerror: lib.func('const char *strerror(int errnum)'),
     malloc_trim: lib.func('int malloc_trim(size_t pad)'),
     clock_gettime: lib.func('int clock_gettime(int clock, void *ts)'),
+    pthread_self: lib.func('unsigned long pthread_self()'),
+    pthread_setname_np: lib.func('int pthread_setname_np(unsigned long thread, const char *name)'),
   };
   cached = {
     socket: (d, t, p) => fns.socket(d, t, p) as number,
@@ -90,6 +94,7 @@ export function libc(): Libc {
     errno: () => koffi.errno(),
     mallocTrim: (pad) => fns.malloc_trim(pad) as number,
     clockGettime: (c, ts) => fns.clock_gettime(c, ts) as number,
+    setThreadName: (name) => fns.pthread_setname_np(fns.pthread_self(), name) as number,
   };
   return cached;
 }

@@ -179,11 +179,11 @@ class Family {
   }
 }
 
-/** `words` <- the network (4 or 16 bytes) masked to `prefix`, as uint32 words. */
-function maskInto(bytes: Uint8Array, prefix: number, words: Uint32Array): void {
-  const n = bytes.length >> 2;
+/** `words` <- the network (4 or 16 bytes, from `bytes[at]`; `n` words) masked to `prefix`, as uint32 words. */
+function maskInto(bytes: Uint8Array, prefix: number, words: Uint32Array, at = 0, n = bytes.length >> 2): void {
   for (let w = 0; w < n; w++) {
-    const v = ((bytes[4 * w]! << 24) | (bytes[4 * w + 1]! << 16) | (bytes[4 * w + 2]! << 8) | bytes[4 * w + 3]!) >>> 0;
+    const b = at + 4 * w;
+    const v = ((bytes[b]! << 24) | (bytes[b + 1]! << 16) | (bytes[b + 2]! << 8) | bytes[b + 3]!) >>> 0;
     const bits = prefix - 32 * w;
     words[w] = bits >= 32 ? v : bits <= 0 ? 0 : (v & (0xffffffff << (32 - bits))) >>> 0;
   }
@@ -214,25 +214,39 @@ export class LearnedTable {
    * (the set of networks did not change); a new one starts with its own prefix as floor. True when new.
    */
   insert(bytes: Uint8Array, prefix: number, choice: number): boolean {
-    const t = this.fam(bytes).table(prefix, true)!;
-    maskInto(bytes, prefix, this.scratch);
+    return this.insertAt(bytes, 0, bytes.length === 16, prefix, choice);
+  }
+
+  /**
+   * insert() of the network at `bytes[at]` (16 bytes if `v6`, else 4): a delta's networks packed in
+   * one array are stored without a view object per network (20k of them per delta, per runtime).
+   */
+  insertAt(bytes: Uint8Array, at: number, v6: boolean, prefix: number, choice: number): boolean {
+    const f = v6 ? this.v6 : this.v4;
+    const t = f.table(prefix, true)!;
+    maskInto(bytes, prefix, this.scratch, at, v6 ? 4 : 1);
     const s = t.claim(this.scratch, 0);
     const fresh = t.vals[s] === 0;
     t.vals[s] = choice + 1;
     if (fresh) {
       t.meta[s] = prefix;
       this.size++;
-      if (this.live) this.nestAdded(this.fam(bytes), t, prefix);
+      if (this.live) this.nestAdded(f, t, prefix);
     }
     return fresh;
   }
 
   /** Removes exactly this network; true when it was stored. A length left empty is dropped. */
   delete(bytes: Uint8Array, prefix: number): boolean {
-    const f = this.fam(bytes);
+    return this.deleteAt(bytes, 0, bytes.length === 16, prefix);
+  }
+
+  /** delete() of the network at `bytes[at]` (see insertAt). */
+  deleteAt(bytes: Uint8Array, at: number, v6: boolean, prefix: number): boolean {
+    const f = v6 ? this.v6 : this.v4;
     const t = f.table(prefix, false);
     if (!t) return false;
-    maskInto(bytes, prefix, this.scratch);
+    maskInto(bytes, prefix, this.scratch, at, v6 ? 4 : 1);
     const s = t.find(this.scratch, 0);
     if (s < 0) return false;
     t.remove(s);

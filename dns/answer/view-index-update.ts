@@ -37,6 +37,13 @@ export interface ParsedSubnets {
   prefix: Uint16Array;
   map: Int32Array;
   maps: WeightMap[];
+  /**
+   * Instead of `maps` (then empty): each map as its JSON text, as a cluster primary sends them
+   * (engine.ts preParsed). A record looks a text up once per delta (RecordIndex.learnedChoiceOfText):
+   * the ~3,500 maps of a 2 % delta at 1M are then neither cloned as objects into the worker and its
+   * UDP thread nor canonicalised again in each.
+   */
+  mapTexts?: string[];
   /** Per map, the first subnet given it (it names the map in a warning, as in a build). */
   names: string[];
   invalid: string[];
@@ -75,6 +82,20 @@ export class IndexUpdateError extends Error {
 }
 
 /**
+ * Parsed subnets that came from another process (a cluster primary) are checked for shape before
+ * anything is changed: arrays of one length, each network 16 bytes, a prefix length its family allows.
+ */
+function checkParsed(p: ParsedSubnets, host: string): void {
+  const n = p.prefix?.length;
+  const ok = p.bytes instanceof Uint8Array && p.prefix instanceof Uint16Array && p.map instanceof Int32Array && Array.isArray(p.maps) && (p.mapTexts === undefined || Array.isArray(p.mapTexts)) && Array.isArray(p.names) && Array.isArray(p.invalid);
+  if (!ok || p.map.length !== n || p.bytes.length !== 16 * n) throw new IndexUpdateError(`${host}: parsed subnets of inconsistent shape`);
+  for (let k = 0; k < n; k++) {
+    const v = p.prefix[k]!;
+    if ((v & 0xff) > (v & IPV6 ? 128 : 32) || (v & ~(IPV6 | 0xff)) !== 0) throw new IndexUpdateError(`${host}: parsed subnet ${k} has prefix ${v & 0xff}`);
+  }
+}
+
+/**
  * `prev`: the index of the view the delta was made from; `next`: the view after it (applyChanges).
  * Throws IndexUpdateError (nothing changed) when the delta does not fit `prev`.
  */
@@ -96,36 +117,14 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
     }
     if (!learns(rec)) continue;
     const subnets = parsed?.[ci] ?? parseSubnets(c, `${host}: set`);
+    checkParsed(subnets, host);
     for (const text of subnets.invalid) warnings.push(`${host}: subnet "${text}" is not a CIDR with host bits clear; skipped`);
-    // A delta's table holds each distinct map once: its choice is looked up once, not canonicalised
-    // again per subnet. A map's first subnet names it in any warning about the map, as a build does.
-    const byMap = new Int32Array(subnets.maps.length).fill(-2);
-    const choices = new Int32Array(subnets.map.length);
-    for (let k = 0; k < subnets.map.length; k++) {
-      const m = subnets.map[k]!;
-      if (m === REMOVED) choices[k] = -1;
-      else if (m < 0 || m >= subnets.maps.length) throw new IndexUpdateError(`${host}: subnet ${k} names weight map ${m} of ${subnets.maps.length}`);
-      else {
-        if (byMap[m] === -2) byMap[m] = rec.learnedChoice(subnets.maps[m]!, subnets.names[m] ?? '', warnings);
-        choices[k] = byMap[m]!;
-      }
-    }
-    updates.push({ rec, subnets, choices });
+    updates.push({ rec, subnets, choices: choicesOf(rec, subnets, host, warnings) });
   }
 
   // Nothing below can fail: the index changes from here on.
   for (const { rec, subnets, choices } of updates) {
-    // The learned table keeps every ECS scope floor and nested list itself as networks come and go
-    // (learned-table.ts, live after the build's nesting walk): O(changes), no walk over the record's
-    // networks. A new weight map for a network already learned changes none of them.
-    const { bytes, prefix } = subnets;
-    for (let k = 0; k < choices.length; k++) {
-      const p = prefix[k]!;
-      const network = bytes.subarray(16 * k, 16 * k + (p & IPV6 ? 16 : 4));
-      // A map with nothing usable answers as an unlearned subnet does: removed, as a build skips it.
-      if (choices[k]! >= 0) rec.learned.insert(network, p & 0xff, choices[k]!);
-      else rec.learned.delete(network, p & 0xff);
-    }
+    storeChoices(rec, subnets, choices);
     rec.learnedLongest4 = rec.learned.longest(4);
     rec.learnedLongest6 = rec.learned.longest(6);
     setUniform(rec);
@@ -144,4 +143,52 @@ export function updateViewIndex(prev: ViewIndex, next: DnsView, changes: DnsReco
   const numeric = /^\d+$/.test(next.version) ? Number(next.version) : NaN;
   const serial = Number.isSafeInteger(numeric) ? numeric % 0x100000000 : Math.floor(installedAt / 1000) % 0x100000000;
   return { ...prev, version: next.version, weightsVersion: next.weights_version, serial, records, byHash, authority, warnings };
+}
+
+// The two loops over a delta's subnets are functions of their own: in one function with the rest,
+// V8 compiled it on the stack mid-loop once per delta and dropped that code when the code after the
+// loop ran (measured: updateViewIndex deoptimised and compiled again on every delta in both runtimes,
+// most of the worker's helper-thread CPU per delta). Small, they stay compiled across deltas.
+
+/**
+ * Each subnet's choice id (-1: removed). A delta's table holds each distinct map once: its choice is
+ * looked up once, not canonicalised again per subnet. A map's first subnet names it in any warning
+ * about the map, as a build does. Throws IndexUpdateError (before anything changed).
+ */
+function choicesOf(rec: RecordIndex, subnets: ParsedSubnets, host: string, warnings: string[]): Int32Array {
+  const texts = subnets.mapTexts;
+  const maps = texts?.length ?? subnets.maps.length;
+  const byMap = new Int32Array(maps).fill(-2);
+  const choices = new Int32Array(subnets.map.length);
+  for (let k = 0; k < subnets.map.length; k++) {
+    const m = subnets.map[k]!;
+    if (m === REMOVED) choices[k] = -1;
+    else if (m < 0 || m >= maps) throw new IndexUpdateError(`${host}: subnet ${k} names weight map ${m} of ${maps}`);
+    else {
+      if (byMap[m] === -2) {
+        const name = subnets.names[m] ?? '';
+        if (!texts) byMap[m] = rec.learnedChoice(subnets.maps[m]!, name, warnings);
+        else if (typeof texts[m] === 'string') byMap[m] = rec.learnedChoiceOfText(texts[m], name, warnings);
+        else throw new IndexUpdateError(`${host}: weight map ${m} is not a JSON text`);
+      }
+      choices[k] = byMap[m]!;
+    }
+  }
+  return choices;
+}
+
+/**
+ * The subnets into the record's learned table. The table keeps every ECS scope floor and nested list
+ * itself as networks come and go (learned-table.ts, live after the build's nesting walk): O(changes),
+ * no walk over the record's networks. A new weight map for a network already learned changes none of them.
+ */
+function storeChoices(rec: RecordIndex, subnets: ParsedSubnets, choices: Int32Array): void {
+  const { bytes, prefix } = subnets;
+  const learned = rec.learned;
+  for (let k = 0; k < choices.length; k++) {
+    const p = prefix[k]!;
+    // A map with nothing usable answers as an unlearned subnet does: removed, as a build skips it.
+    if (choices[k]! >= 0) learned.insertAt(bytes, 16 * k, (p & IPV6) !== 0, p & 0xff, choices[k]!);
+    else learned.deleteAt(bytes, 16 * k, (p & IPV6) !== 0, p & 0xff);
+  }
 }

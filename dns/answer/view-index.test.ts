@@ -15,8 +15,8 @@ describe('buildViewIndex pacing', () => {
     const paced = buildViewIndex(v, AUTHORITY, 0, () => calls++);
     expect(calls).toBe(Math.floor(1000 / PACE_EVERY) + 2);
     const plain = buildViewIndex(v, AUTHORITY, 0);
-    // learnedChoice is a closure per record (never equal across builds); everything else must be.
-    const strip = (i: typeof plain) => ({ ...i, records: new Map([...i.records].map(([k, r]) => [k, { ...r, learnedChoice: null }])), byHash: null });
+    // learnedChoice(OfText) are closures per record (never equal across builds); everything else must be.
+    const strip = (i: typeof plain) => ({ ...i, records: new Map([...i.records].map(([k, r]) => [k, { ...r, learnedChoice: null, learnedChoiceOfText: null }])), byHash: null });
     expect(strip(paced)).toEqual(strip(plain));
     expect(paced.records.get([...paced.records.keys()][0]!)!.learned.size).toBe(1000);
   });

@@ -77,6 +77,13 @@ export interface RecordIndex {
    * subnets without a rebuild.
    */
   learnedChoice(weights: WeightMap, cidrText: string, warnings: string[]): number;
+  /**
+   * learnedChoice of a weight map given as its JSON text (how a cluster primary sends a delta's maps,
+   * view-index-update.ts ParsedSubnets.mapTexts): a text seen before is one lookup, with no object to
+   * deserialise and no canonical key to build; equal texts are equal maps, so the choice is the same.
+   * Throws when the text is not a JSON object.
+   */
+  learnedChoiceOfText(text: string, cidrText: string, warnings: string[]): number;
 }
 
 export interface Authority {
@@ -257,6 +264,7 @@ export function buildRecord(rv: DnsRecordView, host: string, key: string, warnin
     staticReason: 'static',
     uniform: { a: false, aaaa: false },
     learnedChoice: () => -1,
+    learnedChoiceOfText: () => -1,
   };
   const byId = new Map(origins.map((o, i) => [o.id, i]));
   // Active, healthy origins ordered by static weight: the tail of multi-address answers.
@@ -284,6 +292,17 @@ export function buildRecord(rv: DnsRecordView, host: string, key: string, warnin
       // Nothing usable in this map (all its origins down): store nothing, so geo/static answer instead.
       id = sets.a || sets.aaaa ? rec.learned.choices.push(sets) - 1 : -1;
       shared.set(canon, id);
+    }
+    return id;
+  };
+  const byText = new Map<string, number>();
+  rec.learnedChoiceOfText = (text, cidrText, warns) => {
+    let id = byText.get(text);
+    if (id === undefined) {
+      const weights: unknown = JSON.parse(text);
+      if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) throw new Error(`${host}: weight map ${text.slice(0, 40)} is not an object`);
+      id = rec.learnedChoice(weights as WeightMap, cidrText, warns);
+      byText.set(text, id);
     }
     return id;
   };

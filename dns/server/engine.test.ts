@@ -9,7 +9,7 @@ import type { DnsView, WeightMap } from '../../model/views.ts';
 import { record, threeOrigins, view } from '../testing/fixtures.ts';
 import { buildViewIndex, type ViewIndex } from '../answer/view-index.ts';
 import { DnsConfig } from '../config.ts';
-import { applyViewDelta, authorityOf, skeletonOf, splitCompactView, withParsed } from './engine.ts';
+import { applyViewDelta, authorityOf, fromWire, preParsed, skeletonOf, splitCompactView, withParsed } from './engine.ts';
 import { packView, withTables } from '../packed/packed-view.ts';
 import type { ViewDelta } from '../view-changes.ts';
 
@@ -27,7 +27,8 @@ function summary(index: ViewIndex) {
   return [...index.records.values()].map((r) => ({
     host: r.hostname,
     origins: r.origins.map((o) => [o.id, o.healthy]),
-    learned: [...r.learned.networks()].map(({ bytes, prefix, value }) => [bytes.join('.'), prefix, value.scopeFloor, value.a?.slots, value.a && [...value.a.cum]]),
+    // Sorted: a hash table's order depends on the order networks came and went, not on what it holds.
+    learned: [...r.learned.networks()].map(({ bytes, prefix, value }) => [bytes.join('.'), prefix, value.scopeFloor, value.a?.slots, value.a && [...value.a.cum]]).sort((x, y) => (`${x[0]}/${x[1]}` < `${y[0]}/${y[1]}` ? -1 : 1)),
   }));
 }
 
@@ -72,6 +73,64 @@ describe('applyViewDelta on a skeleton', () => {
     expect(w2.parsed[0]).toBeUndefined();
     const t2 = applyViewDelta(thread.view, buildViewIndex(b, authorityOf(config), 0), structuredClone(withParsed(rebuild, w2.parsed)), config, log)!;
     expect(summary(t2.index)).toEqual(summary(buildViewIndex(c, authorityOf(config), 0)));
+  });
+
+  it('a worker given the delta as its primary parsed it (preParsed, through JSON as cluster IPC, fromWire) updates its index alike, over random deltas', () => {
+    // Random deltas (changed, added, removed subnets; a record rebuilt now and then), each through the
+    // primary's parse and V8's serializer, applied to the worker's index, then to its thread's.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let prev = a;
+    let worker = { view: skeletonOf(a), index: buildViewIndex(a, authorityOf(config), 0) };
+    let thread = { view: skeletonOf(a), index: buildViewIndex(a, authorityOf(config), 0) };
+    for (let round = 0; round < 12; round++) {
+      const s: Record<string, WeightMap> = {};
+      for (const [cidr, w] of Object.entries(prev.zones[0]!.records[0]!.subnets)) {
+        const r = rand();
+        if (r < 0.1) continue; // removed
+        s[cidr] = r < 0.3 ? { 'eu-london': Math.floor(rand() * 5) + 1, 'us-east': Math.floor(rand() * 3) } : w;
+      }
+      for (let i = 0; i < 20; i++) s[rand() < 0.5 ? `10.${200 + round}.${i}.0/24` : `2001:db8:${round}:${i}00::/56`] = { 'us-east': Math.floor(rand() * 4) + 1 };
+      const origins = round % 5 === 4 ? threeOrigins().map((o, i) => (i === 1 ? { ...o, healthy: false } : o)) : threeOrigins();
+      const next = view('example.com', [record('app.example.com', origins, { subnets: s }), record('cold.example.com', threeOrigins())], String(round + 2));
+      const sent = fromWire(JSON.parse(JSON.stringify(preParsed(withTables(deltaOf(prev, next), packView(next))))) as ViewDelta);
+      if (!sent.changes[0]!.meta) {
+        expect(sent.changes[0]!.set.cidrs).toHaveLength(0);
+        expect(sent.parsed![0]!.bytes).toBeInstanceOf(Uint8Array);
+        // The maps cross as JSON texts, looked up by the record (learnedChoiceOfText), no objects.
+        expect(sent.parsed![0]!.maps).toHaveLength(0);
+        expect(sent.parsed![0]!.mapTexts!.length).toBeGreaterThan(0);
+      }
+      const w = applyViewDelta(worker.view, worker.index, sent, config, log)!;
+      const full = summary(buildViewIndex(next, authorityOf(config), 0));
+      expect(summary(w.index)).toEqual(full);
+      const t = applyViewDelta(thread.view, thread.index, structuredClone(withParsed(sent, w.parsed)), config, log)!;
+      expect(summary(t.index)).toEqual(full);
+      worker = w;
+      thread = t;
+      prev = next;
+    }
+  });
+
+  it('refuses parsed subnets of the wrong shape (asks for the whole view) and leaves the index as it was', () => {
+    const index = buildViewIndex(a, authorityOf(config), 0);
+    const before = summary(index);
+    const good = fromWire(JSON.parse(JSON.stringify(preParsed(deltaOf(a, b)))) as ViewDelta);
+    const bad = [
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, bytes: p!.bytes.slice(16) }),
+      // What a base64 text of the wrong length decodes to (fromWire): arrays of unequal lengths.
+      (p: NonNullable<ViewDelta['parsed']>[number]) => fromWire({ ...good, wire: [{ ...JSON.parse(JSON.stringify(preParsed(deltaOf(a, b)))).wire[0], map: 'AAAA' }] }).parsed![0],
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, prefix: Uint16Array.from(p!.prefix, (v, k) => (k === 3 ? 40 : v)) }),
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, map: Int32Array.from(p!.map, (v, k) => (k === 2 ? 9999 : v)) }),
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, prefix: [1, 2] as unknown as Uint16Array }),
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, mapTexts: p!.mapTexts!.map((t, m) => (m === 1 ? 'null' : t)) }),
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, mapTexts: p!.mapTexts!.map((t, m) => (m === 0 ? '{"eu-london":' : t)) }),
+      (p: NonNullable<ViewDelta['parsed']>[number]) => ({ ...p!, mapTexts: p!.mapTexts!.map((t, m) => (m === 0 ? (7 as unknown as string) : t)) }),
+    ];
+    for (const spoil of bad) {
+      expect(applyViewDelta(skeletonOf(a), index, { ...good, parsed: [spoil(good.parsed![0])] }, config, log)).toBeNull();
+      expect(summary(index)).toEqual(before);
+    }
   });
 
   it('asks for the whole view (null) for a delta from another base', () => {

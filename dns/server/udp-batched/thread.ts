@@ -51,6 +51,8 @@ const data = workerData as ThreadData;
 const post = (m: FromThread) => parentPort!.postMessage(m);
 const log = createLogger(`dns-udp-${threadId}`, data.config.log_level, { sync: true });
 const c = libc();
+// Its own name, so that per-thread CPU (top -H, /proc/PID/task) tells it from the worker's main thread.
+c.setThreadName('sluice-dns-udp');
 // DNSSEC: a signer of its own (same key directory, its own signature cache), counting into shared memory.
 const signer = createSigner(data.config, data.configFile, data.dnssecStats ? new DnssecStats(data.dnssecStats) : undefined);
 const responder = createResponder(data.config, openGeo(data.config, data.configFile), log, new DnsStats(data.stats), signer);
