@@ -399,8 +399,11 @@ export async function main(args: string[]): Promise<void> {
   const servers = Number(arg('--dns', '0'));
   const dnsSize = arg('--dns-size', '100k');
   const served = servers > 0 ? await toServers(dnsSize, SIZES[dnsSize] ?? Number(dnsSize), Number(arg('--changed', '0.02')), servers, Math.max(1, Number(arg('--publishes', '1')))) : null;
-  // `--sizes ''`: only the servers (printed above), nothing recorded (the result needs a size's run).
-  if (sizes.length === 0) return;
+  // `--sizes ''`: only the servers, recorded on their own (the peer: the full view every server took first).
+  if (sizes.length === 0) {
+    if (served) recordServed(served, dnsSize, Number(arg('--warmup', '2')), load);
+    return;
+  }
   const big = results[sizes.at(-1)!]!;
   const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 10) / 10;
   recordResult(
@@ -425,5 +428,27 @@ export async function main(args: string[]): Promise<void> {
       .join('; ') +
       (served ? `; ${dnsSize} -> ${served.dns_servers} sluice dns: publish -> all serving ${served.rounds.map((x) => x.publish_to_all_serving_ms).join(' / ')} ms over ${served.rounds.length} publish(es) (first: publish ${served.publish_ms} ms; API process ${served.api_process_cpu_ms} ms CPU, each DNS server ${Math.min(...served.dns_cpu_ms_each)}-${Math.max(...served.dns_cpu_ms_each)} ms CPU; RSS ${Math.min(...served.dns_rss_mb_each)}-${Math.max(...served.dns_rss_mb_each)} MB each; first full view to all ${served.first_full_view_all_serving_ms} ms)` : '') +
       `; load ${load.toFixed(1)}`,
+  );
+}
+
+/**
+ * Publish -> N real servers, recorded beside its peer in the same run: the full view each server took
+ * first. The first `warmup` publishes after that full view are reported apart (each server collects the
+ * full view's garbage and V8 compiles the delta path then: 2-4x the CPU of later deltas), never left out.
+ */
+function recordServed(served: NonNullable<Awaited<ReturnType<typeof toServers>>>, dnsSize: string, warmup: number, load: number): void {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const all = served.rounds.map((x) => x.publish_to_all_serving_ms);
+  const steady = served.rounds.slice(warmup);
+  const steadyMedian = steady.length > 0 ? median(steady.map((x) => x.publish_to_all_serving_ms)) : null;
+  const span = (xs: number[]) => `${Math.min(...xs)}-${Math.max(...xs)}`;
+  recordResult(
+    `view-publish-servers-${dnsSize}`,
+    {
+      comparison: `one publish (2 % changed) to ${served.dns_servers} real sluice dns following an in-process API over SQLite, publish -> every server answering from it (read from their ECS answers), vs the full view each server took first (the peer, same run)`,
+      ratios: { full_view_over_delta_median: Math.round((served.first_full_view_all_serving_ms / Math.max(served.publish_to_all_serving_ms_median, 1)) * 10) / 10 },
+      details: { ...served, warmup_rounds: warmup, steady_median_ms: steadyMedian, loadavg_start: load },
+    },
+    `${dnsSize} -> ${served.dns_servers} sluice dns, ${served.rounds.length} publishes: publish -> all serving ${all.join(' / ')} ms (median ${served.publish_to_all_serving_ms_median}; after the first ${warmup}: ${steady.map((x) => x.publish_to_all_serving_ms).join(' / ') || '-'}, median ${steadyMedian ?? '-'}); publish ${span(served.rounds.map((x) => x.publish_ms))} ms; API process ${span(served.rounds.map((x) => x.api_process_cpu_ms))} ms CPU a publish; each server ${span(steady.flatMap((x) => x.dns_cpu_ms_each))} ms CPU a publish after the first ${warmup} (${span(served.rounds.slice(0, warmup).flatMap((x) => x.dns_cpu_ms_each))} before); first full view to all ${served.first_full_view_all_serving_ms} ms (x${Math.round((served.first_full_view_all_serving_ms / Math.max(served.publish_to_all_serving_ms_median, 1)) * 10) / 10} the median publish); RSS ${span(served.dns_rss_mb_each)} MB each; load ${load.toFixed(1)} -> ${(served.loadavg ?? 0).toFixed(1)}`,
   );
 }
