@@ -127,6 +127,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
     const ahead = steered.flipped - steered.held;
     if (ahead > 0) notes.push(`answers: ${ahead} subnet(s) answered whole flipped ahead of their shares (${fmt(steered.movedLoad - steered.heldLoad)} rps), so the answered load follows the walk`);
     if (steered.held > 0) notes.push(`answers: ${steered.held} subnet(s) answered whole held on their origin behind their shares (${fmt(steered.heldLoad)} rps), so the answered load does not outrun the walk`);
+    if (steered.kept > 0) notes.push(`answers: ${steered.kept} of them kept on the answer in force while the walk catches up (each answer moves once)`);
     if (steered.flipped > 0) notes.push(`answers: ${fmt(steered.surplusBefore)} → ${fmt(steered.surplusAfter)} rps answered above the walk`);
     lap('answer steering');
   }
