@@ -6,6 +6,7 @@
 //   * the capped origin settles at or under max_rps + 2 % in requests/s, within the damping law + 1
 //     (through DNS, plus the cycles the whole-subnet answers held load back: test/lab/README.md);
 //   * in every cycle of the shift, predicted and measured load per origin agree within 5 %;
+//   * through DNS, how far the answers ran ahead of the published shares is recorded (answers_ahead_subnets), not checked;
 //   * the scheduler's measured load is in requests (within 5 % of the origin's counter);
 //   * a failed origin (its connections break) gets nothing from one cycle after detection.
 import { mkdtempSync, rmSync } from 'node:fs';

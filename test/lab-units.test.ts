@@ -8,7 +8,7 @@ import { REPO_ROOT } from './helpers/sluice-process.ts';
 import { renderChart } from './lab/chart.ts';
 import { loadScenario, rttBetween } from './lab/scenario.ts';
 import type { Decision } from './lab/measure.ts';
-import { answeredLoads, answerLag, dampedCycles } from './lab/settle.ts';
+import { answeredLoads, answerLag, answersAhead, dampedCycles } from './lab/settle.ts';
 import { reasonCounts, subnetOf } from './lab/scripts/latency-learning.ts';
 import { isSameProcess, leftovers, procRecord, readState, teardown, writeState, type LabState } from './lab/state.ts';
 import { rateOf, rateOver } from './lab/world.ts';
@@ -96,6 +96,11 @@ describe('DNS answers against the damping law (whole subnets by their sticky poi
     expect(answerLag(held, 45, 10)).toBeCloseTo(6, 9);
     expect(answerLag(released, 45, 10)).toBe(0);
     expect(answerLag(held, 45, 0)).toBeNull();
+    // Ahead: the released answers had left all 100 req/s by the first decision, the shares 10 of them
+    // (then no answer moves); the held ones never ran ahead (they lagged, then left at once).
+    expect(answersAhead(released)).toEqual({ ahead: 90, answerStep: 0, shareStep: expect.closeTo(10, 9) });
+    expect(answersAhead(held).ahead).toBe(0);
+    expect(answersAhead(held).answerStep).toBe(100);
   });
 
   it('claims nothing when the replayed weights are not the weights in force', () => {

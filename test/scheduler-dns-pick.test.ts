@@ -46,39 +46,66 @@ describe('the scheduler’s DNS pick is the answer sluice dns gives', () => {
     expect(answeredBy).toBeLessThan(240);
   });
 
-  it('steered weights (subnets flipped ahead where the answers lag the walk), published rounded, are answered as the scheduler steered them', () => {
-    // Points that fall late: of a pool, 160 subnets whose points lie above the walk's boundary and 20 below.
-    const ids2 = ['o-zeta', 'o-alpha']; // o-alpha first on the line: the origin the walk moves to
-    const pool = Array.from({ length: 3000 }, (_, i) => `10.${40 + (i >> 8)}.${i & 255}.0/24`);
-    const withPoints = pool.map((s) => ({ s, u: dnsPick(s, 'app.lab.example.')! }));
-    const chosen = [...withPoints.filter((x) => x.u >= 0.3).slice(0, 160), ...withPoints.filter((x) => x.u < 0.3).slice(0, 20)];
+  // Two origins, o-alpha first on the line (the origin the walks below move to).
+  const ids2 = ['o-zeta', 'o-alpha'];
+  const order2 = pickOrder(ids2);
+  /** 180 subnets of a pool (the second octet from `octet`) split by their points, every row walking o-zeta → o-alpha at `now`. */
+  const walkOf = (octet: number, pickSubnets: (p: { s: string; u: number }[]) => { s: string; u: number }[]) => {
+    const pool = Array.from({ length: 3000 }, (_, i) => `10.${octet + (i >> 8)}.${i & 255}.0/24`);
+    const chosen = pickSubnets(pool.map((s) => ({ s, u: dnsPick(s, 'app.lab.example.')! })));
     const n = chosen.length;
     const weights = new Float64Array(n * 2);
     const plan = new Float64Array(n * 2);
     for (let i = 0; i < n; i++) {
-      weights.set([0.7, 0.3], i * 2); // o-zeta 0.7, o-alpha 0.3
+      weights.set([0.7, 0.3], i * 2); // the walk this cycle: o-zeta 0.7, o-alpha 0.3
       plan.set([0, 1], i * 2);
     }
-    const order = pickOrder(ids2);
-    const input = { rows: n, cols: 2, weights, plan, demand: new Float64Array(n).fill(1), pick: Float64Array.from(chosen, (x) => x.u), order };
-    const r = steerWholeAnswers(input);
-    expect(r.surplusBefore).toBeGreaterThan(30);
-    expect(r.flipped).toBeGreaterThan(25);
-    // Published as the loop publishes them: rounded to 1e-6.
+    return { chosen, input: { rows: n, cols: 2, weights, plan, demand: new Float64Array(n).fill(1), pick: Float64Array.from(chosen, (x) => x.u), order: order2 } };
+  };
+  /** Publishes the weights rounded as the loop does (1e-6), asks the real answer path for every subnet and
+   * expects the scheduler's pick; returns how many are answered o-alpha. */
+  const answeredAsPublished = (chosen: { s: string; u: number }[], weights: Float64Array): number => {
     const published = chosen.map((_, i) => Object.fromEntries(ids2.map((id, j) => [id, Math.round(weights[i * 2 + j]! * 1e6) / 1e6])));
     const two = [origin('o-zeta', ['192.0.2.10'], PLACES.london), origin('o-alpha', ['192.0.2.20'], PLACES.ashburn)];
-    const steered = new Responder({ geo: null, limits: { ipv4: 24, ipv6: 56 }, udpPayloadSize: 1232 });
-    steered.setIndex(buildViewIndex(view('lab.example', [record('App.Lab.Example', two, { subnets: Object.fromEntries(chosen.map((x, i) => [x.s, published[i]!])) })]), AUTHORITY));
+    const responder2 = new Responder({ geo: null, limits: { ipv4: 24, ipv6: 56 }, udpPayloadSize: 1232 });
+    responder2.setIndex(buildViewIndex(view('lab.example', [record('App.Lab.Example', two, { subnets: Object.fromEntries(chosen.map((x, i) => [x.s, published[i]!])) })]), AUTHORITY));
     let onAlpha = 0;
     chosen.forEach(({ s: subnet, u }, i) => {
-      const expected = ids2[pickOrigin(weights, i * 2, order, u)];
-      const answer = decodeResponse(steered.respond(buildQuery({ name: 'app.lab.example', edns: { ecs: { address: subnet.split('/')[0]!, source: 24 } } }), 'udp', { family: 4, v4: 0x0a000001, v6: new Uint8Array(16) })!).answers[0]!.value!;
+      const expected = ids2[pickOrigin(weights, i * 2, order2, u)];
+      const answer = decodeResponse(responder2.respond(buildQuery({ name: 'app.lab.example', edns: { ecs: { address: subnet.split('/')[0]!, source: 24 } } }), 'udp', { family: 4, v4: 0x0a000001, v6: new Uint8Array(16) })!).answers[0]!.value!;
       expect(byAddress[answer], subnet).toBe(expected);
       if (expected === 'o-alpha') onAlpha++;
     });
-    // The answered load is within one subnet of the walk's.
-    const walk = [...Array(n).keys()].reduce((sum, i) => sum + weights[i * 2 + 1]!, 0);
+    return onAlpha;
+  };
+
+  it('steered weights (subnets flipped ahead where the answers lag the walk), published rounded, are answered as the scheduler steered them', () => {
+    // Points that fall late: of a pool, 160 subnets whose points lie above the walk's boundary and 20 below.
+    const { chosen, input } = walkOf(40, (p) => [...p.filter((x) => x.u >= 0.3).slice(0, 160), ...p.filter((x) => x.u < 0.3).slice(0, 20)]);
+    const r = steerWholeAnswers(input);
+    expect(r.surplusBefore).toBeGreaterThan(30);
+    expect(r.flipped).toBeGreaterThan(25);
+    const onAlpha = answeredAsPublished(chosen, input.weights);
+    // The answered load is within one subnet of the walk's (here the published weights: no connection state).
+    const walk = [...Array(input.rows).keys()].reduce((sum, i) => sum + input.weights[i * 2 + 1]!, 0);
     expect(Math.abs(onAlpha - walk)).toBeLessThanOrEqual(1);
+  });
+
+  it('held weights (subnets whose answers ran ahead of the walk kept on the origin they are answered now), published rounded, are answered as held', () => {
+    // Points that fall early: 160 subnets whose points lie in [0.1, 0.3) and 20 above. The walk moves
+    // o-alpha from 0.1 to 0.3 of every row: 160 answers would move at once against the walk's 36 subnets.
+    const { chosen, input } = walkOf(60, (p) => [...p.filter((x) => x.u >= 0.1 && x.u < 0.3).slice(0, 160), ...p.filter((x) => x.u >= 0.3).slice(0, 20)]);
+    const was = Float64Array.from([0.9, 0.1]); // the weights in force: every chosen subnet answered o-zeta
+    const answerInForce = Int32Array.from(chosen, (x) => pickOrigin(was, 0, order2, x.u));
+    expect([...answerInForce].every((a) => a === 0)).toBe(true);
+    const walk = 0.3 * input.rows; // carried apart (connection state): the held mix is not the walk
+    const r = steerWholeAnswers({ ...input, walkApart: new Uint8Array(input.rows).fill(1), answerInForce });
+    expect(r.surplusBefore).toBeGreaterThan(100);
+    expect(r.held).toBeGreaterThan(100);
+    const onAlpha = answeredAsPublished(chosen, input.weights);
+    // Answered within one subnet of the walk, and not above it on the origin left.
+    expect(onAlpha - walk).toBeLessThanOrEqual(1);
+    expect(onAlpha - walk).toBeGreaterThanOrEqual(0);
   });
 
   it('gives no point for a subnet the DNS does not answer as one unit', () => {

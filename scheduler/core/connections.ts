@@ -51,6 +51,9 @@ export interface InForce {
   drainShare: number;
   /** Whether any source has connection state. */
   hasConnections: boolean;
+  /** Per source, 1 where the damping walks effective shares that were given (carried or measured), not the
+   * weights in force: its walk is apart from the published weights (answer-steering.ts). Absent without connection state. */
+  effectiveGiven?: Uint8Array;
 }
 
 /**
@@ -107,6 +110,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[], banned
   const keptEffective = scratch.f64('conn.keptEffective', n * K);
   const freedEffective = new Float64Array(n);
   const pinned = scratch.f64('conn.pinned', n * K);
+  const effectiveGiven = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const row = i * K;
     const stays = answerSurvival(conn.answerSurvival[i]!);
@@ -115,6 +119,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[], banned
       for (let j = 0; j < K; j++) keptEffective[row + j] = kept[row + j]!;
       freedEffective[i] = freed[i]!;
     } else {
+      effectiveGiven[i] = 1;
       let sum = 0;
       for (let j = 0; j < K; j++) {
         if (roleOf[j] === 'removed' || (banned !== null && banned[row + j] === 1)) continue;
@@ -129,7 +134,7 @@ export function splitInForce(problem: DenseProblem, roleOf: OriginRole[], banned
     }
     for (let j = 0; j < K; j++) if (roleOf[j] !== 'removed' && !(banned !== null && banned[row + j] === 1)) pinned[row + j] = stays * clamp01(conn.survival[row + j]!) * kept[row + j]!;
   }
-  return { kept, freed, keptEffective, freedEffective, pinned, freedByHealth, drainShare, hasConnections: true };
+  return { kept, freed, keptEffective, freedEffective, pinned, freedByHealth, drainShare, hasConnections: true, effectiveGiven };
 }
 
 /** A draining share after this cycle's release (max_shift; below the deadband it is gone). */

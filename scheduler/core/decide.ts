@@ -91,6 +91,9 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const exact = resolved ? steerOverridden(inForce, resolved, n, K) : undefined;
   const drainingIdx = roleOf.flatMap((role, j) => (role === 'draining' ? [j] : []));
   const walkTo = pinDraining(planDense, inForce.keptEffective, drainingIdx, n, K);
+  // Before the damping overwrites the weights in force: where each subnet answered whole is answered now.
+  const order = pickOrder(origins.map((o) => o.id));
+  const inForceAnswers = problem.pick && inForce.hasConnections ? answersInForce(problem, inForce, order, exact) : undefined;
   lap('in force');
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
   const { weights: w, step, next, pinnedSources } = damp({
@@ -111,10 +114,21 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   cleanRows(w, n, K);
   cleanRows(planDense, n, K);
   lap('clean rows');
-  // DNS subnets answered whole: flip the ones nearest to flipping where the answers lag the walk.
+  // DNS subnets answered whole: flip the ones nearest to flipping where the answers lag the walk, hold
+  // back the ones just moved where they run ahead of it.
   if (problem.pick) {
-    const steered = steerWholeAnswers({ rows: n, cols: K, weights: w, plan: walkTo, demand, pick: problem.pick, order: pickOrder(origins.map((o) => o.id)), pinned: inForce.hasConnections ? inForce.pinned : undefined, exact });
-    if (steered.flipped > 0) notes.push(`answers: ${steered.flipped} subnet(s) answered whole flipped ahead of their shares (${fmt(steered.movedLoad)} rps), so the answered load follows the walk: ${fmt(steered.surplusBefore)} → ${fmt(steered.surplusAfter)} rps answered above it`);
+    // Answers running ahead of the walk are held back only where the walk is carried apart from the
+    // published weights, and never in a cycle whose pace the capacity guard set (answer-steering.ts).
+    const holds = inForceAnswers && step.limited_by !== 'capacity' ? inForceAnswers : undefined;
+    const steered = steerWholeAnswers({
+      rows: n, cols: K, weights: w, plan: walkTo, demand, pick: problem.pick, order, pinned: inForce.hasConnections ? inForce.pinned : undefined, exact,
+      walkApart: inForceAnswers?.walkApart, answerInForce: holds?.answer,
+    });
+    const ahead = steered.flipped - steered.held;
+    if (ahead > 0) notes.push(`answers: ${ahead} subnet(s) answered whole flipped ahead of their shares (${fmt(steered.movedLoad - steered.heldLoad)} rps), so the answered load follows the walk`);
+    if (steered.held > 0) notes.push(`answers: ${steered.held} subnet(s) answered whole held on their origin behind their shares (${fmt(steered.heldLoad)} rps), so the answered load does not outrun the walk`);
+    if (steered.kept > 0) notes.push(`answers: ${steered.kept} of them kept on the answer in force while the walk catches up (each answer moves once)`);
+    if (steered.flipped > 0) notes.push(`answers: ${fmt(steered.surplusBefore)} → ${fmt(steered.surplusAfter)} rps answered above the walk`);
     lap('answer steering');
   }
   // The load the next cycle will carry: pinned connections plus new traffic by these weights.
@@ -254,6 +268,52 @@ function spreadColumns(byColumn: Float64Array, n: number, C: number, K: number, 
   const dense = scratch.f64(name, n * K);
   for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) dense[i * K + colToOrigin[c]!] = byColumn[i * C + c]!;
   return dense;
+}
+
+/**
+ * Per source answered whole, before the damping: whether its walk is carried apart from the published
+ * weights (connection state with effective shares: the damping walks those, and the decision carries the
+ * walk it computed, not the weights published) and, for those that may be held back, the origin the
+ * weights in force answer it. Not held (−1): rows with shares freed by a health event or an override
+ * `now` (failover is never held back), rows an override fixes (`exact`).
+ */
+function answersInForce(problem: DenseProblem, inForce: ReturnType<typeof splitInForce>, order: readonly number[], exact: Uint8Array | undefined): { walkApart: Uint8Array; answer: Int32Array } {
+  const n = problem.sourceIds.length;
+  const K = problem.settings.origins.length;
+  const { pick, current } = problem;
+  const given = inForce.effectiveGiven;
+  const walkApart = new Uint8Array(n);
+  const answer = new Int32Array(n).fill(-1);
+  const rank = new Int32Array(K);
+  order.forEach((j, r) => (rank[j] = r));
+  // The row's entries in line order (rows name 1-3 origins: sorted by insertion, not a K-wide pass).
+  const entries: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const u = pick![i]!;
+    if (!Number.isFinite(u) || given === undefined || given[i] !== 1) continue;
+    walkApart[i] = 1;
+    if (inForce.freed[i]! > 0 || inForce.freedEffective[i]! > 0 || (exact !== undefined && exact[i] === 1)) continue;
+    // The published weights as the DNS server has them (draining shares not yet released).
+    entries.length = 0;
+    let total = 0;
+    for (let e = current.start[i]!; e < current.start[i + 1]!; e++) {
+      const j = current.origin[e]!;
+      const v = current.share[e]!;
+      if (j < 0 || !(Number.isFinite(v) && v > 0)) continue;
+      total += v;
+      let at = entries.length;
+      while (at > 0 && rank[current.origin[entries[at - 1]!]!]! > rank[j]!) at--;
+      entries.splice(at, 0, e);
+    }
+    // As pickOrigin (predict.ts): the interval of the line that holds u, else the last origin.
+    let acc = 0;
+    for (const e of entries) {
+      acc += current.share[e]! / total;
+      answer[i] = current.origin[e]!;
+      if (u < acc) break;
+    }
+  }
+  return { walkApart, answer };
 }
 
 /**

@@ -156,3 +156,24 @@ export function answerLag(loads: { byAnswer: number[]; byShare: number[] }, ceil
   }
   return surplus / lawStep;
 }
+
+/**
+ * How far the answers ran *ahead* of the walk on the origin being left: the largest surplus of the
+ * shared over the answered load there (answers that left before the shares did: load arriving on the
+ * origin joined faster than max_shift allows), over the whole replay, and the largest one-cycle drop of
+ * each. The scheduler holds such subnets back where the walk is carried apart from the published
+ * weights (scheduler/core/answer-steering.ts); the shares here are the published ones, which for a
+ * held subnet sit just past its point (its hold), within a cycle's step of the walk.
+ */
+export function answersAhead(loads: { byAnswer: number[]; byShare: number[] }): { ahead: number; answerStep: number; shareStep: number } {
+  let ahead = 0;
+  let answerStep = 0;
+  let shareStep = 0;
+  for (let k = 0; k < loads.byShare.length; k++) {
+    ahead = Math.max(ahead, loads.byShare[k]! - loads.byAnswer[k]!);
+    if (k === 0) continue;
+    answerStep = Math.max(answerStep, loads.byAnswer[k - 1]! - loads.byAnswer[k]!);
+    shareStep = Math.max(shareStep, loads.byShare[k - 1]! - loads.byShare[k]!);
+  }
+  return { ahead, answerStep, shareStep };
+}

@@ -22,7 +22,7 @@ import { COLOURS } from '../chart.ts';
 import { cyclePeriod, decisions, writeLoadChart, type Decision, type Recorder } from '../measure.ts';
 import { connectionStateOf, predictionChecks, type CycleCheck } from '../prediction.ts';
 import { dnsPick } from '../../../scheduler/loop/dns-pick.ts';
-import { answeredLoads, answerLag, checkMeasuredInRequests, dampedCycles, firstMoveOff, settling } from '../settle.ts';
+import { answeredLoads, answerLag, answersAhead, checkMeasuredInRequests, dampedCycles, firstMoveOff, settling } from '../settle.ts';
 import { rateOf, readBins, settledNow, type Bin, type World } from '../world.ts';
 import { subnetOf } from './latency-learning.ts';
 
@@ -173,9 +173,29 @@ export async function keepaliveSpill(world: World, rec: Recorder, outDir: string
   rec.number('max_shift', maxShift);
   rec.number('largest_share_move', G);
   rec.number('cycles_damping_law', law);
+  const ahead = loads ? answersAhead(loads) : null;
   if (p.via === 'dns') {
     rec.number('cycles_answer_lag', lag);
     rec.number('dns_line_near_first', nearId < farId ? 1 : 0);
+    // Recorded, not checked: how far the answers (replayed from the PUBLISHED weights) left the near
+    // origin ahead of the published shares. The scheduler bounds the answers against its walk, which
+    // the decision records do not carry; a subnet held back publishes its near share above the walk
+    // (its hold), so this replay overstates the lead by the holds in force — by an amount the holds'
+    // number and age set, not a bound a check could hold robustly (2.3 subnets measured once in CI
+    // under load against 0.9–1.7 quiet). The bound itself, within about one subnet of the walk both
+    // ways, is checked against the walk in scheduler/core/answer-steering.test.ts.
+    rec.number('answers_ahead_req_s', ahead?.ahead ?? null);
+    rec.number('answers_ahead_subnets', ahead ? ahead.ahead / Math.max(...p.clients.map((c) => c.rate)) : null);
+    // The scheduler's own measure against its walk (its note, in load of new connections): the most
+    // answered above the walk on any origin before and after the steering, over the cycles from the first move.
+    const surplus = ds.filter((d) => firstMove !== null && Date.parse(d.created_at) >= firstMove).flatMap((d) => {
+      const m = /answers: ([\d.]+) → ([\d.]+) rps answered above the walk/.exec(d.detail);
+      return m ? [[Number(m[1]), Number(m[2])] as const] : [];
+    });
+    rec.number('answers_above_walk_before_max_rps', surplus.length ? Math.max(...surplus.map((x) => x[0])) : null);
+    rec.number('answers_above_walk_after_max_rps', surplus.length ? Math.max(...surplus.map((x) => x[1])) : null);
+    rec.number('answers_largest_cycle_step_req_s', ahead?.answerStep ?? null);
+    rec.number('shares_largest_cycle_step_req_s', ahead?.shareStep ?? null);
   }
   rec.number('cycles_allowed', bound);
   const nearBins = world.originStats(near.name);
