@@ -90,8 +90,8 @@ function mapTextsOf(changes: readonly DnsRecordChange[]): string[][] {
 
 /** A loop of its own (V8 keeps it compiled across deltas). */
 function textsOf(maps: readonly object[]): string[] {
-  const out = new Array<string>(maps.length);
-  for (let i = 0; i < maps.length; i++) out[i] = JSON.stringify(maps[i]);
+  const out: string[] = [];
+  for (let i = 0; i < maps.length; i++) out.push(JSON.stringify(maps[i]));
   return out;
 }
 
