@@ -225,7 +225,7 @@ export class ApiViewSource implements ViewSource {
     if (r.kind === 'unchanged') return 'unchanged';
     const { delta } = r.view;
     // A delta was checked against the view held when it was decoded: applied in place, it cannot fail.
-    const view = delta ? applyPackedChanges(this.held!, delta.changes, delta.header) : r.view.packed!;
+    const view = delta ? applyPackedChanges(this.held!, delta.changes, delta.header, delta.mapTexts) : r.view.packed!;
     try {
       this.onView(view, delta, r.view.compact);
     } catch (err) {

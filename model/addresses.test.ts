@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../lib/prng.ts';
 import { isIP } from 'node:net';
-import { ipToBytes, parseCidr } from './addresses.ts';
+import { CIDR_IPV6, ipToBytes, parseCidr, parseCidrInto } from './addresses.ts';
 
 describe('ipToBytes', () => {
   it('reads IPv4 octet by octet as split/map does, over random and edge addresses', () => {
@@ -56,9 +56,19 @@ describe('parseCidr fast paths', () => {
     for (let bit = prefix; bit < bytes.length * 8; bit++) if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) return null;
     return { family, bytes: [...bytes], prefix };
   }
+  /** parseCidrInto (in place, at an offset, into bytes left from an earlier parse): its verdict and bytes. */
+  const scratch = new Uint8Array(40).fill(0xab);
+  function inPlace(text: string) {
+    const v = parseCidrInto(text, scratch, 7);
+    if (v < 0) return null;
+    const family = v & CIDR_IPV6 ? 6 : 4;
+    return { family, bytes: [...scratch.subarray(7, 7 + (family === 6 ? 16 : 4))], prefix: v & 0xff };
+  }
   const same = (text: string) => {
     const c = parseCidr(text);
-    expect(c && { family: c.family, bytes: [...c.bytes], prefix: c.prefix }, text).toEqual(obvious(text));
+    const expected = obvious(text);
+    expect(c && { family: c.family, bytes: [...c.bytes], prefix: c.prefix }, text).toEqual(expected);
+    expect(inPlace(text), `parseCidrInto ${text}`).toEqual(expected);
   };
 
   it('agrees with isIP on edge cases of both families', () => {

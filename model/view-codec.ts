@@ -93,6 +93,17 @@ export function* compactSubnetsSteps(entries: Iterable<[string, WeightMap]>): St
  * errors (e.g. "zones[0].records[2].subnets"). The maps themselves are few and schema-checked by the caller.
  */
 export function forEachCompact(c: CompactSubnets, where: string, each: (cidr: string, weights: WeightMap) => void): void {
+  checkCompact(c, where);
+  const { maps, cidrs, map } = c;
+  for (let i = 0; i < cidrs.length; i++) each(cidrs[i]!, maps[map[i]!]!);
+}
+
+/**
+ * forEachCompact's checks alone (throws ViewDecodeError naming the element): what a delta's decode
+ * runs on every table. Without a callback its loop is the same code on every delta; V8 kept
+ * recompiling forEachCompact, called with a different closure from each place.
+ */
+export function checkCompact(c: CompactSubnets, where: string): void {
   const { maps, cidrs, map } = c;
   if (!Array.isArray(cidrs) || !Array.isArray(map)) throw new ViewDecodeError(`${where}: cidrs and map must be arrays`);
   if (cidrs.length !== map.length) throw new ViewDecodeError(`${where}: cidrs has ${cidrs.length} entries but map has ${map.length}; they must pair up`);
@@ -103,7 +114,6 @@ export function forEachCompact(c: CompactSubnets, where: string, each: (cidr: st
     if (typeof m !== 'number' || !Number.isInteger(m) || m < 0 || m >= maps.length) {
       throw new ViewDecodeError(`${where}.map[${i}]: expected an index into maps (0..${maps.length - 1}), got ${JSON.stringify(m)}`);
     }
-    each(cidr, maps[m]!);
   }
 }
 
@@ -351,7 +361,7 @@ export function checkChanges(view: DnsView, changes: DnsRecordChange[]): void {
     const rec = view.zones[c.zone]?.records[c.record];
     if (!rec) throw new ViewDecodeError(`${where}: no record at zones[${c.zone}].records[${c.record}] in the view in force`);
     if (rec.load_balancer_id !== c.load_balancer_id) throw new ViewDecodeError(`${where}: zones[${c.zone}].records[${c.record}] is load balancer ${rec.load_balancer_id}, the delta names ${c.load_balancer_id}`);
-    forEachCompact(c.set, `${where}.set`, () => {});
+    checkCompact(c.set, `${where}.set`);
     if (!Array.isArray(c.removed)) throw new ViewDecodeError(`${where}.removed: expected an array of CIDR strings`);
     c.removed.forEach((cidr, j) => {
       if (typeof cidr !== 'string') throw new ViewDecodeError(`${where}.removed[${j}]: expected a CIDR string`);

@@ -17,9 +17,9 @@
 // parsed once (ParsedSubnets, typed arrays): by a worker for its own index, and handed so to its UDP
 // thread, which applies them without the strings.
 import type { DnsRecordChange } from '../../model/view-changes.ts';
-import { forEachCompact } from '../../model/view-codec.ts';
+import { checkCompact } from '../../model/view-codec.ts';
 import type { DnsView, WeightMap } from '../../model/views.ts';
-import { parseCidr } from '../../model/primitives.ts';
+import { CIDR_IPV6, parseCidrInto } from '../../model/addresses.ts';
 import { nameToWireKey } from '../wire/constants.ts';
 import { buildRecord, learns, setUniform, type Authority, type RecordIndex, type ViewIndex } from './view-index.ts';
 import { fnv1aString } from './hash.ts';
@@ -49,32 +49,44 @@ export interface ParsedSubnets {
   invalid: string[];
 }
 
-const IPV6 = 0x100;
+/** parseCidrInto's flag, kept in `prefix` as it returns it. */
+const IPV6 = CIDR_IPV6;
 const REMOVED = -1;
 
 /** A change's set and removed subnets as ParsedSubnets (throws ViewDecodeError on a malformed table). */
 export function parseSubnets(c: DnsRecordChange, where: string): ParsedSubnets {
   const n = c.set.cidrs.length + c.removed.length;
   const out: ParsedSubnets = { bytes: new Uint8Array(16 * n), prefix: new Uint16Array(n), map: new Int32Array(n), maps: c.set.maps, names: new Array<string>(c.set.maps.length), invalid: [] };
-  let k = 0;
-  const add = (text: string, m: number) => {
-    const cidr = parseCidr(text);
-    if (!cidr) return void out.invalid.push(text);
-    out.bytes.set(cidr.bytes, 16 * k);
-    out.prefix[k] = cidr.prefix | (cidr.family === 6 ? IPV6 : 0);
-    out.map[k++] = m;
-    if (m >= 0) out.names[m] ??= text;
-  };
-  // forEachCompact checks the arrays (types, lengths, indexes) as it walks them; a throw discards `out`.
-  let i = 0;
-  forEachCompact(c.set, where, (cidr) => add(cidr, c.set.map[i++]!));
-  for (const text of c.removed) add(text, REMOVED);
+  // checkCompact checks the arrays (types, lengths, indexes); a throw discards `out`. Then each
+  // subnet parsed in place into the typed arrays (parseCidrInto: no object per subnet), in loops of
+  // their own (V8 keeps them compiled across deltas).
+  checkCompact(c.set, where);
+  let k = addAll(out, 0, c.set.cidrs, c.set.map);
+  k = addAll(out, k, c.removed, null);
   if (k < n) {
     out.bytes = out.bytes.slice(0, 16 * k);
     out.prefix = out.prefix.slice(0, k);
     out.map = out.map.slice(0, k);
   }
   return out;
+}
+
+/** Parses `texts` into `out` from position k (map[i] each, or REMOVED when `map` is null); the next position. */
+function addAll(out: ParsedSubnets, k: number, texts: readonly string[], map: readonly number[] | null): number {
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i]!;
+    const v = parseCidrInto(text, out.bytes, 16 * k);
+    if (v < 0) {
+      out.bytes.fill(0, 16 * k, 16 * k + 16); // what a failed parse wrote there
+      out.invalid.push(text);
+      continue;
+    }
+    const m = map === null ? REMOVED : map[i]!;
+    out.prefix[k] = v;
+    out.map[k++] = m;
+    if (m >= 0) out.names[m] ??= text;
+  }
+  return k;
 }
 
 export class IndexUpdateError extends Error {

@@ -101,9 +101,10 @@ export class PackedSubnets {
   /**
    * A delta's change to this table: `set` (a compact table) then `removed`, as applyChanges does to an
    * object. The caller has checked both (checkChanges): nothing here throws on their content.
+   * `mapTexts`: JSON.stringify of each of `set.maps` when the caller has them (ViewDelta.mapTexts).
    */
-  apply(set: CompactSubnets, removed: readonly string[]): void {
-    const local = set.maps.map((m) => this.internMap(m));
+  apply(set: CompactSubnets, removed: readonly string[], mapTexts?: readonly string[]): void {
+    const local = set.maps.map((m, i) => this.internMap(m, mapTexts?.[i]));
     // Each loop a method of its own: in one, V8 compiled this on the stack in the first loop and threw
     // that code away on reaching the second, once per delta (--trace-deopt); small, they stay compiled.
     this.setAll(set.cidrs, set.map, local);
@@ -161,8 +162,7 @@ export class PackedSubnets {
   }
 
   /** The index of `w` in `maps` (equal maps written alike share one: keyed by their JSON text). */
-  private internMap(w: WeightMap): number {
-    const key = JSON.stringify(w);
+  private internMap(w: WeightMap, key = JSON.stringify(w)): number {
     let m = this.mapIndex.get(key);
     if (m === undefined) {
       m = this.maps.length;

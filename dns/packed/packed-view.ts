@@ -38,10 +38,11 @@ export function packView(v: DnsView): PackedView {
  * its tables are updated in place (the view before is gone: its owner must hold no other reference
  * to it as a view to fall back on), its skeleton copied with the rebuilt records' new fields.
  */
-export function applyPackedChanges(held: PackedView, changes: readonly DnsRecordChange[], header: { version: string; seq: number | null; weights_version: number | null }): PackedView {
+export function applyPackedChanges(held: PackedView, changes: readonly DnsRecordChange[], header: { version: string; seq: number | null; weights_version: number | null }, mapTexts?: readonly (readonly string[])[]): PackedView {
   const zones = held.view.zones.map((z) => ({ zone: z.zone, records: [...z.records] }));
-  for (const c of changes) {
-    held.tables[c.zone]![c.record]!.apply(c.set, c.removed);
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
+    held.tables[c.zone]![c.record]!.apply(c.set, c.removed, mapTexts?.[i]);
     if (c.meta) zones[c.zone]!.records[c.record] = { ...c.meta, subnets: {} };
   }
   return { view: { version: header.version, seq: header.seq, weights_version: header.weights_version, zones }, tables: held.tables };

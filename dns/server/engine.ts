@@ -224,8 +224,9 @@ export function preParsed(delta: ViewDelta): ViewDelta {
     return delta;
   }
   const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-  const wire = parsed.map((p) => p && { bytes: b64(p.bytes), prefix: b64(p.prefix), map: b64(p.map), mapTexts: p.maps.map((m) => JSON.stringify(m)), names: p.names, invalid: p.invalid });
-  return { ...withParsed(delta, parsed), parsed: undefined, wire };
+  const wire = parsed.map((p, i) => p && { bytes: b64(p.bytes), prefix: b64(p.prefix), map: b64(p.map), mapTexts: delta.mapTexts?.[i] ?? p.maps.map((m) => JSON.stringify(m)), names: p.names, invalid: p.invalid });
+  // mapTexts cross inside `wire` only (not twice).
+  return { ...withParsed(delta, parsed), parsed: undefined, wire, mapTexts: undefined };
 }
 
 /**
