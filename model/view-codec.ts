@@ -347,20 +347,26 @@ export function encodeDiff(diff: RecordDiff[]): DnsRecordChange[] {
   return runToEnd(encodeDiffSteps(diff));
 }
 
-/** encodeDiff in steps. */
+/**
+ * encodeDiff in steps: each record's changes compacted straight from the diff's map (no list of pairs
+ * in between: at 1M subnets and 2 % changed a delta is ~20k entries).
+ */
 export function* encodeDiffSteps(diff: RecordDiff[]): Steps<DnsRecordChange[]> {
   const out: DnsRecordChange[] = [];
   for (const d of diff) {
-    const set: [string, WeightMap][] = [];
     const removed: string[] = [];
-    for (const [cidr, w] of d.subnets) {
-      if (w) set.push([cidr, w]);
-      else removed.push(cidr);
-      if ((set.length + removed.length) % STEP_ITEMS === 0) yield;
-    }
-    out.push({ zone: d.zone, record: d.record, load_balancer_id: d.load_balancer_id, meta: d.meta, set: yield* compactSubnetsSteps(set), removed });
+    const set = yield* compactSubnetsSteps(setEntries(d.subnets, removed));
+    out.push({ zone: d.zone, record: d.record, load_balancer_id: d.load_balancer_id, meta: d.meta, set, removed });
   }
   return out;
+}
+
+/** The entries of `subnets` that set a map, in order; the removed ones pushed onto `removed` on the way. */
+function* setEntries(subnets: Map<string, WeightMap | null>, removed: string[]): Generator<[string, WeightMap]> {
+  for (const entry of subnets) {
+    if (entry[1]) yield entry as [string, WeightMap];
+    else removed.push(entry[0]);
+  }
 }
 
 /**
