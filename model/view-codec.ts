@@ -62,23 +62,32 @@ export function compactSubnets(entries: Iterable<[string, WeightMap]>): CompactS
   return runToEnd(compactSubnetsSteps(entries));
 }
 
-/** compactSubnets in steps (lib/steps.ts): a resync's full table at 1M subnets is ~0.2 s in one piece. */
+/**
+ * compactSubnets in steps (lib/steps.ts): a resync's full table at 1M subnets is ~0.2 s in one piece.
+ * Maps are told apart by content, origins in order (as mapKey would), through a numeric hash and an
+ * exact comparison on a hit: a delta's ~20k maps are fresh objects, and building each one's text key
+ * (its shares printed) was most of the delta's encoding.
+ */
 export function* compactSubnetsSteps(entries: Iterable<[string, WeightMap]>): Steps<CompactSubnets> {
   const maps: WeightMap[] = [];
-  const byKey = new Map<string, number>();
-  // A parsed view shares equal maps (parseView, fromCompactView): known by identity, no key to build.
+  /** The last map with a given hash, and per map the one before it with the same hash (-1: none). */
+  const byHash = new Map<number, number>();
+  const sameHash: number[] = [];
+  // A parsed view shares equal maps (parseView, fromCompactView): known by identity, no hash to compute.
   const byObject = new Map<WeightMap, number>();
   const cidrs: string[] = [];
   const map: number[] = [];
   for (const [cidr, weights] of entries) {
     let i = byObject.get(weights);
     if (i === undefined) {
-      const key = mapKey(weights);
-      i = byKey.get(key);
-      if (i === undefined) {
+      const h = mapHash(weights);
+      i = byHash.get(h) ?? -1;
+      while (i >= 0 && !sameInOrder(maps[i]!, weights)) i = sameHash[i]!;
+      if (i < 0) {
         i = maps.length;
         maps.push(weights);
-        byKey.set(key, i);
+        sameHash.push(byHash.get(h) ?? -1);
+        byHash.set(h, i);
       }
       byObject.set(weights, i);
     }
@@ -86,6 +95,37 @@ export function* compactSubnetsSteps(entries: Iterable<[string, WeightMap]>): St
     if (map.push(i) % STEP_ITEMS === 0) yield;
   }
   return { maps, cidrs, map };
+}
+
+const f64 = new Float64Array(1);
+const f64Words = new Uint32Array(f64.buffer);
+
+/** A 30-bit hash of a map's origin ids and shares in order (a small integer: a cheap Map key). */
+function mapHash(m: WeightMap): number {
+  let h = 0x811c9dc5;
+  for (const id in m) {
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    // -0 and 0 hash alike, as they print alike in mapKey (and compare equal in sameInOrder).
+    f64[0] = m[id]! + 0;
+    h = Math.imul(h ^ f64Words[0]!, 0x01000193);
+    h = Math.imul(h ^ f64Words[1]! ^ 0x100, 0x01000193);
+  }
+  return (h ^ (h >>> 15)) & 0x3fffffff;
+}
+
+const keysOfA: string[] = [];
+
+/** The same origin ids in the same order with the same shares (mapKey(a) === mapKey(b), without the text). */
+function sameInOrder(a: WeightMap, b: WeightMap): boolean {
+  if (a === b) return true;
+  let n = 0;
+  for (const id in a) keysOfA[n++] = id;
+  let i = 0;
+  for (const id in b) {
+    if (i >= n || keysOfA[i] !== id || a[id] !== b[id]) return false;
+    i++;
+  }
+  return i === n;
 }
 
 /**
