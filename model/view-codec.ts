@@ -68,17 +68,19 @@ export function compactSubnets(entries: Iterable<[string, WeightMap]>): CompactS
  * exact comparison on a hit: a delta's ~20k maps are fresh objects, and building each one's text key
  * (its shares printed) was most of the delta's encoding.
  */
-export function* compactSubnetsSteps(entries: Iterable<[string, WeightMap]>): Steps<CompactSubnets> {
+export function* compactSubnetsSteps(entries: Iterable<[string, WeightMap]>, shared = true): Steps<CompactSubnets> {
   const maps: WeightMap[] = [];
   /** The last map with a given hash, and per map the one before it with the same hash (-1: none). */
   const byHash = new Map<number, number>();
   const sameHash: number[] = [];
   // A parsed view shares equal maps (parseView, fromCompactView): known by identity, no hash to compute.
-  const byObject = new Map<WeightMap, number>();
+  // `shared` false: the maps are mostly distinct objects (a delta's, fresh from the publish), where the
+  // identity map only missed and grew.
+  const byObject = shared ? new Map<WeightMap, number>() : null;
   const cidrs: string[] = [];
   const map: number[] = [];
   for (const [cidr, weights] of entries) {
-    let i = byObject.get(weights);
+    let i = byObject?.get(weights);
     if (i === undefined) {
       const h = mapHash(weights);
       i = byHash.get(h) ?? -1;
@@ -89,7 +91,7 @@ export function* compactSubnetsSteps(entries: Iterable<[string, WeightMap]>): St
         sameHash.push(byHash.get(h) ?? -1);
         byHash.set(h, i);
       }
-      byObject.set(weights, i);
+      byObject?.set(weights, i);
     }
     cidrs.push(cidr);
     if (map.push(i) % STEP_ITEMS === 0) yield;
@@ -395,7 +397,7 @@ export function* encodeDiffSteps(diff: RecordDiff[]): Steps<DnsRecordChange[]> {
   const out: DnsRecordChange[] = [];
   for (const d of diff) {
     const removed: string[] = [];
-    const set = yield* compactSubnetsSteps(setEntries(d.subnets, removed));
+    const set = yield* compactSubnetsSteps(setEntries(d.subnets, removed), false);
     out.push({ zone: d.zone, record: d.record, load_balancer_id: d.load_balancer_id, meta: d.meta, set, removed });
   }
   return out;
