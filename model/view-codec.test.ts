@@ -35,6 +35,28 @@ describe('compact subnet table', () => {
     expect(JSON.parse(pieces.join(''))).toEqual(JSON.parse(JSON.stringify(c)));
   });
 
+  it('writes each distinct map once: equal content in other objects shared, other origin order or shares kept apart', () => {
+    const entries: [string, WeightMap][] = [
+      ['10.0.0.0/24', { a: 0.5, b: 0.5 }],
+      ['10.0.1.0/24', { a: 0.5, b: 0.5 }], // equal, another object
+      ['10.0.2.0/24', { b: 0.5, a: 0.5 }], // the same shares in another order: kept apart (the order is content)
+      ['10.0.3.0/24', { a: 0.5, b: 0.5000001 }],
+      ['10.0.4.0/24', { a: 1 }],
+      ['10.0.5.0/24', { a: 1, b: 0 }],
+      ['10.0.6.0/24', { a: 1, b: -0 }], // prints as 0: one map, as its text key always had it
+    ];
+    const c = compactSubnets(entries);
+    expect(c.map).toEqual([0, 0, 1, 2, 3, 4, 4]);
+    expect(c.maps).toEqual([{ a: 0.5, b: 0.5 }, { b: 0.5, a: 0.5 }, { a: 0.5, b: 0.5000001 }, { a: 1 }, { a: 1, b: 0 }]);
+    expect(Object.keys(c.maps[1]!)).toEqual(['b', 'a']);
+    // Many distinct maps (hash collisions resolved by comparing): each written once, each entry pointing at its own content.
+    const many: [string, WeightMap][] = [];
+    for (let i = 0; i < 20_000; i++) many.push([`10.${i >> 8}.${i & 255}.0/24`, { [`o${i % 97}`]: (i % 89) / 89, [`o${(i % 97) + 1}`]: 1 - (i % 89) / 89 }]);
+    const m = compactSubnets(many);
+    expect(m.maps.length).toBe(new Set(many.map(([, w]) => JSON.stringify(Object.entries(w)))).size);
+    many.forEach(([, w], i) => expect(m.maps[m.map[i]!]).toEqual(w));
+  });
+
   it('refuses a map index out of range, a non-string cidr and arrays that do not pair up, naming the element', () => {
     const c = toCompactView(view('v1', subnets(3)));
     const bad = (f: (s: ReturnType<typeof compactSubnets>) => void) => {

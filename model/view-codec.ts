@@ -62,30 +62,72 @@ export function compactSubnets(entries: Iterable<[string, WeightMap]>): CompactS
   return runToEnd(compactSubnetsSteps(entries));
 }
 
-/** compactSubnets in steps (lib/steps.ts): a resync's full table at 1M subnets is ~0.2 s in one piece. */
-export function* compactSubnetsSteps(entries: Iterable<[string, WeightMap]>): Steps<CompactSubnets> {
+/**
+ * compactSubnets in steps (lib/steps.ts): a resync's full table at 1M subnets is ~0.2 s in one piece.
+ * Maps are told apart by content, origins in order (as mapKey would), through a numeric hash and an
+ * exact comparison on a hit: a delta's ~20k maps are fresh objects, and building each one's text key
+ * (its shares printed) was most of the delta's encoding.
+ */
+export function* compactSubnetsSteps(entries: Iterable<[string, WeightMap]>, shared = true): Steps<CompactSubnets> {
   const maps: WeightMap[] = [];
-  const byKey = new Map<string, number>();
-  // A parsed view shares equal maps (parseView, fromCompactView): known by identity, no key to build.
-  const byObject = new Map<WeightMap, number>();
+  /** The last map with a given hash, and per map the one before it with the same hash (-1: none). */
+  const byHash = new Map<number, number>();
+  const sameHash: number[] = [];
+  // A parsed view shares equal maps (parseView, fromCompactView): known by identity, no hash to compute.
+  // `shared` false: the maps are mostly distinct objects (a delta's, fresh from the publish), where the
+  // identity map only missed and grew.
+  const byObject = shared ? new Map<WeightMap, number>() : null;
   const cidrs: string[] = [];
   const map: number[] = [];
   for (const [cidr, weights] of entries) {
-    let i = byObject.get(weights);
+    let i = byObject?.get(weights);
     if (i === undefined) {
-      const key = mapKey(weights);
-      i = byKey.get(key);
-      if (i === undefined) {
+      const h = mapHash(weights);
+      i = byHash.get(h) ?? -1;
+      while (i >= 0 && !sameInOrder(maps[i]!, weights)) i = sameHash[i]!;
+      if (i < 0) {
         i = maps.length;
         maps.push(weights);
-        byKey.set(key, i);
+        sameHash.push(byHash.get(h) ?? -1);
+        byHash.set(h, i);
       }
-      byObject.set(weights, i);
+      byObject?.set(weights, i);
     }
     cidrs.push(cidr);
     if (map.push(i) % STEP_ITEMS === 0) yield;
   }
   return { maps, cidrs, map };
+}
+
+const f64 = new Float64Array(1);
+const f64Words = new Uint32Array(f64.buffer);
+
+/** A 30-bit hash of a map's origin ids and shares in order (a small integer: a cheap Map key). */
+function mapHash(m: WeightMap): number {
+  let h = 0x811c9dc5;
+  for (const id in m) {
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    // -0 and 0 hash alike, as they print alike in mapKey (and compare equal in sameInOrder).
+    f64[0] = m[id]! + 0;
+    h = Math.imul(h ^ f64Words[0]!, 0x01000193);
+    h = Math.imul(h ^ f64Words[1]! ^ 0x100, 0x01000193);
+  }
+  return (h ^ (h >>> 15)) & 0x3fffffff;
+}
+
+const keysOfA: string[] = [];
+
+/** The same origin ids in the same order with the same shares (mapKey(a) === mapKey(b), without the text). */
+function sameInOrder(a: WeightMap, b: WeightMap): boolean {
+  if (a === b) return true;
+  let n = 0;
+  for (const id in a) keysOfA[n++] = id;
+  let i = 0;
+  for (const id in b) {
+    if (i >= n || keysOfA[i] !== id || a[id] !== b[id]) return false;
+    i++;
+  }
+  return i === n;
 }
 
 /**
@@ -213,6 +255,47 @@ export interface SubnetsChange {
   keys: readonly string[];
 }
 
+/**
+ * A SubnetsChange looked up: the keys whose entry is another object in `to` than in `from` (each once),
+ * with the entry before (`was`) and after (`now`; undefined where absent). The version's digest and the
+ * diff both need exactly this; at 1M subnets each lookup in a 1M-key table is a cache miss or two, so
+ * they share one resolution per table (resolvedChangeSteps) instead of looking every key up twice each.
+ */
+export interface ResolvedChange {
+  from: Record<string, WeightMap>;
+  to: Record<string, WeightMap>;
+  cidrs: string[];
+  was: (WeightMap | undefined)[];
+  now: (WeightMap | undefined)[];
+}
+
+/** Resolutions per (new) table object: a table has one change attached (SubnetsChanges), and never changes. */
+const resolutions = new WeakMap<object, ResolvedChange>();
+
+/** `change` (attached to the table `to`) resolved, once per table: O(changed keys). */
+export function* resolvedChangeSteps(change: SubnetsChange, to: Record<string, WeightMap>): Steps<ResolvedChange> {
+  const had = resolutions.get(to);
+  if (had && had.from === change.from) return had;
+  const { from, keys } = change;
+  const r: ResolvedChange = { from, to, cidrs: [], was: [], now: [] };
+  // Each key once: a key named twice would move the digest's sums twice.
+  const seen = new Set<string>();
+  for (let i = 0; i < keys.length; i++) {
+    if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
+    const cidr = keys[i]!;
+    if (seen.size === seen.add(cidr).size) continue;
+    const was = own(from, cidr);
+    const now = own(to, cidr);
+    // Equal maps that are other objects stay in: their key order may differ, which the digest counts.
+    if (was === now) continue;
+    r.cidrs.push(cidr);
+    r.was.push(was);
+    r.now.push(now);
+  }
+  resolutions.set(to, r);
+  return r;
+}
+
 /** Hints for diffViewsSteps: the change known for a table, keyed by the (new) table object. */
 export type SubnetsChanges = ReadonlyMap<object, SubnetsChange>;
 
@@ -259,13 +342,13 @@ function* tableDiffSteps(prev: Record<string, WeightMap>, next: Record<string, W
   if (next === prev) return out;
   let n = 0;
   if (hint && hint.from === prev) {
-    for (const cidr of hint.keys) {
-      const was = own(prev, cidr);
-      const now = own(next, cidr);
-      if (now === undefined) {
-        if (was !== undefined) out.set(cidr, null);
-      } else if (was === undefined || !sameWeights(was, now)) out.set(cidr, now);
-      if (++n % STEP_ITEMS === 0) yield;
+    const { cidrs, was, now } = yield* resolvedChangeSteps(hint, next);
+    for (let i = 0; i < cidrs.length; i++) {
+      const before = was[i];
+      const after = now[i];
+      if (after === undefined) out.set(cidrs[i]!, null);
+      else if (before === undefined || !sameWeights(before, after)) out.set(cidrs[i]!, after);
+      if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
     }
     return out;
   }
@@ -316,20 +399,26 @@ export function encodeDiff(diff: RecordDiff[]): DnsRecordChange[] {
   return runToEnd(encodeDiffSteps(diff));
 }
 
-/** encodeDiff in steps. */
+/**
+ * encodeDiff in steps: each record's changes compacted straight from the diff's map (no list of pairs
+ * in between: at 1M subnets and 2 % changed a delta is ~20k entries).
+ */
 export function* encodeDiffSteps(diff: RecordDiff[]): Steps<DnsRecordChange[]> {
   const out: DnsRecordChange[] = [];
   for (const d of diff) {
-    const set: [string, WeightMap][] = [];
     const removed: string[] = [];
-    for (const [cidr, w] of d.subnets) {
-      if (w) set.push([cidr, w]);
-      else removed.push(cidr);
-      if ((set.length + removed.length) % STEP_ITEMS === 0) yield;
-    }
-    out.push({ zone: d.zone, record: d.record, load_balancer_id: d.load_balancer_id, meta: d.meta, set: yield* compactSubnetsSteps(set), removed });
+    const set = yield* compactSubnetsSteps(setEntries(d.subnets, removed), false);
+    out.push({ zone: d.zone, record: d.record, load_balancer_id: d.load_balancer_id, meta: d.meta, set, removed });
   }
   return out;
+}
+
+/** The entries of `subnets` that set a map, in order; the removed ones pushed onto `removed` on the way. */
+function* setEntries(subnets: Map<string, WeightMap | null>, removed: string[]): Generator<[string, WeightMap]> {
+  for (const entry of subnets) {
+    if (entry[1]) yield entry as [string, WeightMap];
+    else removed.push(entry[0]);
+  }
 }
 
 /**

@@ -11,8 +11,8 @@
 // the whole view's JSON, ~1 s per publish at 1M subnets; a DNS server holding an old-format version
 // resyncs in full once.)
 import { createHash } from 'node:crypto';
-import { digestSteps, digestText, updateDigestSteps, type SubnetDigest } from '../../model/subnet-digest.ts';
-import type { SubnetsChange, SubnetsChanges } from '../../model/view-codec.ts';
+import { digestSteps, digestText, movedDigestSteps, type SubnetDigest } from '../../model/subnet-digest.ts';
+import { resolvedChangeSteps, type SubnetsChange, type SubnetsChanges } from '../../model/view-codec.ts';
 import type { DnsView, Edge, EdgeConfig, EdgeOriginHealth, LoadBalancer, LoadBalancerWeights, Origin, OriginHealth, OriginView, WeightMap } from '../../model/index.ts';
 import { effectiveShares } from '../../model/shares.ts';
 import { arrayOfJsonSteps, keyJsonSteps, keysOnce, objectJsonSteps } from '../../lib/json-steps.ts';
@@ -57,7 +57,8 @@ function* tableDigestSteps(table: Record<string, WeightMap>, change: SubnetsChan
   let d = digests.get(table);
   if (d) return d;
   const from = change && digests.get(change.from);
-  d = from ? yield* updateDigestSteps(from, change.from, table, change.keys) : yield* digestSteps(table, keysOnce(table));
+  // The change resolved here is the one the history's diff uses next (one lookup of each key).
+  d = from ? yield* movedDigestSteps(from, yield* resolvedChangeSteps(change, table)) : yield* digestSteps(table, keysOnce(table));
   digests.set(table, d);
   return d;
 }
