@@ -27,7 +27,6 @@
 // wall time, the longest event-loop stall, and the load average: the machine is shared.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { viewCache } from '../api/routes/views.ts';
 import { tokenSets } from '../api/auth.ts';
@@ -35,6 +34,7 @@ import { buildServer } from '../api/server.ts';
 import { freePort, freeServerPort } from '../test/helpers/ports.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../dns/testing/packets.ts';
 import { childPids, treeRssBytes } from '../test/helpers/rss.ts';
+import { startProfile } from './lib/cpu-profile.ts';
 import { startSluice, type SluiceProcess } from '../test/helpers/sluice-process.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { openSqliteStore, type SqliteStore } from '../api/store/sqlite.ts';
@@ -175,12 +175,12 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     // The scheduler's change hint (the keys whose maps are not the last publish's): the publish walked only those.
     if (leader.weightsWork.hints.used !== 1) throw new Error(`leader: expected the publish to use its change hint, got ${JSON.stringify(leader.weightsWork.hints)}`);
     // VIEW_PUBLISH_LEADER_PROFILE=file.cpuprofile: this thread during the publishing replica's render of the delta.
-    const leaderProfile = process.env.VIEW_PUBLISH_LEADER_PROFILE ? await startProfile() : null;
+    const leaderProfile = process.env.VIEW_PUBLISH_LEADER_PROFILE ? await startProfile(Number(process.env.VIEW_PUBLISH_PROFILE_INTERVAL_US ?? 0)) : null;
     const render = await stalls(async () => (await leaderViews.dnsChanges(v1)).json);
     if (leaderProfile) writeFileSync(process.env.VIEW_PUBLISH_LEADER_PROFILE!, JSON.stringify(await leaderProfile()));
     if (!render.value.startsWith('{"kind":"delta"')) throw new Error(`leader: expected a delta, got ${render.value.slice(0, 80)}`);
     // VIEW_PUBLISH_FOLLOWER_PROFILE=file.cpuprofile: this thread during the follower's render of the delta.
-    const followerProfile = process.env.VIEW_PUBLISH_FOLLOWER_PROFILE ? await startProfile() : null;
+    const followerProfile = process.env.VIEW_PUBLISH_FOLLOWER_PROFILE ? await startProfile(Number(process.env.VIEW_PUBLISH_PROFILE_INTERVAL_US ?? 0)) : null;
     const followerRender = await stalls(async () => (await followerViews.dnsChanges(v1)).json);
     if (followerProfile) writeFileSync(process.env.VIEW_PUBLISH_FOLLOWER_PROFILE!, JSON.stringify(await followerProfile()));
     if (!followerRender.value.startsWith('{"kind":"delta"')) throw new Error(`follower: expected a delta, got ${followerRender.value.slice(0, 80)}`);
@@ -207,7 +207,7 @@ async function one(label: string, n: number, changed: number, pg: RunningPostgre
     const inForce = await stalls(async () => (await follower.getWeights(lb.id))!.subnets);
     const s4 = afterS3(inForce.value);
     // VIEW_PUBLISH_FAILOVER_PROFILE=file.cpuprofile: this thread during the failover's publish.
-    const profile = process.env.VIEW_PUBLISH_FAILOVER_PROFILE ? await startProfile() : null;
+    const profile = process.env.VIEW_PUBLISH_FAILOVER_PROFILE ? await startProfile(Number(process.env.VIEW_PUBLISH_PROFILE_INTERVAL_US ?? 0)) : null;
     const failover = await stalls(() => follower.publishWeights(lb.id, { subnets: s4 }, decision, grant, hints.get(s4)));
     if (profile) writeFileSync(process.env.VIEW_PUBLISH_FAILOVER_PROFILE!, JSON.stringify(await profile()));
     const failoverWritten = await weightsWritten(follower, pg, db, lb.id, failover.value.version);
@@ -257,24 +257,6 @@ function treeCpuMs(pid: number): number {
     return 0;
   }
   return ms + childPids(pid).reduce((sum, c) => sum + treeCpuMs(c), 0);
-}
-
-/** Starts the V8 CPU profiler on this thread; the function returned stops it and gives the profile. */
-async function startProfile(): Promise<() => Promise<object>> {
-  const session = new Session();
-  session.connect();
-  const postWith = (method: string, params?: object) => new Promise<object>((resolve, reject) => session.post(method, params, (err, r) => (err ? reject(err) : resolve(r as object))));
-  const post = (method: string) => postWith(method);
-  await post('Profiler.enable');
-  // VIEW_PUBLISH_PROFILE_INTERVAL_US: finer samples than V8's 1 ms default for a render of ~10-100 ms.
-  const interval = Number(process.env.VIEW_PUBLISH_PROFILE_INTERVAL_US ?? 0);
-  if (interval > 0) await postWith('Profiler.setSamplingInterval', { interval });
-  await post('Profiler.start');
-  return async () => {
-    const { profile } = (await post('Profiler.stop')) as { profile: object };
-    session.disconnect();
-    return profile;
-  };
 }
 
 async function metricsText(port: number): Promise<string> {
@@ -350,7 +332,7 @@ async function toServers(label: string, n: number, changed: number, servers: num
     const firstMs = performance.now() - t0;
     const rss = procs.map((p) => Math.round(treeRssBytes(p.proc.child.pid!) / 1e6));
     // VIEW_PUBLISH_PROFILE=file.cpuprofile: this process's main thread, publish -> all serving (first round).
-    const profile = process.env.VIEW_PUBLISH_PROFILE ? await startProfile() : null;
+    const profile = process.env.VIEW_PUBLISH_PROFILE ? await startProfile(Number(process.env.VIEW_PUBLISH_PROFILE_INTERVAL_US ?? 0)) : null;
     // `rounds` publishes in a row, each timed from publishWeights' call to the last server serving it.
     const timed: { publish_ms: number; publish_to_all_serving_ms: number; api_process_cpu_ms: number; dns_cpu_ms_each: number[] }[] = [];
     for (let round = 0; round < rounds; round++) {

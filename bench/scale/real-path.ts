@@ -35,6 +35,7 @@ import { createLocator } from '../../scheduler/loop/locate.ts';
 import { SchedulerLoop } from '../../scheduler/loop/loop.ts';
 import { createSchedulerMetrics } from '../../scheduler/loop/metrics.ts';
 import { StallLog } from '../lib/stall-log.ts';
+import { startProfile } from '../lib/cpu-profile.ts';
 import { DecisionWorker, type RoundTrip } from '../../scheduler/solver/client.ts';
 import { DEFAULT_MERGE_RESOLUTION_MS } from '../../scheduler/solver/merge.ts';
 import { threadCpuMs } from '../../lib/thread-cpu.ts';
@@ -115,11 +116,13 @@ export interface CycleStages {
    * its CPU over the whole round trip (packing, unpacking and whatever else ran between the paced
    * slices: the API, the harness) and its GC pauses. */
   solve_detail?: { round_trip?: RoundTrip; worker_memory_mb?: number; stages_ms?: Record<string, number>; main_cpu_ms?: number; main_gc_ms: number; main_gc_max_ms: number };
-  /** The main thread's longest event-loop stall over the cycle (monitorEventLoopDelay, 10 ms resolution). */
+  /** monitorEventLoopDelay's max at 10 ms resolution: the longest interval between its ticks, so the stall plus up to one tick. */
   loop_max_stall_ms: number;
   /** The longest stall a 10 ms ticker saw, by the loop stage in progress (named after the stage before it
    * finished: `start` is the first, inputs; `harness` is this harness's own work after the cycle). */
   stalls_after_stage_ms: Record<string, number>;
+  /** The 10 ms ticker's longest late firing: wall, the loop thread's own CPU over it, and the stage it fell in. */
+  loop_longest_stall: { wall_ms: number; cpu_ms: number | undefined; stage: string };
   /** Each loop stage's wall time between yields (scheduler/loop/stage-clock.ts), ms. */
   stages_ms: Record<string, number>;
   /** The main thread's GC over the cycle: total and longest pause (perf_hooks 'gc'). */
@@ -423,8 +426,11 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       const cpu = process.cpuUsage();
       loopDelay.reset();
       loopDelay.enable();
+      // SCALE_PROFILE=dir: this thread's CPU profile of every cycle after the first, one file each.
+      const profiling = process.env.SCALE_PROFILE && c > 0 ? await startProfile() : null;
       const report = await loop.cycle();
       const cycleMs = performance.now() - t;
+      if (profiling) writeFileSync(join(process.env.SCALE_PROFILE!, `cycle-${c}.cpuprofile`), JSON.stringify(await profiling()));
       loopDelay.disable();
       stallLog.at('harness');
       // GC entries arrive asynchronously: let them catch up before summing the cycle's.
@@ -505,6 +511,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         ...(solveDetail ? { solve_detail: solveDetail } : {}),
         loop_max_stall_ms: Math.round(loopDelay.max / 1e6),
         stalls_after_stage_ms: { ...stallLog.stalls },
+        loop_longest_stall: stallLog.longest,
         stages_ms: stageMs,
         main_gc_ms: sum(cycleGc),
         main_gc_max_ms: longest(cycleGc),
