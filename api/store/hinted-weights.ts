@@ -27,7 +27,7 @@ import { parseCidr } from '../../model/primitives.ts';
 import { own, sameWeights } from '../../model/view-codec.ts';
 import type { WeightsInput } from '../../model/index.ts';
 import type { WeightsChangeHint } from '../../scheduler/loop/store.ts';
-import { isPlain, tablePassSteps, type PreparedWeights } from './records.ts';
+import { isPlain, sharesPass, tablePassSteps, type PreparedWeights } from './records.ts';
 
 /** Keys outside the hint checked, per publish, to map to the table before's very objects. */
 export const HINT_SAMPLE = 256;
@@ -71,13 +71,8 @@ export function* prepareHintedSteps(weights: WeightsInput, hint: WeightsChangeHi
       added++;
     }
     if (!isPlain(now)) return refuse(`subnets.${key} is not a plain object`);
-    let n = 0;
-    for (const origin in now) {
-      const v = now[origin];
-      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) return refuse(`subnets.${key}.${origin} is not a share`);
-      named.add(origin);
-      n++;
-    }
+    const n = sharesPass(now, named, true);
+    if (n < 0) return refuse(`subnets.${key} has a share that is not a number in [0, 1]`);
     if (was === undefined || !sameWeights(was, now, n)) changed.push(key);
     if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
   }

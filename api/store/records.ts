@@ -136,6 +136,22 @@ function* onePassSteps(w: WeightsInput, since: Record<string, Record<string, num
 }
 
 /**
+ * One weight map's origins named into `named`, its shares checked (`check`: each a number in [0, 1]);
+ * its entry count, or -1 at the first share that is not one. for..in, not Object.keys: no array per map
+ * (1M of them); the caller's isPlain leaves no inherited keys to see.
+ */
+export function sharesPass(shares: Record<string, number>, named: Set<string>, check: boolean): number {
+  let n = 0;
+  for (const origin in shares) {
+    const v = shares[origin];
+    if (check && (typeof v !== 'number' || !(v >= 0 && v <= 1))) return -1;
+    named.add(origin);
+    n++;
+  }
+  return n;
+}
+
+/**
  * One table (edges or subnets) in one pass, per entry: its key and shares checked (`keyOk`; null: not
  * checked), its origins named, compared with the previous publish (`cmp`), its JSON written (exactly
  * JSON.stringify(table)'s, STEP_ITEMS entries per piece). false when a check fails.
@@ -154,14 +170,8 @@ export function* tablePassSteps(table: Record<string, Record<string, number>>, s
       return true;
     }
     if (keyOk && ((was === undefined && !keyOk(key)) || !isPlain(shares))) return false;
-    let n = 0;
-    // for..in, not Object.keys: no array per map (1M of them); isPlain leaves no inherited keys to see.
-    for (const origin in shares) {
-      const v = shares[origin];
-      if (keyOk && (typeof v !== 'number' || !(v >= 0 && v <= 1))) return false;
-      named.add(origin);
-      n++;
-    }
+    const n = sharesPass(shares, named, keyOk !== null);
+    if (n < 0) return false;
     if (cmp) {
       if (was === undefined) cmp.changed.push(key);
       else {
