@@ -428,13 +428,14 @@ function recordServed(served: NonNullable<Awaited<ReturnType<typeof toServers>>>
   const steady = served.rounds.slice(warmup);
   const steadyMedian = steady.length > 0 ? median(steady.map((x) => x.publish_to_all_serving_ms)) : null;
   const span = (xs: number[]) => `${Math.min(...xs)}-${Math.max(...xs)}`;
+  const fullOverDelta = Math.round((served.first_full_view_all_serving_ms / Math.max(served.publish_to_all_serving_ms_median, 1)) * 10) / 10;
   recordResult(
     `view-publish-servers-${dnsSize}`,
     {
       comparison: `one publish (2 % changed) to ${served.dns_servers} real sluice dns following an in-process API over SQLite, publish -> every server answering from it (read from their ECS answers), vs the full view each server took first (the peer, same run)`,
-      ratios: { full_view_over_delta_median: Math.round((served.first_full_view_all_serving_ms / Math.max(served.publish_to_all_serving_ms_median, 1)) * 10) / 10 },
+      ratios: { full_view_over_delta_median: fullOverDelta },
       details: { ...served, warmup_rounds: warmup, steady_median_ms: steadyMedian, loadavg_start: load },
     },
-    `${dnsSize} -> ${served.dns_servers} sluice dns, ${served.rounds.length} publishes: publish -> all serving ${all.join(' / ')} ms (median ${served.publish_to_all_serving_ms_median}; after the first ${warmup}: ${steady.map((x) => x.publish_to_all_serving_ms).join(' / ') || '-'}, median ${steadyMedian ?? '-'}); publish ${span(served.rounds.map((x) => x.publish_ms))} ms; API process ${span(served.rounds.map((x) => x.api_process_cpu_ms))} ms CPU a publish; each server ${span(steady.flatMap((x) => x.dns_cpu_ms_each))} ms CPU a publish after the first ${warmup} (${span(served.rounds.slice(0, warmup).flatMap((x) => x.dns_cpu_ms_each))} before); first full view to all ${served.first_full_view_all_serving_ms} ms (x${Math.round((served.first_full_view_all_serving_ms / Math.max(served.publish_to_all_serving_ms_median, 1)) * 10) / 10} the median publish); RSS ${span(served.dns_rss_mb_each)} MB each; load ${load.toFixed(1)} -> ${(served.loadavg ?? 0).toFixed(1)}`,
+    `${dnsSize} -> ${served.dns_servers} sluice dns, ${served.rounds.length} publishes: publish -> all serving ${all.join(' / ')} ms (median ${served.publish_to_all_serving_ms_median}; after the first ${warmup}: ${steady.map((x) => x.publish_to_all_serving_ms).join(' / ') || '-'}, median ${steadyMedian ?? '-'}); publish ${span(served.rounds.map((x) => x.publish_ms))} ms; API process ${span(served.rounds.map((x) => x.api_process_cpu_ms))} ms CPU a publish; each server ${span(steady.flatMap((x) => x.dns_cpu_ms_each))} ms CPU a publish after the first ${warmup} (${span(served.rounds.slice(0, warmup).flatMap((x) => x.dns_cpu_ms_each))} before); first full view to all ${served.first_full_view_all_serving_ms} ms (x${fullOverDelta} the median publish); RSS ${span(served.dns_rss_mb_each)} MB each; load ${load.toFixed(1)} -> ${(served.loadavg ?? 0).toFixed(1)}`,
   );
 }
