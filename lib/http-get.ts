@@ -18,6 +18,17 @@ export interface GetResult {
   body: string;
 }
 
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /**
+   * Where the body goes instead of GetResult.body (then ''): given the status, a function that takes
+   * each decoded chunk as it arrives, or undefined to collect the body as usual (an error page to
+   * quote). For answers too big to hold as one string (a PromQL answer, lib/json-array-stream.ts).
+   */
+  bodySink?: (status: number) => ((chunk: string) => void) | undefined;
+}
+
 export interface HttpGetterOptions {
   /**
    * Ask for gzip (Accept-Encoding) and inflate a gzip answer: for big answers from far servers (a PromQL
@@ -36,16 +47,16 @@ export class HttpGetter {
   ) {}
 
   /** GETs `url`; rejects with Node's error (its `code` kept), or an AbortError when `signal` fires. */
-  get(url: string, opts: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<GetResult> {
+  get(url: string, opts: RequestOptions = {}): Promise<GetResult> {
     return this.request('GET', url, opts);
   }
 
   /** POSTs `body` to `url` (edge-sync's health reports); errors as for get(). */
-  post(url: string, body: string, opts: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<GetResult> {
+  post(url: string, body: string, opts: RequestOptions = {}): Promise<GetResult> {
     return this.request('POST', url, { ...opts, body });
   }
 
-  private request(method: 'GET' | 'POST', url: string, opts: { headers?: Record<string, string>; signal?: AbortSignal; body?: string }): Promise<GetResult> {
+  private request(method: 'GET' | 'POST', url: string, opts: RequestOptions & { body?: string }): Promise<GetResult> {
     const u = new URL(url);
     const secure = u.protocol === 'https:';
     if (!secure && u.protocol !== 'http:') return Promise.reject(new Error(`${url}: only http:// and https:// URLs are supported`));
@@ -65,12 +76,17 @@ export class HttpGetter {
           const gunzip = this.opts.gzip && res.headers['content-encoding'] === 'gzip' ? createGunzip() : undefined;
           const body = gunzip ? res.pipe(gunzip) : res;
           body.setEncoding('utf8');
+          const sink = opts.bodySink?.(res.statusCode ?? 0);
           const chunks: string[] = [];
           let length = 0;
-          body.on('data', (c: string) => {
-            chunks.push(c);
-            length += c.length;
-          });
+          body.on(
+            'data',
+            sink ??
+              ((c: string) => {
+                chunks.push(c);
+                length += c.length;
+              }),
+          );
           body.on('end', () => {
             const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.join('') });
             // The join is one piece, ~1 ms a MB: answers that end in the same turn (the scheduler's ~8

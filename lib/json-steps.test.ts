@@ -79,25 +79,6 @@ describe('json-steps', () => {
     expect(runToEnd(parseJsonObjectSteps('{"subnets":{}}', new Set(['subnets'])))).toEqual({ subnets: {} });
   });
 
-  it('parseJsonObjectSteps paces an array at a nested path (a PromQL answer\'s data.result)', () => {
-    for (const n of [0, 1, STEP_ITEMS - 1, STEP_ITEMS, STEP_ITEMS * 2 + 5]) {
-      const result = Array.from({ length: n }, (_, i) => ({ metric: { subnet: `10.${i >> 8}.${i & 255}.0/24`, 'q"': '],}\\' }, value: [1.5, i % 3 === 0 ? 'NaN' : String(i / 7)] }));
-      const body = { status: 'success', data: { resultType: 'vector', result, after: { x: [1] } }, warnings: ['w'] };
-      for (const text of [JSON.stringify(body), JSON.stringify(body, null, 2)]) {
-        const steps = parseJsonObjectSteps(text, new Set(['data.result']));
-        let yields = 0;
-        let r = steps.next();
-        for (; !r.done; r = steps.next()) yields++;
-        expect(r.value).toEqual(body);
-        // A step ends at the comma after every STEP_ITEMS-th element.
-        expect(yields).toBe(Math.max(0, Math.floor((n - 1) / STEP_ITEMS)));
-      }
-    }
-    for (const bad of ['{"data":{"result":[1,2}}', '{"data":{"result":[1,,2]}}', '{"data":{"result":[1,2]', '{"data":{"result":[{"a":1},]}}', '{"data":{"result":["a]}}']) {
-      expect(() => runToEnd(parseJsonObjectSteps(bad, new Set(['data.result']))), bad).toThrow(SyntaxError);
-    }
-  });
-
   it('parseJsonObjectSteps refuses malformed text', () => {
     for (const bad of ['', '[]', '{"a":1', '{"a":1,}', '{"subnets":{"x":1,,"y":2}}', '{"subnets":{"x":1}', '{"a":1} x', '{"subnets":{"x":{"y":1}}']) {
       expect(() => runToEnd(parseJsonObjectSteps(bad, new Set(['subnets']))), bad).toThrow(SyntaxError);

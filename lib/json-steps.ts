@@ -2,6 +2,7 @@
 // the text JSON.stringify(table) gives: a 1M-subnet table is 0.2-1 s of one thread in one piece. The
 // pieces go to a sink (a hash's update(), or an array joined later), so no caller needs the whole text
 // at once. Exactness matters: content versions are hashes of this text, compared across replicas.
+import { INCOMPLETE, scanValue, skipSpace } from './json-scan.ts';
 import { STEP_ITEMS, type Steps } from './steps.ts';
 
 /**
@@ -111,9 +112,9 @@ export function textSink(): { add: (piece: string) => void; text: () => string }
 
 /**
  * JSON.parse(text) for a JSON object, where the values at the paths in `paced` (big flat tables, e.g. a
- * weights body's "subnets", or big arrays, e.g. a PromQL answer's "data.result") are parsed in steps:
- * STEP_ITEMS entries or elements at a time, each slice of text given to JSON.parse. At 1M subnets one
- * JSON.parse of the stored weights was ~1 s of the API's thread; one PromQL answer 0.5 s. A path is
+ * weights body's "subnets") are parsed in steps: STEP_ITEMS entries at a time, each slice of text given
+ * to JSON.parse. At 1M subnets one JSON.parse of the stored weights was ~1 s of the API's thread. (A
+ * big array arriving over the network is read as it arrives instead: lib/json-array-stream.ts.) A path is
  * keys joined by "." from the top object (objects on the way are walked, not parsed whole). The keys of
  * a paced table are remembered for keysOnce() (so a view built from it never collects them).
  * Valid JSON gives what JSON.parse gives; malformed text throws a SyntaxError (not always JSON.parse's).
@@ -159,7 +160,7 @@ function* parseObjectSteps(text: string, i: number, paced: ReadonlySet<string>, 
     const at0 = text.charCodeAt(at);
     const key = path === null ? '' : (JSON.parse(text.slice(i, keyEnd)) as string);
     const full = path === null ? '' : path === '' ? key : `${path}.${key}`;
-    const inner = path === null ? null : paced.has(full) ? (at0 === 0x7b ? parseObjectSteps(text, at, paced, null) : at0 === 0x5b ? parseArraySteps(text, at) : null) : at0 === 0x7b && leadsToPaced(paced, full) ? parseObjectSteps(text, at, paced, full) : null;
+    const inner = path === null ? null : paced.has(full) ? (at0 === 0x7b ? parseObjectSteps(text, at, paced, null) : null) : at0 === 0x7b && leadsToPaced(paced, full) ? parseObjectSteps(text, at, paced, full) : null;
     if (inner) {
       flush(Math.max(comma, chunkStart));
       const parsed = yield* inner;
@@ -194,79 +195,12 @@ function leadsToPaced(paced: ReadonlySet<string>, path: string): boolean {
   return false;
 }
 
-/** A paced array: its elements' boundaries found by one scan, JSON.parse on STEP_ITEMS of them at a time. */
-function* parseArraySteps(text: string, i: number): Steps<{ value: unknown[]; end: number }> {
-  const value: unknown[] = [];
-  i = skipSpace(text, i + 1);
-  if (text.charCodeAt(i) === 0x5d) return { value, end: i + 1 };
-  let chunkStart = i;
-  let n = 0;
-  const flush = (to: number) => {
-    const part = JSON.parse(`[${text.slice(chunkStart, to)}]`) as unknown[];
-    // One push per element: a spread of thousands of arguments is no faster and has a stack limit.
-    for (const x of part) value.push(x);
-  };
-  for (;;) {
-    const next = skipSpace(text, valueEnd(text, i));
-    const c = text.charCodeAt(next);
-    if (c === 0x5d) {
-      flush(next);
-      return { value, end: next + 1 };
-    }
-    if (c !== 0x2c) throw new SyntaxError(`expected "," or "]" at ${next}`);
-    if (++n % STEP_ITEMS === 0) {
-      flush(next);
-      chunkStart = next + 1;
-      yield;
-    }
-    i = skipSpace(text, next + 1);
-  }
-}
-
 /** Integer-like keys come first in an object whatever their order in the text: such a table's keys are not remembered. */
 const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
 
-function skipSpace(text: string, i: number): number {
-  for (;;) {
-    const c = text.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
-    i++;
-  }
-}
-
-/** The index just after the JSON value starting at `i` (strings, numbers, literals, nested values); not a validator. */
+/** scanValue for a whole text: its end is the end of the JSON. */
 function valueEnd(text: string, i: number): number {
-  const c = text.charCodeAt(i);
-  if (c === 0x22) return stringEnd(text, i);
-  if (c === 0x7b || c === 0x5b) {
-    let depth = 0;
-    for (;;) {
-      const ch = text.charCodeAt(i);
-      if (Number.isNaN(ch)) throw new SyntaxError('unexpected end of JSON');
-      if (ch === 0x22) {
-        i = stringEnd(text, i);
-        continue;
-      }
-      if (ch === 0x7b || ch === 0x5b) depth++;
-      else if ((ch === 0x7d || ch === 0x5d) && --depth === 0) return i + 1;
-      i++;
-    }
-  }
-  let j = i;
-  for (;;) {
-    const ch = text.charCodeAt(j);
-    if (Number.isNaN(ch) || ch === 0x2c || ch === 0x7d || ch === 0x5d || ch === 0x20 || ch === 0x0a || ch === 0x0d || ch === 0x09) break;
-    j++;
-  }
-  if (j === i) throw new SyntaxError(`expected a JSON value at ${i}`);
-  return j;
-}
-
-function stringEnd(text: string, i: number): number {
-  for (i++; ; i++) {
-    const ch = text.charCodeAt(i);
-    if (Number.isNaN(ch)) throw new SyntaxError('unexpected end of JSON in a string');
-    if (ch === 0x5c) i++;
-    else if (ch === 0x22) return i + 1;
-  }
+  const end = scanValue(text, i);
+  if (end === INCOMPLETE) throw new SyntaxError('unexpected end of JSON');
+  return end;
 }

@@ -130,6 +130,12 @@ describe('PrometheusServer on broken answers (loopback servers)', () => {
       expect(err.kind, body).toBe('backend_down');
       expect(err.message, body).toMatch(new RegExp(`^subnet_rtt: Prometheus at ${url.replace(/[.]/g, '\\.')} answered "sum\\(x\\)" with a body that is not a PromQL answer \\(.+; \\d+ characters\\)$`));
     }
+    // A big answer (read as it arrives, in many chunks) with one bad sample deep inside: named by its index,
+    // the whole body counted.
+    const big = vector(Array.from({ length: 20_000 }, (_, k) => ({ metric: { subnet: `10.${k >> 8}.${k & 255}.0/24` }, value: [1, k === 15_000 ? 'x' : String(k)] })));
+    bodies.push(big);
+    const deep = await reject(url, 'sum(x)');
+    expect(deep.message).toContain(`data.result[15000]'s value "x" is not a number; ${big.length} characters)`);
     // The same server with a good body: read (the failures above were the bodies, not the client).
     bodies.push(good);
     expect(await new PrometheusServer({ url, timeoutMs: 5000 }).query('subnet_rtt', 'up')).toEqual([

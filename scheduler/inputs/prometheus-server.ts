@@ -4,14 +4,14 @@
 // Why not a client library (prometheus-query, used until issue 15): at 1M subnets one answer is
 // ~55 MB of JSON, and the library (axios) parsed it with one JSON.parse (~0.5 s) and then built its
 // own Metric/SampleValue objects (~1 s), each in one piece on the thread that also serves the API and
-// renews the lease. Here the body is read with node:http(s) (lib/http-get.ts) and parsed in steps
-// (lib/json-steps.ts: data.result's elements found by one scan, JSON.parse on a few thousand at a
-// time) inside runPaced, so no slice holds the event loop much past 20 ms; the series are built from
-// the parsed elements directly. The library also read "+Inf"/"-Inf" as NaN (parseFloat): here they are
-// ±Infinity (guard.ts counts them as "infinite", NaN as "nan"; both are dropped).
+// renews the lease. Here the body is read with node:http(s) (lib/http-get.ts) and parsed as it arrives
+// (lib/json-array-stream.ts: each chunk's whole elements of data.result given to JSON.parse, the
+// series built from them at once), so no piece holds the event loop more than a chunk's worth and the
+// body is never one string (joining it was 150-185 ms in one piece). The library also read
+// "+Inf"/"-Inf" as NaN (parseFloat): here they are ±Infinity (guard.ts counts them as "infinite", NaN
+// as "nan"; both are dropped).
 import { HttpGetter, type GetResult } from '../../lib/http-get.ts';
-import { parseJsonObjectSteps } from '../../lib/json-steps.ts';
-import { runPaced, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
+import { JsonArrayStream } from '../../lib/json-array-stream.ts';
 import { describeTlsError, type ClientTls } from '../../lib/tls-client.ts';
 import type { QueryName, Series } from './assemble.ts';
 import { InputsUnavailable } from './types.ts';
@@ -53,21 +53,24 @@ export class PrometheusServer {
   async query(name: QueryName, query: string): Promise<Series[]> {
     const form = new URLSearchParams({ query, time: String((this.opts.evaluationTime ?? new Date()).getTime() / 1000) }).toString();
     let res: GetResult;
+    // A successful answer is read as it arrives; an error answer is collected whole, to be quoted.
+    const reader = new AnswerReader();
+    const bodySink = (status: number) => (status >= 200 && status <= 299 ? (chunk: string) => reader.write(chunk) : undefined);
     // The whole exchange, body included, within timeoutMs.
     const signal = AbortSignal.timeout(this.opts.timeoutMs);
     try {
       const headers = this.opts.headers ?? {};
       const get = `${this.endpoint}?${form}`;
-      res = get.length <= MAX_GET_URL ? await this.http.get(get, { headers, signal }) : await this.http.post(this.endpoint, form, { headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, signal });
+      res = get.length <= MAX_GET_URL ? await this.http.get(get, { headers, signal, bodySink }) : await this.http.post(this.endpoint, form, { headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, signal, bodySink });
     } catch (err) {
       throw this.unreachable(name, err, signal.aborted);
     }
     if (res.status < 200 || res.status > 299) throw new InputsUnavailable('backend_down', `${name}: Prometheus at ${this.opts.url} failed: ${errorOf(res)}`);
     try {
-      return await runPaced(answerSteps(res.body));
+      return reader.series();
     } catch (err) {
       if (err instanceof InputsUnavailable) throw new InputsUnavailable(err.kind, `${name}: ${err.message.replace('$query', () => JSON.stringify(query))}`);
-      throw new InputsUnavailable('backend_down', `${name}: Prometheus at ${this.opts.url} answered ${JSON.stringify(query)} with a body that is not a PromQL answer (${(err as Error).message}; ${res.body.length} characters)`);
+      throw new InputsUnavailable('backend_down', `${name}: Prometheus at ${this.opts.url} answered ${JSON.stringify(query)} with a body that is not a PromQL answer (${(err as Error).message}; ${reader.chars} characters)`);
     }
   }
 
@@ -94,38 +97,68 @@ function errorOf(res: GetResult): string {
 }
 
 /**
- * A successful answer's body as series, in steps. Throws InputsUnavailable for a well-formed answer
- * that is not an instant vector (its message holds "$query" for the caller to fill in) and a plain
- * error for anything malformed.
+ * A successful answer read chunk by chunk (write), its data.result's elements turned into series as
+ * they arrive; series() when the body has ended. series() throws InputsUnavailable for a well-formed
+ * answer that is not an instant vector (its message holds "$query" for the caller to fill in) and a
+ * plain error for anything malformed, in that order of precedence: an answer whose status or type is
+ * wrong is said to be so even though its elements, read first, did not look like samples.
  */
-export function* answerSteps(body: string): Steps<Series[]> {
-  const answer = (yield* parseJsonObjectSteps(body, RESULT)) as { status?: unknown; data?: { resultType?: unknown; result?: unknown } };
-  if (answer.status !== 'success') throw new Error(`status ${JSON.stringify(answer.status)}`);
-  const resultType = answer.data?.resultType;
-  if (resultType !== 'vector') {
-    if (typeof resultType === 'string') throw new InputsUnavailable('no_data', `expected an instant vector from $query, got ${resultType}`);
-    throw new Error('no data.resultType');
+export class AnswerReader {
+  private readonly out: Series[] = [];
+  /** The first element that is not a sample (later ones are not looked at). */
+  private badElement: string | undefined;
+  private readonly stream = new JsonArrayStream(['data', 'result'], (elements, first) => this.take(elements, first));
+
+  write(chunk: string): void {
+    this.stream.write(chunk);
   }
-  const result = answer.data!.result;
-  if (!Array.isArray(result)) throw new Error('data.result is not an array');
-  const out: Series[] = new Array<Series>(result.length);
-  for (let i = 0; i < result.length; i++) {
-    const r = result[i] as { metric?: unknown; value?: unknown };
-    const sample = r?.value;
-    if (typeof r?.metric !== 'object' || r.metric === null || !Array.isArray(sample) || typeof sample[1] !== 'string') throw new Error(`data.result[${i}] is not {"metric":{...},"value":[time,"number"]}`);
-    out[i] = { labels: r.metric as Record<string, string>, value: sampleValue(sample[1], i) };
-    if ((i + 1) % STEP_ITEMS === 0) yield;
+
+  /** The body's length so far, in UTF-16 units. */
+  get chars(): number {
+    return this.stream.chars;
   }
-  return out;
+
+  series(): Series[] {
+    const { value: answer, streamed } = this.stream.end() as { value: { status?: unknown; data?: { resultType?: unknown; result?: unknown } }; streamed: boolean };
+    if (answer.status !== 'success') throw new Error(`status ${JSON.stringify(answer.status)}`);
+    const resultType = answer.data?.resultType;
+    if (resultType !== 'vector') {
+      if (typeof resultType === 'string') throw new InputsUnavailable('no_data', `expected an instant vector from $query, got ${resultType}`);
+      throw new Error('no data.resultType');
+    }
+    if (!streamed) {
+      // Not found where it was looked for: a body whose data.result is not an array (or is missing).
+      if (!Array.isArray(answer.data!.result)) throw new Error('data.result is not an array');
+      this.take(answer.data!.result, 0);
+    }
+    if (this.badElement !== undefined) throw new Error(this.badElement);
+    return this.out;
+  }
+
+  private take(elements: unknown[], first: number): void {
+    if (this.badElement !== undefined) return;
+    for (let i = 0; i < elements.length; i++) {
+      const r = elements[i] as { metric?: unknown; value?: unknown };
+      const sample = r?.value;
+      if (typeof r?.metric !== 'object' || r.metric === null || !Array.isArray(sample) || typeof sample[1] !== 'string') {
+        this.badElement = `data.result[${first + i}] is not {"metric":{...},"value":[time,"number"]}`;
+        return;
+      }
+      const value = sampleValue(sample[1]);
+      if (value === undefined) {
+        this.badElement = `data.result[${first + i}]'s value ${JSON.stringify(sample[1].slice(0, 40))} is not a number`;
+        return;
+      }
+      this.out.push({ labels: r.metric as Record<string, string>, value });
+    }
+  }
 }
 
-const RESULT = new Set(['data.result']);
 
-/** A sample as Prometheus writes it (Go's strconv.FormatFloat, or "NaN", "+Inf", "-Inf"). */
-function sampleValue(text: string, i: number): number {
+/** A sample as Prometheus writes it (Go's strconv.FormatFloat, or "NaN", "+Inf", "-Inf"); undefined when it is none of those. */
+function sampleValue(text: string): number | undefined {
   if (text === '+Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
   const v = text === '' ? NaN : Number(text);
-  if (Number.isNaN(v) && text !== 'NaN') throw new Error(`data.result[${i}]'s value ${JSON.stringify(text.slice(0, 40))} is not a number`);
-  return v;
+  return Number.isNaN(v) && text !== 'NaN' ? undefined : v;
 }
