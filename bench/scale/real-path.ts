@@ -419,6 +419,10 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     for (let c = 0; c < spec.cycles; c++) {
       stage.read = stage.solve = stage.publish = stage.readPromCpu = 0;
       delete solveRec.detail;
+      // SCALE_PROFILE=dir: this thread's CPU profile of every cycle after the first, one file each, and
+      // the window of the cycle's longest stall in the profile's clock. Started before the cycle's stall
+      // log: starting the profiler holds the thread (~0.8 s with this heap), which is not the cycle's.
+      const profiling = process.env.SCALE_PROFILE && c > 0 ? await startProfile() : null;
       stallLog.restart();
       stageMs = {};
       mainGc.length = 0;
@@ -426,11 +430,12 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       const cpu = process.cpuUsage();
       loopDelay.reset();
       loopDelay.enable();
-      // SCALE_PROFILE=dir: this thread's CPU profile of every cycle after the first, one file each.
-      const profiling = process.env.SCALE_PROFILE && c > 0 ? await startProfile() : null;
       const report = await loop.cycle();
       const cycleMs = performance.now() - t;
-      if (profiling) writeFileSync(join(process.env.SCALE_PROFILE!, `cycle-${c}.cpuprofile`), JSON.stringify(await profiling()));
+      if (profiling) {
+        writeFileSync(join(process.env.SCALE_PROFILE!, `cycle-${c}.stall.json`), JSON.stringify({ longest: stallLog.longest, window_us: stallLog.longestWindowUs }));
+        writeFileSync(join(process.env.SCALE_PROFILE!, `cycle-${c}.cpuprofile`), JSON.stringify(await profiling()));
+      }
       loopDelay.disable();
       stallLog.at('harness');
       // GC entries arrive asynchronously: let them catch up before summing the cycle's.

@@ -185,12 +185,15 @@ export function* assembleInputsSteps(raw: RawInputs, ctx: ReadContext, counter: 
   let step = 0;
 
   for (const s of raw.edge_demand) {
+    // Up to edges × origins series (200k at 1,000 × 200): paced like the per-subnet inputs.
+    if (++step % STEP_ITEMS === 0) yield;
     const edge = s.labels.edge;
     if (!edge || !edgeNames.has(edge)) { counter.reject('edge_demand', 'unknown_label'); continue; }
     const v = acceptRate(s.value, 'edge_demand', counter);
     if (v !== null) byTwoKeys(out.edgeDemand, edge, s.labels.listener ?? '', rate(edgeDemandUnit(unit, s.labels.listener, byListener), v));
   }
   for (const s of raw.edge_origin_demand) {
+    if (++step % STEP_ITEMS === 0) yield;
     const { edge, origin } = s.labels;
     // Other load balancers' origins share the metric: not errors.
     if (!edge || !origin || !edgeNames.has(edge) || !originNames.has(origin) || !out.edgeOriginUnit) continue;
@@ -198,6 +201,7 @@ export function* assembleInputsSteps(raw: RawInputs, ctx: ReadContext, counter: 
     if (v !== null) byTwoKeys(out.edgeOrigin, edge, origin, rate(out.edgeOriginUnit, v));
   }
   for (const s of raw.edge_rtt) {
+    if (++step % STEP_ITEMS === 0) yield;
     const edge = s.labels.node;
     const origin = s.labels.upstream ? upstreams.get(s.labels.upstream) : undefined;
     // An edge's agent sees upstreams of every load balancer; ones not in this one are not errors.
