@@ -96,10 +96,13 @@ export interface ExporterProcess {
   stop(): void;
 }
 
-/** Starts exporter-process.ts for this world; resolves once it serves. */
-export async function startExporterProcess(spec: ExporterSpec): Promise<ExporterProcess> {
+/** Starts exporter-process.ts for this world (at nice level `nice` if given); resolves once it serves. */
+export async function startExporterProcess(spec: ExporterSpec, nice?: number): Promise<ExporterProcess> {
   const script = fileURLToPath(new URL('./exporter-process.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const args = [process.execPath, '--import', 'tsx', script, JSON.stringify(spec)];
+  // Under nice(1) when asked: every thread of the process inherits it (setpriority on a pid is one thread's).
+  const [file, ...rest] = nice === undefined ? args : ['nice', '-n', String(nice), ...args];
+  const child = spawn(file!, rest, { stdio: ['pipe', 'pipe', 'inherit'] });
   const [port, entries] = await new Promise<[number, number]>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {

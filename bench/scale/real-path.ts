@@ -76,6 +76,8 @@ export interface RealPathSpec {
   staleS?: number;
   /** Prometheus' --storage.tsdb.retention.time (default: Prometheus' own, 15 d); the run lasts minutes. */
   retention?: string;
+  /** Run Prometheus and the exporter process at this nice level (they stand in for other machines). */
+  inputsNice?: number;
   seed?: number;
   /** Write each cycle's problem in the decision worker's flat form to `${dumpProblem}-<cycle>.v8`
    * (as offline.ts does; bench/scale/decide-dump.ts replays one without the harness). */
@@ -233,7 +235,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     const scrapeS = spec.scrapeIntervalS ?? 2;
     const windowS = spec.windowS ?? 10;
     // The exporters build the same world in their own process meanwhile (exporter.ts: why apart).
-    const exportersStarting = startExporterProcess({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, budget: spec.budget, seed });
+    const exportersStarting = startExporterProcess({ subnets: spec.subnets, origins: spec.origins, edges: spec.edges, budget: spec.budget, seed }, spec.inputsNice);
     exportersStarting.catch(() => undefined); // awaited below; a failure before then must not go unhandled
     cleanup.push(async () => (await exportersStarting).stop());
     // The world and what each origin's agent exports (cold start: subnets go to the nearest origin).
@@ -251,7 +253,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         { job: 'origins', targets: [], groups: group('origin', spec.origins) },
         { job: 'edges', targets: [], groups: group('edge', spec.edges) },
       ],
-      { scrapeInterval: `${scrapeS}s`, scrapeTimeout: `${scrapeS}s`, ...(spec.retention ? { args: [`--storage.tsdb.retention.time=${spec.retention}`] } : {}) },
+      { scrapeInterval: `${scrapeS}s`, scrapeTimeout: `${scrapeS}s`, ...(spec.retention ? { args: [`--storage.tsdb.retention.time=${spec.retention}`] } : {}), ...(spec.inputsNice !== undefined ? { nice: spec.inputsNice } : {}) },
     );
     cleanup.push(() => prom.stop());
 

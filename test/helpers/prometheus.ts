@@ -46,7 +46,7 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; scrapeTimeout?: string; web?: PrometheusWebTls; /** A rules file's text, loaded with rule_files:. */ rules?: string; /** More command-line flags (e.g. `--storage.tsdb.retention.time=10m`). */ args?: string[] } = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?: string; scrapeTimeout?: string; web?: PrometheusWebTls; /** A rules file's text, loaded with rule_files:. */ rules?: string; /** More command-line flags (e.g. `--storage.tsdb.retention.time=10m`). */ args?: string[]; /** Run it at this nice level (every thread of it: started under nice(1)). */ nice?: number } = {}): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-prom-'));
   if (opts.rules !== undefined) writeFileSync(join(dir, 'rules.yml'), opts.rules);
   const port = await freePort();
@@ -75,7 +75,7 @@ export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?
     );
   }
   const args = [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, ...(web ? [`--web.config.file=${join(dir, 'web.yml')}`] : []), ...(opts.args ?? [])];
-  const child = spawn('prometheus', args, {
+  const child = spawn(opts.nice === undefined ? 'prometheus' : 'nice', opts.nice === undefined ? args : ['-n', String(opts.nice), 'prometheus', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const client = new HttpGetter(web ? new ClientTls(TlsClientConfig.parse({ ca_file: web.client.ca, cert_file: web.client.cert, key_file: web.client.key }), 'test') : undefined);
