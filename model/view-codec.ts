@@ -27,6 +27,13 @@ function mapKey(m: WeightMap): string {
   return k;
 }
 
+/**
+ * Whether two weight maps are the same entries in the same order. The order counts: it is the map's
+ * JSON, which view versions hash and DNS servers parse, and a weighted pick walks the origins in it. A
+ * map re-sent with its origins reordered is a change (found by a helper: compared without the order,
+ * the store kept it out of a publish's change while its table held the new object, and the view's
+ * version then differed from one built from scratch on another replica).
+ */
 export function sameWeights(a: WeightMap, b: WeightMap, bSize?: number): boolean {
   if (a === b) return true;
   let n = 0;
@@ -35,9 +42,20 @@ export function sameWeights(a: WeightMap, b: WeightMap, bSize?: number): boolean
     n++;
   }
   // b's size, when the caller counted it on a walk of its own (the publish's one pass does, per entry).
-  if (bSize !== undefined) return n === bSize;
-  for (const _ in b) n--;
-  return n === 0;
+  if (bSize === undefined) {
+    let m = 0;
+    for (const _ in b) m++;
+    if (m !== n) return false;
+  } else if (n !== bSize) return false;
+  return n < 2 || sameOrder(a, b);
+}
+
+/** Two maps of the same keys: whether they list them in the same order (only reached for equal maps of 2+ origins). */
+function sameOrder(a: WeightMap, b: WeightMap): boolean {
+  const keys = Object.keys(b);
+  let i = 0;
+  for (const id in a) if (keys[i++] !== id) return false;
+  return true;
 }
 
 /**
