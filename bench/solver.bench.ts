@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { machineLoad, SLUICE_BIN, timeProcessCpu } from './lib/processes.ts';
+import { failoverFirstDecision, type FailoverResult } from './lib/failover.ts';
 
 const METROS: [string, number, number][] = [
   ['iad', 38.95, -77.45], ['ord', 41.98, -87.9], ['dfw', 32.9, -97.04], ['sjc', 37.36, -121.93], ['sea', 47.45, -122.3],
@@ -37,7 +38,9 @@ const METROS: [string, number, number][] = [
 
 export function benchProblem(n: number, K: number, seed = 1): SchedulingProblem {
   const r = rng(seed);
-  const origins: OriginState[] = METROS.slice(0, K).map(([id, lat, lon]) => ({ id, target_rps: 0, max_rps: 0, healthy: true, admin_state: 'active', static_weight: 1, priority: 0, location: { lat, lon } }));
+  // Past the 20 metros (200 origins: issue 15's scale), origins at random land-ish places; none drawn for K ≤ 20.
+  const extra: [string, number, number][] = Array.from({ length: Math.max(0, K - METROS.length) }, (_, j) => [`o${METROS.length + j}`, -45 + r() * 110, -180 + r() * 360]);
+  const origins: OriginState[] = [...METROS, ...extra].slice(0, K).map(([id, lat, lon]) => ({ id, target_rps: 0, max_rps: 0, healthy: true, admin_state: 'active', static_weight: 1, priority: 0, location: { lat, lon } }));
   const sources = Array.from({ length: n }, (_, i) => {
     const location = { lat: -45 + r() * 110, lon: -180 + r() * 360 };
     const rtt_ms = Object.fromEntries(origins.map((o) => [o.id, Math.round(estimateRttMs(location, o.location!) * (0.85 + 0.3 * r()) * 100) / 100]));
@@ -193,6 +196,25 @@ export async function main(args: string[]): Promise<void> {
   ratios[`solver_ms_${wideLabel.replace(' x ', 'x')}`] = k200.solver_ms;
   ratios[`next_from_prices_over_cold_${wideLabel.replace(' x ', 'x')}`] = k200.next_from_prices_ms / k200.solver_ms;
 
+  // A failover's first decision (bench/lib/failover.ts): the new leader's first decide() from the
+  // prices the old leader's decision left in the store, against the same decide() cold; at 100k × 20
+  // and at 200 origins, where a cold solve costs the most (the 1M real path's 2.5 s cold vs 0.3 s).
+  const failRows200 = quick ? 5_000 : 20_000;
+  const wideProblem = benchProblem(failRows200, 200, 9);
+  const failover: FailoverResult[] = [
+    await failoverFirstDecision(label, big, (w) => nextCycle(big, w)),
+    await failoverFirstDecision(`${failRows200 / 1000}k x 200`, wideProblem, (w) => nextCycle(wideProblem, w)),
+  ];
+  for (const f of failover) {
+    process.stdout.write(
+      `failover ${f.size}: first decide() cold ${f.cold_decide_ms_median} ms (solve ${f.cold_solve_ms_median}), from the stored prices ${f.warm_decide_ms_median} ms (solve ${f.warm_solve_ms_median}); ` +
+        `store read ${f.store_read_ms} ms; demand ${(f.demand_change * 100).toFixed(2)} % from the priced; objective diff ${f.objective_rel_diff.toExponential(1)}\n`,
+    );
+    const key = f.size.replace(' x ', 'x');
+    ratios[`failover_first_decide_from_stored_prices_over_cold_${key}`] = f.warm_decide_ms_median / f.cold_decide_ms_median;
+    ratios[`failover_first_solve_from_stored_prices_over_cold_${key}`] = f.warm_solve_ms_median / f.cold_solve_ms_median;
+  }
+
   const bIdx = args.indexOf('--baseline');
   const cli = cliTimes(quick, bIdx >= 0 ? join(resolve(args[bIdx + 1]!), 'bin/sluice.js') : null);
   const highs10k = rows.find((row) => row.size === '10kx20')?.highs_ms as number | undefined;
@@ -210,8 +232,9 @@ export async function main(args: string[]): Promise<void> {
     `${label}: solver ${big100.solver_ms} ms median (${big100.solver_ms_min} min), decide() ${big100.decide_ms} ms median (${big100.decide_ms_min} min), next cycle ${big100.decide_next_cycle_ms} ms; ` +
     `worker round trip ${big100.worker_round_trip_ms} ms (caller stall ${big100.caller_longest_stall_ms} ms); ` +
     `${wideLabel}: solver ${k200.solver_ms} ms, next from the last prices ${k200.next_from_prices_ms} ms; ` +
+    `failover's first decide() cold vs from the stored prices (median of ${failover[0]!.runs}, alternating): ${failover.map((f) => `${f.size} ${f.cold_decide_ms_median} vs ${f.warm_decide_ms_median} ms (solve ${f.cold_solve_ms_median} vs ${f.warm_solve_ms_median})`).join(', ')}; ` +
     `whole process: ${cli.map((c) => `${c.what} ${c.ms} ms (CPU ${c.cpu_ms})${c.baseline_ms ? ` [baseline ${c.baseline_ms} ms, CPU ${c.baseline_cpu_ms}]` : ''}`).join(', ')}${highs10k ? ` (HiGHS solve alone at 10kx20: ${highs10k} ms)` : ''}; load ${load}`;
-  recordResult('solver', { comparison: 'sluice transportation SSP vs HiGHS (and javascript-lp-solver) on the same LP; whole sluice solve/simulate processes beside HiGHS', ratios, details: { loadavg: load, sizes: rows, large: big100, wide: k200, cli } }, summary);
+  recordResult('solver', { comparison: 'sluice transportation SSP vs HiGHS (and javascript-lp-solver) on the same LP; whole sluice solve/simulate processes beside HiGHS', ratios, details: { loadavg: load, sizes: rows, large: big100, wide: k200, failover, cli } }, summary);
 }
 
 /** The live loop's next cycle: `weights` in force, every source's demand drifted by up to ±10 %. */

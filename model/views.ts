@@ -44,16 +44,41 @@ export const WeightChange = z.strictObject({
 });
 export type WeightChange = z.infer<typeof WeightChange>;
 
-export const DecisionInput = z.strictObject({
-  load_balancer_id: z.string(),
-  reason: DecisionReason,
-  detail: z.string().default(''),
-  objective: z.number().nullable().default(null),
-  inputs: z.record(z.string(), z.unknown()).default({}).describe('summary of what the scheduler read'),
-  predicted_load_rps: z.record(z.string(), z.number()).default({}),
-  overload_rps: z.number().nonnegative().default(0),
-  diff: z.array(WeightChange).default([]),
-});
+/**
+ * The solve's capacity prices (duals), origin id -> price in ms of latency per rps. Finite, and not
+ * necessarily positive: a price is λ_origin − λ_sink of the solver's prices (scheduler/solver/
+ * transport.ts), 0 or above for a capacity that binds, and it may come out below 0 for an origin whose
+ * capacity does not bind (one with target_rps 0; float rounding); used as a start the solver clamps it
+ * to 0 (solver/ssp-state.ts seatRows). Refusing it would fail the decision's write and hold the cycle.
+ */
+export const CapacityPrices = z.record(z.string(), z.number({ error: 'expected a finite number (a capacity price)' }).finite());
+export type CapacityPrices = z.infer<typeof CapacityPrices>;
+
+const CAPACITY_PRICES_DESCRIPTION =
+  "the solve's capacity price per origin id (ms of latency per rps): what one more rps of that origin's capacity would save the plan; 0 where capacity does not bind. {} for holds and records without a solve. The next leader's first solve starts from these";
+const PRICED_DEMAND_DESCRIPTION = 'total demand (rps) the capacity prices were found for; null when there are none';
+
+/** Prices and the demand they priced come together or not at all (a next solve checks one against the other). */
+function pricedTogether(d: { capacity_prices: Record<string, number>; priced_demand_rps: number | null }, ctx: z.RefinementCtx): void {
+  const priced = Object.keys(d.capacity_prices).length > 0;
+  if (priced && d.priced_demand_rps === null) ctx.addIssue({ code: 'custom', path: ['priced_demand_rps'], message: 'required with capacity_prices: the total demand (rps) the prices were found for' });
+  if (!priced && d.priced_demand_rps !== null) ctx.addIssue({ code: 'custom', path: ['capacity_prices'], message: 'priced_demand_rps given without capacity_prices' });
+}
+
+export const DecisionInput = z
+  .strictObject({
+    load_balancer_id: z.string(),
+    reason: DecisionReason,
+    detail: z.string().default(''),
+    objective: z.number().nullable().default(null),
+    inputs: z.record(z.string(), z.unknown()).default({}).describe('summary of what the scheduler read'),
+    predicted_load_rps: z.record(z.string(), z.number()).default({}),
+    overload_rps: z.number().nonnegative().default(0),
+    diff: z.array(WeightChange).default([]),
+    capacity_prices: CapacityPrices.default({}).describe(CAPACITY_PRICES_DESCRIPTION),
+    priced_demand_rps: z.number({ error: 'expected a finite number of rps, or null' }).finite().nonnegative().nullable().default(null).describe(PRICED_DEMAND_DESCRIPTION),
+  })
+  .superRefine(pricedTogether);
 export type DecisionInput = z.input<typeof DecisionInput>;
 
 export const Decision = z.strictObject({
@@ -69,6 +94,8 @@ export const Decision = z.strictObject({
   predicted_load_rps: z.record(z.string(), z.number()),
   overload_rps: z.number(),
   diff: z.array(WeightChange),
+  capacity_prices: z.record(z.string(), z.number()).describe(CAPACITY_PRICES_DESCRIPTION),
+  priced_demand_rps: z.number().nullable().describe(PRICED_DEMAND_DESCRIPTION),
 }).meta({ id: 'Decision' });
 export type Decision = z.infer<typeof Decision>;
 

@@ -166,4 +166,12 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (load_balancer_id, version)
   );
 `,
+  // 6: each decision's capacity prices and the demand they priced, as columns of their own (not in the
+  // body, megabytes at 1M subnets), and the index a new leader reads the latest priced decision of a
+  // load balancer through (only priced rows: holds in between cost nothing).
+  `
+  ALTER TABLE decisions ADD COLUMN capacity_prices TEXT;
+  ALTER TABLE decisions ADD COLUMN priced_demand_rps REAL;
+  CREATE INDEX decisions_priced_by_lb ON decisions (load_balancer_id, id) WHERE priced_demand_rps IS NOT NULL;
+`,
 ];

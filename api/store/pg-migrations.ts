@@ -170,6 +170,12 @@ export const PG_MIGRATIONS: string[] = [
     PRIMARY KEY (load_balancer_id, version)
   );
 `,
+  // 5: each decision's capacity prices and the demand they priced, as SQLite's migration 6.
+  `
+  ALTER TABLE decisions ADD COLUMN capacity_prices TEXT;
+  ALTER TABLE decisions ADD COLUMN priced_demand_rps DOUBLE PRECISION;
+  CREATE INDEX decisions_priced_by_lb ON decisions (load_balancer_id, id) WHERE priced_demand_rps IS NOT NULL;
+`,
 ];
 
 export class SchemaTooNew extends Error {

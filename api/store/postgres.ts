@@ -15,14 +15,14 @@
 import pg from 'pg';
 import { runPaced } from '../../lib/steps.ts';
 import type { Decision, DecisionInput, Edge, EdgeOriginHealth, LatencyEntry, LoadBalancer, LoadBalancerSpec, LoadBalancerWeights, Origin, OriginHealth, OriginSpec, Override, OverrideSpec, WeightsInput } from '../../model/index.ts';
-import { LeaseLost, type Fence, type LeaseGrant, type WeightsChangeHint, type WeightsHead } from '../../scheduler/loop/store.ts';
+import { LeaseLost, type Fence, type LeaseGrant, type WeightsChangeHint, type WeightsHead, type StoredPrices } from '../../scheduler/loop/store.ts';
 import { CHANGE_CHANNEL, PgChangeFeed } from './pg-changes.ts';
 import { pgConnection, type PgConnection, type PostgresConfig } from './pg-connection.ts';
 import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
 import { OwnWeightsMemo, weightsWork, type WeightsWork } from './own-weights.ts';
 import { BaseNeeded, CHANGE_COLUMNS, finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, DECISION_COLUMNS, LATEST_PRICES_SQL, storedPricesFromRow, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
 import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
@@ -412,8 +412,8 @@ export class PostgresStore implements Store {
 
   private async insertRow(c: Q, row: PreparedDecisionRow): Promise<Decision> {
     const { rows } = await c.query<{ id: number }>(
-      `INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-      [row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body],
+      `INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body, capacity_prices, priced_demand_rps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      [row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body, row.capacity_prices, row.priced_demand_rps],
     );
     return insertedDecision(rows[0]!.id, row);
   }
@@ -462,7 +462,7 @@ export class PostgresStore implements Store {
       const before = filter.cursor ? decodeCursor(filter.cursor) : Number.MAX_SAFE_INTEGER;
       const byLb = filter.load_balancer_id !== undefined;
       const { rows } = await c.query<DecisionRow & { id: number }>(
-        `SELECT id, load_balancer_id, weights_version, leader_epoch, created_at, reason, body FROM decisions WHERE id < $1${byLb ? ' AND load_balancer_id = $3' : ''} ORDER BY id DESC LIMIT $2`,
+        `SELECT ${DECISION_COLUMNS} FROM decisions WHERE id < $1${byLb ? ' AND load_balancer_id = $3' : ''} ORDER BY id DESC LIMIT $2`,
         byLb ? [before, filter.limit + 1, filter.load_balancer_id] : [before, filter.limit + 1],
       );
       const more = rows.length > filter.limit;
@@ -474,6 +474,13 @@ export class PostgresStore implements Store {
   pruneDecisions(before: string): Promise<number> {
     // Not a change anyone long-polls for: no change_seq bump.
     return this.write(async (c) => (await c.query(`DELETE FROM decisions WHERE created_at < $1`, [before])).rowCount ?? 0, { bump: false });
+  }
+
+  latestPrices(lbId: string): Promise<StoredPrices | null> {
+    return this.read(async (c) => {
+      const row = (await c.query<Parameters<typeof storedPricesFromRow>[0]>(LATEST_PRICES_SQL('$1'), [lbId])).rows[0];
+      return row ? storedPricesFromRow(row) : null;
+    });
   }
 
   upsertLatency(entries: LatencyEntry[], fence?: Fence): Promise<void> {

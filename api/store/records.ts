@@ -16,7 +16,7 @@ import { parseCidr } from '../../model/primitives.ts';
 import { STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import { arrayJsonSteps, keysOnce, objectJsonWhileSteps, textSink } from '../../lib/json-steps.ts';
 import { own, sameWeights, type SubnetsChange } from '../../model/view-codec.ts';
-import type { Fence } from '../../scheduler/loop/store.ts';
+import type { Fence, StoredPrices } from '../../scheduler/loop/store.ts';
 import { StoreError, type HealthDecisionInput, type HealthObservation } from './store.ts';
 
 type ParsedWeights = { edges: Record<string, Record<string, number>>; subnets: Record<string, Record<string, number>> };
@@ -214,7 +214,11 @@ export function checkLatency(entries: LatencyEntry[]): void {
   }
 }
 
-/** A decision as stored: indexed columns plus a JSON body of the rest. */
+/**
+ * A decision as stored: indexed columns plus a JSON body of the rest. The capacity prices are columns
+ * of their own, not in the body: a new leader reads the latest priced decision's prices (an index
+ * where priced_demand_rps is set) without parsing a body that is megabytes at 1M subnets.
+ */
 export interface DecisionRow {
   load_balancer_id: string;
   weights_version: number | null;
@@ -222,6 +226,17 @@ export interface DecisionRow {
   created_at: string;
   reason: Decision['reason'];
   body: string;
+  /** JSON of origin id -> price; null when the decision has none ({}). */
+  capacity_prices: string | null;
+  priced_demand_rps: number | null;
+}
+
+/** The SELECT list that reads a DecisionRow and its id, in both stores. */
+export const DECISION_COLUMNS = 'id, load_balancer_id, weights_version, leader_epoch, created_at, reason, body, capacity_prices, priced_demand_rps';
+
+/** The priced columns of a checked decision. */
+function pricedColumns(d: { capacity_prices: Record<string, number>; priced_demand_rps: number | null }): Pick<DecisionRow, 'capacity_prices' | 'priced_demand_rps'> {
+  return d.priced_demand_rps === null ? { capacity_prices: null, priced_demand_rps: null } : { capacity_prices: JSON.stringify(d.capacity_prices), priced_demand_rps: d.priced_demand_rps };
 }
 
 /** A row about to be written, with the decision it records (checked once, when the row was made). */
@@ -231,7 +246,8 @@ export function decisionRow(input: DecisionInput, weightsVersion: number | null,
   const d = DecisionInputSchema.parse(input);
   const body = { detail: d.detail, objective: d.objective, inputs: d.inputs, predicted_load_rps: d.predicted_load_rps, overload_rps: d.overload_rps, diff: d.diff };
   const head = { load_balancer_id: d.load_balancer_id, weights_version: weightsVersion, leader_epoch: fence?.epoch ?? null, created_at: now, reason: d.reason };
-  return { ...head, body: JSON.stringify(body), recorded: { ...head, ...body } };
+  const priced = { capacity_prices: d.capacity_prices, priced_demand_rps: d.priced_demand_rps };
+  return { ...head, body: JSON.stringify(body), ...pricedColumns(priced), recorded: { ...head, ...body, ...priced } };
 }
 
 /** Never more permissive than WeightChange: exactly its four fields, finite numbers. */
@@ -263,7 +279,8 @@ export function* decisionRowSteps(input: DecisionInput, weightsVersion: number |
   text.add('}');
   const body = text.text();
   const head = { load_balancer_id: d.load_balancer_id, weights_version: weightsVersion, leader_epoch: fence?.epoch ?? null, created_at: now, reason: d.reason };
-  return { ...head, body, recorded: { ...head, ...rest, diff } };
+  const priced = { capacity_prices: d.capacity_prices, priced_demand_rps: d.priced_demand_rps };
+  return { ...head, body, ...pricedColumns(priced), recorded: { ...head, ...rest, diff, ...priced } };
 }
 
 /** A publish's weights and decision row, checked and serialised in steps before its write transaction. */
@@ -292,8 +309,19 @@ export function decisionFromRow(id: number, row: DecisionRow, validate = false):
     created_at: row.created_at,
     reason: row.reason,
     ...(JSON.parse(row.body) as object),
+    capacity_prices: row.capacity_prices === null ? {} : (JSON.parse(row.capacity_prices) as Record<string, number>),
+    priced_demand_rps: row.priced_demand_rps === null ? null : Number(row.priced_demand_rps),
   } as Decision;
   return validate ? DecisionSchema.parse(d) : d;
+}
+
+/** The SQL both stores read a load balancer's latest priced decision with (decisions_priced_by_lb). */
+export const LATEST_PRICES_SQL = (param: string) =>
+  `SELECT id, created_at, capacity_prices, priced_demand_rps FROM decisions WHERE load_balancer_id = ${param} AND priced_demand_rps IS NOT NULL ORDER BY id DESC LIMIT 1`;
+
+/** A row LATEST_PRICES_SQL read, as the scheduler takes it. */
+export function storedPricesFromRow(row: { id: number | string; created_at: string; capacity_prices: string | null; priced_demand_rps: number | string }): StoredPrices {
+  return { decision_id: Number(row.id), created_at: row.created_at, prices: row.capacity_prices === null ? {} : (JSON.parse(row.capacity_prices) as Record<string, number>), demand_rps: Number(row.priced_demand_rps) };
 }
 
 /** A health observation is checked the same way by both stores before it is written. */

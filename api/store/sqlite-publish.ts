@@ -82,8 +82,8 @@ export function publishTransaction(db: Database.Database, req: PublishRequest): 
         const chain = req.change ? writeChange(db, req.lbId, version, publishedAt, head!, req.change) : writeBase(db, req.lbId, version, publishedAt, req.body!, req.entries);
         const r = req.row;
         const id = db
-          .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES (?, ?, ?, ?, ?, ?)`)
-          .run(r.load_balancer_id, version, r.leader_epoch, r.created_at, r.reason, r.body).lastInsertRowid;
+          .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body, capacity_prices, priced_demand_rps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+          .run(r.load_balancer_id, version, r.leader_epoch, r.created_at, r.reason, r.body, r.capacity_prices, r.priced_demand_rps).lastInsertRowid;
         db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'change_seq'`).run();
         return { ok: true, version, published_at: publishedAt, decision_id: Number(id), chain };
       })

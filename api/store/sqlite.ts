@@ -30,13 +30,13 @@ import {
   type OverrideSpec,
   type WeightsInput,
 } from '../../model/index.ts';
-import type { Fence, LeaseGrant, WeightsChangeHint, WeightsHead } from '../../scheduler/loop/store.ts';
+import type { Fence, LeaseGrant, WeightsChangeHint, WeightsHead, StoredPrices } from '../../scheduler/loop/store.ts';
 import { checkFence, errorOf, publishTransaction, type PublishOutcome, type PublishRequest } from './sqlite-publish.ts';
 import { SqlitePublisher } from './sqlite-publisher.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { OwnWeightsMemo, weightsWork, type WeightsWork } from './own-weights.ts';
 import { finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
-import { assertKnownOrigins, checkLatency, checkObservation, decisionFromRow, decisionRow, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, DECISION_COLUMNS, LATEST_PRICES_SQL, storedPricesFromRow, checkObservation, decisionFromRow, decisionRow, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
@@ -350,8 +350,8 @@ export class SqliteStore implements Store {
   private insertRow(row: PreparedDecisionRow): Decision {
     const id = Number(
       this.db
-        .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES (?, ?, ?, ?, ?, ?)`)
-        .run(row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body).lastInsertRowid,
+        .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body, capacity_prices, priced_demand_rps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body, row.capacity_prices, row.priced_demand_rps).lastInsertRowid,
     );
     return insertedDecision(id, row);
   }
@@ -405,7 +405,7 @@ export class SqliteStore implements Store {
       const before = filter.cursor ? decodeCursor(filter.cursor) : Number.MAX_SAFE_INTEGER;
       const byLb = filter.load_balancer_id !== undefined;
       const rows = this.db
-        .prepare(`SELECT id, load_balancer_id, weights_version, leader_epoch, created_at, reason, body FROM decisions WHERE id < ?${byLb ? ' AND load_balancer_id = ?' : ''} ORDER BY id DESC LIMIT ?`)
+        .prepare(`SELECT ${DECISION_COLUMNS} FROM decisions WHERE id < ?${byLb ? ' AND load_balancer_id = ?' : ''} ORDER BY id DESC LIMIT ?`)
         .all(...(byLb ? [before, filter.load_balancer_id, filter.limit + 1] : [before, filter.limit + 1])) as (DecisionRow & { id: number })[];
       const more = rows.length > filter.limit;
       const items = rows.slice(0, filter.limit).map((r) => decisionFromRow(r.id, r));
@@ -416,6 +416,13 @@ export class SqliteStore implements Store {
   pruneDecisions(before: string): Promise<number> {
     // Not a change anyone long-polls for: no change_seq bump.
     return this.tx(() => this.db.prepare(`DELETE FROM decisions WHERE created_at < ?`).run(before).changes);
+  }
+
+  latestPrices(lbId: string): Promise<StoredPrices | null> {
+    return this.read(() => {
+      const row = this.db.prepare(LATEST_PRICES_SQL('?')).get(lbId) as Parameters<typeof storedPricesFromRow>[0] | undefined;
+      return row ? storedPricesFromRow(row) : null;
+    });
   }
 
   upsertLatency(entries: LatencyEntry[], fence?: Fence): Promise<void> {

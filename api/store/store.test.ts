@@ -14,6 +14,7 @@ import { LB, ORIGIN, storeContract } from './store.contract.ts';
 import type { Store } from './store.ts';
 import { weightsChainContract, type WeightsHarness } from './weights-chain.contract.ts';
 import { publishHintContract } from './publish-hint.contract.ts';
+import { pricesContract } from './prices.contract.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { PG_MIGRATIONS } from './pg-migrations.ts';
 
@@ -26,6 +27,7 @@ function legacyRows(body: string): string[] {
     ...['o1', 'o2'].map((o) => `INSERT INTO origins (id, load_balancer_id, name, spec, revision, created_at, updated_at) VALUES ('${o}', 'lb_0000000000000001', '${o}', ${q({ ...ORIGIN, name: o })}, 1, '${now}', '${now}')`),
     `INSERT INTO weights (load_balancer_id, version, published_at, body) VALUES ('lb_0000000000000001', 1, '${now}', '${body.replaceAll("'", "''")}')`,
     `UPDATE meta SET value = 1 WHERE key = 'weights_version'`,
+    `INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body) VALUES ('lb_0000000000000001', 1, 3, '${now}', 'optimize', ${q({ detail: 'written before prices', objective: 1, inputs: {}, predicted_load_rps: {}, overload_rps: 0, diff: [] })})`,
   ];
 }
 
@@ -90,6 +92,7 @@ const sqliteHarness: WeightsHarness = {
 storeContract('SQLite', sqliteHarness);
 weightsChainContract('SQLite', sqliteHarness);
 publishHintContract('SQLite', sqliteHarness);
+pricesContract('SQLite', sqliteHarness, 'sqlite');
 
 const pgSkip = postgresUnavailable();
 describe.skipIf(pgSkip)('PostgreSQL', () => {
@@ -135,6 +138,7 @@ describe.skipIf(pgSkip)('PostgreSQL', () => {
   storeContract('PostgreSQL', pgHarness);
   weightsChainContract('PostgreSQL', pgHarness);
   publishHintContract('PostgreSQL', pgHarness);
+  pricesContract('PostgreSQL', pgHarness, 'postgres');
 });
 
 export type { PostgresStore };

@@ -23,7 +23,7 @@ import type { SchedulerMetrics } from './metrics.ts';
 import { OverrideTracker } from './overrides.ts';
 import { runPaced, yieldToLoop } from '../../lib/steps.ts';
 import { StageClock, type StageObserver } from './stage-clock.ts';
-import { priceHintFor, totalDemand, type PricedDemand } from './price-hint.ts';
+import { priceHintFor, pricesOfDecision, storedPriceHint, totalDemand, type PricedDemand } from './price-hint.ts';
 
 export type Solve = (p: SchedulingProblem) => Promise<{ decision: SchedulingDecision; solve_ms: number }>;
 
@@ -95,8 +95,13 @@ export class SchedulerLoop {
   private readonly missing = new Map<string, Map<string, number>>();
   /** Connection state and load prediction from one cycle to the next (connection-sources.ts). */
   private readonly carried = new CarriedState();
-  /** Per load balancer: the last decision's capacity prices, the next solve's start (price-hint.ts). */
+  /**
+   * Per load balancer: the last decision's capacity prices, the next solve's start (price-hint.ts).
+   * Emptied when leadership changes: another leader may have decided since, and its prices are in the store.
+   */
   private readonly lastPrices = new Map<string, PricedDemand>();
+  /** Load balancers whose stored prices this lease epoch has already read (once each, hit or miss). */
+  private readonly storedPricesRead = new Set<string>();
   private unsubscribe: (() => void) | undefined;
   private lastUnhealthy = '';
   /** The lease as the last renewal saw it (gauges, carried state); undefined once it is lost. */
@@ -275,7 +280,11 @@ export class SchedulerLoop {
     if (!grant && this.fence) this.o.log.warn({ epoch: this.fence.epoch, holder: this.holder }, 'no longer the scheduler leader');
     // The connection state carried between cycles describes weights this replica published: after a
     // lost lease (or another leader's epoch in between) the weights in force may be someone else's.
-    if (!grant || this.fence?.epoch !== grant.epoch) this.carried.clear();
+    if (!grant || this.fence?.epoch !== grant.epoch) {
+      this.carried.clear();
+      this.lastPrices.clear();
+      this.storedPricesRead.clear();
+    }
     this.fence = grant ? { name: grant.name, holder: grant.holder, epoch: grant.epoch } : undefined;
     m.leader.set(grant ? 1 : 0);
     if (grant) {
@@ -367,11 +376,14 @@ export class SchedulerLoop {
     }
 
     const demandRps = totalDemand(built.problem.sources);
-    const hint = priceHintFor(this.lastPrices.get(lb.id), demandRps);
+    const hint = priceHintFor(this.lastPrices.get(lb.id) ?? (await this.storedPrices(lb, origins)), demandRps);
     if (hint) built.problem.price_hint = hint;
     const { decision, solve_ms } = await this.o.solve(built.problem);
     await clock.lap('solve');
-    if (decision.status === 'ok') this.lastPrices.set(lb.id, { prices: Object.fromEntries(Object.entries(decision.origins).map(([id, o]) => [id, o.price])), demand_rps: demandRps });
+    // Kept here for the next cycle, and in the decision record for the next leader's first one.
+    const priced = decision.status === 'ok' ? pricesOfDecision(decision, demandRps) : undefined;
+    if (priced) this.lastPrices.set(lb.id, priced);
+    const pricedRecord = priced ? { capacity_prices: priced.prices, priced_demand_rps: priced.demand_rps } : {};
     this.o.metrics.solveDuration.observe({ load_balancer: lb.name }, solve_ms / 1000);
     if (decision.status === 'no_usable_origin') {
       this.o.metrics.held.inc({ load_balancer: lb.name, reason: 'no_usable_origin' });
@@ -383,7 +395,7 @@ export class SchedulerLoop {
     this.observe(lb, origins, decision, built.problem);
     const carriedConnections = decision.connections ? { ...decision.connections, weights: decision.weights, answer_survival: answerSurvival?.from === 'observed' ? answerSurvival.value : 1 } : undefined;
     this.carried.remember(lb.id, carriedConnections, Object.fromEntries(origins.map((o) => [o.name, decision.origin_load_rps[o.id] ?? 0])));
-    if (lb.mode === 'shadow') return this.recordShadow(lb, decision, built, summary, solve_ms, current);
+    if (lb.mode === 'shadow') return this.recordShadow(lb, decision, built, summary, solve_ms, current, pricedRecord);
     const { weights: publish, changed } = await runPaced(splitWeightsChangeSteps(decision.weights, built.carried, current?.subnets));
     await clock.lap('split');
     if (lb.dns) {
@@ -405,6 +417,7 @@ export class SchedulerLoop {
       predicted_load_rps: decision.origin_load_rps,
       overload_rps: decision.overload_rps,
       diff: decision.diff,
+      ...pricedRecord,
     };
     if ((decision.diff.length === 0 && built.dropped.length === 0 && current) || (await runPaced(sameWeightsSteps(publish, current)))) {
       await this.o.store.recordDecision(record, this.writeFence());
@@ -417,6 +430,28 @@ export class SchedulerLoop {
     this.o.metrics.published.inc({ load_balancer: lb.name, reason: decision.reason });
     this.o.log.info({ load_balancer: lb.name, version, epoch: this.cycleFence?.epoch, reason: decision.reason, objective: decision.objective, changes: decision.diff.length }, 'published weights');
     return { load_balancer: lb.name, outcome: 'published', detail: `version ${version}`, decision };
+  }
+
+  /**
+   * The capacity prices the store kept from this load balancer's last solve (possibly another leader's),
+   * read once per lease epoch: the first cycle after start or after taking the lease then starts where
+   * the last leader's next cycle would have (a failover's first solve was ~2.5 s cold against ~0.3 s
+   * from prices at 1M subnets). Only origins that still exist keep their price. Not being able to read
+   * them costs speed, never the cycle: logged, counted, and the solve starts cold.
+   */
+  private async storedPrices(lb: LoadBalancer, origins: readonly { id: string }[]): Promise<PricedDemand | undefined> {
+    if (this.storedPricesRead.has(lb.id)) return undefined;
+    this.storedPricesRead.add(lb.id);
+    try {
+      const stored = await this.o.store.latestPrices(lb.id);
+      const hint = stored ? storedPriceHint(stored, origins) : undefined;
+      if (stored) this.o.log.info({ load_balancer: lb.name, decision_id: stored.decision_id, recorded_at: stored.created_at, origins: hint ? Object.keys(hint.prices).length : 0 }, 'first cycle of this lease: starting from the capacity prices of the last recorded decision');
+      return hint;
+    } catch (err) {
+      this.o.metrics.storedPricesReadErrors.inc({ load_balancer: lb.name });
+      this.o.log.warn({ load_balancer: lb.name, err: (err as Error).message }, 'cannot read the last capacity prices from the store: solving cold');
+      return undefined;
+    }
   }
 
   /**
@@ -460,6 +495,7 @@ export class SchedulerLoop {
     summary: Record<string, unknown>,
     solve_ms: number,
     from: LoadBalancerWeights | null,
+    pricedRecord: { capacity_prices?: Record<string, number>; priced_demand_rps?: number },
   ): Promise<CycleReport['results'][number]> {
     const wouldPublish = splitWeights(decision.weights, built.carried);
     const changes = sameWeights(wouldPublish, from) ? 0 : decision.diff.length + built.dropped.length;
@@ -475,6 +511,7 @@ export class SchedulerLoop {
         predicted_load_rps: decision.origin_load_rps,
         overload_rps: decision.overload_rps,
         diff: decision.diff,
+        ...pricedRecord,
       },
       this.writeFence(),
     );

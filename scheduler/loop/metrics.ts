@@ -30,6 +30,7 @@ export function createSchedulerMetrics(registry: Registry) {
     epoch: new Gauge({ name: 'sluice_scheduler_lease_epoch', help: 'epoch (fencing token) of the scheduler lease this process last held', registers }),
     leaseAcquired: new Gauge({ name: 'sluice_scheduler_lease_acquired_timestamp_seconds', help: 'when this process acquired its current lease epoch (store clock); lease age = time() - this', registers }),
     fenced: new Counter({ name: 'sluice_scheduler_fenced_writes_total', help: 'leader writes the store refused because the lease had been lost (paused past the TTL, or taken over)', registers }),
+    storedPricesReadErrors: new Counter({ name: 'sluice_scheduler_stored_prices_read_errors_total', help: "first cycles after taking the lease (or starting) that could not read the load balancer's last capacity prices from the store and solved cold instead", labelNames: ['load_balancer'], registers }),
     storeErrors: new Counter({ name: 'sluice_scheduler_store_errors_total', help: 'cycles that failed because the store did not answer (renewing the lease or writing); the weights in force stay', registers }),
     lastCycle: new Gauge({ name: 'sluice_scheduler_last_cycle_timestamp_seconds', help: 'end of the last completed cycle', registers }),
   };

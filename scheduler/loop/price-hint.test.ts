@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_DEMAND_CHANGE, priceHintFor, totalDemand } from './price-hint.ts';
+import { MAX_DEMAND_CHANGE, priceHintFor, pricesOfDecision, storedPriceHint, totalDemand } from './price-hint.ts';
 
 describe('price hint', () => {
   const last = { prices: { a: 3, b: 0 }, demand_rps: 1000 };
@@ -24,5 +24,16 @@ describe('price hint', () => {
 
   it('totals demand as the decision core reads it: non-finite and negative count as 0', () => {
     expect(totalDemand([{ demand_rps: 2 }, { demand_rps: NaN }, { demand_rps: -1 }, { demand_rps: Infinity }, { demand_rps: 3.5 }])).toBe(5.5);
+  });
+
+  it("keeps a decision's finite prices with the demand it placed; none left, nothing to keep", () => {
+    expect(pricesOfDecision({ origins: { a: { price: 3 }, b: { price: 0 }, c: { price: NaN } } }, 120)).toEqual({ prices: { a: 3, b: 0 }, demand_rps: 120 });
+    expect(pricesOfDecision({ origins: {} }, 120)).toBeUndefined();
+  });
+
+  it('stored prices keep only origins that still exist; an origin added since is not named (decide() starts it at 0)', () => {
+    const stored = { prices: { a: 3, gone: 7, b: -0.5 }, demand_rps: 900 };
+    expect(storedPriceHint(stored, [{ id: 'a' }, { id: 'b' }, { id: 'new' }])).toEqual({ prices: { a: 3, b: -0.5 }, demand_rps: 900 });
+    expect(storedPriceHint(stored, [{ id: 'other' }])).toBeUndefined();
   });
 });

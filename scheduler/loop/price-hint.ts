@@ -33,3 +33,24 @@ export function totalDemand(sources: readonly { demand_rps: number }[]): number 
   for (const s of sources) if (Number.isFinite(s.demand_rps) && s.demand_rps > 0) total += s.demand_rps;
   return total;
 }
+
+/** A decision's capacity prices (finite ones only: the record's schema refuses the rest) and the demand it placed. */
+export function pricesOfDecision(decision: { origins: Record<string, { price: number }> }, demandRps: number): PricedDemand | undefined {
+  const prices: Record<string, number> = {};
+  for (const [id, o] of Object.entries(decision.origins)) if (Number.isFinite(o.price)) prices[id] = o.price;
+  return Object.keys(prices).length > 0 ? { prices, demand_rps: demandRps } : undefined;
+}
+
+/**
+ * Prices read back from the store (another leader's, or this process's before a restart), kept for the
+ * origins that still exist: an origin deleted since has no column to price, and one added since starts
+ * at 0 as decide() gives any origin the hint does not name. None left: no hint.
+ */
+export function storedPriceHint(stored: PricedDemand, origins: readonly { id: string }[]): PricedDemand | undefined {
+  const prices: Record<string, number> = {};
+  for (const o of origins) {
+    const p = stored.prices[o.id];
+    if (p !== undefined && Number.isFinite(p)) prices[o.id] = p;
+  }
+  return Object.keys(prices).length > 0 ? { prices, demand_rps: stored.demand_rps } : undefined;
+}

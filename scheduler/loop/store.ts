@@ -40,6 +40,18 @@ export type WeightsHead = Pick<LoadBalancerWeights, 'version' | 'published_at'>;
  */
 export type WeightsChangeHint = SubnetsChange;
 
+/**
+ * The capacity prices of a load balancer's latest decision that has them (a solve's, not a hold's),
+ * and the total demand they priced: what a new leader's first solve starts from (price-hint.ts).
+ */
+export interface StoredPrices {
+  decision_id: number;
+  created_at: string;
+  /** Origin id -> price, as recorded (origins since deleted included: the reader filters them). */
+  prices: Record<string, number>;
+  demand_rps: number;
+}
+
 /** The fencing token a leader's writes carry. */
 export interface Fence {
   name: string;
@@ -113,6 +125,11 @@ export interface SchedulerStore {
   recordDecision(decision: DecisionInput, fence?: Fence): Promise<Decision>;
   /** Removes decision records created before `before` (ISO time); returns how many. */
   pruneDecisions(before: string): Promise<number>;
+  /**
+   * The capacity prices of the load balancer's latest decision that has any, or null (none recorded,
+   * or pruned). One indexed row (only priced decisions are in the index), never a scan of the log.
+   */
+  latestPrices(lbId: string): Promise<StoredPrices | null>;
 
   /** Upserts learned latency rows keyed by (subnet, origin_id); fenced like publishWeights. */
   upsertLatency(entries: LatencyEntry[], fence?: Fence): Promise<void>;
