@@ -115,6 +115,15 @@ function failoverTests(open: () => Promise<Store>) {
     return r;
   };
 
+  /** Leader "a" decides once on the near demand (its decision stores its prices) and steps down. */
+  const firstLeaderDecides = async (store: Store) => {
+    const reader = new ScriptedReader();
+    reader.next = () => near();
+    const a = start(store, reader, 'a');
+    await a.loop.cycle();
+    await a.loop.stop();
+  };
+
   it("the new leader's first solve starts from the old leader's last prices, read once; a leader regaining the lease takes its successor's", async () => {
     w = await world();
     const reader = new ScriptedReader();
@@ -167,11 +176,7 @@ function failoverTests(open: () => Promise<Store>) {
 
   it('prices for a demand past MAX_DEMAND_CHANGE of the one they priced are not used: the first solve is cold', async () => {
     w = await world();
-    const reader = new ScriptedReader();
-    reader.next = () => near();
-    const a = start(w.store, reader, 'a');
-    await a.loop.cycle();
-    await a.loop.stop();
+    await firstLeaderDecides(w.store);
     expect((await w.store.latestPrices(w.lb.id))?.demand_rps).toBe(DEMAND);
 
     const counted = withPriceReads(w.store, () => false);
@@ -186,11 +191,7 @@ function failoverTests(open: () => Promise<Store>) {
 
   it('a store that fails the read: the first cycle still publishes, cold, and the failure is counted', async () => {
     w = await world();
-    const reader = new ScriptedReader();
-    reader.next = () => near();
-    const a = start(w.store, reader, 'a');
-    await a.loop.cycle();
-    await a.loop.stop();
+    await firstLeaderDecides(w.store);
     const version = (await w.store.weightsHead(w.lb.id))!.version;
 
     const failing = withPriceReads(w.store, () => true);
