@@ -1,8 +1,9 @@
-// `npm run bench -- scale [--real 10k,100k] [--offline 10k,100k,1m] [--production] [--inputs-nice 10] [--dump /tmp/p]`:
+// `npm run bench -- scale [--real 10k,100k] [--offline 10k,100k,1m] [--production] [--inputs-nice 10] [--failover] [--dump /tmp/p]`:
 // issue 15, internet scale. `--dump`: the real path writes each cycle's problem to /tmp/p-<size>-<cycle>.v8.
 // `--inputs-nice N`: Prometheus and the simulated agents' exporter process run at nice level N. They
 // stand in for other machines (a 1M fleet's Prometheus takes ~0.75 of this VM's two cores); niced, the
-// scheduler's thread gets a core when it has work, as it would on a machine of its own.
+// scheduler's thread gets a core when it has work, as it would on a machine of its own. `--failover`:
+// one more cycle, by a new leader (another scheduler on the same store): its first decision.
 //
 //   real     the whole loop (bench/scale/real-path.ts; 1m too, with `--real 1m`): simulated agents and edges
 //            scraped by a real Prometheus, PromQL inputs, the solve in the decision worker, the
@@ -73,7 +74,7 @@ export async function main(args: string[]): Promise<void> {
     if (!s) throw new Error(`--real: unknown size ${size} (${Object.keys(SIZES).join(', ')})`);
     process.stderr.write(`real path ${size}\n`);
     const dump = arg(args, '--dump', '')[0];
-    real[size] = await runRealPath({ ...s, ...(production ? PRODUCTION : {}), ...(dump ? { dumpProblem: `${dump}-${size}` } : {}), ...(inputsNice !== undefined ? { inputsNice } : {}), budget: BUDGET, queries: 5000, cycles: 3, log: (l) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${l}\n`) });
+    real[size] = await runRealPath({ ...s, ...(production ? PRODUCTION : {}), ...(dump ? { dumpProblem: `${dump}-${size}` } : {}), ...(inputsNice !== undefined ? { inputsNice } : {}), ...(args.includes('--failover') ? { failover: true } : {}), budget: BUDGET, queries: 5000, cycles: 3, log: (l) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${l}\n`) });
     load.push(loadavg()[0]!);
   }
   for (const size of arg(args, '--offline', '10k,100k,1m')) {
@@ -87,7 +88,8 @@ export async function main(args: string[]): Promise<void> {
 
   const parts: string[] = [];
   for (const [size, r] of Object.entries(real)) {
-    const steady = r.cycles.slice(1);
+    const steady = r.cycles.slice(1).filter((c) => !c.failover);
+    const failover = r.cycles.find((c) => c.failover);
     const med = (f: (c: RealPathResult['cycles'][number]) => number) => {
       const xs = (steady.length ? steady : r.cycles).map(f).sort((a, b) => a - b);
       return xs[Math.floor(xs.length / 2)]!;
@@ -97,7 +99,8 @@ export async function main(args: string[]): Promise<void> {
         `scrapes every ${r.spec.scrapeIntervalS ?? 2} s (${(r.exposition.bytes_per_scrape_round / 1e6).toFixed(1)} MB a round), ` +
         `cycle ${med((c) => c.cycle_ms)} ms wall / ${med((c) => c.cycle_cpu_ms)} ms CPU (read ${med((c) => c.read_ms)}, solve ${med((c) => c.solve_ms)}, publish ${med((c) => c.publish_ms)}), ` +
         `view ${(med((c) => c.view_bytes) / 1e6).toFixed(2)} MB (delta ${(med((c) => c.view_delta_bytes) / 1e6).toFixed(2)} MB) to each of ${r.dns.servers} DNS in ${med((c) => c.propagate_ms)} ms, DNS RSS ${Math.max(...r.dns.rss_mb_each)} MB, ` +
-        `Prometheus RSS ${r.prometheus.rss_mb} MB (peak ${r.prometheus.peak_rss_mb}), harness RSS peak ${r.harness.peak_rss_mb} MB`,
+        `Prometheus RSS ${r.prometheus.rss_mb} MB (peak ${r.prometheus.peak_rss_mb}), harness RSS peak ${r.harness.peak_rss_mb} MB` +
+        (failover ? `; a new leader's first cycle: solve ${failover.solve_ms} ms (decide ${failover.solve_detail?.round_trip?.decide_ms ?? '?'} ms in the worker) vs the first leader's first ${r.cycles[0]!.solve_ms} ms` : ''),
     );
   }
   for (const [size, r] of Object.entries(off)) {

@@ -78,6 +78,12 @@ export interface RealPathSpec {
   retention?: string;
   /** Run Prometheus and the exporter process at this nice level (they stand in for other machines). */
   inputsNice?: number;
+  /**
+   * One more cycle after `cycles`, by a second scheduler (another lease holder) on the same store once
+   * the first has stopped: a leader change's first decision, which starts from the prices stored with
+   * the last decision (scheduler/loop/price-hint.ts) instead of cold.
+   */
+  failover?: boolean;
   seed?: number;
   /** Write each cycle's problem in the decision worker's flat form to `${dumpProblem}-<cycle>.v8`
    * (as offline.ts does; bench/scale/decide-dump.ts replays one without the harness). */
@@ -86,6 +92,8 @@ export interface RealPathSpec {
 }
 
 export interface CycleStages {
+  /** This cycle was a new leader's first (spec.failover). */
+  failover?: true;
   /** PromQL inputs: every default query of the load balancer through the real Prometheus. */
   read_ms: number;
   /** decide() round trip through the decision worker. */
@@ -324,7 +332,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     cleanup.push(() => gcObserver.disconnect());
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     cleanup.push(() => void loopDelay.disable());
-    const loop = new SchedulerLoop({
+    const loopOptions: ConstructorParameters<typeof SchedulerLoop>[0] = {
       store: timedStore,
       reader: timedReader,
       solve: async (p) => {
@@ -357,7 +365,8 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
         stageMs[name] = Math.round((stageMs[name] ?? 0) + ms);
         stallLog.at(name);
       },
-    });
+    };
+    let loop = new SchedulerLoop(loopOptions);
     cleanup.push(() => loop.stop());
 
     // The DNS servers, each following the API's long-poll, with the world's GeoIP as CIDR mappings.
@@ -418,7 +427,13 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     let prevVersion: string | null = (((await (await fetch(`${apiUrl}/api/v1/dns/view`, { headers: { authorization: `Bearer ${READ_TOKEN}` } })).json()) as { version: string }).version) ?? null;
     let viewRecords = 0;
     let viewSubnets = 0;
-    for (let c = 0; c < spec.cycles; c++) {
+    for (let c = 0; c < spec.cycles + (spec.failover ? 1 : 0); c++) {
+      const failover = c === spec.cycles;
+      if (failover) {
+        // The leader steps down (releasing the lease) and another takes over, with none of its memory.
+        await loop.stop();
+        loop = new SchedulerLoop({ ...loopOptions, holder: 'successor' });
+      }
       stage.read = stage.solve = stage.publish = stage.readPromCpu = 0;
       delete solveRec.detail;
       // SCALE_PROFILE=dir: this thread's CPU profile of every cycle after the first, one file each, and
@@ -499,6 +514,7 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
       viewRecords = records.length;
       viewSubnets = records.reduce((n, r) => n + Object.keys(r.subnets).length, 0);
       cycles.push({
+        ...(failover ? { failover: true as const } : {}),
         read_ms: Math.round(stage.read),
         solve_ms: Math.round(stage.solve),
         publish_ms: Math.round(stage.publish),
