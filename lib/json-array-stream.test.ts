@@ -21,7 +21,7 @@ function stream(text: string, cuts: number[], opts: JsonArrayStreamOptions = {},
     at = c;
   }
   const end = s.end();
-  expect(end.chars).toBe(text.length);
+  expect(s.chars).toBe(text.length);
   expect(end.elements).toBe(got.length);
   if (end.streamed) {
     let o = end.value as Record<string, unknown>;

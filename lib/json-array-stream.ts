@@ -25,14 +25,15 @@ export interface JsonArrayStreamOptions {
 }
 
 export interface JsonArrayStreamEnd {
-  /** The object, the array at `path` left out of it as `[]` when it was streamed. */
+  /**
+   * The object, the array at `path` left out of it as `[]` when it was streamed. (Were the array's key
+   * repeated after it, JSON.parse would keep the later value; here the streamed array is the first.)
+   */
   value: Record<string, unknown>;
   /** Whether the array at `path` was found and its elements handed over. */
   streamed: boolean;
   /** Elements handed over. */
   elements: number;
-  /** The body's length in UTF-16 units. */
-  chars: number;
 }
 
 type Mode = 'head' | 'array' | 'tail' | 'whole';
@@ -90,7 +91,7 @@ export class JsonArrayStream {
   /** The body has ended: the object around the array, or the first failure (a SyntaxError for malformed text). */
   end(): JsonArrayStreamEnd {
     if (this.failure !== undefined) throw this.failure;
-    const done = { elements: this.handed, chars: this.read };
+    const done = { elements: this.handed };
     switch (this.mode) {
       case 'head':
       case 'whole':
