@@ -22,7 +22,7 @@ import { migratePostgres, PG_MIGRATIONS } from './pg-migrations.ts';
 import { PgResourceTable } from './pg-resource-table.ts';
 import { OwnWeightsMemo, weightsWork, type WeightsWork } from './own-weights.ts';
 import { BaseNeeded, CHANGE_COLUMNS, finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, refuseChange, type ChainHead, type ChangeRow, type ChangeToWrite, type PendingRead, type WeightsReads } from './weights-chain.ts';
-import { assertKnownOrigins, checkLatency, DECISION_COLUMNS, LATEST_PRICES_SQL, storedPricesFromRow, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, DECISION_COLUMNS, DECISION_INSERT, decisionValues, LATEST_PRICES_SQL, storedPricesFromRow, checkObservation, decisionFromRow, decisionRow, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, namedSteps, type DecisionRow, type PreparedWeights, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, type ResourceRow } from './resource-table.ts';
 import { StoreError, type DecisionFilter, type EdgeSpec, type HealthDecisionInput, type HealthObservation, type LatencyFilter, type LeaseState, type Page, type PageRequest, type Store, type StoreSnapshot } from './store.ts';
@@ -412,8 +412,8 @@ export class PostgresStore implements Store {
 
   private async insertRow(c: Q, row: PreparedDecisionRow): Promise<Decision> {
     const { rows } = await c.query<{ id: number }>(
-      `INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body, capacity_prices, priced_demand_rps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body, row.capacity_prices, row.priced_demand_rps],
+      `${DECISION_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      decisionValues(row),
     );
     return insertedDecision(rows[0]!.id, row);
   }

@@ -234,6 +234,14 @@ export interface DecisionRow {
 /** The SELECT list that reads a DecisionRow and its id, in both stores. */
 export const DECISION_COLUMNS = 'id, load_balancer_id, weights_version, leader_epoch, created_at, reason, body, capacity_prices, priced_demand_rps';
 
+/** The INSERT of a DecisionRow, in both stores: `VALUES (<placeholders>)` with decisionValues(row), in this order. */
+export const DECISION_INSERT = 'INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body, capacity_prices, priced_demand_rps)';
+
+/** A row's values for DECISION_INSERT (the weights version given when the publish took it). */
+export function decisionValues(row: DecisionRow, weightsVersion = row.weights_version): unknown[] {
+  return [row.load_balancer_id, weightsVersion, row.leader_epoch, row.created_at, row.reason, row.body, row.capacity_prices, row.priced_demand_rps];
+}
+
 /** The priced columns of a checked decision. */
 function pricedColumns(d: { capacity_prices: Record<string, number>; priced_demand_rps: number | null }): Pick<DecisionRow, 'capacity_prices' | 'priced_demand_rps'> {
   return d.priced_demand_rps === null ? { capacity_prices: null, priced_demand_rps: null } : { capacity_prices: JSON.stringify(d.capacity_prices), priced_demand_rps: d.priced_demand_rps };

@@ -14,7 +14,7 @@
 // back with the body.
 import type Database from 'better-sqlite3';
 import { LeaseLost, type Fence } from '../../scheduler/loop/store.ts';
-import type { DecisionRow } from './records.ts';
+import { DECISION_INSERT, decisionValues, type DecisionRow } from './records.ts';
 import { StoreError } from './store.ts';
 import type { ChainLength } from './own-weights.ts';
 import { BaseNeeded, HEAD_COLUMNS, refuseChange, type ChainHead, type ChangeToWrite } from './weights-chain.ts';
@@ -82,8 +82,8 @@ export function publishTransaction(db: Database.Database, req: PublishRequest): 
         const chain = req.change ? writeChange(db, req.lbId, version, publishedAt, head!, req.change) : writeBase(db, req.lbId, version, publishedAt, req.body!, req.entries);
         const r = req.row;
         const id = db
-          .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body, capacity_prices, priced_demand_rps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-          .run(r.load_balancer_id, version, r.leader_epoch, r.created_at, r.reason, r.body, r.capacity_prices, r.priced_demand_rps).lastInsertRowid;
+          .prepare(`${DECISION_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+          .run(...decisionValues(r, version)).lastInsertRowid;
         db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'change_seq'`).run();
         return { ok: true, version, published_at: publishedAt, decision_id: Number(id), chain };
       })

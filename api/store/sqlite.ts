@@ -36,7 +36,7 @@ import { SqlitePublisher } from './sqlite-publisher.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { OwnWeightsMemo, weightsWork, type WeightsWork } from './own-weights.ts';
 import { finishReads, HEAD_COLUMNS, HeldWeightsCache, loadBalancerWeights, planRead, type ChainHead, type ChangeRow, type PendingRead, type WeightsReads } from './weights-chain.ts';
-import { assertKnownOrigins, checkLatency, DECISION_COLUMNS, LATEST_PRICES_SQL, storedPricesFromRow, checkObservation, decisionFromRow, decisionRow, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
+import { assertKnownOrigins, checkLatency, DECISION_COLUMNS, DECISION_INSERT, decisionValues, LATEST_PRICES_SQL, storedPricesFromRow, checkObservation, decisionFromRow, decisionRow, namedSteps, insertedDecision, edgeHealthFromRow, healthDecisionRecord, originHealthFromRow, type DecisionRow, type PreparedDecisionRow } from './records.ts';
 import { activeAt, overrideAudit, overrideFromRow, type OverrideRow } from './override-rows.ts';
 import { decodeCursor, encodeCursor, newId, ResourceTable, type ResourceRow } from './resource-table.ts';
 import {
@@ -350,8 +350,8 @@ export class SqliteStore implements Store {
   private insertRow(row: PreparedDecisionRow): Decision {
     const id = Number(
       this.db
-        .prepare(`INSERT INTO decisions (load_balancer_id, weights_version, leader_epoch, created_at, reason, body, capacity_prices, priced_demand_rps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(row.load_balancer_id, row.weights_version, row.leader_epoch, row.created_at, row.reason, row.body, row.capacity_prices, row.priced_demand_rps).lastInsertRowid,
+        .prepare(`${DECISION_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(...decisionValues(row)).lastInsertRowid,
     );
     return insertedDecision(id, row);
   }
