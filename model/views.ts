@@ -55,7 +55,7 @@ export const CapacityPrices = z.record(z.string(), z.number({ error: 'expected a
 export type CapacityPrices = z.infer<typeof CapacityPrices>;
 
 const CAPACITY_PRICES_DESCRIPTION =
-  "the solve's capacity price per origin id (ms of latency per rps): what one more rps of that origin's capacity would save the plan; 0 where capacity does not bind. {} for holds and records without a solve. The next leader's first solve starts from these";
+  "the solve's capacity price per origin id (ms of latency per rps): what one more rps of that origin's capacity would save the plan; 0 where capacity does not bind. Under a minimum-share override they can carry a common offset: then only their differences read so. {} for holds and records without a solve. The next leader's first solve starts from these";
 const PRICED_DEMAND_DESCRIPTION = 'total demand (rps) the capacity prices were found for; null when there are none';
 
 /** Prices and the demand they priced come together or not at all (a next solve checks one against the other). */
