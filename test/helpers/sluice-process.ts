@@ -60,6 +60,9 @@ export async function runSluice(args: string[], opts: { input?: string; env?: No
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // A command that exits before reading its input (a refused config) makes the write fail with EPIPE:
+  // its exit code and output are the result, not that (tls-clients.ts run() says the same).
+  child.stdin.on('error', () => undefined);
   child.stdin.end(opts.input ?? '');
   const code = await new Promise<number | string>((resolve) => child.once('exit', (c, s) => resolve(c ?? s ?? -1)));
   return { code, stdout, stderr };
