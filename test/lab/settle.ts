@@ -158,6 +158,42 @@ export function answerLag(loads: { byAnswer: number[]; byShare: number[] }, ceil
 }
 
 /**
+ * The cycles the scheduler's own walk needed to bring `originId` to or under `ceiling` and keep it
+ * there: from the decision at `fromIndex`, the first whose predicted load for the end of its cycle
+ * (`predicted_load_rps`, which knows the connections still pinned and where each subnet is answered)
+ * is at or under the ceiling, with every later one too, counted as cycles (that decision's cycle
+ * included). Null when the walk never got there.
+ *
+ * Why a second reference beside the damping law: the law assumes one plan, but learned RTTs move it
+ * mid-walk (a subnet answered far learns a latency below the estimate the others still carry, leaves
+ * the merged row, and the plan takes it instead of a share of its whole group). The walk then restarts
+ * from the new plan at α = max_shift / (the new largest way), and the origin's remaining load shrinks
+ * by that smaller α for a few cycles: legitimately slower than the one-plan law (decisions'
+ * `step.cycles_to_plan` rises there).
+ */
+export function walkCycles(ds: Decision[], fromIndex: number, originId: string, ceiling: number): number | null {
+  let settled: number | null = null;
+  for (let k = fromIndex; k < ds.length; k++) {
+    const predicted = ds[k]!.predicted_load_rps[originId];
+    if (predicted === undefined) continue;
+    if (predicted > ceiling) settled = null;
+    else if (settled === null) settled = k - fromIndex + 1;
+  }
+  return settled;
+}
+
+/** Decisions in (`fromIndex`, `toIndex`] at which the walk restarted: its cycles to the plan rose instead of falling. */
+export function walkRestarts(ds: Decision[], fromIndex: number, toIndex: number): number {
+  let restarts = 0;
+  for (let k = fromIndex + 1; k <= Math.min(toIndex, ds.length - 1); k++) {
+    const before = (ds[k - 1]!.inputs.step as { cycles_to_plan?: number } | undefined)?.cycles_to_plan;
+    const now = (ds[k]!.inputs.step as { cycles_to_plan?: number } | undefined)?.cycles_to_plan;
+    if (before !== undefined && now !== undefined && now > before) restarts++;
+  }
+  return restarts;
+}
+
+/**
  * How far the answers ran *ahead* of the walk on the origin being left: the largest surplus of the
  * shared over the answered load there (answers that left before the shares did: load arriving on the
  * origin joined faster than max_shift allows), over the whole replay, and the largest one-cycle drop of
