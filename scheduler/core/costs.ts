@@ -54,6 +54,12 @@ class PairLatency {
   private readonly locatedColumn: Uint8Array;
   /** One source's learned RTTs per declared origin while fillRow reads it; NaN elsewhere. */
   private readonly rowRtt: Float64Array;
+  /** Per slot: 1 once every located column of its `estimates` row is filled (fillRow copies the row whole). */
+  private readonly slotFull = new Uint8Array(MAX_CACHED_LOCATIONS);
+  /** Per declared origin: its column, or −1 (not a destination). */
+  private readonly columnOf: Int32Array;
+  /** Columns whose origin has no location (their pairs are unknown unless learned). */
+  private readonly unlocated: number[];
 
   constructor(
     private readonly problem: DenseProblem,
@@ -66,6 +72,9 @@ class PairLatency {
     this.estimates = new Float64Array(0);
     this.locatedColumn = Uint8Array.from(columns, (o) => (o.location ? 1 : 0));
     this.rowRtt = new Float64Array(this.declared).fill(NaN);
+    this.columnOf = new Int32Array(this.declared).fill(-1);
+    for (let c = 0; c < columns.length; c++) this.columnOf[originOf[c]!] = c;
+    this.unlocated = columns.flatMap((o, c) => (o.location ? [] : [c]));
   }
 
   /** Pairs estimated and pairs unknown, counted by fillRow. */
@@ -85,6 +94,16 @@ class PairLatency {
     const { problem, columns, originOf, rowRtt } = this;
     const { rtt } = problem;
     const K = columns.length;
+    // The hot path of a 1M-subnet problem (98.5 % of its 25.8M pairs are estimates): a located source
+    // whose location is kept gets its location's whole row of estimates copied, then its few learned
+    // RTTs written over it — instead of a branch and a lookup per pair (0.49 → 0.2 s at 1M).
+    if (problem.hasLocation[i] === 1) {
+      const slot = this.slot(i);
+      if (slot >= 0) {
+        this.fillFromSlot(i, slot, out, at);
+        return;
+      }
+    }
     // The row's learned RTTs spread over the declared origins (later entries win), cleared after.
     for (let e = rtt.start[i]!; e < rtt.start[i + 1]!; e++) rowRtt[rtt.origin[e]!] = rtt.ms[e]!;
     const located = problem.hasLocation[i] === 1;
@@ -110,6 +129,42 @@ class PairLatency {
       }
     }
     for (let e = rtt.start[i]!; e < rtt.start[i + 1]!; e++) rowRtt[rtt.origin[e]!] = NaN;
+  }
+
+  /** fillRow for a located source whose location has a slot. */
+  private fillFromSlot(i: number, slot: number, out: Float64Array, at: number): void {
+    const { problem, columns, rowRtt, columnOf, locatedColumn } = this;
+    const { rtt } = problem;
+    const K = columns.length;
+    const base = slot * K;
+    if (this.slotFull[slot] === 0) {
+      for (let c = 0; c < K; c++) {
+        if (locatedColumn[c] === 1 && Number.isNaN(this.estimates[base + c]!)) {
+          this.estimates[base + c] = estimateRttMs({ lat: problem.lat[i]!, lon: problem.lon[i]! }, columns[c]!.location!, this.model);
+        }
+      }
+      this.slotFull[slot] = 1;
+    }
+    out.set(this.estimates.subarray(base, base + K), at);
+    const ceiling = problem.settings.max_latency_ms;
+    for (const c of this.unlocated) out[at + c] = ceiling;
+    this.estimated += K - this.unlocated.length;
+    this.unknown += this.unlocated.length;
+    // Learned RTTs over the estimates: later entries for one origin win (spread first, then applied
+    // once per origin); one that is not a finite latency ≥ 0 leaves the estimate.
+    const first = rtt.start[i]!;
+    const end = rtt.start[i + 1]!;
+    for (let e = first; e < end; e++) rowRtt[rtt.origin[e]!] = rtt.ms[e]!;
+    for (let e = first; e < end; e++) {
+      const o = rtt.origin[e]!;
+      const ms = rowRtt[o]!;
+      rowRtt[o] = NaN;
+      const c = columnOf[o]!;
+      if (c < 0 || !(ms >= 0 && ms !== Infinity)) continue;
+      out[at + c] = ms;
+      if (locatedColumn[c] === 1) this.estimated--;
+      else this.unknown--;
+    }
   }
 
   /** The great-circle estimate for (i, c), both located. */
