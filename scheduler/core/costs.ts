@@ -205,25 +205,75 @@ class PairLatency {
  * origins (the dense RTT rows). The cost array is scratch space (see scratch.ts): valid until the next call.
  */
 export function buildCosts(problem: DenseProblem, columns: OriginState[], originOf: ArrayLike<number>, banned: Uint8Array | null = null): CostMatrix {
-  const { settings } = problem;
   const n = problem.sourceIds.length;
   const K = columns.length;
-  const declared = settings.origins.length;
-  const ceiling = settings.max_latency_ms;
   const cost = scratch.f64('costs.cost', n * K);
-  const fallbacks: string[] = [];
-  const latency = new PairLatency(problem, columns, originOf);
-  for (let i = 0; i < n; i++) {
-    const row = i * K;
+  const rows = new CostRows(problem, columns, originOf, banned);
+  for (let i = 0; i < n; i++) rows.fill(i, cost, i * K);
+  if (problem.settings.policy === 'failover') applyPriorityRanks(cost, n, columns);
+  return { rows: n, cols: K, latencyAt: (i, c) => rows.latencyAt(i, c), cost, fallbacks: rows.fallbacks, estimated: rows.estimated, unknown: rows.unknown };
+}
+
+/**
+ * The cost matrix a row at a time (latency costs: no failover ranks, which need every row first):
+ * buildCosts writes every row into the matrix; core/merged-costs.ts computes each into a row of scratch
+ * and keeps only the merged rows. `fallbacks`, `estimated` and `unknown` count each row once, however
+ * often it is filled (rows are first filled in order, 0 to n − 1).
+ */
+export class CostRows {
+  readonly fallbacks: string[] = [];
+  private readonly latency: PairLatency;
+  private readonly declared: number;
+  private readonly ceiling: number;
+  private counted = -1;
+  private estimatedSoFar = 0;
+  private unknownSoFar = 0;
+
+  constructor(
+    private readonly problem: DenseProblem,
+    private readonly columns: OriginState[],
+    private readonly originOf: ArrayLike<number>,
+    private readonly banned: Uint8Array | null,
+  ) {
+    this.latency = new PairLatency(problem, columns, originOf);
+    this.declared = problem.settings.origins.length;
+    this.ceiling = problem.settings.max_latency_ms;
+  }
+
+  get estimated(): number {
+    return this.estimatedSoFar;
+  }
+
+  get unknown(): number {
+    return this.unknownSoFar;
+  }
+
+  latencyAt(i: number, c: number): number {
+    return this.latency.at(i, c);
+  }
+
+  /** Row i's solver costs into out[at .. at + columns): its latencies, +∞ over the ceiling or banned,
+   * its nearest usable origin kept when that leaves nothing (a fallback). */
+  fill(i: number, out: Float64Array, at: number): void {
+    const { latency, banned, originOf, ceiling, declared } = this;
+    const K = this.columns.length;
+    const estimatedBefore = latency.estimated;
+    const unknownBefore = latency.unknown;
+    latency.fillRow(i, out, at);
+    const first = i > this.counted;
+    if (first) {
+      this.counted = i;
+      this.estimatedSoFar += latency.estimated - estimatedBefore;
+      this.unknownSoFar += latency.unknown - unknownBefore;
+    }
     let allowed = 0;
     let nearest = -1;
     let nearestMs = Infinity;
-    latency.fillRow(i, cost, row);
     for (let j = 0; j < K; j++) {
       const ban = banned !== null && banned[i * declared + originOf[j]!] === 1;
-      const ms = cost[row + j]!;
+      const ms = out[at + j]!;
       const ok = ms <= ceiling && !ban;
-      cost[row + j] = ok ? ms : Infinity;
+      out[at + j] = ok ? ms : Infinity;
       if (ok) allowed++;
       if (!ban && (nearest < 0 || ms < nearestMs)) {
         nearest = j;
@@ -231,12 +281,10 @@ export function buildCosts(problem: DenseProblem, columns: OriginState[], origin
       }
     }
     if (allowed === 0 && nearest >= 0) {
-      cost[row + nearest] = nearestMs;
-      fallbacks.push(problem.sourceIds[i]!);
+      out[at + nearest] = nearestMs;
+      if (first) this.fallbacks.push(this.problem.sourceIds[i]!);
     }
   }
-  if (settings.policy === 'failover') applyPriorityRanks(cost, n, columns);
-  return { rows: n, cols: K, latencyAt: (i, c) => latency.at(i, c), cost, fallbacks, estimated: latency.estimated, unknown: latency.unknown };
 }
 
 function applyPriorityRanks(cost: Float64Array, n: number, columns: OriginState[]): void {

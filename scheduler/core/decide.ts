@@ -18,7 +18,8 @@ import { lap, startStages } from './decide-stages.ts';
 import { densify, rttOf, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
 import { emptyDiff, emptyShares, sparseRows, toDecision, type DenseDecision, type FlatDiff, type SparseShares } from './output.ts';
-import { makePlan } from './plan.ts';
+import { lpPlan, makePlan } from './plan.ts';
+import { buildMergedCosts } from './merged-costs.ts';
 import { pickOrder, predict } from './predict.ts';
 import { scratch } from './scratch.ts';
 import { preferCurrent } from './stickiness.ts';
@@ -69,18 +70,29 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const colToOrigin = columns.map((o) => index.get(o.id)!);
   const banned = bannedPairs(problem, roleOf, notes);
   lap('setup');
-  const costs = buildCosts(problem, columns, colToOrigin, banned);
-  preferCurrent(costs, problem, colToOrigin, settings.stickiness_ms ?? 0);
-  lap('costs');
-  if (costs.fallbacks.length > 0) {
-    const shown = costs.fallbacks.slice(0, 5).join(', ');
-    notes.push(`${costs.fallbacks.length} source(s) have no origin within max_latency_ms ${settings.max_latency_ms}: sent to their nearest origin (${shown}${costs.fallbacks.length > 5 ? ', …' : ''})`);
-  }
-  if (costs.estimated > 0) notes.push(`${costs.estimated} pair(s) without learned RTT: estimated from great-circle distance`);
-  if (costs.unknown > 0) notes.push(`${costs.unknown} pair(s) with neither RTT nor locations: priced at max_latency_ms`);
   const resolved = settings.overrides ? resolveOverrides(problem, settings.overrides, new Map(columns.map((o, c) => [o.id, c])), C, dialled.outcomes) : undefined;
   const bounded = resolved !== undefined && (resolved.forced.size > 0 || resolved.rowBounds.size > 0 || resolved.colMin.some((x) => x > 0) || resolved.colMax.some((x) => x < Infinity));
-  const plan = bounded ? makeBoundedPlan(settings.policy, columns, costs, demand, resolved) : makePlan(settings.policy, columns, costs, demand, { mergeResolution: settings.merge_resolution_ms ?? 0, initialPrice: priceHint(settings.price_hint, columns), shareInto: costs.cost });
+  const stickiness = settings.stickiness_ms ?? 0;
+  const mergeResolution = settings.merge_resolution_ms ?? 0;
+  // The latency and balance LPs need only the merged rows' costs: built without the sources × origins
+  // matrix (merged-costs.ts). Failover's ranks, the weighted policy and the bounded plan need the matrix.
+  const premerged = !bounded && (settings.policy === 'latency' || settings.policy === 'balance') ? buildMergedCosts(problem, columns, colToOrigin, banned, stickiness, mergeResolution) : undefined;
+  const costs = premerged ? undefined : buildCosts(problem, columns, colToOrigin, banned);
+  if (costs) preferCurrent(costs, problem, colToOrigin, stickiness);
+  const rowsInfo = premerged?.rows ?? costs!;
+  lap('costs');
+  if (rowsInfo.fallbacks.length > 0) {
+    const shown = rowsInfo.fallbacks.slice(0, 5).join(', ');
+    notes.push(`${rowsInfo.fallbacks.length} source(s) have no origin within max_latency_ms ${settings.max_latency_ms}: sent to their nearest origin (${shown}${rowsInfo.fallbacks.length > 5 ? ', …' : ''})`);
+  }
+  if (rowsInfo.estimated > 0) notes.push(`${rowsInfo.estimated} pair(s) without learned RTT: estimated from great-circle distance`);
+  if (rowsInfo.unknown > 0) notes.push(`${rowsInfo.unknown} pair(s) with neither RTT nor locations: priced at max_latency_ms`);
+  const initialPrice = priceHint(settings.price_hint, columns);
+  const plan = premerged
+    ? lpPlan(settings.policy, columns, premerged.cost, demand, n, { premerged, initialPrice })
+    : bounded
+      ? makeBoundedPlan(settings.policy, columns, costs!, demand, resolved)
+      : makePlan(settings.policy, columns, costs!, demand, { mergeResolution, initialPrice, shareInto: costs!.cost });
   notes.push(...plan.notes);
   // Dense over declared origins (the same array when every origin is a destination, in order).
   const identity = C === K && colToOrigin.every((j, c) => j === c);
@@ -108,7 +120,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   if (step.held_sources > 0) notes.push(`${step.held_sources} source(s) within the deadband ${settings.deadband}: kept as they are`);
   if (pinnedSources > 0) notes.push(`${pinnedSources} source(s) held back by established connections: their load cannot leave an origin faster than its connections close`);
 
-  const latencyAt = objectiveLatency(problem, costs, colToOrigin, roleOf);
+  const latencyAt = objectiveLatency(problem, rowsInfo, colToOrigin, roleOf);
 
   // Published shares: drop dust below MIN_SHARE, renormalise.
   cleanRows(w, n, K);
@@ -250,7 +262,7 @@ function bannedPairs(problem: DenseProblem, roleOf: OriginRole[], notes: string[
  * max_latency_ms) on destinations; elsewhere the learned RTT, or max_latency_ms. On demand: only pairs
  * with a share are read.
  */
-function objectiveLatency(problem: DenseProblem, costs: CostMatrix, colToOrigin: number[], roleOf: OriginRole[]): (i: number, j: number) => number {
+function objectiveLatency(problem: DenseProblem, costs: Pick<CostMatrix, 'latencyAt'>, colToOrigin: number[], roleOf: OriginRole[]): (i: number, j: number) => number {
   const K = roleOf.length;
   const colOf = new Int32Array(K).fill(-1);
   colToOrigin.forEach((j, c) => (colOf[j] = c));

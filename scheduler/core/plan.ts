@@ -1,7 +1,7 @@
 // The undamped plan x*: per source, the share of each destination origin that minimises the policy's
 // objective this cycle. Optimisation policies reduce to the transportation LP (solver/transport.ts) on
 // merged rows; `weighted` is a water-filled static mix.
-import { mergedCosts, mergeRows } from '../solver/merge.ts';
+import { mergedCosts, mergeRows, type MergedRows } from '../solver/merge.ts';
 import { solveTransport } from '../solver/transport.ts';
 import { planCapacity, type CapacityAdjust } from './capacity.ts';
 import { lap } from './decide-stages.ts';
@@ -18,7 +18,7 @@ export interface Plan {
   solver: SolverInfo;
 }
 
-export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, lp: Pick<LpExtras, 'mergeResolution' | 'initialPrice' | 'shareInto'> = {}): Plan {
+export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, lp: Pick<LpExtras, 'mergeResolution' | 'initialPrice' | 'shareInto' | 'premerged'> = {}): Plan {
   if (policy === 'weighted') return weightedPlan(columns, costs, demand);
   return lpPlan(policy, columns, costs.cost, demand, costs.rows, lp);
 }
@@ -35,23 +35,24 @@ export interface LpExtras {
   /** Where to write the rows' shares when rows were merged (rows × cols): may be the cost array itself,
    * which nothing reads once the merged costs are built (spares a 206 MB array at 1M subnets). */
   shareInto?: Float64Array | undefined;
+  /** The rows already merged, their costs and demands (merged-costs.ts): the cost argument is not read. */
+  premerged?: Premerged | undefined;
+}
+
+/** Merged rows with their costs (groups × cols) and demands. */
+export interface Premerged {
+  merged: MergedRows;
+  cost: Float64Array;
+  demand: Float64Array;
 }
 
 /** The transportation LP on these rows (merged when interchangeable, solver/merge.ts): shares per row, prices, notes. */
 export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Array, demand: Float64Array, n: number, extras?: LpExtras): Plan & { limitsRelaxed: boolean } {
   const K = columns.length;
-  const resolution = extras?.mergeResolution ?? 0;
-  const merged = mergeRows(cost, n, K, resolution);
+  const { merged, cost: mCost, demand: mDemand } = extras?.premerged ?? mergeForPlan(cost, demand, n, K, extras?.mergeResolution ?? 0);
   const m = merged.groups;
-  // Nothing merged: use the rows as they are (no copies of n × K arrays).
+  // Nothing merged: the rows are their own groups, in order (no copies of n × K arrays).
   const same = m === n;
-  let mCost = cost;
-  let mDemand = demand;
-  if (!same) {
-    mCost = scratch.f64('plan.mergedCost', m * K);
-    mDemand = new Float64Array(m);
-    mergedCosts(merged, cost, demand, K, resolution === 0, mCost, mDemand);
-  }
   lap('merge');
 
   const caps = planCapacity(policy, columns, mCost, mDemand, m, extras?.adjust);
@@ -65,7 +66,8 @@ export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Arra
   const mShare = sharesOf(sol.flow, mCost, mDemand, sol.price, m, K);
   let share = mShare;
   if (!same) {
-    share = extras?.shareInto ?? scratch.f64('plan.share', n * K);
+    // Every row is written below: no zero-fill of its 206 MB at 1M subnets first.
+    share = extras?.shareInto ?? scratch.f64Raw('plan.share', n * K).subarray(0, n * K);
     for (let i = 0; i < n; i++) share.set(mShare.subarray(merged.groupOf[i]! * K, merged.groupOf[i]! * K + K), i * K);
   }
   const notes = [...caps.notes];
@@ -77,6 +79,17 @@ export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Arra
     solver: { method: 'transport-ssp', sources: n, merged_rows: m, columns: K, augmentations: sol.augmentations, lp_objective: sol.objective },
     limitsRelaxed: caps.limitsRelaxed ?? false,
   };
+}
+
+/** The rows merged (solver/merge.ts); when nothing merges, the rows themselves. */
+function mergeForPlan(cost: Float64Array, demand: Float64Array, n: number, K: number, resolution: number): Premerged {
+  const merged = mergeRows(cost, n, K, resolution);
+  const m = merged.groups;
+  if (m === n) return { merged, cost, demand };
+  const mCost = scratch.f64('plan.mergedCost', m * K);
+  const mDemand = new Float64Array(m);
+  mergedCosts(merged, cost, demand, K, resolution === 0, mCost, mDemand);
+  return { merged, cost: mCost, demand: mDemand };
 }
 
 /**

@@ -7,9 +7,10 @@
 // Only for arrays that do not outlive the call: nothing handed back to a caller may come from here.
 // decide() is synchronous and each worker thread has its own module instance, so one call at a time
 // uses them. The price is memory held between calls: the sources × origins arrays of the largest
-// problem seen, which that problem needed at its peak anyway — two without connection state (the cost
-// matrix, later the rows' plan shares; the weights in force, later the new weights) plus the merged
-// rows' costs and flows: ~590 MB at 1M subnets (128,850 × 200), ~50 MB at 100k × 20.
+// problem seen, which that problem needed at its peak anyway — two without connection state (the rows'
+// plan shares, in the cost matrix's buffer where there is one: merged-costs.ts builds none; the weights
+// in force, later the new weights) plus the merged rows' costs and flows: ~590 MB at 1M subnets
+// (128,850 × 200), ~50 MB at 100k × 20.
 export class Scratch {
   private readonly f64s = new Map<string, Float64Array>();
   private readonly i32s = new Map<string, Int32Array>();
@@ -32,6 +33,17 @@ export class Scratch {
   /** A Float64Array of at least `length` (contents unspecified) for `name`; the same memory as f64(name). */
   f64Raw(name: string, length: number): Float64Array {
     return kept(this.f64s, name, length, (n) => new Float64Array(n));
+  }
+
+  /** f64Raw(name) enlarged to at least `length` (doubling), its first `used` entries kept: for an array
+   * filled as it grows (merged-costs.ts). */
+  f64Grow(name: string, length: number, used: number): Float64Array {
+    const had = this.f64s.get(name);
+    if (had && had.length >= length) return had;
+    const grown = new Float64Array(Math.max(length, 2 * (had?.length ?? 0)));
+    if (had) grown.set(had.subarray(0, used));
+    this.f64s.set(name, grown);
+    return grown;
   }
 
   /** An Int32Array of at least `length` (contents unspecified) for the purpose `name`, kept like f64's. */

@@ -15,17 +15,19 @@ import type { DenseProblem } from './input.ts';
 export function preferCurrent(costs: CostMatrix, problem: DenseProblem, colToOrigin: readonly number[], stickinessMs: number): void {
   if (!(stickinessMs > 0)) return;
   const { rows: n, cols: C, cost } = costs;
-  const K = problem.settings.origins.length;
-  const now = new Float64Array(K);
+  const now = new Float64Array(problem.settings.origins.length);
+  for (let i = 0; i < n; i++) preferCurrentRow(cost, i * C, C, i, problem, colToOrigin, stickinessMs, now);
+}
+
+/** preferCurrent for row i, whose costs are at cost[at .. at + C); `now`: scratch of one entry per declared origin. */
+export function preferCurrentRow(cost: Float64Array, at: number, C: number, i: number, problem: DenseProblem, colToOrigin: readonly number[], stickinessMs: number, now: Float64Array): void {
   const { start, origin, share } = problem.current;
-  for (let i = 0; i < n; i++) {
-    now.fill(0);
-    let total = 0;
-    for (let e = start[i]!; e < start[i + 1]!; e++) if (origin[e]! >= 0 && share[e]! > 0 && Number.isFinite(share[e]!)) total += share[e]!;
-    for (let e = start[i]!; e < start[i + 1]!; e++) if (origin[e]! >= 0 && share[e]! > 0 && Number.isFinite(share[e]!)) now[origin[e]!]! += share[e]! / total;
-    for (let c = 0; c < C; c++) {
-      const idx = i * C + c;
-      if (cost[idx] !== Infinity) cost[idx]! += stickinessMs * (1 - now[colToOrigin[c]!]!);
-    }
+  now.fill(0);
+  let total = 0;
+  for (let e = start[i]!; e < start[i + 1]!; e++) if (origin[e]! >= 0 && share[e]! > 0 && Number.isFinite(share[e]!)) total += share[e]!;
+  for (let e = start[i]!; e < start[i + 1]!; e++) if (origin[e]! >= 0 && share[e]! > 0 && Number.isFinite(share[e]!)) now[origin[e]!]! += share[e]! / total;
+  for (let c = 0; c < C; c++) {
+    const idx = at + c;
+    if (cost[idx] !== Infinity) cost[idx]! += stickinessMs * (1 - now[colToOrigin[c]!]!);
   }
 }

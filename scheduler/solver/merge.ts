@@ -37,42 +37,82 @@ export function mergeIdenticalRows(cost: Float64Array, rows: number, cols: numbe
 
 /** Groups rows whose costs agree bucket by bucket (resolution > 0) or bit for bit (0); see the header. */
 export function mergeRows(cost: Float64Array, rows: number, cols: number, resolution: number): MergedRows {
-  if (!(resolution >= 0) || !Number.isFinite(resolution)) throw new Error(`merge: resolution must be a finite number ≥ 0, got ${resolution}`);
-  const groupOf = new Int32Array(rows);
-  const representative = new Int32Array(rows);
-  let groups = 0;
+  const grouper = new RowGrouper(rows, cols, resolution);
+  for (let i = 0; i < rows; i++) grouper.add(i, cost, i * cols);
+  return grouper.result();
+}
+
+/**
+ * mergeRows one row at a time, for callers that compute each row's costs and need not keep them all
+ * (core/merged-costs.ts: at 1M subnets the sources × origins cost matrix is 206 MB, written once and
+ * read three times). Rows must be added in order, 0 to rows − 1. Where a group's first row (its
+ * representative) is compared from: by default the array the rows are added from, at the
+ * representative's own offset (mergeRows: the whole matrix); with `keep`, a copy of each
+ * representative's costs made as its group is opened, group after group — the merged cost matrix's
+ * layout, which `keep.grow` enlarges (contents kept) when a group needs more room.
+ */
+export class RowGrouper {
+  readonly groupOf: Int32Array;
+  private readonly representative: Int32Array;
+  private groups = 0;
   // Open addressing on the row hash (no per-row allocation): slot -> group + 1 (0 = empty).
-  let size = 16;
-  while (size < rows * 2) size <<= 1;
-  const mask = size - 1;
-  const slots = new Int32Array(size);
-  const hashOf = new Int32Array(rows);
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  private readonly groupHash: Int32Array;
   // Each cost is compared by its key: the cost itself, or its bucket ⌊c / r⌋ (compared as a float:
   // costs with failover ranks reach ~1e7, and buckets of 1e-3 ms would overflow an int32). Keys are
   // computed on the fly, not stored: at 129k rows × 200 columns a key matrix would be another 200 MB.
-  const inv = resolution > 0 ? 1 / resolution : 0;
-  const costBits = new Uint32Array(cost.buffer, cost.byteOffset, cost.length * 2);
-  for (let i = 0; i < rows; i++) {
+  private readonly inv: number;
+  private bitsOf: Float64Array | null = null;
+  private bits: Uint32Array = new Uint32Array(0);
+  /** With `keep`: the representatives' costs, group-major. */
+  kept: Float64Array;
+
+  constructor(
+    rows: number,
+    private readonly cols: number,
+    resolution: number,
+    private readonly keep?: { into: Float64Array; grow: (length: number, used: number) => Float64Array },
+  ) {
+    if (!(resolution >= 0) || !Number.isFinite(resolution)) throw new Error(`merge: resolution must be a finite number ≥ 0, got ${resolution}`);
+    this.groupOf = new Int32Array(rows);
+    this.representative = new Int32Array(rows);
+    this.groupHash = new Int32Array(rows);
+    let size = 16;
+    while (size < rows * 2) size <<= 1;
+    this.mask = size - 1;
+    this.slots = new Int32Array(size);
+    this.inv = resolution > 0 ? 1 / resolution : 0;
+    this.kept = keep?.into ?? new Float64Array(0);
+  }
+
+  /** Row i (costs at row[at .. at + cols)) into its group; returns the group. */
+  add(i: number, row: Float64Array, at: number): number {
+    const { cols, inv, mask, slots, representative, groupHash } = this;
     let h = 0x811c9dc5;
-    const base = i * cols;
     if (inv > 0) {
       // The bucket's low 32 bits (|0: +∞ hashes as 0, huge buckets wrap): only a hash; rows are
       // compared on the exact buckets below.
-      for (let j = 0; j < cols; j++) h = Math.imul(h ^ (Math.floor(cost[base + j]! * inv) | 0), 0x01000193);
+      for (let j = 0; j < cols; j++) h = Math.imul(h ^ (Math.floor(row[at + j]! * inv) | 0), 0x01000193);
     } else {
-      for (let t = base * 2; t < (base + cols) * 2; t++) h = Math.imul(h ^ costBits[t]!, 0x01000193);
+      if (this.bitsOf !== row) {
+        this.bitsOf = row;
+        this.bits = new Uint32Array(row.buffer, row.byteOffset, row.length * 2);
+      }
+      const bits = this.bits;
+      for (let t = at * 2; t < (at + cols) * 2; t++) h = Math.imul(h ^ bits[t]!, 0x01000193);
     }
-    hashOf[i] = h;
     let slot = h & mask;
     let found = -1;
     for (;;) {
       const g = slots[slot]! - 1;
       if (g < 0) break;
-      const r = representative[g]!;
-      if (hashOf[r] === h) {
+      if (groupHash[g] === h) {
+        const ref = this.keep ? this.kept : row;
+        const refAt = this.keep ? g * cols : representative[g]! * cols;
         let same = true;
-        if (inv > 0) for (let j = 0; j < cols && same; j++) same = Math.floor(cost[r * cols + j]! * inv) === Math.floor(cost[base + j]! * inv);
-        else for (let j = 0; j < cols && same; j++) same = cost[r * cols + j] === cost[base + j];
+        if (inv > 0) for (let j = 0; j < cols && same; j++) same = Math.floor(ref[refAt + j]! * inv) === Math.floor(row[at + j]! * inv);
+        else for (let j = 0; j < cols && same; j++) same = ref[refAt + j] === row[at + j];
         if (same) {
           found = g;
           break;
@@ -81,13 +121,22 @@ export function mergeRows(cost: Float64Array, rows: number, cols: number, resolu
       slot = (slot + 1) & mask;
     }
     if (found < 0) {
-      found = groups++;
+      found = this.groups++;
       representative[found] = i;
+      groupHash[found] = h;
       slots[slot] = found + 1;
+      if (this.keep) {
+        if (this.kept.length < this.groups * cols) this.kept = this.keep.grow(this.groups * cols, found * cols);
+        this.kept.set(row.subarray(at, at + cols), found * cols);
+      }
     }
-    groupOf[i] = found;
+    this.groupOf[i] = found;
+    return found;
   }
-  return { groupOf, groups, representative: representative.slice(0, groups) };
+
+  result(): MergedRows {
+    return { groupOf: this.groupOf, groups: this.groups, representative: this.representative.slice(0, this.groups) };
+  }
 }
 
 /**
@@ -104,18 +153,27 @@ export function mergedCosts(m: MergedRows, cost: Float64Array, demand: Float64Ar
   if (exact) return;
   // Weighted means over the members with demand, summed in place (no groups × cols scratch: 100 MB at
   // 1M subnets); +∞ stays +∞ (a bucket is all-infinite or all-finite).
-  for (let g = 0; g < groups; g++) {
-    if (!(demandOut[g]! > 0)) continue;
-    for (let j = 0; j < cols; j++) if (out[g * cols + j] !== Infinity) out[g * cols + j] = 0;
-  }
+  clearWeighted(out, demandOut, groups, cols);
   for (let i = 0; i < rows; i++) {
     const d = demand[i]!;
     if (!(d > 0)) continue;
     const g = groupOf[i]!;
-    const w = d / demandOut[g]!;
-    for (let j = 0; j < cols; j++) {
-      const c = cost[i * cols + j]!;
-      if (c !== Infinity) out[g * cols + j]! += w * c;
-    }
+    addWeighted(out, g * cols, cost, i * cols, cols, d / demandOut[g]!);
+  }
+}
+
+/** Clears the finite costs of the groups with demand: the start of their weighted means (mergedCosts). */
+export function clearWeighted(out: Float64Array, demandOut: Float64Array, groups: number, cols: number): void {
+  for (let g = 0; g < groups; g++) {
+    if (!(demandOut[g]! > 0)) continue;
+    for (let j = 0; j < cols; j++) if (out[g * cols + j] !== Infinity) out[g * cols + j] = 0;
+  }
+}
+
+/** One member's share of its group's weighted mean: w × its costs, +∞ left as it is. */
+export function addWeighted(out: Float64Array, outAt: number, cost: Float64Array, at: number, cols: number, w: number): void {
+  for (let j = 0; j < cols; j++) {
+    const c = cost[at + j]!;
+    if (c !== Infinity) out[outAt + j]! += w * c;
   }
 }
