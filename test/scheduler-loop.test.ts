@@ -121,6 +121,22 @@ describe('SchedulerLoop', () => {
     expect(hist.values.find((v) => (v as { metricName?: string }).metricName === 'sluice_scheduler_stage_duration_seconds_count' && v.labels.stage === 'publish')?.value).toBe(1);
   });
 
+  it('tells the decision worker the problem\'s size (prepare) once the problem is built, before it asks for the decision', async () => {
+    const reader = new ScriptedReader();
+    reader.next = () => edgeInputs('sfo', 300, { us: 20, eu: 140 });
+    const calls: string[] = [];
+    const loop = makeLoop(reader, 'test-a', registry, 5_000, {
+      prepare: (rows, cols, policy) => calls.push(`prepare ${rows}x${cols} ${policy}`),
+      solve: async (p) => {
+        calls.push(`solve ${p.sources.length}x${p.origins.length}`);
+        return { decision: decide(p), solve_ms: 0 };
+      },
+      onStage: (stage) => calls.push(stage),
+    });
+    expect((await loop.cycle()).results[0]!.outcome).toBe('published');
+    expect(calls.slice(0, 7)).toEqual(['inputs', 'weights_in_force', 'problem', 'prepare 1x2 latency', 'summary', 'latency', 'solve 1x2']);
+  });
+
   it('decides from the weights it published without reading them back, until another writer publishes', async () => {
     const reader = new ScriptedReader();
     reader.next = () => edgeInputs('sfo', 300, { us: 20, eu: 140 });

@@ -25,7 +25,7 @@ import { bytesToV4 } from '../../lib/prefix-table.ts';
 import { ipToBytes } from '../../model/primitives.ts';
 import type { DnsView } from '../../model/index.ts';
 import { densify } from '../../scheduler/core/input.ts';
-import type { SchedulingDecision } from '../../scheduler/core/types.ts';
+import type { Policy, SchedulingDecision } from '../../scheduler/core/types.ts';
 import { choose, newChoice } from '../../dns/answer/choose.ts';
 import { buildViewIndex, type Authority } from '../../dns/answer/view-index.ts';
 import { runPaced, type Steps } from '../../lib/steps.ts';
@@ -249,6 +249,8 @@ export async function runOffline(spec: OfflineSpec): Promise<OfflineResult> {
       store,
       // As PromqlInputReader reads them: assembled in steps on the loop's thread.
       reader: { read: async (c) => runPaced(toCapacityUnitSteps(await runPaced(assembleInputsSteps(raw, c, counter)), c)) },
+      // As start.ts (SCALE_NO_PREPARE=1: without, to measure what it saves).
+      ...(process.env.SCALE_NO_PREPARE ? {} : { prepare: (rows: number, cols: number, policy: Policy) => solver.prepare(rows, cols, policy) }),
       solve: async (p) => {
         if (spec.dumpProblem) writeFileSync(`${spec.dumpProblem}-${++dumped}.v8`, serialize(densify(p)));
         const t = performance.now();

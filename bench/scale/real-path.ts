@@ -40,7 +40,7 @@ import { DecisionWorker, type RoundTrip } from '../../scheduler/solver/client.ts
 import { DEFAULT_MERGE_RESOLUTION_MS } from '../../scheduler/solver/merge.ts';
 import { threadCpuMs } from '../../lib/thread-cpu.ts';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import type { SchedulingDecision } from '../../scheduler/core/index.ts';
+import type { Policy, SchedulingDecision } from '../../scheduler/core/index.ts';
 import { buildQuery, decodeResponse, udpExchange } from '../../dns/testing/packets.ts';
 import { freePort, freeServerPort } from '../../test/helpers/ports.ts';
 import { startPrometheus, type RunningPrometheus } from '../../test/helpers/prometheus.ts';
@@ -335,6 +335,8 @@ export async function runRealPath(spec: RealPathSpec): Promise<RealPathResult> {
     const loopOptions: ConstructorParameters<typeof SchedulerLoop>[0] = {
       store: timedStore,
       reader: timedReader,
+      // As start.ts (SCALE_NO_PREPARE=1: without, to measure what it saves).
+      ...(process.env.SCALE_NO_PREPARE ? {} : { prepare: (rows: number, cols: number, policy: Policy) => solver.prepare(rows, cols, policy) }),
       solve: async (p) => {
         if (spec.dumpProblem) writeFileSync(`${spec.dumpProblem}-${++dumped}.v8`, serialize(densify(p)));
         const t = performance.now();

@@ -60,7 +60,7 @@ export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Arra
   const reward = extras?.minLoad ? minimumShareReward(mCost, K, penalty) : undefined;
   const flow = scratch.f64('plan.flow', m * K);
   lap('capacity');
-  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty, ...(extras?.minLoad ? { minLoad: extras.minLoad, reward } : {}) }, { flow, ...(extras?.initialPrice ? { initialPrice: extras.initialPrice } : {}) });
+  const sol = solveTransport({ rows: m, cols: K, demand: mDemand, cost: mCost, cap1: caps.cap1, cap2: caps.cap2, penalty, ...(extras?.minLoad ? { minLoad: extras.minLoad, reward } : {}) }, { flow, coarseArrays: COARSE_ARRAYS, ...(extras?.initialPrice ? { initialPrice: extras.initialPrice } : {}) });
 
   lap('solve');
   const mShare = sharesOf(sol.flow, mCost, mDemand, sol.price, m, K);
@@ -80,6 +80,12 @@ export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Arra
     limitsRelaxed: caps.limitsRelaxed ?? false,
   };
 }
+
+/** The coarse start's arrays, kept between decisions like the others (prepare.ts names them too). */
+const COARSE_ARRAYS = {
+  cost: (length: number) => scratch.f64Raw('plan.coarseCost', length).subarray(0, length),
+  flow: (length: number) => scratch.f64('plan.coarseFlow', length),
+};
 
 /** The rows merged (solver/merge.ts); when nothing merges, the rows themselves. */
 function mergeForPlan(cost: Float64Array, demand: Float64Array, n: number, K: number, resolution: number): Premerged {

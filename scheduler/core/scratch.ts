@@ -46,6 +46,21 @@ export class Scratch {
     return grown;
   }
 
+  /** Makes sure f64(name) has room for `length` and that its memory is mapped: a new array is written
+   * through once, so its pages are faulted in now (prepare.ts) rather than inside the next decide().
+   * Nothing to do when the array is already that large. */
+  prefault(name: string, length: number): boolean {
+    const had = this.f64s.get(name);
+    if (had && had.length >= length) return false;
+    this.f64Raw(name, length).fill(0, 0, length);
+    return true;
+  }
+
+  /** The Float64Arrays kept, by name (prepare.test.ts: which arrays a decision allocated). */
+  f64Arrays(): ReadonlyMap<string, Float64Array> {
+    return this.f64s;
+  }
+
   /** An Int32Array of at least `length` (contents unspecified) for the purpose `name`, kept like f64's. */
   i32(name: string, length: number): Int32Array {
     return kept(this.i32s, name, length, (n) => new Int32Array(n));

@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { LatencyEntry, LoadBalancer, LoadBalancerWeights } from '../../model/index.ts';
 import { LeaseLost, type Fence, type LeaseGrant, type SchedulerStore } from './store.ts';
-import type { SchedulingDecision, SchedulingProblem } from '../core/index.ts';
+import type { Policy, SchedulingDecision, SchedulingProblem } from '../core/index.ts';
 import { InputsUnavailable, type InputReader, type LbInputs } from '../inputs/types.ts';
 import { buildProblemSteps, sameWeights, sameWeightsSteps, splitWeights, splitWeightsChangeSteps, type BuiltProblem, type Locate } from './problem.ts';
 import { CarriedState, connectionSummary } from './connection-sources.ts';
@@ -31,6 +31,9 @@ export interface LoopOptions {
   store: SchedulerStore;
   reader: InputReader;
   solve: Solve;
+  /** Told each problem's size once it is built, before the summary, latency rows and packing: the
+   * decision worker maps its arrays meanwhile (DecisionWorker.prepare, core/prepare.ts). */
+  prepare?: (rows: number, cols: number, policy: Policy) => void;
   log: Logger;
   metrics: SchedulerMetrics;
   intervalMs: number;
@@ -338,6 +341,7 @@ export class SchedulerLoop {
     if (answerSurvival) this.o.metrics.answerSurvival.set({ load_balancer: lb.name }, answerSurvival.value);
     const built = await runPaced(buildProblemSteps({ lb, origins, edges: allEdges, health, edgeHealth, inputs, current, missing, holdCycles: this.o.holdCycles, mergeResolutionMs: this.o.mergeResolutionMs, locate: this.o.locate, carried: this.carried.connectionsFor(lb.id), cycleSeconds, answerSurvival }));
     await clock.lap('problem');
+    if (built.problem.sources.length > 0) this.o.prepare?.(built.problem.sources.length, built.problem.origins.length, built.problem.policy);
     const active = await this.o.store.activeOverrides(lb.id);
     const overrides = this.overrides.resolve(lb.id, active, built.problem.sources, (this.o.now ?? Date.now)());
     if (overrides) built.problem.overrides = overrides;

@@ -74,6 +74,7 @@ export async function startScheduler(config: SchedulerConfig, store: SchedulerSt
     store,
     reader: inputs,
     solve: (p) => solver.decide(p),
+    prepare: (rows, cols, policy) => solver.prepare(rows, cols, policy),
     log,
     metrics,
     intervalMs: config.interval,

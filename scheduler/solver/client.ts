@@ -5,7 +5,7 @@ import type { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import type { PacedMeter } from '../../lib/steps.ts';
 import { startWorker } from '../../lib/worker.ts';
-import type { SchedulingDecision, SchedulingProblem } from '../core/types.ts';
+import type { Policy, SchedulingDecision, SchedulingProblem } from '../core/types.ts';
 import { packProblem, unpackDecision, type PackedDecision } from './packing.ts';
 
 export interface TimedDecision {
@@ -120,6 +120,15 @@ export class DecisionWorker {
   start(): this {
     this.ensure();
     return this;
+  }
+
+  /**
+   * Tells the worker the size of the problem about to come (core/prepare.ts): it maps the decision's
+   * large arrays while the caller finishes the problem, instead of faulting them in inside the first
+   * decide() of that size. No reply; a decide() posted meanwhile waits behind it in the worker's queue.
+   */
+  prepare(rows: number, cols: number, policy: Policy): void {
+    this.ensure().postMessage({ prepare: { rows, cols, policy } });
   }
 
   async decide(problem: SchedulingProblem): Promise<TimedDecision> {

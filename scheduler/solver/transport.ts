@@ -105,6 +105,10 @@ export interface SolveOptions {
   /** Write the flows here (rows × cols, zero-filled) instead of a new array: the caller's reusable
    * buffer, which spares a large allocation per solve (see core/scratch.ts). Returned as `flow`. */
   flow?: Float64Array;
+  /** Arrays for the coarse start's problem, from the caller's reusable memory (core/prepare.ts maps it
+   * ahead of a first decision): its costs (`length` entries, any contents: all are written) and its
+   * flows (zero-filled). Default: new arrays. */
+  coarseArrays?: { cost: (length: number) => Float64Array; flow: (length: number) => Float64Array };
 }
 
 /** Every SAMPLE_STEP-th row makes the warm start's sample. */
@@ -141,9 +145,10 @@ export function solveTransport(p: TransportProblem, options: SolveOptions = {}):
     augmentations += s.augmentations;
     lap('solve: warm start');
   } else if (!initial && p.rows >= (options.coarseStartRows ?? 20_000)) {
-    const coarse = coarsened(p, COARSE_RESOLUTION);
+    const coarse = coarsened(p, COARSE_RESOLUTION, options.coarseArrays?.cost);
     if (coarse) {
-      const s = solveTransport(coarse, { warmStartRows: threshold, warmStartRowsPerColumn: perColumn, coarseStartRows: Infinity });
+      const flow = options.coarseArrays?.flow(coarse.rows * coarse.cols);
+      const s = solveTransport(coarse, { warmStartRows: threshold, warmStartRowsPerColumn: perColumn, coarseStartRows: Infinity, ...(flow ? { flow } : {}) });
       initial = s.price;
       augmentations += s.augmentations;
       lap('solve: coarse start');
@@ -184,10 +189,10 @@ function sampleRows(p: TransportProblem, step: number): TransportProblem {
 
 /** The problem with rows merged at `resolution` (merge.ts; same capacities), or null when that does not
  * at least halve the rows. */
-function coarsened(p: TransportProblem, resolution: number): TransportProblem | null {
+function coarsened(p: TransportProblem, resolution: number, costArray?: (length: number) => Float64Array): TransportProblem | null {
   const merged = mergeRows(p.cost, p.rows, p.cols, resolution);
   if (merged.groups * COARSE_MIN_REDUCTION > p.rows) return null;
-  const cost = new Float64Array(merged.groups * p.cols);
+  const cost = costArray ? costArray(merged.groups * p.cols) : new Float64Array(merged.groups * p.cols);
   const demand = new Float64Array(merged.groups);
   mergedCosts(merged, p.cost, p.demand, p.cols, false, cost, demand);
   return { ...p, rows: merged.groups, cost, demand };

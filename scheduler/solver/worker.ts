@@ -10,6 +10,8 @@ import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { threadCpuMs } from '../../lib/thread-cpu.ts';
 import { decideDense } from '../core/decide.ts';
 import { lastStages, lastStagesCpu } from '../core/decide-stages.ts';
+import { prepareScratch } from '../core/prepare.ts';
+import type { Policy } from '../core/types.ts';
 import { packDecision, type PackedProblem } from './packing.ts';
 import type { WorkerTiming } from './client.ts';
 
@@ -18,6 +20,11 @@ export interface WorkerRequest {
   problem: PackedProblem;
   /** Epoch ms at which the caller posted the request. */
   posted_at?: number;
+}
+
+/** The size of the decision the caller is about to ask for (core/prepare.ts); no reply. */
+export interface PrepareRequest {
+  prepare: { rows: number; cols: number; policy: Policy };
 }
 
 const epochMs = (): number => performance.timeOrigin + performance.now();
@@ -38,7 +45,16 @@ function gcSummary(p: GCProfiler): Pick<WorkerTiming, 'gc_ms' | 'gc_max_ms' | 'g
   return { gc_ms: Math.round(total / 1000), gc_max_ms: Math.round(max / 1000), gc_count: stats.length, gc_by_type_ms: byType };
 }
 
-parentPort?.on('message', (msg: WorkerRequest) => {
+parentPort?.on('message', (msg: WorkerRequest | PrepareRequest) => {
+  if ('prepare' in msg) {
+    // Best effort: a failure here (out of memory) surfaces, if at all, in the decision that follows.
+    try {
+      prepareScratch(msg.prepare.rows, msg.prepare.cols, msg.prepare.policy);
+    } catch {
+      // nothing to report: decide() allocates what it needs itself
+    }
+    return;
+  }
   try {
     const received = epochMs();
     const gcProfiler = new GCProfiler();
