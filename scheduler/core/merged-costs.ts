@@ -60,17 +60,26 @@ export function buildMergedCosts(problem: DenseProblem, columns: OriginState[], 
   const merged = grouper.result();
   const m = merged.groups;
   const cost = grouper.kept.subarray(0, m * K);
-  const { groupOf } = merged;
+  const { groupOf, representative } = merged;
   const demand = new Float64Array(m);
-  for (let i = 0; i < n; i++) demand[groupOf[i]!]! += problem.demand[i]!;
-  // Exact merging: a group's rows are bit-identical, its representative's costs are its costs.
-  if (resolution === 0) return { merged, cost, demand, rows };
-  clearWeighted(cost, demand, m, K);
+  // Members with demand per group: a group whose only one is its representative already holds its
+  // mean (w = d/d = 1 exactly, so 0 + 1·c = c to the bit): its rows are not computed again.
+  const withDemand = new Int32Array(m);
   for (let i = 0; i < n; i++) {
     const d = problem.demand[i]!;
-    if (!(d > 0)) continue;
-    fill(i);
+    demand[groupOf[i]!]! += d;
+    if (d > 0) withDemand[groupOf[i]!]!++;
+  }
+  // Exact merging: a group's rows are bit-identical, its representative's costs are its costs.
+  if (resolution === 0) return { merged, cost, demand, rows };
+  const settled = (g: number): boolean => withDemand[g] === 1 && problem.demand[representative[g]!]! > 0;
+  for (let g = 0; g < m; g++) if (settled(g)) withDemand[g] = -1; // marks: keep the representative's row
+  clearWeighted(cost, demand, m, K, (g) => withDemand[g] !== -1);
+  for (let i = 0; i < n; i++) {
+    const d = problem.demand[i]!;
     const g = groupOf[i]!;
+    if (!(d > 0) || withDemand[g] === -1) continue;
+    fill(i);
     addWeighted(cost, g * K, row, 0, K, d / demand[g]!);
   }
   return { merged, cost, demand, rows };

@@ -162,10 +162,10 @@ export function mergedCosts(m: MergedRows, cost: Float64Array, demand: Float64Ar
   }
 }
 
-/** Clears the finite costs of the groups with demand: the start of their weighted means (mergedCosts). */
-export function clearWeighted(out: Float64Array, demandOut: Float64Array, groups: number, cols: number): void {
+/** Clears the finite costs of the groups with demand (and `only` them, if given): the start of their weighted means (mergedCosts). */
+export function clearWeighted(out: Float64Array, demandOut: Float64Array, groups: number, cols: number, only?: (g: number) => boolean): void {
   for (let g = 0; g < groups; g++) {
-    if (!(demandOut[g]! > 0)) continue;
+    if (!(demandOut[g]! > 0) || (only && !only(g))) continue;
     for (let j = 0; j < cols; j++) if (out[g * cols + j] !== Infinity) out[g * cols + j] = 0;
   }
 }
