@@ -39,6 +39,10 @@ function problemOf(seed: number, n: number): SchedulingProblem {
     });
     if (i % 3 === 0) current[`s${i}`] = { [`o${i % 5}`]: 0.7, o4: 0.3 };
   }
+  // A group whose representative has no demand and whose one member with demand costs a little more
+  // (within the bucket): its mean is that member's costs, not the representative's.
+  const alone = { lat: -33.9, lon: 151.2 };
+  sources.push({ id: 'pair-first', demand_rps: 0, rtt_ms: { o0: 10.1 }, location: alone }, { id: 'pair-second', demand_rps: 5, rtt_ms: { o0: 10.9 }, location: alone });
   return { policy: 'latency', max_shift: 1, deadband: 0.005, max_latency_ms: 500, current, origins, sources, stickiness_ms: 10 };
 }
 
