@@ -18,7 +18,7 @@ export interface Plan {
   solver: SolverInfo;
 }
 
-export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, lp: Pick<LpExtras, 'mergeResolution' | 'initialPrice' | 'shareInto' | 'premerged'> = {}): Plan {
+export function makePlan(policy: Policy, columns: OriginState[], costs: CostMatrix, demand: Float64Array, lp: Pick<LpExtras, 'mergeResolution' | 'initialPrice' | 'shareInto'> = {}): Plan {
   if (policy === 'weighted') return weightedPlan(columns, costs, demand);
   return lpPlan(policy, columns, costs.cost, demand, costs.rows, lp);
 }
