@@ -79,6 +79,16 @@ export interface DampingResult {
   next?: Float64Array | undefined;
   /** Sources whose target needed more to leave an origin than its established connections release. */
   pinnedSources: number;
+  /** Per row, the columns it has anything on in force, effective, plan or refill, ascending (CSR): the
+   * weights, `next` and the plan and refill are 0 everywhere else (rows have 1–3 of 200 at 1M subnets),
+   * so later passes may visit only these (decide.ts). */
+  support: RowColumns;
+}
+
+/** Some columns of each row, ascending: row i's are col[start[i] .. start[i + 1]). */
+export interface RowColumns {
+  start: Int32Array;
+  col: Int32Array;
 }
 
 export function damp(input: DampingInput): DampingResult {
@@ -242,6 +252,7 @@ export function damp(input: DampingInput): DampingResult {
     weights,
     next,
     pinnedSources,
+    support: { start: rowStart, col: active },
     step: {
       fraction: r.alpha,
       limited_by: r.alpha > r.alphaShift ? 'capacity' : r.alpha >= 1 ? 'none' : 'max_shift',

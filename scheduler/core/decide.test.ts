@@ -370,3 +370,43 @@ describe('properties on random problems', () => {
     }
   });
 });
+
+describe('invariants with DNS sticky points and connection state (answer steering, pinned load)', () => {
+  it('random problems: every published and planned row sums to 1, the diff names exactly the new weights', () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const r = rng(1000 + seed);
+      const K = 2 + Math.floor(r() * 6);
+      const origins = Array.from({ length: K }, (_, j) => {
+        const max = 50 + r() * 400;
+        return origin(`o${j}`, max, { target_rps: max * (0.6 + 0.4 * r()), healthy: r() > 0.1, admin_state: r() < 0.1 ? 'drain' : 'active' });
+      });
+      const sources = Array.from({ length: 20 + Math.floor(r() * 60) }, (_, i) => {
+        const survival = Object.fromEntries(origins.map((o) => [o.id, r()]));
+        const effective = r() < 0.5 ? Object.fromEntries(origins.filter(() => r() < 0.5).map((o) => [o.id, r()])) : undefined;
+        return source(`10.0.${i}.0/24`, r() * 60, Object.fromEntries(origins.map((o) => [o.id, 5 + r() * 300])), {
+          pick: r(),
+          ...(r() < 0.7 ? { connections: { survival, ...(effective ? { effective } : {}), answer_survival: r() } } : {}),
+        });
+      });
+      const current: Weights = {};
+      for (const s of sources) {
+        if (r() < 0.2) continue;
+        const raw = origins.map(() => (r() < 0.5 ? r() : 0));
+        const sum = raw.reduce((a, b) => a + b, 0) || 1;
+        current[s.id] = Object.fromEntries(origins.map((o, j) => [o.id, raw[j]! / sum]).filter(([, v]) => (v as number) > 0));
+      }
+      const d = decide(problem({ max_shift: 0.05, origins, sources, current, merge_resolution_ms: seed % 2 === 0 ? 2 : 0 }));
+      if (d.status !== 'ok') continue;
+      sumsToOne(d.weights);
+      sumsToOne(d.plan);
+      const newEntries = new Map<string, number>();
+      for (const c of d.diff) newEntries.set(`${c.source} ${c.origin_id}`, c.to);
+      for (const [s, shares] of Object.entries(d.weights)) {
+        for (const [o, v] of Object.entries(shares)) {
+          const was = current[s]?.[o] ?? 0;
+          if (Math.abs(v - was) > 1e-9) expect(newEntries.get(`${s} ${o}`), `seed ${seed} ${s} ${o}`).toBe(v);
+        }
+      }
+    }
+  });
+});

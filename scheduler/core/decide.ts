@@ -13,7 +13,7 @@ import type { DecisionReason } from '../../model/views.ts';
 import { splitInForce } from './connections.ts';
 import { applyDials, makeBoundedPlan, resolveOverrides, type ResolvedOverrides } from './bounded-plan.ts';
 import { buildCosts, type CostMatrix } from './costs.ts';
-import { damp } from './damping.ts';
+import { damp, type RowColumns } from './damping.ts';
 import { lap, startStages } from './decide-stages.ts';
 import { densify, rttOf, type DenseProblem } from './input.ts';
 import { classifyOrigins, type OriginRole } from './origins.ts';
@@ -108,7 +108,7 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const inForceAnswers = problem.pick && inForce.hasConnections ? answersInForce(problem, inForce, order, exact) : undefined;
   lap('in force');
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
-  const { weights: w, step, next, pinnedSources } = damp({
+  const { weights: w, step, next, pinnedSources, support } = damp({
     rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps, exact,
     // The weights overwrite the weights in force (read only before; nothing after needs them).
     weightsInto: inForce.kept,
@@ -123,8 +123,8 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const latencyAt = objectiveLatency(problem, rowsInfo, colToOrigin, roleOf);
 
   // Published shares: drop dust below MIN_SHARE, renormalise.
-  cleanRows(w, n, K);
-  cleanRows(planDense, n, K);
+  cleanRows(w, n, K, support);
+  cleanRows(planDense, n, K, support);
   lap('clean rows');
   // DNS subnets answered whole: flip the ones nearest to flipping where the answers lag the walk, hold
   // back the ones just moved where they run ahead of it.
@@ -147,8 +147,10 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   const prediction = predict(problem, w, roleOf, origins.map((o) => o.id));
   lap('prediction');
   // The published rows (sparse: 1-3 origins a row), and the objectives summed over them.
-  const weights = sparseRows(w, n, K);
-  const planRows = sparseRows(planDense, n, K);
+  // Answer steering moves a row's weights only onto origins its support holds (its walk's or plan's, or
+  // the answer in force, which has a share): the support still covers every weight.
+  const weights = sparseRows(w, n, K, support);
+  const planRows = sparseRows(planDense, n, K, support);
   const predicted = prediction.share === w ? weights : sparseRows(prediction.share, n, K);
   const totals = loadsAndObjectives(predicted, prediction.picked, planRows, latencyAt, demand, K);
   lap('objectives');
@@ -160,8 +162,8 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   for (const o of overrideOutcomes) notes.push(overrideNote(o));
   const shaped = overrideOutcomes.some((o) => o.status !== 'void');
   const reason: DecisionReason = inForce.freedByHealth > 0 ? 'health' : inForce.drainShare > 0 ? 'drain' : shaped ? 'override' : 'optimize';
-  const diff = diffAgainstCurrent(problem, w, weights.origin.length);
-  const effective = inForce.hasConnections && next ? { connections: { effective: sparseRows(next, n, K) } } : {};
+  const diff = diffAgainstCurrent(problem, w, weights);
+  const effective = inForce.hasConnections && next ? { connections: { effective: sparseRows(next, n, K, support) } } : {};
   lap('output');
   return {
     rest: {
@@ -422,11 +424,11 @@ function loadsAndObjectives(predicted: SparseShares, picked: Int32Array | undefi
  * The changes against what is in force, per source: first every origin its record names (in its order,
  * including shares on origins that no longer exist), then the origins it gets that it did not name.
  */
-function diffAgainstCurrent(problem: DenseProblem, w: Float64Array, weightEntries: number): FlatDiff {
+function diffAgainstCurrent(problem: DenseProblem, w: Float64Array, weights: SparseShares): FlatDiff {
   const { current } = problem;
   const n = problem.sourceIds.length;
   const K = problem.settings.origins.length;
-  const capacity = current.origin.length + weightEntries;
+  const capacity = current.origin.length + weights.origin.length;
   const source = new Int32Array(capacity);
   const originCode = new Int32Array(capacity);
   const from = new Float64Array(capacity);
@@ -452,27 +454,31 @@ function diffAgainstCurrent(problem: DenseProblem, w: Float64Array, weightEntrie
         if (Math.abs(t - f) > 1e-9) push(i, j, f, t);
       }
     }
-    for (let j = 0; j < K; j++) {
-      const t = w[row + j]!;
-      if (t > 0 && named[j] !== i + 1) push(i, j, 0, t);
+    // The new weights' entries (sparse: the same ones, in the same order, as w's positive entries).
+    for (let e = weights.start[i]!; e < weights.start[i + 1]!; e++) {
+      const j = weights.origin[e]!;
+      if (named[j] !== i + 1) push(i, j, 0, weights.share[e]!);
     }
   }
   return { source: source.slice(0, count), origin: originCode.slice(0, count), from: from.slice(0, count), to: to.slice(0, count), extraIds: current.extraIds };
 }
 
 /** Zeroes shares below MIN_SHARE and renormalises each row (rows of all zeros stay zero). */
-function cleanRows(dense: Float64Array, n: number, K: number): void {
+function cleanRows(dense: Float64Array, n: number, K: number, support: RowColumns): void {
+  // Only the row's support (damping.ts): every other entry is 0 already, which this would leave as it is.
+  const { start, col } = support;
   for (let i = 0; i < n; i++) {
     let sum = 0;
     let dropped = false;
-    for (let j = 0; j < K; j++) {
-      const v = dense[i * K + j]!;
+    for (let e = start[i]!; e < start[i + 1]!; e++) {
+      const idx = i * K + col[e]!;
+      const v = dense[idx]!;
       if (v < MIN_SHARE) {
         if (v !== 0) dropped = true;
-        dense[i * K + j] = 0;
+        dense[idx] = 0;
       } else sum += v;
     }
-    if ((dropped || Math.abs(sum - 1) > 1e-15) && sum > 0) for (let j = 0; j < K; j++) dense[i * K + j]! /= sum;
+    if ((dropped || Math.abs(sum - 1) > 1e-15) && sum > 0) for (let e = start[i]!; e < start[i + 1]!; e++) dense[i * K + col[e]!]! /= sum;
   }
 }
 

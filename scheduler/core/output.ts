@@ -6,6 +6,7 @@
 // caller's side (solver/client.ts) — never twice, never in the worker only to be flattened again.
 import { runToEnd, STEP_ITEMS, type Steps } from '../../lib/steps.ts';
 import type { WeightChange } from '../../model/views.ts';
+import type { RowColumns } from './damping.ts';
 import type { SchedulingDecision, Weights } from './types.ts';
 
 /** Non-zero shares per source (CSR): row i is entries start[i] .. start[i+1] − 1. */
@@ -39,17 +40,22 @@ export interface DenseDecision {
 }
 
 /** Rows of a dense sources × origins matrix, keeping the entries > 0 (in origin order). */
-export function sparseRows(dense: Float64Array, rows: number, K: number): SparseShares {
+export function sparseRows(dense: Float64Array, rows: number, K: number, support?: RowColumns): SparseShares {
   // One pass over the dense rows (at 1M subnets 206 MB each, read up to four times a decision), into
-  // arrays sized for a few shares a row and doubled when a decision has more; trimmed at the end.
+  // arrays sized for a few shares a row and doubled when a decision has more; trimmed at the end. With
+  // `support` (damping.ts: the only columns a row can have anything on, ascending) only those are read.
   let capacity = Math.max(16, rows * 2);
   const start = new Int32Array(rows + 1);
   let origin = new Int32Array(capacity);
   let share = new Float64Array(capacity);
   let e = 0;
+  const every = support === undefined;
   for (let i = 0; i < rows; i++) {
     start[i] = e;
-    for (let j = 0; j < K; j++) {
+    const first = every ? 0 : support.start[i]!;
+    const end = every ? K : support.start[i + 1]!;
+    for (let k = first; k < end; k++) {
+      const j = every ? k : support.col[k]!;
       const v = dense[i * K + j]!;
       if (v > 0) {
         if (e === capacity) {
