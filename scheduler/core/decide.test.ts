@@ -410,3 +410,24 @@ describe('invariants with DNS sticky points and connection state (answer steerin
     }
   });
 });
+
+describe('merged rows: the damping reads only the plan\'s and the weights in force\'s columns', () => {
+  it('undamped (max_shift 1, no deadband), every published row is its plan row, whatever the weights in force named', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = rng(2000 + seed);
+      const K = 3 + Math.floor(r() * 8);
+      const origins = Array.from({ length: K }, (_, j) => origin(`o${j}`, 40 + r() * 200, { location: { lat: -50 + r() * 100, lon: -170 + r() * 340 } }));
+      const places = Array.from({ length: 6 }, () => ({ lat: -50 + r() * 100, lon: -170 + r() * 340 }));
+      // Sources at a few places, so many rows merge (the plan's columns come from the merged rows).
+      const sources = Array.from({ length: 100 + Math.floor(r() * 200) }, (_, i) => source(`s${i}`, 1 + r() * 10, r() < 0.2 ? { [`o${Math.floor(r() * K)}`]: 5 + r() * 100 } : {}, { location: places[i % places.length]! }));
+      const current: Weights = {};
+      for (const s of sources) if (r() < 0.7) current[s.id] = { [`o${Math.floor(r() * K)}`]: 0.5, [`o${Math.floor(r() * K)}`]: 0.5 };
+      const d = decide(problem({ max_shift: 1, deadband: 0, origins, sources, current, merge_resolution_ms: 2 }));
+      expect(d.solver.merged_rows, `seed ${seed}`).toBeLessThan(sources.length);
+      expect(Object.keys(d.plan)).toHaveLength(sources.length);
+      sumsToOne(d.plan);
+      sumsToOne(d.weights);
+      for (const s of sources) expectShares(d.weights[s.id], d.plan[s.id]!, 12);
+    }
+  });
+});

@@ -106,10 +106,13 @@ export function decideDense(problem: DenseProblem): DenseDecision {
   // Before the damping overwrites the weights in force: where each subnet answered whole is answered now.
   const order = pickOrder(origins.map((o) => o.id));
   const inForceAnswers = problem.pick && inForce.hasConnections ? answersInForce(problem, inForce, order, exact) : undefined;
+  // The columns the damping's first pass need read: the plan's and the weights in force's (without
+  // connection state or overrides: then the effective shares or the forced rows may name others).
+  const candidates = plan.rowColumns && !inForce.hasConnections && !resolved ? candidateColumns(problem, plan.rowColumns, identity ? null : colToOrigin) : undefined;
   lap('in force');
   const maxRps = Float64Array.from(origins, (o) => o.max_rps);
   const { weights: w, step, next, pinnedSources, support } = damp({
-    rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps, exact,
+    rows: n, cols: K, demand, plan: walkTo, refill: planDense, kept: inForce.kept, freed: inForce.freed, maxShift: settings.max_shift, gain: settings.gain ?? DEFAULT_GAIN, deadband: settings.deadband, maxRps, exact, candidates,
     // The weights overwrite the weights in force (read only before; nothing after needs them).
     weightsInto: inForce.kept,
     ...(inForce.hasConnections ? { keptEffective: inForce.keptEffective, freedEffective: inForce.freedEffective, pinned: inForce.pinned } : {}),
@@ -461,6 +464,36 @@ function diffAgainstCurrent(problem: DenseProblem, w: Float64Array, weights: Spa
     }
   }
   return { source: source.slice(0, count), origin: originCode.slice(0, count), from: from.slice(0, count), to: to.slice(0, count), extraIds: current.extraIds };
+}
+
+/**
+ * Per source, the declared origins its plan (`planColumns`, in destination columns; `colToOrigin` maps
+ * them, null when they are the declared origins) or its weights in force name, ascending, each once:
+ * every origin the plan, the walk (the plan with draining shares kept where they are) or the weights in
+ * force can be non-zero on.
+ */
+function candidateColumns(problem: DenseProblem, planColumns: RowColumns, colToOrigin: number[] | null): RowColumns {
+  const n = problem.sourceIds.length;
+  const { current } = problem;
+  const start = new Int32Array(n + 1);
+  let col = new Int32Array(Math.max(16, planColumns.col.length + current.origin.length));
+  const row: number[] = [];
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    row.length = 0;
+    for (let e = planColumns.start[i]!; e < planColumns.start[i + 1]!; e++) row.push(colToOrigin ? colToOrigin[planColumns.col[e]!]! : planColumns.col[e]!);
+    for (let e = current.start[i]!; e < current.start[i + 1]!; e++) if (current.origin[e]! >= 0) row.push(current.origin[e]!);
+    if (row.length > 1) row.sort((a, b) => a - b);
+    start[i] = count;
+    if (count + row.length > col.length) {
+      const grown = new Int32Array(2 * (count + row.length));
+      grown.set(col);
+      col = grown;
+    }
+    for (let k = 0; k < row.length; k++) if (k === 0 || row[k] !== row[k - 1]) col[count++] = row[k]!;
+  }
+  start[n] = count;
+  return { start, col };
 }
 
 /** Zeroes shares below MIN_SHARE and renormalises each row (rows of all zeros stay zero). */

@@ -7,11 +7,15 @@ import { planCapacity, type CapacityAdjust } from './capacity.ts';
 import { lap } from './decide-stages.ts';
 import { aboveTargetPenalty, finiteRange, type CostMatrix } from './costs.ts';
 import { scratch } from './scratch.ts';
+import type { RowColumns } from './damping.ts';
 import type { OriginState, Policy, SolverInfo } from './types.ts';
 
 export interface Plan {
   /** rows × cols shares; each row sums to 1. */
   share: Float64Array;
+  /** Per row, the columns `share` is non-zero on, ascending (merged rows only: their groups' columns, from
+   * the merged shares; decide.ts hands them to the damping). Absent: not known without a pass over `share`. */
+  rowColumns?: RowColumns | undefined;
   /** Capacity dual per column (0 for weighted). */
   price: Float64Array;
   notes: string[];
@@ -65,20 +69,49 @@ export function lpPlan(policy: Policy, columns: OriginState[], cost: Float64Arra
   lap('solve');
   const mShare = sharesOf(sol.flow, mCost, mDemand, sol.price, m, K);
   let share = mShare;
+  let rowColumns: RowColumns | undefined;
   if (!same) {
     // Every row is written below: no zero-fill of its 206 MB at 1M subnets first.
     share = extras?.shareInto ?? scratch.f64Raw('plan.share', n * K).subarray(0, n * K);
     for (let i = 0; i < n; i++) share.set(mShare.subarray(merged.groupOf[i]! * K, merged.groupOf[i]! * K + K), i * K);
+    rowColumns = columnsOfGroups(mShare, m, K, merged.groupOf);
   }
   const notes = [...caps.notes];
   if (sol.unplaced > 1e-9 * Math.max(1, mDemand.reduce((a, b) => a + b, 0))) notes.push(`${sol.unplaced.toFixed(3)} rps could not be placed within capacity; left on the nearest origins`);
   return {
     share,
+    rowColumns,
     price: sol.price,
     notes,
     solver: { method: 'transport-ssp', sources: n, merged_rows: m, columns: K, augmentations: sol.augmentations, lp_objective: sol.objective },
     limitsRelaxed: caps.limitsRelaxed ?? false,
   };
+}
+
+/** Each row's non-zero columns, ascending: its group's, read once per group from the merged shares. */
+function columnsOfGroups(mShare: Float64Array, m: number, K: number, groupOf: Int32Array): RowColumns {
+  const gStart = new Int32Array(m + 1);
+  let gCol = new Int32Array(Math.max(16, 2 * m));
+  let count = 0;
+  for (let g = 0; g < m; g++) {
+    gStart[g] = count;
+    for (let j = 0; j < K; j++) {
+      if (!(mShare[g * K + j]! > 0)) continue;
+      if (count === gCol.length) {
+        const grown = new Int32Array(2 * count);
+        grown.set(gCol);
+        gCol = grown;
+      }
+      gCol[count++] = j;
+    }
+  }
+  gStart[m] = count;
+  const n = groupOf.length;
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) start[i + 1] = start[i]! + gStart[groupOf[i]! + 1]! - gStart[groupOf[i]!]!;
+  const col = new Int32Array(start[n]!);
+  for (let i = 0; i < n; i++) col.set(gCol.subarray(gStart[groupOf[i]!]!, gStart[groupOf[i]! + 1]!), start[i]!);
+  return { start, col };
 }
 
 /** The coarse start's arrays, kept between decisions like the others (prepare.ts names them too). */
