@@ -21,6 +21,17 @@ function expectShares(actual: Record<string, number> | undefined, expected: Reco
 function sumsToOne(w: Weights): void {
   for (const [s, shares] of Object.entries(w)) expect(Math.abs(Object.values(shares).reduce((a, b) => a + b, 0) - 1), s).toBeLessThan(1e-9);
 }
+/** Weights in force for most sources (a fifth have none), each on a random half of the origins. */
+function randomWeightsInForce(r: () => number, sources: SourceState[], origins: OriginState[]): Weights {
+  const current: Weights = {};
+  for (const s of sources) {
+    if (r() < 0.2) continue;
+    const raw = origins.map(() => (r() < 0.5 ? r() : 0));
+    const sum = raw.reduce((a, b) => a + b, 0) || 1;
+    current[s.id] = Object.fromEntries(origins.map((o, j) => [o.id, raw[j]! / sum]).filter(([, v]) => (v as number) > 0));
+  }
+  return current;
+}
 function loads(d: SchedulingDecision): Record<string, number> {
   return d.origin_load_rps;
 }
@@ -345,13 +356,7 @@ describe('properties on random problems', () => {
       const sources = Array.from({ length: 5 + Math.floor(r() * 30) }, (_, i) =>
         source(`s${i}`, r() * 60, Object.fromEntries(origins.map((o) => [o.id, 5 + r() * 300]))),
       );
-      const current: Weights = {};
-      for (const s of sources) {
-        if (r() < 0.2) continue;
-        const raw = origins.map(() => (r() < 0.5 ? r() : 0));
-        const sum = raw.reduce((a, b) => a + b, 0) || 1;
-        current[s.id] = Object.fromEntries(origins.map((o, j) => [o.id, raw[j]! / sum]).filter(([, v]) => (v as number) > 0));
-      }
+      const current = randomWeightsInForce(r, sources, origins);
       const policy = (['latency', 'balance', 'weighted', 'failover'] as const)[seed % 4]!;
       const p = problem({ policy, max_shift: 0.05, origins, sources, current });
       const d = decide(p);
@@ -388,13 +393,7 @@ describe('invariants with DNS sticky points and connection state (answer steerin
           ...(r() < 0.7 ? { connections: { survival, ...(effective ? { effective } : {}), answer_survival: r() } } : {}),
         });
       });
-      const current: Weights = {};
-      for (const s of sources) {
-        if (r() < 0.2) continue;
-        const raw = origins.map(() => (r() < 0.5 ? r() : 0));
-        const sum = raw.reduce((a, b) => a + b, 0) || 1;
-        current[s.id] = Object.fromEntries(origins.map((o, j) => [o.id, raw[j]! / sum]).filter(([, v]) => (v as number) > 0));
-      }
+      const current = randomWeightsInForce(r, sources, origins);
       const d = decide(problem({ max_shift: 0.05, origins, sources, current, merge_resolution_ms: seed % 2 === 0 ? 2 : 0 }));
       if (d.status !== 'ok') continue;
       sumsToOne(d.weights);
