@@ -72,13 +72,12 @@ export function buildMergedCosts(problem: DenseProblem, columns: OriginState[], 
   }
   // Exact merging: a group's rows are bit-identical, its representative's costs are its costs.
   if (resolution === 0) return { merged, cost, demand, rows };
-  const settled = (g: number): boolean => withDemand[g] === 1 && problem.demand[representative[g]!]! > 0;
-  for (let g = 0; g < m; g++) if (settled(g)) withDemand[g] = -1; // marks: keep the representative's row
-  clearWeighted(cost, demand, m, K, (g) => withDemand[g] !== -1);
+  const meanIsRepresentative = Uint8Array.from(withDemand, (count, g) => (count === 1 && problem.demand[representative[g]!]! > 0 ? 1 : 0));
+  clearWeighted(cost, demand, m, K, (g) => meanIsRepresentative[g] === 0);
   for (let i = 0; i < n; i++) {
     const d = problem.demand[i]!;
     const g = groupOf[i]!;
-    if (!(d > 0) || withDemand[g] === -1) continue;
+    if (!(d > 0) || meanIsRepresentative[g] === 1) continue;
     fill(i);
     addWeighted(cost, g * K, row, 0, K, d / demand[g]!);
   }
